@@ -1,0 +1,13 @@
+"""Huiyuan's Chalice app: blueprints and middleware, nothing else."""
+
+from chalice import Chalice
+
+from chalicelib.api import auth, members, merchants, public
+from chalicelib.api.http import problem_middleware
+
+app = Chalice(app_name="huiyuan")
+app.register_middleware(problem_middleware, "http")
+app.register_blueprint(public.bp)
+app.register_blueprint(auth.bp)
+app.register_blueprint(members.bp)
+app.register_blueprint(merchants.bp)

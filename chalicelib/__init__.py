@@ -1,0 +1,1 @@
+"""Huiyuan: serverless membership and loyalty."""

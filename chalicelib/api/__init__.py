@@ -1,0 +1,1 @@
+"""HTTP blueprints, one per audience. Thin: parse, call one use case, respond."""

@@ -1,0 +1,142 @@
+"""What every route shares: JSON in and out, problem+json errors, the body limit."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from chalice import Blueprint, Response
+from chalice.app import Request
+from pydantic import BaseModel, ValidationError
+
+from ..errors import (
+    PROBLEM_JSON,
+    FieldError,
+    HuiyuanError,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+    problem,
+)
+from ..observability import logger, metrics
+from ..settings import get_settings
+
+JSON = "application/json; charset=utf-8"
+M = TypeVar("M", bound=BaseModel)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status_code=status,
+        headers={"Content-Type": JSON, "Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def problem_response(error: HuiyuanError) -> Response:
+    status, headers, body = problem(error)
+    return Response(body=json.dumps(body, ensure_ascii=False), status_code=status, headers=headers)
+
+
+class ApiBlueprint(Blueprint):
+    """A Blueprint whose routes answer domain errors as problem+json."""
+
+    def route(self, path: str, **kwargs: Any) -> Callable[..., Any]:
+        register = super().route(path, **kwargs)
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(view)
+            def guarded(*args: Any, **kw: Any) -> Any:
+                try:
+                    return view(*args, **kw)
+                except HuiyuanError as error:
+                    return problem_response(error)
+
+            return register(guarded)
+
+        return decorator
+
+
+def _field_errors(exc: ValidationError) -> list[FieldError]:
+    errors = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "body"
+        message = err["msg"]
+        if err["type"] == "json_invalid":
+            loc, message = "body", "not valid JSON"
+        errors.append(FieldError(loc, message))
+    return errors
+
+
+def parse_body(request: Request, model: type[M]) -> M:
+    raw = request.raw_body or b""
+    if not raw.strip():
+        raise ValidationFailed.single("body", "a JSON object is required")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise ValidationFailed(_field_errors(exc)) from None
+
+
+def query_limit(request: Request, default: int = 20, maximum: int = 100) -> int:
+    raw = (request.query_params or {}).get("limit")
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ValidationFailed.single("limit", f"an integer from 1 to {maximum}")
+    return int(raw)
+
+
+def query_cursor(request: Request) -> str | None:
+    return (request.query_params or {}).get("cursor") or None
+
+
+# Chalice answers some errors itself, as {"Code": ..., "Message": ...}; the
+# middleware turns those into problem+json too.
+_CHALICE_ERRORS: dict[int, type[HuiyuanError]] = {
+    400: ValidationFailed,
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+}
+
+
+def _as_problem(response: Response) -> Response:
+    if response.status_code < 400:
+        return response
+    content_type = {k.lower(): v for k, v in response.headers.items()}.get("content-type", "application/json")
+    if content_type.startswith(PROBLEM_JSON):
+        return response
+    kind = _CHALICE_ERRORS.get(response.status_code)
+    if kind is ValidationFailed:
+        converted = problem_response(ValidationFailed.single("body", "the request could not be read"))
+    elif kind is not None:
+        converted = problem_response(kind())
+    else:
+        converted = problem_response(InternalError("An internal error occurred"))
+    allow = response.headers.get("Allow")
+    if allow:
+        converted.headers["Allow"] = allow
+    return converted
+
+
+def problem_middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Outermost app middleware: body limit, catch-all, problem+json, metrics."""
+    try:
+        raw = request.raw_body if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
+        if raw and len(raw) > get_settings().max_body_bytes:
+            response = problem_response(PayloadTooLarge(f"Bodies are limited to {get_settings().max_body_bytes} bytes"))
+        else:
+            response = _as_problem(get_response(request))
+    except Exception:
+        logger.exception("unhandled error", extra={"path": request.context.get("resourcePath")})
+        response = problem_response(InternalError("An internal error occurred"))
+    finally:
+        metrics.flush_metrics()
+    return response

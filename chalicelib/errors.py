@@ -1,0 +1,132 @@
+"""Domain errors, and the single mapping from them to RFC 9457 problem details.
+
+One error type per failure a caller can act on. `code` is the stable,
+machine-readable string frontends switch on (see ../shared/API.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class HuiyuanError(Exception):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    title: ClassVar[str] = "Bad request"
+    retry_after: int | None = None
+
+    def __init__(self, detail: str | None = None, *, retry_after: int | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        if retry_after is not None:
+            self.retry_after = retry_after
+
+    def extra(self) -> dict[str, Any]:
+        return {}
+
+
+class ValidationFailed(HuiyuanError):
+    status, code, title = 400, "validation_error", "The request is not valid"
+
+    def __init__(self, errors: list[FieldError], detail: str | None = None) -> None:
+        super().__init__(detail or "; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+    def extra(self) -> dict[str, Any]:
+        return {"errors": [{"field": e.field, "message": e.message} for e in self.errors]}
+
+    @classmethod
+    def single(cls, field: str, message: str) -> ValidationFailed:
+        return cls([FieldError(field, message)])
+
+
+class PayloadTooLarge(HuiyuanError):
+    status, code, title = 413, "payload_too_large", "The request body is too large"
+
+
+class UnsupportedMediaType(HuiyuanError):
+    status, code, title = 415, "unsupported_media_type", "The request body must be JSON"
+
+
+class Unauthorized(HuiyuanError):
+    status, code, title = 401, "unauthorized", "Authentication is required"
+
+
+class InvalidCode(HuiyuanError):
+    status, code, title = 401, "invalid_code", "The code is wrong, used or expired"
+
+
+class Forbidden(HuiyuanError):
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+class MemberFrozen(HuiyuanError):
+    status, code, title = 403, "member_frozen", "The membership is frozen"
+
+
+class NotFound(HuiyuanError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class MethodNotAllowed(HuiyuanError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+class IdempotencyConflict(HuiyuanError):
+    status, code, title = 409, "idempotency_conflict", "The key was already used with a different request"
+
+
+class InsufficientPoints(HuiyuanError):
+    status, code, title = 409, "insufficient_points", "Not enough points"
+
+
+class OutOfStock(HuiyuanError):
+    status, code, title = 409, "out_of_stock", "The reward is out of stock"
+
+
+class MemberClosed(HuiyuanError):
+    status, code, title = 409, "member_closed", "The membership is closed"
+
+
+class RefundExceedsPurchase(HuiyuanError):
+    status, code, title = 409, "refund_exceeds_purchase", "Refunds would exceed the purchase amount"
+
+
+class TooManyAttempts(HuiyuanError):
+    status, code, title = 429, "too_many_attempts", "Too many attempts"
+
+
+class TemporarilyUnavailable(HuiyuanError):
+    """Contention or throttling outlasted our retries: safe for the client to retry."""
+
+    status, code, title = 503, "temporarily_unavailable", "Temporarily unavailable, retry shortly"
+    retry_after = 1
+
+
+class InternalError(HuiyuanError):
+    status, code, title = 500, "internal_error", "Internal error"
+
+
+def problem(error: HuiyuanError) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """The one mapping from a domain error to (status, headers, problem body)."""
+    body: dict[str, Any] = {
+        "type": f"https://huiyuan.example/problems/{error.code}",
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        "code": error.code,
+    }
+    body.update(error.extra())
+    headers = {"Content-Type": PROBLEM_JSON}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    return error.status, headers, body

@@ -1,0 +1,4 @@
+"""Alphabets for codes people read aloud or type: no 0/O, 1/I/L."""
+
+REFERRAL_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+COUPON_ALPHABET = REFERRAL_ALPHABET

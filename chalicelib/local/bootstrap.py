@@ -1,0 +1,72 @@
+"""Create what the deployed stack would: the table, the rules and signing-key
+parameters, the SES sender, the local merchant key and a starter catalogue.
+
+Used by `make run` against the embedded endpoint and by the tests under moto.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from ..codes import key_digest
+from ..rules import DEFAULT_RULES
+from ..settings import Settings
+from ..store import keys, table
+
+LOCAL_MERCHANT_KEY = "local-dev-key"
+
+STARTER_REWARDS: tuple[dict[str, Any], ...] = (
+    {"reward_id": "coffee", "name": "免费咖啡 Free coffee", "points_cost": 500, "stock": None},
+    {"reward_id": "tote-bag", "name": "Tote bag", "points_cost": 2000, "stock": 50},
+    {"reward_id": "voucher-50", "name": "¥50 voucher", "points_cost": 5000, "stock": 10},
+)
+
+
+def bootstrap(settings: Settings, session: Any, *, rules_json: str | None = None) -> None:
+    dynamodb = session.client("dynamodb")
+    table.create_table(dynamodb, settings.table_name)
+    ssm = session.client("ssm")
+    ssm.put_parameter(
+        Name=settings.rules_parameter,
+        Value=rules_json or DEFAULT_RULES.model_dump_json(indent=2),
+        Type="String",
+        Overwrite=True,
+    )
+    # A generated signing key, as the deployed stack generates one in Secrets Manager/SSM.
+    ssm.put_parameter(Name=settings.signing_key_parameter, Value=secrets.token_urlsafe(48), Type="SecureString", Overwrite=True)
+    session.client("ses").verify_email_identity(EmailAddress=settings.email_sender)
+    seed_merchant_key(settings, session, LOCAL_MERCHANT_KEY, store_id="local-dev", key_id="key_local_dev")
+    for reward in STARTER_REWARDS:
+        put_reward(settings, session, **reward)
+
+
+def seed_merchant_key(settings: Settings, session: Any, api_key: str, *, store_id: str, key_id: str) -> None:
+    session.client("dynamodb").put_item(
+        TableName=settings.table_name,
+        Item={
+            "pk": {"S": keys.apikey_pk(key_digest(api_key))},
+            "sk": {"S": keys.APIKEY_SK},
+            "type": {"S": "ApiKey"},
+            "key_id": {"S": key_id},
+            "store_id": {"S": store_id},
+            "status": {"S": "active"},
+            "created_at": {"S": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+0000")},
+        },
+    )
+
+
+def put_reward(settings: Settings, session: Any, *, reward_id: str, name: str, points_cost: int, stock: int | None) -> None:
+    item: dict[str, Any] = {
+        "pk": {"S": keys.REWARD_PK},
+        "sk": {"S": keys.reward_sk(reward_id)},
+        "type": {"S": "Reward"},
+        "reward_id": {"S": reward_id},
+        "name": {"S": name},
+        "points_cost": {"N": str(points_cost)},
+        "active": {"BOOL": True},
+    }
+    if stock is not None:
+        item["stock"] = {"N": str(stock)}
+    session.client("dynamodb").put_item(TableName=settings.table_name, Item=item)

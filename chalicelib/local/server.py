@@ -1,0 +1,65 @@
+"""Serve the Chalice app on loopback through `ProblemGateway`.
+
+Like `chalice local`, threaded, with two differences: gateway errors are
+problem+json (as deployed), and an oversized body is refused from its
+Content-Length before it is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from chalice.cli.factory import CLIFactory
+from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer
+
+from ..errors import PayloadTooLarge, ValidationFailed, problem
+from ..settings import get_settings
+from .gateway import ProblemGateway
+
+
+class ProblemRequestHandler(ChaliceRequestHandler):
+    def __init__(self, request: Any, client_address: Any, server: Any, app_object: Any, config: Any) -> None:
+        self.local_gateway = ProblemGateway(app_object, config)
+        BaseHTTPRequestHandler.__init__(self, request, client_address, server)
+
+    def _refuse(self, error: Any) -> None:
+        status, headers, body = problem(error)
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", headers["Content-Type"])
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(payload)
+        self.close_connection = True
+
+    def _guarded_handle(self) -> None:
+        raw_length = self.headers.get("content-length", "0") or "0"
+        if not raw_length.isdigit():
+            return self._refuse(ValidationFailed.single("Content-Length", "not a number"))
+        if int(raw_length) > get_settings().max_body_bytes:
+            return self._refuse(PayloadTooLarge(f"Bodies are limited to {get_settings().max_body_bytes} bytes"))
+        self._generic_handle()
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _guarded_handle
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if os.environ.get("HUIYUAN_ACCESS_LOG", "1") != "0":
+            super().log_message(format, *args)
+
+
+def load_local_config(project_dir: str, stage: str = "local") -> Any:
+    factory = CLIFactory(project_dir=project_dir, environ=os.environ)
+    return factory.create_config_obj(chalice_stage_name=stage)
+
+
+def make_server(project_dir: str, host: str, port: int, stage: str = "local") -> LocalDevServer:
+    config = load_local_config(project_dir, stage)
+    app = config.chalice_app
+    # As `chalice local` does: a thread-local current_request for the threaded server.
+    CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+    app.__class__ = CustomLocalChalice
+    return LocalDevServer(app, config, host, port, handler_cls=ProblemRequestHandler)

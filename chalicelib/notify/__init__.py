@@ -1,0 +1,1 @@
+"""Outgoing messages: SMS (SNS), email (SES), and the local outbox."""

@@ -1,0 +1,98 @@
+"""Send a message to a member over one channel.
+
+SMS goes out with SNS `Publish` to the phone number, email with SES. In the
+local stage every message is also appended to the outbox file (one JSON object
+a line), which is how a developer reads codes without a phone.
+Message bodies never reach the logs: they may hold codes and names.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from ..clock import iso, utcnow
+from ..observability import count, logger
+from ..settings import get_settings
+
+Channel = Literal["sms", "email", "push"]
+_outbox_lock = threading.Lock()
+
+
+class DeliveryFailed(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Message:
+    channel: Channel
+    to: str
+    kind: str
+    body: str
+    subject: str = ""
+
+
+@cache
+def _client(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service)
+
+
+def _append_to_outbox(message: Message, sent_at: datetime) -> None:
+    path = get_settings().outbox_path
+    if not path:
+        return
+    line = json.dumps(
+        {"channel": message.channel, "to": message.to, "kind": message.kind, "body": message.body, "sent_at": iso(sent_at)},
+        ensure_ascii=False,
+    )
+    with _outbox_lock:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as outbox:
+            outbox.write(line + "\n")
+
+
+def send(message: Message) -> None:
+    """Deliver `message`; raises DeliveryFailed if the provider refused it."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        if message.channel == "sms":
+            _client("sns").publish(
+                PhoneNumber=message.to,
+                Message=message.body,
+                MessageAttributes={
+                    "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"},
+                },
+            )
+        elif message.channel == "email":
+            _client("ses").send_email(
+                Source=get_settings().email_sender,
+                Destination={"ToAddresses": [message.to]},
+                Message={
+                    "Subject": {"Data": message.subject or message.kind, "Charset": "UTF-8"},
+                    "Body": {"Text": {"Data": message.body, "Charset": "UTF-8"}},
+                },
+            )
+        # push: no provider is wired yet; the outbox records it locally.
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning("message delivery failed", extra={"channel": message.channel, "kind": message.kind, "error": type(exc).__name__})
+        count("MessagesFailed")
+        raise DeliveryFailed(message.kind) from exc
+    _append_to_outbox(message, utcnow())
+    count("MessagesSent")
+
+
+def send_best_effort(message: Message) -> bool:
+    """For messages whose loss must not fail the request (welcome, invite)."""
+    try:
+        send(message)
+    except DeliveryFailed:
+        return False
+    return True

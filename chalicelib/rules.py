@@ -1,0 +1,110 @@
+"""The program rules document: what operators tune without a deploy.
+
+Defaults live here; in the cloud the live copy is a JSON document in SSM
+Parameter Store (see `store/parameters.py`), validated by this model on read
+and before every save.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Tier(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    name: str
+    threshold: int = Field(ge=0, description="points earned in the qualifying window")
+    multiplier: Decimal = Field(gt=0, le=10)
+
+
+class ProgramRules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    program_name: str = "Huiyuan"
+    timezone: str = "Asia/Shanghai"
+    default_region: str = "CN"
+    currencies: tuple[str, ...] = ("CNY",)
+
+    # Earning: points = floor(amount / 100 * earn_rate * tier multiplier)
+    earn_rate: Decimal = Field(default=Decimal("1"), ge=0, le=1000)
+    tiers: tuple[Tier, ...] = (
+        Tier(id="member", name="Member", threshold=0, multiplier=Decimal("1.0")),
+        Tier(id="silver", name="Silver", threshold=2_000, multiplier=Decimal("1.25")),
+        Tier(id="gold", name="Gold", threshold=10_000, multiplier=Decimal("1.5")),
+    )
+    tier_window_months: int = Field(default=12, ge=1, le=36)
+
+    welcome_points: int = Field(default=100, ge=0)
+    points_validity_months: int = Field(
+        default=12, ge=1, le=120, description="lots expire this many months after the end of the month earned"
+    )
+
+    # Verification codes and tokens
+    code_ttl_seconds: int = Field(default=300, ge=60, le=3600)
+    code_max_failures: int = Field(default=5, ge=1, le=20)
+    code_failure_window_seconds: int = Field(default=900, ge=60)
+    code_resend_seconds: int = Field(default=60, ge=0, le=3600)
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+
+    coupon_valid_days: int = Field(default=30, ge=1, le=3650)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r}")
+        return value
+
+    @field_validator("currencies")
+    @classmethod
+    def _iso_currencies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or any(len(c) != 3 or not c.isalpha() or not c.isupper() for c in value):
+            raise ValueError("currencies must be ISO 4217 codes like CNY")
+        return value
+
+    @model_validator(mode="after")
+    def _tiers_ascend(self) -> ProgramRules:
+        thresholds = [t.threshold for t in self.tiers]
+        if not self.tiers or thresholds[0] != 0:
+            raise ValueError("the first tier must have threshold 0")
+        if thresholds != sorted(set(thresholds)):
+            raise ValueError("tier thresholds must be strictly increasing")
+        if len({t.id for t in self.tiers}) != len(self.tiers):
+            raise ValueError("tier ids must be unique")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def base_tier(self) -> Tier:
+        return self.tiers[0]
+
+    def tier(self, tier_id: str) -> Tier:
+        for tier in self.tiers:
+            if tier.id == tier_id:
+                return tier
+        # A tier removed from the rules: treat its members as the base tier.
+        return self.base_tier
+
+    def tier_rank(self, tier_id: str) -> int:
+        return next((i for i, t in enumerate(self.tiers) if t.id == tier_id), 0)
+
+
+DEFAULT_RULES = ProgramRules()

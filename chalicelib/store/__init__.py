@@ -1,0 +1,1 @@
+"""Persistence: the only package that knows the table's layout."""

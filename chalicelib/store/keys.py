@@ -1,0 +1,99 @@
+"""Key formats, in one place, with the access pattern each serves.
+
+| pk                   | sk                   | item          | access pattern                                  |
+|----------------------|----------------------|---------------|-------------------------------------------------|
+| MEMBER#<member_id>   | PROFILE              | Member        | the member, its balance, lots and tier           |
+| MEMBER#<member_id>   | LEDGER#<entry_id>    | LedgerEntry   | ledger, newest first (entry ids sort by time)    |
+| MEMBER#<member_id>   | LOT#<yyyy-mm>        | Lot           | points earned in a month; by expiry via GSI      |
+| MEMBER#<member_id>   | REDEMPTION#<key>     | Redemption    | idempotent redemption per client key             |
+| MEMBER#<member_id>   | COUPON#<code>        | Coupon        | the member's coupons                             |
+| PHONE#<e164>         | GUARD                | PhoneGuard    | one member per phone (conditional put)           |
+| PHONE#<e164>         | CODE                 | VerificationCode | the current one-time code (hashed, TTL)       |
+| PHONE#<e164>         | ATTEMPTS             | CodeAttempts  | failed verifications in the lockout window       |
+| PHONE#<e164>         | SENT                 | SendThrottle  | at most one code per phone per resend interval   |
+| REFCODE#<code>       | REFCODE              | ReferralCode  | referral code -> member, unique                  |
+| ORDER#<order_id>     | ORDER                | Order         | idempotent purchase per order id                 |
+| ORDER#<order_id>     | REFUND#<refund_id>   | Refund        | idempotent refund per refund id                  |
+| REWARD               | REWARD#<reward_id>   | Reward        | the catalogue, one query                         |
+| APIKEY#<sha256>      | APIKEY               | ApiKey        | merchant key by its hash                         |
+
+GSI `by_phone`: phone_key = <e164> on Member items.
+GSI `lots_by_expiry`: expiry_bucket = EXPIRY#<yyyy-mm-dd>#<shard>, expiry_member = MEMBER#<id>#<yyyy-mm>.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+PROFILE = "PROFILE"
+GUARD = "GUARD"
+CODE = "CODE"
+ATTEMPTS = "ATTEMPTS"
+SENT = "SENT"
+ORDER_SK = "ORDER"
+REWARD_PK = "REWARD"
+APIKEY_SK = "APIKEY"
+REFCODE_SK = "REFCODE"
+
+
+def member_pk(member_id: str) -> str:
+    return f"MEMBER#{member_id}"
+
+
+def phone_pk(e164: str) -> str:
+    return f"PHONE#{e164}"
+
+
+def ledger_sk(entry_id: str) -> str:
+    return f"LEDGER#{entry_id}"
+
+
+LEDGER_PREFIX = "LEDGER#"
+
+
+def lot_sk(month: str) -> str:
+    return f"LOT#{month}"
+
+
+def redemption_sk(idempotency_key: str) -> str:
+    return f"REDEMPTION#{idempotency_key}"
+
+
+def coupon_sk(code: str) -> str:
+    return f"COUPON#{code}"
+
+
+COUPON_PREFIX = "COUPON#"
+
+
+def order_pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def refund_sk(refund_id: str) -> str:
+    return f"REFUND#{refund_id}"
+
+
+def reward_sk(reward_id: str) -> str:
+    return f"REWARD#{reward_id}"
+
+
+def apikey_pk(digest: str) -> str:
+    return f"APIKEY#{digest}"
+
+
+def refcode_pk(code: str) -> str:
+    return f"REFCODE#{code}"
+
+
+def shard_of(member_id: str, shards: int) -> int:
+    """Stable shard for write-sharded index keys (crc32: same in every process)."""
+    return zlib.crc32(member_id.encode()) % shards
+
+
+def expiry_bucket(day: str, shard: int) -> str:
+    return f"EXPIRY#{day}#{shard}"
+
+
+def expiry_member(member_id: str, month: str) -> str:
+    return f"MEMBER#{member_id}#{month}"

@@ -1,0 +1,209 @@
+"""PynamoDB models of the single table.
+
+One base model; entity types are told apart by a discriminator attribute
+(`type`). Key formats come from `keys.py`, index definitions from `table.py`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from ..settings import get_settings
+from . import table
+
+_REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+class _Meta:
+    table_name = get_settings().table_name
+    region = _REGION
+    connect_timeout_seconds = 2
+    read_timeout_seconds = 5
+    max_retry_attempts = 3
+
+
+def _index_meta(name: str) -> type:
+    definition = next(i for i in table.INDEXES if i.name == name)
+    assert definition.projection == "ALL"
+    return type("Meta", (), {"index_name": definition.name, "projection": AllProjection()})
+
+
+class BaseItem(Model):
+    """Every item of the table: pk/sk strings, a type, an optional TTL."""
+
+    Meta = _Meta
+
+    pk = UnicodeAttribute(hash_key=True, attr_name=table.HASH_KEY)
+    sk = UnicodeAttribute(range_key=True, attr_name=table.RANGE_KEY)
+    entity = DiscriminatorAttribute(attr_name=table.ENTITY_ATTRIBUTE)
+    ttl = TTLAttribute(null=True, attr_name=table.TTL_ATTRIBUTE)
+
+
+class PhoneIndex(GlobalSecondaryIndex["Member"]):
+    Meta = _index_meta("by_phone")
+    phone_key = UnicodeAttribute(hash_key=True)
+
+
+class ExpiryIndex(GlobalSecondaryIndex["Lot"]):
+    Meta = _index_meta("lots_by_expiry")
+    expiry_bucket = UnicodeAttribute(hash_key=True)
+    expiry_member = UnicodeAttribute(range_key=True)
+
+
+class Member(BaseItem, discriminator="Member"):
+    """The member, with its points state (balance, lots, qualifying months).
+
+    `version` makes every balance change an optimistic, conditional write:
+    a transaction that changes the balance also writes the ledger entry and
+    fails if anyone else changed the member since it was read.
+    """
+
+    member_id = UnicodeAttribute()
+    phone = UnicodeAttribute()
+    phone_key = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    birthday = UnicodeAttribute(null=True)
+    gender = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    tier = UnicodeAttribute()
+    balance = NumberAttribute(default=0)
+    lifetime_earned = NumberAttribute(default=0)
+    lots = MapAttribute[str, Any](default=dict)
+    earned_months = MapAttribute[str, Any](default=dict)
+    consents = MapAttribute[str, Any](default=dict)
+    code_channel = UnicodeAttribute(default="sms")
+    referral_code = UnicodeAttribute()
+    referred_by = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    activated_at = UTCDateTimeAttribute(null=True)
+    last_activity_on = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    by_phone = PhoneIndex()
+
+
+class PhoneGuard(BaseItem, discriminator="PhoneGuard"):
+    """Exists while a member holds the phone: the table enforces uniqueness."""
+
+    member_id = UnicodeAttribute()
+
+
+class VerificationCode(BaseItem, discriminator="VerificationCode"):
+    """The current code for a phone, as an HMAC digest only. Single use."""
+
+    salt = UnicodeAttribute()
+    digest = UnicodeAttribute()
+    nonce = UnicodeAttribute()
+    expires_at = UTCDateTimeAttribute()
+
+
+class CodeAttempts(BaseItem, discriminator="CodeAttempts"):
+    failures = NumberAttribute(default=0)
+    window_start = UTCDateTimeAttribute()
+
+
+class SendThrottle(BaseItem, discriminator="SendThrottle"):
+    sent_at = UTCDateTimeAttribute()
+
+
+class LedgerEntry(BaseItem, discriminator="LedgerEntry"):
+    """Immutable: written once, in the transaction that changed the balance."""
+
+    entry_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    points = NumberAttribute()
+    balance_after = NumberAttribute()
+    ref = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class Lot(BaseItem, discriminator="Lot"):
+    """Points earned in one month; what is left of it is on the Member (`lots`)."""
+
+    member_id = UnicodeAttribute()
+    month = UnicodeAttribute()
+    earned = NumberAttribute(default=0)
+    expires_on = UnicodeAttribute()
+    expiry_bucket = UnicodeAttribute()
+    expiry_member = UnicodeAttribute()
+
+    by_expiry = ExpiryIndex()
+
+
+class Order(BaseItem, discriminator="Order"):
+    """Created in the transaction that awards the purchase's points."""
+
+    order_id = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    store_id = UnicodeAttribute(null=True)
+    merchant_store = UnicodeAttribute()
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    points_earned = NumberAttribute()
+    earn_month = UnicodeAttribute()
+    response = MapAttribute[str, Any]()
+    refunded_amount = NumberAttribute(default=0)
+    points_reversed = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
+class Refund(BaseItem, discriminator="Refund"):
+    refund_id = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()
+    response = MapAttribute[str, Any]()
+    created_at = UTCDateTimeAttribute()
+
+
+class Reward(BaseItem, discriminator="Reward"):
+    reward_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    points_cost = NumberAttribute()
+    stock = NumberAttribute(null=True)  # None: unlimited
+    active = BooleanAttribute(default=True)
+    coupon_valid_days = NumberAttribute(null=True)
+
+
+class Redemption(BaseItem, discriminator="Redemption"):
+    fingerprint = UnicodeAttribute()
+    response = MapAttribute[str, Any]()
+    created_at = UTCDateTimeAttribute()
+
+
+class Coupon(BaseItem, discriminator="Coupon"):
+    code = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    reward_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="issued")
+    expires_at = UTCDateTimeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class ApiKey(BaseItem, discriminator="ApiKey"):
+    """A merchant key, by the SHA-256 of the key (the key itself is never stored)."""
+
+    key_id = UnicodeAttribute()
+    store_id = UnicodeAttribute()
+    status = UnicodeAttribute(default="active")
+    created_at = UTCDateTimeAttribute()
+
+
+class ReferralCode(BaseItem, discriminator="ReferralCode"):
+    member_id = UnicodeAttribute()

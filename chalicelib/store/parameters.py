@@ -1,0 +1,65 @@
+"""Program rules and the token signing key, from SSM Parameter Store (cached).
+
+Operators change the rules in the console; every container picks them up
+within `rules_cache_seconds`. A document that fails validation is never used:
+the last good copy (or the defaults) stays in force and the error is logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+
+from aws_lambda_powertools.utilities import parameters
+from pydantic import ValidationError
+
+from ..observability import logger
+from ..rules import DEFAULT_RULES, ProgramRules
+from ..settings import get_settings
+
+_lock = threading.Lock()
+_last_good: tuple[str, ProgramRules] | None = None
+
+
+def load_rules() -> ProgramRules:
+    global _last_good
+    settings = get_settings()
+    try:
+        raw = parameters.get_parameter(settings.rules_parameter, max_age=settings.rules_cache_seconds)
+    except parameters.exceptions.GetParameterError:
+        logger.exception("program rules parameter unreadable; using last good rules")
+        return _last_good[1] if _last_good else DEFAULT_RULES
+    assert isinstance(raw, str)
+    with _lock:
+        if _last_good and _last_good[0] == raw:
+            return _last_good[1]
+    try:
+        rules = ProgramRules.model_validate(json.loads(raw))
+    except (ValueError, ValidationError):
+        logger.exception("program rules parameter is invalid; using last good rules")
+        return _last_good[1] if _last_good else DEFAULT_RULES
+    with _lock:
+        _last_good = (raw, rules)
+    return rules
+
+
+def signing_key() -> bytes:
+    settings = get_settings()
+    value = parameters.get_parameter(settings.signing_key_parameter, decrypt=True, max_age=300)
+    assert isinstance(value, str) and len(value) >= 32, "signing key missing or too short"
+    return value.encode()
+
+
+def code_pepper() -> bytes:
+    """Key for verification-code digests, derived so it never equals the token key."""
+    return hmac.new(signing_key(), b"huiyuan:verification-code", hashlib.sha256).digest()
+
+
+def clear_caches() -> None:
+    """Forget cached parameters (tests; after a rules change in the same process)."""
+    global _last_good
+    parameters.clear_caches()
+    with _lock:
+        _last_good = None

@@ -1,0 +1,80 @@
+"""The table's definition: key schema, GSIs and TTL, defined once.
+
+The PynamoDB models (`models.py`), the local bootstrap and the CDK stack all
+build from these definitions; `tests/unit/test_table_definition.py` fails if
+the models ever disagree with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+HASH_KEY = "pk"
+RANGE_KEY = "sk"
+TTL_ATTRIBUTE = "ttl"
+ENTITY_ATTRIBUTE = "type"
+
+
+@dataclass(frozen=True)
+class IndexDefinition:
+    name: str
+    hash_key: str
+    range_key: str | None
+    projection: str  # "ALL" | "KEYS_ONLY"
+    purpose: str
+
+
+INDEXES: tuple[IndexDefinition, ...] = (
+    IndexDefinition(
+        name="by_phone",
+        hash_key="phone_key",
+        range_key=None,
+        projection="ALL",
+        purpose="member by phone in one round trip (merchant purchases); uniqueness is the PHONE# guard's job",
+    ),
+    IndexDefinition(
+        name="lots_by_expiry",
+        hash_key="expiry_bucket",
+        range_key="expiry_member",
+        projection="ALL",
+        purpose="points lots due to expire on a day, write-sharded: EXPIRY#<yyyy-mm-dd>#<shard>",
+    ),
+)
+
+
+def attribute_definitions() -> list[dict[str, str]]:
+    names = [HASH_KEY, RANGE_KEY]
+    for index in INDEXES:
+        names += [index.hash_key] + ([index.range_key] if index.range_key else [])
+    seen: dict[str, None] = dict.fromkeys(names)
+    return [{"AttributeName": name, "AttributeType": "S"} for name in seen]
+
+
+def create_table_request(table_name: str) -> dict[str, Any]:
+    """The CreateTable request for the local stack and tests (CDK builds its own from INDEXES)."""
+    gsis = []
+    for index in INDEXES:
+        key_schema = [{"AttributeName": index.hash_key, "KeyType": "HASH"}]
+        if index.range_key:
+            key_schema.append({"AttributeName": index.range_key, "KeyType": "RANGE"})
+        gsis.append({"IndexName": index.name, "KeySchema": key_schema, "Projection": {"ProjectionType": index.projection}})
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": attribute_definitions(),
+        "KeySchema": [
+            {"AttributeName": HASH_KEY, "KeyType": "HASH"},
+            {"AttributeName": RANGE_KEY, "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": gsis,
+    }
+
+
+def create_table(client: Any, table_name: str) -> None:
+    """Create the table and switch on TTL (local stack and tests)."""
+    client.create_table(**create_table_request(table_name))
+    client.get_waiter("table_exists").wait(TableName=table_name)
+    client.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+    )

@@ -1,0 +1,149 @@
+"""TransactWriteItems with named parts, and the errors a use case can act on.
+
+DynamoDB reports a cancelled transaction as a list of reasons in request
+order; PynamoDB sends condition checks, deletes, puts, then updates. This
+wrapper keeps that order so a use case asks "did the `order` put fail?" and
+gets the old item back when it asked for it (ReturnValuesOnConditionCheckFailure).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
+
+from ..errors import TemporarilyUnavailable
+from ..observability import logger
+from .models import _Meta
+
+RETRYABLE_CODES = frozenset(
+    {
+        "TransactionConflict",
+        "TransactionConflictException",
+        "ThrottlingError",
+        "ThrottlingException",
+        "ProvisionedThroughputExceeded",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "TransactionInProgressException",
+        "InternalServerError",
+    }
+)
+
+_connection: Connection | None = None
+
+
+def connection() -> Connection:
+    global _connection
+    if _connection is None:
+        _connection = Connection(
+            region=_Meta.region,
+            connect_timeout_seconds=_Meta.connect_timeout_seconds,
+            read_timeout_seconds=_Meta.read_timeout_seconds,
+            max_retry_attempts=_Meta.max_retry_attempts,
+        )
+    return _connection
+
+
+class Retryable(Exception):
+    """Contention or throttling: read again and retry."""
+
+
+class Cancelled(Exception):
+    """A condition failed. `failed` maps part names to the old item (or None)."""
+
+    def __init__(self, failed: dict[str, dict[str, Any] | None]) -> None:
+        super().__init__(", ".join(failed))
+        self.failed = failed
+
+
+@dataclass
+class _Part:
+    name: str
+    kind: str  # condition_check | delete | put | update
+
+
+_ORDER = {"condition_check": 0, "delete": 1, "put": 2, "update": 3}
+
+
+class Transaction:
+    """Collect writes, then `commit()`: all or nothing."""
+
+    def __init__(self) -> None:
+        from pynamodb.transactions import TransactWrite
+
+        self._tw = TransactWrite(connection=connection())
+        self._parts: list[_Part] = []
+
+    def put(self, name: str, item: Model, condition: Condition | None = None, *, return_old: bool = False) -> None:
+        self._tw.save(item, condition=condition, return_values="ALL_OLD" if return_old else None)
+        self._parts.append(_Part(name, "put"))
+
+    def update(self, name: str, item: Model, actions: list[Action], condition: Condition | None = None) -> None:
+        self._tw.update(item, actions=actions, condition=condition)
+        self._parts.append(_Part(name, "update"))
+
+    def delete(self, name: str, item: Model, condition: Condition | None = None) -> None:
+        self._tw.delete(item, condition=condition)
+        self._parts.append(_Part(name, "delete"))
+
+    def condition_check(self, name: str, model: type[Model], hash_key: str, range_key: str, condition: Condition) -> None:
+        self._tw.condition_check(model, hash_key, range_key, condition=condition)
+        self._parts.append(_Part(name, "condition_check"))
+
+    def commit(self) -> None:
+        try:
+            self._tw._commit()
+        except TransactWriteError as exc:
+            raise _translate(exc, self._wire_order()) from exc
+        except PynamoDBException as exc:
+            if exc.cause_response_code in RETRYABLE_CODES:
+                raise Retryable(exc.cause_response_code) from exc
+            raise
+
+    def _wire_order(self) -> list[str]:
+        return [p.name for p in sorted(self._parts, key=lambda p: _ORDER[p.kind])]
+
+
+def _translate(exc: TransactWriteError, names: list[str]) -> Exception:
+    if exc.cause_response_code != "TransactionCanceledException":
+        if exc.cause_response_code in RETRYABLE_CODES:
+            return Retryable(exc.cause_response_code)
+        return exc
+    failed: dict[str, dict[str, Any] | None] = {}
+    for name, reason in zip(names, exc.cancellation_reasons, strict=False):
+        if reason is None or reason.code in (None, "None"):
+            continue
+        if reason.code in RETRYABLE_CODES:
+            return Retryable(reason.code)
+        if reason.code == "ConditionalCheckFailed":
+            failed[name] = reason.raw_item
+        else:
+            return exc
+    return Cancelled(failed)
+
+
+T = TypeVar("T")
+
+
+def with_retries(attempt: Callable[[], T], *, attempts: int = 30) -> T:
+    """Run `attempt` (read, decide, commit) until it commits without contention.
+
+    Exponential backoff with full jitter; after `attempts` the caller gets a
+    retryable 503 and nothing was written.
+    """
+    for number in range(attempts):
+        try:
+            return attempt()
+        except Retryable as exc:
+            logger.debug("transaction retry", extra={"attempt": number, "reason": str(exc)})
+            time.sleep(random.uniform(0, min(0.25, 0.004 * 2**number)))
+    raise TemporarilyUnavailable("The request met too much contention; retry it")

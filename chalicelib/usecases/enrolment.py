@@ -1,0 +1,323 @@
+"""Signup, sign-in codes and verification.
+
+No account enumeration: signup and code requests answer the same whether or
+not the phone belongs to a member; only the SMS differs (a sign-in code for a
+known member, nothing for an unknown phone on /auth/code).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+
+from .. import codes, tokens
+from ..clock import today_in, utcnow
+from ..errors import InvalidCode, TemporarilyUnavailable, TooManyAttempts
+from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
+from ..observability import count, logger
+from ..points import earn, month_key
+from ..rules import ProgramRules
+from ..schemas import CodeRequest, SignupRequest, VerifyRequest
+from ..store import keys
+from ..store.members import (
+    add_lot_points,
+    apply_points,
+    get_member,
+    ledger_entry,
+    member_view,
+    new_referral_code,
+    points_state,
+    points_update,
+)
+from ..store.models import (
+    BaseItem,
+    CodeAttempts,
+    Member,
+    PhoneGuard,
+    ReferralCode,
+    SendThrottle,
+    VerificationCode,
+)
+from ..store.parameters import code_pepper, load_rules, signing_key
+from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
+from ..points import expiring_summary
+from .common import phone_or_error
+
+
+def new_member_id() -> str:
+    return f"mbr_{secrets.token_hex(8)}"
+
+
+def new_member(phone: str, rules: ProgramRules, now: datetime, **profile: Any) -> Member:
+    member_id = new_member_id()
+    return Member(
+        keys.member_pk(member_id),
+        keys.PROFILE,
+        member_id=member_id,
+        phone=phone,
+        phone_key=phone,
+        status="pending",
+        tier=rules.base_tier.id,
+        balance=0,
+        lifetime_earned=0,
+        lots={},
+        earned_months={},
+        consents={"sms_marketing": False, "email_marketing": False, "push": False},
+        referral_code=new_referral_code(),
+        created_at=now,
+        **profile,
+    )
+
+
+def add_enrolment(tx: Transaction, member: Member) -> None:
+    """The writes that make a new member: the member, its phone guard, its referral code."""
+    tx.put("guard", PhoneGuard(keys.phone_pk(member.phone), keys.GUARD, member_id=member.member_id), PhoneGuard.pk.does_not_exist())
+    tx.put(
+        "refcode",
+        ReferralCode(keys.refcode_pk(member.referral_code), keys.REFCODE_SK, member_id=member.member_id),
+        ReferralCode.pk.does_not_exist(),
+    )
+    tx.put("member", member, Member.pk.does_not_exist())
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    channel: str
+    expires_in: int
+
+    def body(self) -> dict[str, Any]:
+        return {"verification": {"channel": self.channel, "expires_in": self.expires_in}}
+
+
+def _throttle_sends(phone: str, rules: ProgramRules, now: datetime) -> None:
+    """At most one code per phone per `code_resend_seconds`, known phone or not."""
+    if rules.code_resend_seconds == 0:
+        return
+    cutoff = now - timedelta(seconds=rules.code_resend_seconds)
+    marker = SendThrottle(keys.phone_pk(phone), keys.SENT, sent_at=now, ttl=now + timedelta(seconds=rules.code_resend_seconds))
+    try:
+        marker.save(condition=SendThrottle.pk.does_not_exist() | (SendThrottle.sent_at <= cutoff))
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        raise TooManyAttempts("A code was sent moments ago; wait before asking again", retry_after=rules.code_resend_seconds) from exc
+
+
+def _send_code(member: Member, rules: ProgramRules, now: datetime) -> str:
+    code = codes.new_code()
+    salt = codes.new_salt()
+    expires_at = now + timedelta(seconds=rules.code_ttl_seconds)
+    VerificationCode(
+        keys.phone_pk(member.phone),
+        keys.CODE,
+        salt=salt,
+        digest=codes.code_digest(code_pepper(), salt, member.phone, code),
+        nonce=secrets.token_hex(8),
+        expires_at=expires_at,
+        ttl=expires_at,
+    ).save()
+    minutes = max(rules.code_ttl_seconds // 60, 1)
+    body = f"[{rules.program_name}] Your verification code is {code}. It expires in {minutes} minutes."
+    channel = "email" if member.code_channel == "email" and member.email else "sms"
+    try:
+        send(Message(channel=channel, to=member.email if channel == "email" else member.phone, kind="verification_code", body=body, subject=f"{rules.program_name} verification code"))
+    except DeliveryFailed as exc:
+        raise TemporarilyUnavailable("The code could not be sent; try again shortly") from exc
+    return channel
+
+
+def signup(request: SignupRequest) -> CodeSent:
+    rules = load_rules()
+    phone = phone_or_error(request.phone, rules)
+    now = utcnow()
+    _throttle_sends(phone, rules, now)
+    profile = {
+        "name": request.name,
+        "email": request.email,
+        "birthday": request.birthday.isoformat() if request.birthday else None,
+        "gender": request.gender,
+        "code_channel": request.code_channel,
+    }
+    consents = (request.consents.model_dump() if request.consents else None)
+    referred_by = _referrer(request.referral_code)
+
+    def attempt() -> Member | None:
+        existing_id = None
+        try:
+            existing_id = PhoneGuard.get(keys.phone_pk(phone), keys.GUARD, consistent_read=True).member_id
+        except DoesNotExist:
+            pass
+        if existing_id is None:
+            member = new_member(phone, rules, now, referred_by=referred_by, **profile)
+            if consents:
+                member.consents = consents
+            tx = Transaction()
+            add_enrolment(tx, member)
+            try:
+                tx.commit()
+            except Cancelled as exc:
+                raise Retryable("phone or referral code taken meanwhile") from exc
+            count("Signups")
+            logger.info("member enrolled", extra={"member_id": member.member_id, "via": "signup"})
+            return member
+        member = get_member(existing_id)
+        if member is None or member.status == "closed":
+            return None
+        if member.status == "pending":
+            # Not yet verified: the latest signup's profile wins.
+            actions = [getattr(Member, k).set(v) for k, v in profile.items()]
+            if consents:
+                actions.append(Member.consents.set(consents))
+            if referred_by and not member.referred_by and referred_by != member.member_id:
+                actions.append(Member.referred_by.set(referred_by))
+            try:
+                member.update(actions=actions)
+            except UpdateError as exc:
+                if exc.cause_response_code == "ConditionalCheckFailedException":
+                    raise Retryable("member changed meanwhile") from exc
+                raise
+        return member
+
+    member = with_retries(attempt)
+    channel = _send_code(member, rules, now) if member else "sms"
+    return CodeSent(channel=channel, expires_in=rules.code_ttl_seconds)
+
+
+def _referrer(code: str | None) -> str | None:
+    if not code:
+        return None
+    try:
+        return ReferralCode.get(keys.refcode_pk(code.strip().upper()), keys.REFCODE_SK).member_id
+    except DoesNotExist:
+        return None  # an unknown code never blocks a signup
+
+
+def request_code(request: CodeRequest) -> CodeSent:
+    rules = load_rules()
+    phone = phone_or_error(request.phone, rules)
+    now = utcnow()
+    _throttle_sends(phone, rules, now)
+    member = None
+    try:
+        member = get_member(PhoneGuard.get(keys.phone_pk(phone), keys.GUARD, consistent_read=True).member_id)
+    except DoesNotExist:
+        pass
+    channel = "sms"
+    if member is not None and member.status != "closed":
+        channel = _send_code(member, rules, now)
+    return CodeSent(channel=channel, expires_in=rules.code_ttl_seconds)
+
+
+def _record_failure(phone: str, rules: ProgramRules, now: datetime) -> int:
+    """Count a failed verification in the current window; returns failures so far."""
+    window = timedelta(seconds=rules.code_failure_window_seconds)
+    pk = keys.phone_pk(phone)
+    for _ in range(3):
+        attempts = CodeAttempts(pk, keys.ATTEMPTS)
+        try:
+            result = attempts.update(
+                actions=[CodeAttempts.failures.add(1)],
+                condition=CodeAttempts.window_start > now - window,
+            )
+            return int(result.failures) if hasattr(result, "failures") else int(attempts.failures)
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        fresh = CodeAttempts(pk, keys.ATTEMPTS, failures=1, window_start=now, ttl=now + window)
+        try:
+            fresh.save(condition=CodeAttempts.pk.does_not_exist() | (CodeAttempts.window_start <= now - window))
+            return 1
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+    return rules.code_max_failures
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    access_token: str
+    expires_in: int
+    member: dict[str, Any]
+
+    def body(self) -> dict[str, Any]:
+        return {"access_token": self.access_token, "token_type": "Bearer", "expires_in": self.expires_in, "member": self.member}
+
+
+def verify(request: VerifyRequest) -> SignedIn:
+    rules = load_rules()
+    phone = phone_or_error(request.phone, rules)
+    now = utcnow()
+    window = timedelta(seconds=rules.code_failure_window_seconds)
+    items = {item.sk: item for item in BaseItem.query(keys.phone_pk(phone), consistent_read=True)}
+    attempts = items.get(keys.ATTEMPTS)
+    if isinstance(attempts, CodeAttempts) and attempts.window_start > now - window and attempts.failures >= rules.code_max_failures:
+        retry_after = int((attempts.window_start + window - now).total_seconds()) + 1
+        raise TooManyAttempts("Too many wrong codes; try again later", retry_after=retry_after)
+    code_item = items.get(keys.CODE)
+    guard = items.get(keys.GUARD)
+    valid = (
+        isinstance(code_item, VerificationCode)
+        and isinstance(guard, PhoneGuard)
+        and code_item.expires_at > now
+        and codes.code_matches(code_pepper(), code_item.salt, phone, request.code, code_item.digest)
+    )
+    if not valid:
+        failures = _record_failure(phone, rules, now)
+        count("VerificationsFailed")
+        logger.info("verification failed", extra={"failures": failures})
+        raise InvalidCode("The code is wrong, used or expired")
+    assert isinstance(guard, PhoneGuard) and isinstance(code_item, VerificationCode)
+    today = today_in(rules.zone, now)
+    first_time = False
+
+    def attempt() -> Member:
+        nonlocal first_time
+        member = get_member(guard.member_id)
+        if member is None or member.status == "closed":
+            raise InvalidCode("The code is wrong, used or expired")
+        tx = Transaction()
+        tx.delete("code", code_item, VerificationCode.nonce == code_item.nonce)
+        actions = [Member.last_activity_on.set(today.isoformat())]
+        first_time = member.status == "pending"
+        if first_time:
+            actions += [Member.status.set("active"), Member.activated_at.set(now)]
+            if rules.welcome_points:
+                month = month_key(today)
+                state = earn(points_state(member), rules.welcome_points, month, qualifying=False)
+                actions += points_update(state)
+                tx.put("ledger", ledger_entry(member.member_id, "bonus", rules.welcome_points, state.balance, "welcome", now))
+                add_lot_points(tx, member.member_id, month, rules.welcome_points, rules.points_validity_months)
+                apply_points(member, state)
+            member.status = "active"
+        tx.update("member", member, actions)
+        if attempts is not None:
+            tx.delete("attempts", CodeAttempts(keys.phone_pk(phone), keys.ATTEMPTS))
+        try:
+            tx.commit()
+        except Cancelled as exc:
+            if "code" in exc.failed:
+                raise InvalidCode("The code is wrong, used or expired") from exc
+            raise Retryable("member changed meanwhile") from exc
+        return member
+
+    member = with_retries(attempt)
+    count("Verifications")
+    if first_time:
+        count("Activations")
+        send_best_effort(
+            Message(
+                channel="sms",
+                to=member.phone,
+                kind="welcome",
+                body=f"[{rules.program_name}] Welcome! Your membership is active"
+                + (f" and {rules.welcome_points} welcome points are yours." if rules.welcome_points else "."),
+            )
+        )
+    logger.info("member signed in", extra={"member_id": member.member_id, "first_time": first_time})
+    token = tokens.issue_access_token(signing_key(), member.member_id, now, rules.access_token_ttl_seconds)
+    view = member_view(member, expiring_summary(points_state(member), rules.points_validity_months))
+    return SignedIn(access_token=token, expires_in=rules.access_token_ttl_seconds, member=view)

@@ -1,0 +1,77 @@
+"""What a member reads about themselves, and the public catalogue."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from ..clock import iso
+from ..errors import Unauthorized, ValidationFailed
+from ..points import expiring_summary
+from ..store import keys
+from ..store.members import get_member, member_view, points_state
+from ..store.models import LedgerEntry, Reward
+from ..store.parameters import load_rules
+
+
+def active_member_view(member_id: str) -> dict[str, Any]:
+    """GET /v1/me: one read; the balance is stored, never summed from the ledger."""
+    member = get_member(member_id)
+    if member is None or member.status == "closed":
+        raise Unauthorized("The membership is closed")
+    rules = load_rules()
+    return member_view(member, expiring_summary(points_state(member), rules.points_validity_months))
+
+
+def _encode_cursor(sk: str) -> str:
+    return base64.urlsafe_b64encode(sk.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, prefix: str) -> str:
+    try:
+        sk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValidationFailed.single("cursor", "not a cursor this API gave out") from None
+    if not sk.startswith(prefix) or len(sk) > 200:
+        raise ValidationFailed.single("cursor", "not a cursor this API gave out")
+    return sk
+
+
+def ledger_page(member_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    """One query, newest first. The cursor carries only a sort key: the
+    partition always comes from the caller's token, so no cursor can reach
+    another member's ledger."""
+    pk = keys.member_pk(member_id)
+    start = {"pk": {"S": pk}, "sk": {"S": _decode_cursor(cursor, keys.LEDGER_PREFIX)}} if cursor else None
+    results = LedgerEntry.query(
+        pk,
+        LedgerEntry.sk.startswith(keys.LEDGER_PREFIX),
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=start,
+        consistent_read=True,
+    )
+    items = [
+        {
+            "entry_id": e.entry_id,
+            "kind": e.kind,
+            "points": int(e.points),
+            "balance_after": int(e.balance_after),
+            "created_at": iso(e.created_at),
+            "ref": e.ref,
+        }
+        for e in results
+    ]
+    last = results.last_evaluated_key
+    next_cursor = _encode_cursor(last["sk"]["S"]) if last and len(items) == limit else None
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def reward_catalogue() -> dict[str, Any]:
+    items = [
+        {"reward_id": r.reward_id, "name": r.name, "points_cost": int(r.points_cost), "stock": None if r.stock is None else int(r.stock)}
+        for r in Reward.query(keys.REWARD_PK, Reward.sk.startswith("REWARD#"))
+        if r.active
+    ]
+    return {"items": items, "next_cursor": None}

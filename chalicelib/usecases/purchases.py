@@ -1,0 +1,218 @@
+"""Purchases reported by a store's till or shop backend, and their refunds.
+
+Idempotent by construction: the Order item is put (if absent) in the same
+transaction that awards the points; a replay finds it and returns the stored
+response, a different body under the same order id is a conflict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from ..clock import iso, today_in, utcnow
+from ..errors import IdempotencyConflict, MemberClosed, MemberFrozen, NotFound, RefundExceedsPurchase, ValidationFailed
+from ..notify.sender import Message, send_best_effort
+from ..observability import count, logger
+from ..points import claw_back, earn, month_key, proportional_reversal, prune_earned_months, purchase_points, upgraded_tier
+from ..schemas import PurchaseRequest, RefundRequest
+from ..store import keys
+from ..store.members import as_dict, add_lot_points, apply_points, find_member_by_phone, get_member, ledger_entry, points_state, points_update
+from ..store.models import Member, Order, Refund
+from ..store.parameters import load_rules
+from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
+from .common import fingerprint, phone_or_error, plain
+from .enrolment import add_enrolment, new_member
+
+
+@dataclass(frozen=True)
+class Merchant:
+    key_id: str
+    store_id: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    body: dict[str, Any]
+
+
+def _replay(raw_order: dict[str, Any] | None, order_id: str, digest: str) -> Outcome:
+    order = Order.from_raw_data(raw_order) if raw_order else Order.get(keys.order_pk(order_id), keys.ORDER_SK, consistent_read=True)
+    if order.fingerprint != digest:
+        raise IdempotencyConflict(f"Order {order_id} was already reported with a different body")
+    return Outcome(200, plain(as_dict(order.response)))
+
+
+def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
+    """Award the purchase's points once; enrol a pending member for an unknown phone."""
+    rules = load_rules()
+    if request.currency not in rules.currencies:
+        raise ValidationFailed.single("currency", f"must be one of {', '.join(rules.currencies)}")
+    phone = phone_or_error(request.phone, rules) if request.phone else None
+    digest = fingerprint(
+        {
+            "order_id": request.order_id,
+            "phone": phone,
+            "member_id": request.member_id,
+            "amount": request.amount,
+            "currency": request.currency,
+            "store_id": request.store_id,
+            "occurred_at": request.occurred_at.isoformat() if request.occurred_at else None,
+        }
+    )
+    strongly = False
+    enrolled = False
+
+    def attempt() -> Outcome:
+        nonlocal strongly, enrolled
+        now = utcnow()
+        today = today_in(rules.zone, now)
+        month = month_key(today)
+        if request.member_id:
+            member = get_member(request.member_id)
+            if member is None:
+                # A replay of an order whose member was since erased still answers from the order.
+                try:
+                    return _replay(None, request.order_id, digest)
+                except DoesNotExist:
+                    raise NotFound("No member with that member_id") from None
+        else:
+            assert phone is not None
+            member = find_member_by_phone(phone, strongly=strongly)
+        is_new = member is None
+        if member is None:
+            assert phone is not None
+            member = new_member(phone, rules, now)
+        if member.status == "frozen":
+            raise MemberFrozen("The membership is frozen; no points can be awarded")
+        if member.status == "closed":
+            raise MemberClosed("The membership is closed")
+        points = purchase_points(request.amount, rules.earn_rate, rules.tier(member.tier).multiplier)
+        state = prune_earned_months(earn(points_state(member), points, month, qualifying=True), today, rules.tier_window_months)
+        tier = upgraded_tier(rules, member.tier, state, today)
+        body = {
+            "order_id": request.order_id,
+            "member_id": member.member_id,
+            "points_earned": points,
+            "balance": state.balance,
+            "tier": tier,
+        }
+        order = Order(
+            keys.order_pk(request.order_id),
+            keys.ORDER_SK,
+            order_id=request.order_id,
+            fingerprint=digest,
+            member_id=member.member_id,
+            store_id=request.store_id,
+            merchant_store=merchant.store_id,
+            amount=request.amount,
+            currency=request.currency,
+            points_earned=points,
+            earn_month=month,
+            response=body,
+            created_at=now,
+        )
+        tx = Transaction()
+        tx.put("order", order, Order.pk.does_not_exist(), return_old=True)
+        if is_new:
+            member.tier = tier
+            member.last_activity_on = today.isoformat()
+            apply_points(member, state)
+            add_enrolment(tx, member)
+        else:
+            actions = points_update(state) + [Member.last_activity_on.set(today.isoformat())]
+            if tier != member.tier:
+                actions.append(Member.tier.set(tier))
+            tx.update("member", member, actions)
+        if points:
+            tx.put("ledger", ledger_entry(member.member_id, "earn", points, state.balance, request.order_id, now))
+            add_lot_points(tx, member.member_id, month, points, rules.points_validity_months)
+        try:
+            tx.commit()
+        except Cancelled as exc:
+            if "order" in exc.failed:
+                return _replay(exc.failed["order"], request.order_id, digest)
+            if "guard" in exc.failed:
+                strongly = True  # the index lagged behind a member just created
+            raise Retryable("member changed meanwhile") from exc
+        enrolled = is_new
+        if tier != member.tier and not is_new:
+            logger.info("tier upgraded", extra={"member_id": member.member_id, "tier": tier})
+        return Outcome(201, body)
+
+    outcome = with_retries(attempt)
+    if outcome.status == 201:
+        count("Purchases")
+        count("PointsEarned", outcome.body["points_earned"])
+        logger.info("purchase recorded", extra={"member_id": outcome.body["member_id"], "points": outcome.body["points_earned"], "store_id": merchant.store_id})
+        if enrolled:
+            count("Enrolments")
+            assert phone is not None
+            send_best_effort(
+                Message(
+                    channel="sms",
+                    to=phone,
+                    kind="invite",
+                    body=f"[{rules.program_name}] You earned {outcome.body['points_earned']} points. Sign up with this number to become a member and use them.",
+                )
+            )
+    return outcome
+
+
+def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -> Outcome:
+    """Reverse points in proportion to the amount refunded, once per refund id."""
+    rules = load_rules()
+    digest = fingerprint({"order_id": order_id, "refund_id": request.refund_id, "amount": request.amount})
+
+    def attempt() -> Outcome:
+        now = utcnow()
+        try:
+            order = Order.get(keys.order_pk(order_id), keys.ORDER_SK, consistent_read=True)
+        except DoesNotExist:
+            raise NotFound(f"No purchase with order id {order_id}") from None
+        try:
+            done = Refund.get(keys.order_pk(order_id), keys.refund_sk(request.refund_id), consistent_read=True)
+        except DoesNotExist:
+            done = None
+        if done is not None:
+            return _refund_replay(done, digest)
+        refunded = int(order.refunded_amount) + request.amount
+        if refunded > int(order.amount):
+            raise RefundExceedsPurchase(f"Refunds would total {refunded}, more than the purchase amount {int(order.amount)}")
+        target = proportional_reversal(int(order.points_earned), int(order.amount), refunded)
+        reverse = target - int(order.points_reversed)
+        member = get_member(order.member_id)
+        tx = Transaction()
+        balance = None
+        if member is not None and reverse > 0:
+            state = claw_back(points_state(member), reverse, order.earn_month)
+            tx.update("member", member, points_update(state))
+            tx.put("ledger", ledger_entry(member.member_id, "refund", -reverse, state.balance, order_id, now))
+            balance = state.balance
+        elif member is not None:
+            balance = int(member.balance)
+        body = {"refund_id": request.refund_id, "order_id": order_id, "points_reversed": reverse, "balance": balance}
+        tx.put(
+            "refund",
+            Refund(keys.order_pk(order_id), keys.refund_sk(request.refund_id), refund_id=request.refund_id, fingerprint=digest, response=body, created_at=now),
+            Refund.pk.does_not_exist(),
+        )
+        tx.update("order", order, [Order.refunded_amount.set(refunded), Order.points_reversed.set(target)])
+        try:
+            tx.commit()
+        except Cancelled as exc:
+            raise Retryable("order or member changed meanwhile") from exc
+        count("PointsReversed", reverse)
+        logger.info("refund recorded", extra={"member_id": order.member_id, "points": reverse, "store_id": merchant.store_id, "at": iso(now)})
+        return Outcome(201, body)
+
+    return with_retries(attempt)
+
+
+def _refund_replay(done: Refund, digest: str) -> Outcome:
+    if done.fingerprint != digest:
+        raise IdempotencyConflict("That refund id was already used with a different amount")
+    return Outcome(201, plain(as_dict(done.response)))

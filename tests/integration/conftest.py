@@ -1,0 +1,85 @@
+"""Integration tests: the app in-process, AWS in moto (`mock_aws`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib.local.bootstrap import bootstrap
+from chalicelib.settings import get_settings
+from chalicelib.store.parameters import clear_caches
+from chalicelib.usecases.merchants import forget_cached_keys
+from tests.support.client import ApiClient
+from tests.support.outbox import last_code
+
+MERCHANT = {"x-api-key": "local-dev-key"}
+
+
+@pytest.fixture
+def aws() -> Iterator[Any]:
+    with mock_aws():
+        clear_caches()
+        forget_cached_keys()
+        Path(os.environ["OUTBOX_PATH"]).unlink(missing_ok=True)
+        session = boto3.Session()
+        bootstrap(get_settings(), session)
+        yield session
+    clear_caches()
+    forget_cached_keys()
+
+
+@pytest.fixture
+def api(aws: Any) -> ApiClient:
+    from app import app
+
+    return ApiClient(app)
+
+
+@pytest.fixture
+def outbox_path() -> str:
+    return os.environ["OUTBOX_PATH"]
+
+
+class Members:
+    """Factory: members in the states tests need, made through the API."""
+
+    def __init__(self, api: ApiClient, outbox: str) -> None:
+        self.api = api
+        self.outbox = outbox
+        self._next = 0
+
+    def phone(self) -> str:
+        self._next += 1
+        return f"+86139{self._next:08d}"
+
+    def signed_up(self, phone: str | None = None, name: str = "张伟", **extra: Any) -> str:
+        phone = phone or self.phone()
+        reply = self.api.post("/v1/signup", {"phone": phone, "name": name, **extra})
+        assert reply.status == 202, reply.text
+        return phone
+
+    def verified(self, phone: str | None = None, **extra: Any) -> tuple[str, dict[str, Any]]:
+        """Returns (access token, verify response body)."""
+        phone = self.signed_up(phone, **extra)
+        reply = self.api.post("/v1/auth/verify", {"phone": phone, "code": last_code(self.outbox, phone)})
+        assert reply.status == 200, reply.text
+        body = reply.json()
+        return body["access_token"], body
+
+    def purchase(self, order_id: str, amount: int, **who: Any) -> Any:
+        return self.api.post("/v1/purchases", {"order_id": order_id, "amount": amount, "currency": "CNY", **who}, headers=MERCHANT)
+
+
+@pytest.fixture
+def members(api: ApiClient, outbox_path: str) -> Members:
+    return Members(api, outbox_path)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
