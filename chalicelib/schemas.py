@@ -50,7 +50,8 @@ def _aware(value: datetime) -> datetime:
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_clean_name)]
 Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_valid_email)]
 Birthday = Annotated[date, AfterValidator(_not_future)]
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")]
+IDENTIFIER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=f"^{IDENTIFIER_PATTERN.pattern}$")]
 PhoneText = Annotated[str, StringConstraints(min_length=3, max_length=32)]
 
 

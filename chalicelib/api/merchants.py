@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from chalice import Response
 
-from ..schemas import PurchaseRequest, RefundRequest
+from ..errors import ValidationFailed
+from ..schemas import IDENTIFIER_PATTERN, PurchaseRequest, RefundRequest
 from ..usecases.merchants import authenticate_merchant
 from ..usecases.purchases import record_purchase, refund_purchase
 from .http import ApiBlueprint, json_response, parse_body
@@ -24,5 +25,7 @@ def report_purchase() -> Response:
 def refund(order_id: str) -> Response:
     request = bp.current_request
     merchant = authenticate_merchant(request.headers.get("x-api-key"))
+    if not IDENTIFIER_PATTERN.fullmatch(order_id):
+        raise ValidationFailed.single("order_id", "not an order id")
     outcome = refund_purchase(order_id, parse_body(request, RefundRequest), merchant)
     return json_response(outcome.body, status=outcome.status)

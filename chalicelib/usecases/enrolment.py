@@ -219,11 +219,8 @@ def _record_failure(phone: str, rules: ProgramRules, now: datetime) -> int:
     for _ in range(3):
         attempts = CodeAttempts(pk, keys.ATTEMPTS)
         try:
-            result = attempts.update(
-                actions=[CodeAttempts.failures.add(1)],
-                condition=CodeAttempts.window_start > now - window,
-            )
-            return int(result.failures) if hasattr(result, "failures") else int(attempts.failures)
+            attempts.update(actions=[CodeAttempts.failures.add(1)], condition=CodeAttempts.window_start > now - window)
+            return int(attempts.failures)
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
