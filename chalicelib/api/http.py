@@ -19,12 +19,14 @@ from ..errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    TemporarilyUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
     problem,
 )
 from ..observability import logger, metrics
 from ..settings import get_settings
+from ..store.transactions import is_transient
 
 JSON = "application/json; charset=utf-8"
 M = TypeVar("M", bound=BaseModel)
@@ -56,6 +58,11 @@ class ApiBlueprint(Blueprint):
                     return view(*args, **kw)
                 except HuiyuanError as error:
                     return problem_response(error)
+                except Exception as exc:
+                    if is_transient(exc):
+                        logger.warning("transient storage error", extra={"error": type(exc).__name__})
+                        return problem_response(TemporarilyUnavailable())
+                    raise
 
             return register(guarded)
 

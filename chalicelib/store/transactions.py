@@ -53,6 +53,13 @@ def connection() -> Connection:
     return _connection
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Throttling or contention that outlasted botocore's own retries."""
+    if isinstance(exc, Retryable):
+        return True
+    return isinstance(exc, PynamoDBException) and exc.cause_response_code in RETRYABLE_CODES
+
+
 class Retryable(Exception):
     """Contention or throttling: read again and retry."""
 

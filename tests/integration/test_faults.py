@@ -1,0 +1,121 @@
+"""Faults moto cannot produce, injected with a botocore `before-call` hook:
+the client gets a success or a clean retryable error, never a 500, and the
+ledger still sums to the balance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+
+from chalicelib.store import keys
+from chalicelib.store.models import BaseItem, LedgerEntry, Member
+from chalicelib.store.transactions import connection
+from tests.integration.conftest import bearer
+
+
+def _clients() -> list[Any]:
+    """Every botocore client the store uses (each PynamoDB model class has its own)."""
+    models = [BaseItem, *BaseItem.__subclasses__()]
+    clients = {id(c): c for c in [connection().client, *(m._get_connection().connection.client for m in models)]}
+    return list(clients.values())
+
+
+def _error(code: str, reasons: list[dict[str, str]] | None = None) -> tuple[AWSResponse, dict[str, Any]]:
+    parsed: dict[str, Any] = {"Error": {"Code": code, "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+    if reasons is not None:
+        parsed["CancellationReasons"] = reasons
+    return AWSResponse("http://injected", 400, {}, None), parsed
+
+
+@contextmanager
+def inject(operation: str, fault: Callable[[], Any], times: int) -> Iterator[list[int]]:
+    """Answer the next `times` calls of `operation` with `fault()`; yields the count injected."""
+    injected = [0]
+
+    def handler(**_: Any) -> Any:
+        if injected[0] < times:
+            injected[0] += 1
+            return fault()
+        return None
+
+    event = f"before-call.dynamodb.{operation}"
+    for client in _clients():
+        client.meta.events.register(event, handler, unique_id=f"fault-{operation}")
+    try:
+        yield injected
+    finally:
+        for client in _clients():
+            client.meta.events.unregister(event, unique_id=f"fault-{operation}")
+
+
+def transaction_conflict():
+    return _error("TransactionCanceledException", [{"Code": "TransactionConflict", "Message": "conflict"}] * 4)
+
+
+def throttled():
+    return _error("ProvisionedThroughputExceededException")
+
+
+def _invariant_holds(member_id: str) -> tuple[int, int]:
+    member = Member.get(keys.member_pk(member_id), keys.PROFILE, consistent_read=True)
+    total = sum(int(e.points) for e in LedgerEntry.query(keys.member_pk(member_id), LedgerEntry.sk.startswith("LEDGER#")))
+    assert total == int(member.balance)
+    return total, int(member.balance)
+
+
+def test_given_transaction_conflicts_when_a_purchase_is_reported_then_it_is_retried_and_awarded_once(api, members):
+    _, body = members.verified()
+    with inject("TransactWriteItems", transaction_conflict, times=2) as injected:
+        reply = members.purchase("o-1", 10000, phone=body["member"]["phone"])
+    assert injected[0] == 2
+    assert reply.status == 201
+    assert _invariant_holds(body["member"]["member_id"]) == (200, 200)
+
+
+def test_given_conflicts_that_do_not_stop_then_the_client_gets_503_retryable_and_nothing_is_written(api, members):
+    _, body = members.verified()
+    with inject("TransactWriteItems", transaction_conflict, times=10_000):
+        reply = members.purchase("o-1", 10000, phone=body["member"]["phone"])
+    assert reply.status == 503
+    assert reply.json()["code"] == "temporarily_unavailable"
+    assert int(reply.headers["Retry-After"]) >= 1
+    assert _invariant_holds(body["member"]["member_id"]) == (100, 100)
+    retried = members.purchase("o-1", 10000, phone=body["member"]["phone"])
+    assert retried.status == 201
+    assert _invariant_holds(body["member"]["member_id"]) == (200, 200)
+
+
+def test_given_a_throttled_read_then_503_not_500_and_a_retry_succeeds(api, members):
+    token, body = members.verified()
+    with inject("GetItem", throttled, times=10_000):
+        reply = api.get("/v1/me", headers=bearer(token))
+    assert reply.status == 503
+    assert reply.content_type.startswith("application/problem+json")
+    assert api.get("/v1/me", headers=bearer(token)).status == 200
+
+
+def test_given_a_throttled_transaction_during_redemption_then_nothing_is_spent_twice(api, members):
+    token, body = members.verified()
+    members.purchase("o-1", 50000, phone=body["member"]["phone"])
+    headers = {**bearer(token), "Idempotency-Key": "k-1"}
+    with inject("TransactWriteItems", throttled, times=10_000):
+        failed = api.post("/v1/me/redemptions", {"reward_id": "coffee"}, headers=headers)
+    assert failed.status == 503
+    ok = api.post("/v1/me/redemptions", {"reward_id": "coffee"}, headers=headers)
+    again = api.post("/v1/me/redemptions", {"reward_id": "coffee"}, headers=headers)
+    assert ok.status == again.status == 201
+    assert ok.json() == again.json()
+    assert _invariant_holds(body["member"]["member_id"]) == (100, 100)
+
+
+def test_given_one_conflict_during_verification_then_the_welcome_bonus_is_granted_once(api, members, outbox_path):
+    from tests.support.outbox import last_code
+
+    phone = members.signed_up()
+    with inject("TransactWriteItems", transaction_conflict, times=1):
+        reply = api.post("/v1/auth/verify", {"phone": phone, "code": last_code(outbox_path, phone)})
+    assert reply.status == 200
+    assert _invariant_holds(reply.json()["member"]["member_id"]) == (100, 100)
