@@ -20,7 +20,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Huiyuan")
 logger = Logger()
 metrics = Metrics()
 
-__all__ = ["logger", "metrics", "MetricUnit", "count"]
+__all__ = ["MetricUnit", "count", "logger", "metrics"]
 
 
 def count(name: str, value: int = 1) -> None:

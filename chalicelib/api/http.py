@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from chalice import Blueprint, Response
 from chalice.app import Request
@@ -29,7 +29,6 @@ from ..settings import get_settings
 from ..store.transactions import is_transient
 
 JSON = "application/json; charset=utf-8"
-M = TypeVar("M", bound=BaseModel)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -80,7 +79,7 @@ def _field_errors(exc: ValidationError) -> list[FieldError]:
     return errors
 
 
-def parse_body(request: Request, model: type[M]) -> M:
+def parse_body[M: BaseModel](request: Request, model: type[M]) -> M:
     raw = request.raw_body or b""
     if not raw.strip():
         raise ValidationFailed.single("body", "a JSON object is required")

@@ -75,6 +75,4 @@ def create_table(client: Any, table_name: str) -> None:
     """Create the table and switch on TTL (local stack and tests)."""
     client.create_table(**create_table_request(table_name))
     client.get_waiter("table_exists").wait(TableName=table_name)
-    client.update_time_to_live(
-        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
-    )
+    client.update_time_to_live(TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})

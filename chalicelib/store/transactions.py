@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
@@ -138,10 +138,7 @@ def _translate(exc: TransactWriteError, names: list[str]) -> Exception:
     return Cancelled(failed)
 
 
-T = TypeVar("T")
-
-
-def with_retries(attempt: Callable[[], T], *, attempts: int = 30) -> T:
+def with_retries[T](attempt: Callable[[], T], *, attempts: int = 30) -> T:
     """Run `attempt` (read, decide, commit) until it commits without contention.
 
     Exponential backoff with full jitter; after `attempts` the caller gets a
@@ -152,5 +149,5 @@ def with_retries(attempt: Callable[[], T], *, attempts: int = 30) -> T:
             return attempt()
         except Retryable as exc:
             logger.debug("transaction retry", extra={"attempt": number, "reason": str(exc)})
-            time.sleep(random.uniform(0, min(0.25, 0.004 * 2**number)))
+            time.sleep(random.uniform(0, min(0.25, 0.004 * 2**number)))  # noqa: S311 - jitter, not a secret
     raise TemporarilyUnavailable("The request met too much contention; retry it")

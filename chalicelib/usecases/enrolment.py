@@ -19,7 +19,7 @@ from ..clock import today_in, utcnow
 from ..errors import InvalidCode, TemporarilyUnavailable, TooManyAttempts
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
 from ..observability import count, logger
-from ..points import earn, month_key
+from ..points import earn, expiring_summary, month_key
 from ..rules import ProgramRules
 from ..schemas import CodeRequest, SignupRequest, VerifyRequest
 from ..store import keys
@@ -28,6 +28,7 @@ from ..store.members import (
     apply_points,
     get_member,
     ledger_entry,
+    member_id_for_phone,
     member_view,
     new_referral_code,
     points_state,
@@ -44,7 +45,6 @@ from ..store.models import (
 )
 from ..store.parameters import code_pepper, load_rules, signing_key
 from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
-from ..points import expiring_summary
 from .common import phone_or_error
 
 
@@ -124,7 +124,15 @@ def _send_code(member: Member, rules: ProgramRules, now: datetime) -> str:
     body = f"[{rules.program_name}] Your verification code is {code}. It expires in {minutes} minutes."
     channel = "email" if member.code_channel == "email" and member.email else "sms"
     try:
-        send(Message(channel=channel, to=member.email if channel == "email" else member.phone, kind="verification_code", body=body, subject=f"{rules.program_name} verification code"))
+        send(
+            Message(
+                channel=channel,
+                to=member.email if channel == "email" else member.phone,
+                kind="verification_code",
+                body=body,
+                subject=f"{rules.program_name} verification code",
+            )
+        )
     except DeliveryFailed as exc:
         raise TemporarilyUnavailable("The code could not be sent; try again shortly") from exc
     return channel
@@ -142,15 +150,11 @@ def signup(request: SignupRequest) -> CodeSent:
         "gender": request.gender,
         "code_channel": request.code_channel,
     }
-    consents = (request.consents.model_dump() if request.consents else None)
+    consents = request.consents.model_dump() if request.consents else None
     referred_by = _referrer(request.referral_code)
 
     def attempt() -> Member | None:
-        existing_id = None
-        try:
-            existing_id = PhoneGuard.get(keys.phone_pk(phone), keys.GUARD, consistent_read=True).member_id
-        except DoesNotExist:
-            pass
+        existing_id = member_id_for_phone(phone)
         if existing_id is None:
             member = new_member(phone, rules, now, referred_by=referred_by, **profile)
             if consents:
@@ -201,11 +205,8 @@ def request_code(request: CodeRequest) -> CodeSent:
     phone = phone_or_error(request.phone, rules)
     now = utcnow()
     _throttle_sends(phone, rules, now)
-    member = None
-    try:
-        member = get_member(PhoneGuard.get(keys.phone_pk(phone), keys.GUARD, consistent_read=True).member_id)
-    except DoesNotExist:
-        pass
+    member_id = member_id_for_phone(phone)
+    member = get_member(member_id) if member_id else None
     channel = "sms"
     if member is not None and member.status != "closed":
         channel = _send_code(member, rules, now)

@@ -19,7 +19,16 @@ from ..observability import count, logger
 from ..points import claw_back, earn, month_key, proportional_reversal, prune_earned_months, purchase_points, upgraded_tier
 from ..schemas import PurchaseRequest, RefundRequest
 from ..store import keys
-from ..store.members import as_dict, add_lot_points, apply_points, find_member_by_phone, get_member, ledger_entry, points_state, points_update
+from ..store.members import (
+    add_lot_points,
+    apply_points,
+    as_dict,
+    find_member_by_phone,
+    get_member,
+    ledger_entry,
+    points_state,
+    points_update,
+)
 from ..store.models import Member, Order, Refund
 from ..store.parameters import load_rules
 from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
@@ -147,7 +156,10 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
     if outcome.status == 201:
         count("Purchases")
         count("PointsEarned", outcome.body["points_earned"])
-        logger.info("purchase recorded", extra={"member_id": outcome.body["member_id"], "points": outcome.body["points_earned"], "store_id": merchant.store_id})
+        logger.info(
+            "purchase recorded",
+            extra={"member_id": outcome.body["member_id"], "points": outcome.body["points_earned"], "store_id": merchant.store_id},
+        )
         if enrolled:
             count("Enrolments")
             assert phone is not None
@@ -156,7 +168,10 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
                     channel="sms",
                     to=phone,
                     kind="invite",
-                    body=f"[{rules.program_name}] You earned {outcome.body['points_earned']} points. Sign up with this number to become a member and use them.",
+                    body=(
+                        f"[{rules.program_name}] You earned {outcome.body['points_earned']} points. "
+                        "Sign up with this number to become a member and use them."
+                    ),
                 )
             )
     return outcome
@@ -164,7 +179,6 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
 
 def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -> Outcome:
     """Reverse points in proportion to the amount refunded, once per refund id."""
-    rules = load_rules()
     digest = fingerprint({"order_id": order_id, "refund_id": request.refund_id, "amount": request.amount})
 
     def attempt() -> Outcome:
@@ -197,7 +211,14 @@ def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -
         body = {"refund_id": request.refund_id, "order_id": order_id, "points_reversed": reverse, "balance": balance}
         tx.put(
             "refund",
-            Refund(keys.order_pk(order_id), keys.refund_sk(request.refund_id), refund_id=request.refund_id, fingerprint=digest, response=body, created_at=now),
+            Refund(
+                keys.order_pk(order_id),
+                keys.refund_sk(request.refund_id),
+                refund_id=request.refund_id,
+                fingerprint=digest,
+                response=body,
+                created_at=now,
+            ),
             Refund.pk.does_not_exist(),
         )
         tx.update("order", order, [Order.refunded_amount.set(refunded), Order.points_reversed.set(target)])
@@ -206,7 +227,9 @@ def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -
         except Cancelled as exc:
             raise Retryable("order or member changed meanwhile") from exc
         count("PointsReversed", reverse)
-        logger.info("refund recorded", extra={"member_id": order.member_id, "points": reverse, "store_id": merchant.store_id, "at": iso(now)})
+        logger.info(
+            "refund recorded", extra={"member_id": order.member_id, "points": reverse, "store_id": merchant.store_id, "at": iso(now)}
+        )
         return Outcome(201, body)
 
     return with_retries(attempt)

@@ -83,7 +83,16 @@ def redeem_reward(member_id: str, idempotency_key: str | None, reward_id: str) -
         tx.put("ledger", ledger_entry(member_id, "redeem", -cost, state.balance, redemption_id, now))
         tx.put(
             "coupon",
-            Coupon(keys.member_pk(member_id), keys.coupon_sk(code), code=code, member_id=member_id, kind="redemption", reward_id=reward_id, expires_at=expires_at, created_at=now),
+            Coupon(
+                keys.member_pk(member_id),
+                keys.coupon_sk(code),
+                code=code,
+                member_id=member_id,
+                kind="redemption",
+                reward_id=reward_id,
+                expires_at=expires_at,
+                created_at=now,
+            ),
             Coupon.pk.does_not_exist(),
         )
         if reward.stock is not None:

@@ -29,7 +29,9 @@ def test_given_a_registered_phone_when_signing_up_again_then_the_answer_is_ident
     assert first.json() == other.json()
 
 
-def test_given_unknown_and_known_phones_when_asking_for_a_code_then_the_answers_match_but_only_members_get_an_sms(api, members, outbox_path):
+def test_given_unknown_and_known_phones_when_asking_for_a_code_then_the_answers_match_but_only_members_get_an_sms(
+    api, members, outbox_path
+):
     known = members.signed_up()
     unknown = members.phone()
     # The resend throttle applies to both alike; move the known phone's clock past it.
@@ -134,7 +136,7 @@ def test_given_email_as_code_channel_then_the_code_goes_by_email(api, members, o
 
 
 def test_given_a_chinese_name_and_profile_then_they_round_trip_unchanged(api, members):
-    token, body = members.verified(name="欧阳娜娜", email="nana@example.cn", birthday="1990-02-28", consents={"sms_marketing": True})
+    token, _ = members.verified(name="欧阳娜娜", email="nana@example.cn", birthday="1990-02-28", consents={"sms_marketing": True})
     me = api.get("/v1/me", headers=bearer(token)).json()
     assert me["name"] == "欧阳娜娜"
     assert me["email"] == "nana@example.cn"

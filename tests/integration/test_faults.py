@@ -89,7 +89,7 @@ def test_given_conflicts_that_do_not_stop_then_the_client_gets_503_retryable_and
 
 
 def test_given_a_throttled_read_then_503_not_500_and_a_retry_succeeds(api, members):
-    token, body = members.verified()
+    token, _ = members.verified()
     with inject("GetItem", throttled, times=10_000):
         reply = api.get("/v1/me", headers=bearer(token))
     assert reply.status == 503

@@ -23,7 +23,13 @@ def test_given_a_member_when_a_purchase_is_reported_then_points_are_awarded_and_
     token, body = members.verified()
     reply = members.purchase("o-1", 12850, phone=body["member"]["phone"])
     assert reply.status == 201
-    assert reply.json() == {"order_id": "o-1", "member_id": body["member"]["member_id"], "points_earned": 128, "balance": 228, "tier": "member"}
+    assert reply.json() == {
+        "order_id": "o-1",
+        "member_id": body["member"]["member_id"],
+        "points_earned": 128,
+        "balance": 228,
+        "tier": "member",
+    }
     ledger = _ledger(api, token)
     assert [e["kind"] for e in ledger] == ["earn", "bonus"]
     assert sum(e["points"] for e in ledger) == _balance(api, token) == 228

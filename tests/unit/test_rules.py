@@ -38,5 +38,7 @@ def test_an_invalid_rules_document_is_refused(change):
 
 
 def test_another_market_is_a_rules_change_not_a_code_change():
-    rules = ProgramRules.model_validate({**DEFAULT_RULES.model_dump(mode="json"), "timezone": "Europe/Berlin", "default_region": "DE", "currencies": ["EUR"]})
+    rules = ProgramRules.model_validate(
+        {**DEFAULT_RULES.model_dump(mode="json"), "timezone": "Europe/Berlin", "default_region": "DE", "currencies": ["EUR"]}
+    )
     assert rules.zone.key == "Europe/Berlin"
