@@ -1,0 +1,81 @@
+"""Cold start: `import app` against `import boto3`, each in fresh interpreters.
+
+Each sample is a new `python -c` whose own `time.perf_counter()` brackets the
+import, so interpreter start-up is left out. Runs alternate (app, boto3,
+app, ...) so that machine noise hits both alike; one discarded run of each
+first makes sure the bytecode caches exist. One more `-X importtime` run of
+the app says where its import time goes.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SNIPPET = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+
+
+@dataclass
+class ColdStart:
+    app_ms: list[float] = field(default_factory=list)
+    boto3_ms: list[float] = field(default_factory=list)
+    self_ms: dict[str, float] = field(default_factory=dict)  # top-level package -> summed self time of `import app`
+    error: str | None = None
+
+    @property
+    def app_median(self) -> float:
+        return statistics.median(self.app_ms)
+
+    @property
+    def boto3_median(self) -> float:
+        return statistics.median(self.boto3_ms)
+
+    def heaviest(self, top: int = 6) -> list[tuple[str, float]]:
+        return sorted(self.self_ms.items(), key=lambda kv: -kv[1])[:top]
+
+    @property
+    def ratio(self) -> float:
+        return self.app_median / self.boto3_median
+
+
+def _import_seconds(module: str, root: Path, env: dict[str, str]) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", SNIPPET.format(module=module)], cwd=root, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"import {module} failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def _self_time_by_package(root: Path, env: dict[str, str]) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import app"], cwd=root, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    by_package: dict[str, float] = defaultdict(float)
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        try:
+            self_us, _cumulative, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
+            by_package[name.split(".")[0]] += int(self_us) / 1000
+        except ValueError:
+            continue
+    return dict(by_package)
+
+
+def measure_cold_start(root: Path, env: dict[str, str], runs: int = 5) -> ColdStart:
+    result = ColdStart()
+    try:
+        _import_seconds("app", root, env)
+        _import_seconds("boto3", root, env)
+        for _ in range(runs):
+            result.app_ms.append(_import_seconds("app", root, env) * 1000)
+            result.boto3_ms.append(_import_seconds("boto3", root, env) * 1000)
+        result.self_ms = _self_time_by_package(root, env)
+    except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+        result.error = str(exc)
+    return result

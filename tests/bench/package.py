@@ -1,0 +1,116 @@
+"""Deployment package: `chalice package --stage dev` on a copy of the project.
+
+The copy (app.py, chalicelib/, vendor/ if any, requirements.txt and
+.chalice/config.json) lives in a temporary directory, so chalice's build cache
+(`.chalice/deployments/`) never lands in the working tree. The venv's chalice
+runs under the venv's interpreter (3.13), which is the runtime it targets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STAGE = "dev"
+
+
+@dataclass
+class Package:
+    zip_bytes: int = 0
+    unzipped_bytes: int = 0
+    files: int = 0
+    runtimes: list[str] = field(default_factory=list)
+    largest: list[tuple[str, int]] = field(default_factory=list)
+    top_level: set[str] = field(default_factory=set)  # importable names at the zip's root
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def _chalice() -> list[str]:
+    beside = Path(sys.executable).with_name("chalice")
+    return [str(beside)] if beside.exists() else [sys.executable, "-m", "chalice.cli"]
+
+
+def _copy_project(root: Path, into: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    into.mkdir(parents=True)
+    shutil.copy2(root / "app.py", into / "app.py")
+    shutil.copy2(root / "requirements.txt", into / "requirements.txt")
+    shutil.copytree(root / "chalicelib", into / "chalicelib", ignore=ignore)
+    if (root / "vendor").is_dir():
+        shutil.copytree(root / "vendor", into / "vendor", ignore=ignore)
+    (into / ".chalice").mkdir()
+    shutil.copy2(root / ".chalice" / "config.json", into / ".chalice" / "config.json")
+
+
+def _runtimes(template: dict) -> list[str]:
+    found = []
+    for resource in template.get("Resources", {}).values():
+        runtime = resource.get("Properties", {}).get("Runtime")
+        if runtime:
+            found.append(runtime)
+    runtime = template.get("Globals", {}).get("Function", {}).get("Runtime")
+    if runtime:
+        found.append(runtime)
+    return sorted(set(found))
+
+
+def measure_package(root: Path, env: dict[str, str], timeout: int = 240) -> Package:
+    result = Package()
+    env = {**env, "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", "us-east-1")}
+    with tempfile.TemporaryDirectory(prefix="huiyuan-package-") as tmp:
+        project, out = Path(tmp) / "project", Path(tmp) / "out"
+        _copy_project(root, project)
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(
+                [*_chalice(), "--project-dir", str(project), "package", "--stage", STAGE, str(out)],
+                cwd=project,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            result.error = f"chalice package did not finish in {timeout} s (offline pip download?)"
+            return result
+        except OSError as exc:
+            result.error = f"chalice could not start: {exc}"
+            return result
+        result.seconds = time.perf_counter() - started
+        zip_path, sam_path = out / "deployment.zip", out / "sam.json"
+        if done.returncode != 0 or not zip_path.exists():
+            lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
+            result.error = f"chalice package exited {done.returncode}: " + (lines[-1] if lines else "no output")
+            return result
+        result.zip_bytes = zip_path.stat().st_size
+        with zipfile.ZipFile(zip_path) as archive:
+            infos = archive.infolist()
+        result.files = len(infos)
+        result.unzipped_bytes = sum(i.file_size for i in infos)
+        top: Counter[str] = Counter()
+        for info in infos:
+            top[info.filename.split("/")[0]] += info.file_size
+        result.largest = top.most_common(4)
+        result.top_level = {name.split(".")[0] for name in top}
+        if sam_path.exists():
+            result.runtimes = _runtimes(json.loads(sam_path.read_text()))
+    return result
+
+
+def environment_for_chalice(base: dict[str, str]) -> dict[str, str]:
+    env = dict(base)
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    env.pop("AWS_PROFILE", None)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env

@@ -1,0 +1,365 @@
+"""`make bench`: DynamoDB round trips and capacity per request, cold start,
+deployment package size. Prints one table and writes docs/performance.md.
+
+    .venv/bin/python -m tests.bench.run [--output docs/performance.md] [--skip-package]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+# The same environment as the test suite (fake credentials, table and parameter
+# names, outbox file), fixed before anything imports the app.
+import tests.conftest  # noqa: F401  (sets os.environ)
+
+from .capacity import USD_PER_MILLION_RRU, USD_PER_MILLION_WRU, usd_per_million
+from .coldstart import ColdStart, measure_cold_start
+from .package import Package, environment_for_chalice, measure_package
+from .recorder import Recorder
+from .roundtrips import Measured, measure_round_trips
+
+ROOT = Path(__file__).resolve().parents[2]
+COLD_START_TARGET = 1.75
+ZIP_LIMIT_MB = 50.0  # Lambda: direct upload of a zip
+UNZIPPED_LIMIT_MB = 250.0  # Lambda: function and layers, unzipped
+RUNTIME = "python3.13"
+MB = 1_000_000
+
+Row = tuple[str, str, str, str, str, str, str, str]
+HEADER: Row = ("Check", "Budget", "Measured", "Verdict", "DynamoDB calls (in order) / detail", "RRU", "WRU", "$ per 1M")
+
+
+def _units(value: float) -> str:
+    return f"{value:g}"
+
+
+def _round_trip_row(m: Measured) -> Row:
+    calls = " + ".join(c.label() for c in m.dynamodb) or "none"
+    if m.others:
+        calls += "; other AWS: " + ", ".join(c.label() for c in m.others)
+    budget = f"<= {m.budget}" if m.budget is not None else "(report)"
+    return (
+        m.label,
+        budget,
+        f"{m.round_trips} round trip{'s' if m.round_trips != 1 else ''}",
+        m.verdict,
+        calls,
+        _units(m.rru),
+        _units(m.wru),
+        f"{usd_per_million(m.rru, m.wru):.2f}",
+    )
+
+
+def _cold_start_row(c: ColdStart) -> Row:
+    check = "Cold start: import app vs import boto3"
+    budget = f"<= {COLD_START_TARGET}x"
+    if c.error:
+        return (check, budget, "not measured", "ERROR", c.error, "", "", "")
+    verdict = "PASS" if c.ratio <= COLD_START_TARGET else "OVER"
+    heaviest = ", ".join(f"{name} {ms:.0f}" for name, ms in c.heaviest())
+    detail = (
+        f"median of {len(c.app_ms)}: app {c.app_median:.0f} ms, boto3 {c.boto3_median:.0f} ms;"
+        f" app import self-time by package (ms): {heaviest}"
+    )
+    return (check, budget, f"{c.ratio:.2f}x", verdict, detail, "", "", "")
+
+
+def _package_rows(p: Package | None) -> list[Row]:
+    size_check, runtime_check = "Deployment package (chalice package --stage dev)", "Lambda runtime in sam.json"
+    size_budget = f"<= {ZIP_LIMIT_MB:.0f} MB zip, <= {UNZIPPED_LIMIT_MB:.0f} MB unzipped"
+    if p is None:
+        return [(size_check, size_budget, "skipped", "SKIPPED", "--skip-package", "", "", "")]
+    if p.error:
+        return [
+            (size_check, size_budget, "not built", "ERROR", p.error, "", "", ""),
+            (runtime_check, RUNTIME, "unknown", "ERROR", "no sam.json (package failed)", "", "", ""),
+        ]
+    fits = p.zip_bytes / MB <= ZIP_LIMIT_MB and p.unzipped_bytes / MB <= UNZIPPED_LIMIT_MB
+    largest = ", ".join(f"{name} {size / MB:.1f}" for name, size in p.largest)
+    runtimes = ", ".join(p.runtimes) or "none found"
+    return [
+        (
+            size_check,
+            size_budget,
+            f"{p.zip_bytes / MB:.1f} MB zip",
+            "PASS" if fits else "OVER",
+            f"deployment.zip {p.zip_bytes / MB:.1f} MB ({p.zip_bytes / 2**20:.1f} MiB), {p.unzipped_bytes / MB:.1f} MB unzipped, "
+            f"{p.files} files; largest (MB unzipped): {largest}; built in {p.seconds:.0f} s",
+            "",
+            "",
+            "",
+        ),
+        (runtime_check, RUNTIME, runtimes, "PASS" if p.runtimes == [RUNTIME] else "FAIL", "every AWS::Serverless::Function", "", "", ""),
+    ]
+
+
+def render(rows: list[Row]) -> str:
+    """An aligned Markdown table: readable in a terminal, valid in the docs."""
+    table = [HEADER, *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(HEADER))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "| " + " | ".join(c.replace("|", "/").ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    return "\n".join([line(HEADER), "| " + " | ".join("-" * w for w in widths) + " |", *(line(r) for r in rows)])
+
+
+def _breakdown(results: list[Measured]) -> str:
+    lines = [
+        "| Request | # | Call | Item | Size (bytes) | RRU | WRU | GSI WRU |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for m in results:
+        for n, call in enumerate(m.dynamodb, start=1):
+            name = call.operation + (f"[{call.index}]" if call.index else "") + (f" -> {call.error}" if call.error else "")
+            if call.operation in ("Query", "Scan"):  # one read: item sizes are summed, then rounded
+                found = [i for i in call.items if i.size]
+                kinds = ", ".join(sorted({i.entity for i in found})) or "no item"
+                what = f"{len(found)} item{'' if len(found) == 1 else 's'} ({kinds})"
+                lines.append(f"| {m.label} | {n} | {name} | {what} | {sum(i.size for i in found)} | {_units(call.rru)} | 0 | 0 |")
+                continue
+            for item in call.items:
+                gsi = _units(item.gsi_wru) + (f" ({item.gsi_detail})" if item.gsi_detail else "")
+                cells = (m.label, str(n), name, f"{item.action} {item.entity}", str(item.size), _units(item.rru), _units(item.wru), gsi)
+                lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _versions() -> str:
+    names = ("boto3", "botocore", "moto", "pynamodb", "chalice", "aws-lambda-powertools", "pydantic")
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
+def _cost_paragraph(results: list[Measured]) -> str:
+    by_label = {m.label: m for m in results}
+    purchase = by_label.get("POST /v1/purchases (by phone)")
+    if purchase is None:
+        return ""
+    usd = usd_per_million(purchase.rru, purchase.wru)
+    gsi = sum(c.gsi_wru for c in purchase.dynamodb)
+    table_w = purchase.wru - gsi
+    transactional = sum(c.wru for c in purchase.dynamodb if c.operation == "TransactWriteItems")
+    written = [i for c in purchase.dynamodb for i in c.items if i.wru]
+    indexed = [f"the {i.entity} in `{i.gsi_detail.split()[0]}`" for i in written if i.gsi_detail]
+    write_share = purchase.wru * USD_PER_MILLION_WRU / usd if usd else 0.0
+    text = (
+        f"A purchase reported by phone for a known member reads {_units(purchase.rru)} RRU and writes "
+        f"{_units(purchase.wru)} WRU ({_units(table_w)} on the table, {_units(gsi)} on the indexes). On demand in us-east-1 "
+        f"(${USD_PER_MILLION_WRU} per million WRU, ${USD_PER_MILLION_RRU} per million RRU) that is about "
+        f"**${usd:.2f} per million purchases** in DynamoDB request charges (storage, streams, backups, Lambda and "
+        f"API Gateway not included); writes are {write_share:.0%} of it. "
+    )
+    if transactional:
+        text += (
+            f"The transaction writes {len([i for c in purchase.dynamodb if c.operation == 'TransactWriteItems' for i in c.items])} "
+            f"items at the transactional rate (x2: {_units(transactional)} WRU)"
+        )
+        text += (
+            f", and the change also rewrites {' and '.join(indexed)} (ALL projections: any change to a projected item is an index write). "
+            if indexed
+            else ". "
+        )
+    if written and max(i.size for i in written) < 1024:
+        text += (
+            f"Every item written is under 1 KB (largest {max(i.size for i in written)} bytes), so the number of items "
+            "written, not their size, sets the bill: one item fewer per purchase saves 2 WRU "
+            f"(${2 * USD_PER_MILLION_WRU:.2f} per million purchases)."
+        )
+    extras = []
+    for label, what in (
+        ("POST /v1/purchases (replay)", "a replayed purchase"),
+        ("POST /v1/purchases (unknown phone)", "a purchase that enrols a new phone"),
+        ("POST /v1/me/redemptions", "a redemption"),
+        ("POST /v1/auth/verify (returning)", "a sign-in"),
+        ("GET /v1/me", "a `GET /v1/me`"),
+    ):
+        m = by_label.get(label)
+        if m:
+            extras.append(f"{what} ~${usd_per_million(m.rru, m.wru):.2f}")
+    if extras:
+        text += " Per million requests of each other kind: " + ", ".join(extras) + "."
+    replay = by_label.get("POST /v1/purchases (replay)")
+    if replay and any(c.error for c in replay.dynamodb):
+        text += (
+            " A replay is answered from the cancelled transaction's `ALL_OLD` order item; it is priced here as if "
+            "the cancelled transaction were billed in full (an upper bound)."
+        )
+    return text
+
+
+def _findings(results: list[Measured], cold: ColdStart, package: Package | None) -> list[str]:
+    notes = []
+    for m in results:
+        if m.verdict == "OVER":
+            calls = "; ".join(f"{n}. {c.label()}" for n, c in enumerate(m.dynamodb, start=1))
+            notes.append(f"`{m.label}` makes {m.round_trips} DynamoDB round trips (budget {m.budget}): {calls}.")
+        elif m.verdict.startswith("ERROR"):
+            notes.append(f"`{m.label}` did not answer as expected: {m.verdict}.")
+    if not cold.error and cold.ratio > COLD_START_TARGET:
+        heaviest = ", ".join(f"{name} {ms:.0f} ms" for name, ms in cold.heaviest(8))
+        note = (
+            f"Cold start: `import app` takes {cold.app_median:.0f} ms, {cold.ratio:.2f}x `import boto3` "
+            f"({cold.boto3_median:.0f} ms; target {COLD_START_TARGET}x). Self time of `import app` by package: {heaviest}."
+        )
+        extra = _not_shipped(cold, package)
+        if extra:
+            skipped = sum(ms for _n, ms in extra)
+            adjusted = (cold.app_median - skipped) / cold.boto3_median
+            note += (
+                " Imported here but absent from the deployment package (the venv has them for moto and the tests; "
+                f"on Lambda they are not there to import): {', '.join(f'{n} {ms:.0f} ms' for n, ms in extra)}; "
+                f"without them the ratio would be about {adjusted:.2f}x."
+            )
+        notes.append(note)
+    if package is not None and package.error:
+        notes.append(f"The package could not be built: {package.error}")
+    return notes
+
+
+# Provided by the Lambda Python runtime, so absent from the zip but importable there.
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six"})
+
+
+def _not_shipped(cold: ColdStart, package: Package | None) -> list[tuple[str, float]]:
+    """Packages `import app` loads locally that the deployment package does not contain."""
+    if package is None or package.error or not package.top_level:
+        return []
+    first_party = {"app", "chalicelib"}
+    found = [
+        (name, ms)
+        for name, ms in cold.self_ms.items()
+        if name not in package.top_level
+        and name not in sys.stdlib_module_names
+        and name not in RUNTIME_PROVIDED
+        and name not in first_party
+        and ms >= 1
+    ]
+    return sorted(found, key=lambda kv: -kv[1])
+
+
+def write_markdown(path: Path, table: str, results: list[Measured], cold: ColdStart, package: Package | None, seconds: float) -> None:
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    cores = os.cpu_count() or 0
+    findings = _findings(results, cold, package)
+    parts = [
+        "# Performance",
+        "",
+        "Generated by `make bench` (`tests/bench/run.py`); do not edit by hand, run it again.",
+        "",
+        f"- Date: {today} (UTC)",
+        f"- Machine: {cores} cores ({platform.machine()}, {platform.system()}), Python {platform.python_version()}; the "
+        "reference machine for these numbers has 2 cores. Round trips and capacity units do not depend on the machine; "
+        "cold-start milliseconds do, the ratio much less.",
+        f"- Versions: {_versions()}",
+        f"- The whole run took {seconds:.0f} s.",
+        "",
+        "## Results",
+        "",
+        table,
+        "",
+        "Verdicts: PASS within budget, OVER beyond it, (report) has no budget.",
+        "",
+    ]
+    if findings:
+        parts += ["### Over budget or failed", "", *[f"- {f}" for f in findings], ""]
+    parts += [
+        "## What the numbers mean for cost",
+        "",
+        _cost_paragraph(results),
+        "",
+        "## How it is measured",
+        "",
+        "**Round trips.** The app runs in process (`tests.support.client.ApiClient`, the local gateway emulation) over "
+        "moto's `mock_aws`, bootstrapped with `chalicelib.local.bootstrap.bootstrap`, with the test suite's environment "
+        "(`tests/conftest.py`). `botocore.session.Session.create_client` is wrapped so every client created afterwards "
+        "(PynamoDB's own botocore client, boto3's for SSM/SNS) gets a `before-call`/`after-call` handler; one API call "
+        "is one round trip (moto never throttles, so no retries hide in it). Only DynamoDB calls count; SSM and SNS "
+        "calls are listed as other AWS. Members are made through the API (signup, then verify with the code read from "
+        "the outbox file) and given points with purchases. Every measured request follows one warm-up request of the "
+        "same kind, so the merchant-key cache, the SSM parameters and the clients are warm: a warm Lambda container's "
+        "steady state.",
+        "",
+        "**Capacity.** moto's `ConsumedCapacity` is wrong, so units are computed from item sizes "
+        "(`tests/bench/capacity.py`), with DynamoDB's size rules (attribute names + values; numbers ~1 byte per 2 "
+        "digits + 1; maps and lists 3 bytes + 1 per element). Writes: the larger of the item before and after the "
+        "write, read from moto's table in process around each call, 1 WRU per started KB, x2 in a transaction. Reads: "
+        "1 RRU per started 4 KB strongly consistent, 0.5 eventually consistent (index queries always); a Query sums "
+        "its items before rounding, each item of a BatchGetItem rounds on its own and a missing one still costs the "
+        "minimum. Index writes (standard rate, not x2): an item entering or leaving a GSI costs one write of its index "
+        "entry (item + 100 bytes with an ALL projection), a changed index key two, any other change to a projected "
+        "attribute one. A cancelled transaction is counted as billed for every item it tried to write. These are "
+        "estimates of what AWS would bill, not measurements: the per-call breakdown is below.",
+        "",
+        "**Cold start.** `import app` and `import boto3` each in a fresh `python -c` with the test environment, timed "
+        "by `time.perf_counter()` inside the child (interpreter start-up excluded), alternating, median of 5 each after "
+        "one discarded run of each; one extra `-X importtime` run attributes the app's import time to packages "
+        "(self time, summed per top-level package).",
+        "",
+        "**Package.** `chalice package --stage dev` (the venv's chalice, Python 3.13) on a temporary copy of `app.py`, "
+        "`chalicelib/`, `requirements.txt` and `.chalice/config.json`; sizes of `deployment.zip` (MB = 10^6 bytes) and "
+        "the `Runtime` of every function in `sam.json`.",
+        "",
+        "## Capacity breakdown per DynamoDB call",
+        "",
+        _breakdown(results),
+        "",
+        "## Reproduce",
+        "",
+        "```",
+        "make bench            # or: .venv/bin/python -m tests.bench.run",
+        "```",
+        "",
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output", default=str(ROOT / "docs" / "performance.md"))
+    parser.add_argument("--skip-package", action="store_true", help="do not run chalice package")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    child_env = dict(os.environ)
+
+    def progress(message: str) -> None:
+        print(f"[bench {time.perf_counter() - started:5.1f}s] {message}", file=sys.stderr, flush=True)
+
+    recorder = Recorder()
+    recorder.install()
+    try:
+        progress("DynamoDB round trips (in process, moto mock_aws)")
+        results = measure_round_trips(recorder)
+    finally:
+        recorder.uninstall()
+    progress("cold start (fresh interpreters)")
+    cold = measure_cold_start(ROOT, child_env)
+    package = None
+    if not args.skip_package:
+        progress("chalice package --stage dev")
+        package = measure_package(ROOT, environment_for_chalice(child_env))
+
+    rows = [_round_trip_row(m) for m in results] + [_cold_start_row(cold)] + _package_rows(package)
+    table = render(rows)
+    print(table)
+    seconds = time.perf_counter() - started
+    write_markdown(Path(args.output), table, results, cold, package, seconds)
+    progress(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
