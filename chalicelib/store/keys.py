@@ -3,7 +3,7 @@
 | pk                   | sk                   | item          | access pattern                                  |
 |----------------------|----------------------|---------------|-------------------------------------------------|
 | MEMBER#<member_id>   | PROFILE              | Member        | the member, its balance, lots and tier           |
-| MEMBER#<member_id>   | LEDGER#<entry_id>    | LedgerEntry   | ledger, newest first (entry ids sort by time)    |
+| MEMBER#<member_id>   | PROFILE#LEDGER#<entry_id> | LedgerEntry | ledger, newest first, right after the profile |
 | MEMBER#<member_id>   | LOT#<yyyy-mm>        | Lot           | points earned in a month; by expiry via GSI      |
 | MEMBER#<member_id>   | REDEMPTION#<key>     | Redemption    | idempotent redemption per client key             |
 | MEMBER#<member_id>   | COUPON#<code>        | Coupon        | the member's coupons                             |
@@ -16,6 +16,11 @@
 | ORDER#<order_id>     | REFUND#<refund_id>   | Refund        | idempotent refund per refund id                  |
 | REWARD               | REWARD#<reward_id>   | Reward        | the catalogue, one query                         |
 | APIKEY#<sha256>      | APIKEY               | ApiKey        | merchant key by its hash                         |
+
+Ledger entries sort right after their member's PROFILE item and their ids run
+backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
+returns the member (its status) followed by the newest entries: the first
+ledger page and the closed-member check cost one round trip.
 
 GSI `by_phone`: phone_key = <e164> on Member items.
 GSI `lots_by_expiry`: expiry_bucket = EXPIRY#<yyyy-mm-dd>#<shard>, expiry_member = MEMBER#<id>#<yyyy-mm>.
@@ -44,11 +49,11 @@ def phone_pk(e164: str) -> str:
     return f"PHONE#{e164}"
 
 
+LEDGER_PREFIX = f"{PROFILE}#LEDGER#"
+
+
 def ledger_sk(entry_id: str) -> str:
-    return f"LEDGER#{entry_id}"
-
-
-LEDGER_PREFIX = "LEDGER#"
+    return f"{LEDGER_PREFIX}{entry_id}"
 
 
 def lot_sk(month: str) -> str:

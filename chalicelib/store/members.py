@@ -82,9 +82,12 @@ def apply_points(member: Member, state: PointsState) -> None:
     member.earned_months = state.earned_months
 
 
+_MAX_MILLIS = 10**13 - 1
+
+
 def new_entry_id(now: datetime) -> str:
-    """Sorts by time (newest first with a reverse query), unique by its random tail."""
-    return f"{int(now.timestamp() * 1000):013d}-{secrets.token_hex(4)}"
+    """Sorts newest first (inverted milliseconds), unique by its random tail."""
+    return f"{_MAX_MILLIS - int(now.timestamp() * 1000):013d}-{secrets.token_hex(4)}"
 
 
 def ledger_entry(member_id: str, kind: str, points: int, balance_after: int, ref: str | None, now: datetime) -> LedgerEntry:

@@ -11,7 +11,7 @@ from ..errors import Unauthorized, ValidationFailed
 from ..points import expiring_summary
 from ..store import keys
 from ..store.members import get_member, member_view, points_state
-from ..store.models import LedgerEntry, Reward
+from ..store.models import BaseItem, LedgerEntry, Member, Reward
 from ..store.parameters import load_rules
 
 
@@ -39,19 +39,32 @@ def _decode_cursor(cursor: str, prefix: str) -> str:
 
 
 def ledger_page(member_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
-    """One query, newest first. The cursor carries only a sort key: the
-    partition always comes from the caller's token, so no cursor can reach
-    another member's ledger."""
+    """One query, newest first.
+
+    The first page starts at the member's PROFILE item (sorted just before
+    the entries), so the closed-member check rides on the same query. A
+    cursor carries only a sort key: the partition always comes from the
+    caller's token, so no cursor can reach another member's ledger. (Pages
+    after the first follow a checked first page and a token of at most
+    `access_token_ttl_seconds`.)
+    """
     pk = keys.member_pk(member_id)
-    start = {"pk": {"S": pk}, "sk": {"S": _decode_cursor(cursor, keys.LEDGER_PREFIX)}} if cursor else None
-    results = LedgerEntry.query(
-        pk,
-        LedgerEntry.sk.startswith(keys.LEDGER_PREFIX),
-        scan_index_forward=False,
-        limit=limit,
-        last_evaluated_key=start,
-        consistent_read=True,
-    )
+    if cursor:
+        start = {"pk": {"S": pk}, "sk": {"S": _decode_cursor(cursor, keys.LEDGER_PREFIX)}}
+        results = BaseItem.query(
+            pk, BaseItem.sk.startswith(keys.LEDGER_PREFIX), limit=limit, last_evaluated_key=start, consistent_read=True
+        )
+    else:
+        results = BaseItem.query(pk, BaseItem.sk.startswith(keys.PROFILE), limit=limit + 1, consistent_read=True)
+    entries: list[LedgerEntry] = []
+    member_open = bool(cursor)
+    for item in results:
+        if isinstance(item, Member):
+            member_open = item.status != "closed"
+        elif isinstance(item, LedgerEntry):
+            entries.append(item)
+    if not member_open:
+        raise Unauthorized("The membership is closed")
     items = [
         {
             "entry_id": e.entry_id,
@@ -61,7 +74,7 @@ def ledger_page(member_id: str, limit: int, cursor: str | None) -> dict[str, Any
             "created_at": iso(e.created_at),
             "ref": e.ref,
         }
-        for e in results
+        for e in entries
     ]
     last = results.last_evaluated_key
     next_cursor = _encode_cursor(last["sk"]["S"]) if last and len(items) == limit else None

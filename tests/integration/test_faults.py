@@ -61,7 +61,7 @@ def throttled():
 
 def _invariant_holds(member_id: str) -> tuple[int, int]:
     member = Member.get(keys.member_pk(member_id), keys.PROFILE, consistent_read=True)
-    total = sum(int(e.points) for e in LedgerEntry.query(keys.member_pk(member_id), LedgerEntry.sk.startswith("LEDGER#")))
+    total = sum(int(e.points) for e in LedgerEntry.query(keys.member_pk(member_id), LedgerEntry.sk.startswith(keys.LEDGER_PREFIX)))
     assert total == int(member.balance)
     return total, int(member.balance)
 
