@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import phonenumbers
-
 
 class InvalidPhone(ValueError):
     pass
@@ -14,6 +12,8 @@ def normalise_phone(raw: str, default_region: str) -> str:
 
     Raises InvalidPhone for anything that is not a valid, dialable number.
     """
+    import phonenumbers  # imported on first use: ~30 ms of cold start
+
     if not isinstance(raw, str) or not raw.strip() or len(raw) > 32:
         raise InvalidPhone("not a phone number")
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
@@ -66,6 +65,8 @@ class ProgramRules(BaseModel):
     @field_validator("default_region")
     @classmethod
     def _known_region(cls, value: str) -> str:
+        import phonenumbers
+
         if value not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"unknown phone region {value!r}")
         return value

@@ -1,11 +1,13 @@
-"""Member access tokens: short-lived HS256 JWTs (PyJWT)."""
+"""Member access tokens: short-lived HS256 JWTs (PyJWT).
+
+PyJWT is imported on first use: it is not on the import path of functions
+that never see a token (cold start).
+"""
 
 from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-
-import jwt
 
 ISSUER = "huiyuan"
 AUDIENCE = "huiyuan:member"
@@ -25,6 +27,8 @@ def issue_access_token(secret: bytes, member_id: str, now: datetime, ttl_seconds
         "exp": int((now + timedelta(seconds=ttl_seconds)).timestamp()),
         "jti": secrets.token_hex(8),
     }
+    import jwt
+
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -33,6 +37,8 @@ def member_id_from_token(secret: bytes, token: str) -> str:
 
     Only HS256 is accepted, so `none` and RS/HS confusion are refused.
     """
+    import jwt
+
     try:
         claims = jwt.decode(
             token,

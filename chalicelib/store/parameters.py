@@ -11,8 +11,8 @@ import hashlib
 import hmac
 import json
 import threading
+from typing import Any
 
-from aws_lambda_powertools.utilities import parameters
 from pydantic import ValidationError
 
 from ..observability import logger
@@ -23,8 +23,16 @@ _lock = threading.Lock()
 _last_good: tuple[str, ProgramRules] | None = None
 
 
+def _parameters() -> Any:
+    # powertools' parameters package imports every provider (~45 ms): load it when first needed.
+    from aws_lambda_powertools.utilities import parameters
+
+    return parameters
+
+
 def load_rules() -> ProgramRules:
     global _last_good
+    parameters = _parameters()
     settings = get_settings()
     try:
         raw = parameters.get_parameter(settings.rules_parameter, max_age=settings.rules_cache_seconds)
@@ -47,7 +55,7 @@ def load_rules() -> ProgramRules:
 
 def signing_key() -> bytes:
     settings = get_settings()
-    value = parameters.get_parameter(settings.signing_key_parameter, decrypt=True, max_age=300)
+    value = _parameters().get_parameter(settings.signing_key_parameter, decrypt=True, max_age=300)
     assert isinstance(value, str) and len(value) >= 32, "signing key missing or too short"
     return value.encode()
 
@@ -60,6 +68,6 @@ def code_pepper() -> bytes:
 def clear_caches() -> None:
     """Forget cached parameters (tests; after a rules change in the same process)."""
     global _last_good
-    parameters.clear_caches()
+    _parameters().clear_caches()
     with _lock:
         _last_good = None
