@@ -7,6 +7,7 @@ and before every save.
 
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -53,6 +54,19 @@ class ProgramRules(BaseModel):
 
     coupon_valid_days: int = Field(default=30, ge=1, le=3650)
 
+    # Scheduled work
+    birthday_points: int = Field(default=200, ge=0)
+    birthday_multiplier: Decimal = Field(default=Decimal("2"), ge=1, le=10)
+    expiry_reminder_days: tuple[int, ...] = (7, 30)
+    reengagement_windows: tuple[int, ...] = (30, 60, 90)
+    at_risk_after_days: int = Field(default=60, ge=1)
+    dormant_after_days: int = Field(default=90, ge=1)
+    new_member_days: int = Field(default=30, ge=1)
+    frequency_cap_messages: int = Field(default=2, ge=0, le=100)
+    frequency_cap_days: int = Field(default=7, ge=1, le=90)
+    quiet_hours_start: time = time(21, 0)
+    quiet_hours_end: time = time(9, 0)
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -77,6 +91,13 @@ class ProgramRules(BaseModel):
         if not value or any(len(c) != 3 or not c.isalpha() or not c.isupper() for c in value):
             raise ValueError("currencies must be ISO 4217 codes like CNY")
         return value
+
+    @field_validator("expiry_reminder_days", "reengagement_windows")
+    @classmethod
+    def _positive_days(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(d <= 0 or d > 3650 for d in value) or len(set(value)) != len(value):
+            raise ValueError("must be distinct day counts from 1 to 3650")
+        return tuple(sorted(value))
 
     @model_validator(mode="after")
     def _tiers_ascend(self) -> ProgramRules:

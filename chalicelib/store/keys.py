@@ -16,6 +16,8 @@
 | ORDER#<order_id>     | REFUND#<refund_id>   | Refund        | idempotent refund per refund id                  |
 | REWARD               | REWARD#<reward_id>   | Reward        | the catalogue, one query                         |
 | APIKEY#<sha256>      | APIKEY               | ApiKey        | merchant key by its hash                         |
+| SEND#<yyyy-mm-ddThh>#<shard> | <member_id>#<kind>#<ref> | DeferredMessage | held back by quiet hours     |
+| JOBRUN#<job>#<as_of> | RUN#<run_id>         | JobRun        | a job run's summary                              |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -24,6 +26,9 @@ ledger page and the closed-member check cost one round trip.
 
 GSI `by_phone`: phone_key = <e164> on Member items.
 GSI `lots_by_expiry`: expiry_bucket = EXPIRY#<yyyy-mm-dd>#<shard>, expiry_member = MEMBER#<id>#<yyyy-mm>.
+GSIs `members_by_birthday` / `_by_anniversary` / `_by_activity` on Member items (sparse,
+KEYS_ONLY): BDAY#<mm-dd>#<shard>, ANNIV#<mm-dd>#<shard>, ACT#<yyyy-mm-dd>#<shard>.
+Shards spread one day's bucket over `index_shards` partitions (no hot key).
 """
 
 from __future__ import annotations
@@ -102,3 +107,36 @@ def expiry_bucket(day: str, shard: int) -> str:
 
 def expiry_member(member_id: str, month: str) -> str:
     return f"MEMBER#{member_id}#{month}"
+
+
+def birthday_bucket(month_day: str, shard: int) -> str:
+    return f"BDAY#{month_day}#{shard}"
+
+
+def anniversary_bucket(month_day: str, shard: int) -> str:
+    return f"ANNIV#{month_day}#{shard}"
+
+
+def activity_bucket(day: str, shard: int) -> str:
+    return f"ACT#{day}#{shard}"
+
+
+def member_id_of(pk: str) -> str:
+    return pk.removeprefix("MEMBER#")
+
+
+def send_bucket(hour: str, shard: int) -> str:
+    """Deferred messages that may go from `hour` (YYYY-MM-DDTHH, UTC) on."""
+    return f"SEND#{hour}#{shard}"
+
+
+def deferred_sk(member_id: str, kind: str, ref: str) -> str:
+    return f"{member_id}#{kind}#{ref}"
+
+
+def jobrun_pk(job: str, as_of: str) -> str:
+    return f"JOBRUN#{job}#{as_of}"
+
+
+def jobrun_sk(run_id: str) -> str:
+    return f"RUN#{run_id}"

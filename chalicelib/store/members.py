@@ -8,14 +8,16 @@ Every balance change goes through `points_update` + `ledger_entry` in one
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
 from .. import keys_alphabet
+from ..lifecycle import lifecycle_stage
 from ..points import PointsState, lot_expires_on
+from ..rules import ProgramRules
 from ..settings import get_settings
 from . import keys
 from .models import LedgerEntry, Lot, Member, PhoneGuard
@@ -150,3 +152,39 @@ def member_view(member: Member, expiring: list[dict[str, Any]]) -> dict[str, Any
         "consents": {k: bool(consents.get(k, False)) for k in ("sms_marketing", "email_marketing", "push")},
         "created_at": iso(member.created_at),
     }
+
+
+def member_shard(member_id: str) -> int:
+    return keys.shard_of(member_id, get_settings().index_shards)
+
+
+def birthday_bucket_for(member_id: str, birthday: str | None) -> str | None:
+    return keys.birthday_bucket(birthday[5:10], member_shard(member_id)) if birthday else None
+
+
+def joined_on(member: Member, rules: ProgramRules) -> date:
+    return member.created_at.astimezone(rules.zone).date()
+
+
+def activity_actions(member: Member, rules: ProgramRules, today: date, *, purchased: bool = False) -> list[Action]:
+    """Record activity today (a purchase, a redemption, a sign-in): the last-activity
+    index key moves at most once a day, and the lifecycle stage follows."""
+    actions: list[Action] = []
+    day = today.isoformat()
+    if member.last_activity_on != day:
+        actions += [Member.last_activity_on.set(day), Member.activity_bucket.set(keys.activity_bucket(day, member_shard(member.member_id)))]
+    has_purchased = bool(member.has_purchased) or purchased
+    if purchased and not member.has_purchased:
+        actions.append(Member.has_purchased.set(True))
+    stage = lifecycle_stage(rules, joined_on(member, rules), today, has_purchased, today)
+    if stage != member.lifecycle:
+        actions.append(Member.lifecycle.set(stage))
+    return actions
+
+
+def mark_new_member_activity(member: Member, rules: ProgramRules, today: date, *, purchased: bool) -> None:
+    """The same, on an unsaved Member (for a Put)."""
+    member.last_activity_on = today.isoformat()
+    member.activity_bucket = keys.activity_bucket(member.last_activity_on, member_shard(member.member_id))
+    member.has_purchased = purchased
+    member.lifecycle = lifecycle_stage(rules, joined_on(member, rules), today, purchased, today)

@@ -12,6 +12,7 @@ from typing import Any
 from pynamodb.attributes import (
     BooleanAttribute,
     DiscriminatorAttribute,
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     TTLAttribute,
@@ -19,7 +20,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from ..settings import get_settings
@@ -38,8 +39,8 @@ class _Meta:
 
 def _index_meta(name: str) -> type:
     definition = next(i for i in table.INDEXES if i.name == name)
-    assert definition.projection == "ALL"
-    return type("Meta", (), {"index_name": definition.name, "projection": AllProjection()})
+    projection = AllProjection() if definition.projection == "ALL" else KeysOnlyProjection()
+    return type("Meta", (), {"index_name": definition.name, "projection": projection})
 
 
 class BaseItem(Model):
@@ -62,6 +63,25 @@ class ExpiryIndex(GlobalSecondaryIndex["Lot"]):
     Meta = _index_meta("lots_by_expiry")
     expiry_bucket = UnicodeAttribute(hash_key=True)
     expiry_member = UnicodeAttribute(range_key=True)
+
+
+class _MemberBucketIndex(GlobalSecondaryIndex["Member"]):
+    pk = UnicodeAttribute(range_key=True, attr_name=table.HASH_KEY)
+
+
+class BirthdayIndex(_MemberBucketIndex):
+    Meta = _index_meta("members_by_birthday")
+    birthday_bucket = UnicodeAttribute(hash_key=True)
+
+
+class AnniversaryIndex(_MemberBucketIndex):
+    Meta = _index_meta("members_by_anniversary")
+    anniversary_bucket = UnicodeAttribute(hash_key=True)
+
+
+class ActivityIndex(_MemberBucketIndex):
+    Meta = _index_meta("members_by_activity")
+    activity_bucket = UnicodeAttribute(hash_key=True)
 
 
 class Member(BaseItem, discriminator="Member"):
@@ -92,9 +112,23 @@ class Member(BaseItem, discriminator="Member"):
     created_at = UTCDateTimeAttribute()
     activated_at = UTCDateTimeAttribute(null=True)
     last_activity_on = UnicodeAttribute(null=True)
+    has_purchased = BooleanAttribute(default=False)
+    lifecycle = UnicodeAttribute(default="new")
+    # Sparse job-index keys (keys.py): present only while they apply.
+    birthday_bucket = UnicodeAttribute(null=True)
+    anniversary_bucket = UnicodeAttribute(null=True)
+    activity_bucket = UnicodeAttribute(null=True)
+    # What scheduled work already did, so a rerun or a redelivered message does nothing.
+    birthday_awarded_year = NumberAttribute(null=True)
+    tier_reviewed_on = UnicodeAttribute(null=True)
+    notices = MapAttribute[str, Any](default=dict)  # notice key -> ISO date it went out
+    marketing_sent = ListAttribute[str](default=list)  # ISO timestamps inside the cap window
     version = VersionAttribute()
 
     by_phone = PhoneIndex()
+    by_birthday = BirthdayIndex()
+    by_anniversary = AnniversaryIndex()
+    by_activity = ActivityIndex()
 
 
 class PhoneGuard(BaseItem, discriminator="PhoneGuard"):
@@ -207,3 +241,27 @@ class ApiKey(BaseItem, discriminator="ApiKey"):
 
 class ReferralCode(BaseItem, discriminator="ReferralCode"):
     member_id = UnicodeAttribute()
+
+
+class DeferredMessage(BaseItem, discriminator="DeferredMessage"):
+    """A message held back by quiet hours, under the hour it may go (keys.py)."""
+
+    member_id = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    recipient = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    body = UnicodeAttribute()
+    send_after = UTCDateTimeAttribute()
+
+
+class JobRun(BaseItem, discriminator="JobRun"):
+    """A job run's summary, added to by every unit of work it fanned out."""
+
+    job = UnicodeAttribute()
+    as_of = UnicodeAttribute()
+    run_id = UnicodeAttribute()
+    dry_run = BooleanAttribute(default=False)
+    units_planned = NumberAttribute(default=0)
+    units_done = NumberAttribute(default=0)
+    counters = MapAttribute[str, Any](default=dict)
+    started_at = UTCDateTimeAttribute()

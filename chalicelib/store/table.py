@@ -33,12 +33,36 @@ INDEXES: tuple[IndexDefinition, ...] = (
         projection="ALL",
         purpose="member by phone in one round trip (merchant purchases); uniqueness is the PHONE# guard's job",
     ),
+    # The job indexes are sparse and KEYS_ONLY: an index entry is written only
+    # when its key changes (not on every balance update), and a job reads the
+    # keys, then the members it acts on in batches.
     IndexDefinition(
         name="lots_by_expiry",
         hash_key="expiry_bucket",
         range_key="expiry_member",
-        projection="ALL",
+        projection="KEYS_ONLY",
         purpose="points lots due to expire on a day, write-sharded: EXPIRY#<yyyy-mm-dd>#<shard>",
+    ),
+    IndexDefinition(
+        name="members_by_birthday",
+        hash_key="birthday_bucket",
+        range_key="pk",
+        projection="KEYS_ONLY",
+        purpose="members by birthday month-day, write-sharded: BDAY#<mm-dd>#<shard>",
+    ),
+    IndexDefinition(
+        name="members_by_anniversary",
+        hash_key="anniversary_bucket",
+        range_key="pk",
+        projection="KEYS_ONLY",
+        purpose="members by the month-day they joined, write-sharded: ANNIV#<mm-dd>#<shard>",
+    ),
+    IndexDefinition(
+        name="members_by_activity",
+        hash_key="activity_bucket",
+        range_key="pk",
+        projection="KEYS_ONLY",
+        purpose="members by day of last activity, write-sharded: ACT#<yyyy-mm-dd>#<shard>",
     ),
 )
 

@@ -17,6 +17,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from .. import codes, tokens
 from ..clock import today_in, utcnow
 from ..errors import InvalidCode, TemporarilyUnavailable, TooManyAttempts
+from ..lifecycle import month_day
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
 from ..observability import count, logger
 from ..points import earn, expiring_summary, month_key
@@ -24,11 +25,14 @@ from ..rules import ProgramRules
 from ..schemas import CodeRequest, SignupRequest, VerifyRequest
 from ..store import keys
 from ..store.members import (
+    activity_actions,
     add_lot_points,
     apply_points,
+    birthday_bucket_for,
     get_member,
     ledger_entry,
     member_id_for_phone,
+    member_shard,
     member_view,
     new_referral_code,
     points_state,
@@ -54,6 +58,7 @@ def new_member_id() -> str:
 
 def new_member(phone: str, rules: ProgramRules, now: datetime, **profile: Any) -> Member:
     member_id = new_member_id()
+    joined = today_in(rules.zone, now)
     return Member(
         keys.member_pk(member_id),
         keys.PROFILE,
@@ -69,6 +74,9 @@ def new_member(phone: str, rules: ProgramRules, now: datetime, **profile: Any) -
         consents={"sms_marketing": False, "email_marketing": False, "push": False},
         referral_code=new_referral_code(),
         created_at=now,
+        lifecycle="new",
+        anniversary_bucket=keys.anniversary_bucket(month_day(joined), member_shard(member_id)),
+        birthday_bucket=birthday_bucket_for(member_id, profile.get("birthday")),
         **profile,
     )
 
@@ -174,6 +182,8 @@ def signup(request: SignupRequest) -> CodeSent:
         if member.status == "pending":
             # Not yet verified: the latest signup's profile wins.
             actions = [getattr(Member, k).set(v) for k, v in profile.items()]
+            bucket = birthday_bucket_for(member.member_id, profile["birthday"])
+            actions.append(Member.birthday_bucket.set(bucket) if bucket else Member.birthday_bucket.remove())
             if consents:
                 actions.append(Member.consents.set(consents))
             if referred_by and not member.referred_by and referred_by != member.member_id:
@@ -279,7 +289,7 @@ def verify(request: VerifyRequest) -> SignedIn:
             raise InvalidCode("The code is wrong, used or expired")
         tx = Transaction()
         tx.delete("code", code_item, VerificationCode.nonce == code_item.nonce)
-        actions = [Member.last_activity_on.set(today.isoformat())]
+        actions = activity_actions(member, rules, today)
         first_time = member.status == "pending"
         if first_time:
             actions += [Member.status.set("active"), Member.activated_at.set(now)]

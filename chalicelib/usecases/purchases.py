@@ -14,18 +14,21 @@ from pynamodb.exceptions import DoesNotExist
 
 from ..clock import iso, today_in, utcnow
 from ..errors import IdempotencyConflict, MemberClosed, MemberFrozen, NotFound, RefundExceedsPurchase, ValidationFailed
+from ..lifecycle import birthday_multiplier_applies
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
 from ..points import claw_back, earn, month_key, proportional_reversal, prune_earned_months, purchase_points, upgraded_tier
 from ..schemas import PurchaseRequest, RefundRequest
 from ..store import keys
 from ..store.members import (
+    activity_actions,
     add_lot_points,
     apply_points,
     as_dict,
     find_member_by_phone,
     get_member,
     ledger_entry,
+    mark_new_member_activity,
     points_state,
     points_update,
 )
@@ -99,7 +102,10 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
             raise MemberFrozen("The membership is frozen; no points can be awarded")
         if member.status == "closed":
             raise MemberClosed("The membership is closed")
-        points = purchase_points(request.amount, rules.earn_rate, rules.tier(member.tier).multiplier)
+        multiplier = rules.tier(member.tier).multiplier
+        if birthday_multiplier_applies(member.birthday, today):
+            multiplier *= rules.birthday_multiplier
+        points = purchase_points(request.amount, rules.earn_rate, multiplier)
         state = prune_earned_months(earn(points_state(member), points, month, qualifying=True), today, rules.tier_window_months)
         tier = upgraded_tier(rules, member.tier, state, today)
         body = {
@@ -128,11 +134,11 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
         tx.put("order", order, Order.pk.does_not_exist(), return_old=True)
         if is_new:
             member.tier = tier
-            member.last_activity_on = today.isoformat()
+            mark_new_member_activity(member, rules, today, purchased=True)
             apply_points(member, state)
             add_enrolment(tx, member)
         else:
-            actions = points_update(state) + [Member.last_activity_on.set(today.isoformat())]
+            actions = points_update(state) + activity_actions(member, rules, today, purchased=True)
             if tier != member.tier:
                 actions.append(Member.tier.set(tier))
             tx.update("member", member, actions)

@@ -12,7 +12,7 @@ from ..keys_alphabet import COUPON_ALPHABET
 from ..observability import count, logger
 from ..points import NotEnoughPoints, spend
 from ..store import keys
-from ..store.members import as_dict, ledger_entry, points_state, points_update
+from ..store.members import activity_actions, as_dict, ledger_entry, points_state, points_update
 from ..store.models import BaseItem, Coupon, Member, Redemption, Reward
 from ..store.parameters import load_rules
 from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
@@ -78,8 +78,7 @@ def redeem_reward(member_id: str, idempotency_key: str | None, reward_id: str) -
             Redemption(keys.member_pk(member_id), keys.redemption_sk(idempotency_key), fingerprint=digest, response=body, created_at=now),
             Redemption.pk.does_not_exist(),
         )
-        today = today_in(rules.zone, now).isoformat()
-        tx.update("member", member, points_update(state) + [Member.last_activity_on.set(today)])
+        tx.update("member", member, points_update(state) + activity_actions(member, rules, today_in(rules.zone, now)))
         tx.put("ledger", ledger_entry(member_id, "redeem", -cost, state.balance, redemption_id, now))
         tx.put(
             "coupon",
