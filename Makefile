@@ -12,12 +12,13 @@ PY := $(VENV)/bin/python
 PYTHON313 := $(shell for p in "$(PYTHON)" python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
 	[ -n "$$p" ] && command -v "$$p" >/dev/null 2>&1 && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 
-.PHONY: help venv run test lint format bench clean
+.PHONY: help venv run test lint format bench clean job
 
 help:
 	@echo "make run     serve the API on http://127.0.0.1:$(PORT) over an embedded local AWS endpoint"
 	@echo "make test    set everything up and run the whole suite"
 	@echo "make bench   DynamoDB round trips per request, cold start, package size"
+	@echo "make job     JOB=<name> AS_OF=YYYY-MM-DD: run a scheduled job once against the running stack"
 	@echo "make lint    ruff"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -47,3 +48,9 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache .hypothesis
+
+JOB ?=
+AS_OF ?=
+job: venv
+	@[ -n "$(JOB)" ] || { echo "usage: make job JOB=<expire-points|birthday-bonus|reengagement|tier-review|send-deferred> AS_OF=YYYY-MM-DD [DRY_RUN=1]" >&2; exit 2; }
+	$(PY) -m chalicelib.jobs $(JOB) $(AS_OF) $(if $(DRY_RUN),--dry-run)

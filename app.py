@@ -4,6 +4,7 @@ from chalice import Chalice
 
 from chalicelib.api import auth, members, merchants, public
 from chalicelib.api.http import problem_middleware
+from chalicelib.jobs import schedules
 
 app = Chalice(app_name="huiyuan")
 app.register_middleware(problem_middleware, "http")
@@ -11,3 +12,4 @@ app.register_blueprint(public.bp)
 app.register_blueprint(auth.bp)
 app.register_blueprint(members.bp)
 app.register_blueprint(merchants.bp)
+app.register_blueprint(schedules.bp)

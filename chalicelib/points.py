@@ -182,6 +182,4 @@ def upgraded_tier(rules: ProgramRules, current: str, state: PointsState, today: 
 
 
 def expiring_summary(state: PointsState, validity_months: int) -> list[dict[str, object]]:
-    return [
-        {"points": points, "expires_on": lot_expires_on(month, validity_months).isoformat()} for month, points in state.lots_oldest_first()
-    ]
+    return [{"points": points, "expires_on": lot_expires_on(month, validity_months).isoformat()} for month, points in state.lots_oldest_first()]

@@ -41,9 +41,7 @@ class ProgramRules(BaseModel):
     tier_window_months: int = Field(default=12, ge=1, le=36)
 
     welcome_points: int = Field(default=100, ge=0)
-    points_validity_months: int = Field(
-        default=12, ge=1, le=120, description="lots expire this many months after the end of the month earned"
-    )
+    points_validity_months: int = Field(default=12, ge=1, le=120, description="lots expire this many months after the end of the month earned")
 
     # Verification codes and tokens
     code_ttl_seconds: int = Field(default=300, ge=60, le=3600)

@@ -24,6 +24,7 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # Write-sharding of day-keyed index buckets; fixed per deployment.
     index_shards: int = Field(default=8, ge=1, le=256)
+    jobs_queue_name: str = "huiyuan-local-jobs"
 
     @property
     def is_local(self) -> bool:
@@ -40,6 +41,7 @@ _ENV = {
     "outbox_path": "OUTBOX_PATH",
     "max_body_bytes": "MAX_BODY_BYTES",
     "index_shards": "INDEX_SHARDS",
+    "jobs_queue_name": "JOBS_QUEUE_NAME",
 }
 
 

@@ -6,6 +6,7 @@ Used by `make run` against the embedded endpoint and by the tests under moto.
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,7 @@ def bootstrap(settings: Settings, session: Any, *, rules_json: str | None = None
     # A generated signing key, as the deployed stack generates one in Secrets Manager/SSM.
     ssm.put_parameter(Name=settings.signing_key_parameter, Value=secrets.token_urlsafe(48), Type="SecureString", Overwrite=True)
     session.client("ses").verify_email_identity(EmailAddress=settings.email_sender)
+    create_job_queues(settings, session)
     seed_merchant_key(settings, session, LOCAL_MERCHANT_KEY, store_id="local-dev", key_id="key_local_dev")
     for reward in STARTER_REWARDS:
         put_reward(settings, session, **reward)
@@ -70,3 +72,12 @@ def put_reward(settings: Settings, session: Any, *, reward_id: str, name: str, p
     if stock is not None:
         item["stock"] = {"N": str(stock)}
     session.client("dynamodb").put_item(TableName=settings.table_name, Item=item)
+
+
+def create_job_queues(settings: Settings, session: Any) -> None:
+    """The jobs' work queue and its dead-letter queue (5 receives, as deployed)."""
+    sqs = session.client("sqs")
+    dlq_url = sqs.create_queue(QueueName=f"{settings.jobs_queue_name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})
+    sqs.create_queue(QueueName=settings.jobs_queue_name, Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": "960"})

@@ -58,9 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
     bootstrap(get_settings(), boto3.Session())
     server = make_server(str(project), args.host, args.port)
-    (state_dir / "stack.json").write_text(
-        json.dumps({"api": f"http://{args.host}:{args.port}", "aws_endpoint": aws.endpoint, "pid": os.getpid()})
-    )
+    (state_dir / "stack.json").write_text(json.dumps({"api": f"http://{args.host}:{args.port}", "aws_endpoint": aws.endpoint, "pid": os.getpid()}))
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt

@@ -51,9 +51,7 @@ def ledger_page(member_id: str, limit: int, cursor: str | None) -> dict[str, Any
     pk = keys.member_pk(member_id)
     if cursor:
         start = {"pk": {"S": pk}, "sk": {"S": _decode_cursor(cursor, keys.LEDGER_PREFIX)}}
-        results = BaseItem.query(
-            pk, BaseItem.sk.startswith(keys.LEDGER_PREFIX), limit=limit, last_evaluated_key=start, consistent_read=True
-        )
+        results = BaseItem.query(pk, BaseItem.sk.startswith(keys.LEDGER_PREFIX), limit=limit, last_evaluated_key=start, consistent_read=True)
     else:
         results = BaseItem.query(pk, BaseItem.sk.startswith(keys.PROFILE), limit=limit + 1, consistent_read=True)
     entries: list[LedgerEntry] = []

@@ -233,9 +233,7 @@ def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -
         except Cancelled as exc:
             raise Retryable("order or member changed meanwhile") from exc
         count("PointsReversed", reverse)
-        logger.info(
-            "refund recorded", extra={"member_id": order.member_id, "points": reverse, "store_id": merchant.store_id, "at": iso(now)}
-        )
+        logger.info("refund recorded", extra={"member_id": order.member_id, "points": reverse, "store_id": merchant.store_id, "at": iso(now)})
         return Outcome(201, body)
 
     return with_retries(attempt)

@@ -156,9 +156,7 @@ class _MotoPeek:
         if table is None:
             return []
         table_keys = [k for k in (table.hash_key_attr, table.range_key_attr) if k]
-        return [
-            (i.name, list(i.schema_key_attrs), table_keys, (i.projection or {}).get("ProjectionType", "ALL")) for i in table.global_indexes
-        ]
+        return [(i.name, list(i.schema_key_attrs), table_keys, (i.projection or {}).get("ProjectionType", "ALL")) for i in table.global_indexes]
 
 
 class Recorder:
@@ -240,9 +238,7 @@ class Recorder:
         self._calls.append(call)
 
 
-def _write_targets(
-    operation: str, request: dict[str, Any], peek: _MotoPeek
-) -> list[tuple[str, dict[str, Any], str, dict[str, Any] | None]]:
+def _write_targets(operation: str, request: dict[str, Any], peek: _MotoPeek) -> list[tuple[str, dict[str, Any], str, dict[str, Any] | None]]:
     """(table, key, action, request item) of every item a write touches."""
     targets: list[tuple[str, dict[str, Any], str, dict[str, Any] | None]] = []
     if operation == "PutItem":

@@ -101,9 +101,7 @@ class _Driver:
         # The resend throttle allows one code a minute per phone: lift it (setup only).
         from chalicelib.store import keys
 
-        self.session.client("dynamodb").delete_item(
-            TableName=self.table_name, Key={"pk": {"S": keys.phone_pk(phone)}, "sk": {"S": keys.SENT}}
-        )
+        self.session.client("dynamodb").delete_item(TableName=self.table_name, Key={"pk": {"S": keys.phone_pk(phone)}, "sk": {"S": keys.SENT}})
         self.expect(self.api.post("/v1/auth/code", {"phone": phone}), 202)
 
     def purchase(self, order_id: str, amount: int, phone: str) -> Any:
@@ -158,13 +156,9 @@ def measure_round_trips(recorder: Recorder) -> list[Measured]:
         d.expect(d.purchase(f"ord-{uuid.uuid4().hex[:12]}", 150_000, member), 201)  # points to redeem with
         d.expect(d.purchase(f"ord-{uuid.uuid4().hex[:12]}", 12_850, member), 201)  # warm-up
         order_id = f"ord-{uuid.uuid4().hex[:12]}"
+        results.append(d.measure("POST /v1/purchases (by phone)", 2, 201, lambda: d.purchase(order_id, 12_850, member), "known active member"))
         results.append(
-            d.measure("POST /v1/purchases (by phone)", 2, 201, lambda: d.purchase(order_id, 12_850, member), "known active member")
-        )
-        results.append(
-            d.measure(
-                "POST /v1/purchases (replay)", None, 200, lambda: d.purchase(order_id, 12_850, member), "same order_id and body again"
-            )
+            d.measure("POST /v1/purchases (replay)", None, 200, lambda: d.purchase(order_id, 12_850, member), "same order_id and body again")
         )
 
         # Purchase by an unknown phone: enrols a pending member.

@@ -64,10 +64,7 @@ def _cold_start_row(c: ColdStart) -> Row:
         return (check, budget, "not measured", "ERROR", c.error, "", "", "")
     verdict = "PASS" if c.ratio <= COLD_START_TARGET else "OVER"
     heaviest = ", ".join(f"{name} {ms:.0f}" for name, ms in c.heaviest())
-    detail = (
-        f"median of {len(c.app_ms)}: app {c.app_median:.0f} ms, boto3 {c.boto3_median:.0f} ms;"
-        f" app import self-time by package (ms): {heaviest}"
-    )
+    detail = f"median of {len(c.app_ms)}: app {c.app_median:.0f} ms, boto3 {c.boto3_median:.0f} ms; app import self-time by package (ms): {heaviest}"
     return (check, budget, f"{c.ratio:.2f}x", verdict, detail, "", "", "")
 
 

@@ -41,9 +41,7 @@ def test_every_error_code_the_service_can_answer_is_in_the_document():
     from chalicelib import errors
 
     codes = {
-        cls.code
-        for cls in vars(errors).values()
-        if isinstance(cls, type) and issubclass(cls, errors.HuiyuanError) and cls is not errors.HuiyuanError
+        cls.code for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.HuiyuanError) and cls is not errors.HuiyuanError
     }
     text = (ROOT / "openapi.yaml").read_text(encoding="utf-8")
     assert {c for c in codes if c not in text} == set()

@@ -29,9 +29,7 @@ def test_given_a_registered_phone_when_signing_up_again_then_the_answer_is_ident
     assert first.json() == other.json()
 
 
-def test_given_unknown_and_known_phones_when_asking_for_a_code_then_the_answers_match_but_only_members_get_an_sms(
-    api, members, outbox_path
-):
+def test_given_unknown_and_known_phones_when_asking_for_a_code_then_the_answers_match_but_only_members_get_an_sms(api, members, outbox_path):
     known = members.signed_up()
     unknown = members.phone()
     # The resend throttle applies to both alike; move the known phone's clock past it.

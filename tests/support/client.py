@@ -30,9 +30,7 @@ class ApiClient:
     def __init__(self, app: Any) -> None:
         self._gateway = ProblemGateway(app, Config.create(chalice_app=app, chalice_stage="local", app_name="huiyuan"))
 
-    def request(
-        self, method: str, path: str, *, json_body: Any = None, body: bytes | None = None, headers: dict[str, str] | None = None
-    ) -> Reply:
+    def request(self, method: str, path: str, *, json_body: Any = None, body: bytes | None = None, headers: dict[str, str] | None = None) -> Reply:
         sent = {"content-type": "application/json", **(headers or {})}
         if json_body is not None:
             body = json.dumps(json_body, ensure_ascii=False).encode()

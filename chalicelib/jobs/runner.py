@@ -1,0 +1,253 @@
+"""Plan, fan out and do a job's work.
+
+`start_job` plans one unit of work per index shard (and day), records a
+JobRun, and sends the units to the jobs queue (or, inline, does them itself).
+`do_unit` is what the queue worker runs for one message: it reads the bucket
+through its KEYS_ONLY index, the members in batches, and acts on each one.
+A member that fails is retried alone (a unit of its own), so one bad member
+never repeats or blocks the others.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from typing import Any
+
+from pynamodb.exceptions import DeleteError
+
+from ..clock import utcnow
+from ..notify.sender import DeliveryFailed, Message, send
+from ..observability import count, logger
+from ..settings import get_settings
+from ..store import keys, table
+from ..store.models import DeferredMessage, JobRun, Member
+from ..store.parameters import load_rules
+from ..store.transactions import connection
+from ..usecases.scheduled import JobContext, act_on_member
+from .specs import JOBS, Unit
+
+MAX_PAST_DAYS = 400
+MAX_FUTURE_DAYS = 31
+BATCH_GET = 100
+
+
+class BadJobRequest(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    job: str
+    as_of: date
+    dry_run: bool
+
+
+def parse_request(job: str, payload: dict[str, Any], today: date) -> JobRequest:
+    """Validate a console or command-line request; the schedule passes no `as_of`."""
+    if job not in JOBS:
+        raise BadJobRequest(f"unknown job {job!r}; jobs: {', '.join(JOBS)}")
+    raw = payload.get("as_of")
+    try:
+        as_of = date.fromisoformat(raw) if raw is not None else today
+    except (TypeError, ValueError):
+        raise BadJobRequest("as_of must be a date YYYY-MM-DD") from None
+    if not today - timedelta(days=MAX_PAST_DAYS) <= as_of <= today + timedelta(days=MAX_FUTURE_DAYS):
+        raise BadJobRequest(f"as_of must be within {MAX_PAST_DAYS} days before and {MAX_FUTURE_DAYS} days after today")
+    dry_run = payload.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise BadJobRequest("dry_run must be true or false")
+    return JobRequest(job, as_of, dry_run)
+
+
+def context(job: str, as_of: date, dry_run: bool) -> JobContext:
+    rules = load_rules()
+    now_local = datetime.combine(as_of, JOBS[job].local_time, tzinfo=rules.zone)
+    return JobContext(job=job, as_of=as_of, now_local=now_local, rules=rules, dry_run=dry_run)
+
+
+@cache
+def _sqs() -> Any:
+    import boto3
+
+    return boto3.client("sqs")
+
+
+@cache
+def queue_url() -> str:
+    return str(_sqs().get_queue_url(QueueName=get_settings().jobs_queue_name)["QueueUrl"])
+
+
+def start_job(request: JobRequest, *, inline: bool = False) -> dict[str, Any]:
+    """Plan the run and send its units to the queue (or do them now, `inline`)."""
+    ctx = context(request.job, request.as_of, request.dry_run)
+    units = JOBS[request.job].plan(request.as_of, ctx.rules, get_settings().index_shards)
+    run_id = f"{utcnow().strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    JobRun(
+        keys.jobrun_pk(request.job, request.as_of.isoformat()),
+        keys.jobrun_sk(run_id),
+        job=request.job,
+        as_of=request.as_of.isoformat(),
+        run_id=run_id,
+        dry_run=request.dry_run,
+        units_planned=len(units),
+        counters={},
+        started_at=utcnow(),
+        ttl=utcnow() + timedelta(days=90),
+    ).save()
+    messages = [{**u, "job": request.job, "as_of": request.as_of.isoformat(), "dry_run": request.dry_run, "run_id": run_id} for u in units]
+    logger.info("job started", extra={"job": request.job, "as_of": request.as_of.isoformat(), "run_id": run_id, "units": len(units)})
+    if inline:
+        for message in messages:
+            do_unit(message)
+        return summary(request.job, request.as_of.isoformat(), run_id)
+    enqueue(messages)
+    return {
+        "job": request.job,
+        "as_of": request.as_of.isoformat(),
+        "run_id": run_id,
+        "dry_run": request.dry_run,
+        "units_enqueued": len(messages),
+    }
+
+
+def enqueue(messages: list[dict[str, Any]]) -> None:
+    for start in range(0, len(messages), 10):
+        batch = messages[start : start + 10]
+        entries = [{"Id": str(i), "MessageBody": json.dumps(m)} for i, m in enumerate(batch)]
+        result = _sqs().send_message_batch(QueueUrl=queue_url(), Entries=entries)
+        if result.get("Failed"):
+            raise RuntimeError(f"{len(result['Failed'])} job units could not be queued")
+
+
+def _index_member_ids(index: str, bucket: str, tally: Counter[str]) -> list[str]:
+    """The member ids in one index bucket (KEYS_ONLY: cheap to read)."""
+    definition = next(i for i in table.INDEXES if i.name == index)
+    request: dict[str, Any] = {
+        "TableName": get_settings().table_name,
+        "IndexName": index,
+        "KeyConditionExpression": "#bucket = :bucket",
+        "ExpressionAttributeNames": {"#bucket": definition.hash_key},
+        "ExpressionAttributeValues": {":bucket": {"S": bucket}},
+    }
+    ids: dict[str, None] = {}
+    start = None
+    while True:
+        page = connection().client.query(**request, **({"ExclusiveStartKey": start} if start else {}))
+        tally["index_round_trips"] += 1
+        for item in page.get("Items", []):
+            tally["index_entries"] += 1
+            ids[keys.member_id_of(item["pk"]["S"])] = None
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return list(ids)
+
+
+def _members(member_ids: list[str], tally: Counter[str]) -> list[Member]:
+    found: list[Member] = []
+    for start in range(0, len(member_ids), BATCH_GET):
+        wanted = [(keys.member_pk(m), keys.PROFILE) for m in member_ids[start : start + BATCH_GET]]
+        batch = list(Member.batch_get(wanted, consistent_read=True))
+        tally["member_round_trips"] += 1
+        found += batch
+    tally["examined"] += len(found)
+    tally["skipped.member_gone"] += len(member_ids) - len(found)
+    return found
+
+
+def do_unit(unit: Unit) -> Counter[str]:
+    """One unit of work (one queue message). Raises only if a lone member fails."""
+    ctx = context(unit["job"], date.fromisoformat(unit["as_of"]), bool(unit["dry_run"]))
+    tally: Counter[str] = Counter()
+    if unit["kind"] == "send":
+        _send_deferred(unit, ctx.now_local, ctx.dry_run, tally)
+    else:
+        action = JOBS[unit["job"]].actions[unit["kind"]]
+        member_ids = unit.get("members") or _index_member_ids(unit["index"], unit["bucket"], tally)
+        failed: list[str] = []
+        now = utcnow()
+        for member in _members(member_ids, tally):
+            try:
+                result = act_on_member(member, ctx, unit, action, now)
+            except Exception:
+                if unit.get("members"):
+                    raise  # alone already: let the queue retry it, then dead-letter it
+                logger.exception("job failed for a member", extra={"job": unit["job"], "member_id": member.member_id})
+                failed.append(member.member_id)
+                continue
+            tally["affected"] += int(result.affected)
+            tally["points_moved"] += result.points
+            tally["messages_sent"] += result.sent
+            tally["messages_deferred"] += result.deferred
+            for reason, n in result.skipped.items():
+                tally[f"skipped.{reason}"] += n
+        if failed:
+            tally["retried_alone"] += len(failed)
+            retry = {**{k: v for k, v in unit.items() if k not in ("bucket",)}, "members": failed}
+            enqueue([{**retry, "members": [m]} for m in failed])
+    _record(unit, tally)
+    return tally
+
+
+def _send_deferred(unit: Unit, now_local: datetime, dry_run: bool, tally: Counter[str]) -> None:
+    """Send what quiet hours held back, up to now: delete first, then send (at most once)."""
+    now = now_local.astimezone(UTC)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    for back in range(48):
+        bucket = keys.send_bucket((hour - timedelta(hours=back)).strftime("%Y-%m-%dT%H"), int(unit["shard"]))
+        tally["index_round_trips"] += 1
+        for item in DeferredMessage.query(bucket, consistent_read=True):
+            tally["examined"] += 1
+            if item.send_after > now:
+                tally["skipped.not_yet"] += 1
+                continue
+            if dry_run:
+                tally["messages_sent"] += 1
+                continue
+            try:
+                item.delete(condition=DeferredMessage.pk.exists())
+            except DeleteError:
+                tally["skipped.already_sent"] += 1
+                continue
+            try:
+                send(Message(channel=item.channel, to=item.recipient, kind=item.kind, body=item.body))  # type: ignore[arg-type]
+            except DeliveryFailed:
+                tally["skipped.delivery_failed"] += 1
+                continue
+            tally["messages_sent"] += 1
+            tally["affected"] += 1
+
+
+def _record(unit: Unit, tally: Counter[str]) -> None:
+    for name, value in tally.items():
+        if not name.startswith("skipped.") and value:
+            count(f"Job{name.title().replace('_', '')}", value)
+    run = JobRun(keys.jobrun_pk(unit["job"], unit["as_of"]), keys.jobrun_sk(unit["run_id"]))
+    actions = [JobRun.units_done.add(1)] + [JobRun.counters[name].add(value) for name, value in tally.items() if value]
+    run.update(actions=actions)
+
+
+def summary(job: str, as_of: str, run_id: str) -> dict[str, Any]:
+    run = JobRun.get(keys.jobrun_pk(job, as_of), keys.jobrun_sk(run_id), consistent_read=True)
+    counters = {k: int(v) for k, v in run.counters.as_dict().items()} if run.counters else {}
+    skipped = {k.removeprefix("skipped."): v for k, v in sorted(counters.items()) if k.startswith("skipped.")}
+    return {
+        "job": job,
+        "as_of": as_of,
+        "run_id": run_id,
+        "dry_run": bool(run.dry_run),
+        "units": {"planned": int(run.units_planned), "done": int(run.units_done)},
+        "members_examined": counters.get("examined", 0),
+        "members_affected": counters.get("affected", 0),
+        "points_moved": counters.get("points_moved", 0),
+        "messages_sent": counters.get("messages_sent", 0),
+        "messages_deferred": counters.get("messages_deferred", 0),
+        "messages_skipped": skipped,
+        "index_entries_read": counters.get("index_entries", 0),
+        "round_trips": counters.get("index_round_trips", 0) + counters.get("member_round_trips", 0),
+        "retried_alone": counters.get("retried_alone", 0),
+    }

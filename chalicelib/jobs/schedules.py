@@ -1,0 +1,98 @@
+"""The jobs as Chalice scheduled functions, and the queue worker that does their units.
+
+Run by hand from the console: invoke the job's function with
+`{"as_of": "YYYY-MM-DD", "dry_run": true|false}` (add `"inline": true` to do
+the work in that invocation and get the full summary back instead of
+fanning out). The schedule's own EventBridge event runs it for today.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice import Blueprint
+from chalice.app import CloudWatchEvent, SQSEvent
+
+from ..clock import today_in, utcnow
+from ..observability import logger, metrics
+from ..settings import get_settings
+from ..store.parameters import load_rules
+from .runner import BadJobRequest, do_unit, parse_request, start_job
+from .specs import JOBS
+
+bp = Blueprint(__name__)
+
+
+class JobInvocation(CloudWatchEvent):
+    """A scheduled EventBridge event, or a hand-made console payload."""
+
+    def _extract_attributes(self, event_dict: dict[str, Any]) -> None:
+        self.scheduled = event_dict.get("source") == "aws.events"
+        if self.scheduled:
+            super()._extract_attributes(event_dict)
+
+
+def run_scheduled(job: str, event: JobInvocation) -> dict[str, Any]:
+    payload = {} if event.scheduled else event.to_dict()
+    try:
+        request = parse_request(job, payload, today_in(load_rules().zone, utcnow()))
+    except BadJobRequest as exc:
+        logger.warning("job request refused", extra={"job": job, "error": str(exc)})
+        return {"error": str(exc)}
+    try:
+        result = start_job(request, inline=bool(payload.get("inline", False)))
+    finally:
+        metrics.flush_metrics()
+    logger.info("job run", extra={"summary": result})
+    return result
+
+
+@bp.schedule(JOBS["expire-points"].cron, name="expire-points", description=JOBS["expire-points"].description)
+def expire_points(event: JobInvocation) -> dict[str, Any]:
+    return run_scheduled("expire-points", event)
+
+
+@bp.schedule(JOBS["birthday-bonus"].cron, name="birthday-bonus", description=JOBS["birthday-bonus"].description)
+def birthday_bonus(event: JobInvocation) -> dict[str, Any]:
+    return run_scheduled("birthday-bonus", event)
+
+
+@bp.schedule(JOBS["reengagement"].cron, name="reengagement", description=JOBS["reengagement"].description)
+def reengagement(event: JobInvocation) -> dict[str, Any]:
+    return run_scheduled("reengagement", event)
+
+
+@bp.schedule(JOBS["tier-review"].cron, name="tier-review", description=JOBS["tier-review"].description)
+def tier_review(event: JobInvocation) -> dict[str, Any]:
+    return run_scheduled("tier-review", event)
+
+
+@bp.schedule(JOBS["send-deferred"].cron, name="send-deferred", description=JOBS["send-deferred"].description)
+def send_deferred(event: JobInvocation) -> dict[str, Any]:
+    return run_scheduled("send-deferred", event)
+
+
+SCHEDULED = {
+    "expire-points": expire_points,
+    "birthday-bonus": birthday_bonus,
+    "reengagement": reengagement,
+    "tier-review": tier_review,
+    "send-deferred": send_deferred,
+}
+for _handler in SCHEDULED.values():
+    _handler.event_class = JobInvocation  # type: ignore[attr-defined]
+
+
+@bp.on_sqs_message(queue=get_settings().jobs_queue_name, batch_size=10, name="job-worker")
+def job_worker(event: SQSEvent) -> dict[str, Any]:
+    """Do each queued unit; report the failed ones so only they come back (partial batch response)."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    def handle(record: Any) -> None:
+        do_unit(json.loads(record.body))
+
+    try:
+        return process_partial_response(event=event.to_dict(), record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS))
+    finally:
+        metrics.flush_metrics()

@@ -1,0 +1,118 @@
+"""The jobs: when each runs, which index buckets it reads, what it does per member.
+
+Schedules are EventBridge crons in UTC for the default program time zone
+(Asia/Shanghai, UTC+8); `local_time` is the time of day the job stands for,
+used for "now" (quiet hours) when it runs for a given date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from typing import Any
+
+from ..lifecycle import celebrated_month_days
+from ..rules import ProgramRules
+from ..store import keys
+from ..usecases import scheduled
+
+Unit = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    cron: str  # EventBridge cron (UTC)
+    local_time: time
+    plan: Callable[[date, ProgramRules, int], list[Unit]]
+    actions: dict[str, scheduled.Action_]
+    description: str
+
+
+def _expire_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+    units: list[Unit] = [{"kind": "expire", "index": "lots_by_expiry", "bucket": keys.expiry_bucket(as_of.isoformat(), s)} for s in range(shards)]
+    for days in rules.expiry_reminder_days:
+        day = (as_of + timedelta(days=days)).isoformat()
+        units += [{"kind": "remind", "days": days, "index": "lots_by_expiry", "bucket": keys.expiry_bucket(day, s)} for s in range(shards)]
+    return units
+
+
+def _birthday_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+    return [
+        {"kind": "gift", "index": "members_by_birthday", "bucket": keys.birthday_bucket(md, s)}
+        for md in celebrated_month_days(as_of)
+        for s in range(shards)
+    ]
+
+
+def _reengagement_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+    return [
+        {
+            "kind": "reengage",
+            "window": window,
+            "index": "members_by_activity",
+            "bucket": keys.activity_bucket((as_of - timedelta(days=window)).isoformat(), s),
+        }
+        for window in rules.reengagement_windows
+        for s in range(shards)
+    ]
+
+
+def _tier_review_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+    return [
+        {"kind": "review", "index": "members_by_anniversary", "bucket": keys.anniversary_bucket(md, s)}
+        for md in celebrated_month_days(as_of)
+        for s in range(shards)
+    ]
+
+
+def _send_deferred_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+    return [{"kind": "send", "shard": s} for s in range(shards)]
+
+
+JOBS: dict[str, JobSpec] = {
+    spec.name: spec
+    for spec in (
+        JobSpec(
+            "expire-points",
+            "cron(5 16 * * ? *)",
+            time(0, 5),
+            _expire_units,
+            {"expire": scheduled.expire_lots, "remind": scheduled.remind_expiry},
+            "expires lots whose date has come; reminds 30 and 7 days before",
+        ),
+        JobSpec(
+            "birthday-bonus",
+            "cron(0 1 * * ? *)",
+            time(9, 0),
+            _birthday_units,
+            {"gift": scheduled.birthday_gift},
+            "birthday points once a calendar year, and a greeting",
+        ),
+        JobSpec(
+            "reengagement",
+            "cron(0 2 * * ? *)",
+            time(10, 0),
+            _reengagement_units,
+            {"reengage": scheduled.reengage},
+            "a message to members idle exactly 30, 60 or 90 days; lifecycle stage",
+        ),
+        JobSpec(
+            "tier-review",
+            "cron(0 17 * * ? *)",
+            time(1, 0),
+            _tier_review_units,
+            {"review": scheduled.review_tier},
+            "yearly tier review on the membership anniversary",
+        ),
+        JobSpec(
+            "send-deferred",
+            "cron(5 * * * ? *)",
+            time(9, 5),
+            _send_deferred_units,
+            {},
+            "sends messages held back by quiet hours once they may go",
+        ),
+    )
+}
