@@ -17,11 +17,15 @@ from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalic
 
 from ..errors import PayloadTooLarge, ValidationFailed, problem
 from ..settings import get_settings
-from .gateway import ProblemGateway
+
+# The gateway (and through it the app) is imported only once the stage's
+# environment is applied: the store reads its settings at import.
 
 
 class ProblemRequestHandler(ChaliceRequestHandler):
     def __init__(self, request: Any, client_address: Any, server: Any, app_object: Any, config: Any) -> None:
+        from .gateway import ProblemGateway
+
         self.local_gateway = ProblemGateway(app_object, config)
         BaseHTTPRequestHandler.__init__(self, request, client_address, server)
 
@@ -52,8 +56,12 @@ class ProblemRequestHandler(ChaliceRequestHandler):
 
 
 def load_local_config(project_dir: str, stage: str = "local") -> Any:
+    """The stage's Chalice config, its environment applied to this process
+    (as Lambda would): call before anything reads the settings."""
     factory = CLIFactory(project_dir=project_dir, environ=os.environ)
-    return factory.create_config_obj(chalice_stage_name=stage)
+    config = factory.create_config_obj(chalice_stage_name=stage)
+    os.environ.update(config.environment_variables)
+    return config
 
 
 def make_server(project_dir: str, host: str, port: int, stage: str = "local") -> LocalDevServer:

@@ -24,6 +24,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def developer_env() -> dict[str, str]:
+    """The environment of a developer's shell: none of the test run's AWS or app settings."""
+    prefixes = ("AWS_", "TABLE_NAME", "RULES_", "SIGNING_", "OUTBOX_", "HUIYUAN_", "POWERTOOLS_")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
 @dataclass
 class Stack:
     base: str
@@ -43,7 +49,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state_dir = tmp_path_factory.mktemp("stack")
     port = free_port()
     log = state_dir / "stack.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_NAME", "RULES_", "SIGNING_", "OUTBOX_", "HUIYUAN_"))}
+    env = developer_env()
     env["HUIYUAN_ACCESS_LOG"] = "0"
     with open(log, "wb") as out:
         proc = subprocess.Popen(

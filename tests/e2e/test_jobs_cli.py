@@ -1,0 +1,97 @@
+"""`make job` against the running local stack: what an operator sees over HTTP and in the outbox."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+
+from tests.e2e.conftest import ROOT, developer_env
+from tests.support.outbox import last_code, messages
+
+pytestmark = pytest.mark.e2e
+
+
+def _job(stack, job: str, as_of: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "chalicelib.jobs", job, as_of, "--state-dir", str(stack.state_dir)],
+        cwd=ROOT,
+        env=developer_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout[done.stdout.index("{\n") :])
+
+
+def _member(stack, phone: str, **profile) -> str:
+    reply = requests.post(stack.url("/v1/signup"), json={"phone": phone, "name": "王芳", **profile}, timeout=10)
+    assert reply.status_code == 202
+    verified = requests.post(stack.url("/v1/auth/verify"), json={"phone": phone, "code": last_code(stack.outbox, phone)}, timeout=10)
+    assert verified.status_code == 200
+    return verified.json()["access_token"]
+
+
+def _me(stack, token: str) -> dict:
+    return requests.get(stack.url("/v1/me"), headers={"authorization": f"Bearer {token}"}, timeout=10).json()
+
+
+def test_given_members_when_jobs_run_by_date_then_points_and_messages_are_exactly_as_expected_and_reruns_change_nothing(stack):
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    born = "1992-02-29" if (today.month, today.day) == (2, 29) else today.replace(year=1991).isoformat()
+    suffix = uuid.uuid4().int % 10**8
+    birthday_phone, idle_phone = f"+86135{suffix:08d}", f"+86136{suffix:08d}"
+    birthday_token = _member(stack, birthday_phone, birthday=born, consents={"sms_marketing": True})
+    idle_token = _member(stack, idle_phone, consents={"sms_marketing": True})
+    order = f"JOB-{uuid.uuid4()}"
+    purchase = requests.post(
+        stack.url("/v1/purchases"),
+        json={"order_id": order, "phone": birthday_phone, "amount": 10000, "currency": "CNY"},
+        headers={"x-api-key": "local-dev-key"},
+        timeout=10,
+    )
+    assert purchase.json()["points_earned"] == 200  # birthday: x2
+
+    first = _job(stack, "birthday-bonus", today.isoformat())
+    assert first["members_affected"] >= 1
+    assert _me(stack, birthday_token)["points"]["balance"] == 100 + 200 + 200
+    assert _me(stack, idle_token)["points"]["balance"] == 100
+    greetings = [m for m in messages(stack.outbox) if m["kind"] == "birthday_greeting" and m["to"] == birthday_phone]
+    assert len(greetings) == 1
+
+    second = _job(stack, "birthday-bonus", today.isoformat())
+    assert second["points_moved"] == 0
+    assert _me(stack, birthday_token)["points"]["balance"] == 500
+
+    nudge_day = (today + timedelta(days=30)).isoformat()
+    _job(stack, "reengagement", nudge_day)
+    nudges = [m for m in messages(stack.outbox) if m["kind"] == "reengagement" and m["to"] in (birthday_phone, idle_phone)]
+    assert {m["to"] for m in nudges} == {idle_phone, birthday_phone}
+    _job(stack, "reengagement", nudge_day)
+    assert len([m for m in messages(stack.outbox) if m["kind"] == "reengagement" and m["to"] in (birthday_phone, idle_phone)]) == 2
+
+    ledger = requests.get(stack.url("/v1/me/ledger"), headers={"authorization": f"Bearer {birthday_token}"}, timeout=10).json()["items"]
+    assert [(e["kind"], e["ref"]) for e in ledger][:2] == [("bonus", f"birthday:{today.year}"), ("earn", order)]
+    assert sum(e["points"] for e in ledger) == 500
+
+
+def test_given_an_unknown_job_then_the_runner_says_so_and_fails(stack):
+    done = subprocess.run(
+        [sys.executable, "-m", "chalicelib.jobs", "no-such-job", "2026-01-01", "--state-dir", str(stack.state_dir)],
+        cwd=ROOT,
+        env=developer_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "unknown job" in done.stdout
