@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from chalice.cli.factory import CLIFactory
-from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer
+from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
 
 from ..errors import PayloadTooLarge, ValidationFailed, problem
 from ..settings import get_settings
@@ -55,6 +55,11 @@ class ProblemRequestHandler(ChaliceRequestHandler):
             super().log_message(format, *args)
 
 
+class LocalHTTPServer(ThreadedHTTPServer):
+    # socketserver's default backlog of 5 resets connections under a burst of clients.
+    request_queue_size = 256
+
+
 def load_local_config(project_dir: str, stage: str = "local") -> Any:
     """The stage's Chalice config, its environment applied to this process
     (as Lambda would): call before anything reads the settings."""
@@ -70,4 +75,4 @@ def make_server(project_dir: str, host: str, port: int, stage: str = "local") ->
     # As `chalice local` does: a thread-local current_request for the threaded server.
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
     app.__class__ = CustomLocalChalice
-    return LocalDevServer(app, config, host, port, handler_cls=ProblemRequestHandler)
+    return LocalDevServer(app, config, host, port, handler_cls=ProblemRequestHandler, server_cls=LocalHTTPServer)
