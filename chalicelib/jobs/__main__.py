@@ -69,8 +69,8 @@ def run(job: str, as_of: str | None, dry_run: bool) -> dict[str, Any]:
     if as_of:
         payload["as_of"] = as_of
     started = handler(payload, None)
-    if "error" in started:
-        return started
+    if "units_enqueued" not in started:
+        return started  # an error, or a dry run (done inline)
     drained = drain_queue(job_worker, queue_url(), boto3.client("sqs"))
     return {**summary(started["job"], started["as_of"], started["run_id"]), **drained}
 

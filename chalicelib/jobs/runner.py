@@ -87,6 +87,14 @@ def start_job(request: JobRequest, *, inline: bool = False) -> dict[str, Any]:
     ctx = context(request.job, request.as_of, request.dry_run)
     units = JOBS[request.job].plan(request.as_of, ctx.rules, get_settings().index_shards)
     run_id = f"{utcnow().strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    messages = [{**u, "job": request.job, "as_of": request.as_of.isoformat(), "dry_run": request.dry_run, "run_id": run_id} for u in units]
+    logger.info("job started", extra={"job": request.job, "as_of": request.as_of.isoformat(), "run_id": run_id, "units": len(units)})
+    if request.dry_run:
+        # A dry run writes nothing at all, not even its run record: it runs here.
+        total: Counter[str] = Counter()
+        for message in messages:
+            total += do_unit(message)
+        return summarise(request.job, request.as_of.isoformat(), run_id, True, len(units), len(units), total)
     JobRun(
         keys.jobrun_pk(request.job, request.as_of.isoformat()),
         keys.jobrun_sk(run_id),
@@ -99,8 +107,6 @@ def start_job(request: JobRequest, *, inline: bool = False) -> dict[str, Any]:
         started_at=utcnow(),
         ttl=utcnow() + timedelta(days=90),
     ).save()
-    messages = [{**u, "job": request.job, "as_of": request.as_of.isoformat(), "dry_run": request.dry_run, "run_id": run_id} for u in units]
-    logger.info("job started", extra={"job": request.job, "as_of": request.as_of.isoformat(), "run_id": run_id, "units": len(units)})
     if inline:
         for message in messages:
             do_unit(message)
@@ -174,7 +180,7 @@ def do_unit(unit: Unit) -> Counter[str]:
             try:
                 result = act_on_member(member, ctx, unit, action, now)
             except Exception:
-                if unit.get("members"):
+                if unit.get("members") and not ctx.dry_run:
                     raise  # alone already: let the queue retry it, then dead-letter it
                 logger.exception("job failed for a member", extra={"job": unit["job"], "member_id": member.member_id})
                 failed.append(member.member_id)
@@ -185,11 +191,14 @@ def do_unit(unit: Unit) -> Counter[str]:
             tally["messages_deferred"] += result.deferred
             for reason, n in result.skipped.items():
                 tally[f"skipped.{reason}"] += n
-        if failed:
+        if failed and ctx.dry_run:
+            tally["failed"] += len(failed)
+        elif failed:
             tally["retried_alone"] += len(failed)
             retry = {**{k: v for k, v in unit.items() if k not in ("bucket",)}, "members": failed}
             enqueue([{**retry, "members": [m]} for m in failed])
-    _record(unit, tally)
+    if not ctx.dry_run:
+        _record(unit, tally)
     return tally
 
 
@@ -232,15 +241,20 @@ def _record(unit: Unit, tally: Counter[str]) -> None:
 
 
 def summary(job: str, as_of: str, run_id: str) -> dict[str, Any]:
+    """The summary of a run, from its record (every unit added to it)."""
     run = JobRun.get(keys.jobrun_pk(job, as_of), keys.jobrun_sk(run_id), consistent_read=True)
-    counters = {k: int(v) for k, v in run.counters.as_dict().items()} if run.counters else {}
+    counters = Counter({k: int(v) for k, v in run.counters.as_dict().items()} if run.counters else {})
+    return summarise(job, as_of, run_id, bool(run.dry_run), int(run.units_planned), int(run.units_done), counters)
+
+
+def summarise(job: str, as_of: str, run_id: str, dry_run: bool, planned: int, done: int, counters: Counter[str]) -> dict[str, Any]:
     skipped = {k.removeprefix("skipped."): v for k, v in sorted(counters.items()) if k.startswith("skipped.")}
     return {
         "job": job,
         "as_of": as_of,
         "run_id": run_id,
-        "dry_run": bool(run.dry_run),
-        "units": {"planned": int(run.units_planned), "done": int(run.units_done)},
+        "dry_run": dry_run,
+        "units": {"planned": planned, "done": done},
         "members_examined": counters.get("examined", 0),
         "members_affected": counters.get("affected", 0),
         "points_moved": counters.get("points_moved", 0),
@@ -250,4 +264,5 @@ def summary(job: str, as_of: str, run_id: str) -> dict[str, Any]:
         "index_entries_read": counters.get("index_entries", 0),
         "round_trips": counters.get("index_round_trips", 0) + counters.get("member_round_trips", 0),
         "retried_alone": counters.get("retried_alone", 0),
+        "failed": counters.get("failed", 0),
     }

@@ -93,6 +93,8 @@ def job_worker(event: SQSEvent) -> dict[str, Any]:
         do_unit(json.loads(record.body))
 
     try:
-        return process_partial_response(event=event.to_dict(), record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS))
+        return process_partial_response(
+            event=event.to_dict(), record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        )
     finally:
         metrics.flush_metrics()

@@ -242,6 +242,10 @@ def review_tier(member: Member, ctx: JobContext, _: dict[str, Any]) -> Change:
 
 Action_ = Callable[[Member, JobContext, dict[str, Any]], Change]
 
+# Fewer than a request's retries: the queue redelivers, and a member that keeps
+# failing is retried alone, then dead-lettered.
+MEMBER_ATTEMPTS = 8
+
 
 def act_on_member(member: Member, ctx: JobContext, unit: dict[str, Any], action: Action_, now: datetime) -> MemberResult:
     """Run `action` for `member`, re-reading it if another writer got there first."""
@@ -258,4 +262,4 @@ def act_on_member(member: Member, ctx: JobContext, unit: dict[str, Any], action:
             current[0] = get_member(subject.member_id)
             raise
 
-    return with_retries(attempt)
+    return with_retries(attempt, attempts=MEMBER_ATTEMPTS)

@@ -285,3 +285,104 @@ def test_given_dry_run_that_is_not_a_boolean_then_refused(aws):
     from chalicelib.jobs.schedules import SCHEDULED
 
     assert "dry_run" in SCHEDULED["birthday-bonus"]({"as_of": today().isoformat(), "dry_run": "no"}, None)["error"]
+
+
+# --- at-least-once delivery, faults, members changing under the job ------------------
+
+
+def _all_items() -> list[tuple[str, str]]:
+    from chalicelib.store.models import BaseItem
+
+    return sorted((i.pk, i.sk) for i in BaseItem.scan())
+
+
+def test_given_a_dry_run_then_not_a_single_item_is_written(api, members):
+    members.verified(birthday=born_today(), consents={"sms_marketing": True})
+    before = _all_items()
+    assert run("birthday-bonus", today().isoformat(), True)["points_moved"] == 200
+    assert _all_items() == before
+
+
+def test_given_a_unit_delivered_twice_then_nothing_is_awarded_twice(api, members):
+    from chalicelib.jobs.runner import JobRequest, do_unit, start_job
+    from chalicelib.jobs.specs import JOBS
+
+    _, body = members.verified(birthday=born_today())
+    member_id = body["member"]["member_id"]
+    started = start_job(JobRequest("birthday-bonus", today(), False))
+    shard = keys.shard_of(member_id, 8)
+    unit = next(u for u in JOBS["birthday-bonus"].plan(today(), load_rules(), 8) if u["bucket"].endswith(f"#{shard}"))
+    message = {**unit, "job": "birthday-bonus", "as_of": today().isoformat(), "dry_run": False, "run_id": started["run_id"]}
+    assert do_unit(message)["points_moved"] == 200
+    assert do_unit(message)["points_moved"] == 0  # redelivered
+    assert _invariant(member_id) == 300
+
+
+def load_rules():
+    from chalicelib.store.parameters import load_rules as load
+
+    return load()
+
+
+def test_given_two_workers_on_one_member_then_the_second_finds_it_done(api, members):
+    from chalicelib.jobs.runner import context
+    from chalicelib.usecases.scheduled import act_on_member, birthday_gift
+
+    _, body = members.verified(birthday=born_today())
+    member_id = body["member"]["member_id"]
+    ctx = context("birthday-bonus", today(), False)
+    stale = _member(member_id)  # both workers read the member...
+    first = act_on_member(_member(member_id), ctx, {}, birthday_gift, datetime.now(UTC))
+    second = act_on_member(stale, ctx, {}, birthday_gift, datetime.now(UTC))  # ...the second writes late
+    assert first.points == 200
+    assert second.points == 0 and second.skipped == {"already_awarded": 1}
+    assert _invariant(member_id) == 300
+
+
+def test_given_members_frozen_or_gone_between_enqueue_and_work_then_they_are_skipped(api, members, aws):
+    import boto3
+
+    from chalicelib.jobs.__main__ import drain_queue
+    from chalicelib.jobs.runner import JobRequest, queue_url, start_job, summary
+    from chalicelib.jobs.schedules import job_worker
+
+    _, frozen = members.verified(birthday=born_today())
+    _, gone = members.verified(birthday=born_today())
+    _, fine = members.verified(birthday=born_today())
+    started = start_job(JobRequest("birthday-bonus", today(), False))
+    _member(frozen["member"]["member_id"]).update(actions=[Member.status.set("frozen")])
+    _member(gone["member"]["member_id"]).delete()
+    drain_queue(job_worker, queue_url(), boto3.client("sqs"))
+    result = summary("birthday-bonus", today().isoformat(), started["run_id"])
+    assert result["points_moved"] == 200 and result["members_affected"] == 1
+    assert result["members_examined"] == 2  # the closed-and-erased one left the index with its item
+    assert result["messages_skipped"] == {"no_consent": 1, "status_frozen": 1}
+    assert _invariant(fine["member"]["member_id"]) == 300
+
+
+def test_given_dynamodb_failing_for_one_member_mid_batch_then_the_others_finish_and_a_rerun_completes_without_doubles(api, members):
+    from tests.integration.test_faults import inject, throttled
+
+    ids = [members.verified(birthday=born_today())[1]["member"]["member_id"] for _ in range(3)]
+    # every transaction fails for a while: the first member's fails, it is retried alone and dead-lettered
+    with inject("TransactWriteItems", throttled, times=1_000):
+        broken = run("birthday-bonus", today().isoformat(), False)
+    assert broken["points_moved"] == 0
+    assert broken["dead_lettered"] >= 1
+    rerun = run("birthday-bonus", today().isoformat(), False)
+    assert rerun["points_moved"] == 600
+    assert [_invariant(m) for m in ids] == [300, 300, 300]
+    assert run("birthday-bonus", today().isoformat(), False)["points_moved"] == 0
+
+
+def test_given_one_throttled_write_mid_batch_then_only_that_member_is_retried_and_everyone_gets_the_gift_once(api, members):
+    from tests.integration.test_faults import inject, throttled
+
+    ids = [members.verified(birthday=born_today())[1]["member"]["member_id"] for _ in range(3)]
+    from chalicelib.usecases.scheduled import MEMBER_ATTEMPTS
+
+    with inject("TransactWriteItems", throttled, times=MEMBER_ATTEMPTS):  # outlasts one member's retries
+        result = run("birthday-bonus", today().isoformat(), False)
+    assert result["retried_alone"] == 1
+    assert result["points_moved"] == 600
+    assert [_invariant(m) for m in ids] == [300, 300, 300]
