@@ -184,6 +184,8 @@ class Order(BaseItem, discriminator="Order"):
 
     order_id = UnicodeAttribute()
     fingerprint = UnicodeAttribute()
+    write_token = UnicodeAttribute(null=True)
+    enrolled = BooleanAttribute(default=False)
     member_id = UnicodeAttribute()
     store_id = UnicodeAttribute(null=True)
     merchant_store = UnicodeAttribute()

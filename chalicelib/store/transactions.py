@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ConnectionError, HTTPClientError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
@@ -53,11 +54,22 @@ def connection() -> Connection:
     return _connection
 
 
+def error_code(exc: PynamoDBException) -> str | None:
+    """DynamoDB's error code, or None when there was no answer (a timeout, a lost connection):
+    PynamoDB's own `cause_response_code` raises for those."""
+    response = getattr(exc.cause, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+
+
+def _no_answer(exc: PynamoDBException) -> bool:
+    return isinstance(exc.cause, (ConnectionError, HTTPClientError))
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Throttling or contention that outlasted botocore's own retries."""
+    """Throttling, contention or no answer, outlasting botocore's own retries: safe to retry."""
     if isinstance(exc, Retryable):
         return True
-    return isinstance(exc, PynamoDBException) and exc.cause_response_code in RETRYABLE_CODES
+    return isinstance(exc, PynamoDBException) and (error_code(exc) in RETRYABLE_CODES or _no_answer(exc))
 
 
 class Retryable(Exception):
@@ -112,8 +124,9 @@ class Transaction:
         except TransactWriteError as exc:
             raise _translate(exc, self._wire_order()) from exc
         except PynamoDBException as exc:
-            if exc.cause_response_code in RETRYABLE_CODES:
-                raise Retryable(exc.cause_response_code) from exc
+            if is_transient(exc):
+                # No answer may still mean it committed: the retry's conditions tell.
+                raise Retryable(error_code(exc) or type(exc.cause).__name__) from exc
             raise
 
     def _wire_order(self) -> list[str]:
@@ -121,9 +134,9 @@ class Transaction:
 
 
 def _translate(exc: TransactWriteError, names: list[str]) -> Exception:
-    if exc.cause_response_code != "TransactionCanceledException":
-        if exc.cause_response_code in RETRYABLE_CODES:
-            return Retryable(exc.cause_response_code)
+    if error_code(exc) != "TransactionCanceledException":
+        if is_transient(exc):
+            return Retryable(error_code(exc) or type(exc.cause).__name__)
         return exc
     failed: dict[str, dict[str, Any] | None] = {}
     for name, reason in zip(names, exc.cancellation_reasons, strict=False):
@@ -149,5 +162,5 @@ def with_retries[T](attempt: Callable[[], T], *, attempts: int = 30) -> T:
             return attempt()
         except Retryable as exc:
             logger.debug("transaction retry", extra={"attempt": number, "reason": str(exc)})
-            time.sleep(random.uniform(0, min(0.25, 0.004 * 2**number)))  # noqa: S311 - jitter, not a secret
+            time.sleep(random.uniform(0, min(0.1, 0.002 * 2**number)))  # noqa: S311 - jitter, not a secret
     raise TemporarilyUnavailable("The request met too much contention; retry it")

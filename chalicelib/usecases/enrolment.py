@@ -48,7 +48,7 @@ from ..store.models import (
     VerificationCode,
 )
 from ..store.parameters import code_pepper, load_rules, signing_key
-from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
+from ..store.transactions import Cancelled, Retryable, Transaction, error_code, with_retries
 from .common import phone_or_error
 
 
@@ -110,7 +110,7 @@ def _throttle_sends(phone: str, rules: ProgramRules, now: datetime) -> None:
     try:
         marker.save(condition=SendThrottle.pk.does_not_exist() | (SendThrottle.sent_at <= cutoff))
     except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if error_code(exc) != "ConditionalCheckFailedException":
             raise
         raise TooManyAttempts("A code was sent moments ago; wait before asking again", retry_after=rules.code_resend_seconds) from exc
 
@@ -191,7 +191,7 @@ def signup(request: SignupRequest) -> CodeSent:
             try:
                 member.update(actions=actions)
             except UpdateError as exc:
-                if exc.cause_response_code == "ConditionalCheckFailedException":
+                if error_code(exc) == "ConditionalCheckFailedException":
                     raise Retryable("member changed meanwhile") from exc
                 raise
         return member
@@ -233,14 +233,14 @@ def _record_failure(phone: str, rules: ProgramRules, now: datetime) -> int:
             attempts.update(actions=[CodeAttempts.failures.add(1)], condition=CodeAttempts.window_start > now - window)
             return int(attempts.failures)
         except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
         fresh = CodeAttempts(pk, keys.ATTEMPTS, failures=1, window_start=now, ttl=now + window)
         try:
             fresh.save(condition=CodeAttempts.pk.does_not_exist() | (CodeAttempts.window_start <= now - window))
             return 1
         except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
     return rules.code_max_failures
 

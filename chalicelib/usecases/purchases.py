@@ -7,6 +7,7 @@ response, a different body under the same order id is a conflict.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,11 +52,15 @@ class Outcome:
     body: dict[str, Any]
 
 
-def _replay(raw_order: dict[str, Any] | None, order_id: str, digest: str) -> Outcome:
+def _replay(raw_order: dict[str, Any] | None, order_id: str, digest: str, write_token: str = "") -> tuple[Outcome, bool]:
+    """The stored answer to an order already recorded: 200 for a replay, or 201 when
+    the record is this very request's own write (its first answer never arrived).
+    Also whether that own write enrolled the member."""
     order = Order.from_raw_data(raw_order) if raw_order else Order.get(keys.order_pk(order_id), keys.ORDER_SK, consistent_read=True)
     if order.fingerprint != digest:
         raise IdempotencyConflict(f"Order {order_id} was already reported with a different body")
-    return Outcome(200, plain(as_dict(order.response)))
+    own_write = bool(write_token) and order.write_token == write_token
+    return Outcome(201 if own_write else 200, plain(as_dict(order.response))), own_write and bool(order.enrolled)
 
 
 def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
@@ -77,6 +82,8 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
     )
     strongly = False
     enrolled = False
+    # Tells this request's own write from someone else's when a commit's answer was lost.
+    write_token = secrets.token_hex(8)
 
     def attempt() -> Outcome:
         nonlocal strongly, enrolled
@@ -88,7 +95,7 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
             if member is None:
                 # A replay of an order whose member was since erased still answers from the order.
                 try:
-                    return _replay(None, request.order_id, digest)
+                    return _replay(None, request.order_id, digest)[0]
                 except DoesNotExist:
                     raise NotFound("No member with that member_id") from None
         else:
@@ -120,6 +127,8 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
             keys.ORDER_SK,
             order_id=request.order_id,
             fingerprint=digest,
+            write_token=write_token,
+            enrolled=is_new,
             member_id=member.member_id,
             store_id=request.store_id,
             merchant_store=merchant.store_id,
@@ -149,7 +158,8 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
             tx.commit()
         except Cancelled as exc:
             if "order" in exc.failed:
-                return _replay(exc.failed["order"], request.order_id, digest)
+                outcome, enrolled = _replay(exc.failed["order"], request.order_id, digest, write_token)
+                return outcome
             if "guard" in exc.failed:
                 strongly = True  # the index lagged behind a member just created
             raise Retryable("member changed meanwhile") from exc

@@ -15,6 +15,7 @@ for updates and index changes. Without moto the request's own item is used.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,7 @@ class Call:
     consistent: bool = False
     error: str | None = None
     items: list[ItemCost] = field(default_factory=list)
+    seconds: float = 0.0  # from before-call to after-call: the request, moto's work, the parsing
 
     @property
     def rru(self) -> float:
@@ -213,6 +215,7 @@ class Recorder:
         call = Call(service=service, operation=model.name, request_bytes=len(body) if isinstance(body, bytes | str) else 0)
         context["bench_call"] = call
         if service != "dynamodb":
+            context["bench_started"] = time.perf_counter()
             return
         try:
             request = json.loads(body) if body else {}
@@ -220,6 +223,7 @@ class Recorder:
             request = {}
         context["bench_request"] = request
         context["bench_before"] = [(t, k, peek.item(t, k)) for t, k, _a, _i in _write_targets(model.name, request, peek)]
+        context["bench_started"] = time.perf_counter()
 
     def _after(
         self, service: str, peek: _MotoPeek, *, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
@@ -227,6 +231,7 @@ class Recorder:
         call: Call | None = context.pop("bench_call", None)
         if call is None or self._calls is None:
             return
+        call.seconds = time.perf_counter() - context.pop("bench_started", time.perf_counter())
         content = getattr(http_response, "content", b"") or b""
         call.response_bytes = len(content)
         error = parsed.get("Error", {}).get("Code") if isinstance(parsed, dict) else None

@@ -1,7 +1,9 @@
 """`make bench`: DynamoDB round trips and capacity per request, cold start,
-deployment package size. Prints one table and writes docs/performance.md.
+deployment package size; then the scheduled jobs at 1,000 and 10,000 members
+(tests/bench/jobs.py). Prints two tables and writes docs/performance.md.
 
     .venv/bin/python -m tests.bench.run [--output docs/performance.md] [--skip-package]
+        [--job-sizes 1000,10000] [--skip-jobs]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 # names, outbox file), fixed before anything imports the app.
 import tests.conftest  # noqa: F401  (sets os.environ)
 
+from . import jobs
 from .capacity import USD_PER_MILLION_RRU, USD_PER_MILLION_WRU, usd_per_million
 from .coldstart import ColdStart, measure_cold_start
 from .package import Package, environment_for_chalice, measure_package
@@ -247,7 +250,15 @@ def _not_shipped(cold: ColdStart, package: Package | None) -> list[tuple[str, fl
     return sorted(found, key=lambda kv: -kv[1])
 
 
-def write_markdown(path: Path, table: str, results: list[Measured], cold: ColdStart, package: Package | None, seconds: float) -> None:
+def write_markdown(
+    path: Path,
+    table: str,
+    results: list[Measured],
+    cold: ColdStart,
+    package: Package | None,
+    seconds: float,
+    job_section: list[str] | None = None,
+) -> None:
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     cores = os.cpu_count() or 0
     findings = _findings(results, cold, package)
@@ -313,10 +324,13 @@ def write_markdown(path: Path, table: str, results: list[Measured], cold: ColdSt
         "",
         _breakdown(results),
         "",
+        *(job_section or []),
         "## Reproduce",
         "",
         "```",
         "make bench            # or: .venv/bin/python -m tests.bench.run",
+        ".venv/bin/python -m tests.bench.run --job-sizes 2000,20000   # other table sizes for the jobs",
+        ".venv/bin/python -m tests.bench.jobs --job-sizes 1000        # the jobs alone",
         "```",
         "",
     ]
@@ -328,6 +342,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", default=str(ROOT / "docs" / "performance.md"))
     parser.add_argument("--skip-package", action="store_true", help="do not run chalice package")
+    parser.add_argument(
+        "--job-sizes",
+        type=jobs.parse_sizes,
+        default=jobs.DEFAULT_SIZES,
+        help="members in the table for the jobs benchmark, comma-separated (default 1000,10000)",
+    )
+    parser.add_argument("--skip-jobs", action="store_true", help="do not run the jobs benchmark")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     child_env = dict(os.environ)
@@ -340,6 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         progress("DynamoDB round trips (in process, moto mock_aws)")
         results = measure_round_trips(recorder)
+        job_runs: list[jobs.SizeRun] = []
+        as_of = ""
+        if not args.skip_jobs:
+            # The same recorder: the clients the app made above carry its handlers.
+            progress(f"scheduled jobs at {', '.join(f'{n:,}' for n in args.job_sizes)} members (moto mock_aws)")
+            job_runs, as_of = jobs.measure_jobs(recorder, args.job_sizes, progress)
     finally:
         recorder.uninstall()
     progress("cold start (fresh interpreters)")
@@ -352,8 +379,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = [_round_trip_row(m) for m in results] + [_cold_start_row(cold)] + _package_rows(package)
     table = render(rows)
     print(table)
+    job_section = None
+    if job_runs:
+        print()
+        print(f"Scheduled jobs ({as_of}; seeding: {jobs.seeding(job_runs)})")
+        print(jobs.table(job_runs))
+        for note in jobs.findings(job_runs):
+            print(f"- {note}")
+        job_section = jobs.markdown(job_runs, as_of)
     seconds = time.perf_counter() - started
-    write_markdown(Path(args.output), table, results, cold, package, seconds)
+    write_markdown(Path(args.output), table, results, cold, package, seconds, job_section)
     progress(f"wrote {args.output}")
     return 0
 

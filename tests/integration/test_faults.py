@@ -119,3 +119,50 @@ def test_given_one_conflict_during_verification_then_the_welcome_bonus_is_grante
         reply = api.post("/v1/auth/verify", {"phone": phone, "code": last_code(outbox_path, phone)})
     assert reply.status == 200
     assert _invariant_holds(reply.json()["member"]["member_id"]) == (100, 100)
+
+
+def _lost_answer(operation: str):
+    """Let the call through, then lose its answer (a read timeout after DynamoDB committed)."""
+    from botocore.exceptions import ReadTimeoutError
+
+    lost = [0]
+
+    def handler(**_: Any) -> None:
+        if lost[0] == 0:
+            lost[0] += 1
+            raise ReadTimeoutError(endpoint_url="https://dynamodb.injected")
+
+    return handler, lost
+
+
+def test_given_a_purchase_whose_commit_answer_is_lost_then_the_retry_still_answers_201_and_invites_the_new_member(api, members, outbox_path):
+    from tests.support.outbox import messages
+
+    handler, lost = _lost_answer("TransactWriteItems")
+    for client in _clients():
+        client.meta.events.register("after-call.dynamodb.TransactWriteItems", handler, unique_id="lose-answer")
+    try:
+        phone = members.phone()
+        reply = members.purchase("o-lost", 10000, phone=phone)
+    finally:
+        for client in _clients():
+            client.meta.events.unregister("after-call.dynamodb.TransactWriteItems", unique_id="lose-answer")
+    assert lost[0] == 1
+    assert reply.status == 201
+    assert [m["kind"] for m in messages(outbox_path) if m["to"] == phone] == ["invite"]
+    assert _invariant_holds(reply.json()["member_id"]) == (100, 100)
+    assert members.purchase("o-lost", 10000, phone=phone).status == 200
+
+
+def test_given_dynamodb_does_not_answer_then_503_not_500(api, members):
+    from botocore.exceptions import ReadTimeoutError
+
+    token, _ = members.verified()
+
+    def no_answer() -> Any:
+        raise ReadTimeoutError(endpoint_url="https://dynamodb.injected")
+
+    with inject("GetItem", no_answer, times=10_000):
+        reply = api.get("/v1/me", headers=bearer(token))
+    assert reply.status == 503
+    assert reply.json()["code"] == "temporarily_unavailable"
