@@ -2,7 +2,7 @@
 
 from chalice import Chalice
 
-from chalicelib.api import auth, members, merchants, public
+from chalicelib.api import admin, auth, engagement, members, merchants, profile, public, wallet
 from chalicelib.api.http import problem_middleware
 from chalicelib.jobs import schedules
 
@@ -12,4 +12,8 @@ app.register_blueprint(public.bp)
 app.register_blueprint(auth.bp)
 app.register_blueprint(members.bp)
 app.register_blueprint(merchants.bp)
+app.register_blueprint(profile.bp)
+app.register_blueprint(wallet.bp)
+app.register_blueprint(engagement.bp)
+app.register_blueprint(admin.bp)
 app.register_blueprint(schedules.bp)

@@ -101,6 +101,24 @@ class RefundExceedsPurchase(HuiyuanError):
     status, code, title = 409, "refund_exceeds_purchase", "Refunds would exceed the purchase amount"
 
 
+class InsufficientFunds(HuiyuanError):
+    status, code, title = 409, "insufficient_funds", "Not enough stored value"
+
+
+class AlreadyClosed(HuiyuanError):
+    status, code, title = 409, "already_closed", "The membership is already closed"
+
+
+class InvalidState(HuiyuanError):
+    """The request does not fit the current state of the thing it acts on."""
+
+    status, code, title = 409, "invalid_state", "Not possible in the current state"
+
+
+class CouponUnavailable(HuiyuanError):
+    status, code, title = 409, "coupon_unavailable", "The coupon is used, expired or revoked"
+
+
 class TooManyAttempts(HuiyuanError):
     status, code, title = 429, "too_many_attempts", "Too many attempts"
 

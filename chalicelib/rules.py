@@ -7,7 +7,7 @@ and before every save.
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,6 +21,36 @@ class Tier(BaseModel):
     name: str
     threshold: int = Field(ge=0, description="points earned in the qualifying window")
     multiplier: Decimal = Field(gt=0, le=10)
+
+
+class Promotion(BaseModel):
+    """A dated earn multiplier (e.g. double points on member day), applied at purchase."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    name: str = Field(min_length=1, max_length=100)
+    starts_on: date
+    ends_on: date  # inclusive
+    multiplier: Decimal = Field(gt=0, le=10)
+    weekdays: tuple[int, ...] = ()  # ISO weekdays 1..7 it applies on; empty: every day
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Promotion:
+        if self.ends_on < self.starts_on:
+            raise ValueError("ends_on must not be before starts_on")
+        if any(d < 1 or d > 7 for d in self.weekdays):
+            raise ValueError("weekdays are ISO weekdays 1 (Monday) to 7 (Sunday)")
+        return self
+
+
+class TopupBonus(BaseModel):
+    """Top up at least `min_amount` (minor units) and get `bonus` added to the wallet."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_amount: int = Field(gt=0)
+    bonus: int = Field(gt=0)
 
 
 class ProgramRules(BaseModel):
@@ -64,6 +94,18 @@ class ProgramRules(BaseModel):
     frequency_cap_days: int = Field(default=7, ge=1, le=90)
     quiet_hours_start: time = time(21, 0)
     quiet_hours_end: time = time(9, 0)
+
+    # Member lifecycle, referrals, coupons, promotions (issue 4)
+    profile_completion_points: int = Field(default=50, ge=0, description="once, when the optional profile fields are first all filled")
+    referrer_points: int = Field(default=200, ge=0, description="to the referrer, on the referred member's first purchase")
+    referee_points: int = Field(default=100, ge=0, description="to the referred member, on verification")
+    closure_grace_days: int = Field(default=30, ge=0, le=3650, description="closed accounts are erased after this")
+    welcome_coupon_reward_id: str | None = Field(default=None, description="a reward whose coupon is issued on first verification")
+    birthday_coupon_reward_id: str | None = Field(default=None, description="a reward whose coupon comes with the birthday gift")
+    promotions: tuple[Promotion, ...] = ()
+    topup_bonuses: tuple[TopupBonus, ...] = (
+        # top up 500.00, get 50.00
+    )
 
     @field_validator("timezone")
     @classmethod

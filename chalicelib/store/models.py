@@ -267,3 +267,8 @@ class JobRun(BaseItem, discriminator="JobRun"):
     units_done = NumberAttribute(default=0)
     counters = MapAttribute[str, Any](default=dict)
     started_at = UTCDateTimeAttribute()
+
+
+# Models kept in their own modules; imported here so every discriminator is
+# registered whenever any item of the table is read.
+from . import models_admin, models_engagement, models_wallet  # noqa: E402, F401

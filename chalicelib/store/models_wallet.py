@@ -1,0 +1,5 @@
+"""PynamoDB models for stored value (imported by models.py so their discriminators are registered)."""
+
+from __future__ import annotations
+
+from .models import BaseItem  # noqa: F401
