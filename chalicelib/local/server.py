@@ -50,6 +50,13 @@ class ProblemRequestHandler(ChaliceRequestHandler):
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _guarded_handle
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, CONNECT, made-up ones) gets the gateway's answer
+        # (405 problem+json), not http.server's HTML 501.
+        if name.startswith("do_"):
+            return self._guarded_handle
+        raise AttributeError(name)
+
     def log_message(self, format: str, *args: Any) -> None:
         if os.environ.get("HUIYUAN_ACCESS_LOG", "1") != "0":
             super().log_message(format, *args)
