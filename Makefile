@@ -21,10 +21,12 @@ help:
 	@echo "make job     JOB=<name> AS_OF=YYYY-MM-DD: run a scheduled job once against the running stack"
 	@echo "make lint    ruff"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt docs/ui/package.json
 	@if [ -z "$(PYTHON313)" ]; then echo "Python 3.13 not found: install it (e.g. pyenv install 3.13) or pass PYTHON=/path/to/python3.13" >&2; exit 1; fi
 	@[ -x $(PY) ] && $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null || { rm -rf $(VENV); "$(PYTHON313)" -m venv $(VENV); }
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2> >(grep -v '^WARNING: Location' >&2)
+	@if command -v npm >/dev/null 2>&1; then npm install --prefix docs/ui --no-audit --no-fund --silent; \
+	else echo "npm not found: the local /docs page will have no assets" >&2; fi
 	@touch $@
 
 venv: $(VENV)/.installed

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 from chalice.cli.factory import CLIFactory
 from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
 
-from ..errors import PayloadTooLarge, ValidationFailed, problem
+from ..errors import NotFound, PayloadTooLarge, ValidationFailed, problem
 from ..settings import get_settings
 
 # The gateway (and through it the app) is imported only once the stage's
@@ -41,6 +42,9 @@ class ProblemRequestHandler(ChaliceRequestHandler):
         self.close_connection = True
 
     def _guarded_handle(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if self.command == "GET" and (path == "/docs" or path.startswith("/docs/")):
+            return self._serve_docs(path)
         raw_length = self.headers.get("content-length", "0") or "0"
         if not raw_length.isdigit():
             return self._refuse(ValidationFailed.single("Content-Length", "not a number"))
@@ -57,9 +61,55 @@ class ProblemRequestHandler(ChaliceRequestHandler):
             return self._guarded_handle
         raise AttributeError(name)
 
+    def _serve_docs(self, path: str) -> None:
+        """The interactive API docs (Swagger UI from the npm registry, installed by make)."""
+        if path in ("/docs", "/docs/"):
+            return self._send(200, "text/html; charset=utf-8", DOCS_PAGE.encode())
+        if path == "/docs/openapi.json":
+            return self._send(200, "application/json", openapi_for(f"http://{self.headers.get('host', 'localhost')}"))
+        name = path.removeprefix("/docs/")
+        asset = (SWAGGER_UI / name).resolve()
+        if name in DOCS_ASSETS and asset.is_file():
+            return self._send(200, DOCS_ASSETS[name], asset.read_bytes())
+        return self._refuse(NotFound(f"No docs asset {name}: run `make run`, which installs them"))
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def log_message(self, format: str, *args: Any) -> None:
         if os.environ.get("HUIYUAN_ACCESS_LOG", "1") != "0":
             super().log_message(format, *args)
+
+
+PROJECT = Path(__file__).resolve().parents[2]
+SWAGGER_UI = PROJECT / "docs" / "ui" / "node_modules" / "swagger-ui-dist"
+DOCS_ASSETS = {
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "application/javascript",
+    "swagger-ui-standalone-preset.js": "application/javascript",
+    "favicon-32x32.png": "image/png",
+}
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Huiyuan API</title>
+<link rel="icon" href="/docs/favicon-32x32.png"><link rel="stylesheet" href="/docs/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script>
+<script>window.ui = SwaggerUIBundle({url: "/docs/openapi.json", dom_id: "#swagger-ui", deepLinking: true});</script>
+</body></html>
+"""
+
+
+def openapi_for(base_url: str) -> bytes:
+    """openapi.yaml as JSON, its server set to this stack so "Try it out" calls it."""
+    import yaml
+
+    document = yaml.safe_load((PROJECT / "openapi.yaml").read_text(encoding="utf-8"))
+    document["servers"] = [{"url": base_url, "description": "this local stack"}]
+    return json.dumps(document, ensure_ascii=False, default=str).encode()
 
 
 class LocalHTTPServer(ThreadedHTTPServer):
