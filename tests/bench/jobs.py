@@ -296,13 +296,14 @@ def light_transaction_snapshots() -> Iterator[None]:
     """Make moto's TransactWriteItems snapshot only the items it writes.
 
     moto keeps a `copy.deepcopy` of the whole table per item of every
-    transaction, to roll back a cancelled one: 0.2-0.7 s per job transaction at
-    2,000 items, ten times that at 20,000, which would make the 10,000-member
-    run take most of an hour. While this is active, moto takes one copy per
-    transaction that shares the partitions the transaction does not touch and
-    deep-copies the items it does, so a cancelled transaction still rolls back
-    exactly. What DynamoDB is asked,
-    and what it answers, do not change: only moto's time does.
+    transaction, to roll back a cancelled one: 0.2-0.7 s per job transaction
+    at 2,000 items, 16-20 s per 4-item transaction at 20,000 (on a loaded
+    machine), so the 400 transactions of the 10,000-member run would take
+    hours; with this, about 15 ms each. While this is active, moto takes
+    one copy per transaction that shares the partitions the transaction does
+    not touch and deep-copies the items it does, so a cancelled transaction
+    still rolls back exactly. What DynamoDB is asked, and what it answers, do
+    not change: only moto's time does.
     """
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType
@@ -393,6 +394,11 @@ def measure_jobs(
             from chalicelib.observability import logger
 
             logger.setLevel("WARNING")
+            # Warm-up on the empty table (not measured): first-use imports, the rules, the queue URL,
+            # as a warm Lambda container has them.
+            for job in JOB_NAMES:
+                with quiet():
+                    run(job, as_of.isoformat(), False)
             client = session.client("dynamodb")
             started = time.perf_counter()
             due, seed_calls = seed(client, settings.table_name, size, as_of, settings.index_shards)
@@ -586,14 +592,16 @@ def markdown(runs: list[SizeRun], as_of: str) -> list[str]:
         "",
         "**Wall time.** Each job runs in process as `make job` runs it (`chalicelib.jobs.__main__.run`: the scheduled "
         "function with a console payload, then the SQS queue drained through the worker in batches of 10) under moto's "
-        "`mock_aws`. *In DynamoDB calls* is the time from botocore's `before-call` to `after-call`, most of it moto's; "
+        "`mock_aws`, after one unmeasured warm-up run of every job on the empty table (imports, rules, queue URL). "
+        "*In DynamoDB calls* is the time from botocore's `before-call` to `after-call`, most of it moto's; "
         "*outside them* is the app's own work (planning, SQS, deciding, building requests). moto's time grows with the "
         "table because every Query in moto scans and sorts all the table's items (about 0.6-0.9 s per Query at 20,000 "
-        "items on this machine), where DynamoDB reads only the queried partition; the app's time grows with the work. "
+        "items on a quiet 2-core machine), where DynamoDB reads only the queried partition; the app's time grows with the work. "
         "moto's TransactWriteItems also deep-copies the whole table once per item of each transaction (to roll back a "
         "cancelled one); the bench makes that copy share what the transaction does not touch "
-        "(`light_transaction_snapshots` in `tests/bench/jobs.py`), or the 10,000-member run alone would take most of "
-        "an hour. The requests and the answers are unchanged.",
+        "(`light_transaction_snapshots` in `tests/bench/jobs.py`): without that, a 4-item transaction took 16-20 s at "
+        "20,000 items (about 15 ms with it), and the 400 transactions of the 10,000-member run would take hours. The "
+        "requests and the answers are unchanged.",
         "",
         f"**Seeding** (not counted): {seeding(runs)}. Members are written as raw items with BatchWriteItem, 25 per call, "
         "in the format the PynamoDB models write (`type` Member, `MEMBER#<id>`/`PROFILE`, `created_at` as "

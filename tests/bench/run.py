@@ -272,7 +272,8 @@ def write_markdown(
         "reference machine for these numbers has 2 cores. Round trips and capacity units do not depend on the machine; "
         "cold-start milliseconds do, the ratio much less.",
         f"- Versions: {_versions()}",
-        f"- The whole run took {seconds:.0f} s.",
+        f"- The whole run took {seconds:.0f} s; load average (1 min) {os.getloadavg()[0]:.1f} at the end: other work on the "
+        "machine stretches the times (not the round trips, items or capacity units).",
         "",
         "## Results",
         "",
@@ -329,7 +330,7 @@ def write_markdown(
         "",
         "```",
         "make bench            # or: .venv/bin/python -m tests.bench.run",
-        ".venv/bin/python -m tests.bench.run --job-sizes 2000,20000   # other table sizes for the jobs",
+        "make bench JOB_SIZES=2000,20000   # other table sizes for the jobs (--job-sizes)",
         ".venv/bin/python -m tests.bench.jobs --job-sizes 1000        # the jobs alone",
         "```",
         "",
