@@ -109,6 +109,16 @@ class AlreadyClosed(HuiyuanError):
     status, code, title = 409, "already_closed", "The membership is already closed"
 
 
+class PhoneTaken(HuiyuanError):
+    """Answered only once the caller proved the phone is theirs (a code sent to it): no enumeration."""
+
+    status, code, title = 409, "phone_taken", "The phone number belongs to another membership"
+
+
+class BirthdayLocked(HuiyuanError):
+    status, code, title = 409, "birthday_locked", "The birthday is already set; only support can correct it"
+
+
 class InvalidState(HuiyuanError):
     """The request does not fit the current state of the thing it acts on."""
 

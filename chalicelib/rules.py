@@ -168,5 +168,11 @@ class ProgramRules(BaseModel):
     def tier_rank(self, tier_id: str) -> int:
         return next((i for i, t in enumerate(self.tiers) if t.id == tier_id), 0)
 
+    def effective_tier(self, tier_id: str, override: str | None) -> str:
+        """The tier that applies: an operator's override is a floor, never a ceiling."""
+        if override and self.tier_rank(override) > self.tier_rank(tier_id):
+            return override
+        return tier_id
+
 
 DEFAULT_RULES = ProgramRules()

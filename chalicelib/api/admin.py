@@ -1,7 +1,281 @@
-"""The operator API under /v1/admin: IAM-authorised when deployed (open in the local stage only)."""
+"""The operator API under /v1/admin: IAM-authorised when deployed (open in the local stage only).
+
+Deployed, every route uses API Gateway's IAM authorisation (SigV4): only
+principals whose IAM policy allows `execute-api:Invoke` on these routes get
+through, and the audit trail names the caller by its ARN
+(`requestContext.identity.userArn`).
+
+In the local stage Chalice's gateway cannot check SigV4 (it warns and admits
+every request), so the routes are registered without an authorizer on
+purpose, every response says so with `X-Huiyuan-Admin: local-open`, and the
+actor is `local-operator` (or `local-operator:<X-Operator header>`). The
+local stack serves on loopback only.
+"""
 
 from __future__ import annotations
 
-from .http import ApiBlueprint
+import functools
+import re
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+from chalice import IAMAuthorizer, Response
+
+from ..errors import Forbidden, HuiyuanError, InternalError, TemporarilyUnavailable, ValidationFailed
+from ..observability import logger
+from ..schemas import IDENTIFIER_PATTERN
+from ..schemas_admin import (
+    AdjustmentRequest,
+    MerchantKeyRequest,
+    OptionalReasonRequest,
+    ReasonRequest,
+    RewardCreateRequest,
+    RewardUpdateRequest,
+    RulesUpdateRequest,
+    TierOverrideRequest,
+)
+from ..settings import Settings, get_settings
+from ..store.transactions import is_transient
+from ..usecases import admin
+from ..usecases.audit import audit_page
+from .http import ApiBlueprint, json_response, parse_body, problem_response, query_cursor, query_limit
 
 bp = ApiBlueprint(__name__)
+
+LOCAL_OPEN_HEADER = ("X-Huiyuan-Admin", "local-open")
+LOCAL_ACTOR = "local-operator"
+_OPERATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@:\-]{0,63}")
+
+
+def route_authorizer(settings: Settings) -> IAMAuthorizer:
+    """IAM (SigV4) on every admin route, whatever the stage: a deployment can never
+    go out without it (say, with HUIYUAN_STAGE unset). Chalice's local gateway
+    cannot check SigV4 and admits the calls, which is what the local stage's
+    `X-Huiyuan-Admin: local-open` header announces."""
+    return IAMAuthorizer()
+
+
+# Decided once, when the app is loaded: the stage does not change in a running process.
+LOCAL_OPEN = get_settings().is_local
+_AUTHORIZER = route_authorizer(get_settings())
+
+
+def operator_of(context: Mapping[str, Any], headers: Mapping[str, str], *, local_open: bool) -> str:
+    """Who is acting, for the audit trail: the IAM principal when deployed.
+
+    Locally there is no principal: `local-operator`, optionally naming the
+    person with `X-Operator` (ignored when deployed, where it could be forged).
+    """
+    if local_open:
+        name = headers.get("x-operator")
+        if name is None:
+            return LOCAL_ACTOR
+        if not _OPERATOR_NAME.fullmatch(name.strip()):
+            raise ValidationFailed.single("X-Operator", "1 to 64 letters, digits, spaces or . _ @ : -")
+        return f"{LOCAL_ACTOR}:{name.strip()}"
+    identity = context.get("identity") or {}
+    principal = identity.get("userArn") or identity.get("caller")
+    if not principal:
+        # IAM authorisation always names the caller; without one, nothing is done unaudited.
+        raise Forbidden("The caller's IAM identity is missing")
+    return str(principal)
+
+
+def _actor() -> str:
+    request = bp.current_request
+    return operator_of(request.context or {}, request.headers or {}, local_open=LOCAL_OPEN)
+
+
+def _answer(view: Callable[..., Response], *args: Any, **kwargs: Any) -> Response:
+    try:
+        response = view(*args, **kwargs)
+    except HuiyuanError as error:
+        response = problem_response(error)
+    except Exception as exc:
+        if not is_transient(exc):
+            logger.exception("unhandled error in the operator API", extra={"path": bp.current_request.context.get("resourcePath")})
+            response = problem_response(InternalError("An internal error occurred"))
+        else:
+            logger.warning("transient storage error", extra={"error": type(exc).__name__})
+            response = problem_response(TemporarilyUnavailable())
+    if LOCAL_OPEN:
+        response.headers[LOCAL_OPEN_HEADER[0]] = LOCAL_OPEN_HEADER[1]
+    return response
+
+
+def admin_route(path: str, method: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """An operator route: IAM-authorised when deployed; locally open and marked as such."""
+    options: dict[str, Any] = {"methods": [method]}
+    if _AUTHORIZER is not None:
+        options["authorizer"] = _AUTHORIZER
+
+    def decorator(view: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def answered(*args: Any, **kwargs: Any) -> Response:
+            return _answer(view, *args, **kwargs)
+
+        bp.route(path, **options)(answered)
+        return view
+
+    return decorator
+
+
+def _identifier(value: str, field: str) -> str:
+    if not IDENTIFIER_PATTERN.fullmatch(value):
+        raise ValidationFailed.single(field, "not a valid identifier")
+    return value
+
+
+def _query() -> dict[str, str]:
+    return dict(bp.current_request.query_params or {})
+
+
+def _page_args() -> tuple[int, str | None]:
+    request = bp.current_request
+    return query_limit(request), query_cursor(request)
+
+
+# --- members ----------------------------------------------------------------------------------
+
+
+@admin_route("/v1/admin/members", "GET")
+def find_members() -> Response:
+    query = _query()
+    phone, member_id = query.get("phone"), query.get("member_id")
+    if (phone is None) == (member_id is None):
+        raise ValidationFailed.single("phone", "give exactly one of the query parameters phone or member_id")
+    if member_id is not None:
+        _identifier(member_id, "member_id")
+    if phone is not None and not 3 <= len(phone) <= 32:
+        raise ValidationFailed.single("phone", "not a valid phone number")
+    return json_response(admin.find_members(phone=phone, member_id=member_id))
+
+
+@admin_route("/v1/admin/members/{member_id}", "GET")
+def get_member(member_id: str) -> Response:
+    return json_response(admin.member_profile(_identifier(member_id, "member_id")))
+
+
+@admin_route("/v1/admin/members/{member_id}/ledger", "GET")
+def member_ledger(member_id: str) -> Response:
+    return json_response(admin.member_ledger(_identifier(member_id, "member_id"), *_page_args()))
+
+
+@admin_route("/v1/admin/members/{member_id}/coupons", "GET")
+def member_coupons(member_id: str) -> Response:
+    return json_response(admin.member_coupons(_identifier(member_id, "member_id"), *_page_args()))
+
+
+def _state_change(change: str) -> Callable[[str], Response]:
+    def view(member_id: str) -> Response:
+        _identifier(member_id, "member_id")
+        body = parse_body(bp.current_request, ReasonRequest)
+        return json_response(admin.change_member_state(member_id, change, _actor(), body.reason))
+
+    view.__name__ = f"{change}_member"
+    return view
+
+
+for _change in admin.MEMBER_STATE_CHANGES:
+    admin_route(f"/v1/admin/members/{{member_id}}/{_change}", "POST")(_state_change(_change))
+
+
+@admin_route("/v1/admin/members/{member_id}/adjustments", "POST")
+def adjust_points(member_id: str) -> Response:
+    _identifier(member_id, "member_id")
+    body = parse_body(bp.current_request, AdjustmentRequest)
+    outcome = admin.adjust_points(member_id, body, _actor())
+    return json_response(outcome.body, status=outcome.status)
+
+
+@admin_route("/v1/admin/members/{member_id}/tier-override", "PUT")
+def set_tier_override(member_id: str) -> Response:
+    _identifier(member_id, "member_id")
+    body = parse_body(bp.current_request, TierOverrideRequest)
+    return json_response(admin.set_tier_override(member_id, body.tier, _actor(), body.reason))
+
+
+@admin_route("/v1/admin/members/{member_id}/tier-override", "DELETE")
+def clear_tier_override(member_id: str) -> Response:
+    _identifier(member_id, "member_id")
+    body = parse_body(bp.current_request, ReasonRequest)
+    return json_response(admin.clear_tier_override(member_id, _actor(), body.reason))
+
+
+# --- rewards ----------------------------------------------------------------------------------
+
+
+@admin_route("/v1/admin/rewards", "GET")
+def list_rewards() -> Response:
+    return json_response(admin.list_rewards(*_page_args()))
+
+
+@admin_route("/v1/admin/rewards", "POST")
+def create_reward() -> Response:
+    outcome = admin.create_reward(parse_body(bp.current_request, RewardCreateRequest), _actor())
+    return json_response(outcome.body, status=outcome.status)
+
+
+@admin_route("/v1/admin/rewards/{reward_id}", "PATCH")
+def update_reward(reward_id: str) -> Response:
+    _identifier(reward_id, "reward_id")
+    return json_response(admin.update_reward(reward_id, parse_body(bp.current_request, RewardUpdateRequest), _actor()))
+
+
+# --- merchant keys ----------------------------------------------------------------------------
+
+
+@admin_route("/v1/admin/merchant-keys", "GET")
+def list_merchant_keys() -> Response:
+    return json_response(admin.list_merchant_keys(*_page_args()))
+
+
+@admin_route("/v1/admin/merchant-keys", "POST")
+def issue_merchant_key() -> Response:
+    issued = admin.issue_merchant_key(parse_body(bp.current_request, MerchantKeyRequest), _actor())
+    return json_response(issued, status=201)
+
+
+@admin_route("/v1/admin/merchant-keys/{key_id}", "DELETE")
+def revoke_merchant_key(key_id: str) -> Response:
+    _identifier(key_id, "key_id")
+    request = bp.current_request
+    reason = parse_body(request, OptionalReasonRequest).reason if (request.raw_body or b"").strip() else None
+    return json_response(admin.revoke_merchant_key(key_id, _actor(), reason))
+
+
+# --- program rules ----------------------------------------------------------------------------
+
+
+@admin_route("/v1/admin/rules", "GET")
+def get_rules() -> Response:
+    return json_response(admin.current_rules())
+
+
+@admin_route("/v1/admin/rules", "PUT")
+def put_rules() -> Response:
+    return json_response(admin.update_rules(parse_body(bp.current_request, RulesUpdateRequest), _actor()))
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+@admin_route("/v1/admin/audit", "GET")
+def list_audit() -> Response:
+    query = _query()
+    member_id, day = query.get("member_id"), query.get("day")
+    if (member_id is None) == (day is None):
+        raise ValidationFailed.single("member_id", "give exactly one of the query parameters member_id or day")
+    on: date | None = None
+    if day is not None:
+        try:
+            on = date.fromisoformat(day) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) else None
+        except ValueError:
+            on = None
+        if on is None:
+            raise ValidationFailed.single("day", "a date YYYY-MM-DD")
+    else:
+        _identifier(member_id or "", "member_id")
+    limit, cursor = _page_args()
+    return json_response(audit_page(member_id=member_id, day=on, limit=limit, cursor=cursor))

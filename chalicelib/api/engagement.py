@@ -1,7 +1,152 @@
-"""Referrals, coupons, promotions (the program summary) and feedback."""
+"""Referrals, coupons, promotions (the program summary) and feedback.
+
+| caller   | routes                                                              |
+|----------|---------------------------------------------------------------------|
+| anyone   | GET /v1/program                                                     |
+| member   | GET /v1/me/coupons, POST and GET /v1/me/feedback                     |
+| merchant | POST /v1/coupons/{code}/redemptions (x-api-key)                     |
+| operator | GET /v1/admin/feedback, POST /v1/admin/feedback/{feedback_id}/answer |
+
+Operator routes are authorised as admin.py's are: IAM (SigV4) when
+deployed, open in the local stage only (and marked so in every response).
+"""
 
 from __future__ import annotations
 
-from .http import ApiBlueprint
+import functools
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote
+
+from chalice import Response
+
+from ..errors import HuiyuanError, NotFound, ValidationFailed
+from ..schemas_engagement import (
+    COUPON_STATUSES,
+    FEEDBACK_STATUSES,
+    CouponRedemptionRequest,
+    FeedbackAnswerRequest,
+    FeedbackRequest,
+    is_feedback_id,
+    normalise_coupon_code,
+)
+from ..settings import get_settings
+from ..usecases.coupons import member_coupons, redeem_coupon
+from ..usecases.feedback import answer_feedback, feedback_queue, member_feedback, submit_feedback
+from ..usecases.merchants import authenticate_merchant
+from ..usecases.program import current_program
+from . import admin
+from .http import ApiBlueprint, json_response, parse_body, problem_response, query_cursor, query_limit
+from .members import member_token
 
 bp = ApiBlueprint(__name__)
+
+_OPERATOR_AUTHORIZER = admin.route_authorizer(get_settings())
+
+
+def _member_id() -> str:
+    principal = bp.current_request.context["authorizer"]["principalId"]
+    assert isinstance(principal, str)
+    return principal
+
+
+def _choice(name: str, allowed: tuple[str, ...], default: str | None) -> str | None:
+    value = (bp.current_request.query_params or {}).get(name)
+    if value is None:
+        return default
+    if value not in allowed:
+        raise ValidationFailed.single(name, f"one of {', '.join(allowed)}")
+    return value
+
+
+# --- the program -----------------------------------------------------------------------
+
+
+@bp.route("/v1/program", methods=["GET"])
+def program() -> Response:
+    response = json_response(current_program())
+    response.headers["Cache-Control"] = "public, max-age=60"  # the rules themselves are cached that long
+    return response
+
+
+# --- coupons ---------------------------------------------------------------------------
+
+
+@bp.route("/v1/me/coupons", methods=["GET"], authorizer=member_token)
+def my_coupons() -> Response:
+    request = bp.current_request
+    status = _choice("status", COUPON_STATUSES, None)
+    return json_response(member_coupons(_member_id(), query_limit(request), query_cursor(request), status))
+
+
+@bp.route("/v1/coupons/{code}/redemptions", methods=["POST"])
+def redeem_at_till(code: str) -> Response:
+    request = bp.current_request
+    merchant = authenticate_merchant(request.headers.get("x-api-key"))
+    normalised = normalise_coupon_code(unquote(code))
+    if normalised is None:
+        raise ValidationFailed.single("code", "not a coupon code")
+    outcome = redeem_coupon(normalised, parse_body(request, CouponRedemptionRequest), merchant)
+    return json_response(outcome.body, status=outcome.status)
+
+
+# --- feedback --------------------------------------------------------------------------
+
+
+@bp.route("/v1/me/feedback", methods=["POST"], authorizer=member_token)
+def give_feedback() -> Response:
+    request = bp.current_request
+    body = parse_body(request, FeedbackRequest)
+    outcome = submit_feedback(_member_id(), body, request.headers.get("idempotency-key"))
+    return json_response(outcome.body, status=outcome.status)
+
+
+@bp.route("/v1/me/feedback", methods=["GET"], authorizer=member_token)
+def my_feedback() -> Response:
+    request = bp.current_request
+    return json_response(member_feedback(_member_id(), query_limit(request), query_cursor(request)))
+
+
+def _operator_route(path: str, method: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    options: dict[str, Any] = {"methods": [method]}
+    if _OPERATOR_AUTHORIZER is not None:
+        options["authorizer"] = _OPERATOR_AUTHORIZER
+
+    def decorator(view: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def marked(*args: Any, **kwargs: Any) -> Response:
+            try:
+                response = view(*args, **kwargs)
+            except HuiyuanError as error:
+                response = problem_response(error)
+            if admin.LOCAL_OPEN:
+                response.headers[admin.LOCAL_OPEN_HEADER[0]] = admin.LOCAL_OPEN_HEADER[1]
+            return response
+
+        bp.route(path, **options)(marked)
+        return view
+
+    return decorator
+
+
+def _actor() -> str:
+    request = bp.current_request
+    return admin.operator_of(request.context or {}, request.headers or {}, local_open=admin.LOCAL_OPEN)
+
+
+@_operator_route("/v1/admin/feedback", "GET")
+def feedback_for_operators() -> Response:
+    request = bp.current_request
+    status = _choice("status", FEEDBACK_STATUSES, "open")
+    assert status is not None
+    return json_response(feedback_queue(status, query_limit(request), query_cursor(request)))
+
+
+@_operator_route("/v1/admin/feedback/{feedback_id}/answer", "POST")
+def answer(feedback_id: str) -> Response:
+    request = bp.current_request
+    if not is_feedback_id(feedback_id):
+        raise NotFound(f"No feedback {feedback_id[:40]}")
+    body = parse_body(request, FeedbackAnswerRequest)
+    outcome = answer_feedback(feedback_id, body.text, _actor())
+    return json_response(outcome.body, status=outcome.status)

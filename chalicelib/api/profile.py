@@ -1,7 +1,63 @@
-"""The member's own profile: PATCH /v1/me, phone and email changes, closure and data export."""
+"""The member's own profile: PATCH /v1/me, phone and email changes, closure and data export.
+
+As in members.py, the member id comes from the verified token only.
+"""
 
 from __future__ import annotations
 
-from .http import ApiBlueprint
+from chalice import Response
+
+from ..schemas_profile import ClosureRequest, EmailVerifyRequest, PhoneChangeRequest, PhoneVerifyRequest, ProfilePatch
+from ..store.parameters import load_rules
+from ..usecases import closure, profile
+from .http import ApiBlueprint, json_response, parse_body
+from .members import member_token
 
 bp = ApiBlueprint(__name__)
+
+
+def _member_id() -> str:
+    principal = bp.current_request.context["authorizer"]["principalId"]
+    assert isinstance(principal, str)
+    return principal
+
+
+@bp.route("/v1/me", methods=["PATCH"], authorizer=member_token)
+def update_me() -> Response:
+    patch = parse_body(bp.current_request, ProfilePatch)
+    return json_response(profile.update_profile(_member_id(), patch))
+
+
+@bp.route("/v1/me/email/verify", methods=["POST"], authorizer=member_token)
+def verify_email() -> Response:
+    body = parse_body(bp.current_request, EmailVerifyRequest)
+    return json_response(profile.verify_email(_member_id(), body.code))
+
+
+@bp.route("/v1/me/phone", methods=["POST"], authorizer=member_token)
+def change_phone() -> Response:
+    body = parse_body(bp.current_request, PhoneChangeRequest)
+    return json_response(profile.request_phone_change(_member_id(), body.phone), status=202)
+
+
+@bp.route("/v1/me/phone/verify", methods=["POST"], authorizer=member_token)
+def verify_phone() -> Response:
+    body = parse_body(bp.current_request, PhoneVerifyRequest)
+    return json_response(profile.verify_phone_change(_member_id(), body.phone, body.code))
+
+
+@bp.route("/v1/me", methods=["DELETE"], authorizer=member_token, content_types=["application/json", "text/plain"])
+def close_me() -> Response:
+    request = bp.current_request
+    body = parse_body(request, ClosureRequest) if (request.raw_body or b"").strip() else ClosureRequest()
+    member = closure.close_membership(_member_id(), reason=body.reason, actor="member")
+    return json_response(closure.closure_summary(member, load_rules()))
+
+
+@bp.route("/v1/me/export", methods=["GET"], authorizer=member_token)
+def export_me() -> Response:
+    member_id = _member_id()
+    return json_response(
+        profile.export_member_data(member_id),
+        headers={"Content-Disposition": f'attachment; filename="member-data-{member_id}.json"'},
+    )

@@ -1,4 +1,4 @@
 """Scheduled jobs: expire-points, birthday-bonus, reengagement, tier-review,
-send-deferred. Each plans units of work (one per index shard and day), fans
+send-deferred, erase-closed. Each plans units of work (one per index shard and day), fans
 them out through SQS, and a queue worker does them (`schedules.py`).
 """

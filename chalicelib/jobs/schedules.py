@@ -73,12 +73,18 @@ def send_deferred(event: JobInvocation) -> dict[str, Any]:
     return run_scheduled("send-deferred", event)
 
 
+@bp.schedule(JOBS["erase-closed"].cron, name="erase-closed", description=JOBS["erase-closed"].description)
+def erase_closed(event: JobInvocation) -> dict[str, Any]:
+    return run_scheduled("erase-closed", event)
+
+
 SCHEDULED = {
     "expire-points": expire_points,
     "birthday-bonus": birthday_bonus,
     "reengagement": reengagement,
     "tier-review": tier_review,
     "send-deferred": send_deferred,
+    "erase-closed": erase_closed,
 }
 for _handler in SCHEDULED.values():
     _handler.event_class = JobInvocation  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ from typing import Any
 from ..lifecycle import celebrated_month_days
 from ..rules import ProgramRules
 from ..store import keys
-from ..usecases import scheduled
+from ..usecases import closure, scheduled
 
 Unit = dict[str, Any]
 
@@ -71,6 +71,19 @@ def _send_deferred_units(as_of: date, rules: ProgramRules, shards: int) -> list[
     return [{"kind": "send", "shard": s} for s in range(shards)]
 
 
+# Erasure must not be missed: each run also reads the buckets of the days before,
+# so runs that failed or were skipped are caught up (an erased member has left them).
+ERASURE_LOOKBACK_DAYS = 7
+
+
+def _erase_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+    return [
+        {"kind": "erase", "index": "members_by_erasure", "bucket": keys.erasure_bucket((as_of - timedelta(days=back)).isoformat(), s)}
+        for back in range(ERASURE_LOOKBACK_DAYS)
+        for s in range(shards)
+    ]
+
+
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
@@ -113,6 +126,14 @@ JOBS: dict[str, JobSpec] = {
             _send_deferred_units,
             {},
             "sends messages held back by quiet hours once they may go",
+        ),
+        JobSpec(
+            "erase-closed",
+            "cron(0 19 * * ? *)",
+            time(3, 0),
+            _erase_units,
+            {"erase": closure.erase_closed_member},
+            "erases the personal data of memberships closed longer than the grace period",
         ),
     )
 }

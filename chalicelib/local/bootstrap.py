@@ -45,6 +45,7 @@ def bootstrap(settings: Settings, session: Any, *, rules_json: str | None = None
 
 
 def seed_merchant_key(settings: Settings, session: Any, api_key: str, *, store_id: str, key_id: str) -> None:
+    created_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
     session.client("dynamodb").put_item(
         TableName=settings.table_name,
         Item={
@@ -54,7 +55,21 @@ def seed_merchant_key(settings: Settings, session: Any, api_key: str, *, store_i
             "key_id": {"S": key_id},
             "store_id": {"S": store_id},
             "status": {"S": "active"},
-            "created_at": {"S": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+0000")},
+            "created_at": {"S": created_at},
+        },
+    )
+    # Its registry entry, so operators see (and can revoke) it like any issued key.
+    session.client("dynamodb").put_item(
+        TableName=settings.table_name,
+        Item={
+            "pk": {"S": keys.APIKEYS_PK},
+            "sk": {"S": keys.apikey_record_sk(key_id)},
+            "type": {"S": "ApiKeyRecord"},
+            "key_id": {"S": key_id},
+            "store_id": {"S": store_id},
+            "digest": {"S": key_digest(api_key)},
+            "status": {"S": "active"},
+            "created_at": {"S": created_at},
         },
     )
 

@@ -18,6 +18,24 @@
 | APIKEY#<sha256>      | APIKEY               | ApiKey        | merchant key by its hash                         |
 | SEND#<yyyy-mm-ddThh>#<shard> | <member_id>#<kind>#<ref> | DeferredMessage | held back by quiet hours     |
 | JOBRUN#<job>#<as_of> | RUN#<run_id>         | JobRun        | a job run's summary                              |
+| MEMBER#<member_id>   | AUDIT#<audit_id>     | AuditEntry    | operator actions on a member, newest first       |
+| AUDIT#<yyyy-mm-dd>   | AUDIT#<audit_id>     | AuditEntry    | every operator action of a day (program time zone), newest first |
+| MEMBER#<member_id>   | ADJUST#<adjustment_id> | Adjustment  | idempotent manual points adjustment per id       |
+| APIKEYS              | KEY#<key_id>         | ApiKeyRecord  | the merchant keys issued, for listing and revoking (no secret) |
+| MEMBER#<member_id>   | WALLET               | Wallet        | the member's stored-value balance (money, not points) |
+| MEMBER#<member_id>   | WALLET#ENTRY#<entry_id> | WalletEntry | wallet statement, newest first, right after WALLET |
+| TOPUP#<topup_id>     | TOPUP                | WalletTopup   | idempotent wallet top-up per topup id            |
+| PAYMENT#<payment_id> | PAYMENT              | WalletPayment | idempotent wallet payment per payment id; refunded so far |
+| PAYMENT#<payment_id> | REFUND#<refund_id>   | WalletRefund  | idempotent refund of a wallet payment per refund id |
+| MEMBER#<member_id>   | CHANGE#PHONE / CHANGE#EMAIL | VerificationCode | a pending phone or email change: its code (hashed, TTL) and target |
+| MEMBER#<member_id>   | ATTEMPTS#PHONE / ATTEMPTS#EMAIL | CodeAttempts | failed change verifications in the lockout window |
+| MEMBER#<member_id>   | SENT#EMAIL           | SendThrottle  | at most one email-change code per resend interval |
+| COUPON#<code>        | GUARD                | CouponCode    | a coupon by its code at the till; codes unique (conditional put) |
+| COUPONUSE#<redemption_id> | COUPONUSE       | CouponUse     | idempotent till redemption per redemption id     |
+| MEMBER#<referrer_id> | REFERRAL#<referee_id> | Referral     | one referral per referred member; its rewards once |
+| MEMBER#<member_id>   | FEEDBACK#<feedback_id> | Feedback    | the member's feedback and answers, newest first  |
+| MEMBER#<member_id>   | FEEDBACKKEY#<key>    | FeedbackKey   | idempotent feedback per client Idempotency-Key   |
+| FEEDBACKQ#<status>   | <feedback_id>        | FeedbackQueueEntry | operators' feedback queue (open / answered) |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -28,6 +46,8 @@ GSI `by_phone`: phone_key = <e164> on Member items.
 GSI `lots_by_expiry`: expiry_bucket = EXPIRY#<yyyy-mm-dd>#<shard>, expiry_member = MEMBER#<id>#<yyyy-mm>.
 GSIs `members_by_birthday` / `_by_anniversary` / `_by_activity` on Member items (sparse,
 KEYS_ONLY): BDAY#<mm-dd>#<shard>, ANNIV#<mm-dd>#<shard>, ACT#<yyyy-mm-dd>#<shard>.
+GSI `members_by_erasure` on closed Member items (sparse, KEYS_ONLY): ERASE#<yyyy-mm-dd>#<shard>,
+the program-time day their grace period ends (usecases/closure.py).
 Shards spread one day's bucket over `index_shards` partitions (no hot key).
 """
 
@@ -140,3 +160,103 @@ def jobrun_pk(job: str, as_of: str) -> str:
 
 def jobrun_sk(run_id: str) -> str:
     return f"RUN#{run_id}"
+
+
+# Operator work (usecases/admin.py, usecases/audit.py). Audit ids run backwards
+# in time, so both audit listings (per member, per day) are newest first.
+AUDIT_PREFIX = "AUDIT#"
+APIKEYS_PK = "APIKEYS"
+
+
+def audit_sk(audit_id: str) -> str:
+    return f"{AUDIT_PREFIX}{audit_id}"
+
+
+def audit_day_pk(day: str) -> str:
+    return f"AUDIT#{day}"
+
+
+def adjustment_sk(adjustment_id: str) -> str:
+    return f"ADJUST#{adjustment_id}"
+
+
+def apikey_record_sk(key_id: str) -> str:
+    return f"KEY#{key_id}"
+
+
+# Stored value (the wallet). Its entries sort right after the WALLET item with
+# ids that run backwards by the wallet's version (store/wallet.py), so one query
+# over `begins_with(sk, "WALLET")` returns the balance and the newest entries.
+WALLET_SK = "WALLET"
+WALLET_ENTRY_PREFIX = f"{WALLET_SK}#ENTRY#"
+TOPUP_SK = "TOPUP"
+PAYMENT_SK = "PAYMENT"
+
+
+def wallet_entry_sk(entry_id: str) -> str:
+    return f"{WALLET_ENTRY_PREFIX}{entry_id}"
+
+
+def topup_pk(topup_id: str) -> str:
+    return f"TOPUP#{topup_id}"
+
+
+def payment_pk(payment_id: str) -> str:
+    return f"PAYMENT#{payment_id}"
+
+
+# Referrals, coupons and feedback (usecases/referrals.py, coupons.py, feedback.py).
+# Feedback ids run forwards in time: the operators' open queue reads oldest
+# first, a member's own list newest first (a descending query).
+COUPON_USE_SK = "COUPONUSE"
+REFERRAL_PREFIX = "REFERRAL#"
+FEEDBACK_PREFIX = "FEEDBACK#"
+
+
+def coupon_code_pk(code: str) -> str:
+    return f"COUPON#{code}"
+
+
+def coupon_use_pk(redemption_id: str) -> str:
+    return f"COUPONUSE#{redemption_id}"
+
+
+def referral_sk(referee_id: str) -> str:
+    return f"{REFERRAL_PREFIX}{referee_id}"
+
+
+def feedback_sk(feedback_id: str) -> str:
+    return f"{FEEDBACK_PREFIX}{feedback_id}"
+
+
+def feedback_key_sk(idempotency_key: str) -> str:
+    return f"FEEDBACKKEY#{idempotency_key}"
+
+
+def feedback_queue_pk(status: str) -> str:
+    return f"FEEDBACKQ#{status}"
+
+
+# Profile changes and closure (usecases/profile.py, usecases/closure.py). A
+# phone or email change keeps its code in the member's partition, bound to the
+# new phone or email; the new phone's GUARD is only put when the code is proved.
+def change_sk(kind: str) -> str:
+    """kind: "phone" | "email"."""
+    return f"CHANGE#{kind.upper()}"
+
+
+def change_attempts_sk(kind: str) -> str:
+    return f"ATTEMPTS#{kind.upper()}"
+
+
+def change_sent_sk(kind: str) -> str:
+    return f"SENT#{kind.upper()}"
+
+
+def erasure_bucket(day: str, shard: int) -> str:
+    return f"ERASE#{day}#{shard}"
+
+
+def deferred_prefix(member_id: str) -> str:
+    """The sort-key prefix of a member's deferred messages in a SEND# bucket."""
+    return f"{member_id}#"

@@ -151,6 +151,13 @@ def member_view(member: Member, expiring: list[dict[str, Any]]) -> dict[str, Any
         "referral_code": member.referral_code,
         "consents": {k: bool(consents.get(k, False)) for k in ("sms_marketing", "email_marketing", "push")},
         "created_at": iso(member.created_at),
+        # The rest of the profile (PATCH /v1/me, usecases/profile.py).
+        "gender": member.gender,
+        "address": as_dict(member.address) or None,
+        "preferences": list(member.preferences or []),
+        "tags": list(member.tags or []),
+        "pending_email": member.pending_email,
+        "profile_completed": bool(member.profile_completed),
     }
 
 

@@ -84,6 +84,11 @@ class ActivityIndex(_MemberBucketIndex):
     activity_bucket = UnicodeAttribute(hash_key=True)
 
 
+class ErasureIndex(_MemberBucketIndex):
+    Meta = _index_meta("members_by_erasure")
+    erase_bucket = UnicodeAttribute(hash_key=True)
+
+
 class Member(BaseItem, discriminator="Member"):
     """The member, with its points state (balance, lots, qualifying months).
 
@@ -101,6 +106,7 @@ class Member(BaseItem, discriminator="Member"):
     gender = UnicodeAttribute(null=True)
     status = UnicodeAttribute()
     tier = UnicodeAttribute()
+    tier_override = UnicodeAttribute(null=True)  # an operator's manual tier: a floor (usecases/admin.py)
     balance = NumberAttribute(default=0)
     lifetime_earned = NumberAttribute(default=0)
     lots = MapAttribute[str, Any](default=dict)
@@ -109,8 +115,22 @@ class Member(BaseItem, discriminator="Member"):
     code_channel = UnicodeAttribute(default="sms")
     referral_code = UnicodeAttribute()
     referred_by = UnicodeAttribute(null=True)
+    referral_open = BooleanAttribute(null=True)  # joined through a referral not yet settled (usecases/referrals.py)
     created_at = UTCDateTimeAttribute()
     activated_at = UTCDateTimeAttribute(null=True)
+    closed_at = UTCDateTimeAttribute(null=True)  # set when closed; restorable within closure_grace_days
+    # Profile the member keeps (usecases/profile.py) and closure (usecases/closure.py).
+    address = MapAttribute[str, Any](null=True)
+    preferences = ListAttribute[str](null=True)
+    tags = ListAttribute[str](null=True)
+    pending_email = UnicodeAttribute(null=True)  # an email change waiting for its code
+    profile_completed = BooleanAttribute(default=False)  # the completion bonus was granted (once ever)
+    erase_after = UTCDateTimeAttribute(null=True)
+    status_before_close = UnicodeAttribute(null=True)
+    closure_reason = UnicodeAttribute(null=True)
+    closed_by = UnicodeAttribute(null=True)
+    erased = BooleanAttribute(default=False)
+    erased_at = UTCDateTimeAttribute(null=True)
     last_activity_on = UnicodeAttribute(null=True)
     has_purchased = BooleanAttribute(default=False)
     lifecycle = UnicodeAttribute(default="new")
@@ -118,6 +138,7 @@ class Member(BaseItem, discriminator="Member"):
     birthday_bucket = UnicodeAttribute(null=True)
     anniversary_bucket = UnicodeAttribute(null=True)
     activity_bucket = UnicodeAttribute(null=True)
+    erase_bucket = UnicodeAttribute(null=True)
     # What scheduled work already did, so a rerun or a redelivered message does nothing.
     birthday_awarded_year = NumberAttribute(null=True)
     tier_reviewed_on = UnicodeAttribute(null=True)
@@ -129,6 +150,7 @@ class Member(BaseItem, discriminator="Member"):
     by_birthday = BirthdayIndex()
     by_anniversary = AnniversaryIndex()
     by_activity = ActivityIndex()
+    by_erasure = ErasureIndex()
 
 
 class PhoneGuard(BaseItem, discriminator="PhoneGuard"):
@@ -144,6 +166,7 @@ class VerificationCode(BaseItem, discriminator="VerificationCode"):
     digest = UnicodeAttribute()
     nonce = UnicodeAttribute()
     expires_at = UTCDateTimeAttribute()
+    target = UnicodeAttribute(null=True)  # a change code's new phone or email (usecases/profile.py)
 
 
 class CodeAttempts(BaseItem, discriminator="CodeAttempts"):
@@ -223,13 +246,19 @@ class Redemption(BaseItem, discriminator="Redemption"):
 
 
 class Coupon(BaseItem, discriminator="Coupon"):
+    """Single use: `status` goes issued -> redeemed (or revoked) once, conditionally.
+    Found by code at the till through its CouponCode guard (models_engagement.py)."""
+
     code = UnicodeAttribute()
     member_id = UnicodeAttribute()
-    kind = UnicodeAttribute()
+    kind = UnicodeAttribute()  # welcome | birthday | redemption
     reward_id = UnicodeAttribute(null=True)
     status = UnicodeAttribute(default="issued")
     expires_at = UTCDateTimeAttribute()
     created_at = UTCDateTimeAttribute()
+    redeemed_at = UTCDateTimeAttribute(null=True)
+    redemption_id = UnicodeAttribute(null=True)  # the till's id for the redemption
+    redeemed_store = UnicodeAttribute(null=True)
 
 
 class ApiKey(BaseItem, discriminator="ApiKey"):

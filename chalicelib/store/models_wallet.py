@@ -1,5 +1,86 @@
-"""PynamoDB models for stored value (imported by models.py so their discriminators are registered)."""
+"""PynamoDB models for stored value (imported by models.py so their discriminators are registered).
+
+The wallet's balance changes only in a transaction that also writes the
+immutable WalletEntry for the change and is conditioned on the wallet's
+`version`, so `balance_after` is exact and the entries always add up to the
+balance. Each top-up, payment and payment refund is a record put only if
+absent, keyed by the merchant's business id, in that same transaction: it
+happens once, and a replay answers from the record.
+"""
 
 from __future__ import annotations
 
-from .models import BaseItem  # noqa: F401
+from typing import Any
+
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
+
+from .models import BaseItem
+
+
+class Wallet(BaseItem, discriminator="Wallet"):
+    """A member's stored-value balance, in minor units of `currency` (fixed by the first top-up)."""
+
+    member_id = UnicodeAttribute()
+    balance = NumberAttribute(default=0)
+    currency = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
+class WalletEntry(BaseItem, discriminator="WalletEntry"):
+    """Immutable: written once, in the transaction that changed the wallet's balance."""
+
+    entry_id = UnicodeAttribute()
+    kind = UnicodeAttribute()  # topup | bonus | payment | refund
+    amount = NumberAttribute()  # signed, minor units
+    balance_after = NumberAttribute()
+    ref = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class WalletTopup(BaseItem, discriminator="WalletTopup"):
+    """One per topup id: created in the transaction that credits the wallet."""
+
+    topup_id = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    bonus = NumberAttribute(default=0)
+    currency = UnicodeAttribute()
+    store_id = UnicodeAttribute(null=True)
+    merchant_store = UnicodeAttribute()
+    response = MapAttribute[str, Any]()
+    created_at = UTCDateTimeAttribute()
+
+
+class WalletPayment(BaseItem, discriminator="WalletPayment"):
+    """One per payment id: created in the transaction that debits the wallet.
+
+    `refunded_amount` grows with each refund, under `version`, so refunds of
+    one payment never add up to more than `amount`.
+    """
+
+    payment_id = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    store_id = UnicodeAttribute(null=True)
+    merchant_store = UnicodeAttribute()
+    response = MapAttribute[str, Any]()
+    refunded_amount = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
+class WalletRefund(BaseItem, discriminator="WalletRefund"):
+    """One per (payment id, refund id): created in the transaction that credits the wallet back."""
+
+    refund_id = UnicodeAttribute()
+    payment_id = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()
+    amount = NumberAttribute()
+    merchant_store = UnicodeAttribute()
+    response = MapAttribute[str, Any]()
+    created_at = UTCDateTimeAttribute()

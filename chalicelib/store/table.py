@@ -64,6 +64,13 @@ INDEXES: tuple[IndexDefinition, ...] = (
         projection="KEYS_ONLY",
         purpose="members by day of last activity, write-sharded: ACT#<yyyy-mm-dd>#<shard>",
     ),
+    IndexDefinition(
+        name="members_by_erasure",
+        hash_key="erase_bucket",
+        range_key="pk",
+        projection="KEYS_ONLY",
+        purpose="closed members by the day their grace period ends, write-sharded: ERASE#<yyyy-mm-dd>#<shard>",
+    ),
 )
 
 

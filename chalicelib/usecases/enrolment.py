@@ -9,34 +9,30 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from .. import codes, tokens
 from ..clock import today_in, utcnow
-from ..errors import InvalidCode, TemporarilyUnavailable, TooManyAttempts
+from ..errors import InvalidCode, TemporarilyUnavailable
 from ..lifecycle import month_day
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
 from ..observability import count, logger
-from ..points import earn, expiring_summary, month_key
+from ..points import expiring_summary
 from ..rules import ProgramRules
 from ..schemas import CodeRequest, SignupRequest, VerifyRequest
 from ..store import keys
 from ..store.members import (
     activity_actions,
-    add_lot_points,
-    apply_points,
     birthday_bucket_for,
     get_member,
-    ledger_entry,
     member_id_for_phone,
     member_shard,
     member_view,
     new_referral_code,
     points_state,
-    points_update,
 )
 from ..store.models import (
     BaseItem,
@@ -44,12 +40,13 @@ from ..store.models import (
     Member,
     PhoneGuard,
     ReferralCode,
-    SendThrottle,
     VerificationCode,
 )
 from ..store.parameters import code_pepper, load_rules, signing_key
 from ..store.transactions import Cancelled, Retryable, Transaction, error_code, with_retries
 from .common import phone_or_error
+from .joining import add_joining_benefits
+from .verification import check_lockout, code_text, new_code_item, record_failure, throttle_sends
 
 
 def new_member_id() -> str:
@@ -103,33 +100,13 @@ class CodeSent:
 
 def _throttle_sends(phone: str, rules: ProgramRules, now: datetime) -> None:
     """At most one code per phone per `code_resend_seconds`, known phone or not."""
-    if rules.code_resend_seconds == 0:
-        return
-    cutoff = now - timedelta(seconds=rules.code_resend_seconds)
-    marker = SendThrottle(keys.phone_pk(phone), keys.SENT, sent_at=now, ttl=now + timedelta(seconds=rules.code_resend_seconds))
-    try:
-        marker.save(condition=SendThrottle.pk.does_not_exist() | (SendThrottle.sent_at <= cutoff))
-    except PutError as exc:
-        if error_code(exc) != "ConditionalCheckFailedException":
-            raise
-        raise TooManyAttempts("A code was sent moments ago; wait before asking again", retry_after=rules.code_resend_seconds) from exc
+    throttle_sends(keys.phone_pk(phone), keys.SENT, rules, now)
 
 
 def _send_code(member: Member, rules: ProgramRules, now: datetime) -> str:
-    code = codes.new_code()
-    salt = codes.new_salt()
-    expires_at = now + timedelta(seconds=rules.code_ttl_seconds)
-    VerificationCode(
-        keys.phone_pk(member.phone),
-        keys.CODE,
-        salt=salt,
-        digest=codes.code_digest(code_pepper(), salt, member.phone, code),
-        nonce=secrets.token_hex(8),
-        expires_at=expires_at,
-        ttl=expires_at,
-    ).save()
-    minutes = max(rules.code_ttl_seconds // 60, 1)
-    body = f"[{rules.program_name}] Your verification code is {code}. It expires in {minutes} minutes."
+    item, code = new_code_item(keys.phone_pk(member.phone), keys.CODE, member.phone, rules, now)
+    item.save()
+    body = code_text(rules, code)
     channel = "email" if member.code_channel == "email" and member.email else "sms"
     try:
         send(
@@ -225,24 +202,7 @@ def request_code(request: CodeRequest) -> CodeSent:
 
 def _record_failure(phone: str, rules: ProgramRules, now: datetime) -> int:
     """Count a failed verification in the current window; returns failures so far."""
-    window = timedelta(seconds=rules.code_failure_window_seconds)
-    pk = keys.phone_pk(phone)
-    for _ in range(3):
-        attempts = CodeAttempts(pk, keys.ATTEMPTS)
-        try:
-            attempts.update(actions=[CodeAttempts.failures.add(1)], condition=CodeAttempts.window_start > now - window)
-            return int(attempts.failures)
-        except UpdateError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
-        fresh = CodeAttempts(pk, keys.ATTEMPTS, failures=1, window_start=now, ttl=now + window)
-        try:
-            fresh.save(condition=CodeAttempts.pk.does_not_exist() | (CodeAttempts.window_start <= now - window))
-            return 1
-        except PutError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
-    return rules.code_max_failures
+    return record_failure(keys.phone_pk(phone), keys.ATTEMPTS, rules, now)
 
 
 @dataclass(frozen=True)
@@ -259,12 +219,9 @@ def verify(request: VerifyRequest) -> SignedIn:
     rules = load_rules()
     phone = phone_or_error(request.phone, rules)
     now = utcnow()
-    window = timedelta(seconds=rules.code_failure_window_seconds)
     items = {item.sk: item for item in BaseItem.query(keys.phone_pk(phone), consistent_read=True)}
     attempts = items.get(keys.ATTEMPTS)
-    if isinstance(attempts, CodeAttempts) and attempts.window_start > now - window and attempts.failures >= rules.code_max_failures:
-        retry_after = int((attempts.window_start + window - now).total_seconds()) + 1
-        raise TooManyAttempts("Too many wrong codes; try again later", retry_after=retry_after)
+    check_lockout(attempts, rules, now)
     code_item = items.get(keys.CODE)
     guard = items.get(keys.GUARD)
     valid = (
@@ -293,13 +250,8 @@ def verify(request: VerifyRequest) -> SignedIn:
         first_time = member.status == "pending"
         if first_time:
             actions += [Member.status.set("active"), Member.activated_at.set(now)]
-            if rules.welcome_points:
-                month = month_key(today)
-                state = earn(points_state(member), rules.welcome_points, month, qualifying=False)
-                actions += points_update(state)
-                tx.put("ledger", ledger_entry(member.member_id, "bonus", rules.welcome_points, state.balance, "welcome", now))
-                add_lot_points(tx, member.member_id, month, rules.welcome_points, rules.points_validity_months)
-                apply_points(member, state)
+            # Welcome points, the referral bonus and the welcome coupon (joining.py).
+            actions += add_joining_benefits(tx, member, rules, now, today)
             member.status = "active"
         tx.update("member", member, actions)
         if attempts is not None:

@@ -19,6 +19,7 @@ from ..lifecycle import birthday_multiplier_applies
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
 from ..points import claw_back, earn, month_key, proportional_reversal, prune_earned_months, purchase_points, upgraded_tier
+from ..promotions import promotion_multiplier
 from ..schemas import PurchaseRequest, RefundRequest
 from ..store import keys
 from ..store.members import (
@@ -38,6 +39,7 @@ from ..store.parameters import load_rules
 from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
 from .common import fingerprint, phone_or_error, plain
 from .enrolment import add_enrolment, new_member
+from .referrals import settle_referral_on_purchase
 
 
 @dataclass(frozen=True)
@@ -109,12 +111,14 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
             raise MemberFrozen("The membership is frozen; no points can be awarded")
         if member.status == "closed":
             raise MemberClosed("The membership is closed")
-        multiplier = rules.tier(member.tier).multiplier
+        current_tier = rules.effective_tier(member.tier, member.tier_override)  # an operator's override is a floor
+        multiplier = rules.tier(current_tier).multiplier
         if birthday_multiplier_applies(member.birthday, today):
             multiplier *= rules.birthday_multiplier
+        multiplier *= promotion_multiplier(rules, today)  # the day's best promotion; promotions.py says how they combine
         points = purchase_points(request.amount, rules.earn_rate, multiplier)
         state = prune_earned_months(earn(points_state(member), points, month, qualifying=True), today, rules.tier_window_months)
-        tier = upgraded_tier(rules, member.tier, state, today)
+        tier = upgraded_tier(rules, current_tier, state, today)
         body = {
             "order_id": request.order_id,
             "member_id": member.member_id,
@@ -141,6 +145,7 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
         )
         tx = Transaction()
         tx.put("order", order, Order.pk.does_not_exist(), return_old=True)
+        referral = None
         if is_new:
             member.tier = tier
             mark_new_member_activity(member, rules, today, purchased=True)
@@ -150,6 +155,9 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
             actions = points_update(state) + activity_actions(member, rules, today, purchased=True)
             if tier != member.tier:
                 actions.append(Member.tier.set(tier))
+            # The first purchase since joining through a referral settles it once (referrals.py).
+            referral = settle_referral_on_purchase(tx, member, rules, now, today)
+            actions += referral.member_actions if referral else []
             tx.update("member", member, actions)
         if points:
             tx.put("ledger", ledger_entry(member.member_id, "earn", points, state.balance, request.order_id, now))
@@ -163,6 +171,8 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
             if "guard" in exc.failed:
                 strongly = True  # the index lagged behind a member just created
             raise Retryable("member changed meanwhile") from exc
+        if referral and referral.message:
+            send_best_effort(referral.message)
         enrolled = is_new
         if tier != member.tier and not is_new:
             logger.info("tier upgraded", extra={"member_id": member.member_id, "tier": tier})

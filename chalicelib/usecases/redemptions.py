@@ -12,6 +12,7 @@ from ..keys_alphabet import COUPON_ALPHABET
 from ..observability import count, logger
 from ..points import NotEnoughPoints, spend
 from ..store import keys
+from ..store.coupons import add_coupon
 from ..store.members import activity_actions, as_dict, ledger_entry, points_state, points_update
 from ..store.models import BaseItem, Coupon, Member, Redemption, Reward
 from ..store.parameters import load_rules
@@ -80,8 +81,9 @@ def redeem_reward(member_id: str, idempotency_key: str | None, reward_id: str) -
         )
         tx.update("member", member, points_update(state) + activity_actions(member, rules, today_in(rules.zone, now)))
         tx.put("ledger", ledger_entry(member_id, "redeem", -cost, state.balance, redemption_id, now))
-        tx.put(
-            "coupon",
+        # With its COUPON#<code> guard: codes are unique and a till finds the coupon by code.
+        add_coupon(
+            tx,
             Coupon(
                 keys.member_pk(member_id),
                 keys.coupon_sk(code),
@@ -92,7 +94,6 @@ def redeem_reward(member_id: str, idempotency_key: str | None, reward_id: str) -
                 expires_at=expires_at,
                 created_at=now,
             ),
-            Coupon.pk.does_not_exist(),
         )
         if reward.stock is not None:
             tx.update("reward", reward, [Reward.stock.add(-1)], Reward.stock > 0)

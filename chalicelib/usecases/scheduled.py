@@ -18,6 +18,7 @@ from pynamodb.expressions.update import Action
 from ..lifecycle import is_celebrated_today, lifecycle_stage, reviewed_tier
 from ..points import PointsState, earn, lot_expires_on, month_key, qualifying_points
 from ..rules import ProgramRules
+from ..store.coupons import add_coupon, gift_coupon
 from ..store.members import (
     add_lot_points,
     as_dict,
@@ -27,7 +28,7 @@ from ..store.members import (
     points_state,
     points_update,
 )
-from ..store.models import Member
+from ..store.models import Coupon, Member
 from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
 from .messaging import Decision, add_deferral, decide, deliver_now
 
@@ -65,6 +66,7 @@ class Change:
     message: Decision | None = None
     message_ref: str = ""
     result: MemberResult = field(default_factory=MemberResult)
+    coupons: list[Coupon] = field(default_factory=list)  # issued with the change (store/coupons.py)
 
     def skipping(self, reason: str) -> Change:
         self.result.skip(reason)
@@ -85,6 +87,8 @@ def _commit(member: Member, change: Change, ctx: JobContext, now: datetime) -> M
             tx.put(f"ledger{n}", ledger_entry(member.member_id, kind, points, balance, ref, now + timedelta(microseconds=n)))
         for month, points in change.lots:
             add_lot_points(tx, member.member_id, month, points, ctx.rules.points_validity_months)
+        for n, coupon in enumerate(change.coupons):
+            add_coupon(tx, coupon, f"coupon{n}")
         if planned and planned.deferred:
             add_deferral(tx, member, planned, change.message_ref)
         tx.update("member", member, change.actions)
@@ -180,9 +184,14 @@ def birthday_gift(member: Member, ctx: JobContext, _: dict[str, Any]) -> Change:
         change.entries.append(("bonus", points, f"birthday:{ctx.as_of.year}"))
         change.lots.append((month, points))
         change.result.points += points
+    coupon = gift_coupon(member.member_id, "birthday", ctx.rules.birthday_coupon_reward_id, ctx.rules, ctx.now_local)
+    if coupon is not None:
+        change.coupons.append(coupon)
     greeting = f"[{ctx.rules.program_name}] Happy birthday, {member.name or 'member'}! " + (
         f"{points} points are yours, and purchases today earn x{ctx.rules.birthday_multiplier}." if points else ""
     )
+    if coupon is not None:
+        greeting = greeting.strip() + " A birthday coupon is waiting for you in the app."
     _with_message(change, member, ctx, kind="birthday_greeting", body=greeting.strip(), consent_required=True, marketing=False)
     change.message_ref = f"birthday:{ctx.as_of.year}"
     return change
@@ -227,7 +236,8 @@ def review_tier(member: Member, ctx: JobContext, _: dict[str, Any]) -> Change:
     if member.tier_reviewed_on == ctx.as_of.isoformat():
         return change.skipping("already_reviewed")
     earned = qualifying_points(points_state(member), ctx.as_of, ctx.rules.tier_window_months)
-    tier = reviewed_tier(ctx.rules, member.tier, earned)
+    # Never below an operator's tier override (a floor).
+    tier = ctx.rules.effective_tier(reviewed_tier(ctx.rules, member.tier, earned), member.tier_override)
     change.actions.append(Member.tier_reviewed_on.set(ctx.as_of.isoformat()))
     if tier != member.tier:
         change.actions.append(Member.tier.set(tier))

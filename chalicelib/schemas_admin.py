@@ -1,0 +1,96 @@
+"""Operator request bodies (/v1/admin), validated with pydantic at the HTTP boundary.
+
+As strict as the member and merchant bodies: points and stock must be JSON
+integers, unknown fields are refused, reasons are plain one-line text.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, StrictBool, StrictInt, StringConstraints, model_validator
+
+from .schemas import Body, Identifier, Name, _clean_name
+
+# Why an operator did something: kept in the audit trail (never logged).
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_clean_name)]
+TierId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+MAX_ADJUSTMENT = 10_000_000
+
+
+class ReasonRequest(Body):
+    """freeze, unfreeze, close, restore, and clearing a tier override."""
+
+    reason: Reason
+
+
+class AdjustmentRequest(Body):
+    adjustment_id: Identifier
+    points: Annotated[StrictInt, Field(ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT)]
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _not_zero(self) -> AdjustmentRequest:
+        if self.points == 0:
+            raise ValueError("points must not be zero")
+        return self
+
+
+class TierOverrideRequest(Body):
+    tier: TierId
+    reason: Reason
+
+
+PointsCost = Annotated[StrictInt, Field(ge=1, le=10**9)]
+Stock = Annotated[StrictInt, Field(ge=0, le=10**9)]
+CouponDays = Annotated[StrictInt, Field(ge=1, le=3650)]
+
+
+class RewardCreateRequest(Body):
+    reward_id: Identifier
+    name: Name
+    points_cost: PointsCost
+    stock: Stock | None = None  # None: unlimited
+    coupon_valid_days: CouponDays | None = None  # None: the rules' coupon_valid_days
+    reason: Reason | None = None
+
+
+class RewardUpdateRequest(Body):
+    """Only the fields given change; `"stock": null` makes the stock unlimited,
+    `"active": false` retires the reward (no longer listed or redeemable)."""
+
+    name: Name | None = None
+    points_cost: PointsCost | None = None
+    stock: Stock | None = None
+    active: StrictBool | None = None
+    coupon_valid_days: CouponDays | None = None
+    reason: Reason | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> RewardUpdateRequest:
+        changes = self.changes()
+        if not changes:
+            raise ValueError("give at least one of name, points_cost, stock, active, coupon_valid_days")
+        for field in ("name", "points_cost", "active"):
+            if field in changes and changes[field] is None:
+                raise ValueError(f"{field} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in ("name", "points_cost", "stock", "active", "coupon_valid_days") if f in self.model_fields_set}
+
+
+class MerchantKeyRequest(Body):
+    store_id: Identifier
+    reason: Reason | None = None
+
+
+class OptionalReasonRequest(Body):
+    reason: Reason | None = None
+
+
+class RulesUpdateRequest(Body):
+    """The whole rules document (as GET /v1/admin/rules returns it) and why."""
+
+    rules: dict[str, Any]
+    reason: Reason

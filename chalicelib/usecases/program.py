@@ -1,0 +1,81 @@
+"""GET /v1/program: the rules members play by, as the live rules document says today."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ..clock import today_in
+from ..promotions import applies_on, best_promotion, running, upcoming
+from ..rules import ProgramRules, Promotion
+from ..store import keys
+from ..store.models import Reward
+from ..store.parameters import load_rules
+
+
+def decimal_text(value: Decimal) -> str:
+    """Exact, without float noise or trailing zeros: 1.25 -> "1.25", 2.0 -> "2"."""
+    return f"{value.normalize():f}"
+
+
+def _promotion_view(promotion: Promotion, today: date) -> dict[str, Any]:
+    return {
+        "promotion_id": promotion.id,
+        "name": promotion.name,
+        "starts_on": promotion.starts_on.isoformat(),
+        "ends_on": promotion.ends_on.isoformat(),
+        "multiplier": decimal_text(promotion.multiplier),
+        "weekdays": list(promotion.weekdays),
+        "applies_today": applies_on(promotion, today),
+    }
+
+
+def _coupon_gift(reward_id: str | None, names: dict[str, str]) -> dict[str, Any] | None:
+    if not reward_id or reward_id not in names:
+        return None  # not (or no longer) in the catalogue: no coupon is issued either
+    return {"reward_id": reward_id, "name": names[reward_id]}
+
+
+def program_summary(rules: ProgramRules, today: date, reward_names: dict[str, str]) -> dict[str, Any]:
+    best = best_promotion(rules, today)
+    return {
+        "program_name": rules.program_name,
+        "timezone": rules.timezone,
+        "today": today.isoformat(),
+        "currencies": list(rules.currencies),
+        "earning": {
+            "earn_rate": decimal_text(rules.earn_rate),
+            "rule": "points = floor(amount / 100 x earn_rate x tier multiplier x birthday multiplier x promotion multiplier)",
+            "promotion_multiplier_today": decimal_text(best.multiplier) if best else "1",
+        },
+        "tiers": [{"tier_id": t.id, "name": t.name, "threshold": t.threshold, "multiplier": decimal_text(t.multiplier)} for t in rules.tiers],
+        "tier_window_months": rules.tier_window_months,
+        "welcome": {"points": rules.welcome_points, "coupon": _coupon_gift(rules.welcome_coupon_reward_id, reward_names)},
+        "birthday": {
+            "points": rules.birthday_points,
+            "multiplier": decimal_text(rules.birthday_multiplier),
+            "coupon": _coupon_gift(rules.birthday_coupon_reward_id, reward_names),
+        },
+        "referral": {"referrer_points": rules.referrer_points, "referee_points": rules.referee_points},
+        "expiry": {
+            "points_validity_months": rules.points_validity_months,
+            "rule": f"Points expire {rules.points_validity_months} months after the end of the month they were earned",
+        },
+        "coupon_valid_days": rules.coupon_valid_days,
+        "promotions": {
+            "active": [_promotion_view(p, today) for p in running(rules, today)],
+            "upcoming": [_promotion_view(p, today) for p in upcoming(rules, today)],
+        },
+    }
+
+
+def current_program() -> dict[str, Any]:
+    rules = load_rules()
+    gifts = {r for r in (rules.welcome_coupon_reward_id, rules.birthday_coupon_reward_id) if r}
+    names: dict[str, str] = {}
+    if gifts:
+        for reward in Reward.query(keys.REWARD_PK, Reward.sk.startswith("REWARD#")):
+            if reward.reward_id in gifts and reward.active:
+                names[reward.reward_id] = reward.name
+    return program_summary(rules, today_in(rules.zone), names)
