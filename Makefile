@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 PYTHON313 := $(shell for p in "$(PYTHON)" python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
 	[ -n "$$p" ] && command -v "$$p" >/dev/null 2>&1 && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 
-.PHONY: help venv run test lint format bench clean job
+.PHONY: help venv run test lint format bench clean job synth deploy diff
 
 help:
 	@echo "make run     serve the API on http://127.0.0.1:$(PORT) over an embedded local AWS endpoint"
@@ -20,8 +20,10 @@ help:
 	@echo "make bench   DynamoDB round trips per request, cold start, package size, jobs at scale [JOB_SIZES=1000,10000]"
 	@echo "make job     JOB=<name> AS_OF=YYYY-MM-DD: run a scheduled job once against the running stack"
 	@echo "make lint    ruff"
+	@echo "make synth   CloudFormation for every stage into infra/cdk.out (offline; cdk-nag checked)"
+	@echo "make deploy  STAGE=dev|prod: deploy one stage with the cdk CLI (AWS credentials needed)"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt docs/ui/package.json
+$(VENV)/.installed: requirements.txt requirements-dev.txt infra/requirements.txt docs/ui/package.json
 	@if [ -z "$(PYTHON313)" ]; then echo "Python 3.13 not found: install it (e.g. pyenv install 3.13) or pass PYTHON=/path/to/python3.13" >&2; exit 1; fi
 	@[ -x $(PY) ] && $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null || { rm -rf $(VENV); "$(PYTHON313)" -m venv $(VENV); }
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2> >(grep -v '^WARNING: Location' >&2)
@@ -38,22 +40,38 @@ test: venv
 	$(PY) -m pytest
 
 lint: venv
-	$(PY) -m ruff check app.py chalicelib tests
-	$(PY) -m ruff format --check app.py chalicelib tests
+	$(PY) -m ruff check app.py chalicelib infra tests
+	$(PY) -m ruff format --check app.py chalicelib infra tests
 
 format: venv
-	$(PY) -m ruff format app.py chalicelib tests
-	$(PY) -m ruff check --fix app.py chalicelib tests
+	$(PY) -m ruff format app.py chalicelib infra tests
+	$(PY) -m ruff check --fix app.py chalicelib infra tests
 
 JOB_SIZES ?=
 bench: venv
 	$(PY) -m tests.bench.run $(if $(JOB_SIZES),--job-sizes $(JOB_SIZES))
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .local .pytest_cache .ruff_cache .hypothesis infra/cdk.out
 
 JOB ?=
 AS_OF ?=
 job: venv
-	@[ -n "$(JOB)" ] || { echo "usage: make job JOB=<expire-points|birthday-bonus|reengagement|tier-review|send-deferred> AS_OF=YYYY-MM-DD [DRY_RUN=1]" >&2; exit 2; }
+	@[ -n "$(JOB)" ] || { echo "usage: make job JOB=<expire-points|birthday-bonus|reengagement|tier-review|send-deferred|erase-closed> AS_OF=YYYY-MM-DD [DRY_RUN=1]" >&2; exit 2; }
 	$(PY) -m chalicelib.jobs $(JOB) $(AS_OF) $(if $(DRY_RUN),--dry-run)
+
+# Infrastructure (infra/, docs/operations.md). `synth` needs no AWS account; `deploy`
+# and `diff` need credentials for the stage's account and a bootstrapped region
+# (`npx aws-cdk@2 bootstrap`), and fetch the cdk CLI from npm on first use.
+STAGE ?= dev
+CDK := npx --yes aws-cdk@2
+CDK_APP := --app "$(abspath $(PY)) infra/app.py" --context stage=$(STAGE) --output infra/cdk.out
+
+synth: venv
+	$(PY) infra/app.py
+
+diff: venv
+	$(CDK) diff $(CDK_APP) --all
+
+deploy: venv
+	$(CDK) deploy $(CDK_APP) --all --require-approval broadening

@@ -1,0 +1,220 @@
+"""The stage's dashboard and alarms; every alarm notifies the alarm topic.
+
+Each alarm's name says what it watches; docs/operations.md says where to look
+first when it fires (the section is named after the alarm, less the stage prefix).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+
+if TYPE_CHECKING:
+    from .stack import HuiyuanStack
+
+FIVE_MINUTES = cdk.Duration.minutes(5)
+ONE_DAY = cdk.Duration.days(1)
+
+# Emitted by chalicelib (observability.count), namespace and service from the stage environment.
+BUSINESS_METRICS = {
+    "Members": ("Signups", "Verifications", "Activations"),
+    "Points": ("PointsEarned", "PointsRedeemed", "PointsReversed", "JobPointsMoved"),
+    "Purchases and redemptions": ("Purchases", "Redemptions"),
+    "Messages": ("MessagesSent", "MessagesFailed", "JobMessagesSent", "JobMessagesDeferred"),
+    "Jobs": ("JobExamined", "JobAffected", "JobRetriedAlone"),
+}
+
+
+def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
+    stage = stack.stage
+    prefix = f"huiyuan-{stage.name}"
+    api_dims = {"ApiName": f"huiyuan-{stage.name}", "Stage": "v1"}
+
+    def api_metric(name: str, statistic: str = "Sum", label: str | None = None) -> cw.Metric:
+        return cw.Metric(namespace="AWS/ApiGateway", metric_name=name, dimensions_map=api_dims, statistic=statistic, period=FIVE_MINUTES, label=label)
+
+    def lambda_metric(function_name: str, name: str, period: cdk.Duration = FIVE_MINUTES) -> cw.Metric:
+        return cw.Metric(
+            namespace="AWS/Lambda",
+            metric_name=name,
+            dimensions_map={"FunctionName": function_name},
+            statistic="Sum",
+            period=period,
+            label=function_name,
+        )
+
+    def business_metric(name: str) -> cw.Metric:
+        return cw.Metric(
+            namespace=stage.env["POWERTOOLS_METRICS_NAMESPACE"],
+            metric_name=name,
+            dimensions_map={"service": stage.env["POWERTOOLS_SERVICE_NAME"]},
+            statistic="Sum",
+            period=cdk.Duration.hours(1),
+            label=name,
+        )
+
+    alarms: dict[str, cw.Alarm] = {}
+
+    def alarm(name: str, metric: cw.IMetric, description: str, **kwargs: object) -> cw.Alarm:
+        created = cw.Alarm(
+            stack,
+            f"Alarm-{name}",
+            alarm_name=f"{prefix}-{name}",
+            alarm_description=f"{description} Runbook: docs/operations.md, section '{name}'.",
+            metric=metric,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        created.add_alarm_action(cw_actions.SnsAction(stack.alarm_topic))
+        created.add_ok_action(cw_actions.SnsAction(stack.alarm_topic))
+        alarms[name] = created
+        return created
+
+    def any_of(metrics: list[cw.IMetric], label: str) -> cw.MathExpression:
+        # One alarm over several metrics (at most 10 in an alarm's expression).
+        assert len(metrics) <= 10, f"{label}: an alarm expression takes at most 10 metrics"
+        names = {f"m{i}": m for i, m in enumerate(metrics)}
+        return cw.MathExpression(expression=" + ".join(f"FILL({n}, 0)" for n in names), using_metrics=names, label=label, period=FIVE_MINUTES)
+
+    at_least_once = {"threshold": 1, "comparison_operator": cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, "evaluation_periods": 1}
+    quiet_is_fine = cw.TreatMissingData.NOT_BREACHING
+
+    # --- API ---
+    alarm(
+        "api-5xx-rate",
+        api_metric("5XXError", "Average", "5xx rate"),
+        f"More than {stage.api_5xx_rate:.0%} of API requests answered 5xx in 2 of 3 five-minute periods.",
+        threshold=stage.api_5xx_rate,
+        comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=3,
+        datapoints_to_alarm=2,
+        treat_missing_data=quiet_is_fine,
+    )
+
+    # --- functions ---
+    names = stack.function_names
+    for function in stack.functions:
+        name = names[function.logical_id]
+        alarm(
+            f"{function.chalice_name}-errors",
+            lambda_metric(name, "Errors"),
+            f"{name} failed (an exception or timeout that reached Lambda).",
+            treat_missing_data=quiet_is_fine,
+            **at_least_once,
+        )
+        if function.kind == "job":
+            # Lambda publishes nothing for a function that did not run: missing data is the signal.
+            alarm(
+                f"{function.chalice_name}-did-not-run",
+                lambda_metric(name, "Invocations", ONE_DAY),
+                f"{name} ({function.schedule}) was not invoked in the last day.",
+                threshold=1,
+                comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cw.TreatMissingData.BREACHING,
+            )
+    alarm(
+        "lambda-throttles",
+        any_of([lambda_metric(names[f.logical_id], "Throttles") for f in stack.functions], "throttled invocations"),
+        "A function was throttled (the account's or the function's concurrency ran out).",
+        treat_missing_data=quiet_is_fine,
+        **at_least_once,
+    )
+
+    # --- DynamoDB ---
+    def table_metric(name: str, index: str | None = None) -> cw.Metric:
+        dims = {"TableName": stage.table_name, **({"GlobalSecondaryIndexName": index} if index else {})}
+        return cw.Metric(
+            namespace="AWS/DynamoDB", metric_name=name, dimensions_map=dims, statistic="Sum", period=FIVE_MINUTES, label=f"{name} {index or 'table'}"
+        )
+
+    from chalicelib.store.table import INDEXES
+
+    throttle_metrics: list[cw.IMetric] = [table_metric("ReadThrottleEvents"), table_metric("WriteThrottleEvents")]
+    # A throttled index write throttles the table write that caused it.
+    throttle_metrics += [table_metric("WriteThrottleEvents", index.name) for index in INDEXES]
+    index_reads: list[cw.IMetric] = [table_metric("ReadThrottleEvents", index.name) for index in INDEXES]
+    for n, start in enumerate(range(0, len(throttle_metrics), 10)):
+        alarm(
+            "table-throttles" if n == 0 else f"table-throttles-{n + 1}",
+            any_of(throttle_metrics[start : start + 10], "throttled requests"),
+            f"DynamoDB throttled requests on {stage.table_name} or a write to one of its indexes.",
+            treat_missing_data=quiet_is_fine,
+            **at_least_once,
+        )
+
+    # --- queues ---
+    dlq_depth = stack.dlq.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, statistic="Maximum", label="dead-lettered units")
+    alarm(
+        "jobs-dlq-not-empty",
+        dlq_depth,
+        f"A job unit failed 5 times and is in {stage.jobs_dlq_name}.",
+        treat_missing_data=quiet_is_fine,
+        **at_least_once,
+    )
+    oldest = stack.queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum", label="oldest unit (s)")
+    alarm(
+        "jobs-queue-stuck",
+        oldest,
+        f"A job unit has waited over an hour in {stage.jobs_queue_name}: the worker is not keeping up or not running.",
+        threshold=3600,
+        comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=quiet_is_fine,
+    )
+
+    # --- dashboard ---
+    dashboard = cw.Dashboard(stack, "Dashboard", dashboard_name=f"{prefix}", default_interval=cdk.Duration.days(1))
+    width = 8
+    dashboard.add_widgets(
+        cw.TextWidget(
+            markdown=f"# Huiyuan {stage.name}\nAlarms notify `{prefix}-alarms`; what to do: docs/operations.md. "
+            "Business metrics are hourly sums of what the code counts (namespace "
+            f"`{stage.env['POWERTOOLS_METRICS_NAMESPACE']}`).",
+            width=24,
+            height=2,
+        )
+    )
+    dashboard.add_widgets(
+        cw.GraphWidget(title="API requests", left=[api_metric("Count", label="requests")], width=width),
+        cw.GraphWidget(title="API 4xx / 5xx", left=[api_metric("4XXError", label="4xx"), api_metric("5XXError", label="5xx")], width=width),
+        cw.GraphWidget(
+            title="API latency (ms)",
+            left=[
+                api_metric("Latency", "p50", "p50"),
+                api_metric("Latency", "p99", "p99"),
+                api_metric("IntegrationLatency", "p99", "integration p99"),
+            ],
+            width=width,
+        ),
+    )
+    dashboard.add_widgets(
+        cw.GraphWidget(title="Lambda errors", left=[lambda_metric(names[f.logical_id], "Errors") for f in stack.functions], width=width),
+        cw.GraphWidget(title="Lambda throttles", left=[lambda_metric(names[f.logical_id], "Throttles") for f in stack.functions], width=width),
+        cw.GraphWidget(
+            title="Scheduled job runs (per day)",
+            left=[lambda_metric(names[f.logical_id], "Invocations", ONE_DAY) for f in stack.functions if f.kind == "job"],
+            width=width,
+        ),
+    )
+    dashboard.add_widgets(
+        cw.GraphWidget(title="DynamoDB throttles", left=throttle_metrics[:2] + index_reads + throttle_metrics[2:], width=width),
+        cw.GraphWidget(
+            title="DynamoDB consumed capacity",
+            left=[table_metric("ConsumedReadCapacityUnits"), table_metric("ConsumedWriteCapacityUnits")],
+            width=width,
+        ),
+        cw.GraphWidget(
+            title="Jobs queue",
+            left=[dlq_depth, stack.queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, label="waiting units")],
+            right=[oldest],
+            width=width,
+        ),
+    )
+    dashboard.add_widgets(
+        *[cw.GraphWidget(title=title, left=[business_metric(m) for m in metrics], width=width) for title, metrics in BUSINESS_METRICS.items()],
+        cw.AlarmStatusWidget(title="Alarms", alarms=list(alarms.values()), width=width),
+    )
+    return dashboard, alarms

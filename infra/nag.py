@@ -1,0 +1,78 @@
+"""cdk-nag's AwsSolutions findings this stack accepts, each with its reason.
+
+Every acknowledgement names the rule and, for IAM findings, the exact wildcard
+or managed policy it accepts, on the one construct that holds it: a new
+wildcard anywhere else still fails the checks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aws_cdk as cdk
+from constructs import IConstruct
+
+if TYPE_CHECKING:
+    from .stack import HuiyuanStack
+
+# The custom resource provider CDK adds for AwsCustomResource (the rules seed).
+CUSTOM_RESOURCE_PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
+
+FUNCTION_WILDCARD = (
+    "The only wildcard resource the functions hold, for two services that accept nothing else: sns:Publish to a "
+    "phone number (SMS) has no resource ARN, so SNS authorises it on '*' only; X-Ray's PutTraceSegments and "
+    "PutTelemetryRecords have no resource-level permissions. Every other statement names its table, indexes, "
+    "queue, parameter, secret, email identity or log group."
+)
+
+
+def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
+    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
+
+
+def suppress(stack: HuiyuanStack) -> None:
+    for role in stack.roles.values():
+        acknowledge(role, "AwsSolutions-IAM5[Resource::*]", FUNCTION_WILDCARD)
+
+    if stack.stage.manage_api_gateway_account:
+        acknowledge(
+            stack.node.find_child("ApiGatewayLogsRole"),
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            "API Gateway's account-level logging role writes to log groups API Gateway names itself "
+            "(API-Gateway-Execution-Logs_<api>/<stage>); AWS's managed policy for exactly that is the documented one.",
+        )
+
+    provider = stack.node.try_find_child(CUSTOM_RESOURCE_PROVIDER_ID)
+    if provider is not None:
+        acknowledge(
+            provider,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            "CDK's AwsCustomResource provider (seeds the rules parameter once) writes its own logs with the basic "
+            "execution policy; its only other permission is ssm:PutParameter on the rules parameter.",
+        )
+        acknowledge(
+            provider,
+            "AwsSolutions-L1",
+            "The AwsCustomResource provider's Node.js runtime is chosen by aws-cdk-lib (pinned in infra/requirements.txt) "
+            "and moves with its upgrades.",
+        )
+
+    acknowledge(
+        stack.signing_key,
+        "AwsSolutions-SMG4",
+        "Rotating the token signing key signs every member out and voids verification codes in flight, so it is "
+        "rotated by hand at a chosen time (docs/operations.md, 'Rotate the signing key'), not on a schedule.",
+    )
+    acknowledge(
+        stack.alarm_topic,
+        "AwsSolutions-SNS2",
+        "Alarm notifications carry alarm names and metric values, no personal data. CloudWatch cannot publish to a "
+        "topic encrypted with the AWS-managed SNS key; the topic refuses publishing without TLS (SNS3).",
+    )
+    for path in ("v1/*/v1/admin", "v1/*/v1/admin/*"):
+        acknowledge(
+            stack.admin_invoke_policy,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:{stack.stage.region}:<AWS::AccountId>:<RestAPI>/{path}]",
+            "The operators' permission to call the operator API: any method of any path under /v1/admin on this "
+            "stage's API; the API and its stage are named.",
+        )

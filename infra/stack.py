@@ -1,0 +1,447 @@
+"""One stage of Huiyuan: the Chalice app and everything its code touches.
+
+The table is built from `chalicelib.store.table` (keys, TTL attribute, INDEXES),
+the queues and parameter names from the stage's environment in
+`.chalice/config.json`, the rules' first value from `chalicelib.rules.DEFAULT_RULES`,
+and the gateway responses' bodies from `chalicelib.errors.problem`: the
+infrastructure has no copy of its own of anything the code defines.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from chalicelib.errors import Forbidden, HuiyuanError, NotFound, Unauthorized, problem
+from chalicelib.rules import DEFAULT_RULES
+from chalicelib.store import table as table_definition
+
+from . import chalice_app, monitoring, nag
+from .chalice_app import FunctionInfo
+from .stages import Stage
+
+# What each kind of function may do. The code's AWS calls, by function:
+#   api         DynamoDB items and transactions, the rules (read; the admin API writes them),
+#               the signing key (tokens, code digests), SMS and email
+#   authorizer  the signing key only
+#   job         DynamoDB (the run record; inline and dry runs do the units themselves),
+#               the rules, sending units to the jobs queue, SMS and email (inline runs)
+#   worker      as a job, plus receiving from the jobs queue (a failed member is re-queued alone)
+CAPABILITIES: dict[str, tuple[str, ...]] = {
+    "api": ("table", "rules_read", "rules_write", "signing_key", "messages"),
+    "authorizer": ("signing_key",),
+    "job": ("table", "rules_read", "queue_send", "messages"),
+    "worker": ("table", "rules_read", "queue_send", "queue_receive", "messages"),
+}
+
+# The item actions the code uses (TransactWriteItems is authorised per item as
+# Put/Update/Delete/ConditionCheck). No Scan, no table management.
+TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+)
+
+# API Gateway's own answers, as problem+json like the app's (chalicelib/local/gateway.py
+# plays the same part locally).
+GATEWAY_PROBLEMS: dict[str, HuiyuanError] = {
+    "UNAUTHORIZED": Unauthorized("A valid bearer token is required"),
+    "ACCESS_DENIED": Forbidden("Not allowed"),
+    # Also what an unsigned request to an IAM-authorised (/v1/admin) route gets: it is not told the route exists.
+    "MISSING_AUTHENTICATION_TOKEN": NotFound("No such route"),
+}
+
+LOG_RETENTION = {
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    731: logs.RetentionDays.TWO_YEARS,
+}
+
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "time": "$context.requestTime",
+        "ip": "$context.identity.sourceIp",
+        "method": "$context.httpMethod",
+        "resource": "$context.resourcePath",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "latencyMs": "$context.responseLatency",
+        "integrationLatencyMs": "$context.integrationLatency",
+        "integrationStatus": "$context.integrationStatus",
+        "errorType": "$context.error.responseType",
+        "authorizerError": "$context.authorizer.error",
+        "principal": "$context.authorizer.principalId",
+        "iamUser": "$context.identity.userArn",
+        "xrayTraceId": "$context.xrayTraceId",
+    },
+    separators=(",", ":"),
+)
+
+
+class HuiyuanStack(cdk.Stack):
+    def __init__(self, scope: Construct, stage: Stage, *, account: str | None = None) -> None:
+        # The stack's id is the stage name: the Chalice construct packages the stage its scope is named after.
+        super().__init__(
+            scope,
+            stage.name,
+            stack_name=stage.stack_name,
+            env=cdk.Environment(account=account, region=stage.region),
+            termination_protection=stage.production,
+            description=f"Huiyuan membership and loyalty, stage {stage.name}",
+        )
+        self.stage = stage
+        self.removal_policy = cdk.RemovalPolicy.RETAIN if stage.production else cdk.RemovalPolicy.DESTROY
+        self.log_retention = LOG_RETENTION[stage.log_retention_days]
+        for key, value in {"app": "huiyuan", "stage": stage.name, **stage.tags}.items():
+            cdk.Tags.of(self).add(key, value)
+
+        self.table = self._table()
+        self.dlq, self.queue = self._queues()
+        self.signing_key = self._signing_key()
+        self.rules_parameter_arn = self._rules_parameter()
+        self.email_identity = ses.EmailIdentity(self, "EmailSender", identity=ses.Identity.email(stage.email_sender))
+        self.alarm_topic = self._alarm_topic()
+
+        self.chalice = chalice_app.package(self, "App", stage)
+        self.sam = chalice_app.sam_template(self.chalice)
+        self.functions = chalice_app.functions(self.sam)
+        self.function_names: dict[str, str] = {}
+        self.log_groups: dict[str, logs.LogGroup] = {}
+        self.roles: dict[str, iam.Role] = {}
+        for function in self.functions:
+            self._configure_function(function)
+        self._configure_api()
+        self.admin_invoke_policy = self._admin_invoke_policy()
+
+        self.dashboard, self.alarms = monitoring.build(self)
+        nag.suppress(self)
+
+        cdk.CfnOutput(self, "TableName", value=self.table.table_name)
+        cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
+        cdk.CfnOutput(self, "AdminInvokePolicyArn", value=self.admin_invoke_policy.managed_policy_arn)
+
+    # --- data ---------------------------------------------------------------------------------
+
+    def _table(self) -> dynamodb.Table:
+        def attribute(name: str) -> dynamodb.Attribute:
+            return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
+
+        table = dynamodb.Table(
+            self,
+            "Table",
+            table_name=self.stage.table_name,
+            partition_key=attribute(table_definition.HASH_KEY),
+            sort_key=attribute(table_definition.RANGE_KEY),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute=table_definition.TTL_ATTRIBUTE,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            deletion_protection=self.stage.production,
+            removal_policy=self.removal_policy,
+        )
+        # CloudFormation adds or removes one GSI per stack update: add new indexes one deploy at a time.
+        for index in table_definition.INDEXES:
+            table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=attribute(index.hash_key),
+                sort_key=attribute(index.range_key) if index.range_key else None,
+                projection_type=dynamodb.ProjectionType[index.projection],
+            )
+        return table
+
+    def _queues(self) -> tuple[sqs.Queue, sqs.Queue]:
+        dlq = sqs.Queue(
+            self,
+            "JobsDeadLetterQueue",
+            queue_name=self.stage.jobs_dlq_name,
+            retention_period=cdk.Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        queue = sqs.Queue(
+            self,
+            "JobsQueue",
+            queue_name=self.stage.jobs_queue_name,
+            visibility_timeout=cdk.Duration.seconds(6 * self.stage.worker_timeout_seconds),
+            retention_period=cdk.Duration.days(4),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=5),
+        )
+        return dlq, queue
+
+    def _signing_key(self) -> secretsmanager.Secret:
+        # Read as SSM parameter /aws/reference/secretsmanager/<name> (SIGNING_KEY_PARAMETER).
+        return secretsmanager.Secret(
+            self,
+            "TokenSigningKey",
+            secret_name=self.stage.signing_key_secret_name,
+            description="HS256 key for member access tokens and verification-code digests (rotate: docs/operations.md)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
+            removal_policy=self.removal_policy,
+        )
+
+    def _rules_parameter(self) -> str:
+        """Seed the rules parameter with the repo's defaults once; never overwrite it.
+
+        Operators (and PUT /v1/admin/rules) own the live value. A CloudFormation
+        AWS::SSM::Parameter would put the template's value back on any deploy that
+        changed DEFAULT_RULES, so the stack writes it only when it is absent.
+        """
+        name = self.stage.rules_parameter
+        arn = self.parameter_arn(name)
+        document = DEFAULT_RULES.model_dump_json(indent=2)
+        call = cr.AwsSdkCall(
+            service="SSM",
+            action="putParameter",
+            parameters={
+                "Name": name,
+                "Value": document,
+                "Type": "String",
+                "Tier": "Advanced" if len(document.encode()) > 4096 else "Standard",
+                "Overwrite": False,
+                "Description": "Huiyuan program rules (JSON, chalicelib/rules.py); read with a cache, validated before use",
+            },
+            physical_resource_id=cr.PhysicalResourceId.of(name),
+            ignore_error_codes_matching="ParameterAlreadyExists",
+        )
+        cr.AwsCustomResource(
+            self,
+            "ProgramRulesSeed",
+            on_create=call,
+            policy=cr.AwsCustomResourcePolicy.from_statements([iam.PolicyStatement(actions=["ssm:PutParameter"], resources=[arn])]),
+            install_latest_aws_sdk=False,
+            log_group=logs.LogGroup(self, "ProgramRulesSeedLogs", retention=self.log_retention, removal_policy=self.removal_policy),
+        )
+        return arn
+
+    def _alarm_topic(self) -> sns.Topic:
+        topic = sns.Topic(
+            self, "AlarmTopic", topic_name=f"huiyuan-{self.stage.name}-alarms", display_name=f"Huiyuan {self.stage.name} alarms", enforce_ssl=True
+        )
+        # The topic has a resource policy (TLS only), so CloudWatch is allowed explicitly, for this stage's alarms.
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="StageAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": self.account},
+                    "ArnLike": {
+                        "aws:SourceArn": self.format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name=f"huiyuan-{self.stage.name}-*",
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                },
+            )
+        )
+        if self.stage.alarm_email:
+            topic.add_subscription(subscriptions.EmailSubscription(self.stage.alarm_email))
+        return topic
+
+    def parameter_arn(self, name: str) -> str:
+        return self.format_arn(service="ssm", resource="parameter", resource_name=name.lstrip("/"))
+
+    # --- functions ----------------------------------------------------------------------------
+
+    def _statements(self, capability: str) -> list[iam.PolicyStatement]:
+        table_resources = [self.table.table_arn] + [f"{self.table.table_arn}/index/{index.name}" for index in table_definition.INDEXES]
+        sender = self.stage.email_sender
+        email_identities = [
+            self.format_arn(service="ses", resource="identity", resource_name=sender),
+            self.format_arn(service="ses", resource="identity", resource_name=sender.rpartition("@")[2]),
+        ]
+        statements = {
+            "table": [iam.PolicyStatement(sid="TableItems", actions=list(TABLE_ACTIONS), resources=table_resources)],
+            "rules_read": [iam.PolicyStatement(sid="ReadRules", actions=["ssm:GetParameter"], resources=[self.rules_parameter_arn])],
+            "rules_write": [iam.PolicyStatement(sid="WriteRules", actions=["ssm:PutParameter"], resources=[self.rules_parameter_arn])],
+            "signing_key": [
+                iam.PolicyStatement(
+                    sid="ReadSigningKeyReference", actions=["ssm:GetParameter"], resources=[self.parameter_arn(self.stage.signing_key_parameter)]
+                ),
+                iam.PolicyStatement(sid="ReadSigningKey", actions=["secretsmanager:GetSecretValue"], resources=[self.signing_key.secret_arn]),
+            ],
+            "messages": [
+                # SMS goes to a phone number, which has no ARN: SNS can only authorise it on "*".
+                iam.PolicyStatement(sid="SendSms", actions=["sns:Publish"], resources=["*"]),
+                iam.PolicyStatement(
+                    sid="SendEmail",
+                    actions=["ses:SendEmail"],
+                    resources=email_identities,
+                    conditions={"StringEquals": {"ses:FromAddress": sender}},
+                ),
+            ],
+            "queue_send": [iam.PolicyStatement(sid="SendJobUnits", actions=["sqs:GetQueueUrl", "sqs:SendMessage"], resources=[self.queue.queue_arn])],
+            "queue_receive": [
+                iam.PolicyStatement(
+                    sid="ReceiveJobUnits",
+                    actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+                    resources=[self.queue.queue_arn],
+                )
+            ],
+        }
+        return statements[capability]
+
+    def _configure_function(self, function: FunctionInfo) -> None:
+        name = self.stage.function_name(function.chalice_name)
+        self.function_names[function.logical_id] = name
+        log_group = logs.LogGroup(
+            self,
+            f"{function.logical_id}Logs",
+            log_group_name=f"/aws/lambda/{name}",
+            retention=self.log_retention,
+            removal_policy=self.removal_policy,
+        )
+        self.log_groups[function.logical_id] = log_group
+        statements = [
+            iam.PolicyStatement(sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]),
+            # X-Ray has no resource-level permissions: "*" is the only resource it accepts.
+            iam.PolicyStatement(sid="Tracing", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]),
+        ]
+        for capability in CAPABILITIES[function.kind]:
+            statements += self._statements(capability)
+        # An inline policy is part of the role resource, so the function (and the SQS
+        # event source mapping, which checks the role when created) never exists without it.
+        role = iam.Role(
+            self,
+            f"{function.logical_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Huiyuan {self.stage.name} {function.chalice_name} ({function.kind})",
+            inline_policies={"access": iam.PolicyDocument(statements=statements)},
+        )
+        self.roles[function.logical_id] = role
+
+        resource = self.chalice.get_resource(function.logical_id)
+        resource.add_property_override("FunctionName", name)
+        resource.add_property_override("Role", role.role_arn)
+        resource.node.add_dependency(log_group)
+        if function.kind == "job":
+            resource.add_property_override("Timeout", self.stage.job_timeout_seconds)
+        if function.kind == "worker":
+            resource.add_property_override("Timeout", self.stage.worker_timeout_seconds)
+            event = f"Events.{function.sqs_event}.Properties"
+            # The queue is this stack's (Chalice names it by ARN string): a reference orders creation.
+            resource.add_property_override(f"{event}.Queue", self.queue.queue_arn)
+            # The worker answers with batchItemFailures (partial batch response); Lambda
+            # only honours it when the mapping says so, else a failed member fails the batch.
+            resource.add_property_override(f"{event}.FunctionResponseTypes", ["ReportBatchItemFailures"])
+            resource.add_property_override(f"{event}.ScalingConfig", {"MaximumConcurrency": self.stage.worker_max_concurrency})
+
+    # --- API edge -----------------------------------------------------------------------------
+
+    def _configure_api(self) -> None:
+        stage = self.stage
+        access_logs = logs.LogGroup(
+            self,
+            "ApiAccessLogs",
+            log_group_name=f"/huiyuan/{stage.name}/api-access",
+            retention=self.log_retention,
+            removal_policy=self.removal_policy,
+        )
+        self.access_log_group = access_logs
+        api = self.chalice.get_resource("RestAPI")
+        api.add_property_override("Name", f"huiyuan-{stage.name}")
+        api.add_property_override(
+            "AccessLogSetting",
+            {
+                # API Gateway wants the log group ARN without the ":*" CloudFormation's Arn ends with.
+                "DestinationArn": self.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=access_logs.log_group_name,
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                ),
+                "Format": ACCESS_LOG_FORMAT,
+            },
+        )
+        api.add_property_override(
+            "MethodSettings",
+            [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": stage.throttle_rate,
+                    "ThrottlingBurstLimit": stage.throttle_burst,
+                    "LoggingLevel": "ERROR",
+                    "DataTraceEnabled": False,  # full request logs would hold phones and tokens
+                    "MetricsEnabled": False,
+                }
+            ],
+        )
+        api.add_property_override("TracingEnabled", True)
+        api.add_property_override("GatewayResponses", self.gateway_responses())
+        if stage.manage_api_gateway_account:
+            api.node.add_dependency(self._api_gateway_account())
+
+    def gateway_responses(self) -> dict[str, Any]:
+        cors = {"Access-Control-Allow-Origin": f"'{self.stage.cors_allow_origin}'", "Vary": "'Origin'"}
+        responses: dict[str, Any] = {}
+        for response_type, error in GATEWAY_PROBLEMS.items():
+            status, headers, body = problem(error)
+            responses[response_type] = {
+                "StatusCode": str(status),
+                "ResponseParameters": {"Headers": {**cors, **{k: f"'{v}'" for k, v in headers.items()}}},
+                "ResponseTemplates": {"application/json": json.dumps(body, ensure_ascii=False)},
+            }
+        # Every other gateway answer (throttled, too large, integration timeout...) at least
+        # carries the CORS header, so the web front end can read it.
+        for response_type in ("DEFAULT_4XX", "DEFAULT_5XX"):
+            responses[response_type] = {"ResponseParameters": {"Headers": cors}}
+        return responses
+
+    def _api_gateway_account(self) -> apigw.CfnAccount:
+        role = iam.Role(
+            self,
+            "ApiGatewayLogsRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="API Gateway writes access and error logs to CloudWatch Logs (account setting)",
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AmazonAPIGatewayPushToCloudWatchLogs")],
+        )
+        role.apply_removal_policy(cdk.RemovalPolicy.RETAIN)  # the account setting outlives this stack
+        account = apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+        account.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        return account
+
+    def _admin_invoke_policy(self) -> iam.ManagedPolicy:
+        """Attach to the operators' IAM roles: they may call /v1/admin (SigV4), nothing else."""
+        return iam.ManagedPolicy(
+            self,
+            "AdminInvokePolicy",
+            managed_policy_name=f"huiyuan-{self.stage.name}-admin-api",
+            description=f"Call the Huiyuan {self.stage.name} operator API (/v1/admin/...)",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["execute-api:Invoke"],
+                    resources=[
+                        self.format_arn(service="execute-api", resource=self.chalice.get_resource("RestAPI").ref, resource_name=path)
+                        for path in ("v1/*/v1/admin", "v1/*/v1/admin/*")
+                    ],
+                )
+            ],
+        )

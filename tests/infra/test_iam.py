@@ -1,0 +1,97 @@
+"""Least privilege: each function's role holds what its kind of function uses, named."""
+
+from __future__ import annotations
+
+import json
+
+from infra.stack import CAPABILITIES
+from tests.infra.conftest import resources
+
+# The two services that accept nothing narrower than "*" (see infra/nag.py).
+WILDCARD_RESOURCE_ACTIONS = {"sns:Publish", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def statements(template):
+    """(resource id, statement) for every IAM statement the stack defines."""
+    for logical_id, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        documents = []
+        if resource["Type"] == "AWS::IAM::Role":
+            documents += [p["PolicyDocument"] for p in props.get("Policies", [])]
+        elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            documents.append(props["PolicyDocument"])
+        for document in documents:
+            for statement in document["Statement"]:
+                yield logical_id, statement
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def function_roles(template):
+    """Function kind -> the actions its role allows (from the role's inline policy)."""
+    roles = resources(template, "AWS::IAM::Role")
+    found = {}
+    for logical_id, function in resources(template, "AWS::Serverless::Function").items():
+        role = roles[function["Properties"]["Role"]["Fn::GetAtt"][0]]
+        actions = {a for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"] for a in as_list(s["Action"])}
+        found[logical_id] = actions
+    return found
+
+
+def test_no_iam_statement_allows_a_wildcard_action(template):
+    for logical_id, statement in statements(template):
+        for action in as_list(statement.get("Action", [])):
+            assert "*" not in action, f"{logical_id}: {action}"
+        assert "NotAction" not in statement, logical_id
+
+
+def test_only_sms_and_tracing_are_allowed_on_every_resource(template):
+    for logical_id, statement in statements(template):
+        if statement["Effect"] == "Allow" and "*" in as_list(statement["Resource"]):
+            assert set(as_list(statement["Action"])) <= WILDCARD_RESOURCE_ACTIONS, f"{logical_id}: {statement}"
+
+
+def test_the_authorizer_reads_the_signing_key_and_nothing_else(template):
+    actions = function_roles(template)["MemberToken"]
+    assert actions == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "ssm:GetParameter",
+        "secretsmanager:GetSecretValue",
+    }
+
+
+def test_only_the_api_writes_the_rules_and_reads_the_signing_key(template):
+    for logical_id, actions in function_roles(template).items():
+        if logical_id == "APIHandler":
+            assert {"ssm:PutParameter", "secretsmanager:GetSecretValue", "dynamodb:PutItem", "ses:SendEmail", "sns:Publish"} <= actions
+            assert not any(a.startswith("sqs:") for a in actions)
+        elif logical_id != "MemberToken":
+            assert "ssm:PutParameter" not in actions and "secretsmanager:GetSecretValue" not in actions, logical_id
+
+
+def test_only_the_worker_receives_from_the_queue_and_no_function_can_scan_or_drop_the_table(template):
+    for logical_id, actions in function_roles(template).items():
+        assert ("sqs:ReceiveMessage" in actions) == (logical_id == "JobWorker"), logical_id
+        assert not actions & {"dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:UpdateTable", "dynamodb:CreateTable"}
+
+
+def test_every_function_has_a_known_kind(synthesized, stage_name):
+    kinds = {f.kind for f in synthesized.stacks[stage_name].functions}
+    assert kinds <= set(CAPABILITIES)
+    assert kinds == {"api", "authorizer", "job", "worker"}
+
+
+def test_table_access_names_the_table_and_each_of_its_indexes(template):
+    from chalicelib.store.table import INDEXES
+
+    (table_id,) = resources(template, "AWS::DynamoDB::Table")
+    for logical_id, statement in statements(template):
+        if any(a.startswith("dynamodb:") for a in as_list(statement["Action"])):
+            rendered = json.dumps(statement["Resource"])
+            assert table_id in rendered and "*" not in rendered, logical_id
+            assert all(f"/index/{index.name}" in rendered for index in INDEXES), logical_id

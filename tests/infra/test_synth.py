@@ -1,0 +1,333 @@
+"""What the synthesized stacks deploy, checked against what the code defines:
+the table against chalicelib.store.table, the jobs against chalicelib.jobs.specs,
+the functions' environment against .chalice/config.json."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Match
+
+from chalicelib.errors import problem
+from chalicelib.jobs.specs import JOBS
+from chalicelib.rules import DEFAULT_RULES, ProgramRules
+from chalicelib.store import table as table_definition
+from infra.stack import GATEWAY_PROBLEMS
+from infra.stages import SECRETS_MANAGER_REFERENCE, stage_environment
+from tests.infra.conftest import resources, the_one
+
+RUNTIME_ENV = ("TABLE_NAME", "RULES_PARAMETER", "SIGNING_KEY_PARAMETER", "JOBS_QUEUE_NAME", "EMAIL_SENDER", "HUIYUAN_STAGE", "INDEX_SHARDS")
+
+
+def functions(template):
+    return resources(template, "AWS::Serverless::Function")
+
+
+def alarm_named(template, name):
+    found = [a for a in resources(template, "AWS::CloudWatch::Alarm").values() if a["Properties"]["AlarmName"] == name]
+    assert len(found) == 1, f"no alarm {name}"
+    return found[0]["Properties"]
+
+
+def metric_of(alarm):
+    """The single metric an alarm watches, whichever form CloudFormation got it in."""
+    if "MetricName" in alarm:
+        return {"MetricName": alarm["MetricName"], "Dimensions": alarm.get("Dimensions", []), "Stat": alarm["Statistic"], "Period": alarm["Period"]}
+    (stat,) = [m["MetricStat"] for m in alarm["Metrics"] if m.get("ReturnData", True)]
+    return {
+        "MetricName": stat["Metric"]["MetricName"],
+        "Dimensions": stat["Metric"].get("Dimensions", []),
+        "Stat": stat["Stat"],
+        "Period": stat["Period"],
+    }
+
+
+def notifies_the_alarm_topic(alarm, template):
+    topic_id, _ = the_one(template, "AWS::SNS::Topic")
+    return {"Ref": topic_id} in alarm["AlarmActions"]
+
+
+# --- synthesis itself ---
+
+
+def test_every_stage_synthesizes_in_one_process_and_leaves_it_as_it_was(synthesized):
+    assert set(synthesized.templates) == {"dev", "prod"}
+    # Packaging imports the app anew per stage with the stage's environment, then puts everything back.
+    assert synthesized.environ_after == synthesized.environ_before
+    assert synthesized.app_module_after is synthesized.app_module_before
+    assert synthesized.cwd_after == synthesized.cwd_before
+    print(f"\nsynthesized dev and prod in {synthesized.seconds:.1f} s")
+
+
+def test_each_stage_packages_its_own_import_of_the_app(synthesized, stage_name):
+    """The worker's queue is a decorator argument, read when the app is imported."""
+    sam = synthesized.stacks[stage_name].sam
+    queue = sam["Resources"]["JobWorker"]["Properties"]["Events"]["JobWorkerSqsEventSource"]["Properties"]["Queue"]
+    assert queue["Fn::Sub"].endswith(":" + stage_environment(stage_name)["JOBS_QUEUE_NAME"])
+
+
+# --- the table ---
+
+
+def test_the_table_is_built_from_the_code_s_table_definition(cdk_template, template, stage):
+    indexes = table_definition.INDEXES
+    expected_gsis = []
+    for index in indexes:
+        key_schema = [{"AttributeName": index.hash_key, "KeyType": "HASH"}]
+        if index.range_key:
+            key_schema.append({"AttributeName": index.range_key, "KeyType": "RANGE"})
+        expected_gsis.append({"IndexName": index.name, "KeySchema": key_schema, "Projection": {"ProjectionType": index.projection}})
+
+    cdk_template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "TableName": stage.table_name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [
+                {"AttributeName": table_definition.HASH_KEY, "KeyType": "HASH"},
+                {"AttributeName": table_definition.RANGE_KEY, "KeyType": "RANGE"},
+            ],
+            "GlobalSecondaryIndexes": Match.array_equals(expected_gsis),
+            "TimeToLiveSpecification": {"AttributeName": table_definition.TTL_ATTRIBUTE, "Enabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},  # the AWS-managed KMS key
+        },
+    )
+    # The same definition the local stack creates the table from.
+    request = table_definition.create_table_request(stage.table_name)
+    _, table = the_one(template, "AWS::DynamoDB::Table")
+    by_name = lambda a: a["AttributeName"]  # noqa: E731
+    assert sorted(table["Properties"]["AttributeDefinitions"], key=by_name) == sorted(request["AttributeDefinitions"], key=by_name)
+    assert sorted(table["Properties"]["GlobalSecondaryIndexes"], key=lambda g: g["IndexName"]) == sorted(
+        request["GlobalSecondaryIndexes"], key=lambda g: g["IndexName"]
+    )
+
+
+def test_the_prod_table_is_protected_from_deletion_and_dev_s_is_not(synthesized):
+    _, prod = the_one(synthesized.templates["prod"], "AWS::DynamoDB::Table")
+    _, dev = the_one(synthesized.templates["dev"], "AWS::DynamoDB::Table")
+    assert prod["Properties"]["DeletionProtectionEnabled"] is True
+    assert prod["DeletionPolicy"] == prod["UpdateReplacePolicy"] == "Retain"
+    assert dev["Properties"].get("DeletionProtectionEnabled") is False
+    assert dev["DeletionPolicy"] == "Delete"
+
+
+# --- jobs: queue, dead letters, partial batch responses, schedules ---
+
+
+def test_the_jobs_queue_dead_letters_after_5_receives_and_outlasts_6_worker_timeouts(template, stage):
+    queues = {q["Properties"]["QueueName"]: (k, q["Properties"]) for k, q in resources(template, "AWS::SQS::Queue").items()}
+    assert set(queues) == {stage.jobs_queue_name, stage.jobs_dlq_name}
+    _, work = queues[stage.jobs_queue_name]
+    dlq_id, dlq = queues[stage.jobs_dlq_name]
+    assert work["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}, "maxReceiveCount": 5}
+    worker_timeout = functions(template)["JobWorker"]["Properties"]["Timeout"]
+    assert work["VisibilityTimeout"] >= 6 * worker_timeout
+    for queue in (work, dlq):
+        assert queue["SqsManagedSseEnabled"] is True
+
+
+def test_the_worker_reads_the_stack_s_queue_and_reports_partial_batch_failures(template, stage):
+    queue_id = next(k for k, q in resources(template, "AWS::SQS::Queue").items() if q["Properties"]["QueueName"] == stage.jobs_queue_name)
+    events = functions(template)["JobWorker"]["Properties"]["Events"]
+    (sqs_event,) = [e["Properties"] for e in events.values() if e["Type"] == "SQS"]
+    assert sqs_event["Queue"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    # Without this Lambda ignores the worker's batchItemFailures and retries the whole batch.
+    assert sqs_event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert sqs_event["BatchSize"] == 10
+
+
+def test_any_dead_lettered_unit_raises_an_alarm(template, stage):
+    dlq_id = next(k for k, q in resources(template, "AWS::SQS::Queue").items() if q["Properties"]["QueueName"] == stage.jobs_dlq_name)
+    alarm = alarm_named(template, f"huiyuan-{stage.name}-jobs-dlq-not-empty")
+    metric = metric_of(alarm)
+    assert metric["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert metric["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert notifies_the_alarm_topic(alarm, template)
+
+
+def test_every_job_runs_on_its_schedule_and_alarms_when_it_fails_or_does_not_run(template, stage):
+    scheduled = {
+        f["Properties"]["FunctionName"]: e["Properties"]["Schedule"]
+        for f in functions(template).values()
+        for e in f["Properties"].get("Events", {}).values()
+        if e["Type"] == "Schedule"
+    }
+    assert scheduled == {stage.function_name(name): spec.cron for name, spec in JOBS.items()}
+    for name in JOBS:
+        function_name = stage.function_name(name)
+        missed = alarm_named(template, f"huiyuan-{stage.name}-{name}-did-not-run")
+        metric = metric_of(missed)
+        assert (metric["MetricName"], metric["Dimensions"]) == ("Invocations", [{"Name": "FunctionName", "Value": function_name}])
+        assert (metric["Period"], missed["Threshold"], missed["ComparisonOperator"]) == (86400, 1, "LessThanThreshold")
+        assert missed["TreatMissingData"] == "breaching"  # a function that did not run publishes nothing
+        failed = alarm_named(template, f"huiyuan-{stage.name}-{name}-errors")
+        assert (metric_of(failed)["MetricName"], failed["Threshold"], failed["ComparisonOperator"]) == ("Errors", 1, "GreaterThanOrEqualToThreshold")
+        assert notifies_the_alarm_topic(missed, template) and notifies_the_alarm_topic(failed, template)
+
+
+# --- functions: environment, roles, logs, tracing ---
+
+
+def test_every_function_gets_the_stage_environment_from_the_chalice_config(template, stage_name):
+    config = stage_environment(stage_name)
+    assert all(config.get(var) for var in RUNTIME_ENV)
+    for logical_id, function in functions(template).items():
+        env = function["Properties"]["Environment"]["Variables"]
+        assert {var: env.get(var) for var in RUNTIME_ENV} == {var: config[var] for var in RUNTIME_ENV}, logical_id
+
+
+def test_the_environment_names_what_the_stack_creates(template, stage):
+    env = stage_environment(stage.name)
+    _, table = the_one(template, "AWS::DynamoDB::Table")
+    assert table["Properties"]["TableName"] == env["TABLE_NAME"]
+    # The signing key: a generated secret, read through SSM's Secrets Manager reference path.
+    _, secret = the_one(template, "AWS::SecretsManager::Secret")
+    assert env["SIGNING_KEY_PARAMETER"] == SECRETS_MANAGER_REFERENCE + secret["Properties"]["Name"]
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32  # the code refuses shorter keys
+    # The rules: seeded with the repo's defaults, once (a deploy never overwrites what operators set).
+    _, seed = the_one(template, "Custom::AWS")
+    create = json.loads(_joined(seed["Properties"]["Create"]))
+    assert "Update" not in seed["Properties"]
+    assert create["parameters"]["Name"] == env["RULES_PARAMETER"]
+    assert create["parameters"]["Overwrite"] is False
+    assert ProgramRules.model_validate_json(create["parameters"]["Value"]) == DEFAULT_RULES
+    # SES: the sender identity.
+    _, identity = the_one(template, "AWS::SES::EmailIdentity")
+    assert identity["Properties"]["EmailIdentity"] == env["EMAIL_SENDER"]
+
+
+def _joined(value):
+    """A Fn::Join of literal strings and tokens, as text (tokens as placeholders)."""
+    if isinstance(value, str):
+        return value
+    separator, parts = value["Fn::Join"]
+    return separator.join(p if isinstance(p, str) else "TOKEN" for p in parts)
+
+
+def test_every_function_runs_python_3_13_traced_with_its_own_role_and_a_retained_log_group(template, stage):
+    roles = resources(template, "AWS::IAM::Role")
+    log_groups = {
+        g["Properties"]["LogGroupName"]: g for g in resources(template, "AWS::Logs::LogGroup").values() if "LogGroupName" in g["Properties"]
+    }
+    used_roles = []
+    for logical_id, function in functions(template).items():
+        props = function["Properties"]
+        assert props["Runtime"] == "python3.13"
+        assert props["Tracing"] == "Active"
+        role_id = props["Role"]["Fn::GetAtt"][0]
+        assert role_id in roles, f"{logical_id} runs as {props['Role']}"
+        used_roles.append(role_id)
+        group = log_groups[f"/aws/lambda/{props['FunctionName']}"]
+        assert group["Properties"]["RetentionInDays"] == stage.log_retention_days
+        assert any(dep.startswith(f"{logical_id}Logs") for dep in function.get("DependsOn", []))  # created before the function writes
+    assert len(used_roles) == len(set(used_roles)), "functions share a role"
+
+
+# --- the API edge ---
+
+
+def test_every_admin_route_requires_iam_authorisation(template):
+    body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    definitions = body.get("securityDefinitions", {})
+    admin = [(path, method, op) for path, methods in body["paths"].items() if path.startswith("/v1/admin") for method, op in methods.items()]
+    for path, method, operation in admin:
+        if method == "options":
+            continue  # CORS preflight
+        schemes = [name for requirement in operation.get("security", []) for name in requirement]
+        assert schemes, f"{method.upper()} {path} is open"
+        for name in schemes:
+            assert definitions[name].get("x-amazon-apigateway-authtype") == "awsSigv4", f"{method.upper()} {path} uses {name}"
+    # The member routes keep the token authorizer (and so do not accept IAM instead).
+    me = body["paths"]["/v1/me"]["get"]
+    assert me["security"] == [{"member_token": []}]
+
+
+def test_gateway_errors_answer_problem_json_with_cors_headers(template, stage):
+    api = template["Resources"]["RestAPI"]["Properties"]
+    responses = api["GatewayResponses"]
+    expected = {"UNAUTHORIZED": (401, "unauthorized"), "ACCESS_DENIED": (403, "forbidden"), "MISSING_AUTHENTICATION_TOKEN": (404, "not_found")}
+    for response_type, (status, code) in expected.items():
+        response = responses[response_type]
+        assert response["StatusCode"] == str(status)
+        headers = response["ResponseParameters"]["Headers"]
+        assert headers["Content-Type"] == "'application/problem+json'"
+        assert headers["Access-Control-Allow-Origin"] == f"'{stage.cors_allow_origin}'"
+        body = json.loads(response["ResponseTemplates"]["application/json"])
+        assert body == problem(GATEWAY_PROBLEMS[response_type])[2]
+        assert (body["status"], body["code"]) == (status, code)
+    for response_type in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        assert responses[response_type]["ResponseParameters"]["Headers"]["Access-Control-Allow-Origin"] == f"'{stage.cors_allow_origin}'"
+
+
+def test_the_api_stage_is_throttled_traced_and_access_logged(template, stage):
+    api = template["Resources"]["RestAPI"]["Properties"]
+    (settings,) = api["MethodSettings"]
+    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
+    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (stage.throttle_rate, stage.throttle_burst)
+    assert settings["DataTraceEnabled"] is False  # full request logs would hold phones and tokens
+    assert api["TracingEnabled"] is True
+    access_log_id = next(
+        k for k, g in resources(template, "AWS::Logs::LogGroup").items() if g["Properties"].get("LogGroupName") == f"/huiyuan/{stage.name}/api-access"
+    )
+    assert {"Ref": access_log_id} in api["AccessLogSetting"]["DestinationArn"]["Fn::Join"][1]
+    assert json.loads(api["AccessLogSetting"]["Format"])["requestId"] == "$context.requestId"
+    assert api["Name"] == f"huiyuan-{stage.name}"  # the dashboard and alarms find the API by this name
+
+
+# --- observability ---
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        '"AWS/ApiGateway","Count"',
+        '"AWS/ApiGateway","4XXError"',
+        '"AWS/ApiGateway","5XXError"',
+        '"stat":"p50"',
+        '"stat":"p99"',
+        '"AWS/Lambda","Errors"',
+        '"AWS/Lambda","Throttles"',
+        '"AWS/DynamoDB","ReadThrottleEvents"',
+        '"AWS/DynamoDB","WriteThrottleEvents"',
+        '"AWS/SQS","ApproximateNumberOfMessagesVisible"',
+        '"Huiyuan","Signups"',
+        '"Huiyuan","Verifications"',
+        '"Huiyuan","PointsEarned"',
+        '"Huiyuan","PointsRedeemed"',
+        '"Huiyuan","JobPointsMoved"',
+    ],
+)
+def test_the_dashboard_shows(metric, template):
+    _, dashboard = the_one(template, "AWS::CloudWatch::Dashboard")
+    body = json.dumps(dashboard["Properties"]["DashboardBody"]).replace('\\"', '"')
+    assert metric in body
+
+
+def test_the_business_metrics_are_read_where_the_code_writes_them(template, stage_name):
+    env = stage_environment(stage_name)
+    _, dashboard = the_one(template, "AWS::CloudWatch::Dashboard")
+    body = json.dumps(dashboard["Properties"]["DashboardBody"]).replace('\\"', '"')
+    # powertools Metrics: the namespace, and the service as the one default dimension.
+    assert f'"{env["POWERTOOLS_METRICS_NAMESPACE"]}","Signups","service","{env["POWERTOOLS_SERVICE_NAME"]}"' in body
+
+
+def test_5xx_rate_throttles_and_function_errors_alarm_to_the_alarm_topic(template, stage):
+    prefix = f"huiyuan-{stage.name}"
+    rate = alarm_named(template, f"{prefix}-api-5xx-rate")
+    assert (metric_of(rate)["MetricName"], metric_of(rate)["Stat"], rate["Threshold"]) == ("5XXError", "Average", stage.api_5xx_rate)
+    throttles = alarm_named(template, f"{prefix}-lambda-throttles")
+    throttled = {m["MetricStat"]["Metric"]["Dimensions"][0]["Value"] for m in throttles["Metrics"] if "MetricStat" in m}
+    assert throttled == {f["Properties"]["FunctionName"] for f in functions(template).values()}
+    table_throttles = alarm_named(template, f"{prefix}-table-throttles")
+    assert {m["MetricStat"]["Metric"]["MetricName"] for m in table_throttles["Metrics"] if "MetricStat" in m} == {
+        "ReadThrottleEvents",
+        "WriteThrottleEvents",
+    }
+    for function in functions(template).values():
+        name = function["Properties"]["FunctionName"].removeprefix(f"{prefix}-")
+        assert metric_of(alarm_named(template, f"{prefix}-{name}-errors"))["MetricName"] == "Errors"
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        assert notifies_the_alarm_topic(alarm["Properties"], template), alarm["Properties"]["AlarmName"]
