@@ -3,10 +3,11 @@
 from chalice import Chalice
 
 from chalicelib.api import admin, auth, engagement, members, merchants, profile, public, wallet
-from chalicelib.api.http import problem_middleware
+from chalicelib.api.http import cors_config, problem_middleware
 from chalicelib.jobs import schedules
 
 app = Chalice(app_name="huiyuan")
+app.api.cors = cors_config()
 app.register_middleware(problem_middleware, "http")
 app.register_blueprint(public.bp)
 app.register_blueprint(auth.bp)

@@ -25,6 +25,8 @@ class Settings(BaseModel):
     # Write-sharding of day-keyed index buckets; fixed per deployment.
     index_shards: int = Field(default=8, ge=1, le=256)
     jobs_queue_name: str = "huiyuan-local-jobs"
+    # The web frontends' origin, for CORS (one origin per stage; unset: no CORS headers).
+    cors_allow_origin: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -42,6 +44,7 @@ _ENV = {
     "max_body_bytes": "MAX_BODY_BYTES",
     "index_shards": "INDEX_SHARDS",
     "jobs_queue_name": "JOBS_QUEUE_NAME",
+    "cors_allow_origin": "CORS_ALLOW_ORIGIN",
 }
 
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Blueprint, Response
+from chalice import Blueprint, CORSConfig, Response
 from chalice.app import Request
 from pydantic import BaseModel, ValidationError
 
@@ -29,6 +29,19 @@ from ..settings import get_settings
 from ..store.transactions import is_transient
 
 JSON = "application/json; charset=utf-8"
+
+
+def cors_config() -> CORSConfig | None:
+    """CORS for the web frontends of this stage (Chalice answers the preflights)."""
+    origin = get_settings().cors_allow_origin
+    if not origin:
+        return None
+    return CORSConfig(
+        allow_origin=origin,
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Api-Key"],
+        expose_headers=["Retry-After"],
+        max_age=600,
+    )
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
