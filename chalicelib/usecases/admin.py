@@ -48,10 +48,11 @@ from ..store.models_wallet import Wallet
 from ..store.parameters import clear_caches, load_rules
 from ..store.rules_parameter import read_rules_document, write_rules_document
 from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
-from .audit import Change, add_audit, decode_cursor, encode_cursor, record_audit
+from .audit import Change, add_audit, record_audit
 from .closure import closing_actions, restoring_actions
 from .common import fingerprint, phone_or_error, plain
 from .merchants import forget_cached_keys
+from .pages import decode_cursor, encode_cursor
 
 
 @dataclass(frozen=True)

@@ -8,20 +8,18 @@ day it happened (program time zone); both listings are newest first.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from ..clock import iso, today_in
-from ..errors import ValidationFailed
 from ..rules import ProgramRules
 from ..store import keys
 from ..store.members import new_entry_id
 from ..store.models_admin import AuditEntry
 from ..store.transactions import Transaction
+from .pages import decode_cursor, encode_cursor
 
 
 @dataclass(frozen=True)
@@ -96,21 +94,6 @@ def audit_view(entry: AuditEntry) -> dict[str, Any]:
         "after": json.loads(entry.after) if entry.after else None,
         "created_at": iso(entry.created_at),
     }
-
-
-def encode_cursor(sk: str) -> str:
-    return base64.urlsafe_b64encode(sk.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, prefix: str) -> str:
-    """A cursor carries only a sort key; the partition always comes from the request."""
-    try:
-        sk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ValidationFailed.single("cursor", "not a cursor this API gave out") from None
-    if not sk.startswith(prefix) or len(sk) > 200:
-        raise ValidationFailed.single("cursor", "not a cursor this API gave out")
-    return sk
 
 
 def audit_page(*, member_id: str | None, day: date | None, limit: int, cursor: str | None) -> dict[str, Any]:

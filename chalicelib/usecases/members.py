@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from ..clock import iso
-from ..errors import Unauthorized, ValidationFailed
+from ..errors import Unauthorized
 from ..points import expiring_summary
 from ..store import keys
 from ..store.members import get_member, member_view, points_state
 from ..store.models import BaseItem, LedgerEntry, Member, Reward
 from ..store.parameters import load_rules
+from .pages import decode_cursor, encode_cursor
 
 
 def active_member_view(member_id: str) -> dict[str, Any]:
@@ -22,20 +21,6 @@ def active_member_view(member_id: str) -> dict[str, Any]:
         raise Unauthorized("The membership is closed")
     rules = load_rules()
     return member_view(member, expiring_summary(points_state(member), rules.points_validity_months))
-
-
-def _encode_cursor(sk: str) -> str:
-    return base64.urlsafe_b64encode(sk.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, prefix: str) -> str:
-    try:
-        sk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ValidationFailed.single("cursor", "not a cursor this API gave out") from None
-    if not sk.startswith(prefix) or len(sk) > 200:
-        raise ValidationFailed.single("cursor", "not a cursor this API gave out")
-    return sk
 
 
 def ledger_page(member_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
@@ -50,7 +35,7 @@ def ledger_page(member_id: str, limit: int, cursor: str | None) -> dict[str, Any
     """
     pk = keys.member_pk(member_id)
     if cursor:
-        start = {"pk": {"S": pk}, "sk": {"S": _decode_cursor(cursor, keys.LEDGER_PREFIX)}}
+        start = {"pk": {"S": pk}, "sk": {"S": decode_cursor(cursor, keys.LEDGER_PREFIX)}}
         results = BaseItem.query(pk, BaseItem.sk.startswith(keys.LEDGER_PREFIX), limit=limit, last_evaluated_key=start, consistent_read=True)
     else:
         results = BaseItem.query(pk, BaseItem.sk.startswith(keys.PROFILE), limit=limit + 1, consistent_read=True)
@@ -75,7 +60,7 @@ def ledger_page(member_id: str, limit: int, cursor: str | None) -> dict[str, Any
         for e in entries
     ]
     last = results.last_evaluated_key
-    next_cursor = _encode_cursor(last["sk"]["S"]) if last and len(items) == limit else None
+    next_cursor = encode_cursor(last["sk"]["S"]) if last and len(items) == limit else None
     return {"items": items, "next_cursor": next_cursor}
 
 

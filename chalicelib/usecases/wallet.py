@@ -49,7 +49,7 @@ from ..store.wallet import (
 )
 from ..wallet import NotEnoughFunds, RefundTooLarge, credit, debit, refunded_after, topup_bonus
 from .common import fingerprint, phone_or_error, plain
-from .members import _decode_cursor, _encode_cursor
+from .pages import decode_cursor, encode_cursor
 from .purchases import Merchant
 
 # Who may move money: a pending member (enrolled by a purchase, not yet signed
@@ -374,7 +374,7 @@ def wallet_statement(member_id: str, limit: int, cursor: str | None) -> dict[str
     batch read, then the entries after the cursor. A cursor carries only a
     sort key: the partition always comes from the caller's token.
     """
-    after = _decode_cursor(cursor, keys.WALLET_ENTRY_PREFIX) if cursor else None
+    after = decode_cursor(cursor, keys.WALLET_ENTRY_PREFIX) if cursor else None
     # The first page's query returns the wallet itself; a later page reads it with the member.
     found = read_items([member_key(member_id)] if after is None else [member_key(member_id), wallet_key(member_id)])
     member = _member(found.get(member_key(member_id)))
@@ -390,7 +390,7 @@ def wallet_statement(member_id: str, limit: int, cursor: str | None) -> dict[str
             entries.append(item)
     entries = entries[:limit]
     more = results.last_evaluated_key is not None and len(entries) == limit
-    next_cursor = _encode_cursor(keys.wallet_entry_sk(entries[-1].entry_id)) if more else None
+    next_cursor = encode_cursor(keys.wallet_entry_sk(entries[-1].entry_id)) if more else None
     return {
         "balance": int(wallet.balance) if wallet else 0,
         "currency": wallet.currency if wallet else load_rules().currencies[0],
