@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import calendar
 import contextlib
-import copy
 import hashlib
 import io
 import random
@@ -35,6 +34,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+from chalicelib.local.aws import light_transaction_snapshots
 
 from .recorder import Call, Recorder
 
@@ -291,69 +292,6 @@ def seed(client: Any, table_name: str, size: int, as_of: date, shards: int) -> t
 # --- moto's transactions --------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def light_transaction_snapshots() -> Iterator[None]:
-    """Make moto's TransactWriteItems snapshot only the items it writes.
-
-    moto keeps a `copy.deepcopy` of the whole table per item of every
-    transaction, to roll back a cancelled one: 0.2-0.7 s per job transaction
-    at 2,000 items, 16-20 s per 4-item transaction at 20,000 (on a loaded
-    machine), so the 400 transactions of the 10,000-member run would take
-    hours; with this, about 15 ms each. While this is active, moto takes
-    one copy per transaction that shares the partitions the transaction does
-    not touch and deep-copies the items it does, so a cancelled transaction
-    still rolls back exactly. What DynamoDB is asked, and what it answers, do
-    not change: only moto's time does.
-    """
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.table import Table
-
-    original = DynamoDBBackend.transact_write_items
-    touched: dict[str, list[dict[str, Any]]] = {}
-    clones: dict[str, Table] = {}
-
-    def snapshot(table: Table, memo: dict[int, Any]) -> Table:
-        if table.name in clones:  # moto copies once per item of the transaction: the first copy serves
-            return clones[table.name]
-        clone = copy.copy(table)
-        clone.items = copy.copy(table.items)  # the partitions the transaction does not touch are shared
-        for spec in touched.get(table.name, []):
-            key = spec["Item"] if "Item" in spec else spec["Key"]
-            hash_value = DynamoType(key[table.hash_key_attr])
-            if hash_value not in table.items:
-                continue
-            if table.has_range_key:
-                partition = clone.items[hash_value] = dict(clone.items[hash_value])
-                range_value = DynamoType(key[table.range_key_attr])
-                if range_value in partition:
-                    partition[range_value] = copy.deepcopy(partition[range_value])
-            else:
-                clone.items[hash_value] = copy.deepcopy(table.items[hash_value])
-        clones[table.name] = clone
-        return clone
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        touched.clear()
-        clones.clear()
-        for entry in transact_items:
-            for spec in entry.values():
-                touched.setdefault(spec.get("TableName", ""), []).append(spec)
-        Table.__deepcopy__ = snapshot  # type: ignore[attr-defined]
-        try:
-            original(self, transact_items)
-        finally:
-            del Table.__deepcopy__  # type: ignore[attr-defined]
-            touched.clear()
-            clones.clear()
-
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
-
-
 # --- running the jobs ----------------------------------------------------------------
 
 
@@ -599,7 +537,7 @@ def markdown(runs: list[SizeRun], as_of: str) -> list[str]:
         "items on a quiet 2-core machine), where DynamoDB reads only the queried partition; the app's time grows with the work. "
         "moto's TransactWriteItems also deep-copies the whole table once per item of each transaction (to roll back a "
         "cancelled one); the bench makes that copy share what the transaction does not touch "
-        "(`light_transaction_snapshots` in `tests/bench/jobs.py`): without that, a 4-item transaction took 16-20 s at "
+        "(`light_transaction_snapshots`, `chalicelib/local/aws.py`, used by the local stack): without that, a 4-item transaction took 16-20 s at "
         "20,000 items (about 15 ms with it), and the 400 transactions of the 10,000-member run would take hours. The "
         "requests and the answers are unchanged.",
         "",
