@@ -135,6 +135,20 @@ def _commit(tx: Transaction, record_part: str, replay_raw: Callable[[dict[str, A
     return None
 
 
+def _money_request_digest(id_name: str, id_value: str, request: TopupRequest | WalletPaymentRequest, phone: str | None) -> str:
+    """What a top-up or payment means, to tell a replay from a conflict (phone normalised)."""
+    return fingerprint(
+        {
+            id_name: id_value,
+            "phone": phone,
+            "member_id": request.member_id,
+            "amount": request.amount,
+            "currency": request.currency,
+            "store_id": request.store_id,
+        }
+    )
+
+
 # --- top-ups -------------------------------------------------------------------
 
 
@@ -143,16 +157,7 @@ def top_up(request: TopupRequest, merchant: Merchant) -> WalletOutcome:
     rules = load_rules()
     _accepted_currency(rules, request.currency)
     phone = phone_or_error(request.phone, rules) if request.phone else None
-    digest = fingerprint(
-        {
-            "topup_id": request.topup_id,
-            "phone": phone,
-            "member_id": request.member_id,
-            "amount": request.amount,
-            "currency": request.currency,
-            "store_id": request.store_id,
-        }
-    )
+    digest = _money_request_digest("topup_id", request.topup_id, request, phone)
     record_key = (keys.topup_pk(request.topup_id), keys.TOPUP_SK)
     conflict = f"Top-up {request.topup_id} was already recorded with a different body"
 
@@ -225,16 +230,7 @@ def pay(request: WalletPaymentRequest, merchant: Merchant) -> WalletOutcome:
     rules = load_rules()
     _accepted_currency(rules, request.currency)
     phone = phone_or_error(request.phone, rules) if request.phone else None
-    digest = fingerprint(
-        {
-            "payment_id": request.payment_id,
-            "phone": phone,
-            "member_id": request.member_id,
-            "amount": request.amount,
-            "currency": request.currency,
-            "store_id": request.store_id,
-        }
-    )
+    digest = _money_request_digest("payment_id", request.payment_id, request, phone)
     record_key = (keys.payment_pk(request.payment_id), keys.PAYMENT_SK)
     conflict = f"Payment {request.payment_id} was already recorded with a different body"
 
