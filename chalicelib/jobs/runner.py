@@ -5,13 +5,16 @@ JobRun, and sends the units to the jobs queue (or, inline, does them itself).
 `do_unit` is what the queue worker runs for one message: it reads the bucket
 through its KEYS_ONLY index, the members in batches, and acts on each one.
 A member that fails is retried alone (a unit of its own), so one bad member
-never repeats or blocks the others.
+never repeats or blocks the others. A `reconcile` unit reads one Scan segment
+instead (usecases/reconcile.py); one that runs out of time sends the rest of
+its segment as a new unit.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -28,12 +31,20 @@ from ..store import keys, table
 from ..store.models import DeferredMessage, JobRun, Member
 from ..store.parameters import load_rules
 from ..store.transactions import connection
+from ..usecases.reconcile import reconcile_segment
 from ..usecases.scheduled import JobContext, act_on_member
 from .specs import JOBS, Unit
 
 MAX_PAST_DAYS = 400
 MAX_FUTURE_DAYS = 31
 BATCH_GET = 100
+# A reconcile unit scans until this many seconds have passed, then hands the rest
+# of its segment to a new unit: well inside the worker's timeout (120 s).
+RECONCILE_UNIT_SECONDS = 60
+# Drifting member ids kept in the run record per unit (the log has every one).
+MAX_DRIFT_IDS = 100
+# Counters reported under their own metric names (or not metrics at all), not as Job<Name>.
+_NOT_JOB_METRICS = ("skipped.", "drift", "outstanding_")
 
 
 class BadJobRequest(ValueError):
@@ -93,7 +104,7 @@ def start_job(request: JobRequest, *, inline: bool = False) -> dict[str, Any]:
         # A dry run writes nothing at all, not even its run record: it runs here.
         total: Counter[str] = Counter()
         for message in messages:
-            total += do_unit(message)
+            total.update(do_unit(message))  # update keeps negative counts (a negative balance outstanding)
         return summarise(request.job, request.as_of.isoformat(), run_id, True, len(units), len(units), total)
     JobRun(
         keys.jobrun_pk(request.job, request.as_of.isoformat()),
@@ -109,7 +120,7 @@ def start_job(request: JobRequest, *, inline: bool = False) -> dict[str, Any]:
     ).save()
     if inline:
         for message in messages:
-            do_unit(message)
+            do_unit({**message, "inline": True})
         return summary(request.job, request.as_of.isoformat(), run_id)
     enqueue(messages)
     return {
@@ -171,6 +182,8 @@ def do_unit(unit: Unit) -> Counter[str]:
     tally: Counter[str] = Counter()
     if unit["kind"] == "send":
         _send_deferred(unit, ctx.now_local, ctx.dry_run, tally)
+    elif unit["kind"] == "reconcile":
+        _reconcile(unit, ctx.dry_run, tally)
     else:
         action = JOBS[unit["job"]].actions[unit["kind"]]
         member_ids = unit.get("members") or _index_member_ids(unit["index"], unit["bucket"], tally)
@@ -231,12 +244,45 @@ def _send_deferred(unit: Unit, now_local: datetime, dry_run: bool, tally: Counte
             tally["affected"] += 1
 
 
+def _reconcile(unit: Unit, dry_run: bool, tally: Counter[str]) -> None:
+    """Check the members of one Scan segment (from where the unit before stopped). Reads only."""
+    deadline = None if dry_run or unit.get("inline") else time.monotonic() + RECONCILE_UNIT_SECONDS
+    report = reconcile_segment(
+        connection().client,
+        get_settings().table_name,
+        int(unit["segment"]),
+        int(unit["segments"]),
+        start_key=unit.get("start_key"),
+        deadline=deadline,
+    )
+    tally["examined"] += report.members_checked
+    tally["drift"] += len(report.drifting)
+    tally["unsettled"] += len(report.unsettled)
+    tally["rechecked"] += report.rechecked
+    tally["outstanding_points"] += report.outstanding_points
+    tally["outstanding_stored_value"] += report.outstanding_stored_value
+    tally["items_read"] += report.items_read
+    tally["scan_round_trips"] += report.round_trips
+    for member_id in sorted(report.drifting)[:MAX_DRIFT_IDS]:
+        tally[f"drift.{member_id}"] += 1
+    if report.resume_from is not None:
+        tally["units_added"] += 1
+        enqueue([{**unit, "start_key": report.resume_from}])
+    if not dry_run:
+        # Summed over a run's units: the program's liabilities, and the alarm's input.
+        count("OutstandingPoints", report.outstanding_points)
+        count("OutstandingStoredValue", report.outstanding_stored_value)
+        count("LedgerDrift", len(report.drifting))
+
+
 def _record(unit: Unit, tally: Counter[str]) -> None:
     for name, value in tally.items():
-        if not name.startswith("skipped.") and value:
+        if not name.startswith(_NOT_JOB_METRICS) and value:
             count(f"Job{name.title().replace('_', '')}", value)
     run = JobRun(keys.jobrun_pk(unit["job"], unit["as_of"]), keys.jobrun_sk(unit["run_id"]))
     actions = [JobRun.units_done.add(1)] + [JobRun.counters[name].add(value) for name, value in tally.items() if value]
+    if tally["units_added"]:
+        actions.append(JobRun.units_planned.add(tally["units_added"]))
     run.update(actions=actions)
 
 
@@ -262,7 +308,22 @@ def summarise(job: str, as_of: str, run_id: str, dry_run: bool, planned: int, do
         "messages_deferred": counters.get("messages_deferred", 0),
         "messages_skipped": skipped,
         "index_entries_read": counters.get("index_entries", 0),
-        "round_trips": counters.get("index_round_trips", 0) + counters.get("member_round_trips", 0),
+        "round_trips": counters.get("index_round_trips", 0) + counters.get("member_round_trips", 0) + counters.get("scan_round_trips", 0),
         "retried_alone": counters.get("retried_alone", 0),
         "failed": counters.get("failed", 0),
+        **({"ledger": _ledger_summary(counters)} if job == "reconcile" else {}),
+    }
+
+
+def _ledger_summary(counters: Counter[str]) -> dict[str, Any]:
+    """What a reconcile run found: member ids only, never personal data."""
+    return {
+        "members_checked": counters.get("examined", 0),
+        "members_with_drift": counters.get("drift", 0),
+        "drift_member_ids": sorted(k.removeprefix("drift.") for k in counters if k.startswith("drift.")),
+        "members_unsettled": counters.get("unsettled", 0),
+        "members_rechecked": counters.get("rechecked", 0),
+        "outstanding_points": counters.get("outstanding_points", 0),
+        "outstanding_stored_value": counters.get("outstanding_stored_value", 0),
+        "items_read": counters.get("items_read", 0),
     }

@@ -78,6 +78,11 @@ def erase_closed(event: JobInvocation) -> dict[str, Any]:
     return run_scheduled("erase-closed", event)
 
 
+@bp.schedule(JOBS["reconcile"].cron, name="reconcile", description=JOBS["reconcile"].description)
+def reconcile(event: JobInvocation) -> dict[str, Any]:
+    return run_scheduled("reconcile", event)
+
+
 SCHEDULED = {
     "expire-points": expire_points,
     "birthday-bonus": birthday_bonus,
@@ -85,6 +90,7 @@ SCHEDULED = {
     "tier-review": tier_review,
     "send-deferred": send_deferred,
     "erase-closed": erase_closed,
+    "reconcile": reconcile,
 }
 for _handler in SCHEDULED.values():
     _handler.event_class = JobInvocation  # type: ignore[attr-defined]

@@ -84,6 +84,16 @@ def _erase_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
     ]
 
 
+# The reconcile job reads the whole table by a parallel Scan: one unit per segment.
+# More segments, more parallel (and smaller) units; a unit that runs out of time
+# goes on in a new unit (runner.py), so this is about speed, not about limits.
+RECONCILE_SEGMENTS = 16
+
+
+def _reconcile_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+    return [{"kind": "reconcile", "segment": s, "segments": RECONCILE_SEGMENTS} for s in range(RECONCILE_SEGMENTS)]
+
+
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
@@ -134,6 +144,14 @@ JOBS: dict[str, JobSpec] = {
             _erase_units,
             {"erase": closure.erase_closed_member},
             "erases the personal data of memberships closed longer than the grace period",
+        ),
+        JobSpec(
+            "reconcile",
+            "cron(30 20 * * ? *)",
+            time(4, 30),
+            _reconcile_units,
+            {},
+            "read-only: every member's points ledger and wallet add up to their balances; reports drift",
         ),
     )
 }
