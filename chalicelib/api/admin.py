@@ -18,28 +18,25 @@ import functools
 import re
 from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalice import IAMAuthorizer, Response
+from chalice.app import IAMAuthorizer, Response
 
 from ..errors import Forbidden, HuiyuanError, InternalError, TemporarilyUnavailable, ValidationFailed
+from ..lazy import lazy_module
 from ..observability import logger
-from ..schemas import IDENTIFIER_PATTERN
-from ..schemas_admin import (
-    AdjustmentRequest,
-    MerchantKeyRequest,
-    OptionalReasonRequest,
-    ReasonRequest,
-    RewardCreateRequest,
-    RewardUpdateRequest,
-    RulesUpdateRequest,
-    TierOverrideRequest,
-)
 from ..settings import Settings, get_settings
 from ..store.transactions import is_transient
-from ..usecases import admin
-from ..usecases.audit import audit_page
 from .http import ApiBlueprint, json_response, parse_body, problem_response, query_cursor, query_limit
+
+if TYPE_CHECKING:
+    from .. import schemas, schemas_admin
+    from ..usecases import admin, audit
+else:
+    schemas = lazy_module("chalicelib.schemas")
+    schemas_admin = lazy_module("chalicelib.schemas_admin")
+    admin = lazy_module("chalicelib.usecases.admin")
+    audit = lazy_module("chalicelib.usecases.audit")
 
 bp = ApiBlueprint(__name__)
 
@@ -122,7 +119,7 @@ def admin_route(path: str, method: str) -> Callable[[Callable[..., Response]], C
 
 
 def _identifier(value: str, field: str) -> str:
-    if not IDENTIFIER_PATTERN.fullmatch(value):
+    if not schemas.IDENTIFIER_PATTERN.fullmatch(value):
         raise ValidationFailed.single(field, "not a valid identifier")
     return value
 
@@ -170,21 +167,24 @@ def member_coupons(member_id: str) -> Response:
 def _state_change(change: str) -> Callable[[str], Response]:
     def view(member_id: str) -> Response:
         _identifier(member_id, "member_id")
-        body = parse_body(bp.current_request, ReasonRequest)
+        body = parse_body(bp.current_request, schemas_admin.ReasonRequest)
         return json_response(admin.change_member_state(member_id, change, _actor(), body.reason))
 
     view.__name__ = f"{change}_member"
     return view
 
 
-for _change in admin.MEMBER_STATE_CHANGES:
+# One route per state change: POST /v1/admin/members/{member_id}/<change>.
+MEMBER_STATE_CHANGES = ("freeze", "unfreeze", "close", "restore")
+
+for _change in MEMBER_STATE_CHANGES:
     admin_route(f"/v1/admin/members/{{member_id}}/{_change}", "POST")(_state_change(_change))
 
 
 @admin_route("/v1/admin/members/{member_id}/adjustments", "POST")
 def adjust_points(member_id: str) -> Response:
     _identifier(member_id, "member_id")
-    body = parse_body(bp.current_request, AdjustmentRequest)
+    body = parse_body(bp.current_request, schemas_admin.AdjustmentRequest)
     outcome = admin.adjust_points(member_id, body, _actor())
     return json_response(outcome.body, status=outcome.status)
 
@@ -192,14 +192,14 @@ def adjust_points(member_id: str) -> Response:
 @admin_route("/v1/admin/members/{member_id}/tier-override", "PUT")
 def set_tier_override(member_id: str) -> Response:
     _identifier(member_id, "member_id")
-    body = parse_body(bp.current_request, TierOverrideRequest)
+    body = parse_body(bp.current_request, schemas_admin.TierOverrideRequest)
     return json_response(admin.set_tier_override(member_id, body.tier, _actor(), body.reason))
 
 
 @admin_route("/v1/admin/members/{member_id}/tier-override", "DELETE")
 def clear_tier_override(member_id: str) -> Response:
     _identifier(member_id, "member_id")
-    body = parse_body(bp.current_request, ReasonRequest)
+    body = parse_body(bp.current_request, schemas_admin.ReasonRequest)
     return json_response(admin.clear_tier_override(member_id, _actor(), body.reason))
 
 
@@ -213,14 +213,14 @@ def list_rewards() -> Response:
 
 @admin_route("/v1/admin/rewards", "POST")
 def create_reward() -> Response:
-    outcome = admin.create_reward(parse_body(bp.current_request, RewardCreateRequest), _actor())
+    outcome = admin.create_reward(parse_body(bp.current_request, schemas_admin.RewardCreateRequest), _actor())
     return json_response(outcome.body, status=outcome.status)
 
 
 @admin_route("/v1/admin/rewards/{reward_id}", "PATCH")
 def update_reward(reward_id: str) -> Response:
     _identifier(reward_id, "reward_id")
-    return json_response(admin.update_reward(reward_id, parse_body(bp.current_request, RewardUpdateRequest), _actor()))
+    return json_response(admin.update_reward(reward_id, parse_body(bp.current_request, schemas_admin.RewardUpdateRequest), _actor()))
 
 
 # --- merchant keys ----------------------------------------------------------------------------
@@ -233,7 +233,7 @@ def list_merchant_keys() -> Response:
 
 @admin_route("/v1/admin/merchant-keys", "POST")
 def issue_merchant_key() -> Response:
-    issued = admin.issue_merchant_key(parse_body(bp.current_request, MerchantKeyRequest), _actor())
+    issued = admin.issue_merchant_key(parse_body(bp.current_request, schemas_admin.MerchantKeyRequest), _actor())
     return json_response(issued, status=201)
 
 
@@ -241,7 +241,7 @@ def issue_merchant_key() -> Response:
 def revoke_merchant_key(key_id: str) -> Response:
     _identifier(key_id, "key_id")
     request = bp.current_request
-    reason = parse_body(request, OptionalReasonRequest).reason if (request.raw_body or b"").strip() else None
+    reason = parse_body(request, schemas_admin.OptionalReasonRequest).reason if (request.raw_body or b"").strip() else None
     return json_response(admin.revoke_merchant_key(key_id, _actor(), reason))
 
 
@@ -255,7 +255,7 @@ def get_rules() -> Response:
 
 @admin_route("/v1/admin/rules", "PUT")
 def put_rules() -> Response:
-    return json_response(admin.update_rules(parse_body(bp.current_request, RulesUpdateRequest), _actor()))
+    return json_response(admin.update_rules(parse_body(bp.current_request, schemas_admin.RulesUpdateRequest), _actor()))
 
 
 # --- audit ------------------------------------------------------------------------------------
@@ -278,4 +278,4 @@ def list_audit() -> Response:
     else:
         _identifier(member_id or "", "member_id")
     limit, cursor = _page_args()
-    return json_response(audit_page(member_id=member_id, day=on, limit=limit, cursor=cursor))
+    return json_response(audit.audit_page(member_id=member_id, day=on, limit=limit, cursor=cursor))

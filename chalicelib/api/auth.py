@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
-from chalice import Response
+from typing import TYPE_CHECKING
 
-from ..schemas import CodeRequest, SignupRequest, VerifyRequest
-from ..usecases import enrolment
+from chalice.app import Response
+
+from ..lazy import lazy_module
 from .http import ApiBlueprint, json_response, parse_body
+
+if TYPE_CHECKING:
+    from .. import schemas
+    from ..usecases import enrolment
+else:
+    schemas = lazy_module("chalicelib.schemas")
+    enrolment = lazy_module("chalicelib.usecases.enrolment")
 
 bp = ApiBlueprint(__name__)
 
 
 @bp.route("/v1/signup", methods=["POST"])
 def signup() -> Response:
-    request = parse_body(bp.current_request, SignupRequest)
+    request = parse_body(bp.current_request, schemas.SignupRequest)
     return json_response(enrolment.signup(request).body(), status=202)
 
 
 @bp.route("/v1/auth/code", methods=["POST"])
 def request_code() -> Response:
-    request = parse_body(bp.current_request, CodeRequest)
+    request = parse_body(bp.current_request, schemas.CodeRequest)
     return json_response(enrolment.request_code(request).body(), status=202)
 
 
 @bp.route("/v1/auth/verify", methods=["POST"])
 def verify() -> Response:
-    request = parse_body(bp.current_request, VerifyRequest)
+    request = parse_body(bp.current_request, schemas.VerifyRequest)
     return json_response(enrolment.verify(request).body())

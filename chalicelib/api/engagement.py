@@ -15,29 +15,27 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from chalice import Response
+from chalice.app import Response
 
 from ..errors import HuiyuanError, NotFound, ValidationFailed
-from ..schemas_engagement import (
-    COUPON_STATUSES,
-    FEEDBACK_STATUSES,
-    CouponRedemptionRequest,
-    FeedbackAnswerRequest,
-    FeedbackRequest,
-    is_feedback_id,
-    normalise_coupon_code,
-)
+from ..lazy import lazy_module
 from ..settings import get_settings
-from ..usecases.coupons import member_coupons, redeem_coupon
-from ..usecases.feedback import answer_feedback, feedback_queue, member_feedback, submit_feedback
-from ..usecases.merchants import authenticate_merchant
-from ..usecases.program import current_program
 from . import admin
 from .http import ApiBlueprint, json_response, parse_body, problem_response, query_cursor, query_limit
 from .members import member_token
+
+if TYPE_CHECKING:
+    from .. import schemas_engagement as schemas
+    from ..usecases import coupons, feedback, merchants, program
+else:
+    schemas = lazy_module("chalicelib.schemas_engagement")
+    coupons = lazy_module("chalicelib.usecases.coupons")
+    feedback = lazy_module("chalicelib.usecases.feedback")
+    merchants = lazy_module("chalicelib.usecases.merchants")
+    program = lazy_module("chalicelib.usecases.program")
 
 bp = ApiBlueprint(__name__)
 
@@ -63,8 +61,8 @@ def _choice(name: str, allowed: tuple[str, ...], default: str | None) -> str | N
 
 
 @bp.route("/v1/program", methods=["GET"])
-def program() -> Response:
-    response = json_response(current_program())
+def program_summary() -> Response:
+    response = json_response(program.current_program())
     response.headers["Cache-Control"] = "public, max-age=60"  # the rules themselves are cached that long
     return response
 
@@ -75,18 +73,18 @@ def program() -> Response:
 @bp.route("/v1/me/coupons", methods=["GET"], authorizer=member_token)
 def my_coupons() -> Response:
     request = bp.current_request
-    status = _choice("status", COUPON_STATUSES, None)
-    return json_response(member_coupons(_member_id(), query_limit(request), query_cursor(request), status))
+    status = _choice("status", schemas.COUPON_STATUSES, None)
+    return json_response(coupons.member_coupons(_member_id(), query_limit(request), query_cursor(request), status))
 
 
 @bp.route("/v1/coupons/{code}/redemptions", methods=["POST"])
 def redeem_at_till(code: str) -> Response:
     request = bp.current_request
-    merchant = authenticate_merchant(request.headers.get("x-api-key"))
-    normalised = normalise_coupon_code(unquote(code))
+    merchant = merchants.authenticate_merchant(request.headers.get("x-api-key"))
+    normalised = schemas.normalise_coupon_code(unquote(code))
     if normalised is None:
         raise ValidationFailed.single("code", "not a coupon code")
-    outcome = redeem_coupon(normalised, parse_body(request, CouponRedemptionRequest), merchant)
+    outcome = coupons.redeem_coupon(normalised, parse_body(request, schemas.CouponRedemptionRequest), merchant)
     return json_response(outcome.body, status=outcome.status)
 
 
@@ -96,15 +94,15 @@ def redeem_at_till(code: str) -> Response:
 @bp.route("/v1/me/feedback", methods=["POST"], authorizer=member_token)
 def give_feedback() -> Response:
     request = bp.current_request
-    body = parse_body(request, FeedbackRequest)
-    outcome = submit_feedback(_member_id(), body, request.headers.get("idempotency-key"))
+    body = parse_body(request, schemas.FeedbackRequest)
+    outcome = feedback.submit_feedback(_member_id(), body, request.headers.get("idempotency-key"))
     return json_response(outcome.body, status=outcome.status)
 
 
 @bp.route("/v1/me/feedback", methods=["GET"], authorizer=member_token)
 def my_feedback() -> Response:
     request = bp.current_request
-    return json_response(member_feedback(_member_id(), query_limit(request), query_cursor(request)))
+    return json_response(feedback.member_feedback(_member_id(), query_limit(request), query_cursor(request)))
 
 
 def _operator_route(path: str, method: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
@@ -137,16 +135,16 @@ def _actor() -> str:
 @_operator_route("/v1/admin/feedback", "GET")
 def feedback_for_operators() -> Response:
     request = bp.current_request
-    status = _choice("status", FEEDBACK_STATUSES, "open")
+    status = _choice("status", schemas.FEEDBACK_STATUSES, "open")
     assert status is not None
-    return json_response(feedback_queue(status, query_limit(request), query_cursor(request)))
+    return json_response(feedback.feedback_queue(status, query_limit(request), query_cursor(request)))
 
 
 @_operator_route("/v1/admin/feedback/{feedback_id}/answer", "POST")
 def answer(feedback_id: str) -> Response:
     request = bp.current_request
-    if not is_feedback_id(feedback_id):
+    if not schemas.is_feedback_id(feedback_id):
         raise NotFound(f"No feedback {feedback_id[:40]}")
-    body = parse_body(request, FeedbackAnswerRequest)
-    outcome = answer_feedback(feedback_id, body.text, _actor())
+    body = parse_body(request, schemas.FeedbackAnswerRequest)
+    outcome = feedback.answer_feedback(feedback_id, body.text, _actor())
     return json_response(outcome.body, status=outcome.status)

@@ -6,16 +6,24 @@ principal), never from the path or body: a member can only reach themselves.
 
 from __future__ import annotations
 
-from chalice import AuthResponse, Response
-from chalice.app import AuthRequest
+from typing import TYPE_CHECKING
 
+from chalice.app import AuthRequest, AuthResponse, Response
+
+from ..lazy import lazy_module
 from ..observability import logger
-from ..schemas import RedemptionRequest
-from ..store.parameters import signing_key
-from ..tokens import InvalidToken, member_id_from_token
-from ..usecases.members import active_member_view, ledger_page
-from ..usecases.redemptions import redeem_reward
 from .http import ApiBlueprint, json_response, parse_body, query_cursor, query_limit
+
+if TYPE_CHECKING:
+    from .. import schemas, tokens
+    from ..store import parameters
+    from ..usecases import members, redemptions
+else:
+    schemas = lazy_module("chalicelib.schemas")
+    tokens = lazy_module("chalicelib.tokens")
+    parameters = lazy_module("chalicelib.store.parameters")
+    members = lazy_module("chalicelib.usecases.members")
+    redemptions = lazy_module("chalicelib.usecases.redemptions")
 
 bp = ApiBlueprint(__name__)
 
@@ -31,8 +39,8 @@ def member_token(auth_request: AuthRequest) -> AuthResponse:
     if scheme.lower() != "bearer" or not value:
         raise TokenRefused("Unauthorized")
     try:
-        member_id = member_id_from_token(signing_key(), value.strip())
-    except InvalidToken as exc:
+        member_id = tokens.member_id_from_token(parameters.signing_key(), value.strip())
+    except tokens.InvalidToken as exc:
         logger.info("token refused", extra={"reason": str(exc)})
         raise TokenRefused("Unauthorized") from None
     return AuthResponse(routes=["*"], principal_id=member_id)
@@ -46,18 +54,18 @@ def _member_id() -> str:
 
 @bp.route("/v1/me", methods=["GET"], authorizer=member_token)
 def me() -> Response:
-    return json_response(active_member_view(_member_id()))
+    return json_response(members.active_member_view(_member_id()))
 
 
 @bp.route("/v1/me/ledger", methods=["GET"], authorizer=member_token)
 def my_ledger() -> Response:
     request = bp.current_request
-    return json_response(ledger_page(_member_id(), query_limit(request), query_cursor(request)))
+    return json_response(members.ledger_page(_member_id(), query_limit(request), query_cursor(request)))
 
 
 @bp.route("/v1/me/redemptions", methods=["POST"], authorizer=member_token)
 def redeem() -> Response:
     request = bp.current_request
-    body = parse_body(request, RedemptionRequest)
-    outcome = redeem_reward(_member_id(), request.headers.get("idempotency-key"), body.reward_id)
+    body = parse_body(request, schemas.RedemptionRequest)
+    outcome = redemptions.redeem_reward(_member_id(), request.headers.get("idempotency-key"), body.reward_id)
     return json_response(outcome.body, status=outcome.status)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from chalice import Response
+from typing import TYPE_CHECKING
+
+from chalice.app import Response
 
 from ..errors import ValidationFailed
-from ..schemas import IDENTIFIER_PATTERN, PurchaseRequest, RefundRequest
-from ..usecases.merchants import authenticate_merchant
-from ..usecases.purchases import record_purchase, refund_purchase
+from ..lazy import lazy_module
 from .http import ApiBlueprint, json_response, parse_body
+
+if TYPE_CHECKING:
+    from .. import schemas
+    from ..usecases import merchants, purchases
+else:
+    schemas = lazy_module("chalicelib.schemas")
+    merchants = lazy_module("chalicelib.usecases.merchants")
+    purchases = lazy_module("chalicelib.usecases.purchases")
 
 bp = ApiBlueprint(__name__)
 
@@ -16,16 +24,16 @@ bp = ApiBlueprint(__name__)
 @bp.route("/v1/purchases", methods=["POST"])
 def report_purchase() -> Response:
     request = bp.current_request
-    merchant = authenticate_merchant(request.headers.get("x-api-key"))
-    outcome = record_purchase(parse_body(request, PurchaseRequest), merchant)
+    merchant = merchants.authenticate_merchant(request.headers.get("x-api-key"))
+    outcome = purchases.record_purchase(parse_body(request, schemas.PurchaseRequest), merchant)
     return json_response(outcome.body, status=outcome.status)
 
 
 @bp.route("/v1/purchases/{order_id}/refunds", methods=["POST"])
 def refund(order_id: str) -> Response:
     request = bp.current_request
-    merchant = authenticate_merchant(request.headers.get("x-api-key"))
-    if not IDENTIFIER_PATTERN.fullmatch(order_id):
+    merchant = merchants.authenticate_merchant(request.headers.get("x-api-key"))
+    if not schemas.IDENTIFIER_PATTERN.fullmatch(order_id):
         raise ValidationFailed.single("order_id", "not an order id")
-    outcome = refund_purchase(order_id, parse_body(request, RefundRequest), merchant)
+    outcome = purchases.refund_purchase(order_id, parse_body(request, schemas.RefundRequest), merchant)
     return json_response(outcome.body, status=outcome.status)

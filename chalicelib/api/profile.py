@@ -5,13 +5,23 @@ As in members.py, the member id comes from the verified token only.
 
 from __future__ import annotations
 
-from chalice import Response
+from typing import TYPE_CHECKING
 
-from ..schemas_profile import ClosureRequest, EmailVerifyRequest, PhoneChangeRequest, PhoneVerifyRequest, ProfilePatch
-from ..store.parameters import load_rules
-from ..usecases import closure, profile
+from chalice.app import Response
+
+from ..lazy import lazy_module
 from .http import ApiBlueprint, json_response, parse_body
 from .members import member_token
+
+if TYPE_CHECKING:
+    from .. import schemas_profile as schemas
+    from ..store import parameters
+    from ..usecases import closure, profile
+else:
+    parameters = lazy_module("chalicelib.store.parameters")
+    schemas = lazy_module("chalicelib.schemas_profile")
+    closure = lazy_module("chalicelib.usecases.closure")
+    profile = lazy_module("chalicelib.usecases.profile")
 
 bp = ApiBlueprint(__name__)
 
@@ -24,34 +34,34 @@ def _member_id() -> str:
 
 @bp.route("/v1/me", methods=["PATCH"], authorizer=member_token)
 def update_me() -> Response:
-    patch = parse_body(bp.current_request, ProfilePatch)
+    patch = parse_body(bp.current_request, schemas.ProfilePatch)
     return json_response(profile.update_profile(_member_id(), patch))
 
 
 @bp.route("/v1/me/email/verify", methods=["POST"], authorizer=member_token)
 def verify_email() -> Response:
-    body = parse_body(bp.current_request, EmailVerifyRequest)
+    body = parse_body(bp.current_request, schemas.EmailVerifyRequest)
     return json_response(profile.verify_email(_member_id(), body.code))
 
 
 @bp.route("/v1/me/phone", methods=["POST"], authorizer=member_token)
 def change_phone() -> Response:
-    body = parse_body(bp.current_request, PhoneChangeRequest)
+    body = parse_body(bp.current_request, schemas.PhoneChangeRequest)
     return json_response(profile.request_phone_change(_member_id(), body.phone), status=202)
 
 
 @bp.route("/v1/me/phone/verify", methods=["POST"], authorizer=member_token)
 def verify_phone() -> Response:
-    body = parse_body(bp.current_request, PhoneVerifyRequest)
+    body = parse_body(bp.current_request, schemas.PhoneVerifyRequest)
     return json_response(profile.verify_phone_change(_member_id(), body.phone, body.code))
 
 
 @bp.route("/v1/me", methods=["DELETE"], authorizer=member_token, content_types=["application/json", "text/plain"])
 def close_me() -> Response:
     request = bp.current_request
-    body = parse_body(request, ClosureRequest) if (request.raw_body or b"").strip() else ClosureRequest()
+    body = parse_body(request, schemas.ClosureRequest) if (request.raw_body or b"").strip() else schemas.ClosureRequest()
     member = closure.close_membership(_member_id(), reason=body.reason, actor="member")
-    return json_response(closure.closure_summary(member, load_rules()))
+    return json_response(closure.closure_summary(member, parameters.load_rules()))
 
 
 @bp.route("/v1/me/export", methods=["GET"], authorizer=member_token)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from chalice import Response
+from typing import TYPE_CHECKING
 
-from ..usecases.members import reward_catalogue
+from chalice.app import Response
+
+from ..lazy import lazy_module
 from .http import ApiBlueprint, json_response
+
+if TYPE_CHECKING:
+    from ..usecases import members
+else:
+    members = lazy_module("chalicelib.usecases.members")
 
 bp = ApiBlueprint(__name__)
 
@@ -17,4 +24,4 @@ def health() -> Response:
 
 @bp.route("/v1/rewards", methods=["GET"])
 def list_rewards() -> Response:
-    return json_response(reward_catalogue())
+    return json_response(members.reward_catalogue())
