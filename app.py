@@ -1,13 +1,13 @@
 """Huiyuan's Chalice app: blueprints and middleware, nothing else."""
 
-from chalice import Chalice
+from chalice.app import Chalice
 
 from chalicelib.api import admin, auth, engagement, members, merchants, profile, public, wallet
 from chalicelib.api.http import cors_config, problem_middleware
 from chalicelib.jobs import schedules
 
 app = Chalice(app_name="huiyuan")
-app.api.cors = cors_config()
+app.api.cors = cors_config() or False
 app.register_middleware(problem_middleware, "http")
 app.register_blueprint(public.bp)
 app.register_blueprint(auth.bp)

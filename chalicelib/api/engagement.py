@@ -24,7 +24,7 @@ from ..errors import HuiyuanError, NotFound, ValidationFailed
 from ..lazy import lazy_module
 from ..settings import get_settings
 from . import admin
-from .http import ApiBlueprint, json_response, parse_body, problem_response, query_cursor, query_limit
+from .http import ApiBlueprint, json_response, parse_body, problem_response, query_cursor, query_limit, query_param
 from .members import member_token
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def _member_id() -> str:
 
 
 def _choice(name: str, allowed: tuple[str, ...], default: str | None) -> str | None:
-    value = (bp.current_request.query_params or {}).get(name)
+    value = query_param(bp.current_request, name)
     if value is None:
         return default
     if value not in allowed:

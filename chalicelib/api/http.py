@@ -7,8 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Blueprint, CORSConfig, Response
-from chalice.app import Request
+from chalice.app import Blueprint, CORSConfig, HeadersType, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from ..errors import (
@@ -45,16 +44,13 @@ def cors_config() -> CORSConfig | None:
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-        status_code=status,
-        headers={"Content-Type": JSON, "Cache-Control": "no-store", **(headers or {})},
-    )
+    all_headers: HeadersType = {"Content-Type": JSON, "Cache-Control": "no-store", **(headers or {})}
+    return Response(body=json.dumps(body, ensure_ascii=False, separators=(",", ":")), status_code=status, headers=all_headers)
 
 
 def problem_response(error: HuiyuanError) -> Response:
     status, headers, body = problem(error)
-    return Response(body=json.dumps(body, ensure_ascii=False), status_code=status, headers=headers)
+    return Response(body=json.dumps(body, ensure_ascii=False), status_code=status, headers=dict(headers))
 
 
 class ApiBlueprint(Blueprint):
@@ -76,7 +72,8 @@ class ApiBlueprint(Blueprint):
                         return problem_response(TemporarilyUnavailable())
                     raise
 
-            return register(guarded)
+            registered: Callable[..., Any] = register(guarded)
+            return registered
 
         return decorator
 
@@ -102,8 +99,15 @@ def parse_body[M: BaseModel](request: Request, model: type[M]) -> M:
         raise ValidationFailed(_field_errors(exc)) from None
 
 
+def query_param(request: Request, name: str) -> str | None:
+    """A query parameter's (last) value, or None."""
+    params = request.query_params
+    value = params.get(name) if params is not None else None
+    return value if isinstance(value, str) else None
+
+
 def query_limit(request: Request, default: int = 20, maximum: int = 100) -> int:
-    raw = (request.query_params or {}).get("limit")
+    raw = query_param(request, "limit")
     if raw is None:
         return default
     if not raw.isdigit() or not 1 <= int(raw) <= maximum:
@@ -112,7 +116,7 @@ def query_limit(request: Request, default: int = 20, maximum: int = 100) -> int:
 
 
 def query_cursor(request: Request) -> str | None:
-    return (request.query_params or {}).get("cursor") or None
+    return query_param(request, "cursor") or None
 
 
 # Chalice answers some errors itself, as {"Code": ..., "Message": ...}; the
@@ -130,7 +134,7 @@ def _as_problem(response: Response) -> Response:
     if response.status_code < 400:
         return response
     content_type = {k.lower(): v for k, v in response.headers.items()}.get("content-type", "application/json")
-    if content_type.startswith(PROBLEM_JSON):
+    if isinstance(content_type, str) and content_type.startswith(PROBLEM_JSON):
         return response
     kind = _CHALICE_ERRORS.get(response.status_code)
     if kind is ValidationFailed:
