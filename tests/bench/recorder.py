@@ -48,6 +48,7 @@ class Call:
     error: str | None = None
     items: list[ItemCost] = field(default_factory=list)
     seconds: float = 0.0  # from before-call to after-call: the request, moto's work, the parsing
+    cpu_seconds: float = 0.0  # the calling thread's CPU time over the same span (moto's work, under mock_aws)
 
     @property
     def rru(self) -> float:
@@ -166,6 +167,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self._calls: list[Call] | None = None
+        self._price = True
         self.total: dict[str, int] = {}
         self._original: Any = None
 
@@ -198,8 +200,11 @@ class Recorder:
 
     # -- measuring ----------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, price: bool = True) -> None:
+        """Collect calls from now on; with `price=False` only time them (no peeking at moto's
+        items, no sizes), so the recorder's own work stays out of the app's time."""
         self._calls = []
+        self._price = price
 
     def stop(self) -> list[Call]:
         calls, self._calls = self._calls or [], None
@@ -214,8 +219,8 @@ class Recorder:
         body = params.get("body") or b""
         call = Call(service=service, operation=model.name, request_bytes=len(body) if isinstance(body, bytes | str) else 0)
         context["bench_call"] = call
-        if service != "dynamodb":
-            context["bench_started"] = time.perf_counter()
+        if service != "dynamodb" or not self._price:
+            context["bench_started"], context["bench_cpu"] = time.perf_counter(), time.thread_time()
             return
         try:
             request = json.loads(body) if body else {}
@@ -223,7 +228,7 @@ class Recorder:
             request = {}
         context["bench_request"] = request
         context["bench_before"] = [(t, k, peek.item(t, k)) for t, k, _a, _i in _write_targets(model.name, request, peek)]
-        context["bench_started"] = time.perf_counter()
+        context["bench_started"], context["bench_cpu"] = time.perf_counter(), time.thread_time()
 
     def _after(
         self, service: str, peek: _MotoPeek, *, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
@@ -232,11 +237,12 @@ class Recorder:
         if call is None or self._calls is None:
             return
         call.seconds = time.perf_counter() - context.pop("bench_started", time.perf_counter())
+        call.cpu_seconds = time.thread_time() - context.pop("bench_cpu", time.thread_time())
         content = getattr(http_response, "content", b"") or b""
         call.response_bytes = len(content)
         error = parsed.get("Error", {}).get("Code") if isinstance(parsed, dict) else None
         call.error = error
-        if service == "dynamodb":
+        if service == "dynamodb" and "bench_request" in context:
             request = context.pop("bench_request", {})
             before = context.pop("bench_before", [])
             _price(call, model.name, request, parsed, before, peek)

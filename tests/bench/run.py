@@ -1,9 +1,11 @@
-"""`make bench`: DynamoDB round trips and capacity per request, cold start,
-deployment package size; then the scheduled jobs at 1,000 and 10,000 members
-(tests/bench/jobs.py). Prints two tables and writes docs/performance.md.
+"""`make bench`: DynamoDB round trips and capacity per request, the purchase
+path's time in process and its throughput through the local stack
+(tests/bench/purchase_time.py, load.py), cold start, deployment package size;
+then the scheduled jobs at 2,000 and 20,000 members (tests/bench/jobs.py).
+Prints two tables and writes docs/performance.md.
 
     .venv/bin/python -m tests.bench.run [--output docs/performance.md] [--skip-package]
-        [--job-sizes 1000,10000] [--skip-jobs]
+        [--job-sizes 2000,20000] [--skip-jobs] [--skip-load] [--load-seconds 30] ...
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from pathlib import Path
 # names, outbox file), fixed before anything imports the app.
 import tests.conftest  # noqa: F401  (sets os.environ)
 
-from . import jobs
+from . import cost, jobs, load
 from .capacity import USD_PER_MILLION_RRU, USD_PER_MILLION_WRU, usd_per_million
 from .coldstart import ColdStart, measure_cold_start
 from .package import Package, environment_for_chalice, measure_package
+from .purchase_time import PurchaseTime, measure_purchase_time
 from .recorder import Recorder
 from .roundtrips import Measured, measure_round_trips
 
@@ -200,7 +203,189 @@ def _cost_paragraph(results: list[Measured]) -> str:
     return text
 
 
-def _findings(results: list[Measured], cold: ColdStart, package: Package | None) -> list[str]:
+PURCHASE_LABEL = "POST /v1/purchases (by phone)"
+LOAD_CHECK = "POST /v1/purchases through the local stack"
+LOAD_BUDGET = "no non-2xx; each order awarded once"
+
+
+def _purchase_time_row(t: PurchaseTime | None) -> Row:
+    check = "POST /v1/purchases in process: app vs DynamoDB calls"
+    if t is None:
+        return (check, "(report)", "skipped", "SKIPPED", "--skip-load", "", "", "")
+    if t.error or not t.total_ms:
+        return (check, "(report)", "not measured", "ERROR", t.error or "no purchase was timed", "", "", "")
+    heaviest = ", ".join(f"{name} {share:.0%}" for name, share in t.heaviest(6))
+    detail = (
+        f"median of {len(t.total_ms)} purchases one at a time, CPU time (wall clock): {t.median_total_cpu:.1f} ms whole "
+        f"({t.median_total:.1f}), {t.median_dynamodb_cpu:.1f} ms in its {t.median_round_trips} DynamoDB calls, moto "
+        f"({t.median_dynamodb:.1f}), {t.median_app_cpu:.1f} ms outside them, the app ({t.median_app:.1f}); self time under "
+        f"cProfile ({t.profiled} more purchases): {heaviest}"
+    )
+    return (check, "(report)", f"app {t.median_app_cpu:.1f} ms of {t.median_total_cpu:.1f} ms CPU", "report", detail, "", "", "")
+
+
+def _audit_text(a: load.Audit) -> str:
+    if a.passed:
+        return (
+            f"audit: all {a.answered:,} orders answered 2xx awarded exactly once ({a.orders:,} sent, both phases), "
+            f"{a.members_checked} balances = opening + ledger = opening + orders"
+        )
+    return f"audit FAILED, {len(a.problems)} problem(s): {'; '.join(a.problems[:3])}"
+
+
+def _load_rows(result: load.LoadResult | None) -> list[Row]:
+    if result is None:
+        return [(LOAD_CHECK, LOAD_BUDGET, "skipped", "SKIPPED", "--skip-load", "", "", "")]
+    if result.error:
+        return [(LOAD_CHECK, LOAD_BUDGET, "not measured", "ERROR", result.error, "", "", "")]
+    rows = []
+    for phase in result.phases:
+        who = f"{phase.members:,} members" if phase.label == load.SPREAD else "one hot member"
+        verdict = "PASS" if not phase.errors and result.audit.passed else "FAIL"
+        measured = f"{phase.rate:.1f}/s, p50 {phase.latency_ms(0.5):.0f} ms, p99 {phase.latency_ms(0.99):.0f} ms"
+        detail = f"{load.describe(phase)}; {_audit_text(result.audit)}"
+        rows.append((f"{LOAD_CHECK} ({phase.clients} clients, {who})", LOAD_BUDGET, measured, verdict, detail, "", "", ""))
+    return rows
+
+
+def _stack_section(result: load.LoadResult | None, timing: PurchaseTime | None) -> list[str]:
+    """What the local purchase rate means, and what it does not."""
+    if result is None or result.error:
+        return []
+    spread, hot = result.phase(load.SPREAD), result.phase(load.HOT)
+    if spread is None or not spread.measured:
+        return []
+    from infra.stages import STAGES
+
+    slices = spread.rate_by_slice()
+    parts = [
+        "## Purchases through the local stack",
+        "",
+        f"**What the number means.** {spread.rate:.1f} purchases per second is what one Python process on this machine "
+        "sustains while it is both the API (the Chalice app behind the local gateway emulation, a thread per connection) "
+        "and DynamoDB (moto's server in the same process, one request at a time). ",
+    ]
+    text = parts[-1]
+    if spread.stack_cpu is not None and spread.cpu_ms_per_purchase is not None:
+        text += (
+            f"The stack process used {spread.stack_cpu / spread.window:.0%} of one core, {spread.cpu_ms_per_purchase:.1f} ms of CPU "
+            "per purchase: with the GIL it is one core's worth of Python, so it is the bottleneck, and more clients only queue "
+            f"in front of it (with {spread.clients} clients, clients / rate = {spread.clients / spread.rate * 1000:.0f} ms, "
+            f"about the p50 of {spread.latency_ms(0.5):.0f} ms). "
+            if spread.rate
+            else ""
+        )
+    if timing is not None and timing.total_ms and not timing.error:
+        moto_share = dict(timing.heaviest(50)).get("moto", 0.0)
+        text += (
+            f"In process, one at a time, a purchase takes {timing.median_total_cpu:.1f} ms of CPU, of which "
+            f"{timing.median_dynamodb_cpu:.1f} ms is inside its {timing.median_round_trips} DynamoDB calls (moto) and "
+            f"{timing.median_app_cpu:.1f} ms is the app's own; "
+            f"under cProfile {moto_share:.0%} of the time is moto's. The by_phone Query took {timing.median_call_cpu('Query'):.1f} ms of CPU "
+            "(moto answers every Query by first sorting all the table's items, `Table.all_items`, then filtering, so it slows "
+            f"as the table fills), the TransactWriteItems {timing.median_call_cpu('TransactWriteItems'):.1f} ms (parsing and "
+            "validating the update expressions, copying the items it touches to roll back). "
+        )
+        if spread.cpu_ms_per_purchase is not None and spread.cpu_ms_per_purchase > timing.median_total_cpu:
+            text += (
+                f"The stack spends {spread.cpu_ms_per_purchase - timing.median_total_cpu:.0f} ms more CPU per purchase than "
+                "that: the two HTTP hops the in-process run does not make (client to the API server, app to moto's server, "
+                "both parsed in Python), threads contending for the GIL, and a table of "
+                f"{spread.items_after:,} items by the end against {timing.table_items:,} in process. "
+            )
+    text += (
+        f"During the run the table grew from {spread.items_before:,} to {spread.items_after:,} items and the rate went "
+        f"{' -> '.join(f'{r:.1f}' for r in slices)} purchases/s over thirds of the window."
+    )
+    parts[-1] = text
+    prod = STAGES["prod"]
+    parts += [
+        "",
+        "**What it does not mean.** Nothing here is Lambda: in AWS each request gets a container to itself, containers are "
+        "added as requests arrive (up to the account's concurrency and the stage's API Gateway throttle, "
+        f"{prod.throttle_rate:g} requests/s with bursts of {prod.throttle_burst:,} in prod), DynamoDB answers in milliseconds "
+        "whatever the table size, and a request waits on the network instead of burning moto's CPU. The local rate says "
+        "nothing about production throughput, and the local latency is queueing in one process. "
+        + (
+            "What carries over: the purchase path holds up under concurrent clients, with no error, every order awarded "
+            "exactly once and every balance equal to its opening balance plus its ledger (checked after the run)."
+            if result.audit.passed and not any(p.errors for p in result.phases)
+            else "What should carry over, that the purchase path holds up under concurrent clients, did not hold in this run: "
+            "see *Over budget or failed* above."
+        ),
+    ]
+    if hot is not None and hot.measured:
+        parts += [
+            "",
+            f"**One hot member.** All {hot.clients} clients buying for the same member: each purchase's transaction is "
+            "conditioned on the member's version, so concurrent ones are cancelled and retried with jittered backoff (up to "
+            f"{_retry_attempts()} attempts, then a retryable 503). {hot.rate:.1f} purchases/s, p50 {hot.latency_ms(0.5):.0f} ms, p99 "
+            f"{hot.latency_ms(0.99):.0f} ms, max {hot.latency_ms(1.0):.0f} ms; errors: "
+            f"{', '.join(f'{n} x {status}' for status, n in hot.errors.most_common()) or 'none'}"
+            + (f"; {hot.cpu_ms_per_purchase:.0f} ms of stack CPU per purchase (the retries)." if hot.cpu_ms_per_purchase else "."),
+        ]
+    return [*parts, ""]
+
+
+def _retry_attempts() -> int:
+    import inspect
+
+    from chalicelib.store.transactions import with_retries
+
+    return int(inspect.signature(with_retries).parameters["attempts"].default)
+
+
+def _cost_table(c: cost.PurchaseCost) -> list[str]:
+    lines = ["| Per million purchases | USD | Basis |", "| --- | --- | --- |"]
+    for line in c.lines:
+        usd = f"{line.usd:.2f}" if line.usd is not None else "not priced"
+        lines.append(f"| {line.component} | {usd} | {line.basis} |")
+    lines.append(f"| **Total** | **{c.total:.2f}** | |")
+    return lines
+
+
+def purchase_cost(results: list[Measured], timing: PurchaseTime | None) -> cost.PurchaseCost | None:
+    purchase = next((m for m in results if m.label == PURCHASE_LABEL), None)
+    if purchase is None or timing is None or timing.error or not timing.total_ms:
+        return None
+    return cost.purchase_cost(
+        rru=purchase.rru,
+        wru=purchase.wru,
+        round_trips=purchase.round_trips,
+        app_ms=timing.median_app_cpu,
+        sns_publishes=sum(1 for c in purchase.others if c.service == "sns"),
+        log_bytes=timing.output_bytes,
+        log_lines=timing.output_lines,
+    )
+
+
+def _all_services_paragraph(c: cost.PurchaseCost | None) -> list[str]:
+    if c is None:
+        return []
+    biggest = max((line for line in c.lines if line.usd), key=lambda line: line.usd or 0.0)
+    duration = next((line.usd or 0.0 for line in c.lines if line.component == "Lambda duration"), 0.0)
+    return [
+        "",
+        f"**All services, per million purchases** (known member, by phone): about **${c.total:.2f}**; the largest part is "
+        f"{biggest.component}, {(biggest.usd or 0.0) / c.total:.0%}.",
+        "",
+        *_cost_table(c),
+        "",
+        f"Assumptions: {cost.PRICE_REGION} list prices as published in {cost.PRICES_AS_OF} (constants in "
+        f"`tests/bench/cost.py` and `capacity.py`, not fetched); the stages deploy to {c.deployed_region} (infra/stages.py), "
+        "whose prices differ (DynamoDB's are higher there). Lambda duration is not measured (nothing here is Lambda): it is "
+        f"taken as the app's own CPU time per purchase measured in process ({c.app_ms:.1f} ms, the median above, moto's "
+        f"time left out) x {c.cpu_factor:.2f} for the CPU share of {c.memory_mb} MB (the API function's memory, infra/stages.py; Lambda "
+        f"gives one vCPU at {cost.LAMBDA_MB_PER_VCPU:,} MB and proportionally less below), plus {cost.ASSUMED_DYNAMODB_MS:g} ms "
+        f"for each of the {c.round_trips} DynamoDB round trips: {c.duration_ms:.1f} ms, {c.billed_ms} ms billed. This machine's "
+        "core is not Lambda's and the latency is a guess: at twice that duration Lambda's duration charge would be "
+        f"${2 * duration:.2f} of ${c.total + duration:.2f}. Not included: cold starts (their init time is billed, and how many a million "
+        "purchases cause depends on the traffic), Lambda's own START/END/REPORT log lines, X-Ray traces (sampled), storage, "
+        "streams, backups and data transfer.",
+    ]
+
+
+def _findings(results: list[Measured], cold: ColdStart, package: Package | None, load_result: load.LoadResult | None = None) -> list[str]:
     notes = []
     for m in results:
         if m.verdict == "OVER":
@@ -226,6 +411,15 @@ def _findings(results: list[Measured], cold: ColdStart, package: Package | None)
         notes.append(note)
     if package is not None and package.error:
         notes.append(f"The package could not be built: {package.error}")
+    if load_result is not None:
+        if load_result.error:
+            notes.append(f"The load test did not run: {load_result.error}")
+        for phase in load_result.phases:
+            if phase.errors:
+                errors = ", ".join(f"{n} x {status}" for status, n in phase.errors.most_common())
+                notes.append(f"Load ({phase.label}): {sum(phase.errors.values())} requests without a 2xx answer: {errors}.")
+        if not load_result.error and not load_result.audit.passed:
+            notes.append(f"Load: {_audit_text(load_result.audit)}.")
     return notes
 
 
@@ -258,10 +452,12 @@ def write_markdown(
     package: Package | None,
     seconds: float,
     job_section: list[str] | None = None,
+    timing: PurchaseTime | None = None,
+    load_result: load.LoadResult | None = None,
 ) -> None:
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     cores = os.cpu_count() or 0
-    findings = _findings(results, cold, package)
+    findings = _findings(results, cold, package, load_result)
     parts = [
         "# Performance",
         "",
@@ -288,7 +484,9 @@ def write_markdown(
         "## What the numbers mean for cost",
         "",
         _cost_paragraph(results),
+        *_all_services_paragraph(purchase_cost(results, timing)),
         "",
+        *_stack_section(load_result, timing),
         "## How it is measured",
         "",
         "**Round trips.** The app runs in process (`tests.support.client.ApiClient`, the local gateway emulation) over "
@@ -312,6 +510,35 @@ def write_markdown(
         "attribute one. A cancelled transaction is counted as billed for every item it tried to write. These are "
         "estimates of what AWS would bill, not measurements: the per-call breakdown is below.",
         "",
+        "**Time per purchase, in process.** The round-trip setup again (`tests/bench/purchase_time.py`), with the local "
+        "stack's light transaction snapshots: 20 members enrolled through the API, 20 warm-up purchases, then purchases "
+        "by phone one at a time, each timed whole, in CPU time of the thread (`time.thread_time()`, which other work on "
+        "the machine does not stretch) and in wall-clock time; the recorder, in a timing-only mode, times each DynamoDB "
+        "call the same two ways from botocore's `before-call` to `after-call` (signing, moto's work, parsing the answer). "
+        "The rest is the app's own time: the gateway emulation, validation, the rules, serialising the requests (botocore "
+        "does that before `before-call`), logging. Medians are reported. Then half as many purchases again under "
+        "cProfile, self time summed per top-level package (a C function's time charged to its caller's package); "
+        "cProfile slows call-heavy code most, so the shares are rough.",
+        "",
+        f"**Load.** `tests/bench/load.py` starts the local stack as the e2e tests do (`python -m chalicelib.local.stack` "
+        "on a free loopback port with a developer's environment, access log off, the app's own log lines on), seeds "
+        "members straight into its table (the jobs bench's raw Member and Lot items, BatchWriteItem: enrolling through "
+        "the API runs at a few members a second here), sends one purchase alone (the first through a fresh stack takes "
+        "seconds), then drives `POST /v1/purchases` by phone (merchant key `local-dev-key`) from a fixed pool of client threads, each with its "
+        "own keep-alive `requests.Session`, for a fixed time; every request has a new order id and a member drawn at "
+        "random, so few requests meet on one member. Requests sent during the warm-up are left out; the window closes "
+        "when the last client has its last answer, and every request sent in it counts. Rate = 2xx answers / window; "
+        "latency percentiles (nearest rank) over every request in the window; any non-2xx, and any request without an "
+        "answer, is an error. The stack's CPU time comes from `/proc/<pid>/stat` at the start and end of the window. A "
+        "second phase sends every purchase to one member. Afterwards one Scan of the stack's table (over its AWS "
+        "endpoint) checks every order sent: answered 2xx means one Order item and exactly one `earn` ledger entry with "
+        "the points the answer gave, to the right member; no order has two entries; and each member's balance equals "
+        "their opening balance plus the sum of their ledger, and plus the points of their recorded orders. The client threads "
+        "share the machine's two cores with the stack. "
+        f"Defaults: {load.DEFAULT_CLIENTS} clients, {load.DEFAULT_MEMBERS} members, {load.DEFAULT_WARMUP:g} s warm-up + "
+        f"{load.DEFAULT_SECONDS:g} s, hot member {load.DEFAULT_HOT_SECONDS:g} s (`--load-seconds`, `--load-warmup`, "
+        "`--load-clients`, `--load-members`, `--hot-seconds`, `--skip-load`).",
+        "",
         "**Cold start.** `import app` and `import boto3` each in a fresh `python -c` with the test environment, timed "
         "by `time.perf_counter()` inside the child (interpreter start-up excluded), alternating, median of 5 each after "
         "one discarded run of each; one extra `-X importtime` run attributes the app's import time to packages "
@@ -330,8 +557,9 @@ def write_markdown(
         "",
         "```",
         "make bench            # or: .venv/bin/python -m tests.bench.run",
-        "make bench JOB_SIZES=2000,20000   # other table sizes for the jobs (--job-sizes)",
-        ".venv/bin/python -m tests.bench.jobs --job-sizes 1000        # the jobs alone",
+        "make bench JOB_SIZES=200,2000     # other table sizes for the jobs (--job-sizes)",
+        ".venv/bin/python -m tests.bench.jobs --job-sizes 2000        # the jobs alone",
+        ".venv/bin/python -m tests.bench.load --load-seconds 30       # the load test alone",
         "```",
         "",
     ]
@@ -347,9 +575,11 @@ def main(argv: list[str] | None = None) -> int:
         "--job-sizes",
         type=jobs.parse_sizes,
         default=jobs.DEFAULT_SIZES,
-        help="members in the table for the jobs benchmark, comma-separated (default 1000,10000)",
+        help="members in the table for the jobs benchmark, comma-separated (default 2000,20000)",
     )
     parser.add_argument("--skip-jobs", action="store_true", help="do not run the jobs benchmark")
+    parser.add_argument("--skip-load", action="store_true", help="do not time the purchase path nor load the local stack")
+    load.add_arguments(parser)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     child_env = dict(os.environ)
@@ -362,6 +592,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         progress("DynamoDB round trips (in process, moto mock_aws)")
         results = measure_round_trips(recorder)
+        timing = None
+        if not args.skip_load:
+            progress("purchase path in process: the app's time and moto's")
+            try:
+                with jobs.quiet():
+                    timing = measure_purchase_time(recorder)
+            except Exception as exc:  # report it in the table, keep measuring the rest
+                timing = PurchaseTime(0, error=f"{type(exc).__name__}: {exc}")
         job_runs: list[jobs.SizeRun] = []
         as_of = ""
         if not args.skip_jobs:
@@ -377,7 +615,25 @@ def main(argv: list[str] | None = None) -> int:
         progress("chalice package --stage dev")
         package = measure_package(ROOT, environment_for_chalice(child_env))
 
-    rows = [_round_trip_row(m) for m in results] + [_cold_start_row(cold)] + _package_rows(package)
+    load_result = None
+    if not args.skip_load:
+        progress("purchases through the local stack (load generator on loopback)")
+        try:
+            load_result = load.measure_load(
+                seconds=args.load_seconds,
+                warmup=args.load_warmup,
+                clients=args.load_clients,
+                members=args.load_members,
+                hot_seconds=args.hot_seconds,
+                progress=progress,
+            )
+        except Exception as exc:  # report it in the table, keep the rest of the report
+            load_result = load.LoadResult([], load.Audit(), args.load_members, 0.0, args.load_clients, f"{type(exc).__name__}: {exc}")
+
+    rows = [_round_trip_row(m) for m in results]
+    if not args.skip_load:
+        rows += [_purchase_time_row(timing), *_load_rows(load_result)]
+    rows += [_cold_start_row(cold), *_package_rows(package)]
     table = render(rows)
     print(table)
     job_section = None
@@ -389,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"- {note}")
         job_section = jobs.markdown(job_runs, as_of)
     seconds = time.perf_counter() - started
-    write_markdown(Path(args.output), table, results, cold, package, seconds, job_section)
+    write_markdown(Path(args.output), table, results, cold, package, seconds, job_section, timing, load_result)
     progress(f"wrote {args.output}")
     return 0
 
