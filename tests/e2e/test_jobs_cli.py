@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from tests.e2e.books import stack_table
 from tests.e2e.conftest import ROOT, developer_env
 from tests.support.outbox import last_code, messages
 
@@ -81,6 +82,50 @@ def test_given_members_when_jobs_run_by_date_then_points_and_messages_are_exactl
     ledger = requests.get(stack.url("/v1/me/ledger"), headers={"authorization": f"Bearer {birthday_token}"}, timeout=10).json()["items"]
     assert [(e["kind"], e["ref"]) for e in ledger][:2] == [("bonus", f"birthday:{today.year}"), ("earn", order)]
     assert sum(e["points"] for e in ledger) == 500
+
+
+def test_given_members_when_reconcile_runs_then_no_books_drift_and_a_balance_changed_behind_its_back_is_reported_by_member_id(stack):
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    phone = f"+86137{uuid.uuid4().int % 10**8:08d}"
+    token = _member(stack, phone)
+    member_id = _me(stack, token)["member_id"]
+    merchant = {"x-api-key": "local-dev-key"}
+    bought = requests.post(
+        stack.url("/v1/purchases"),
+        json={"order_id": f"REC-{uuid.uuid4()}", "phone": phone, "amount": 10000, "currency": "CNY"},
+        headers=merchant,
+        timeout=10,
+    )
+    assert bought.status_code == 201
+    topup = {"topup_id": f"REC-{uuid.uuid4()}", "member_id": member_id, "amount": 5000, "currency": "CNY"}
+    assert requests.post(stack.url("/v1/wallet/topups"), json=topup, headers=merchant, timeout=10).status_code == 201
+
+    clean = _job(stack, "reconcile", today)
+
+    assert clean["units"]["done"] == clean["units"]["planned"] >= 16
+    assert clean["ledger"]["members_checked"] >= 1
+    assert (clean["ledger"]["members_with_drift"], clean["ledger"]["drift_member_ids"]) == (0, [])
+    assert clean["ledger"]["outstanding_stored_value"] >= 5000
+
+    client, table_name = stack_table(stack)
+
+    def add_to_balance(by: int) -> None:
+        client.update_item(
+            TableName=table_name,
+            Key={"pk": {"S": f"MEMBER#{member_id}"}, "sk": {"S": "PROFILE"}},
+            UpdateExpression="SET balance = balance + :by",
+            ExpressionAttributeValues={":by": {"N": str(by)}},
+        )
+
+    add_to_balance(5)
+    try:
+        drifted = _job(stack, "reconcile", today)
+    finally:
+        add_to_balance(-5)  # the stack is shared: every member's books balance again
+
+    assert (drifted["ledger"]["members_with_drift"], drifted["ledger"]["drift_member_ids"]) == (1, [member_id])
+    assert drifted["ledger"]["outstanding_points"] == clean["ledger"]["outstanding_points"] + 5
+    assert phone not in json.dumps(drifted)
 
 
 def test_given_an_unknown_job_then_the_runner_says_so_and_fails(stack):

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.e2e.books import assert_every_members_books_balance
 from tests.e2e.factories import TIMEOUT, assert_problem, bearer, merchant_headers, signed_in_member
 from tests.e2e.test_concurrency import all_at_once, assert_no_server_error
 
@@ -96,6 +97,7 @@ def test_given_a_wallet_for_some_coffees_when_payments_race_then_exactly_the_aff
     assert Counter(e["kind"] for e in entries) == {"topup": 1, "payment": affordable}
     assert {e["ref"] for e in entries if e["kind"] == "payment"} == {p["payment_id"] for p in paid}
     assert_statement_adds_up(balance, entries)
+    assert_every_members_books_balance(stack)
 
 
 def test_given_one_payment_sent_ten_times_at_once_then_it_is_debited_once_and_every_answer_is_the_same(stack):

@@ -1,6 +1,7 @@
 """Faults moto cannot produce, injected with a botocore `before-call` hook:
 the client gets a success or a clean retryable error, never a 500, and the
-ledger still sums to the balance."""
+ledger still sums to the balance: the member's, and after every test every
+member's (the reconcile routine)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,24 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from botocore.awsrequest import AWSResponse
 
+from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.store.models import BaseItem, LedgerEntry, Member
 from chalicelib.store.transactions import connection
+from chalicelib.usecases.reconcile import reconcile_table
 from tests.integration.conftest import bearer
+
+
+@pytest.fixture(autouse=True)
+def every_members_books_balance_afterwards(aws: Any) -> Any:
+    """Whatever a test injected, no member's ledger or wallet drifts from its balance."""
+    yield
+    report = reconcile_table(connection().client, get_settings().table_name)
+    assert report.members_checked >= 1
+    assert (report.drifting, report.unsettled) == ({}, [])
 
 
 def _clients() -> list[Any]:

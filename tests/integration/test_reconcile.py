@@ -241,3 +241,17 @@ def test_given_segments_read_a_few_items_a_page_when_units_run_out_of_time_then_
     assert (direct.members_checked, direct.drifting, direct.rechecked, direct.outstanding_points) == (4, {}, 0, 100)
     assert result["units"]["done"] == result["units"]["planned"] > 16
     assert (result["ledger"]["members_checked"], result["ledger"]["members_with_drift"], result["ledger"]["outstanding_points"]) == (4, 0, 100)
+
+
+def test_given_throttled_scans_that_outlast_retries_then_the_failed_unit_comes_back_and_every_member_is_checked_once(api, members):
+    from tests.integration.test_faults import inject, throttled
+
+    busy_program(api, members)
+    # No retry inside botocore for these: 12 units fail on their first Scan and are redelivered.
+    with inject("Scan", throttled, times=12) as injected:
+        result = run("reconcile", today(), False)
+
+    assert injected[0] == 12
+    assert result["dead_lettered"] == 0
+    assert result["units"] == {"planned": 16, "done": 16}
+    assert (result["ledger"]["members_checked"], result["ledger"]["members_with_drift"], result["ledger"]["outstanding_points"]) == (4, 0, 100)
