@@ -48,7 +48,7 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
 }
 
 # The item actions the code uses (TransactWriteItems is authorised per item as
-# Put/Update/Delete/ConditionCheck). No Scan, no table management.
+# Put/Update/Delete/ConditionCheck). No Scan (but see SCANNING_FUNCTIONS), no table management.
 TABLE_ACTIONS = (
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
@@ -58,6 +58,11 @@ TABLE_ACTIONS = (
     "dynamodb:DeleteItem",
     "dynamodb:ConditionCheckItem",
 )
+
+# The reconcile job reads every member by a parallel Scan of the table (usecases/reconcile.py):
+# the worker does its units, its own function its dry and inline runs. Nothing else scans,
+# and nothing scans an index.
+SCANNING_FUNCTIONS = ("reconcile", "job-worker")
 
 # API Gateway's own answers, as problem+json like the app's (chalicelib/local/gateway.py
 # plays the same part locally).
@@ -297,6 +302,7 @@ class HuiyuanStack(cdk.Stack):
                     conditions={"StringEquals": {"ses:FromAddress": sender}},
                 ),
             ],
+            "table_scan": [iam.PolicyStatement(sid="ScanTableToReconcile", actions=["dynamodb:Scan"], resources=[self.table.table_arn])],
             "queue_send": [iam.PolicyStatement(sid="SendJobUnits", actions=["sqs:GetQueueUrl", "sqs:SendMessage"], resources=[self.queue.queue_arn])],
             "queue_receive": [
                 iam.PolicyStatement(
@@ -326,6 +332,8 @@ class HuiyuanStack(cdk.Stack):
         ]
         for capability in CAPABILITIES[function.kind]:
             statements += self._statements(capability)
+        if function.chalice_name in SCANNING_FUNCTIONS:
+            statements += self._statements("table_scan")
         # An inline policy is part of the role resource, so the function (and the SQS
         # event source mapping, which checks the role when created) never exists without it.
         role = iam.Role(
