@@ -57,7 +57,7 @@ clean:
 JOB ?=
 AS_OF ?=
 job: venv
-	@[ -n "$(JOB)" ] || { echo "usage: make job JOB=<expire-points|birthday-bonus|reengagement|tier-review|send-deferred|erase-closed> AS_OF=YYYY-MM-DD [DRY_RUN=1]" >&2; exit 2; }
+	@[ -n "$(JOB)" ] || { echo "usage: make job JOB=<expire-points|birthday-bonus|reengagement|tier-review|send-deferred|erase-closed|reconcile> AS_OF=YYYY-MM-DD [DRY_RUN=1]" >&2; exit 2; }
 	$(PY) -m chalicelib.jobs $(JOB) $(AS_OF) $(if $(DRY_RUN),--dry-run)
 
 # Infrastructure (infra/, docs/operations.md). `synth` needs no AWS account; `deploy`
