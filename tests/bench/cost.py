@@ -94,7 +94,7 @@ def purchase_cost(
         Line(
             "Lambda duration",
             MILLION * gb_seconds * LAMBDA_USD_PER_GB_SECOND,
-            f"{billed_ms} ms billed at {memory_mb} MB = {gb_seconds:.4f} GB-s x ${LAMBDA_USD_PER_GB_SECOND} per GB-s",
+            f"{billed_ms} ms billed at {memory_mb} MB = {gb_seconds:.4f} GB-s x ${LAMBDA_USD_PER_GB_SECOND:.10f} per GB-s",
         )
     )
     cost.lines.append(

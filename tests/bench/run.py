@@ -23,7 +23,7 @@ from pathlib import Path
 # names, outbox file), fixed before anything imports the app.
 import tests.conftest  # noqa: F401  (sets os.environ)
 
-from . import cost, jobs, load
+from . import cost, jobs, load, purchase_time
 from .capacity import USD_PER_MILLION_RRU, USD_PER_MILLION_WRU, usd_per_million
 from .coldstart import ColdStart, measure_cold_start
 from .package import Package, environment_for_chalice, measure_package
@@ -266,14 +266,18 @@ def _stack_section(result: load.LoadResult | None, timing: PurchaseTime | None) 
         "and DynamoDB (moto's server in the same process, one request at a time). ",
     ]
     text = parts[-1]
-    if spread.stack_cpu is not None and spread.cpu_ms_per_purchase is not None:
+    if spread.stack_cpu is not None and spread.cpu_ms_per_purchase is not None and spread.rate:
+        used = spread.stack_cpu / spread.window
         text += (
-            f"The stack process used {spread.stack_cpu / spread.window:.0%} of one core, {spread.cpu_ms_per_purchase:.1f} ms of CPU "
-            "per purchase: with the GIL it is one core's worth of Python, so it is the bottleneck, and more clients only queue "
-            f"in front of it (with {spread.clients} clients, clients / rate = {spread.clients / spread.rate * 1000:.0f} ms, "
-            f"about the p50 of {spread.latency_ms(0.5):.0f} ms). "
-            if spread.rate
-            else ""
+            f"The stack process used {used:.0%} of one core, {spread.cpu_ms_per_purchase:.1f} ms of CPU per purchase. With "
+            "the GIL it can use no more than about one core, "
+            + (
+                "so it is the bottleneck"
+                if used >= 0.85
+                else f"and it got less here: other work on the machine took the rest (load average {spread.load_average:.1f})"
+            )
+            + f"; more clients only queue in front of it (with {spread.clients} clients, clients / rate = "
+            f"{spread.clients / spread.rate * 1000:.0f} ms, against a p50 of {spread.latency_ms(0.5):.0f} ms). "
         )
     if timing is not None and timing.total_ms and not timing.error:
         moto_share = dict(timing.heaviest(50)).get("moto", 0.0)
@@ -289,8 +293,8 @@ def _stack_section(result: load.LoadResult | None, timing: PurchaseTime | None) 
         if spread.cpu_ms_per_purchase is not None and spread.cpu_ms_per_purchase > timing.median_total_cpu:
             text += (
                 f"The stack spends {spread.cpu_ms_per_purchase - timing.median_total_cpu:.0f} ms more CPU per purchase than "
-                "that: the two HTTP hops the in-process run does not make (client to the API server, app to moto's server, "
-                "both parsed in Python), threads contending for the GIL, and a table of "
+                "that, not broken down here; what differs is the two HTTP hops the in-process run does not make (client to "
+                "the API server, app to moto's server, both parsed in Python), threads contending for the GIL, and a table of "
                 f"{spread.items_after:,} items by the end against {timing.table_items:,} in process. "
             )
     text += (
@@ -511,12 +515,15 @@ def write_markdown(
         "estimates of what AWS would bill, not measurements: the per-call breakdown is below.",
         "",
         "**Time per purchase, in process.** The round-trip setup again (`tests/bench/purchase_time.py`), with the local "
-        "stack's light transaction snapshots: 20 members enrolled through the API, 20 warm-up purchases, then purchases "
+        f"stack's light transaction snapshots: {purchase_time.MEMBERS} members enrolled through the API, "
+        f"{purchase_time.WARMUP} warm-up purchases, then purchases "
         "by phone one at a time, each timed whole, in CPU time of the thread (`time.thread_time()`, which other work on "
         "the machine does not stretch) and in wall-clock time; the recorder, in a timing-only mode, times each DynamoDB "
         "call the same two ways from botocore's `before-call` to `after-call` (signing, moto's work, parsing the answer). "
         "The rest is the app's own time: the gateway emulation, validation, the rules, serialising the requests (botocore "
-        "does that before `before-call`), logging. Medians are reported. Then half as many purchases again under "
+        "does that before `before-call`), and the output Lambda would ship to CloudWatch Logs: the app's INFO line and "
+        "the EMF metrics line, written into a buffer (metrics are disabled in tests; here they are flushed as deployed), "
+        "whose bytes per purchase are the basis of the logs' cost. Medians are reported. Then half as many purchases again under "
         "cProfile, self time summed per top-level package (a C function's time charged to its caller's package); "
         "cProfile slows call-heavy code most, so the shares are rough.",
         "",
@@ -534,7 +541,7 @@ def write_markdown(
         "endpoint) checks every order sent: answered 2xx means one Order item and exactly one `earn` ledger entry with "
         "the points the answer gave, to the right member; no order has two entries; and each member's balance equals "
         "their opening balance plus the sum of their ledger, and plus the points of their recorded orders. The client threads "
-        "share the machine's two cores with the stack. "
+        f"share the machine's {os.cpu_count() or 0} cores with the stack. "
         f"Defaults: {load.DEFAULT_CLIENTS} clients, {load.DEFAULT_MEMBERS} members, {load.DEFAULT_WARMUP:g} s warm-up + "
         f"{load.DEFAULT_SECONDS:g} s, hot member {load.DEFAULT_HOT_SECONDS:g} s (`--load-seconds`, `--load-warmup`, "
         "`--load-clients`, `--load-members`, `--hot-seconds`, `--skip-load`).",
@@ -644,6 +651,10 @@ def main(argv: list[str] | None = None) -> int:
         for note in jobs.findings(job_runs):
             print(f"- {note}")
         job_section = jobs.markdown(job_runs, as_of)
+    per_million = purchase_cost(results, timing)
+    if per_million is not None:
+        parts = ", ".join(f"{line.component} {line.usd:.2f}" for line in per_million.lines if line.usd is not None)
+        print(f"\nPer million purchases (known member, by phone): ${per_million.total:.2f} ({parts})")
     seconds = time.perf_counter() - started
     write_markdown(Path(args.output), table, results, cold, package, seconds, job_section, timing, load_result)
     progress(f"wrote {args.output}")
