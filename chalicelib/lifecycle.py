@@ -12,7 +12,8 @@ from typing import Literal
 from .rules import ProgramRules
 
 Stage = Literal["new", "active", "at_risk", "dormant"]
-CHANNEL_PREFERENCE: tuple[tuple[str, str], ...] = (("push", "push"), ("sms", "sms_marketing"), ("email", "email_marketing"))
+Channel = Literal["sms", "email", "push"]
+CHANNEL_PREFERENCE: tuple[tuple[Channel, str], ...] = (("push", "push"), ("sms", "sms_marketing"), ("email", "email_marketing"))
 
 
 def month_day(day: date) -> str:
@@ -70,7 +71,7 @@ def recent_marketing(sent_at: Iterable[str], now: datetime, rules: ProgramRules)
     return sorted(s for s in sent_at if datetime.fromisoformat(s) > cutoff)
 
 
-def preferred_channel(consents: Mapping[str, bool], consent_required: bool, has_email: bool) -> str | None:
+def preferred_channel(consents: Mapping[str, bool], consent_required: bool, has_email: bool) -> Channel | None:
     """Push, then SMS, then email: the first channel the member consented to.
 
     A message that needs no consent (a service notice such as a tier change)

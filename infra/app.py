@@ -61,8 +61,8 @@ def main() -> int:
     finally:
         clean_packages()
     errors = 0
-    for stack in assembly.stacks:
-        for message in stack.messages:
+    for artifact in assembly.stacks:
+        for message in artifact.messages:
             print(f"{message.level.value} {message.id}: {message.entry.data}", file=sys.stderr)
             errors += message.level == cx_api.SynthesisMessageLevel.ERROR
     for name, stack in stacks.items():

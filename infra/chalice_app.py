@@ -98,7 +98,10 @@ def package(scope: Construct, construct_id: str, stage: Stage) -> Any:
 def sam_template(chalice: Any) -> dict[str, Any]:
     """The SAM template Chalice generated (before the stack's overrides)."""
     # The construct keeps its package directory in a private attribute (chalice 1.34).
-    return json.loads((Path(chalice._sam_package_dir) / "sam.json").read_text(encoding="utf-8"))
+    template = json.loads((Path(chalice._sam_package_dir) / "sam.json").read_text(encoding="utf-8"))
+    if not isinstance(template, dict):
+        raise ValueError("Chalice's sam.json is not a JSON object")
+    return template
 
 
 @dataclass(frozen=True)

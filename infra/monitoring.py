@@ -6,7 +6,7 @@ first when it fires (the section is named after the alarm, less the stage prefix
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NotRequired, TypedDict, Unpack
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cw
@@ -26,6 +26,19 @@ BUSINESS_METRICS = {
     "Messages": ("MessagesSent", "MessagesFailed", "JobMessagesSent", "JobMessagesDeferred"),
     "Jobs": ("JobExamined", "JobAffected", "JobRetriedAlone"),
 }
+
+
+class _Threshold(TypedDict):
+    threshold: float
+    comparison_operator: cw.ComparisonOperator
+    evaluation_periods: int
+
+
+class _AlarmOptions(_Threshold):
+    """What an alarm decides besides its metric (the rest of `cw.Alarm`'s options)."""
+
+    treat_missing_data: cw.TreatMissingData
+    datapoints_to_alarm: NotRequired[int]
 
 
 def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
@@ -58,14 +71,14 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
 
     alarms: dict[str, cw.Alarm] = {}
 
-    def alarm(name: str, metric: cw.IMetric, description: str, **kwargs: object) -> cw.Alarm:
+    def alarm(name: str, metric: cw.IMetric, description: str, **kwargs: Unpack[_AlarmOptions]) -> cw.Alarm:
         created = cw.Alarm(
             stack,
             f"Alarm-{name}",
             alarm_name=f"{prefix}-{name}",
             alarm_description=f"{description} Runbook: docs/operations.md, section '{name}'.",
             metric=metric,
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
         created.add_alarm_action(cw_actions.SnsAction(stack.alarm_topic))
         created.add_ok_action(cw_actions.SnsAction(stack.alarm_topic))
@@ -78,7 +91,11 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
         names = {f"m{i}": m for i, m in enumerate(metrics)}
         return cw.MathExpression(expression=" + ".join(f"FILL({n}, 0)" for n in names), using_metrics=names, label=label, period=FIVE_MINUTES)
 
-    at_least_once = {"threshold": 1, "comparison_operator": cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, "evaluation_periods": 1}
+    at_least_once: _Threshold = {
+        "threshold": 1,
+        "comparison_operator": cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        "evaluation_periods": 1,
+    }
     quiet_is_fine = cw.TreatMissingData.NOT_BREACHING
 
     # --- API ---

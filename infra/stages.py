@@ -133,7 +133,10 @@ STAGES: dict[str, Stage] = {
 
 @cache
 def _chalice_config() -> dict[str, Any]:
-    return json.loads(CHALICE_CONFIG.read_text(encoding="utf-8"))
+    config = json.loads(CHALICE_CONFIG.read_text(encoding="utf-8"))
+    if not isinstance(config, dict):
+        raise ValueError(f"{CHALICE_CONFIG} is not a JSON object")
+    return config
 
 
 def chalice_stage_value(stage: str, key: str, default: Any = None) -> Any:

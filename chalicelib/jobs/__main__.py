@@ -68,7 +68,7 @@ def run(job: str, as_of: str | None, dry_run: bool) -> dict[str, Any]:
     payload: dict[str, Any] = {"dry_run": dry_run}
     if as_of:
         payload["as_of"] = as_of
-    started = handler(payload, None)
+    started: dict[str, Any] = handler(payload, None)  # what run_scheduled returned
     if "units_enqueued" not in started:
         return started  # an error, or a dry run (done inline)
     drained = drain_queue(job_worker, queue_url(), boto3.client("sqs"))

@@ -28,6 +28,7 @@ from ..notify.sender import DeliveryFailed, Message, send
 from ..observability import count, logger
 from ..settings import get_settings
 from ..store import keys, table
+from ..store.members import as_dict
 from ..store.models import DeferredMessage, JobRun, Member
 from ..store.parameters import load_rules
 from ..store.transactions import connection
@@ -289,7 +290,7 @@ def _record(unit: Unit, tally: Counter[str]) -> None:
 def summary(job: str, as_of: str, run_id: str) -> dict[str, Any]:
     """The summary of a run, from its record (every unit added to it)."""
     run = JobRun.get(keys.jobrun_pk(job, as_of), keys.jobrun_sk(run_id), consistent_read=True)
-    counters = Counter({k: int(v) for k, v in run.counters.as_dict().items()} if run.counters else {})
+    counters = Counter({k: int(v) for k, v in as_dict(run.counters).items()})
     return summarise(job, as_of, run_id, bool(run.dry_run), int(run.units_planned), int(run.units_done), counters)
 
 

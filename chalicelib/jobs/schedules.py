@@ -9,10 +9,9 @@ fanning out). The schedule's own EventBridge event runs it for today.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalice import Blueprint
-from chalice.app import CloudWatchEvent, SQSEvent
+from chalice.app import Blueprint, CloudWatchEvent, EventSourceHandler, SQSEvent
 
 from ..clock import today_in, utcnow
 from ..observability import logger, metrics
@@ -20,6 +19,9 @@ from ..settings import get_settings
 from ..store.parameters import load_rules
 from .runner import BadJobRequest, do_unit, parse_request, start_job
 from .specs import JOBS
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 bp = Blueprint(__name__)
 
@@ -83,7 +85,8 @@ def reconcile(event: JobInvocation) -> dict[str, Any]:
     return run_scheduled("reconcile", event)
 
 
-SCHEDULED = {
+# What the decorator returns: Lambda calls it with (event, context).
+SCHEDULED: dict[str, EventSourceHandler] = {
     "expire-points": expire_points,
     "birthday-bonus": birthday_bonus,
     "reengagement": reengagement,
@@ -93,11 +96,11 @@ SCHEDULED = {
     "reconcile": reconcile,
 }
 for _handler in SCHEDULED.values():
-    _handler.event_class = JobInvocation  # type: ignore[attr-defined]
+    _handler.event_class = JobInvocation
 
 
 @bp.on_sqs_message(queue=get_settings().jobs_queue_name, batch_size=10, name="job-worker")
-def job_worker(event: SQSEvent) -> dict[str, Any]:
+def job_worker(event: SQSEvent) -> PartialItemFailureResponse:
     """Do each queued unit; report the failed ones so only they come back (partial batch response)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 

@@ -93,7 +93,7 @@ def light_transaction_snapshots() -> Iterator[None]:
 
 class EmbeddedAws:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        from moto.server import DomainDispatcherApplication, create_backend_app
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         app = DomainDispatcherApplication(create_backend_app)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -103,6 +103,8 @@ class EmbeddedAws:
     @property
     def endpoint(self) -> str:
         host, port = self._server.server_address[:2]
+        if not isinstance(host, str):  # only AF_UNIX addresses are bytes, and this server is TCP
+            raise TypeError(f"not a TCP address: {host!r}")
         return f"http://{host}:{port}"
 
     def start(self) -> EmbeddedAws:

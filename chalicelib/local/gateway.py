@@ -32,6 +32,7 @@ class ProblemGateway(LocalGateway):
         except (TokenRefused, NotAuthorizedError):
             return problem_event(Unauthorized("A valid bearer token is required"))
         except ForbiddenError as exc:
-            if b"Missing Authentication Token" in exc.body or b"Authorization header requires" in exc.body:
+            body = exc.body or b""
+            if b"Missing Authentication Token" in body or b"Authorization header requires" in body:
                 return problem_event(NotFound(f"No route {method} {path.split('?')[0]}"))
             return problem_event(Forbidden("Not allowed"))

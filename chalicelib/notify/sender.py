@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ..clock import iso, utcnow
+from ..lifecycle import Channel
 from ..observability import count, logger
 from ..settings import get_settings
 
-Channel = Literal["sms", "email", "push"]
 _outbox_lock = threading.Lock()
 
 

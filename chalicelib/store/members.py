@@ -115,7 +115,7 @@ def add_lot_points(tx: Transaction, member_id: str, month: str, points: int, val
         "lot",
         lot,
         [
-            Lot.entity.set(Lot),  # type: ignore[arg-type]
+            Lot.entity.set(Lot),
             Lot.member_id.set(member_id),
             Lot.month.set(month),
             Lot.earned.add(points),

@@ -29,14 +29,6 @@ from . import table
 _REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
-class _Meta:
-    table_name = get_settings().table_name
-    region = _REGION
-    connect_timeout_seconds = 2
-    read_timeout_seconds = 5
-    max_retry_attempts = 3
-
-
 def _index_meta(name: str) -> type:
     definition = next(i for i in table.INDEXES if i.name == name)
     projection = AllProjection() if definition.projection == "ALL" else KeysOnlyProjection()
@@ -46,7 +38,12 @@ def _index_meta(name: str) -> type:
 class BaseItem(Model):
     """Every item of the table: pk/sk strings, a type, an optional TTL."""
 
-    Meta = _Meta
+    class Meta:
+        table_name = get_settings().table_name
+        region = _REGION
+        connect_timeout_seconds = 2
+        read_timeout_seconds = 5
+        max_retry_attempts = 3
 
     pk = UnicodeAttribute(hash_key=True, attr_name=table.HASH_KEY)
     sk = UnicodeAttribute(range_key=True, attr_name=table.RANGE_KEY)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from pynamodb.models import Model
 
 from ..errors import TemporarilyUnavailable
 from ..observability import logger
-from .models import _Meta
+from .models import BaseItem
 
 RETRYABLE_CODES = frozenset(
     {
@@ -46,10 +46,10 @@ def connection() -> Connection:
     global _connection
     if _connection is None:
         _connection = Connection(
-            region=_Meta.region,
-            connect_timeout_seconds=_Meta.connect_timeout_seconds,
-            read_timeout_seconds=_Meta.read_timeout_seconds,
-            max_retry_attempts=_Meta.max_retry_attempts,
+            region=BaseItem.Meta.region,
+            connect_timeout_seconds=BaseItem.Meta.connect_timeout_seconds,
+            read_timeout_seconds=BaseItem.Meta.read_timeout_seconds,
+            max_retry_attempts=BaseItem.Meta.max_retry_attempts,
         )
     return _connection
 
@@ -106,8 +106,8 @@ class Transaction:
         self._tw.save(item, condition=condition, return_values="ALL_OLD" if return_old else None)
         self._parts.append(_Part(name, "put"))
 
-    def update(self, name: str, item: Model, actions: list[Action], condition: Condition | None = None) -> None:
-        self._tw.update(item, actions=actions, condition=condition)
+    def update(self, name: str, item: Model, actions: Sequence[Action], condition: Condition | None = None) -> None:
+        self._tw.update(item, actions=list(actions), condition=condition)
         self._parts.append(_Part(name, "update"))
 
     def delete(self, name: str, item: Model, condition: Condition | None = None) -> None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
+from pynamodb.attributes import Attribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -168,7 +169,7 @@ class MemberWrite:
     """What an operator action decided for one member: the update, the audit's before and
     after, and, for closure, what else the transaction checks and what follows it."""
 
-    actions: list[Action]
+    actions: Sequence[Action]
     before: dict[str, Any]
     after: dict[str, Any]
     condition: Condition | None = None  # besides the member's version
@@ -508,7 +509,7 @@ def create_reward(request: RewardCreateRequest, actor: str) -> Outcome:
     return outcome
 
 
-_REWARD_ATTRIBUTES = {
+_REWARD_ATTRIBUTES: Mapping[str, Attribute[Any]] = {
     "name": Reward.name,
     "points_cost": Reward.points_cost,
     "stock": Reward.stock,

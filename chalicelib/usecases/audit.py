@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from ..clock import iso, today_in
 from ..rules import ProgramRules
@@ -37,6 +37,23 @@ class Change:
     ref: str | None = None
 
 
+class _EntryFields(TypedDict):
+    """An entry's attributes, the same on both copies."""
+
+    audit_id: str
+    actor: str
+    action: str
+    target_type: str
+    target_id: str
+    member_id: str | None
+    reason: str | None
+    ref: str | None
+    before: str | None
+    after: str | None
+    day: str
+    created_at: datetime
+
+
 def _json(value: dict[str, Any] | None) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
@@ -45,7 +62,7 @@ def audit_entries(change: Change, rules: ProgramRules, now: datetime) -> list[Au
     """The entry's copies: under the member (when there is one) and under the day."""
     audit_id = new_entry_id(now)
     day = today_in(rules.zone, now).isoformat()
-    fields = {
+    fields: _EntryFields = {
         "audit_id": audit_id,
         "actor": change.actor,
         "action": change.action,

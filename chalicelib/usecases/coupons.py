@@ -156,8 +156,8 @@ def redeem_coupon(code: str, request: CouponRedemptionRequest, merchant: Merchan
         try:
             tx.commit()
         except Cancelled as exc:
-            if exc.failed.get("use"):
-                return _replay(CouponUse.from_raw_data(exc.failed["use"]), digest)
+            if earlier := exc.failed.get("use"):
+                return _replay(CouponUse.from_raw_data(earlier), digest)
             if "member" in exc.failed:
                 member = get_member(guard.member_id)
                 if member is not None and member.status == "frozen":

@@ -17,7 +17,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from .. import codes, tokens
 from ..clock import today_in, utcnow
 from ..errors import InvalidCode, TemporarilyUnavailable
-from ..lifecycle import month_day
+from ..lifecycle import Channel, month_day
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
 from ..observability import count, logger
 from ..points import expiring_summary
@@ -91,7 +91,7 @@ def add_enrolment(tx: Transaction, member: Member) -> None:
 
 @dataclass(frozen=True)
 class CodeSent:
-    channel: str
+    channel: Channel
     expires_in: int
 
     def body(self) -> dict[str, Any]:
@@ -103,11 +103,11 @@ def _throttle_sends(phone: str, rules: ProgramRules, now: datetime) -> None:
     throttle_sends(keys.phone_pk(phone), keys.SENT, rules, now)
 
 
-def _send_code(member: Member, rules: ProgramRules, now: datetime) -> str:
+def _send_code(member: Member, rules: ProgramRules, now: datetime) -> Channel:
     item, code = new_code_item(keys.phone_pk(member.phone), keys.CODE, member.phone, rules, now)
     item.save()
     body = code_text(rules, code)
-    channel = "email" if member.code_channel == "email" and member.email else "sms"
+    channel: Channel = "email" if member.code_channel == "email" and member.email else "sms"
     try:
         send(
             Message(
@@ -141,18 +141,18 @@ def signup(request: SignupRequest) -> CodeSent:
     def attempt() -> Member | None:
         existing_id = member_id_for_phone(phone)
         if existing_id is None:
-            member = new_member(phone, rules, now, referred_by=referred_by, **profile)
+            enrolled = new_member(phone, rules, now, referred_by=referred_by, **profile)
             if consents:
-                member.consents = consents
+                enrolled.consents = consents
             tx = Transaction()
-            add_enrolment(tx, member)
+            add_enrolment(tx, enrolled)
             try:
                 tx.commit()
             except Cancelled as exc:
                 raise Retryable("phone or referral code taken meanwhile") from exc
             count("Signups")
-            logger.info("member enrolled", extra={"member_id": member.member_id, "via": "signup"})
-            return member
+            logger.info("member enrolled", extra={"member_id": enrolled.member_id, "via": "signup"})
+            return enrolled
         member = get_member(existing_id)
         if member is None or member.status == "closed":
             return None
@@ -194,7 +194,7 @@ def request_code(request: CodeRequest) -> CodeSent:
     _throttle_sends(phone, rules, now)
     member_id = member_id_for_phone(phone)
     member = get_member(member_id) if member_id else None
-    channel = "sms"
+    channel: Channel = "sms"
     if member is not None and member.status != "closed":
         channel = _send_code(member, rules, now)
     return CodeSent(channel=channel, expires_in=rules.code_ttl_seconds)

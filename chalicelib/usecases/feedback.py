@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -86,6 +86,17 @@ def _check_order(member_id: str, order_id: str) -> None:
         raise ValidationFailed.single("order_id", "no order of yours has this id")
 
 
+class _FeedbackFields(TypedDict):
+    """What the member wrote: the same on their copy and on the queue entry."""
+
+    feedback_id: str
+    member_id: str
+    category: str
+    text: str
+    order_id: str | None
+    created_at: datetime
+
+
 def submit_feedback(member_id: str, request: FeedbackRequest, idempotency_key: str | None) -> Outcome:
     """POST /v1/me/feedback: 201 with the new feedback; with an Idempotency-Key, a retry answers the same."""
     if idempotency_key is not None and (not idempotency_key or len(idempotency_key) > IDEMPOTENCY_KEY_MAX or not idempotency_key.isprintable()):
@@ -104,7 +115,7 @@ def submit_feedback(member_id: str, request: FeedbackRequest, idempotency_key: s
     def attempt() -> Outcome:
         now = utcnow()
         feedback_id = new_feedback_id(now)
-        fields = {
+        fields: _FeedbackFields = {
             "feedback_id": feedback_id,
             "member_id": member_id,
             "category": request.category,
@@ -125,8 +136,8 @@ def submit_feedback(member_id: str, request: FeedbackRequest, idempotency_key: s
         try:
             tx.commit()
         except Cancelled as exc:
-            if exc.failed.get("key"):
-                return _feedback_replay(FeedbackKey.from_raw_data(exc.failed["key"]), digest)
+            if earlier := exc.failed.get("key"):
+                return _feedback_replay(FeedbackKey.from_raw_data(earlier), digest)
             raise Retryable("feedback id or key taken meanwhile") from exc
         count("FeedbackReceived")
         logger.info("feedback received", extra={"member_id": member_id, "feedback_id": feedback_id, "category": request.category})

@@ -131,7 +131,10 @@ def update_profile(member_id: str, patch: ProfilePatch) -> dict[str, Any]:
             if decision is BirthdayChange.LOCKED:
                 raise BirthdayLocked("The birthday can be set once; ask support to correct it")
             if decision is BirthdayChange.SET:
-                actions += [Member.birthday.set(requested), Member.birthday_bucket.set(birthday_bucket_for(member_id, requested))]
+                bucket = birthday_bucket_for(member_id, requested)
+                if requested is None or bucket is None:  # SET is only ever a first birthday
+                    raise ValueError(f"birthday_change answered SET for {requested!r}")
+                actions += [Member.birthday.set(requested), Member.birthday_bucket.set(bucket)]
                 after["birthday"] = requested
         if "email" in changes:
             _email_change(tx, member, actions, after, changes["email"], rules, now, email_code)
@@ -381,7 +384,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, MapAttribute):
-        return _jsonable(value.as_dict())
+        return _jsonable(as_dict(value))
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
