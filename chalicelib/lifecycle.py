@@ -7,13 +7,18 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeIs, get_args
 
 from .rules import ProgramRules
 
 Stage = Literal["new", "active", "at_risk", "dormant"]
 Channel = Literal["sms", "email", "push"]
 CHANNEL_PREFERENCE: tuple[tuple[Channel, str], ...] = (("push", "push"), ("sms", "sms_marketing"), ("email", "email_marketing"))
+
+
+def is_channel(value: str) -> TypeIs[Channel]:
+    """A channel read back from the table (stored as a plain string) is one the program sends on."""
+    return value in get_args(Channel)
 
 
 def month_day(day: date) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from chalicelib.jobs.__main__ import run
 from chalicelib.points import add_months, lot_expires_on
 from chalicelib.store import keys
+from chalicelib.store.members import member_shard
 from chalicelib.store.models import DeferredMessage, LedgerEntry, Lot, Member
 from tests.integration.conftest import bearer
 from tests.support.outbox import messages
@@ -226,6 +227,26 @@ def test_given_points_expiring_in_30_days_then_one_reminder_deferred_past_quiet_
     reminder = _sent(outbox_path, "expiry_reminder")
     assert len(reminder) == 1 and "300" in reminder[0]["body"]
     assert run("send-deferred", as_of.isoformat(), False)["messages_sent"] == 0
+
+
+def test_given_a_deferred_message_on_a_channel_nothing_sends_on_then_send_deferred_drops_it_and_says_so(aws, outbox_path):
+    member_id = "m-unknown-channel"
+    held_since = datetime.combine(today(), time(8), tzinfo=SHANGHAI).astimezone(UTC)  # the job runs at 09:05
+    DeferredMessage(
+        keys.send_bucket(held_since.strftime("%Y-%m-%dT%H"), member_shard(member_id)),
+        keys.deferred_sk(member_id, "reengagement", "stored-by-hand"),
+        member_id=member_id,
+        channel="fax",
+        recipient="+8613800138000",
+        kind="reengagement",
+        body="We miss you",
+        send_after=held_since,
+    ).save()
+
+    dispatched = run("send-deferred", today().isoformat(), False)
+
+    assert dispatched["messages_sent"] == 0 and dispatched["messages_skipped"] == {"unknown_channel": 1}
+    assert _sent(outbox_path, "reengagement") == []
 
 
 def test_given_a_dry_run_then_nothing_is_written_or_sent(api, members, outbox_path):
