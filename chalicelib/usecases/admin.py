@@ -297,9 +297,6 @@ def _restore(member: Member, now: datetime, _: ProgramRules) -> MemberWrite:
     )
 
 
-MEMBER_STATE_CHANGES = ("freeze", "unfreeze", "close", "restore")
-
-
 def change_member_state(member_id: str, change: str, actor: str, reason: str) -> dict[str, Any]:
     """freeze | unfreeze | close | restore, with a reason, audited."""
     decide = {"freeze": _freeze, "unfreeze": _unfreeze, "close": _closing(reason, actor), "restore": _restore}[change]
