@@ -84,7 +84,7 @@ def test_given_members_when_jobs_run_by_date_then_points_and_messages_are_exactl
     assert sum(e["points"] for e in ledger) == 500
 
 
-def test_given_members_when_reconcile_runs_then_no_books_drift_and_a_balance_changed_behind_its_back_is_reported_by_member_id(stack):
+def test_given_a_balance_changed_behind_the_programs_back_when_reconcile_runs_then_exactly_that_member_is_reported_by_id(stack):
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
     phone = f"+86137{uuid.uuid4().int % 10**8:08d}"
     token = _member(stack, phone)
@@ -99,13 +99,6 @@ def test_given_members_when_reconcile_runs_then_no_books_drift_and_a_balance_cha
     assert bought.status_code == 201
     topup = {"topup_id": f"REC-{uuid.uuid4()}", "member_id": member_id, "amount": 5000, "currency": "CNY"}
     assert requests.post(stack.url("/v1/wallet/topups"), json=topup, headers=merchant, timeout=10).status_code == 201
-
-    clean = _job(stack, "reconcile", today)
-
-    assert clean["units"]["done"] == clean["units"]["planned"] >= 16
-    assert clean["ledger"]["members_checked"] >= 1
-    assert (clean["ledger"]["members_with_drift"], clean["ledger"]["drift_member_ids"]) == (0, [])
-    assert clean["ledger"]["outstanding_stored_value"] >= 5000
 
     client, table_name = stack_table(stack)
 
@@ -123,8 +116,11 @@ def test_given_members_when_reconcile_runs_then_no_books_drift_and_a_balance_cha
     finally:
         add_to_balance(-5)  # the stack is shared: every member's books balance again
 
+    # Every other member of the shared stack (every test's so far) is clean.
     assert (drifted["ledger"]["members_with_drift"], drifted["ledger"]["drift_member_ids"]) == (1, [member_id])
-    assert drifted["ledger"]["outstanding_points"] == clean["ledger"]["outstanding_points"] + 5
+    assert drifted["units"]["done"] == drifted["units"]["planned"] >= 16
+    assert drifted["ledger"]["members_checked"] > 1
+    assert drifted["ledger"]["outstanding_stored_value"] >= 5000
     assert phone not in json.dumps(drifted)
 
 
