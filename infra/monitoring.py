@@ -16,16 +16,25 @@ if TYPE_CHECKING:
     from .stack import HuiyuanStack
 
 FIVE_MINUTES = cdk.Duration.minutes(5)
+ONE_HOUR = cdk.Duration.hours(1)
 ONE_DAY = cdk.Duration.days(1)
 
-# Emitted by chalicelib (observability.count), namespace and service from the stage environment.
+# Emitted by chalicelib (observability.count) with the dimensions service and stage;
+# namespace and service from the stage environment.
 BUSINESS_METRICS = {
     "Members": ("Signups", "Verifications", "Activations"),
-    "Points": ("PointsEarned", "PointsRedeemed", "PointsReversed", "JobPointsMoved"),
-    "Purchases and redemptions": ("Purchases", "Redemptions"),
-    "Messages": ("MessagesSent", "MessagesFailed", "JobMessagesSent", "JobMessagesDeferred"),
-    "Jobs": ("JobExamined", "JobAffected", "JobRetriedAlone"),
+    "Points": ("PointsEarned", "PointsRedeemed", "PointsReversed"),
+    "Purchases and redemptions": ("Purchases", "Redemptions", "RedemptionsRejected"),
+    "Messages": ("MessagesSent", "MessagesFailed"),
 }
+# Emitted per job unit (observability.count_for_job): one more dimension, the job.
+JOB_METRICS = {
+    "Jobs: points moved (expire-points: points expired)": "JobPointsMoved",
+    "Jobs: members acted on": "JobAffected",
+    "Jobs: messages sent": "JobMessagesSent",
+}
+# Summed over the units of one reconcile run (daily): what the program owes its members.
+LIABILITY_METRICS = ("OutstandingPoints", "OutstandingStoredValue")
 
 
 class _Threshold(TypedDict):
@@ -59,14 +68,14 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
             label=function_name,
         )
 
-    def business_metric(name: str) -> cw.Metric:
+    def business_metric(name: str, period: cdk.Duration = ONE_HOUR, label: str | None = None, **dimensions: str) -> cw.Metric:
         return cw.Metric(
             namespace=stage.env["POWERTOOLS_METRICS_NAMESPACE"],
             metric_name=name,
-            dimensions_map={"service": stage.env["POWERTOOLS_SERVICE_NAME"]},
+            dimensions_map={"service": stage.env["POWERTOOLS_SERVICE_NAME"], "stage": stage.name, **dimensions},
             statistic="Sum",
-            period=cdk.Duration.hours(1),
-            label=name,
+            period=period,
+            label=label or name,
         )
 
     alarms: dict[str, cw.Alarm] = {}
@@ -182,6 +191,17 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
         treat_missing_data=quiet_is_fine,
     )
 
+    # --- the books ---
+    jobs = [f.chalice_name for f in stack.functions if f.kind == "job"]
+    ledger_drift = business_metric("LedgerDrift", ONE_DAY, "members whose ledger and balance disagree")
+    alarm(
+        "ledger-drift",
+        ledger_drift,
+        "The reconcile job found members whose ledger does not sum to their balance (or a negative balance).",
+        treat_missing_data=quiet_is_fine,
+        **at_least_once,
+    )
+
     # --- dashboard ---
     dashboard = cw.Dashboard(stack, "Dashboard", dashboard_name=f"{prefix}", default_interval=cdk.Duration.days(1))
     width = 8
@@ -232,6 +252,17 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
     )
     dashboard.add_widgets(
         *[cw.GraphWidget(title=title, left=[business_metric(m) for m in metrics], width=width) for title, metrics in BUSINESS_METRICS.items()],
+        *[
+            cw.GraphWidget(title=title, left=[business_metric(m, label=job, job=job) for job in jobs], width=width)
+            for title, m in JOB_METRICS.items()
+        ],
+        cw.GraphWidget(
+            title="Outstanding points and stored value (daily reconcile)",
+            left=[business_metric("OutstandingPoints", ONE_DAY, "points")],
+            right=[business_metric("OutstandingStoredValue", ONE_DAY, "stored value (minor units)")],
+            width=width,
+        ),
+        cw.GraphWidget(title="Ledger drift (members)", left=[ledger_drift], width=width),
         cw.AlarmStatusWidget(title="Alarms", alarms=list(alarms.values()), width=width),
     )
     return dashboard, alarms

@@ -26,7 +26,7 @@ from pynamodb.exceptions import DeleteError
 from ..clock import utcnow
 from ..lifecycle import is_channel
 from ..notify.sender import DeliveryFailed, Message, send
-from ..observability import count, logger
+from ..observability import count, count_for_job, logger
 from ..settings import get_settings
 from ..store import keys, table
 from ..store.members import as_dict
@@ -281,9 +281,10 @@ def _reconcile(unit: Unit, dry_run: bool, tally: Counter[str]) -> None:
 
 
 def _record(unit: Unit, tally: Counter[str]) -> None:
-    for name, value in tally.items():
-        if not name.startswith(_NOT_JOB_METRICS) and value:
-            count(f"Job{name.title().replace('_', '')}", value)
+    count_for_job(
+        unit["job"],
+        {f"Job{name.title().replace('_', '')}": value for name, value in tally.items() if value and not name.startswith(_NOT_JOB_METRICS)},
+    )
     run = JobRun(keys.jobrun_pk(unit["job"], unit["as_of"]), keys.jobrun_sk(unit["run_id"]))
     actions = [JobRun.units_done.add(1)] + [JobRun.counters[name].add(value) for name, value in tally.items() if value]
     if tally["units_added"]:

@@ -108,4 +108,10 @@ def redeem_reward(member_id: str, idempotency_key: str | None, reward_id: str) -
         logger.info("reward redeemed", extra={"member_id": member_id, "reward_id": reward_id, "points": cost})
         return Outcome(201, body)
 
-    return with_retries(attempt)
+    try:
+        return with_retries(attempt)
+    except (InsufficientPoints, OutOfStock, MemberFrozen) as exc:
+        # A member who could not have the reward: the operators' signal of a catalogue or balance problem.
+        count("RedemptionsRejected")
+        logger.info("redemption refused", extra={"member_id": member_id, "reward_id": reward_id, "code": exc.code})
+        raise

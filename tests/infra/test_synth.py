@@ -298,6 +298,10 @@ def test_the_api_stage_is_throttled_traced_and_access_logged(template, stage):
         '"Huiyuan","PointsEarned"',
         '"Huiyuan","PointsRedeemed"',
         '"Huiyuan","JobPointsMoved"',
+        '"Huiyuan","OutstandingPoints"',
+        '"Huiyuan","OutstandingStoredValue"',
+        '"Huiyuan","LedgerDrift"',
+        '"Huiyuan","RedemptionsRejected"',
     ],
 )
 def test_the_dashboard_shows(metric, template):
@@ -310,8 +314,20 @@ def test_the_business_metrics_are_read_where_the_code_writes_them(template, stag
     env = stage_environment(stage_name)
     _, dashboard = the_one(template, "AWS::CloudWatch::Dashboard")
     body = json.dumps(dashboard["Properties"]["DashboardBody"]).replace('\\"', '"')
-    # powertools Metrics: the namespace, and the service as the one default dimension.
-    assert f'"{env["POWERTOOLS_METRICS_NAMESPACE"]}","Signups","service","{env["POWERTOOLS_SERVICE_NAME"]}"' in body
+    # powertools Metrics: the namespace, the service and the stage (observability.py's default dimension).
+    namespace, service = env["POWERTOOLS_METRICS_NAMESPACE"], env["POWERTOOLS_SERVICE_NAME"]
+    assert f'"{namespace}","Signups","service","{service}","stage","{stage_name}"' in body
+    # Job counters carry the job too (observability.count_for_job): one line per scheduled job.
+    for job in ("expire-points", "birthday-bonus", "reconcile"):
+        assert f'"{namespace}","JobPointsMoved","job","{job}","service","{service}","stage","{stage_name}"' in body  # keys sorted
+
+
+def test_ledger_drift_found_by_the_reconcile_job_raises_an_alarm(template, stage):
+    drift = alarm_named(template, f"huiyuan-{stage.name}-ledger-drift")
+    metric = metric_of(drift)
+    assert (metric["MetricName"], metric["Stat"], metric["Period"]) == ("LedgerDrift", "Sum", 86400)
+    assert {d["Name"]: d["Value"] for d in metric["Dimensions"]}["stage"] == stage.name
+    assert drift["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and drift["Threshold"] == 1
 
 
 def test_5xx_rate_throttles_and_function_errors_alarm_to_the_alarm_topic(template, stage):
