@@ -7,9 +7,10 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
-from typing import Literal, TypeIs, get_args
+from typing import TYPE_CHECKING, Literal, TypeIs, get_args
 
-from .rules import ProgramRules
+if TYPE_CHECKING:
+    from .rules import ProgramRules
 
 Stage = Literal["new", "active", "at_risk", "dormant"]
 Channel = Literal["sms", "email", "push"]

@@ -187,7 +187,7 @@ def do_unit(unit: Unit) -> Counter[str]:
     elif unit["kind"] == "reconcile":
         _reconcile(unit, ctx.dry_run, tally)
     else:
-        action = JOBS[unit["job"]].actions[unit["kind"]]
+        action = JOBS[unit["job"]].actions()[unit["kind"]]
         member_ids = unit.get("members") or _index_member_ids(unit["index"], unit["bucket"], tally)
         failed: list[str] = []
         now = utcnow()

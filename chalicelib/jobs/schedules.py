@@ -14,14 +14,20 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import Blueprint, CloudWatchEvent, EventSourceHandler, SQSEvent
 
 from ..clock import today_in, utcnow
+from ..lazy import lazy_module
 from ..observability import logger, metrics
 from ..settings import get_settings
-from ..store.parameters import load_rules
-from .runner import BadJobRequest, do_unit, parse_request, start_job
 from .specs import JOBS
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+
+    from ..store import parameters
+    from . import runner
+else:
+    # The API's functions load this module too (one app): the job machinery loads when a job runs.
+    parameters = lazy_module("chalicelib.store.parameters")
+    runner = lazy_module("chalicelib.jobs.runner")
 
 bp = Blueprint(__name__)
 
@@ -38,12 +44,12 @@ class JobInvocation(CloudWatchEvent):
 def run_scheduled(job: str, event: JobInvocation) -> dict[str, Any]:
     payload = {} if event.scheduled else event.to_dict()
     try:
-        request = parse_request(job, payload, today_in(load_rules().zone, utcnow()))
-    except BadJobRequest as exc:
+        request = runner.parse_request(job, payload, today_in(parameters.load_rules().zone, utcnow()))
+    except runner.BadJobRequest as exc:
         logger.warning("job request refused", extra={"job": job, "error": str(exc)})
         return {"error": str(exc)}
     try:
-        result = start_job(request, inline=bool(payload.get("inline", False)))
+        result = runner.start_job(request, inline=bool(payload.get("inline", False)))
     finally:
         metrics.flush_metrics()
     logger.info("job run", extra={"summary": result})
@@ -105,7 +111,7 @@ def job_worker(event: SQSEvent) -> PartialItemFailureResponse:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     def handle(record: Any) -> None:
-        do_unit(json.loads(record.body))
+        runner.do_unit(json.loads(record.body))
 
     try:
         return process_partial_response(

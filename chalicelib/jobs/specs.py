@@ -7,15 +7,22 @@ used for "now" (quiet hours) when it runs for a given date.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..lazy import lazy_module
 from ..lifecycle import celebrated_month_days
-from ..rules import ProgramRules
 from ..store import keys
-from ..usecases import closure, scheduled
+
+if TYPE_CHECKING:
+    from ..rules import ProgramRules
+    from ..usecases import closure, scheduled
+else:
+    # What the jobs do is loaded when a job runs, not with every function of the app.
+    closure = lazy_module("chalicelib.usecases.closure")
+    scheduled = lazy_module("chalicelib.usecases.scheduled")
 
 Unit = dict[str, Any]
 
@@ -26,7 +33,7 @@ class JobSpec:
     cron: str  # EventBridge cron (UTC)
     local_time: time
     plan: Callable[[date, ProgramRules, int], list[Unit]]
-    actions: dict[str, scheduled.Action_]
+    actions: Callable[[], Mapping[str, scheduled.Action_]]  # by unit kind; a function, so nothing loads until a job runs
     description: str
 
 
@@ -102,7 +109,7 @@ JOBS: dict[str, JobSpec] = {
             "cron(5 16 * * ? *)",
             time(0, 5),
             _expire_units,
-            {"expire": scheduled.expire_lots, "remind": scheduled.remind_expiry},
+            lambda: {"expire": scheduled.expire_lots, "remind": scheduled.remind_expiry},
             "expires lots whose date has come; reminds 30 and 7 days before",
         ),
         JobSpec(
@@ -110,7 +117,7 @@ JOBS: dict[str, JobSpec] = {
             "cron(0 1 * * ? *)",
             time(9, 0),
             _birthday_units,
-            {"gift": scheduled.birthday_gift},
+            lambda: {"gift": scheduled.birthday_gift},
             "birthday points once a calendar year, and a greeting",
         ),
         JobSpec(
@@ -118,7 +125,7 @@ JOBS: dict[str, JobSpec] = {
             "cron(0 2 * * ? *)",
             time(10, 0),
             _reengagement_units,
-            {"reengage": scheduled.reengage},
+            lambda: {"reengage": scheduled.reengage},
             "a message to members idle exactly 30, 60 or 90 days; lifecycle stage",
         ),
         JobSpec(
@@ -126,7 +133,7 @@ JOBS: dict[str, JobSpec] = {
             "cron(0 17 * * ? *)",
             time(1, 0),
             _tier_review_units,
-            {"review": scheduled.review_tier},
+            lambda: {"review": scheduled.review_tier},
             "yearly tier review on the membership anniversary",
         ),
         JobSpec(
@@ -134,7 +141,7 @@ JOBS: dict[str, JobSpec] = {
             "cron(5 * * * ? *)",
             time(9, 5),
             _send_deferred_units,
-            {},
+            dict,
             "sends messages held back by quiet hours once they may go",
         ),
         JobSpec(
@@ -142,7 +149,7 @@ JOBS: dict[str, JobSpec] = {
             "cron(0 19 * * ? *)",
             time(3, 0),
             _erase_units,
-            {"erase": closure.erase_closed_member},
+            lambda: {"erase": closure.erase_closed_member},
             "erases the personal data of memberships closed longer than the grace period",
         ),
         JobSpec(
@@ -150,7 +157,7 @@ JOBS: dict[str, JobSpec] = {
             "cron(30 20 * * ? *)",
             time(4, 30),
             _reconcile_units,
-            {},
+            dict,
             "read-only: every member's points ledger and wallet add up to their balances; reports drift",
         ),
     )
