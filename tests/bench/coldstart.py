@@ -17,6 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SNIPPET = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+# The route modules load their use cases on first use (chalicelib/lazy.py): what that
+# first use adds, per kind of request, measured after `import app` in the same child.
+DEFERRED = {
+    "purchase": "chalicelib.schemas, chalicelib.usecases.merchants, chalicelib.usecases.purchases",
+    "GET /v1/me": "chalicelib.tokens, chalicelib.store.parameters, chalicelib.usecases.members",
+    "operator API": "chalicelib.schemas_admin, chalicelib.usecases.admin, chalicelib.usecases.audit",
+    "job worker": "chalicelib.jobs.runner",
+}
+DEFERRED_SNIPPET = "import app, time; t = time.perf_counter(); import {modules}; print(time.perf_counter() - t)"
 
 
 @dataclass
@@ -24,6 +33,7 @@ class ColdStart:
     app_ms: list[float] = field(default_factory=list)
     boto3_ms: list[float] = field(default_factory=list)
     self_ms: dict[str, float] = field(default_factory=dict)  # top-level package -> summed self time of `import app`
+    deferred_ms: dict[str, float] = field(default_factory=dict)  # kind of request -> its modules' first load (median)
     error: str | None = None
 
     @property
@@ -42,13 +52,15 @@ class ColdStart:
         return self.app_median / self.boto3_median
 
 
-def _import_seconds(module: str, root: Path, env: dict[str, str]) -> float:
-    done = subprocess.run(
-        [sys.executable, "-c", SNIPPET.format(module=module)], cwd=root, env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+def _seconds(code: str, root: Path, env: dict[str, str]) -> float:
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=60, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"import {module} failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+        raise RuntimeError(f"{code!r} failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
     return float(done.stdout.strip().splitlines()[-1])
+
+
+def _import_seconds(module: str, root: Path, env: dict[str, str]) -> float:
+    return _seconds(SNIPPET.format(module=module), root, env)
 
 
 def _self_time_by_package(root: Path, env: dict[str, str]) -> dict[str, float]:
@@ -67,7 +79,7 @@ def _self_time_by_package(root: Path, env: dict[str, str]) -> dict[str, float]:
     return dict(by_package)
 
 
-def measure_cold_start(root: Path, env: dict[str, str], runs: int = 5) -> ColdStart:
+def measure_cold_start(root: Path, env: dict[str, str], runs: int = 7) -> ColdStart:
     result = ColdStart()
     try:
         _import_seconds("app", root, env)
@@ -76,6 +88,8 @@ def measure_cold_start(root: Path, env: dict[str, str], runs: int = 5) -> ColdSt
             result.app_ms.append(_import_seconds("app", root, env) * 1000)
             result.boto3_ms.append(_import_seconds("boto3", root, env) * 1000)
         result.self_ms = _self_time_by_package(root, env)
+        for kind, modules in DEFERRED.items():
+            result.deferred_ms[kind] = statistics.median(_seconds(DEFERRED_SNIPPET.format(modules=modules), root, env) * 1000 for _ in range(3))
     except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
         result.error = str(exc)
     return result
