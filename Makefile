@@ -12,14 +12,14 @@ PY := $(VENV)/bin/python
 PYTHON313 := $(shell for p in "$(PYTHON)" python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
 	[ -n "$$p" ] && command -v "$$p" >/dev/null 2>&1 && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 
-.PHONY: help venv run test lint format bench clean job synth deploy diff
+.PHONY: help venv run test lint typecheck format bench clean job synth deploy diff
 
 help:
 	@echo "make run     serve the API on http://127.0.0.1:$(PORT) over an embedded local AWS endpoint"
 	@echo "make test    set everything up and run the whole suite"
 	@echo "make bench   DynamoDB round trips and cost per request, purchases/s through the local stack, cold start, package size, jobs at scale [JOB_SIZES=2000,20000]"
 	@echo "make job     JOB=<name> AS_OF=YYYY-MM-DD: run a scheduled job once against the running stack"
-	@echo "make lint    ruff"
+	@echo "make lint    ruff (lint and format); make typecheck: mypy strict (both run in make test)"
 	@echo "make synth   CloudFormation for every stage into infra/cdk.out (offline; cdk-nag checked)"
 	@echo "make deploy  STAGE=dev|prod: deploy one stage with the cdk CLI (AWS credentials needed)"
 
@@ -36,12 +36,16 @@ venv: $(VENV)/.installed
 run: venv
 	$(PY) -m chalicelib.local.stack --port $(PORT)
 
-test: venv
+# Lint and types first (a minute or two), then the suite.
+test: lint typecheck
 	$(PY) -m pytest
 
 lint: venv
 	$(PY) -m ruff check app.py chalicelib infra tests
 	$(PY) -m ruff format --check app.py chalicelib infra tests
+
+typecheck: venv
+	$(PY) -m mypy app.py chalicelib infra
 
 format: venv
 	$(PY) -m ruff format app.py chalicelib infra tests
