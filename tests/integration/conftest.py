@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from chalicelib.settings import get_settings
 from chalicelib.store.parameters import clear_caches
 from chalicelib.usecases.merchants import forget_cached_keys
 from tests.support.client import ApiClient
+from tests.support.emf import emf_documents
 from tests.support.outbox import last_code
 
 MERCHANT = {"x-api-key": "local-dev-key"}
@@ -83,3 +84,15 @@ def members(api: ApiClient, outbox_path: str) -> Members:
 
 def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
+
+
+EmfReader = Callable[[], list[dict[str, Any]]]
+
+
+@pytest.fixture
+def emf(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> EmfReader:
+    """The EMF documents (business metrics) printed since the last read; the test environment
+    disables metrics, so they are enabled here."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capsys.readouterr()
+    return lambda: emf_documents(capsys.readouterr().out)

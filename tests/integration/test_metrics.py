@@ -8,42 +8,11 @@ writes under other dimensions, is a blank graph for the operators.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
-
-import pytest
 
 from chalicelib.jobs.__main__ import run
 from tests.integration.conftest import bearer
 from tests.integration.test_jobs import born_today, today
-
-EmfReader = Callable[[], list[dict[str, Any]]]
-
-
-@pytest.fixture
-def emf(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> EmfReader:
-    """The EMF documents printed since the last read (the test environment disables metrics: enable them)."""
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
-    capsys.readouterr()
-
-    def read() -> list[dict[str, Any]]:
-        lines = capsys.readouterr().out.splitlines()
-        return [doc for doc in (json.loads(line) for line in lines if line.startswith("{")) if "_aws" in doc]
-
-    return read
-
-
-def metric_values(documents: list[dict[str, Any]], name: str, **dimensions: str) -> list[float]:
-    """Every value of `name` among the documents whose dimensions include `dimensions`."""
-    values: list[float] = []
-    for doc in documents:
-        for directive in doc["_aws"]["CloudWatchMetrics"]:
-            names = {m["Name"] for m in directive["Metrics"]}
-            declared = {d for group in directive["Dimensions"] for d in group}
-            if name in names and all(doc.get(k) == v and k in declared for k, v in dimensions.items()):
-                value = doc[name]
-                values += value if isinstance(value, list) else [value]
-    return values
+from tests.support.emf import metric_values
 
 
 def test_given_a_purchase_then_points_earned_is_counted_under_the_service_and_stage_without_personal_data(api, members, emf):

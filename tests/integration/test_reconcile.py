@@ -6,7 +6,6 @@ member data."""
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from chalicelib.store.models_wallet import WalletEntry
 from chalicelib.store.transactions import connection
 from chalicelib.usecases.reconcile import Report, reconcile_segment, reconcile_table
 from tests.integration.conftest import MERCHANT, bearer
+from tests.support.emf import metric_values
 
 
 def today() -> str:
@@ -98,13 +98,15 @@ def tamper(pk: str, sk: str, attribute: str, by: int) -> None:
     )
 
 
-def test_given_books_changed_every_way_when_reconciled_then_no_member_drifts_and_the_totals_are_the_balances(api, members, monkeypatch):
+def test_given_books_changed_every_way_when_reconciled_then_no_member_drifts_and_the_totals_are_the_balances(api, members, emf):
     busy_program(api, members)
-    emitted: dict[str, list[int]] = defaultdict(list)
-    monkeypatch.setattr("chalicelib.jobs.runner.count", lambda name, value=1: emitted[name].append(value))
 
     report = check()
+    emf()
     result = run("reconcile", today(), False)
+    documents = emf()
+    names = ("OutstandingPoints", "OutstandingStoredValue", "LedgerDrift")
+    emitted = {name: metric_values(documents, name, service="huiyuan", stage="local") for name in names}
 
     assert (report.drifting, report.unsettled, report.rechecked) == ({}, [], 0)
     assert report.members_checked == 4
@@ -187,8 +189,7 @@ def test_given_a_scan_page_that_caught_a_member_mid_write_then_the_consistent_re
 def test_given_a_member_that_keeps_changing_through_every_recheck_then_it_is_unsettled_not_drift(api, members, monkeypatch, caplog):
     program = busy_program(api, members)
     tear_scan_pages(program.refunded)
-    versions = iter(range(1_000))
-    monkeypatch.setattr("chalicelib.store.books._versions", lambda *_: (str(next(versions)), None))
+    keep_changing_versions()
     monkeypatch.setattr("chalicelib.store.books.time.sleep", lambda _: None)
 
     report = check()
@@ -213,10 +214,23 @@ def tear_scan_pages(member_id: str) -> list[int]:
     return dropped
 
 
+def keep_changing_versions() -> None:
+    """Every consistent read of a version answers a newer one: a member written to all the time."""
+    versions = iter(range(2, 1_000))
+
+    def handler(parsed: dict[str, Any], **_: Any) -> None:
+        item = parsed.get("Item")
+        if item and "version" in item:
+            item["version"] = {"N": str(next(versions))}
+
+    connection().client.meta.events.register("after-call.dynamodb.GetItem", handler, unique_id="changing-versions")
+
+
 @pytest.fixture(autouse=True)
 def _untorn():
     yield
     connection().client.meta.events.unregister("after-call.dynamodb.Scan", unique_id="tear-scan-pages")
+    connection().client.meta.events.unregister("after-call.dynamodb.GetItem", unique_id="changing-versions")
 
 
 def test_given_segments_read_a_few_items_a_page_when_units_run_out_of_time_then_each_member_is_checked_once(api, members, monkeypatch):
