@@ -28,22 +28,22 @@ their ledger, and their opening balance plus every order recorded for them.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+from tests.support.stack import RunningStack, running_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 MERCHANT_KEY = "local-dev-key"  # the local stage's merchant key (chalicelib/local/bootstrap.py)
@@ -167,60 +167,6 @@ SPREAD, HOT = "spread", "hot member"
 # --- the stack ------------------------------------------------------------------------
 
 
-@dataclass
-class RunningStack:
-    base: str
-    aws_endpoint: str
-    outbox: Path
-    log: Path
-    pid: int
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-
-@contextlib.contextmanager
-def running_stack(state_dir: Path) -> Iterator[RunningStack]:
-    """The local stack as the e2e suite starts it (its free port and developer environment)."""
-    import requests
-
-    from tests.e2e.conftest import developer_env, free_port
-
-    port = free_port()
-    log = state_dir / "stack.log"
-    env = developer_env()
-    env["HUIYUAN_ACCESS_LOG"] = "0"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "chalicelib.local.stack", "--port", str(port), "--state-dir", str(state_dir)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(base + "/v1/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("local stack did not start:\n" + log.read_text(errors="replace")[-4000:])
-            time.sleep(0.2)
-        endpoints = json.loads((state_dir / "stack.json").read_text())
-        yield RunningStack(base, endpoints["aws_endpoint"], state_dir / "outbox.jsonl", log, proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
     try:
@@ -230,22 +176,8 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
 
 
-def _aws_client(stack: RunningStack) -> Any:
-    import boto3
-
-    return boto3.client(
-        "dynamodb", endpoint_url=stack.aws_endpoint, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local"
-    )
-
-
-def _table_name() -> str:
-    """The local stage's table (what the stack's app writes to)."""
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    return str(config["stages"]["local"]["environment_variables"]["TABLE_NAME"])
-
-
 def _item_count(stack: RunningStack) -> int:
-    table = _aws_client(stack).describe_table(TableName=_table_name())["Table"]
+    table = stack.dynamodb().describe_table(TableName=stack.table_name)["Table"]
     return int(table.get("ItemCount", 0))
 
 
@@ -265,7 +197,7 @@ def seed_members(stack: RunningStack, count: int) -> list[Member]:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     shards = int(config["environment_variables"]["INDEX_SHARDS"])
     as_of = jobs.as_of_date(date.today())
-    jobs.seed(_aws_client(stack), _table_name(), count, as_of, shards)
+    jobs.seed(stack.dynamodb(), stack.table_name, count, as_of, shards)
     members = []
     for n in range(count):
         member, _lot, _due = jobs.member_items(n, as_of, shards)
@@ -357,12 +289,12 @@ def audit(stack: RunningStack, members: list[Member], phases: list[Phase]) -> Au
     from chalicelib.store import keys
 
     started = time.perf_counter()
-    client = _aws_client(stack)
+    client = stack.dynamodb()
     orders: dict[str, dict[str, Any]] = {}
     ledger: dict[str, list[dict[str, Any]]] = defaultdict(list)  # member_id -> entries
     balances: dict[str, int] = {}
     items = 0
-    for page in client.get_paginator("scan").paginate(TableName=_table_name()):
+    for page in client.get_paginator("scan").paginate(TableName=stack.table_name):
         for raw in page["Items"]:
             items += 1
             kind = raw.get("type", {}).get("S")
@@ -487,14 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     def progress(message: str) -> None:
         print(f"[bench {time.perf_counter() - started:5.1f}s] {message}", file=sys.stderr, flush=True)
 
-    result = measure_load(
-        seconds=args.load_seconds,
-        warmup=args.load_warmup,
-        clients=args.load_clients,
-        members=args.load_members,
-        hot_seconds=args.hot_seconds,
-        progress=progress,
-    )
+    result = measure_load_from(args, progress)
     for phase in result.phases:
         print(f"{phase.label}: {phase.rate:.1f} purchases/s; {describe(phase)}")
         slices = ", ".join(f"{r:.1f}/s" for r in phase.rate_by_slice())
@@ -504,6 +429,18 @@ def main(argv: list[str] | None = None) -> int:
     for problem in a.problems[:20]:
         print(f"- {problem}")
     return 0 if a.passed and not any(p.errors for p in result.phases) else 1
+
+
+def measure_load_from(args: argparse.Namespace, progress: Callable[[str], None]) -> LoadResult:
+    """`measure_load` with the options `add_arguments` defines."""
+    return measure_load(
+        seconds=args.load_seconds,
+        warmup=args.load_warmup,
+        clients=args.load_clients,
+        members=args.load_members,
+        hot_seconds=args.hot_seconds,
+        progress=progress,
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

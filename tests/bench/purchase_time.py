@@ -134,32 +134,12 @@ def self_time_by_package(stats: pstats.Stats) -> dict[str, float]:
 
 def measure_purchase_time(recorder: Recorder, purchases: int = DEFAULT_PURCHASES) -> PurchaseTime:
     """Time `purchases` purchases by phone in process; `recorder` must be installed first."""
-    import boto3
-    from moto import mock_aws
-
     from chalicelib.local.aws import light_transaction_snapshots
-    from chalicelib.local.bootstrap import bootstrap
-    from chalicelib.settings import get_settings
-    from chalicelib.store.parameters import clear_caches
-    from chalicelib.usecases.merchants import forget_cached_keys
-    from tests.support.client import ApiClient
 
-    from .roundtrips import _Driver
+    from .roundtrips import in_process_app
 
     result = PurchaseTime(purchases)
-    outbox = os.environ["OUTBOX_PATH"]
-    with mock_aws(), light_transaction_snapshots():
-        clear_caches()
-        forget_cached_keys()
-        Path(outbox).unlink(missing_ok=True)
-        session = boto3.Session()
-        settings = get_settings()
-        bootstrap(settings, session)
-        from app import app
-        from chalicelib.observability import logger
-
-        logger.setLevel("WARNING")
-        d = _Driver(ApiClient(app), recorder, outbox, session, settings.table_name)
+    with in_process_app(recorder) as d, light_transaction_snapshots():
         phones = [f"+86135{n:08d}" for n in range(MEMBERS)]
         for phone in phones:
             d.signup(phone)
@@ -170,10 +150,8 @@ def measure_purchase_time(recorder: Recorder, purchases: int = DEFAULT_PURCHASES
 
         with lambda_output() as output:
             _timed(result, recorder, purchase, output)
-        table = session.client("dynamodb").describe_table(TableName=settings.table_name)["Table"]
+        table = d.session.client("dynamodb").describe_table(TableName=d.table_name)["Table"]
         result.table_items = int(table.get("ItemCount", 0))
-    clear_caches()
-    forget_cached_keys()
     return result
 
 

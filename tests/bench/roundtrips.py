@@ -7,9 +7,10 @@ counted is the steady state of a warm Lambda container.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,8 +117,10 @@ class _Driver:
         return self.api.get(path, headers={"authorization": f"Bearer {token}"})
 
 
-def measure_round_trips(recorder: Recorder) -> list[Measured]:
-    """Run the scenarios; `recorder` must be installed before anything creates a client."""
+@contextlib.contextmanager
+def in_process_app(recorder: Recorder) -> Iterator[_Driver]:
+    """The app in process over moto's `mock_aws`, bootstrapped as the local stack is, with
+    its INFO log lines off (the bench prints one table; they would bury it)."""
     import boto3
     from moto import mock_aws
 
@@ -128,7 +131,6 @@ def measure_round_trips(recorder: Recorder) -> list[Measured]:
     from tests.support.client import ApiClient
 
     outbox = os.environ["OUTBOX_PATH"]
-    results: list[Measured] = []
     with mock_aws():
         clear_caches()
         forget_cached_keys()
@@ -139,10 +141,19 @@ def measure_round_trips(recorder: Recorder) -> list[Measured]:
         from app import app
         from chalicelib.observability import logger
 
-        logger.setLevel("WARNING")  # the bench prints one table; the app's INFO lines would bury it
+        logger.setLevel("WARNING")
+        try:
+            yield _Driver(ApiClient(app), recorder, outbox, session, settings.table_name)
+        finally:
+            # Nothing cached from this moto account may outlive it.
+            clear_caches()
+            forget_cached_keys()
 
-        d = _Driver(ApiClient(app), recorder, outbox, session, settings.table_name)
 
+def measure_round_trips(recorder: Recorder) -> list[Measured]:
+    """Run the scenarios; `recorder` must be installed before anything creates a client."""
+    results: list[Measured] = []
+    with in_process_app(recorder) as d:
         # Sign-in, first time (activation and welcome points).
         warm, member = d.phone(), d.phone()
         d.signup(warm)
@@ -192,8 +203,6 @@ def measure_round_trips(recorder: Recorder) -> list[Measured]:
 
         if not recorder.total.get("dynamodb"):
             raise RuntimeError("the botocore hook saw no DynamoDB call: the counter is not attached")
-    clear_caches()
-    forget_cached_keys()
     order = {label: n for n, label in enumerate(REPORT_ORDER)}
     return sorted(results, key=lambda m: order.get(m.label, len(order)))
 

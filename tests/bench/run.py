@@ -638,14 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_load:
         progress("purchases through the local stack (load generator on loopback)")
         try:
-            load_result = load.measure_load(
-                seconds=args.load_seconds,
-                warmup=args.load_warmup,
-                clients=args.load_clients,
-                members=args.load_members,
-                hot_seconds=args.hot_seconds,
-                progress=progress,
-            )
+            load_result = load.measure_load_from(args, progress)
         except Exception as exc:  # report it in the table, keep the rest of the report
             load_result = load.LoadResult([], load.Audit(), args.load_members, 0.0, args.load_clients, f"{type(exc).__name__}: {exc}")
 

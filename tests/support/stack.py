@@ -1,0 +1,99 @@
+"""The local stack (`make run`'s) in a subprocess on a free loopback port: for the
+end-to-end tests and the load benchmark."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def developer_env() -> dict[str, str]:
+    """The environment of a developer's shell: none of the test run's AWS or app settings."""
+    prefixes = ("AWS_", "TABLE_NAME", "RULES_", "SIGNING_", "OUTBOX_", "HUIYUAN_", "POWERTOOLS_")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
+@dataclass
+class RunningStack:
+    base: str
+    state_dir: Path
+    log: Path
+    aws_endpoint: str
+    pid: int
+
+    @property
+    def outbox(self) -> Path:
+        return self.state_dir / "outbox.jsonl"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def dynamodb(self) -> Any:
+        """A DynamoDB client on the stack's embedded AWS endpoint."""
+        credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+        return boto3.client("dynamodb", endpoint_url=self.aws_endpoint, region_name="us-east-1", **credentials)
+
+    @property
+    def table_name(self) -> str:
+        """The local stage's table, the one the stack's app writes to."""
+        config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+        return str(config["stages"]["local"]["environment_variables"]["TABLE_NAME"])
+
+
+@contextlib.contextmanager
+def running_stack(state_dir: Path, start_timeout: float = 60) -> Iterator[RunningStack]:
+    """`python -m chalicelib.local.stack` with a developer's environment (access log off),
+    once it answers /v1/health; stopped on exit."""
+    port = free_port()
+    log = state_dir / "stack.log"
+    env = developer_env()
+    env["HUIYUAN_ACCESS_LOG"] = "0"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "chalicelib.local.stack", "--port", str(port), "--state-dir", str(state_dir)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            try:
+                if requests.get(base + "/v1/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("local stack did not start:\n" + log.read_text(errors="replace")[-4000:])
+            time.sleep(0.2)
+        endpoints = json.loads((state_dir / "stack.json").read_text())
+        yield RunningStack(base, state_dir, log, endpoints["aws_endpoint"], proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
