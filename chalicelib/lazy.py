@@ -3,38 +3,46 @@
 One Lambda function serves every route, but one request needs only its own
 use case: a member's `GET /v1/me` has no use for the operator API's use cases
 and request models. The route modules therefore name their use cases and
-request models with `lazy_module`, and a module is executed the first time
-one of its attributes is read (the standard library's `importlib.util.LazyLoader`,
-which is thread-safe since Python 3.12). `import app` then costs only what
-every request needs: Chalice, botocore and PynamoDB, pydantic, the logger.
+request models with `lazy_module`; the module is imported the first time one
+of its attributes is read. `import app` then costs only what every request
+needs: Chalice, botocore and PynamoDB, the logger.
+
+The import itself is Python's own (`importlib.import_module`, under the import
+lock): a module whose code fails is not left half-built in `sys.modules`, so
+the next request tries again and the error says what failed.
 
 For the type checker the same names are plain imports under `TYPE_CHECKING`.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
-import sys
 from types import ModuleType
+from typing import Any
+
+
+class _DeferredModule(ModuleType):
+    """Stands for a module until an attribute is read, then forwards to it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.__dict__["_loaded"] = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        loaded = self.__dict__["_loaded"]
+        if loaded is None:
+            loaded = importlib.import_module(self.__name__)
+            self.__dict__["_loaded"] = loaded
+        return getattr(loaded, attribute)
 
 
 def lazy_module(name: str) -> ModuleType:
-    """The module `name` (absolute), executed when one of its attributes is first read.
+    """The module `name` (absolute), imported when one of its attributes is first read.
 
-    An already imported module is returned as it is. A name that does not
-    exist fails here, at import time, not at the first request.
+    A name that does not exist fails here, when the app is imported, not at
+    the first request.
     """
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
+    if importlib.util.find_spec(name) is None:
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    parent, _, child = name.rpartition(".")
-    if parent:
-        setattr(sys.modules[parent], child, module)
-    return module
+    return _DeferredModule(name)

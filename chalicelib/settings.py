@@ -2,17 +2,27 @@
 
 Program rules (earn rates, tiers, time zone...) are not settings: they live in
 `rules.py` and, in the cloud, in SSM Parameter Store.
+
+A frozen dataclass rather than a pydantic model, on purpose: the settings are
+read while the app is imported, by every function (the member-token authorizer
+included), and building the first pydantic model of a process costs ~20 ms on
+top of importing pydantic (~60 ms), which the API then loads only with the
+first request that needs it. The few checks pydantic did are below.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
-from pydantic import BaseModel, Field
+
+class SettingsError(ValueError):
+    """An environment variable that cannot be used: the function must not start with it."""
 
 
-class Settings(BaseModel):
+@dataclass(frozen=True)
+class Settings:
     stage: str = "local"
     table_name: str = "huiyuan-local"
     rules_parameter: str = "/huiyuan/local/program-rules"
@@ -21,12 +31,18 @@ class Settings(BaseModel):
     email_sender: str = "no-reply@huiyuan.example"
     # Local stage only: every outgoing message is also appended here.
     outbox_path: str | None = None
-    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_body_bytes: int = 64 * 1024
     # Write-sharding of day-keyed index buckets; fixed per deployment.
-    index_shards: int = Field(default=8, ge=1, le=256)
+    index_shards: int = 8
     jobs_queue_name: str = "huiyuan-local-jobs"
     # The web frontends' origin, for CORS (one origin per stage; unset: no CORS headers).
     cors_allow_origin: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, low, high in _RANGES:
+            value = getattr(self, name)
+            if not isinstance(value, int) or not low <= value <= high:
+                raise SettingsError(f"{_ENV[name]} must be an integer from {low} to {high}, not {value!r}")
 
     @property
     def is_local(self) -> bool:
@@ -46,9 +62,21 @@ _ENV = {
     "jobs_queue_name": "JOBS_QUEUE_NAME",
     "cors_allow_origin": "CORS_ALLOW_ORIGIN",
 }
+# The integer settings and their allowed ranges.
+_RANGES = (("rules_cache_seconds", 0, 86_400), ("max_body_bytes", 1024, 10 * 1024 * 1024), ("index_shards", 1, 256))
+_INTEGERS = {name for name, _low, _high in _RANGES}
+assert set(_ENV) == {f.name for f in fields(Settings)}, "every setting has its environment variable"
+
+
+def _value(name: str, raw: str) -> str | int:
+    if name not in _INTEGERS:
+        return raw
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{_ENV[name]} must be an integer, not {raw!r}") from None
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    values = {field: os.environ[var] for field, var in _ENV.items() if os.environ.get(var)}
-    return Settings.model_validate(values)
+    return Settings(**{name: _value(name, os.environ[var]) for name, var in _ENV.items() if os.environ.get(var)})  # type: ignore[arg-type]  # each value has its field's type (_value)

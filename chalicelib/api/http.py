@@ -5,10 +5,9 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, CORSConfig, HeadersType, Request, Response
-from pydantic import BaseModel, ValidationError
 
 from ..errors import (
     PROBLEM_JSON,
@@ -26,6 +25,9 @@ from ..errors import (
 from ..observability import logger, metrics
 from ..settings import get_settings
 from ..store.transactions import is_transient
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
 
 JSON = "application/json; charset=utf-8"
 
@@ -93,6 +95,9 @@ def parse_body[M: BaseModel](request: Request, model: type[M]) -> M:
     raw = request.raw_body or b""
     if not raw.strip():
         raise ValidationFailed.single("body", "a JSON object is required")
+    # pydantic loads with the first request that has a body (every model is a lazy module's).
+    from pydantic import ValidationError
+
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:

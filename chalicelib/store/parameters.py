@@ -11,13 +11,13 @@ import hashlib
 import hmac
 import json
 import threading
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from ..observability import logger
-from ..rules import DEFAULT_RULES, ProgramRules
 from ..settings import get_settings
+
+if TYPE_CHECKING:
+    from ..rules import ProgramRules
 
 _lock = threading.Lock()
 _last_good: tuple[str, ProgramRules] | None = None
@@ -31,6 +31,12 @@ def _parameters() -> Any:
 
 
 def load_rules() -> ProgramRules:
+    # The rules model (and pydantic) load here, not with the module: the member-token
+    # authorizer reads only the signing key, and runs as a function of its own.
+    from pydantic import ValidationError
+
+    from ..rules import DEFAULT_RULES, ProgramRules
+
     global _last_good
     parameters = _parameters()
     settings = get_settings()

@@ -558,7 +558,8 @@ def write_markdown(
         "one discarded run of each; one extra `-X importtime` run attributes the app's import time to packages "
         "(self time, summed per top-level package). The route modules load their use cases and request models when "
         "first called (`chalicelib/lazy.py`), so `import app` holds only what every request needs (Chalice, botocore "
-        "and PynamoDB, pydantic, the logger); *loaded on first use* is what the first request of each kind adds "
+        "and PynamoDB, the logger, the settings; pydantic comes with the first body or rules read); *loaded on first use* "
+        "is what the first request of each kind adds "
         "(its modules imported after `import app`, median of 3). A container serving only members never loads the "
         "operator API.",
         "",
