@@ -12,6 +12,7 @@ its segment as a new unit.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -21,7 +22,8 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from pynamodb.exceptions import DeleteError
+from pynamodb.exceptions import DeleteError, UpdateError
+from pynamodb.expressions.update import Action
 
 from ..clock import utcnow
 from ..lifecycle import is_channel
@@ -182,10 +184,11 @@ def do_unit(unit: Unit) -> Counter[str]:
     """One unit of work (one queue message). Raises only if a lone member fails."""
     ctx = context(unit["job"], date.fromisoformat(unit["as_of"]), bool(unit["dry_run"]))
     tally: Counter[str] = Counter()
+    follow_ups: list[Unit] = []
     if unit["kind"] == "send":
         _send_deferred(unit, ctx.now_local, ctx.dry_run, tally)
     elif unit["kind"] == "reconcile":
-        _reconcile(unit, ctx.dry_run, tally)
+        _reconcile(unit, ctx.dry_run, tally, follow_ups)
     else:
         action = JOBS[unit["job"]].actions()[unit["kind"]]
         member_ids = unit.get("members") or _index_member_ids(unit["index"], unit["bucket"], tally)
@@ -211,9 +214,14 @@ def do_unit(unit: Unit) -> Counter[str]:
         elif failed:
             tally["retried_alone"] += len(failed)
             retry = {**{k: v for k, v in unit.items() if k not in ("bucket",)}, "members": failed}
-            enqueue([{**retry, "members": [m]} for m in failed])
+            follow_ups += [{**retry, "members": [m]} for m in failed]
     if not ctx.dry_run:
-        _record(unit, tally)
+        if _record(unit, tally):
+            _emit_metrics(unit, tally)
+        # Queued once the unit is on the record, and again when a redelivered unit finds it
+        # there already (the first try may have failed to queue them): a unit already on the
+        # record adds nothing to it, so a follow-up queued twice is counted once.
+        enqueue(follow_ups)
     return tally
 
 
@@ -249,7 +257,7 @@ def _send_deferred(unit: Unit, now_local: datetime, dry_run: bool, tally: Counte
             tally["affected"] += 1
 
 
-def _reconcile(unit: Unit, dry_run: bool, tally: Counter[str]) -> None:
+def _reconcile(unit: Unit, dry_run: bool, tally: Counter[str], follow_ups: list[Unit]) -> None:
     """Check the members of one Scan segment (from where the unit before stopped). Reads only."""
     deadline = None if dry_run or unit.get("inline") else time.monotonic() + RECONCILE_UNIT_SECONDS
     report = reconcile_segment(
@@ -272,24 +280,44 @@ def _reconcile(unit: Unit, dry_run: bool, tally: Counter[str]) -> None:
         tally[f"drift.{member_id}"] += 1
     if report.resume_from is not None:
         tally["units_added"] += 1
-        enqueue([{**unit, "start_key": report.resume_from}])
-    if not dry_run:
-        # Summed over a run's units: the program's liabilities, and the alarm's input.
-        count("OutstandingPoints", report.outstanding_points)
-        count("OutstandingStoredValue", report.outstanding_stored_value)
-        count("LedgerDrift", len(report.drifting))
+        follow_ups.append({**unit, "start_key": report.resume_from})
 
 
-def _record(unit: Unit, tally: Counter[str]) -> None:
+def unit_id(unit: Unit) -> str:
+    """The same for every delivery of one unit, different for any other unit of the run."""
+    return hashlib.sha256(json.dumps(unit, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:24]
+
+
+def _record(unit: Unit, tally: Counter[str]) -> bool:
+    """Add the unit's counters to its run's record, once: False if a delivery before
+    this one (SQS delivers at least once) already did."""
+    uid = unit_id(unit)
+    run = JobRun(keys.jobrun_pk(unit["job"], unit["as_of"]), keys.jobrun_sk(unit["run_id"]))
+    actions: list[Action] = [JobRun.units_done.add(1), JobRun.units_recorded.add({uid})]
+    actions += [JobRun.counters[name].add(value) for name, value in tally.items() if value]
+    if tally["units_added"]:
+        actions.append(JobRun.units_planned.add(tally["units_added"]))
+    try:
+        run.update(actions=actions, condition=JobRun.units_recorded.does_not_exist() | ~JobRun.units_recorded.contains(uid))
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        logger.info("job unit already on the record: a redelivery", extra={"job": unit["job"], "unit": uid})
+        return False
+    return True
+
+
+def _emit_metrics(unit: Unit, tally: Counter[str]) -> None:
+    """The unit's metrics, once it is on the record (so a redelivery never counts twice)."""
     count_for_job(
         unit["job"],
         {f"Job{name.title().replace('_', '')}": value for name, value in tally.items() if value and not name.startswith(_NOT_JOB_METRICS)},
     )
-    run = JobRun(keys.jobrun_pk(unit["job"], unit["as_of"]), keys.jobrun_sk(unit["run_id"]))
-    actions = [JobRun.units_done.add(1)] + [JobRun.counters[name].add(value) for name, value in tally.items() if value]
-    if tally["units_added"]:
-        actions.append(JobRun.units_planned.add(tally["units_added"]))
-    run.update(actions=actions)
+    if unit["kind"] == "reconcile":
+        # Summed over a run's units: the program's liabilities, and the alarm's input (0 included).
+        count("OutstandingPoints", tally["outstanding_points"])
+        count("OutstandingStoredValue", tally["outstanding_stored_value"])
+        count("LedgerDrift", tally["drift"])
 
 
 def summary(job: str, as_of: str, run_id: str) -> dict[str, Any]:

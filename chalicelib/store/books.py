@@ -83,6 +83,12 @@ def member_id_of(item: dict[str, Any]) -> str:
     return keys.member_id_of(item[table.HASH_KEY]["S"])
 
 
+def member_of_key(key: dict[str, Any]) -> str | None:
+    """The member whose partition a key is in; None for a key outside every member's."""
+    pk = key[table.HASH_KEY]["S"]
+    return keys.member_id_of(pk) if keys.is_member_pk(pk) else None
+
+
 def key_of(item: dict[str, Any]) -> dict[str, Any]:
     """The item's primary key, as an ExclusiveStartKey."""
     return {table.HASH_KEY: item[table.HASH_KEY], table.RANGE_KEY: item[table.RANGE_KEY]}

@@ -145,6 +145,10 @@ def member_id_of(pk: str) -> str:
     return pk.removeprefix("MEMBER#")
 
 
+def is_member_pk(pk: str) -> bool:
+    return pk.startswith("MEMBER#")
+
+
 def send_bucket(hour: str, shard: int) -> str:
     """Deferred messages that may go from `hour` (YYYY-MM-DDTHH, UTC) on."""
     return f"SEND#{hour}#{shard}"

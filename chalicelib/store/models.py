@@ -17,6 +17,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
     VersionAttribute,
 )
@@ -293,6 +294,8 @@ class JobRun(BaseItem, discriminator="JobRun"):
     units_done = NumberAttribute(default=0)
     counters = MapAttribute[str, Any](default=dict)
     started_at = UTCDateTimeAttribute()
+    # The ids of the units already added (runner.unit_id): a redelivered unit is not added twice.
+    units_recorded = UnicodeSetAttribute(null=True)
 
 
 # Models kept in their own modules; imported here so every discriminator is

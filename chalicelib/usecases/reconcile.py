@@ -29,7 +29,7 @@ from typing import Any
 
 from ..observability import logger
 from ..reconciliation import Drift, Holdings, drift
-from ..store.books import add_to_books, key_of, member_id_of, read_books, scan_books
+from ..store.books import add_to_books, key_of, member_id_of, member_of_key, read_books, scan_books
 
 # Items read per Scan page; None: DynamoDB's own pages (1 MB). Tests set a few items
 # to see a segment cut into many pages and units.
@@ -99,9 +99,12 @@ def reconcile_segment(
 def _cut(books: dict[str, Holdings], last_keys: dict[str, dict[str, Any]], next_key: dict[str, Any]) -> dict[str, Any] | None:
     """Where the next unit starts so that no member is split between two units;
     None if this unit has not finished a member yet (it goes on)."""
-    open_member = member_id_of(next_key)
+    open_member = member_of_key(next_key)
     if open_member not in books:
-        return next_key  # the page ended on items the filter dropped: every member seen is whole
+        # The page ended on items the filter dropped: every member seen is whole. Go on after
+        # the last one's last item, never from the dropped item's key (a phone guard's holds
+        # the phone, and the key travels in a queue message).
+        return last_keys[next(reversed(books))] if books else None
     finished = [m for m in books if m != open_member]
     if not finished:
         return None

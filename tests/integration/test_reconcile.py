@@ -269,3 +269,68 @@ def test_given_throttled_scans_that_outlast_retries_then_the_failed_unit_comes_b
     assert result["dead_lettered"] == 0
     assert result["units"] == {"planned": 16, "done": 16}
     assert (result["ledger"]["members_checked"], result["ledger"]["members_with_drift"], result["ledger"]["outstanding_points"]) == (4, 0, 100)
+
+
+def every_unit_delivered_twice(job: str) -> dict[str, Any]:
+    """The job, with every batch of units handed to the worker twice (SQS delivers at least once)."""
+    import boto3
+
+    from chalicelib.jobs.__main__ import drain_queue
+    from chalicelib.jobs.runner import queue_url, summary
+    from chalicelib.jobs.schedules import SCHEDULED, job_worker
+
+    def twice(event: dict[str, Any], context: Any) -> Any:
+        job_worker(event, context)
+        return job_worker(event, context)
+
+    started = SCHEDULED[job]({"as_of": today(), "dry_run": False}, None)
+    drain_queue(twice, queue_url(), boto3.client("sqs"))
+    return summary(started["job"], started["as_of"], started["run_id"])
+
+
+def test_given_every_unit_and_its_continuations_delivered_twice_then_each_member_is_counted_once_and_the_run_completes(
+    api, members, monkeypatch, emf
+):
+    busy_program(api, members)
+    monkeypatch.setattr("chalicelib.usecases.reconcile.SCAN_PAGE_ITEMS", 2)
+    monkeypatch.setattr("chalicelib.jobs.runner.RECONCILE_UNIT_SECONDS", 0)
+    emf()
+
+    result = every_unit_delivered_twice("reconcile")
+
+    assert result["units"]["done"] == result["units"]["planned"] > 16
+    ledger = result["ledger"]
+    assert (ledger["members_checked"], ledger["members_with_drift"], ledger["outstanding_points"], ledger["outstanding_stored_value"]) == (
+        4,
+        0,
+        100,
+        13500,
+    )
+    documents = emf()
+    assert sum(metric_values(documents, "OutstandingPoints", stage="local")) == 100
+    assert sum(metric_values(documents, "OutstandingStoredValue", stage="local")) == 13500
+
+
+def test_given_a_scan_page_that_ends_on_a_phone_guard_then_the_next_unit_never_starts_from_its_key(api, members, monkeypatch):
+    program = busy_program(api, members)
+    monkeypatch.setattr("chalicelib.usecases.reconcile.SCAN_PAGE_ITEMS", 1)
+    monkeypatch.setattr("chalicelib.jobs.runner.RECONCILE_UNIT_SECONDS", 0)
+    queued: list[str] = []
+
+    def watch(params: dict[str, Any], **_: Any) -> None:
+        queued.extend(entry["MessageBody"] for entry in params["Entries"])
+
+    from chalicelib.jobs.runner import _sqs
+
+    events = _sqs().meta.events  # the runner's SQS client: what it sends to the queue
+    events.register("before-parameter-build.sqs.SendMessageBatch", watch, unique_id="watch-queued-units")
+    try:
+        result = run("reconcile", today(), False)
+    finally:
+        events.unregister("before-parameter-build.sqs.SendMessageBatch", unique_id="watch-queued-units")
+
+    continuations = [body for body in queued if '"start_key"' in body]
+    assert continuations, "the units were cut into pieces"
+    assert result["ledger"]["members_checked"] == 4
+    assert not any(phone in body or phone.removeprefix("+86") in body for body in queued for phone in program.phones)
+    assert all('"PHONE#' not in body for body in queued)
