@@ -33,8 +33,6 @@ JOB_METRICS = {
     "Jobs: members acted on": "JobAffected",
     "Jobs: messages sent": "JobMessagesSent",
 }
-# Summed over the units of one reconcile run (daily): what the program owes its members.
-LIABILITY_METRICS = ("OutstandingPoints", "OutstandingStoredValue")
 
 
 class _Threshold(TypedDict):

@@ -29,13 +29,17 @@ def test_given_a_purchase_then_points_earned_is_counted_under_the_service_and_st
     assert phone not in json.dumps(documents) and phone.removeprefix("+86") not in json.dumps(documents)
 
 
-def test_given_a_rejected_purchase_then_nothing_is_counted(api, members, emf):
+def test_given_a_purchase_refused_by_the_purchase_rules_then_nothing_is_counted(api, members, emf):
+    _token, body = members.verified()
+    member_id = body["member"]["member_id"]
+    assert api.post(f"/v1/admin/members/{member_id}/freeze", {"reason": "suspected fraud"}).status == 200
     emf()
 
-    reply = members.purchase("metrics-2", -5, phone="13800138000")
+    reply = members.purchase("metrics-2", 12850, member_id=member_id)
 
-    assert reply.status == 400
-    assert metric_values(emf(), "Purchases") == []
+    assert reply.status == 403 and reply.json()["code"] == "member_frozen"
+    documents = emf()
+    assert metric_values(documents, "Purchases") == [] and metric_values(documents, "PointsEarned") == []
 
 
 def test_given_a_redemption_the_member_cannot_afford_then_it_is_counted_as_rejected_not_redeemed(api, members, emf):
