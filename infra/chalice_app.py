@@ -51,9 +51,10 @@ def _is_app_module(name: str) -> bool:
 
 @contextlib.contextmanager
 def fresh_app_import(stage: Stage) -> Iterator[None]:
-    """Import the app anew for `stage`, then restore modules, environment and cwd."""
+    """Import the app anew for `stage`, then restore modules, environment, cwd and powertools metric state."""
     saved_modules = {name: module for name, module in sys.modules.items() if _is_app_module(name)}
     saved_environ = dict(os.environ)
+    saved_metrics = _metric_state()
     saved_cwd = os.getcwd()
     for name in saved_modules:
         del sys.modules[name]
@@ -70,6 +71,27 @@ def fresh_app_import(stage: Stage) -> Iterator[None]:
         for name in [n for n in sys.modules if _is_app_module(n)]:
             del sys.modules[name]
         sys.modules.update(saved_modules)
+        _restore_metric_state(saved_metrics)
+
+
+# powertools' Metrics keep their dimensions and metric set in class attributes shared by
+# every instance: the stage's import sets its own `stage` default dimension there.
+_METRIC_STATE = ("_default_dimensions", "_dimensions", "_metrics", "_metadata")
+
+
+def _metric_state() -> dict[str, dict[str, Any]]:
+    from aws_lambda_powertools.metrics import Metrics
+
+    return {attr: dict(getattr(Metrics, attr)) for attr in _METRIC_STATE}
+
+
+def _restore_metric_state(saved: dict[str, dict[str, Any]]) -> None:
+    from aws_lambda_powertools.metrics import Metrics
+
+    for attr, values in saved.items():
+        shared = getattr(Metrics, attr)
+        shared.clear()
+        shared.update(values)
 
 
 def clean_packages() -> None:
