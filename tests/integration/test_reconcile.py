@@ -237,6 +237,7 @@ def test_given_segments_read_a_few_items_a_page_when_units_run_out_of_time_then_
     busy_program(api, members)
     monkeypatch.setattr("chalicelib.usecases.reconcile.SCAN_PAGE_ITEMS", 2)
     monkeypatch.setattr("chalicelib.jobs.runner.RECONCILE_UNIT_SECONDS", 0)
+    monkeypatch.setattr("chalicelib.jobs.specs.RECONCILE_SEGMENTS", 1)  # every member in one segment: it must be cut
 
     pieces = 0
     direct = Report()
@@ -253,7 +254,7 @@ def test_given_segments_read_a_few_items_a_page_when_units_run_out_of_time_then_
 
     assert pieces > 3
     assert (direct.members_checked, direct.drifting, direct.rechecked, direct.outstanding_points) == (4, {}, 0, 100)
-    assert result["units"]["done"] == result["units"]["planned"] > 16
+    assert result["units"]["done"] == result["units"]["planned"] > 1
     assert (result["ledger"]["members_checked"], result["ledger"]["members_with_drift"], result["ledger"]["outstanding_points"]) == (4, 0, 100)
 
 
@@ -294,11 +295,12 @@ def test_given_every_unit_and_its_continuations_delivered_twice_then_each_member
     busy_program(api, members)
     monkeypatch.setattr("chalicelib.usecases.reconcile.SCAN_PAGE_ITEMS", 2)
     monkeypatch.setattr("chalicelib.jobs.runner.RECONCILE_UNIT_SECONDS", 0)
+    monkeypatch.setattr("chalicelib.jobs.specs.RECONCILE_SEGMENTS", 1)  # every member in one segment: it must be cut
     emf()
 
     result = every_unit_delivered_twice("reconcile")
 
-    assert result["units"]["done"] == result["units"]["planned"] > 16
+    assert result["units"]["done"] == result["units"]["planned"] > 1
     ledger = result["ledger"]
     assert (ledger["members_checked"], ledger["members_with_drift"], ledger["outstanding_points"], ledger["outstanding_stored_value"]) == (
         4,
@@ -315,6 +317,7 @@ def test_given_a_scan_page_that_ends_on_a_phone_guard_then_the_next_unit_never_s
     program = busy_program(api, members)
     monkeypatch.setattr("chalicelib.usecases.reconcile.SCAN_PAGE_ITEMS", 1)
     monkeypatch.setattr("chalicelib.jobs.runner.RECONCILE_UNIT_SECONDS", 0)
+    monkeypatch.setattr("chalicelib.jobs.specs.RECONCILE_SEGMENTS", 1)  # every member in one segment: it must be cut
     queued: list[str] = []
 
     def watch(params: dict[str, Any], **_: Any) -> None:
