@@ -34,10 +34,9 @@ from ..errors import (
     NotFound,
     ValidationFailed,
 )
-from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
 from ..points import NotEnoughPoints, earn, expiring_summary, month_key, spend
-from ..profile import erase_after, erasure_day
+from ..profile import erase_after
 from ..rules import ProgramRules
 from ..schemas_admin import AdjustmentRequest, MerchantKeyRequest, RewardCreateRequest, RewardUpdateRequest, RulesUpdateRequest
 from ..settings import get_settings
@@ -50,8 +49,9 @@ from ..store.parameters import clear_caches, load_rules
 from ..store.rules_parameter import read_rules_document, write_rules_document
 from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
 from .audit import Change, add_audit, record_audit
-from .closure import closing_actions, restoring_actions
+from .closure import after_closing, closing_actions, restoring_actions
 from .common import fingerprint, phone_or_error, plain
+from .members import ledger_entry_view
 from .merchants import forget_cached_keys
 from .pages import decode_cursor, encode_cursor
 
@@ -122,17 +122,7 @@ def member_ledger(member_id: str, limit: int, cursor: str | None) -> dict[str, A
         last_evaluated_key=_start(pk, cursor, keys.LEDGER_PREFIX),
         consistent_read=True,
     )
-    items = [
-        {
-            "entry_id": e.entry_id,
-            "kind": e.kind,
-            "points": int(e.points),
-            "balance_after": int(e.balance_after),
-            "created_at": iso(e.created_at),
-            "ref": e.ref,
-        }
-        for e in results
-    ]
+    items = [ledger_entry_view(e) for e in results]
     return _page(items, results, limit)
 
 
@@ -255,30 +245,10 @@ def _closing(reason: str, actor: str) -> Decide:
             {"status": "closed", "closed_at": iso(now), "erase_after": iso(erase_at)},
             check=check,
             explain=explain,
-            then=_after_closing,
+            then=after_closing,
         )
 
     return decide
-
-
-def _after_closing(member: Member, rules: ProgramRules) -> None:
-    """As after a member's own closure: nothing held back reaches them, and they are told."""
-    from .closure import delete_deferred_messages
-
-    delete_deferred_messages(member.member_id, utcnow())
-    assert member.erase_after is not None
-    last_day = erasure_day(member.erase_after, rules.zone).isoformat()
-    send_best_effort(
-        Message(
-            channel="sms",
-            to=member.phone,
-            kind="membership_closed",
-            body=(
-                f"[{rules.program_name}] Your membership is closed. Your personal data will be erased on {last_day}; "
-                "contact us before then if you want it back."
-            ),
-        )
-    )
 
 
 def _restore(member: Member, now: datetime, _: ProgramRules) -> MemberWrite:

@@ -82,13 +82,21 @@ def close_membership(member_id: str, *, reason: str, actor: str) -> Member:
             raise Retryable("member changed meanwhile") from exc
         return member
 
-    member = with_retries(attempt)
+    with_retries(attempt)
     count("MembershipsClosed")
     logger.info("membership closed", extra={"member_id": member_id, "by": _actor_kind(actor)})
-    delete_deferred_messages(member_id, utcnow())
     closed = get_member(member_id)
-    assert closed is not None and closed.erase_after is not None
-    last_day = erasure_day(closed.erase_after, rules.zone).isoformat()
+    assert closed is not None
+    after_closing(closed, rules)
+    return closed
+
+
+def after_closing(member: Member, rules: ProgramRules) -> None:
+    """Once a membership is closed, by the member or an operator: nothing held back reaches
+    them any more, and they are told when their data goes."""
+    delete_deferred_messages(member.member_id, utcnow())
+    assert member.erase_after is not None
+    last_day = erasure_day(member.erase_after, rules.zone).isoformat()
     send_best_effort(
         Message(
             channel="sms",
@@ -100,7 +108,6 @@ def close_membership(member_id: str, *, reason: str, actor: str) -> Member:
             ),
         )
     )
-    return closed
 
 
 def restore_membership(member_id: str, *, reason: str, actor: str) -> Member:

@@ -23,6 +23,18 @@ def active_member_view(member_id: str) -> dict[str, Any]:
     return member_view(member, expiring_summary(points_state(member), rules.points_validity_months))
 
 
+def ledger_entry_view(entry: LedgerEntry) -> dict[str, Any]:
+    """A ledger entry as the member and the operators see it."""
+    return {
+        "entry_id": entry.entry_id,
+        "kind": entry.kind,
+        "points": int(entry.points),
+        "balance_after": int(entry.balance_after),
+        "created_at": iso(entry.created_at),
+        "ref": entry.ref,
+    }
+
+
 def ledger_page(member_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     """One query, newest first.
 
@@ -48,17 +60,7 @@ def ledger_page(member_id: str, limit: int, cursor: str | None) -> dict[str, Any
             entries.append(item)
     if not member_open:
         raise Unauthorized("The membership is closed")
-    items = [
-        {
-            "entry_id": e.entry_id,
-            "kind": e.kind,
-            "points": int(e.points),
-            "balance_after": int(e.balance_after),
-            "created_at": iso(e.created_at),
-            "ref": e.ref,
-        }
-        for e in entries
-    ]
+    items = [ledger_entry_view(e) for e in entries]
     last = results.last_evaluated_key
     next_cursor = encode_cursor(last["sk"]["S"]) if last and len(items) == limit else None
     return {"items": items, "next_cursor": next_cursor}
