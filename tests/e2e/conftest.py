@@ -7,14 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.stack import ROOT, RunningStack, developer_env, free_port, running_stack
-
-__all__ = ["ROOT", "Stack", "developer_env", "free_port"]
-
-Stack = RunningStack
+from tests.support.stack import RunningStack, running_stack
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     with running_stack(tmp_path_factory.mktemp("stack")) as running:
         yield running

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, developer_env
 from tests.e2e.factories import signed_in_member
+from tests.support.stack import ROOT, developer_env
 
 pytestmark = pytest.mark.e2e
 

@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from tests.e2e.books import stack_table
-from tests.e2e.conftest import ROOT, developer_env
 from tests.support.outbox import last_code, messages
+from tests.support.stack import ROOT, developer_env
 
 pytestmark = pytest.mark.e2e
 
