@@ -36,9 +36,10 @@ venv: $(VENV)/.installed
 run: venv
 	$(PY) -m chalicelib.local.stack --port $(PORT)
 
-# Lint and types first (a minute or two), then the suite.
+# Lint and types first (a minute or two), then the suite on two workers (this machine has two cores;
+# each worker starts its own local stack for the e2e tests).
 test: lint typecheck
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 lint: venv
 	$(PY) -m ruff check app.py chalicelib infra tests
