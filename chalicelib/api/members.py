@@ -32,7 +32,13 @@ class TokenRefused(Exception):
     """Raised with the message "Unauthorized": API Gateway's way to answer 401."""
 
 
-@bp.authorizer(ttl_seconds=300)
+# API Gateway caches the authorizer's answer per token. Kept short so that an expired token
+# stops working within seconds of its `exp`; closure, freezing and sign-out are checked by the
+# routes themselves on every request (usecases/members.py), cache or no cache.
+AUTHORIZER_CACHE_SECONDS = 30
+
+
+@bp.authorizer(ttl_seconds=AUTHORIZER_CACHE_SECONDS)
 def member_token(auth_request: AuthRequest) -> AuthResponse:
     token = (auth_request.token or "").strip()
     scheme, _, value = token.partition(" ")

@@ -87,6 +87,8 @@ def send(message: Message) -> None:
         raise DeliveryFailed(message.kind) from exc
     _append_to_outbox(message, utcnow())
     count("MessagesSent")
+    if message.channel == "sms":
+        count("SmsSent")  # SMS cost the brand money per message: alarmed on (infra/monitoring.py)
 
 
 def send_best_effort(message: Message) -> bool:
