@@ -51,7 +51,7 @@ class _AlarmOptions(_Threshold):
 def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
     stage = stack.stage
     prefix = f"huiyuan-{stage.name}"
-    api_dims = {"ApiName": f"huiyuan-{stage.name}", "Stage": "v1"}
+    api_dims = {"ApiName": f"huiyuan-{stage.name}", "Stage": stage.api_gateway_stage}
 
     def api_metric(name: str, statistic: str = "Sum", label: str | None = None) -> cw.Metric:
         return cw.Metric(namespace="AWS/ApiGateway", metric_name=name, dimensions_map=api_dims, statistic=statistic, period=FIVE_MINUTES, label=label)

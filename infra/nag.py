@@ -69,7 +69,7 @@ def suppress(stack: HuiyuanStack) -> None:
         "Alarm notifications carry alarm names and metric values, no personal data. CloudWatch cannot publish to a "
         "topic encrypted with the AWS-managed SNS key; the topic refuses publishing without TLS (SNS3).",
     )
-    for path in ("v1/*/v1/admin", "v1/*/v1/admin/*"):
+    for path in stack.stage.admin_invoke_paths:
         acknowledge(
             stack.admin_invoke_policy,
             f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:{stack.stage.region}:<AWS::AccountId>:<RestAPI>/{path}]",

@@ -448,7 +448,7 @@ class HuiyuanStack(cdk.Stack):
                     actions=["execute-api:Invoke"],
                     resources=[
                         self.format_arn(service="execute-api", resource=self.chalice.get_resource("RestAPI").ref, resource_name=path)
-                        for path in ("v1/*/v1/admin", "v1/*/v1/admin/*")
+                        for path in self.stage.admin_invoke_paths
                     ],
                 )
             ],

@@ -100,6 +100,16 @@ class Stage:
         return self.env["CORS_ALLOW_ORIGIN"]
 
     @property
+    def api_gateway_stage(self) -> str:
+        """The API Gateway stage Chalice deploys to (the first segment of every URL and execute-api ARN)."""
+        return str(chalice_stage_value(self.name, "api_gateway_stage", "api"))
+
+    @property
+    def admin_invoke_paths(self) -> tuple[str, str]:
+        """execute-api resource paths (<api stage>/<method>/<path>) of every operator route."""
+        return (f"{self.api_gateway_stage}/*/v1/admin", f"{self.api_gateway_stage}/*/v1/admin/*")
+
+    @property
     def api_timeout_seconds(self) -> int:
         return int(chalice_stage_value(self.name, "lambda_timeout", 60))
 

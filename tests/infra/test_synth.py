@@ -229,22 +229,6 @@ def test_every_function_runs_python_3_13_traced_with_its_own_role_and_a_retained
 # --- the API edge ---
 
 
-def test_every_admin_route_requires_iam_authorisation(template):
-    body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
-    definitions = body.get("securityDefinitions", {})
-    admin = [(path, method, op) for path, methods in body["paths"].items() if path.startswith("/v1/admin") for method, op in methods.items()]
-    for path, method, operation in admin:
-        if method == "options":
-            continue  # CORS preflight
-        schemes = [name for requirement in operation.get("security", []) for name in requirement]
-        assert schemes, f"{method.upper()} {path} is open"
-        for name in schemes:
-            assert definitions[name].get("x-amazon-apigateway-authtype") == "awsSigv4", f"{method.upper()} {path} uses {name}"
-    # The member routes keep the token authorizer (and so do not accept IAM instead).
-    me = body["paths"]["/v1/me"]["get"]
-    assert me["security"] == [{"member_token": []}]
-
-
 def test_gateway_errors_answer_problem_json_with_cors_headers(template, stage):
     api = template["Resources"]["RestAPI"]["Properties"]
     responses = api["GatewayResponses"]
