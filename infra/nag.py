@@ -57,6 +57,15 @@ def suppress(stack: HuiyuanStack) -> None:
             "and moves with its upgrades.",
         )
 
+    sms_spend_limit = stack.node.try_find_child("SmsMonthlySpendLimit")
+    if sms_spend_limit is not None:
+        acknowledge(
+            sms_spend_limit.node.find_child("CustomResourcePolicy"),
+            "AwsSolutions-IAM5[Resource::*]",
+            "sns:SetSMSAttributes sets account settings (here the SMS MonthlySpendLimit) and has no resource-level "
+            "permissions: '*' is the only resource SNS accepts for it. It is the only action in this policy.",
+        )
+
     acknowledge(
         stack.signing_key,
         "AwsSolutions-SMG4",

@@ -29,7 +29,7 @@ from chalicelib.errors import Forbidden, HuiyuanError, NotFound, Unauthorized, p
 from chalicelib.rules import DEFAULT_RULES
 from chalicelib.store import table as table_definition
 
-from . import chalice_app, monitoring, nag
+from . import chalice_app, firewall, monitoring, nag
 from .chalice_app import FunctionInfo
 from .stages import Stage
 
@@ -138,7 +138,10 @@ class HuiyuanStack(cdk.Stack):
         for function in self.functions:
             self._configure_function(function)
         self._configure_api()
+        self.firewall = firewall.build(self)
         self.admin_invoke_policy = self._admin_invoke_policy()
+        if stage.set_sms_spend_limit:
+            self._sms_spend_limit()
 
         self.dashboard, self.alarms = monitoring.build(self)
         nag.suppress(self)
@@ -238,9 +241,42 @@ class HuiyuanStack(cdk.Stack):
             on_create=call,
             policy=cr.AwsCustomResourcePolicy.from_statements([iam.PolicyStatement(actions=["ssm:PutParameter"], resources=[arn])]),
             install_latest_aws_sdk=False,
-            log_group=logs.LogGroup(self, "ProgramRulesSeedLogs", retention=self.log_retention, removal_policy=self.removal_policy),
+            log_group=self.custom_resource_logs,
         )
         return arn
+
+    @property
+    def custom_resource_logs(self) -> logs.LogGroup:
+        """The log group of CDK's AwsCustomResource provider (one function for every AwsCustomResource here)."""
+        found = self.node.try_find_child("ProgramRulesSeedLogs")
+        if isinstance(found, logs.LogGroup):
+            return found
+        return logs.LogGroup(self, "ProgramRulesSeedLogs", retention=self.log_retention, removal_policy=self.removal_policy)
+
+    def _sms_spend_limit(self) -> cr.AwsCustomResource:
+        """Set the account's SNS SMS MonthlySpendLimit to the stage's SMS budget, on every deploy.
+
+        Account- and region-wide: it bounds every application's SMS in the account, and the last
+        stack to deploy wins (set `set_sms_spend_limit` on one stage per account). SNS refuses a
+        value above the limit AWS granted the account, and the deploy then fails and rolls back.
+        Deleting the stack leaves the limit as it is.
+        """
+        call = cr.AwsSdkCall(
+            service="SNS",
+            action="setSMSAttributes",
+            parameters={"attributes": {"MonthlySpendLimit": str(self.stage.sms_monthly_budget_usd)}},
+            physical_resource_id=cr.PhysicalResourceId.of("sns-sms-monthly-spend-limit"),
+        )
+        return cr.AwsCustomResource(
+            self,
+            "SmsMonthlySpendLimit",
+            on_create=call,
+            on_update=call,
+            # SetSMSAttributes is an account setting: it has no resource to name.
+            policy=cr.AwsCustomResourcePolicy.from_statements([iam.PolicyStatement(actions=["sns:SetSMSAttributes"], resources=["*"])]),
+            install_latest_aws_sdk=False,
+            log_group=self.custom_resource_logs,
+        )
 
     def _alarm_topic(self) -> sns.Topic:
         topic = sns.Topic(

@@ -46,10 +46,43 @@ class Stage:
     alarm_email: str | None = None
     # The API 5xx rate (0..1) over 5 minutes that raises the alarm.
     api_5xx_rate: float = 0.01
+    # --- abuse and SMS spend (docs/operations.md, "sms-volume"; docs/operators.md, "Request limits") ---
+    # AWS WAF rate-based rules count requests per client IP over `waf_window_seconds` (60, 120,
+    # 300 or 600) and block an address above the limit until its rate falls back under it.
+    # The code-sending routes (signup, a sign-in code, a new phone, an email change): a person needs
+    # one to three codes in five minutes (the app allows one per phone per 60 s), but a mobile
+    # carrier's NAT can put hundreds of phones behind one address, so not 5. The app's own limits
+    # per address, per phone and overall are program rules (README, "Program rules").
+    waf_code_requests_per_ip: int = 20
+    # Every route, per IP: loose, because a chain's POS server reports every store's purchases
+    # from one address (10 a second sustained here). None: no such rule.
+    waf_requests_per_ip: int | None = 3000
+    waf_window_seconds: int = 300
+    # SMS sent (the app's SmsSent metric) in one hour that raises the sms-volume alarm. Campaign
+    # jobs (birthday, re-engagement, messages held by quiet hours) count too: size it above them.
+    sms_alarm_per_hour: int = 500
+    # The SMS budget in USD a month: the sms-spend alarm fires at `sms_spend_alarm_fraction` of it
+    # (SNS's SMSMonthToDateSpentUSD, account-wide), and with `set_sms_spend_limit` the stack sets
+    # the account's SNS MonthlySpendLimit (region-wide, every app in the account) to it: SNS stops
+    # sending SMS, verification codes included, once it is reached. It may not exceed the limit AWS
+    # granted the account (the deploy fails if it does: raise that first, docs/operations.md).
+    sms_monthly_budget_usd: int = 100
+    sms_spend_alarm_fraction: float = 0.8
+    set_sms_spend_limit: bool = True
     # API Gateway logs to CloudWatch through one role per account and region. Set
     # False when another stack (or the console) already set it in this account/region.
     manage_api_gateway_account: bool = True
     tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # What AWS WAF accepts for a rate-based rule, checked at synth rather than at deploy.
+        if self.waf_window_seconds not in (60, 120, 300, 600):
+            raise ValueError(f"stage {self.name}: waf_window_seconds must be 60, 120, 300 or 600")
+        for limit in (self.waf_code_requests_per_ip, self.waf_requests_per_ip):
+            if limit is not None and limit < 10:
+                raise ValueError(f"stage {self.name}: an AWS WAF rate limit is at least 10 requests per window")
+        if not 0 < self.sms_spend_alarm_fraction <= 1:
+            raise ValueError(f"stage {self.name}: sms_spend_alarm_fraction is a fraction of the budget (0..1]")
 
     @property
     def stack_name(self) -> str:
@@ -128,6 +161,11 @@ STAGES: dict[str, Stage] = {
             throttle_rate=50,
             throttle_burst=100,
             log_retention_days=14,
+            waf_code_requests_per_ip=10,
+            waf_requests_per_ip=1000,
+            sms_alarm_per_hour=50,
+            # A new account's SMS sandbox is granted 1 USD a month.
+            sms_monthly_budget_usd=1,
         ),
         Stage(
             name="prod",
@@ -136,6 +174,9 @@ STAGES: dict[str, Stage] = {
             throttle_rate=500,
             throttle_burst=1000,
             log_retention_days=365,
+            # Size to the program: verification codes plus campaigns, at the destination's SMS price.
+            sms_monthly_budget_usd=500,
+            sms_alarm_per_hour=1000,
         ),
     )
 }
