@@ -173,13 +173,7 @@ def build(stack: HuiyuanStack) -> Firewall:
 
     # Blocked requests only (addresses, paths, rule), the caller's credentials and query strings
     # (operators look members up by phone) redacted: what an operator needs to tell a flood from a campaign.
-    log_group = logs.LogGroup(
-        stack,
-        "WebAclLogs",
-        log_group_name=f"aws-waf-logs-{name}",  # WAF writes only to log groups named aws-waf-logs-*
-        retention=stack.log_retention,
-        removal_policy=stack.removal_policy,
-    )
+    log_group = stack.log_group("WebAclLogs", log_group_name=f"aws-waf-logs-{name}")  # WAF writes only to aws-waf-logs-*
     wafv2.CfnLoggingConfiguration(
         stack,
         "WebAclLogging",

@@ -178,6 +178,16 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
         treat_missing_data=quiet_is_fine,
         **at_least_once,
     )
+    failed_runs = stack.failed_invocations.metric_approximate_number_of_messages_visible(
+        period=FIVE_MINUTES, statistic="Maximum", label="failed job invocations"
+    )
+    alarm(
+        "job-invocations-failed",
+        failed_runs,
+        f"A scheduled job's invocation failed after Lambda's retries (or stayed throttled) and is in huiyuan-{stage.name}-failed-invocations.",
+        treat_missing_data=quiet_is_fine,
+        **at_least_once,
+    )
     oldest = stack.queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum", label="oldest unit (s)")
     alarm(
         "jobs-queue-stuck",
@@ -281,7 +291,7 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
         ),
         cw.GraphWidget(
             title="Jobs queue",
-            left=[dlq_depth, stack.queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, label="waiting units")],
+            left=[dlq_depth, failed_runs, stack.queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, label="waiting units")],
             right=[oldest],
             width=width,
         ),

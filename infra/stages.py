@@ -41,6 +41,20 @@ class Stage:
     worker_timeout_seconds: int = 120
     # At most this many workers at once, to keep fan-out within DynamoDB and SMS rate limits.
     worker_max_concurrency: int = 10
+    # Reserved concurrency, sized from the table's capacity (docs/operations.md, "Job concurrency"):
+    # the worker gets exactly worker_max_concurrency (never less: a throttled SQS poll counts as a
+    # receive, and 5 receives dead-letter a unit), each scheduled job function 1 (a run plans and
+    # fans out in seconds; a console run does the whole job in one sequential invocation). One job
+    # process acts on one member at a time, ~8 WRU a member (docs/performance.md) at ~20 ms a
+    # transaction: at most ~400 WRU/s. Ten workers: ~4,000 WRU/s at most, what an on-demand table
+    # serves from its first day; SMS sends slow the messaging jobs far below that. Reserving takes
+    # concurrency from the account's pool, which must keep 100 unreserved: a new account whose
+    # concurrency quota is still 10 sets this False until AWS raises it.
+    reserve_job_concurrency: bool = True
+    # The job functions' asynchronous invocations (the schedules): retries after a failure, and how
+    # long a throttled invocation is retried before it goes to the failed-invocations queue.
+    job_retry_attempts: int = 2
+    job_event_max_age_seconds: int = 6 * 3600
     memory_mb: int = 512
     # Subscribed to the alarm topic when set (the subscriber confirms by email).
     alarm_email: str | None = None
@@ -69,6 +83,14 @@ class Stage:
     sms_monthly_budget_usd: int = 100
     sms_spend_alarm_fraction: float = 0.8
     set_sms_spend_limit: bool = True
+    # Every stage has its own customer-managed KMS key (`alias/huiyuan-<stage>`): it encrypts the
+    # alarm topic (CloudWatch can only publish to a topic encrypted with a customer-managed key) and
+    # the job queues. True: it also encrypts the table (and so its point-in-time and on-demand
+    # backups), every log group and the signing-key secret, for brands whose regulators ask for a
+    # key they control and audit. Off by default: the table, logs and secret are encrypted at rest
+    # with AWS's keys either way, and the key then becomes a dependency of every read and write
+    # (a disabled key or a broken key policy stops the program). Switching it is an in-place update.
+    customer_managed_data_key: bool = False
     # API Gateway logs to CloudWatch through one role per account and region. Set
     # False when another stack (or the console) already set it in this account/region.
     manage_api_gateway_account: bool = True

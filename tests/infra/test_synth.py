@@ -118,14 +118,15 @@ def test_the_prod_table_is_protected_from_deletion_and_dev_s_is_not(synthesized)
 
 def test_the_jobs_queue_dead_letters_after_5_receives_and_outlasts_6_worker_timeouts(template, stage):
     queues = {q["Properties"]["QueueName"]: (k, q["Properties"]) for k, q in resources(template, "AWS::SQS::Queue").items()}
-    assert set(queues) == {stage.jobs_queue_name, stage.jobs_dlq_name}
+    assert set(queues) == {stage.jobs_queue_name, stage.jobs_dlq_name, f"huiyuan-{stage.name}-failed-invocations"}
     _, work = queues[stage.jobs_queue_name]
     dlq_id, dlq = queues[stage.jobs_dlq_name]
     assert work["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}, "maxReceiveCount": 5}
     worker_timeout = functions(template)["JobWorker"]["Properties"]["Timeout"]
     assert work["VisibilityTimeout"] >= 6 * worker_timeout
+    (key_id,) = resources(template, "AWS::KMS::Key")
     for queue in (work, dlq):
-        assert queue["SqsManagedSseEnabled"] is True
+        assert queue["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}  # the stage key (tests/infra/test_hardening.py)
 
 
 def test_the_worker_reads_the_stack_s_queue_and_reports_partial_batch_failures(template, stage):
