@@ -47,8 +47,9 @@ def suppress(stack: HuiyuanStack) -> None:
         acknowledge(
             provider,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-            "CDK's AwsCustomResource provider (seeds the rules parameter once) writes its own logs with the basic "
-            "execution policy; its only other permission is ssm:PutParameter on the rules parameter.",
+            "CDK's AwsCustomResource provider (seeds the rules parameter once, sets the SMS spend limit) writes its own "
+            "logs with the basic execution policy; its only other permissions are ssm:PutParameter on the rules parameter "
+            "and sns:SetSMSAttributes.",
         )
         acknowledge(
             provider,

@@ -30,7 +30,7 @@ from chalicelib.errors import Forbidden, HuiyuanError, NotFound, Unauthorized, p
 from chalicelib.rules import DEFAULT_RULES
 from chalicelib.store import table as table_definition
 
-from . import chalice_app, firewall, monitoring, nag
+from . import chalice_app, checkov_skips, firewall, monitoring, nag
 from .chalice_app import FunctionInfo
 from .stages import Stage
 
@@ -138,6 +138,7 @@ class HuiyuanStack(cdk.Stack):
         for key, value in {"app": "huiyuan", "stage": stage.name, **stage.tags}.items():
             cdk.Tags.of(self).add(key, value)
 
+        self.stage_log_groups: list[logs.LogGroup] = []  # every log group, by self.log_group()
         self.key = self._stage_key()
         # The key for data at rest (table, backups, logs, secret) when the stage asks for one; else AWS's keys.
         self.data_key = self.key if stage.customer_managed_data_key else None
@@ -155,6 +156,7 @@ class HuiyuanStack(cdk.Stack):
         self.function_names: dict[str, str] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
         self.roles: dict[str, iam.Role] = {}
+        self.capabilities: dict[str, list[str]] = {}
         for function in self.functions:
             self._configure_function(function)
         self._configure_api()
@@ -165,6 +167,7 @@ class HuiyuanStack(cdk.Stack):
 
         self.dashboard, self.alarms = monitoring.build(self)
         nag.suppress(self)
+        checkov_skips.write(self)
 
         cdk.CfnOutput(self, "TableName", value=self.table.table_name)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
@@ -264,9 +267,11 @@ class HuiyuanStack(cdk.Stack):
 
     def log_group(self, construct_id: str, **options: Any) -> logs.LogGroup:
         """A log group of this stage: its retention, its removal policy, the data key when the stage has one."""
-        return logs.LogGroup(
+        group = logs.LogGroup(
             self, construct_id, retention=self.log_retention, removal_policy=self.removal_policy, encryption_key=self.data_key, **options
         )
+        self.stage_log_groups.append(group)
+        return group
 
     def _failed_invocations_queue(self) -> sqs.Queue:
         """Where Lambda puts a scheduled job's invocation that failed after its retries (request, error)."""
@@ -463,6 +468,7 @@ class HuiyuanStack(cdk.Stack):
             iam.PolicyStatement(sid="Tracing", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]),
         ]
         capabilities = [c for c in CAPABILITIES[function.kind] if not (c == "messages" and function.chalice_name in SILENT_JOBS)]
+        self.capabilities[function.logical_id] = capabilities
         for capability in capabilities:
             statements += self._statements(capability)
         key_statement = self._key_statement(capabilities)
