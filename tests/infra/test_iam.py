@@ -7,8 +7,8 @@ import json
 from infra.stack import CAPABILITIES
 from tests.infra.conftest import resources
 
-# The two services that accept nothing narrower than "*" (see infra/nag.py).
-WILDCARD_RESOURCE_ACTIONS = {"sns:Publish", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# The actions AWS authorises on nothing narrower than "*" (see infra/nag.py).
+WILDCARD_RESOURCE_ACTIONS = {"sns:Publish", "xray:PutTraceSegments", "xray:PutTelemetryRecords", "sns:SetSMSAttributes"}
 
 
 def statements(template):
@@ -51,6 +51,15 @@ def test_only_sms_and_tracing_are_allowed_on_every_resource(template):
     for logical_id, statement in statements(template):
         if statement["Effect"] == "Allow" and "*" in as_list(statement["Resource"]):
             assert set(as_list(statement["Action"])) <= WILDCARD_RESOURCE_ACTIONS, f"{logical_id}: {statement}"
+
+
+def test_only_the_deploy_time_spend_limit_call_may_change_sms_settings(template):
+    holders = {logical_id for logical_id, s in statements(template) if "sns:SetSMSAttributes" in as_list(s["Action"])}
+    assert len(holders) == 1
+    (holder,) = holders
+    (statement,) = [s for logical_id, s in statements(template) if logical_id == holder]
+    assert as_list(statement["Action"]) == ["sns:SetSMSAttributes"]
+    assert template["Resources"][holder]["Type"] == "AWS::IAM::Policy"  # on CDK's custom resource provider, not a function
 
 
 def test_the_authorizer_reads_the_signing_key_and_nothing_else(template):
