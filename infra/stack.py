@@ -26,7 +26,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from chalicelib.errors import Forbidden, HuiyuanError, NotFound, Unauthorized, problem
+from chalicelib.errors import Forbidden, HuiyuanError, NotFound, TemporarilyUnavailable, Unauthorized, problem
 from chalicelib.rules import DEFAULT_RULES
 from chalicelib.store import table as table_definition
 
@@ -37,13 +37,13 @@ from .stages import Stage
 # What each kind of function may do. The code's AWS calls, by function:
 #   api         DynamoDB items and transactions, the rules (read; the admin API writes them),
 #               the signing key (tokens, code digests), SMS and email
-#   authorizer  the signing key only
+#   authorizer  the signing key, and reading a member (is the membership closed, did the member sign out)
 #   job         DynamoDB (the run record; inline and dry runs do the units themselves),
 #               the rules, sending units to the jobs queue, SMS and email (inline runs)
 #   worker      as a job, plus receiving from the jobs queue (a failed member is re-queued alone)
 CAPABILITIES: dict[str, tuple[str, ...]] = {
     "api": ("table", "rules_read", "rules_write", "signing_key", "messages"),
-    "authorizer": ("signing_key",),
+    "authorizer": ("signing_key", "member_read"),
     "job": ("table", "rules_read", "queue_send", "messages", "report_failure"),
     "worker": ("table", "rules_read", "queue_send", "queue_receive", "messages"),
 }
@@ -56,12 +56,13 @@ SILENT_JOBS = ("reconcile",)
 # signing key use it only with `customer_managed_data_key`; the queues always.
 KEY_USE: dict[str, tuple[str, tuple[str, ...]]] = {
     "table": ("dynamodb", ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")),
+    "member_read": ("dynamodb", ("kms:Decrypt", "kms:DescribeKey")),
     "signing_key": ("secretsmanager", ("kms:Decrypt",)),
     "queue_send": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
     "queue_receive": ("sqs", ("kms:Decrypt",)),
     "report_failure": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
 }
-DATA_CAPABILITIES = ("table", "signing_key")
+DATA_CAPABILITIES = ("table", "member_read", "signing_key")
 
 # The item actions the code uses (TransactWriteItems is authorised per item as
 # Put/Update/Delete/ConditionCheck). No Scan (but see SCANNING_FUNCTIONS), no table management.
@@ -87,6 +88,8 @@ GATEWAY_PROBLEMS: dict[str, HuiyuanError] = {
     "ACCESS_DENIED": Forbidden("Not allowed"),
     # Also what an unsigned request to an IAM-authorised (/v1/admin) route gets: it is not told the route exists.
     "MISSING_AUTHENTICATION_TOKEN": NotFound("No such route"),
+    # The member-token authorizer failed (its read throttled or unanswered): safe to retry.
+    "AUTHORIZER_FAILURE": TemporarilyUnavailable("Temporarily unavailable, retry shortly"),
 }
 
 LOG_RETENTION = {
@@ -411,6 +414,8 @@ class HuiyuanStack(cdk.Stack):
         ]
         statements = {
             "table": [iam.PolicyStatement(sid="TableItems", actions=list(TABLE_ACTIONS), resources=table_resources)],
+            # The member-token authorizer reads one member item (GetItem, never an index or a write).
+            "member_read": [iam.PolicyStatement(sid="ReadMember", actions=["dynamodb:GetItem"], resources=[self.table.table_arn])],
             "rules_read": [iam.PolicyStatement(sid="ReadRules", actions=["ssm:GetParameter"], resources=[self.rules_parameter_arn])],
             "rules_write": [iam.PolicyStatement(sid="WriteRules", actions=["ssm:PutParameter"], resources=[self.rules_parameter_arn])],
             "signing_key": [

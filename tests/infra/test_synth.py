@@ -233,7 +233,12 @@ def test_every_function_runs_python_3_13_traced_with_its_own_role_and_a_retained
 def test_gateway_errors_answer_problem_json_with_cors_headers(template, stage):
     api = template["Resources"]["RestAPI"]["Properties"]
     responses = api["GatewayResponses"]
-    expected = {"UNAUTHORIZED": (401, "unauthorized"), "ACCESS_DENIED": (403, "forbidden"), "MISSING_AUTHENTICATION_TOKEN": (404, "not_found")}
+    expected = {
+        "UNAUTHORIZED": (401, "unauthorized"),
+        "ACCESS_DENIED": (403, "forbidden"),
+        "MISSING_AUTHENTICATION_TOKEN": (404, "not_found"),
+        "AUTHORIZER_FAILURE": (503, "temporarily_unavailable"),
+    }
     for response_type, (status, code) in expected.items():
         response = responses[response_type]
         assert response["StatusCode"] == str(status)
@@ -243,6 +248,7 @@ def test_gateway_errors_answer_problem_json_with_cors_headers(template, stage):
         body = json.loads(response["ResponseTemplates"]["application/json"])
         assert body == problem(GATEWAY_PROBLEMS[response_type])[2]
         assert (body["status"], body["code"]) == (status, code)
+    assert responses["AUTHORIZER_FAILURE"]["ResponseParameters"]["Headers"]["Retry-After"] == "'1'"
     for response_type in ("DEFAULT_4XX", "DEFAULT_5XX"):
         assert responses[response_type]["ResponseParameters"]["Headers"]["Access-Control-Allow-Origin"] == f"'{stage.cors_allow_origin}'"
 
