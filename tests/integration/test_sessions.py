@@ -55,7 +55,7 @@ def test_given_a_frozen_member_then_they_still_read_but_may_not_spend(api, membe
 
 
 def test_given_a_token_of_an_older_epoch_or_one_made_without_our_key_then_it_is_refused(api, members):
-    token, body = members.verified()
+    _, body = members.verified()
     member_id = body["member"]["member_id"]
     now = datetime.now(UTC)
     older = tokens.issue_access_token(signing_key(), member_id, now, 900, epoch=0)
