@@ -12,35 +12,42 @@ import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# Free text may span lines; other control characters are refused.
-_CONTROL_EXCEPT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# Bidirectional embeddings, overrides and isolates: they make text display as something else
-# ("Trojan Source"), and no name or message needs them.
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-# Letters that render as nothing: Hangul fillers, the braille blank, the halfwidth filler.
-_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\u2800\uffa0")
+from .api.formats import IDENTIFIER_PATTERN
 
-
-def _has_visible_character(value: str) -> bool:
-    """Something is left once spaces, format characters (zero-width space, joiners, marks,
-    the BOM...) and blank-looking letters are removed."""
-    return any(not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc", "Zs", "Zl", "Zp") and ch not in _BLANK_LETTERS for ch in value)
+# What names and free text may hold, as the regular expressions openapi.yaml documents (Basic
+# Multilingual Plane escapes, valid for Python and ECMA-262 alike):
+# - no control characters (C0, DEL, C1; free text keeps tab and line breaks), and no bidirectional
+#   embeddings, overrides or isolates: they make text display as something else ("Trojan Source");
+_FORBIDDEN = r"\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069"
+_FORBIDDEN_IN_TEXT = r"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069"
+# - and something visible: not only spaces, format characters (zero-width space, joiners, marks,
+#   the BOM...) and letters that render as nothing (Hangul fillers, the braille blank). Every such
+#   character of the BMP (tests/unit/test_text_rules.py checks the list against unicodedata).
+INVISIBLE = (
+    r"\u0000-\u0020\u007F-\u00A0\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890-\u0891\u08E2\u115F-\u1160\u1680\u180E"
+    r"\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u2800\u3000\u3164\uFEFF\uFFA0\uFFF9-\uFFFB"
+)
+NAME_PATTERN = f"^[^{_FORBIDDEN}]*[^{INVISIBLE}][^{_FORBIDDEN}]*$"
+TEXT_PATTERN = f"^[^{_FORBIDDEN_IN_TEXT}]*[^{INVISIBLE}][^{_FORBIDDEN_IN_TEXT}]*$"
+_CONTROL = re.compile(r"[\u0000-\u001F\u007F-\u009F]")
+_CONTROL_EXCEPT_LINES = re.compile(r"[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]")
+_BIDI_CONTROLS = re.compile(r"[\u202A-\u202E\u2066-\u2069]")
+_VISIBLE = re.compile(f"[^{INVISIBLE}]")
 
 
 def clean_text(value: str, *, multiline: bool = False) -> str:
     """Names and free text as stored: NFC, trimmed, no control or bidirectional override
-    characters, and something visible in it."""
-    value = unicodedata.normalize("NFC", value).strip()
+    characters, and something visible in it (NAME_PATTERN / TEXT_PATTERN, in words)."""
+    value = unicodedata.normalize("NFC", value)
     if (_CONTROL_EXCEPT_LINES if multiline else _CONTROL).search(value):
         raise ValueError("must not contain control characters")
     if _BIDI_CONTROLS.search(value):
         raise ValueError("must not contain bidirectional override characters")
-    if not _has_visible_character(value):
+    if not _VISIBLE.search(value):
         raise ValueError("must not be blank")
-    return value
+    return value.strip()
 
 
 def _clean_name(value: str) -> str:
@@ -79,10 +86,24 @@ def _plausible_purchase_time(value: datetime) -> datetime:
     return value
 
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_clean_name)]
+def _whole_number(value: object) -> object:
+    """JSON has one kind of number: 250.0 is the integer 250, as JSON Schema's `integer` says.
+    12.5, "250" and true are still refused (StrictInt)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Points, money and counts: JSON integers (a zero fraction allowed), never strings or booleans.
+# Written after the bounds, `Annotated[StrictInt, Field(ge=..., le=...), WHOLE_NUMBER]`, so the
+# JSON schema shows them as minimum and maximum.
+WHOLE_NUMBER = BeforeValidator(_whole_number)
+# The documented pattern is what clean_text checks (the validator gives the reason in words).
+DocumentedName = Field(json_schema_extra={"pattern": NAME_PATTERN})
+DocumentedText = Field(json_schema_extra={"pattern": TEXT_PATTERN})
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_clean_name), DocumentedName]
 Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_valid_email)]
 Birthday = Annotated[date, AfterValidator(_not_future)]
-IDENTIFIER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=f"^{IDENTIFIER_PATTERN.pattern}$")]
 PhoneText = Annotated[str, StringConstraints(min_length=3, max_length=32)]
 
@@ -124,7 +145,7 @@ class PurchaseRequest(Body):
     order_id: Identifier
     phone: PhoneText | None = None
     member_id: Identifier | None = None
-    amount: Annotated[StrictInt, Field(ge=1, le=10**12)]
+    amount: Annotated[StrictInt, Field(ge=1, le=10**12), WHOLE_NUMBER]
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
     store_id: Identifier | None = None
     occurred_at: Annotated[datetime, AfterValidator(_plausible_purchase_time)] | None = None
@@ -138,7 +159,7 @@ class PurchaseRequest(Body):
 
 class RefundRequest(Body):
     refund_id: Identifier
-    amount: Annotated[StrictInt, Field(ge=1, le=10**12)]
+    amount: Annotated[StrictInt, Field(ge=1, le=10**12), WHOLE_NUMBER]
 
 
 class RedemptionRequest(Body):

@@ -10,10 +10,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
-from .schemas import Body, Identifier, Name, _clean_name
+from .schemas import WHOLE_NUMBER, Body, DocumentedName, Identifier, Name, _clean_name
 
 # Why an operator did something: kept in the audit trail (never logged).
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_clean_name)]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_clean_name), DocumentedName]
 TierId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 MAX_ADJUSTMENT = 10_000_000
 
@@ -26,7 +26,7 @@ class ReasonRequest(Body):
 
 class AdjustmentRequest(Body):
     adjustment_id: Identifier
-    points: Annotated[StrictInt, Field(ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT)]
+    points: Annotated[StrictInt, Field(ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT), WHOLE_NUMBER]
     reason: Reason
 
     @model_validator(mode="after")
@@ -41,9 +41,9 @@ class TierOverrideRequest(Body):
     reason: Reason
 
 
-PointsCost = Annotated[StrictInt, Field(ge=1, le=10**9)]
-Stock = Annotated[StrictInt, Field(ge=0, le=10**9)]
-CouponDays = Annotated[StrictInt, Field(ge=1, le=3650)]
+PointsCost = Annotated[StrictInt, Field(ge=1, le=10**9), WHOLE_NUMBER]
+Stock = Annotated[StrictInt, Field(ge=0, le=10**9), WHOLE_NUMBER]
+CouponDays = Annotated[StrictInt, Field(ge=1, le=3650), WHOLE_NUMBER]
 
 
 class RewardCreateRequest(Body):

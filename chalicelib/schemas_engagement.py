@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, StringConstraints
 
-from .schemas import Body, Identifier, clean_text
+from .schemas import Body, DocumentedText, Identifier, clean_text
 
 FEEDBACK_TEXT_MAX = 2000
 
@@ -21,7 +21,7 @@ def _clean_text(value: str) -> str:
     return clean_text(value, multiline=True)
 
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=FEEDBACK_TEXT_MAX), AfterValidator(_clean_text)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=FEEDBACK_TEXT_MAX), AfterValidator(_clean_text), DocumentedText]
 
 
 class CouponRedemptionRequest(Body):
@@ -39,14 +39,19 @@ class FeedbackAnswerRequest(Body):
     text: Text
 
 
-_COUPON_CODE = re.compile(r"[A-Z0-9]{4,32}")
+# A coupon code as printed or typed: 4 to 32 ASCII letters and digits, any case, spaces or dashes
+# anywhere (openapi.yaml documents this pattern and the length).
+COUPON_CODE_TYPED = r"^[ -]*(?:[A-Za-z0-9][ -]*){4,32}$"
+COUPON_CODE_MAX_TYPED = 64
+_COUPON_CODE_TYPED = re.compile(COUPON_CODE_TYPED)
 _FEEDBACK_ID = re.compile(r"fb_[0-9]{13}[0-9a-f]{8}")
 
 
 def normalise_coupon_code(raw: str) -> str | None:
     """As printed or typed: case, spaces and dashes do not matter. None if it cannot be a code."""
-    code = re.sub(r"[\s-]", "", raw or "").upper()
-    return code if _COUPON_CODE.fullmatch(code) else None
+    if not raw or len(raw) > COUPON_CODE_MAX_TYPED or not _COUPON_CODE_TYPED.fullmatch(raw):
+        return None
+    return raw.replace(" ", "").replace("-", "").upper()
 
 
 def is_feedback_id(value: str) -> bool:

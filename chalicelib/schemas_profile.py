@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StrictBool, StringConstraints, field_validator
 
-from .schemas import Birthday, Body, Email, Name, PhoneText, _clean_name
+from .schemas import Birthday, Body, DocumentedName, Email, Name, PhoneText, _clean_name
 
 Gender = Literal["female", "male", "other", "undisclosed"]
-Street = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_clean_name)]
+Street = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_clean_name), DocumentedName]
 PostalCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{1,11}$")]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 # Preferences and tags are ids the app offers as choices ("coffee", "vegetarian"), not free text.

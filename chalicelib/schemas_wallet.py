@@ -11,10 +11,10 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt, StringConstraints, model_validator
 
-from .schemas import Body, Identifier, PhoneText
+from .schemas import WHOLE_NUMBER, Body, Identifier, PhoneText
 
 MAX_AMOUNT = 10**12
-Amount = Annotated[StrictInt, Field(ge=1, le=MAX_AMOUNT)]
+Amount = Annotated[StrictInt, Field(ge=1, le=MAX_AMOUNT), WHOLE_NUMBER]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 

@@ -27,7 +27,7 @@ from ..lazy import lazy_module
 from ..observability import logger
 from ..settings import Settings, get_settings
 from ..store.transactions import is_transient
-from .http import ApiBlueprint, json_response, parse_body, problem_response, query_cursor, query_limit
+from .http import ApiBlueprint, json_response, parse_body, path_id, problem_response, query_cursor, query_limit
 
 if TYPE_CHECKING:
     from .. import schemas, schemas_admin
@@ -119,9 +119,7 @@ def admin_route(path: str, method: str) -> Callable[[Callable[..., Response]], C
 
 
 def _identifier(value: str, field: str) -> str:
-    if not schemas.IDENTIFIER_PATTERN.fullmatch(value):
-        raise ValidationFailed.single(field, "not a valid identifier")
-    return value
+    return path_id(value, field)
 
 
 def _query() -> dict[str, str]:

@@ -27,7 +27,7 @@ from ..errors import (
 from ..observability import logger, metrics
 from ..settings import get_settings
 from ..store.transactions import is_transient
-from .media import is_json_media_type
+from .formats import is_json_media_type, path_identifier
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -152,6 +152,14 @@ def query_cursor(request: Request) -> str | None:
     if cursor is not None and len(cursor) > MAX_CURSOR_LENGTH:
         raise ValidationFailed.single("cursor", "not a cursor this API gave out")
     return cursor
+
+
+def path_id(raw: str, field: str) -> str:
+    """An id from the path, percent-decoded; 400 naming the field if it cannot be one."""
+    value = path_identifier(raw)
+    if value is None:
+        raise ValidationFailed.single(field, "not a valid identifier")
+    return value
 
 
 def client_address(request: Request) -> str:

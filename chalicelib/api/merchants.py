@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING
 
 from chalice.app import Response
 
-from ..errors import ValidationFailed
 from ..lazy import lazy_module
-from .http import ApiBlueprint, json_response, parse_body
+from .http import ApiBlueprint, json_response, parse_body, path_id
 
 if TYPE_CHECKING:
     from .. import schemas
@@ -33,7 +32,5 @@ def report_purchase() -> Response:
 def refund(order_id: str) -> Response:
     request = bp.current_request
     merchant = merchants.authenticate_merchant(request.headers.get("x-api-key"))
-    if not schemas.IDENTIFIER_PATTERN.fullmatch(order_id):
-        raise ValidationFailed.single("order_id", "not an order id")
-    outcome = purchases.refund_purchase(order_id, parse_body(request, schemas.RefundRequest), merchant)
+    outcome = purchases.refund_purchase(path_id(order_id, "order_id"), parse_body(request, schemas.RefundRequest), merchant)
     return json_response(outcome.body, status=outcome.status)

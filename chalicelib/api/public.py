@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from chalice.app import Response
 
 from ..lazy import lazy_module
-from .http import ApiBlueprint, json_response
+from .http import ApiBlueprint, json_response, query_cursor, query_limit
 
 if TYPE_CHECKING:
     from ..usecases import members
@@ -24,4 +24,5 @@ def health() -> Response:
 
 @bp.route("/v1/rewards", methods=["GET"])
 def list_rewards() -> Response:
-    return json_response(members.reward_catalogue())
+    request = bp.current_request
+    return json_response(members.reward_catalogue(query_limit(request), query_cursor(request)))

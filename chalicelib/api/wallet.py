@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING
 
 from chalice.app import Response
 
-from ..errors import ValidationFailed
 from ..lazy import lazy_module
-from .http import ApiBlueprint, json_response, parse_body, query_cursor, query_limit
+from .http import ApiBlueprint, json_response, parse_body, path_id, query_cursor, query_limit
 from .members import member_token
 
 if TYPE_CHECKING:
@@ -48,9 +47,8 @@ def wallet_payment() -> Response:
 def wallet_payment_refund(payment_id: str) -> Response:
     request = bp.current_request
     merchant = merchants.authenticate_merchant(request.headers.get("x-api-key"))
-    if not schemas.IDENTIFIER_PATTERN.fullmatch(payment_id):
-        raise ValidationFailed.single("payment_id", "not a payment id")
-    return _answer(wallet.refund_payment(payment_id, parse_body(request, schemas_wallet.WalletRefundRequest), merchant))
+    payment = path_id(payment_id, "payment_id")
+    return _answer(wallet.refund_payment(payment, parse_body(request, schemas_wallet.WalletRefundRequest), merchant))
 
 
 @bp.route("/v1/me/wallet", methods=["GET"], authorizer=member_token)

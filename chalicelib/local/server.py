@@ -20,7 +20,7 @@ from typing import Any
 from chalice.cli.factory import CLIFactory
 from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
 
-from ..api.media import is_json_media_type
+from ..api.formats import is_json_media_type
 from ..errors import HuiyuanError, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, problem
 from ..settings import get_settings
 
@@ -78,7 +78,7 @@ class ProblemRequestHandler(ChaliceRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("Connection", "close")
         self.end_headers()
-        if self.command != "HEAD":
+        if getattr(self, "command", None) != "HEAD":
             self.wfile.write(payload)
         self.close_connection = True
 
@@ -170,8 +170,9 @@ class ProblemRequestHandler(ChaliceRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """The access log names the method, the path and the status: never the query string
         (phones in an operator's lookup), nor any header (tokens, keys)."""
-        path = self.path.split("?", 1)[0] if isinstance(self.path, str) else "-"
-        self.log_message("%s %s %s", self.command or "-", path[:200], getattr(code, "value", code))
+        # A request line too long to read leaves neither a path nor a method.
+        path = str(getattr(self, "path", "-")).split("?", 1)[0]
+        self.log_message("%s %s %s", getattr(self, "command", None) or "-", path[:200], getattr(code, "value", code))
 
     def log_message(self, format: str, *args: Any) -> None:
         if os.environ.get("HUIYUAN_ACCESS_LOG", "1") != "0":

@@ -98,10 +98,16 @@ def ledger_page(member_id: str, limit: int, cursor: str | None) -> dict[str, Any
     return {"items": items, "next_cursor": next_cursor}
 
 
-def reward_catalogue() -> dict[str, Any]:
+def reward_catalogue(limit: int, cursor: str | None) -> dict[str, Any]:
+    """The rewards members can redeem, one page (retired ones left out, so a page may hold
+    fewer than `limit`; `next_cursor` says whether more follow)."""
+    prefix = keys.reward_sk("")
+    start = {"pk": {"S": keys.REWARD_PK}, "sk": {"S": decode_cursor(cursor, prefix)}} if cursor else None
+    active = Reward.active == True  # noqa: E712 - a condition expression for DynamoDB, not a comparison
+    results = Reward.query(keys.REWARD_PK, Reward.sk.startswith(prefix), filter_condition=active, limit=limit, last_evaluated_key=start)
     items = [
         {"reward_id": r.reward_id, "name": r.name, "points_cost": int(r.points_cost), "stock": None if r.stock is None else int(r.stock)}
-        for r in Reward.query(keys.REWARD_PK, Reward.sk.startswith("REWARD#"))
-        if r.active
+        for r in results
     ]
-    return {"items": items, "next_cursor": None}
+    last = results.last_evaluated_key
+    return {"items": items, "next_cursor": encode_cursor(last["sk"]["S"]) if last else None}

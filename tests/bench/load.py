@@ -43,7 +43,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tests.support.stack import RunningStack, running_stack
+from tests.support.stack import RunningStack, running_stack, set_sending_limits
 
 ROOT = Path(__file__).resolve().parents[2]
 MERCHANT_KEY = "local-dev-key"  # the local stage's merchant key (chalicelib/local/bootstrap.py)
@@ -367,6 +367,7 @@ def measure_load(
 ) -> LoadResult:
     say = progress or (lambda _m: None)
     with tempfile.TemporaryDirectory(prefix="huiyuan-load-") as tmp, running_stack(Path(tmp)) as stack:
+        set_sending_limits(stack.base)  # one load generator signs up every member
         began = time.perf_counter()
         seeded = seed_members(stack, members)
         seed_seconds = time.perf_counter() - began

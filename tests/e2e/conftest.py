@@ -7,10 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.stack import RunningStack, running_stack
+from tests.support.stack import RunningStack, running_stack, set_sending_limits
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        set_sending_limits(running.base)
         yield running

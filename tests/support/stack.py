@@ -61,13 +61,13 @@ class RunningStack:
 
 
 @contextlib.contextmanager
-def running_stack(state_dir: Path, start_timeout: float = 60) -> Iterator[RunningStack]:
-    """`python -m chalicelib.local.stack` with a developer's environment (access log off),
-    once it answers /v1/health; stopped on exit."""
+def running_stack(state_dir: Path, start_timeout: float = 60, *, access_log: bool = False) -> Iterator[RunningStack]:
+    """`python -m chalicelib.local.stack` with a developer's environment (access log off unless
+    asked for: it goes to the stack's log), once it answers /v1/health; stopped on exit."""
     port = free_port()
     log = state_dir / "stack.log"
     env = developer_env()
-    env["HUIYUAN_ACCESS_LOG"] = "0"
+    env["HUIYUAN_ACCESS_LOG"] = "1" if access_log else "0"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "chalicelib.local.stack", "--port", str(port), "--state-dir", str(state_dir)],
@@ -97,3 +97,18 @@ def running_stack(state_dir: Path, start_timeout: float = 60) -> Iterator[Runnin
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def set_sending_limits(base_url: str, limits: dict[str, int] | None = None) -> dict[str, int]:
+    """Set the running stack's `code_send_limits` as an operator would (GET the rules, change them,
+    PUT them back), and return the ones in force before. With no `limits`, the suite's: every
+    test client is 127.0.0.1, so a shared stack needs far more codes a minute than one real
+    client may send (tests/support/rules.py)."""
+    from tests.support.rules import SUITE_SEND_LIMITS
+
+    rules = requests.get(f"{base_url}/v1/admin/rules", timeout=10).json()["rules"]
+    before = dict(rules["code_send_limits"])
+    rules["code_send_limits"] = {**before, **(limits if limits is not None else SUITE_SEND_LIMITS)}
+    reply = requests.put(f"{base_url}/v1/admin/rules", json={"rules": rules, "reason": "test suite sending limits"}, timeout=10)
+    reply.raise_for_status()
+    return before
