@@ -299,7 +299,12 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
     dashboard.add_widgets(
         cw.GraphWidget(
             title="SMS sent and codes verified (hourly)",
-            left=[sms_sent, business_metric("Verifications", label="verifications"), business_metric("Signups", label="signups")],
+            left=[
+                sms_sent,
+                business_metric("Verifications", label="verifications"),
+                business_metric("Signups", label="signups"),
+                business_metric("CodeSendsRefused", label="code requests refused (limits)"),
+            ],
             left_annotations=[cw.HorizontalAnnotation(value=stage.sms_alarm_per_hour, label="sms-volume alarm")],
             width=width,
         ),

@@ -152,7 +152,13 @@ def test_the_account_s_sms_spend_limit_is_the_stage_s_budget_on_every_deploy_and
 
 
 @pytest.mark.parametrize(
-    "metric", ['"Huiyuan","SmsSent","service","huiyuan","stage"', '"AWS/SNS","SMSMonthToDateSpentUSD"', '"AWS/WAFV2","BlockedRequests"']
+    "metric",
+    [
+        '"Huiyuan","SmsSent","service","huiyuan","stage"',
+        '"Huiyuan","CodeSendsRefused","service","huiyuan","stage"',
+        '"AWS/SNS","SMSMonthToDateSpentUSD"',
+        '"AWS/WAFV2","BlockedRequests"',
+    ],
 )
 def test_the_dashboard_shows_sms_and_the_firewall(template, stage, metric):
     _, dashboard = the_one(template, "AWS::CloudWatch::Dashboard")
