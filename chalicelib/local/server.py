@@ -18,6 +18,7 @@ from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalic
 
 from ..errors import NotFound, PayloadTooLarge, ValidationFailed, problem
 from ..settings import get_settings
+from . import webapp
 
 # The gateway (and through it the app) is imported only once the stage's
 # environment is applied: the store reads its settings at import.
@@ -45,6 +46,8 @@ class ProblemRequestHandler(ChaliceRequestHandler):
         path = self.path.split("?", 1)[0]
         if self.command == "GET" and (path == "/docs" or path.startswith("/docs/")):
             return self._serve_docs(path)
+        if self.command in ("GET", "HEAD") and webapp.serves(path):
+            return webapp.serve(self, path)
         raw_length = self.headers.get("content-length", "0") or "0"
         if not raw_length.isdigit():
             return self._refuse(ValidationFailed.single("Content-Length", "not a number"))
