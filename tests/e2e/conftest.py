@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.browser import browser  # noqa: F401  (one Chromium per session, for the web app's tests)
 from tests.support.stack import RunningStack, running_stack
 
 
