@@ -93,11 +93,11 @@ STAGE ?= dev
 CDK := npx --yes aws-cdk@2
 CDK_APP := --app "$(abspath $(PY)) infra/app.py" --context stage=$(STAGE) --output infra/cdk.out
 
-synth: venv
+synth: venv web
 	$(PY) infra/app.py
 
-diff: venv
+diff: venv web
 	$(CDK) diff $(CDK_APP) --all
 
-deploy: venv
+deploy: venv web
 	$(CDK) deploy $(CDK_APP) --all --require-approval broadening

@@ -29,7 +29,7 @@ from chalicelib.errors import Forbidden, HuiyuanError, NotFound, Unauthorized, p
 from chalicelib.rules import DEFAULT_RULES
 from chalicelib.store import table as table_definition
 
-from . import chalice_app, monitoring, nag
+from . import chalice_app, monitoring, nag, web
 from .chalice_app import FunctionInfo
 from .stages import Stage
 
@@ -138,6 +138,7 @@ class HuiyuanStack(cdk.Stack):
         for function in self.functions:
             self._configure_function(function)
         self._configure_api()
+        self.web = web.WebApp(self)  # the member web app and the API on one CloudFront origin (infra/web.py)
         self.admin_invoke_policy = self._admin_invoke_policy()
 
         self.dashboard, self.alarms = monitoring.build(self)
