@@ -231,7 +231,8 @@ class WebApp(Construct):
         The handler's role is this one, with exactly what the copy needs; CDK's own grants (s3 action
         groups, invalidations on "*") are not added to it.
         """
-        build = s3_assets.Asset(self, "Build", path=str(WEB_DIST))
+        # Not the build's manifest (dist/.vite/, read by `make bench`): the app never loads it.
+        build = s3_assets.Asset(self, "Build", path=str(WEB_DIST), exclude=[".vite"])
         log_group = logs.LogGroup(self, "DeployLogs", retention=stack.log_retention, removal_policy=stack.removal_policy)
         distribution_arn = stack.format_arn(service="cloudfront", region="", resource="distribution", resource_name=self.distribution.distribution_id)
         self.deploy_role = iam.Role(
