@@ -237,7 +237,7 @@ export const en: Messages = {
   "rules.title": "Program rules",
   "rules.back_to_sign_in": "Back to sign-in",
   "rules.earning_title": "Earning points",
-  "rules.earning": "{rate} point(s) for every 1 {currency} you spend, times your tier's multiplier, rounded down.",
+  "rules.earning": "{rate} point(s) for every {money} you spend, times your tier's multiplier, rounded down.",
   "rules.multipliers": "Your birthday and promotions multiply points too; when several promotions run on one day, only the highest counts.",
   "rules.promotion_today": "Purchases today earn {multiplier}× points.",
   "rules.tiers_title": "Tiers",

@@ -235,7 +235,7 @@ export const zhCN = {
   "rules.title": "会员规则",
   "rules.back_to_sign_in": "返回登录",
   "rules.earning_title": "如何获得积分",
-  "rules.earning": "每消费 1 {currency} 得 {rate} 积分，按会员等级倍数计算，不足 1 积分的部分不计。",
+  "rules.earning": "每消费 {money} 得 {rate} 积分，按会员等级倍数计算，不足 1 积分的部分不计。",
   "rules.multipliers": "生日当天和活动期间有额外倍数；同一天多个活动只取最高的一个。",
   "rules.promotion_today": "今天消费享 {multiplier} 倍积分。",
   "rules.tiers_title": "会员等级",
