@@ -3,13 +3,15 @@ in Chinese and in English, the share link, and recovery of a lost phone by email
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from playwright.sync_api import expect
 
 from tests.e2e.factories import TIMEOUT, bearer, me, new_phone, purchase, signed_in_member
 from tests.support.browser import axe_findings
-from tests.support.web import NAMES, open_tab, outbox_size, wait_for_code
+from tests.support.web import NAMES, forget_last_code_sent, open_tab, outbox_size, wait_for_code
 
 pytestmark = pytest.mark.e2e
 
@@ -115,8 +117,6 @@ def test_given_a_new_member_on_a_phone_when_they_sign_up_earn_redeem_and_edit_th
 
 
 def session_token(tab) -> str:
-    import json
-
     stored = tab.stored_session()
     assert stored, "signed in: the session is in sessionStorage"
     return str(json.loads(stored)["token"])
@@ -151,31 +151,37 @@ def test_given_a_share_link_when_a_friend_opens_it_then_sign_up_has_the_code_and
     tab.context.close()
 
 
-def test_given_a_member_with_a_confirmed_email_who_lost_their_phone_when_they_recover_then_their_membership_moves_to_a_new_phone(stack, browser):
+def member_with_confirmed_email(stack):
     member = signed_in_member(stack)
     email = f"recover-{member.phone[-8:]}@example.com"
     sent_before = outbox_size(stack.outbox)
     changed = requests.patch(stack.url("/v1/me"), json={"email": email}, headers=bearer(member.token), timeout=TIMEOUT)
     assert changed.status_code == 200, changed.text
-    confirmed = requests.post(
-        stack.url("/v1/me/email/verify"),
-        json={"code": wait_for_code(stack.outbox, email, after=sent_before)},
-        headers=bearer(member.token),
-        timeout=TIMEOUT,
-    )
+    code = wait_for_code(stack.outbox, email, after=sent_before)
+    confirmed = requests.post(stack.url("/v1/me/email/verify"), json={"code": code}, headers=bearer(member.token), timeout=TIMEOUT)
     assert confirmed.status_code == 200, confirmed.text
-    probe = requests.post(stack.url("/v1/auth/code"), json={"phone": new_phone(), "channel": "email"}, timeout=TIMEOUT)
-    if probe.status_code == 400:
-        pytest.skip("POST /v1/auth/code has no email channel on this branch yet (being built on main)")
+    forget_last_code_sent(stack, member.phone)
+    return member, email
 
+
+def email_sign_in_codes(stack) -> bool:
+    """POST /v1/auth/code takes channel=email (being built on main: until then it is a 400)."""
+    probe = requests.post(stack.url("/v1/auth/code"), json={"phone": new_phone(), "channel": "email"}, timeout=TIMEOUT)
+    return probe.status_code != 400
+
+
+def recover_in_browser(stack, browser, member, read_code, prepare=None) -> None:
+    """The recovery page: old phone, a code (read by `read_code`), then a new phone with its SMS code."""
     tab = open_tab(browser, stack.base)
+    if prepare:
+        prepare(tab)
     page = tab.page
     tab.goto("/app/?lang=en")
     exact(page, "link", "Lost your phone?").click()
     page.get_by_role("textbox", name="old phone").fill(member.phone)
     sent_before = outbox_size(stack.outbox)
     exact(page, "button", "Email me a code").click()
-    exact(page, "textbox", "Code").fill(wait_for_code(stack.outbox, email, after=sent_before))
+    exact(page, "textbox", "Code").fill(read_code(sent_before))
     exact(page, "button", "Sign in").click()
 
     new = new_phone()
@@ -184,9 +190,10 @@ def test_given_a_member_with_a_confirmed_email_who_lost_their_phone_when_they_re
     page.get_by_role("button", name="Text a code to the new number").click()
     page.get_by_role("textbox", name="Code from the new phone").fill(wait_for_code(stack.outbox, new, after=sent_before))
     page.get_by_role("button", name="Change number").click()
-    page.get_by_role("status").filter(has_text=new).wait_for()
+    page.get_by_role("status").filter(has_text=f"now uses {new}").wait_for()
     assert me_from_session(tab)["phone"] == new
     # From now on the new phone signs in to the same membership.
+    forget_last_code_sent(stack, new)
     sent_before = outbox_size(stack.outbox)
     assert requests.post(stack.url("/v1/auth/code"), json={"phone": new}, timeout=TIMEOUT).status_code == 202
     signed_in = requests.post(
@@ -195,3 +202,34 @@ def test_given_a_member_with_a_confirmed_email_who_lost_their_phone_when_they_re
     assert signed_in.status_code == 200 and signed_in.json()["member"]["member_id"] == member.member_id
     assert tab.page_errors == []
     tab.context.close()
+
+
+def test_given_a_member_with_a_confirmed_email_who_lost_their_phone_when_they_recover_then_their_membership_moves_to_a_new_phone(stack, browser):
+    member, email = member_with_confirmed_email(stack)
+    if not email_sign_in_codes(stack):
+        pytest.skip("POST /v1/auth/code has no email channel on this branch yet (being built on main)")
+    recover_in_browser(stack, browser, member, lambda sent_before: wait_for_code(stack.outbox, email, after=sent_before))
+
+
+def test_given_the_email_channel_still_being_built_when_a_member_recovers_then_the_page_asks_for_an_email_code_and_moves_the_membership(
+    stack, browser
+):
+    """Until the API sends sign-in codes by email, the code request is checked as sent (the old phone,
+    channel email, JSON) and answered by the API's SMS channel, whose code stands in for the email's."""
+    if email_sign_in_codes(stack):
+        pytest.skip("the API sends sign-in codes by email: the test above recovers for real")
+    member, _email = member_with_confirmed_email(stack)
+    sent: list[dict] = []
+
+    def email_code_by_sms(route, request):
+        sent.append({"body": request.post_data_json, "type": request.headers.get("content-type")})
+        route.fulfill(response=route.fetch(post_data=json.dumps({"phone": request.post_data_json["phone"]})))
+
+    recover_in_browser(
+        stack,
+        browser,
+        member,
+        lambda sent_before: wait_for_code(stack.outbox, member.phone, after=sent_before),
+        prepare=lambda tab: tab.context.route("**/v1/auth/code", email_code_by_sms),
+    )
+    assert sent == [{"body": {"phone": member.phone, "channel": "email"}, "type": "application/json"}]

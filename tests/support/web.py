@@ -121,3 +121,11 @@ def wait_for_code(outbox: Any, to: str, *, after: int = 0, timeout: float = 10.0
 
 def outbox_size(outbox: Any) -> int:
     return len(messages(outbox))
+
+
+def forget_last_code_sent(stack: Any, phone: str) -> None:
+    """As if the resend interval had passed for `phone`: its send marker removed at the DynamoDB boundary
+    (a member just made through the API was sent a code moments ago)."""
+    from chalicelib.store import keys
+
+    stack.dynamodb().delete_item(TableName=stack.table_name, Key={"pk": {"S": keys.phone_pk(phone)}, "sk": {"S": keys.SENT}})
