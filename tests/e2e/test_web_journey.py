@@ -90,7 +90,8 @@ def test_given_a_new_member_on_a_phone_when_they_sign_up_earn_redeem_and_edit_th
     assert all(len(row.split("\t")[1].strip()) > 1 for row in rows[:3]), rows
     assert axe_findings(page) == []
 
-    # Profile: a new name, an email (confirmed by a code sent to it), the birthday.
+    # Profile: a new name, an email (confirmed by the code sent to it), the birthday (once), gender,
+    # a preference, offers by SMS.
     nav.get_by_role("link", name=n["nav"][5], exact=True).click()
     name_box = exact(page, "textbox", n["name"])
     name_box.wait_for()
@@ -98,11 +99,21 @@ def test_given_a_new_member_on_a_phone_when_they_sign_up_earn_redeem_and_edit_th
     name_box.fill(member_name + "2")
     exact(page, "textbox", n["email"]).fill(email)
     page.get_by_label(n["birthday"], exact=True).fill("1990-05-18")
+    page.get_by_label(n["gender"], exact=True).select_option(label=n["female"])
+    page.get_by_role("checkbox", name=n["coffee"], exact=True).check()
+    page.get_by_role("checkbox", name=n["sms_offers"], exact=True).check()
+    sent_before = outbox_size(stack.outbox)
     exact(page, "button", n["save"]).click()
-    status = page.get_by_role("status").filter(has_text=email)
-    status.wait_for()
+    page.get_by_role("status").filter(has_text=email).wait_for()
     after = me(stack, session_token(tab))
     assert (after["name"], after["pending_email"], after["birthday"]) == (member_name + "2", email, "1990-05-18")
+    assert (after["gender"], after["preferences"], after["consents"]["sms_marketing"]) == ("female", ["coffee"], True)
+    # The birthday is set once: the field is now read-only.
+    assert page.get_by_label(n["birthday"], exact=True).get_attribute("readonly") is not None
+    exact(page, "textbox", n["email_code"]).fill(wait_for_code(stack.outbox, email, after=sent_before))
+    exact(page, "button", n["confirm_email"]).click()
+    expect(exact(page, "textbox", n["email_code"])).to_have_count(0)
+    assert me(stack, session_token(tab))["email"] == email
     assert axe_findings(page) == []
 
     # Sign out: back to sign-in, nothing of the session left in the tab.

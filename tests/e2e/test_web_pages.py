@@ -80,6 +80,7 @@ def test_given_a_session_past_its_expiry_when_the_page_is_reloaded_then_the_memb
         "huiyuan.session",
     )
     tab.page.reload()
+    expect(tab.page.get_by_role("alert")).to_contain_text("Your session has expired")
     exact(tab.page, "button", "Sign in").wait_for()
     assert "/app/home" not in tab.page.url.split("?")[0]
     assert tab.page_errors == []

@@ -57,8 +57,10 @@ function browserStore(): KeyValueStore | null {
 export type SignedOutReason = "expired" | "signed_out" | "closed" | null;
 
 const store = browserStore();
+const stored = store?.getItem(SESSION_KEY) ?? null;
 export const current = ref<Session | null>(store ? readSession(store, Date.now()) : null);
-export const signedOutReason = ref<SignedOutReason>(null);
+// A session this tab had, past its expiry when the page (re)loads: sign-in says so.
+export const signedOutReason = ref<SignedOutReason>(stored && !current.value ? "expired" : null);
 
 export function startSession(accessToken: string, expiresInSeconds: number): void {
   current.value = sessionFromVerify(accessToken, expiresInSeconds, Date.now());
