@@ -26,6 +26,12 @@ export function useCountdown() {
     if (timer === undefined && remaining.value > 0) timer = setInterval(tick, 250);
   }
 
+  /** The interval is per phone: another number may have its code at once. */
+  function reset() {
+    until = 0;
+    tick();
+  }
+
   onBeforeUnmount(() => timer !== undefined && clearInterval(timer));
-  return { remaining, start };
+  return { remaining, start, reset };
 }
