@@ -47,8 +47,8 @@ def test_given_a_token_the_api_no_longer_accepts_when_the_member_opens_a_page_th
     tab = open_tab(browser, stack.base)
     page = tab.page
     tab.goto("/app/?lang=en")
-    tab.sign_in_as("not-a-token-the-api-issued")  # what a revoked or expired token gets: 401 from the API
-    tab.goto("/app/history")
+    # What a revoked or expired token gets: 401 from the API, here on the history page.
+    tab.sign_in_as("not-a-token-the-api-issued", path="/app/history")
     expect(page.get_by_role("alert")).to_contain_text("Your session has expired")
     exact(page, "button", "Sign in").wait_for()
     assert tab.stored_session() is None

@@ -90,15 +90,15 @@ class Tab:
     def goto(self, path: str) -> None:
         self.page.goto(self.base + path)
 
-    def sign_in_as(self, token: str, seconds_left: float = 900) -> None:
-        """Start the session the way the app does after verify (sessionStorage), then open Home."""
+    def sign_in_as(self, token: str, seconds_left: float = 900, path: str = "/app/home") -> None:
+        """Start the session the way the app does after verify (sessionStorage), then open `path`."""
         self.goto("/app/rules")
         expires_at = int(time.time() * 1000 + seconds_left * 1000)
         self.page.evaluate(
             "([key, token, at]) => sessionStorage.setItem(key, JSON.stringify({token, expiresAt: at}))",
             [SESSION_KEY, token, expires_at],
         )
-        self.goto("/app/home")
+        self.goto(path)
 
     def stored_session(self) -> Any:
         return self.page.evaluate("key => sessionStorage.getItem(key)", SESSION_KEY)
