@@ -159,6 +159,24 @@ def test_given_answers_that_are_not_problem_details_when_a_page_loads_then_the_m
     tab.context.close()
 
 
+def test_given_more_entries_than_a_page_when_the_member_reads_the_history_then_more_come_on_request_newest_first(stack, browser):
+    member = signed_in_member(stack)
+    for n in range(1, 22):  # 21 purchases of n points: with the welcome bonus, 22 entries
+        assert purchase(stack, member_id=member.member_id, amount=n * 100).status_code == 201
+    tab = open_tab(browser, stack.base)
+    page = tab.page
+    tab.goto("/app/?lang=en")
+    tab.sign_in_as(member.token, path="/app/history")
+    rows = page.get_by_role("table", name="Points history").locator("tbody tr")
+    expect(rows).to_have_count(20)
+    page.get_by_role("button", name="Show more").click()
+    expect(rows).to_have_count(22)
+    expect(page.get_by_role("button", name="Show more")).to_have_count(0)
+    balances = [int(row.split("\t")[3].replace(",", "")) for row in rows.all_inner_texts()]
+    assert balances == sorted(balances, reverse=True) and balances[-1] == 100, balances
+    tab.context.close()
+
+
 # --- the other pages, at 360 px wide -----------------------------------------------------------
 
 
@@ -239,11 +257,16 @@ def test_given_a_visitor_when_they_open_the_program_rules_then_earning_tiers_exp
     program = requests.get(stack.url("/v1/program"), timeout=TIMEOUT).json()
     tab = open_tab(browser, stack.base)
     page = tab.page
-    for lang, link, headings in (
-        ("en", "Program rules", ("Earning points", "When points expire", "Promotions")),
-        ("zh-CN", "会员规则", ("如何获得积分", "积分有效期", "活动")),
+    # Chinese by default; the header's switch turns the page into English, and the choice stays.
+    tab.goto("/app/")
+    for switch, link, headings in (
+        (None, "会员规则", ("如何获得积分", "积分有效期", "活动")),
+        ("English", "Program rules", ("Earning points", "When points expire", "Promotions")),
     ):
-        tab.goto(f"/app/?lang={lang}")
+        if switch:
+            tab.goto("/app/")
+            exact(page, "button", switch).click()
+            assert page.locator("html").get_attribute("lang") == "en"
         exact(page, "link", link).click()
         for heading in headings:
             page.get_by_role("heading", name=heading, exact=True).wait_for()
@@ -252,6 +275,8 @@ def test_given_a_visitor_when_they_open_the_program_rules_then_earning_tiers_exp
             expect(tiers).to_contain_text(f"{tier['threshold']:,}")
         expect(page.locator("main")).to_contain_text(f"{program['expiry']['points_validity_months']}")
         assert axe_findings(page) == []
+    page.reload()
+    page.get_by_role("heading", name="Program rules", exact=True).wait_for()
     assert tab.page_errors == []
     tab.context.close()
 
