@@ -5,6 +5,8 @@ SHELL := /bin/bash
 PORT ?= 8000
 VENV := .venv
 PY := $(VENV)/bin/python
+# checkov pins boto3 and packaging versions requirements-dev.txt cannot share: its own venv.
+CHECKOV_VENV := .venv-checkov
 
 # Lambda runs python3.13 and `chalice package` targets the interpreter it runs
 # under, so everything here runs on 3.13: found on PATH, under pyenv, or in
@@ -12,7 +14,7 @@ PY := $(VENV)/bin/python
 PYTHON313 := $(shell for p in "$(PYTHON)" python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
 	[ -n "$$p" ] && command -v "$$p" >/dev/null 2>&1 && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 
-.PHONY: help venv web web-check run test lint typecheck format bench clean job synth deploy diff
+.PHONY: help venv checkov-venv web web-check run test lint typecheck format bench clean job synth scan deploy diff
 
 help:
 	@echo "make run     serve the API on http://127.0.0.1:$(PORT) over an embedded local AWS endpoint"
@@ -22,6 +24,7 @@ help:
 	@echo "make job     JOB=<name> AS_OF=YYYY-MM-DD: run a scheduled job once against the running stack"
 	@echo "make lint    ruff (lint and format); make typecheck: mypy strict (both run in make test)"
 	@echo "make synth   CloudFormation for every stage into infra/cdk.out (offline; cdk-nag checked)"
+	@echo "make scan    checkov over every stage's synthesized template (also part of make test)"
 	@echo "make deploy  STAGE=dev|prod: deploy one stage with the cdk CLI (AWS credentials needed)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt infra/requirements.txt docs/ui/package.json
@@ -33,6 +36,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt infra/requirements.txt
 	@touch $@
 
 venv: $(VENV)/.installed
+
+$(CHECKOV_VENV)/.installed: infra/requirements-checkov.txt
+	@if [ -z "$(PYTHON313)" ]; then echo "Python 3.13 not found: install it (e.g. pyenv install 3.13) or pass PYTHON=/path/to/python3.13" >&2; exit 1; fi
+	@[ -x $(CHECKOV_VENV)/bin/python ] || "$(PYTHON313)" -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r infra/requirements-checkov.txt 2> >(grep -v '^WARNING: Location' >&2)
+	@touch $@
+
+checkov-venv: $(CHECKOV_VENV)/.installed
 
 # The member web app (web/, docs/web.md): Vue and Vant from the npm registry (`npm ci`, the lockfile),
 # built by Vite into web/dist when its sources or the lockfile change. Vite needs Node.js 20.19+ or 22.12+.
@@ -59,7 +70,7 @@ run: venv web
 
 # Lint and types first (a minute or two), then the suite on two workers (this machine has two cores;
 # each worker starts its own local stack for the e2e tests).
-test: lint typecheck web-check web
+test: lint typecheck checkov-venv web-check web
 	$(PY) -m pytest -n 2
 
 lint: venv
@@ -78,7 +89,7 @@ bench: venv
 	$(PY) -m tests.bench.run $(if $(JOB_SIZES),--job-sizes $(JOB_SIZES))
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache .ruff_cache .hypothesis infra/cdk.out web/dist web/node_modules
+	rm -rf $(VENV) $(CHECKOV_VENV) .local .pytest_cache .ruff_cache .hypothesis infra/cdk.out web/dist web/node_modules
 
 JOB ?=
 AS_OF ?=
@@ -95,6 +106,11 @@ CDK_APP := --app "$(abspath $(PY)) infra/app.py" --context stage=$(STAGE) --outp
 
 synth: venv web
 	$(PY) infra/app.py
+
+# checkov over every stage's template (and prod with the optional settings the other way round):
+# fails on any finding infra/checkov_skips.py does not accept with a reason; prints the counts.
+scan: venv checkov-venv web
+	$(PY) -m pytest tests/infra/test_scan.py -p no:xdist -rA
 
 diff: venv web
 	$(CDK) diff $(CDK_APP) --all

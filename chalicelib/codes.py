@@ -34,3 +34,8 @@ def code_matches(pepper: bytes, salt: str, phone: str, code: str, digest: str) -
 def key_digest(api_key: str) -> str:
     """Merchant API keys are long random strings: a plain SHA-256 suffices."""
     return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def subject_digest(pepper: bytes, purpose: str, value: str) -> str:
+    """A keyed, stable digest of a client address or a recipient, for keys that must not hold them."""
+    return hmac.new(pepper, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -53,6 +53,19 @@ class TopupBonus(BaseModel):
     bonus: int = Field(gt=0)
 
 
+class CodeSendLimits(BaseModel):
+    """How many verification codes may be sent (each SMS costs the brand money). Every code
+    request counts, whether or not a code goes out, so the answers never tell who is a member."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_client_per_minute: int = Field(default=10, ge=1, le=100_000, description="from one client address")
+    per_client_per_day: int = Field(default=200, ge=1, le=10_000_000)
+    per_recipient_per_day: int = Field(default=10, ge=1, le=1000, description="to one phone or email")
+    total_per_minute: int = Field(default=300, ge=1, le=1_000_000, description="the whole program")
+    total_per_day: int = Field(default=20_000, ge=1, le=100_000_000)
+
+
 class ProgramRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -78,6 +91,7 @@ class ProgramRules(BaseModel):
     code_max_failures: int = Field(default=5, ge=1, le=20)
     code_failure_window_seconds: int = Field(default=900, ge=60)
     code_resend_seconds: int = Field(default=60, ge=0, le=3600)
+    code_send_limits: CodeSendLimits = CodeSendLimits()
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
 
     coupon_valid_days: int = Field(default=30, ge=1, le=3650)

@@ -6,7 +6,7 @@ integers, unknown fields are refused, reasons are plain one-line text.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
@@ -81,7 +81,11 @@ class RewardUpdateRequest(Body):
 
 
 class MerchantKeyRequest(Body):
+    """A key for one store's tills (`scope: store`, the default), or for a head-office backend
+    that acts for every store (`scope: brand`)."""
+
     store_id: Identifier
+    scope: Literal["store", "brand"] = "store"
     reason: Reason | None = None
 
 

@@ -7,10 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, StringConstraints
 
-from .schemas import Body, Identifier
+from .schemas import Body, Identifier, clean_text
 
-# Free text may span lines; other control characters are refused.
-_CONTROL_EXCEPT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 FEEDBACK_TEXT_MAX = 2000
 
 FEEDBACK_CATEGORIES = ("product", "service", "store", "app", "points", "other")
@@ -20,12 +18,7 @@ COUPON_STATUSES = ("available", "redeemed", "expired", "revoked")
 
 
 def _clean_text(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be blank")
-    if _CONTROL_EXCEPT_LINES.search(value):
-        raise ValueError("must not contain control characters")
-    return value
+    return clean_text(value, multiline=True)
 
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=FEEDBACK_TEXT_MAX), AfterValidator(_clean_text)]

@@ -51,7 +51,7 @@ class _AlarmOptions(_Threshold):
 def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
     stage = stack.stage
     prefix = f"huiyuan-{stage.name}"
-    api_dims = {"ApiName": f"huiyuan-{stage.name}", "Stage": "v1"}
+    api_dims = {"ApiName": f"huiyuan-{stage.name}", "Stage": stage.api_gateway_stage}
 
     def api_metric(name: str, statistic: str = "Sum", label: str | None = None) -> cw.Metric:
         return cw.Metric(namespace="AWS/ApiGateway", metric_name=name, dimensions_map=api_dims, statistic=statistic, period=FIVE_MINUTES, label=label)
@@ -178,6 +178,16 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
         treat_missing_data=quiet_is_fine,
         **at_least_once,
     )
+    failed_runs = stack.failed_invocations.metric_approximate_number_of_messages_visible(
+        period=FIVE_MINUTES, statistic="Maximum", label="failed job invocations"
+    )
+    alarm(
+        "job-invocations-failed",
+        failed_runs,
+        f"A scheduled job's invocation failed after Lambda's retries (or stayed throttled) and is in huiyuan-{stage.name}-failed-invocations.",
+        treat_missing_data=quiet_is_fine,
+        **at_least_once,
+    )
     oldest = stack.queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum", label="oldest unit (s)")
     alarm(
         "jobs-queue-stuck",
@@ -199,6 +209,44 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
         treat_missing_data=quiet_is_fine,
         **at_least_once,
     )
+
+    # --- SMS: volume (the app's count) and spend (SNS's, account-wide) ---
+    sms_sent = business_metric("SmsSent", ONE_HOUR, "SMS sent")
+    alarm(
+        "sms-volume",
+        sms_sent,
+        f"More than {stage.sms_alarm_per_hour} SMS sent in an hour: SMS pumping through the code routes, or a campaign larger than planned.",
+        threshold=stage.sms_alarm_per_hour,
+        comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=quiet_is_fine,
+    )
+    sms_spend = cw.Metric(
+        namespace="AWS/SNS", metric_name="SMSMonthToDateSpentUSD", statistic="Maximum", period=ONE_HOUR, label="SMS spent this month (USD)"
+    )
+    spend_threshold = round(stage.sms_monthly_budget_usd * stage.sms_spend_alarm_fraction, 2)
+    alarm(
+        "sms-spend",
+        sms_spend,
+        f"SNS SMS spend this month (every application in the account and region) reached {spend_threshold} USD, "
+        f"{stage.sms_spend_alarm_fraction:.0%} of the stage's {stage.sms_monthly_budget_usd} USD budget"
+        + (": SMS stops at the budget." if stage.set_sms_spend_limit else "."),
+        threshold=spend_threshold,
+        comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=quiet_is_fine,
+    )
+    waf = stack.firewall
+
+    def waf_metric(rule: str, name: str = "BlockedRequests") -> cw.Metric:
+        return cw.Metric(
+            namespace="AWS/WAFV2",
+            metric_name=name,
+            dimensions_map={"WebACL": waf.name, "Region": stack.region, "Rule": waf.rule_metrics[rule]},
+            statistic="Sum",
+            period=FIVE_MINUTES,
+            label=rule,
+        )
 
     # --- dashboard ---
     dashboard = cw.Dashboard(stack, "Dashboard", dashboard_name=f"{prefix}", default_interval=cdk.Duration.days(1))
@@ -243,10 +291,28 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
         ),
         cw.GraphWidget(
             title="Jobs queue",
-            left=[dlq_depth, stack.queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, label="waiting units")],
+            left=[dlq_depth, failed_runs, stack.queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, label="waiting units")],
             right=[oldest],
             width=width,
         ),
+    )
+    dashboard.add_widgets(
+        cw.GraphWidget(
+            title="SMS sent and codes verified (hourly)",
+            left=[sms_sent, business_metric("Verifications", label="verifications"), business_metric("Signups", label="signups")],
+            left_annotations=[cw.HorizontalAnnotation(value=stage.sms_alarm_per_hour, label="sms-volume alarm")],
+            width=width,
+        ),
+        cw.GraphWidget(
+            title="SMS spend this month (USD, account-wide)",
+            left=[sms_spend],
+            left_annotations=[
+                cw.HorizontalAnnotation(value=spend_threshold, label="sms-spend alarm"),
+                cw.HorizontalAnnotation(value=stage.sms_monthly_budget_usd, label="budget" + (" (SNS stops)" if stage.set_sms_spend_limit else "")),
+            ],
+            width=width,
+        ),
+        cw.GraphWidget(title="WAF: requests blocked, by rule", left=[waf_metric(rule) for rule in waf.rule_metrics], width=width),
     )
     dashboard.add_widgets(
         *[cw.GraphWidget(title=title, left=[business_metric(m) for m in metrics], width=width) for title, metrics in BUSINESS_METRICS.items()],

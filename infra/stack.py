@@ -16,6 +16,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ses as ses
@@ -25,27 +26,43 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from chalicelib.errors import Forbidden, HuiyuanError, NotFound, Unauthorized, problem
+from chalicelib.errors import Forbidden, HuiyuanError, NotFound, TemporarilyUnavailable, Unauthorized, problem
 from chalicelib.rules import DEFAULT_RULES
 from chalicelib.store import table as table_definition
 
-from . import chalice_app, monitoring, nag, web
+from . import chalice_app, checkov_skips, firewall, monitoring, nag, web
 from .chalice_app import FunctionInfo
 from .stages import Stage
 
 # What each kind of function may do. The code's AWS calls, by function:
 #   api         DynamoDB items and transactions, the rules (read; the admin API writes them),
 #               the signing key (tokens, code digests), SMS and email
-#   authorizer  the signing key only
+#   authorizer  the signing key, and reading a member (is the membership closed, did the member sign out)
 #   job         DynamoDB (the run record; inline and dry runs do the units themselves),
 #               the rules, sending units to the jobs queue, SMS and email (inline runs)
 #   worker      as a job, plus receiving from the jobs queue (a failed member is re-queued alone)
 CAPABILITIES: dict[str, tuple[str, ...]] = {
     "api": ("table", "rules_read", "rules_write", "signing_key", "messages"),
-    "authorizer": ("signing_key",),
-    "job": ("table", "rules_read", "queue_send", "messages"),
+    "authorizer": ("signing_key", "member_read"),
+    "job": ("table", "rules_read", "queue_send", "messages", "report_failure"),
     "worker": ("table", "rules_read", "queue_send", "queue_receive", "messages"),
 }
+# Reserved concurrency of each scheduled job function (infra/stages.py, reserve_job_concurrency): one run at a time.
+JOB_CONCURRENCY = 1
+# Jobs that never send a message, even run inline (reconcile only reads the books).
+SILENT_JOBS = ("reconcile",)
+
+# What each capability asks of the stage key (KMS), through which service. The table and the
+# signing key use it only with `customer_managed_data_key`; the queues always.
+KEY_USE: dict[str, tuple[str, tuple[str, ...]]] = {
+    "table": ("dynamodb", ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")),
+    "member_read": ("dynamodb", ("kms:Decrypt", "kms:DescribeKey")),
+    "signing_key": ("secretsmanager", ("kms:Decrypt",)),
+    "queue_send": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
+    "queue_receive": ("sqs", ("kms:Decrypt",)),
+    "report_failure": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
+}
+DATA_CAPABILITIES = ("table", "member_read", "signing_key")
 
 # The item actions the code uses (TransactWriteItems is authorised per item as
 # Put/Update/Delete/ConditionCheck). No Scan (but see SCANNING_FUNCTIONS), no table management.
@@ -71,6 +88,8 @@ GATEWAY_PROBLEMS: dict[str, HuiyuanError] = {
     "ACCESS_DENIED": Forbidden("Not allowed"),
     # Also what an unsigned request to an IAM-authorised (/v1/admin) route gets: it is not told the route exists.
     "MISSING_AUTHENTICATION_TOKEN": NotFound("No such route"),
+    # The member-token authorizer failed (its read throttled or unanswered): safe to retry.
+    "AUTHORIZER_FAILURE": TemporarilyUnavailable("Temporarily unavailable, retry shortly"),
 }
 
 LOG_RETENTION = {
@@ -122,8 +141,13 @@ class HuiyuanStack(cdk.Stack):
         for key, value in {"app": "huiyuan", "stage": stage.name, **stage.tags}.items():
             cdk.Tags.of(self).add(key, value)
 
+        self.stage_log_groups: list[logs.LogGroup] = []  # every log group, by self.log_group()
+        self.key = self._stage_key()
+        # The key for data at rest (table, backups, logs, secret) when the stage asks for one; else AWS's keys.
+        self.data_key = self.key if stage.customer_managed_data_key else None
         self.table = self._table()
         self.dlq, self.queue = self._queues()
+        self.failed_invocations = self._failed_invocations_queue()
         self.signing_key = self._signing_key()
         self.rules_parameter_arn = self._rules_parameter()
         self.email_identity = ses.EmailIdentity(self, "EmailSender", identity=ses.Identity.email(stage.email_sender))
@@ -135,14 +159,19 @@ class HuiyuanStack(cdk.Stack):
         self.function_names: dict[str, str] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
         self.roles: dict[str, iam.Role] = {}
+        self.capabilities: dict[str, list[str]] = {}
         for function in self.functions:
             self._configure_function(function)
         self._configure_api()
+        self.firewall = firewall.build(self)
         self.web = web.WebApp(self)  # the member web app and the API on one CloudFront origin (infra/web.py)
         self.admin_invoke_policy = self._admin_invoke_policy()
+        if stage.set_sms_spend_limit:
+            self._sms_spend_limit()
 
         self.dashboard, self.alarms = monitoring.build(self)
         nag.suppress(self)
+        checkov_skips.write(self)
 
         cdk.CfnOutput(self, "TableName", value=self.table.table_name)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
@@ -163,7 +192,8 @@ class HuiyuanStack(cdk.Stack):
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             time_to_live_attribute=table_definition.TTL_ATTRIBUTE,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED if self.data_key else dynamodb.TableEncryption.AWS_MANAGED,
+            encryption_key=self.data_key,
             deletion_protection=self.stage.production,
             removal_policy=self.removal_policy,
         )
@@ -183,7 +213,8 @@ class HuiyuanStack(cdk.Stack):
             "JobsDeadLetterQueue",
             queue_name=self.stage.jobs_dlq_name,
             retention_period=cdk.Duration.days(14),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
             enforce_ssl=True,
         )
         queue = sqs.Queue(
@@ -192,11 +223,71 @@ class HuiyuanStack(cdk.Stack):
             queue_name=self.stage.jobs_queue_name,
             visibility_timeout=cdk.Duration.seconds(6 * self.stage.worker_timeout_seconds),
             retention_period=cdk.Duration.days(4),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
             enforce_ssl=True,
             dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=5),
         )
         return dlq, queue
+
+    def _stage_key(self) -> kms.Key:
+        """The stage's customer-managed key: queues and the alarm topic always, data at rest on request."""
+        key = kms.Key(
+            self,
+            "StageKey",
+            alias=f"alias/huiyuan-{self.stage.name}",
+            description=f"Huiyuan {self.stage.name}: job queues and alarm topic"
+            + ("; table and backups, logs, signing-key secret" if self.stage.customer_managed_data_key else ""),
+            enable_key_rotation=True,
+            removal_policy=self.removal_policy,  # prod: retained; dev: scheduled for deletion (30 days) with the stack
+        )
+        # CloudWatch publishes alarms to the encrypted topic (the topic's own policy names this stage's alarms).
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsToTheTopic",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],  # in a key policy, "*" is this key
+            )
+        )
+        if self.stage.customer_managed_data_key:
+            # CloudWatch Logs encrypts this account's log groups in this region with it.
+            key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="CloudWatchLogsGroups",
+                    principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+                    actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    resources=["*"],
+                    conditions={
+                        "ArnLike": {
+                            "kms:EncryptionContext:aws:logs:arn": self.format_arn(
+                                service="logs", resource="log-group", resource_name="*", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME
+                            )
+                        }
+                    },
+                )
+            )
+        return key
+
+    def log_group(self, construct_id: str, **options: Any) -> logs.LogGroup:
+        """A log group of this stage: its retention, its removal policy, the data key when the stage has one."""
+        group = logs.LogGroup(
+            self, construct_id, retention=self.log_retention, removal_policy=self.removal_policy, encryption_key=self.data_key, **options
+        )
+        self.stage_log_groups.append(group)
+        return group
+
+    def _failed_invocations_queue(self) -> sqs.Queue:
+        """Where Lambda puts a scheduled job's invocation that failed after its retries (request, error)."""
+        return sqs.Queue(
+            self,
+            "FailedInvocationsQueue",
+            queue_name=f"huiyuan-{self.stage.name}-failed-invocations",
+            retention_period=cdk.Duration.days(14),
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
+            enforce_ssl=True,
+        )
 
     def _signing_key(self) -> secretsmanager.Secret:
         # Read as SSM parameter /aws/reference/secretsmanager/<name> (SIGNING_KEY_PARAMETER).
@@ -206,6 +297,7 @@ class HuiyuanStack(cdk.Stack):
             secret_name=self.stage.signing_key_secret_name,
             description="HS256 key for member access tokens and verification-code digests (rotate: docs/operations.md)",
             generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
+            encryption_key=self.data_key,
             removal_policy=self.removal_policy,
         )
 
@@ -239,13 +331,51 @@ class HuiyuanStack(cdk.Stack):
             on_create=call,
             policy=cr.AwsCustomResourcePolicy.from_statements([iam.PolicyStatement(actions=["ssm:PutParameter"], resources=[arn])]),
             install_latest_aws_sdk=False,
-            log_group=logs.LogGroup(self, "ProgramRulesSeedLogs", retention=self.log_retention, removal_policy=self.removal_policy),
+            log_group=self.custom_resource_logs,
         )
         return arn
 
+    @property
+    def custom_resource_logs(self) -> logs.LogGroup:
+        """The log group of CDK's AwsCustomResource provider (one function for every AwsCustomResource here)."""
+        found = self.node.try_find_child("ProgramRulesSeedLogs")
+        if isinstance(found, logs.LogGroup):
+            return found
+        return self.log_group("ProgramRulesSeedLogs")
+
+    def _sms_spend_limit(self) -> cr.AwsCustomResource:
+        """Set the account's SNS SMS MonthlySpendLimit to the stage's SMS budget, on every deploy.
+
+        Account- and region-wide: it bounds every application's SMS in the account, and the last
+        stack to deploy wins (set `set_sms_spend_limit` on one stage per account). SNS refuses a
+        value above the limit AWS granted the account, and the deploy then fails and rolls back.
+        Deleting the stack leaves the limit as it is.
+        """
+        call = cr.AwsSdkCall(
+            service="SNS",
+            action="setSMSAttributes",
+            parameters={"attributes": {"MonthlySpendLimit": str(self.stage.sms_monthly_budget_usd)}},
+            physical_resource_id=cr.PhysicalResourceId.of("sns-sms-monthly-spend-limit"),
+        )
+        return cr.AwsCustomResource(
+            self,
+            "SmsMonthlySpendLimit",
+            on_create=call,
+            on_update=call,
+            # SetSMSAttributes is an account setting: it has no resource to name.
+            policy=cr.AwsCustomResourcePolicy.from_statements([iam.PolicyStatement(actions=["sns:SetSMSAttributes"], resources=["*"])]),
+            install_latest_aws_sdk=False,
+            log_group=self.custom_resource_logs,
+        )
+
     def _alarm_topic(self) -> sns.Topic:
         topic = sns.Topic(
-            self, "AlarmTopic", topic_name=f"huiyuan-{self.stage.name}-alarms", display_name=f"Huiyuan {self.stage.name} alarms", enforce_ssl=True
+            self,
+            "AlarmTopic",
+            topic_name=f"huiyuan-{self.stage.name}-alarms",
+            display_name=f"Huiyuan {self.stage.name} alarms",
+            enforce_ssl=True,
+            master_key=self.key,
         )
         # The topic has a resource policy (TLS only), so CloudWatch is allowed explicitly, for this stage's alarms.
         topic.add_to_resource_policy(
@@ -285,6 +415,8 @@ class HuiyuanStack(cdk.Stack):
         ]
         statements = {
             "table": [iam.PolicyStatement(sid="TableItems", actions=list(TABLE_ACTIONS), resources=table_resources)],
+            # The member-token authorizer reads one member item (GetItem, never an index or a write).
+            "member_read": [iam.PolicyStatement(sid="ReadMember", actions=["dynamodb:GetItem"], resources=[self.table.table_arn])],
             "rules_read": [iam.PolicyStatement(sid="ReadRules", actions=["ssm:GetParameter"], resources=[self.rules_parameter_arn])],
             "rules_write": [iam.PolicyStatement(sid="WriteRules", actions=["ssm:PutParameter"], resources=[self.rules_parameter_arn])],
             "signing_key": [
@@ -296,6 +428,8 @@ class HuiyuanStack(cdk.Stack):
             "messages": [
                 # SMS goes to a phone number, which has no ARN: SNS can only authorise it on "*".
                 iam.PolicyStatement(sid="SendSms", actions=["sns:Publish"], resources=["*"]),
+                # ...so "*" would also let the function publish to any topic: refused, leaving SMS only.
+                iam.PolicyStatement(sid="NoTopics", effect=iam.Effect.DENY, actions=["sns:Publish"], resources=[f"arn:{self.partition}:sns:*:*:*"]),
                 iam.PolicyStatement(
                     sid="SendEmail",
                     actions=["ses:SendEmail"],
@@ -312,27 +446,40 @@ class HuiyuanStack(cdk.Stack):
                     resources=[self.queue.queue_arn],
                 )
             ],
+            "report_failure": [
+                iam.PolicyStatement(sid="ReportFailedInvocation", actions=["sqs:SendMessage"], resources=[self.failed_invocations.queue_arn])
+            ],
         }
         return statements[capability]
+
+    def _key_statement(self, capabilities: list[str]) -> iam.PolicyStatement | None:
+        """The stage key, for what these capabilities keep encrypted with it, and only through those services."""
+        uses = [KEY_USE[c] for c in capabilities if c in KEY_USE and (self.data_key is not None or c not in DATA_CAPABILITIES)]
+        if not uses:
+            return None
+        actions = sorted({action for _, actions in uses for action in actions})
+        services = sorted({f"{service}.{self.region}.amazonaws.com" for service, _ in uses})
+        return iam.PolicyStatement(
+            sid="UseStageKey", actions=actions, resources=[self.key.key_arn], conditions={"StringEquals": {"kms:ViaService": services}}
+        )
 
     def _configure_function(self, function: FunctionInfo) -> None:
         name = self.stage.function_name(function.chalice_name)
         self.function_names[function.logical_id] = name
-        log_group = logs.LogGroup(
-            self,
-            f"{function.logical_id}Logs",
-            log_group_name=f"/aws/lambda/{name}",
-            retention=self.log_retention,
-            removal_policy=self.removal_policy,
-        )
+        log_group = self.log_group(f"{function.logical_id}Logs", log_group_name=f"/aws/lambda/{name}")
         self.log_groups[function.logical_id] = log_group
         statements = [
             iam.PolicyStatement(sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]),
             # X-Ray has no resource-level permissions: "*" is the only resource it accepts.
             iam.PolicyStatement(sid="Tracing", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]),
         ]
-        for capability in CAPABILITIES[function.kind]:
+        capabilities = [c for c in CAPABILITIES[function.kind] if not (c == "messages" and function.chalice_name in SILENT_JOBS)]
+        self.capabilities[function.logical_id] = capabilities
+        for capability in capabilities:
             statements += self._statements(capability)
+        key_statement = self._key_statement(capabilities)
+        if key_statement is not None:
+            statements.append(key_statement)
         if function.chalice_name in SCANNING_FUNCTIONS:
             statements += self._statements("table_scan")
         # An inline policy is part of the role resource, so the function (and the SQS
@@ -352,8 +499,23 @@ class HuiyuanStack(cdk.Stack):
         resource.node.add_dependency(log_group)
         if function.kind == "job":
             resource.add_property_override("Timeout", self.stage.job_timeout_seconds)
+            # The schedule invokes it asynchronously: a run that still fails after Lambda's retries
+            # (or stays throttled) lands in the failed-invocations queue, which alarms.
+            resource.add_property_override(
+                "EventInvokeConfig",
+                {
+                    "MaximumRetryAttempts": self.stage.job_retry_attempts,
+                    "MaximumEventAgeInSeconds": self.stage.job_event_max_age_seconds,
+                    "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": self.failed_invocations.queue_arn}},
+                },
+            )
+            if self.stage.reserve_job_concurrency:
+                resource.add_property_override("ReservedConcurrentExecutions", JOB_CONCURRENCY)
         if function.kind == "worker":
             resource.add_property_override("Timeout", self.stage.worker_timeout_seconds)
+            if self.stage.reserve_job_concurrency:
+                # Never below the SQS mapping's maximum: a throttled batch counts as a receive.
+                resource.add_property_override("ReservedConcurrentExecutions", self.stage.worker_max_concurrency)
             event = f"Events.{function.sqs_event}.Properties"
             # The queue is this stack's (Chalice names it by ARN string): a reference orders creation.
             resource.add_property_override(f"{event}.Queue", self.queue.queue_arn)
@@ -366,13 +528,7 @@ class HuiyuanStack(cdk.Stack):
 
     def _configure_api(self) -> None:
         stage = self.stage
-        access_logs = logs.LogGroup(
-            self,
-            "ApiAccessLogs",
-            log_group_name=f"/huiyuan/{stage.name}/api-access",
-            retention=self.log_retention,
-            removal_policy=self.removal_policy,
-        )
+        access_logs = self.log_group("ApiAccessLogs", log_group_name=f"/huiyuan/{stage.name}/api-access")
         self.access_log_group = access_logs
         api = self.chalice.get_resource("RestAPI")
         api.add_property_override("Name", f"huiyuan-{stage.name}")
@@ -449,7 +605,7 @@ class HuiyuanStack(cdk.Stack):
                     actions=["execute-api:Invoke"],
                     resources=[
                         self.format_arn(service="execute-api", resource=self.chalice.get_resource("RestAPI").ref, resource_name=path)
-                        for path in ("v1/*/v1/admin", "v1/*/v1/admin/*")
+                        for path in self.stage.admin_invoke_paths
                     ],
                 )
             ],

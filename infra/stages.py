@@ -41,15 +41,70 @@ class Stage:
     worker_timeout_seconds: int = 120
     # At most this many workers at once, to keep fan-out within DynamoDB and SMS rate limits.
     worker_max_concurrency: int = 10
+    # Reserved concurrency, sized from the table's capacity (docs/operations.md, "Job concurrency"):
+    # the worker gets exactly worker_max_concurrency (never less: a throttled SQS poll counts as a
+    # receive, and 5 receives dead-letter a unit), each scheduled job function 1 (a run plans and
+    # fans out in seconds; a console run does the whole job in one sequential invocation). One job
+    # process acts on one member at a time, ~8 WRU a member (docs/performance.md) at ~20 ms a
+    # transaction: at most ~400 WRU/s. Ten workers: ~4,000 WRU/s at most, what an on-demand table
+    # serves from its first day; SMS sends slow the messaging jobs far below that. Reserving takes
+    # concurrency from the account's pool, which must keep 100 unreserved: a new account whose
+    # concurrency quota is still 10 sets this False until AWS raises it.
+    reserve_job_concurrency: bool = True
+    # The job functions' asynchronous invocations (the schedules): retries after a failure, and how
+    # long a throttled invocation is retried before it goes to the failed-invocations queue.
+    job_retry_attempts: int = 2
+    job_event_max_age_seconds: int = 6 * 3600
     memory_mb: int = 512
     # Subscribed to the alarm topic when set (the subscriber confirms by email).
     alarm_email: str | None = None
     # The API 5xx rate (0..1) over 5 minutes that raises the alarm.
     api_5xx_rate: float = 0.01
+    # --- abuse and SMS spend (docs/operations.md, "sms-volume"; docs/operators.md, "Request limits") ---
+    # AWS WAF rate-based rules count requests per client IP over `waf_window_seconds` (60, 120,
+    # 300 or 600) and block an address above the limit until its rate falls back under it.
+    # The code-sending routes (signup, a sign-in code, a new phone, an email change): a person needs
+    # one to three codes in five minutes (the app allows one per phone per 60 s), but a mobile
+    # carrier's NAT can put hundreds of phones behind one address, so not 5. The app's own limits
+    # per address, per phone and overall are program rules (README, "Program rules").
+    waf_code_requests_per_ip: int = 20
+    # Every route, per IP: loose, because a chain's POS server reports every store's purchases
+    # from one address (10 a second sustained here). None: no such rule.
+    waf_requests_per_ip: int | None = 3000
+    waf_window_seconds: int = 300
+    # SMS sent (the app's SmsSent metric) in one hour that raises the sms-volume alarm. Campaign
+    # jobs (birthday, re-engagement, messages held by quiet hours) count too: size it above them.
+    sms_alarm_per_hour: int = 500
+    # The SMS budget in USD a month: the sms-spend alarm fires at `sms_spend_alarm_fraction` of it
+    # (SNS's SMSMonthToDateSpentUSD, account-wide), and with `set_sms_spend_limit` the stack sets
+    # the account's SNS MonthlySpendLimit (region-wide, every app in the account) to it: SNS stops
+    # sending SMS, verification codes included, once it is reached. It may not exceed the limit AWS
+    # granted the account (the deploy fails if it does: raise that first, docs/operations.md).
+    sms_monthly_budget_usd: int = 100
+    sms_spend_alarm_fraction: float = 0.8
+    set_sms_spend_limit: bool = True
+    # Every stage has its own customer-managed KMS key (`alias/huiyuan-<stage>`): it encrypts the
+    # alarm topic (CloudWatch can only publish to a topic encrypted with a customer-managed key) and
+    # the job queues. True: it also encrypts the table (and so its point-in-time and on-demand
+    # backups), every log group and the signing-key secret, for brands whose regulators ask for a
+    # key they control and audit. Off by default: the table, logs and secret are encrypted at rest
+    # with AWS's keys either way, and the key then becomes a dependency of every read and write
+    # (a disabled key or a broken key policy stops the program). Switching it is an in-place update.
+    customer_managed_data_key: bool = False
     # API Gateway logs to CloudWatch through one role per account and region. Set
     # False when another stack (or the console) already set it in this account/region.
     manage_api_gateway_account: bool = True
     tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # What AWS WAF accepts for a rate-based rule, checked at synth rather than at deploy.
+        if self.waf_window_seconds not in (60, 120, 300, 600):
+            raise ValueError(f"stage {self.name}: waf_window_seconds must be 60, 120, 300 or 600")
+        for limit in (self.waf_code_requests_per_ip, self.waf_requests_per_ip):
+            if limit is not None and limit < 10:
+                raise ValueError(f"stage {self.name}: an AWS WAF rate limit is at least 10 requests per window")
+        if not 0 < self.sms_spend_alarm_fraction <= 1:
+            raise ValueError(f"stage {self.name}: sms_spend_alarm_fraction is a fraction of the budget (0..1]")
 
     @property
     def stack_name(self) -> str:
@@ -100,6 +155,16 @@ class Stage:
         return self.env["CORS_ALLOW_ORIGIN"]
 
     @property
+    def api_gateway_stage(self) -> str:
+        """The API Gateway stage Chalice deploys to (the first segment of every URL and execute-api ARN)."""
+        return str(chalice_stage_value(self.name, "api_gateway_stage", "api"))
+
+    @property
+    def admin_invoke_paths(self) -> tuple[str, str]:
+        """execute-api resource paths (<api stage>/<method>/<path>) of every operator route."""
+        return (f"{self.api_gateway_stage}/*/v1/admin", f"{self.api_gateway_stage}/*/v1/admin/*")
+
+    @property
     def api_timeout_seconds(self) -> int:
         return int(chalice_stage_value(self.name, "lambda_timeout", 60))
 
@@ -118,6 +183,11 @@ STAGES: dict[str, Stage] = {
             throttle_rate=50,
             throttle_burst=100,
             log_retention_days=14,
+            waf_code_requests_per_ip=10,
+            waf_requests_per_ip=1000,
+            sms_alarm_per_hour=50,
+            # A new account's SMS sandbox is granted 1 USD a month.
+            sms_monthly_budget_usd=1,
         ),
         Stage(
             name="prod",
@@ -126,6 +196,9 @@ STAGES: dict[str, Stage] = {
             throttle_rate=500,
             throttle_burst=1000,
             log_retention_days=365,
+            # Size to the program: verification codes plus campaigns, at the destination's SMS price.
+            sms_monthly_budget_usd=500,
+            sms_alarm_per_hour=1000,
         ),
     )
 }

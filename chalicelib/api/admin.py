@@ -270,7 +270,7 @@ def list_audit() -> Response:
     on: date | None = None
     if day is not None:
         try:
-            on = date.fromisoformat(day) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) else None
+            on = date.fromisoformat(day) if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", day, re.ASCII) else None
         except ValueError:
             on = None
         if on is None:

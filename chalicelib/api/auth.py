@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from chalice.app import Response
 
 from ..lazy import lazy_module
-from .http import ApiBlueprint, json_response, parse_body
+from .http import ApiBlueprint, client_address, json_response, parse_body
 
 if TYPE_CHECKING:
     from .. import schemas
@@ -22,13 +22,13 @@ bp = ApiBlueprint(__name__)
 @bp.route("/v1/signup", methods=["POST"])
 def signup() -> Response:
     request = parse_body(bp.current_request, schemas.SignupRequest)
-    return json_response(enrolment.signup(request).body(), status=202)
+    return json_response(enrolment.signup(request, client_address(bp.current_request)).body(), status=202)
 
 
 @bp.route("/v1/auth/code", methods=["POST"])
 def request_code() -> Response:
     request = parse_body(bp.current_request, schemas.CodeRequest)
-    return json_response(enrolment.request_code(request).body(), status=202)
+    return json_response(enrolment.request_code(request, client_address(bp.current_request)).body(), status=202)
 
 
 @bp.route("/v1/auth/verify", methods=["POST"])

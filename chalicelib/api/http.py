@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,7 @@ from ..errors import (
 from ..observability import logger, metrics
 from ..settings import get_settings
 from ..store.transactions import is_transient
+from .media import is_json_media_type
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -91,10 +94,27 @@ def _field_errors(exc: ValidationError) -> list[FieldError]:
     return errors
 
 
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValidationFailed.single(key, "is given more than once")
+        seen[key] = value
+    return seen
+
+
 def parse_body[M: BaseModel](request: Request, model: type[M]) -> M:
+    """The body as `model`: JSON only (a stated JSON Content-Type; a body sent without one, as a
+    browser's no-cors request is, is refused), each key once, then pydantic's strict validation."""
+    if not is_json_media_type(request.headers.get("content-type")):
+        raise UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json")
     raw = request.raw_body or b""
     if not raw.strip():
         raise ValidationFailed.single("body", "a JSON object is required")
+    # Only to find keys given twice (pydantic keeps the last): "amount": 1, "amount": 1000000.
+    # Not JSON at all: pydantic says so below, with its position.
+    with contextlib.suppress(ValueError, RecursionError):
+        json.loads(raw, object_pairs_hook=_refuse_duplicate_keys)
     # pydantic loads with the first request that has a body (every model is a lazy module's).
     from pydantic import ValidationError
 
@@ -111,17 +131,34 @@ def query_param(request: Request, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+_SMALL_NUMBER = re.compile(r"[0-9]{1,6}", re.ASCII)
+
+
 def query_limit(request: Request, default: int = 20, maximum: int = 100) -> int:
+    """?limit=: ASCII digits only (not a superscript, Arabic-Indic or full-width digit), from 1 to `maximum`."""
     raw = query_param(request, "limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not _SMALL_NUMBER.fullmatch(raw) or not 1 <= int(raw) <= maximum:
         raise ValidationFailed.single("limit", f"an integer from 1 to {maximum}")
     return int(raw)
 
 
+MAX_CURSOR_LENGTH = 1024
+
+
 def query_cursor(request: Request) -> str | None:
-    return query_param(request, "cursor") or None
+    cursor = query_param(request, "cursor") or None
+    if cursor is not None and len(cursor) > MAX_CURSOR_LENGTH:
+        raise ValidationFailed.single("cursor", "not a cursor this API gave out")
+    return cursor
+
+
+def client_address(request: Request) -> str:
+    """The caller's IP address as API Gateway saw it (the TCP peer; never a header the client sets)."""
+    identity = request.context.get("identity") or {}
+    address = identity.get("sourceIp") if isinstance(identity, dict) else None
+    return address if isinstance(address, str) and address else "unknown"
 
 
 # Chalice answers some errors itself, as {"Code": ..., "Message": ...}; the

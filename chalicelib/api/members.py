@@ -32,30 +32,42 @@ class TokenRefused(Exception):
     """Raised with the message "Unauthorized": API Gateway's way to answer 401."""
 
 
-# API Gateway caches the authorizer's answer per token. Kept short so that an expired token
-# stops working within seconds of its `exp`; closure, freezing and sign-out are checked by the
-# routes themselves on every request (usecases/members.py), cache or no cache.
+# API Gateway caches the authorizer's answer per token. Kept short: an expired token, a closed
+# membership or a signed-out token stops working within this many seconds everywhere, and at
+# once on the routes that read the member anyway (they refuse a closed membership themselves).
 AUTHORIZER_CACHE_SECONDS = 30
 
 
 @bp.authorizer(ttl_seconds=AUTHORIZER_CACHE_SECONDS)
 def member_token(auth_request: AuthRequest) -> AuthResponse:
+    """A valid token (signature, issuer, audience, expiry) of a membership that is not closed,
+    from the current token epoch (not signed out since). Frozen members pass: they may read,
+    and every action they may not take answers 403 member_frozen."""
     token = (auth_request.token or "").strip()
     scheme, _, value = token.partition(" ")
     if scheme.lower() != "bearer" or not value:
         raise TokenRefused("Unauthorized")
     try:
-        member_id = tokens.member_id_from_token(parameters.signing_key(), value.strip())
+        claims = tokens.access_claims(parameters.signing_key(), value.strip())
     except tokens.InvalidToken as exc:
         logger.info("token refused", extra={"reason": str(exc)})
         raise TokenRefused("Unauthorized") from None
-    return AuthResponse(routes=["*"], principal_id=member_id)
+    if not members.session_is_open(claims.member_id, claims.epoch):
+        logger.info("token refused", extra={"reason": "closed or signed out", "member_id": claims.member_id})
+        raise TokenRefused("Unauthorized")
+    return AuthResponse(routes=["*"], principal_id=claims.member_id)
 
 
 def _member_id() -> str:
     principal = bp.current_request.context["authorizer"]["principalId"]
     assert isinstance(principal, str)
     return principal
+
+
+@bp.route("/v1/me/sign-out", methods=["POST"], authorizer=member_token)
+def sign_out() -> Response:
+    members.sign_out(_member_id())
+    return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
 
 
 @bp.route("/v1/me", methods=["GET"], authorizer=member_token)

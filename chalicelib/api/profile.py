@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from chalice.app import Response
 
 from ..lazy import lazy_module
-from .http import ApiBlueprint, json_response, parse_body
+from .http import ApiBlueprint, client_address, json_response, parse_body
 from .members import member_token
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def _member_id() -> str:
 @bp.route("/v1/me", methods=["PATCH"], authorizer=member_token)
 def update_me() -> Response:
     patch = parse_body(bp.current_request, schemas.ProfilePatch)
-    return json_response(profile.update_profile(_member_id(), patch))
+    return json_response(profile.update_profile(_member_id(), patch, client_address(bp.current_request)))
 
 
 @bp.route("/v1/me/email/verify", methods=["POST"], authorizer=member_token)
@@ -47,7 +47,7 @@ def verify_email() -> Response:
 @bp.route("/v1/me/phone", methods=["POST"], authorizer=member_token)
 def change_phone() -> Response:
     body = parse_body(bp.current_request, schemas.PhoneChangeRequest)
-    return json_response(profile.request_phone_change(_member_id(), body.phone), status=202)
+    return json_response(profile.request_phone_change(_member_id(), body.phone, client_address(bp.current_request)), status=202)
 
 
 @bp.route("/v1/me/phone/verify", methods=["POST"], authorizer=member_token)

@@ -39,12 +39,13 @@ def bootstrap(settings: Settings, session: Any, *, rules_json: str | None = None
     ssm.put_parameter(Name=settings.signing_key_parameter, Value=secrets.token_urlsafe(48), Type="SecureString", Overwrite=True)
     session.client("ses").verify_email_identity(EmailAddress=settings.email_sender)
     create_job_queues(settings, session)
-    seed_merchant_key(settings, session, LOCAL_MERCHANT_KEY, store_id="local-dev", key_id="key_local_dev")
+    # Brand-wide, so a developer can report for any store_id; issue store keys to try store scope.
+    seed_merchant_key(settings, session, LOCAL_MERCHANT_KEY, store_id="local-dev", key_id="key_local_dev", scope="brand")
     for reward in STARTER_REWARDS:
         put_reward(settings, session, **reward)
 
 
-def seed_merchant_key(settings: Settings, session: Any, api_key: str, *, store_id: str, key_id: str) -> None:
+def seed_merchant_key(settings: Settings, session: Any, api_key: str, *, store_id: str, key_id: str, scope: str = "store") -> None:
     created_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
     session.client("dynamodb").put_item(
         TableName=settings.table_name,
@@ -54,6 +55,7 @@ def seed_merchant_key(settings: Settings, session: Any, api_key: str, *, store_i
             "type": {"S": "ApiKey"},
             "key_id": {"S": key_id},
             "store_id": {"S": store_id},
+            "scope": {"S": scope},
             "status": {"S": "active"},
             "created_at": {"S": created_at},
         },
@@ -67,6 +69,7 @@ def seed_merchant_key(settings: Settings, session: Any, api_key: str, *, store_i
             "type": {"S": "ApiKeyRecord"},
             "key_id": {"S": key_id},
             "store_id": {"S": store_id},
+            "scope": {"S": scope},
             "digest": {"S": key_digest(api_key)},
             "status": {"S": "active"},
             "created_at": {"S": created_at},

@@ -7,6 +7,7 @@ API does: problem+json, through the gateway responses the stack configures.
 | no Authorization header       | UNAUTHORIZED -> 401         | 401 `unauthorized`      |
 | policy denies the route       | ACCESS_DENIED -> 403        | 403 `forbidden`         |
 | no such route                 | MISSING_AUTHENTICATION_TOKEN -> 404 | 404 `not_found` |
+| the authorizer fails (storage throttled, no answer) | AUTHORIZER_FAILURE -> 503 | 503 `temporarily_unavailable` |
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 from chalice.local import ForbiddenError, LocalGateway, NotAuthorizedError
 
 from ..api.members import TokenRefused
-from ..errors import Forbidden, HuiyuanError, NotFound, Unauthorized, problem
+from ..errors import Forbidden, HuiyuanError, NotFound, TemporarilyUnavailable, Unauthorized, problem
+from ..observability import logger
 
 
 def problem_event(error: HuiyuanError) -> dict[str, Any]:
@@ -36,3 +38,8 @@ class ProblemGateway(LocalGateway):
             if b"Missing Authentication Token" in body or b"Authorization header requires" in body:
                 return problem_event(NotFound(f"No route {method} {path.split('?')[0]}"))
             return problem_event(Forbidden("Not allowed"))
+        except Exception:
+            # The app's own errors never get here (its middleware answers them): this is the
+            # authorizer failing, which API Gateway answers with its AUTHORIZER_FAILURE response.
+            logger.exception("authorizer failed")
+            return problem_event(TemporarilyUnavailable())

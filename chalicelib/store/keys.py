@@ -11,6 +11,7 @@
 | PHONE#<e164>         | CODE                 | VerificationCode | the current one-time code (hashed, TTL)       |
 | PHONE#<e164>         | ATTEMPTS             | CodeAttempts  | failed verifications in the lockout window       |
 | PHONE#<e164>         | SENT                 | SendThrottle  | at most one code per phone per resend interval   |
+| SENDLIMIT#<who>#<window> | COUNT            | SendCounter   | codes sent per client, recipient or in all, per minute or day |
 | REFCODE#<code>       | REFCODE              | ReferralCode  | referral code -> member, unique                  |
 | ORDER#<order_id>     | ORDER                | Order         | idempotent purchase per order id                 |
 | ORDER#<order_id>     | REFUND#<refund_id>   | Refund        | idempotent refund per refund id                  |
@@ -64,6 +65,14 @@ ORDER_SK = "ORDER"
 REWARD_PK = "REWARD"
 APIKEY_SK = "APIKEY"
 REFCODE_SK = "REFCODE"
+
+
+SEND_LIMIT_SK = "COUNT"
+
+
+def send_limit_pk(who: str, window: str) -> str:
+    """who: CLIENT#<digest> | TO#<digest> | ALL; window: M<yyyymmddHHMM> (UTC) | D<yyyy-mm-dd> (program time)."""
+    return f"SENDLIMIT#{who}#{window}"
 
 
 def member_pk(member_id: str) -> str:

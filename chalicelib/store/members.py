@@ -15,6 +15,7 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
 from .. import keys_alphabet
+from ..identity import email_is_confirmed
 from ..lifecycle import lifecycle_stage
 from ..points import PointsState, lot_expires_on
 from ..rules import ProgramRules
@@ -157,6 +158,7 @@ def member_view(member: Member, expiring: list[dict[str, Any]]) -> dict[str, Any
         "preferences": list(member.preferences or []),
         "tags": list(member.tags or []),
         "pending_email": member.pending_email,
+        "email_verified": email_is_confirmed(member),
         "profile_completed": bool(member.profile_completed),
     }
 

@@ -110,7 +110,16 @@ class Member(BaseItem, discriminator="Member"):
     lots = MapAttribute[str, Any](default=dict)
     earned_months = MapAttribute[str, Any](default=dict)
     consents = MapAttribute[str, Any](default=dict)
+    # Before the phone had to be proven by SMS, a member could ask for codes by email; such a
+    # member's phone was never proven (domain: identity.phone_is_proven). Only read, never set to email.
     code_channel = UnicodeAttribute(default="sms")
+    # When a code sent by SMS to `phone` was proven, and when `email` was confirmed by a code sent
+    # to it: what a phone or an email may be trusted for (sign-in by email, bonuses).
+    phone_verified_at = UTCDateTimeAttribute(null=True)
+    email_verified_at = UTCDateTimeAttribute(null=True)
+    # Tokens carry the epoch they were issued in; signing out (or closing) moves it on, so every
+    # token issued before stops working (api/members.py's authorizer and the member routes).
+    token_epoch = NumberAttribute(default=0)
     referral_code = UnicodeAttribute()
     referred_by = UnicodeAttribute(null=True)
     referral_open = BooleanAttribute(null=True)  # joined through a referral not yet settled (usecases/referrals.py)
@@ -165,15 +174,26 @@ class VerificationCode(BaseItem, discriminator="VerificationCode"):
     nonce = UnicodeAttribute()
     expires_at = UTCDateTimeAttribute()
     target = UnicodeAttribute(null=True)  # a change code's new phone or email (usecases/profile.py)
+    channel = UnicodeAttribute(default="sms")  # where the code went: only an SMS code proves a phone
 
 
 class CodeAttempts(BaseItem, discriminator="CodeAttempts"):
+    """Attempts at a code in the current window, counted (conditionally) before each is judged;
+    a proven code deletes it. (Stored as `failures`: every attempt is one until it succeeds.)"""
+
     failures = NumberAttribute(default=0)
     window_start = UTCDateTimeAttribute()
 
 
 class SendThrottle(BaseItem, discriminator="SendThrottle"):
     sent_at = UTCDateTimeAttribute()
+
+
+class SendCounter(BaseItem, discriminator="SendCounter"):
+    """Codes sent in one window (a minute or a day) by one client address, to one recipient, or
+    in all: incremented only while under the limit, in the transaction that reserves a send."""
+
+    sent = NumberAttribute(default=0)
 
 
 class LedgerEntry(BaseItem, discriminator="LedgerEntry"):
@@ -208,8 +228,8 @@ class Order(BaseItem, discriminator="Order"):
     write_token = UnicodeAttribute(null=True)
     enrolled = BooleanAttribute(default=False)
     member_id = UnicodeAttribute()
-    store_id = UnicodeAttribute(null=True)
-    merchant_store = UnicodeAttribute()
+    store_id = UnicodeAttribute(null=True)  # the store the purchase belongs to (refunds: usecases/merchants.py)
+    merchant_store = UnicodeAttribute()  # the store of the key that reported it
     amount = NumberAttribute()
     currency = UnicodeAttribute()
     points_earned = NumberAttribute()
@@ -264,6 +284,8 @@ class ApiKey(BaseItem, discriminator="ApiKey"):
 
     key_id = UnicodeAttribute()
     store_id = UnicodeAttribute()
+    # "store": acts for its own store only; "brand": a head-office backend acting for every store.
+    scope = UnicodeAttribute(default="store")
     status = UnicodeAttribute(default="active")
     created_at = UTCDateTimeAttribute()
 

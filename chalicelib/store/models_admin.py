@@ -56,6 +56,7 @@ class ApiKeyRecord(BaseItem, discriminator="ApiKeyRecord"):
 
     key_id = UnicodeAttribute()
     store_id = UnicodeAttribute()
+    scope = UnicodeAttribute(default="store")  # store | brand (ApiKey.scope)
     digest = UnicodeAttribute()
     status = UnicodeAttribute(default="active")
     created_at = UTCDateTimeAttribute()

@@ -528,6 +528,7 @@ def merchant_key_view(record: ApiKeyRecord) -> dict[str, Any]:
     return {
         "key_id": record.key_id,
         "store_id": record.store_id,
+        "scope": record.scope or "store",
         "status": record.status,
         "created_at": iso(record.created_at),
         "revoked_at": iso(record.revoked_at) if record.revoked_at else None,
@@ -535,7 +536,7 @@ def merchant_key_view(record: ApiKeyRecord) -> dict[str, Any]:
 
 
 def issue_merchant_key(request: MerchantKeyRequest, actor: str) -> dict[str, Any]:
-    """A new key for a store: returned once, stored only as its SHA-256."""
+    """A new key for a store (or, `scope: brand`, for every store): returned once, stored only as its SHA-256."""
     rules = load_rules()
 
     def attempt() -> dict[str, Any]:
@@ -548,6 +549,7 @@ def issue_merchant_key(request: MerchantKeyRequest, actor: str) -> dict[str, Any
             keys.apikey_record_sk(key_id),
             key_id=key_id,
             store_id=request.store_id,
+            scope=request.scope,
             digest=digest,
             status="active",
             created_at=now,
@@ -556,11 +558,13 @@ def issue_merchant_key(request: MerchantKeyRequest, actor: str) -> dict[str, Any
         tx = Transaction()
         tx.put(
             "key",
-            ApiKey(keys.apikey_pk(digest), keys.APIKEY_SK, key_id=key_id, store_id=request.store_id, status="active", created_at=now),
+            ApiKey(
+                keys.apikey_pk(digest), keys.APIKEY_SK, key_id=key_id, store_id=request.store_id, scope=request.scope, status="active", created_at=now
+            ),
             ApiKey.pk.does_not_exist(),
         )
         tx.put("record", record, ApiKeyRecord.pk.does_not_exist())
-        after = {"store_id": request.store_id, "status": "active"}
+        after = {"store_id": request.store_id, "scope": request.scope, "status": "active"}
         add_audit(tx, Change(actor, "merchant_key.issue", "merchant_key", key_id, None, after, reason=request.reason), rules, now)
         try:
             tx.commit()
@@ -570,7 +574,7 @@ def issue_merchant_key(request: MerchantKeyRequest, actor: str) -> dict[str, Any
 
     issued = with_retries(attempt)
     count("OperatorActions")
-    logger.info("merchant key issued", extra={"key_id": issued["key_id"], "store_id": request.store_id})
+    logger.info("merchant key issued", extra={"key_id": issued["key_id"], "store_id": request.store_id, "scope": request.scope})
     return issued
 
 

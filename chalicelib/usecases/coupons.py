@@ -25,8 +25,9 @@ from ..store.models import BaseItem, Coupon, Member
 from ..store.models_engagement import CouponCode, CouponUse
 from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
 from .common import fingerprint, plain
+from .merchants import Merchant
 from .pages import decode_cursor, encode_cursor
-from .purchases import Merchant, Outcome
+from .purchases import Outcome
 
 
 def coupon_status(coupon: Coupon, now: datetime) -> str:
@@ -103,7 +104,7 @@ def redeem_coupon(code: str, request: CouponRedemptionRequest, merchant: Merchan
     coupon) and one transaction: the use record (absent), the coupon
     (`status == issued`), and a check that the member is active.
     """
-    store_id = request.store_id or merchant.store_id
+    store_id = merchant.store_for(request.store_id)
     digest = fingerprint({"code": code, "redemption_id": request.redemption_id, "store_id": store_id})
 
     def attempt() -> Outcome:

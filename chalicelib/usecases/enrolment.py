@@ -13,10 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.update import Action
 
 from .. import codes, tokens
 from ..clock import today_in, utcnow
 from ..errors import InvalidCode, TemporarilyUnavailable
+from ..identity import email_can_sign_in
 from ..lifecycle import Channel, month_day
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
 from ..observability import count, logger
@@ -46,7 +48,7 @@ from ..store.parameters import code_pepper, load_rules, signing_key
 from ..store.transactions import Cancelled, Retryable, Transaction, error_code, with_retries
 from .common import phone_or_error
 from .joining import add_joining_benefits
-from .verification import check_lockout, code_text, new_code_item, record_failure, throttle_sends
+from .verification import claim_attempt, code_text, new_code_item, reserve_send_alone, send_email_confirmation
 
 
 def new_member_id() -> str:
@@ -98,42 +100,35 @@ class CodeSent:
         return {"verification": {"channel": self.channel, "expires_in": self.expires_in}}
 
 
-def _throttle_sends(phone: str, rules: ProgramRules, now: datetime) -> None:
-    """At most one code per phone per `code_resend_seconds`, known phone or not."""
-    throttle_sends(keys.phone_pk(phone), keys.SENT, rules, now)
+def _reserve_send(client: str, phone: str, rules: ProgramRules, now: datetime) -> None:
+    """The sending limits (per client address, per phone, in all) and one code per phone per
+    `code_resend_seconds`, known phone or not: counted the same either way."""
+    reserve_send_alone(client, phone, (keys.phone_pk(phone), keys.SENT), rules, now)
 
 
-def _send_code(member: Member, rules: ProgramRules, now: datetime) -> Channel:
-    item, code = new_code_item(keys.phone_pk(member.phone), keys.CODE, member.phone, rules, now)
+def _send_sign_in_code(phone: str, channel: Channel, to: str, rules: ProgramRules, now: datetime) -> None:
+    """A fresh code for `phone` (the one it proves), sent by `channel` to `to`."""
+    item, code = new_code_item(keys.phone_pk(phone), keys.CODE, phone, rules, now, channel=channel)
     item.save()
-    body = code_text(rules, code)
-    channel: Channel = "email" if member.code_channel == "email" and member.email else "sms"
     try:
-        send(
-            Message(
-                channel=channel,
-                to=member.email if channel == "email" else member.phone,
-                kind="verification_code",
-                body=body,
-                subject=f"{rules.program_name} verification code",
-            )
-        )
+        subject = f"{rules.program_name} verification code"
+        send(Message(channel=channel, to=to, kind="verification_code", body=code_text(rules, code), subject=subject))
     except DeliveryFailed as exc:
         raise TemporarilyUnavailable("The code could not be sent; try again shortly") from exc
-    return channel
 
 
-def signup(request: SignupRequest) -> CodeSent:
+def signup(request: SignupRequest, client: str) -> CodeSent:
+    """Enrol a pending member (or refresh a pending one's profile) and text a code to the phone.
+    An email given here is only pending: it is confirmed by a code sent to it once the phone is."""
     rules = load_rules()
     phone = phone_or_error(request.phone, rules)
     now = utcnow()
-    _throttle_sends(phone, rules, now)
+    _reserve_send(client, phone, rules, now)
     profile = {
         "name": request.name,
-        "email": request.email,
+        "pending_email": request.email,
         "birthday": request.birthday.isoformat() if request.birthday else None,
         "gender": request.gender,
-        "code_channel": request.code_channel,
     }
     consents = request.consents.model_dump() if request.consents else None
     referred_by = _referrer(request.referral_code)
@@ -158,7 +153,7 @@ def signup(request: SignupRequest) -> CodeSent:
             return None
         if member.status == "pending":
             # Not yet verified: the latest signup's profile wins.
-            actions = [getattr(Member, k).set(v) for k, v in profile.items()]
+            actions = [getattr(Member, k).set(v) if v is not None else getattr(Member, k).remove() for k, v in profile.items()]
             bucket = birthday_bucket_for(member.member_id, profile["birthday"])
             actions.append(Member.birthday_bucket.set(bucket) if bucket else Member.birthday_bucket.remove())
             if consents:
@@ -174,8 +169,9 @@ def signup(request: SignupRequest) -> CodeSent:
         return member
 
     member = with_retries(attempt)
-    channel = _send_code(member, rules, now) if member else "sms"
-    return CodeSent(channel=channel, expires_in=rules.code_ttl_seconds)
+    if member is not None:
+        _send_sign_in_code(phone, "sms", phone, rules, now)
+    return CodeSent(channel="sms", expires_in=rules.code_ttl_seconds)
 
 
 def _referrer(code: str | None) -> str | None:
@@ -187,22 +183,21 @@ def _referrer(code: str | None) -> str | None:
         return None  # an unknown code never blocks a signup
 
 
-def request_code(request: CodeRequest) -> CodeSent:
+def request_code(request: CodeRequest, client: str) -> CodeSent:
+    """A sign-in code by SMS to a member's phone, or by email to a member's confirmed email
+    (only once their phone is proven). The answer is the same whoever the phone belongs to."""
     rules = load_rules()
     phone = phone_or_error(request.phone, rules)
     now = utcnow()
-    _throttle_sends(phone, rules, now)
+    _reserve_send(client, phone, rules, now)
     member_id = member_id_for_phone(phone)
     member = get_member(member_id) if member_id else None
-    channel: Channel = "sms"
     if member is not None and member.status != "closed":
-        channel = _send_code(member, rules, now)
-    return CodeSent(channel=channel, expires_in=rules.code_ttl_seconds)
-
-
-def _record_failure(phone: str, rules: ProgramRules, now: datetime) -> int:
-    """Count a failed verification in the current window; returns failures so far."""
-    return record_failure(keys.phone_pk(phone), keys.ATTEMPTS, rules, now)
+        if request.channel == "sms":
+            _send_sign_in_code(phone, "sms", phone, rules, now)
+        elif member.email and email_can_sign_in(member):
+            _send_sign_in_code(phone, "email", member.email, rules, now)
+    return CodeSent(channel=request.channel, expires_in=rules.code_ttl_seconds)
 
 
 @dataclass(frozen=True)
@@ -215,13 +210,32 @@ class SignedIn:
         return {"access_token": self.access_token, "token_type": "Bearer", "expires_in": self.expires_in, "member": self.member}
 
 
+def _prove_phone(member: Member, now: datetime) -> list[Action]:
+    """An SMS code came back: the phone is proven. A member who had signed in with email codes on
+    a phone never proven loses that email (nobody confirmed it) and the email channel.
+    Returns the writes, and mirrors them on `member`."""
+    actions: list[Action] = []
+    if member.phone_verified_at is None:
+        actions.append(Member.phone_verified_at.set(now))
+        member.phone_verified_at = now
+    if member.code_channel == "email":
+        actions.append(Member.code_channel.set("sms"))
+        member.code_channel = "sms"
+        if member.email and member.email_verified_at is None:
+            actions.append(Member.email.remove())
+            member.email = None
+    return actions
+
+
 def verify(request: VerifyRequest) -> SignedIn:
+    """Sign in with a code. The attempt is counted before the code is judged (claim_attempt).
+    An SMS code proves the phone and activates a pending member; an email code signs in a
+    member whose phone is already proven, and nobody else."""
     rules = load_rules()
     phone = phone_or_error(request.phone, rules)
     now = utcnow()
+    claim_attempt(keys.phone_pk(phone), keys.ATTEMPTS, rules, now)
     items = {item.sk: item for item in BaseItem.query(keys.phone_pk(phone), consistent_read=True)}
-    attempts = items.get(keys.ATTEMPTS)
-    check_lockout(attempts, rules, now)
     code_item = items.get(keys.CODE)
     guard = items.get(keys.GUARD)
     valid = (
@@ -231,31 +245,43 @@ def verify(request: VerifyRequest) -> SignedIn:
         and codes.code_matches(code_pepper(), code_item.salt, phone, request.code, code_item.digest)
     )
     if not valid:
-        failures = _record_failure(phone, rules, now)
         count("VerificationsFailed")
-        logger.info("verification failed", extra={"failures": failures})
+        logger.info("verification failed")
         raise InvalidCode("The code is wrong, used or expired")
     assert isinstance(guard, PhoneGuard) and isinstance(code_item, VerificationCode)
+    by_sms = code_item.channel == "sms"
     today = today_in(rules.zone, now)
     first_time = False
+    confirm_email: list[tuple[str, str]] = []
 
     def attempt() -> Member:
         nonlocal first_time
+        confirm_email.clear()
         member = get_member(guard.member_id)
         if member is None or member.status == "closed":
             raise InvalidCode("The code is wrong, used or expired")
+        if not by_sms and not email_can_sign_in(member):
+            raise InvalidCode("The code is wrong, used or expired")  # the email stopped being a sign-in channel meanwhile
         tx = Transaction()
         tx.delete("code", code_item, VerificationCode.nonce == code_item.nonce)
         actions = activity_actions(member, rules, today)
+        if by_sms:
+            actions += _prove_phone(member, now)
         first_time = member.status == "pending"
         if first_time:
             actions += [Member.status.set("active"), Member.activated_at.set(now)]
             # Welcome points, the referral bonus and the welcome coupon (joining.py).
             actions += add_joining_benefits(tx, member, rules, now, today)
-            member.status = "active"
+            member.status, member.activated_at = "active", now
+            if member.pending_email:
+                # The signup's email, confirmed by a code sent to it (POST /v1/me/email/verify).
+                email = member.pending_email
+                pk = keys.member_pk(member.member_id)
+                item, code = new_code_item(pk, keys.change_sk("email"), email, rules, now, target=email, channel="email")
+                tx.put("email_code", item)
+                confirm_email.append((email, code))
         tx.update("member", member, actions)
-        if attempts is not None:
-            tx.delete("attempts", CodeAttempts(keys.phone_pk(phone), keys.ATTEMPTS))
+        tx.delete("attempts", CodeAttempts(keys.phone_pk(phone), keys.ATTEMPTS))
         try:
             tx.commit()
         except Cancelled as exc:
@@ -277,7 +303,9 @@ def verify(request: VerifyRequest) -> SignedIn:
                 + (f" and {rules.welcome_points} welcome points are yours." if rules.welcome_points else "."),
             )
         )
-    logger.info("member signed in", extra={"member_id": member.member_id, "first_time": first_time})
-    token = tokens.issue_access_token(signing_key(), member.member_id, now, rules.access_token_ttl_seconds)
+    for email, code in confirm_email:
+        send_email_confirmation(email, code, rules)
+    logger.info("member signed in", extra={"member_id": member.member_id, "first_time": first_time, "channel": code_item.channel})
+    token = tokens.issue_access_token(signing_key(), member.member_id, now, rules.access_token_ttl_seconds, epoch=int(member.token_epoch or 0))
     view = member_view(member, expiring_summary(points_state(member), rules.points_validity_months))
     return SignedIn(access_token=token, expires_in=rules.access_token_ttl_seconds, member=view)

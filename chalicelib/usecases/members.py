@@ -4,14 +4,46 @@ from __future__ import annotations
 
 from typing import Any
 
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
 from ..clock import iso
 from ..errors import Unauthorized
+from ..observability import logger
 from ..points import expiring_summary
 from ..store import keys
 from ..store.members import get_member, member_view, points_state
 from ..store.models import BaseItem, LedgerEntry, Member, Reward
 from ..store.parameters import load_rules
+from ..store.transactions import Retryable, error_code, with_retries
 from .pages import decode_cursor, encode_cursor
+
+
+def session_is_open(member_id: str, epoch: int) -> bool:
+    """A token of `epoch` may still act for the member: the membership is not closed (or erased)
+    and nobody signed out since the token was issued. One small read (three attributes)."""
+    try:
+        member = Member.get(keys.member_pk(member_id), keys.PROFILE, consistent_read=True, attributes_to_get=["status", "token_epoch", "erased"])
+    except DoesNotExist:
+        return False
+    return member.status != "closed" and not member.erased and int(member.token_epoch or 0) == epoch
+
+
+def sign_out(member_id: str) -> None:
+    """Every token issued to the member so far stops working (the next epoch starts)."""
+
+    def attempt() -> None:
+        member = get_member(member_id)
+        if member is None or member.status == "closed":
+            raise Unauthorized("The membership is closed")
+        try:
+            member.update(actions=[Member.token_epoch.set(int(member.token_epoch or 0) + 1)])
+        except UpdateError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise Retryable("member changed meanwhile") from exc
+            raise
+
+    with_retries(attempt)
+    logger.info("member signed out", extra={"member_id": member_id})
 
 
 def active_member_view(member_id: str) -> dict[str, Any]:

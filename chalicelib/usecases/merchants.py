@@ -1,22 +1,52 @@
-"""Merchant (store) authentication by API key.
+"""Merchant (store) authentication by API key, and what a key may act on.
 
 Keys are stored as SHA-256 digests only. A verified key is cached in the
 container for `CACHE_SECONDS`, so a revoked key stops working within that
 time (documented for operators) and a purchase costs no extra read.
+
+A key is issued for one store (`scope: store`): it reports purchases, top-ups,
+payments and coupon uses for that store only, and refunds only what that
+store recorded. A key issued with `scope: brand` (a head-office backend) acts
+for every store. Another store's order, payment or top-up id is never
+answered from its record: a replay of it is an `idempotency_conflict` that
+says nothing about it, a refund of it is `403 forbidden`.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 from pynamodb.exceptions import DoesNotExist
 
 from ..codes import key_digest
-from ..errors import Unauthorized
+from ..errors import Forbidden, Unauthorized
 from ..store import keys
 from ..store.models import ApiKey
-from .purchases import Merchant
+
+STORE_SCOPE, BRAND_SCOPE = "store", "brand"
+
+
+@dataclass(frozen=True)
+class Merchant:
+    key_id: str
+    store_id: str
+    scope: str = STORE_SCOPE
+
+    def store_for(self, named: str | None) -> str:
+        """The store a write belongs to: the one the request names, which a store's key may only
+        name as its own (403 otherwise); its own store when it names none."""
+        if named is None or named == self.store_id:
+            return self.store_id
+        if self.scope == BRAND_SCOPE:
+            return named
+        raise Forbidden(f"This key acts for store {self.store_id} only")
+
+    def acts_for(self, store_id: str | None) -> bool:
+        """The key may act on a record of `store_id` (refund it, see its stored answer)."""
+        return self.scope == BRAND_SCOPE or store_id == self.store_id
+
 
 CACHE_SECONDS = 60
 _cache: dict[str, tuple[float, Merchant]] = {}
@@ -38,7 +68,7 @@ def authenticate_merchant(api_key: str | None) -> Merchant:
         raise Unauthorized("A valid x-api-key header is required") from None
     if item.status != "active":
         raise Unauthorized("A valid x-api-key header is required")
-    merchant = Merchant(key_id=item.key_id, store_id=item.store_id)
+    merchant = Merchant(key_id=item.key_id, store_id=item.store_id, scope=item.scope or STORE_SCOPE)
     with _lock:
         _cache[digest] = (now + CACHE_SECONDS, merchant)
     return merchant

@@ -13,13 +13,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from pynamodb.attributes import MapAttribute
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
 from ..clock import iso, today_in, utcnow
 from ..errors import BirthdayLocked, InvalidCode, NotFound, PhoneTaken, TemporarilyUnavailable, Unauthorized, ValidationFailed
+from ..identity import email_is_confirmed
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
 from ..observability import count, logger
 from ..points import earn, expiring_summary, month_key
@@ -41,7 +43,17 @@ from ..store.models import BaseItem, CodeAttempts, LedgerEntry, Member, Order, P
 from ..store.parameters import load_rules
 from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
 from .common import phone_or_error, plain
-from .verification import check_lockout, code_is_valid, code_text, new_code_item, record_failure, throttle_marker, throttle_sends, too_soon
+from .verification import (
+    SendReservation,
+    claim_attempt,
+    code_is_valid,
+    code_text,
+    new_code_item,
+    reserve_code_send,
+    reserve_send_alone,
+    send_email_confirmation,
+    throttle_marker,
+)
 
 COMPLETION_REF = "profile_completion"
 
@@ -59,7 +71,10 @@ def profile_view(member: Member, rules: ProgramRules) -> dict[str, Any]:
 
 
 def _completion_fields(member: Member) -> dict[str, Any]:
-    return {"email": member.email, "birthday": member.birthday, "gender": member.gender, "address": as_dict(member.address) or None}
+    """What the completion bonus counts. Only a confirmed email counts: a bonus is paid on
+    proven data, never on an address nobody confirmed."""
+    email = member.email if email_is_confirmed(member) else None
+    return {"email": email, "birthday": member.birthday, "gender": member.gender, "address": as_dict(member.address) or None}
 
 
 @dataclass
@@ -89,8 +104,10 @@ def _add_completion_bonus(
 # --- PATCH /v1/me -----------------------------------------------------------------------
 
 
-def update_profile(member_id: str, patch: ProfilePatch) -> dict[str, Any]:
-    """Change the fields the request names; a new email waits for its code (POST /v1/me/email/verify)."""
+def update_profile(member_id: str, patch: ProfilePatch, client: str) -> dict[str, Any]:
+    """Change the fields the request names; a new email waits for its code (POST /v1/me/email/verify).
+    The code's send counts against the sending limits, in the same transaction: a refused send
+    changes nothing."""
     rules = load_rules()
     changes = patch.changes()
     email_code: list[tuple[str, str]] = []
@@ -136,8 +153,9 @@ def update_profile(member_id: str, patch: ProfilePatch) -> dict[str, Any]:
                     raise ValueError(f"birthday_change answered SET for {requested!r}")
                 actions += [Member.birthday.set(requested), Member.birthday_bucket.set(bucket)]
                 after["birthday"] = requested
+        reservation = None
         if "email" in changes:
-            _email_change(tx, member, actions, after, changes["email"], rules, now, email_code)
+            reservation = _email_change(tx, member, actions, after, changes["email"], rules, now, email_code, client)
 
         completion = _add_completion_bonus(tx, member, actions, before, after, rules, now)
         if not actions:
@@ -146,15 +164,17 @@ def update_profile(member_id: str, patch: ProfilePatch) -> dict[str, Any]:
         try:
             tx.commit()
         except Cancelled as exc:
-            if "throttle" in exc.failed and "member" not in exc.failed:
-                raise too_soon(rules) from exc
+            refused = reservation.refusal(exc, rules, now) if reservation and "member" not in exc.failed else None
+            if refused is not None:
+                count("CodeSendsRefused")
+                raise refused from exc
             raise Retryable("member changed meanwhile") from exc
 
     with_retries(attempt)
     if completion.granted:
         count("ProfilesCompleted")
     for email, code in email_code:
-        _send_email_code(email, code, rules)
+        send_email_confirmation(email, code, rules)
     logger.info("profile updated", extra={"member_id": member_id, "fields": sorted(changes), "completed": completion.granted})
     return profile_view(_open_member(member_id), rules)
 
@@ -168,58 +188,46 @@ def _email_change(
     rules: ProgramRules,
     now: datetime,
     email_code: list[tuple[str, str]],
-) -> None:
-    """Removing the email is immediate; a new email is pending until its code comes back."""
+    client: str,
+) -> SendReservation | None:
+    """Removing the email is immediate; a new email is pending until its code comes back.
+    Returns the send's reservation when a code is to go out."""
     pk = keys.member_pk(member.member_id)
     pending_code = VerificationCode(pk, keys.change_sk("email"))
-    if email is None or email == member.email:
+    if email is None or (email == member.email and email_is_confirmed(member)):
         if email is None and member.email:
-            actions.append(Member.email.remove())
+            actions += [Member.email.remove(), Member.email_verified_at.remove()]
             after["email"] = None
             if member.code_channel == "email":
                 actions.append(Member.code_channel.set("sms"))  # sign-in codes cannot go to a removed email
         if member.pending_email:
             actions.append(Member.pending_email.remove())
             tx.delete("pending_code", pending_code)
-        return
-    marked = throttle_marker(pk, keys.change_sent_sk("email"), rules, now)
-    if marked is not None:
-        tx.put("throttle", marked[0], marked[1])
-    item, code = new_code_item(pk, keys.change_sk("email"), email, rules, now, target=email)
+        return None
+    # A new email, or one never confirmed (a signup's, or from before confirmation was required).
+    reservation = reserve_code_send(client, email, rules, now)
+    reservation.add_to(tx, throttle_marker(pk, keys.change_sent_sk("email"), rules, now))
+    item, code = new_code_item(pk, keys.change_sk("email"), email, rules, now, target=email, channel="email")
     tx.put("code", item)
     actions.append(Member.pending_email.set(email))
     email_code.append((email, code))
-
-
-def _send_email_code(email: str, code: str, rules: ProgramRules) -> None:
-    """Best effort: the change is saved either way; PATCHing the same email again sends a new code."""
-    sent = send_best_effort(
-        Message(
-            channel="email",
-            to=email,
-            kind="verification_code",
-            body=code_text(rules, code, "Enter it in the app to confirm this email address. "),
-            subject=f"{rules.program_name} verification code",
-        )
-    )
-    if not sent:
-        logger.warning("email change code not delivered")
+    return reservation
 
 
 def verify_email(member_id: str, code: str) -> dict[str, Any]:
-    """Prove the pending email: it becomes the member's email (and may complete the profile)."""
+    """Prove the pending email: it becomes the member's confirmed email (and may complete the
+    profile). The attempt is counted before the code is judged."""
     rules = load_rules()
     now = utcnow()
     pk = keys.member_pk(member_id)
     attempts_sk = keys.change_attempts_sk("email")
     member = _open_member(member_id)
-    items = _change_items(member_id, "email")
-    check_lockout(items.get(attempts_sk), rules, now)
-    code_item = items.get(keys.change_sk("email"))
+    claim_attempt(pk, attempts_sk, rules, now)
+    code_item = _change_code(member_id, "email")
     target = member.pending_email
-    if not target or not isinstance(code_item, VerificationCode) or not code_is_valid(code_item, target, code, now):
-        _failed(pk, attempts_sk, rules, now)
-    assert isinstance(code_item, VerificationCode) and target
+    if not target or code_item is None or not code_is_valid(code_item, target, code, now):
+        _failed()
+    assert code_item is not None and target
     completion = _Completion()
 
     def attempt() -> None:
@@ -229,11 +237,10 @@ def verify_email(member_id: str, code: str) -> dict[str, Any]:
             raise InvalidCode("The code is wrong, used or expired")
         tx = Transaction()
         tx.delete("code", code_item, VerificationCode.nonce == code_item.nonce)
-        if attempts_sk in items:
-            tx.delete("attempts", CodeAttempts(pk, attempts_sk))
+        tx.delete("attempts", CodeAttempts(pk, attempts_sk))
         before = _completion_fields(current)
         after = {**before, "email": target}
-        actions: list[Action] = [Member.email.set(target), Member.pending_email.remove()]
+        actions: list[Action] = [Member.email.set(target), Member.email_verified_at.set(now), Member.pending_email.remove()]
         completion = _add_completion_bonus(tx, current, actions, before, after, rules, now)
         tx.update("member", current, actions)
         try:
@@ -250,23 +257,24 @@ def verify_email(member_id: str, code: str) -> dict[str, Any]:
     return profile_view(_open_member(member_id), rules)
 
 
-def _change_items(member_id: str, kind: str) -> dict[str, BaseItem]:
-    """The change's code and failure counter, in one read."""
-    wanted = [(keys.member_pk(member_id), keys.change_sk(kind)), (keys.member_pk(member_id), keys.change_attempts_sk(kind))]
-    return {item.sk: item for item in BaseItem.batch_get(wanted, consistent_read=True)}
+def _change_code(member_id: str, kind: str) -> VerificationCode | None:
+    """The pending change's code (its target is on it)."""
+    try:
+        return VerificationCode.get(keys.member_pk(member_id), keys.change_sk(kind), consistent_read=True)
+    except DoesNotExist:
+        return None
 
 
-def _failed(pk: str, attempts_sk: str, rules: ProgramRules, now: datetime) -> None:
-    failures = record_failure(pk, attempts_sk, rules, now)
+def _failed() -> NoReturn:
     count("VerificationsFailed")
-    logger.info("change verification failed", extra={"failures": failures})
+    logger.info("change verification failed")
     raise InvalidCode("The code is wrong, used or expired")
 
 
 # --- POST /v1/me/phone, POST /v1/me/phone/verify -----------------------------------------
 
 
-def request_phone_change(member_id: str, raw_phone: str) -> dict[str, Any]:
+def request_phone_change(member_id: str, raw_phone: str, client: str) -> dict[str, Any]:
     """Send a code to the new phone. Answered the same whether or not the phone belongs to
     another member (no enumeration): that is only told to whoever proves the phone is theirs."""
     rules = load_rules()
@@ -275,7 +283,7 @@ def request_phone_change(member_id: str, raw_phone: str) -> dict[str, Any]:
     member = _open_member(member_id)
     if phone == member.phone:
         raise ValidationFailed.single("phone", "is already this membership's phone")
-    throttle_sends(keys.phone_pk(phone), keys.SENT, rules, now)
+    reserve_send_alone(client, phone, (keys.phone_pk(phone), keys.SENT), rules, now)
     item, code = new_code_item(keys.member_pk(member_id), keys.change_sk("phone"), phone, rules, now, target=phone)
     item.save()
     try:
@@ -295,19 +303,19 @@ def request_phone_change(member_id: str, raw_phone: str) -> dict[str, Any]:
 
 def verify_phone_change(member_id: str, raw_phone: str, code: str) -> dict[str, Any]:
     """Move the membership to the proved phone: one transaction releases the old phone's guard,
-    puts the new one only if absent (409 phone_taken otherwise) and updates the member."""
+    puts the new one only if absent (409 phone_taken otherwise) and updates the member.
+    The attempt is counted before the code is judged; the new phone is proven by it."""
     rules = load_rules()
     phone = phone_or_error(raw_phone, rules)
     now = utcnow()
     pk = keys.member_pk(member_id)
     attempts_sk = keys.change_attempts_sk("phone")
     _open_member(member_id)
-    items = _change_items(member_id, "phone")
-    check_lockout(items.get(attempts_sk), rules, now)
-    code_item = items.get(keys.change_sk("phone"))
-    if not isinstance(code_item, VerificationCode) or not code_is_valid(code_item, phone, code, now):
-        _failed(pk, attempts_sk, rules, now)
-    assert isinstance(code_item, VerificationCode)
+    claim_attempt(pk, attempts_sk, rules, now)
+    code_item = _change_code(member_id, "phone")
+    if code_item is None or not code_is_valid(code_item, phone, code, now):
+        _failed()
+    assert code_item is not None
     old_phone: list[str] = []
 
     def attempt() -> None:
@@ -316,14 +324,13 @@ def verify_phone_change(member_id: str, raw_phone: str, code: str) -> dict[str, 
             return  # a retry whose first commit's answer was lost: already moved
         tx = Transaction()
         tx.delete("code", code_item, VerificationCode.nonce == code_item.nonce)
-        if attempts_sk in items:
-            tx.delete("attempts", CodeAttempts(pk, attempts_sk))
+        tx.delete("attempts", CodeAttempts(pk, attempts_sk))
         tx.delete("old_guard", PhoneGuard(keys.phone_pk(member.phone), keys.GUARD), PhoneGuard.member_id == member_id)
         # The old phone's code, failures and send marker go with it (no later signup's are touched).
         for sk in (keys.CODE, keys.ATTEMPTS, keys.SENT):
             tx.delete(f"old_{sk.lower()}", BaseItem(keys.phone_pk(member.phone), sk))
         tx.put("guard", PhoneGuard(keys.phone_pk(phone), keys.GUARD, member_id=member_id), PhoneGuard.pk.does_not_exist())
-        tx.update("member", member, [Member.phone.set(phone), Member.phone_key.set(phone)])
+        tx.update("member", member, [Member.phone.set(phone), Member.phone_key.set(phone), Member.phone_verified_at.set(now)])
         try:
             tx.commit()
         except Cancelled as exc:
@@ -371,6 +378,7 @@ _INTERNAL = frozenset(
         "salt",
         "digest",
         "nonce",
+        "token_epoch",
     }
 )
 # Fields of other people kept on the member's items (an operator's identity on an audit entry).

@@ -14,7 +14,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 
 from ..clock import iso, today_in, utcnow
-from ..errors import IdempotencyConflict, MemberClosed, MemberFrozen, NotFound, RefundExceedsPurchase, ValidationFailed
+from ..errors import Forbidden, IdempotencyConflict, MemberClosed, MemberFrozen, NotFound, RefundExceedsPurchase, ValidationFailed
 from ..lifecycle import birthday_multiplier_applies
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
@@ -39,13 +39,8 @@ from ..store.parameters import load_rules
 from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
 from .common import fingerprint, phone_or_error, plain
 from .enrolment import add_enrolment, new_member
+from .merchants import Merchant
 from .referrals import settle_referral_on_purchase
-
-
-@dataclass(frozen=True)
-class Merchant:
-    key_id: str
-    store_id: str
 
 
 @dataclass(frozen=True)
@@ -54,11 +49,19 @@ class Outcome:
     body: dict[str, Any]
 
 
-def _replay(raw_order: dict[str, Any] | None, order_id: str, digest: str, write_token: str = "") -> tuple[Outcome, bool]:
+def order_store(order: Order) -> str:
+    """The store an order belongs to (orders recorded before `store_id` was always set: the reporting key's)."""
+    return order.store_id or order.merchant_store
+
+
+def _replay(raw_order: dict[str, Any] | None, order_id: str, digest: str, merchant: Merchant, write_token: str = "") -> tuple[Outcome, bool]:
     """The stored answer to an order already recorded: 200 for a replay, or 201 when
     the record is this very request's own write (its first answer never arrived).
-    Also whether that own write enrolled the member."""
+    Also whether that own write enrolled the member. Another store's order answers a
+    conflict that tells nothing about it."""
     order = Order.from_raw_data(raw_order) if raw_order else Order.get(keys.order_pk(order_id), keys.ORDER_SK, consistent_read=True)
+    if not merchant.acts_for(order_store(order)):
+        raise IdempotencyConflict(f"Order id {order_id} is already in use; report this purchase under another order id")
     if order.fingerprint != digest:
         raise IdempotencyConflict(f"Order {order_id} was already reported with a different body")
     own_write = bool(write_token) and order.write_token == write_token
@@ -71,6 +74,7 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
     if request.currency not in rules.currencies:
         raise ValidationFailed.single("currency", f"must be one of {', '.join(rules.currencies)}")
     phone = phone_or_error(request.phone, rules) if request.phone else None
+    store_id = merchant.store_for(request.store_id)
     digest = fingerprint(
         {
             "order_id": request.order_id,
@@ -97,7 +101,7 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
             if member is None:
                 # A replay of an order whose member was since erased still answers from the order.
                 try:
-                    return _replay(None, request.order_id, digest)[0]
+                    return _replay(None, request.order_id, digest, merchant)[0]
                 except DoesNotExist:
                     raise NotFound("No member with that member_id") from None
         else:
@@ -134,7 +138,7 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
             write_token=write_token,
             enrolled=is_new,
             member_id=member.member_id,
-            store_id=request.store_id,
+            store_id=store_id,
             merchant_store=merchant.store_id,
             amount=request.amount,
             currency=request.currency,
@@ -166,7 +170,7 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
             tx.commit()
         except Cancelled as exc:
             if "order" in exc.failed:
-                outcome, enrolled = _replay(exc.failed["order"], request.order_id, digest, write_token)
+                outcome, enrolled = _replay(exc.failed["order"], request.order_id, digest, merchant, write_token)
                 return outcome
             if "guard" in exc.failed:
                 strongly = True  # the index lagged behind a member just created
@@ -204,7 +208,8 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
 
 
 def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -> Outcome:
-    """Reverse points in proportion to the amount refunded, once per refund id."""
+    """Reverse points in proportion to the amount refunded, once per refund id. Only a key of
+    the order's store (or a brand-wide key) may."""
     digest = fingerprint({"order_id": order_id, "refund_id": request.refund_id, "amount": request.amount})
 
     def attempt() -> Outcome:
@@ -213,6 +218,8 @@ def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -
             order = Order.get(keys.order_pk(order_id), keys.ORDER_SK, consistent_read=True)
         except DoesNotExist:
             raise NotFound(f"No purchase with order id {order_id}") from None
+        if not merchant.acts_for(order_store(order)):
+            raise Forbidden("Only the store that recorded this purchase may refund it")
         try:
             done = Refund.get(keys.order_pk(order_id), keys.refund_sk(request.refund_id), consistent_read=True)
         except DoesNotExist:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..clock import iso, utcnow
 from ..errors import (
+    Forbidden,
     IdempotencyConflict,
     InsufficientFunds,
     MemberClosed,
@@ -49,8 +50,8 @@ from ..store.wallet import (
 )
 from ..wallet import NotEnoughFunds, RefundTooLarge, credit, debit, refunded_after, topup_bonus
 from .common import fingerprint, phone_or_error, plain
+from .merchants import Merchant
 from .pages import decode_cursor, encode_cursor
-from .purchases import Merchant
 
 # Who may move money: a pending member (enrolled by a purchase, not yet signed
 # up) holds a wallet like anyone else; a frozen one only gets refunds back.
@@ -122,6 +123,18 @@ def _replay(stored_fingerprint: str, response: Any, digest: str, conflict: str) 
     return WalletOutcome(201, plain(as_dict(response)), replayed=True)
 
 
+def _record_store(record: WalletTopup | WalletPayment) -> str:
+    """The store a top-up or payment belongs to (older records: the reporting key's)."""
+    return record.store_id or record.merchant_store
+
+
+def _replay_record(record: WalletTopup | WalletPayment, digest: str, conflict: str, merchant: Merchant, what: str, record_id: str) -> WalletOutcome:
+    """The stored answer, for the store it belongs to; another store learns nothing of it."""
+    if not merchant.acts_for(_record_store(record)):
+        raise IdempotencyConflict(f"{what} id {record_id} is already in use; use another id")
+    return _replay(record.fingerprint, record.response, digest, conflict)
+
+
 def _commit(tx: Transaction, record_part: str, replay_raw: Callable[[dict[str, Any] | None], WalletOutcome]) -> WalletOutcome | None:
     """Commit, or answer from the record when it already exists (a concurrent twin,
     or this request's own write whose answer was lost); on any other failed
@@ -157,19 +170,20 @@ def top_up(request: TopupRequest, merchant: Merchant) -> WalletOutcome:
     rules = load_rules()
     _accepted_currency(rules, request.currency)
     phone = phone_or_error(request.phone, rules) if request.phone else None
+    store_id = merchant.store_for(request.store_id)
     digest = _money_request_digest("topup_id", request.topup_id, request, phone)
     record_key = (keys.topup_pk(request.topup_id), keys.TOPUP_SK)
     conflict = f"Top-up {request.topup_id} was already recorded with a different body"
 
     def replay_raw(raw: dict[str, Any] | None) -> WalletOutcome:
         record = WalletTopup.from_raw_data(raw) if raw else WalletTopup.get(*record_key, consistent_read=True)
-        return _replay(record.fingerprint, record.response, digest, conflict)
+        return _replay_record(record, digest, conflict, merchant, "Top-up", request.topup_id)
 
     def attempt() -> WalletOutcome:
         now = utcnow()
         found = _read(record_key, phone, request.member_id)
         if isinstance(found.record, WalletTopup):
-            return _replay(found.record.fingerprint, found.record.response, digest, conflict)
+            return _replay_record(found.record, digest, conflict, merchant, "Top-up", request.topup_id)
         member = _member_who_may(found.member, CAN_TOP_UP_OR_PAY, "phone" if phone else "member_id", "be topped up")
         wallet = found.wallet
         _wallet_currency(wallet, request.currency)
@@ -196,7 +210,7 @@ def top_up(request: TopupRequest, merchant: Merchant) -> WalletOutcome:
                 amount=request.amount,
                 bonus=bonus,
                 currency=request.currency,
-                store_id=request.store_id,
+                store_id=store_id,
                 merchant_store=merchant.store_id,
                 response=body,
                 created_at=now,
@@ -230,19 +244,20 @@ def pay(request: WalletPaymentRequest, merchant: Merchant) -> WalletOutcome:
     rules = load_rules()
     _accepted_currency(rules, request.currency)
     phone = phone_or_error(request.phone, rules) if request.phone else None
+    store_id = merchant.store_for(request.store_id)
     digest = _money_request_digest("payment_id", request.payment_id, request, phone)
     record_key = (keys.payment_pk(request.payment_id), keys.PAYMENT_SK)
     conflict = f"Payment {request.payment_id} was already recorded with a different body"
 
     def replay_raw(raw: dict[str, Any] | None) -> WalletOutcome:
         record = WalletPayment.from_raw_data(raw) if raw else WalletPayment.get(*record_key, consistent_read=True)
-        return _replay(record.fingerprint, record.response, digest, conflict)
+        return _replay_record(record, digest, conflict, merchant, "Payment", request.payment_id)
 
     def attempt() -> WalletOutcome:
         now = utcnow()
         found = _read(record_key, phone, request.member_id)
         if isinstance(found.record, WalletPayment):
-            return _replay(found.record.fingerprint, found.record.response, digest, conflict)
+            return _replay_record(found.record, digest, conflict, merchant, "Payment", request.payment_id)
         member = _member_who_may(found.member, CAN_TOP_UP_OR_PAY, "phone" if phone else "member_id", "pay")
         wallet = found.wallet
         _wallet_currency(wallet, request.currency)
@@ -263,7 +278,7 @@ def pay(request: WalletPaymentRequest, merchant: Merchant) -> WalletOutcome:
                 member_id=member.member_id,
                 amount=request.amount,
                 currency=request.currency,
-                store_id=request.store_id,
+                store_id=store_id,
                 merchant_store=merchant.store_id,
                 response=body,
                 created_at=now,
@@ -289,7 +304,8 @@ def pay(request: WalletPaymentRequest, merchant: Merchant) -> WalletOutcome:
 
 
 def refund_payment(payment_id: str, request: WalletRefundRequest, merchant: Merchant) -> WalletOutcome:
-    """Credit back (part of) a payment once per refund id; refunds never add up to more than the payment."""
+    """Credit back (part of) a payment once per refund id; refunds never add up to more than the
+    payment. Only a key of the payment's store (or a brand-wide key) may."""
     digest = fingerprint({"payment_id": payment_id, "refund_id": request.refund_id, "amount": request.amount})
     payment_key = (keys.payment_pk(payment_id), keys.PAYMENT_SK)
     refund_key = (keys.payment_pk(payment_id), keys.refund_sk(request.refund_id))
@@ -303,12 +319,14 @@ def refund_payment(payment_id: str, request: WalletRefundRequest, merchant: Merc
     def attempt() -> WalletOutcome:
         now = utcnow()
         found = read_items([payment_key, refund_key])
-        done = found.get(refund_key)
-        if isinstance(done, WalletRefund):
-            return _replay(done.fingerprint, done.response, digest, conflict)
         payment = found.get(payment_key)
         if not isinstance(payment, WalletPayment):
             raise NotFound(f"No wallet payment with payment id {payment_id}")
+        if not merchant.acts_for(_record_store(payment)):
+            raise Forbidden("Only the store that recorded this payment may refund it")
+        done = found.get(refund_key)
+        if isinstance(done, WalletRefund):
+            return _replay(done.fingerprint, done.response, digest, conflict)
         member_id = payment.member_id
         refunded_to[:] = [member_id]
         more = read_items([member_key(member_id), wallet_key(member_id)])

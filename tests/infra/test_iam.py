@@ -7,8 +7,8 @@ import json
 from infra.stack import CAPABILITIES
 from tests.infra.conftest import resources
 
-# The two services that accept nothing narrower than "*" (see infra/nag.py).
-WILDCARD_RESOURCE_ACTIONS = {"sns:Publish", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# The actions AWS authorises on nothing narrower than "*" (see infra/nag.py).
+WILDCARD_RESOURCE_ACTIONS = {"sns:Publish", "xray:PutTraceSegments", "xray:PutTelemetryRecords", "sns:SetSMSAttributes"}
 
 
 def statements(template):
@@ -53,7 +53,16 @@ def test_only_sms_and_tracing_are_allowed_on_every_resource(template):
             assert set(as_list(statement["Action"])) <= WILDCARD_RESOURCE_ACTIONS, f"{logical_id}: {statement}"
 
 
-def test_the_authorizer_reads_the_signing_key_and_nothing_else(template):
+def test_only_the_deploy_time_spend_limit_call_may_change_sms_settings(template):
+    holders = {logical_id for logical_id, s in statements(template) if "sns:SetSMSAttributes" in as_list(s["Action"])}
+    assert len(holders) == 1
+    (holder,) = holders
+    (statement,) = [s for logical_id, s in statements(template) if logical_id == holder]
+    assert as_list(statement["Action"]) == ["sns:SetSMSAttributes"]
+    assert template["Resources"][holder]["Type"] == "AWS::IAM::Policy"  # on CDK's custom resource provider, not a function
+
+
+def test_the_authorizer_reads_the_signing_key_and_one_member_item_and_nothing_else(template):
     actions = function_roles(template)["MemberToken"]
     assert actions == {
         "logs:CreateLogStream",
@@ -62,6 +71,7 @@ def test_the_authorizer_reads_the_signing_key_and_nothing_else(template):
         "xray:PutTelemetryRecords",
         "ssm:GetParameter",
         "secretsmanager:GetSecretValue",
+        "dynamodb:GetItem",  # is the membership closed, did the member sign out
     }
 
 
@@ -95,7 +105,7 @@ def test_table_access_names_the_table_and_each_of_its_indexes(template):
         if any(a.startswith("dynamodb:") for a in as_list(statement["Action"])):
             rendered = json.dumps(statement["Resource"])
             assert table_id in rendered and "*" not in rendered, logical_id
-            if as_list(statement["Action"]) == ["dynamodb:Scan"]:  # reconcile: the table only, never an index
+            if as_list(statement["Action"]) in (["dynamodb:Scan"], ["dynamodb:GetItem"]):  # reconcile, the authorizer: the table only
                 assert "/index/" not in rendered, logical_id
             else:
                 assert "dynamodb:Scan" not in as_list(statement["Action"]), logical_id

@@ -65,12 +65,18 @@ class Members:
         assert reply.status == 202, reply.text
         return phone
 
-    def verified(self, phone: str | None = None, **extra: Any) -> tuple[str, dict[str, Any]]:
-        """Returns (access token, verify response body)."""
+    def verified(self, phone: str | None = None, *, confirm_email: bool = True, **extra: Any) -> tuple[str, dict[str, Any]]:
+        """Returns (access token, verify response body). A signup's email is confirmed with the
+        code sent to it, as the member would (unless `confirm_email=False`: then it stays pending)."""
         phone = self.signed_up(phone, **extra)
         reply = self.api.post("/v1/auth/verify", {"phone": phone, "code": last_code(self.outbox, phone)})
         assert reply.status == 200, reply.text
         body = reply.json()
+        if extra.get("email") and confirm_email:
+            code = last_code(self.outbox, extra["email"])
+            confirmed = self.api.post("/v1/me/email/verify", {"code": code}, headers=bearer(body["access_token"]))
+            assert confirmed.status == 200, confirmed.text
+            body["member"] = confirmed.json()
         return body["access_token"], body
 
     def purchase(self, order_id: str, amount: int, **who: Any) -> Any:

@@ -98,11 +98,12 @@ def test_given_a_closed_membership_in_its_grace_period_then_the_phone_stays_held
     assert _member(body["member"]["member_id"]).name == "张伟"  # nothing erased yet
 
 
-def test_given_a_closed_membership_when_closing_again_then_409_already_closed(api, members):
+def test_given_a_closed_membership_then_its_token_no_longer_works_and_closing_again_changes_nothing(api, members):
     token, body = members.verified()
     assert _close(api, token).status == 200
     first = _member(body["member"]["member_id"]).closed_at
-    _assert_problem(_close(api, token), 409, "already_closed")
+    _assert_problem(_close(api, token), 401, "unauthorized")
+    _assert_problem(api.get("/v1/me/wallet", headers=bearer(token)), 401, "unauthorized")  # a route that does not read the member
     assert _member(body["member"]["member_id"]).closed_at == first
 
 
@@ -197,6 +198,8 @@ def _a_member_with_everything(api, members, outbox_path) -> dict[str, Any]:
     members.signed_up(phone=person["first_national"], name=person["name"], email=person["email"], birthday=person["birthday"])
     verified = api.post("/v1/auth/verify", {"phone": first_phone, "code": last_code(outbox_path, first_phone)}).json()
     token, member_id = verified["access_token"], verified["member"]["member_id"]
+    confirmed = api.post("/v1/me/email/verify", {"code": last_code(outbox_path, person["email"])}, headers=bearer(token))  # the signup's email
+    assert confirmed.status == 200, confirmed.text
     api.post("/v1/me/phone", {"phone": person["national"]}, headers=bearer(token))  # the member moved to another phone since
     moved = api.post("/v1/me/phone/verify", {"phone": phone, "code": last_code(outbox_path, phone)}, headers=bearer(token))
     assert moved.status == 200, moved.text
