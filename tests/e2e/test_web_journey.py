@@ -116,11 +116,13 @@ def test_given_a_new_member_on_a_phone_when_they_sign_up_earn_redeem_and_edit_th
     assert me(stack, session_token(tab))["email"] == email
     assert axe_findings(page) == []
 
-    # Sign out: back to sign-in, nothing of the session left in the tab.
+    # Sign out: the API revokes the token, and the tab is back at sign-in with nothing of the session left.
+    token = session_token(tab)
     exact(page, "button", n["sign_out"]).click()
     exact(page, "button", n["sign_in"]).wait_for()
     assert page.get_by_role("navigation").count() == 0
     assert tab.stored_session() is None
+    assert requests.get(stack.url("/v1/me"), headers=bearer(token), timeout=TIMEOUT).status_code == 401
     tab.goto("/app/history")
     exact(page, "button", n["sign_in"]).wait_for()
     assert tab.page_errors == []
