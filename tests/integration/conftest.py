@@ -18,6 +18,7 @@ from chalicelib.usecases.merchants import forget_cached_keys
 from tests.support.client import ApiClient
 from tests.support.emf import emf_documents
 from tests.support.outbox import last_code
+from tests.support.rules import SUITE_RULES
 
 MERCHANT = {"x-api-key": "local-dev-key"}
 
@@ -29,7 +30,7 @@ def aws() -> Iterator[Any]:
         forget_cached_keys()
         Path(os.environ["OUTBOX_PATH"]).unlink(missing_ok=True)
         session = boto3.Session()
-        bootstrap(get_settings(), session)
+        bootstrap(get_settings(), session, rules_json=SUITE_RULES.model_dump_json())
         yield session
     clear_caches()
     forget_cached_keys()

@@ -125,7 +125,8 @@ def test_given_first_verification_then_welcome_points_and_message_once_only(api,
 
 
 def test_given_a_chinese_name_and_profile_then_they_round_trip_unchanged(api, members):
-    token, _ = members.verified(name="欧阳娜娜", email="nana@example.cn", birthday="1990-02-28", consents={"sms_marketing": True}, confirm_email=False)
+    profile = {"name": "欧阳娜娜", "email": "nana@example.cn", "birthday": "1990-02-28", "consents": {"sms_marketing": True}}
+    token, _ = members.verified(**profile, confirm_email=False)
     me = api.get("/v1/me", headers=bearer(token)).json()
     assert me["name"] == "欧阳娜娜"
     assert (me["email"], me["pending_email"]) == (None, "nana@example.cn")  # until a code sent to it comes back

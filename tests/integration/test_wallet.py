@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from chalicelib.rules import DEFAULT_RULES, TopupBonus
+from chalicelib.rules import TopupBonus
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.store.members import member_id_for_phone
 from chalicelib.store.models import Member
 from chalicelib.store.models_wallet import Wallet, WalletEntry
-from chalicelib.store.parameters import clear_caches
 from tests.integration.conftest import MERCHANT, bearer
 from tests.integration.test_faults import _clients, _lost_answer, inject, throttled, transaction_conflict
+from tests.support.rules import set_rules
 
 # --- helpers -----------------------------------------------------------------------
 
@@ -65,9 +65,7 @@ def set_status(member_id: str, status: str) -> None:
 
 
 def use_rules(aws, **changes: Any) -> None:
-    rules = DEFAULT_RULES.model_copy(update=changes)
-    aws.client("ssm").put_parameter(Name=get_settings().rules_parameter, Value=rules.model_dump_json(), Type="String", Overwrite=True)
-    clear_caches()
+    set_rules(aws, **changes)
 
 
 def assert_problem(reply, status: int, code: str) -> dict[str, Any]:

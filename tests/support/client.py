@@ -30,8 +30,11 @@ class ApiClient:
     def __init__(self, app: Any) -> None:
         self._gateway = ProblemGateway(app, Config.create(chalice_app=app, chalice_stage="local", app_name="huiyuan"))
 
-    def request(self, method: str, path: str, *, json_body: Any = None, body: bytes | None = None, headers: dict[str, str] | None = None) -> Reply:
-        sent = {"content-type": "application/json", **(headers or {})}
+    def request(
+        self, method: str, path: str, *, json_body: Any = None, body: bytes | None = None, headers: dict[str, str | None] | None = None
+    ) -> Reply:
+        # JSON unless the test says otherwise; a header given as None is not sent at all.
+        sent = {k: v for k, v in {"content-type": "application/json", **(headers or {})}.items() if v is not None}
         if json_body is not None:
             body = json.dumps(json_body, ensure_ascii=False).encode()
         response = self._gateway.handle_request(method=method, path=path, headers=sent, body=body or b"")

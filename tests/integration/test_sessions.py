@@ -1,0 +1,97 @@
+"""Tokens stop working when the member signs out or the membership closes (issue 10): the
+authorizer checks the member, not only the signature."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+
+from chalicelib import tokens
+from chalicelib.store import keys
+from chalicelib.store.models import BaseItem, Member
+from chalicelib.store.parameters import signing_key
+from tests.integration.conftest import bearer
+from tests.support.outbox import last_code
+
+MEMBER_READS = ["/v1/me", "/v1/me/ledger", "/v1/me/wallet", "/v1/me/coupons", "/v1/me/feedback", "/v1/me/export"]
+
+
+def _refused(reply) -> None:
+    assert reply.status == 401, reply.text
+    assert reply.json()["code"] == "unauthorized"
+
+
+def test_given_a_member_who_signs_out_then_every_token_issued_before_stops_working_and_a_new_sign_in_works(api, members, outbox_path):
+    token, body = members.verified()
+    phone = body["member"]["phone"]
+    signed_out = api.post("/v1/me/sign-out", headers=bearer(token))
+    assert (signed_out.status, signed_out.text) == (204, "")
+    for path in MEMBER_READS:
+        _refused(api.get(path, headers=bearer(token)))
+    _refused(api.post("/v1/me/sign-out", headers=bearer(token)))
+    BaseItem(keys.phone_pk(phone), keys.SENT).delete()
+    api.post("/v1/auth/code", {"phone": phone})
+    fresh = api.post("/v1/auth/verify", {"phone": phone, "code": last_code(outbox_path, phone)}).json()["access_token"]
+    assert api.get("/v1/me", headers=bearer(fresh)).json()["member_id"] == body["member"]["member_id"]
+
+
+def test_given_an_operator_closes_a_membership_then_its_tokens_are_refused_on_every_route(api, members):
+    token, body = members.verified()
+    closed = api.post(f"/v1/admin/members/{body['member']['member_id']}/close", {"reason": "asked by phone"})
+    assert closed.status == 200, closed.text
+    for path in MEMBER_READS:
+        _refused(api.get(path, headers=bearer(token)))
+
+
+def test_given_a_frozen_member_then_they_still_read_but_may_not_spend(api, members):
+    token, body = members.verified()
+    api.post(f"/v1/admin/members/{body['member']['member_id']}/freeze", {"reason": "suspicious activity"})
+    me = api.get("/v1/me", headers=bearer(token))
+    assert (me.status, me.json()["status"]) == (200, "frozen")
+    redeemed = api.post("/v1/me/redemptions", {"reward_id": "coffee"}, headers={**bearer(token), "Idempotency-Key": "k-1"})
+    assert (redeemed.status, redeemed.json()["code"]) == (403, "member_frozen")
+
+
+def test_given_a_token_of_an_older_epoch_or_one_made_without_our_key_then_it_is_refused(api, members):
+    _, body = members.verified()
+    member_id = body["member"]["member_id"]
+    now = datetime.now(UTC)
+    older = tokens.issue_access_token(signing_key(), member_id, now, 900, epoch=0)
+    assert api.get("/v1/me", headers=bearer(older)).status == 200  # the current epoch is 0
+    Member.get(keys.member_pk(member_id), keys.PROFILE).update(actions=[Member.token_epoch.set(3)])
+    _refused(api.get("/v1/me", headers=bearer(older)))
+    current = tokens.issue_access_token(signing_key(), member_id, now, 900, epoch=3)
+    assert api.get("/v1/me", headers=bearer(current)).status == 200
+    claims = jwt.decode(current, signing_key(), algorithms=["HS256"], audience=tokens.AUDIENCE)
+    forged = jwt.encode({**claims, "ep": 3}, b"x" * 48, algorithm="HS256")
+    _refused(api.get("/v1/me", headers=bearer(forged)))
+
+
+@pytest.mark.parametrize("epoch", [-1, "3", True, 1.5])
+def test_given_a_token_whose_epoch_is_not_a_small_integer_then_it_is_refused(api, members, epoch):
+    _, body = members.verified()
+    now = datetime.now(UTC)
+    claims = {
+        "iss": tokens.ISSUER,
+        "aud": tokens.AUDIENCE,
+        "sub": body["member"]["member_id"],
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=5)).timestamp()),
+        "ep": epoch,
+    }
+    _refused(api.get("/v1/me", headers=bearer(jwt.encode(claims, signing_key(), algorithm="HS256"))))
+
+
+def test_given_a_token_from_before_epochs_then_it_belongs_to_the_first_epoch(api, members):
+    _, body = members.verified()
+    now = datetime.now(UTC)
+    claims = {
+        "iss": tokens.ISSUER,
+        "aud": tokens.AUDIENCE,
+        "sub": body["member"]["member_id"],
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=5)).timestamp()),
+    }
+    assert api.get("/v1/me", headers=bearer(jwt.encode(claims, signing_key(), algorithm="HS256"))).status == 200
