@@ -14,11 +14,12 @@ CHECKOV_VENV := .venv-checkov
 PYTHON313 := $(shell for p in "$(PYTHON)" python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
 	[ -n "$$p" ] && command -v "$$p" >/dev/null 2>&1 && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 
-.PHONY: help venv checkov-venv run test lint typecheck format bench clean job synth scan deploy diff
+.PHONY: help venv checkov-venv web web-check run test lint typecheck format bench clean job synth scan deploy diff
 
 help:
 	@echo "make run     serve the API on http://127.0.0.1:$(PORT) over an embedded local AWS endpoint"
 	@echo "make test    set everything up and run the whole suite"
+	@echo "make web     build the member web app (web/ -> web/dist, served at /app/); make run and make test do it"
 	@echo "make bench   DynamoDB round trips and cost per request, purchases/s through the local stack, cold start, package size, jobs at scale [JOB_SIZES=2000,20000]"
 	@echo "make job     JOB=<name> AS_OF=YYYY-MM-DD: run a scheduled job once against the running stack"
 	@echo "make lint    ruff (lint and format); make typecheck: mypy strict (both run in make test)"
@@ -44,12 +45,32 @@ $(CHECKOV_VENV)/.installed: infra/requirements-checkov.txt
 
 checkov-venv: $(CHECKOV_VENV)/.installed
 
-run: venv
+# The member web app (web/, docs/web.md): Vue and Vant from the npm registry (`npm ci`, the lockfile),
+# built by Vite into web/dist when its sources or the lockfile change. Vite needs Node.js 20.19+ or 22.12+.
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
+NODE_OK := command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 12) || (a === 20 && b >= 19) ? 0 : 1)'
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	@$(NODE_OK) || { echo "The member web app (web/) needs Node.js 20.19+ (or 22.12+) with npm to build; found: $$(node --version 2>/dev/null || echo 'no node') / $$(npm --version 2>/dev/null || echo 'no npm'). Install them (e.g. apt-get install nodejs npm) and run make again." >&2; exit 1; }
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web/dist/index.html: web/node_modules/.installed $(WEB_SOURCES)
+	npm run --prefix web --silent build
+
+web: web/dist/index.html
+
+# The app's own logic (vitest) and its types (vue-tsc), in make test.
+web-check: web/node_modules/.installed
+	npm run --prefix web --silent typecheck
+	npm run --prefix web --silent test
+
+run: venv web
 	$(PY) -m chalicelib.local.stack --port $(PORT)
 
 # Lint and types first (a minute or two), then the suite on two workers (this machine has two cores;
 # each worker starts its own local stack for the e2e tests).
-test: lint typecheck checkov-venv
+test: lint typecheck checkov-venv web-check web
 	$(PY) -m pytest -n 2
 
 lint: venv
@@ -68,7 +89,7 @@ bench: venv
 	$(PY) -m tests.bench.run $(if $(JOB_SIZES),--job-sizes $(JOB_SIZES))
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .local .pytest_cache .ruff_cache .hypothesis infra/cdk.out
+	rm -rf $(VENV) $(CHECKOV_VENV) .local .pytest_cache .ruff_cache .hypothesis infra/cdk.out web/dist web/node_modules
 
 JOB ?=
 AS_OF ?=
@@ -83,16 +104,16 @@ STAGE ?= dev
 CDK := npx --yes aws-cdk@2
 CDK_APP := --app "$(abspath $(PY)) infra/app.py" --context stage=$(STAGE) --output infra/cdk.out
 
-synth: venv
+synth: venv web
 	$(PY) infra/app.py
 
 # checkov over every stage's template (and prod with the optional settings the other way round):
 # fails on any finding infra/checkov_skips.py does not accept with a reason; prints the counts.
-scan: venv checkov-venv
+scan: venv checkov-venv web
 	$(PY) -m pytest tests/infra/test_scan.py -p no:xdist -rA
 
-diff: venv
+diff: venv web
 	$(CDK) diff $(CDK_APP) --all
 
-deploy: venv
+deploy: venv web
 	$(CDK) deploy $(CDK_APP) --all --require-approval broadening

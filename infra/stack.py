@@ -30,7 +30,7 @@ from chalicelib.errors import Forbidden, HuiyuanError, NotFound, TemporarilyUnav
 from chalicelib.rules import DEFAULT_RULES
 from chalicelib.store import table as table_definition
 
-from . import chalice_app, checkov_skips, firewall, monitoring, nag
+from . import chalice_app, checkov_skips, firewall, monitoring, nag, web
 from .chalice_app import FunctionInfo
 from .stages import Stage
 
@@ -164,6 +164,7 @@ class HuiyuanStack(cdk.Stack):
             self._configure_function(function)
         self._configure_api()
         self.firewall = firewall.build(self)
+        self.web = web.WebApp(self)  # the member web app and the API on one CloudFront origin (infra/web.py)
         self.admin_invoke_policy = self._admin_invoke_policy()
         if stage.set_sms_spend_limit:
             self._sms_spend_limit()

@@ -23,6 +23,7 @@ from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalic
 from ..api.formats import is_json_media_type
 from ..errors import HuiyuanError, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, problem
 from ..settings import get_settings
+from . import webapp
 
 # The gateway (and through it the app) is imported only once the stage's
 # environment is applied: the store reads its settings at import.
@@ -123,6 +124,8 @@ class ProblemRequestHandler(ChaliceRequestHandler):
         path = self.path.split("?", 1)[0]
         if self.command == "GET" and (path == "/docs" or path.startswith("/docs/")):
             return self._serve_docs(path)
+        if self.command in ("GET", "HEAD") and webapp.serves(path):
+            return webapp.serve(self, path)
         self._generic_handle()
 
     def _parse_payload(self) -> tuple[Any, bytes | None]:

@@ -24,7 +24,7 @@ from pathlib import Path
 import tests.conftest  # noqa: F401  (sets os.environ)
 from infra.stages import stage_environment
 
-from . import cost, jobs, load, purchase_time
+from . import cost, jobs, load, purchase_time, webapp
 from .capacity import USD_PER_MILLION_RRU, USD_PER_MILLION_WRU, usd_per_million
 from .coldstart import ColdStart, measure_cold_start
 from .package import Package, environment_for_chalice, measure_package
@@ -567,6 +567,13 @@ def write_markdown(
         "`chalicelib/`, `requirements.txt` and `.chalice/config.json`; sizes of `deployment.zip` (MB = 10^6 bytes) and "
         "the `Runtime` of every function in `sam.json`.",
         "",
+        "**Member web app.** The JavaScript a phone downloads to first show Home: from the build's manifest "
+        "(`web/dist/.vite/manifest.json`, `make web`), the entry chunk and its static imports plus the Home page's chunk "
+        "and its static imports, each gzipped at level 9 (CloudFront compresses with gzip or Brotli; Brotli is smaller). "
+        "Pages and libraries loaded later (the QR code library, other pages) are not counted, nor is CSS "
+        "(`tests/bench/webapp.py`; the browser test `tests/e2e/test_web_pages.py` checks the same budget on what Chromium "
+        "downloads).",
+        "",
         "## Capacity breakdown per DynamoDB call",
         "",
         _breakdown(results),
@@ -646,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [_round_trip_row(m) for m in results]
     if not args.skip_load:
         rows += [_purchase_time_row(timing), *_load_rows(load_result)]
-    rows += [_cold_start_row(cold), *_package_rows(package)]
+    rows += [_cold_start_row(cold), *_package_rows(package), webapp.row(webapp.measure_first_load())]
     table = render(rows)
     print(table)
     job_section = None

@@ -1,0 +1,68 @@
+// The API operations the app uses, one function each (openapi.yaml has the bodies).
+import { newIdempotencyKey, request } from "./api";
+import type {
+  Closure,
+  Consents,
+  Coupon,
+  Feedback,
+  FeedbackCategory,
+  LedgerEntry,
+  Member,
+  Page,
+  Program,
+  Redemption,
+  Reward,
+  TokenResponse,
+  VerificationSent,
+  WalletStatement,
+} from "./types";
+
+function query(params: Record<string, string | number | null | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && v !== "") q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
+export const signUp = (body: { phone: string; name: string; referral_code?: string }) =>
+  request<VerificationSent>("/v1/signup", { method: "POST", body, auth: false });
+
+export const requestCode = (phone: string, channel?: "email") =>
+  request<VerificationSent>("/v1/auth/code", { method: "POST", body: channel ? { phone, channel } : { phone }, auth: false });
+
+export const verifyCode = (phone: string, code: string) =>
+  request<TokenResponse>("/v1/auth/verify", { method: "POST", body: { phone, code }, auth: false });
+
+export const signOut = () => request<unknown>("/v1/me/sign-out", { method: "POST", body: {} });
+
+export const program = () => request<Program>("/v1/program", { auth: false });
+export const rewards = () => request<Page<Reward>>("/v1/rewards?limit=100", { auth: false });
+
+export const me = () => request<Member>("/v1/me");
+export const ledger = (cursor?: string | null, limit = 20) => request<Page<LedgerEntry>>(`/v1/me/ledger${query({ limit, cursor })}`);
+export const wallet = (cursor?: string | null) => request<WalletStatement>(`/v1/me/wallet${query({ limit: 20, cursor })}`);
+export const coupons = (cursor?: string | null) => request<Page<Coupon>>(`/v1/me/coupons${query({ limit: 50, cursor })}`);
+
+/** One attempt = one key: a retry of the same attempt (after a timeout) reuses it, so nothing is spent twice. */
+export const redeem = (rewardId: string, idempotencyKey: string = newIdempotencyKey()) =>
+  request<Redemption>("/v1/me/redemptions", { method: "POST", body: { reward_id: rewardId }, headers: { "Idempotency-Key": idempotencyKey } });
+
+export interface ProfileChanges {
+  name?: string;
+  email?: string | null;
+  birthday?: string;
+  gender?: Member["gender"];
+  preferences?: string[];
+  consents?: Partial<Consents>;
+}
+
+export const updateProfile = (changes: ProfileChanges) => request<Member>("/v1/me", { method: "PATCH", body: changes });
+export const verifyEmail = (code: string) => request<Member>("/v1/me/email/verify", { method: "POST", body: { code } });
+export const requestPhoneChange = (phone: string) => request<VerificationSent>("/v1/me/phone", { method: "POST", body: { phone } });
+export const verifyPhoneChange = (phone: string, code: string) => request<Member>("/v1/me/phone/verify", { method: "POST", body: { phone, code } });
+export const closeAccount = (reason: string) => request<Closure>("/v1/me", { method: "DELETE", body: { reason } });
+export const exportData = () => request<unknown>("/v1/me/export");
+
+export const feedback = (cursor?: string | null) => request<Page<Feedback>>(`/v1/me/feedback${query({ limit: 20, cursor })}`);
+export const sendFeedback = (body: { category: FeedbackCategory; text: string; order_id?: string }, idempotencyKey: string) =>
+  request<Feedback>("/v1/me/feedback", { method: "POST", body, headers: { "Idempotency-Key": idempotencyKey } });

@@ -1,0 +1,50 @@
+// An API error in words: a line in the member's language for what went wrong (by the problem's
+// stable `code`), then the problem's own `detail` (which names each invalid field).
+import { ApiError, NETWORK_ERROR } from "./api";
+import { translate, type Locale, type MessageKey } from "./i18n";
+
+export interface ErrorText {
+  summary: string;
+  detail: string;
+}
+
+const SUMMARIES: Record<string, MessageKey> = {
+  validation_error: "error.validation_error",
+  unauthorized: "error.unauthorized",
+  invalid_code: "error.invalid_code",
+  too_many_attempts: "error.too_many_attempts",
+  member_frozen: "error.member_frozen",
+  member_closed: "error.member_closed",
+  forbidden: "error.forbidden",
+  not_found: "error.not_found",
+  insufficient_points: "error.insufficient_points",
+  out_of_stock: "error.out_of_stock",
+  idempotency_conflict: "error.idempotency_conflict",
+  already_closed: "error.already_closed",
+  invalid_state: "error.invalid_state",
+  phone_taken: "error.phone_taken",
+  birthday_locked: "error.birthday_locked",
+  payload_too_large: "error.payload_too_large",
+  temporarily_unavailable: "error.temporarily_unavailable",
+  internal_error: "error.internal_error",
+  [NETWORK_ERROR]: "error.network",
+};
+
+export function errorText(error: unknown, locale: Locale): ErrorText {
+  if (!(error instanceof ApiError)) {
+    return { summary: translate(locale, "error.app"), detail: error instanceof Error ? error.message : String(error) };
+  }
+  const key = SUMMARIES[error.code];
+  const summary = key ? translate(locale, key) : error.title || translate(locale, "error.generic", { status: error.status });
+  const detail = error.code === NETWORK_ERROR ? translate(locale, "error.network_detail") : error.detail;
+  return { summary, detail: detail === summary ? "" : detail };
+}
+
+/** For a 429 on a code request: the seconds to wait before asking again. */
+export function waitSeconds(error: unknown, fallback: number): number {
+  return error instanceof ApiError && error.retryAfter !== null ? error.retryAfter : fallback;
+}
+
+export function isLockout(error: unknown): error is ApiError {
+  return error instanceof ApiError && error.status === 429 && error.code === "too_many_attempts";
+}

@@ -1,0 +1,141 @@
+// The parts of the HTTP contract (openapi.yaml) the app reads.
+
+export interface Consents {
+  sms_marketing: boolean;
+  email_marketing: boolean;
+  push: boolean;
+}
+
+export interface Member {
+  member_id: string;
+  phone: string;
+  name: string;
+  email: string | null;
+  birthday: string | null;
+  status: "pending" | "active" | "frozen" | "closed";
+  tier: string;
+  points: { balance: number; lifetime_earned: number; expiring: { points: number; expires_on: string }[] };
+  referral_code: string;
+  consents: Consents;
+  created_at: string;
+  gender?: "female" | "male" | "other" | "undisclosed" | null;
+  preferences?: string[];
+  pending_email?: string | null;
+}
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+  member: Member;
+}
+
+export interface VerificationSent {
+  verification: { channel: "sms" | "email"; expires_in: number };
+}
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface Reward {
+  reward_id: string;
+  name: string;
+  points_cost: number;
+  stock: number | null;
+}
+
+export interface LedgerEntry {
+  entry_id: string;
+  kind: "earn" | "bonus" | "redeem" | "expire" | "refund" | "adjust";
+  points: number;
+  balance_after: number;
+  created_at: string;
+  ref: string | null;
+}
+
+export interface Redemption {
+  redemption_id: string;
+  reward_id: string;
+  points_spent: number;
+  balance: number;
+  coupon: { code: string; expires_at: string };
+}
+
+export interface WalletEntry {
+  entry_id: string;
+  kind: "topup" | "bonus" | "payment" | "refund";
+  amount: number;
+  balance_after: number;
+  created_at: string;
+  ref: string | null;
+}
+
+export interface WalletStatement extends Page<WalletEntry> {
+  balance: number;
+  currency: string;
+}
+
+export interface Coupon {
+  code: string;
+  kind: "welcome" | "birthday" | "redemption";
+  reward_id: string | null;
+  status: "available" | "redeemed" | "expired" | "revoked";
+  expires_at: string;
+  created_at: string;
+  redeemed_at: string | null;
+}
+
+export type FeedbackCategory = "product" | "service" | "store" | "app" | "points" | "other";
+
+export interface Feedback {
+  feedback_id: string;
+  category: FeedbackCategory;
+  text: string;
+  order_id: string | null;
+  status: "open" | "answered";
+  created_at: string;
+  answer: { text: string; answered_at: string } | null;
+}
+
+export interface ProgramTier {
+  tier_id: string;
+  name: string;
+  threshold: number;
+  multiplier: string;
+}
+
+export interface Promotion {
+  promotion_id: string;
+  name: string;
+  starts_on: string;
+  ends_on: string;
+  multiplier: string;
+  weekdays: number[];
+  applies_today: boolean;
+}
+
+export interface Program {
+  program_name: string;
+  timezone: string;
+  today: string;
+  currencies: string[];
+  earning: { earn_rate: string; rule: string; promotion_multiplier_today: string };
+  tiers: ProgramTier[];
+  tier_window_months: number;
+  welcome: { points: number; coupon: { reward_id: string; name: string } | null };
+  birthday: { points: number; multiplier: string; coupon: { reward_id: string; name: string } | null };
+  referral: { referrer_points: number; referee_points: number };
+  expiry: { points_validity_months: number; rule: string };
+  coupon_valid_days: number;
+  promotions: { active: Promotion[]; upcoming: Promotion[] };
+}
+
+export interface Closure {
+  member_id: string;
+  status: "closed";
+  closed_at: string;
+  erase_after: string;
+  erasure_date: string;
+}
