@@ -18,7 +18,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 
-from chalicelib.errors import TooManyAttempts, problem
+from chalicelib.api.problems import problem
+from chalicelib.domain.errors import TooManyAttempts
 
 if TYPE_CHECKING:
     from .stack import HuiyuanStack

@@ -26,8 +26,9 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from chalicelib.errors import Forbidden, HuiyuanError, NotFound, TemporarilyUnavailable, Unauthorized, problem
-from chalicelib.rules import DEFAULT_RULES
+from chalicelib.api.problems import problem
+from chalicelib.domain.errors import Forbidden, HuiyuanError, NotFound, TemporarilyUnavailable, Unauthorized
+from chalicelib.domain.rules import DEFAULT_RULES
 from chalicelib.store import table as table_definition
 
 from . import chalice_app, checkov_skips, firewall, monitoring, nag, web

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import IAMAuthorizer, Response
 
-from ..errors import Forbidden, HuiyuanError, InternalError, TemporarilyUnavailable, ValidationFailed
+from ..domain.errors import Forbidden, HuiyuanError, InternalError, TemporarilyUnavailable, ValidationFailed
 from ..lazy import lazy_module
 from ..observability import logger
 from ..settings import Settings, get_settings

@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 from chalice.app import Response
 
-from ..errors import HuiyuanError, NotFound, ValidationFailed
+from ..domain.errors import HuiyuanError, NotFound, ValidationFailed
 from ..lazy import lazy_module
 from ..settings import get_settings
 from . import admin

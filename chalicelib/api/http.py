@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, CORSConfig, HeadersType, Request, Response
 
-from ..errors import (
-    PROBLEM_JSON,
+from ..domain.errors import (
     FieldError,
     HuiyuanError,
     InternalError,
@@ -22,12 +21,12 @@ from ..errors import (
     TemporarilyUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
-    problem,
 )
 from ..observability import logger, metrics
 from ..settings import get_settings
 from ..store.transactions import is_transient
 from .formats import is_json_media_type, path_identifier
+from .problems import PROBLEM_JSON, problem
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError

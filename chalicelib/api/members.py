@@ -15,12 +15,13 @@ from ..observability import logger
 from .http import ApiBlueprint, json_response, parse_body, query_cursor, query_limit
 
 if TYPE_CHECKING:
-    from .. import schemas, tokens
+    from .. import schemas
+    from ..domain import tokens
     from ..store import parameters
     from ..usecases import members, redemptions
 else:
     schemas = lazy_module("chalicelib.schemas")
-    tokens = lazy_module("chalicelib.tokens")
+    tokens = lazy_module("chalicelib.domain.tokens")
     parameters = lazy_module("chalicelib.store.parameters")
     members = lazy_module("chalicelib.usecases.members")
     redemptions = lazy_module("chalicelib.usecases.redemptions")

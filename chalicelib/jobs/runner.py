@@ -25,8 +25,8 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, UpdateError
 from pynamodb.expressions.update import Action
 
-from ..clock import utcnow
-from ..lifecycle import is_channel
+from ..domain.clock import utcnow
+from ..domain.messaging import is_channel
 from ..notify.sender import DeliveryFailed, Message, send
 from ..observability import count, count_for_job, logger
 from ..settings import get_settings

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, CloudWatchEvent, EventSourceHandler, SQSEvent
 
-from ..clock import today_in, utcnow
+from ..domain.clock import today_in, utcnow
 from ..lazy import lazy_module
 from ..observability import logger, metrics
 from ..settings import get_settings

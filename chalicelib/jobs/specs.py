@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..domain.calendar import celebrated_month_days
 from ..lazy import lazy_module
-from ..lifecycle import celebrated_month_days
 from ..store import keys
 
 if TYPE_CHECKING:
-    from ..rules import ProgramRules
+    from ..domain.rules import ProgramRules
     from ..usecases import closure, scheduled
 else:
     # What the jobs do is loaded when a job runs, not with every function of the app.

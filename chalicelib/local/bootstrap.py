@@ -11,8 +11,8 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from ..codes import key_digest
-from ..rules import DEFAULT_RULES
+from ..domain.codes import key_digest
+from ..domain.rules import DEFAULT_RULES
 from ..settings import Settings
 from ..store import keys, table
 

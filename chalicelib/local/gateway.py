@@ -18,7 +18,8 @@ from typing import Any
 from chalice.local import ForbiddenError, LocalGateway, NotAuthorizedError
 
 from ..api.members import TokenRefused
-from ..errors import Forbidden, HuiyuanError, NotFound, TemporarilyUnavailable, Unauthorized, problem
+from ..api.problems import problem
+from ..domain.errors import Forbidden, HuiyuanError, NotFound, TemporarilyUnavailable, Unauthorized
 from ..observability import logger
 
 

@@ -21,7 +21,8 @@ from chalice.cli.factory import CLIFactory
 from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
 
 from ..api.formats import is_json_media_type
-from ..errors import HuiyuanError, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, problem
+from ..api.problems import problem
+from ..domain.errors import HuiyuanError, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from ..settings import get_settings
 from . import webapp
 

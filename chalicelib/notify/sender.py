@@ -16,8 +16,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..clock import iso, utcnow
-from ..lifecycle import Channel
+from ..domain.clock import iso, utcnow
+from ..domain.messaging import Channel
 from ..observability import count, logger
 from ..settings import get_settings
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..reconciliation import Holdings
+from ..domain.reconciliation import Holdings
 from . import keys, table
 from .models import LedgerEntry, Member
 from .models_wallet import Wallet, WalletEntry

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist
 
-from ..keys_alphabet import COUPON_ALPHABET
-from ..rules import ProgramRules
+from ..domain.alphabets import COUPON_ALPHABET
+from ..domain.rules import ProgramRules
 from . import keys
 from .models import Coupon, Reward
 from .models_engagement import CouponCode

@@ -14,11 +14,11 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
-from .. import keys_alphabet
-from ..identity import email_is_confirmed
-from ..lifecycle import lifecycle_stage
-from ..points import PointsState, lot_expires_on
-from ..rules import ProgramRules
+from ..domain import alphabets as keys_alphabet
+from ..domain.identity import email_is_confirmed
+from ..domain.lifecycle import lifecycle_stage
+from ..domain.points import PointsState, lot_expires_on
+from ..domain.rules import ProgramRules
 from ..settings import get_settings
 from . import keys
 from .models import LedgerEntry, Lot, Member, PhoneGuard
@@ -133,7 +133,7 @@ def new_referral_code() -> str:
 
 def member_view(member: Member, expiring: list[dict[str, Any]]) -> dict[str, Any]:
     """The API's Member object (../shared/API.md)."""
-    from ..clock import iso
+    from ..domain.clock import iso
 
     consents = as_dict(member.consents)
     return {

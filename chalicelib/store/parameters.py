@@ -17,7 +17,7 @@ from ..observability import logger
 from ..settings import get_settings
 
 if TYPE_CHECKING:
-    from ..rules import ProgramRules
+    from ..domain.rules import ProgramRules
 
 _lock = threading.Lock()
 _last_good: tuple[str, ProgramRules] | None = None
@@ -35,7 +35,7 @@ def load_rules() -> ProgramRules:
     # authorizer reads only the signing key, and runs as a function of its own.
     from pydantic import ValidationError
 
-    from ..rules import DEFAULT_RULES, ProgramRules
+    from ..domain.rules import DEFAULT_RULES, ProgramRules
 
     global _last_good
     parameters = _parameters()

@@ -21,7 +21,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from ..errors import TemporarilyUnavailable
+from ..domain.errors import TemporarilyUnavailable
 from ..observability import logger
 from .models import BaseItem
 

@@ -23,21 +23,13 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from ..clock import iso, today_in, utcnow
-from ..codes import key_digest
-from ..errors import (
-    FieldError,
-    IdempotencyConflict,
-    InsufficientPoints,
-    InvalidState,
-    MemberClosed,
-    NotFound,
-    ValidationFailed,
-)
+from ..domain.clock import iso, today_in, utcnow
+from ..domain.codes import key_digest
+from ..domain.errors import FieldError, IdempotencyConflict, InsufficientPoints, InvalidState, MemberClosed, NotFound, ValidationFailed
+from ..domain.points import NotEnoughPoints, earn, expiring_summary, month_key, spend
+from ..domain.profile import erase_after
+from ..domain.rules import ProgramRules
 from ..observability import count, logger
-from ..points import NotEnoughPoints, earn, expiring_summary, month_key, spend
-from ..profile import erase_after
-from ..rules import ProgramRules
 from ..schemas_admin import AdjustmentRequest, MerchantKeyRequest, RewardCreateRequest, RewardUpdateRequest, RulesUpdateRequest
 from ..settings import get_settings
 from ..store import keys

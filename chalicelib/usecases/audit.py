@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypedDict
 
-from ..clock import iso, today_in
-from ..rules import ProgramRules
+from ..domain.clock import iso, today_in
+from ..domain.rules import ProgramRules
 from ..store import keys
 from ..store.members import new_entry_id
 from ..store.models_admin import AuditEntry

@@ -33,12 +33,12 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, UpdateError
 from pynamodb.expressions.update import Action
 
-from ..clock import iso, utcnow
-from ..errors import AlreadyClosed, InvalidState, NotFound
+from ..domain.clock import iso, utcnow
+from ..domain.errors import AlreadyClosed, InvalidState, NotFound
+from ..domain.profile import due_for_erasure, erase_after, erasure_day, restorable
+from ..domain.rules import ProgramRules
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
-from ..profile import due_for_erasure, erase_after, erasure_day, restorable
-from ..rules import ProgramRules
 from ..store import keys
 from ..store.members import get_member, ledger_entry, member_shard
 from ..store.models import BaseItem, CodeAttempts, Coupon, DeferredMessage, Member, PhoneGuard, ReferralCode, SendThrottle, VerificationCode

@@ -6,9 +6,9 @@ import hashlib
 import json
 from typing import Any
 
-from ..errors import ValidationFailed
-from ..phones import InvalidPhone, normalise_phone
-from ..rules import ProgramRules
+from ..domain.errors import ValidationFailed
+from ..domain.phones import InvalidPhone, normalise_phone
+from ..domain.rules import ProgramRules
 
 
 def phone_or_error(raw: str, rules: ProgramRules, field: str = "phone") -> str:

@@ -15,8 +15,8 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from ..clock import iso, utcnow
-from ..errors import CouponUnavailable, IdempotencyConflict, MemberFrozen, NotFound, Unauthorized
+from ..domain.clock import iso, utcnow
+from ..domain.errors import CouponUnavailable, IdempotencyConflict, MemberFrozen, NotFound, Unauthorized
 from ..observability import count, logger
 from ..schemas_engagement import CouponRedemptionRequest
 from ..store import keys

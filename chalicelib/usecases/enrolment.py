@@ -15,15 +15,16 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
-from .. import codes, tokens
-from ..clock import today_in, utcnow
-from ..errors import InvalidCode, TemporarilyUnavailable
-from ..identity import email_can_sign_in
-from ..lifecycle import Channel, month_day
+from ..domain import codes, tokens
+from ..domain.calendar import month_day
+from ..domain.clock import today_in, utcnow
+from ..domain.errors import InvalidCode, TemporarilyUnavailable
+from ..domain.identity import email_can_sign_in
+from ..domain.messaging import Channel
+from ..domain.points import expiring_summary
+from ..domain.rules import ProgramRules
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
 from ..observability import count, logger
-from ..points import expiring_summary
-from ..rules import ProgramRules
 from ..schemas import CodeRequest, SignupRequest, VerifyRequest
 from ..store import keys
 from ..store.members import (

@@ -16,8 +16,8 @@ from typing import Any, TypedDict
 
 from pynamodb.exceptions import DoesNotExist
 
-from ..clock import iso, utcnow
-from ..errors import IdempotencyConflict, InvalidState, NotFound, Unauthorized, ValidationFailed
+from ..domain.clock import iso, utcnow
+from ..domain.errors import IdempotencyConflict, InvalidState, NotFound, Unauthorized, ValidationFailed
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
 from ..schemas_engagement import FeedbackRequest

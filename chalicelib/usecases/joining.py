@@ -11,8 +11,8 @@ from datetime import date, datetime, timedelta
 
 from pynamodb.expressions.update import Action
 
-from ..points import earn, month_key
-from ..rules import ProgramRules
+from ..domain.points import earn, month_key
+from ..domain.rules import ProgramRules
 from ..store.coupons import add_coupon, gift_coupon
 from ..store.members import add_lot_points, apply_points, ledger_entry, points_state, points_update
 from ..store.models import Member

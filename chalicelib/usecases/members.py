@@ -6,10 +6,10 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from ..clock import iso
-from ..errors import Unauthorized
+from ..domain.clock import iso
+from ..domain.errors import Unauthorized
+from ..domain.points import expiring_summary
 from ..observability import logger
-from ..points import expiring_summary
 from ..store import keys
 from ..store.members import get_member, member_view, points_state
 from ..store.models import BaseItem, LedgerEntry, Member, Reward

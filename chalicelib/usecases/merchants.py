@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from pynamodb.exceptions import DoesNotExist
 
-from ..codes import key_digest
-from ..errors import Forbidden, Unauthorized
+from ..domain.codes import key_digest
+from ..domain.errors import Forbidden, Unauthorized
 from ..store import keys
 from ..store.models import ApiKey
 

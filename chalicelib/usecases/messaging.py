@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 from pynamodb.expressions.update import Action
 
-from ..lifecycle import next_allowed_time, preferred_channel, recent_marketing
+from ..domain.messaging import next_allowed_time, preferred_channel, recent_marketing
+from ..domain.rules import ProgramRules
 from ..notify.sender import DeliveryFailed, Message, send
-from ..rules import ProgramRules
 from ..store import keys
 from ..store.members import as_dict, member_shard
 from ..store.models import DeferredMessage, Member

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from ..errors import ValidationFailed
+from ..domain.errors import ValidationFailed
 
 
 def encode_cursor(sk: str) -> str:

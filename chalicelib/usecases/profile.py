@@ -19,14 +19,14 @@ from pynamodb.attributes import MapAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
-from ..clock import iso, today_in, utcnow
-from ..errors import BirthdayLocked, InvalidCode, NotFound, PhoneTaken, TemporarilyUnavailable, Unauthorized, ValidationFailed
-from ..identity import email_is_confirmed
+from ..domain.clock import iso, today_in, utcnow
+from ..domain.errors import BirthdayLocked, InvalidCode, NotFound, PhoneTaken, TemporarilyUnavailable, Unauthorized, ValidationFailed
+from ..domain.identity import email_is_confirmed
+from ..domain.points import earn, expiring_summary, month_key
+from ..domain.profile import BirthdayChange, birthday_change, earns_completion_bonus
+from ..domain.rules import ProgramRules
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
 from ..observability import count, logger
-from ..points import earn, expiring_summary, month_key
-from ..profile import BirthdayChange, birthday_change, earns_completion_bonus
-from ..rules import ProgramRules
 from ..schemas_profile import ProfilePatch
 from ..store import keys
 from ..store.members import (

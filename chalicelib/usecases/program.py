@@ -6,9 +6,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ..clock import today_in
-from ..promotions import applies_on, best_promotion, running, upcoming
-from ..rules import ProgramRules, Promotion
+from ..domain.clock import today_in
+from ..domain.earning import applies_on, best_promotion, running, upcoming
+from ..domain.rules import ProgramRules, Promotion
 from ..store import keys
 from ..store.models import Reward
 from ..store.parameters import load_rules

@@ -13,13 +13,14 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from ..clock import iso, today_in, utcnow
-from ..errors import Forbidden, IdempotencyConflict, MemberClosed, MemberFrozen, NotFound, RefundExceedsPurchase, ValidationFailed
-from ..lifecycle import birthday_multiplier_applies
+from ..domain.calendar import birthday_multiplier_applies
+from ..domain.clock import iso, today_in, utcnow
+from ..domain.earning import promotion_multiplier
+from ..domain.errors import Forbidden, IdempotencyConflict, MemberClosed, MemberFrozen, NotFound, RefundExceedsPurchase, ValidationFailed
+from ..domain.points import claw_back, earn, month_key, proportional_reversal, prune_earned_months, purchase_points
+from ..domain.tiers import upgraded_tier
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
-from ..points import claw_back, earn, month_key, proportional_reversal, prune_earned_months, purchase_points, upgraded_tier
-from ..promotions import promotion_multiplier
 from ..schemas import PurchaseRequest, RefundRequest
 from ..store import keys
 from ..store.members import (

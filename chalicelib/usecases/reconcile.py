@@ -27,8 +27,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..domain.reconciliation import Drift, Holdings, drift
 from ..observability import logger
-from ..reconciliation import Drift, Holdings, drift
 from ..store.books import add_to_books, key_of, member_id_of, member_of_key, read_books, scan_books
 
 # Items read per Scan page; None: DynamoDB's own pages (1 MB). Tests set a few items

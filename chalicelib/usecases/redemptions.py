@@ -6,11 +6,11 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from ..clock import iso, today_in, utcnow
-from ..errors import IdempotencyConflict, InsufficientPoints, MemberFrozen, NotFound, OutOfStock, Unauthorized, ValidationFailed
-from ..keys_alphabet import COUPON_ALPHABET
+from ..domain.alphabets import COUPON_ALPHABET
+from ..domain.clock import iso, today_in, utcnow
+from ..domain.errors import IdempotencyConflict, InsufficientPoints, MemberFrozen, NotFound, OutOfStock, Unauthorized, ValidationFailed
+from ..domain.points import NotEnoughPoints, spend
 from ..observability import count, logger
-from ..points import NotEnoughPoints, spend
 from ..store import keys
 from ..store.coupons import add_coupon
 from ..store.members import activity_actions, as_dict, ledger_entry, points_state, points_update

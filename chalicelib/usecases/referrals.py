@@ -24,10 +24,10 @@ from datetime import date, datetime
 
 from pynamodb.expressions.update import Action
 
+from ..domain.points import earn, month_key
+from ..domain.rules import ProgramRules
 from ..notify.sender import Message
 from ..observability import count, logger
-from ..points import earn, month_key
-from ..rules import ProgramRules
 from ..store import keys
 from ..store.members import add_lot_points, ledger_entry, points_state, points_update
 from ..store.models import BaseItem, Member

@@ -15,9 +15,11 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from ..lifecycle import is_celebrated_today, lifecycle_stage, reviewed_tier
-from ..points import PointsState, earn, lot_expires_on, month_key, qualifying_points
-from ..rules import ProgramRules
+from ..domain.calendar import is_celebrated_today
+from ..domain.lifecycle import lifecycle_stage
+from ..domain.points import PointsState, earn, lot_expires_on, month_key, qualifying_points
+from ..domain.rules import ProgramRules
+from ..domain.tiers import reviewed_tier
 from ..store.coupons import add_coupon, gift_coupon
 from ..store.members import (
     add_lot_points,

@@ -24,11 +24,11 @@ from datetime import UTC, datetime, time, timedelta
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
-from .. import codes
-from ..errors import TemporarilyUnavailable, TooManyAttempts
+from ..domain import codes
+from ..domain.errors import TemporarilyUnavailable, TooManyAttempts
+from ..domain.rules import ProgramRules
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
-from ..rules import ProgramRules
 from ..store import keys
 from ..store.models import CodeAttempts, SendCounter, SendThrottle, VerificationCode
 from ..store.parameters import code_pepper

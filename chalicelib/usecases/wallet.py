@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..clock import iso, utcnow
-from ..errors import (
+from ..domain.clock import iso, utcnow
+from ..domain.errors import (
     Forbidden,
     IdempotencyConflict,
     InsufficientFunds,
@@ -27,8 +27,9 @@ from ..errors import (
     Unauthorized,
     ValidationFailed,
 )
+from ..domain.rules import ProgramRules
+from ..domain.wallet import NotEnoughFunds, RefundTooLarge, credit, debit, refunded_after, topup_bonus
 from ..observability import count, logger
-from ..rules import ProgramRules
 from ..schemas_wallet import TopupRequest, WalletPaymentRequest, WalletRefundRequest
 from ..store import keys
 from ..store.members import as_dict
@@ -48,7 +49,6 @@ from ..store.wallet import (
     wallet_key,
     wallet_write,
 )
-from ..wallet import NotEnoughFunds, RefundTooLarge, credit, debit, refunded_after, topup_bonus
 from .common import fingerprint, phone_or_error, plain
 from .merchants import Merchant
 from .pages import decode_cursor, encode_cursor

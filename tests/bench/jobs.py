@@ -192,9 +192,9 @@ def _other_day(rng: random.Random, start: date, days: int, avoid: set[str]) -> d
 
 def member_items(n: int, as_of: date, shards: int) -> tuple[dict[str, Any], dict[str, Any], str | None]:
     """Member `n` as raw items (Member, Lot) and the job it is due for (or None)."""
-    from chalicelib.lifecycle import lifecycle_stage
-    from chalicelib.points import lot_expires_on
-    from chalicelib.rules import DEFAULT_RULES as RULES
+    from chalicelib.domain.lifecycle import lifecycle_stage
+    from chalicelib.domain.points import lot_expires_on
+    from chalicelib.domain.rules import DEFAULT_RULES as RULES
     from chalicelib.store import keys
 
     rng = random.Random(n)
@@ -321,10 +321,10 @@ def measure_jobs(
     import boto3
     from moto import mock_aws
 
-    from chalicelib.clock import today_in, utcnow
+    from chalicelib.domain.clock import today_in, utcnow
+    from chalicelib.domain.rules import DEFAULT_RULES
     from chalicelib.jobs.__main__ import run
     from chalicelib.local.bootstrap import bootstrap
-    from chalicelib.rules import DEFAULT_RULES
     from chalicelib.settings import get_settings
     from chalicelib.store.parameters import clear_caches
     from chalicelib.usecases.merchants import forget_cached_keys

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.errors import problem
+from chalicelib.api.problems import problem
 from infra.firewall import CODE_SENDING_ROUTES, RATE_LIMITED
 from tests.infra.conftest import resources, the_one
 from tests.infra.test_api_edge import api_body, operations

@@ -9,9 +9,9 @@ import json
 import pytest
 from aws_cdk.assertions import Match
 
-from chalicelib.errors import problem
+from chalicelib.api.problems import problem
+from chalicelib.domain.rules import DEFAULT_RULES, ProgramRules
 from chalicelib.jobs.specs import JOBS
-from chalicelib.rules import DEFAULT_RULES, ProgramRules
 from chalicelib.store import table as table_definition
 from infra.stack import GATEWAY_PROBLEMS
 from infra.stages import SECRETS_MANAGER_REFERENCE, stage_environment

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import boto3
 import pytest
 
-from chalicelib.errors import AlreadyClosed, InvalidState, NotFound
+from chalicelib.domain.errors import AlreadyClosed, InvalidState, NotFound
 from chalicelib.jobs.__main__ import run
 from chalicelib.settings import get_settings
 from chalicelib.store import keys

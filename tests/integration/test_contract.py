@@ -38,7 +38,7 @@ def test_every_documented_operation_is_routed():
 
 
 def test_every_error_code_the_service_can_answer_is_in_the_document():
-    from chalicelib import errors
+    from chalicelib.domain import errors
 
     codes = {
         cls.code for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.HuiyuanError) and cls is not errors.HuiyuanError

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.domain.points import add_months, lot_expires_on
 from chalicelib.jobs.__main__ import run
-from chalicelib.points import add_months, lot_expires_on
 from chalicelib.store import keys
 from chalicelib.store.members import member_shard
 from chalicelib.store.models import DeferredMessage, LedgerEntry, Lot, Member
@@ -79,8 +79,8 @@ def test_given_a_birthday_without_marketing_consent_then_the_gift_comes_without_
 def test_given_a_29_february_birthday_then_it_is_celebrated_on_28_february_in_other_years(api, members):
     _, body = members.verified(birthday="1992-02-29")
     # 28 February is not always inside the job's date window: ask the planner directly.
+    from chalicelib.domain.rules import DEFAULT_RULES
     from chalicelib.jobs.specs import JOBS
-    from chalicelib.rules import DEFAULT_RULES
 
     buckets = {u["bucket"] for u in JOBS["birthday-bonus"].plan(date(2026, 2, 28), DEFAULT_RULES, 8)}
     assert keys.birthday_bucket("02-29", keys.shard_of(body["member"]["member_id"], 8)) in buckets

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.domain.reconciliation import Drift
 from chalicelib.jobs.__main__ import run
-from chalicelib.reconciliation import Drift
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.store.models import LedgerEntry

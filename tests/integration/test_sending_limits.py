@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.errors import TooManyAttempts
+from chalicelib.domain.errors import TooManyAttempts
 from chalicelib.store import keys
 from chalicelib.store.models import BaseItem, SendCounter
 from chalicelib.usecases import enrolment

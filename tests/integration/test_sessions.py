@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from chalicelib import tokens
+from chalicelib.domain import tokens
 from chalicelib.store import keys
 from chalicelib.store.models import BaseItem, Member
 from chalicelib.store.parameters import signing_key

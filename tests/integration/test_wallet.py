@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.rules import TopupBonus
+from chalicelib.domain.rules import TopupBonus
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.store.members import member_id_for_phone

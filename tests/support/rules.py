@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.rules import DEFAULT_RULES, ProgramRules
+from chalicelib.domain.rules import DEFAULT_RULES, ProgramRules
 from chalicelib.settings import get_settings
 from chalicelib.store.parameters import clear_caches
 

@@ -4,7 +4,7 @@ import pytest
 from chalice import IAMAuthorizer
 
 from chalicelib.api.admin import operator_of, route_authorizer
-from chalicelib.errors import Forbidden, ValidationFailed
+from chalicelib.domain.errors import Forbidden, ValidationFailed
 from chalicelib.settings import Settings
 
 ARN = "arn:aws:sts::123456789012:assumed-role/HuiyuanOperator/li.na"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from chalicelib import codes, tokens
-from chalicelib.phones import InvalidPhone, normalise_phone
+from chalicelib.domain import codes, tokens
+from chalicelib.domain.phones import InvalidPhone, normalise_phone
 
 SECRET = b"s" * 48
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.points import (
+from chalicelib.domain.points import (
     NotEnoughPoints,
     PointsState,
     claw_back,
@@ -19,9 +19,9 @@ from chalicelib.points import (
     purchase_points,
     qualifying_points,
     spend,
-    upgraded_tier,
 )
-from chalicelib.rules import DEFAULT_RULES
+from chalicelib.domain.rules import DEFAULT_RULES
+from chalicelib.domain.tiers import upgraded_tier
 
 
 def test_given_128_50_yuan_at_the_base_rate_then_128_points():

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.profile import BirthdayChange, birthday_change, due_for_erasure, earns_completion_bonus, erasure_day, is_complete, restorable
+from chalicelib.domain.profile import BirthdayChange, birthday_change, due_for_erasure, earns_completion_bonus, erasure_day, is_complete, restorable
 
 FULL = {"email": "a@example.cn", "birthday": "1990-05-18", "gender": "female", "address": {"city": "上海市", "street": "南京西路"}}
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.promotions import applies_on, promotion_multiplier, running, upcoming
-from chalicelib.rules import DEFAULT_RULES, ProgramRules, Promotion
+from chalicelib.domain.earning import applies_on, promotion_multiplier, running, upcoming
+from chalicelib.domain.rules import DEFAULT_RULES, ProgramRules, Promotion
 
 WEDNESDAY = date(2026, 5, 20)
 

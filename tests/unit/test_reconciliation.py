@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.reconciliation import Drift, Holdings, drift
+from chalicelib.domain.reconciliation import Drift, Holdings, drift
 
 
 def books(balance: int, entries: list[tuple[str, int, int]], wallet: int | None = None, wallet_entries: tuple[int, ...] = ()) -> Holdings:

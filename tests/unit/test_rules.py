@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.rules import DEFAULT_RULES, ProgramRules
+from chalicelib.domain.rules import DEFAULT_RULES, ProgramRules
 
 
 def test_defaults_are_the_documented_program():

@@ -2,8 +2,8 @@
 
 import pytest
 
-from chalicelib.rules import DEFAULT_RULES, TopupBonus
-from chalicelib.wallet import NotEnoughFunds, RefundTooLarge, credit, debit, refunded_after, topup_bonus
+from chalicelib.domain.rules import DEFAULT_RULES, TopupBonus
+from chalicelib.domain.wallet import NotEnoughFunds, RefundTooLarge, credit, debit, refunded_after, topup_bonus
 
 TIERS = (TopupBonus(min_amount=100000, bonus=12000), TopupBonus(min_amount=50000, bonus=5000))
 

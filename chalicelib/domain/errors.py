@@ -1,15 +1,12 @@
-"""Domain errors, and the single mapping from them to RFC 9457 problem details.
-
-One error type per failure a caller can act on. `code` is the stable,
-machine-readable string frontends switch on (see ../shared/API.md).
+"""Domain errors: one type per failure a caller can act on. `code` is the stable,
+machine-readable string frontends switch on (../shared/API.md); api/problems.py answers them
+as RFC 9457 problem details, in one place.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, ClassVar
-
-PROBLEM_JSON = "application/problem+json"
 
 
 @dataclass(frozen=True)
@@ -142,19 +139,3 @@ class TemporarilyUnavailable(HuiyuanError):
 
 class InternalError(HuiyuanError):
     status, code, title = 500, "internal_error", "Internal error"
-
-
-def problem(error: HuiyuanError) -> tuple[int, dict[str, str], dict[str, Any]]:
-    """The one mapping from a domain error to (status, headers, problem body)."""
-    body: dict[str, Any] = {
-        "type": f"https://huiyuan.example/problems/{error.code}",
-        "title": error.title,
-        "status": error.status,
-        "detail": error.detail,
-        "code": error.code,
-    }
-    body.update(error.extra())
-    headers = {"Content-Type": PROBLEM_JSON}
-    if error.retry_after is not None:
-        headers["Retry-After"] = str(error.retry_after)
-    return error.status, headers, body

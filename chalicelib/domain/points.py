@@ -21,8 +21,6 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
-from .rules import ProgramRules
-
 
 def month_key(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
@@ -167,18 +165,6 @@ def prune_earned_months(state: PointsState, today: date, window_months: int) -> 
     """Forget months that have left the qualifying window (bounds the item's size)."""
     keep = set(qualifying_window(today, window_months))
     return replace(state, earned_months={m: p for m, p in state.earned_months.items() if m in keep})
-
-
-def tier_for_points(rules: ProgramRules, points: int) -> str:
-    eligible = [t for t in rules.tiers if t.threshold <= points]
-    return eligible[-1].id
-
-
-def upgraded_tier(rules: ProgramRules, current: str, state: PointsState, today: date) -> str:
-    """The tier after a purchase: upgrades happen at once, never downgrades."""
-    earned = qualifying_points(state, today, rules.tier_window_months)
-    candidate = tier_for_points(rules, earned)
-    return candidate if rules.tier_rank(candidate) > rules.tier_rank(current) else current
 
 
 def expiring_summary(state: PointsState, validity_months: int) -> list[dict[str, object]]:

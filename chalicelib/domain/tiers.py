@@ -1,0 +1,34 @@
+"""Tiers: qualifying on points earned in the trailing window, upgraded at once by a
+purchase, reviewed once a year on the membership anniversary. An operator's override is a
+floor (rules.effective_tier). Pure."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from .points import PointsState, qualifying_points
+
+if TYPE_CHECKING:
+    from .rules import ProgramRules
+
+
+def tier_for_points(rules: ProgramRules, points: int) -> str:
+    eligible = [t for t in rules.tiers if t.threshold <= points]
+    return eligible[-1].id
+
+
+def upgraded_tier(rules: ProgramRules, current: str, state: PointsState, today: date) -> str:
+    """The tier after a purchase: upgrades happen at once, never downgrades."""
+    earned = qualifying_points(state, today, rules.tier_window_months)
+    candidate = tier_for_points(rules, earned)
+    return candidate if rules.tier_rank(candidate) > rules.tier_rank(current) else current
+
+
+def reviewed_tier(rules: ProgramRules, current: str, earned_in_window: int) -> str:
+    """The tier after the yearly review: up to what was earned, down at most one level."""
+    eligible = max((i for i, t in enumerate(rules.tiers) if t.threshold <= earned_in_window), default=0)
+    rank = rules.tier_rank(current)
+    if eligible >= rank:
+        return rules.tiers[eligible].id
+    return rules.tiers[rank - 1].id
