@@ -12,6 +12,9 @@ import hmac
 import secrets
 
 CODE_DIGITS = 6
+# For codes people read aloud or type (referral and coupon codes): no 0/O, 1/I/L.
+REFERRAL_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+COUPON_ALPHABET = REFERRAL_ALPHABET
 
 
 def new_code() -> str:

@@ -1,6 +1,7 @@
-"""The promotions calendar: dated earn multipliers (e.g. double points on member day). Pure.
+"""How much a purchase earns beyond its amount: the tier, birthday and promotion multipliers,
+and the promotions calendar (dated multipliers, e.g. double points on member day). Pure.
 
-How a purchase's multipliers combine (the one place this is decided):
+How a purchase's multipliers combine (the one place this is decided, `earn_multiplier`):
 
     points = floor(amount / 100 x earn_rate x tier multiplier x birthday multiplier x promotion multiplier)
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from .calendar import birthday_multiplier_applies
 from .rules import ProgramRules, Promotion
 
 NO_PROMOTION = Decimal(1)
@@ -55,3 +57,11 @@ def running(rules: ProgramRules, day: date) -> list[Promotion]:
 def upcoming(rules: ProgramRules, day: date) -> list[Promotion]:
     """Promotions that start after `day`, soonest first."""
     return sorted((p for p in rules.promotions if p.starts_on > day), key=lambda p: (p.starts_on, p.id))
+
+
+def earn_multiplier(rules: ProgramRules, tier_id: str, birthday: str | None, day: date) -> Decimal:
+    """tier x birthday (on the member's birthday) x the day's best promotion."""
+    multiplier = rules.tier(tier_id).multiplier
+    if birthday_multiplier_applies(birthday, day):
+        multiplier *= rules.birthday_multiplier
+    return multiplier * promotion_multiplier(rules, day)

@@ -1,21 +1,17 @@
-"""Rules of the member's own profile and of closing a membership. Pure.
+"""Rules of the member's own profile. Pure. (Closing a membership: membership.py.)
 
 - The profile is complete when every optional field is filled: a verified
   email, a birthday, a gender and an address. The completion bonus is granted
   once per membership, the first time that happens (`profile_completed`).
 - The member sets their birthday once (at signup or later); afterwards only an
   operator corrects it, so the birthday gift cannot be farmed by moving it.
-- A closed membership is kept for `closure_grace_days` (restorable), then its
-  personal data is erased; the day the grace period ends keys the erasure job.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 COMPLETION_FIELDS: tuple[str, ...] = ("email", "birthday", "gender", "address")
 
@@ -41,21 +37,3 @@ def birthday_change(current: str | None, requested: str | None) -> BirthdayChang
     if current is None:
         return BirthdayChange.SET
     return BirthdayChange.LOCKED
-
-
-def erase_after(closed_at: datetime, grace_days: int) -> datetime:
-    return closed_at + timedelta(days=grace_days)
-
-
-def erasure_day(erase_at: datetime, zone: ZoneInfo) -> date:
-    """The program-time day the grace period ends: the erasure index bucket."""
-    return erase_at.astimezone(zone).date()
-
-
-def restorable(status: str, erased: bool, erase_at: datetime | None, now: datetime) -> bool:
-    """A closed membership can be restored until its grace period ends (and never once erased)."""
-    return status == "closed" and not erased and (erase_at is None or now < erase_at)
-
-
-def due_for_erasure(status: str, erased: bool, erase_at: datetime | None, now: datetime) -> bool:
-    return status == "closed" and not erased and erase_at is not None and erase_at <= now

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist
 
-from ..domain.alphabets import COUPON_ALPHABET
+from ..domain.codes import COUPON_ALPHABET
 from ..domain.rules import ProgramRules
 from . import keys
 from .models import Coupon, Reward

@@ -14,7 +14,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
-from ..domain import alphabets as keys_alphabet
+from ..domain import codes
 from ..domain.identity import email_is_confirmed
 from ..domain.lifecycle import lifecycle_stage
 from ..domain.points import PointsState, lot_expires_on
@@ -128,7 +128,7 @@ def add_lot_points(tx: Transaction, member_id: str, month: str, points: int, val
 
 
 def new_referral_code() -> str:
-    return "".join(secrets.choice(keys_alphabet.REFERRAL_ALPHABET) for _ in range(8))
+    return "".join(secrets.choice(codes.REFERRAL_ALPHABET) for _ in range(8))
 
 
 def member_view(member: Member, expiring: list[dict[str, Any]]) -> dict[str, Any]:

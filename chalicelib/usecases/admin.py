@@ -26,8 +26,8 @@ from pynamodb.expressions.update import Action
 from ..domain.clock import iso, today_in, utcnow
 from ..domain.codes import key_digest
 from ..domain.errors import FieldError, IdempotencyConflict, InsufficientPoints, InvalidState, MemberClosed, NotFound, ValidationFailed
+from ..domain.membership import erase_after
 from ..domain.points import NotEnoughPoints, earn, expiring_summary, month_key, spend
-from ..domain.profile import erase_after
 from ..domain.rules import ProgramRules
 from ..observability import count, logger
 from ..schemas_admin import AdjustmentRequest, MerchantKeyRequest, RewardCreateRequest, RewardUpdateRequest, RulesUpdateRequest

@@ -35,7 +35,7 @@ from pynamodb.expressions.update import Action
 
 from ..domain.clock import iso, utcnow
 from ..domain.errors import AlreadyClosed, InvalidState, NotFound
-from ..domain.profile import due_for_erasure, erase_after, erasure_day, restorable
+from ..domain.membership import due_for_erasure, erase_after, erasure_day, restorable
 from ..domain.rules import ProgramRules
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger

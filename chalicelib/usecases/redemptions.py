@@ -6,7 +6,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from ..domain.alphabets import COUPON_ALPHABET
+from ..domain.codes import COUPON_ALPHABET
 from ..domain.clock import iso, today_in, utcnow
 from ..domain.errors import IdempotencyConflict, InsufficientPoints, MemberFrozen, NotFound, OutOfStock, Unauthorized, ValidationFailed
 from ..domain.points import NotEnoughPoints, spend

@@ -5,7 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.domain.profile import BirthdayChange, birthday_change, due_for_erasure, earns_completion_bonus, erasure_day, is_complete, restorable
+from chalicelib.domain.membership import due_for_erasure, erasure_day, restorable
+from chalicelib.domain.profile import BirthdayChange, birthday_change, earns_completion_bonus, is_complete
 
 FULL = {"email": "a@example.cn", "birthday": "1990-05-18", "gender": "female", "address": {"city": "上海市", "street": "南京西路"}}
 

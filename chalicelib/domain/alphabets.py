@@ -1,4 +1,0 @@
-"""Alphabets for codes people read aloud or type: no 0/O, 1/I/L."""
-
-REFERRAL_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-COUPON_ALPHABET = REFERRAL_ALPHABET
