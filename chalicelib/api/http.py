@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import ipaddress
 import json
 import re
 from collections.abc import Callable
@@ -162,10 +163,22 @@ def path_id(raw: str, field: str) -> str:
 
 
 def client_address(request: Request) -> str:
-    """The caller's IP address as API Gateway saw it (the TCP peer; never a header the client sets)."""
+    """The caller's address as API Gateway saw it (the TCP peer; never a header the client sets),
+    for per-client limits. An IPv6 client is its /64: one subscriber gets a whole /64, so each of
+    its addresses is not another client."""
     identity = request.context.get("identity") or {}
     address = identity.get("sourceIp") if isinstance(identity, dict) else None
-    return address if isinstance(address, str) and address else "unknown"
+    if not isinstance(address, str) or not address:
+        return "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 # Chalice answers some errors itself, as {"Code": ..., "Message": ...}; the

@@ -55,6 +55,7 @@ Shards spread one day's bucket over `index_shards` partitions (no hot key).
 from __future__ import annotations
 
 import zlib
+from datetime import UTC, datetime
 
 PROFILE = "PROFILE"
 GUARD = "GUARD"
@@ -161,6 +162,11 @@ def is_member_pk(pk: str) -> bool:
 def send_bucket(hour: str, shard: int) -> str:
     """Deferred messages that may go from `hour` (YYYY-MM-DDTHH, UTC) on."""
     return f"SEND#{hour}#{shard}"
+
+
+def send_bucket_hour(bucket: str) -> datetime:
+    """The hour (UTC) a SEND# bucket holds messages for."""
+    return datetime.strptime(bucket.split("#")[1], "%Y-%m-%dT%H").replace(tzinfo=UTC)
 
 
 def deferred_sk(member_id: str, kind: str, ref: str) -> str:

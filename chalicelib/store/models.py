@@ -151,6 +151,9 @@ class Member(BaseItem, discriminator="Member"):
     tier_reviewed_on = UnicodeAttribute(null=True)
     notices = MapAttribute[str, Any](default=dict)  # notice key -> ISO date it went out
     marketing_sent = ListAttribute[str](default=list)  # ISO timestamps inside the cap window
+    # Where this member's messages held back by quiet hours wait (sort key -> SEND# bucket), so
+    # closing finds them in one read; entries past any message's life are pruned as new ones come.
+    deferred = MapAttribute[str, Any](null=True)
     version = VersionAttribute()
 
     by_phone = PhoneIndex()
@@ -175,6 +178,9 @@ class VerificationCode(BaseItem, discriminator="VerificationCode"):
     expires_at = UTCDateTimeAttribute()
     target = UnicodeAttribute(null=True)  # a change code's new phone or email (usecases/profile.py)
     channel = UnicodeAttribute(default="sms")  # where the code went: only an SMS code proves a phone
+    # A signup's profile (name, email, birthday, gender, consents, referrer), applied to the member
+    # only when this code is proven: an unauthenticated request never changes a member.
+    profile = MapAttribute[str, Any](null=True)
 
 
 class CodeAttempts(BaseItem, discriminator="CodeAttempts"):

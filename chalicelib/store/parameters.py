@@ -71,6 +71,12 @@ def code_pepper() -> bytes:
     return hmac.new(signing_key(), b"huiyuan:verification-code", hashlib.sha256).digest()
 
 
+def fingerprint_key() -> bytes:
+    """Key for request fingerprints (idempotency records): they outlive erasure, so a phone or a
+    feedback text in a request must not be recoverable from them by hashing guesses."""
+    return hmac.new(signing_key(), b"huiyuan:request-fingerprint", hashlib.sha256).digest()
+
+
 def clear_caches() -> None:
     """Forget cached parameters (tests; after a rules change in the same process)."""
     global _last_good

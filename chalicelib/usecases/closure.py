@@ -40,7 +40,7 @@ from ..domain.rules import ProgramRules
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
 from ..store import keys
-from ..store.members import get_member, ledger_entry, member_shard
+from ..store.members import as_dict, get_member, ledger_entry, member_shard
 from ..store.models import BaseItem, CodeAttempts, Coupon, DeferredMessage, Member, PhoneGuard, ReferralCode, SendThrottle, VerificationCode
 from ..store.models_wallet import Wallet
 from ..store.parameters import load_rules
@@ -94,7 +94,7 @@ def close_membership(member_id: str, *, reason: str, actor: str) -> Member:
 def after_closing(member: Member, rules: ProgramRules) -> None:
     """Once a membership is closed, by the member or an operator: nothing held back reaches
     them any more, and they are told when their data goes."""
-    delete_deferred_messages(member.member_id, utcnow())
+    delete_deferred_messages(member, utcnow())
     assert member.erase_after is not None
     last_day = erasure_day(member.erase_after, rules.zone).isoformat()
     send_best_effort(
@@ -152,6 +152,8 @@ def closing_actions(member: Member, now: datetime, rules: ProgramRules, *, reaso
         Member.erase_bucket.set(keys.erasure_bucket(day, member_shard(member.member_id))),
         Member.closure_reason.set(reason),
         Member.closed_by.set(actor),
+        # Every token issued so far ends with the membership, and stays ended if it is restored.
+        Member.token_epoch.set(int(member.token_epoch or 0) + 1),
     ]
 
 
@@ -292,7 +294,7 @@ def _erase_around(member: Member) -> int:
         for item in BaseItem.query(keys.phone_pk(member.phone), consistent_read=True):
             if isinstance(item, (VerificationCode, CodeAttempts, SendThrottle)):
                 item.delete()
-    delete_deferred_messages(member.member_id, utcnow())  # where they are is set by the real clock
+    delete_deferred_messages(member, utcnow())  # where they are is set by the real clock
     return revoked
 
 
@@ -310,15 +312,22 @@ def _deferred_buckets(member_id: str, now: datetime) -> Iterator[str]:
         yield keys.send_bucket((hour + timedelta(hours=offset)).strftime("%Y-%m-%dT%H"), shard)
 
 
-def delete_deferred_messages(member_id: str, now: datetime) -> None:
-    """Messages held back by quiet hours must not reach a closed member (and hold their phone)."""
-    for bucket in _deferred_buckets(member_id, now):
-        for item in DeferredMessage.query(bucket, DeferredMessage.sk.startswith(keys.deferred_prefix(member_id))):
-            try:
-                item.delete(condition=DeferredMessage.pk.exists())
-            except DeleteError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
-                    raise  # else: sent (and deleted) by the dispatcher meanwhile
+def delete_deferred_messages(member: Member, now: datetime) -> None:
+    """Messages held back by quiet hours must not reach a closed member (and hold their phone).
+    The member notes where they wait; a member from before that note is searched hour by hour."""
+    if member.deferred is not None:
+        waiting = [DeferredMessage(str(bucket), sk) for sk, bucket in as_dict(member.deferred).items()]
+    else:
+        prefix = keys.deferred_prefix(member.member_id)
+        waiting = [
+            m for bucket in _deferred_buckets(member.member_id, now) for m in DeferredMessage.query(bucket, DeferredMessage.sk.startswith(prefix))
+        ]
+    for item in waiting:
+        try:
+            item.delete(condition=DeferredMessage.pk.exists())
+        except DeleteError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise  # else: sent (and deleted) by the dispatcher meanwhile
 
 
 def _actor_kind(actor: str) -> str:

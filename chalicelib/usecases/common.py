@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from typing import Any
 
 from ..domain.errors import ValidationFailed
 from ..domain.phones import InvalidPhone, normalise_phone
 from ..domain.rules import ProgramRules
+from ..store.parameters import fingerprint_key
 
 
 def phone_or_error(raw: str, rules: ProgramRules, field: str = "phone") -> str:
@@ -19,9 +21,10 @@ def phone_or_error(raw: str, rules: ProgramRules, field: str = "phone") -> str:
 
 
 def fingerprint(payload: dict[str, Any]) -> str:
-    """Stable digest of a request's meaning, to tell a replay from a conflict."""
+    """Stable digest of a request's meaning, to tell a replay from a conflict. Keyed (HMAC): the
+    records keeping it outlive erasure, and a phone or a text must not be recoverable from it."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hmac.new(fingerprint_key(), canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def plain(value: Any) -> Any:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
 from ..domain import codes, tokens
@@ -29,6 +29,7 @@ from ..schemas import CodeRequest, SignupRequest, VerifyRequest
 from ..store import keys
 from ..store.members import (
     activity_actions,
+    as_dict,
     birthday_bucket_for,
     get_member,
     member_id_for_phone,
@@ -46,7 +47,7 @@ from ..store.models import (
     VerificationCode,
 )
 from ..store.parameters import code_pepper, load_rules, signing_key
-from ..store.transactions import Cancelled, Retryable, Transaction, error_code, with_retries
+from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
 from .common import phone_or_error
 from .joining import add_joining_benefits
 from .verification import claim_attempt, code_text, new_code_item, reserve_send_alone, send_email_confirmation
@@ -56,7 +57,7 @@ def new_member_id() -> str:
     return f"mbr_{secrets.token_hex(8)}"
 
 
-def new_member(phone: str, rules: ProgramRules, now: datetime, **profile: Any) -> Member:
+def new_member(phone: str, rules: ProgramRules, now: datetime) -> Member:
     member_id = new_member_id()
     joined = today_in(rules.zone, now)
     return Member(
@@ -73,11 +74,10 @@ def new_member(phone: str, rules: ProgramRules, now: datetime, **profile: Any) -
         earned_months={},
         consents={"sms_marketing": False, "email_marketing": False, "push": False},
         referral_code=new_referral_code(),
+        deferred={},
         created_at=now,
         lifecycle="new",
         anniversary_bucket=keys.anniversary_bucket(month_day(joined), member_shard(member_id)),
-        birthday_bucket=birthday_bucket_for(member_id, profile.get("birthday")),
-        **profile,
     )
 
 
@@ -107,9 +107,12 @@ def _reserve_send(client: str, phone: str, rules: ProgramRules, now: datetime) -
     reserve_send_alone(client, phone, (keys.phone_pk(phone), keys.SENT), rules, now)
 
 
-def _send_sign_in_code(phone: str, channel: Channel, to: str, rules: ProgramRules, now: datetime) -> None:
-    """A fresh code for `phone` (the one it proves), sent by `channel` to `to`."""
+def _send_sign_in_code(phone: str, channel: Channel, to: str, rules: ProgramRules, now: datetime, *, profile: dict[str, Any] | None = None) -> None:
+    """A fresh code for `phone` (the one it proves), sent by `channel` to `to`; with the signup's
+    profile it will apply when proven."""
     item, code = new_code_item(keys.phone_pk(phone), keys.CODE, phone, rules, now, channel=channel)
+    if profile is not None:
+        item.profile = {k: v for k, v in profile.items() if v is not None}
     item.save()
     try:
         subject = f"{rules.program_name} verification code"
@@ -119,27 +122,28 @@ def _send_sign_in_code(phone: str, channel: Channel, to: str, rules: ProgramRule
 
 
 def signup(request: SignupRequest, client: str) -> CodeSent:
-    """Enrol a pending member (or refresh a pending one's profile) and text a code to the phone.
-    An email given here is only pending: it is confirmed by a code sent to it once the phone is."""
+    """Enrol a pending member for a new phone and text a code to it. The profile the request
+    gives (name, email, birthday, gender, consents, referral code) goes with the code, and is
+    the member's only once that code comes back: nobody changes a membership by typing its
+    phone number. An email given here is then pending until a code sent to it comes back."""
     rules = load_rules()
     phone = phone_or_error(request.phone, rules)
     now = utcnow()
     _reserve_send(client, phone, rules, now)
+    referred_by = _referrer(request.referral_code)
     profile = {
         "name": request.name,
         "pending_email": request.email,
         "birthday": request.birthday.isoformat() if request.birthday else None,
         "gender": request.gender,
+        "consents": request.consents.model_dump() if request.consents else None,
+        "referred_by": referred_by,
     }
-    consents = request.consents.model_dump() if request.consents else None
-    referred_by = _referrer(request.referral_code)
 
     def attempt() -> Member | None:
         existing_id = member_id_for_phone(phone)
         if existing_id is None:
-            enrolled = new_member(phone, rules, now, referred_by=referred_by, **profile)
-            if consents:
-                enrolled.consents = consents
+            enrolled = new_member(phone, rules, now)
             tx = Transaction()
             add_enrolment(tx, enrolled)
             try:
@@ -150,28 +154,12 @@ def signup(request: SignupRequest, client: str) -> CodeSent:
             logger.info("member enrolled", extra={"member_id": enrolled.member_id, "via": "signup"})
             return enrolled
         member = get_member(existing_id)
-        if member is None or member.status == "closed":
-            return None
-        if member.status == "pending":
-            # Not yet verified: the latest signup's profile wins.
-            actions = [getattr(Member, k).set(v) if v is not None else getattr(Member, k).remove() for k, v in profile.items()]
-            bucket = birthday_bucket_for(member.member_id, profile["birthday"])
-            actions.append(Member.birthday_bucket.set(bucket) if bucket else Member.birthday_bucket.remove())
-            if consents:
-                actions.append(Member.consents.set(consents))
-            if referred_by and not member.referred_by and referred_by != member.member_id:
-                actions.append(Member.referred_by.set(referred_by))
-            try:
-                member.update(actions=actions)
-            except UpdateError as exc:
-                if error_code(exc) == "ConditionalCheckFailedException":
-                    raise Retryable("member changed meanwhile") from exc
-                raise
-        return member
+        return None if member is None or member.status == "closed" else member
 
     member = with_retries(attempt)
     if member is not None:
-        _send_sign_in_code(phone, "sms", phone, rules, now)
+        # A pending member's code carries this signup's profile; an active member's is a sign-in code.
+        _send_sign_in_code(phone, "sms", phone, rules, now, profile=profile if member.status == "pending" else None)
     return CodeSent(channel="sms", expires_in=rules.code_ttl_seconds)
 
 
@@ -228,6 +216,30 @@ def _prove_phone(member: Member, now: datetime) -> list[Action]:
     return actions
 
 
+def _signup_profile(member: Member, profile: dict[str, Any], now: datetime) -> list[Action]:
+    """The proven signup's profile, as the member's (mirrored on `member` for what follows in the
+    transaction: the referral, the email's confirmation code)."""
+    actions: list[Action] = []
+    for field in ("name", "gender", "pending_email"):
+        if profile.get(field):
+            actions.append(getattr(Member, field).set(profile[field]))
+            setattr(member, field, profile[field])
+    birthday = profile.get("birthday")
+    bucket = birthday_bucket_for(member.member_id, birthday)
+    if birthday and bucket and not member.birthday:
+        actions += [Member.birthday.set(birthday), Member.birthday_bucket.set(bucket)]
+        member.birthday = birthday
+    if profile.get("consents"):
+        consents = {k: bool(v) for k, v in as_dict(profile["consents"]).items()}
+        actions.append(Member.consents.set(consents))
+        member.consents = consents
+    referrer = profile.get("referred_by")
+    if referrer and not member.referred_by and referrer != member.member_id:
+        actions.append(Member.referred_by.set(referrer))
+        member.referred_by = referrer
+    return actions
+
+
 def verify(request: VerifyRequest) -> SignedIn:
     """Sign in with a code. The attempt is counted before the code is judged (claim_attempt).
     An SMS code proves the phone and activates a pending member; an email code signs in a
@@ -269,6 +281,8 @@ def verify(request: VerifyRequest) -> SignedIn:
         if by_sms:
             actions += _prove_phone(member, now)
         first_time = member.status == "pending"
+        if first_time and by_sms:
+            actions += _signup_profile(member, as_dict(code_item.profile), now)
         if first_time:
             actions += [Member.status.set("active"), Member.activated_at.set(now)]
             # Welcome points, the referral bonus and the welcome coupon (joining.py).

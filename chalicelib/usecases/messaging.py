@@ -65,14 +65,22 @@ def decide(
     return Decision(Planned(message, send_at, deferred=send_at > now_local), None, actions)
 
 
-def add_deferral(tx: Transaction, member: Member, planned: Planned, ref: str) -> None:
-    """Keep a message held back by quiet hours under the hour it may go (written with the member)."""
+# A deferred message is sent (and deleted) within a day; TTL removes one the dispatcher missed
+# DEFERRED_KEPT_FOR after it could go, and may lag two days more: after that, none is left.
+DEFERRED_MAX_LIFE = DEFERRED_KEPT_FOR + timedelta(days=3)
+
+
+def add_deferral(tx: Transaction, member: Member, planned: Planned, ref: str) -> list[Action]:
+    """Keep a message held back by quiet hours under the hour it may go; returns the member writes
+    that note where it waits (put them in the member's update in the same transaction)."""
     hour = planned.send_at.astimezone(UTC).strftime("%Y-%m-%dT%H")
+    bucket = keys.send_bucket(hour, member_shard(member.member_id))
+    sk = keys.deferred_sk(member.member_id, planned.message.kind, ref)
     tx.put(
         "deferred",
         DeferredMessage(
-            keys.send_bucket(hour, member_shard(member.member_id)),
-            keys.deferred_sk(member.member_id, planned.message.kind, ref),
+            bucket,
+            sk,
             member_id=member.member_id,
             channel=planned.message.channel,
             recipient=planned.message.to,
@@ -82,6 +90,9 @@ def add_deferral(tx: Transaction, member: Member, planned: Planned, ref: str) ->
             ttl=planned.send_at + DEFERRED_KEPT_FOR,
         ),
     )
+    oldest = planned.send_at.astimezone(UTC) - DEFERRED_MAX_LIFE
+    waiting = {k: v for k, v in as_dict(member.deferred).items() if keys.send_bucket_hour(str(v)) >= oldest}
+    return [Member.deferred.set({**waiting, sk: bucket})]
 
 
 def deliver_now(planned: Planned) -> bool:

@@ -42,6 +42,7 @@ from .common import fingerprint, phone_or_error, plain
 from .enrolment import add_enrolment, new_member
 from .merchants import Merchant
 from .referrals import settle_referral_on_purchase
+from .verification import reserve_message
 
 
 @dataclass(frozen=True)
@@ -194,17 +195,19 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
         if enrolled:
             count("Enrolments")
             assert phone is not None
-            send_best_effort(
-                Message(
-                    channel="sms",
-                    to=phone,
-                    kind="invite",
-                    body=(
-                        f"[{rules.program_name}] You earned {outcome.body['points_earned']} points. "
-                        "Sign up with this number to become a member and use them."
-                    ),
+            # An SMS to a number nobody has proven: within the recipient's and the program's limits.
+            if reserve_message(phone, rules, utcnow()):
+                send_best_effort(
+                    Message(
+                        channel="sms",
+                        to=phone,
+                        kind="invite",
+                        body=(
+                            f"[{rules.program_name}] You earned {outcome.body['points_earned']} points. "
+                            "Sign up with this number to become a member and use them."
+                        ),
+                    )
                 )
-            )
     return outcome
 
 

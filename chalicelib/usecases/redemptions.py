@@ -6,8 +6,8 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from ..domain.codes import COUPON_ALPHABET
 from ..domain.clock import iso, today_in, utcnow
+from ..domain.codes import COUPON_ALPHABET
 from ..domain.errors import IdempotencyConflict, InsufficientPoints, MemberFrozen, NotFound, OutOfStock, Unauthorized, ValidationFailed
 from ..domain.points import NotEnoughPoints, spend
 from ..observability import count, logger

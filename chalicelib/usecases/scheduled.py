@@ -91,9 +91,10 @@ def _commit(member: Member, change: Change, ctx: JobContext, now: datetime) -> M
             add_lot_points(tx, member.member_id, month, points, ctx.rules.points_validity_months)
         for n, coupon in enumerate(change.coupons):
             add_coupon(tx, coupon, f"coupon{n}")
+        actions = list(change.actions)
         if planned and planned.deferred:
-            add_deferral(tx, member, planned, change.message_ref)
-        tx.update("member", member, change.actions)
+            actions += add_deferral(tx, member, planned, change.message_ref)
+        tx.update("member", member, actions)
         try:
             tx.commit()
         except Cancelled as exc:

@@ -61,7 +61,7 @@ class _Window:
     refusal: str
 
 
-def _send_windows(client: str, recipient: str, rules: ProgramRules, now: datetime) -> list[_Window]:
+def _send_windows(client: str | None, recipient: str, rules: ProgramRules, now: datetime) -> list[_Window]:
     limits = rules.code_send_limits
     minute = now.replace(second=0, microsecond=0)
     minute_ends = minute + timedelta(minutes=1)
@@ -70,13 +70,16 @@ def _send_windows(client: str, recipient: str, rules: ProgramRules, now: datetim
     minute_key, day_key = minute.strftime("M%Y%m%d%H%M"), f"D{today.isoformat()}"
     pepper = code_pepper()
     # Client addresses and recipients are kept as keyed digests: counters hold no personal data.
-    who = codes.subject_digest(pepper, "client", client)
+    who = codes.subject_digest(pepper, "client", client or "")
     to = codes.subject_digest(pepper, "recipient", recipient)
     busy_network = "Too many codes were requested from this network; try again later"
     busy_program = "Too many codes are being sent; try again shortly"
-    return [
+    per_client = [
         _Window("limit_client_minute", keys.send_limit_pk(f"CLIENT#{who}", minute_key), limits.per_client_per_minute, minute_ends, busy_network),
         _Window("limit_client_day", keys.send_limit_pk(f"CLIENT#{who}", day_key), limits.per_client_per_day, day_ends, busy_network),
+    ]
+    return [
+        *(per_client if client is not None else []),
         _Window(
             "limit_recipient_day",
             keys.send_limit_pk(f"TO#{to}", day_key),
@@ -124,6 +127,22 @@ class SendReservation:
 def reserve_code_send(client: str, recipient: str, rules: ProgramRules, now: datetime) -> SendReservation:
     """The limits one more code to `recipient`, asked for from `client`, must stay within."""
     return SendReservation(_send_windows(client, recipient, rules, now), throttled=rules.code_resend_seconds > 0)
+
+
+def reserve_message(recipient: str, rules: ProgramRules, now: datetime) -> bool:
+    """Count a message the program sends unasked (a till's purchase inviting an unknown phone)
+    against the recipient's and the program's limits; False, with nothing counted, past one."""
+    reservation = SendReservation(_send_windows(None, recipient, rules, now), throttled=False)
+    tx = Transaction()
+    reservation.add_to(tx, None)
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        if reservation.refusal(exc, rules, now) is None:
+            raise
+        count("MessagesHeldByLimits")
+        return False
+    return True
 
 
 def reserve_send_alone(client: str, recipient: str, throttle_at: tuple[str, str], rules: ProgramRules, now: datetime) -> None:

@@ -142,13 +142,17 @@ def test_given_an_operator_closing_then_close_membership_answers_409_or_404_for_
 # --- restoring -------------------------------------------------------------------------------
 
 
-def test_given_a_closure_within_the_grace_period_when_restored_then_the_membership_is_back_as_it_was(api, members):
+def test_given_a_closure_within_the_grace_period_when_restored_then_the_membership_is_back_as_it_was(api, members, outbox_path):
     token, body = members.verified()
-    member_id = body["member"]["member_id"]
-    members.purchase("o-1", 20000, phone=body["member"]["phone"])
+    member_id, phone = body["member"]["member_id"], body["member"]["phone"]
+    members.purchase("o-1", 20000, phone=phone)
     _close(api, token)
     restored = restore_membership(member_id, reason="changed their mind", actor="operator:alice")
     assert restored.status == "active" and restored.closed_at is None and restored.erase_after is None
+    assert api.get("/v1/me", headers=bearer(token)).status == 401  # the tokens from before the closure stay ended
+    BaseItem(keys.phone_pk(phone), keys.SENT).delete()
+    api.post("/v1/auth/code", {"phone": phone})
+    token = api.post("/v1/auth/verify", {"phone": phone, "code": last_code(outbox_path, phone)}).json()["access_token"]
     me = api.get("/v1/me", headers=bearer(token)).json()
     assert (me["status"], me["name"], me["points"]["balance"]) == ("active", "张伟", 300)
     # the erasure job no longer finds it
@@ -214,12 +218,15 @@ def _a_member_with_everything(api, members, outbox_path) -> dict[str, Any]:
     return person
 
 
-def _defer_a_message(person: dict[str, Any], hours_ahead: int) -> None:
-    """A greeting held back by quiet hours (as a job would leave it), to the member's phone."""
+def _defer_a_message(person: dict[str, Any], hours_ahead: int, *, noted: bool = True) -> None:
+    """A greeting held back by quiet hours, to the member's phone, as a job leaves it: the message
+    under the hour it may go, and (`noted`) where it waits on the member, in one transaction."""
     send_at = datetime.now(UTC) + timedelta(hours=hours_ahead)
+    bucket = keys.send_bucket(send_at.strftime("%Y-%m-%dT%H"), member_shard(person["member_id"]))
+    sk = keys.deferred_sk(person["member_id"], "birthday_greeting", f"birthday:{hours_ahead}")
     DeferredMessage(
-        keys.send_bucket(send_at.strftime("%Y-%m-%dT%H"), member_shard(person["member_id"])),
-        keys.deferred_sk(person["member_id"], "birthday_greeting", f"birthday:{hours_ahead}"),
+        bucket,
+        sk,
         member_id=person["member_id"],
         channel="sms",
         recipient=person["phone"],
@@ -228,6 +235,11 @@ def _defer_a_message(person: dict[str, Any], hours_ahead: int) -> None:
         send_after=send_at,
         ttl=send_at + timedelta(days=2),
     ).save()
+    member = _member(person["member_id"])
+    if noted:
+        member.update(actions=[Member.deferred.set({**(member.deferred.as_dict() if member.deferred else {}), sk: bucket})])
+    else:  # a member from before members noted their deferred messages
+        member.update(actions=[Member.deferred.remove()])
 
 
 def test_given_a_closed_member_after_the_grace_period_then_no_item_of_the_table_holds_their_personal_data(api, members, outbox_path):
@@ -258,6 +270,21 @@ def test_given_a_closed_member_after_the_grace_period_then_no_item_of_the_table_
     order = BaseItem.get(keys.order_pk("o-1"), keys.ORDER_SK)
     assert order.member_id == member_id
     assert [c.status for c in _coupons(member_id)] == ["revoked"]
+    # and the order's fingerprint (kept to tell a replay from a conflict) does not give the phone
+    # back to whoever hashes guesses: it is keyed
+    import hashlib
+
+    guess = {
+        "order_id": "o-1",
+        "phone": person["phone"],
+        "member_id": None,
+        "amount": 60000,
+        "currency": "CNY",
+        "store_id": None,
+        "occurred_at": None,
+    }
+    plain = hashlib.sha256(json.dumps(guess, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert order.fingerprint != plain and len(order.fingerprint) == 64
 
 
 def test_given_an_erased_member_then_the_phone_is_free_for_a_new_signup(api, members, outbox_path, aws):
@@ -330,10 +357,11 @@ def test_given_erase_due_members_then_it_does_the_jobs_work_at_once_and_returns_
     assert _member(other["member"]["member_id"]).name == "张伟"
 
 
-def test_given_a_closed_member_then_messages_held_back_by_quiet_hours_never_reach_them(api, members, outbox_path):
+@pytest.mark.parametrize("noted", [True, False], ids=["noted-on-the-member", "member-from-before-the-note"])
+def test_given_a_closed_member_then_messages_held_back_by_quiet_hours_never_reach_them(api, members, outbox_path, noted):
     token, body = members.verified()
     person = {"member_id": body["member"]["member_id"], "phone": body["member"]["phone"], "name": "张伟"}
-    _defer_a_message(person, hours_ahead=2)
+    _defer_a_message(person, hours_ahead=2, noted=noted)
     _close(api, token)
     run("send-deferred", (today() + timedelta(days=1)).isoformat(), False)
     assert [m for m in messages(outbox_path) if m["kind"] == "birthday_greeting"] == []

@@ -135,8 +135,10 @@ def test_given_a_chinese_name_and_profile_then_they_round_trip_unchanged(api, me
     assert me["referral_code"]
 
 
-def test_given_a_referral_code_when_signing_up_then_the_new_member_is_linked_to_the_referrer(api, members):
+def test_given_a_referral_code_when_signing_up_then_the_new_member_is_linked_to_the_referrer_once_the_code_is_proven(api, members, outbox_path):
     _, referrer = members.verified()
     phone = members.signed_up(referral_code=referrer["member"]["referral_code"])
+    assert Member.get(keys.member_pk(_member_id(phone)), keys.PROFILE).referred_by is None  # a signup alone changes no member
+    assert api.post("/v1/auth/verify", {"phone": phone, "code": last_code(outbox_path, phone)}).status == 200
     member = Member.get(keys.member_pk(_member_id(phone)), keys.PROFILE)
     assert member.referred_by == referrer["member"]["member_id"]

@@ -45,8 +45,8 @@ def test_given_a_stranger_signing_up_with_someone_elses_phone_and_their_own_emai
 
     # The till credits the phone's (pending) membership, which nobody can sign in to without the SMS.
     assert members.purchase("o-1", 50000, phone=victim).status == 201
-    pending = _member(victim)
-    assert (pending.status, pending.email, pending.pending_email, int(pending.balance)) == ("pending", None, "mallory@evil.example", 500)
+    pending = _member(victim)  # the stranger's signup changed nothing on it
+    assert (pending.status, pending.name, pending.email, pending.pending_email, int(pending.balance)) == ("pending", None, None, None, 500)
 
     # The phone's owner signs up: their profile replaces the stranger's, and their SMS code activates it.
     _unthrottle(victim)
@@ -177,3 +177,30 @@ def test_given_a_purchase_for_an_unknown_phone_then_the_invitation_goes_by_sms_t
     assert members.purchase("o-1", 1000, phone=phone).status == 201
     assert [(m["channel"], m["kind"]) for m in _sent_to(outbox_path, phone)] == [("sms", "invite")]
     assert api.post("/v1/purchases", {"order_id": "o-2", "phone": phone, "amount": 1000, "currency": "CNY"}, headers=MERCHANT).status == 201
+
+
+def test_given_a_stranger_signing_up_for_a_members_pending_phone_then_nothing_of_theirs_reaches_the_membership(api, members, outbox_path):
+    """Referral farming and forged consent: a signup's profile is the member's only once its code comes back."""
+    _, referrer = members.verified()
+    victim = members.phone()
+    assert members.purchase("o-1", 1000, phone=victim).status == 201  # the till enrols a pending member
+    stranger = {
+        "phone": victim,
+        "name": "Mallory",
+        "email": "mallory@evil.example",
+        "birthday": "1970-01-01",
+        "referral_code": referrer["member"]["referral_code"],
+        "consents": {"sms_marketing": True, "email_marketing": True, "push": True},
+    }
+    assert api.post("/v1/signup", stranger).status == 202
+    untouched = _member(victim)
+    assert (untouched.name, untouched.pending_email, untouched.birthday, untouched.referred_by) == (None, None, None, None)
+    assert not any(untouched.consents.as_dict().values())
+    # The owner signs in with a code of their own (no profile): the stranger's stays nowhere.
+    _unthrottle(victim)
+    assert api.post("/v1/auth/code", {"phone": victim}).status == 202
+    me = api.post("/v1/auth/verify", {"phone": victim, "code": last_code(outbox_path, victim)}).json()["member"]
+    assert (me["name"], me["pending_email"], me["birthday"]) == (None, None, None)
+    assert me["consents"] == {"sms_marketing": False, "email_marketing": False, "push": False}
+    assert _member(victim).referred_by is None
+    assert _sent_to(outbox_path, "mallory@evil.example") == []

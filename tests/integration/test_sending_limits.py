@@ -142,3 +142,14 @@ def test_given_counters_then_they_hold_no_phone_or_address_in_clear(api, members
     counters = [i for i in BaseItem.scan() if isinstance(i, SendCounter)]
     assert counters and all(phone not in c.pk and "127.0.0.1" not in c.pk for c in counters)
     assert all(c.ttl is not None for c in counters)
+
+
+def test_given_the_programs_limit_reached_then_a_tills_purchase_still_counts_but_sends_no_invitation(api, members, aws, outbox_path):
+    """A store's key must not be a way to text any number without limit: invitations count too."""
+    _within_one_minute()
+    _limits(aws, total_per_minute=1)
+    first, second = members.phone(), members.phone()
+    assert members.purchase("o-1", 1000, phone=first).status == 201
+    assert members.purchase("o-2", 1000, phone=second).status == 201  # recorded: the points are the member's
+    invited = [m["to"] for m in messages(outbox_path) if m["kind"] == "invite"]
+    assert invited == [first]

@@ -95,3 +95,16 @@ def test_given_a_token_from_before_epochs_then_it_belongs_to_the_first_epoch(api
         "exp": int((now + timedelta(minutes=5)).timestamp()),
     }
     assert api.get("/v1/me", headers=bearer(jwt.encode(claims, signing_key(), algorithm="HS256"))).status == 200
+
+
+def test_given_a_closed_membership_restored_by_an_operator_then_the_tokens_from_before_stay_refused(api, members, outbox_path):
+    token, body = members.verified()
+    assert api.request("DELETE", "/v1/me", headers=bearer(token)).status == 200
+    restored = api.post(f"/v1/admin/members/{body['member']['member_id']}/restore", {"reason": "asked to come back"})
+    assert restored.status == 200, restored.text
+    _refused(api.get("/v1/me", headers=bearer(token)))
+    phone = body["member"]["phone"]
+    BaseItem(keys.phone_pk(phone), keys.SENT).delete()
+    api.post("/v1/auth/code", {"phone": phone})
+    fresh = api.post("/v1/auth/verify", {"phone": phone, "code": last_code(outbox_path, phone)}).json()["access_token"]
+    assert api.get("/v1/me", headers=bearer(fresh)).json()["status"] == "active"

@@ -40,3 +40,18 @@ def test_given_the_local_stage_then_the_actor_is_the_local_operator_optionally_n
     assert operator_of({}, {"x-operator": "li.na@example.com"}, local_open=True) == "local-operator:li.na@example.com"
     with pytest.raises(ValidationFailed):
         operator_of({}, {"x-operator": "bad\nname"}, local_open=True)
+
+
+def test_a_clients_address_is_its_ip_and_an_ipv6_client_is_its_64_network():
+    from types import SimpleNamespace
+
+    from chalicelib.api.http import client_address
+
+    def of(ip: str | None) -> str:
+        return client_address(SimpleNamespace(context={"identity": {"sourceIp": ip}}))  # type: ignore[arg-type]
+
+    assert of("203.0.113.7") == "203.0.113.7"
+    assert of("2001:db8:1:2:aaaa::1") == of("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert of("2001:db8:1:3::1") != of("2001:db8:1:2::1")
+    assert of("::ffff:203.0.113.7") == "203.0.113.7"
+    assert of(None) == "unknown"
