@@ -2,8 +2,8 @@
 
 from chalice.app import Chalice
 
-from chalicelib.api import admin, auth, engagement, members, merchants, profile, public, wallet
 from chalicelib.api.http import cors_config, problem_middleware
+from chalicelib.api.routes import admin, auth, engagement, members, merchants, profile, public, wallet
 from chalicelib.jobs import schedules
 
 app = Chalice(app_name="huiyuan")

@@ -17,8 +17,8 @@ from typing import Any
 
 from chalice.local import ForbiddenError, LocalGateway, NotAuthorizedError
 
-from ..api.members import TokenRefused
 from ..api.problems import problem
+from ..api.routes.members import TokenRefused
 from ..domain.errors import Forbidden, HuiyuanError, NotFound, TemporarilyUnavailable, Unauthorized
 from ..observability import logger
 

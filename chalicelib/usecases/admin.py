@@ -23,6 +23,7 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
+from ..api.schemas.operators import AdjustmentRequest, MerchantKeyRequest, RewardCreateRequest, RewardUpdateRequest, RulesUpdateRequest
 from ..domain.clock import iso, today_in, utcnow
 from ..domain.codes import key_digest
 from ..domain.errors import FieldError, IdempotencyConflict, InsufficientPoints, InvalidState, MemberClosed, NotFound, ValidationFailed
@@ -30,7 +31,6 @@ from ..domain.membership import erase_after
 from ..domain.points import NotEnoughPoints, earn, expiring_summary, month_key, spend
 from ..domain.rules import ProgramRules
 from ..observability import count, logger
-from ..schemas_admin import AdjustmentRequest, MerchantKeyRequest, RewardCreateRequest, RewardUpdateRequest, RulesUpdateRequest
 from ..settings import get_settings
 from ..store import keys
 from ..store.members import add_lot_points, as_dict, get_member, ledger_entry, member_id_for_phone, member_view, points_state, points_update

@@ -15,10 +15,10 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
+from ..api.schemas.engagement import CouponRedemptionRequest
 from ..domain.clock import iso, utcnow
 from ..domain.errors import CouponUnavailable, IdempotencyConflict, MemberFrozen, NotFound, Unauthorized
 from ..observability import count, logger
-from ..schemas_engagement import CouponRedemptionRequest
 from ..store import keys
 from ..store.members import as_dict, get_member
 from ..store.models import BaseItem, Coupon, Member

@@ -15,6 +15,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
+from ..api.schemas.members import CodeRequest, SignupRequest, VerifyRequest
 from ..domain import codes, tokens
 from ..domain.calendar import month_day
 from ..domain.clock import today_in, utcnow
@@ -25,7 +26,6 @@ from ..domain.points import expiring_summary
 from ..domain.rules import ProgramRules
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
 from ..observability import count, logger
-from ..schemas import CodeRequest, SignupRequest, VerifyRequest
 from ..store import keys
 from ..store.members import (
     activity_actions,

@@ -16,11 +16,11 @@ from typing import Any, TypedDict
 
 from pynamodb.exceptions import DoesNotExist
 
+from ..api.schemas.engagement import FeedbackRequest
 from ..domain.clock import iso, utcnow
 from ..domain.errors import IdempotencyConflict, InvalidState, NotFound, Unauthorized, ValidationFailed
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
-from ..schemas_engagement import FeedbackRequest
 from ..store import keys
 from ..store.members import as_dict, get_member
 from ..store.models import BaseItem, Order

@@ -19,6 +19,7 @@ from pynamodb.attributes import MapAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
+from ..api.schemas.profile import ProfilePatch
 from ..domain.clock import iso, today_in, utcnow
 from ..domain.errors import BirthdayLocked, InvalidCode, NotFound, PhoneTaken, TemporarilyUnavailable, Unauthorized, ValidationFailed
 from ..domain.identity import email_is_confirmed
@@ -27,7 +28,6 @@ from ..domain.profile import BirthdayChange, birthday_change, earns_completion_b
 from ..domain.rules import ProgramRules
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
 from ..observability import count, logger
-from ..schemas_profile import ProfilePatch
 from ..store import keys
 from ..store.members import (
     add_lot_points,

@@ -13,6 +13,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
+from ..api.schemas.merchants import PurchaseRequest, RefundRequest
 from ..domain.calendar import birthday_multiplier_applies
 from ..domain.clock import iso, today_in, utcnow
 from ..domain.earning import promotion_multiplier
@@ -21,7 +22,6 @@ from ..domain.points import claw_back, earn, month_key, proportional_reversal, p
 from ..domain.tiers import upgraded_tier
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
-from ..schemas import PurchaseRequest, RefundRequest
 from ..store import keys
 from ..store.members import (
     activity_actions,

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..api.schemas.wallet import TopupRequest, WalletPaymentRequest, WalletRefundRequest
 from ..domain.clock import iso, utcnow
 from ..domain.errors import (
     Forbidden,
@@ -30,7 +31,6 @@ from ..domain.errors import (
 from ..domain.rules import ProgramRules
 from ..domain.wallet import NotEnoughFunds, RefundTooLarge, credit, debit, refunded_after, topup_bonus
 from ..observability import count, logger
-from ..schemas_wallet import TopupRequest, WalletPaymentRequest, WalletRefundRequest
 from ..store import keys
 from ..store.members import as_dict
 from ..store.models import BaseItem, Member

@@ -20,9 +20,9 @@ SNIPPET = "import time; t = time.perf_counter(); import {module}; print(time.per
 # The route modules load their use cases on first use (chalicelib/lazy.py): what that
 # first use adds, per kind of request, measured after `import app` in the same child.
 DEFERRED = {
-    "purchase": "chalicelib.schemas, chalicelib.usecases.merchants, chalicelib.usecases.purchases",
-    "GET /v1/me": "chalicelib.tokens, chalicelib.store.parameters, chalicelib.usecases.members",
-    "operator API": "chalicelib.schemas_admin, chalicelib.usecases.admin, chalicelib.usecases.audit",
+    "purchase": "chalicelib.api.schemas.merchants, chalicelib.usecases.merchants, chalicelib.usecases.purchases",
+    "GET /v1/me": "chalicelib.domain.tokens, chalicelib.store.parameters, chalicelib.usecases.members",
+    "operator API": "chalicelib.api.schemas.operators, chalicelib.usecases.admin, chalicelib.usecases.audit",
     "job worker": "chalicelib.jobs.runner",
 }
 DEFERRED_SNIPPET = "import app, time; t = time.perf_counter(); import {modules}; print(time.perf_counter() - t)"

@@ -91,7 +91,7 @@ def test_given_many_clients_each_within_its_limit_then_the_program_limit_refuses
 
 
 def _signup(phone: str) -> Any:
-    from chalicelib.schemas import SignupRequest
+    from chalicelib.api.schemas.members import SignupRequest
 
     return SignupRequest(phone=phone, name="张伟")
 

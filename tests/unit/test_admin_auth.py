@@ -3,7 +3,7 @@
 import pytest
 from chalice import IAMAuthorizer
 
-from chalicelib.api.admin import operator_of, route_authorizer
+from chalicelib.api.routes.admin import operator_of, route_authorizer
 from chalicelib.domain.errors import Forbidden, ValidationFailed
 from chalicelib.settings import Settings
 

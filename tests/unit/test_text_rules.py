@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.schemas import INVISIBLE, NAME_PATTERN, TEXT_PATTERN, clean_text
+from chalicelib.api.schemas.fields import INVISIBLE, NAME_PATTERN, TEXT_PATTERN, clean_text
 
 BLANK_LETTERS = "\u115f\u1160\u3164\u2800\uffa0"
 

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 
 from chalice.app import Response
 
-from ..lazy import lazy_module
-from .http import ApiBlueprint, json_response, parse_body, path_id
+from ...lazy import lazy_module
+from ..http import ApiBlueprint, json_response, parse_body, path_id
 
 if TYPE_CHECKING:
-    from .. import schemas
-    from ..usecases import merchants, purchases
+    from ...usecases import merchants, purchases
+    from ..schemas import merchants as schemas
 else:
-    schemas = lazy_module("chalicelib.schemas")
+    schemas = lazy_module("chalicelib.api.schemas.merchants")
     merchants = lazy_module("chalicelib.usecases.merchants")
     purchases = lazy_module("chalicelib.usecases.purchases")
 

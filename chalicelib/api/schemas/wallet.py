@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt, StringConstraints, model_validator
 
-from .schemas import WHOLE_NUMBER, Body, Identifier, PhoneText
+from .fields import WHOLE_NUMBER, Body, Identifier, PhoneText
 
 MAX_AMOUNT = 10**12
 Amount = Annotated[StrictInt, Field(ge=1, le=MAX_AMOUNT), WHOLE_NUMBER]

@@ -6,16 +6,15 @@ from typing import TYPE_CHECKING
 
 from chalice.app import Response
 
-from ..lazy import lazy_module
-from .http import ApiBlueprint, json_response, parse_body, path_id, query_cursor, query_limit
+from ...lazy import lazy_module
+from ..http import ApiBlueprint, json_response, parse_body, path_id, query_cursor, query_limit
 from .members import member_token
 
 if TYPE_CHECKING:
-    from .. import schemas, schemas_wallet
-    from ..usecases import merchants, wallet
+    from ...usecases import merchants, wallet
+    from ..schemas import wallet as schemas_wallet
 else:
-    schemas = lazy_module("chalicelib.schemas")
-    schemas_wallet = lazy_module("chalicelib.schemas_wallet")
+    schemas_wallet = lazy_module("chalicelib.api.schemas.wallet")
     merchants = lazy_module("chalicelib.usecases.merchants")
     wallet = lazy_module("chalicelib.usecases.wallet")
 

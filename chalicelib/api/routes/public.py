@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 from chalice.app import Response
 
-from ..lazy import lazy_module
-from .http import ApiBlueprint, json_response, query_cursor, query_limit
+from ...lazy import lazy_module
+from ..http import ApiBlueprint, json_response, query_cursor, query_limit
 
 if TYPE_CHECKING:
-    from ..usecases import members
+    from ...usecases import members
 else:
     members = lazy_module("chalicelib.usecases.members")
 

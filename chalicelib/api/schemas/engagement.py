@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, StringConstraints
 
-from .schemas import Body, DocumentedText, Identifier, clean_text
+from .fields import Body, DocumentedText, Identifier, clean_text
 
 FEEDBACK_TEXT_MAX = 2000
 

@@ -20,18 +20,18 @@ from urllib.parse import unquote
 
 from chalice.app import Response
 
-from ..domain.errors import HuiyuanError, NotFound, ValidationFailed
-from ..lazy import lazy_module
-from ..settings import get_settings
+from ...domain.errors import HuiyuanError, NotFound, ValidationFailed
+from ...lazy import lazy_module
+from ...settings import get_settings
+from ..http import ApiBlueprint, json_response, parse_body, problem_response, query_cursor, query_limit, query_param
 from . import admin
-from .http import ApiBlueprint, json_response, parse_body, problem_response, query_cursor, query_limit, query_param
 from .members import member_token
 
 if TYPE_CHECKING:
-    from .. import schemas_engagement as schemas
-    from ..usecases import coupons, feedback, merchants, program
+    from ...usecases import coupons, feedback, merchants, program
+    from ..schemas import engagement as schemas
 else:
-    schemas = lazy_module("chalicelib.schemas_engagement")
+    schemas = lazy_module("chalicelib.api.schemas.engagement")
     coupons = lazy_module("chalicelib.usecases.coupons")
     feedback = lazy_module("chalicelib.usecases.feedback")
     merchants = lazy_module("chalicelib.usecases.merchants")

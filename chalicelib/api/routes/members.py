@@ -10,17 +10,17 @@ from typing import TYPE_CHECKING
 
 from chalice.app import AuthRequest, AuthResponse, Response
 
-from ..lazy import lazy_module
-from ..observability import logger
-from .http import ApiBlueprint, json_response, parse_body, query_cursor, query_limit
+from ...lazy import lazy_module
+from ...observability import logger
+from ..http import ApiBlueprint, json_response, parse_body, query_cursor, query_limit
 
 if TYPE_CHECKING:
-    from .. import schemas
-    from ..domain import tokens
-    from ..store import parameters
-    from ..usecases import members, redemptions
+    from ...domain import tokens
+    from ...store import parameters
+    from ...usecases import members, redemptions
+    from ..schemas import members as schemas
 else:
-    schemas = lazy_module("chalicelib.schemas")
+    schemas = lazy_module("chalicelib.api.schemas.members")
     tokens = lazy_module("chalicelib.domain.tokens")
     parameters = lazy_module("chalicelib.store.parameters")
     members = lazy_module("chalicelib.usecases.members")

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 
 from chalice.app import Response
 
-from ..lazy import lazy_module
-from .http import ApiBlueprint, client_address, json_response, parse_body
+from ...lazy import lazy_module
+from ..http import ApiBlueprint, client_address, json_response, parse_body
 
 if TYPE_CHECKING:
-    from .. import schemas
-    from ..usecases import enrolment
+    from ...usecases import enrolment
+    from ..schemas import members as schemas
 else:
-    schemas = lazy_module("chalicelib.schemas")
+    schemas = lazy_module("chalicelib.api.schemas.members")
     enrolment = lazy_module("chalicelib.usecases.enrolment")
 
 bp = ApiBlueprint(__name__)

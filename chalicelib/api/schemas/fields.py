@@ -1,4 +1,5 @@
-"""Request bodies, validated with pydantic at the HTTP boundary.
+"""The fields request bodies are made of, and their base model: validated with pydantic at the
+HTTP boundary, strict where it matters (one module for every audience's bodies to share).
 
 Strict where it matters: amounts and points must be JSON integers (no
 strings, floats or booleans), unknown fields are refused, names are kept as
@@ -10,11 +11,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from .api.formats import IDENTIFIER_PATTERN
+from ..formats import IDENTIFIER_PATTERN
 
 # What names and free text may hold, as the regular expressions openapi.yaml documents (Basic
 # Multilingual Plane escapes, valid for Python and ECMA-262 alike):
@@ -111,56 +112,3 @@ PhoneText = Annotated[str, StringConstraints(min_length=3, max_length=32)]
 class Body(BaseModel):
     # defer_build: a model's validator is built on first use, not at import (cold start).
     model_config = ConfigDict(extra="forbid", defer_build=True)
-
-
-class Consents(Body):
-    sms_marketing: StrictBool = False
-    email_marketing: StrictBool = False
-    push: StrictBool = False
-
-
-class SignupRequest(Body):
-    phone: PhoneText
-    name: Name
-    email: Email | None = None
-    birthday: Birthday | None = None
-    gender: Literal["female", "male", "other", "undisclosed"] | None = None
-    referral_code: Annotated[str, StringConstraints(min_length=4, max_length=16)] | None = None
-    consents: Consents | None = None
-
-
-class CodeRequest(Body):
-    phone: PhoneText
-    # Where the sign-in code goes. `email` reaches only a member whose phone was proven by SMS
-    # and whose email was confirmed by a code sent to it; the answer never says which.
-    channel: Literal["sms", "email"] = "sms"
-
-
-class VerifyRequest(Body):
-    phone: PhoneText
-    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
-
-
-class PurchaseRequest(Body):
-    order_id: Identifier
-    phone: PhoneText | None = None
-    member_id: Identifier | None = None
-    amount: Annotated[StrictInt, Field(ge=1, le=10**12), WHOLE_NUMBER]
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-    store_id: Identifier | None = None
-    occurred_at: Annotated[datetime, AfterValidator(_plausible_purchase_time)] | None = None
-
-    @model_validator(mode="after")
-    def _one_member_reference(self) -> PurchaseRequest:
-        if (self.phone is None) == (self.member_id is None):
-            raise ValueError("give exactly one of phone or member_id")
-        return self
-
-
-class RefundRequest(Body):
-    refund_id: Identifier
-    amount: Annotated[StrictInt, Field(ge=1, le=10**12), WHOLE_NUMBER]
-
-
-class RedemptionRequest(Body):
-    reward_id: Identifier

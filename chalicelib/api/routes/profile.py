@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING
 
 from chalice.app import Response
 
-from ..lazy import lazy_module
-from .http import ApiBlueprint, client_address, json_response, parse_body
+from ...lazy import lazy_module
+from ..http import ApiBlueprint, client_address, json_response, parse_body
 from .members import member_token
 
 if TYPE_CHECKING:
-    from .. import schemas_profile as schemas
-    from ..store import parameters
-    from ..usecases import closure, profile
+    from ...store import parameters
+    from ...usecases import closure, profile
+    from ..schemas import profile as schemas
 else:
     parameters = lazy_module("chalicelib.store.parameters")
-    schemas = lazy_module("chalicelib.schemas_profile")
+    schemas = lazy_module("chalicelib.api.schemas.profile")
     closure = lazy_module("chalicelib.usecases.closure")
     profile = lazy_module("chalicelib.usecases.profile")
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StrictBool, StringConstraints, field_validator
 
-from .schemas import Birthday, Body, DocumentedName, Email, Name, PhoneText, _clean_name
+from .fields import Birthday, Body, DocumentedName, Email, Name, PhoneText, _clean_name
 
 Gender = Literal["female", "male", "other", "undisclosed"]
 Street = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_clean_name), DocumentedName]

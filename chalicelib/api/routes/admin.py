@@ -22,19 +22,18 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import IAMAuthorizer, Response
 
-from ..domain.errors import Forbidden, HuiyuanError, InternalError, TemporarilyUnavailable, ValidationFailed
-from ..lazy import lazy_module
-from ..observability import logger
-from ..settings import Settings, get_settings
-from ..store.transactions import is_transient
-from .http import ApiBlueprint, json_response, parse_body, path_id, problem_response, query_cursor, query_limit
+from ...domain.errors import Forbidden, HuiyuanError, InternalError, TemporarilyUnavailable, ValidationFailed
+from ...lazy import lazy_module
+from ...observability import logger
+from ...settings import Settings, get_settings
+from ...store.transactions import is_transient
+from ..http import ApiBlueprint, json_response, parse_body, path_id, problem_response, query_cursor, query_limit
 
 if TYPE_CHECKING:
-    from .. import schemas, schemas_admin
-    from ..usecases import admin, audit
+    from ...usecases import admin, audit
+    from ..schemas import operators as schemas_admin
 else:
-    schemas = lazy_module("chalicelib.schemas")
-    schemas_admin = lazy_module("chalicelib.schemas_admin")
+    schemas_admin = lazy_module("chalicelib.api.schemas.operators")
     admin = lazy_module("chalicelib.usecases.admin")
     audit = lazy_module("chalicelib.usecases.audit")
 
