@@ -10,8 +10,9 @@ import pytest
 
 from chalicelib.jobs.__main__ import run
 from chalicelib.store import keys
-from chalicelib.store.models import LedgerEntry, Member
+from chalicelib.store.models import BaseItem, LedgerEntry, Member
 from tests.integration.conftest import MERCHANT, bearer
+from tests.support.outbox import last_code
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WHY = {"reason": "客服工单 #4521: member asked"}
@@ -154,7 +155,9 @@ def test_given_a_frozen_member_then_they_cannot_redeem_or_earn_until_unfrozen_an
     assert datetime.fromisoformat(freeze["created_at"]) > datetime.now(UTC) - timedelta(minutes=1)
 
 
-def test_given_a_closed_member_then_their_token_stops_working_closing_again_is_409_and_restoring_brings_it_back(api, members, outbox_path):
+def test_given_a_closed_member_then_their_token_stops_working_closing_again_is_409_and_restoring_brings_the_membership_back(
+    api, members, outbox_path
+):
     from tests.support.outbox import messages
 
     token, member_id, phone = _member(api, members)
@@ -169,6 +172,10 @@ def test_given_a_closed_member_then_their_token_stops_working_closing_again_is_4
 
     restored = api.post(f"/v1/admin/members/{member_id}/restore", WHY)
     assert restored.status == 200 and restored.json()["status"] == "active" and restored.json()["closed_at"] is None
+    assert _me(api, token).status == 401  # the tokens the closure ended stay ended: the member signs in again
+    BaseItem(keys.phone_pk(phone), keys.SENT).delete()
+    api.post("/v1/auth/code", {"phone": phone})
+    token = api.post("/v1/auth/verify", {"phone": phone, "code": last_code(outbox_path, phone)}).json()["access_token"]
     assert _me(api, token).json()["points"]["balance"] == 100
     _problem(api.post(f"/v1/admin/members/{member_id}/restore", WHY), 409, "invalid_state")
     assert [e["action"] for e in _audit(api, member_id=member_id)] == ["member.restore", "member.close"]
