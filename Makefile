@@ -12,10 +12,11 @@ PY := $(VENV)/bin/python
 PYTHON313 := $(shell for p in "$(PYTHON)" python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
 	[ -n "$$p" ] && command -v "$$p" >/dev/null 2>&1 && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 
-.PHONY: help venv run test lint typecheck format bench clean job synth deploy diff
+.PHONY: help venv run reset test lint typecheck format bench clean job synth deploy diff
 
 help:
-	@echo "make run     serve the API on http://127.0.0.1:$(PORT) over an embedded local AWS endpoint"
+	@echo "make run     serve the API on http://127.0.0.1:$(PORT) over an embedded local AWS endpoint (keeps its data in .local/)"
+	@echo "make reset   forget the local stack's data: the next make run starts empty"
 	@echo "make test    set everything up and run the whole suite"
 	@echo "make bench   DynamoDB round trips and cost per request, purchases/s through the local stack, cold start, package size, jobs at scale [JOB_SIZES=2000,20000]"
 	@echo "make job     JOB=<name> AS_OF=YYYY-MM-DD: run a scheduled job once against the running stack"
@@ -35,6 +36,10 @@ venv: $(VENV)/.installed
 
 run: venv
 	$(PY) -m chalicelib.local.stack --port $(PORT)
+
+# The data `make run` keeps in .local/aws/ (and the outbox); refused while the stack runs.
+reset: venv
+	$(PY) -m chalicelib.local.stack --reset
 
 # Lint and types first (a minute or two), then the suite on two workers (this machine has two cores;
 # each worker starts its own local stack for the e2e tests).
