@@ -19,7 +19,7 @@ help:
 	@echo "make reset   forget the local stack's data: the next make run starts empty"
 	@echo "make test    set everything up and run the whole suite"
 	@echo "make bench   DynamoDB round trips and cost per request, purchases/s through the local stack, cold start, package size, jobs at scale [JOB_SIZES=2000,20000]"
-	@echo "make job     JOB=<name> AS_OF=YYYY-MM-DD: run a scheduled job once against the running stack"
+	@echo "make job     JOB=<name> AS_OF=YYYY-MM-DD: run a scheduled job against the running stack, as the schedule would on that date (any date)"
 	@echo "make lint    ruff (lint and format); make typecheck: mypy strict (both run in make test)"
 	@echo "make synth   CloudFormation for every stage into infra/cdk.out (offline; cdk-nag checked)"
 	@echo "make deploy  STAGE=dev|prod: deploy one stage with the cdk CLI (AWS credentials needed)"
@@ -66,9 +66,10 @@ clean:
 
 JOB ?=
 AS_OF ?=
+CATCH_UP ?= 1
 job: venv
-	@[ -n "$(JOB)" ] || { echo "usage: make job JOB=<expire-points|birthday-bonus|reengagement|tier-review|send-deferred|erase-closed|reconcile> AS_OF=YYYY-MM-DD [DRY_RUN=1]" >&2; exit 2; }
-	$(PY) -m chalicelib.jobs $(JOB) $(AS_OF) $(if $(DRY_RUN),--dry-run)
+	@[ -n "$(JOB)" ] || { echo "usage: make job JOB=<expire-points|birthday-bonus|reengagement|tier-review|send-deferred|erase-closed|reconcile> AS_OF=YYYY-MM-DD [DRY_RUN=1] [CATCH_UP=0]" >&2; exit 2; }
+	$(PY) -m chalicelib.jobs '$(JOB)' $(if $(AS_OF),'$(AS_OF)') $(if $(DRY_RUN),--dry-run) $(if $(filter 0,$(CATCH_UP)),--no-catch-up)
 
 # Infrastructure (infra/, docs/operations.md). `synth` needs no AWS account; `deploy`
 # and `diff` need credentials for the stage's account and a bootstrapped region
