@@ -203,7 +203,8 @@ class LocalState:
             restored.snapshot_bytes = self.snapshot_path.stat().st_size
             snapshot_generation, replay = self._replay(app, self.snapshot_path, "snapshot")
             if replay.torn:
-                raise StateError(f"{self.snapshot_path} is incomplete; move it away to start from the journal alone, or `make reset`")
+                # Written whole and renamed into place, so this is damage from outside.
+                raise StateError(f"{self.snapshot_path} is cut short; `make reset` starts afresh")
             self._absorb(replay, restored)
         self._generation = snapshot_generation
         journal_generation = None
