@@ -61,9 +61,10 @@ class RunningStack:
 
 
 @contextlib.contextmanager
-def running_stack(state_dir: Path, start_timeout: float = 60) -> Iterator[RunningStack]:
+def running_stack(state_dir: Path, start_timeout: float = 60, stop_timeout: float = 10) -> Iterator[RunningStack]:
     """`python -m chalicelib.local.stack` with a developer's environment (access log off),
-    once it answers /v1/health; stopped on exit."""
+    once it answers /v1/health; stopped on exit (SIGTERM: it saves its data in `state_dir`,
+    so a stack started again on the same directory has it; killed after `stop_timeout`)."""
     port = free_port()
     log = state_dir / "stack.log"
     env = developer_env()
@@ -93,7 +94,7 @@ def running_stack(state_dir: Path, start_timeout: float = 60) -> Iterator[Runnin
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=stop_timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
