@@ -6,10 +6,10 @@ never run. First, the job runs for each of those days on which the daily
 schedule would have found something to do (points due, a reminder, a
 birthday, an anniversary, an idle member, an erasure): so points earned today
 are gone when it runs for a date past their expiry, and the reminders before
-it are in the outbox (what quiet hours held back on such a day is sent as the
-hourly send-deferred would have). Then it runs for AS_OF itself. `CATCH_UP=0` runs AS_OF
-alone, as the console would; so does a job that is not kept by day
-(`send-deferred`, `reconcile`).
+it are in the outbox (what quiet hours held back on such a day is sent, as
+the hourly send-deferred would have). Then it runs for AS_OF itself.
+`CATCH_UP=0` runs AS_OF alone, as the console would; so does a job that is
+not kept by day (`send-deferred`, `reconcile`).
 
 Each run invokes the job's scheduled function with the console payload, then
 plays the part of Lambda's SQS event source: receives the queued units from
@@ -167,6 +167,8 @@ def _use_local_stack(state_dir: Path) -> None:
     if not stack_file.exists():
         sys.exit("The local stack is not running: start it with `make run` first.")
     stack = json.loads(stack_file.read_text())
+    if not _alive(int(stack.get("pid", 0))):  # killed, so it never removed the file; its data is kept all the same
+        sys.exit("The local stack is not running (it was stopped without cleaning up): start it with `make run` first.")
     from ..local.stack import LOCAL_CREDENTIALS
 
     os.environ.update(LOCAL_CREDENTIALS)
@@ -186,6 +188,18 @@ def as_of_date(text: str) -> date:
         except ValueError as exc:
             reason = str(exc)
     raise argparse.ArgumentTypeError(f"AS_OF={text!r} is not a date ({reason}); write it YYYY-MM-DD, e.g. AS_OF=2027-12-01") from None
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: not ours to judge
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

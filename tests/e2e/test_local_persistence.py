@@ -131,6 +131,16 @@ def test_given_a_burst_of_concurrent_purchases_when_the_stack_is_killed_mid_burs
             for future in burst:
                 future.result()
         assert 40 <= len(answered) < len(orders) and lost, "the kill came mid-burst, purchases in flight"
+    stale = subprocess.run(
+        [sys.executable, "-m", "chalicelib.jobs", "reconcile", "--state-dir", str(tmp_path)],
+        cwd=ROOT,
+        env=developer_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert stale.returncode == 1 and "The local stack is not running" in stale.stderr  # not a hang on its dead endpoint
 
     with running_stack(tmp_path) as stack:
         assert_every_members_books_balance(stack)
