@@ -307,7 +307,10 @@ class LocalState:
     def _compact_while_running(self, app: WsgiApp) -> None:
         """Bound what a crash makes the next start replay; the request that tipped it waits."""
         try:
-            self.compact(app)
+            done = self.compact(app)
+            if done is not None:
+                size = f"{done.items:,} items, {done.snapshot_bytes / 1e6:.1f} MB"
+                print(f"Data: journal folded into the snapshot ({size}) in {done.seconds:.1f} s", flush=True)
         except (OSError, StateError) as exc:  # the journal is whole: keep going, try again later
             print(f"Could not compact the local state ({exc}); the journal keeps growing", file=sys.stderr, flush=True)
             self._compact_at = self._journal_bytes + COMPACT_AFTER_BYTES
