@@ -3,15 +3,15 @@ for a stack with N members made through the API (docs/local-stage.md).
 
 Each member signs up, verifies with the texted code, makes two purchases, and
 one in four redeems a coffee: the request mix of a day of demos. Then the
-stack is killed (SIGKILL) and started again, which replays the whole journal
-(a crash's recovery); stopped cleanly, which writes the snapshot; and started
-again, which replays the snapshot (the everyday start). After each restart
-every member's books must balance.
+stack is killed (SIGKILL) and started again, which replays the snapshot and
+the journal left (a crash's recovery); stopped cleanly, which writes the
+snapshot; and started again, which replays the snapshot (the everyday start).
+After each restart every member's books must balance.
 
-    .venv/bin/python -m tests.bench.local_state [--members 2000] [--clients 4]
+    .venv/bin/python -m tests.bench.local_state [--members 2000] [--clients 2]
 
-Not part of `make bench`: it takes several minutes (the members are made
-through the API, at the local stack's pace).
+Not part of `make bench`: 2,000 members took 46 minutes on 2 shared cores
+(the members are made through the API, at moto's pace).
 """
 
 from __future__ import annotations
