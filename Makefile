@@ -14,14 +14,15 @@ CHECKOV_VENV := .venv-checkov
 PYTHON313 := $(shell for p in "$(PYTHON)" python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
 	[ -n "$$p" ] && command -v "$$p" >/dev/null 2>&1 && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 
-.PHONY: help venv checkov-venv web web-check run test lint typecheck format bench clean job synth scan deploy diff
+.PHONY: help venv checkov-venv web web-check run reset test lint typecheck format bench clean job synth scan deploy diff
 
 help:
-	@echo "make run     serve the API on http://127.0.0.1:$(PORT) over an embedded local AWS endpoint"
+	@echo "make run     serve the API on http://127.0.0.1:$(PORT) over an embedded local AWS endpoint (keeps its data in .local/)"
+	@echo "make reset   forget the local stack's data: the next make run starts empty"
 	@echo "make test    set everything up and run the whole suite"
 	@echo "make web     build the member web app (web/ -> web/dist, served at /app/); make run and make test do it"
 	@echo "make bench   DynamoDB round trips and cost per request, purchases/s through the local stack, cold start, package size, jobs at scale [JOB_SIZES=2000,20000]"
-	@echo "make job     JOB=<name> AS_OF=YYYY-MM-DD: run a scheduled job once against the running stack"
+	@echo "make job     JOB=<name> AS_OF=YYYY-MM-DD: run a scheduled job against the running stack, as the schedule would on that date (any date)"
 	@echo "make lint    ruff (lint and format); make typecheck: mypy strict (both run in make test)"
 	@echo "make synth   CloudFormation for every stage into infra/cdk.out (offline; cdk-nag checked)"
 	@echo "make scan    checkov over every stage's synthesized template (also part of make test)"
@@ -68,6 +69,10 @@ web-check: web/node_modules/.installed
 run: venv web
 	$(PY) -m chalicelib.local.stack --port $(PORT)
 
+# The data `make run` keeps in .local/aws/ (and the outbox); refused while the stack runs.
+reset: venv
+	$(PY) -m chalicelib.local.stack --reset
+
 # Lint and types first (a minute or two), then the suite on two workers (this machine has two cores;
 # each worker starts its own local stack for the e2e tests).
 test: lint typecheck checkov-venv web-check web
@@ -93,9 +98,10 @@ clean:
 
 JOB ?=
 AS_OF ?=
+CATCH_UP ?= 1
 job: venv
-	@[ -n "$(JOB)" ] || { echo "usage: make job JOB=<expire-points|birthday-bonus|reengagement|tier-review|send-deferred|erase-closed|reconcile> AS_OF=YYYY-MM-DD [DRY_RUN=1]" >&2; exit 2; }
-	$(PY) -m chalicelib.jobs $(JOB) $(AS_OF) $(if $(DRY_RUN),--dry-run)
+	@[ -n "$(JOB)" ] || { echo "usage: make job JOB=<expire-points|birthday-bonus|reengagement|tier-review|send-deferred|erase-closed|reconcile> AS_OF=YYYY-MM-DD [DRY_RUN=1] [CATCH_UP=0]" >&2; exit 2; }
+	$(PY) -m chalicelib.jobs '$(JOB)' $(if $(AS_OF),'$(AS_OF)') $(if $(DRY_RUN),--dry-run) $(if $(filter 0,$(CATCH_UP)),--no-catch-up)
 
 # Infrastructure (infra/, docs/operations.md). `synth` needs no AWS account; `deploy`
 # and `diff` need credentials for the stage's account and a bootstrapped region

@@ -1,10 +1,21 @@
-"""`make job JOB=<name> AS_OF=<YYYY-MM-DD> [DRY_RUN=1]`: run one job once against
-the running local stack, as the schedule would on that date.
+"""`make job JOB=<name> AS_OF=<YYYY-MM-DD> [DRY_RUN=1] [CATCH_UP=0]`: run one job
+against the running local stack, as the schedule would on that date.
 
-It invokes the job's scheduled function with the console payload, then plays
-the part of Lambda's SQS event source: receives the queued units from the
-embedded endpoint, hands them to the worker in batches, deletes what the
-worker did and redelivers what it reported failed. It prints the run summary.
+The local stage has no schedule, so the days between today and AS_OF were
+never run. First, the job runs for each of those days on which the daily
+schedule would have found something to do (points due, a reminder, a
+birthday, an anniversary, an idle member, an erasure): so points earned today
+are gone when it runs for a date past their expiry, and the reminders before
+it are in the outbox (what quiet hours held back on such a day is sent, as
+the hourly send-deferred would have). Then it runs for AS_OF itself.
+`CATCH_UP=0` runs AS_OF alone, as the console would; so does a job that is
+not kept by day (`send-deferred`, `reconcile`).
+
+Each run invokes the job's scheduled function with the console payload, then
+plays the part of Lambda's SQS event source: receives the queued units from
+the embedded endpoint, hands them to the worker in batches, deletes what the
+worker did and redelivers what it reported failed. It prints the summary of
+the AS_OF run, with one line for each day caught up.
 """
 
 from __future__ import annotations
@@ -12,7 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
+from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +89,86 @@ def run(job: str, as_of: str | None, dry_run: bool) -> dict[str, Any]:
     return {**summary(started["job"], started["as_of"], started["run_id"]), **drained}
 
 
+def days_to_catch_up(job: str, today: date, as_of: date) -> list[date]:
+    """The days from `today` up to (not including) `as_of` on which the job's daily run
+    would have found an index entry to act on; none for a job not kept by day."""
+    from ..settings import get_settings
+    from ..store.parameters import load_rules
+    from .specs import JOBS
+
+    spec = JOBS.get(job)
+    if spec is None or as_of <= today:
+        return []
+    rules, shards = load_rules(), get_settings().index_shards
+    if not all("index" in unit and "bucket" in unit for unit in spec.plan(as_of, rules, shards)):
+        return []
+    present: dict[str, set[str]] = {}
+    days = []
+    for day in _days(today, as_of):
+        for unit in spec.plan(day, rules, shards):
+            if unit["index"] not in present:
+                present[unit["index"]] = _buckets_in(unit["index"])
+            if unit["bucket"] in present[unit["index"]]:
+                days.append(day)
+                break
+    return days
+
+
+def _days(first: date, end: date) -> Iterator[date]:
+    day = first
+    while day < end:
+        yield day
+        day += timedelta(days=1)
+
+
+def _buckets_in(index: str) -> set[str]:
+    """Every bucket with an entry in one of the jobs' (sparse, KEYS_ONLY) indexes: one Scan."""
+    import boto3
+
+    from ..settings import get_settings
+    from ..store import table
+
+    bucket = next(i.hash_key for i in table.INDEXES if i.name == index)
+    pages = (
+        boto3.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(TableName=get_settings().table_name, IndexName=index, ProjectionExpression="#b", ExpressionAttributeNames={"#b": bucket})
+    )
+    return {item[bucket]["S"] for page in pages for item in page.get("Items", [])}
+
+
+def run_through(job: str, as_of: date | None, dry_run: bool, catch_up: bool = True) -> dict[str, Any]:
+    """The days to catch up, then AS_OF (default: today), each run as the schedule would."""
+    from ..clock import today_in
+    from ..store.parameters import load_rules
+
+    today = today_in(load_rules().zone)
+    as_of = as_of or today
+    days = days_to_catch_up(job, today, as_of) if catch_up else []
+    caught_up = []
+    for day in days:
+        result = run(job, day.isoformat(), dry_run)
+        if "error" in result:
+            return result
+        brief = {key: result[key] for key in ("as_of", "members_affected", "points_moved", "messages_sent", "messages_deferred")}
+        if result["messages_deferred"] and not dry_run:
+            # That day is over: the hourly send-deferred sent what quiet hours held back (at 09:05).
+            brief["deferred_then_sent"] = run("send-deferred", day.isoformat(), dry_run)["messages_sent"]
+        caught_up.append(brief)
+        print(f"caught up {job} {day}: " + ", ".join(f"{k} {v}" for k, v in brief.items() if k != "as_of"), file=sys.stderr, flush=True)
+    result = run(job, as_of.isoformat(), dry_run)
+    if days:
+        result["caught_up"] = caught_up
+    return result
+
+
 def _use_local_stack(state_dir: Path) -> None:
     stack_file = state_dir / "stack.json"
     if not stack_file.exists():
         sys.exit("The local stack is not running: start it with `make run` first.")
     stack = json.loads(stack_file.read_text())
+    if not _alive(int(stack.get("pid", 0))):  # killed, so it never removed the file; its data is kept all the same
+        sys.exit("The local stack is not running (it was stopped without cleaning up): start it with `make run` first.")
     from ..local.stack import LOCAL_CREDENTIALS
 
     os.environ.update(LOCAL_CREDENTIALS)
@@ -90,15 +179,45 @@ def _use_local_stack(state_dir: Path) -> None:
     load_local_config(str(ROOT))
 
 
+def as_of_date(text: str) -> date:
+    """AS_OF as `make job` takes it: a calendar date written YYYY-MM-DD."""
+    reason = "not written YYYY-MM-DD"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError as exc:
+            reason = str(exc)
+    raise argparse.ArgumentTypeError(f"AS_OF={text!r} is not a date ({reason}); write it YYYY-MM-DD, e.g. AS_OF=2027-12-01") from None
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: not ours to judge
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="make job",
+        usage="make job JOB=<name> [AS_OF=YYYY-MM-DD] [DRY_RUN=1] [CATCH_UP=0]\n"
+        "   or: python -m chalicelib.jobs <job> [as_of] [--dry-run] [--no-catch-up]",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("job")
-    parser.add_argument("as_of", nargs="?", help="YYYY-MM-DD (default: today in the program time zone)")
+    parser.add_argument("as_of", nargs="?", type=as_of_date, help="YYYY-MM-DD (default: today in the program time zone)")
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--no-catch-up", action="store_true", help="run AS_OF alone, not the days before it")
     parser.add_argument("--state-dir", default=str(ROOT / ".local"))
     args = parser.parse_args(argv)
     _use_local_stack(Path(args.state_dir))
-    result = run(args.job, args.as_of, args.dry_run)
+    result = run_through(args.job, args.as_of, args.dry_run, catch_up=not args.no_catch_up)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return 1 if "error" in result else 0
 

@@ -71,7 +71,9 @@ def parse_request(job: str, payload: dict[str, Any], today: date) -> JobRequest:
         as_of = date.fromisoformat(raw) if raw is not None else today
     except (TypeError, ValueError):
         raise BadJobRequest("as_of must be a date YYYY-MM-DD") from None
-    if not today - timedelta(days=MAX_PAST_DAYS) <= as_of <= today + timedelta(days=MAX_FUTURE_DAYS):
+    # Deployed, the schedule runs every day and a far date is a slip of the hand. The local
+    # stage has no schedule: `make job` moves it through time, so any date goes (../shared/API.md).
+    if not get_settings().is_local and not today - timedelta(days=MAX_PAST_DAYS) <= as_of <= today + timedelta(days=MAX_FUTURE_DAYS):
         raise BadJobRequest(f"as_of must be within {MAX_PAST_DAYS} days before and {MAX_FUTURE_DAYS} days after today")
     dry_run = payload.get("dry_run", False)
     if not isinstance(dry_run, bool):

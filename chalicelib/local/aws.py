@@ -3,29 +3,55 @@
 moto's backends are not thread-safe for transactions (../shared/TOOL-NOTES.md);
 DynamoDB makes every call atomic, so the endpoint holds a lock around each
 request. What concurrency tests then prove is the service's own logic.
+
+Given a state directory, it also keeps its data across restarts: every request
+that changed state is journaled inside that lock, before it is answered
+(persistence.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import io
 import logging
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wsgi import get_input_stream
+
+from .persistence import Compacted, LocalState, Restored, kind_of, region_of
 
 
 class _Serialised:
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, state: LocalState | None = None) -> None:
         self._app = app
-        self._lock = threading.Lock()
+        self._state = state
+        self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        with self._lock:
-            # Materialise the body inside the lock: the backend work happens while iterating.
-            return list(self._app(environ, start_response))
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if self._state is None or kind_of(target) is None:
+            with self.lock:
+                # Materialise the body inside the lock: the backend work happens while iterating.
+                return list(self._app(environ, start_response))
+        body = get_input_stream(environ).read()
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        status: list[str] = []
+
+        def recording_start_response(value: str, headers: Any, exc_info: Any = None) -> Any:
+            status.append(value)
+            return start_response(value, headers, exc_info)
+
+        with self.lock:
+            answer = list(self._app(environ, recording_start_response))
+            if status and status[0].startswith("2"):  # a refused request changed nothing
+                self._state.record(region_of(environ.get("HTTP_AUTHORIZATION", "")), target, body)
+            return answer
 
 
 @contextlib.contextmanager
@@ -92,13 +118,19 @@ def light_transaction_snapshots() -> Iterator[None]:
 
 
 class EmbeddedAws:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    """moto's server on loopback; with `state_dir`, its state is restored on start and saved as it changes."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, state_dir: Path | None = None) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        app = DomainDispatcherApplication(create_backend_app)
+        self._app = DomainDispatcherApplication(create_backend_app)
+        self._state = LocalState(state_dir) if state_dir is not None else None
+        self._serialised = _Serialised(self._app, self._state)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server: BaseWSGIServer = make_server(host, port, _Serialised(app), threaded=True)
+        self._server: BaseWSGIServer = make_server(host, port, self._serialised, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-aws", daemon=True)
+        self.restored: Restored | None = None
+        self.compacted: Compacted | None = None
 
     @property
     def endpoint(self) -> str:
@@ -111,9 +143,26 @@ class EmbeddedAws:
         # Requests are serialised (above), so the snapshot patch's shared state is safe here.
         self._snapshots = light_transaction_snapshots()
         self._snapshots.__enter__()
+        if self._state is not None:
+            try:
+                self.restored = self._state.open(self._app)  # before the first request is served
+            except BaseException:
+                self._server.server_close()
+                self._state.close()
+                self._snapshots.__exit__(None, None, None)
+                raise
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop serving; with a state directory, save the state as a snapshot and let go of it."""
         self._server.shutdown()
         self._server.server_close()
+        try:
+            if self._state is not None:
+                with self._serialised.lock:  # a request still in flight finishes first
+                    self.compacted = self._state.compact(self._app)
+        finally:
+            if self._state is not None:
+                self._state.close()
+            self._snapshots.__exit__(None, None, None)

@@ -2,10 +2,16 @@
 parameters, the SES sender, the local merchant key and a starter catalogue.
 
 Used by `make run` against the embedded endpoint and by the tests under moto.
+The local stage keeps its data (persistence.py), so this runs on every start
+and creates only what is missing: it never overwrites the rules, the signing
+key (tokens already issued stay valid) or the merchant key's record (a
+revoked key stays revoked). The starter catalogue comes with a new table only,
+so rewards an operator retired or changed stay as they are.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from datetime import UTC, datetime
@@ -25,31 +31,46 @@ STARTER_REWARDS: tuple[dict[str, Any], ...] = (
 )
 
 
-def bootstrap(settings: Settings, session: Any, *, rules_json: str | None = None) -> None:
+def bootstrap(settings: Settings, session: Any, *, rules_json: str | None = None) -> bool:
+    """Create what is missing; True if the table was new (a first start, or after `make reset`)."""
     dynamodb = session.client("dynamodb")
-    table.create_table(dynamodb, settings.table_name)
+    created = not _table_exists(dynamodb, settings.table_name)
+    if created:
+        table.create_table(dynamodb, settings.table_name)
     ssm = session.client("ssm")
-    ssm.put_parameter(
-        Name=settings.rules_parameter,
-        Value=rules_json or DEFAULT_RULES.model_dump_json(indent=2),
-        Type="String",
-        Overwrite=True,
-    )
+    _put_parameter_if_absent(ssm, settings.rules_parameter, rules_json or DEFAULT_RULES.model_dump_json(indent=2), "String")
     # A generated signing key, as the deployed stack generates one in Secrets Manager/SSM.
-    ssm.put_parameter(Name=settings.signing_key_parameter, Value=secrets.token_urlsafe(48), Type="SecureString", Overwrite=True)
+    _put_parameter_if_absent(ssm, settings.signing_key_parameter, secrets.token_urlsafe(48), "SecureString")
     session.client("ses").verify_email_identity(EmailAddress=settings.email_sender)
     create_job_queues(settings, session)
     # Brand-wide, so a developer can report for any store_id; issue store keys to try store scope.
     seed_merchant_key(settings, session, LOCAL_MERCHANT_KEY, store_id="local-dev", key_id="key_local_dev", scope="brand")
-    for reward in STARTER_REWARDS:
-        put_reward(settings, session, **reward)
+    if created:
+        for reward in STARTER_REWARDS:
+            put_reward(settings, session, **reward)
+    return created
+
+
+def _table_exists(dynamodb: Any, table_name: str) -> bool:
+    try:
+        dynamodb.describe_table(TableName=table_name)
+    except dynamodb.exceptions.ResourceNotFoundException:
+        return False
+    return True
+
+
+def _put_parameter_if_absent(ssm: Any, name: str, value: str, kind: str) -> None:
+    with contextlib.suppress(ssm.exceptions.ParameterAlreadyExists):
+        ssm.put_parameter(Name=name, Value=value, Type=kind, Overwrite=False)
 
 
 def seed_merchant_key(settings: Settings, session: Any, api_key: str, *, store_id: str, key_id: str, scope: str = "store") -> None:
+    """The key and its registry entry, each unless it exists (so never un-revoked)."""
     created_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
-    session.client("dynamodb").put_item(
-        TableName=settings.table_name,
-        Item={
+    _put_if_absent(
+        session,
+        settings,
+        {
             "pk": {"S": keys.apikey_pk(key_digest(api_key))},
             "sk": {"S": keys.APIKEY_SK},
             "type": {"S": "ApiKey"},
@@ -61,9 +82,10 @@ def seed_merchant_key(settings: Settings, session: Any, api_key: str, *, store_i
         },
     )
     # Its registry entry, so operators see (and can revoke) it like any issued key.
-    session.client("dynamodb").put_item(
-        TableName=settings.table_name,
-        Item={
+    _put_if_absent(
+        session,
+        settings,
+        {
             "pk": {"S": keys.APIKEYS_PK},
             "sk": {"S": keys.apikey_record_sk(key_id)},
             "type": {"S": "ApiKeyRecord"},
@@ -75,6 +97,12 @@ def seed_merchant_key(settings: Settings, session: Any, api_key: str, *, store_i
             "created_at": {"S": created_at},
         },
     )
+
+
+def _put_if_absent(session: Any, settings: Settings, item: dict[str, Any]) -> None:
+    dynamodb = session.client("dynamodb")
+    with contextlib.suppress(dynamodb.exceptions.ConditionalCheckFailedException):
+        dynamodb.put_item(TableName=settings.table_name, Item=item, ConditionExpression="attribute_not_exists(pk)")
 
 
 def put_reward(settings: Settings, session: Any, *, reward_id: str, name: str, points_cost: int, stock: int | None) -> None:

@@ -1,9 +1,12 @@
 """`make run`: the embedded AWS endpoint, bootstrapped, and the API on loopback.
 
-    python -m chalicelib.local.stack [--port 8000] [--aws-port 4566]
+    python -m chalicelib.local.stack [--port 8000] [--aws-port 4566] [--state-dir .local]
+    python -m chalicelib.local.stack --reset     (`make reset`: forget the saved state)
 
 Writes `.local/stack.json` (the endpoints) so `make job` and tools can find
 the running stack; every outgoing message lands in `.local/outbox.jsonl`.
+The data is kept in `.local/aws/` (persistence.py): stopping (Ctrl-C, SIGTERM,
+SIGHUP) saves it, starting again restores it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ import os
 import signal
 import sys
 from pathlib import Path
+
+from .persistence import SNAPSHOT, Compacted, Restored, StateError
+from .persistence import reset as reset_state
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -29,13 +35,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--aws-port", type=int, default=int(os.environ.get("AWS_PORT", "0")))
     parser.add_argument("--project-dir", default=str(Path(__file__).resolve().parents[2]))
-    parser.add_argument("--state-dir", help="where stack.json and outbox.jsonl go (default: <project>/.local)")
+    parser.add_argument("--state-dir", help="where the data, stack.json and outbox.jsonl go (default: <project>/.local)")
+    parser.add_argument("--reset", action="store_true", help="forget the saved data and the outbox, then exit (refused while the stack runs)")
     args = parser.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("the local stack serves on loopback only")
 
     project = Path(args.project_dir)
     state_dir = Path(args.state_dir) if args.state_dir else project / ".local"
+    if args.reset:
+        return reset(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     for var, value in LOCAL_CREDENTIALS.items():
         os.environ[var] = value  # never a real account: the endpoint below is moto
@@ -43,7 +52,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from .aws import EmbeddedAws
 
-    aws = EmbeddedAws(args.host, args.aws_port).start()
+    # Closing the terminal (SIGHUP) and `kill` (SIGTERM) stop it as Ctrl-C does: the data is saved.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
+    try:
+        aws = EmbeddedAws(args.host, args.aws_port, state_dir / AWS_STATE).start()
+    except StateError as exc:
+        print(f"Cannot start the local stack: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    print(_restored_message(aws.restored, state_dir / AWS_STATE), flush=True)
     os.environ["AWS_ENDPOINT_URL"] = aws.endpoint
     os.environ["OUTBOX_PATH"] = str(state_dir / "outbox.jsonl")
     os.chdir(project)
@@ -56,24 +75,69 @@ def main(argv: list[str] | None = None) -> int:
     from ..settings import get_settings
     from .bootstrap import bootstrap
 
-    bootstrap(get_settings(), boto3.Session())
-    server = make_server(str(project), args.host, args.port)
-    (state_dir / "stack.json").write_text(json.dumps({"api": f"http://{args.host}:{args.port}", "aws_endpoint": aws.endpoint, "pid": os.getpid()}))
-
-    def stop(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    print(f"Huiyuan local stack: API http://{args.host}:{args.port}  (AWS endpoint {aws.endpoint})", flush=True)
-    print(f"Outgoing messages: {state_dir / 'outbox.jsonl'}  Merchant key: local-dev-key", flush=True)
     try:
+        bootstrap(get_settings(), boto3.Session())
+        server = make_server(str(project), args.host, args.port)
+        endpoints = {"api": f"http://{args.host}:{args.port}", "aws_endpoint": aws.endpoint, "pid": os.getpid()}
+        (state_dir / "stack.json").write_text(json.dumps(endpoints))
+        print(f"Huiyuan local stack: API http://{args.host}:{args.port}  (AWS endpoint {aws.endpoint})", flush=True)
+        print(f"Outgoing messages: {state_dir / 'outbox.jsonl'}  Merchant key: local-dev-key", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
-        aws.stop()
         (state_dir / "stack.json").unlink(missing_ok=True)
+        print("Saving the data...", flush=True)
+        # A second Ctrl-C cannot corrupt it (the snapshot is swapped in by rename), only make the next start slower.
+        aws.stop()
+        print(_saved_message(aws.compacted, state_dir / AWS_STATE), flush=True)
     return 0
+
+
+AWS_STATE = "aws"
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def reset(state_dir: Path) -> int:
+    """`make reset`: the next start is a first start (an empty table, the starter catalogue)."""
+    try:
+        reset_state(state_dir / AWS_STATE)
+    except StateError as exc:
+        print(f"Not reset: {exc}", file=sys.stderr)
+        return 1
+    (state_dir / "outbox.jsonl").unlink(missing_ok=True)
+    print(f"Reset: the local stack will start empty ({state_dir} emptied of its data and outbox).")
+    return 0
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.0f} kB"
+
+
+def _restored_message(restored: Restored | None, where: Path) -> str:
+    if restored is None or restored.requests == 0:
+        return f"Data: none saved yet; it will be kept in {where}/ (`make reset` empties it)"
+    text = (
+        f"Data: restored from {where}/ (snapshot {_size(restored.snapshot_bytes)}, journal {_size(restored.journal_bytes)}): "
+        f"{restored.requests:,} requests in {restored.seconds:.1f} s"
+    )
+    if restored.dropped_torn_line:
+        text += "; the last, half-written request of the previous run was dropped (it had not been answered)"
+    if restored.failed:
+        text += f"\nWARNING: {restored.failed} saved requests failed on replay; first: {restored.first_failure[:500]}"
+    return text
+
+
+def _saved_message(compacted: Compacted | None, where: Path) -> str:
+    if compacted is None:
+        return f"Data: unchanged since it was last saved in {where}/"
+    return (
+        f"Data: saved to {where}/{SNAPSHOT}: {compacted.items:,} items ({compacted.expired_items_dropped:,} past their TTL left out), "
+        f"{_size(compacted.snapshot_bytes)}, in {compacted.seconds:.1f} s"
+    )
 
 
 if __name__ == "__main__":

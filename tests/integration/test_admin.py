@@ -198,7 +198,8 @@ def test_given_a_frozen_member_closed_by_an_operator_then_restoring_brings_back_
     api.post(f"/v1/admin/members/{member_id}/close", WHY)
     restored = api.post(f"/v1/admin/members/{member_id}/restore", WHY)
     assert restored.status == 200 and restored.json()["status"] == "frozen"
-    assert _me(api, token).json()["status"] == "frozen"
+    assert api.get(f"/v1/admin/members/{member_id}").json()["status"] == "frozen"
+    assert _me(api, token).status == 401  # the closure ended the member's tokens
     restore = _audit(api, member_id=member_id)[0]
     assert (restore["before"]["status"], restore["after"]) == ("closed", {"status": "frozen", "closed_at": None, "erase_after": None})
 

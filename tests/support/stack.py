@@ -61,9 +61,11 @@ class RunningStack:
 
 
 @contextlib.contextmanager
-def running_stack(state_dir: Path, start_timeout: float = 60, *, access_log: bool = False) -> Iterator[RunningStack]:
+def running_stack(state_dir: Path, start_timeout: float = 60, stop_timeout: float = 10, *, access_log: bool = False) -> Iterator[RunningStack]:
     """`python -m chalicelib.local.stack` with a developer's environment (access log off unless
-    asked for: it goes to the stack's log), once it answers /v1/health; stopped on exit."""
+    asked for: it goes to the stack's log), once it answers /v1/health; stopped on exit (SIGTERM:
+    it saves its data in `state_dir`, so a stack started again on the same directory has it;
+    killed after `stop_timeout`)."""
     port = free_port()
     log = state_dir / "stack.log"
     env = developer_env()
@@ -93,7 +95,7 @@ def running_stack(state_dir: Path, start_timeout: float = 60, *, access_log: boo
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=stop_timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
