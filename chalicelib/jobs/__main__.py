@@ -139,7 +139,7 @@ def _buckets_in(index: str) -> set[str]:
 
 def run_through(job: str, as_of: date | None, dry_run: bool, catch_up: bool = True) -> dict[str, Any]:
     """The days to catch up, then AS_OF (default: today), each run as the schedule would."""
-    from ..clock import today_in
+    from ..domain.clock import today_in
     from ..store.parameters import load_rules
 
     today = today_in(load_rules().zone)
