@@ -25,7 +25,7 @@ from ..domain.errors import (
 )
 from ..observability import logger, metrics
 from ..settings import get_settings
-from ..store.transactions import is_transient
+from ..store.unit_of_work import is_transient
 from .formats import is_json_media_type, path_identifier
 from .problems import PROBLEM_JSON, problem
 

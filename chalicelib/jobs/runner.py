@@ -34,7 +34,7 @@ from ..store import keys, table
 from ..store.members import as_dict
 from ..store.models import DeferredMessage, JobRun, Member
 from ..store.parameters import load_rules
-from ..store.transactions import connection
+from ..store.unit_of_work import connection
 from ..usecases.reconcile import reconcile_segment
 from ..usecases.scheduled import JobContext, act_on_member
 from .specs import JOBS, Unit

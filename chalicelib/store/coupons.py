@@ -18,7 +18,7 @@ from ..domain.rules import ProgramRules
 from . import keys
 from .models import Coupon, Reward
 from .models_engagement import CouponCode
-from .transactions import Transaction
+from .unit_of_work import Transaction
 
 CODE_LENGTH = 10
 

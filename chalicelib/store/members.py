@@ -22,7 +22,7 @@ from ..domain.rules import ProgramRules
 from ..settings import get_settings
 from . import keys
 from .models import LedgerEntry, Lot, Member, PhoneGuard
-from .transactions import Transaction
+from .unit_of_work import Transaction
 
 
 def get_member(member_id: str) -> Member | None:

@@ -17,7 +17,7 @@ from pynamodb.models import Model
 from . import keys
 from .models import BaseItem, Member, PhoneGuard
 from .models_wallet import Wallet, WalletEntry
-from .transactions import Transaction
+from .unit_of_work import Transaction
 
 _MAX_VERSION = 10**12 - 1
 

@@ -39,7 +39,7 @@ from ..store.models_admin import Adjustment, ApiKeyRecord
 from ..store.models_wallet import Wallet
 from ..store.parameters import clear_caches, load_rules
 from ..store.rules_parameter import read_rules_document, write_rules_document
-from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
+from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
 from .audit import Change, add_audit, record_audit
 from .closure import after_closing, closing_actions, restoring_actions
 from .common import fingerprint, phone_or_error, plain

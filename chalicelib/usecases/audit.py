@@ -18,7 +18,7 @@ from ..domain.rules import ProgramRules
 from ..store import keys
 from ..store.members import new_entry_id
 from ..store.models_admin import AuditEntry
-from ..store.transactions import Transaction
+from ..store.unit_of_work import Transaction
 from .pages import decode_cursor, encode_cursor
 
 

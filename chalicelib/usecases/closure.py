@@ -44,7 +44,7 @@ from ..store.members import as_dict, get_member, ledger_entry, member_shard
 from ..store.models import BaseItem, CodeAttempts, Coupon, DeferredMessage, Member, PhoneGuard, ReferralCode, SendThrottle, VerificationCode
 from ..store.models_wallet import Wallet
 from ..store.parameters import load_rules
-from ..store.transactions import Cancelled, Retryable, Transaction, error_code, with_retries
+from ..store.unit_of_work import Cancelled, Retryable, Transaction, error_code, with_retries
 from .messaging import DEFERRED_KEPT_FOR
 from .scheduled import Change, JobContext
 

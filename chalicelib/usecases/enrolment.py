@@ -47,7 +47,7 @@ from ..store.models import (
     VerificationCode,
 )
 from ..store.parameters import code_pepper, load_rules, signing_key
-from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
+from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
 from .common import phone_or_error
 from .joining import add_joining_benefits
 from .verification import claim_attempt, code_text, new_code_item, reserve_send_alone, send_email_confirmation

@@ -26,7 +26,7 @@ from ..store.members import as_dict, get_member
 from ..store.models import BaseItem, Order
 from ..store.models_engagement import Feedback, FeedbackKey, FeedbackQueueEntry
 from ..store.parameters import load_rules
-from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
+from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
 from .audit import Change as AuditChange
 from .audit import add_audit
 from .common import fingerprint, plain

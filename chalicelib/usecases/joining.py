@@ -16,7 +16,7 @@ from ..domain.rules import ProgramRules
 from ..store.coupons import add_coupon, gift_coupon
 from ..store.members import add_lot_points, apply_points, ledger_entry, points_state, points_update
 from ..store.models import Member
-from ..store.transactions import Transaction
+from ..store.unit_of_work import Transaction
 from .referrals import add_referral_on_verification
 
 

@@ -14,7 +14,7 @@ from ..store import keys
 from ..store.members import get_member, member_view, points_state
 from ..store.models import BaseItem, LedgerEntry, Member, Reward
 from ..store.parameters import load_rules
-from ..store.transactions import Retryable, error_code, with_retries
+from ..store.unit_of_work import Retryable, error_code, with_retries
 from .pages import decode_cursor, encode_cursor
 
 

@@ -18,7 +18,7 @@ from ..notify.sender import DeliveryFailed, Message, send
 from ..store import keys
 from ..store.members import as_dict, member_shard
 from ..store.models import DeferredMessage, Member
-from ..store.transactions import Transaction
+from ..store.unit_of_work import Transaction
 
 # A deferred message not sent within this long (the dispatcher was down) is dropped by TTL.
 DEFERRED_KEPT_FOR = timedelta(days=2)

@@ -41,7 +41,7 @@ from ..store.members import (
 )
 from ..store.models import BaseItem, CodeAttempts, LedgerEntry, Member, Order, PhoneGuard, VerificationCode
 from ..store.parameters import load_rules
-from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
+from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
 from .common import phone_or_error, plain
 from .verification import (
     SendReservation,

@@ -37,7 +37,7 @@ from ..store.members import (
 )
 from ..store.models import Member, Order, Refund
 from ..store.parameters import load_rules
-from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
+from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
 from .common import fingerprint, phone_or_error, plain
 from .enrolment import add_enrolment, new_member
 from .merchants import Merchant

@@ -16,7 +16,7 @@ from ..store.coupons import add_coupon
 from ..store.members import activity_actions, as_dict, ledger_entry, points_state, points_update
 from ..store.models import BaseItem, Coupon, Member, Redemption, Reward
 from ..store.parameters import load_rules
-from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
+from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
 from .common import fingerprint, plain
 from .purchases import Outcome
 

@@ -32,7 +32,7 @@ from ..store import keys
 from ..store.members import add_lot_points, ledger_entry, points_state, points_update
 from ..store.models import BaseItem, Member
 from ..store.models_engagement import Referral
-from ..store.transactions import Transaction
+from ..store.unit_of_work import Transaction
 
 
 def _referral_reads(referrer_id: str, referee_id: str) -> tuple[Member | None, Referral | None]:

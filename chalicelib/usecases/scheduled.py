@@ -31,7 +31,7 @@ from ..store.members import (
     points_update,
 )
 from ..store.models import Coupon, Member
-from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
+from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
 from .messaging import Decision, add_deferral, decide, deliver_now
 
 

@@ -32,7 +32,7 @@ from ..observability import count, logger
 from ..store import keys
 from ..store.models import CodeAttempts, SendCounter, SendThrottle, VerificationCode
 from ..store.parameters import code_pepper
-from ..store.transactions import Cancelled, Transaction, error_code
+from ..store.unit_of_work import Cancelled, Transaction, error_code
 
 
 def too_soon(rules: ProgramRules) -> TooManyAttempts:

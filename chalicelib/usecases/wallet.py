@@ -36,7 +36,7 @@ from ..store.members import as_dict
 from ..store.models import BaseItem, Member
 from ..store.models_wallet import Wallet, WalletEntry, WalletPayment, WalletRefund, WalletTopup
 from ..store.parameters import load_rules
-from ..store.transactions import Cancelled, Retryable, Transaction, with_retries
+from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
 from ..store.wallet import (
     add_wallet_entry,
     guard_member_id,

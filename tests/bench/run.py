@@ -339,7 +339,7 @@ def _stack_section(result: load.LoadResult | None, timing: PurchaseTime | None) 
 def _retry_attempts() -> int:
     import inspect
 
-    from chalicelib.store.transactions import with_retries
+    from chalicelib.store.unit_of_work import with_retries
 
     return int(inspect.signature(with_retries).parameters["attempts"].default)
 

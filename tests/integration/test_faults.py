@@ -15,7 +15,7 @@ from botocore.awsrequest import AWSResponse
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.store.models import BaseItem, LedgerEntry, Member
-from chalicelib.store.transactions import connection
+from chalicelib.store.unit_of_work import connection
 from chalicelib.usecases.reconcile import reconcile_table
 from tests.integration.conftest import bearer
 

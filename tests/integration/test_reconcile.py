@@ -19,7 +19,7 @@ from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.store.models import LedgerEntry
 from chalicelib.store.models_wallet import WalletEntry
-from chalicelib.store.transactions import connection
+from chalicelib.store.unit_of_work import connection
 from chalicelib.usecases.reconcile import Report, reconcile_segment, reconcile_table
 from tests.integration.conftest import MERCHANT, bearer
 from tests.support.emf import metric_values

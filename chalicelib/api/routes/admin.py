@@ -26,7 +26,7 @@ from ...domain.errors import Forbidden, HuiyuanError, InternalError, Temporarily
 from ...lazy import lazy_module
 from ...observability import logger
 from ...settings import Settings, get_settings
-from ...store.transactions import is_transient
+from ...store.unit_of_work import is_transient
 from ..http import ApiBlueprint, json_response, parse_body, path_id, problem_response, query_cursor, query_limit
 
 if TYPE_CHECKING:

@@ -1,9 +1,23 @@
-"""TransactWriteItems with named parts, and the errors a use case can act on.
+"""The unit of work: read, decide with the domain, write everything in one DynamoDB
+TransactWriteItems, and start over when someone else wrote first.
 
-DynamoDB reports a cancelled transaction as a list of reasons in request
-order; PynamoDB sends condition checks, deletes, puts, then updates. This
-wrapper keeps that order so a use case asks "did the `order` put fail?" and
-gets the old item back when it asked for it (ReturnValuesOnConditionCheckFailure).
+    def attempt(uow: UnitOfWork) -> Answer:
+        member = members.get(member_id)               # read
+        state = points.spend(...)                     # decide (domain)
+        uow.update("member", member, ...)             # write, all or nothing
+        ledger.add_entry(uow, ...)
+        uow.commit(explain=...)                       # a failed condition: explain it, or start over
+        return Answer(...)                            # the result, never smuggled out
+
+    answer = run(attempt)
+
+`commit` names the parts of the transaction: DynamoDB reports a cancelled
+transaction as a list of reasons in request order (PynamoDB sends condition
+checks, deletes, puts, then updates); the unit keeps that order, so `explain`
+asks "did the `order` put fail?" and gets the old item back when the part asked
+for it (ReturnValuesOnConditionCheckFailure). A failure `explain` does not turn
+into an answer or an error is contention: `run` reads again and retries with
+jittered backoff, then answers 503 temporarily_unavailable with nothing written.
 """
 
 from __future__ import annotations
@@ -93,8 +107,8 @@ class _Part:
 _ORDER = {"condition_check": 0, "delete": 1, "put": 2, "update": 3}
 
 
-class Transaction:
-    """Collect writes, then `commit()`: all or nothing."""
+class UnitOfWork:
+    """The writes of one attempt, then `commit()`: all or nothing."""
 
     def __init__(self) -> None:
         from pynamodb.transactions import TransactWrite
@@ -118,7 +132,22 @@ class Transaction:
         self._tw.condition_check(model, hash_key, range_key, condition=condition)
         self._parts.append(_Part(name, "condition_check"))
 
-    def commit(self) -> None:
+    def commit[R](self, explain: Callable[[Cancelled], R | None] | None = None) -> R | None:
+        """Write everything, or nothing. When a condition fails, `explain` may raise the caller's
+        error or return an answer (a replay from the record another write left); anything it
+        does not explain is contention (Retryable: `run` starts the attempt over)."""
+        try:
+            self._write()
+        except Cancelled as failure:
+            answer = explain(failure) if explain is not None else None
+            if answer is not None:
+                return answer
+            raise Retryable(f"{', '.join(failure.failed) or 'a condition'} changed meanwhile") from failure
+        return None
+
+    def _write(self) -> None:
+        if not self._parts:
+            return
         try:
             self._tw._commit()
         except TransactWriteError as exc:
@@ -128,6 +157,7 @@ class Transaction:
                 # No answer may still mean it committed: the retry's conditions tell.
                 raise Retryable(error_code(exc) or type(exc.cause).__name__) from exc
             raise
+
 
     def _wire_order(self) -> list[str]:
         return [p.name for p in sorted(self._parts, key=lambda p: _ORDER[p.kind])]
@@ -151,16 +181,26 @@ def _translate(exc: TransactWriteError, names: list[str]) -> Exception:
     return Cancelled(failed)
 
 
-def with_retries[T](attempt: Callable[[], T], *, attempts: int = 30) -> T:
-    """Run `attempt` (read, decide, commit) until it commits without contention.
+def run[T](attempt: Callable[[UnitOfWork], T], *, attempts: int = 30) -> T:
+    """Run `attempt` (read, decide, write one unit of work) until it commits without contention.
 
-    Exponential backoff with full jitter; after `attempts` the caller gets a
-    retryable 503 and nothing was written.
+    Each try gets a fresh unit of work. Exponential backoff with full jitter; after
+    `attempts` the caller gets a retryable 503 and nothing was written.
     """
     for number in range(attempts):
         try:
-            return attempt()
+            return attempt(UnitOfWork())
         except Retryable as exc:
             logger.debug("transaction retry", extra={"attempt": number, "reason": str(exc)})
             time.sleep(random.uniform(0, min(0.1, 0.002 * 2**number)))  # noqa: S311 - jitter, not a secret
     raise TemporarilyUnavailable("The request met too much contention; retry it")
+
+
+# --- until every use case takes its unit of work from `run` (the refactor in progress) -------
+class Transaction(UnitOfWork):
+    def commit(self, explain: object = None) -> None:
+        self._write()
+
+
+def with_retries[T](attempt: Callable[[], T], *, attempts: int = 30) -> T:
+    return run(lambda _uow: attempt(), attempts=attempts)
