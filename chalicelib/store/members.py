@@ -1,28 +1,25 @@
-"""Reading members and turning points changes into writes.
+"""Members: reading them, and the writes that change them (points, activity, index keys).
 
-Every balance change goes through `points_update` + `ledger_entry` in one
-`Transaction`, conditioned on the member's version: so the ledger entry's
-`balance_after` is exact and `sum(ledger) == balance` always holds.
+Every balance change goes through `points_update` + `ledger.add_entry` in one unit of
+work, conditioned on the member's version: so the ledger entry's `balance_after` is exact
+and `sum(ledger) == balance` always holds. What changes is the domain's to decide.
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime
+from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
 from ..domain import codes
-from ..domain.identity import email_is_confirmed
-from ..domain.lifecycle import lifecycle_stage
-from ..domain.points import PointsState, lot_expires_on
-from ..domain.rules import ProgramRules
+from ..domain.lifecycle import Activity
+from ..domain.points import PointsState
 from ..settings import get_settings
 from . import keys
-from .models import LedgerEntry, Lot, Member, PhoneGuard
-from .unit_of_work import Transaction
+from .models import Member, PhoneGuard
 
 
 def get_member(member_id: str) -> Member | None:
@@ -30,6 +27,24 @@ def get_member(member_id: str) -> Member | None:
         return Member.get(keys.member_pk(member_id), keys.PROFILE, consistent_read=True)
     except DoesNotExist:
         return None
+
+
+@dataclass(frozen=True)
+class Session:
+    """What the member-token check reads of a member."""
+
+    status: str
+    token_epoch: int
+    erased: bool
+
+
+def session_of(member_id: str) -> Session | None:
+    """Three attributes of the member, strongly consistent (None if there is no member)."""
+    try:
+        item = Member.get(keys.member_pk(member_id), keys.PROFILE, consistent_read=True, attributes_to_get=["status", "token_epoch", "erased"])
+    except DoesNotExist:
+        return None
+    return Session(item.status, int(item.token_epoch or 0), bool(item.erased))
 
 
 def member_id_for_phone(phone: str) -> str | None:
@@ -85,82 +100,8 @@ def apply_points(member: Member, state: PointsState) -> None:
     member.earned_months = state.earned_months
 
 
-_MAX_MILLIS = 10**13 - 1
-
-
-def new_entry_id(now: datetime) -> str:
-    """Sorts newest first (inverted milliseconds), unique by its random tail."""
-    return f"{_MAX_MILLIS - int(now.timestamp() * 1000):013d}-{secrets.token_hex(4)}"
-
-
-def ledger_entry(member_id: str, kind: str, points: int, balance_after: int, ref: str | None, now: datetime) -> LedgerEntry:
-    entry_id = new_entry_id(now)
-    return LedgerEntry(
-        keys.member_pk(member_id),
-        keys.ledger_sk(entry_id),
-        entry_id=entry_id,
-        kind=kind,
-        points=points,
-        balance_after=balance_after,
-        ref=ref,
-        created_at=now,
-    )
-
-
-def add_lot_points(tx: Transaction, member_id: str, month: str, points: int, validity_months: int) -> None:
-    """Record that `member_id` earned in `month` (idempotent upsert), for the expiry index."""
-    expires_on = lot_expires_on(month, validity_months).isoformat()
-    shard = keys.shard_of(member_id, get_settings().index_shards)
-    lot = Lot(keys.member_pk(member_id), keys.lot_sk(month))
-    tx.update(
-        "lot",
-        lot,
-        [
-            Lot.entity.set(Lot),
-            Lot.member_id.set(member_id),
-            Lot.month.set(month),
-            Lot.earned.add(points),
-            Lot.expires_on.set(expires_on),
-            Lot.expiry_bucket.set(keys.expiry_bucket(expires_on, shard)),
-            Lot.expiry_member.set(keys.expiry_member(member_id, month)),
-        ],
-    )
-
-
 def new_referral_code() -> str:
     return "".join(secrets.choice(codes.REFERRAL_ALPHABET) for _ in range(8))
-
-
-def member_view(member: Member, expiring: list[dict[str, Any]]) -> dict[str, Any]:
-    """The API's Member object (../shared/API.md)."""
-    from ..domain.clock import iso
-
-    consents = as_dict(member.consents)
-    return {
-        "member_id": member.member_id,
-        "phone": member.phone,
-        "name": member.name,
-        "email": member.email,
-        "birthday": member.birthday,
-        "status": member.status,
-        "tier": member.tier,
-        "points": {
-            "balance": int(member.balance),
-            "lifetime_earned": int(member.lifetime_earned),
-            "expiring": expiring,
-        },
-        "referral_code": member.referral_code,
-        "consents": {k: bool(consents.get(k, False)) for k in ("sms_marketing", "email_marketing", "push")},
-        "created_at": iso(member.created_at),
-        # The rest of the profile (PATCH /v1/me, usecases/profile.py).
-        "gender": member.gender,
-        "address": as_dict(member.address) or None,
-        "preferences": list(member.preferences or []),
-        "tags": list(member.tags or []),
-        "pending_email": member.pending_email,
-        "email_verified": email_is_confirmed(member),
-        "profile_completed": bool(member.profile_completed),
-    }
 
 
 def member_shard(member_id: str) -> int:
@@ -171,29 +112,27 @@ def birthday_bucket_for(member_id: str, birthday: str | None) -> str | None:
     return keys.birthday_bucket(birthday[5:10], member_shard(member_id)) if birthday else None
 
 
-def joined_on(member: Member, rules: ProgramRules) -> date:
-    return member.created_at.astimezone(rules.zone).date()
-
-
-def activity_actions(member: Member, rules: ProgramRules, today: date, *, purchased: bool = False) -> list[Action]:
-    """Record activity today (a purchase, a redemption, a sign-in): the last-activity
-    index key moves at most once a day, and the lifecycle stage follows."""
+def activity_actions(member: Member, after: Activity) -> list[Action]:
+    """The member writes for activity the domain recorded (domain/lifecycle.py): the last-activity
+    index key moves at most once a day."""
     actions: list[Action] = []
-    day = today.isoformat()
-    if member.last_activity_on != day:
-        actions += [Member.last_activity_on.set(day), Member.activity_bucket.set(keys.activity_bucket(day, member_shard(member.member_id)))]
-    has_purchased = bool(member.has_purchased) or purchased
-    if purchased and not member.has_purchased:
+    if member.last_activity_on != after.last_activity_on and after.last_activity_on:
+        bucket = keys.activity_bucket(after.last_activity_on, member_shard(member.member_id))
+        actions += [Member.last_activity_on.set(after.last_activity_on), Member.activity_bucket.set(bucket)]
+    if after.has_purchased and not member.has_purchased:
         actions.append(Member.has_purchased.set(True))
-    stage = lifecycle_stage(rules, joined_on(member, rules), today, has_purchased, today)
-    if stage != member.lifecycle:
-        actions.append(Member.lifecycle.set(stage))
+    if after.stage != member.lifecycle:
+        actions.append(Member.lifecycle.set(after.stage))
     return actions
 
 
-def mark_new_member_activity(member: Member, rules: ProgramRules, today: date, *, purchased: bool) -> None:
+def mark_activity(member: Member, after: Activity) -> None:
     """The same, on an unsaved Member (for a Put)."""
-    member.last_activity_on = today.isoformat()
-    member.activity_bucket = keys.activity_bucket(member.last_activity_on, member_shard(member.member_id))
-    member.has_purchased = purchased
-    member.lifecycle = lifecycle_stage(rules, joined_on(member, rules), today, purchased, today)
+    member.last_activity_on = after.last_activity_on
+    member.activity_bucket = keys.activity_bucket(after.last_activity_on, member_shard(member.member_id)) if after.last_activity_on else None
+    member.has_purchased = after.has_purchased
+    member.lifecycle = after.stage
+
+
+def activity_of(member: Member) -> Activity:
+    return Activity(member.last_activity_on, bool(member.has_purchased), member.lifecycle or "new")

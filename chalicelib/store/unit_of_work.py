@@ -158,7 +158,6 @@ class UnitOfWork:
                 raise Retryable(error_code(exc) or type(exc.cause).__name__) from exc
             raise
 
-
     def _wire_order(self) -> list[str]:
         return [p.name for p in sorted(self._parts, key=lambda p: _ORDER[p.kind])]
 

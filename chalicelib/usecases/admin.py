@@ -24,28 +24,29 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from ..api.schemas.operators import AdjustmentRequest, MerchantKeyRequest, RewardCreateRequest, RewardUpdateRequest, RulesUpdateRequest
+from ..api.schemas.views import ledger_entry_view, member_view, reward_view
 from ..domain.clock import iso, today_in, utcnow
 from ..domain.codes import key_digest
 from ..domain.errors import FieldError, IdempotencyConflict, InsufficientPoints, InvalidState, MemberClosed, NotFound, ValidationFailed
 from ..domain.membership import erase_after
-from ..domain.points import NotEnoughPoints, earn, expiring_summary, month_key, spend
+from ..domain.points import NotEnoughPoints, earn, expiring_summary, lot_expires_on, month_key, spend
 from ..domain.rules import ProgramRules
 from ..observability import count, logger
 from ..settings import get_settings
 from ..store import keys
-from ..store.members import add_lot_points, as_dict, get_member, ledger_entry, member_id_for_phone, member_view, points_state, points_update
+from ..store.ledger import add_lot_points, ledger_entry
+from ..store.members import as_dict, get_member, member_id_for_phone, points_state, points_update
 from ..store.models import ApiKey, BaseItem, Coupon, LedgerEntry, Member, Reward
 from ..store.models_admin import Adjustment, ApiKeyRecord
 from ..store.models_wallet import Wallet
+from ..store.paging import decode_cursor, encode_cursor
 from ..store.parameters import clear_caches, load_rules
 from ..store.rules_parameter import read_rules_document, write_rules_document
 from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
 from .audit import Change, add_audit, record_audit
 from .closure import after_closing, closing_actions, restoring_actions
 from .common import fingerprint, phone_or_error, plain
-from .members import ledger_entry_view
 from .merchants import forget_cached_keys
-from .pages import decode_cursor, encode_cursor
 
 
 @dataclass(frozen=True)
@@ -371,7 +372,7 @@ def adjust_points(member_id: str, request: AdjustmentRequest, actor: str) -> Out
         tx.update("member", member, points_update(new_state))
         tx.put("ledger", entry)
         if request.points > 0:
-            add_lot_points(tx, member_id, month, request.points, rules.points_validity_months)
+            add_lot_points(tx, member_id, month, request.points, lot_expires_on(month, rules.points_validity_months))
         change = Change(
             actor,
             "points.adjust",
@@ -403,17 +404,6 @@ def adjust_points(member_id: str, request: AdjustmentRequest, actor: str) -> Out
 
 
 # --- rewards ----------------------------------------------------------------------------------
-
-
-def reward_view(reward: Reward) -> dict[str, Any]:
-    return {
-        "reward_id": reward.reward_id,
-        "name": reward.name,
-        "points_cost": int(reward.points_cost),
-        "stock": None if reward.stock is None else int(reward.stock),
-        "active": bool(reward.active),
-        "coupon_valid_days": None if reward.coupon_valid_days is None else int(reward.coupon_valid_days),
-    }
 
 
 def list_rewards(limit: int, cursor: str | None) -> dict[str, Any]:

@@ -16,10 +16,10 @@ from typing import Any, TypedDict
 from ..domain.clock import iso, today_in
 from ..domain.rules import ProgramRules
 from ..store import keys
-from ..store.members import new_entry_id
+from ..store.ledger import new_entry_id
 from ..store.models_admin import AuditEntry
+from ..store.paging import decode_cursor, encode_cursor
 from ..store.unit_of_work import Transaction
-from .pages import decode_cursor, encode_cursor
 
 
 @dataclass(frozen=True)

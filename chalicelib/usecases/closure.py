@@ -40,7 +40,8 @@ from ..domain.rules import ProgramRules
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
 from ..store import keys
-from ..store.members import as_dict, get_member, ledger_entry, member_shard
+from ..store.ledger import ledger_entry
+from ..store.members import as_dict, get_member, member_shard
 from ..store.models import BaseItem, CodeAttempts, Coupon, DeferredMessage, Member, PhoneGuard, ReferralCode, SendThrottle, VerificationCode
 from ..store.models_wallet import Wallet
 from ..store.parameters import load_rules
@@ -347,6 +348,11 @@ def erase_closed_member(member: Member, ctx: JobContext, _: dict[str, Any]) -> C
     change.result.affected = True
     change.result.points = result.points_forfeited
     return change
+
+
+def close_my_membership(member_id: str, reason: str) -> dict[str, Any]:
+    """DELETE /v1/me: the member closes their own membership; the answer says when the data goes."""
+    return closure_summary(close_membership(member_id, reason=reason, actor="member"), load_rules())
 
 
 def closure_summary(member: Member, rules: ProgramRules) -> dict[str, Any]:

@@ -5,11 +5,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from datetime import date
 from typing import Any
 
+from pynamodb.expressions.update import Action
+
 from ..domain.errors import ValidationFailed
+from ..domain.lifecycle import after_activity, joined_on
 from ..domain.phones import InvalidPhone, normalise_phone
 from ..domain.rules import ProgramRules
+from ..store import members
+from ..store.models import Member
 from ..store.parameters import fingerprint_key
 
 
@@ -18,6 +24,18 @@ def phone_or_error(raw: str, rules: ProgramRules, field: str = "phone") -> str:
         return normalise_phone(raw, rules.default_region)
     except InvalidPhone as exc:
         raise ValidationFailed.single(field, str(exc)) from exc
+
+
+def activity_actions(member: Member, rules: ProgramRules, today: date, *, purchased: bool = False) -> list[Action]:
+    """Record activity today (a purchase, a redemption, a sign-in): what the domain makes of it,
+    as the member's writes."""
+    after = after_activity(rules, joined_on(member.created_at, rules.zone), bool(member.has_purchased), today, purchased=purchased)
+    return members.activity_actions(member, after)
+
+
+def mark_new_member_activity(member: Member, rules: ProgramRules, today: date, *, purchased: bool) -> None:
+    """The same, on a member not yet written (for its put)."""
+    members.mark_activity(member, after_activity(rules, joined_on(member.created_at, rules.zone), False, today, purchased=purchased))
 
 
 def fingerprint(payload: dict[str, Any]) -> str:

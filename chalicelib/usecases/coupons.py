@@ -23,10 +23,10 @@ from ..store import keys
 from ..store.members import as_dict, get_member
 from ..store.models import BaseItem, Coupon, Member
 from ..store.models_engagement import CouponCode, CouponUse
+from ..store.paging import decode_cursor, encode_cursor
 from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
 from .common import fingerprint, plain
 from .merchants import Merchant
-from .pages import decode_cursor, encode_cursor
 from .purchases import Outcome
 
 

@@ -16,6 +16,7 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
 from ..api.schemas.members import CodeRequest, SignupRequest, VerifyRequest
+from ..api.schemas.views import member_view
 from ..domain import codes, tokens
 from ..domain.calendar import month_day
 from ..domain.clock import today_in, utcnow
@@ -27,17 +28,7 @@ from ..domain.rules import ProgramRules
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
 from ..observability import count, logger
 from ..store import keys
-from ..store.members import (
-    activity_actions,
-    as_dict,
-    birthday_bucket_for,
-    get_member,
-    member_id_for_phone,
-    member_shard,
-    member_view,
-    new_referral_code,
-    points_state,
-)
+from ..store.members import as_dict, birthday_bucket_for, get_member, member_id_for_phone, member_shard, new_referral_code, points_state
 from ..store.models import (
     BaseItem,
     CodeAttempts,
@@ -48,7 +39,7 @@ from ..store.models import (
 )
 from ..store.parameters import code_pepper, load_rules, signing_key
 from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
-from .common import phone_or_error
+from .common import activity_actions, phone_or_error
 from .joining import add_joining_benefits
 from .verification import claim_attempt, code_text, new_code_item, reserve_send_alone, send_email_confirmation
 

@@ -25,12 +25,12 @@ from ..store import keys
 from ..store.members import as_dict, get_member
 from ..store.models import BaseItem, Order
 from ..store.models_engagement import Feedback, FeedbackKey, FeedbackQueueEntry
+from ..store.paging import decode_cursor, encode_cursor
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
 from .audit import Change as AuditChange
 from .audit import add_audit
 from .common import fingerprint, plain
-from .pages import decode_cursor, encode_cursor
 from .purchases import Outcome
 
 IDEMPOTENCY_KEY_MAX = 128

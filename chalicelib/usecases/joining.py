@@ -11,10 +11,11 @@ from datetime import date, datetime, timedelta
 
 from pynamodb.expressions.update import Action
 
-from ..domain.points import earn, month_key
+from ..domain.points import earn, lot_expires_on, month_key
 from ..domain.rules import ProgramRules
 from ..store.coupons import add_coupon, gift_coupon
-from ..store.members import add_lot_points, apply_points, ledger_entry, points_state, points_update
+from ..store.ledger import add_lot_points, ledger_entry
+from ..store.members import apply_points, points_state, points_update
 from ..store.models import Member
 from ..store.unit_of_work import Transaction
 from .referrals import add_referral_on_verification
@@ -40,7 +41,7 @@ def add_joining_benefits(tx: Transaction, member: Member, rules: ProgramRules, n
             entry = ledger_entry(member.member_id, "bonus", points, state.balance, ref, now + timedelta(milliseconds=n))
             tx.put("ledger" if n == 0 else f"ledger{n}", entry)
         actions += points_update(state)
-        add_lot_points(tx, member.member_id, month, sum(points for _, points in bonuses), rules.points_validity_months)
+        add_lot_points(tx, member.member_id, month, sum(points for _, points in bonuses), lot_expires_on(month, rules.points_validity_months))
         apply_points(member, state)
     coupon = gift_coupon(member.member_id, "welcome", rules.welcome_coupon_reward_id, rules, now)
     if coupon is not None:

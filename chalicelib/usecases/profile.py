@@ -20,25 +20,18 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
 from ..api.schemas.profile import ProfilePatch
+from ..api.schemas.views import member_view
 from ..domain.clock import iso, today_in, utcnow
 from ..domain.errors import BirthdayLocked, InvalidCode, NotFound, PhoneTaken, TemporarilyUnavailable, Unauthorized, ValidationFailed
 from ..domain.identity import email_is_confirmed
-from ..domain.points import earn, expiring_summary, month_key
+from ..domain.points import earn, expiring_summary, lot_expires_on, month_key
 from ..domain.profile import BirthdayChange, birthday_change, earns_completion_bonus
 from ..domain.rules import ProgramRules
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
 from ..observability import count, logger
 from ..store import keys
-from ..store.members import (
-    add_lot_points,
-    as_dict,
-    birthday_bucket_for,
-    get_member,
-    ledger_entry,
-    member_view,
-    points_state,
-    points_update,
-)
+from ..store.ledger import add_lot_points, ledger_entry
+from ..store.members import as_dict, birthday_bucket_for, get_member, points_state, points_update
 from ..store.models import BaseItem, CodeAttempts, LedgerEntry, Member, Order, PhoneGuard, VerificationCode
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
@@ -97,7 +90,7 @@ def _add_completion_bonus(
         state = earn(points_state(member), points, month, qualifying=False)
         actions += points_update(state)
         tx.put("ledger", ledger_entry(member.member_id, "bonus", points, state.balance, COMPLETION_REF, now))
-        add_lot_points(tx, member.member_id, month, points, rules.points_validity_months)
+        add_lot_points(tx, member.member_id, month, points, lot_expires_on(month, rules.points_validity_months))
     return _Completion(True, points)
 
 

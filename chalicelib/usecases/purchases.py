@@ -18,27 +18,17 @@ from ..domain.calendar import birthday_multiplier_applies
 from ..domain.clock import iso, today_in, utcnow
 from ..domain.earning import promotion_multiplier
 from ..domain.errors import Forbidden, IdempotencyConflict, MemberClosed, MemberFrozen, NotFound, RefundExceedsPurchase, ValidationFailed
-from ..domain.points import claw_back, earn, month_key, proportional_reversal, prune_earned_months, purchase_points
+from ..domain.points import claw_back, earn, lot_expires_on, month_key, proportional_reversal, prune_earned_months, purchase_points
 from ..domain.tiers import upgraded_tier
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
 from ..store import keys
-from ..store.members import (
-    activity_actions,
-    add_lot_points,
-    apply_points,
-    as_dict,
-    find_member_by_phone,
-    get_member,
-    ledger_entry,
-    mark_new_member_activity,
-    points_state,
-    points_update,
-)
+from ..store.ledger import add_lot_points, ledger_entry
+from ..store.members import apply_points, as_dict, find_member_by_phone, get_member, points_state, points_update
 from ..store.models import Member, Order, Refund
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
-from .common import fingerprint, phone_or_error, plain
+from .common import activity_actions, fingerprint, mark_new_member_activity, phone_or_error, plain
 from .enrolment import add_enrolment, new_member
 from .merchants import Merchant
 from .referrals import settle_referral_on_purchase
@@ -167,7 +157,7 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
             tx.update("member", member, actions)
         if points:
             tx.put("ledger", ledger_entry(member.member_id, "earn", points, state.balance, request.order_id, now))
-            add_lot_points(tx, member.member_id, month, points, rules.points_validity_months)
+            add_lot_points(tx, member.member_id, month, points, lot_expires_on(month, rules.points_validity_months))
         try:
             tx.commit()
         except Cancelled as exc:

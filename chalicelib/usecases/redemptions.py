@@ -13,11 +13,12 @@ from ..domain.points import NotEnoughPoints, spend
 from ..observability import count, logger
 from ..store import keys
 from ..store.coupons import add_coupon
-from ..store.members import activity_actions, as_dict, ledger_entry, points_state, points_update
+from ..store.ledger import ledger_entry
+from ..store.members import as_dict, points_state, points_update
 from ..store.models import BaseItem, Coupon, Member, Redemption, Reward
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
-from .common import fingerprint, plain
+from .common import activity_actions, fingerprint, plain
 from .purchases import Outcome
 
 IDEMPOTENCY_KEY_MAX = 128

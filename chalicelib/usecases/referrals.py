@@ -24,12 +24,13 @@ from datetime import date, datetime
 
 from pynamodb.expressions.update import Action
 
-from ..domain.points import earn, month_key
+from ..domain.points import earn, lot_expires_on, month_key
 from ..domain.rules import ProgramRules
 from ..notify.sender import Message
 from ..observability import count, logger
 from ..store import keys
-from ..store.members import add_lot_points, ledger_entry, points_state, points_update
+from ..store.ledger import add_lot_points, ledger_entry
+from ..store.members import points_state, points_update
 from ..store.models import BaseItem, Member
 from ..store.models_engagement import Referral
 from ..store.unit_of_work import Transaction
@@ -152,7 +153,7 @@ def settle_referral_on_purchase(tx: Transaction, member: Member, rules: ProgramR
         state = earn(points_state(referrer), points, month, qualifying=False)
         tx.update("referrer", referrer, points_update(state))
         tx.put("referrer_ledger", ledger_entry(referrer.member_id, "bonus", points, state.balance, f"referral:{record.referral_id}", now))
-        add_lot_points(tx, referrer.member_id, month, points, rules.points_validity_months)
+        add_lot_points(tx, referrer.member_id, month, points, lot_expires_on(month, rules.points_validity_months))
         settlement.message = Message(
             channel="sms",
             to=referrer.phone,

@@ -16,20 +16,13 @@ from typing import Any
 from pynamodb.expressions.update import Action
 
 from ..domain.calendar import is_celebrated_today
-from ..domain.lifecycle import lifecycle_stage
+from ..domain.lifecycle import joined_on, lifecycle_stage
 from ..domain.points import PointsState, earn, lot_expires_on, month_key, qualifying_points
 from ..domain.rules import ProgramRules
 from ..domain.tiers import reviewed_tier
 from ..store.coupons import add_coupon, gift_coupon
-from ..store.members import (
-    add_lot_points,
-    as_dict,
-    get_member,
-    joined_on,
-    ledger_entry,
-    points_state,
-    points_update,
-)
+from ..store.ledger import add_lot_points, ledger_entry
+from ..store.members import as_dict, get_member, points_state, points_update
 from ..store.models import Coupon, Member
 from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
 from .messaging import Decision, add_deferral, decide, deliver_now
@@ -88,7 +81,7 @@ def _commit(member: Member, change: Change, ctx: JobContext, now: datetime) -> M
             balance += points
             tx.put(f"ledger{n}", ledger_entry(member.member_id, kind, points, balance, ref, now + timedelta(microseconds=n)))
         for month, points in change.lots:
-            add_lot_points(tx, member.member_id, month, points, ctx.rules.points_validity_months)
+            add_lot_points(tx, member.member_id, month, points, lot_expires_on(month, ctx.rules.points_validity_months))
         for n, coupon in enumerate(change.coupons):
             add_coupon(tx, coupon, f"coupon{n}")
         actions = list(change.actions)
@@ -211,7 +204,7 @@ def reengage(member: Member, ctx: JobContext, unit: dict[str, Any]) -> Change:
         return change.skipping(f"status_{member.status}")
     if member.last_activity_on != last.isoformat():
         return change.skipping("active_since")
-    stage = lifecycle_stage(ctx.rules, joined_on(member, ctx.rules), last, bool(member.has_purchased), ctx.as_of)
+    stage = lifecycle_stage(ctx.rules, joined_on(member.created_at, ctx.rules.zone), last, bool(member.has_purchased), ctx.as_of)
     if stage != member.lifecycle:
         change.actions.append(Member.lifecycle.set(stage))
     key = f"reengage:{window}:{last.isoformat()}"
@@ -231,7 +224,7 @@ def reengage(member: Member, ctx: JobContext, unit: dict[str, Any]) -> Change:
 
 def review_tier(member: Member, ctx: JobContext, _: dict[str, Any]) -> Change:
     change = Change()
-    joined = joined_on(member, ctx.rules)
+    joined = joined_on(member.created_at, ctx.rules.zone)
     if member.status not in ("active", "frozen"):
         return change.skipping(f"status_{member.status}")
     if joined.year >= ctx.as_of.year or not is_celebrated_today(joined, ctx.as_of):

@@ -35,6 +35,7 @@ from ..store import keys
 from ..store.members import as_dict
 from ..store.models import BaseItem, Member
 from ..store.models_wallet import Wallet, WalletEntry, WalletPayment, WalletRefund, WalletTopup
+from ..store.paging import decode_cursor, encode_cursor
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
 from ..store.wallet import (
@@ -51,7 +52,6 @@ from ..store.wallet import (
 )
 from .common import fingerprint, phone_or_error, plain
 from .merchants import Merchant
-from .pages import decode_cursor, encode_cursor
 
 # Who may move money: a pending member (enrolled by a purchase, not yet signed
 # up) holds a wallet like anyone else; a frozen one only gets refunds back.

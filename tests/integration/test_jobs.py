@@ -167,7 +167,7 @@ def _backdate_points(member_id: str, month: str, points: int) -> str:
     lots = {**member.lots.as_dict(), month: points}
     expires = lot_expires_on(month, 12).isoformat()
     member.update(actions=[Member.lots.set(lots), Member.balance.add(points)])
-    from chalicelib.store.members import ledger_entry
+    from chalicelib.store.ledger import ledger_entry
 
     ledger_entry(member_id, "earn", points, int(member.balance), f"old-{month}", datetime.now(UTC) - timedelta(days=400)).save()
     Lot(

@@ -16,13 +16,11 @@ from ..http import ApiBlueprint, json_response, parse_body, query_cursor, query_
 
 if TYPE_CHECKING:
     from ...domain import tokens
-    from ...store import parameters
     from ...usecases import members, redemptions
     from ..schemas import members as schemas
 else:
     schemas = lazy_module("chalicelib.api.schemas.members")
     tokens = lazy_module("chalicelib.domain.tokens")
-    parameters = lazy_module("chalicelib.store.parameters")
     members = lazy_module("chalicelib.usecases.members")
     redemptions = lazy_module("chalicelib.usecases.redemptions")
 
@@ -41,22 +39,19 @@ AUTHORIZER_CACHE_SECONDS = 30
 
 @bp.authorizer(ttl_seconds=AUTHORIZER_CACHE_SECONDS)
 def member_token(auth_request: AuthRequest) -> AuthResponse:
-    """A valid token (signature, issuer, audience, expiry) of a membership that is not closed,
-    from the current token epoch (not signed out since). Frozen members pass: they may read,
-    and every action they may not take answers 403 member_frozen."""
+    """A valid token of a membership that is not closed, from the current token epoch (not signed
+    out since): usecases/members.authenticate. Frozen members pass: they may read, and every
+    action they may not take answers 403 member_frozen."""
     token = (auth_request.token or "").strip()
     scheme, _, value = token.partition(" ")
     if scheme.lower() != "bearer" or not value:
         raise TokenRefused("Unauthorized")
     try:
-        claims = tokens.access_claims(parameters.signing_key(), value.strip())
+        member_id = members.authenticate(value.strip())
     except tokens.InvalidToken as exc:
         logger.info("token refused", extra={"reason": str(exc)})
         raise TokenRefused("Unauthorized") from None
-    if not members.session_is_open(claims.member_id, claims.epoch):
-        logger.info("token refused", extra={"reason": "closed or signed out", "member_id": claims.member_id})
-        raise TokenRefused("Unauthorized")
-    return AuthResponse(routes=["*"], principal_id=claims.member_id)
+    return AuthResponse(routes=["*"], principal_id=member_id)
 
 
 def _member_id() -> str:

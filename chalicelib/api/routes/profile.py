@@ -14,11 +14,9 @@ from ..http import ApiBlueprint, client_address, json_response, parse_body
 from .members import member_token
 
 if TYPE_CHECKING:
-    from ...store import parameters
     from ...usecases import closure, profile
     from ..schemas import profile as schemas
 else:
-    parameters = lazy_module("chalicelib.store.parameters")
     schemas = lazy_module("chalicelib.api.schemas.profile")
     closure = lazy_module("chalicelib.usecases.closure")
     profile = lazy_module("chalicelib.usecases.profile")
@@ -60,8 +58,7 @@ def verify_phone() -> Response:
 def close_me() -> Response:
     request = bp.current_request
     body = parse_body(request, schemas.ClosureRequest) if (request.raw_body or b"").strip() else schemas.ClosureRequest()
-    member = closure.close_membership(_member_id(), reason=body.reason, actor="member")
-    return json_response(closure.closure_summary(member, parameters.load_rules()))
+    return json_response(closure.close_my_membership(_member_id(), body.reason))
 
 
 @bp.route("/v1/me/export", methods=["GET"], authorizer=member_token)

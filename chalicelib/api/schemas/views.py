@@ -1,0 +1,84 @@
+"""What the API answers: the Member object and the other views of stored items
+(../shared/API.md, openapi.yaml). Use cases build them (an idempotent write stores its answer
+with its effect); they read the items the store returns and never reach the table."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ...domain.clock import iso
+from ...domain.identity import email_is_confirmed
+
+if TYPE_CHECKING:
+    from ...store.models import LedgerEntry, Member, Reward
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A stored map (or None) as a plain dict."""
+    if value is None:
+        return {}
+    return value.as_dict() if hasattr(value, "as_dict") else dict(value)
+
+
+def member_view(member: Member, expiring: list[dict[str, Any]]) -> dict[str, Any]:
+    """The API's Member object (../shared/API.md)."""
+    consents = as_dict(member.consents)
+    return {
+        "member_id": member.member_id,
+        "phone": member.phone,
+        "name": member.name,
+        "email": member.email,
+        "birthday": member.birthday,
+        "status": member.status,
+        "tier": member.tier,
+        "points": {
+            "balance": int(member.balance),
+            "lifetime_earned": int(member.lifetime_earned),
+            "expiring": expiring,
+        },
+        "referral_code": member.referral_code,
+        "consents": {k: bool(consents.get(k, False)) for k in ("sms_marketing", "email_marketing", "push")},
+        "created_at": iso(member.created_at),
+        # The rest of the profile (PATCH /v1/me, usecases/profile.py).
+        "gender": member.gender,
+        "address": as_dict(member.address) or None,
+        "preferences": list(member.preferences or []),
+        "tags": list(member.tags or []),
+        "pending_email": member.pending_email,
+        "email_verified": email_is_confirmed(member),
+        "profile_completed": bool(member.profile_completed),
+    }
+
+
+def ledger_entry_view(entry: LedgerEntry) -> dict[str, Any]:
+    """A ledger entry as the member and the operators see it."""
+    return {
+        "entry_id": entry.entry_id,
+        "kind": entry.kind,
+        "points": int(entry.points),
+        "balance_after": int(entry.balance_after),
+        "created_at": iso(entry.created_at),
+        "ref": entry.ref,
+    }
+
+
+def catalogue_reward_view(reward: Reward) -> dict[str, Any]:
+    """A reward in the members' catalogue."""
+    return {
+        "reward_id": reward.reward_id,
+        "name": reward.name,
+        "points_cost": int(reward.points_cost),
+        "stock": None if reward.stock is None else int(reward.stock),
+    }
+
+
+def reward_view(reward: Reward) -> dict[str, Any]:
+    """A reward as operators see it (retired ones too)."""
+    return {
+        "reward_id": reward.reward_id,
+        "name": reward.name,
+        "points_cost": int(reward.points_cost),
+        "stock": None if reward.stock is None else int(reward.stock),
+        "active": bool(reward.active),
+        "coupon_valid_days": None if reward.coupon_valid_days is None else int(reward.coupon_valid_days),
+    }

@@ -1,0 +1,88 @@
+"""The points books: immutable ledger entries and the lots points are earned in.
+
+Ledger entries sort right after their member's PROFILE item with ids that run backwards in time
+(keys.py), so one query returns the member and its newest entries. A lot records what a member
+earned in a month, under the day it expires (the sparse `lots_by_expiry` index the expiry job reads).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from ..settings import get_settings
+from . import keys
+from .models import BaseItem, LedgerEntry, Lot, Member
+from .paging import decode_cursor, encode_cursor
+from .unit_of_work import UnitOfWork
+
+_MAX_MILLIS = 10**13 - 1
+
+
+def new_entry_id(now: datetime) -> str:
+    """Sorts newest first (inverted milliseconds), unique by its random tail."""
+    return f"{_MAX_MILLIS - int(now.timestamp() * 1000):013d}-{secrets.token_hex(4)}"
+
+
+def ledger_entry(member_id: str, kind: str, points: int, balance_after: int, ref: str | None, now: datetime) -> LedgerEntry:
+    """One immutable entry, to put in the unit of work that changes the balance to `balance_after`."""
+    entry_id = new_entry_id(now)
+    return LedgerEntry(
+        keys.member_pk(member_id),
+        keys.ledger_sk(entry_id),
+        entry_id=entry_id,
+        kind=kind,
+        points=points,
+        balance_after=balance_after,
+        ref=ref,
+        created_at=now,
+    )
+
+
+def add_lot_points(tx: UnitOfWork, member_id: str, month: str, points: int, expires: date) -> None:
+    """Record that `member_id` earned in `month` (an upsert), under the day it expires (the expiry index)."""
+    expires_on = expires.isoformat()
+    shard = keys.shard_of(member_id, get_settings().index_shards)
+    lot = Lot(keys.member_pk(member_id), keys.lot_sk(month))
+    tx.update(
+        "lot",
+        lot,
+        [
+            Lot.entity.set(Lot),
+            Lot.member_id.set(member_id),
+            Lot.month.set(month),
+            Lot.earned.add(points),
+            Lot.expires_on.set(expires_on),
+            Lot.expiry_bucket.set(keys.expiry_bucket(expires_on, shard)),
+            Lot.expiry_member.set(keys.expiry_member(member_id, month)),
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    member: Member | None  # on the first page only: the PROFILE item the query starts with
+    entries: list[LedgerEntry]
+    next_cursor: str | None
+
+
+def ledger_page(member_id: str, limit: int, cursor: str | None) -> LedgerPage:
+    """One query, newest first. The first page starts at the member's PROFILE item (sorted just
+    before the entries), so the member's status rides on the same query. A cursor carries only a
+    sort key: the partition always comes from the caller."""
+    pk = keys.member_pk(member_id)
+    if cursor:
+        start = {"pk": {"S": pk}, "sk": {"S": decode_cursor(cursor, keys.LEDGER_PREFIX)}}
+        results = BaseItem.query(pk, BaseItem.sk.startswith(keys.LEDGER_PREFIX), limit=limit, last_evaluated_key=start, consistent_read=True)
+    else:
+        results = BaseItem.query(pk, BaseItem.sk.startswith(keys.PROFILE), limit=limit + 1, consistent_read=True)
+    member: Member | None = None
+    entries: list[LedgerEntry] = []
+    for item in results:
+        if isinstance(item, Member):
+            member = item
+        elif isinstance(item, LedgerEntry):
+            entries.append(item)
+    last = results.last_evaluated_key
+    return LedgerPage(member, entries, encode_cursor(last["sk"]["S"]) if last and len(entries) == limit else None)
