@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
 from ..domain import codes
+from ..domain.calendar import month_day
 from ..domain.lifecycle import Activity
 from ..domain.points import PointsState
 from ..settings import get_settings
 from . import keys
-from .models import Member, PhoneGuard
+from .models import Member, PhoneGuard, ReferralCode
+from .unit_of_work import UnitOfWork
 
 
 def get_member(member_id: str) -> Member | None:
@@ -136,3 +139,43 @@ def mark_activity(member: Member, after: Activity) -> None:
 
 def activity_of(member: Member) -> Activity:
     return Activity(member.last_activity_on, bool(member.has_purchased), member.lifecycle or "new")
+
+
+def new_member_id() -> str:
+    return f"mbr_{secrets.token_hex(8)}"
+
+
+def new_member(phone: str, *, tier: str, joined: date, now: datetime) -> Member:
+    """A pending member (not yet written): no points, no consents, a fresh referral code."""
+    member_id = new_member_id()
+    return Member(
+        keys.member_pk(member_id),
+        keys.PROFILE,
+        member_id=member_id,
+        phone=phone,
+        phone_key=phone,
+        status="pending",
+        tier=tier,
+        balance=0,
+        lifetime_earned=0,
+        lots={},
+        earned_months={},
+        consents={"sms_marketing": False, "email_marketing": False, "push": False},
+        referral_code=new_referral_code(),
+        deferred={},
+        created_at=now,
+        lifecycle="new",
+        anniversary_bucket=keys.anniversary_bucket(month_day(joined), member_shard(member_id)),
+    )
+
+
+def add_enrolment(uow: UnitOfWork, member: Member) -> None:
+    """The writes that make a new member: the member, its phone guard, its referral code (each
+    only if absent: parts `guard`, `refcode`, `member`)."""
+    uow.put("guard", PhoneGuard(keys.phone_pk(member.phone), keys.GUARD, member_id=member.member_id), PhoneGuard.pk.does_not_exist())
+    uow.put(
+        "refcode",
+        ReferralCode(keys.refcode_pk(member.referral_code), keys.REFCODE_SK, member_id=member.member_id),
+        ReferralCode.pk.does_not_exist(),
+    )
+    uow.put("member", member, Member.pk.does_not_exist())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -15,6 +16,8 @@ from ..domain.lifecycle import after_activity, joined_on
 from ..domain.phones import InvalidPhone, normalise_phone
 from ..domain.rules import ProgramRules
 from ..store import members
+from ..store.idempotency import Replay
+from ..store.idempotency import plain as plain
 from ..store.models import Member
 from ..store.parameters import fingerprint_key
 
@@ -45,19 +48,21 @@ def fingerprint(payload: dict[str, Any]) -> str:
     return hmac.new(fingerprint_key(), canonical.encode(), hashlib.sha256).hexdigest()
 
 
-def plain(value: Any) -> Any:
-    """A stored response map back to plain JSON types (DynamoDB numbers come back as Decimal/float)."""
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    try:
-        from decimal import Decimal
+@dataclass(frozen=True)
+class Answer:
+    """A use case's answer to a write: its status, its body, and whether it replays a write done
+    before (the route then says so: `Idempotent-Replayed: true`)."""
 
-        if isinstance(value, Decimal):
-            return int(value) if value == value.to_integral_value() else float(value)
-    except ImportError:  # pragma: no cover
-        pass
-    return value
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def created(body: dict[str, Any]) -> Answer:
+    return Answer(201, body)
+
+
+def replayed(replay: Replay) -> Answer:
+    """The one replay convention (openapi.yaml, "Idempotent writes"): 200 with the first answer's
+    body, marked replayed; a retry of a write whose answer was lost gets that answer, 201."""
+    return Answer(201, replay.body) if replay.own_write else Answer(200, replay.body, replayed=True)

@@ -7,7 +7,6 @@ known member, nothing for an unknown phone on /auth/code).
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +17,6 @@ from pynamodb.expressions.update import Action
 from ..api.schemas.members import CodeRequest, SignupRequest, VerifyRequest
 from ..api.schemas.views import member_view
 from ..domain import codes, tokens
-from ..domain.calendar import month_day
 from ..domain.clock import today_in, utcnow
 from ..domain.errors import InvalidCode, TemporarilyUnavailable
 from ..domain.identity import email_can_sign_in
@@ -28,7 +26,15 @@ from ..domain.rules import ProgramRules
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
 from ..observability import count, logger
 from ..store import keys
-from ..store.members import as_dict, birthday_bucket_for, get_member, member_id_for_phone, member_shard, new_referral_code, points_state
+from ..store import members as members_store
+from ..store.members import (
+    add_enrolment,
+    as_dict,
+    birthday_bucket_for,
+    get_member,
+    member_id_for_phone,
+    points_state,
+)
 from ..store.models import (
     BaseItem,
     CodeAttempts,
@@ -44,43 +50,9 @@ from .joining import add_joining_benefits
 from .verification import claim_attempt, code_text, new_code_item, reserve_send_alone, send_email_confirmation
 
 
-def new_member_id() -> str:
-    return f"mbr_{secrets.token_hex(8)}"
-
-
 def new_member(phone: str, rules: ProgramRules, now: datetime) -> Member:
-    member_id = new_member_id()
-    joined = today_in(rules.zone, now)
-    return Member(
-        keys.member_pk(member_id),
-        keys.PROFILE,
-        member_id=member_id,
-        phone=phone,
-        phone_key=phone,
-        status="pending",
-        tier=rules.base_tier.id,
-        balance=0,
-        lifetime_earned=0,
-        lots={},
-        earned_months={},
-        consents={"sms_marketing": False, "email_marketing": False, "push": False},
-        referral_code=new_referral_code(),
-        deferred={},
-        created_at=now,
-        lifecycle="new",
-        anniversary_bucket=keys.anniversary_bucket(month_day(joined), member_shard(member_id)),
-    )
-
-
-def add_enrolment(tx: Transaction, member: Member) -> None:
-    """The writes that make a new member: the member, its phone guard, its referral code."""
-    tx.put("guard", PhoneGuard(keys.phone_pk(member.phone), keys.GUARD, member_id=member.member_id), PhoneGuard.pk.does_not_exist())
-    tx.put(
-        "refcode",
-        ReferralCode(keys.refcode_pk(member.referral_code), keys.REFCODE_SK, member_id=member.member_id),
-        ReferralCode.pk.does_not_exist(),
-    )
-    tx.put("member", member, Member.pk.does_not_exist())
+    """A pending member for `phone`: the base tier, joined today (program time)."""
+    return members_store.new_member(phone, tier=rules.base_tier.id, joined=today_in(rules.zone, now), now=now)
 
 
 @dataclass(frozen=True)
