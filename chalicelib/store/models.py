@@ -52,6 +52,16 @@ class BaseItem(Model):
     ttl = TTLAttribute(null=True, attr_name=table.TTL_ATTRIBUTE)
 
 
+class Recorded(BaseItem):
+    """The record of an idempotent write (store/idempotency.py): what the request meant (a keyed
+    fingerprint), the answer it got, and the write token of the request that made it."""
+
+    fingerprint = UnicodeAttribute()
+    write_token = UnicodeAttribute(null=True)
+    response = MapAttribute[str, Any]()
+    created_at = UTCDateTimeAttribute()
+
+
 class PhoneIndex(GlobalSecondaryIndex["Member"]):
     Meta = _index_meta("by_phone")
     phone_key = UnicodeAttribute(hash_key=True)
@@ -226,12 +236,10 @@ class Lot(BaseItem, discriminator="Lot"):
     by_expiry = ExpiryIndex()
 
 
-class Order(BaseItem, discriminator="Order"):
+class Order(Recorded, discriminator="Order"):
     """Created in the transaction that awards the purchase's points."""
 
     order_id = UnicodeAttribute()
-    fingerprint = UnicodeAttribute()
-    write_token = UnicodeAttribute(null=True)
     enrolled = BooleanAttribute(default=False)
     member_id = UnicodeAttribute()
     store_id = UnicodeAttribute(null=True)  # the store the purchase belongs to (refunds: usecases/merchants.py)
@@ -240,18 +248,13 @@ class Order(BaseItem, discriminator="Order"):
     currency = UnicodeAttribute()
     points_earned = NumberAttribute()
     earn_month = UnicodeAttribute()
-    response = MapAttribute[str, Any]()
     refunded_amount = NumberAttribute(default=0)
     points_reversed = NumberAttribute(default=0)
-    created_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
 
-class Refund(BaseItem, discriminator="Refund"):
+class Refund(Recorded, discriminator="Refund"):
     refund_id = UnicodeAttribute()
-    fingerprint = UnicodeAttribute()
-    response = MapAttribute[str, Any]()
-    created_at = UTCDateTimeAttribute()
 
 
 class Reward(BaseItem, discriminator="Reward"):
@@ -263,10 +266,8 @@ class Reward(BaseItem, discriminator="Reward"):
     coupon_valid_days = NumberAttribute(null=True)
 
 
-class Redemption(BaseItem, discriminator="Redemption"):
-    fingerprint = UnicodeAttribute()
-    response = MapAttribute[str, Any]()
-    created_at = UTCDateTimeAttribute()
+class Redemption(Recorded, discriminator="Redemption"):
+    """`MEMBER#<id>` / `REDEMPTION#<idempotency key>`: put in the transaction that spends the points."""
 
 
 class Coupon(BaseItem, discriminator="Coupon"):

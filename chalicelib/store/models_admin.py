@@ -7,11 +7,9 @@ write, twice: under the member (when there is one) and under the day.
 
 from __future__ import annotations
 
-from typing import Any
+from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
 
-from pynamodb.attributes import MapAttribute, UnicodeAttribute, UTCDateTimeAttribute
-
-from .models import BaseItem
+from .models import BaseItem, Recorded
 
 
 class AuditEntry(BaseItem, discriminator="AuditEntry"):
@@ -37,15 +35,12 @@ class AuditEntry(BaseItem, discriminator="AuditEntry"):
     created_at = UTCDateTimeAttribute()
 
 
-class Adjustment(BaseItem, discriminator="Adjustment"):
+class Adjustment(Recorded, discriminator="Adjustment"):
     """A manual points adjustment, put (if absent) in the transaction that applies it:
     the same `adjustment_id` never moves points twice."""
 
     adjustment_id = UnicodeAttribute()
     member_id = UnicodeAttribute()
-    fingerprint = UnicodeAttribute()
-    response = MapAttribute[str, Any]()
-    created_at = UTCDateTimeAttribute()
 
 
 class ApiKeyRecord(BaseItem, discriminator="ApiKeyRecord"):

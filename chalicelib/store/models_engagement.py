@@ -6,11 +6,9 @@ Key formats are in `keys.py`. The member's Coupon item itself lives in
 
 from __future__ import annotations
 
-from typing import Any
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 
-from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-
-from .models import BaseItem
+from .models import BaseItem, Recorded
 
 
 class CouponCode(BaseItem, discriminator="CouponCode"):
@@ -29,15 +27,12 @@ class CouponCode(BaseItem, discriminator="CouponCode"):
     created_at = UTCDateTimeAttribute()
 
 
-class CouponUse(BaseItem, discriminator="CouponUse"):
+class CouponUse(Recorded, discriminator="CouponUse"):
     """`COUPONUSE#<redemption_id>`: put (if absent) in the transaction that marks the
     coupon redeemed, so a till's retry gets the first answer and nothing happens twice."""
 
     redemption_id = UnicodeAttribute()
     code = UnicodeAttribute()
-    fingerprint = UnicodeAttribute()
-    response = MapAttribute[str, Any]()
-    created_at = UTCDateTimeAttribute()
 
 
 class Referral(BaseItem, discriminator="Referral"):
@@ -88,9 +83,5 @@ class FeedbackQueueEntry(BaseItem, discriminator="FeedbackQueueEntry"):
     created_at = UTCDateTimeAttribute()
 
 
-class FeedbackKey(BaseItem, discriminator="FeedbackKey"):
+class FeedbackKey(Recorded, discriminator="FeedbackKey"):
     """`MEMBER#<id>` / `FEEDBACKKEY#<key>`: the first answer to an Idempotency-Key."""
-
-    fingerprint = UnicodeAttribute()
-    response = MapAttribute[str, Any]()
-    created_at = UTCDateTimeAttribute()

@@ -10,11 +10,9 @@ happens once, and a replay answers from the record.
 
 from __future__ import annotations
 
-from typing import Any
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
 
-from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
-
-from .models import BaseItem
+from .models import BaseItem, Recorded
 
 
 class Wallet(BaseItem, discriminator="Wallet"):
@@ -39,22 +37,19 @@ class WalletEntry(BaseItem, discriminator="WalletEntry"):
     created_at = UTCDateTimeAttribute()
 
 
-class WalletTopup(BaseItem, discriminator="WalletTopup"):
+class WalletTopup(Recorded, discriminator="WalletTopup"):
     """One per topup id: created in the transaction that credits the wallet."""
 
     topup_id = UnicodeAttribute()
-    fingerprint = UnicodeAttribute()
     member_id = UnicodeAttribute()
     amount = NumberAttribute()
     bonus = NumberAttribute(default=0)
     currency = UnicodeAttribute()
     store_id = UnicodeAttribute(null=True)
     merchant_store = UnicodeAttribute()
-    response = MapAttribute[str, Any]()
-    created_at = UTCDateTimeAttribute()
 
 
-class WalletPayment(BaseItem, discriminator="WalletPayment"):
+class WalletPayment(Recorded, discriminator="WalletPayment"):
     """One per payment id: created in the transaction that debits the wallet.
 
     `refunded_amount` grows with each refund, under `version`, so refunds of
@@ -62,25 +57,19 @@ class WalletPayment(BaseItem, discriminator="WalletPayment"):
     """
 
     payment_id = UnicodeAttribute()
-    fingerprint = UnicodeAttribute()
     member_id = UnicodeAttribute()
     amount = NumberAttribute()
     currency = UnicodeAttribute()
     store_id = UnicodeAttribute(null=True)
     merchant_store = UnicodeAttribute()
-    response = MapAttribute[str, Any]()
     refunded_amount = NumberAttribute(default=0)
-    created_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
 
-class WalletRefund(BaseItem, discriminator="WalletRefund"):
+class WalletRefund(Recorded, discriminator="WalletRefund"):
     """One per (payment id, refund id): created in the transaction that credits the wallet back."""
 
     refund_id = UnicodeAttribute()
     payment_id = UnicodeAttribute()
-    fingerprint = UnicodeAttribute()
     amount = NumberAttribute()
     merchant_store = UnicodeAttribute()
-    response = MapAttribute[str, Any]()
-    created_at = UTCDateTimeAttribute()
