@@ -32,6 +32,8 @@ from .problems import PROBLEM_JSON, problem
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
 
+    from ..usecases.common import Answer
+
 JSON = "application/json; charset=utf-8"
 
 
@@ -51,6 +53,14 @@ def cors_config() -> CORSConfig | None:
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     all_headers: HeadersType = {"Content-Type": JSON, "Cache-Control": "no-store", **(headers or {})}
     return Response(body=json.dumps(body, ensure_ascii=False, separators=(",", ":")), status_code=status, headers=all_headers)
+
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def answer_response(answer: Answer) -> Response:
+    """A use case's answer to a write; a replay says so (openapi.yaml, "Idempotent writes")."""
+    return json_response(answer.body, status=answer.status, headers={REPLAYED_HEADER: "true"} if answer.replayed else None)
 
 
 def problem_response(error: HuiyuanError) -> Response:
