@@ -179,3 +179,7 @@ def add_enrolment(uow: UnitOfWork, member: Member) -> None:
         ReferralCode.pk.does_not_exist(),
     )
     uow.put("member", member, Member.pk.does_not_exist())
+
+
+def tier_update(tier: str) -> list[Action]:
+    return [Member.tier.set(tier)]

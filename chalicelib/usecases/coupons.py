@@ -25,9 +25,9 @@ from ..store.models import BaseItem, Coupon, Member
 from ..store.models_engagement import CouponCode, CouponUse
 from ..store.paging import decode_cursor, encode_cursor
 from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
+from .common import Answer as Outcome
 from .common import fingerprint, plain
 from .merchants import Merchant
-from .purchases import Outcome
 
 
 def coupon_status(coupon: Coupon, now: datetime) -> str:

@@ -30,8 +30,8 @@ from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
 from .audit import Change as AuditChange
 from .audit import add_audit
+from .common import Answer as Outcome
 from .common import fingerprint, plain
-from .purchases import Outcome
 
 IDEMPOTENCY_KEY_MAX = 128
 

@@ -1,66 +1,52 @@
 """Purchases reported by a store's till or shop backend, and their refunds.
 
-Idempotent by construction: the Order item is put (if absent) in the same
-transaction that awards the points; a replay finds it and returns the stored
-response, a different body under the same order id is a conflict.
+Idempotent by construction (store/idempotency.py): the order is put (if absent) in the unit of
+work that awards the points; a replay finds it and answers with the stored answer, a different
+body under the same order id is a conflict. The same for each refund id.
 """
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from typing import Any
-
-from pynamodb.exceptions import DoesNotExist
 
 from ..api.schemas.merchants import PurchaseRequest, RefundRequest
-from ..domain.calendar import birthday_multiplier_applies
 from ..domain.clock import iso, today_in, utcnow
-from ..domain.earning import promotion_multiplier
-from ..domain.errors import Forbidden, IdempotencyConflict, MemberClosed, MemberFrozen, NotFound, RefundExceedsPurchase, ValidationFailed
+from ..domain.earning import earn_multiplier
+from ..domain.errors import Forbidden, IdempotencyConflict, NotFound, RefundExceedsPurchase, ValidationFailed
+from ..domain.membership import require_may_earn
 from ..domain.points import claw_back, earn, lot_expires_on, month_key, proportional_reversal, prune_earned_months, purchase_points
+from ..domain.rules import ProgramRules
 from ..domain.tiers import upgraded_tier
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
-from ..store import keys
+from ..store import members, orders
+from ..store.idempotency import Replay, existing_record, new_write_token, put_record, replay
 from ..store.ledger import add_lot_points, ledger_entry
-from ..store.members import apply_points, as_dict, find_member_by_phone, get_member, points_state, points_update
-from ..store.models import Member, Order, Refund
+from ..store.models import Order, Refund
 from ..store.parameters import load_rules
-from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
-from .common import activity_actions, fingerprint, mark_new_member_activity, phone_or_error, plain
-from .enrolment import add_enrolment, new_member
+from ..store.unit_of_work import Cancelled, UnitOfWork, run
+from .common import Answer, activity_actions, created, fingerprint, mark_new_member_activity, phone_or_error, replayed
+from .enrolment import new_member
 from .merchants import Merchant
 from .referrals import settle_referral_on_purchase
 from .verification import reserve_message
 
 
+def _order_replay(order: Order, request_digest: str, merchant: Merchant, write_token: str = "") -> Replay:
+    """The stored answer to an order already recorded. Another store's order answers a conflict
+    that tells nothing about it."""
+    if not merchant.acts_for(orders.order_store(order)):
+        raise IdempotencyConflict(f"Order id {order.order_id} is already in use; report this purchase under another order id")
+    return replay(order, request_digest, f"Order {order.order_id} was already reported with a different body", write_token)
+
+
 @dataclass(frozen=True)
-class Outcome:
-    status: int
-    body: dict[str, Any]
+class _Recorded:
+    answer: Answer
+    enrolled: bool  # this request's own write made a new (pending) member
 
 
-def order_store(order: Order) -> str:
-    """The store an order belongs to (orders recorded before `store_id` was always set: the reporting key's)."""
-    return order.store_id or order.merchant_store
-
-
-def _replay(raw_order: dict[str, Any] | None, order_id: str, digest: str, merchant: Merchant, write_token: str = "") -> tuple[Outcome, bool]:
-    """The stored answer to an order already recorded: 200 for a replay, or 201 when
-    the record is this very request's own write (its first answer never arrived).
-    Also whether that own write enrolled the member. Another store's order answers a
-    conflict that tells nothing about it."""
-    order = Order.from_raw_data(raw_order) if raw_order else Order.get(keys.order_pk(order_id), keys.ORDER_SK, consistent_read=True)
-    if not merchant.acts_for(order_store(order)):
-        raise IdempotencyConflict(f"Order id {order_id} is already in use; report this purchase under another order id")
-    if order.fingerprint != digest:
-        raise IdempotencyConflict(f"Order {order_id} was already reported with a different body")
-    own_write = bool(write_token) and order.write_token == write_token
-    return Outcome(201 if own_write else 200, plain(as_dict(order.response))), own_write and bool(order.enrolled)
-
-
-def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
+def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
     """Award the purchase's points once; enrol a pending member for an unknown phone."""
     rules = load_rules()
     if request.currency not in rules.currencies:
@@ -78,189 +64,158 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Outcome:
             "occurred_at": request.occurred_at.isoformat() if request.occurred_at else None,
         }
     )
-    strongly = False
-    enrolled = False
-    # Tells this request's own write from someone else's when a commit's answer was lost.
-    write_token = secrets.token_hex(8)
+    write_token = new_write_token()
 
-    def attempt() -> Outcome:
-        nonlocal strongly, enrolled
+    def attempt(uow: UnitOfWork) -> _Recorded:
         now = utcnow()
         today = today_in(rules.zone, now)
         month = month_key(today)
         if request.member_id:
-            member = get_member(request.member_id)
+            member = members.get_member(request.member_id)
             if member is None:
                 # A replay of an order whose member was since erased still answers from the order.
-                try:
-                    return _replay(None, request.order_id, digest, merchant)[0]
-                except DoesNotExist:
-                    raise NotFound("No member with that member_id") from None
+                order = orders.get_order(request.order_id)
+                if order is None:
+                    raise NotFound("No member with that member_id")
+                return _Recorded(replayed(_order_replay(order, digest, merchant)), enrolled=False)
         else:
             assert phone is not None
-            member = find_member_by_phone(phone, strongly=strongly)
+            # A retry reads through the phone guard: the index may lag behind a member just made.
+            member = members.find_member_by_phone(phone, strongly=uow.number > 0)
         is_new = member is None
         if member is None:
             assert phone is not None
             member = new_member(phone, rules, now)
-        if member.status == "frozen":
-            raise MemberFrozen("The membership is frozen; no points can be awarded")
-        if member.status == "closed":
-            raise MemberClosed("The membership is closed")
+        require_may_earn(member.status)
         current_tier = rules.effective_tier(member.tier, member.tier_override)  # an operator's override is a floor
-        multiplier = rules.tier(current_tier).multiplier
-        if birthday_multiplier_applies(member.birthday, today):
-            multiplier *= rules.birthday_multiplier
-        multiplier *= promotion_multiplier(rules, today)  # the day's best promotion; promotions.py says how they combine
-        points = purchase_points(request.amount, rules.earn_rate, multiplier)
-        state = prune_earned_months(earn(points_state(member), points, month, qualifying=True), today, rules.tier_window_months)
+        points = purchase_points(request.amount, rules.earn_rate, earn_multiplier(rules, current_tier, member.birthday, today))
+        state = prune_earned_months(earn(members.points_state(member), points, month, qualifying=True), today, rules.tier_window_months)
         tier = upgraded_tier(rules, current_tier, state, today)
-        body = {
-            "order_id": request.order_id,
-            "member_id": member.member_id,
-            "points_earned": points,
-            "balance": state.balance,
-            "tier": tier,
-        }
-        order = Order(
-            keys.order_pk(request.order_id),
-            keys.ORDER_SK,
-            order_id=request.order_id,
-            fingerprint=digest,
-            write_token=write_token,
-            enrolled=is_new,
-            member_id=member.member_id,
-            store_id=store_id,
-            merchant_store=merchant.store_id,
-            amount=request.amount,
-            currency=request.currency,
-            points_earned=points,
-            earn_month=month,
-            response=body,
-            created_at=now,
+        body = {"order_id": request.order_id, "member_id": member.member_id, "points_earned": points, "balance": state.balance, "tier": tier}
+        put_record(
+            uow,
+            "order",
+            orders.new_order(
+                request.order_id,
+                member_id=member.member_id,
+                response=body,
+                now=now,
+                fingerprint=digest,
+                write_token=write_token,
+                enrolled=is_new,
+                store_id=store_id,
+                merchant_store=merchant.store_id,
+                amount=request.amount,
+                currency=request.currency,
+                points_earned=points,
+                earn_month=month,
+            ),
         )
-        tx = Transaction()
-        tx.put("order", order, Order.pk.does_not_exist(), return_old=True)
         referral = None
         if is_new:
             member.tier = tier
             mark_new_member_activity(member, rules, today, purchased=True)
-            apply_points(member, state)
-            add_enrolment(tx, member)
+            members.apply_points(member, state)
+            members.add_enrolment(uow, member)
         else:
-            actions = points_update(state) + activity_actions(member, rules, today, purchased=True)
+            actions = members.points_update(state) + activity_actions(member, rules, today, purchased=True)
             if tier != member.tier:
-                actions.append(Member.tier.set(tier))
+                actions += members.tier_update(tier)
             # The first purchase since joining through a referral settles it once (referrals.py).
-            referral = settle_referral_on_purchase(tx, member, rules, now, today)
+            referral = settle_referral_on_purchase(uow, member, rules, now, today)
             actions += referral.member_actions if referral else []
-            tx.update("member", member, actions)
+            uow.update("member", member, actions)
         if points:
-            tx.put("ledger", ledger_entry(member.member_id, "earn", points, state.balance, request.order_id, now))
-            add_lot_points(tx, member.member_id, month, points, lot_expires_on(month, rules.points_validity_months))
-        try:
-            tx.commit()
-        except Cancelled as exc:
-            if "order" in exc.failed:
-                outcome, enrolled = _replay(exc.failed["order"], request.order_id, digest, merchant, write_token)
-                return outcome
-            if "guard" in exc.failed:
-                strongly = True  # the index lagged behind a member just created
-            raise Retryable("member changed meanwhile") from exc
+            uow.put("ledger", ledger_entry(member.member_id, "earn", points, state.balance, request.order_id, now))
+            add_lot_points(uow, member.member_id, month, points, lot_expires_on(month, rules.points_validity_months))
+
+        def explain(cancelled: Cancelled) -> _Recorded | None:
+            order = existing_record(cancelled, "order", Order, orders.order_key(request.order_id))
+            if order is None:
+                return None  # the member (or the phone's guard) changed meanwhile: start over
+            first = _order_replay(order, digest, merchant, write_token)
+            return _Recorded(replayed(first), enrolled=first.own_write and bool(order.enrolled))
+
+        done = uow.commit(explain)
+        if done is not None:
+            return done
         if referral and referral.message:
             send_best_effort(referral.message)
-        enrolled = is_new
         if tier != member.tier and not is_new:
             logger.info("tier upgraded", extra={"member_id": member.member_id, "tier": tier})
-        return Outcome(201, body)
+        return _Recorded(created(body), enrolled=is_new)
 
-    outcome = with_retries(attempt)
-    if outcome.status == 201:
-        count("Purchases")
-        count("PointsEarned", outcome.body["points_earned"])
-        logger.info(
-            "purchase recorded",
-            extra={"member_id": outcome.body["member_id"], "points": outcome.body["points_earned"], "store_id": merchant.store_id},
+    recorded = run(attempt)
+    if recorded.answer.status == 201:
+        _recorded(recorded, merchant, phone, rules)
+    return recorded.answer
+
+
+def _recorded(recorded: _Recorded, merchant: Merchant, phone: str | None, rules: ProgramRules) -> None:
+    """After a purchase's own write: its metrics, its log line, the invitation of a new member."""
+    body = recorded.answer.body
+    count("Purchases")
+    count("PointsEarned", body["points_earned"])
+    logger.info("purchase recorded", extra={"member_id": body["member_id"], "points": body["points_earned"], "store_id": merchant.store_id})
+    if not recorded.enrolled:
+        return
+    count("Enrolments")
+    assert phone is not None
+    # An SMS to a number nobody has proven: within the recipient's and the program's limits.
+    if reserve_message(phone, rules, utcnow()):
+        send_best_effort(
+            Message(
+                channel="sms",
+                to=phone,
+                kind="invite",
+                body=(f"[{rules.program_name}] You earned {body['points_earned']} points. Sign up with this number to become a member and use them."),
+            )
         )
-        if enrolled:
-            count("Enrolments")
-            assert phone is not None
-            # An SMS to a number nobody has proven: within the recipient's and the program's limits.
-            if reserve_message(phone, rules, utcnow()):
-                send_best_effort(
-                    Message(
-                        channel="sms",
-                        to=phone,
-                        kind="invite",
-                        body=(
-                            f"[{rules.program_name}] You earned {outcome.body['points_earned']} points. "
-                            "Sign up with this number to become a member and use them."
-                        ),
-                    )
-                )
-    return outcome
 
 
-def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -> Outcome:
+def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -> Answer:
     """Reverse points in proportion to the amount refunded, once per refund id. Only a key of
     the order's store (or a brand-wide key) may."""
     digest = fingerprint({"order_id": order_id, "refund_id": request.refund_id, "amount": request.amount})
+    conflict = "That refund id was already used with a different amount"
 
-    def attempt() -> Outcome:
+    def attempt(uow: UnitOfWork) -> Answer:
         now = utcnow()
-        try:
-            order = Order.get(keys.order_pk(order_id), keys.ORDER_SK, consistent_read=True)
-        except DoesNotExist:
-            raise NotFound(f"No purchase with order id {order_id}") from None
-        if not merchant.acts_for(order_store(order)):
+        order = orders.get_order(order_id)
+        if order is None:
+            raise NotFound(f"No purchase with order id {order_id}")
+        if not merchant.acts_for(orders.order_store(order)):
             raise Forbidden("Only the store that recorded this purchase may refund it")
-        try:
-            done = Refund.get(keys.order_pk(order_id), keys.refund_sk(request.refund_id), consistent_read=True)
-        except DoesNotExist:
-            done = None
+        done = orders.get_refund(order_id, request.refund_id)
         if done is not None:
-            return _refund_replay(done, digest)
+            return replayed(replay(done, digest, conflict))
         refunded = int(order.refunded_amount) + request.amount
         if refunded > int(order.amount):
             raise RefundExceedsPurchase(f"Refunds would total {refunded}, more than the purchase amount {int(order.amount)}")
         target = proportional_reversal(int(order.points_earned), int(order.amount), refunded)
         reverse = target - int(order.points_reversed)
-        member = get_member(order.member_id)
-        tx = Transaction()
+        member = members.get_member(order.member_id)
         balance = None
         if member is not None and reverse > 0:
-            state = claw_back(points_state(member), reverse, order.earn_month)
-            tx.update("member", member, points_update(state))
-            tx.put("ledger", ledger_entry(member.member_id, "refund", -reverse, state.balance, order_id, now))
+            state = claw_back(members.points_state(member), reverse, order.earn_month)
+            uow.update("member", member, members.points_update(state))
+            uow.put("ledger", ledger_entry(member.member_id, "refund", -reverse, state.balance, order_id, now))
             balance = state.balance
         elif member is not None:
             balance = int(member.balance)
         body = {"refund_id": request.refund_id, "order_id": order_id, "points_reversed": reverse, "balance": balance}
-        tx.put(
-            "refund",
-            Refund(
-                keys.order_pk(order_id),
-                keys.refund_sk(request.refund_id),
-                refund_id=request.refund_id,
-                fingerprint=digest,
-                response=body,
-                created_at=now,
-            ),
-            Refund.pk.does_not_exist(),
-        )
-        tx.update("order", order, [Order.refunded_amount.set(refunded), Order.points_reversed.set(target)])
-        try:
-            tx.commit()
-        except Cancelled as exc:
-            raise Retryable("order or member changed meanwhile") from exc
+        put_record(uow, "refund", orders.new_refund(order_id, request.refund_id, digest, body, now))
+        uow.update("order", order, orders.refund_totals(refunded, target))
+
+        def explain(cancelled: Cancelled) -> Answer | None:
+            first = existing_record(cancelled, "refund", Refund, orders.refund_key(order_id, request.refund_id))
+            return replayed(replay(first, digest, conflict)) if first is not None else None
+
+        answer = uow.commit(explain)
+        if answer is not None:
+            return answer
         count("PointsReversed", reverse)
         logger.info("refund recorded", extra={"member_id": order.member_id, "points": reverse, "store_id": merchant.store_id, "at": iso(now)})
-        return Outcome(201, body)
+        return created(body)
 
-    return with_retries(attempt)
-
-
-def _refund_replay(done: Refund, digest: str) -> Outcome:
-    if done.fingerprint != digest:
-        raise IdempotencyConflict("That refund id was already used with a different amount")
-    return Outcome(201, plain(as_dict(done.response)))
+    return run(attempt)

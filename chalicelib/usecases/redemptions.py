@@ -18,8 +18,8 @@ from ..store.members import as_dict, points_state, points_update
 from ..store.models import BaseItem, Coupon, Member, Redemption, Reward
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
+from .common import Answer as Outcome
 from .common import activity_actions, fingerprint, plain
-from .purchases import Outcome
 
 IDEMPOTENCY_KEY_MAX = 128
 

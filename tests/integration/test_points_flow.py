@@ -42,6 +42,7 @@ def test_given_the_same_order_twice_then_200_with_the_identical_body_and_nothing
     again = members.purchase("o-1", 12850, phone=body["member"]["phone"])
     assert (first.status, again.status) == (201, 200)
     assert again.json() == first.json()
+    assert again.headers.get("Idempotent-Replayed") == "true" and "Idempotent-Replayed" not in first.headers
     assert _balance(api, token) == 228
 
 
@@ -106,7 +107,7 @@ def test_given_a_refund_of_part_of_an_order_then_points_come_back_in_proportion_
     assert refund.status == 201
     assert refund.json() == {"refund_id": "r-1", "order_id": "o-1", "points_reversed": 25, "balance": 175}
     again = api.post("/v1/purchases/o-1/refunds", {"refund_id": "r-1", "amount": 2500}, headers=MERCHANT)
-    assert again.json() == refund.json()
+    assert (again.status, again.json(), again.headers.get("Idempotent-Replayed")) == (200, refund.json(), "true")
     rest = api.post("/v1/purchases/o-1/refunds", {"refund_id": "r-2", "amount": 7500}, headers=MERCHANT)
     assert rest.json()["points_reversed"] == 75
     assert _balance(api, token) == 100

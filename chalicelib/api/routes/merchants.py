@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from chalice.app import Response
 
 from ...lazy import lazy_module
-from ..http import ApiBlueprint, json_response, parse_body, path_id
+from ..http import ApiBlueprint, answer_response, parse_body, path_id
 
 if TYPE_CHECKING:
     from ...usecases import merchants, purchases
@@ -24,13 +24,11 @@ bp = ApiBlueprint(__name__)
 def report_purchase() -> Response:
     request = bp.current_request
     merchant = merchants.authenticate_merchant(request.headers.get("x-api-key"))
-    outcome = purchases.record_purchase(parse_body(request, schemas.PurchaseRequest), merchant)
-    return json_response(outcome.body, status=outcome.status)
+    return answer_response(purchases.record_purchase(parse_body(request, schemas.PurchaseRequest), merchant))
 
 
 @bp.route("/v1/purchases/{order_id}/refunds", methods=["POST"])
 def refund(order_id: str) -> Response:
     request = bp.current_request
     merchant = merchants.authenticate_merchant(request.headers.get("x-api-key"))
-    outcome = purchases.refund_purchase(path_id(order_id, "order_id"), parse_body(request, schemas.RefundRequest), merchant)
-    return json_response(outcome.body, status=outcome.status)
+    return answer_response(purchases.refund_purchase(path_id(order_id, "order_id"), parse_body(request, schemas.RefundRequest), merchant))
