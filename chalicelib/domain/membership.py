@@ -73,6 +73,13 @@ def require_may_move_money(status: str, action: str) -> None:
 # --- transitions (operators: freeze, unfreeze, close, restore; the member: close) ------------
 
 
+def activated(status: str) -> Status:
+    """The phone came back proven (the SMS code): a pending member becomes active."""
+    if status != Status.PENDING:
+        raise InvalidState("Only a pending membership is activated")
+    return Status.ACTIVE
+
+
 def frozen(status: str) -> Status:
     if status == Status.CLOSED:
         raise MemberClosed("The membership is closed; restore it first")

@@ -183,3 +183,22 @@ def add_enrolment(uow: UnitOfWork, member: Member) -> None:
 
 def tier_update(tier: str) -> list[Action]:
     return [Member.tier.set(tier)]
+
+
+def field_updates(member: Member, values: dict[str, Any]) -> list[Action]:
+    """Set these attributes of the member (None removes one): the writes, mirrored on `member`
+    for what follows in the same unit of work."""
+    actions: list[Action] = []
+    for name, value in values.items():
+        attribute = getattr(Member, name)
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+        setattr(member, name, value)
+    return actions
+
+
+def referrer_for_code(code: str) -> str | None:
+    """The member a referral code belongs to (None for an unknown code)."""
+    try:
+        return ReferralCode.get(keys.refcode_pk(code.strip().upper()), keys.REFCODE_SK).member_id
+    except DoesNotExist:
+        return None

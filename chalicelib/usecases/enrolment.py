@@ -11,21 +11,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
 from ..api.schemas.members import CodeRequest, SignupRequest, VerifyRequest
 from ..api.schemas.views import member_view
-from ..domain import codes, tokens
+from ..domain import tokens
 from ..domain.clock import today_in, utcnow
 from ..domain.errors import InvalidCode, TemporarilyUnavailable
 from ..domain.identity import email_can_sign_in
+from ..domain.membership import Status, activated, is_open
 from ..domain.messaging import Channel
 from ..domain.points import expiring_summary
 from ..domain.rules import ProgramRules
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
 from ..observability import count, logger
-from ..store import keys
+from ..store import codes as codes_store
 from ..store import members as members_store
 from ..store.members import (
     add_enrolment,
@@ -36,18 +36,13 @@ from ..store.members import (
     points_state,
 )
 from ..store.models import (
-    BaseItem,
-    CodeAttempts,
     Member,
-    PhoneGuard,
-    ReferralCode,
-    VerificationCode,
 )
-from ..store.parameters import code_pepper, load_rules, signing_key
-from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
+from ..store.parameters import load_rules, signing_key
+from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from .common import activity_actions, phone_or_error
 from .joining import add_joining_benefits
-from .verification import claim_attempt, code_text, new_code_item, reserve_send_alone, send_email_confirmation
+from .verification import code_text, send_email_confirmation
 
 
 def new_member(phone: str, rules: ProgramRules, now: datetime) -> Member:
@@ -67,16 +62,13 @@ class CodeSent:
 def _reserve_send(client: str, phone: str, rules: ProgramRules, now: datetime) -> None:
     """The sending limits (per client address, per phone, in all) and one code per phone per
     `code_resend_seconds`, known phone or not: counted the same either way."""
-    reserve_send_alone(client, phone, (keys.phone_pk(phone), keys.SENT), rules, now)
+    codes_store.reserve_sign_in_send(client, phone, rules, now)
 
 
 def _send_sign_in_code(phone: str, channel: Channel, to: str, rules: ProgramRules, now: datetime, *, profile: dict[str, Any] | None = None) -> None:
     """A fresh code for `phone` (the one it proves), sent by `channel` to `to`; with the signup's
     profile it will apply when proven."""
-    item, code = new_code_item(keys.phone_pk(phone), keys.CODE, phone, rules, now, channel=channel)
-    if profile is not None:
-        item.profile = {k: v for k, v in profile.items() if v is not None}
-    item.save()
+    code = codes_store.sign_in_code_for(phone, rules, now, channel=channel, profile=profile)
     try:
         subject = f"{rules.program_name} verification code"
         send(Message(channel=channel, to=to, kind="verification_code", body=code_text(rules, code), subject=subject))
@@ -103,36 +95,27 @@ def signup(request: SignupRequest, client: str) -> CodeSent:
         "referred_by": referred_by,
     }
 
-    def attempt() -> Member | None:
+    def attempt(uow: UnitOfWork) -> Member | None:
         existing_id = member_id_for_phone(phone)
         if existing_id is None:
             enrolled = new_member(phone, rules, now)
-            tx = Transaction()
-            add_enrolment(tx, enrolled)
-            try:
-                tx.commit()
-            except Cancelled as exc:
-                raise Retryable("phone or referral code taken meanwhile") from exc
+            add_enrolment(uow, enrolled)
+            uow.commit()  # the phone (or the referral code drawn) taken meanwhile: start over
             count("Signups")
             logger.info("member enrolled", extra={"member_id": enrolled.member_id, "via": "signup"})
             return enrolled
         member = get_member(existing_id)
-        return None if member is None or member.status == "closed" else member
+        return member if member is not None and is_open(member.status) else None
 
-    member = with_retries(attempt)
+    member = run(attempt)
     if member is not None:
         # A pending member's code carries this signup's profile; an active member's is a sign-in code.
-        _send_sign_in_code(phone, "sms", phone, rules, now, profile=profile if member.status == "pending" else None)
+        _send_sign_in_code(phone, "sms", phone, rules, now, profile=profile if member.status == Status.PENDING else None)
     return CodeSent(channel="sms", expires_in=rules.code_ttl_seconds)
 
 
 def _referrer(code: str | None) -> str | None:
-    if not code:
-        return None
-    try:
-        return ReferralCode.get(keys.refcode_pk(code.strip().upper()), keys.REFCODE_SK).member_id
-    except DoesNotExist:
-        return None  # an unknown code never blocks a signup
+    return members_store.referrer_for_code(code) if code else None  # an unknown code never blocks a signup
 
 
 def request_code(request: CodeRequest, client: str) -> CodeSent:
@@ -144,7 +127,7 @@ def request_code(request: CodeRequest, client: str) -> CodeSent:
     _reserve_send(client, phone, rules, now)
     member_id = member_id_for_phone(phone)
     member = get_member(member_id) if member_id else None
-    if member is not None and member.status != "closed":
+    if member is not None and is_open(member.status):
         if request.channel == "sms":
             _send_sign_in_code(phone, "sms", phone, rules, now)
         elif member.email and email_can_sign_in(member):
@@ -166,41 +149,30 @@ def _prove_phone(member: Member, now: datetime) -> list[Action]:
     """An SMS code came back: the phone is proven. A member who had signed in with email codes on
     a phone never proven loses that email (nobody confirmed it) and the email channel.
     Returns the writes, and mirrors them on `member`."""
-    actions: list[Action] = []
+    changes: dict[str, Any] = {}
     if member.phone_verified_at is None:
-        actions.append(Member.phone_verified_at.set(now))
-        member.phone_verified_at = now
+        changes["phone_verified_at"] = now
     if member.code_channel == "email":
-        actions.append(Member.code_channel.set("sms"))
-        member.code_channel = "sms"
+        changes["code_channel"] = "sms"
         if member.email and member.email_verified_at is None:
-            actions.append(Member.email.remove())
-            member.email = None
-    return actions
+            changes["email"] = None
+    return members_store.field_updates(member, changes)
 
 
-def _signup_profile(member: Member, profile: dict[str, Any], now: datetime) -> list[Action]:
+def _signup_profile(member: Member, profile: dict[str, Any]) -> list[Action]:
     """The proven signup's profile, as the member's (mirrored on `member` for what follows in the
     transaction: the referral, the email's confirmation code)."""
-    actions: list[Action] = []
-    for field in ("name", "gender", "pending_email"):
-        if profile.get(field):
-            actions.append(getattr(Member, field).set(profile[field]))
-            setattr(member, field, profile[field])
+    changes: dict[str, Any] = {field: profile[field] for field in ("name", "gender", "pending_email") if profile.get(field)}
     birthday = profile.get("birthday")
     bucket = birthday_bucket_for(member.member_id, birthday)
     if birthday and bucket and not member.birthday:
-        actions += [Member.birthday.set(birthday), Member.birthday_bucket.set(bucket)]
-        member.birthday = birthday
+        changes |= {"birthday": birthday, "birthday_bucket": bucket}
     if profile.get("consents"):
-        consents = {k: bool(v) for k, v in as_dict(profile["consents"]).items()}
-        actions.append(Member.consents.set(consents))
-        member.consents = consents
+        changes["consents"] = {k: bool(v) for k, v in as_dict(profile["consents"]).items()}
     referrer = profile.get("referred_by")
     if referrer and not member.referred_by and referrer != member.member_id:
-        actions.append(Member.referred_by.set(referrer))
-        member.referred_by = referrer
-    return actions
+        changes["referred_by"] = referrer
+    return members_store.field_updates(member, changes)
 
 
 def verify(request: VerifyRequest) -> SignedIn:
@@ -210,67 +182,46 @@ def verify(request: VerifyRequest) -> SignedIn:
     rules = load_rules()
     phone = phone_or_error(request.phone, rules)
     now = utcnow()
-    claim_attempt(keys.phone_pk(phone), keys.ATTEMPTS, rules, now)
-    items = {item.sk: item for item in BaseItem.query(keys.phone_pk(phone), consistent_read=True)}
-    code_item = items.get(keys.CODE)
-    guard = items.get(keys.GUARD)
-    valid = (
-        isinstance(code_item, VerificationCode)
-        and isinstance(guard, PhoneGuard)
-        and code_item.expires_at > now
-        and codes.code_matches(code_pepper(), code_item.salt, phone, request.code, code_item.digest)
-    )
-    if not valid:
+    codes_store.claim_sign_in_attempt(phone, rules, now)
+    sign_in = codes_store.sign_in_items(phone)
+    if sign_in is None or not codes_store.code_is_valid(sign_in.code, phone, request.code, now):
         count("VerificationsFailed")
         logger.info("verification failed")
         raise InvalidCode("The code is wrong, used or expired")
-    assert isinstance(guard, PhoneGuard) and isinstance(code_item, VerificationCode)
+    code_item = sign_in.code
     by_sms = code_item.channel == "sms"
     today = today_in(rules.zone, now)
-    first_time = False
-    confirm_email: list[tuple[str, str]] = []
 
-    def attempt() -> Member:
-        nonlocal first_time
-        confirm_email.clear()
-        member = get_member(guard.member_id)
-        if member is None or member.status == "closed":
+    def attempt(uow: UnitOfWork) -> _Verified:
+        member = get_member(sign_in.member_id)
+        if member is None or not is_open(member.status):
             raise InvalidCode("The code is wrong, used or expired")
         if not by_sms and not email_can_sign_in(member):
             raise InvalidCode("The code is wrong, used or expired")  # the email stopped being a sign-in channel meanwhile
-        tx = Transaction()
-        tx.delete("code", code_item, VerificationCode.nonce == code_item.nonce)
+        codes_store.use_sign_in_code(uow, phone, code_item)
         actions = activity_actions(member, rules, today)
         if by_sms:
             actions += _prove_phone(member, now)
-        first_time = member.status == "pending"
+        first_time = member.status == Status.PENDING
         if first_time and by_sms:
-            actions += _signup_profile(member, as_dict(code_item.profile), now)
+            actions += _signup_profile(member, as_dict(code_item.profile))
+        confirm_email: tuple[str, str] | None = None
         if first_time:
-            actions += [Member.status.set("active"), Member.activated_at.set(now)]
             # Welcome points, the referral bonus and the welcome coupon (joining.py).
-            actions += add_joining_benefits(tx, member, rules, now, today)
-            member.status, member.activated_at = "active", now
+            actions += add_joining_benefits(uow, member, rules, now, today)
+            actions += members_store.field_updates(member, {"status": activated(member.status), "activated_at": now})
             if member.pending_email:
                 # The signup's email, confirmed by a code sent to it (POST /v1/me/email/verify).
                 email = member.pending_email
-                pk = keys.member_pk(member.member_id)
-                item, code = new_code_item(pk, keys.change_sk("email"), email, rules, now, target=email, channel="email")
-                tx.put("email_code", item)
-                confirm_email.append((email, code))
-        tx.update("member", member, actions)
-        tx.delete("attempts", CodeAttempts(keys.phone_pk(phone), keys.ATTEMPTS))
-        try:
-            tx.commit()
-        except Cancelled as exc:
-            if "code" in exc.failed:
-                raise InvalidCode("The code is wrong, used or expired") from exc
-            raise Retryable("member changed meanwhile") from exc
-        return member
+                confirm_email = (email, codes_store.email_confirmation_code(uow, member.member_id, email, rules, now))
+        uow.update("member", member, actions)
+        uow.commit(_used_meanwhile)
+        return _Verified(member, first_time, confirm_email)
 
-    member = with_retries(attempt)
+    verified = run(attempt)
+    member = verified.member
     count("Verifications")
-    if first_time:
+    if verified.first_time:
         count("Activations")
         send_best_effort(
             Message(
@@ -281,9 +232,22 @@ def verify(request: VerifyRequest) -> SignedIn:
                 + (f" and {rules.welcome_points} welcome points are yours." if rules.welcome_points else "."),
             )
         )
-    for email, code in confirm_email:
-        send_email_confirmation(email, code, rules)
-    logger.info("member signed in", extra={"member_id": member.member_id, "first_time": first_time, "channel": code_item.channel})
+    if verified.confirm_email:
+        send_email_confirmation(*verified.confirm_email, rules)
+    logger.info("member signed in", extra={"member_id": member.member_id, "first_time": verified.first_time, "channel": code_item.channel})
     token = tokens.issue_access_token(signing_key(), member.member_id, now, rules.access_token_ttl_seconds, epoch=int(member.token_epoch or 0))
     view = member_view(member, expiring_summary(points_state(member), rules.points_validity_months))
     return SignedIn(access_token=token, expires_in=rules.access_token_ttl_seconds, member=view)
+
+
+@dataclass(frozen=True)
+class _Verified:
+    member: Member
+    first_time: bool
+    confirm_email: tuple[str, str] | None  # (email, its confirmation code) to send
+
+
+def _used_meanwhile(cancelled: Cancelled) -> None:
+    """The code was used by another request meanwhile: this one is too late."""
+    if "code" in cancelled.failed:
+        raise InvalidCode("The code is wrong, used or expired")

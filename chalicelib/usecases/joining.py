@@ -17,11 +17,11 @@ from ..store.coupons import add_coupon, gift_coupon
 from ..store.ledger import add_lot_points, ledger_entry
 from ..store.members import apply_points, points_state, points_update
 from ..store.models import Member
-from ..store.unit_of_work import Transaction
+from ..store.unit_of_work import UnitOfWork
 from .referrals import add_referral_on_verification
 
 
-def add_joining_benefits(tx: Transaction, member: Member, rules: ProgramRules, now: datetime, today: date) -> list[Action]:
+def add_joining_benefits(tx: UnitOfWork, member: Member, rules: ProgramRules, now: datetime, today: date) -> list[Action]:
     """Add the joining benefits to `tx`; returns the member writes the caller puts in its own update.
 
     One `bonus` ledger entry per benefit (`welcome`, `referral:<id>`), each

@@ -20,6 +20,7 @@ from ..domain.tiers import upgraded_tier
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
 from ..store import members, orders
+from ..store.codes import reserve_message
 from ..store.idempotency import Replay, existing_record, new_write_token, put_record, replay
 from ..store.ledger import add_lot_points, ledger_entry
 from ..store.models import Order, Refund
@@ -29,7 +30,6 @@ from .common import Answer, activity_actions, created, fingerprint, mark_new_mem
 from .enrolment import new_member
 from .merchants import Merchant
 from .referrals import settle_referral_on_purchase
-from .verification import reserve_message
 
 
 def _order_replay(order: Order, request_digest: str, merchant: Merchant, write_token: str = "") -> Replay:

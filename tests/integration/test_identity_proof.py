@@ -151,8 +151,8 @@ def test_given_an_email_code_then_it_never_proves_a_phone_that_was_not(api, memb
     """The code item remembers its channel: an email code cannot activate, even if one were there."""
     from datetime import UTC, datetime
 
+    from chalicelib.store.codes import new_code_item
     from chalicelib.store.parameters import load_rules
-    from chalicelib.usecases.verification import new_code_item
 
     phone = members.signed_up()
     item, code = new_code_item(keys.phone_pk(phone), keys.CODE, phone, load_rules(), datetime.now(UTC), channel="email")
