@@ -1,25 +1,151 @@
-"""Reading wallets and turning wallet changes into writes.
+"""Stored value as the store keeps it: the member's `WALLET` item and its immutable entries in the
+member's partition, and one record per top-up (`TOPUP#<topup_id>`), per payment
+(`PAYMENT#<payment_id>`) and per refund of a payment (`PAYMENT#<payment_id>`, `REFUND#<refund_id>`).
 
-Every change of a wallet's balance is `wallet_write` + `add_wallet_entry` in one
-`Transaction`: the entry is immutable, its `balance_after` is exact because
-the write is conditioned on the wallet's version, and so the entries of a
-wallet always add up to its balance.
+Every change of a wallet's balance is `wallet_write` + `add_wallet_entry` in one unit of work: the
+entry is immutable, its `balance_after` is exact because the write is conditioned on the wallet's
+version, and so the entries of a wallet always add up to its balance. The top-up, payment and
+refund records are the idempotency records of those writes (store/idempotency.py), put in the
+same unit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.models import Model
-
 from . import keys
 from .models import BaseItem, Member, PhoneGuard
-from .models_wallet import Wallet, WalletEntry
-from .unit_of_work import Transaction
+from .models_wallet import Wallet, WalletEntry, WalletPayment, WalletRefund, WalletTopup
+from .paging import Page, decode_cursor, encode_cursor, query_page
+from .unit_of_work import UnitOfWork
 
 _MAX_VERSION = 10**12 - 1
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+def topup_key(topup_id: str) -> tuple[str, str]:
+    return keys.topup_pk(topup_id), keys.TOPUP_SK
+
+
+def payment_key(payment_id: str) -> tuple[str, str]:
+    return keys.payment_pk(payment_id), keys.PAYMENT_SK
+
+
+def refund_key(payment_id: str, refund_id: str) -> tuple[str, str]:
+    return keys.payment_pk(payment_id), keys.refund_sk(refund_id)
+
+
+def _member_key(member_id: str) -> tuple[str, str]:
+    return keys.member_pk(member_id), keys.PROFILE
+
+
+def _wallet_key(member_id: str) -> tuple[str, str]:
+    return keys.member_pk(member_id), keys.WALLET_SK
+
+
+def _phone_guard_key(phone: str) -> tuple[str, str]:
+    return keys.phone_pk(phone), keys.GUARD
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+def _read_items(wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """Several items in one strongly consistent BatchGetItem, by (pk, sk)."""
+    unique = list(dict.fromkeys(wanted))
+    return {(i.pk, i.sk): i for i in BaseItem.batch_get(unique, consistent_read=True)}
+
+
+def _of[T](kind: type[T], item: Any) -> T | None:
+    return item if isinstance(item, kind) else None
+
+
+@dataclass(frozen=True)
+class MoneyRead[R]:
+    """What a top-up or payment reads before it decides: its record if the id was used before
+    (then nothing else is read), else the member and their wallet (None when there is none)."""
+
+    record: R | None
+    member: Member | None
+    wallet: Wallet | None
+
+
+def _read_for_money[R](record_type: type[R], record_key: tuple[str, str], phone: str | None, member_id: str | None) -> MoneyRead[R]:
+    if member_id is not None:
+        found = _read_items([record_key, _member_key(member_id), _wallet_key(member_id)])
+        return MoneyRead(
+            _of(record_type, found.get(record_key)),
+            _of(Member, found.get(_member_key(member_id))),
+            _of(Wallet, found.get(_wallet_key(member_id))),
+        )
+    assert phone is not None
+    found = _read_items([record_key, _phone_guard_key(phone)])
+    record = _of(record_type, found.get(record_key))
+    guard = _of(PhoneGuard, found.get(_phone_guard_key(phone)))
+    if record is not None or guard is None:
+        return MoneyRead(record, None, None)
+    member, wallet = member_and_wallet(guard.member_id)
+    return MoneyRead(None, member, wallet)
+
+
+def read_for_topup(topup_id: str, phone: str | None, member_id: str | None) -> MoneyRead[WalletTopup]:
+    """The earlier top-up (if any), the member and their wallet: one strongly consistent batch read
+    by member_id; by phone, a second one after the phone guard."""
+    return _read_for_money(WalletTopup, topup_key(topup_id), phone, member_id)
+
+
+def read_for_payment(payment_id: str, phone: str | None, member_id: str | None) -> MoneyRead[WalletPayment]:
+    """The earlier payment (if any), the member and their wallet, as `read_for_topup`."""
+    return _read_for_money(WalletPayment, payment_key(payment_id), phone, member_id)
+
+
+def member_and_wallet(member_id: str) -> tuple[Member | None, Wallet | None]:
+    """The member and their wallet, one strongly consistent batch read."""
+    found = _read_items([_member_key(member_id), _wallet_key(member_id)])
+    return _of(Member, found.get(_member_key(member_id))), _of(Wallet, found.get(_wallet_key(member_id)))
+
+
+def payment_and_refund(payment_id: str, refund_id: str) -> tuple[WalletPayment | None, WalletRefund | None]:
+    """A payment and the record of one of its refunds (if made before), one batch read."""
+    payment, refund = payment_key(payment_id), refund_key(payment_id, refund_id)
+    found = _read_items([payment, refund])
+    return _of(WalletPayment, found.get(payment)), _of(WalletRefund, found.get(refund))
+
+
+def record_store(record: WalletTopup | WalletPayment) -> str:
+    """The store a top-up or payment belongs to (older records: the reporting key's)."""
+    return record.store_id or record.merchant_store
+
+
+# --- records ---------------------------------------------------------------------------------
+
+
+def new_topup(topup_id: str, *, member_id: str, response: dict[str, Any], now: datetime, **fields: Any) -> WalletTopup:
+    """The top-up record: fingerprint, write_token, amount, bonus, currency, store_id, merchant_store."""
+    return WalletTopup(*topup_key(topup_id), topup_id=topup_id, member_id=member_id, response=response, created_at=now, **fields)
+
+
+def new_payment(payment_id: str, *, member_id: str, response: dict[str, Any], now: datetime, **fields: Any) -> WalletPayment:
+    """The payment record: fingerprint, write_token, amount, currency, store_id, merchant_store."""
+    return WalletPayment(*payment_key(payment_id), payment_id=payment_id, member_id=member_id, response=response, created_at=now, **fields)
+
+
+def new_payment_refund(payment_id: str, refund_id: str, *, response: dict[str, Any], now: datetime, **fields: Any) -> WalletRefund:
+    """The record of one refund of a payment: fingerprint, write_token, amount, merchant_store."""
+    return WalletRefund(*refund_key(payment_id, refund_id), refund_id=refund_id, payment_id=payment_id, response=response, created_at=now, **fields)
+
+
+def set_refunded_amount(uow: UnitOfWork, payment: WalletPayment, refunded: int) -> None:
+    """The payment's running total of refunds, conditioned on the payment's version (part "payment")."""
+    uow.update("payment", payment, [WalletPayment.refunded_amount.set(refunded)])
+
+
+# --- balance changes -------------------------------------------------------------------------
 
 
 def new_wallet_entry_ids(wallet: Wallet | None, count: int) -> list[str]:
@@ -37,14 +163,10 @@ def new_wallet_entry_ids(wallet: Wallet | None, count: int) -> list[str]:
 
 
 def add_wallet_entry(
-    tx: Transaction, part: str, member_id: str, entry_id: str, kind: str, amount: int, balance_after: int, ref: str | None, now: datetime
+    uow: UnitOfWork, part: str, member_id: str, entry_id: str, kind: str, amount: int, balance_after: int, ref: str | None, now: datetime
 ) -> None:
-    """Put one immutable entry in `tx` (never over an existing one)."""
-    tx.put(part, _wallet_entry(member_id, entry_id, kind, amount, balance_after, ref, now), WalletEntry.sk.does_not_exist())
-
-
-def _wallet_entry(member_id: str, entry_id: str, kind: str, amount: int, balance_after: int, ref: str | None, now: datetime) -> WalletEntry:
-    return WalletEntry(
+    """Put one immutable entry in `uow` (never over an existing one)."""
+    entry = WalletEntry(
         keys.member_pk(member_id),
         keys.wallet_entry_sk(entry_id),
         entry_id=entry_id,
@@ -54,17 +176,18 @@ def _wallet_entry(member_id: str, entry_id: str, kind: str, amount: int, balance
         ref=ref,
         created_at=now,
     )
+    uow.put(part, entry, WalletEntry.sk.does_not_exist())
 
 
 def wallet_write(
-    tx: Transaction, member_id: str, wallet: Wallet | None, balance: int, currency: str, now: datetime, *, debit: int | None = None
+    uow: UnitOfWork, member_id: str, wallet: Wallet | None, balance: int, currency: str, now: datetime, *, debit: int | None = None
 ) -> None:
-    """Set the wallet's balance in `tx`: a put of a new wallet (only if none exists
-    yet), or an update of `wallet` conditioned on the version read. A `debit` also
-    conditions the update on the stored balance covering it: never below zero,
-    whatever the caller read."""
+    """Set the wallet's balance in `uow` (part "wallet"): a put of a new wallet (only if none
+    exists yet), or an update of `wallet` conditioned on the version read. A `debit` also
+    conditions the update on the stored balance covering it: never below zero, whatever the
+    caller read."""
     if wallet is None:
-        tx.put(
+        uow.put(
             "wallet",
             Wallet(
                 keys.member_pk(member_id),
@@ -78,41 +201,67 @@ def wallet_write(
         )  # VersionAttribute: the put is conditioned on no wallet existing
     else:
         condition = Wallet.balance >= debit if debit is not None else None
-        tx.update("wallet", wallet, [Wallet.balance.set(balance), Wallet.updated_at.set(now)], condition)
+        uow.update("wallet", wallet, [Wallet.balance.set(balance), Wallet.updated_at.set(now)], condition)
 
 
-def member_status_check(tx: Transaction, member_id: str, allowed: Sequence[str]) -> None:
-    """Fail `tx` (part "member") unless the member still exists with one of the `allowed` statuses."""
-    tx.condition_check("member", Member, keys.member_pk(member_id), keys.PROFILE, Member.status.is_in(*allowed))
+def member_status_check(uow: UnitOfWork, member_id: str, allowed: Iterable[str]) -> None:
+    """Fail `uow` (part "member") unless the member still exists with one of the `allowed` statuses."""
+    statuses = sorted(str(status) for status in allowed)
+    uow.condition_check("member", Member, keys.member_pk(member_id), keys.PROFILE, Member.status.is_in(*statuses))
 
 
-def read_items(wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
-    """Several items in one strongly consistent BatchGetItem, by (pk, sk)."""
-    unique = list(dict.fromkeys(wanted))
-    return {(i.pk, i.sk): i for i in BaseItem.batch_get(unique, consistent_read=True)}
+def wallet_empty_check(uow: UnitOfWork, member_id: str, part: str = "wallet") -> None:
+    """Fail `uow` (part `part`) while the member's wallet holds stored value: closing a membership
+    must not swallow money owed to the member."""
+    uow.condition_check(part, Wallet, keys.member_pk(member_id), keys.WALLET_SK, Wallet.pk.does_not_exist() | (Wallet.balance == 0))
 
 
-def phone_guard_key(phone: str) -> tuple[str, str]:
-    return keys.phone_pk(phone), keys.GUARD
+# --- the statement ---------------------------------------------------------------------------
 
 
-def member_key(member_id: str) -> tuple[str, str]:
-    return keys.member_pk(member_id), keys.PROFILE
+@dataclass(frozen=True)
+class StatementOwner:
+    """The first read of a statement page: the member (for their status) and, on a later page,
+    their wallet (the first page's query brings the wallet itself)."""
+
+    member: Member | None
+    wallet: Wallet | None
 
 
-def wallet_key(member_id: str) -> tuple[str, str]:
-    return keys.member_pk(member_id), keys.WALLET_SK
+def statement_owner(member_id: str, cursor: str | None) -> StatementOwner:
+    """400 validation_error for a cursor this API did not give out, else one batch read: the
+    member, and on a later page (`cursor`) their wallet too."""
+    if not cursor:
+        member, wallet = _of(Member, _read_items([_member_key(member_id)]).get(_member_key(member_id))), None
+    else:
+        decode_cursor(cursor, keys.WALLET_ENTRY_PREFIX)
+        member, wallet = member_and_wallet(member_id)
+    return StatementOwner(member, wallet)
 
 
-def guard_member_id(item: Model | None) -> str | None:
-    return item.member_id if isinstance(item, PhoneGuard) else None
+@dataclass(frozen=True)
+class WalletStatement:
+    wallet: Wallet | None
+    entries: Page[WalletEntry]
 
 
-def statement_query(member_id: str, limit: int, after_sk: str | None) -> Any:
-    """The first page: the WALLET item followed by the newest entries (one query).
-    A later page: the entries after `after_sk`."""
-    pk = keys.member_pk(member_id)
-    if after_sk is None:
-        return BaseItem.query(pk, BaseItem.sk.startswith(keys.WALLET_SK), limit=limit + 1, consistent_read=True)
-    start = {"pk": {"S": pk}, "sk": {"S": after_sk}}
-    return BaseItem.query(pk, BaseItem.sk.startswith(keys.WALLET_ENTRY_PREFIX), limit=limit, last_evaluated_key=start, consistent_read=True)
+def statement_page(member_id: str, limit: int, cursor: str | None, owner: StatementOwner) -> WalletStatement:
+    """One page of the member's wallet entries, newest first, one query.
+
+    The first page's query starts at the WALLET item (sorted just before the entries, whose ids
+    run backwards), so the balance and the newest entries come from the same read. A later page
+    starts after the cursor's sort key; the partition always comes from the caller.
+    """
+    if cursor:
+        return WalletStatement(owner.wallet, query_page(WalletEntry, keys.member_pk(member_id), keys.WALLET_ENTRY_PREFIX, limit, cursor))
+    results = BaseItem.query(keys.member_pk(member_id), BaseItem.sk.startswith(keys.WALLET_SK), limit=limit + 1, consistent_read=True)
+    wallet = owner.wallet
+    entries: list[WalletEntry] = []
+    for item in results:
+        if isinstance(item, Wallet):
+            wallet = item
+        elif isinstance(item, WalletEntry):
+            entries.append(item)
+    entries = entries[:limit]
+    more = results.last_evaluated_key is not None and len(entries) == limit
+    return WalletStatement(wallet, Page(entries, encode_cursor(keys.wallet_entry_sk(entries[-1].entry_id)) if more else None))

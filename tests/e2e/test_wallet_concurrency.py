@@ -108,7 +108,7 @@ def test_given_one_payment_sent_ten_times_at_once_then_it_is_debited_once_and_ev
     replies = all_at_once([lambda: pay(stack, member.member_id, 2500, payment_id) for _ in range(10)], workers=10)
 
     assert_no_server_error(replies)
-    assert [r.status_code for r in replies] == [201] * 10, [r.text for r in replies]
+    assert sorted(r.status_code for r in replies) == [200] * 9 + [201], [r.text for r in replies]
     assert len({r.text for r in replies}) == 1
     assert replies[0].json()["balance"] == 7500
     assert sum(1 for r in replies if r.headers.get("Idempotent-Replayed") == "true") == 9
@@ -125,7 +125,7 @@ def test_given_one_topup_sent_ten_times_at_once_then_it_is_credited_once(stack):
     replies = all_at_once([lambda: topup(stack, member.member_id, 8800, topup_id) for _ in range(10)], workers=10)
 
     assert_no_server_error(replies)
-    assert [r.status_code for r in replies] == [201] * 10, [r.text for r in replies]
+    assert sorted(r.status_code for r in replies) == [200] * 9 + [201], [r.text for r in replies]
     assert len({r.text for r in replies}) == 1
     balance, entries = statement(stack, member.token)
     assert balance == 8800 and len(entries) == 1

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from chalice.app import Response
 
 from ...lazy import lazy_module
-from ..http import ApiBlueprint, json_response, parse_body, path_id, query_cursor, query_limit
+from ..http import ApiBlueprint, answer_response, json_response, parse_body, path_id, query_cursor, query_limit
 from .members import member_token
 
 if TYPE_CHECKING:
@@ -20,26 +20,19 @@ else:
 
 bp = ApiBlueprint(__name__)
 
-# Set on an answer replayed from the stored record (same status and body as the first).
-REPLAYED_HEADER = "Idempotent-Replayed"
-
-
-def _answer(outcome: wallet.WalletOutcome) -> Response:
-    return json_response(outcome.body, status=outcome.status, headers={REPLAYED_HEADER: "true"} if outcome.replayed else None)
-
 
 @bp.route("/v1/wallet/topups", methods=["POST"])
 def wallet_topup() -> Response:
     request = bp.current_request
     merchant = merchants.authenticate_merchant(request.headers.get("x-api-key"))
-    return _answer(wallet.top_up(parse_body(request, schemas_wallet.TopupRequest), merchant))
+    return answer_response(wallet.top_up(parse_body(request, schemas_wallet.TopupRequest), merchant))
 
 
 @bp.route("/v1/wallet/payments", methods=["POST"])
 def wallet_payment() -> Response:
     request = bp.current_request
     merchant = merchants.authenticate_merchant(request.headers.get("x-api-key"))
-    return _answer(wallet.pay(parse_body(request, schemas_wallet.WalletPaymentRequest), merchant))
+    return answer_response(wallet.pay(parse_body(request, schemas_wallet.WalletPaymentRequest), merchant))
 
 
 @bp.route("/v1/wallet/payments/{payment_id}/refunds", methods=["POST"])
@@ -47,7 +40,7 @@ def wallet_payment_refund(payment_id: str) -> Response:
     request = bp.current_request
     merchant = merchants.authenticate_merchant(request.headers.get("x-api-key"))
     payment = path_id(payment_id, "payment_id")
-    return _answer(wallet.refund_payment(payment, parse_body(request, schemas_wallet.WalletRefundRequest), merchant))
+    return answer_response(wallet.refund_payment(payment, parse_body(request, schemas_wallet.WalletRefundRequest), merchant))
 
 
 @bp.route("/v1/me/wallet", methods=["GET"], authorizer=member_token)
