@@ -67,11 +67,11 @@ web-check: web/node_modules/.installed
 	npm run --prefix web --silent test
 
 run: venv web
-	$(PY) -m chalicelib.local.stack --port $(PORT)
+	$(PY) -m localstage.stack --port $(PORT)
 
 # The data `make run` keeps in .local/aws/ (and the outbox); refused while the stack runs.
 reset: venv
-	$(PY) -m chalicelib.local.stack --reset
+	$(PY) -m localstage.stack --reset
 
 # Lint and types first (a minute or two), then the suite on two workers (this machine has two cores;
 # each worker starts its own local stack for the e2e tests).
@@ -79,14 +79,15 @@ test: lint typecheck checkov-venv web-check web
 	$(PY) -m pytest -n 2
 
 lint: venv
-	$(PY) -m ruff check app.py chalicelib infra tests
-	$(PY) -m ruff format --check app.py chalicelib infra tests
+	$(PY) -m ruff check app.py chalicelib localstage infra tests
+	$(PY) -m ruff format --check app.py chalicelib localstage infra tests
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: venv
-	$(PY) -m mypy app.py chalicelib infra
+	$(PY) -m mypy app.py chalicelib localstage infra
 
 format: venv
-	$(PY) -m ruff format app.py chalicelib infra tests
+	$(PY) -m ruff format app.py chalicelib localstage infra tests
 	$(PY) -m ruff check --fix app.py chalicelib infra tests
 
 JOB_SIZES ?=
@@ -101,7 +102,7 @@ AS_OF ?=
 CATCH_UP ?= 1
 job: venv
 	@[ -n "$(JOB)" ] || { echo "usage: make job JOB=<expire-points|birthday-bonus|reengagement|tier-review|send-deferred|erase-closed|reconcile> AS_OF=YYYY-MM-DD [DRY_RUN=1] [CATCH_UP=0]" >&2; exit 2; }
-	$(PY) -m chalicelib.jobs '$(JOB)' $(if $(AS_OF),'$(AS_OF)') $(if $(DRY_RUN),--dry-run) $(if $(filter 0,$(CATCH_UP)),--no-catch-up)
+	$(PY) -m localstage.job '$(JOB)' $(if $(AS_OF),'$(AS_OF)') $(if $(DRY_RUN),--dry-run) $(if $(filter 0,$(CATCH_UP)),--no-catch-up)
 
 # Infrastructure (infra/, docs/operations.md). `synth` needs no AWS account; `deploy`
 # and `diff` need credentials for the stage's account and a bootstrapped region

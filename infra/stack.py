@@ -82,7 +82,7 @@ TABLE_ACTIONS = (
 # and nothing scans an index.
 SCANNING_FUNCTIONS = ("reconcile", "job-worker")
 
-# API Gateway's own answers, as problem+json like the app's (chalicelib/local/gateway.py
+# API Gateway's own answers, as problem+json like the app's (localstage/gateway.py
 # plays the same part locally).
 GATEWAY_PROBLEMS: dict[str, HuiyuanError] = {
     "UNAUTHORIZED": Unauthorized("A valid bearer token is required"),

@@ -9,7 +9,7 @@ no second domain for members' phones to trust).
 Pages of the app (/app/home, /app/profile...) are index.html: a CloudFront Function rewrites a
 path under /app/ whose last segment has no file extension, so the app's router reads the path
 (S3 would answer 403 for a key it does not hold). Hashed files under /app/assets/ are cached a
-year, everything else revalidated, as the local stage serves them (chalicelib/local/webapp.py,
+year, everything else revalidated, as the local stage serves them (localstage/webapp.py,
 whose Content-Security-Policy this reuses).
 """
 
@@ -26,7 +26,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_s3_deployment as s3_deployment
 from constructs import Construct, IConstruct
 
-from chalicelib.local.webapp import CONTENT_SECURITY_POLICY, IMMUTABLE, PREFIX, REVALIDATE, WEB_DIST
+from localstage.webapp import CONTENT_SECURITY_POLICY, IMMUTABLE, PREFIX, REVALIDATE, WEB_DIST
 
 from .nag import acknowledge
 from .stages import chalice_stage_value

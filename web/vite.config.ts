@@ -18,7 +18,7 @@ const withoutVantIconFont: Plugin = {
   },
 };
 
-// Served under /app/ by the local stack (chalicelib/local/webapp.py) and by CloudFront (infra/web.py),
+// Served under /app/ by the local stack (localstage/webapp.py) and by CloudFront (infra/web.py),
 // same origin as the API (/v1/...). Everything comes from node_modules at build time: no CDN at run time.
 export default defineConfig({
   base: "/app/",

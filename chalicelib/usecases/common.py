@@ -7,9 +7,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
-
-from pynamodb.expressions.update import Action
+from typing import TYPE_CHECKING, Any
 
 from ..domain.errors import ValidationFailed
 from ..domain.lifecycle import after_activity, joined_on
@@ -20,6 +18,9 @@ from ..store.idempotency import Replay
 from ..store.idempotency import plain as plain
 from ..store.models import Member
 from ..store.parameters import fingerprint_key
+
+if TYPE_CHECKING:
+    from pynamodb.expressions.update import Action
 
 
 def phone_or_error(raw: str, rules: ProgramRules, field: str = "phone") -> str:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from pynamodb.expressions.update import Action
+from typing import TYPE_CHECKING, Any
 
 from ..api.schemas.members import CodeRequest, SignupRequest, VerifyRequest
 from ..api.schemas.views import member_view
@@ -43,6 +41,9 @@ from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from .common import activity_actions, phone_or_error
 from .joining import add_joining_benefits
 from .verification import code_text, send_email_confirmation
+
+if TYPE_CHECKING:
+    from pynamodb.expressions.update import Action
 
 
 def new_member(phone: str, rules: ProgramRules, now: datetime) -> Member:

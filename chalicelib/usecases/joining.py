@@ -8,8 +8,7 @@ version and `pending` status, so all of this happens once.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-
-from pynamodb.expressions.update import Action
+from typing import TYPE_CHECKING
 
 from ..domain.points import earn, lot_expires_on, month_key
 from ..domain.rules import ProgramRules
@@ -19,6 +18,9 @@ from ..store.members import apply_points, points_state, points_update
 from ..store.models import Member
 from ..store.unit_of_work import UnitOfWork
 from .referrals import add_referral_on_verification
+
+if TYPE_CHECKING:
+    from pynamodb.expressions.update import Action
 
 
 def add_joining_benefits(tx: UnitOfWork, member: Member, rules: ProgramRules, now: datetime, today: date) -> list[Action]:

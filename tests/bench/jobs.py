@@ -5,7 +5,7 @@ members as raw DynamoDB items, written with `batch_write_item` 25 at a time in
 the attribute format the PynamoDB models write, plus one points Lot item per
 member. About 1% of the members are due for each job on `as_of` (disjoint
 sets); the other 99% are spread over other days and index buckets. Each job
-then runs as `make job` runs it (`chalicelib.jobs.__main__.run`: the scheduled
+then runs as `make job` runs it (`localstage.job.run`: the scheduled
 function with a console payload, then the SQS queue drained through the
 worker), and every DynamoDB call it makes is counted by the recorder (the
 seeding is not).
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from chalicelib.local.aws import light_transaction_snapshots
+from localstage.aws import light_transaction_snapshots
 
 from .recorder import Call, Recorder
 
@@ -323,11 +323,11 @@ def measure_jobs(
 
     from chalicelib.domain.clock import today_in, utcnow
     from chalicelib.domain.rules import DEFAULT_RULES
-    from chalicelib.jobs.__main__ import run
-    from chalicelib.local.bootstrap import bootstrap
     from chalicelib.settings import get_settings
     from chalicelib.store.parameters import clear_caches
     from chalicelib.usecases.merchants import forget_cached_keys
+    from localstage.bootstrap import bootstrap
+    from localstage.job import run
 
     say = progress or (lambda _m: None)
     settings = get_settings()
@@ -567,7 +567,7 @@ def markdown(runs: list[SizeRun], as_of: str) -> list[str]:
         "",
         *[f"- {line}" for line in _growth(runs)],
         "",
-        "**Wall time.** Each job runs in process as `make job` runs it (`chalicelib.jobs.__main__.run`: the scheduled "
+        "**Wall time.** Each job runs in process as `make job` runs it (`localstage.job.run`: the scheduled "
         "function with a console payload, then the SQS queue drained through the worker in batches of 10) under moto's "
         "`mock_aws`, after one unmeasured warm-up run of every job on the empty table (imports, rules, queue URL). "
         "*In DynamoDB calls* is the time from botocore's `before-call` to `after-call`, most of it moto's; "
@@ -575,7 +575,7 @@ def markdown(runs: list[SizeRun], as_of: str) -> list[str]:
         + _moto_query(runs)
         + "moto's TransactWriteItems also deep-copies the whole table once per item of each transaction (to roll back a "
         "cancelled one); the bench makes that copy share what the transaction does not touch "
-        "(`light_transaction_snapshots`, `chalicelib/local/aws.py`, used by the local stack): without that, a 4-item transaction took 16-20 s at "
+        "(`light_transaction_snapshots`, `localstage/aws.py`, used by the local stack): without that, a 4-item transaction took 16-20 s at "
         "20,000 items when this was found (tens of ms with it: by kind, below), and the "
         f"{_transactions(runs[-1]) if runs else 0:,} transactions of the {runs[-1].size if runs else 0:,}-member run would "
         "take hours. The requests and the answers are unchanged.",

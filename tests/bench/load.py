@@ -1,7 +1,7 @@
 """Purchases per second through the real local stack, from a load generator on loopback.
 
 The stack is the one `make run` serves and the e2e tests start
-(`python -m chalicelib.local.stack` in a subprocess, a developer's environment,
+(`python -m localstage.stack` in a subprocess, a developer's environment,
 a free port: `tests/e2e/conftest.py`): the Chalice app behind the local
 gateway emulation, and moto's server as the AWS endpoint in the same process,
 one AWS request at a time. Members are seeded straight into its table (the
@@ -46,7 +46,7 @@ from typing import Any
 from tests.support.stack import RunningStack, running_stack, set_sending_limits
 
 ROOT = Path(__file__).resolve().parents[2]
-MERCHANT_KEY = "local-dev-key"  # the local stage's merchant key (chalicelib/local/bootstrap.py)
+MERCHANT_KEY = "local-dev-key"  # the local stage's merchant key (localstage/bootstrap.py)
 DEFAULT_SECONDS = 30.0
 DEFAULT_WARMUP = 5.0
 DEFAULT_CLIENTS = 8

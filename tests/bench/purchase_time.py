@@ -134,7 +134,7 @@ def self_time_by_package(stats: pstats.Stats) -> dict[str, float]:
 
 def measure_purchase_time(recorder: Recorder, purchases: int = DEFAULT_PURCHASES) -> PurchaseTime:
     """Time `purchases` purchases by phone in process; `recorder` must be installed first."""
-    from chalicelib.local.aws import light_transaction_snapshots
+    from localstage.aws import light_transaction_snapshots
 
     from .roundtrips import in_process_app
 

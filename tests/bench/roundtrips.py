@@ -124,10 +124,10 @@ def in_process_app(recorder: Recorder) -> Iterator[_Driver]:
     import boto3
     from moto import mock_aws
 
-    from chalicelib.local.bootstrap import bootstrap
     from chalicelib.settings import get_settings
     from chalicelib.store.parameters import clear_caches
     from chalicelib.usecases.merchants import forget_cached_keys
+    from localstage.bootstrap import bootstrap
     from tests.support.client import ApiClient
 
     outbox = os.environ["OUTBOX_PATH"]

@@ -499,7 +499,7 @@ def write_markdown(
         "## How it is measured",
         "",
         "**Round trips.** The app runs in process (`tests.support.client.ApiClient`, the local gateway emulation) over "
-        "moto's `mock_aws`, bootstrapped with `chalicelib.local.bootstrap.bootstrap`, with the test suite's environment "
+        "moto's `mock_aws`, bootstrapped with `localstage.bootstrap.bootstrap`, with the test suite's environment "
         "(`tests/conftest.py`). `botocore.session.Session.create_client` is wrapped so every client created afterwards "
         "(PynamoDB's own botocore client, boto3's for SSM/SNS) gets a `before-call`/`after-call` handler; one API call "
         "is one round trip (moto never throttles, so no retries hide in it). Only DynamoDB calls count; SSM and SNS "
@@ -532,7 +532,7 @@ def write_markdown(
         "cProfile, self time summed per top-level package (a C function's time charged to its caller's package); "
         "cProfile slows call-heavy code most, so the shares are rough.",
         "",
-        f"**Load.** `tests/bench/load.py` starts the local stack as the e2e tests do (`python -m chalicelib.local.stack` "
+        f"**Load.** `tests/bench/load.py` starts the local stack as the e2e tests do (`python -m localstage.stack` "
         "on a free loopback port with a developer's environment, access log off, the app's own log lines on), seeds "
         "members straight into its table (the jobs bench's raw Member and Lot items, BatchWriteItem: enrolling through "
         "the API runs at a few members a second here), sends one purchase alone (the first through a fresh stack takes "

@@ -1,4 +1,4 @@
-"""`make run` keeps its data (chalicelib/local/persistence.py): stopped and started
+"""`make run` keeps its data (localstage/persistence.py): stopped and started
 again, or killed in the middle of a burst of purchases, the local stack comes
 back with everything it answered, and every member's books still balance.
 `make reset` empties it.
@@ -44,7 +44,7 @@ pytestmark = pytest.mark.e2e
 
 def make_reset(state_dir: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "chalicelib.local.stack", "--reset", "--state-dir", str(state_dir)],
+        [sys.executable, "-m", "localstage.stack", "--reset", "--state-dir", str(state_dir)],
         cwd=ROOT,
         env=developer_env(),
         capture_output=True,

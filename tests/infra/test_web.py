@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.local.webapp import CONTENT_SECURITY_POLICY, IMMUTABLE, REVALIDATE, WEB_DIST
 from infra.stages import chalice_stage_value
+from localstage.webapp import CONTENT_SECURITY_POLICY, IMMUTABLE, REVALIDATE, WEB_DIST
 from tests.infra.conftest import resources, the_one
 
 # AWS managed CloudFront policies (their ids are fixed across accounts).

@@ -11,10 +11,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.local.bootstrap import bootstrap
 from chalicelib.settings import get_settings
 from chalicelib.store.parameters import clear_caches
 from chalicelib.usecases.merchants import forget_cached_keys
+from localstage.bootstrap import bootstrap
 from tests.support.client import ApiClient
 from tests.support.emf import emf_documents
 from tests.support.outbox import last_code

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.jobs.__main__ import run
 from chalicelib.store import keys
 from chalicelib.store.models import BaseItem, LedgerEntry, Member
+from localstage.job import run
 from tests.integration.conftest import MERCHANT, bearer
 from tests.support.outbox import last_code
 

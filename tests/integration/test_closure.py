@@ -11,12 +11,12 @@ import boto3
 import pytest
 
 from chalicelib.domain.errors import AlreadyClosed, InvalidState, NotFound
-from chalicelib.jobs.__main__ import run
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.store.members import member_shard
 from chalicelib.store.models import BaseItem, Coupon, DeferredMessage, LedgerEntry, Member
 from chalicelib.usecases.closure import close_membership, erase_due_members, restore_membership
+from localstage.job import run
 from tests.integration.conftest import bearer
 from tests.support.outbox import last_code, messages
 from tests.support.rules import set_rules

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.jobs.__main__ import run
 from chalicelib.store import keys
 from chalicelib.store.models import Coupon, LedgerEntry, Member
+from localstage.job import run
 from tests.integration.conftest import MERCHANT, bearer
 from tests.support.rules import set_rules
 

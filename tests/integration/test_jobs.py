@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chalicelib.domain.points import add_months, lot_expires_on
-from chalicelib.jobs.__main__ import run
 from chalicelib.store import keys
 from chalicelib.store.members import member_shard
 from chalicelib.store.models import DeferredMessage, LedgerEntry, Lot, Member
+from localstage.job import run
 from tests.integration.conftest import bearer
 from tests.support.outbox import messages
 
@@ -320,7 +320,7 @@ def test_given_a_deployed_stage_when_a_job_is_asked_for_a_date_far_from_today_th
 
 
 def test_given_a_birthday_weeks_ahead_when_make_job_runs_for_a_later_date_then_the_gift_came_on_the_day_and_once(api, members, outbox_path):
-    from chalicelib.jobs.__main__ import run_through
+    from localstage.job import run_through
 
     birthday = today() + timedelta(days=20)
     born = "1992-02-29" if (birthday.month, birthday.day) == (2, 29) else birthday.replace(year=1990).isoformat()
@@ -406,9 +406,9 @@ def test_given_two_workers_on_one_member_then_the_second_finds_it_done(api, memb
 def test_given_members_frozen_or_gone_between_enqueue_and_work_then_they_are_skipped(api, members, aws):
     import boto3
 
-    from chalicelib.jobs.__main__ import drain_queue
     from chalicelib.jobs.runner import JobRequest, queue_url, start_job, summary
     from chalicelib.jobs.schedules import job_worker
+    from localstage.job import drain_queue
 
     _, frozen = members.verified(birthday=born_today())
     _, gone = members.verified(birthday=born_today())

@@ -1,4 +1,4 @@
-"""The local stage's memory (chalicelib/local/persistence.py): the embedded AWS
+"""The local stage's memory (localstage/persistence.py): the embedded AWS
 endpoint in-process with a state directory, driven by boto3 over loopback.
 
 A "restart" is a stop, moto emptied (as a new process would find it), and a
@@ -18,8 +18,8 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.local.aws import EmbeddedAws
-from chalicelib.local.persistence import JOURNAL, SNAPSHOT, StateError, reset
+from localstage.aws import EmbeddedAws
+from localstage.persistence import JOURNAL, SNAPSHOT, StateError, reset
 
 TABLE = "state-test"
 
@@ -122,8 +122,8 @@ def test_given_items_transactions_and_parameters_when_the_endpoint_restarts_then
         def changed(*_: Any) -> Any:
             raise AttributeError("not in this moto")
 
-        monkeypatch.setattr("chalicelib.local.persistence._wire", changed)
-        monkeypatch.setattr("chalicelib.local.persistence._write_batch_directly", lambda *_: False)
+        monkeypatch.setattr("localstage.persistence._wire", changed)
+        monkeypatch.setattr("localstage.persistence._write_batch_directly", lambda *_: False)
     state = tmp_path / "aws"
     with endpoint(state) as aws:
         create_table(aws)
@@ -192,7 +192,7 @@ def test_given_a_stop_cut_short_between_the_snapshot_and_the_new_journal_then_no
 
 
 def test_given_a_journal_larger_than_the_snapshot_then_it_is_compacted_while_running_and_a_crash_replays_only_the_rest(tmp_path, monkeypatch):
-    monkeypatch.setattr("chalicelib.local.persistence.COMPACT_AFTER_BYTES", 4000)
+    monkeypatch.setattr("localstage.persistence.COMPACT_AFTER_BYTES", 4000)
     state = tmp_path / "aws"
     with endpoint(state) as aws:
         create_table(aws)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from chalicelib.jobs.__main__ import run
+from localstage.job import run
 from tests.integration.conftest import bearer
 from tests.integration.test_jobs import born_today, today
 from tests.support.emf import metric_values

@@ -160,7 +160,7 @@ def test_given_no_token_or_a_bad_one_then_401_for_every_profile_route(api, membe
 
 
 def test_given_no_birthday_when_the_member_sets_one_then_it_is_kept_and_the_birthday_gift_follows_it(api, members):
-    from chalicelib.jobs.__main__ import run
+    from localstage.job import run
     from tests.integration.test_jobs import born_today, today
 
     token, _ = members.verified()

@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chalicelib.domain.reconciliation import Drift
-from chalicelib.jobs.__main__ import run
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.store.models import LedgerEntry
 from chalicelib.store.models_wallet import WalletEntry
 from chalicelib.store.unit_of_work import connection
 from chalicelib.usecases.reconcile import Report, reconcile_segment, reconcile_table
+from localstage.job import run
 from tests.integration.conftest import MERCHANT, bearer
 from tests.support.emf import metric_values
 
@@ -276,9 +276,9 @@ def every_unit_delivered_twice(job: str) -> dict[str, Any]:
     """The job, with every batch of units handed to the worker twice (SQS delivers at least once)."""
     import boto3
 
-    from chalicelib.jobs.__main__ import drain_queue
     from chalicelib.jobs.runner import queue_url, summary
     from chalicelib.jobs.schedules import SCHEDULED, job_worker
+    from localstage.job import drain_queue
 
     def twice(event: dict[str, Any], context: Any) -> Any:
         job_worker(event, context)

@@ -9,7 +9,7 @@ from typing import Any
 
 from chalice.config import Config
 
-from chalicelib.local.gateway import ProblemGateway
+from localstage.gateway import ProblemGateway
 
 
 @dataclass

@@ -62,7 +62,7 @@ class RunningStack:
 
 @contextlib.contextmanager
 def running_stack(state_dir: Path, start_timeout: float = 60, stop_timeout: float = 10, *, access_log: bool = False) -> Iterator[RunningStack]:
-    """`python -m chalicelib.local.stack` with a developer's environment (access log off unless
+    """`python -m localstage.stack` with a developer's environment (access log off unless
     asked for: it goes to the stack's log), once it answers /v1/health; stopped on exit (SIGTERM:
     it saves its data in `state_dir`, so a stack started again on the same directory has it;
     killed after `stop_timeout`)."""
@@ -72,7 +72,7 @@ def running_stack(state_dir: Path, start_timeout: float = 60, stop_timeout: floa
     env["HUIYUAN_ACCESS_LOG"] = "1" if access_log else "0"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "chalicelib.local.stack", "--port", str(port), "--state-dir", str(state_dir)],
+            [sys.executable, "-m", "localstage.stack", "--port", str(port), "--state-dir", str(state_dir)],
             cwd=ROOT,
             env=env,
             stdout=out,

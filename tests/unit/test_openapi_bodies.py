@@ -126,9 +126,9 @@ def _error_codes(kind: type) -> set[str]:
 
 
 def test_every_problem_code_the_service_answers_is_documented_and_no_other():
-    import chalicelib.local.server  # the local server's own refusals (411, 414, 421, 431, 408)
+    import localstage.server  # the local server's own refusals (411, 414, 421, 431, 408)
     from chalicelib.domain.errors import HuiyuanError
 
     documented = set(DOCUMENT["components"]["schemas"]["Problem"]["properties"]["code"]["enum"])
-    assert chalicelib.local.server.LengthRequired.code in documented
+    assert localstage.server.LengthRequired.code in documented
     assert documented == _error_codes(HuiyuanError)

@@ -1,10 +1,10 @@
-"""The local stage's static serving of the member web app (chalicelib/local/webapp.py), on a small build."""
+"""The local stage's static serving of the member web app (localstage/webapp.py), on a small build."""
 
 from __future__ import annotations
 
 import pytest
 
-from chalicelib.local import webapp
+from localstage import webapp
 
 
 @pytest.fixture

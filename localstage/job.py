@@ -73,8 +73,8 @@ def run(job: str, as_of: str | None, dry_run: bool) -> dict[str, Any]:
     """Invoke the scheduled function as the console would, then drain its queue."""
     import boto3
 
-    from .runner import queue_url, summary
-    from .schedules import SCHEDULED, job_worker
+    from chalicelib.jobs.runner import queue_url, summary
+    from chalicelib.jobs.schedules import SCHEDULED, job_worker
 
     handler = SCHEDULED.get(job)
     if handler is None:
@@ -92,9 +92,9 @@ def run(job: str, as_of: str | None, dry_run: bool) -> dict[str, Any]:
 def days_to_catch_up(job: str, today: date, as_of: date) -> list[date]:
     """The days from `today` up to (not including) `as_of` on which the job's daily run
     would have found an index entry to act on; none for a job not kept by day."""
-    from ..settings import get_settings
-    from ..store.parameters import load_rules
-    from .specs import JOBS
+    from chalicelib.jobs.specs import JOBS
+    from chalicelib.settings import get_settings
+    from chalicelib.store.parameters import load_rules
 
     spec = JOBS.get(job)
     if spec is None or as_of <= today:
@@ -125,8 +125,8 @@ def _buckets_in(index: str) -> set[str]:
     """Every bucket with an entry in one of the jobs' (sparse, KEYS_ONLY) indexes: one Scan."""
     import boto3
 
-    from ..settings import get_settings
-    from ..store import table
+    from chalicelib.settings import get_settings
+    from chalicelib.store import table
 
     bucket = next(i.hash_key for i in table.INDEXES if i.name == index)
     pages = (
@@ -139,8 +139,8 @@ def _buckets_in(index: str) -> set[str]:
 
 def run_through(job: str, as_of: date | None, dry_run: bool, catch_up: bool = True) -> dict[str, Any]:
     """The days to catch up, then AS_OF (default: today), each run as the schedule would."""
-    from ..domain.clock import today_in
-    from ..store.parameters import load_rules
+    from chalicelib.domain.clock import today_in
+    from chalicelib.store.parameters import load_rules
 
     today = today_in(load_rules().zone)
     as_of = as_of or today
@@ -169,12 +169,12 @@ def _use_local_stack(state_dir: Path) -> None:
     stack = json.loads(stack_file.read_text())
     if not _alive(int(stack.get("pid", 0))):  # killed, so it never removed the file; its data is kept all the same
         sys.exit("The local stack is not running (it was stopped without cleaning up): start it with `make run` first.")
-    from ..local.stack import LOCAL_CREDENTIALS
+    from localstage.stack import LOCAL_CREDENTIALS
 
     os.environ.update(LOCAL_CREDENTIALS)
     os.environ["AWS_ENDPOINT_URL"] = stack["aws_endpoint"]
     os.environ["OUTBOX_PATH"] = str(state_dir / "outbox.jsonl")
-    from ..local.server import load_local_config
+    from localstage.server import load_local_config
 
     load_local_config(str(ROOT))
 
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="make job",
         usage="make job JOB=<name> [AS_OF=YYYY-MM-DD] [DRY_RUN=1] [CATCH_UP=0]\n"
-        "   or: python -m chalicelib.jobs <job> [as_of] [--dry-run] [--no-catch-up]",
+        "   or: python -m localstage.job <job> [as_of] [--dry-run] [--no-catch-up]",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

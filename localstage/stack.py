@@ -1,7 +1,7 @@
 """`make run`: the embedded AWS endpoint, bootstrapped, and the API on loopback.
 
-    python -m chalicelib.local.stack [--port 8000] [--aws-port 4566] [--state-dir .local]
-    python -m chalicelib.local.stack --reset     (`make reset`: forget the saved state)
+    python -m localstage.stack [--port 8000] [--aws-port 4566] [--state-dir .local]
+    python -m localstage.stack --reset     (`make reset`: forget the saved state)
 
 Writes `.local/stack.json` (the endpoints) so `make job` and tools can find
 the running stack; every outgoing message lands in `.local/outbox.jsonl`.
@@ -18,8 +18,8 @@ import signal
 import sys
 from pathlib import Path
 
-from .persistence import SNAPSHOT, Compacted, Restored, StateError
-from .persistence import reset as reset_state
+from localstage.persistence import SNAPSHOT, Compacted, Restored, StateError
+from localstage.persistence import reset as reset_state
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[var] = value  # never a real account: the endpoint below is moto
     os.environ.pop("AWS_PROFILE", None)
 
-    from .aws import EmbeddedAws
+    from localstage.aws import EmbeddedAws
 
     # Closing the terminal (SIGHUP) and `kill` (SIGTERM) stop it as Ctrl-C does: the data is saved.
     for signum in (signal.SIGTERM, signal.SIGHUP):
@@ -67,13 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["OUTBOX_PATH"] = str(state_dir / "outbox.jsonl")
     os.chdir(project)
 
-    from .server import load_local_config, make_server
+    from localstage.server import load_local_config, make_server
 
     load_local_config(str(project))  # applies the local stage's environment
     import boto3
 
-    from ..settings import get_settings
-    from .bootstrap import bootstrap
+    from chalicelib.settings import get_settings
+    from localstage.bootstrap import bootstrap
 
     try:
         bootstrap(get_settings(), boto3.Session())

@@ -17,10 +17,10 @@ from typing import Any
 
 from chalice.local import ForbiddenError, LocalGateway, NotAuthorizedError
 
-from ..api.problems import problem
-from ..api.routes.members import TokenRefused
-from ..domain.errors import Forbidden, HuiyuanError, NotFound, TemporarilyUnavailable, Unauthorized
-from ..observability import logger
+from chalicelib.api.problems import problem
+from chalicelib.api.routes.members import TokenRefused
+from chalicelib.domain.errors import Forbidden, HuiyuanError, NotFound, TemporarilyUnavailable, Unauthorized
+from chalicelib.observability import logger
 
 
 def problem_event(error: HuiyuanError) -> dict[str, Any]:

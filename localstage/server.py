@@ -20,11 +20,11 @@ from typing import Any
 from chalice.cli.factory import CLIFactory
 from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
 
-from ..api.formats import is_json_media_type
-from ..api.problems import problem
-from ..domain.errors import HuiyuanError, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from ..settings import get_settings
-from . import webapp
+from chalicelib.api.formats import is_json_media_type
+from chalicelib.api.problems import problem
+from chalicelib.domain.errors import HuiyuanError, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from chalicelib.settings import get_settings
+from localstage import webapp
 
 # The gateway (and through it the app) is imported only once the stage's
 # environment is applied: the store reads its settings at import.
@@ -66,7 +66,7 @@ class ProblemRequestHandler(ChaliceRequestHandler):
     timeout = READ_TIMEOUT_SECONDS
 
     def __init__(self, request: Any, client_address: Any, server: Any, app_object: Any, config: Any) -> None:
-        from .gateway import ProblemGateway
+        from localstage.gateway import ProblemGateway
 
         self.local_gateway = ProblemGateway(app_object, config)
         BaseHTTPRequestHandler.__init__(self, request, client_address, server)

@@ -23,7 +23,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wsgi import get_input_stream
 
-from .persistence import Compacted, LocalState, Restored, kind_of, region_of
+from localstage.persistence import Compacted, LocalState, Restored, kind_of, region_of
 
 
 class _Serialised:

@@ -17,10 +17,10 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from ..domain.codes import key_digest
-from ..domain.rules import DEFAULT_RULES
-from ..settings import Settings
-from ..store import keys, table
+from chalicelib.domain.codes import key_digest
+from chalicelib.domain.rules import DEFAULT_RULES
+from chalicelib.settings import Settings
+from chalicelib.store import keys, table
 
 LOCAL_MERCHANT_KEY = "local-dev-key"
 
