@@ -187,7 +187,7 @@ class _Stalled(Exception):
     """The client stopped sending its body."""
 
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[1]
 SWAGGER_UI = PROJECT / "docs" / "ui" / "node_modules" / "swagger-ui-dist"
 DOCS_ASSETS = {
     "swagger-ui.css": "text/css",

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--aws-port", type=int, default=int(os.environ.get("AWS_PORT", "0")))
-    parser.add_argument("--project-dir", default=str(Path(__file__).resolve().parents[2]))
+    parser.add_argument("--project-dir", default=str(Path(__file__).resolve().parents[1]))
     parser.add_argument("--state-dir", help="where the data, stack.json and outbox.jsonl go (default: <project>/.local)")
     parser.add_argument("--reset", action="store_true", help="forget the saved data and the outbox, then exit (refused while the stack runs)")
     args = parser.parse_args(argv)
