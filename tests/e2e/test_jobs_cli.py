@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 def _job(stack, job: str, as_of: str) -> dict:
     done = subprocess.run(
-        [sys.executable, "-m", "chalicelib.jobs", job, as_of, "--state-dir", str(stack.state_dir)],
+        [sys.executable, "-m", "localstage.job", job, as_of, "--state-dir", str(stack.state_dir)],
         cwd=ROOT,
         env=developer_env(),
         capture_output=True,
@@ -126,7 +126,7 @@ def test_given_a_balance_changed_behind_the_programs_back_when_reconcile_runs_th
 
 def test_given_an_unknown_job_then_the_runner_says_so_and_fails(stack):
     done = subprocess.run(
-        [sys.executable, "-m", "chalicelib.jobs", "no-such-job", "2026-01-01", "--state-dir", str(stack.state_dir)],
+        [sys.executable, "-m", "localstage.job", "no-such-job", "2026-01-01", "--state-dir", str(stack.state_dir)],
         cwd=ROOT,
         env=developer_env(),
         capture_output=True,

@@ -132,7 +132,7 @@ def test_given_a_burst_of_concurrent_purchases_when_the_stack_is_killed_mid_burs
                 future.result()
         assert 40 <= len(answered) < len(orders) and lost, "the kill came mid-burst, purchases in flight"
     stale = subprocess.run(
-        [sys.executable, "-m", "chalicelib.jobs", "reconcile", "--state-dir", str(tmp_path)],
+        [sys.executable, "-m", "localstage.job", "reconcile", "--state-dir", str(tmp_path)],
         cwd=ROOT,
         env=developer_env(),
         capture_output=True,

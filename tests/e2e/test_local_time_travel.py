@@ -34,7 +34,7 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack
 def make_job(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`make job` as a developer runs it (python -m localstage.job, which make calls)."""
     return subprocess.run(
-        [sys.executable, "-m", "chalicelib.jobs", *args, "--state-dir", str(state_dir)],
+        [sys.executable, "-m", "localstage.job", *args, "--state-dir", str(state_dir)],
         cwd=ROOT,
         env=developer_env(),
         capture_output=True,
