@@ -89,6 +89,7 @@ def test_given_a_balance_changed_behind_the_programs_back_when_reconcile_runs_th
     phone = f"+86137{uuid.uuid4().int % 10**8:08d}"
     token = _member(stack, phone)
     member_id = _me(stack, token)["member_id"]
+    _member(stack, f"+86136{uuid.uuid4().int % 10**8:08d}")  # another member, whose books balance
     merchant = {"x-api-key": "local-dev-key"}
     bought = requests.post(
         stack.url("/v1/purchases"),
