@@ -1,4 +1,5 @@
-"""What every route shares: JSON in and out, problem+json errors, the body limit."""
+"""What every route shares: JSON in and out, problem+json errors, the body limit, the member id
+of a member route."""
 
 from __future__ import annotations
 
@@ -66,6 +67,14 @@ def answer_response(answer: Answer) -> Response:
 def problem_response(error: HuiyuanError) -> Response:
     status, headers, body = problem(error)
     return Response(body=json.dumps(body, ensure_ascii=False), status_code=status, headers=dict(headers))
+
+
+def member_id_of(request: Request) -> str:
+    """The member a member route acts for: the id the token authorizer proved (its principal),
+    never one from the path or the body, so a member can only reach themselves."""
+    principal = request.context["authorizer"]["principalId"]
+    assert isinstance(principal, str)
+    return principal
 
 
 class ApiBlueprint(Blueprint):
