@@ -14,7 +14,6 @@ local stack serves on loopback only.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -22,12 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import IAMAuthorizer, Response
 
-from ...domain.errors import Forbidden, HuiyuanError, InternalError, TemporarilyUnavailable, ValidationFailed
+from ...domain.errors import Forbidden, ValidationFailed
 from ...lazy import lazy_module
-from ...observability import logger
 from ...settings import Settings, get_settings
-from ...store.unit_of_work import is_transient
-from ..http import ApiBlueprint, json_response, parse_body, path_id, problem_response, query_cursor, query_limit
+from ..http import ApiBlueprint, json_response, parse_body, path_id, query_cursor, query_limit
 
 if TYPE_CHECKING:
     from ...usecases import admin, audit
@@ -83,38 +80,26 @@ def _actor() -> str:
     return operator_of(request.context or {}, request.headers or {}, local_open=LOCAL_OPEN)
 
 
-def _answer(view: Callable[..., Response], *args: Any, **kwargs: Any) -> Response:
-    try:
-        response = view(*args, **kwargs)
-    except HuiyuanError as error:
-        response = problem_response(error)
-    except Exception as exc:
-        if not is_transient(exc):
-            logger.exception("unhandled error in the operator API", extra={"path": bp.current_request.context.get("resourcePath")})
-            response = problem_response(InternalError("An internal error occurred"))
-        else:
-            logger.warning("transient storage error", extra={"error": type(exc).__name__})
-            response = problem_response(TemporarilyUnavailable())
+View = Callable[..., Response]
+
+
+def operator_route(blueprint: ApiBlueprint, path: str, method: str) -> Callable[[View], View]:
+    """An operator route on `blueprint`: IAM-authorised when deployed; locally open, and every
+    answer (errors included) says so."""
+    options: dict[str, Any] = {"methods": [method], "authorizer": _AUTHORIZER}
     if LOCAL_OPEN:
-        response.headers[LOCAL_OPEN_HEADER[0]] = LOCAL_OPEN_HEADER[1]
-    return response
+        options["answer_headers"] = dict([LOCAL_OPEN_HEADER])
 
-
-def admin_route(path: str, method: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    """An operator route: IAM-authorised when deployed; locally open and marked as such."""
-    options: dict[str, Any] = {"methods": [method]}
-    if _AUTHORIZER is not None:
-        options["authorizer"] = _AUTHORIZER
-
-    def decorator(view: Callable[..., Response]) -> Callable[..., Response]:
-        @functools.wraps(view)
-        def answered(*args: Any, **kwargs: Any) -> Response:
-            return _answer(view, *args, **kwargs)
-
-        bp.route(path, **options)(answered)
+    def decorator(view: View) -> View:
+        blueprint.route(path, **options)(view)
         return view
 
     return decorator
+
+
+def admin_route(path: str, method: str) -> Callable[[View], View]:
+    """An operator route of this blueprint (/v1/admin)."""
+    return operator_route(bp, path, method)
 
 
 def _identifier(value: str, field: str) -> str:
