@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from ..domain import codes
@@ -179,3 +180,25 @@ def add_enrolment(uow: UnitOfWork, member: Member) -> None:
         ReferralCode.pk.does_not_exist(),
     )
     uow.put("member", member, Member.pk.does_not_exist())
+
+
+# --- operators' changes (usecases/operations/member_changes.py) ----------------------------------
+
+
+def status_update(status: str) -> list[Action]:
+    """A new status the domain's transitions decided (domain/membership.py)."""
+    return [Member.status.set(status)]
+
+
+def tier_override_update(member: Member, override: str | None, tier: str) -> list[Action]:
+    """Set the operator's tier floor (None removes it), and the tier held if it changes."""
+    actions: list[Action] = [Member.tier_override.remove() if override is None else Member.tier_override.set(override)]
+    if tier != member.tier:
+        actions.append(Member.tier.set(tier))
+    return actions
+
+
+def never_erased() -> Condition:
+    """For a write that must not race the erasure: its final write has not happened."""
+    condition: Condition = Member.erased.does_not_exist() | (Member.erased == False)  # noqa: E712 - a DynamoDB condition, not a comparison
+    return condition

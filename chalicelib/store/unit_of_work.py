@@ -39,6 +39,9 @@ from ..domain.errors import TemporarilyUnavailable
 from ..observability import logger
 from .models import BaseItem
 
+# What `UnitOfWork.update` applies: built by the store's modules, passed on (never built) by use cases.
+type Updates = Sequence[Action]
+
 RETRYABLE_CODES = frozenset(
     {
         "TransactionConflict",

@@ -17,7 +17,7 @@ from pynamodb.models import Model
 from . import keys
 from .models import BaseItem, Member, PhoneGuard
 from .models_wallet import Wallet, WalletEntry
-from .unit_of_work import Transaction
+from .unit_of_work import Transaction, UnitOfWork
 
 _MAX_VERSION = 10**12 - 1
 
@@ -84,6 +84,12 @@ def wallet_write(
 def member_status_check(tx: Transaction, member_id: str, allowed: Sequence[str]) -> None:
     """Fail `tx` (part "member") unless the member still exists with one of the `allowed` statuses."""
     tx.condition_check("member", Member, keys.member_pk(member_id), keys.PROFILE, Member.status.is_in(*allowed))
+
+
+def wallet_empty_check(uow: UnitOfWork, member_id: str, part: str = "wallet") -> None:
+    """Fail `uow` (part `part`) while the member's wallet holds stored value: closing a membership
+    must not swallow money owed to the member."""
+    uow.condition_check(part, Wallet, keys.member_pk(member_id), keys.WALLET_SK, Wallet.pk.does_not_exist() | (Wallet.balance == 0))
 
 
 def read_items(wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
