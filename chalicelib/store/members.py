@@ -182,7 +182,7 @@ def add_enrolment(uow: UnitOfWork, member: Member) -> None:
     uow.put("member", member, Member.pk.does_not_exist())
 
 
-# --- operators' changes (usecases/operations/member_changes.py) ----------------------------------
+# --- operators' changes (usecases/operations/member_status_and_tier.py) -----------------------
 
 
 def status_update(status: str) -> list[Action]:

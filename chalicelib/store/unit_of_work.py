@@ -39,9 +39,6 @@ from ..domain.errors import TemporarilyUnavailable
 from ..observability import logger
 from .models import BaseItem
 
-# What `UnitOfWork.update` applies: built by the store's modules, passed on (never built) by use cases.
-type Updates = Sequence[Action]
-
 RETRYABLE_CODES = frozenset(
     {
         "TransactionConflict",
@@ -106,6 +103,9 @@ class _Part:
     name: str
     kind: str  # condition_check | delete | put | update
 
+
+# An item's update actions, as store modules build them and use cases pass them on to `update`.
+type Writes = list[Action]
 
 _ORDER = {"condition_check": 0, "delete": 1, "put": 2, "update": 3}
 

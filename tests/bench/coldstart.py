@@ -24,7 +24,7 @@ DEFERRED = {
     "GET /v1/me": "chalicelib.domain.tokens, chalicelib.store.parameters, chalicelib.usecases.members",
     "operator API": (
         "chalicelib.api.schemas.operators, chalicelib.usecases.operations.member_lookup, "
-        "chalicelib.usecases.operations.member_changes, chalicelib.usecases.audit"
+        "chalicelib.usecases.operations.member_status_and_tier, chalicelib.usecases.audit"
     ),
     "job worker": "chalicelib.jobs.runner",
 }

@@ -28,12 +28,12 @@ from ..http import ApiBlueprint, answer_response, json_response, parse_body, pat
 
 if TYPE_CHECKING:
     from ...usecases import audit
-    from ...usecases.operations import member_changes, member_lookup, merchant_keys, points_adjustments, program_rules, reward_catalogue
+    from ...usecases.operations import member_lookup, member_status_and_tier, merchant_keys, points_adjustments, program_rules, reward_catalogue
     from ..schemas import operators as schemas_admin
 else:
     schemas_admin = lazy_module("chalicelib.api.schemas.operators")
     audit = lazy_module("chalicelib.usecases.audit")
-    member_changes = lazy_module("chalicelib.usecases.operations.member_changes")
+    member_status_and_tier = lazy_module("chalicelib.usecases.operations.member_status_and_tier")
     member_lookup = lazy_module("chalicelib.usecases.operations.member_lookup")
     merchant_keys = lazy_module("chalicelib.usecases.operations.merchant_keys")
     points_adjustments = lazy_module("chalicelib.usecases.operations.points_adjustments")
@@ -156,7 +156,7 @@ def _state_change(change: str) -> Callable[[str], Response]:
     def view(member_id: str) -> Response:
         _identifier(member_id, "member_id")
         body = parse_body(bp.current_request, schemas_admin.ReasonRequest)
-        return json_response(member_changes.change_member_state(member_id, change, _actor(), body.reason))
+        return json_response(member_status_and_tier.change_member_state(member_id, change, _actor(), body.reason))
 
     view.__name__ = f"{change}_member"
     return view
@@ -180,14 +180,14 @@ def adjust_points(member_id: str) -> Response:
 def set_tier_override(member_id: str) -> Response:
     _identifier(member_id, "member_id")
     body = parse_body(bp.current_request, schemas_admin.TierOverrideRequest)
-    return json_response(member_changes.set_tier_override(member_id, body.tier, _actor(), body.reason))
+    return json_response(member_status_and_tier.set_tier_override(member_id, body.tier, _actor(), body.reason))
 
 
 @admin_route("/v1/admin/members/{member_id}/tier-override", "DELETE")
 def clear_tier_override(member_id: str) -> Response:
     _identifier(member_id, "member_id")
     body = parse_body(bp.current_request, schemas_admin.ReasonRequest)
-    return json_response(member_changes.clear_tier_override(member_id, _actor(), body.reason))
+    return json_response(member_status_and_tier.clear_tier_override(member_id, _actor(), body.reason))
 
 
 # --- rewards ----------------------------------------------------------------------------------

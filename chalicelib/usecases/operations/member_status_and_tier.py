@@ -21,7 +21,7 @@ from ...observability import count, logger
 from ...store.members import never_erased, status_update, tier_override_update
 from ...store.models import Member
 from ...store.parameters import load_rules
-from ...store.unit_of_work import Cancelled, UnitOfWork, Updates, run
+from ...store.unit_of_work import Cancelled, UnitOfWork, Writes, run
 from ...store.wallet import wallet_empty_check
 from ..audit import Change, add_audit
 from ..closure import after_closing, closing_actions, restoring_actions
@@ -33,7 +33,7 @@ class MemberWrite:
     """What an operator action decided for one member: its writes, the audit's before and after,
     and for closure the empty-wallet check and what follows the commit."""
 
-    actions: Updates
+    actions: Writes
     before: dict[str, Any]
     after: dict[str, Any]
     must_not_be_erased: bool = False  # besides the member's version: never race the erasure
