@@ -80,6 +80,7 @@ def gift_coupon(member_id: str, kind: str, reward_id: str | None, rules: Program
     return new_coupon(member_id, kind, reward_id, expires_at, now)
 
 
-def coupons_page(member_id: str, limit: int, cursor: str | None) -> Page[Coupon]:
-    """One page of the member's coupons in code order, every status (the operators' view)."""
+def unfiltered_coupon_page(member_id: str, limit: int, cursor: str | None) -> Page[Coupon]:
+    """One query of up to `limit` of the member's coupons in code order, every status (what
+    operators list): `next_cursor` whenever a full page came back and DynamoDB has more keys."""
     return query_page(Coupon, keys.member_pk(member_id), keys.COUPON_PREFIX, limit, cursor)

@@ -13,7 +13,7 @@ from ...domain.clock import utcnow
 from ...domain.errors import NotFound
 from ...domain.points import expiring_summary
 from ...domain.rules import ProgramRules
-from ...store.coupons import coupons_page
+from ...store.coupons import unfiltered_coupon_page
 from ...store.ledger import entries_page
 from ...store.members import get_member, member_id_for_phone, points_state
 from ...store.models import Member
@@ -57,4 +57,4 @@ def member_coupons(member_id: str, limit: int, cursor: str | None) -> dict[str, 
     """In code order, every status (an issued coupon past its date shows as expired)."""
     member_or_404(member_id)
     now = utcnow()
-    return coupons_page(member_id, limit, cursor).view(lambda coupon: operator_coupon_view(coupon, now))
+    return unfiltered_coupon_page(member_id, limit, cursor).view(lambda coupon: operator_coupon_view(coupon, now))
