@@ -1,4 +1,11 @@
-"""What every route shares: JSON in and out, problem+json errors, the body limit."""
+"""What every route shares: JSON in and out, problem+json errors, the body limit, the member id
+of a member route.
+
+Errors become answers in one place, `error_response`: a domain error is answered as its problem
+(api/problems.py), a transient storage failure as 503 temporarily_unavailable (which failures
+are transient: usecases/failures.py, since the HTTP layer does not know the store), anything
+else is logged and answered with a generic 500 that leaks nothing. Routes answer through it
+(`ApiBlueprint`), and so does the app middleware for whatever escapes them."""
 
 from __future__ import annotations
 
@@ -7,10 +14,10 @@ import functools
 import ipaddress
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from chalice.app import Blueprint, CORSConfig, HeadersType, Request, Response
+from chalice.app import Blueprint, ChaliceError, CORSConfig, HeadersType, Request, Response
 
 from ..domain.errors import (
     FieldError,
@@ -19,13 +26,12 @@ from ..domain.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
-    TemporarilyUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
 )
 from ..observability import logger, metrics
 from ..settings import get_settings
-from ..store.unit_of_work import is_transient
+from ..usecases.failures import domain_error_for
 from .formats import is_json_media_type, path_identifier
 from .problems import PROBLEM_JSON, problem
 
@@ -68,24 +74,50 @@ def problem_response(error: HuiyuanError) -> Response:
     return Response(body=json.dumps(body, ensure_ascii=False), status_code=status, headers=dict(headers))
 
 
+def error_response(exc: Exception, request: Request | None) -> Response:
+    """The one place an exception becomes an answer (call it from an `except` block): a domain
+    error as its problem, a transient storage failure as 503 temporarily_unavailable, anything
+    else logged (with the route's path) and answered as a generic 500."""
+    error = domain_error_for(exc)
+    if error is None:
+        path = request.context.get("resourcePath") if request is not None else None
+        logger.exception("unhandled error", extra={"path": path})
+        error = InternalError("An internal error occurred")
+    elif error is not exc:
+        logger.warning("transient storage error", extra={"error": type(exc).__name__})
+    return problem_response(error)
+
+
+def member_id_of(request: Request) -> str:
+    """The member a member route acts for: the id the token authorizer proved (its principal),
+    never one from the path or the body, so a member can only reach themselves."""
+    principal = request.context["authorizer"]["principalId"]
+    assert isinstance(principal, str)
+    return principal
+
+
 class ApiBlueprint(Blueprint):
-    """A Blueprint whose routes answer domain errors as problem+json."""
+    """A Blueprint whose routes answer every error through `error_response`.
+
+    `route` takes Chalice's options, and `answer_headers`: headers every answer of the route
+    carries, errors included (the operator routes' local-stage mark)."""
 
     def route(self, path: str, **kwargs: Any) -> Callable[..., Any]:
+        answer_headers: Mapping[str, str] = kwargs.pop("answer_headers", None) or {}
         register = super().route(path, **kwargs)
 
         def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(view)
             def guarded(*args: Any, **kw: Any) -> Any:
                 try:
-                    return view(*args, **kw)
-                except HuiyuanError as error:
-                    return problem_response(error)
+                    response = view(*args, **kw)
+                except ChaliceError:
+                    raise  # Chalice's own (a view error it answers itself): the middleware converts it
                 except Exception as exc:
-                    if is_transient(exc):
-                        logger.warning("transient storage error", extra={"error": type(exc).__name__})
-                        return problem_response(TemporarilyUnavailable())
-                    raise
+                    response = error_response(exc, self.current_request)
+                if answer_headers and isinstance(response, Response):
+                    response.headers.update(answer_headers)
+                return response
 
             registered: Callable[..., Any] = register(guarded)
             return registered
@@ -222,16 +254,16 @@ def _as_problem(response: Response) -> Response:
 
 
 def problem_middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Outermost app middleware: body limit, catch-all, problem+json, metrics."""
+    """Outermost app middleware: body limit, Chalice's own errors as problem+json, what escapes
+    the routes through `error_response`, metrics."""
     try:
         raw = request.raw_body if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
         if raw and len(raw) > get_settings().max_body_bytes:
             response = problem_response(PayloadTooLarge(f"Bodies are limited to {get_settings().max_body_bytes} bytes"))
         else:
             response = _as_problem(get_response(request))
-    except Exception:
-        logger.exception("unhandled error", extra={"path": request.context.get("resourcePath")})
-        response = problem_response(InternalError("An internal error occurred"))
+    except Exception as exc:
+        response = error_response(exc, request)
     finally:
         metrics.flush_metrics()
     return response

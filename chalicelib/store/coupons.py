@@ -18,6 +18,7 @@ from ..domain.rules import ProgramRules
 from . import keys
 from .models import Coupon, Reward
 from .models_engagement import CouponCode
+from .paging import Page, query_page
 from .unit_of_work import Transaction
 
 CODE_LENGTH = 10
@@ -77,3 +78,9 @@ def gift_coupon(member_id: str, kind: str, reward_id: str | None, rules: Program
         return None
     expires_at = now + timedelta(days=int(reward.coupon_valid_days or rules.coupon_valid_days))
     return new_coupon(member_id, kind, reward_id, expires_at, now)
+
+
+def unfiltered_coupon_page(member_id: str, limit: int, cursor: str | None) -> Page[Coupon]:
+    """One query of up to `limit` of the member's coupons in code order, every status (what
+    operators list): `next_cursor` whenever a full page came back and DynamoDB has more keys."""
+    return query_page(Coupon, keys.member_pk(member_id), keys.COUPON_PREFIX, limit, cursor)

@@ -181,7 +181,7 @@ def jobrun_sk(run_id: str) -> str:
     return f"RUN#{run_id}"
 
 
-# Operator work (usecases/admin.py, usecases/audit.py). Audit ids run backwards
+# Operator work (usecases/operations/, store/audit.py, store/merchant_keys.py). Audit ids run backwards
 # in time, so both audit listings (per member, per day) are newest first.
 AUDIT_PREFIX = "AUDIT#"
 APIKEYS_PK = "APIKEYS"

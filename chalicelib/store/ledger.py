@@ -14,7 +14,7 @@ from datetime import date, datetime
 from ..settings import get_settings
 from . import keys
 from .models import BaseItem, LedgerEntry, Lot, Member
-from .paging import decode_cursor, encode_cursor
+from .paging import Page, decode_cursor, encode_cursor, query_page
 from .unit_of_work import UnitOfWork
 
 _MAX_MILLIS = 10**13 - 1
@@ -86,3 +86,9 @@ def ledger_page(member_id: str, limit: int, cursor: str | None) -> LedgerPage:
             entries.append(item)
     last = results.last_evaluated_key
     return LedgerPage(member, entries, encode_cursor(last["sk"]["S"]) if last and len(entries) == limit else None)
+
+
+def entries_page(member_id: str, limit: int, cursor: str | None) -> Page[LedgerEntry]:
+    """One page of the member's entries alone, newest first (whatever the member's status: the
+    operators' view; the member's own reads `ledger_page`)."""
+    return query_page(LedgerEntry, keys.member_pk(member_id), keys.LEDGER_PREFIX, limit, cursor)

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from ..domain import codes
@@ -202,3 +203,25 @@ def referrer_for_code(code: str) -> str | None:
         return ReferralCode.get(keys.refcode_pk(code.strip().upper()), keys.REFCODE_SK).member_id
     except DoesNotExist:
         return None
+
+
+# --- operators' changes (usecases/operations/member_status_and_tier.py) -----------------------
+
+
+def status_update(status: str) -> list[Action]:
+    """A new status the domain's transitions decided (domain/membership.py)."""
+    return [Member.status.set(status)]
+
+
+def tier_override_update(member: Member, override: str | None, tier: str) -> list[Action]:
+    """Set the operator's tier floor (None removes it), and the tier held if it changes."""
+    actions: list[Action] = [Member.tier_override.remove() if override is None else Member.tier_override.set(override)]
+    if tier != member.tier:
+        actions.append(Member.tier.set(tier))
+    return actions
+
+
+def never_erased() -> Condition:
+    """For a write that must not race the erasure: its final write has not happened."""
+    condition: Condition = Member.erased.does_not_exist() | (Member.erased == False)  # noqa: E712 - a DynamoDB condition, not a comparison
+    return condition

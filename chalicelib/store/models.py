@@ -114,7 +114,7 @@ class Member(BaseItem, discriminator="Member"):
     gender = UnicodeAttribute(null=True)
     status = UnicodeAttribute()
     tier = UnicodeAttribute()
-    tier_override = UnicodeAttribute(null=True)  # an operator's manual tier: a floor (usecases/admin.py)
+    tier_override = UnicodeAttribute(null=True)  # an operator's manual tier: a floor (usecases/operations/member_status_and_tier.py)
     balance = NumberAttribute(default=0)
     lifetime_earned = NumberAttribute(default=0)
     lots = MapAttribute[str, Any](default=dict)

@@ -18,12 +18,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from pynamodb.exceptions import DoesNotExist
-
 from ..domain.codes import key_digest
 from ..domain.errors import Forbidden, Unauthorized
-from ..store import keys
-from ..store.models import ApiKey
+from ..store.merchant_keys import key_by_digest
 
 STORE_SCOPE, BRAND_SCOPE = "store", "brand"
 
@@ -62,11 +59,8 @@ def authenticate_merchant(api_key: str | None) -> Merchant:
         hit = _cache.get(digest)
     if hit and hit[0] > now:
         return hit[1]
-    try:
-        item = ApiKey.get(keys.apikey_pk(digest), keys.APIKEY_SK)
-    except DoesNotExist:
-        raise Unauthorized("A valid x-api-key header is required") from None
-    if item.status != "active":
+    item = key_by_digest(digest)
+    if item is None or item.status != "active":
         raise Unauthorized("A valid x-api-key header is required")
     merchant = Merchant(key_id=item.key_id, store_id=item.store_id, scope=item.scope or STORE_SCOPE)
     with _lock:

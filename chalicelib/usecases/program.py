@@ -9,9 +9,8 @@ from typing import Any
 from ..domain.clock import today_in
 from ..domain.earning import applies_on, best_promotion, running, upcoming
 from ..domain.rules import ProgramRules, Promotion
-from ..store import keys
-from ..store.models import Reward
 from ..store.parameters import load_rules
+from ..store.rewards import every_reward
 
 
 def decimal_text(value: Decimal) -> str:
@@ -75,7 +74,7 @@ def current_program() -> dict[str, Any]:
     gifts = {r for r in (rules.welcome_coupon_reward_id, rules.birthday_coupon_reward_id) if r}
     names: dict[str, str] = {}
     if gifts:
-        for reward in Reward.query(keys.REWARD_PK, Reward.sk.startswith("REWARD#")):
+        for reward in every_reward():
             if reward.reward_id in gifts and reward.active:
                 names[reward.reward_id] = reward.name
     return program_summary(rules, today_in(rules.zone), names)

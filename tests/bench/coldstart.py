@@ -22,7 +22,10 @@ SNIPPET = "import time; t = time.perf_counter(); import {module}; print(time.per
 DEFERRED = {
     "purchase": "chalicelib.api.schemas.merchants, chalicelib.usecases.merchants, chalicelib.usecases.purchases",
     "GET /v1/me": "chalicelib.domain.tokens, chalicelib.store.parameters, chalicelib.usecases.members",
-    "operator API": "chalicelib.api.schemas.operators, chalicelib.usecases.admin, chalicelib.usecases.audit",
+    "operator API": (
+        "chalicelib.api.schemas.operators, chalicelib.usecases.operations.member_lookup, "
+        "chalicelib.usecases.operations.member_status_and_tier, chalicelib.usecases.audit"
+    ),
     "job worker": "chalicelib.jobs.runner",
 }
 DEFERRED_SNIPPET = "import app, time; t = time.perf_counter(); import {modules}; print(time.perf_counter() - t)"

@@ -14,7 +14,6 @@ local stack serves on loopback only.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -22,20 +21,24 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import IAMAuthorizer, Response
 
-from ...domain.errors import Forbidden, HuiyuanError, InternalError, TemporarilyUnavailable, ValidationFailed
+from ...domain.errors import Forbidden, ValidationFailed
 from ...lazy import lazy_module
-from ...observability import logger
 from ...settings import Settings, get_settings
-from ...store.unit_of_work import is_transient
-from ..http import ApiBlueprint, json_response, parse_body, path_id, problem_response, query_cursor, query_limit
+from ..http import ApiBlueprint, answer_response, json_response, parse_body, path_id, query_cursor, query_limit
 
 if TYPE_CHECKING:
-    from ...usecases import admin, audit
+    from ...usecases import audit
+    from ...usecases.operations import member_lookup, member_status_and_tier, merchant_keys, points_adjustments, program_rules, reward_catalogue
     from ..schemas import operators as schemas_admin
 else:
     schemas_admin = lazy_module("chalicelib.api.schemas.operators")
-    admin = lazy_module("chalicelib.usecases.admin")
     audit = lazy_module("chalicelib.usecases.audit")
+    member_status_and_tier = lazy_module("chalicelib.usecases.operations.member_status_and_tier")
+    member_lookup = lazy_module("chalicelib.usecases.operations.member_lookup")
+    merchant_keys = lazy_module("chalicelib.usecases.operations.merchant_keys")
+    points_adjustments = lazy_module("chalicelib.usecases.operations.points_adjustments")
+    program_rules = lazy_module("chalicelib.usecases.operations.program_rules")
+    reward_catalogue = lazy_module("chalicelib.usecases.operations.reward_catalogue")
 
 bp = ApiBlueprint(__name__)
 
@@ -83,38 +86,26 @@ def _actor() -> str:
     return operator_of(request.context or {}, request.headers or {}, local_open=LOCAL_OPEN)
 
 
-def _answer(view: Callable[..., Response], *args: Any, **kwargs: Any) -> Response:
-    try:
-        response = view(*args, **kwargs)
-    except HuiyuanError as error:
-        response = problem_response(error)
-    except Exception as exc:
-        if not is_transient(exc):
-            logger.exception("unhandled error in the operator API", extra={"path": bp.current_request.context.get("resourcePath")})
-            response = problem_response(InternalError("An internal error occurred"))
-        else:
-            logger.warning("transient storage error", extra={"error": type(exc).__name__})
-            response = problem_response(TemporarilyUnavailable())
+View = Callable[..., Response]
+
+
+def operator_route(blueprint: ApiBlueprint, path: str, method: str) -> Callable[[View], View]:
+    """An operator route on `blueprint`: IAM-authorised when deployed; locally open, and every
+    answer (errors included) says so."""
+    options: dict[str, Any] = {"methods": [method], "authorizer": _AUTHORIZER}
     if LOCAL_OPEN:
-        response.headers[LOCAL_OPEN_HEADER[0]] = LOCAL_OPEN_HEADER[1]
-    return response
+        options["answer_headers"] = dict([LOCAL_OPEN_HEADER])
 
-
-def admin_route(path: str, method: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    """An operator route: IAM-authorised when deployed; locally open and marked as such."""
-    options: dict[str, Any] = {"methods": [method]}
-    if _AUTHORIZER is not None:
-        options["authorizer"] = _AUTHORIZER
-
-    def decorator(view: Callable[..., Response]) -> Callable[..., Response]:
-        @functools.wraps(view)
-        def answered(*args: Any, **kwargs: Any) -> Response:
-            return _answer(view, *args, **kwargs)
-
-        bp.route(path, **options)(answered)
+    def decorator(view: View) -> View:
+        blueprint.route(path, **options)(view)
         return view
 
     return decorator
+
+
+def admin_route(path: str, method: str) -> Callable[[View], View]:
+    """An operator route of this blueprint (/v1/admin)."""
+    return operator_route(bp, path, method)
 
 
 def _identifier(value: str, field: str) -> str:
@@ -143,29 +134,29 @@ def find_members() -> Response:
         _identifier(member_id, "member_id")
     if phone is not None and not 3 <= len(phone) <= 32:
         raise ValidationFailed.single("phone", "not a valid phone number")
-    return json_response(admin.find_members(phone=phone, member_id=member_id))
+    return json_response(member_lookup.find_members(phone=phone, member_id=member_id))
 
 
 @admin_route("/v1/admin/members/{member_id}", "GET")
 def get_member(member_id: str) -> Response:
-    return json_response(admin.member_profile(_identifier(member_id, "member_id")))
+    return json_response(member_lookup.member_profile(_identifier(member_id, "member_id")))
 
 
 @admin_route("/v1/admin/members/{member_id}/ledger", "GET")
 def member_ledger(member_id: str) -> Response:
-    return json_response(admin.member_ledger(_identifier(member_id, "member_id"), *_page_args()))
+    return json_response(member_lookup.member_ledger(_identifier(member_id, "member_id"), *_page_args()))
 
 
 @admin_route("/v1/admin/members/{member_id}/coupons", "GET")
 def member_coupons(member_id: str) -> Response:
-    return json_response(admin.member_coupons(_identifier(member_id, "member_id"), *_page_args()))
+    return json_response(member_lookup.member_coupons(_identifier(member_id, "member_id"), *_page_args()))
 
 
 def _state_change(change: str) -> Callable[[str], Response]:
     def view(member_id: str) -> Response:
         _identifier(member_id, "member_id")
         body = parse_body(bp.current_request, schemas_admin.ReasonRequest)
-        return json_response(admin.change_member_state(member_id, change, _actor(), body.reason))
+        return json_response(member_status_and_tier.change_member_state(member_id, change, _actor(), body.reason))
 
     view.__name__ = f"{change}_member"
     return view
@@ -182,22 +173,21 @@ for _change in MEMBER_STATE_CHANGES:
 def adjust_points(member_id: str) -> Response:
     _identifier(member_id, "member_id")
     body = parse_body(bp.current_request, schemas_admin.AdjustmentRequest)
-    outcome = admin.adjust_points(member_id, body, _actor())
-    return json_response(outcome.body, status=outcome.status)
+    return answer_response(points_adjustments.adjust_points(member_id, body, _actor()))
 
 
 @admin_route("/v1/admin/members/{member_id}/tier-override", "PUT")
 def set_tier_override(member_id: str) -> Response:
     _identifier(member_id, "member_id")
     body = parse_body(bp.current_request, schemas_admin.TierOverrideRequest)
-    return json_response(admin.set_tier_override(member_id, body.tier, _actor(), body.reason))
+    return json_response(member_status_and_tier.set_tier_override(member_id, body.tier, _actor(), body.reason))
 
 
 @admin_route("/v1/admin/members/{member_id}/tier-override", "DELETE")
 def clear_tier_override(member_id: str) -> Response:
     _identifier(member_id, "member_id")
     body = parse_body(bp.current_request, schemas_admin.ReasonRequest)
-    return json_response(admin.clear_tier_override(member_id, _actor(), body.reason))
+    return json_response(member_status_and_tier.clear_tier_override(member_id, _actor(), body.reason))
 
 
 # --- rewards ----------------------------------------------------------------------------------
@@ -205,19 +195,18 @@ def clear_tier_override(member_id: str) -> Response:
 
 @admin_route("/v1/admin/rewards", "GET")
 def list_rewards() -> Response:
-    return json_response(admin.list_rewards(*_page_args()))
+    return json_response(reward_catalogue.list_rewards(*_page_args()))
 
 
 @admin_route("/v1/admin/rewards", "POST")
 def create_reward() -> Response:
-    outcome = admin.create_reward(parse_body(bp.current_request, schemas_admin.RewardCreateRequest), _actor())
-    return json_response(outcome.body, status=outcome.status)
+    return answer_response(reward_catalogue.create_reward(parse_body(bp.current_request, schemas_admin.RewardCreateRequest), _actor()))
 
 
 @admin_route("/v1/admin/rewards/{reward_id}", "PATCH")
 def update_reward(reward_id: str) -> Response:
     _identifier(reward_id, "reward_id")
-    return json_response(admin.update_reward(reward_id, parse_body(bp.current_request, schemas_admin.RewardUpdateRequest), _actor()))
+    return json_response(reward_catalogue.update_reward(reward_id, parse_body(bp.current_request, schemas_admin.RewardUpdateRequest), _actor()))
 
 
 # --- merchant keys ----------------------------------------------------------------------------
@@ -225,12 +214,12 @@ def update_reward(reward_id: str) -> Response:
 
 @admin_route("/v1/admin/merchant-keys", "GET")
 def list_merchant_keys() -> Response:
-    return json_response(admin.list_merchant_keys(*_page_args()))
+    return json_response(merchant_keys.list_merchant_keys(*_page_args()))
 
 
 @admin_route("/v1/admin/merchant-keys", "POST")
 def issue_merchant_key() -> Response:
-    issued = admin.issue_merchant_key(parse_body(bp.current_request, schemas_admin.MerchantKeyRequest), _actor())
+    issued = merchant_keys.issue_merchant_key(parse_body(bp.current_request, schemas_admin.MerchantKeyRequest), _actor())
     return json_response(issued, status=201)
 
 
@@ -239,7 +228,7 @@ def revoke_merchant_key(key_id: str) -> Response:
     _identifier(key_id, "key_id")
     request = bp.current_request
     reason = parse_body(request, schemas_admin.OptionalReasonRequest).reason if (request.raw_body or b"").strip() else None
-    return json_response(admin.revoke_merchant_key(key_id, _actor(), reason))
+    return json_response(merchant_keys.revoke_merchant_key(key_id, _actor(), reason))
 
 
 # --- program rules ----------------------------------------------------------------------------
@@ -247,12 +236,12 @@ def revoke_merchant_key(key_id: str) -> Response:
 
 @admin_route("/v1/admin/rules", "GET")
 def get_rules() -> Response:
-    return json_response(admin.current_rules())
+    return json_response(program_rules.current_rules())
 
 
 @admin_route("/v1/admin/rules", "PUT")
 def put_rules() -> Response:
-    return json_response(admin.update_rules(parse_body(bp.current_request, schemas_admin.RulesUpdateRequest), _actor()))
+    return json_response(program_rules.update_rules(parse_body(bp.current_request, schemas_admin.RulesUpdateRequest), _actor()))
 
 
 # --- audit ------------------------------------------------------------------------------------

@@ -13,17 +13,15 @@ deployed, open in the local stage only (and marked so in every response).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from chalice.app import Response
 
-from ...domain.errors import HuiyuanError, NotFound, ValidationFailed
+from ...domain.errors import NotFound, ValidationFailed
 from ...lazy import lazy_module
-from ...settings import get_settings
-from ..http import ApiBlueprint, json_response, parse_body, problem_response, query_cursor, query_limit, query_param
+from ..http import ApiBlueprint, json_response, member_id_of, parse_body, query_cursor, query_limit, query_param
 from . import admin
 from .members import member_token
 
@@ -38,14 +36,6 @@ else:
     program = lazy_module("chalicelib.usecases.program")
 
 bp = ApiBlueprint(__name__)
-
-_OPERATOR_AUTHORIZER = admin.route_authorizer(get_settings())
-
-
-def _member_id() -> str:
-    principal = bp.current_request.context["authorizer"]["principalId"]
-    assert isinstance(principal, str)
-    return principal
 
 
 def _choice(name: str, allowed: tuple[str, ...], default: str | None) -> str | None:
@@ -74,7 +64,7 @@ def program_summary() -> Response:
 def my_coupons() -> Response:
     request = bp.current_request
     status = _choice("status", schemas.COUPON_STATUSES, None)
-    return json_response(coupons.member_coupons(_member_id(), query_limit(request), query_cursor(request), status))
+    return json_response(coupons.member_coupons(member_id_of(request), query_limit(request), query_cursor(request), status))
 
 
 @bp.route("/v1/coupons/{code}/redemptions", methods=["POST"])
@@ -95,36 +85,18 @@ def redeem_at_till(code: str) -> Response:
 def give_feedback() -> Response:
     request = bp.current_request
     body = parse_body(request, schemas.FeedbackRequest)
-    outcome = feedback.submit_feedback(_member_id(), body, request.headers.get("idempotency-key"))
+    outcome = feedback.submit_feedback(member_id_of(request), body, request.headers.get("idempotency-key"))
     return json_response(outcome.body, status=outcome.status)
 
 
 @bp.route("/v1/me/feedback", methods=["GET"], authorizer=member_token)
 def my_feedback() -> Response:
     request = bp.current_request
-    return json_response(feedback.member_feedback(_member_id(), query_limit(request), query_cursor(request)))
+    return json_response(feedback.member_feedback(member_id_of(request), query_limit(request), query_cursor(request)))
 
 
 def _operator_route(path: str, method: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    options: dict[str, Any] = {"methods": [method]}
-    if _OPERATOR_AUTHORIZER is not None:
-        options["authorizer"] = _OPERATOR_AUTHORIZER
-
-    def decorator(view: Callable[..., Response]) -> Callable[..., Response]:
-        @functools.wraps(view)
-        def marked(*args: Any, **kwargs: Any) -> Response:
-            try:
-                response = view(*args, **kwargs)
-            except HuiyuanError as error:
-                response = problem_response(error)
-            if admin.LOCAL_OPEN:
-                response.headers[admin.LOCAL_OPEN_HEADER[0]] = admin.LOCAL_OPEN_HEADER[1]
-            return response
-
-        bp.route(path, **options)(marked)
-        return view
-
-    return decorator
+    return admin.operator_route(bp, path, method)
 
 
 def _actor() -> str:

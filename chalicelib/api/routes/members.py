@@ -12,7 +12,7 @@ from chalice.app import AuthRequest, AuthResponse, Response
 
 from ...lazy import lazy_module
 from ...observability import logger
-from ..http import ApiBlueprint, json_response, parse_body, query_cursor, query_limit
+from ..http import ApiBlueprint, json_response, member_id_of, parse_body, query_cursor, query_limit
 
 if TYPE_CHECKING:
     from ...domain import tokens
@@ -54,32 +54,26 @@ def member_token(auth_request: AuthRequest) -> AuthResponse:
     return AuthResponse(routes=["*"], principal_id=member_id)
 
 
-def _member_id() -> str:
-    principal = bp.current_request.context["authorizer"]["principalId"]
-    assert isinstance(principal, str)
-    return principal
-
-
 @bp.route("/v1/me/sign-out", methods=["POST"], authorizer=member_token)
 def sign_out() -> Response:
-    members.sign_out(_member_id())
+    members.sign_out(member_id_of(bp.current_request))
     return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
 
 
 @bp.route("/v1/me", methods=["GET"], authorizer=member_token)
 def me() -> Response:
-    return json_response(members.active_member_view(_member_id()))
+    return json_response(members.active_member_view(member_id_of(bp.current_request)))
 
 
 @bp.route("/v1/me/ledger", methods=["GET"], authorizer=member_token)
 def my_ledger() -> Response:
     request = bp.current_request
-    return json_response(members.ledger_page(_member_id(), query_limit(request), query_cursor(request)))
+    return json_response(members.ledger_page(member_id_of(request), query_limit(request), query_cursor(request)))
 
 
 @bp.route("/v1/me/redemptions", methods=["POST"], authorizer=member_token)
 def redeem() -> Response:
     request = bp.current_request
     body = parse_body(request, schemas.RedemptionRequest)
-    outcome = redemptions.redeem_reward(_member_id(), request.headers.get("idempotency-key"), body.reward_id)
+    outcome = redemptions.redeem_reward(member_id_of(request), request.headers.get("idempotency-key"), body.reward_id)
     return json_response(outcome.body, status=outcome.status)

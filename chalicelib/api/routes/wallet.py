@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from chalice.app import Response
 
 from ...lazy import lazy_module
-from ..http import ApiBlueprint, answer_response, json_response, parse_body, path_id, query_cursor, query_limit
+from ..http import ApiBlueprint, answer_response, json_response, member_id_of, parse_body, path_id, query_cursor, query_limit
 from .members import member_token
 
 if TYPE_CHECKING:
@@ -46,6 +46,4 @@ def wallet_payment_refund(payment_id: str) -> Response:
 @bp.route("/v1/me/wallet", methods=["GET"], authorizer=member_token)
 def my_wallet() -> Response:
     request = bp.current_request
-    principal = request.context["authorizer"]["principalId"]
-    assert isinstance(principal, str)
-    return json_response(wallet.wallet_statement(principal, query_limit(request), query_cursor(request)))
+    return json_response(wallet.wallet_statement(member_id_of(request), query_limit(request), query_cursor(request)))

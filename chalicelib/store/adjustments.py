@@ -1,0 +1,37 @@
+"""Manual points adjustments: the idempotency record (`MEMBER#<member_id>` / `ADJUST#<adjustment_id>`)
+put, only if absent, in the unit of work that moves the points, so one adjustment id never moves
+points twice (store/idempotency.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from . import keys
+from .models import BaseItem, Member
+from .models_admin import Adjustment
+
+
+def adjustment_key(member_id: str, adjustment_id: str) -> tuple[str, str]:
+    return keys.member_pk(member_id), keys.adjustment_sk(adjustment_id)
+
+
+def member_and_adjustment(member_id: str, adjustment_id: str) -> tuple[Member | None, Adjustment | None]:
+    """The member and an adjustment already made under `adjustment_id`: one strongly consistent
+    BatchGetItem (the two items share the member's partition)."""
+    wanted = [(keys.member_pk(member_id), keys.PROFILE), adjustment_key(member_id, adjustment_id)]
+    found = {(i.pk, i.sk): i for i in BaseItem.batch_get(wanted, consistent_read=True)}
+    member, adjustment = found.get(wanted[0]), found.get(wanted[1])
+    return (member if isinstance(member, Member) else None), (adjustment if isinstance(adjustment, Adjustment) else None)
+
+
+def new_adjustment(member_id: str, adjustment_id: str, *, fingerprint: str, write_token: str, response: dict[str, Any], now: datetime) -> Adjustment:
+    return Adjustment(
+        *adjustment_key(member_id, adjustment_id),
+        adjustment_id=adjustment_id,
+        member_id=member_id,
+        fingerprint=fingerprint,
+        write_token=write_token,
+        response=response,
+        created_at=now,
+    )

@@ -1,0 +1,60 @@
+"""Finding a member and reading what operators see of them: profile, ledger, coupons.
+
+Closed members are found and shown too (members see their own at /v1/me).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...api.schemas.operator_views import operator_coupon_view, operator_member_view
+from ...api.schemas.views import ledger_entry_view
+from ...domain.clock import utcnow
+from ...domain.errors import NotFound
+from ...domain.points import expiring_summary
+from ...domain.rules import ProgramRules
+from ...store.coupons import unfiltered_coupon_page
+from ...store.ledger import entries_page
+from ...store.members import get_member, member_id_for_phone, points_state
+from ...store.models import Member
+from ...store.parameters import load_rules
+from ..common import phone_or_error
+
+
+def member_or_404(member_id: str) -> Member:
+    member = get_member(member_id)
+    if member is None:
+        raise NotFound(f"No member {member_id}")
+    return member
+
+
+def operator_view(member: Member, rules: ProgramRules) -> dict[str, Any]:
+    """The member as operators see them: the tier in effect (the override is a floor), what expires."""
+    expiring = expiring_summary(points_state(member), rules.points_validity_months)
+    return operator_member_view(member, expiring, rules.effective_tier(member.tier, member.tier_override))
+
+
+def find_members(*, phone: str | None, member_id: str | None) -> dict[str, Any]:
+    """By phone (through the phone guard: never stale) or by id; a list of at most one."""
+    rules = load_rules()
+    if phone is not None:
+        member_id = member_id_for_phone(phone_or_error(phone, rules))
+    member = get_member(member_id) if member_id else None
+    return {"items": [operator_view(member, rules)] if member else [], "next_cursor": None}
+
+
+def member_profile(member_id: str) -> dict[str, Any]:
+    return operator_view(member_or_404(member_id), load_rules())
+
+
+def member_ledger(member_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    """Newest first, closed members included."""
+    member_or_404(member_id)
+    return entries_page(member_id, limit, cursor).view(ledger_entry_view)
+
+
+def member_coupons(member_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    """In code order, every status (an issued coupon past its date shows as expired)."""
+    member_or_404(member_id)
+    now = utcnow()
+    return unfiltered_coupon_page(member_id, limit, cursor).view(lambda coupon: operator_coupon_view(coupon, now))
