@@ -8,7 +8,7 @@ up with it), so an operator can restore the membership as it was.
 
 Erasure (`erase_member`, which the `erase-closed` job calls for each member
 whose grace period has ended) then removes every personal datum the table
-holds about the member (store/erasure.py), and keeps what accounting needs, by
+holds about the member (store/closure.py), and keeps what accounting needs, by
 member id only:
 - the member item becomes a tombstone: phone, name, email, birthday, gender,
   address, preferences, tags and every index key go; the balance is forfeited
@@ -28,25 +28,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from pynamodb.expressions.update import Action
+from typing import TYPE_CHECKING, Any
 
 from ..domain.clock import iso, utcnow
-from ..domain.errors import AlreadyClosed, InvalidState, NotFound
-from ..domain.membership import due_for_erasure, erase_after, erasure_day, is_closed, restorable
+from ..domain.errors import InvalidState, NotFound
+from ..domain.membership import closing, due_for_erasure, erase_after, erasure_day, is_closed, restored
 from ..domain.rules import ProgramRules
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
-from ..store import keys
+from ..store.closure import check_wallet_empty, erase_personal_items, not_erased, release_phone_and_referral_code, tombstone
+from ..store.closure import closing as closing_writes
+from ..store.closure import restoring as restoring_writes
 from ..store.deferred_messages import delete_waiting_for
-from ..store.erasure import erase_personal_items, release_phone_and_referral_code, tombstone
 from ..store.ledger import ledger_entry
-from ..store.members import get_member, member_shard
-from ..store.models import Member
-from ..store.models_wallet import Wallet
+from ..store.members import get_member
 from ..store.parameters import load_rules
-from ..store.unit_of_work import Cancelled, Retryable, Transaction, UnitOfWork, run, with_retries
+from ..store.unit_of_work import Cancelled, UnitOfWork, run
+
+if TYPE_CHECKING:
+    from pynamodb.expressions.update import Action
+
+    from ..store.models import Member
 
 FORFEIT_REF = "closure:forfeit"
 
@@ -59,29 +61,26 @@ def close_membership(member_id: str, *, reason: str, actor: str) -> Member:
     """
     rules = load_rules()
 
-    def attempt() -> Member:
-        now = utcnow()
+    def attempt(uow: UnitOfWork) -> None:
         member = get_member(member_id)
         if member is None or member.erased:
             raise NotFound("No member with that member_id")
-        tx = Transaction()
-        tx.condition_check("wallet", Wallet, keys.member_pk(member_id), keys.WALLET_SK, Wallet.pk.does_not_exist() | (Wallet.balance == 0))
-        tx.update("member", member, closing_actions(member, now, rules, reason=reason, actor=actor))
-        try:
-            tx.commit()
-        except Cancelled as exc:
-            if "wallet" in exc.failed:
-                raise InvalidState("The wallet still holds stored value; it must be refunded before the membership can close") from exc
-            raise Retryable("member changed meanwhile") from exc
-        return member
+        check_wallet_empty(uow, member_id)
+        uow.update("member", member, closing_actions(member, utcnow(), rules, reason=reason, actor=actor))
+        uow.commit(explain=_wallet_not_empty)
 
-    with_retries(attempt)
+    run(attempt)
     count("MembershipsClosed")
     logger.info("membership closed", extra={"member_id": member_id, "by": _actor_kind(actor)})
     closed = get_member(member_id)
     assert closed is not None
     after_closing(closed, rules)
     return closed
+
+
+def _wallet_not_empty(cancelled: Cancelled) -> None:
+    if "wallet" in cancelled.failed:
+        raise InvalidState("The wallet still holds stored value; it must be refunded before the membership can close") from cancelled
 
 
 def after_closing(member: Member, rules: ProgramRules) -> None:
@@ -107,21 +106,15 @@ def restore_membership(member_id: str, *, reason: str, actor: str) -> Member:
     """Reopen a closed membership within its grace period, as it was (409 invalid_state once
     erased, after the grace period, or if it is not closed). `reason` is for the caller's audit."""
 
-    def attempt() -> Member:
-        now = utcnow()
+    def attempt(uow: UnitOfWork) -> None:
         member = get_member(member_id)
         if member is None:
             raise NotFound("No member with that member_id")
-        tx = Transaction()
         # Never race the erasure: its final write must not have happened.
-        tx.update("member", member, restoring_actions(member, now), Member.erased.does_not_exist() | (Member.erased == False))  # noqa: E712
-        try:
-            tx.commit()
-        except Cancelled as exc:
-            raise Retryable("member changed meanwhile") from exc
-        return member
+        uow.update("member", member, restoring_actions(member, utcnow()), not_erased())
+        uow.commit()
 
-    with_retries(attempt)
+    run(attempt)
     count("MembershipsRestored")
     logger.info("membership restored", extra={"member_id": member_id, "by": _actor_kind(actor)})
     restored = get_member(member_id)
@@ -133,41 +126,19 @@ def closing_actions(member: Member, now: datetime, rules: ProgramRules, *, reaso
     """The member writes that close it, for a caller with its own transaction (an operator's,
     with its audit entry). 409 already_closed if closed. Write them conditioned on the member's
     version, and check the wallet as `close_membership` does."""
-    if member.status == "closed":
-        raise AlreadyClosed("The membership is already closed")
+    status = closing(member.status)
     erase_at = erase_after(now, rules.closure_grace_days)
-    day = erasure_day(erase_at, rules.zone).isoformat()
-    return [
-        Member.status.set("closed"),
-        Member.status_before_close.set(member.status),
-        Member.closed_at.set(now),
-        Member.erase_after.set(erase_at),
-        Member.erase_bucket.set(keys.erasure_bucket(day, member_shard(member.member_id))),
-        Member.closure_reason.set(reason),
-        Member.closed_by.set(actor),
-        # Every token issued so far ends with the membership, and stays ended if it is restored.
-        Member.token_epoch.set(int(member.token_epoch or 0) + 1),
-    ]
+    # Every token issued so far ends with the membership, and stays ended if it is restored.
+    return closing_writes(
+        member, status=str(status), closed_at=now, erase_at=erase_at, erasure_day=erasure_day(erase_at, rules.zone), reason=reason, actor=actor
+    )
 
 
 def restoring_actions(member: Member, now: datetime) -> list[Action]:
     """The member writes that reopen it as it was before closing (409 invalid_state once erased,
     after the grace period, or if it is not closed)."""
-    if member.erased:
-        raise InvalidState("The membership was erased; it cannot be restored")
-    if member.status != "closed":
-        raise InvalidState("The membership is not closed")
-    if not restorable(member.status, bool(member.erased), member.erase_after, now):
-        raise InvalidState("The grace period is over; the membership is being erased")
-    return [
-        Member.status.set(member.status_before_close or "active"),
-        Member.status_before_close.remove(),
-        Member.closed_at.remove(),
-        Member.erase_after.remove(),
-        Member.erase_bucket.remove(),
-        Member.closure_reason.remove(),
-        Member.closed_by.remove(),
-    ]
+    status = restored(member.status, erased=bool(member.erased), erase_at=member.erase_after, before_close=member.status_before_close, now=now)
+    return restoring_writes(str(status))
 
 
 # --- the erasure ------------------------------------------------------------------------

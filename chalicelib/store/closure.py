@@ -1,6 +1,9 @@
-"""Erasing a closed member from the table (what goes and what stays: usecases/closure.py).
+"""Closing, restoring and erasing a membership: the writes (what the membership's states allow,
+and what goes and what stays on erasure, is decided in domain/membership.py and usecases/closure.py).
 
-The member item becomes a tombstone (`tombstone`); the items around it that hold the member's
+Closing sets `closed` with the day the grace period ends as the sparse `members_by_erasure`
+index key (`ERASE#<yyyy-mm-dd>#<shard>`, keys.py), where the `erase-closed` job finds it;
+restoring removes it again. On erasure, the member item becomes a tombstone (`tombstone`); the items around it that hold the member's
 own words or contact data are deleted and coupons not yet used are revoked
 (`erase_personal_items`); the phone guard and the referral code are released in the final unit
 of work (`release_phone_and_referral_code`). Ledger entries, lots, orders, redemptions, wallet
@@ -9,13 +12,16 @@ entries, referral records and audit entries stay: they hold member ids, never pe
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from . import keys
+from .members import member_shard
 from .models import BaseItem, CodeAttempts, Coupon, Member, PhoneGuard, ReferralCode, SendThrottle, VerificationCode
+from .models_wallet import Wallet
 from .unit_of_work import UnitOfWork, error_code
 
 ERASED_PHONE = ""  # the tombstone keeps the attribute (the model requires it), with nothing in it
@@ -37,6 +43,45 @@ _PERSONAL = (
     Member.activity_bucket,
     Member.erase_bucket,
 )
+
+
+def closing(member: Member, *, status: str, closed_at: datetime, erase_at: datetime, erasure_day: date, reason: str, actor: str) -> list[Action]:
+    """The member writes that close it: the status it had kept to restore it as it was, the
+    erasure bucket of `erasure_day`, and the next token epoch (every token issued so far ends)."""
+    return [
+        Member.status.set(status),
+        Member.status_before_close.set(member.status),
+        Member.closed_at.set(closed_at),
+        Member.erase_after.set(erase_at),
+        Member.erase_bucket.set(keys.erasure_bucket(erasure_day.isoformat(), member_shard(member.member_id))),
+        Member.closure_reason.set(reason),
+        Member.closed_by.set(actor),
+        Member.token_epoch.set(int(member.token_epoch or 0) + 1),
+    ]
+
+
+def restoring(status: str) -> list[Action]:
+    """The member writes that reopen it with `status`, out of the erasure index."""
+    return [
+        Member.status.set(status),
+        Member.status_before_close.remove(),
+        Member.closed_at.remove(),
+        Member.erase_after.remove(),
+        Member.erase_bucket.remove(),
+        Member.closure_reason.remove(),
+        Member.closed_by.remove(),
+    ]
+
+
+def not_erased() -> Condition:
+    """The member's write must not follow the erasure's final one (a restore never races it)."""
+    condition: Condition = Member.erased.does_not_exist() | (Member.erased == False)  # noqa: E712
+    return condition
+
+
+def check_wallet_empty(uow: UnitOfWork, member_id: str) -> None:
+    """Part `wallet`: fails while the member's wallet holds stored value (owed to them)."""
+    uow.condition_check("wallet", Wallet, keys.member_pk(member_id), keys.WALLET_SK, Wallet.pk.does_not_exist() | (Wallet.balance == 0))
 
 
 def tombstone(now: datetime) -> list[Action]:
