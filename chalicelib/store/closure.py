@@ -3,11 +3,12 @@ and what goes and what stays on erasure, is decided in domain/membership.py and 
 
 Closing sets `closed` with the day the grace period ends as the sparse `members_by_erasure`
 index key (`ERASE#<yyyy-mm-dd>#<shard>`, keys.py), where the `erase-closed` job finds it;
-restoring removes it again. On erasure, the member item becomes a tombstone (`tombstone`); the items around it that hold the member's
-own words or contact data are deleted and coupons not yet used are revoked
-(`erase_personal_items`); the phone guard and the referral code are released in the final unit
-of work (`release_phone_and_referral_code`). Ledger entries, lots, orders, redemptions, wallet
-entries, referral records and audit entries stay: they hold member ids, never personal data.
+restoring removes it again. On erasure, the member item becomes a tombstone (`tombstone`); the
+items around it that hold the member's own words or contact data are deleted and coupons not
+yet used are revoked (`erase_personal_items`); the phone guard and the referral code are
+released in the final unit of work (`release_phone_and_referral_code`). Ledger entries, lots,
+orders, redemptions, wallet entries, referral records and audit entries stay: they hold member
+ids, never personal data.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ _PERSONAL = (
 )
 
 
-def closing(member: Member, *, status: str, closed_at: datetime, erase_at: datetime, erasure_day: date, reason: str, actor: str) -> list[Action]:
+def closing_writes(
+    member: Member, *, status: str, closed_at: datetime, erase_at: datetime, erasure_day: date, reason: str, actor: str
+) -> list[Action]:
     """The member writes that close it: the status it had kept to restore it as it was, the
     erasure bucket of `erasure_day`, and the next token epoch (every token issued so far ends)."""
     return [
@@ -60,7 +63,7 @@ def closing(member: Member, *, status: str, closed_at: datetime, erase_at: datet
     ]
 
 
-def restoring(status: str) -> list[Action]:
+def restoring_writes(status: str) -> list[Action]:
     """The member writes that reopen it with `status`, out of the erasure index."""
     return [
         Member.status.set(status),

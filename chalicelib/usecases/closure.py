@@ -36,9 +36,15 @@ from ..domain.membership import closing, due_for_erasure, erase_after, erasure_d
 from ..domain.rules import ProgramRules
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
-from ..store.closure import check_wallet_empty, erase_personal_items, not_erased, release_phone_and_referral_code, tombstone
-from ..store.closure import closing as closing_writes
-from ..store.closure import restoring as restoring_writes
+from ..store.closure import (
+    check_wallet_empty,
+    closing_writes,
+    erase_personal_items,
+    not_erased,
+    release_phone_and_referral_code,
+    restoring_writes,
+    tombstone,
+)
 from ..store.deferred_messages import delete_waiting_for
 from ..store.ledger import ledger_entry
 from ..store.members import get_member
