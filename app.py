@@ -4,7 +4,7 @@ from chalice.app import Chalice
 
 from chalicelib.api.http import cors_config, problem_middleware
 from chalicelib.api.routes import admin, auth, engagement, members, merchants, profile, public, wallet
-from chalicelib.jobs import schedules
+from chalicelib.jobs import handlers as jobs
 
 app = Chalice(app_name="huiyuan")
 app.api.cors = cors_config() or False
@@ -17,4 +17,4 @@ app.register_blueprint(profile.bp)
 app.register_blueprint(wallet.bp)
 app.register_blueprint(engagement.bp)
 app.register_blueprint(admin.bp)
-app.register_blueprint(schedules.bp)
+app.register_blueprint(jobs.bp)

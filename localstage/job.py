@@ -73,8 +73,8 @@ def run(job: str, as_of: str | None, dry_run: bool) -> dict[str, Any]:
     """Invoke the scheduled function as the console would, then drain its queue."""
     import boto3
 
+    from chalicelib.jobs.handlers import SCHEDULED, job_worker
     from chalicelib.jobs.runner import queue_url, summary
-    from chalicelib.jobs.schedules import SCHEDULED, job_worker
 
     handler = SCHEDULED.get(job)
     if handler is None:
@@ -94,6 +94,7 @@ def days_to_catch_up(job: str, today: date, as_of: date) -> list[date]:
     would have found an index entry to act on; none for a job not kept by day."""
     from chalicelib.jobs.specs import JOBS
     from chalicelib.settings import get_settings
+    from chalicelib.store.job_index import buckets_in
     from chalicelib.store.parameters import load_rules
 
     spec = JOBS.get(job)
@@ -107,7 +108,7 @@ def days_to_catch_up(job: str, today: date, as_of: date) -> list[date]:
     for day in _days(today, as_of):
         for unit in spec.plan(day, rules, shards):
             if unit["index"] not in present:
-                present[unit["index"]] = _buckets_in(unit["index"])
+                present[unit["index"]] = buckets_in(unit["index"])
             if unit["bucket"] in present[unit["index"]]:
                 days.append(day)
                 break
@@ -119,22 +120,6 @@ def _days(first: date, end: date) -> Iterator[date]:
     while day < end:
         yield day
         day += timedelta(days=1)
-
-
-def _buckets_in(index: str) -> set[str]:
-    """Every bucket with an entry in one of the jobs' (sparse, KEYS_ONLY) indexes: one Scan."""
-    import boto3
-
-    from chalicelib.settings import get_settings
-    from chalicelib.store import table
-
-    bucket = next(i.hash_key for i in table.INDEXES if i.name == index)
-    pages = (
-        boto3.client("dynamodb")
-        .get_paginator("scan")
-        .paginate(TableName=get_settings().table_name, IndexName=index, ProjectionExpression="#b", ExpressionAttributeNames={"#b": bucket})
-    )
-    return {item[bucket]["S"] for page in pages for item in page.get("Items", [])}
 
 
 def run_through(job: str, as_of: date | None, dry_run: bool, catch_up: bool = True) -> dict[str, Any]:

@@ -1,30 +1,58 @@
-"""The jobs: when each runs, which index buckets it reads, what it does per member.
+"""The jobs, one spec each: when it runs, the units of work it plans, what a unit does.
 
 Schedules are EventBridge crons in UTC for the default program time zone
 (Asia/Shanghai, UTC+8); `local_time` is the time of day the job stands for,
 used for "now" (quiet hours) when it runs for a given date.
+
+`plan` cuts a run into units (one per index shard and day; reconcile: one per
+Scan segment); `work` says what a unit of each kind does, by calling one use
+case; `report` and `metrics` add what only that job counts. The runner
+(runner.py) fans units out, keeps the run's record and knows no job by name.
 """
 
 from __future__ import annotations
 
+import time as clock
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..domain.calendar import celebrated_month_days
 from ..lazy import lazy_module
-from ..store import keys
+from ..store import job_index
 
 if TYPE_CHECKING:
     from ..domain.rules import ProgramRules
-    from ..usecases import closure, scheduled
+    from ..store.models import Member
+    from ..usecases import birthday_gifts, closure, deferred_messages, member_changes, points_expiry, reconcile, reengagement, tier_review
+    from ..usecases.member_changes import JobContext, MemberResult
+    from . import member_units
 else:
     # What the jobs do is loaded when a job runs, not with every function of the app.
+    birthday_gifts = lazy_module("chalicelib.usecases.birthday_gifts")
     closure = lazy_module("chalicelib.usecases.closure")
-    scheduled = lazy_module("chalicelib.usecases.scheduled")
+    deferred_messages = lazy_module("chalicelib.usecases.deferred_messages")
+    member_changes = lazy_module("chalicelib.usecases.member_changes")
+    points_expiry = lazy_module("chalicelib.usecases.points_expiry")
+    reconcile = lazy_module("chalicelib.usecases.reconcile")
+    reengagement = lazy_module("chalicelib.usecases.reengagement")
+    tier_review = lazy_module("chalicelib.usecases.tier_review")
+    member_units = lazy_module("chalicelib.jobs.member_units")
 
 Unit = dict[str, Any]
+
+
+@dataclass
+class Done:
+    """What one unit did: its counters (added to the run's record) and the units it adds to the run."""
+
+    tally: Counter[str] = field(default_factory=Counter)
+    follow_ups: list[Unit] = field(default_factory=list)
+
+
+Work = Callable[[Unit, "JobContext"], Done]
 
 
 @dataclass(frozen=True)
@@ -33,24 +61,48 @@ class JobSpec:
     cron: str  # EventBridge cron (UTC)
     local_time: time
     plan: Callable[[date, ProgramRules, int], list[Unit]]
-    actions: Callable[[], Mapping[str, scheduled.Action_]]  # by unit kind; a function, so nothing loads until a job runs
+    work: Callable[[], Mapping[str, Work]]  # by unit kind; a function, so nothing loads until a job runs
     description: str
+    report: Callable[[Counter[str]], dict[str, Any]] | None = None  # the run summary's own section
+    metrics: Callable[[Counter[str]], dict[str, int]] | None = None  # emitted per unit, once it is on the record
+
+
+# --- expire-points -------------------------------------------------------------------
 
 
 def _expire_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
-    units: list[Unit] = [{"kind": "expire", "index": "lots_by_expiry", "bucket": keys.expiry_bucket(as_of.isoformat(), s)} for s in range(shards)]
+    index = job_index.LOTS_BY_EXPIRY
+    units: list[Unit] = [{"kind": "expire", "index": index, "bucket": job_index.expiry_bucket(as_of, s)} for s in range(shards)]
     for days in rules.expiry_reminder_days:
-        day = (as_of + timedelta(days=days)).isoformat()
-        units += [{"kind": "remind", "days": days, "index": "lots_by_expiry", "bucket": keys.expiry_bucket(day, s)} for s in range(shards)]
+        day = as_of + timedelta(days=days)
+        units += [{"kind": "remind", "days": days, "index": index, "bucket": job_index.expiry_bucket(day, s)} for s in range(shards)]
     return units
+
+
+def _expire(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
+    return points_expiry.expire_due_lots(member, ctx)
+
+
+def _remind(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
+    return points_expiry.remind_expiring_points(member, ctx, int(unit["days"]))
+
+
+# --- birthday-bonus ------------------------------------------------------------------
 
 
 def _birthday_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
     return [
-        {"kind": "gift", "index": "members_by_birthday", "bucket": keys.birthday_bucket(md, s)}
+        {"kind": "gift", "index": job_index.MEMBERS_BY_BIRTHDAY, "bucket": job_index.birthday_bucket(md, s)}
         for md in celebrated_month_days(as_of)
         for s in range(shards)
     ]
+
+
+def _gift(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
+    return birthday_gifts.give_birthday_gift(member, ctx)
+
+
+# --- reengagement --------------------------------------------------------------------
 
 
 def _reengagement_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
@@ -58,25 +110,54 @@ def _reengagement_units(as_of: date, rules: ProgramRules, shards: int) -> list[U
         {
             "kind": "reengage",
             "window": window,
-            "index": "members_by_activity",
-            "bucket": keys.activity_bucket((as_of - timedelta(days=window)).isoformat(), s),
+            "index": job_index.MEMBERS_BY_ACTIVITY,
+            "bucket": job_index.activity_bucket(as_of - timedelta(days=window), s),
         }
         for window in rules.reengagement_windows
         for s in range(shards)
     ]
 
 
+def _reengage(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
+    return reengagement.reengage_idle_member(member, ctx, int(unit["window"]))
+
+
+# --- tier-review ---------------------------------------------------------------------
+
+
 def _tier_review_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
     return [
-        {"kind": "review", "index": "members_by_anniversary", "bucket": keys.anniversary_bucket(md, s)}
+        {"kind": "review", "index": job_index.MEMBERS_BY_ANNIVERSARY, "bucket": job_index.anniversary_bucket(md, s)}
         for md in celebrated_month_days(as_of)
         for s in range(shards)
     ]
 
 
+def _review(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
+    return tier_review.review_tier(member, ctx)
+
+
+# --- send-deferred -------------------------------------------------------------------
+
+
 def _send_deferred_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
     return [{"kind": "send", "shard": s} for s in range(shards)]
 
+
+def _send(unit: Unit, ctx: JobContext) -> Done:
+    """Send what quiet hours held back in one shard, up to the job's time."""
+    dispatch = deferred_messages.send_due_messages(int(unit["shard"]), ctx.now_local, dry_run=ctx.dry_run)
+    done = Done()
+    done.tally["index_round_trips"] += dispatch.round_trips
+    done.tally["examined"] += dispatch.examined
+    done.tally["messages_sent"] += dispatch.sent
+    done.tally["affected"] += dispatch.delivered
+    for reason, n in dispatch.skipped.items():
+        done.tally[f"skipped.{reason}"] += n
+    return done
+
+
+# --- erase-closed --------------------------------------------------------------------
 
 # Erasure must not be missed: each run also reads the buckets of the days before,
 # so runs that failed or were skipped are caught up (an erased member has left them).
@@ -85,20 +166,83 @@ ERASURE_LOOKBACK_DAYS = 7
 
 def _erase_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
     return [
-        {"kind": "erase", "index": "members_by_erasure", "bucket": keys.erasure_bucket((as_of - timedelta(days=back)).isoformat(), s)}
+        {"kind": "erase", "index": job_index.MEMBERS_BY_ERASURE, "bucket": job_index.erasure_bucket(as_of - timedelta(days=back), s)}
         for back in range(ERASURE_LOOKBACK_DAYS)
         for s in range(shards)
     ]
 
 
+def _erase(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
+    """Erase a member found in an erasure bucket if its grace period ended by the job's time
+    (members closed later that day are erased the next day)."""
+    erasure = closure.erase_member(member.member_id, ctx.now_local, dry_run=ctx.dry_run)
+    if erasure.outcome != "erased":
+        return member_changes.MemberResult().skip(erasure.outcome)
+    return member_changes.MemberResult(affected=True, points=erasure.points_forfeited)
+
+
+# --- reconcile -----------------------------------------------------------------------
+
 # The reconcile job reads the whole table by a parallel Scan: one unit per segment.
 # More segments, more parallel (and smaller) units; a unit that runs out of time
-# goes on in a new unit (runner.py), so this is about speed, not about limits.
+# goes on in a new unit, so this is about speed, not about limits.
 RECONCILE_SEGMENTS = 16
+# A reconcile unit scans until this many seconds have passed, then hands the rest
+# of its segment to a new unit: well inside the worker's timeout (120 s).
+RECONCILE_UNIT_SECONDS = 60
+# Drifting member ids kept in the run record per unit (the log has every one).
+MAX_DRIFT_IDS = 100
 
 
 def _reconcile_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
     return [{"kind": "reconcile", "segment": s, "segments": RECONCILE_SEGMENTS} for s in range(RECONCILE_SEGMENTS)]
+
+
+def _reconcile(unit: Unit, ctx: JobContext) -> Done:
+    """Check the members of one Scan segment (from where the unit before stopped). Reads only."""
+    deadline = None if ctx.dry_run or unit.get("inline") else clock.monotonic() + RECONCILE_UNIT_SECONDS
+    report = reconcile.reconcile_app_segment(int(unit["segment"]), int(unit["segments"]), start_key=unit.get("start_key"), deadline=deadline)
+    done = Done()
+    tally = done.tally
+    tally["examined"] += report.members_checked
+    tally["drift"] += len(report.drifting)
+    tally["unsettled"] += len(report.unsettled)
+    tally["rechecked"] += report.rechecked
+    tally["outstanding_points"] += report.outstanding_points
+    tally["outstanding_stored_value"] += report.outstanding_stored_value
+    tally["items_read"] += report.items_read
+    tally["scan_round_trips"] += report.round_trips
+    for member_id in sorted(report.drifting)[:MAX_DRIFT_IDS]:
+        tally[f"drift.{member_id}"] += 1
+    if report.resume_from is not None:
+        tally["units_added"] += 1
+        done.follow_ups.append({**unit, "start_key": report.resume_from})
+    return done
+
+
+def _ledger_report(counters: Counter[str]) -> dict[str, Any]:
+    """What a reconcile run found: member ids only, never personal data."""
+    return {
+        "ledger": {
+            "members_checked": counters.get("examined", 0),
+            "members_with_drift": counters.get("drift", 0),
+            "drift_member_ids": sorted(k.removeprefix("drift.") for k in counters if k.startswith("drift.")),
+            "members_unsettled": counters.get("unsettled", 0),
+            "members_rechecked": counters.get("rechecked", 0),
+            "outstanding_points": counters.get("outstanding_points", 0),
+            "outstanding_stored_value": counters.get("outstanding_stored_value", 0),
+            "items_read": counters.get("items_read", 0),
+        }
+    }
+
+
+def _ledger_metrics(tally: Counter[str]) -> dict[str, int]:
+    """Summed over a run's units: the program's liabilities, and the alarm's input (0 included)."""
+    return {
+        "OutstandingPoints": tally["outstanding_points"],
+        "OutstandingStoredValue": tally["outstanding_stored_value"],
+        "LedgerDrift": tally["drift"],
+    }
 
 
 JOBS: dict[str, JobSpec] = {
@@ -109,7 +253,7 @@ JOBS: dict[str, JobSpec] = {
             "cron(5 16 * * ? *)",
             time(0, 5),
             _expire_units,
-            lambda: {"expire": scheduled.expire_lots, "remind": scheduled.remind_expiry},
+            lambda: {"expire": member_units.for_each_member(_expire), "remind": member_units.for_each_member(_remind)},
             "expires lots whose date has come; reminds 30 and 7 days before",
         ),
         JobSpec(
@@ -117,7 +261,7 @@ JOBS: dict[str, JobSpec] = {
             "cron(0 1 * * ? *)",
             time(9, 0),
             _birthday_units,
-            lambda: {"gift": scheduled.birthday_gift},
+            lambda: {"gift": member_units.for_each_member(_gift)},
             "birthday points once a calendar year, and a greeting",
         ),
         JobSpec(
@@ -125,7 +269,7 @@ JOBS: dict[str, JobSpec] = {
             "cron(0 2 * * ? *)",
             time(10, 0),
             _reengagement_units,
-            lambda: {"reengage": scheduled.reengage},
+            lambda: {"reengage": member_units.for_each_member(_reengage)},
             "a message to members idle exactly 30, 60 or 90 days; lifecycle stage",
         ),
         JobSpec(
@@ -133,7 +277,7 @@ JOBS: dict[str, JobSpec] = {
             "cron(0 17 * * ? *)",
             time(1, 0),
             _tier_review_units,
-            lambda: {"review": scheduled.review_tier},
+            lambda: {"review": member_units.for_each_member(_review)},
             "yearly tier review on the membership anniversary",
         ),
         JobSpec(
@@ -141,7 +285,7 @@ JOBS: dict[str, JobSpec] = {
             "cron(5 * * * ? *)",
             time(9, 5),
             _send_deferred_units,
-            dict,
+            lambda: {"send": _send},
             "sends messages held back by quiet hours once they may go",
         ),
         JobSpec(
@@ -149,7 +293,7 @@ JOBS: dict[str, JobSpec] = {
             "cron(0 19 * * ? *)",
             time(3, 0),
             _erase_units,
-            lambda: {"erase": closure.erase_closed_member},
+            lambda: {"erase": member_units.for_each_member(_erase)},
             "erases the personal data of memberships closed longer than the grace period",
         ),
         JobSpec(
@@ -157,8 +301,10 @@ JOBS: dict[str, JobSpec] = {
             "cron(30 20 * * ? *)",
             time(4, 30),
             _reconcile_units,
-            dict,
+            lambda: {"reconcile": _reconcile},
             "read-only: every member's points ledger and wallet add up to their balances; reports drift",
+            report=_ledger_report,
+            metrics=_ledger_metrics,
         ),
     )
 }

@@ -15,6 +15,9 @@ Two ways to read them:
   balance change bumps the version of the item whose balance it changes, in
   the transaction that writes the entry; so versions that held still mean the
   books were read as of one moment, whatever was written meanwhile.
+
+Both give `BooksItem`s: what the check needs of each item, by member id. What the items add up
+to, and whether that is drift, is the domain's (domain/reconciliation.py, usecases/reconcile.py).
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..domain.reconciliation import Holdings
+from ..settings import get_settings
 from . import keys, table
 from .models import LedgerEntry, Member
 from .models_wallet import Wallet, WalletEntry
+from .unit_of_work import connection
 
 # The models' discriminators (the `type` attribute) of the items that make up the books.
 MEMBER, LEDGER_ENTRY, WALLET, WALLET_ENTRY = "Member", "LedgerEntry", "Wallet", "WalletEntry"
@@ -51,9 +55,28 @@ _PLACEHOLDER = {name: placeholder for placeholder, name in _NAMES.items()}
 _PROJECTION = ", ".join(_NAMES)
 
 
+def app_table() -> tuple[Any, str]:
+    """The client and the table the app itself reads (the job's; tests pass another stack's)."""
+    return connection().client, get_settings().table_name
+
+
+@dataclass(frozen=True)
+class BooksItem:
+    """One item of a member's books, as the check needs it: never a phone, name, email or birthday."""
+
+    member_id: str
+    kind: str  # MEMBER | LEDGER_ENTRY | WALLET | WALLET_ENTRY
+    key: dict[str, Any]  # the item's primary key: where a Scan goes on after it
+    balance: int = 0  # a Member's points, a Wallet's stored value
+    points: int = 0  # a LedgerEntry's
+    entry_kind: str = ""  # a LedgerEntry's kind (earn, redeem, refund, ...)
+    balance_after: int = 0  # a LedgerEntry's
+    amount: int = 0  # a WalletEntry's
+
+
 @dataclass(frozen=True)
 class ScanPage:
-    items: list[dict[str, Any]]
+    items: list[BooksItem]
     scanned: int  # items DynamoDB read (and charged for), before the type filter
     next_key: dict[str, Any] | None  # ExclusiveStartKey of the next page; None at the segment's end
 
@@ -76,11 +99,7 @@ def scan_books(client: Any, table_name: str, segment: int, segments: int, start_
     if limit:
         request["Limit"] = limit
     page = client.scan(**request)
-    return ScanPage(page.get("Items", []), int(page.get("ScannedCount", 0)), page.get("LastEvaluatedKey"))
-
-
-def member_id_of(item: dict[str, Any]) -> str:
-    return keys.member_id_of(item[table.HASH_KEY]["S"])
+    return ScanPage([_books_item(i) for i in page.get("Items", [])], int(page.get("ScannedCount", 0)), page.get("LastEvaluatedKey"))
 
 
 def member_of_key(key: dict[str, Any]) -> str | None:
@@ -89,7 +108,7 @@ def member_of_key(key: dict[str, Any]) -> str | None:
     return keys.member_id_of(pk) if keys.is_member_pk(pk) else None
 
 
-def key_of(item: dict[str, Any]) -> dict[str, Any]:
+def _key_of(item: dict[str, Any]) -> dict[str, Any]:
     """The item's primary key, as an ExclusiveStartKey."""
     return {table.HASH_KEY: item[table.HASH_KEY], table.RANGE_KEY: item[table.RANGE_KEY]}
 
@@ -99,25 +118,31 @@ def _number(item: dict[str, Any], name: str) -> int:
     return int(Decimal(value)) if value is not None else 0
 
 
-def add_to_books(holdings: Holdings, item: dict[str, Any]) -> None:
-    """Count one raw item (as `scan_books` and `read_books` return them) into `holdings`."""
-    kind = item.get(table.ENTITY_ATTRIBUTE, {}).get("S")
+def _books_item(item: dict[str, Any]) -> BooksItem:
+    """One raw item (as a Scan or a Query of the books returns it)."""
+    kind = item.get(table.ENTITY_ATTRIBUTE, {}).get("S", "")
+    member_id, key = keys.member_id_of(item[table.HASH_KEY]["S"]), _key_of(item)
     if kind == MEMBER:
-        holdings.has_member = True
-        holdings.balance = _number(item, Member.balance.attr_name)
-    elif kind == LEDGER_ENTRY:
-        entry_kind = item.get(LedgerEntry.kind.attr_name, {}).get("S", "")
-        holdings.add_ledger_entry(entry_kind, _number(item, LedgerEntry.points.attr_name), _number(item, LedgerEntry.balance_after.attr_name))
-    elif kind == WALLET:
-        holdings.has_wallet = True
-        holdings.wallet_balance = _number(item, Wallet.balance.attr_name)
-    elif kind == WALLET_ENTRY:
-        holdings.add_wallet_entry(_number(item, WalletEntry.amount.attr_name))
+        return BooksItem(member_id, kind, key, balance=_number(item, Member.balance.attr_name))
+    if kind == WALLET:
+        return BooksItem(member_id, kind, key, balance=_number(item, Wallet.balance.attr_name))
+    if kind == LEDGER_ENTRY:
+        return BooksItem(
+            member_id,
+            kind,
+            key,
+            points=_number(item, LedgerEntry.points.attr_name),
+            entry_kind=item.get(LedgerEntry.kind.attr_name, {}).get("S", ""),
+            balance_after=_number(item, LedgerEntry.balance_after.attr_name),
+        )
+    if kind == WALLET_ENTRY:
+        return BooksItem(member_id, kind, key, amount=_number(item, WalletEntry.amount.attr_name))
+    return BooksItem(member_id, kind, key)
 
 
 @dataclass(frozen=True)
 class MemberBooks:
-    holdings: Holdings | None  # None: the member kept changing through every attempt
+    items: list[BooksItem] | None  # None: the member kept changing through every attempt
     round_trips: int
     items_read: int
 
@@ -142,7 +167,7 @@ def read_books(client: Any, table_name: str, member_id: str, *, attempts: int = 
     round_trips = items_read = 0
     for attempt in range(attempts):
         before = _versions(client, table_name, pk)
-        holdings = Holdings(member_id)
+        items: list[BooksItem] = []
         for prefix in (keys.PROFILE, keys.WALLET_SK):
             start: dict[str, Any] | None = None
             while True:
@@ -157,14 +182,13 @@ def read_books(client: Any, table_name: str, member_id: str, *, attempts: int = 
                 )
                 round_trips += 1
                 items_read += int(page.get("ScannedCount", 0))
-                for item in page.get("Items", []):
-                    add_to_books(holdings, item)
+                items += [_books_item(item) for item in page.get("Items", [])]
                 start = page.get("LastEvaluatedKey")
                 if not start:
                     break
         after = _versions(client, table_name, pk)
         round_trips += 4
         if before == after:
-            return MemberBooks(holdings, round_trips, items_read)
+            return MemberBooks(items, round_trips, items_read)
         time.sleep(random.uniform(0, min(0.5, 0.02 * 2**attempt)))  # noqa: S311 - jitter, not a secret: let the writer finish
     return MemberBooks(None, round_trips, items_read)

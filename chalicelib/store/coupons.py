@@ -19,7 +19,7 @@ from . import keys
 from .models import Coupon, Reward
 from .models_engagement import CouponCode
 from .paging import Page, query_page
-from .unit_of_work import Transaction
+from .unit_of_work import UnitOfWork
 
 CODE_LENGTH = 10
 
@@ -43,7 +43,7 @@ def new_coupon(member_id: str, kind: str, reward_id: str | None, expires_at: dat
     )
 
 
-def add_coupon(tx: Transaction, coupon: Coupon, name: str = "coupon") -> None:
+def add_coupon(tx: UnitOfWork, coupon: Coupon, name: str = "coupon") -> None:
     """Put the coupon and its code guard (both only if absent): a part named
     `<name>` or `<name>_code` failing means the code was taken; retry."""
     tx.put(name, coupon, Coupon.pk.does_not_exist())

@@ -104,6 +104,32 @@ def apply_points(member: Member, state: PointsState) -> None:
     member.earned_months = state.earned_months
 
 
+# --- what scheduled work records on the member, so that a rerun does nothing twice ------------
+
+
+def birthday_awarded(year: int) -> list[Action]:
+    return [Member.birthday_awarded_year.set(year)]
+
+
+def tier_reviewed(on: date, tier: str | None = None) -> list[Action]:
+    """The review is done for `on`; `tier` when it changed the member's tier."""
+    return [Member.tier_reviewed_on.set(on.isoformat()), *([Member.tier.set(tier)] if tier is not None else [])]
+
+
+def lifecycle_update(stage: str) -> list[Action]:
+    return [Member.lifecycle.set(stage)]
+
+
+def notices_update(notices: dict[str, str]) -> list[Action]:
+    """The member's notices as the domain left them (domain/notices.py)."""
+    return [Member.notices.set(notices)]
+
+
+def marketing_sent_update(sent: list[str]) -> list[Action]:
+    """The marketing sends inside the frequency-cap window, this one included (domain/messaging.py)."""
+    return [Member.marketing_sent.set(sent)]
+
+
 def new_referral_code() -> str:
     return "".join(secrets.choice(codes.REFERRAL_ALPHABET) for _ in range(8))
 

@@ -6,7 +6,8 @@ Finding every member: no index lists them all (the job indexes are sparse),
 so the table is read by a parallel Scan, one segment per unit of work. A
 partition key lives in exactly one segment, so a segment sees each of its
 members whole: the Member, its ledger entries, the Wallet and its entries,
-which are added up as the pages come (`store/books.py`). Everything else in
+which are added up as the pages come (`store/books.py` reads them, `_add` counts
+them into the domain's `Holdings`, `reconciliation.drift` judges). Everything else in
 the table is read once and filtered out; nothing is read twice.
 
 No false drift: the Scan is eventually consistent and its pages are not a
@@ -29,7 +30,7 @@ from typing import Any
 
 from ..domain.reconciliation import Drift, Holdings, drift
 from ..observability import logger
-from ..store.books import add_to_books, key_of, member_id_of, member_of_key, read_books, scan_books
+from ..store.books import LEDGER_ENTRY, MEMBER, WALLET, WALLET_ENTRY, BooksItem, app_table, member_of_key, read_books, scan_books
 
 # Items read per Scan page; None: DynamoDB's own pages (1 MB). Tests set a few items
 # to see a segment cut into many pages and units.
@@ -81,9 +82,8 @@ def reconcile_segment(
         report.round_trips += 1
         report.items_read += page.scanned
         for item in page.items:
-            member_id = member_id_of(item)
-            add_to_books(books.setdefault(member_id, Holdings(member_id)), item)
-            last_keys[member_id] = key_of(item)
+            _add(books.setdefault(item.member_id, Holdings(item.member_id)), item)
+            last_keys[item.member_id] = item.key
         start = page.next_key
         if start is None:
             break
@@ -94,6 +94,33 @@ def reconcile_segment(
     for holdings in books.values():
         _check(client, table_name, holdings, report)
     return report
+
+
+def reconcile_app_segment(segment: int, segments: int, *, start_key: dict[str, Any] | None = None, deadline: float | None = None) -> Report:
+    """`reconcile_segment` of the app's own table (the `reconcile` job's unit)."""
+    client, table_name = app_table()
+    return reconcile_segment(client, table_name, segment, segments, start_key=start_key, deadline=deadline)
+
+
+def _add(holdings: Holdings, item: BooksItem) -> None:
+    """Count one item of the member's books into what its partition says."""
+    if item.kind == MEMBER:
+        holdings.has_member = True
+        holdings.balance = item.balance
+    elif item.kind == LEDGER_ENTRY:
+        holdings.add_ledger_entry(item.entry_kind, item.points, item.balance_after)
+    elif item.kind == WALLET:
+        holdings.has_wallet = True
+        holdings.wallet_balance = item.balance
+    elif item.kind == WALLET_ENTRY:
+        holdings.add_wallet_entry(item.amount)
+
+
+def _holdings(member_id: str, items: list[BooksItem]) -> Holdings:
+    holdings = Holdings(member_id)
+    for item in items:
+        _add(holdings, item)
+    return holdings
 
 
 def _cut(books: dict[str, Holdings], last_keys: dict[str, dict[str, Any]], next_key: dict[str, Any]) -> dict[str, Any] | None:
@@ -119,12 +146,12 @@ def _check(client: Any, table_name: str, holdings: Holdings, report: Report) -> 
         again = read_books(client, table_name, holdings.member_id)
         report.round_trips += again.round_trips
         report.items_read += again.items_read
-        if again.holdings is None:
+        if again.items is None:
             report.unsettled.append(holdings.member_id)
             logger.warning("ledger not settled: still changing, checked again next run", extra={"member_id": holdings.member_id})
             found = []
         else:
-            holdings = again.holdings
+            holdings = _holdings(holdings.member_id, again.items)
             found = drift(holdings)
     report.members_checked += 1
     report.outstanding_points += holdings.balance

@@ -11,11 +11,12 @@ import boto3
 import pytest
 
 from chalicelib.domain.errors import AlreadyClosed, InvalidState, NotFound
+from chalicelib.jobs.runner import run_now
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.store.members import member_shard
 from chalicelib.store.models import BaseItem, Coupon, DeferredMessage, LedgerEntry, Member
-from chalicelib.usecases.closure import close_membership, erase_due_members, restore_membership
+from chalicelib.usecases.closure import close_membership, restore_membership
 from localstage.job import run
 from tests.integration.conftest import bearer
 from tests.support.outbox import last_code, messages
@@ -346,12 +347,12 @@ def test_given_a_dry_run_then_it_reports_the_erasure_and_writes_nothing(api, mem
     assert sorted(json.dumps(i, sort_keys=True) for i in _raw_items()) == before
 
 
-def test_given_erase_due_members_then_it_does_the_jobs_work_at_once_and_returns_its_summary(api, members, aws):
+def test_given_erase_closed_run_now_then_it_does_the_jobs_work_at_once_and_returns_its_summary(api, members, aws):
     set_rules(aws, closure_grace_days=0)
     token, body = members.verified()
     _, other = members.verified()
     _close(api, token)
-    summary = erase_due_members(today() + timedelta(days=1))
+    summary = run_now("erase-closed", today() + timedelta(days=1))
     assert (summary["job"], summary["members_affected"]) == ("erase-closed", 1)
     assert _member(body["member"]["member_id"]).erased is True
     assert _member(other["member"]["member_id"]).name == "张伟"

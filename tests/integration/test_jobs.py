@@ -346,7 +346,7 @@ def test_given_the_local_stage_when_a_job_is_asked_for_any_date_then_it_runs_for
 
 
 def test_given_dry_run_that_is_not_a_boolean_then_refused(aws):
-    from chalicelib.jobs.schedules import SCHEDULED
+    from chalicelib.jobs.handlers import SCHEDULED
 
     assert "dry_run" in SCHEDULED["birthday-bonus"]({"as_of": today().isoformat(), "dry_run": "no"}, None)["error"]
 
@@ -390,14 +390,14 @@ def load_rules():
 
 def test_given_two_workers_on_one_member_then_the_second_finds_it_done(api, members):
     from chalicelib.jobs.runner import context
-    from chalicelib.usecases.scheduled import act_on_member, birthday_gift
+    from chalicelib.usecases.birthday_gifts import give_birthday_gift
 
     _, body = members.verified(birthday=born_today())
     member_id = body["member"]["member_id"]
     ctx = context("birthday-bonus", today(), False)
     stale = _member(member_id)  # both workers read the member...
-    first = act_on_member(_member(member_id), ctx, {}, birthday_gift, datetime.now(UTC))
-    second = act_on_member(stale, ctx, {}, birthday_gift, datetime.now(UTC))  # ...the second writes late
+    first = give_birthday_gift(_member(member_id), ctx)
+    second = give_birthday_gift(stale, ctx)  # ...the second writes late
     assert first.points == 200
     assert second.points == 0 and second.skipped == {"already_awarded": 1}
     assert _invariant(member_id) == 300
@@ -406,8 +406,8 @@ def test_given_two_workers_on_one_member_then_the_second_finds_it_done(api, memb
 def test_given_members_frozen_or_gone_between_enqueue_and_work_then_they_are_skipped(api, members, aws):
     import boto3
 
+    from chalicelib.jobs.handlers import job_worker
     from chalicelib.jobs.runner import JobRequest, queue_url, start_job, summary
-    from chalicelib.jobs.schedules import job_worker
     from localstage.job import drain_queue
 
     _, frozen = members.verified(birthday=born_today())
@@ -443,7 +443,7 @@ def test_given_one_throttled_write_mid_batch_then_only_that_member_is_retried_an
     from tests.integration.test_faults import inject, throttled
 
     ids = [members.verified(birthday=born_today())[1]["member"]["member_id"] for _ in range(3)]
-    from chalicelib.usecases.scheduled import MEMBER_ATTEMPTS
+    from chalicelib.usecases.member_changes import MEMBER_ATTEMPTS
 
     with inject("TransactWriteItems", throttled, times=MEMBER_ATTEMPTS):  # outlasts one member's retries
         result = run("birthday-bonus", today().isoformat(), False)

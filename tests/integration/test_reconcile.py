@@ -236,7 +236,7 @@ def _untorn():
 def test_given_segments_read_a_few_items_a_page_when_units_run_out_of_time_then_each_member_is_checked_once(api, members, monkeypatch):
     busy_program(api, members)
     monkeypatch.setattr("chalicelib.usecases.reconcile.SCAN_PAGE_ITEMS", 2)
-    monkeypatch.setattr("chalicelib.jobs.runner.RECONCILE_UNIT_SECONDS", 0)
+    monkeypatch.setattr("chalicelib.jobs.specs.RECONCILE_UNIT_SECONDS", 0)
     monkeypatch.setattr("chalicelib.jobs.specs.RECONCILE_SEGMENTS", 1)  # every member in one segment: it must be cut
 
     pieces = 0
@@ -276,8 +276,8 @@ def every_unit_delivered_twice(job: str) -> dict[str, Any]:
     """The job, with every batch of units handed to the worker twice (SQS delivers at least once)."""
     import boto3
 
+    from chalicelib.jobs.handlers import SCHEDULED, job_worker
     from chalicelib.jobs.runner import queue_url, summary
-    from chalicelib.jobs.schedules import SCHEDULED, job_worker
     from localstage.job import drain_queue
 
     def twice(event: dict[str, Any], context: Any) -> Any:
@@ -294,7 +294,7 @@ def test_given_every_unit_and_its_continuations_delivered_twice_then_each_member
 ):
     busy_program(api, members)
     monkeypatch.setattr("chalicelib.usecases.reconcile.SCAN_PAGE_ITEMS", 2)
-    monkeypatch.setattr("chalicelib.jobs.runner.RECONCILE_UNIT_SECONDS", 0)
+    monkeypatch.setattr("chalicelib.jobs.specs.RECONCILE_UNIT_SECONDS", 0)
     monkeypatch.setattr("chalicelib.jobs.specs.RECONCILE_SEGMENTS", 1)  # every member in one segment: it must be cut
     emf()
 
@@ -316,7 +316,7 @@ def test_given_every_unit_and_its_continuations_delivered_twice_then_each_member
 def test_given_a_scan_page_that_ends_on_a_phone_guard_then_the_next_unit_never_starts_from_its_key(api, members, monkeypatch):
     program = busy_program(api, members)
     monkeypatch.setattr("chalicelib.usecases.reconcile.SCAN_PAGE_ITEMS", 1)
-    monkeypatch.setattr("chalicelib.jobs.runner.RECONCILE_UNIT_SECONDS", 0)
+    monkeypatch.setattr("chalicelib.jobs.specs.RECONCILE_UNIT_SECONDS", 0)
     monkeypatch.setattr("chalicelib.jobs.specs.RECONCILE_SEGMENTS", 1)  # every member in one segment: it must be cut
     queued: list[str] = []
 

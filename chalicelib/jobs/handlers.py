@@ -1,4 +1,5 @@
-"""The jobs as Chalice scheduled functions, and the queue worker that does their units.
+"""The jobs' Lambda handlers: one Chalice scheduled function per job spec, and the
+queue worker that does their units (both hand over to runner.py at once).
 
 Run by hand from the console: invoke the job's function with
 `{"as_of": "YYYY-MM-DD", "dry_run": true|false}` (add `"inline": true` to do

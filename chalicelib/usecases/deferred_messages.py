@@ -1,0 +1,65 @@
+"""The `send-deferred` job: send what quiet hours held back, once it may go.
+
+Messages decided during quiet hours wait under the hour they may go (store/deferred_messages.py).
+Every hour, for each shard, the job reads the buckets of the hours gone by and sends each message
+whose time has come: taken (deleted) first, then sent, so it goes at most once even when two
+deliveries of the job meet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from ..domain.messaging import is_channel
+from ..notify.sender import DeliveryFailed, Message, send
+from ..store.deferred_messages import take, waiting_in
+
+# The hours read back from now: a message not sent by then (the dispatcher was down that long)
+# is left to TTL.
+HOURS_LOOKED_BACK = 48
+
+
+@dataclass
+class Dispatch:
+    """What one shard's dispatch did."""
+
+    examined: int = 0
+    sent: int = 0  # sent, or (dry run) would be
+    delivered: int = 0  # taken and handed to the channel
+    skipped: dict[str, int] = field(default_factory=dict)  # not_yet, already_sent, unknown_channel, delivery_failed
+    round_trips: int = 0
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+def send_due_messages(shard: int, now_local: datetime, *, dry_run: bool) -> Dispatch:
+    """Send the messages of one shard that may go by `now_local` (a dry run sends and deletes nothing)."""
+    now = now_local.astimezone(UTC)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    dispatch = Dispatch()
+    for back in range(HOURS_LOOKED_BACK):
+        dispatch.round_trips += 1
+        for message in waiting_in(hour - timedelta(hours=back), shard):
+            dispatch.examined += 1
+            if message.send_after > now:
+                dispatch.skip("not_yet")
+                continue
+            if dry_run:
+                dispatch.sent += 1
+                continue
+            if not take(message):
+                dispatch.skip("already_sent")
+                continue
+            if not is_channel(message.channel):  # a stored string: written from a Message, so never in practice
+                dispatch.skip("unknown_channel")
+                continue
+            try:
+                send(Message(channel=message.channel, to=message.recipient, kind=message.kind, body=message.body))
+            except DeliveryFailed:
+                dispatch.skip("delivery_failed")
+                continue
+            dispatch.sent += 1
+            dispatch.delivered += 1
+    return dispatch
