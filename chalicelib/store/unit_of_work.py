@@ -104,6 +104,9 @@ class _Part:
     kind: str  # condition_check | delete | put | update
 
 
+# An item's update actions, as store modules build them and use cases pass them on to `update`.
+type Writes = list[Action]
+
 _ORDER = {"condition_check": 0, "delete": 1, "put": 2, "update": 3}
 
 

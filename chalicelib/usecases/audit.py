@@ -19,7 +19,7 @@ from ..store import keys
 from ..store.ledger import new_entry_id
 from ..store.models_admin import AuditEntry
 from ..store.paging import decode_cursor, encode_cursor
-from ..store.unit_of_work import Transaction
+from ..store.unit_of_work import Transaction, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def audit_entries(change: Change, rules: ProgramRules, now: datetime) -> list[Au
     return copies
 
 
-def add_audit(tx: Transaction, change: Change, rules: ProgramRules, now: datetime) -> dict[str, Any]:
+def add_audit(tx: UnitOfWork, change: Change, rules: ProgramRules, now: datetime) -> dict[str, Any]:
     """Put the entry's copies in `tx` (each only if absent); returns the entry as the API shows it."""
     entries = audit_entries(change, rules, now)
     for n, entry in enumerate(entries):

@@ -23,7 +23,17 @@ from chalice.app import Response
 from ...domain.errors import HuiyuanError, NotFound, ValidationFailed
 from ...lazy import lazy_module
 from ...settings import get_settings
-from ..http import ApiBlueprint, json_response, parse_body, problem_response, query_cursor, query_limit, query_param
+from ..http import (
+    ApiBlueprint,
+    answer_response,
+    json_response,
+    optional_idempotency_key,
+    parse_body,
+    problem_response,
+    query_cursor,
+    query_limit,
+    query_param,
+)
 from . import admin
 from .members import member_token
 
@@ -84,8 +94,7 @@ def redeem_at_till(code: str) -> Response:
     normalised = schemas.normalise_coupon_code(unquote(code))
     if normalised is None:
         raise ValidationFailed.single("code", "not a coupon code")
-    outcome = coupons.redeem_coupon(normalised, parse_body(request, schemas.CouponRedemptionRequest), merchant)
-    return json_response(outcome.body, status=outcome.status)
+    return answer_response(coupons.redeem_coupon(normalised, parse_body(request, schemas.CouponRedemptionRequest), merchant))
 
 
 # --- feedback --------------------------------------------------------------------------
@@ -95,8 +104,7 @@ def redeem_at_till(code: str) -> Response:
 def give_feedback() -> Response:
     request = bp.current_request
     body = parse_body(request, schemas.FeedbackRequest)
-    outcome = feedback.submit_feedback(_member_id(), body, request.headers.get("idempotency-key"))
-    return json_response(outcome.body, status=outcome.status)
+    return answer_response(feedback.submit_feedback(_member_id(), body, optional_idempotency_key(request)))
 
 
 @bp.route("/v1/me/feedback", methods=["GET"], authorizer=member_token)
@@ -146,5 +154,4 @@ def answer(feedback_id: str) -> Response:
     if not schemas.is_feedback_id(feedback_id):
         raise NotFound(f"No feedback {feedback_id[:40]}")
     body = parse_body(request, schemas.FeedbackAnswerRequest)
-    outcome = feedback.answer_feedback(feedback_id, body.text, _actor())
-    return json_response(outcome.body, status=outcome.status)
+    return answer_response(feedback.answer_feedback(feedback_id, body.text, _actor()))

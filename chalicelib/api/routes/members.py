@@ -12,7 +12,7 @@ from chalice.app import AuthRequest, AuthResponse, Response
 
 from ...lazy import lazy_module
 from ...observability import logger
-from ..http import ApiBlueprint, json_response, parse_body, query_cursor, query_limit
+from ..http import ApiBlueprint, answer_response, idempotency_key, json_response, parse_body, query_cursor, query_limit
 
 if TYPE_CHECKING:
     from ...domain import tokens
@@ -81,5 +81,4 @@ def my_ledger() -> Response:
 def redeem() -> Response:
     request = bp.current_request
     body = parse_body(request, schemas.RedemptionRequest)
-    outcome = redemptions.redeem_reward(_member_id(), request.headers.get("idempotency-key"), body.reward_id)
-    return json_response(outcome.body, status=outcome.status)
+    return answer_response(redemptions.redeem_reward(_member_id(), idempotency_key(request), body.reward_id))
