@@ -32,7 +32,7 @@ from ..observability import count, logger
 from ..store import keys
 from ..store.models import CodeAttempts, SendCounter, SendThrottle, VerificationCode
 from ..store.parameters import code_pepper
-from ..store.unit_of_work import Cancelled, Transaction, error_code
+from ..store.unit_of_work import Cancelled, Transaction, UnitOfWork, error_code
 
 
 def too_soon(rules: ProgramRules) -> TooManyAttempts:
@@ -101,7 +101,7 @@ class SendReservation:
     windows: list[_Window]
     throttled: bool
 
-    def add_to(self, tx: Transaction, throttle: tuple[SendThrottle, Condition] | None) -> None:
+    def add_to(self, tx: UnitOfWork, throttle: tuple[SendThrottle, Condition] | None) -> None:
         for window in self.windows:
             counter = SendCounter(window.pk, keys.SEND_LIMIT_SK)
             tx.update(
