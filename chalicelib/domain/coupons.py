@@ -12,8 +12,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from .rules import ProgramRules
+if TYPE_CHECKING:
+    from .rules import ProgramRules  # pydantic: loaded with the rules, not with every view
 
 
 def coupon_status(status: str, expires_at: datetime, now: datetime) -> str:
