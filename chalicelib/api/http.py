@@ -196,6 +196,27 @@ def query_cursor(request: Request) -> str | None:
     return cursor
 
 
+IDEMPOTENCY_KEY_MAX = 128
+_KEY_RULE = f"1 to {IDEMPOTENCY_KEY_MAX} printable characters"
+
+
+def _checked_key(value: str | None, rule: str) -> str:
+    if not value or len(value) > IDEMPOTENCY_KEY_MAX or not value.isprintable():
+        raise ValidationFailed.single("Idempotency-Key", rule)
+    return value
+
+
+def idempotency_key(request: Request) -> str:
+    """The Idempotency-Key header, required: 1 to 128 printable characters (400 naming it otherwise)."""
+    return _checked_key(request.headers.get("idempotency-key"), f"header required, {_KEY_RULE}")
+
+
+def optional_idempotency_key(request: Request) -> str | None:
+    """The Idempotency-Key header when sent (then as `idempotency_key` requires it)."""
+    value = request.headers.get("idempotency-key")
+    return None if value is None else _checked_key(value, _KEY_RULE)
+
+
 def path_id(raw: str, field: str) -> str:
     """An id from the path, percent-decoded; 400 naming the field if it cannot be one."""
     value = path_identifier(raw)

@@ -1,24 +1,29 @@
-"""Issuing coupons: the member's Coupon item and its code guard, always together.
+"""Coupons as the table keeps them: the member's Coupon item and its code guard, always issued
+together, and the record of each use at a till.
 
-Every coupon (welcome, birthday, redemption) is issued by `add_coupon` inside
-the transaction that grants it, so its code is unique program-wide (the
-`COUPON#<code>` guard is a conditional put) and a till can find it by code.
-A code that collides cancels the transaction; the caller retries with a new code.
+- `MEMBER#<id>` / `COUPON#<code>` (Coupon): the member's coupon; its `status` goes from `issued`
+  to `redeemed` (or `revoked`) once, conditionally.
+- `COUPON#<code>` / `GUARD` (CouponCode): put only if absent in the unit of work that issues the
+  coupon, so codes are unique program-wide and a till finds a coupon by its code alone. A code
+  that collides cancels the unit of work; the caller starts over with a new code.
+- `COUPONUSE#<redemption_id>` / `COUPONUSE` (CouponUse): the till's use of a coupon, the
+  idempotency record (store/idempotency.py) put with the coupon's redemption.
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
 from ..domain.codes import COUPON_ALPHABET
-from ..domain.rules import ProgramRules
 from . import keys
-from .models import Coupon, Reward
-from .models_engagement import CouponCode
-from .paging import Page, query_page
+from .models import BaseItem, Coupon, Member
+from .models_engagement import CouponCode, CouponUse
+from .paging import Page, encode_cursor, query_page, start_key
 from .unit_of_work import UnitOfWork
 
 CODE_LENGTH = 10
@@ -29,6 +34,7 @@ def new_coupon_code() -> str:
 
 
 def new_coupon(member_id: str, kind: str, reward_id: str | None, expires_at: datetime, now: datetime) -> Coupon:
+    """An issued coupon with a fresh code (not yet written: `add_coupon`)."""
     code = new_coupon_code()
     return Coupon(
         keys.member_pk(member_id),
@@ -43,11 +49,11 @@ def new_coupon(member_id: str, kind: str, reward_id: str | None, expires_at: dat
     )
 
 
-def add_coupon(tx: UnitOfWork, coupon: Coupon, name: str = "coupon") -> None:
+def add_coupon(uow: UnitOfWork, coupon: Coupon, name: str = "coupon") -> None:
     """Put the coupon and its code guard (both only if absent): a part named
-    `<name>` or `<name>_code` failing means the code was taken; retry."""
-    tx.put(name, coupon, Coupon.pk.does_not_exist())
-    tx.put(
+    `<name>` or `<name>_code` failing means the code was taken; start over."""
+    uow.put(name, coupon, Coupon.pk.does_not_exist())
+    uow.put(
         f"{name}_code",
         CouponCode(
             keys.coupon_code_pk(coupon.code),
@@ -63,21 +69,90 @@ def add_coupon(tx: UnitOfWork, coupon: Coupon, name: str = "coupon") -> None:
     )
 
 
-def gift_coupon(member_id: str, kind: str, reward_id: str | None, rules: ProgramRules, now: datetime) -> Coupon | None:
-    """A coupon for `reward_id` as a gift (welcome, birthday), valid for the reward's
-    `coupon_valid_days` or the program's. None when the reward is not (or no longer)
-    in the catalogue: a gift is never worth failing the request or job over.
-    Gifts do not take from the reward's stock, which counts redemptions for points."""
-    if not reward_id:
-        return None
+def get_coupon(member_id: str, code: str) -> Coupon | None:
     try:
-        reward = Reward.get(keys.REWARD_PK, keys.reward_sk(reward_id))
+        return Coupon.get(keys.member_pk(member_id), keys.coupon_sk(code), consistent_read=True)
     except DoesNotExist:
         return None
-    if not reward.active:
+
+
+def coupon_page(member_id: str, limit: int, cursor: str | None, keep: Callable[[Coupon], bool]) -> Page[Coupon]:
+    """A page of the member's coupons in code order, only those `keep` keeps: the query reads on
+    until the page is full, so a page is never short while more coupons are kept."""
+    pk = keys.member_pk(member_id)
+    results = BaseItem.query(
+        pk,
+        BaseItem.sk.startswith(keys.COUPON_PREFIX),
+        last_evaluated_key=start_key(pk, cursor, keys.COUPON_PREFIX),
+        consistent_read=True,
+        page_size=limit + 1,
+    )
+    items: list[Coupon] = []
+    more = False
+    for coupon in results:
+        if not isinstance(coupon, Coupon) or not keep(coupon):
+            continue
+        if len(items) == limit:
+            more = True
+            break
+        items.append(coupon)
+    return Page(items, encode_cursor(items[-1].sk) if more and items else None)
+
+
+# --- at the till ---------------------------------------------------------------------------
+
+
+def use_key(redemption_id: str) -> tuple[str, str]:
+    return keys.coupon_use_pk(redemption_id), keys.COUPON_USE_SK
+
+
+def guard_and_use(code: str, redemption_id: str) -> tuple[CouponCode | None, CouponUse | None]:
+    """The coupon's code guard and any use already recorded under `redemption_id`: one strongly
+    consistent round trip."""
+    wanted = [(keys.coupon_code_pk(code), keys.GUARD), use_key(redemption_id)]
+    found = {(i.pk, i.sk): i for i in BaseItem.batch_get(wanted, consistent_read=True)}
+    guard, use = found.get(wanted[0]), found.get(wanted[1])
+    return (guard if isinstance(guard, CouponCode) else None), (use if isinstance(use, CouponUse) else None)
+
+
+def get_use(redemption_id: str) -> CouponUse | None:
+    try:
+        return CouponUse.get(*use_key(redemption_id), consistent_read=True)
+    except DoesNotExist:
         return None
-    expires_at = now + timedelta(days=int(reward.coupon_valid_days or rules.coupon_valid_days))
-    return new_coupon(member_id, kind, reward_id, expires_at, now)
+
+
+def new_use(redemption_id: str, code: str, *, fingerprint: str, write_token: str, response: dict[str, Any], now: datetime) -> CouponUse:
+    """The record of one use at a till (its idempotency record: `idempotency.put_record`)."""
+    return CouponUse(
+        *use_key(redemption_id),
+        redemption_id=redemption_id,
+        code=code,
+        fingerprint=fingerprint,
+        write_token=write_token,
+        response=response,
+        created_at=now,
+    )
+
+
+def mark_redeemed(uow: UnitOfWork, coupon: Coupon, redemption_id: str, store_id: str, now: datetime) -> None:
+    """The coupon is used, once: the part `coupon` fails unless it is still issued."""
+    uow.update(
+        "coupon",
+        coupon,
+        [
+            Coupon.status.set("redeemed"),
+            Coupon.redeemed_at.set(now),
+            Coupon.redemption_id.set(redemption_id),
+            Coupon.redeemed_store.set(store_id),
+        ],
+        Coupon.status == "issued",
+    )
+
+
+def check_member_status(uow: UnitOfWork, member_id: str, status: str, name: str = "member") -> None:
+    """The unit of work commits only while the member's status is `status` (the part `name` fails otherwise)."""
+    uow.condition_check(name, Member, keys.member_pk(member_id), keys.PROFILE, Member.status == status)
 
 
 def unfiltered_coupon_page(member_id: str, limit: int, cursor: str | None) -> Page[Coupon]:

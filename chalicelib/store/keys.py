@@ -256,7 +256,7 @@ def feedback_queue_pk(status: str) -> str:
     return f"FEEDBACKQ#{status}"
 
 
-# Profile changes and closure (usecases/profile.py, usecases/closure.py). A
+# Email and phone changes (usecases/contact_change.py, store/contact_changes.py) and closure. A
 # phone or email change keeps its code in the member's partition, bound to the
 # new phone or email; the new phone's GUARD is only put when the code is proved.
 def change_sk(kind: str) -> str:

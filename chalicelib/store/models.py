@@ -186,7 +186,7 @@ class VerificationCode(BaseItem, discriminator="VerificationCode"):
     digest = UnicodeAttribute()
     nonce = UnicodeAttribute()
     expires_at = UTCDateTimeAttribute()
-    target = UnicodeAttribute(null=True)  # a change code's new phone or email (usecases/profile.py)
+    target = UnicodeAttribute(null=True)  # a change code's new phone or email (store/contact_changes.py)
     channel = UnicodeAttribute(default="sms")  # where the code went: only an SMS code proves a phone
     # A signup's profile (name, email, birthday, gender, consents, referrer), applied to the member
     # only when this code is proven: an unauthenticated request never changes a member.

@@ -197,13 +197,3 @@ def run[T](attempt: Callable[[UnitOfWork], T], *, attempts: int = 30) -> T:
             logger.debug("transaction retry", extra={"attempt": number, "reason": str(exc)})
             time.sleep(random.uniform(0, min(0.1, 0.002 * 2**number)))  # noqa: S311 - jitter, not a secret
     raise TemporarilyUnavailable("The request met too much contention; retry it")
-
-
-# --- until every use case takes its unit of work from `run` (the refactor in progress) -------
-class Transaction(UnitOfWork):
-    def commit(self, explain: object = None) -> None:
-        self._write()
-
-
-def with_retries[T](attempt: Callable[[], T], *, attempts: int = 30) -> T:
-    return run(lambda _uow: attempt(), attempts=attempts)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from ..domain.calendar import is_celebrated_today
 from ..domain.membership import Status
 from ..domain.points import earn, month_key
-from ..store.coupons import gift_coupon
 from ..store.members import birthday_awarded, points_state, points_update
+from .coupons import gift_coupon
 from .member_changes import JobContext, MemberChange, MemberResult, change_member
 
 if TYPE_CHECKING:

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 
 from ..domain.points import earn, lot_expires_on, month_key
 from ..domain.rules import ProgramRules
-from ..store.coupons import add_coupon, gift_coupon
+from ..store.coupons import add_coupon
 from ..store.ledger import add_lot_points, ledger_entry
 from ..store.members import apply_points, points_state, points_update
 from ..store.models import Member
 from ..store.unit_of_work import UnitOfWork
+from .coupons import gift_coupon
 from .referrals import add_referral_on_verification
 
 if TYPE_CHECKING:

@@ -2,60 +2,48 @@
 
 from __future__ import annotations
 
-import secrets
-from datetime import timedelta
 from typing import Any
 
 from ..domain.clock import iso, today_in, utcnow
-from ..domain.codes import COUPON_ALPHABET
-from ..domain.errors import IdempotencyConflict, InsufficientPoints, MemberFrozen, NotFound, OutOfStock, Unauthorized, ValidationFailed
+from ..domain.coupons import coupon_expires_at
+from ..domain.errors import InsufficientPoints, MemberFrozen, NotFound, OutOfStock, Unauthorized
+from ..domain.membership import is_open, require_may_spend
 from ..domain.points import NotEnoughPoints, spend
 from ..observability import count, logger
-from ..store import keys
-from ..store.coupons import add_coupon
+from ..store import redemptions
+from ..store.coupons import add_coupon, new_coupon
+from ..store.idempotency import existing_record, new_write_token, put_record, replay
 from ..store.ledger import ledger_entry
-from ..store.members import as_dict, points_state, points_update
-from ..store.models import BaseItem, Coupon, Member, Redemption, Reward
+from ..store.members import points_state, points_update
+from ..store.models import Redemption
 from ..store.parameters import load_rules
-from ..store.unit_of_work import Cancelled, Retryable, Transaction, with_retries
-from .common import Answer as Outcome
-from .common import activity_actions, fingerprint, plain
+from ..store.rewards import take_one_from_stock
+from ..store.unit_of_work import Cancelled, UnitOfWork, run
+from .common import Answer, activity_actions, created, fingerprint, replayed
 
-IDEMPOTENCY_KEY_MAX = 128
+CONFLICT = "That Idempotency-Key was already used for another reward"
 
 
-def redeem_reward(member_id: str, idempotency_key: str | None, reward_id: str) -> Outcome:
+def redeem_reward(member_id: str, idempotency_key: str, reward_id: str) -> Answer:
     """Spend the reward's cost (oldest points first) and issue its coupon.
 
-    One read round trip (member, earlier redemption, reward) and one
-    transaction: member (version-checked), redemption record (absent),
-    ledger entry, coupon, and the reward's stock (> 0) when it is limited.
+    One read round trip (member, earlier redemption, reward) and one unit of work: member
+    (version-checked), redemption record (absent), ledger entry, coupon, and the reward's stock
+    (> 0) when it is limited. The same key again answers the same (common.replayed).
     """
-    if not idempotency_key or len(idempotency_key) > IDEMPOTENCY_KEY_MAX or not idempotency_key.isprintable():
-        raise ValidationFailed.single("Idempotency-Key", f"header required, 1 to {IDEMPOTENCY_KEY_MAX} printable characters")
     rules = load_rules()
     digest = fingerprint({"reward_id": reward_id})
+    write_token = new_write_token()
 
-    def attempt() -> Outcome:
+    def attempt(uow: UnitOfWork) -> Answer:
         now = utcnow()
-        wanted = [
-            (keys.member_pk(member_id), keys.PROFILE),
-            (keys.member_pk(member_id), keys.redemption_sk(idempotency_key)),
-            (keys.REWARD_PK, keys.reward_sk(reward_id)),
-        ]
-        found = {(i.pk, i.sk): i for i in BaseItem.batch_get(wanted, consistent_read=True)}
-        member = found.get(wanted[0])
-        earlier = found.get(wanted[1])
-        reward = found.get(wanted[2])
-        if not isinstance(member, Member) or member.status == "closed":
+        member, earlier, reward = redemptions.redemption_reads(member_id, idempotency_key, reward_id)
+        if member is None or not is_open(member.status):
             raise Unauthorized("The membership is closed")
-        if isinstance(earlier, Redemption):
-            if earlier.fingerprint != digest:
-                raise IdempotencyConflict("That Idempotency-Key was already used for another reward")
-            return Outcome(201, plain(as_dict(earlier.response)))
-        if member.status == "frozen":
-            raise MemberFrozen("The membership is frozen; points cannot be spent")
-        if not isinstance(reward, Reward) or not reward.active:
+        if earlier is not None:
+            return replayed(replay(earlier, digest, CONFLICT, write_token))
+        require_may_spend(member.status)
+        if reward is None or not reward.active:
             raise NotFound(f"No reward {reward_id}")
         if reward.stock is not None and reward.stock <= 0:
             raise OutOfStock(f"{reward.name} is out of stock")
@@ -64,53 +52,42 @@ def redeem_reward(member_id: str, idempotency_key: str | None, reward_id: str) -
             state = spend(points_state(member), cost)
         except NotEnoughPoints:
             raise InsufficientPoints(f"The reward costs {cost} points; the balance is {int(member.balance)}") from None
-        code = "".join(secrets.choice(COUPON_ALPHABET) for _ in range(10))
-        expires_at = now + timedelta(days=int(reward.coupon_valid_days or rules.coupon_valid_days))
-        redemption_id = f"rdm_{secrets.token_hex(8)}"
+        coupon = new_coupon(member_id, "redemption", reward_id, coupon_expires_at(now, reward.coupon_valid_days, rules), now)
+        redemption_id = redemptions.new_redemption_id()
         body: dict[str, Any] = {
             "redemption_id": redemption_id,
             "reward_id": reward_id,
             "points_spent": cost,
             "balance": state.balance,
-            "coupon": {"code": code, "expires_at": iso(expires_at)},
+            "coupon": {"code": coupon.code, "expires_at": iso(coupon.expires_at)},
         }
-        tx = Transaction()
-        tx.put(
-            "redemption",
-            Redemption(keys.member_pk(member_id), keys.redemption_sk(idempotency_key), fingerprint=digest, response=body, created_at=now),
-            Redemption.pk.does_not_exist(),
-        )
-        tx.update("member", member, points_update(state) + activity_actions(member, rules, today_in(rules.zone, now)))
-        tx.put("ledger", ledger_entry(member_id, "redeem", -cost, state.balance, redemption_id, now))
-        # With its COUPON#<code> guard: codes are unique and a till finds the coupon by code.
-        add_coupon(
-            tx,
-            Coupon(
-                keys.member_pk(member_id),
-                keys.coupon_sk(code),
-                code=code,
-                member_id=member_id,
-                kind="redemption",
-                reward_id=reward_id,
-                expires_at=expires_at,
-                created_at=now,
-            ),
-        )
+        record = redemptions.new_record(member_id, idempotency_key, fingerprint=digest, write_token=write_token, response=body, now=now)
+        put_record(uow, "record", record)
+        uow.update("member", member, points_update(state) + activity_actions(member, rules, today_in(rules.zone, now)))
+        uow.put("ledger", ledger_entry(member_id, "redeem", -cost, state.balance, redemption_id, now))
+        add_coupon(uow, coupon)  # with its code guard: codes are unique and a till finds the coupon by code
         if reward.stock is not None:
-            tx.update("reward", reward, [Reward.stock.add(-1)], Reward.stock > 0)
-        try:
-            tx.commit()
-        except Cancelled as exc:
-            if "reward" in exc.failed and "member" not in exc.failed and "redemption" not in exc.failed:
-                raise OutOfStock(f"{reward.name} is out of stock") from exc
-            raise Retryable("member changed meanwhile") from exc
+            take_one_from_stock(uow, reward)
+        name = reward.name
+
+        def explain(cancelled: Cancelled) -> Answer | None:
+            done = existing_record(cancelled, "record", Redemption, redemptions.record_key(member_id, idempotency_key))
+            if done is not None:
+                return replayed(replay(done, digest, CONFLICT, write_token))
+            if "reward" in cancelled.failed and "member" not in cancelled.failed:
+                raise OutOfStock(f"{name} is out of stock")
+            return None  # the member changed meanwhile (or the coupon code was taken): read again
+
+        answer = uow.commit(explain)
+        if answer is not None:
+            return answer
         count("Redemptions")
         count("PointsRedeemed", cost)
         logger.info("reward redeemed", extra={"member_id": member_id, "reward_id": reward_id, "points": cost})
-        return Outcome(201, body)
+        return created(body)
 
     try:
-        return with_retries(attempt)
+        return run(attempt)
     except (InsufficientPoints, OutOfStock, MemberFrozen) as exc:
         # A member who could not have the reward: the operators' signal of a catalogue or balance problem.
         count("RedemptionsRejected")

@@ -10,51 +10,26 @@
   referrer gets `referrer_points`, unless the referrer is frozen, closed or
   gone by then, in which case the referral is forfeited for good.
 
-A referral never counts when the referrer is not active when the friend
-verifies, refers themselves, or was themselves referred by the friend (a
-loop). Replayed purchases cancel the whole transaction on the order guard,
-so they settle nothing; later purchases find the referral settled.
+When a referral counts is the domain's (domain/referrals.py). Replayed
+purchases cancel the whole transaction on the order guard, so they settle
+nothing; later purchases find the referral settled.
 """
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from pynamodb.expressions.update import Action
-
 from ..domain.points import earn, lot_expires_on, month_key
+from ..domain.referrals import why_not_rewarded
 from ..domain.rules import ProgramRules
 from ..notify.sender import Message
 from ..observability import count, logger
-from ..store import keys
+from ..store import referrals
 from ..store.ledger import add_lot_points, ledger_entry
 from ..store.members import points_state, points_update
-from ..store.models import BaseItem, Member
-from ..store.models_engagement import Referral
-from ..store.unit_of_work import Transaction
-
-
-def _referral_reads(referrer_id: str, referee_id: str) -> tuple[Member | None, Referral | None]:
-    """The referrer and the referral record, in one strongly consistent round trip."""
-    wanted = [(keys.member_pk(referrer_id), keys.PROFILE), (keys.member_pk(referrer_id), keys.referral_sk(referee_id))]
-    found = {(i.pk, i.sk): i for i in BaseItem.batch_get(wanted, consistent_read=True)}
-    referrer, record = found.get(wanted[0]), found.get(wanted[1])
-    return (referrer if isinstance(referrer, Member) else None), (record if isinstance(record, Referral) else None)
-
-
-def why_not_rewarded(referrer: Member | None, referee: Member) -> str | None:
-    """Why a referral earns nothing now, or None when the referrer may be rewarded."""
-    if referrer is None:
-        return "referrer_gone"
-    if referrer.member_id == referee.member_id:
-        return "self_referral"
-    if referrer.referred_by == referee.member_id:
-        return "referral_loop"
-    if referrer.status != "active":
-        return f"referrer_{referrer.status}"
-    return None
+from ..store.models import Member
+from ..store.unit_of_work import UnitOfWork, Writes
 
 
 @dataclass
@@ -62,19 +37,19 @@ class Joining:
     """What a first verification adds for a referral: bonus entries (ref, points) and member writes."""
 
     bonuses: list[tuple[str, int]] = field(default_factory=list)
-    member_actions: list[Action] = field(default_factory=list)
+    member_actions: Writes = field(default_factory=list)
 
 
-def add_referral_on_verification(tx: Transaction, member: Member, rules: ProgramRules, now: datetime) -> Joining:
+def add_referral_on_verification(uow: UnitOfWork, member: Member, rules: ProgramRules, now: datetime) -> Joining:
     """On the referred member's first verification: record the referral and grant their bonus.
 
-    The caller credits `bonuses` to the member in the same transaction.
+    The caller credits `bonuses` to the member in the same unit of work.
     """
     joining = Joining()
     referrer_id = member.referred_by
     if not referrer_id:
         return joining
-    referrer, existing = _referral_reads(referrer_id, member.member_id)
+    referrer, existing = referrals.referral_reads(referrer_id, member.member_id)
     if existing is not None:
         return joining  # recorded (and its bonus paid) by an earlier verification
     reason = why_not_rewarded(referrer, member)
@@ -82,24 +57,10 @@ def add_referral_on_verification(tx: Transaction, member: Member, rules: Program
         count("ReferralsRefused")
         logger.info("referral not counted", extra={"member_id": member.member_id, "referrer_id": referrer_id, "reason": reason})
         return joining
-    referral_id = f"ref_{secrets.token_hex(8)}"
-    tx.put(
-        "referral",
-        Referral(
-            keys.member_pk(referrer_id),
-            keys.referral_sk(member.member_id),
-            referral_id=referral_id,
-            referrer_id=referrer_id,
-            referee_id=member.member_id,
-            status="joined",
-            referee_points=rules.referee_points,
-            joined_at=now,
-        ),
-        Referral.pk.does_not_exist(),
-    )
-    joining.member_actions.append(Member.referral_open.set(True))
+    referral = referrals.add_referral(uow, referrer_id, member.member_id, rules.referee_points, now)
+    joining.member_actions += referrals.referral_open_writes(True)
     if rules.referee_points:
-        joining.bonuses.append((f"referral:{referral_id}", rules.referee_points))
+        joining.bonuses.append((f"referral:{referral.referral_id}", rules.referee_points))
     count("ReferralsJoined")
     logger.info("referral joined", extra={"member_id": member.member_id, "referrer_id": referrer_id})
     return joining
@@ -109,51 +70,41 @@ def add_referral_on_verification(tx: Transaction, member: Member, rules: Program
 class Settlement:
     """What the referred member's first purchase does about their referral."""
 
-    member_actions: list[Action]
+    member_actions: Writes
     message: Message | None = None
     referrer_id: str | None = None
     points: int = 0
 
 
-def settle_referral_on_purchase(tx: Transaction, member: Member, rules: ProgramRules, now: datetime, today: date) -> Settlement | None:
+def settle_referral_on_purchase(uow: UnitOfWork, member: Member, rules: ProgramRules, now: datetime, today: date) -> Settlement | None:
     """On the first purchase since the member joined through a referral: settle it once.
 
-    Adds to `tx`: the referral's settlement (conditional on it still being
+    Adds to `uow`: the referral's settlement (conditional on it still being
     `joined`), and when the referrer may be rewarded, their balance
     (version-checked), ledger entry and lot. The caller adds
     `member_actions` (closing the member's open referral) to its own update.
     """
     if not member.referral_open or not member.referred_by:
         return None
-    settlement = Settlement(member_actions=[Member.referral_open.remove()])
-    referrer, record = _referral_reads(member.referred_by, member.member_id)
+    settlement = Settlement(member_actions=referrals.referral_open_writes(False))
+    referrer, record = referrals.referral_reads(member.referred_by, member.member_id)
     if record is None or record.status != "joined":
         return settlement
     reason = why_not_rewarded(referrer, member)
     if reason:
-        tx.update(
-            "referral",
-            record,
-            [Referral.status.set("forfeited"), Referral.reason.set(reason), Referral.settled_at.set(now)],
-            Referral.status == "joined",
-        )
+        referrals.forfeit(uow, record, reason, now)
         count("ReferralsForfeited")
         logger.info("referral forfeited", extra={"member_id": member.member_id, "referrer_id": member.referred_by, "reason": reason})
         return settlement
     assert referrer is not None
     points = rules.referrer_points
-    tx.update(
-        "referral",
-        record,
-        [Referral.status.set("rewarded"), Referral.referrer_points.set(points), Referral.settled_at.set(now)],
-        Referral.status == "joined",
-    )
+    referrals.reward(uow, record, points, now)
     if points:
         month = month_key(today)
         state = earn(points_state(referrer), points, month, qualifying=False)
-        tx.update("referrer", referrer, points_update(state))
-        tx.put("referrer_ledger", ledger_entry(referrer.member_id, "bonus", points, state.balance, f"referral:{record.referral_id}", now))
-        add_lot_points(tx, referrer.member_id, month, points, lot_expires_on(month, rules.points_validity_months))
+        uow.update("referrer", referrer, points_update(state))
+        uow.put("referrer_ledger", ledger_entry(referrer.member_id, "bonus", points, state.balance, f"referral:{record.referral_id}", now))
+        add_lot_points(uow, referrer.member_id, month, points, lot_expires_on(month, rules.points_validity_months))
         settlement.message = Message(
             channel="sms",
             to=referrer.phone,

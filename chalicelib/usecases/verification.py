@@ -26,15 +26,3 @@ def send_email_confirmation(email: str, code: str, rules: ProgramRules) -> None:
 def code_text(rules: ProgramRules, code: str, purpose: str = "") -> str:
     minutes = max(rules.code_ttl_seconds // 60, 1)
     return f"[{rules.program_name}] Your verification code is {code}. {purpose}It expires in {minutes} minutes."
-
-
-# Until the profile use cases import these from store/codes.py themselves (the refactor in progress).
-from ..store.codes import (  # noqa: E402, F401
-    SendReservation,
-    claim_attempt,
-    code_is_valid,
-    new_code_item,
-    reserve_code_send,
-    reserve_send_alone,
-    throttle_marker,
-)

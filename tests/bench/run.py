@@ -339,9 +339,9 @@ def _stack_section(result: load.LoadResult | None, timing: PurchaseTime | None) 
 def _retry_attempts() -> int:
     import inspect
 
-    from chalicelib.store.unit_of_work import with_retries
+    from chalicelib.store.unit_of_work import run
 
-    return int(inspect.signature(with_retries).parameters["attempts"].default)
+    return int(inspect.signature(run).parameters["attempts"].default)
 
 
 def _cost_table(c: cost.PurchaseCost) -> list[str]:

@@ -88,7 +88,8 @@ def test_given_a_new_phone_when_the_member_signs_up_buys_and_redeems_then_every_
     assert redemption["coupon"]["code"] and redemption["coupon"]["expires_at"]
 
     again = redeem(stack, token, "coffee", key)
-    assert again.status_code == 201, again.text
+    assert again.status_code == 200, again.text
+    assert again.headers.get("Idempotent-Replayed") == "true"
     assert again.json() == redemption
     assert balance(stack, token) == 50
 

@@ -119,7 +119,7 @@ def test_given_a_throttled_transaction_during_redemption_then_nothing_is_spent_t
     assert failed.status == 503
     ok = api.post("/v1/me/redemptions", {"reward_id": "coffee"}, headers=headers)
     again = api.post("/v1/me/redemptions", {"reward_id": "coffee"}, headers=headers)
-    assert ok.status == again.status == 201
+    assert (ok.status, again.status, again.headers.get("Idempotent-Replayed")) == (201, 200, "true")
     assert ok.json() == again.json()
     assert _invariant_holds(body["member"]["member_id"]) == (100, 100)
 
@@ -165,6 +165,25 @@ def test_given_a_purchase_whose_commit_answer_is_lost_then_the_retry_still_answe
     assert [m["kind"] for m in messages(outbox_path) if m["to"] == phone] == ["invite"]
     assert _invariant_holds(reply.json()["member_id"]) == (100, 100)
     assert members.purchase("o-lost", 10000, phone=phone).status == 200
+
+
+def test_given_a_redemption_whose_commit_answer_is_lost_then_the_retry_answers_201_once_and_a_later_retry_is_a_replay(api, members):
+    token, body = members.verified()
+    members.purchase("o-1", 50000, phone=body["member"]["phone"])
+    headers = {**bearer(token), "Idempotency-Key": "k-lost"}
+    handler, lost = _lost_answer("TransactWriteItems")
+    for client in _clients():
+        client.meta.events.register("after-call.dynamodb.TransactWriteItems", handler, unique_id="lose-answer")
+    try:
+        reply = api.post("/v1/me/redemptions", {"reward_id": "coffee"}, headers=headers)
+    finally:
+        for client in _clients():
+            client.meta.events.unregister("after-call.dynamodb.TransactWriteItems", unique_id="lose-answer")
+    assert lost[0] == 1
+    assert (reply.status, reply.headers.get("Idempotent-Replayed")) == (201, None)
+    again = api.post("/v1/me/redemptions", {"reward_id": "coffee"}, headers=headers)
+    assert (again.status, again.headers.get("Idempotent-Replayed"), again.json()) == (200, "true", reply.json())
+    assert _invariant_holds(body["member"]["member_id"]) == (100, 100)
 
 
 def test_given_dynamodb_does_not_answer_then_503_not_500(api, members):

@@ -166,7 +166,7 @@ def test_given_an_idempotency_key_then_a_retry_answers_the_same_and_stores_nothi
     token, _ = members.verified()
     first = _give(api, token, **{"Idempotency-Key": "fb-1"})
     again = _give(api, token, **{"Idempotency-Key": "fb-1"})
-    assert (first.status, again.status) == (201, 201)
+    assert (first.status, again.status, again.headers.get("Idempotent-Replayed")) == (201, 200, "true")
     assert again.json() == first.json()
     assert len(_mine(api, token)["items"]) == 1 and len(_queue(api)["items"]) == 1
     _problem(_give(api, token, {"category": "app", "text": "other"}, **{"Idempotency-Key": "fb-1"}), 409, "idempotency_conflict")

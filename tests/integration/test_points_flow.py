@@ -158,7 +158,7 @@ def test_given_enough_points_when_redeeming_then_a_coupon_is_issued_and_points_s
     assert first.json()["points_spent"] == 500 and first.json()["balance"] == 100
     assert len(first.json()["coupon"]["code"]) == 10
     again = api.post("/v1/me/redemptions", {"reward_id": "coffee"}, headers=headers)
-    assert (again.status, again.json()) == (201, first.json())
+    assert (again.status, again.headers.get("Idempotent-Replayed"), again.json()) == (200, "true", first.json())
     other = api.post("/v1/me/redemptions", {"reward_id": "tote-bag"}, headers=headers)
     assert other.status == 409 and other.json()["code"] == "idempotency_conflict"
     assert _balance(api, token) == 100

@@ -21,7 +21,17 @@ from chalice.app import Response
 
 from ...domain.errors import NotFound, ValidationFailed
 from ...lazy import lazy_module
-from ..http import ApiBlueprint, json_response, member_id_of, parse_body, query_cursor, query_limit, query_param
+from ..http import (
+    ApiBlueprint,
+    answer_response,
+    json_response,
+    member_id_of,
+    optional_idempotency_key,
+    parse_body,
+    query_cursor,
+    query_limit,
+    query_param,
+)
 from . import admin
 from .members import member_token
 
@@ -74,8 +84,7 @@ def redeem_at_till(code: str) -> Response:
     normalised = schemas.normalise_coupon_code(unquote(code))
     if normalised is None:
         raise ValidationFailed.single("code", "not a coupon code")
-    outcome = coupons.redeem_coupon(normalised, parse_body(request, schemas.CouponRedemptionRequest), merchant)
-    return json_response(outcome.body, status=outcome.status)
+    return answer_response(coupons.redeem_coupon(normalised, parse_body(request, schemas.CouponRedemptionRequest), merchant))
 
 
 # --- feedback --------------------------------------------------------------------------
@@ -85,8 +94,7 @@ def redeem_at_till(code: str) -> Response:
 def give_feedback() -> Response:
     request = bp.current_request
     body = parse_body(request, schemas.FeedbackRequest)
-    outcome = feedback.submit_feedback(member_id_of(request), body, request.headers.get("idempotency-key"))
-    return json_response(outcome.body, status=outcome.status)
+    return answer_response(feedback.submit_feedback(member_id_of(bp.current_request), body, optional_idempotency_key(request)))
 
 
 @bp.route("/v1/me/feedback", methods=["GET"], authorizer=member_token)
@@ -118,5 +126,4 @@ def answer(feedback_id: str) -> Response:
     if not schemas.is_feedback_id(feedback_id):
         raise NotFound(f"No feedback {feedback_id[:40]}")
     body = parse_body(request, schemas.FeedbackAnswerRequest)
-    outcome = feedback.answer_feedback(feedback_id, body.text, _actor())
-    return json_response(outcome.body, status=outcome.status)
+    return answer_response(feedback.answer_feedback(feedback_id, body.text, _actor()))

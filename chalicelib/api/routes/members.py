@@ -12,7 +12,7 @@ from chalice.app import AuthRequest, AuthResponse, Response
 
 from ...lazy import lazy_module
 from ...observability import logger
-from ..http import ApiBlueprint, json_response, member_id_of, parse_body, query_cursor, query_limit
+from ..http import ApiBlueprint, answer_response, idempotency_key, json_response, member_id_of, parse_body, query_cursor, query_limit
 
 if TYPE_CHECKING:
     from ...domain import tokens
@@ -75,5 +75,4 @@ def my_ledger() -> Response:
 def redeem() -> Response:
     request = bp.current_request
     body = parse_body(request, schemas.RedemptionRequest)
-    outcome = redemptions.redeem_reward(member_id_of(request), request.headers.get("idempotency-key"), body.reward_id)
-    return json_response(outcome.body, status=outcome.status)
+    return answer_response(redemptions.redeem_reward(member_id_of(bp.current_request), idempotency_key(request), body.reward_id))

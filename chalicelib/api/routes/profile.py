@@ -14,11 +14,13 @@ from ..http import ApiBlueprint, client_address, json_response, member_id_of, pa
 from .members import member_token
 
 if TYPE_CHECKING:
-    from ...usecases import closure, profile
+    from ...usecases import closure, contact_change, data_export, profile
     from ..schemas import profile as schemas
 else:
     schemas = lazy_module("chalicelib.api.schemas.profile")
     closure = lazy_module("chalicelib.usecases.closure")
+    contact_change = lazy_module("chalicelib.usecases.contact_change")
+    data_export = lazy_module("chalicelib.usecases.data_export")
     profile = lazy_module("chalicelib.usecases.profile")
 
 bp = ApiBlueprint(__name__)
@@ -33,19 +35,21 @@ def update_me() -> Response:
 @bp.route("/v1/me/email/verify", methods=["POST"], authorizer=member_token)
 def verify_email() -> Response:
     body = parse_body(bp.current_request, schemas.EmailVerifyRequest)
-    return json_response(profile.verify_email(member_id_of(bp.current_request), body.code))
+    return json_response(contact_change.verify_email(member_id_of(bp.current_request), body.code))
 
 
 @bp.route("/v1/me/phone", methods=["POST"], authorizer=member_token)
 def change_phone() -> Response:
     body = parse_body(bp.current_request, schemas.PhoneChangeRequest)
-    return json_response(profile.request_phone_change(member_id_of(bp.current_request), body.phone, client_address(bp.current_request)), status=202)
+    return json_response(
+        contact_change.request_phone_change(member_id_of(bp.current_request), body.phone, client_address(bp.current_request)), status=202
+    )
 
 
 @bp.route("/v1/me/phone/verify", methods=["POST"], authorizer=member_token)
 def verify_phone() -> Response:
     body = parse_body(bp.current_request, schemas.PhoneVerifyRequest)
-    return json_response(profile.verify_phone_change(member_id_of(bp.current_request), body.phone, body.code))
+    return json_response(contact_change.verify_phone_change(member_id_of(bp.current_request), body.phone, body.code))
 
 
 @bp.route("/v1/me", methods=["DELETE"], authorizer=member_token, content_types=["application/json", "text/plain"])
@@ -59,6 +63,6 @@ def close_me() -> Response:
 def export_me() -> Response:
     member_id = member_id_of(bp.current_request)
     return json_response(
-        profile.export_member_data(member_id),
+        data_export.export_member_data(member_id),
         headers={"Content-Disposition": f'attachment; filename="member-data-{member_id}.json"'},
     )

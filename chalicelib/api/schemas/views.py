@@ -4,13 +4,16 @@ with its effect); they read the items the store returns and never reach the tabl
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ...domain.clock import iso
+from ...domain.coupons import coupon_status
 from ...domain.identity import email_is_confirmed
 
 if TYPE_CHECKING:
-    from ...store.models import LedgerEntry, Member, Reward
+    from ...store.models import Coupon, LedgerEntry, Member, Reward
+    from ...store.models_engagement import CouponCode, Feedback, FeedbackQueueEntry
 
 
 def as_dict(value: Any) -> dict[str, Any]:
@@ -81,4 +84,64 @@ def reward_view(reward: Reward) -> dict[str, Any]:
         "stock": None if reward.stock is None else int(reward.stock),
         "active": bool(reward.active),
         "coupon_valid_days": None if reward.coupon_valid_days is None else int(reward.coupon_valid_days),
+    }
+
+
+# --- coupons and feedback (usecases/coupons.py, usecases/feedback.py) ----------------------
+
+
+def coupon_view(coupon: Coupon, now: datetime) -> dict[str, Any]:
+    """A coupon as its member sees it (its status as of `now`)."""
+    return {
+        "code": coupon.code,
+        "kind": coupon.kind,
+        "reward_id": coupon.reward_id,
+        "status": coupon_status(coupon.status, coupon.expires_at, now),
+        "expires_at": iso(coupon.expires_at),
+        "created_at": iso(coupon.created_at),
+        "redeemed_at": iso(coupon.redeemed_at) if coupon.redeemed_at else None,
+    }
+
+
+def coupon_redemption_view(guard: CouponCode, redemption_id: str, store_id: str | None, redeemed_at: datetime) -> dict[str, Any]:
+    """A till's redemption of a coupon (found by its code guard)."""
+    return {
+        "code": guard.code,
+        "member_id": guard.member_id,
+        "reward_id": guard.reward_id,
+        "kind": guard.kind,
+        "redemption_id": redemption_id,
+        "store_id": store_id,
+        "redeemed_at": iso(redeemed_at),
+    }
+
+
+def _feedback_answer_view(text: str | None, answered_at: datetime | None) -> dict[str, Any] | None:
+    return {"text": text, "answered_at": iso(answered_at)} if text and answered_at else None
+
+
+def feedback_view(item: Feedback) -> dict[str, Any]:
+    """A piece of feedback as its member sees it."""
+    return {
+        "feedback_id": item.feedback_id,
+        "category": item.category,
+        "text": item.text,
+        "order_id": item.order_id,
+        "status": item.status,
+        "created_at": iso(item.created_at),
+        "answer": _feedback_answer_view(item.answer, item.answered_at),
+    }
+
+
+def feedback_queue_view(entry: FeedbackQueueEntry, status: str) -> dict[str, Any]:
+    """A piece of feedback in the operators' queue."""
+    return {
+        "feedback_id": entry.feedback_id,
+        "member_id": entry.member_id,
+        "category": entry.category,
+        "text": entry.text,
+        "order_id": entry.order_id,
+        "status": status,
+        "created_at": iso(entry.created_at),
+        "answer": _feedback_answer_view(entry.answer, entry.answered_at),
     }

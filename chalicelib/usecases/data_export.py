@@ -1,0 +1,87 @@
+"""GET /v1/me/export: everything stored about the member, as one JSON document.
+
+Their partition (profile, points, lots, ledger, coupons, redemptions and whatever else lives
+there), their pending changes, and the orders their ledger refers to: two reads
+(store/member_data.py). Never the table's keys or secrets, nor other people's data.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from ..domain.clock import iso, utcnow
+from ..domain.errors import Unauthorized
+from ..domain.membership import is_open
+from ..domain.points import expiring_summary
+from ..observability import logger
+from ..store import member_data
+from ..store.contact_changes import change_kind_of
+from ..store.members import points_state
+from ..store.models import BaseItem, LedgerEntry, Member, VerificationCode
+from ..store.parameters import load_rules
+from .common import plain
+
+FORMAT = "huiyuan-member-export/1"
+# Fields of other people kept on the member's items (an operator's identity on an audit entry).
+_OTHERS = {"AuditEntry": frozenset({"actor"})}
+_SECTIONS = {"LedgerEntry": "ledger", "Lot": "points_lots", "Coupon": "coupons", "Redemption": "redemptions"}
+# Security counters: no content of the member's, and gone within minutes (TTL).
+_SKIPPED = ("CodeAttempts", "SendThrottle")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return plain(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def export_item(item: BaseItem) -> dict[str, Any]:
+    """An item as plain JSON, without keys, secrets or other people's data."""
+    return {name: _jsonable(value) for name, value in member_data.stored_fields(item, _OTHERS.get(member_data.kind_of(item), frozenset())).items()}
+
+
+def export_member_data(member_id: str) -> dict[str, Any]:
+    """Everything stored about the member (a closed membership is refused)."""
+    rules = load_rules()
+    items = member_data.member_items(member_id)
+    member = next((i for i in items if isinstance(i, Member)), None)
+    if member is None or not is_open(member.status):
+        raise Unauthorized("The membership is closed")
+    sections: dict[str, list[dict[str, Any]]] = {}
+    pending: list[dict[str, Any]] = []
+    order_ids: dict[str, None] = {}
+    for item in items:
+        kind = member_data.kind_of(item)
+        if isinstance(item, Member) or kind in _SKIPPED:
+            continue
+        if isinstance(item, VerificationCode):
+            pending.append({"change": change_kind_of(item), "target": item.target, "expires_at": iso(item.expires_at)})
+            continue
+        if isinstance(item, LedgerEntry) and item.kind in ("earn", "refund") and item.ref:
+            order_ids[item.ref] = None
+        sections.setdefault(_SECTIONS.get(kind, _snake(kind)), []).append(export_item(item))
+    orders = [export_item(order) for order in member_data.orders(order_ids)]
+    sections["orders"] = sorted((o for o in orders if o.get("member_id") == member_id), key=lambda o: o.get("created_at", ""))
+    logger.info("member data exported", extra={"member_id": member_id, "records": sum(len(v) for v in sections.values())})
+    return {
+        "format": FORMAT,
+        "exported_at": iso(utcnow()),
+        "member": {**export_item(member), "points_expiring": expiring_summary(points_state(member), rules.points_validity_months)},
+        "pending_changes": pending,
+        **{name: sections[name] for name in sorted(sections)},
+    }
