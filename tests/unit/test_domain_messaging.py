@@ -65,6 +65,19 @@ def test_given_quiet_hours_ending_at_half_past_then_the_message_waits_to_the_min
     assert next_allowed_time(rules, at(23, 10, 5)) == at(8, 30, day=23)
 
 
+def test_given_a_message_held_back_then_it_goes_exactly_at_the_end_of_the_quiet_hours_whatever_its_own_fraction_of_a_second():
+    assert next_allowed_time(DEFAULT_RULES, at(22, 30, 15).replace(microsecond=123_456)) == at(9, day=23)
+    assert next_allowed_time(DEFAULT_RULES, at(7, 0, 0).replace(microsecond=999_999)) == at(9)
+
+
+def test_given_quiet_hours_ending_on_a_second_then_a_message_in_their_last_minute_waits_seconds_not_a_day():
+    rules = DEFAULT_RULES.model_copy(update={"quiet_hours_end": time(8, 59, 30)})
+    assert in_quiet_hours(rules, at(8, 59, 10))
+    assert next_allowed_time(rules, at(8, 59, 10)) == at(8, 59, 30)
+    assert next_allowed_time(rules, at(8, 59)) == at(8, 59, 30)
+    assert next_allowed_time(rules, at(23)) == at(8, 59, 30, day=23)
+
+
 def test_given_marketing_sent_over_the_last_days_then_only_sends_inside_the_7_day_window_count_oldest_first():
     now = at(10)
     sent = [
