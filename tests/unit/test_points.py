@@ -225,3 +225,10 @@ def test_given_a_window_across_the_new_year_then_qualifying_points_count_the_tra
     state = PointsState(earned_months={"2025-12": 20, "2026-01": 30, "2026-02": 40})
     assert qualifying_points(state, date(2026, 2, 1), 2) == 70
     assert qualifying_points(state, date(2026, 2, 1), 3) == 90
+
+
+def test_given_a_purchase_too_small_to_earn_a_point_or_a_refund_too_small_to_reverse_one_then_the_balance_is_untouched():
+    state = earn(PointsState(), 300, "2026-01", qualifying=True)
+    assert earn(state, 0, "2026-02", qualifying=True) == state  # no empty lot, no empty qualifying month
+    assert claw_back(state, 0, "2026-01") == state
+    assert spend(state, 0) == state
