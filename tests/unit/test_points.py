@@ -232,3 +232,21 @@ def test_given_a_purchase_too_small_to_earn_a_point_or_a_refund_too_small_to_rev
     assert earn(state, 0, "2026-02", qualifying=True) == state  # no empty lot, no empty qualifying month
     assert claw_back(state, 0, "2026-01") == state
     assert spend(state, 0) == state
+
+
+def test_given_two_purchases_in_one_month_then_they_share_that_months_lot():
+    state = earn(earn(PointsState(), 300, "2026-01", qualifying=True), 200, "2026-01", qualifying=True)
+    assert state.lots == {"2026-01": 500}
+
+
+def test_given_a_member_in_debt_after_a_refund_then_earnings_repay_it_before_any_lot_is_made():
+    in_debt = claw_back(spend(earn(PointsState(), 500, "2026-01", qualifying=True), 500), 400, "2026-01")
+    assert earn(in_debt, 100, "2026-02", qualifying=True).lots == {}
+    repaid = earn(in_debt, 400, "2026-02", qualifying=True)
+    assert (repaid.balance, repaid.lots) == (0, {})
+
+
+def test_given_a_redemption_one_point_larger_than_the_oldest_lot_then_that_point_comes_from_the_next_lot():
+    state = earn(earn(PointsState(), 100, "2026-01", qualifying=True), 100, "2026-02", qualifying=True)
+    after = spend(state, 101)
+    assert (after.balance, after.lots) == (99, {"2026-02": 99})

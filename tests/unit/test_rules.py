@@ -32,6 +32,15 @@ def test_the_defaults_round_trip_through_json_as_stored_in_parameter_store():
         {"tiers": [{"id": "member", "name": "M", "threshold": 10, "multiplier": 1}]},
         {"tiers": [{"id": "a", "name": "A", "threshold": 0, "multiplier": 1}, {"id": "b", "name": "B", "threshold": 0, "multiplier": 2}]},
         {"unknown_rule": 1},
+        {"currencies": ["cny"]},
+        {"currencies": ["CNYX"]},
+        {"currencies": []},
+        {
+            "tiers": [
+                {"id": "member", "name": "Member", "threshold": 0, "multiplier": 1},
+                {"id": "member", "name": "Member plus", "threshold": 100, "multiplier": 2},
+            ]
+        },
     ],
 )
 def test_an_invalid_rules_document_is_refused(change):
