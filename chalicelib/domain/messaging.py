@@ -33,7 +33,7 @@ def next_allowed_time(rules: ProgramRules, local: datetime) -> datetime:
     """`local` itself when sending is allowed, else the end of the quiet hours."""
     if not in_quiet_hours(rules, local):
         return local
-    end = local.replace(hour=rules.quiet_hours_end.hour, minute=rules.quiet_hours_end.minute, second=0, microsecond=0)
+    end = datetime.combine(local.date(), rules.quiet_hours_end, local.tzinfo)
     return end if end > local else end + timedelta(days=1)
 
 

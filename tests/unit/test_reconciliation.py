@@ -65,3 +65,37 @@ def test_given_a_wallet_that_does_not_add_up_or_is_negative_then_both_are_drift(
     assert drift(books(0, [], wallet=500, wallet_entries=(1000, -700))) == [Drift("wallet_sum", 300, 500)]
     assert drift(books(0, [], wallet=-100, wallet_entries=(-100,))) == [Drift("wallet_below_zero", 0, -100)]
     assert drift(books(0, [], wallet_entries=(100,))) == [Drift("wallet_sum", 100, 0)]
+
+
+def test_given_a_members_partition_then_the_books_count_its_ledger_and_wallet_entries():
+    held = books(100, [("bonus", 100, 100), ("earn", 500, 600), ("redeem", -500, 100)], wallet=300, wallet_entries=(1000, -700))
+    assert (held.ledger_entries, held.ledger_sum) == (3, 100)
+    assert (held.wallet_entries, held.wallet_sum) == (2, 300)
+    assert (Holdings("mbr_2").ledger_entries, Holdings("mbr_2").wallet_entries) == (0, 0)
+
+
+def test_given_several_refunds_that_went_below_zero_then_the_lowest_balance_they_left_is_the_floor():
+    held = books(-200, [("earn", 500, 500), ("redeem", -500, 0), ("refund", -500, -500), ("earn", 400, -100), ("refund", -100, -200)])
+    assert held.lowest_claw_back == -500
+    assert drift(held) == []
+    # A stored balance that does not add up, but above the lowest claw-back: only the sum is drift.
+    held.balance = -300
+    assert drift(held) == [Drift("points_sum", -200, -300)]
+
+
+def test_given_several_other_debits_below_zero_then_the_report_names_the_lowest_not_the_last():
+    held = books(0, [("adjust", -300, -300), ("earn", 400, 100), ("redeem", -200, -100), ("earn", 100, 0)])
+    assert held.lowest_other_debit == -300
+    assert drift(held) == [Drift("debit_below_zero", 0, -300)]
+
+
+def test_given_an_entry_that_moves_no_points_while_the_member_is_in_debt_then_it_is_no_debit():
+    held = books(-400, [("earn", 500, 500), ("redeem", -500, 0), ("refund", -400, -400), ("earn", 0, -400), ("adjust", 0, -400)])
+    assert held.lowest_other_debit is None
+    assert drift(held) == []
+
+
+def test_given_a_debit_that_leaves_the_balance_at_zero_then_it_is_not_below_zero():
+    held = books(0, [("earn", 500, 500), ("redeem", -500, 0)])
+    assert (held.lowest_claw_back, held.lowest_other_debit) == (None, None)
+    assert drift(held) == []

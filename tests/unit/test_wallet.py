@@ -43,3 +43,37 @@ def test_given_a_payment_then_refunds_add_up_to_it_and_no_further():
         refunded_after(6000, 6000, 1)
     with pytest.raises(RefundTooLarge):
         refunded_after(6000, 0, 6001)
+
+
+def test_given_a_balance_then_a_top_up_or_a_refund_adds_exactly_its_amount_even_a_single_fen():
+    assert credit(10000, 5000) == 15000
+    assert credit(0, 1) == 1
+    assert credit(10000, 1) == 10001
+
+
+def test_given_a_payment_then_the_balance_goes_down_by_exactly_its_amount():
+    assert debit(10000, 2500) == 7500
+    assert debit(10000, 1) == 9999
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda: credit(100, 0), "a credit is a positive amount"),
+        (lambda: debit(100, 0), "a debit is a positive amount"),
+        (lambda: refunded_after(100, 0, 0), "a refund is a positive amount"),
+    ],
+)
+def test_given_no_amount_then_the_error_says_which_change_refused_it(change, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        change()
+
+
+def test_given_a_payment_larger_than_the_balance_then_the_refusal_states_both_amounts():
+    with pytest.raises(NotEnoughFunds, match=r"^the payment is 10001; the balance is 10000$"):
+        debit(10000, 10001)
+
+
+def test_given_refunds_beyond_the_payment_then_the_refusal_states_the_total_and_the_payment():
+    with pytest.raises(RefundTooLarge, match=r"^refunds would total 6500, more than the payment of 6000$"):
+        refunded_after(6000, 4000, 2500)
