@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line, file=sys.stderr, flush=True)
 
     progress(f"make demo: {args.members} members, seed {args.seed}, against the local stack at {stack.api}")
-    demo = Demo(Api(stack.api), Outbox(stack.outbox), stack.state_dir, workers=args.workers, progress=progress)
+    demo = Demo(Api(stack.api), Outbox(stack.outbox), workers=args.workers, progress=progress)
     try:
         outcome = demo.run(args.seed, args.members)
     except (NotTheLocalStage, ApiError) as exc:

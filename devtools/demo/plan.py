@@ -335,7 +335,7 @@ def _member(seed: int, i: int, kind: Kind, phone: str, rng: random.Random, ancho
     refund_share = {"showcase": 1.0, "regular": 0.08, "frozen": 0.08, "silver": 0.1}.get(kind, 0.0)
     if rng.random() < refund_share:
         # Never a silver member's big order: the plan's spend margins hold for tiers.
-        b.refund(_visit(b, small=True), whole=kind != "showcase" and rng.random() < 0.5)
+        b.refund(_visit(b, small=True, from_wallet=kind == "showcase"), whole=kind != "showcase" and rng.random() < 0.5)
 
     events = b.ordered()
     if kind == "frozen":
@@ -383,10 +383,12 @@ def _earlier_purchases(b: _Builder) -> list[Purchase]:
     return sorted((e for e in b.events if isinstance(e, Purchase)), key=lambda e: e.at)[:-1]
 
 
-def _visit(b: _Builder, *, small: bool = False) -> Purchase:
-    """One of the member's purchases but the last (`small`: an ordinary café visit, not a big order)."""
+def _visit(b: _Builder, *, small: bool = False, from_wallet: bool = False) -> Purchase:
+    """One of the member's purchases but the last (`small`: an ordinary café visit, not a big
+    order; `from_wallet`: paid from the wallet)."""
     purchases = _earlier_purchases(b)
-    return b.rng.choice([e for e in purchases if not small or e.amount <= 20_000] or purchases)
+    fits = [e for e in purchases if (not small or e.amount <= 20_000) and (not from_wallet or e.payment_id)]
+    return b.rng.choice(fits or purchases)
 
 
 def _later_purchase(b: _Builder) -> Purchase:

@@ -8,26 +8,24 @@ else. Any other member's plan is sent from the start. Every write carries the
 plan's id or idempotency key, so what an interrupted run already made is
 answered from its first time and made once.
 
-Signing a few hundred members up from one address (127.0.0.1) is far beyond
-the program's code-sending limits (10 codes a minute per client by default),
-so for the run the demo raises the local program's `code_send_limits` through
-the operator API (audited as `rules.update`) and puts the previous limits back
-when it ends, even on Ctrl-C. The limits it replaced are kept in
-`.local/demo-send-limits.json` while it runs, so a run that was killed has them
-put back by the next one.
+Signing a few hundred members up is far beyond the program's code-sending
+limits for one client (10 codes a minute, 200 a day), and in the local stage
+every client is one address, 127.0.0.1 (Chalice's local gateway says so for
+every request), the developer's browser included. So before its sign-ups the
+demo raises the local program's `code_send_limits` through the operator API
+(audited as `rules.update`; it says so) and leaves them raised: put back
+at once, today's per-client allowance would already be spent by the demo and
+nobody could sign in to the web app from this machine until tomorrow.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,8 +33,8 @@ from .cafe import CURRENCY, REWARD_BY_ID, REWARDS
 from .http import Api, ApiError, Outbox
 from .plan import Feedback, Freeze, Plan, PlannedMember, Purchase, Redemption, Refund, TopUp, make_plan
 
-LIMITS_FILE = "demo-send-limits.json"
-DEMO_SEND_LIMITS = {"per_client_per_minute": 10_000, "per_client_per_day": 1_000_000, "total_per_minute": 10_000, "total_per_day": 1_000_000}
+# Enough for a few thousand members a run and several runs a day; the per-recipient limit stays.
+DEMO_SEND_LIMITS = {"per_client_per_minute": 1_000, "per_client_per_day": 100_000, "total_per_minute": 1_000, "total_per_day": 100_000}
 
 
 class NotTheLocalStage(Exception):
@@ -72,13 +70,13 @@ class Outcome:
     plan: Plan
     states: list[MemberState]
     seconds: float
-    limits_raised: bool
+    limits_raised: dict[str, dict[str, int]] | None  # {"before", "after"} when this run raised them
     api: Api
 
 
 class Demo:
-    def __init__(self, api: Api, outbox: Outbox, state_dir: Path, *, workers: int = 4, progress: Callable[[str], None] = print) -> None:
-        self.api, self.outbox, self.state_dir, self.workers, self.progress = api, outbox, state_dir, workers, progress
+    def __init__(self, api: Api, outbox: Outbox, *, workers: int = 4, progress: Callable[[str], None] = print) -> None:
+        self.api, self.outbox, self.workers, self.progress = api, outbox, workers, progress
         self._referral_codes: dict[int, str] = {}
         self._lock = threading.Lock()
         self.plan: Plan | None = None
@@ -88,20 +86,20 @@ class Demo:
     def run(self, seed: int, members: int) -> Outcome:
         started = time.monotonic()
         rules = self._local_rules()
-        self._put_back_limits_left_by_an_interrupted_run()
         plan = self.plan = make_plan(seed, members, self._anchor(seed, rules), ZoneInfo(rules["timezone"]))
         self._create_rewards()
         states = self._in_parallel(plan.members, self._survey, "looked up")
         todo = [s for s in states if not s.complete and not s.left_alone]
-        raised = False
+        raised = None
         if todo:
             self.progress(f"{len(states) - len(todo)} of {len(states)} members already there; making {len(todo)}")
-            with self._sending_limits(needed=any(s.planned.signs_up for s in todo)) as raised:
-                # Members who join with a friend's referral code come after the friends.
-                first = [s for s in todo if s.planned.referrer is None]
-                then = [s for s in todo if s.planned.referrer is not None]
-                done = {s.planned.index: s for s in self._in_parallel(first, self._make, "made")}
-                done.update({s.planned.index: s for s in self._in_parallel(then, self._make, "made (referred by a friend)")})
+            if any(s.planned.signs_up for s in todo):
+                raised = self._raise_sending_limits()
+            # Members who join with a friend's referral code come after the friends.
+            first = [s for s in todo if s.planned.referrer is None]
+            then = [s for s in todo if s.planned.referrer is not None]
+            done = {s.planned.index: s for s in self._in_parallel(first, self._make, "made")}
+            done.update({s.planned.index: s for s in self._in_parallel(then, self._make, "made (referred by a friend)")})
             states = [done.get(s.planned.index, s) for s in states]
         return Outcome(plan, states, time.monotonic() - started, raised, self.api)
 
@@ -160,38 +158,18 @@ class Demo:
                     raise
                 self.progress(f"reward {reward.reward_id} exists with another definition (an operator changed it): kept as it is")
 
-    @contextlib.contextmanager
-    def _sending_limits(self, *, needed: bool) -> Iterator[bool]:
-        """The local program's code-sending limits raised for the run, and put back after it."""
-        before = self._rules()["code_send_limits"]
-        raised = {k: max(v, DEMO_SEND_LIMITS.get(k, v)) for k, v in before.items()}
-        if not needed or raised == before:
-            yield False
-            return
-        saved = self.state_dir / LIMITS_FILE
-        saved.write_text(json.dumps(before))
-        self._put_limits(raised, "make demo: many sign-ups from one address (127.0.0.1); the limits go back when it ends")
-        try:
-            yield True
-        finally:
-            self._put_limits(before, "make demo: done; the code-sending limits as they were")
-            saved.unlink(missing_ok=True)
-
-    def _put_back_limits_left_by_an_interrupted_run(self) -> None:
-        saved = self.state_dir / LIMITS_FILE
-        if saved.exists():
-            self._put_limits(json.loads(saved.read_text()), "make demo: an interrupted run's raised limits put back")
-            saved.unlink()
-            self.progress("Put back the code-sending limits an interrupted demo run had raised")
-
-    def _rules(self) -> dict[str, Any]:
-        rules: dict[str, Any] = self.api.call("GET", "/v1/admin/rules").body["rules"]
-        return rules
-
-    def _put_limits(self, limits: dict[str, int], reason: str) -> None:
-        rules = self._rules()
-        rules["code_send_limits"] = limits
+    def _raise_sending_limits(self) -> dict[str, dict[str, int]] | None:
+        """The local program's code-sending limits, raised where they would stop the sign-ups."""
+        rules = self.api.call("GET", "/v1/admin/rules").body["rules"]
+        before = rules["code_send_limits"]
+        after = {k: max(v, DEMO_SEND_LIMITS.get(k, v)) for k, v in before.items()}
+        if after == before:
+            return None
+        rules["code_send_limits"] = after
+        reason = "make demo: many sign-ups, and every local client is one address (127.0.0.1)"
         self.api.call("PUT", "/v1/admin/rules", {"rules": rules, "reason": reason}, operator=True, creates=False)
+        self.progress(f"Raised the local program's code_send_limits for the sign-ups (and left them so): {after}")
+        return {"before": before, "after": after}
 
     # --- one member ----------------------------------------------------------------
 

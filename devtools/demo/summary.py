@@ -97,7 +97,7 @@ def summarise(outcome: Outcome, api_base: str) -> dict[str, Any]:
             "writes_replayed": outcome.api.writes["replayed"],
             "reads": outcome.api.reads,
         },
-        "limits_raised_for_the_run": outcome.limits_raised,
+        "code_send_limits_raised": outcome.limits_raised,
         "seconds": round(outcome.seconds, 1),
         "web_app": f"{api_base}/app/",
         "demo_member": {"name": showcase.profile.name, "phone": showcase.phone} if showcase and showcase.profile else None,
@@ -153,8 +153,12 @@ def as_text(summary: dict[str, Any], state_dir: str) -> str:
         f"Requests: {summary['requests']['writes_made']} writes made, {summary['requests']['writes_replayed']} answered as replays, "
         f"{summary['requests']['reads']} reads",
     ]
-    if summary["limits_raised_for_the_run"]:
-        lines.append("The local program's code-sending limits were raised for the sign-ups and put back (audit: rules.update).")
+    raised = summary["code_send_limits_raised"]
+    if raised:
+        lines.append(
+            "Raised the local program's code_send_limits for the sign-ups, and left them raised (every local client is 127.0.0.1, "
+            f"your browser too): {raised['after']}, were {raised['before']} (audit: rules.update; docs/local-stage.md#make-demo)"
+        )
     for what, items in (("Left alone", m["left_alone"]), ("FAILED", m["failed"])):
         for phone, why in list(items.items())[:10]:
             lines.append(f"{what}: {phone}: {why}")
