@@ -98,8 +98,10 @@ class Demo:
             # Members who join with a friend's referral code come after the friends.
             first = [s for s in todo if s.planned.referrer is None]
             then = [s for s in todo if s.planned.referrer is not None]
-            done = {s.planned.index: s for s in self._in_parallel(first, self._make, "made")}
-            done.update({s.planned.index: s for s in self._in_parallel(then, self._make, "made (referred by a friend)")})
+            made = self._in_parallel(first, self._make, "made") + self._in_parallel(then, self._make, "made (referred by a friend)")
+            # Read back once all are made: a friend's first purchase pays the referrer a bonus.
+            done = {s.planned.index: s for s in self._in_parallel([s for s in made if not s.error], self._read_back, "read back")}
+            done.update({s.planned.index: s for s in made if s.error})
             states = [done.get(s.planned.index, s) for s in states]
         return Outcome(plan, states, time.monotonic() - started, raised, self.api)
 
@@ -176,7 +178,7 @@ class Demo:
     def _survey(self, pm: PlannedMember) -> MemberState:
         state = MemberState(pm)
         try:
-            self._read_back(state)
+            self._look_up(state)
             view = state.view
             if view is not None and not state.complete:
                 if (pm.profile and view["name"] not in (None, pm.profile.name)) or (not pm.profile and view["name"] is not None):
@@ -187,7 +189,15 @@ class Demo:
             state.error = f"{type(exc).__name__}: {exc}"
         return state
 
-    def _read_back(self, state: MemberState) -> None:
+    def _read_back(self, state: MemberState) -> MemberState:
+        """The member, their ledger and coupons as an operator sees them."""
+        try:
+            self._look_up(state)
+        except Exception as exc:
+            state.error = f"{type(exc).__name__}: {exc}"
+        return state
+
+    def _look_up(self, state: MemberState) -> None:
         found = self.api.call("GET", "/v1/admin/members", params={"phone": state.planned.phone}).body["items"]
         state.view = found[0] if found else None
         if state.view is None:
@@ -196,22 +206,24 @@ class Demo:
         state.ledger = self.api.pages(f"/v1/admin/members/{member}/ledger")
         state.coupons = self.api.pages(f"/v1/admin/members/{member}/coupons") if any(e["kind"] == "redeem" for e in state.ledger) else []
         if state.view.get("referral_code"):
-            with self._lock:
-                self._referral_codes[state.planned.index] = state.view["referral_code"]
+            self.remember_referral_code(state.planned.index, state.view["referral_code"])
 
     def _make(self, state: MemberState) -> MemberState:
-        pm = state.planned
+        """The member's plan sent from the start (what is there already is answered as a replay)."""
+        made = MemberState(state.planned, made_now=True)
         try:
-            _MemberRun(self, pm, state.view).send()
-            state = MemberState(pm, made_now=True)
-            self._read_back(state)
+            _MemberRun(self, state.planned, state.view).send()
         except Exception as exc:
-            state.error = f"{type(exc).__name__}: {exc}"
-        return state
+            made.error = f"{type(exc).__name__}: {exc}"
+        return made
 
     def plan_member(self, index: int) -> PlannedMember:
         assert self.plan is not None
         return self.plan.members[index]
+
+    def remember_referral_code(self, index: int, code: str) -> None:
+        with self._lock:
+            self._referral_codes[index] = code
 
     def referral_code(self, index: int, phone: str) -> str | None:
         with self._lock:
@@ -264,6 +276,7 @@ class _MemberRun:
         signed_in = self.api.call("POST", "/v1/auth/verify", {"phone": self.pm.phone, "code": code}, creates=False).body
         self.token, member = signed_in["access_token"], signed_in["member"]
         self.member_id, self.balance = member["member_id"], member["points"]["balance"]
+        self.demo.remember_referral_code(self.pm.index, member["referral_code"])
         if profile.address:
             # A complete profile: the email confirmed with the code sent to it, an address, preferences.
             if profile.email and member.get("pending_email") == profile.email:
