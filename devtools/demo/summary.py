@@ -100,8 +100,15 @@ def summarise(outcome: Outcome, api_base: str) -> dict[str, Any]:
         "code_send_limits_raised": outcome.limits_raised,
         "seconds": round(outcome.seconds, 1),
         "web_app": f"{api_base}/app/",
-        "demo_member": {"name": showcase.profile.name, "phone": showcase.phone} if showcase and showcase.profile else None,
+        "demo_member": {"name": showcase.profile.name, "phone": showcase.phone, "points_expire_on": _first_expiry(states[0].view)}
+        if showcase and showcase.profile
+        else None,
     }
+
+
+def _first_expiry(view: dict[str, Any] | None) -> str | None:
+    expiring = view["points"]["expiring"] if view else []
+    return str(expiring[0]["expires_on"]) if expiring else None
 
 
 def _ljust(text: str, width: int) -> str:
@@ -157,7 +164,7 @@ def as_text(summary: dict[str, Any], state_dir: str) -> str:
     if raised:
         lines.append(
             "Raised the local program's code_send_limits for the sign-ups, and left them raised (every local client is 127.0.0.1, "
-            f"your browser too): {raised['after']}, were {raised['before']} (audit: rules.update; docs/local-stage.md#make-demo)"
+            f"your browser too): {raised['after']}, were {raised['before']} (audit: rules.update; see docs/local-stage.md, make demo)"
         )
     for what, items in (("Left alone", m["left_alone"]), ("FAILED", m["failed"])):
         for phone, why in list(items.items())[:10]:
@@ -168,9 +175,13 @@ def as_text(summary: dict[str, Any], state_dir: str) -> str:
             "",
             "Look at it:",
             f"  the member web app  {summary['web_app']}  sign in as {demo['name']}, phone {demo['phone']};",
-            f"                      the code is in {state_dir}/outbox.jsonl (tail -1)",
+            f"                      its code: grep '{demo['phone']}' {state_dir}/outbox.jsonl | tail -1",
             f"  an operator's view  curl -s '{summary['web_app'][:-5]}/v1/admin/members?phone={demo['phone'].replace('+', '%2B')}'",
             "  the books           make job JOB=reconcile",
-            "  the jobs, ahead     make job JOB=expire-points AS_OF=<a date a year on>   (docs/local-stage.md, time travel)",
         ]
+        if demo["points_expire_on"]:
+            lines.append(
+                f"  the jobs, ahead     make job JOB=expire-points AS_OF={demo['points_expire_on']}   (the day {demo['name']}'s points expire; "
+                "docs/local-stage.md, time travel)"
+            )
     return "\n".join(lines)
