@@ -16,11 +16,12 @@ MUTATION_VENV := .venv-mutation
 PYTHON313 := $(shell for p in "$(PYTHON)" python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
 	[ -n "$$p" ] && command -v "$$p" >/dev/null 2>&1 && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 
-.PHONY: help venv checkov-venv mutation-venv web web-check run reset test lint typecheck format bench mutation clean job synth scan deploy diff
+.PHONY: help venv checkov-venv mutation-venv web web-check run reset demo test lint typecheck format bench mutation clean job synth scan deploy diff
 
 help:
 	@echo "make run     serve the API on http://127.0.0.1:$(PORT) over an embedded local AWS endpoint (keeps its data in .local/)"
 	@echo "make reset   forget the local stack's data: the next make run starts empty"
+	@echo "make demo    [MEMBERS=300] [SEED=1]: a café chain's members and few months in the running stack (idempotent)"
 	@echo "make test    set everything up and run the whole suite"
 	@echo "make web     build the member web app (web/ -> web/dist, served at /app/); make run and make test do it"
 	@echo "make mutation  mutmut over chalicelib/domain against the unit tests: the share of mutants killed per module (docs/quality.md) [MODULE=points]"
@@ -85,22 +86,29 @@ run: venv web
 reset: venv
 	$(PY) -m localstage.stack --reset
 
+# A café chain's members and their few months, made in the running stack through its HTTP API
+# (devtools/demo); idempotent: run it again and nothing is made twice. `make run` first.
+MEMBERS ?= 300
+SEED ?= 1
+demo: venv
+	$(PY) -m devtools.demo --members $(MEMBERS) --seed $(SEED)
+
 # Lint and types first (a minute or two), then the suite on two workers (this machine has two cores;
 # each worker starts its own local stack for the e2e tests).
 test: lint typecheck checkov-venv web-check web
 	$(PY) -m pytest -n 2
 
 lint: venv
-	$(PY) -m ruff check app.py chalicelib localstage infra tests
-	$(PY) -m ruff format --check app.py chalicelib localstage infra tests
+	$(PY) -m ruff check app.py chalicelib localstage devtools infra tests
+	$(PY) -m ruff format --check app.py chalicelib localstage devtools infra tests
 	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: venv
-	$(PY) -m mypy app.py chalicelib localstage infra
+	$(PY) -m mypy app.py chalicelib localstage devtools infra
 
 format: venv
-	$(PY) -m ruff format app.py chalicelib localstage infra tests
-	$(PY) -m ruff check --fix app.py chalicelib infra tests
+	$(PY) -m ruff format app.py chalicelib localstage devtools infra tests
+	$(PY) -m ruff check --fix app.py chalicelib localstage devtools infra tests
 
 JOB_SIZES ?=
 bench: venv
