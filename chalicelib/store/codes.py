@@ -33,7 +33,7 @@ from ..observability import count
 from . import keys
 from .models import BaseItem, CodeAttempts, PhoneGuard, SendCounter, SendThrottle, VerificationCode
 from .parameters import code_pepper
-from .unit_of_work import Cancelled, UnitOfWork, error_code, run
+from .unit_of_work import Cancelled, UnitOfWork, error_code
 
 
 def too_soon(rules: ProgramRules) -> TooManyAttempts:
@@ -132,7 +132,8 @@ def reserve_code_send(client: str, recipient: str, rules: ProgramRules, now: dat
 
 def reserve_message(recipient: str, rules: ProgramRules, now: datetime) -> bool:
     """Count a message the program sends unasked (a till's purchase inviting an unknown phone)
-    against the recipient's and the program's limits; False, with nothing counted, past one."""
+    against the recipient's and the program's limits; False, with nothing counted, past one.
+    Committed once, never retried: a retry after a lost answer would count the send twice."""
     reservation = SendReservation(_send_windows(None, recipient, rules, now), throttled=False)
 
     def held(cancelled: Cancelled) -> bool | None:
@@ -141,17 +142,16 @@ def reserve_message(recipient: str, rules: ProgramRules, now: datetime) -> bool:
         count("MessagesHeldByLimits")
         return False
 
-    def attempt(uow: UnitOfWork) -> bool:
-        reservation.add_to(uow, None)
-        return uow.commit(held) is None
-
-    return run(attempt)
+    uow = UnitOfWork()
+    reservation.add_to(uow, None)
+    return uow.commit(held) is None
 
 
 def reserve_send_alone(client: str, recipient: str, throttle_at: tuple[str, str], rules: ProgramRules, now: datetime) -> None:
     """Reserve one send in a transaction of its own (429 too_many_attempts when refused).
     Counted whether or not a code then goes out, so that the answer never depends on who
-    the recipient is."""
+    the recipient is. Committed once, never retried: a retry after a lost answer would find this
+    very request's resend marker and refuse it as "too soon" (anything unexplained: 503)."""
     reservation = reserve_code_send(client, recipient, rules, now)
 
     def refuse(cancelled: Cancelled) -> None:
@@ -160,11 +160,9 @@ def reserve_send_alone(client: str, recipient: str, throttle_at: tuple[str, str]
             count("CodeSendsRefused")
             raise refused
 
-    def attempt(uow: UnitOfWork) -> None:
-        reservation.add_to(uow, throttle_marker(*throttle_at, rules, now))
-        uow.commit(refuse)
-
-    run(attempt)
+    uow = UnitOfWork()
+    reservation.add_to(uow, throttle_marker(*throttle_at, rules, now))
+    uow.commit(refuse)
 
 
 def new_code_item(

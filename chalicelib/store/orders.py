@@ -47,8 +47,10 @@ def new_order(order_id: str, *, member_id: str, response: dict[str, Any], now: d
     return Order(*order_key(order_id), order_id=order_id, member_id=member_id, response=response, created_at=now, **fields)
 
 
-def new_refund(order_id: str, refund_id: str, fingerprint: str, response: dict[str, Any], now: datetime) -> Refund:
-    return Refund(*refund_key(order_id, refund_id), refund_id=refund_id, fingerprint=fingerprint, response=response, created_at=now)
+def new_refund(order_id: str, refund_id: str, fingerprint: str, write_token: str, response: dict[str, Any], now: datetime) -> Refund:
+    return Refund(
+        *refund_key(order_id, refund_id), refund_id=refund_id, fingerprint=fingerprint, write_token=write_token, response=response, created_at=now
+    )
 
 
 def refund_totals(refunded_amount: int, points_reversed: int) -> list[Action]:

@@ -178,6 +178,7 @@ def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -
     the order's store (or a brand-wide key) may."""
     digest = fingerprint({"order_id": order_id, "refund_id": request.refund_id, "amount": request.amount})
     conflict = "That refund id was already used with a different amount"
+    write_token = new_write_token()
 
     def attempt(uow: UnitOfWork) -> Answer:
         now = utcnow()
@@ -188,7 +189,7 @@ def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -
             raise Forbidden("Only the store that recorded this purchase may refund it")
         done = orders.get_refund(order_id, request.refund_id)
         if done is not None:
-            return replayed(replay(done, digest, conflict))
+            return replayed(replay(done, digest, conflict, write_token))
         refunded = int(order.refunded_amount) + request.amount
         if refunded > int(order.amount):
             raise RefundExceedsPurchase(f"Refunds would total {refunded}, more than the purchase amount {int(order.amount)}")
@@ -204,12 +205,12 @@ def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -
         elif member is not None:
             balance = int(member.balance)
         body = {"refund_id": request.refund_id, "order_id": order_id, "points_reversed": reverse, "balance": balance}
-        put_record(uow, "refund", orders.new_refund(order_id, request.refund_id, digest, body, now))
+        put_record(uow, "refund", orders.new_refund(order_id, request.refund_id, digest, write_token, body, now))
         uow.update("order", order, orders.refund_totals(refunded, target))
 
         def explain(cancelled: Cancelled) -> Answer | None:
             first = existing_record(cancelled, "refund", Refund, orders.refund_key(order_id, request.refund_id))
-            return replayed(replay(first, digest, conflict)) if first is not None else None
+            return replayed(replay(first, digest, conflict, write_token)) if first is not None else None
 
         answer = uow.commit(explain)
         if answer is not None:

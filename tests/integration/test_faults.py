@@ -186,6 +186,42 @@ def test_given_a_redemption_whose_commit_answer_is_lost_then_the_retry_answers_2
     assert _invariant_holds(body["member"]["member_id"]) == (100, 100)
 
 
+def test_given_a_refund_whose_commit_answer_is_lost_then_the_retry_answers_201_and_a_later_retry_is_a_replay(api, members):
+    from tests.integration.conftest import MERCHANT
+
+    _, body = members.verified()
+    members.purchase("o-rl", 10000, phone=body["member"]["phone"])
+    handler, lost = _lost_answer("TransactWriteItems")
+    for client in _clients():
+        client.meta.events.register("after-call.dynamodb.TransactWriteItems", handler, unique_id="lose-answer")
+    try:
+        reply = api.post("/v1/purchases/o-rl/refunds", {"refund_id": "r-lost", "amount": 2500}, headers=MERCHANT)
+    finally:
+        for client in _clients():
+            client.meta.events.unregister("after-call.dynamodb.TransactWriteItems", unique_id="lose-answer")
+    assert lost[0] == 1
+    assert (reply.status, reply.headers.get("Idempotent-Replayed"), reply.json()["points_reversed"]) == (201, None, 25)
+    again = api.post("/v1/purchases/o-rl/refunds", {"refund_id": "r-lost", "amount": 2500}, headers=MERCHANT)
+    assert (again.status, again.headers.get("Idempotent-Replayed"), again.json()) == (200, "true", reply.json())
+    assert _invariant_holds(body["member"]["member_id"]) == (175, 175)
+
+
+def test_given_a_signups_send_reservation_whose_answer_is_lost_then_503_not_a_429_for_a_code_never_sent(api, members):
+    """The reservation is committed once: a lost answer is a retryable 503, never "a code was sent
+    moments ago" (its own resend marker found by a retry) for a code that was never sent."""
+    members.verified()  # someone else's membership: the connection and its client exist
+    handler, lost = _lost_answer("TransactWriteItems")
+    phone = members.phone()
+    for client in _clients():
+        client.meta.events.register("after-call.dynamodb.TransactWriteItems", handler, unique_id="lose-answer")
+    try:
+        reply = api.post("/v1/signup", {"phone": phone, "name": "张伟"})
+    finally:
+        for client in _clients():
+            client.meta.events.unregister("after-call.dynamodb.TransactWriteItems", unique_id="lose-answer")
+    assert (lost[0], reply.status, reply.json().get("code")) == (1, 503, "temporarily_unavailable"), reply.json()
+
+
 def test_given_dynamodb_does_not_answer_then_503_not_500(api, members):
     from botocore.exceptions import ReadTimeoutError
 
