@@ -26,6 +26,7 @@ from typing import Any
 
 from constructs import Construct
 
+from .lambda_package import prune_zip
 from .stages import ROOT, Stage
 
 # The construct writes its intermediate packages under the working directory: one
@@ -113,8 +114,16 @@ def package(scope: Construct, construct_id: str, stage: Stage) -> Any:
         "xray": True,
         "lambda_memory_size": stage.memory_mb,
     }
+
+    class _SlimChalice(Chalice):
+        # The construct packages the app and then makes the zip a CDK asset, both in its
+        # __init__: the zip is pruned in between (the method is chalice 1.34's).
+        def _package_app(self) -> None:
+            super()._package_app()
+            prune_zip(Path(self._sam_package_dir) / "deployment.zip")
+
     with fresh_app_import(stage):
-        return Chalice(scope, construct_id, source_dir=str(ROOT), stage_config=stage_config)
+        return _SlimChalice(scope, construct_id, source_dir=str(ROOT), stage_config=stage_config)
 
 
 def sam_template(chalice: Any) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Deployment package: `chalice package --stage dev` on a copy of the project.
+"""Deployment package: `chalice package --stage dev` on a copy of the project,
+then pruned as the CDK stack prunes it (`infra.lambda_package.prune_zip`:
+botocore keeps the models of the services the app uses), so the zip measured
+is the zip deployed.
 
 The copy (app.py, chalicelib/, vendor/ if any, requirements.txt and
 .chalice/config.json) lives in a temporary directory, so chalice's build cache
@@ -20,6 +23,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra.lambda_package import prune_zip
+
 STAGE = "dev"
 
 
@@ -32,6 +37,9 @@ class Package:
     largest: list[tuple[str, int]] = field(default_factory=list)
     top_level: set[str] = field(default_factory=set)  # importable names at the zip's root
     seconds: float = 0.0
+    pruned_files: int = 0  # botocore service models left out
+    pruned_unzipped_bytes: int = 0
+    unpruned_zip_bytes: int = 0
     error: str | None = None
 
 
@@ -93,6 +101,10 @@ def measure_package(root: Path, env: dict[str, str], timeout: int = 240) -> Pack
             lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
             result.error = f"chalice package exited {done.returncode}: " + (lines[-1] if lines else "no output")
             return result
+        pruned = prune_zip(zip_path)
+        result.seconds = time.perf_counter() - started
+        result.pruned_files, result.pruned_unzipped_bytes = pruned.files, pruned.unzipped_bytes
+        result.unpruned_zip_bytes = pruned.zip_bytes_before
         result.zip_bytes = zip_path.stat().st_size
         with zipfile.ZipFile(zip_path) as archive:
             infos = archive.infolist()
