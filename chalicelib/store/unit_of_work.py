@@ -113,10 +113,9 @@ _ORDER = {"condition_check": 0, "delete": 1, "put": 2, "update": 3}
 class UnitOfWork:
     """The writes of one attempt, then `commit()`: all or nothing."""
 
-    def __init__(self, number: int = 0) -> None:
+    def __init__(self) -> None:
         from pynamodb.transactions import TransactWrite
 
-        self.number = number  # 0 for the first try; a retry may read more carefully (strongly)
         self._tw = TransactWrite(connection=connection())
         self._parts: list[_Part] = []
 
@@ -192,7 +191,7 @@ def run[T](attempt: Callable[[UnitOfWork], T], *, attempts: int = 30) -> T:
     """
     for number in range(attempts):
         try:
-            return attempt(UnitOfWork(number))
+            return attempt(UnitOfWork())
         except Retryable as exc:
             logger.debug("transaction retry", extra={"attempt": number, "reason": str(exc)})
             time.sleep(random.uniform(0, min(0.1, 0.002 * 2**number)))  # noqa: S311 - jitter, not a secret

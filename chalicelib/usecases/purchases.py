@@ -40,6 +40,16 @@ def _order_replay(order: Order, request_digest: str, merchant: Merchant, write_t
     return replay(order, request_digest, f"Order {order.order_id} was already reported with a different body", write_token)
 
 
+@dataclass
+class _PhoneLookup:
+    """How the attempts of one purchase find the member by phone: through the `by_phone` index
+    (one round trip) until a put of the phone's guard shows the index lagging, then through the
+    guard (strongly consistent). Only that failure switches: a member without a guard (data written
+    straight to the table) is still found by the index on a retry after contention."""
+
+    strongly: bool = False
+
+
 @dataclass(frozen=True)
 class _Recorded:
     answer: Answer
@@ -65,6 +75,7 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
         }
     )
     write_token = new_write_token()
+    lookup = _PhoneLookup()
 
     def attempt(uow: UnitOfWork) -> _Recorded:
         now = utcnow()
@@ -80,8 +91,7 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
                 return _Recorded(replayed(_order_replay(order, digest, merchant)), enrolled=False)
         else:
             assert phone is not None
-            # A retry reads through the phone guard: the index may lag behind a member just made.
-            member = members.find_member_by_phone(phone, strongly=uow.number > 0)
+            member = members.find_member_by_phone(phone, strongly=lookup.strongly)
         is_new = member is None
         if member is None:
             assert phone is not None
@@ -132,7 +142,11 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
         def explain(cancelled: Cancelled) -> _Recorded | None:
             order = existing_record(cancelled, "order", Order, orders.order_key(request.order_id))
             if order is None:
-                return None  # the member (or the phone's guard) changed meanwhile: start over
+                # The phone's guard exists although the index found no member: the index lags behind
+                # a member just made, so the next attempt reads through the guard. Anything else
+                # changed meanwhile (the member's version): start over the same way.
+                lookup.strongly = lookup.strongly or "guard" in cancelled.failed
+                return None
             first = _order_replay(order, digest, merchant, write_token)
             return _Recorded(replayed(first), enrolled=first.own_write and bool(order.enrolled))
 

@@ -88,6 +88,23 @@ def test_given_transaction_conflicts_when_a_purchase_is_reported_then_it_is_retr
     assert _invariant_holds(body["member"]["member_id"]) == (200, 200)
 
 
+def test_given_a_member_without_a_phone_guard_when_a_purchase_meets_contention_then_the_retry_still_awards_that_member(api, members):
+    """Members written straight to the table (an import, the bench's seed) have no phone guard: a
+    retry after contention finds them by the index as the first try did, and never enrols a
+    second member with the same phone."""
+    from chalicelib.store.models import PhoneGuard
+
+    _, body = members.verified()
+    phone, member_id = body["member"]["phone"], body["member"]["member_id"]
+    PhoneGuard(keys.phone_pk(phone), keys.GUARD).delete()
+    with inject("TransactWriteItems", transaction_conflict, times=2) as injected:
+        reply = members.purchase("o-1", 10000, phone=phone)
+    assert injected[0] == 2
+    assert (reply.status, reply.json()["member_id"]) == (201, member_id)
+    assert _invariant_holds(member_id) == (200, 200)
+    assert [m.member_id for m in Member.scan(Member.phone == phone)] == [member_id]
+
+
 def test_given_conflicts_that_do_not_stop_then_the_client_gets_503_retryable_and_nothing_is_written(api, members):
     _, body = members.verified()
     with inject("TransactWriteItems", transaction_conflict, times=10_000):
