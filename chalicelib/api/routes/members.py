@@ -99,7 +99,7 @@ def member_route(blueprint: ApiBlueprint, path: str, method: str, **options: Any
                 raise InternalError("An internal error occurred")
             return response
 
-        with_session.member_route = True  # type: ignore[attr-defined]  # read by tests/unit/test_member_routes.py
+        with_session.member_route = True  # type: ignore[attr-defined]  # read by tests/integration/test_sessions.py
         blueprint.route(path, methods=[method], authorizer=member_token, **options)(with_session)
         return view
 
