@@ -16,8 +16,11 @@ For the type checker the same names are plain imports under `TYPE_CHECKING`.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
+import os
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -37,12 +40,34 @@ class _DeferredModule(ModuleType):
         return getattr(loaded, attribute)
 
 
+@functools.cache
+def _entries(folder: str) -> frozenset[str]:
+    try:
+        return frozenset(os.listdir(folder))
+    except OSError:
+        return frozenset()
+
+
+def _source_exists(name: str) -> bool:
+    """`name`'s source is in its (imported) top-level package's folders: one directory listing
+    per folder, kept, where `importlib.util.find_spec` walks the import machinery with several
+    stat calls per name (dozens of names at every cold start)."""
+    top, _, rest = name.partition(".")
+    folders = getattr(sys.modules.get(top), "__path__", None)
+    if not rest or not folders:
+        return False
+    *parents, leaf = rest.split(".")
+    folder = os.path.join(next(iter(folders)), *parents)
+    entries = _entries(folder)
+    return f"{leaf}.py" in entries or (leaf in entries and "__init__.py" in _entries(os.path.join(folder, leaf)))
+
+
 def lazy_module(name: str) -> ModuleType:
     """The module `name` (absolute), imported when one of its attributes is first read.
 
     A name that does not exist fails here, when the app is imported, not at
     the first request.
     """
-    if importlib.util.find_spec(name) is None:
+    if not _source_exists(name) and importlib.util.find_spec(name) is None:
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
     return _DeferredModule(name)

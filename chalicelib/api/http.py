@@ -1,5 +1,5 @@
-"""What every route shares: JSON in and out, problem+json errors, the body limit, the member id
-of a member route.
+"""What every route shares: JSON in and out, problem+json errors, the body limit (the member
+routes' caller: api/routes/members.py `member_route`).
 
 Errors become answers in one place, `error_response`: a domain error is answered as its problem
 (api/problems.py), a transient storage failure as 503 temporarily_unavailable (which failures
@@ -86,14 +86,6 @@ def error_response(exc: Exception, request: Request | None) -> Response:
     elif error is not exc:
         logger.warning("transient storage error", extra={"error": type(exc).__name__})
     return problem_response(error)
-
-
-def member_id_of(request: Request) -> str:
-    """The member a member route acts for: the id the token authorizer proved (its principal),
-    never one from the path or the body, so a member can only reach themselves."""
-    principal = request.context["authorizer"]["principalId"]
-    assert isinstance(principal, str)
-    return principal
 
 
 class ApiBlueprint(Blueprint):

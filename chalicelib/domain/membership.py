@@ -47,6 +47,13 @@ def is_open(status: str | None) -> bool:
     return status is not None and status != Status.CLOSED
 
 
+def admits_member_token(status: str | None, erased: bool, member_epoch: int, token_epoch: int) -> bool:
+    """Whether a member's (verified) token still acts for them: the membership is open and not
+    erased, and the token is from the member's current epoch (signing out starts the next one,
+    so every token issued before stops working)."""
+    return is_open(status) and not erased and member_epoch == token_epoch
+
+
 def require_may_earn(status: str) -> None:
     """Purchases, bonuses: 403 member_frozen for a frozen member, 409 member_closed for a closed one."""
     if status == Status.FROZEN:

@@ -14,19 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, CloudWatchEvent, EventSourceHandler, SQSEvent
 
-from ..domain.clock import today_in, utcnow
 from ..lazy import lazy_module
 from ..observability import logger, metrics
 from ..settings import get_settings
-from .specs import JOBS
+from .schedules import SCHEDULES
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
+    from ..domain import clock
     from ..store import parameters
     from . import runner
 else:
     # The API's functions load this module too (one app): the job machinery loads when a job runs.
+    clock = lazy_module("chalicelib.domain.clock")  # zoneinfo with it
     parameters = lazy_module("chalicelib.store.parameters")
     runner = lazy_module("chalicelib.jobs.runner")
 
@@ -45,7 +46,7 @@ class JobInvocation(CloudWatchEvent):
 def run_scheduled(job: str, event: JobInvocation) -> dict[str, Any]:
     payload = {} if event.scheduled else event.to_dict()
     try:
-        request = runner.parse_request(job, payload, today_in(parameters.load_rules().zone, utcnow()))
+        request = runner.parse_request(job, payload, clock.today_in(parameters.load_rules().zone, clock.utcnow()))
     except runner.BadJobRequest as exc:
         logger.warning("job request refused", extra={"job": job, "error": str(exc)})
         return {"error": str(exc)}
@@ -57,37 +58,37 @@ def run_scheduled(job: str, event: JobInvocation) -> dict[str, Any]:
     return result
 
 
-@bp.schedule(JOBS["expire-points"].cron, name="expire-points", description=JOBS["expire-points"].description)
+@bp.schedule(SCHEDULES["expire-points"].cron, name="expire-points", description=SCHEDULES["expire-points"].description)
 def expire_points(event: JobInvocation) -> dict[str, Any]:
     return run_scheduled("expire-points", event)
 
 
-@bp.schedule(JOBS["birthday-bonus"].cron, name="birthday-bonus", description=JOBS["birthday-bonus"].description)
+@bp.schedule(SCHEDULES["birthday-bonus"].cron, name="birthday-bonus", description=SCHEDULES["birthday-bonus"].description)
 def birthday_bonus(event: JobInvocation) -> dict[str, Any]:
     return run_scheduled("birthday-bonus", event)
 
 
-@bp.schedule(JOBS["reengagement"].cron, name="reengagement", description=JOBS["reengagement"].description)
+@bp.schedule(SCHEDULES["reengagement"].cron, name="reengagement", description=SCHEDULES["reengagement"].description)
 def reengagement(event: JobInvocation) -> dict[str, Any]:
     return run_scheduled("reengagement", event)
 
 
-@bp.schedule(JOBS["tier-review"].cron, name="tier-review", description=JOBS["tier-review"].description)
+@bp.schedule(SCHEDULES["tier-review"].cron, name="tier-review", description=SCHEDULES["tier-review"].description)
 def tier_review(event: JobInvocation) -> dict[str, Any]:
     return run_scheduled("tier-review", event)
 
 
-@bp.schedule(JOBS["send-deferred"].cron, name="send-deferred", description=JOBS["send-deferred"].description)
+@bp.schedule(SCHEDULES["send-deferred"].cron, name="send-deferred", description=SCHEDULES["send-deferred"].description)
 def send_deferred(event: JobInvocation) -> dict[str, Any]:
     return run_scheduled("send-deferred", event)
 
 
-@bp.schedule(JOBS["erase-closed"].cron, name="erase-closed", description=JOBS["erase-closed"].description)
+@bp.schedule(SCHEDULES["erase-closed"].cron, name="erase-closed", description=SCHEDULES["erase-closed"].description)
 def erase_closed(event: JobInvocation) -> dict[str, Any]:
     return run_scheduled("erase-closed", event)
 
 
-@bp.schedule(JOBS["reconcile"].cron, name="reconcile", description=JOBS["reconcile"].description)
+@bp.schedule(SCHEDULES["reconcile"].cron, name="reconcile", description=SCHEDULES["reconcile"].description)
 def reconcile(event: JobInvocation) -> dict[str, Any]:
     return run_scheduled("reconcile", event)
 

@@ -1,8 +1,9 @@
 """The jobs, one spec each: when it runs, the units of work it plans, what a unit does.
 
 Schedules are EventBridge crons in UTC for the default program time zone
-(Asia/Shanghai, UTC+8); `local_time` is the time of day the job stands for,
-used for "now" (quiet hours) when it runs for a given date.
+(Asia/Shanghai, UTC+8), kept in schedules.py (the app's import needs only
+them); `local_time` is the time of day the job stands for, used for "now"
+(quiet hours) when it runs for a given date.
 
 `plan` cuts a run into units (one per index shard and day; reconcile: one per
 Scan segment); `work` says what a unit of each kind does, by calling one use
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ..domain.calendar import celebrated_month_days
 from ..lazy import lazy_module
 from ..store import job_index
+from .schedules import SCHEDULES
 
 if TYPE_CHECKING:
     from ..domain.rules import ProgramRules
@@ -58,13 +60,20 @@ Work = Callable[[Unit, "JobContext"], Done]
 @dataclass(frozen=True)
 class JobSpec:
     name: str
-    cron: str  # EventBridge cron (UTC)
     local_time: time
     plan: Callable[[date, ProgramRules, int], list[Unit]]
     work: Callable[[], Mapping[str, Work]]  # by unit kind; a function, so nothing loads until a job runs
-    description: str
     report: Callable[[Counter[str]], dict[str, Any]] | None = None  # the run summary's own section
     metrics: Callable[[Counter[str]], dict[str, int]] | None = None  # emitted per unit, once it is on the record
+
+    @property
+    def cron(self) -> str:
+        """EventBridge cron (UTC): schedules.py."""
+        return SCHEDULES[self.name].cron
+
+    @property
+    def description(self) -> str:
+        return SCHEDULES[self.name].description
 
 
 # --- expire-points -------------------------------------------------------------------
@@ -250,61 +259,49 @@ JOBS: dict[str, JobSpec] = {
     for spec in (
         JobSpec(
             "expire-points",
-            "cron(5 16 * * ? *)",
             time(0, 5),
             _expire_units,
             lambda: {"expire": member_units.for_each_member(_expire), "remind": member_units.for_each_member(_remind)},
-            "expires lots whose date has come; reminds 30 and 7 days before",
         ),
         JobSpec(
             "birthday-bonus",
-            "cron(0 1 * * ? *)",
             time(9, 0),
             _birthday_units,
             lambda: {"gift": member_units.for_each_member(_gift)},
-            "birthday points once a calendar year, and a greeting",
         ),
         JobSpec(
             "reengagement",
-            "cron(0 2 * * ? *)",
             time(10, 0),
             _reengagement_units,
             lambda: {"reengage": member_units.for_each_member(_reengage)},
-            "a message to members idle exactly 30, 60 or 90 days; lifecycle stage",
         ),
         JobSpec(
             "tier-review",
-            "cron(0 17 * * ? *)",
             time(1, 0),
             _tier_review_units,
             lambda: {"review": member_units.for_each_member(_review)},
-            "yearly tier review on the membership anniversary",
         ),
         JobSpec(
             "send-deferred",
-            "cron(5 * * * ? *)",
             time(9, 5),
             _send_deferred_units,
             lambda: {"send": _send},
-            "sends messages held back by quiet hours once they may go",
         ),
         JobSpec(
             "erase-closed",
-            "cron(0 19 * * ? *)",
             time(3, 0),
             _erase_units,
             lambda: {"erase": member_units.for_each_member(_erase)},
-            "erases the personal data of memberships closed longer than the grace period",
         ),
         JobSpec(
             "reconcile",
-            "cron(30 20 * * ? *)",
             time(4, 30),
             _reconcile_units,
             lambda: {"reconcile": _reconcile},
-            "read-only: every member's points ledger and wallet add up to their balances; reports drift",
             report=_ledger_report,
             metrics=_ledger_metrics,
         ),
     )
 }
+if set(JOBS) != set(SCHEDULES):  # one schedule per job, and no schedule without a job
+    raise RuntimeError(f"jobs {sorted(JOBS)} and schedules {sorted(SCHEDULES)} differ")

@@ -9,9 +9,12 @@ Sending costs money (SMS), so every send is reserved first, in one transaction:
 one per recipient per `code_resend_seconds`, and the `code_send_limits` per
 client address, per recipient and in all, per minute and per day.
 
-Checking is counted before it is judged (`claim_attempt`): `code_max_failures`
-attempts in `code_failure_window_seconds`, then 429 for every attempt, the right
-code included, however many arrive at once.
+Checking is limited to `code_max_failures` counted attempts in
+`code_failure_window_seconds`, then 429 for every attempt, the right code
+included, however many arrive at once. Contact changes count an attempt before
+judging it (`claim_attempt`); sign-in judges first and counts a wrong code
+(`count_failed_sign_in`), its success conditioned on the same count
+(`use_sign_in_code`): usecases/enrolment.verify says why both are exact.
 
 Where the items live (which pk/sk) is the caller's choice, from `keys.py`.
 """
@@ -204,23 +207,27 @@ def lockout_retry_after(attempts: object, rules: ProgramRules, now: datetime) ->
     return None
 
 
-def claim_attempt(pk: str, sk: str, rules: ProgramRules, now: datetime) -> None:
-    """Count an attempt at a code *before* it is judged: the count goes up only while the
-    window's attempts are under `code_max_failures`, so however many guesses arrive at once,
-    at most that many are ever compared (429 too_many_attempts for the rest, the right code
-    included). A proven code deletes the count (in the transaction that acts on it)."""
+def claim_attempt(pk: str, sk: str, rules: ProgramRules, now: datetime, *, window_seen: bool = True) -> None:
+    """Count an attempt at a code: the count goes up only while the window's attempts are under
+    `code_max_failures` (429 too_many_attempts otherwise), so however many attempts arrive at
+    once, at most that many are ever counted. Counted *before* the code is judged (contact
+    changes), at most that many are ever compared. A proven code deletes the count (in the
+    transaction that acts on it). `window_seen`: whether the caller just read a current window
+    (then its count goes up; else a new window starts): one round trip when nothing raced."""
     window = timedelta(seconds=rules.code_failure_window_seconds)
     cutoff = now - window
     for _ in range(5):
-        try:
-            CodeAttempts(pk, sk).update(
-                actions=[CodeAttempts.failures.add(1)],
-                condition=(CodeAttempts.window_start > cutoff) & (CodeAttempts.failures < rules.code_max_failures),
-            )
-            return
-        except UpdateError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
+        if window_seen:
+            try:
+                CodeAttempts(pk, sk).update(
+                    actions=[CodeAttempts.failures.add(1)],
+                    condition=(CodeAttempts.window_start > cutoff) & (CodeAttempts.failures < rules.code_max_failures),
+                )
+                return
+            except UpdateError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+        window_seen = True
         try:
             CodeAttempts(pk, sk, failures=1, window_start=now, ttl=now + window).save(
                 condition=CodeAttempts.pk.does_not_exist() | (CodeAttempts.window_start <= cutoff)
@@ -262,31 +269,62 @@ def email_confirmation_code(uow: UnitOfWork, member_id: str, email: str, rules: 
 
 
 @dataclass(frozen=True)
-class SignIn:
-    """A phone's current sign-in code and the member its guard names (one strongly consistent query)."""
+class SignInState:
+    """What the phone's partition holds for a sign-in (one strongly consistent query): its
+    current code, the member its guard names, its attempt count."""
 
-    code: VerificationCode
-    member_id: str
+    code: VerificationCode | None
+    member_id: str | None
+    attempts: CodeAttempts | None
 
 
-def sign_in_items(phone: str) -> SignIn | None:
+def sign_in_state(phone: str) -> SignInState:
     items = {item.sk: item for item in BaseItem.query(keys.phone_pk(phone), consistent_read=True)}
-    code, guard = items.get(keys.CODE), items.get(keys.GUARD)
-    if isinstance(code, VerificationCode) and isinstance(guard, PhoneGuard):
-        return SignIn(code, guard.member_id)
-    return None
+    code, guard, attempts = items.get(keys.CODE), items.get(keys.GUARD), items.get(keys.ATTEMPTS)
+    return SignInState(
+        code if isinstance(code, VerificationCode) else None,
+        guard.member_id if isinstance(guard, PhoneGuard) else None,
+        attempts if isinstance(attempts, CodeAttempts) else None,
+    )
 
 
-def claim_sign_in_attempt(phone: str, rules: ProgramRules, now: datetime) -> None:
-    claim_attempt(keys.phone_pk(phone), keys.ATTEMPTS, rules, now)
+def lockout(attempts: CodeAttempts | None, rules: ProgramRules, now: datetime) -> TooManyAttempts | None:
+    """The 429 for a phone whose window's attempts are used up (as read), or None."""
+    retry_after = lockout_retry_after(attempts, rules, now)
+    if retry_after is None:
+        return None
+    count("VerificationsLockedOut")
+    return TooManyAttempts("Too many wrong codes; try again later", retry_after=retry_after)
+
+
+def count_failed_sign_in(phone: str, seen: CodeAttempts | None, rules: ProgramRules, now: datetime) -> None:
+    """Count a failed sign-in at `phone` (429 too_many_attempts, nothing counted, when the
+    window's attempts are used up meanwhile). `seen`: the count as `sign_in_state` read it."""
+    window_seen = seen is not None and seen.window_start > now - timedelta(seconds=rules.code_failure_window_seconds)
+    claim_attempt(keys.phone_pk(phone), keys.ATTEMPTS, rules, now, window_seen=window_seen)
+
+
+def sign_in_lockout(phone: str, rules: ProgramRules, now: datetime) -> TooManyAttempts:
+    """The 429 for a sign-in whose transaction found the attempts used up (one read, for Retry-After)."""
+    try:
+        attempts: CodeAttempts | None = CodeAttempts.get(keys.phone_pk(phone), keys.ATTEMPTS, consistent_read=True)
+    except DoesNotExist:
+        attempts = None
+    return lockout(attempts, rules, now) or TooManyAttempts("Too many wrong codes; try again later", retry_after=rules.code_failure_window_seconds)
 
 
 def reserve_sign_in_send(client: str, phone: str, rules: ProgramRules, now: datetime) -> None:
     reserve_send_alone(client, phone, (keys.phone_pk(phone), keys.SENT), rules, now)
 
 
-def use_sign_in_code(uow: UnitOfWork, phone: str, code: VerificationCode) -> None:
+def use_sign_in_code(uow: UnitOfWork, phone: str, code: VerificationCode, rules: ProgramRules, now: datetime) -> None:
     """The code is used (once: part `code` fails if another request used it first) and the
-    phone's attempt count starts over."""
+    phone's attempt count starts over, only while it is under `code_max_failures` (part
+    `attempts` fails once the window's attempts are used up: then even the right code is 429)."""
+    cutoff = now - timedelta(seconds=rules.code_failure_window_seconds)
     uow.delete("code", code, VerificationCode.nonce == code.nonce)
-    uow.delete("attempts", CodeAttempts(keys.phone_pk(phone), keys.ATTEMPTS))
+    uow.delete(
+        "attempts",
+        CodeAttempts(keys.phone_pk(phone), keys.ATTEMPTS),
+        CodeAttempts.pk.does_not_exist() | (CodeAttempts.window_start <= cutoff) | (CodeAttempts.failures < rules.code_max_failures),
+    )

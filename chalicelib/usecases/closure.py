@@ -50,6 +50,7 @@ from ..store.ledger import ledger_entry
 from ..store.members import get_member
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
+from .sessions import MemberSession
 
 if TYPE_CHECKING:
     from pynamodb.expressions.update import Action
@@ -59,16 +60,18 @@ if TYPE_CHECKING:
 FORFEIT_REF = "closure:forfeit"
 
 
-def close_membership(member_id: str, *, reason: str, actor: str) -> Member:
+def close_membership(member_id: str, *, reason: str, actor: str, session: MemberSession | None = None) -> Member:
     """Close now; erase personal data after `closure_grace_days` (409 already_closed if closed).
 
     Refused (409 invalid_state) while the member's wallet holds stored value:
-    that money is owed to them and must be refunded first.
+    that money is owed to them and must be refunded first. The member closing their own
+    membership (`session`) is admitted on the member read first (401 for a signed-out token or a
+    membership closed already).
     """
     rules = load_rules()
 
     def attempt(uow: UnitOfWork) -> None:
-        member = get_member(member_id)
+        member = get_member(member_id) if session is None else session.admit(get_member(member_id))
         if member is None or member.erased:
             raise NotFound("No member with that member_id")
         check_wallet_empty(uow, member_id)
@@ -197,9 +200,9 @@ def _actor_kind(actor: str) -> str:
     return "member" if actor == "member" else "operator"
 
 
-def close_my_membership(member_id: str, reason: str) -> dict[str, Any]:
+def close_my_membership(session: MemberSession, reason: str) -> dict[str, Any]:
     """DELETE /v1/me: the member closes their own membership; the answer says when the data goes."""
-    return closure_summary(close_membership(member_id, reason=reason, actor="member"), load_rules())
+    return closure_summary(close_membership(session.member_id, reason=reason, actor="member", session=session), load_rules())
 
 
 def closure_summary(member: Member, rules: ProgramRules) -> dict[str, Any]:

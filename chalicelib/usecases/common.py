@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from ..domain.errors import Unauthorized, ValidationFailed
+from ..domain.errors import ValidationFailed
 from ..domain.lifecycle import after_activity, joined_on
-from ..domain.membership import is_open
 from ..domain.phones import InvalidPhone, normalise_phone
 from ..domain.rules import ProgramRules
 from ..store import members
@@ -29,14 +28,6 @@ def phone_or_error(raw: str, rules: ProgramRules, field: str = "phone") -> str:
         return normalise_phone(raw, rules.default_region)
     except InvalidPhone as exc:
         raise ValidationFailed.single(field, str(exc)) from exc
-
-
-def open_member(member_id: str) -> Member:
-    """The caller's own membership, for the member's routes: a closed (or erased) one is refused."""
-    member = members.get_member(member_id)
-    if member is None or not is_open(member.status):
-        raise Unauthorized("The membership is closed")
-    return member
 
 
 def activity_actions(member: Member, rules: ProgramRules, today: date, *, purchased: bool = False) -> list[Action]:

@@ -38,9 +38,10 @@ from ..store.models import Member, VerificationCode
 from ..store.parameters import load_rules
 from ..store.profile import profile_writes
 from ..store.unit_of_work import Cancelled, UnitOfWork, Writes, run
-from .common import open_member, phone_or_error
+from .common import phone_or_error
 from .members import active_member_view
 from .profile_completion import add_completion_bonus, completion_fields
+from .sessions import MemberSession, open_member
 from .verification import code_text
 
 WRONG_CODE = "The code is wrong, used or expired"
@@ -103,12 +104,13 @@ def start_email_change(uow: UnitOfWork, member: Member, email: str | None, rules
     return EmailChange(profile_writes({"pending_email": email}), reservation=reservation, code_to_send=(email, code))
 
 
-def verify_email(member_id: str, code: str) -> dict[str, Any]:
+def verify_email(session: MemberSession, code: str) -> dict[str, Any]:
     """Prove the pending email: it becomes the member's confirmed email (and may complete the
     profile). The attempt is counted before the code is judged."""
+    member_id = session.member_id
     rules = load_rules()
     now = utcnow()
-    target = open_member(member_id).pending_email
+    target = open_member(session).pending_email
     proven = _proven_code(member_id, "email", target, code, rules, now)
 
     def explain(cancelled: Cancelled) -> None:
@@ -116,7 +118,7 @@ def verify_email(member_id: str, code: str) -> dict[str, Any]:
             raise InvalidCode(WRONG_CODE)
 
     def attempt(uow: UnitOfWork) -> bool:
-        current = open_member(member_id)
+        current = open_member(session)
         if current.pending_email != target:
             raise InvalidCode(WRONG_CODE)
         contact_changes.use_code(uow, proven, member_id, "email")
@@ -131,19 +133,20 @@ def verify_email(member_id: str, code: str) -> dict[str, Any]:
     if completed:
         count("ProfilesCompleted")
     logger.info("email verified", extra={"member_id": member_id, "completed": completed})
-    return active_member_view(member_id)
+    return active_member_view(session)
 
 
 # --- phone ---------------------------------------------------------------------------------
 
 
-def request_phone_change(member_id: str, raw_phone: str, client: str) -> dict[str, Any]:
+def request_phone_change(session: MemberSession, raw_phone: str, client: str) -> dict[str, Any]:
     """Send a code to the new phone. Answered the same whether or not the phone belongs to
     another member (no enumeration): that is only told to whoever proves the phone is theirs."""
+    member_id = session.member_id
     rules = load_rules()
     phone = phone_or_error(raw_phone, rules)
     now = utcnow()
-    if phone == open_member(member_id).phone:
+    if phone == open_member(session).phone:
         raise ValidationFailed.single("phone", "is already this membership's phone")
     reserve_send_alone(client, phone, contact_changes.phone_send_marker_at(phone), rules, now)
     item, code = new_code_item(*contact_changes.code_at(member_id, "phone"), phone, rules, now, target=phone)
@@ -163,14 +166,15 @@ def request_phone_change(member_id: str, raw_phone: str, client: str) -> dict[st
     return {"verification": {"channel": "sms", "expires_in": rules.code_ttl_seconds}}
 
 
-def verify_phone_change(member_id: str, raw_phone: str, code: str) -> dict[str, Any]:
+def verify_phone_change(session: MemberSession, raw_phone: str, code: str) -> dict[str, Any]:
     """Move the membership to the proven phone: one unit of work releases the old phone's guard,
     takes the new one only if absent (409 phone_taken otherwise) and updates the member.
     The attempt is counted before the code is judged; the new phone is proven by it."""
+    member_id = session.member_id
     rules = load_rules()
     phone = phone_or_error(raw_phone, rules)
     now = utcnow()
-    open_member(member_id)
+    open_member(session)
     proven = _proven_code(member_id, "phone", phone, code, rules, now)
 
     def explain(cancelled: Cancelled) -> None:
@@ -181,7 +185,7 @@ def verify_phone_change(member_id: str, raw_phone: str, code: str) -> dict[str, 
 
     def attempt(uow: UnitOfWork) -> str | None:
         """The phone the member leaves (None: a retry whose first commit's answer was lost)."""
-        member = open_member(member_id)
+        member = open_member(session)
         leaving = member.phone
         if leaving == phone:
             return None
@@ -202,4 +206,4 @@ def verify_phone_change(member_id: str, raw_phone: str, code: str) -> dict[str, 
                 body=f"[{rules.program_name}] Your membership was moved to a new phone number. If this was not you, contact us.",
             )
         )
-    return active_member_view(member_id)
+    return active_member_view(session)

@@ -26,16 +26,17 @@ from ..store.models import Coupon
 from ..store.models_engagement import CouponUse
 from ..store.rewards import get_reward
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
-from .common import Answer, created, fingerprint, open_member, replayed
+from .common import Answer, created, fingerprint, replayed
 from .merchants import Merchant
+from .sessions import MemberSession, open_member
 
 CONFLICT = "That redemption_id was already used for another coupon or store"
 
 
-def member_coupons(member_id: str, limit: int, cursor: str | None, status: str | None) -> dict[str, Any]:
+def member_coupons(session: MemberSession, limit: int, cursor: str | None, status: str | None) -> dict[str, Any]:
     """GET /v1/me/coupons: the member's coupons in code order, optionally only one status (pages
     are never short while more coupons have it)."""
-    open_member(member_id)
+    member_id = open_member(session).member_id
     now = utcnow()
 
     def keep(coupon: Coupon) -> bool:

@@ -13,8 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from ..domain.clock import iso, utcnow
-from ..domain.errors import Unauthorized
-from ..domain.membership import is_open
 from ..domain.points import expiring_summary
 from ..observability import logger
 from ..store import member_data
@@ -23,6 +21,7 @@ from ..store.members import points_state
 from ..store.models import BaseItem, LedgerEntry, Member, VerificationCode
 from ..store.parameters import load_rules
 from .common import plain
+from .sessions import MemberSession
 
 FORMAT = "huiyuan-member-export/1"
 # Fields of other people kept on the member's items (an operator's identity on an audit entry).
@@ -55,13 +54,13 @@ def export_item(item: BaseItem) -> dict[str, Any]:
     return {name: _jsonable(value) for name, value in member_data.stored_fields(item, _OTHERS.get(member_data.kind_of(item), frozenset())).items()}
 
 
-def export_member_data(member_id: str) -> dict[str, Any]:
-    """Everything stored about the member (a closed membership is refused)."""
+def export_member_data(session: MemberSession) -> dict[str, Any]:
+    """Everything stored about the member (the token is admitted on the member item of the same
+    query: a closed membership or a signed-out token is refused)."""
+    member_id = session.member_id
     rules = load_rules()
     items = member_data.member_items(member_id)
-    member = next((i for i in items if isinstance(i, Member)), None)
-    if member is None or not is_open(member.status):
-        raise Unauthorized("The membership is closed")
+    member = session.admit(next((i for i in items if isinstance(i, Member)), None))
     sections: dict[str, list[dict[str, Any]]] = {}
     pending: list[dict[str, Any]] = []
     order_ids: dict[str, None] = {}

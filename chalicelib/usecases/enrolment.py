@@ -177,29 +177,62 @@ def _signup_profile(member: Member, profile: dict[str, Any]) -> list[Action]:
 
 
 def verify(request: VerifyRequest) -> SignedIn:
-    """Sign in with a code. The attempt is counted before the code is judged (claim_attempt).
-    An SMS code proves the phone and activates a pending member; an email code signs in a
-    member whose phone is already proven, and nobody else."""
+    """Sign in with a code. An SMS code proves the phone and activates a pending member; an
+    email code signs in a member whose phone is already proven, and nobody else.
+
+    Three round trips: one strongly consistent query of the phone's partition (its code, guard
+    and attempt count), the member, one transaction. A wrong code costs two (the query, then
+    the count of the failure).
+
+    The lockout stays exact (`code_max_failures` attempts per `code_failure_window_seconds`,
+    then 429 too_many_attempts for every attempt, the right code included), though the code is
+    judged before anything is counted:
+
+    - a locked-out count as read answers 429 at once, whatever the code;
+    - a wrong code (or none, or no member) is counted by a write conditioned on the count being
+      under the limit; when that condition fails the answer is 429, not 401;
+    - the right code succeeds only in a transaction that deletes the code (conditioned on its
+      nonce: single use) and the count, conditioned on the count being under the limit;
+      when that condition fails the answer is 429.
+
+    So every guess answered 401 was counted while the count was under the limit, and a guess
+    answered 200 committed while it was under the limit; every other guess is answered 429,
+    whether it was right or wrong, and tells nothing. Order the guesses at one phone as
+    DynamoDB serialises their conditional writes: the first `code_max_failures` counted wrong
+    guesses and any right guess before them are judged, everything after is refused. That is
+    exactly what counting each attempt before judging it gave (the claim was the serialising
+    write then): an attacker gets as many judged guesses per window as before, however many
+    arrive at once. Registered and unregistered phones are answered alike: no code, no guard
+    and a wrong code are the same counted failure.
+    """
     rules = load_rules()
     phone = phone_or_error(request.phone, rules)
     now = utcnow()
-    codes_store.claim_sign_in_attempt(phone, rules, now)
-    sign_in = codes_store.sign_in_items(phone)
-    if sign_in is None or not codes_store.code_is_valid(sign_in.code, phone, request.code, now):
+    state = codes_store.sign_in_state(phone)
+    locked = codes_store.lockout(state.attempts, rules, now)
+    if locked is not None:
+        raise locked
+
+    def refuse() -> InvalidCode:
+        """A failed attempt, counted (429 instead when the count reached the limit meanwhile)."""
+        codes_store.count_failed_sign_in(phone, state.attempts, rules, now)
         count("VerificationsFailed")
         logger.info("verification failed")
-        raise InvalidCode("The code is wrong, used or expired")
-    code_item = sign_in.code
+        return InvalidCode("The code is wrong, used or expired")
+
+    if state.code is None or state.member_id is None or not codes_store.code_is_valid(state.code, phone, request.code, now):
+        raise refuse()
+    code_item, member_id = state.code, state.member_id
     by_sms = code_item.channel == "sms"
     today = today_in(rules.zone, now)
 
     def attempt(uow: UnitOfWork) -> _Verified:
-        member = get_member(sign_in.member_id)
+        member = get_member(member_id)
         if member is None or not is_open(member.status):
-            raise InvalidCode("The code is wrong, used or expired")
+            raise refuse()
         if not by_sms and not email_can_sign_in(member):
-            raise InvalidCode("The code is wrong, used or expired")  # the email stopped being a sign-in channel meanwhile
-        codes_store.use_sign_in_code(uow, phone, code_item)
+            raise refuse()  # the email stopped being a sign-in channel meanwhile
+        codes_store.use_sign_in_code(uow, phone, code_item, rules, now)
         actions = activity_actions(member, rules, today)
         if by_sms:
             actions += _prove_phone(member, now)
@@ -216,7 +249,7 @@ def verify(request: VerifyRequest) -> SignedIn:
                 email = member.pending_email
                 confirm_email = (email, codes_store.email_confirmation_code(uow, member.member_id, email, rules, now))
         uow.update("member", member, actions)
-        uow.commit(_used_meanwhile)
+        uow.commit(lambda cancelled: _used_meanwhile(cancelled, phone, rules, now))
         return _Verified(member, first_time, confirm_email)
 
     verified = run(attempt)
@@ -248,7 +281,10 @@ class _Verified:
     confirm_email: tuple[str, str] | None  # (email, its confirmation code) to send
 
 
-def _used_meanwhile(cancelled: Cancelled) -> None:
-    """The code was used by another request meanwhile: this one is too late."""
+def _used_meanwhile(cancelled: Cancelled, phone: str, rules: ProgramRules, now: datetime) -> None:
+    """The phone's attempts were used up meanwhile (429), or the code was used by another
+    request meanwhile: this one is too late."""
+    if "attempts" in cancelled.failed:
+        raise codes_store.sign_in_lockout(phone, rules, now)
     if "code" in cancelled.failed:
         raise InvalidCode("The code is wrong, used or expired")

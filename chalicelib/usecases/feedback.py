@@ -28,7 +28,8 @@ from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from .audit import Change as AuditChange
 from .audit import add_audit
-from .common import Answer, created, fingerprint, open_member, replayed
+from .common import Answer, created, fingerprint, replayed
+from .sessions import MemberSession, open_member
 
 CONFLICT = "That Idempotency-Key was already used for other feedback"
 
@@ -40,10 +41,10 @@ def _check_order(member_id: str, order_id: str) -> None:
         raise ValidationFailed.single("order_id", "no order of yours has this id")
 
 
-def submit_feedback(member_id: str, request: FeedbackRequest, idempotency_key: str | None) -> Answer:
+def submit_feedback(session: MemberSession, request: FeedbackRequest, idempotency_key: str | None) -> Answer:
     """POST /v1/me/feedback: 201 with the new feedback; with an Idempotency-Key, a retry answers
     the same (one replay convention: common.replayed)."""
-    open_member(member_id)
+    member_id = open_member(session).member_id
     digest = fingerprint(request.model_dump())
     if idempotency_key:
         earlier = feedback_store.get_record(member_id, idempotency_key)
@@ -77,9 +78,9 @@ def submit_feedback(member_id: str, request: FeedbackRequest, idempotency_key: s
     return run(attempt)
 
 
-def member_feedback(member_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+def member_feedback(session: MemberSession, limit: int, cursor: str | None) -> dict[str, Any]:
     """GET /v1/me/feedback: newest first, with answers."""
-    open_member(member_id)
+    member_id = open_member(session).member_id
     return feedback_store.member_feedback_page(member_id, limit, cursor).view(feedback_view)
 
 

@@ -5,36 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from ..api.schemas.views import catalogue_reward_view, ledger_entry_view, member_view
-from ..domain import tokens
-from ..domain.errors import Unauthorized
-from ..domain.membership import is_open
 from ..domain.points import expiring_summary
 from ..observability import logger
 from ..store.ledger import ledger_page as read_ledger_page
-from ..store.members import get_member, points_state, session_of
-from ..store.parameters import load_rules, signing_key
+from ..store.members import points_state
+from ..store.parameters import load_rules
 from ..store.rewards import catalogue_page
 from ..store.unit_of_work import UnitOfWork, run
+from .sessions import MemberSession, open_member
 
 
-def authenticate(token: str) -> str:
-    """The member a bearer token acts for: a valid token (signature, issuer, audience, expiry) of
-    a membership that is not closed, from the member's current token epoch (not signed out
-    since). Raises tokens.InvalidToken otherwise. One small read (three attributes)."""
-    claims = tokens.access_claims(signing_key(), token)
-    session = session_of(claims.member_id)
-    if session is None or not is_open(session.status) or session.erased or session.token_epoch != claims.epoch:
-        raise tokens.InvalidToken("closed or signed out")
-    return claims.member_id
-
-
-def sign_out(member_id: str) -> None:
+def sign_out(session: MemberSession) -> None:
     """Every token issued to the member so far stops working (the next epoch starts)."""
+    member_id = session.member_id
 
     def attempt(uow: UnitOfWork) -> None:
-        member = get_member(member_id)
-        if member is None or not is_open(member.status):
-            raise Unauthorized("The membership is closed")
+        member = open_member(session)
         uow.update("member", member, [type(member).token_epoch.set(int(member.token_epoch or 0) + 1)])
         uow.commit()
 
@@ -42,22 +28,23 @@ def sign_out(member_id: str) -> None:
     logger.info("member signed out", extra={"member_id": member_id})
 
 
-def active_member_view(member_id: str) -> dict[str, Any]:
-    """GET /v1/me: one read; the balance is stored, never summed from the ledger."""
-    member = get_member(member_id)
-    if member is None or not is_open(member.status):
-        raise Unauthorized("The membership is closed")
+def active_member_view(session: MemberSession) -> dict[str, Any]:
+    """GET /v1/me: one read (which also admits the token); the balance is stored, never summed
+    from the ledger."""
+    member = open_member(session)
     rules = load_rules()
     return member_view(member, expiring_summary(points_state(member), rules.points_validity_months))
 
 
-def ledger_page(member_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
-    """The member's ledger, newest first: one query a page. The first page carries the member's
-    status (a closed membership is refused); later pages follow a checked first page and a token
-    of at most `access_token_ttl_seconds`."""
-    page = read_ledger_page(member_id, limit, cursor)
-    if not cursor and (page.member is None or not is_open(page.member.status)):
-        raise Unauthorized("The membership is closed")
+def ledger_page(session: MemberSession, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The member's ledger, newest first. The first page is one query, which returns the member
+    too: the token is admitted on it. A later page starts after the cursor, away from the member,
+    so it reads the member's session first (two round trips)."""
+    if cursor:
+        session.check()
+    page = read_ledger_page(session.member_id, limit, cursor)
+    if not cursor:
+        session.admit(page.member)
     return {"items": [ledger_entry_view(e) for e in page.entries], "next_cursor": page.next_cursor}
 
 

@@ -22,10 +22,10 @@ from ..store.models import Member
 from ..store.parameters import load_rules
 from ..store.profile import birthday_writes, profile_writes
 from ..store.unit_of_work import Cancelled, UnitOfWork, Writes, run
-from .common import open_member
 from .contact_change import EmailChange, start_email_change
 from .members import active_member_view
 from .profile_completion import Completion, add_completion_bonus, completion_fields
+from .sessions import MemberSession, open_member
 from .verification import send_email_confirmation
 
 
@@ -66,16 +66,17 @@ def _birthday_writes(member: Member, requested: str | None) -> Writes:
     return birthday_writes(member.member_id, requested) if decision is BirthdayChange.SET else []
 
 
-def update_profile(member_id: str, patch: ProfilePatch, client: str) -> dict[str, Any]:
+def update_profile(session: MemberSession, patch: ProfilePatch, client: str) -> dict[str, Any]:
     """Change the fields the request names; a new email waits for its code (POST /v1/me/email/verify).
     The code's send counts against the sending limits, in the same unit of work: a refused send
     changes nothing."""
+    member_id = session.member_id
     rules = load_rules()
     changes = patch.changes()
 
     def attempt(uow: UnitOfWork) -> _Updated:
         now = utcnow()
-        member = open_member(member_id)
+        member = open_member(session)
         before = completion_fields(member)
         fields = _field_changes(member, patch, changes)
         writes = profile_writes(fields)
@@ -105,7 +106,7 @@ def update_profile(member_id: str, patch: ProfilePatch, client: str) -> dict[str
     if updated.email is not None and updated.email.code_to_send is not None:
         send_email_confirmation(*updated.email.code_to_send, rules)
     logger.info("profile updated", extra={"member_id": member_id, "fields": sorted(changes), "completed": updated.completion.granted})
-    return active_member_view(member_id)
+    return active_member_view(session)
 
 
 def _explain(email: EmailChange | None, cancelled: Cancelled, rules: ProgramRules, now: datetime) -> None:

@@ -6,8 +6,8 @@ from typing import Any
 
 from ..domain.clock import iso, today_in, utcnow
 from ..domain.coupons import coupon_expires_at
-from ..domain.errors import InsufficientPoints, MemberFrozen, NotFound, OutOfStock, Unauthorized
-from ..domain.membership import is_open, require_may_spend
+from ..domain.errors import InsufficientPoints, MemberFrozen, NotFound, OutOfStock
+from ..domain.membership import require_may_spend
 from ..domain.points import NotEnoughPoints, spend
 from ..observability import count, logger
 from ..store import redemptions
@@ -20,26 +20,28 @@ from ..store.parameters import load_rules
 from ..store.rewards import take_one_from_stock
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from .common import Answer, activity_actions, created, fingerprint, replayed
+from .sessions import MemberSession
 
 CONFLICT = "That Idempotency-Key was already used for another reward"
 
 
-def redeem_reward(member_id: str, idempotency_key: str, reward_id: str) -> Answer:
+def redeem_reward(session: MemberSession, idempotency_key: str, reward_id: str) -> Answer:
     """Spend the reward's cost (oldest points first) and issue its coupon.
 
     One read round trip (member, earlier redemption, reward) and one unit of work: member
     (version-checked), redemption record (absent), ledger entry, coupon, and the reward's stock
-    (> 0) when it is limited. The same key again answers the same (common.replayed).
+    (> 0) when it is limited. The same key again answers the same (common.replayed). The token
+    is admitted on the member read (sessions.MemberSession.admit) before anything else.
     """
+    member_id = session.member_id
     rules = load_rules()
     digest = fingerprint({"reward_id": reward_id})
     write_token = new_write_token()
 
     def attempt(uow: UnitOfWork) -> Answer:
         now = utcnow()
-        member, earlier, reward = redemptions.redemption_reads(member_id, idempotency_key, reward_id)
-        if member is None or not is_open(member.status):
-            raise Unauthorized("The membership is closed")
+        found, earlier, reward = redemptions.redemption_reads(member_id, idempotency_key, reward_id)
+        member = session.admit(found)
         if earlier is not None:
             return replayed(replay(earlier, digest, CONFLICT, write_token))
         require_may_spend(member.status)

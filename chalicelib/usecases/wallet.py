@@ -24,10 +24,9 @@ from ..domain.errors import (
     MemberClosed,
     NotFound,
     RefundExceedsPurchase,
-    Unauthorized,
     ValidationFailed,
 )
-from ..domain.membership import MAY_BE_REFUNDED, MAY_MOVE_MONEY, is_open, require_may_move_money
+from ..domain.membership import MAY_BE_REFUNDED, MAY_MOVE_MONEY, require_may_move_money
 from ..domain.rules import ProgramRules
 from ..domain.wallet import NotEnoughFunds, RefundTooLarge, credit, debit, refunded_after, topup_bonus
 from ..observability import count, logger
@@ -58,6 +57,7 @@ from ..store.wallet import (
 )
 from .common import Answer, created, fingerprint, phone_or_error, replayed
 from .merchants import Merchant
+from .sessions import MemberSession
 
 
 def _accepted_currency(rules: ProgramRules, currency: str) -> None:
@@ -307,7 +307,7 @@ def refund_payment(payment_id: str, request: WalletRefundRequest, merchant: Merc
 # --- the member's statement ----------------------------------------------------------
 
 
-def wallet_statement(member_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+def wallet_statement(session: MemberSession, limit: int, cursor: str | None) -> dict[str, Any]:
     """Balance, currency and one page of entries, newest first.
 
     Two round trips a page. The first page: the member's status (a closed
@@ -315,11 +315,12 @@ def wallet_statement(member_id: str, limit: int, cursor: str | None) -> dict[str
     the WALLET item followed by the newest entries, so the balance and the
     entries come from the same read. A later page: member and wallet in one
     batch read, then the entries after the cursor. A cursor carries only a
-    sort key: the partition always comes from the caller's token.
+    sort key: the partition always comes from the caller's token. The token is admitted on the
+    member read (sessions.MemberSession.admit).
     """
+    member_id = session.member_id
     owner = statement_owner(member_id, cursor)
-    if owner.member is None or not is_open(owner.member.status):
-        raise Unauthorized("The membership is closed")
+    session.admit(owner.member)
     statement = statement_page(member_id, limit, cursor, owner)
     wallet = statement.wallet
     return {

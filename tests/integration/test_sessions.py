@@ -1,12 +1,18 @@
-"""Tokens stop working when the member signs out or the membership closes (issue 10): the
-authorizer checks the member, not only the signature."""
+"""Tokens stop working when the member signs out or the membership closes (issue 10). The
+authorizer checks the token alone; every member route refuses a closed membership or a
+signed-out token on its own member read (usecases/sessions.py), at once: even while API
+Gateway still serves its cached answer of the authorizer (`gateway_cache` below)."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 import pytest
+from chalice.app import ChaliceAuthorizer
 
 from chalicelib.domain import tokens
 from chalicelib.store import keys
@@ -16,6 +22,46 @@ from tests.integration.conftest import bearer
 from tests.support.outbox import last_code
 
 MEMBER_READS = ["/v1/me", "/v1/me/ledger", "/v1/me/wallet", "/v1/me/coupons", "/v1/me/feedback", "/v1/me/export"]
+
+# Every route behind the member token, with a body it accepts (validation comes first): a new
+# member route must be added here (test_every_member_route_is_listed_here_and_admits_its_session).
+MEMBER_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", "/v1/me", None),
+    ("GET", "/v1/me/ledger", None),
+    ("GET", "/v1/me/wallet", None),
+    ("GET", "/v1/me/coupons", None),
+    ("GET", "/v1/me/feedback", None),
+    ("GET", "/v1/me/export", None),
+    ("POST", "/v1/me/redemptions", {"reward_id": "coffee"}),
+    ("PATCH", "/v1/me", {"name": "王芳"}),
+    ("POST", "/v1/me/email/verify", {"code": "123456"}),
+    ("POST", "/v1/me/phone", {"phone": "+8613900139000"}),
+    ("POST", "/v1/me/phone/verify", {"phone": "+8613900139000", "code": "123456"}),
+    ("POST", "/v1/me/feedback", {"category": "service", "text": "很好"}),
+    ("DELETE", "/v1/me", None),
+    ("POST", "/v1/me/sign-out", None),
+]
+
+
+@pytest.fixture
+def gateway_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """API Gateway's cache of the authorizer's answer per token (30 s when deployed), emulated
+    for the whole test: the authorizer runs once per token, later requests get its first answer."""
+    answers: dict[str, Any] = {}
+    authorize = ChaliceAuthorizer.__call__
+
+    def cached(self: ChaliceAuthorizer, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        token = event.get("authorizationToken") or ""
+        if token not in answers:
+            answers[token] = authorize(self, event, context)
+        return copy.deepcopy(answers[token])
+
+    monkeypatch.setattr(ChaliceAuthorizer, "__call__", cached)
+    yield answers
+
+
+def _call(api, method: str, path: str, body: dict[str, Any] | None, token: str):
+    return api.request(method, path, json_body=body, headers={**bearer(token), "Idempotency-Key": "k-session"})
 
 
 def _refused(reply) -> None:
@@ -108,3 +154,61 @@ def test_given_a_closed_membership_restored_by_an_operator_then_the_tokens_from_
     api.post("/v1/auth/code", {"phone": phone})
     fresh = api.post("/v1/auth/verify", {"phone": phone, "code": last_code(outbox_path, phone)}).json()["access_token"]
     assert api.get("/v1/me", headers=bearer(fresh)).json()["status"] == "active"
+
+
+def test_every_member_route_is_listed_here_and_admits_its_session():
+    from app import app
+
+    behind_token = {
+        (method, path)
+        for path, methods in app.routes.items()
+        for method, entry in methods.items()
+        if entry.authorizer is not None and entry.authorizer.name == "member_token"
+    }
+    assert behind_token == {(method, path) for method, path, _ in MEMBER_ROUTES}
+    for path, methods in app.routes.items():
+        for method, entry in methods.items():
+            if (method, path) in behind_token:
+                assert getattr(entry.view_function, "member_route", False), f"{method} {path} is not declared with member_route"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), MEMBER_ROUTES, ids=[f"{m} {p}" for m, p, _ in MEMBER_ROUTES])
+def test_given_a_member_who_signed_out_while_the_gateway_still_caches_the_token_then_every_member_route_answers_401(
+    api, members, gateway_cache, method, path, body
+):
+    token, _ = members.verified()
+    assert api.get("/v1/me", headers=bearer(token)).status == 200  # the gateway now holds the authorizer's answer
+    assert api.post("/v1/me/sign-out", headers=bearer(token)).status == 204
+    _refused(_call(api, method, path, body, token))
+    assert len(gateway_cache) == 1  # the authorizer ran once: the refusal is the route's own
+
+
+@pytest.mark.parametrize(("method", "path", "body"), MEMBER_ROUTES, ids=[f"{m} {p}" for m, p, _ in MEMBER_ROUTES])
+def test_given_a_membership_closed_by_an_operator_while_the_gateway_still_caches_the_token_then_every_member_route_answers_401(
+    api, members, gateway_cache, method, path, body
+):
+    token, reply = members.verified()
+    assert api.get("/v1/me", headers=bearer(token)).status == 200
+    closed = api.post(f"/v1/admin/members/{reply['member']['member_id']}/close", {"reason": "asked by phone"})
+    assert closed.status == 200, closed.text
+    _refused(_call(api, method, path, body, token))
+
+
+def test_given_a_signed_out_token_then_a_later_ledger_page_is_refused_too(api, members, gateway_cache):
+    token, _ = members.verified()
+    first = api.get("/v1/me/ledger?limit=1", headers=bearer(token))
+    assert first.status == 200, first.text
+    cursor = first.json()["next_cursor"] or "x"
+    assert api.post("/v1/me/sign-out", headers=bearer(token)).status == 204
+    _refused(api.get(f"/v1/me/ledger?limit=1&cursor={cursor}", headers=bearer(token)))
+
+
+def test_the_authorizer_answers_from_the_token_alone_and_passes_its_epoch_to_the_route(api, members, gateway_cache):
+    token, _ = members.verified()
+    assert api.get("/v1/me", headers=bearer(token)).status == 200
+    (answer,) = gateway_cache.values()
+    assert answer["context"] == {"epoch": "0"}
+    assert api.post("/v1/me/sign-out", headers=bearer(token)).status == 204
+    fresh = tokens.issue_access_token(signing_key(), answer["principalId"], datetime.now(UTC), 900, epoch=1)
+    assert api.get("/v1/me", headers=bearer(fresh)).status == 200
+    assert gateway_cache[f"Bearer {fresh}"]["context"] == {"epoch": "1"}

@@ -25,7 +25,6 @@ from ..http import (
     ApiBlueprint,
     answer_response,
     json_response,
-    member_id_of,
     optional_idempotency_key,
     parse_body,
     query_cursor,
@@ -33,10 +32,11 @@ from ..http import (
     query_param,
 )
 from . import admin
-from .members import member_token
+from .members import member_route
 
 if TYPE_CHECKING:
     from ...usecases import coupons, feedback, merchants, program
+    from ...usecases.sessions import MemberSession
     from ..schemas import engagement as schemas
 else:
     schemas = lazy_module("chalicelib.api.schemas.engagement")
@@ -70,11 +70,11 @@ def program_summary() -> Response:
 # --- coupons ---------------------------------------------------------------------------
 
 
-@bp.route("/v1/me/coupons", methods=["GET"], authorizer=member_token)
-def my_coupons() -> Response:
+@member_route(bp, "/v1/me/coupons", "GET")
+def my_coupons(session: MemberSession) -> Response:
     request = bp.current_request
     status = _choice("status", schemas.COUPON_STATUSES, None)
-    return json_response(coupons.member_coupons(member_id_of(request), query_limit(request), query_cursor(request), status))
+    return json_response(coupons.member_coupons(session, query_limit(request), query_cursor(request), status))
 
 
 @bp.route("/v1/coupons/{code}/redemptions", methods=["POST"])
@@ -90,17 +90,17 @@ def redeem_at_till(code: str) -> Response:
 # --- feedback --------------------------------------------------------------------------
 
 
-@bp.route("/v1/me/feedback", methods=["POST"], authorizer=member_token)
-def give_feedback() -> Response:
+@member_route(bp, "/v1/me/feedback", "POST")
+def give_feedback(session: MemberSession) -> Response:
     request = bp.current_request
     body = parse_body(request, schemas.FeedbackRequest)
-    return answer_response(feedback.submit_feedback(member_id_of(bp.current_request), body, optional_idempotency_key(request)))
+    return answer_response(feedback.submit_feedback(session, body, optional_idempotency_key(request)))
 
 
-@bp.route("/v1/me/feedback", methods=["GET"], authorizer=member_token)
-def my_feedback() -> Response:
+@member_route(bp, "/v1/me/feedback", "GET")
+def my_feedback(session: MemberSession) -> Response:
     request = bp.current_request
-    return json_response(feedback.member_feedback(member_id_of(request), query_limit(request), query_cursor(request)))
+    return json_response(feedback.member_feedback(session, query_limit(request), query_cursor(request)))
 
 
 def _operator_route(path: str, method: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING
 from chalice.app import Response
 
 from ...lazy import lazy_module
-from ..http import ApiBlueprint, client_address, json_response, member_id_of, parse_body
-from .members import member_token
+from ..http import ApiBlueprint, client_address, json_response, parse_body
+from .members import member_route
 
 if TYPE_CHECKING:
     from ...usecases import closure, contact_change, data_export, profile
+    from ...usecases.sessions import MemberSession
     from ..schemas import profile as schemas
 else:
     schemas = lazy_module("chalicelib.api.schemas.profile")
@@ -26,43 +27,40 @@ else:
 bp = ApiBlueprint(__name__)
 
 
-@bp.route("/v1/me", methods=["PATCH"], authorizer=member_token)
-def update_me() -> Response:
+@member_route(bp, "/v1/me", "PATCH")
+def update_me(session: MemberSession) -> Response:
     patch = parse_body(bp.current_request, schemas.ProfilePatch)
-    return json_response(profile.update_profile(member_id_of(bp.current_request), patch, client_address(bp.current_request)))
+    return json_response(profile.update_profile(session, patch, client_address(bp.current_request)))
 
 
-@bp.route("/v1/me/email/verify", methods=["POST"], authorizer=member_token)
-def verify_email() -> Response:
+@member_route(bp, "/v1/me/email/verify", "POST")
+def verify_email(session: MemberSession) -> Response:
     body = parse_body(bp.current_request, schemas.EmailVerifyRequest)
-    return json_response(contact_change.verify_email(member_id_of(bp.current_request), body.code))
+    return json_response(contact_change.verify_email(session, body.code))
 
 
-@bp.route("/v1/me/phone", methods=["POST"], authorizer=member_token)
-def change_phone() -> Response:
+@member_route(bp, "/v1/me/phone", "POST")
+def change_phone(session: MemberSession) -> Response:
     body = parse_body(bp.current_request, schemas.PhoneChangeRequest)
-    return json_response(
-        contact_change.request_phone_change(member_id_of(bp.current_request), body.phone, client_address(bp.current_request)), status=202
-    )
+    return json_response(contact_change.request_phone_change(session, body.phone, client_address(bp.current_request)), status=202)
 
 
-@bp.route("/v1/me/phone/verify", methods=["POST"], authorizer=member_token)
-def verify_phone() -> Response:
+@member_route(bp, "/v1/me/phone/verify", "POST")
+def verify_phone(session: MemberSession) -> Response:
     body = parse_body(bp.current_request, schemas.PhoneVerifyRequest)
-    return json_response(contact_change.verify_phone_change(member_id_of(bp.current_request), body.phone, body.code))
+    return json_response(contact_change.verify_phone_change(session, body.phone, body.code))
 
 
-@bp.route("/v1/me", methods=["DELETE"], authorizer=member_token, content_types=["application/json", "text/plain"])
-def close_me() -> Response:
+@member_route(bp, "/v1/me", "DELETE", content_types=["application/json", "text/plain"])
+def close_me(session: MemberSession) -> Response:
     request = bp.current_request
     body = parse_body(request, schemas.ClosureRequest) if (request.raw_body or b"").strip() else schemas.ClosureRequest()
-    return json_response(closure.close_my_membership(member_id_of(request), body.reason))
+    return json_response(closure.close_my_membership(session, body.reason))
 
 
-@bp.route("/v1/me/export", methods=["GET"], authorizer=member_token)
-def export_me() -> Response:
-    member_id = member_id_of(bp.current_request)
+@member_route(bp, "/v1/me/export", "GET")
+def export_me(session: MemberSession) -> Response:
     return json_response(
-        data_export.export_member_data(member_id),
-        headers={"Content-Disposition": f'attachment; filename="member-data-{member_id}.json"'},
+        data_export.export_member_data(session),
+        headers={"Content-Disposition": f'attachment; filename="member-data-{session.member_id}.json"'},
     )

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 from chalice.app import Response
 
 from ...lazy import lazy_module
-from ..http import ApiBlueprint, answer_response, json_response, member_id_of, parse_body, path_id, query_cursor, query_limit
-from .members import member_token
+from ..http import ApiBlueprint, answer_response, json_response, parse_body, path_id, query_cursor, query_limit
+from .members import member_route
 
 if TYPE_CHECKING:
     from ...usecases import merchants, wallet
+    from ...usecases.sessions import MemberSession
     from ..schemas import wallet as schemas_wallet
 else:
     schemas_wallet = lazy_module("chalicelib.api.schemas.wallet")
@@ -43,7 +44,7 @@ def wallet_payment_refund(payment_id: str) -> Response:
     return answer_response(wallet.refund_payment(payment, parse_body(request, schemas_wallet.WalletRefundRequest), merchant))
 
 
-@bp.route("/v1/me/wallet", methods=["GET"], authorizer=member_token)
-def my_wallet() -> Response:
+@member_route(bp, "/v1/me/wallet", "GET")
+def my_wallet(session: MemberSession) -> Response:
     request = bp.current_request
-    return json_response(wallet.wallet_statement(member_id_of(request), query_limit(request), query_cursor(request)))
+    return json_response(wallet.wallet_statement(session, query_limit(request), query_cursor(request)))

@@ -1,0 +1,26 @@
+"""When each job runs: its EventBridge cron (UTC) and description, by job name.
+
+Apart from the specs (specs.py, which take theirs from here) because the app's
+import registers every scheduled function (handlers.py) and needs only these:
+the job machinery loads when a job runs, not with every API container.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Schedule(NamedTuple):
+    cron: str  # EventBridge cron (UTC), for the default program time zone (Asia/Shanghai, UTC+8)
+    description: str
+
+
+SCHEDULES: dict[str, Schedule] = {
+    "expire-points": Schedule("cron(5 16 * * ? *)", "expires lots whose date has come; reminds 30 and 7 days before"),
+    "birthday-bonus": Schedule("cron(0 1 * * ? *)", "birthday points once a calendar year, and a greeting"),
+    "reengagement": Schedule("cron(0 2 * * ? *)", "a message to members idle exactly 30, 60 or 90 days; lifecycle stage"),
+    "tier-review": Schedule("cron(0 17 * * ? *)", "yearly tier review on the membership anniversary"),
+    "send-deferred": Schedule("cron(5 * * * ? *)", "sends messages held back by quiet hours once they may go"),
+    "erase-closed": Schedule("cron(0 19 * * ? *)", "erases the personal data of memberships closed longer than the grace period"),
+    "reconcile": Schedule("cron(30 20 * * ? *)", "read-only: every member's points ledger and wallet add up to their balances; reports drift"),
+}
