@@ -31,6 +31,12 @@ def phone_or_error(raw: str, rules: ProgramRules, field: str = "phone") -> str:
         raise ValidationFailed.single(field, str(exc)) from exc
 
 
+def accepted_currency(rules: ProgramRules, currency: str) -> None:
+    """A purchase's or a wallet movement's currency is one the program takes (422 otherwise)."""
+    if currency not in rules.currencies:
+        raise ValidationFailed.single("currency", f"must be one of {', '.join(rules.currencies)}")
+
+
 def open_member(member_id: str) -> Member:
     """The caller's own membership, for the member's routes: a closed (or erased) one is refused."""
     member = members.get_member(member_id)

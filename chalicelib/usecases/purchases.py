@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..api.schemas.merchants import PurchaseRequest, RefundRequest
 from ..domain.clock import iso, today_in, utcnow
 from ..domain.earning import earn_multiplier
-from ..domain.errors import Forbidden, IdempotencyConflict, NotFound, RefundExceedsPurchase, ValidationFailed
+from ..domain.errors import Forbidden, IdempotencyConflict, NotFound, RefundExceedsPurchase
 from ..domain.membership import require_may_earn
 from ..domain.points import claw_back, earn, lot_expires_on, month_key, proportional_reversal, prune_earned_months, purchase_points
 from ..domain.rules import ProgramRules
@@ -26,7 +26,7 @@ from ..store.ledger import add_lot_points, ledger_entry
 from ..store.models import Order, Refund
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
-from .common import Answer, activity_actions, created, fingerprint, mark_new_member_activity, phone_or_error, replayed
+from .common import Answer, accepted_currency, activity_actions, created, fingerprint, mark_new_member_activity, phone_or_error, replayed
 from .enrolment import new_member
 from .merchants import Merchant
 from .referrals import settle_referral_on_purchase
@@ -59,8 +59,7 @@ class _Recorded:
 def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
     """Award the purchase's points once; enrol a pending member for an unknown phone."""
     rules = load_rules()
-    if request.currency not in rules.currencies:
-        raise ValidationFailed.single("currency", f"must be one of {', '.join(rules.currencies)}")
+    accepted_currency(rules, request.currency)
     phone = phone_or_error(request.phone, rules) if request.phone else None
     store_id = merchant.store_for(request.store_id)
     digest = fingerprint(
