@@ -133,21 +133,13 @@ def reserve_code_send(client: str, recipient: str, rules: ProgramRules, now: dat
     return SendReservation(_send_windows(client, recipient, rules, now), throttled=rules.code_resend_seconds > 0)
 
 
-def reserve_message(recipient: str, rules: ProgramRules, now: datetime) -> bool:
-    """Count a message the program sends unasked (a till's purchase inviting an unknown phone)
-    against the recipient's and the program's limits; False, with nothing counted, past one.
-    Committed once, never retried: a retry after a lost answer would count the send twice."""
-    reservation = SendReservation(_send_windows(None, recipient, rules, now), throttled=False)
-
-    def held(cancelled: Cancelled) -> bool | None:
-        if reservation.refusal(cancelled, rules, now) is None:
-            return None
-        count("MessagesHeldByLimits")
-        return False
-
-    uow = UnitOfWork()
-    reservation.add_to(uow, None)
-    return uow.commit(held) is None
+def invitation_reservation(recipient: str, rules: ProgramRules, now: datetime) -> SendReservation:
+    """The limits a message the program sends unasked (a till's purchase inviting an unknown
+    phone) counts against: the recipient's and the program's. Added to the transaction that
+    enrols the member, so the invitation is counted in the write that makes it due, once (a
+    retry after a lost answer finds its order and does not count again). When a limit refuses
+    it (`refusal`), the caller writes again without it: the purchase counts, no message goes."""
+    return SendReservation(_send_windows(None, recipient, rules, now), throttled=False)
 
 
 def reserve_send_alone(client: str, recipient: str, throttle_at: tuple[str, str], rules: ProgramRules, now: datetime) -> None:

@@ -23,7 +23,7 @@ from ..domain.points import PointsState
 from ..settings import get_settings
 from . import keys
 from .models import Member, PhoneGuard, ReferralCode
-from .unit_of_work import UnitOfWork
+from .unit_of_work import Cancelled, UnitOfWork
 
 
 def get_member(member_id: str) -> Member | None:
@@ -69,6 +69,59 @@ def find_member_by_phone(phone: str, *, strongly: bool = False) -> Member | None
         if member.phone == phone:
             return member
     return None
+
+
+class MemberLookup:
+    """How the attempts of one write find their member, by phone or by member id.
+
+    The first attempt reads by id (strongly) or through the `by_phone` index (one round trip,
+    eventually consistent). A cancelled attempt teaches the next one (`learn`):
+
+    - the member's own update failed its version check and DynamoDB returned the member as it
+      is now (`update_member(..., return_old=True)`): the next attempt uses that item and reads
+      nothing (a contended retry costs one round trip, and never sees a lagging index again);
+    - the phone's guard exists although the index found no member: the index lags behind a
+      member just made, so the next attempt reads through the guard (strongly). Only that failure
+      switches: a member without a guard (written straight to the table) is still found;
+    - otherwise, a member found before is read again by its id, strongly (an index read could
+      return the same stale version again and lose again), as long as it still holds the phone.
+    """
+
+    def __init__(self, *, phone: str | None = None, member_id: str | None = None) -> None:
+        assert phone or member_id
+        self._phone = phone
+        self._member_id = member_id
+        self._found: str | None = member_id  # the member id a read found
+        self._current: Member | None = None  # the member a cancelled attempt returned
+        self._through_guard = False
+
+    def read(self) -> Member | None:
+        """The member for this attempt (None: no member has the phone, or no such id)."""
+        member, self._current = self._current, None
+        if member is None and self._found is not None:
+            member = get_member(self._found)
+        if member is not None and self._phone is not None and member.phone != self._phone:
+            member = None  # the phone moved to someone else meanwhile: look it up again
+            self._through_guard = True
+        if member is None and self._phone is not None:
+            member = find_member_by_phone(self._phone, strongly=self._through_guard)
+        if member is not None:
+            self._found = member.member_id
+        return member
+
+    def learn(self, cancelled: Cancelled) -> None:
+        """What a cancelled attempt (parts named as `update_member` and `add_enrolment` name them) tells the next."""
+        self._through_guard = self._through_guard or "guard" in cancelled.failed
+        raw = cancelled.failed.get("member")
+        if raw and self._found is not None:
+            current = Member.from_raw_data(raw)
+            self._current = current if current.member_id == self._found else None
+
+
+def update_member(uow: UnitOfWork, member: Member, actions: list[Action]) -> None:
+    """Change a member read in this attempt (part `member`), if nobody changed it since (its
+    version); a failed check returns the member as it is now, for `MemberLookup.learn`."""
+    uow.update("member", member, actions, return_old=True)
 
 
 def as_dict(value: Any) -> dict[str, Any]:

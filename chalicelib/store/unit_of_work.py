@@ -22,9 +22,12 @@ jittered backoff, then answers 503 temporarily_unavailable with nothing written.
 
 from __future__ import annotations
 
+import contextlib
 import random
+import threading
 import time
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,8 +126,8 @@ class UnitOfWork:
         self._tw.save(item, condition=condition, return_values="ALL_OLD" if return_old else None)
         self._parts.append(_Part(name, "put"))
 
-    def update(self, name: str, item: Model, actions: Sequence[Action], condition: Condition | None = None) -> None:
-        self._tw.update(item, actions=list(actions), condition=condition)
+    def update(self, name: str, item: Model, actions: Sequence[Action], condition: Condition | None = None, *, return_old: bool = False) -> None:
+        self._tw.update(item, actions=list(actions), condition=condition, return_values="ALL_OLD" if return_old else None)
         self._parts.append(_Part(name, "update"))
 
     def delete(self, name: str, item: Model, condition: Condition | None = None) -> None:
@@ -183,16 +186,62 @@ def _translate(exc: TransactWriteError, names: list[str]) -> Exception:
     return Cancelled(failed)
 
 
-def run[T](attempt: Callable[[UnitOfWork], T], *, attempts: int = 30) -> T:
+# Backoff after a lost race: full jitter over a window that starts at the attempt's own duration
+# (the time in which the winner's write landed: ~10-30 ms on DynamoDB, far more on a busy local
+# stack) and doubles with each loss, capped; and a time budget, so that the caller hears 503 well
+# before API Gateway's 29 s timeout.
+BACKOFF_FLOOR = 0.002
+BACKOFF_CAP = 0.5
+RETRY_BUDGET_SECONDS = 10.0
+
+
+def backoff(number: int, attempt_seconds: float) -> float:
+    """The sleep before try `number + 1`, after try `number` (0-based) took `attempt_seconds` and lost."""
+    window = min(BACKOFF_CAP, max(BACKOFF_FLOOR, attempt_seconds) * 2**number)
+    return random.uniform(0, window)  # noqa: S311 - jitter, not a secret
+
+
+# One lock per contended key (a member), alive while some request holds or waits for it.
+_key_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+_key_locks_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def _one_at_a_time(key: str | None) -> Iterator[None]:
+    if key is None:
+        yield
+        return
+    with _key_locks_guard:
+        lock = _key_locks.get(key)
+        if lock is None:
+            lock = _key_locks[key] = threading.Lock()
+    with lock:
+        yield
+
+
+def run[T](attempt: Callable[[UnitOfWork], T], *, attempts: int = 30, one_at_a_time: str | None = None) -> T:
     """Run `attempt` (read, decide, write one unit of work) until it commits without contention.
 
-    Each try gets a fresh unit of work. Exponential backoff with full jitter; after
-    `attempts` the caller gets a retryable 503 and nothing was written.
+    Each try gets a fresh unit of work. Exponential backoff with full jitter, scaled to how long a
+    try takes (`backoff`); after `attempts`, or `RETRY_BUDGET_SECONDS`, the caller gets a
+    retryable 503 and nothing was written.
+
+    `one_at_a_time` names what the attempts contend for (a member): requests with the same key
+    in this process run one after another instead of racing each other through DynamoDB, where
+    all but one would lose and retry. That bounds parallelism per key to one per process (a
+    threaded server: the local stage); a Lambda container serves one request at a time, so
+    between containers the optimistic check and the retries above are what serialise.
     """
-    for number in range(attempts):
-        try:
-            return attempt(UnitOfWork())
-        except Retryable as exc:
-            logger.debug("transaction retry", extra={"attempt": number, "reason": str(exc)})
-            time.sleep(random.uniform(0, min(0.1, 0.002 * 2**number)))  # noqa: S311 - jitter, not a secret
+    with _one_at_a_time(one_at_a_time):
+        deadline = time.monotonic() + RETRY_BUDGET_SECONDS
+        for number in range(attempts):
+            began = time.monotonic()
+            try:
+                return attempt(UnitOfWork())
+            except Retryable as exc:
+                logger.debug("transaction retry", extra={"attempt": number, "reason": str(exc)})
+                pause = backoff(number, time.monotonic() - began)
+                if time.monotonic() + pause > deadline:
+                    break
+                time.sleep(pause)
     raise TemporarilyUnavailable("The request met too much contention; retry it")

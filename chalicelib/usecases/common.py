@@ -30,6 +30,12 @@ def phone_or_error(raw: str, rules: ProgramRules, field: str = "phone") -> str:
         raise ValidationFailed.single(field, str(exc)) from exc
 
 
+def accepted_currency(rules: ProgramRules, currency: str) -> None:
+    """A purchase's or a wallet movement's currency is one the program takes (422 otherwise)."""
+    if currency not in rules.currencies:
+        raise ValidationFailed.single("currency", f"must be one of {', '.join(rules.currencies)}")
+
+
 def activity_actions(member: Member, rules: ProgramRules, today: date, *, purchased: bool = False) -> list[Action]:
     """Record activity today (a purchase, a redemption, a sign-in): what the domain makes of it,
     as the member's writes."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..api.schemas.merchants import PurchaseRequest, RefundRequest
 from ..domain.clock import iso, today_in, utcnow
 from ..domain.earning import earn_multiplier
-from ..domain.errors import Forbidden, IdempotencyConflict, NotFound, RefundExceedsPurchase, ValidationFailed
+from ..domain.errors import Forbidden, IdempotencyConflict, NotFound, RefundExceedsPurchase
 from ..domain.membership import require_may_earn
 from ..domain.points import claw_back, earn, lot_expires_on, month_key, proportional_reversal, prune_earned_months, purchase_points
 from ..domain.rules import ProgramRules
@@ -20,13 +20,13 @@ from ..domain.tiers import upgraded_tier
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
 from ..store import members, orders
-from ..store.codes import reserve_message
+from ..store.codes import invitation_reservation
 from ..store.idempotency import Replay, existing_record, new_write_token, put_record, replay
 from ..store.ledger import add_lot_points, ledger_entry
 from ..store.models import Order, Refund
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
-from .common import Answer, activity_actions, created, fingerprint, mark_new_member_activity, phone_or_error, replayed
+from .common import Answer, accepted_currency, activity_actions, created, fingerprint, mark_new_member_activity, phone_or_error, replayed
 from .enrolment import new_member
 from .merchants import Merchant
 from .referrals import settle_referral_on_purchase
@@ -40,27 +40,25 @@ def _order_replay(order: Order, request_digest: str, merchant: Merchant, write_t
     return replay(order, request_digest, f"Order {order.order_id} was already reported with a different body", write_token)
 
 
-@dataclass
-class _PhoneLookup:
-    """How the attempts of one purchase find the member by phone: through the `by_phone` index
-    (one round trip) until a put of the phone's guard shows the index lagging, then through the
-    guard (strongly consistent). Only that failure switches: a member without a guard (data written
-    straight to the table) is still found by the index on a retry after contention."""
-
-    strongly: bool = False
-
-
 @dataclass(frozen=True)
 class _Recorded:
     answer: Answer
     enrolled: bool  # this request's own write made a new (pending) member
+    invited: bool = False  # ... and reserved its invitation within the sending limits
+
+
+@dataclass
+class _Invitation:
+    """Whether this purchase's attempts still reserve the invitation of a member they enrol: until
+    a sending limit refuses it (then the purchase is written without it, and no message goes)."""
+
+    wanted: bool = True
 
 
 def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
     """Award the purchase's points once; enrol a pending member for an unknown phone."""
     rules = load_rules()
-    if request.currency not in rules.currencies:
-        raise ValidationFailed.single("currency", f"must be one of {', '.join(rules.currencies)}")
+    accepted_currency(rules, request.currency)
     phone = phone_or_error(request.phone, rules) if request.phone else None
     store_id = merchant.store_for(request.store_id)
     digest = fingerprint(
@@ -75,23 +73,20 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
         }
     )
     write_token = new_write_token()
-    lookup = _PhoneLookup()
+    lookup = members.MemberLookup(phone=phone, member_id=request.member_id)
+    invitation = _Invitation()
 
     def attempt(uow: UnitOfWork) -> _Recorded:
         now = utcnow()
         today = today_in(rules.zone, now)
         month = month_key(today)
-        if request.member_id:
-            member = members.get_member(request.member_id)
-            if member is None:
-                # A replay of an order whose member was since erased still answers from the order.
-                order = orders.get_order(request.order_id)
-                if order is None:
-                    raise NotFound("No member with that member_id")
-                return _Recorded(replayed(_order_replay(order, digest, merchant)), enrolled=False)
-        else:
-            assert phone is not None
-            member = members.find_member_by_phone(phone, strongly=lookup.strongly)
+        member = lookup.read()
+        if member is None and request.member_id:
+            # A replay of an order whose member was since erased still answers from the order.
+            order = orders.get_order(request.order_id)
+            if order is None:
+                raise NotFound("No member with that member_id")
+            return _Recorded(replayed(_order_replay(order, digest, merchant)), enrolled=False)
         is_new = member is None
         if member is None:
             assert phone is not None
@@ -122,11 +117,16 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
             ),
         )
         referral = None
+        reservation = None
         if is_new:
             member.tier = tier
             mark_new_member_activity(member, rules, today, purchased=True)
             members.apply_points(member, state)
             members.add_enrolment(uow, member)
+            # The invitation's send reservation rides on the enrolment: no third round trip.
+            reservation = invitation_reservation(member.phone, rules, now) if invitation.wanted else None
+            if reservation is not None:
+                reservation.add_to(uow, None)
         else:
             actions = members.points_update(state) + activity_actions(member, rules, today, purchased=True)
             if tier != member.tier:
@@ -134,7 +134,7 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
             # The first purchase since joining through a referral settles it once (referrals.py).
             referral = settle_referral_on_purchase(uow, member, rules, now, today)
             actions += referral.member_actions if referral else []
-            uow.update("member", member, actions)
+            members.update_member(uow, member, actions)
         if points:
             uow.put("ledger", ledger_entry(member.member_id, "earn", points, state.balance, request.order_id, now))
             add_lot_points(uow, member.member_id, month, points, lot_expires_on(month, rules.points_validity_months))
@@ -142,13 +142,15 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
         def explain(cancelled: Cancelled) -> _Recorded | None:
             order = existing_record(cancelled, "order", Order, orders.order_key(request.order_id))
             if order is None:
-                # The phone's guard exists although the index found no member: the index lags behind
-                # a member just made, so the next attempt reads through the guard. Anything else
-                # changed meanwhile (the member's version): start over the same way.
-                lookup.strongly = lookup.strongly or "guard" in cancelled.failed
+                if reservation is not None and reservation.refusal(cancelled, rules, now) is not None:
+                    count("MessagesHeldByLimits")
+                    invitation.wanted = False  # a limit is reached: write the purchase without the invitation
+                lookup.learn(cancelled)  # the member changed meanwhile, or the index lagged: start over
                 return None
             first = _order_replay(order, digest, merchant, write_token)
-            return _Recorded(replayed(first), enrolled=first.own_write and bool(order.enrolled))
+            enrolled = first.own_write and bool(order.enrolled)
+            # Our own earlier attempt committed (its answer was lost): it reserved the invitation if we still want one.
+            return _Recorded(replayed(first), enrolled=enrolled, invited=enrolled and invitation.wanted)
 
         done = uow.commit(explain)
         if done is not None:
@@ -157,9 +159,10 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
             send_best_effort(referral.message)
         if tier != member.tier and not is_new:
             logger.info("tier upgraded", extra={"member_id": member.member_id, "tier": tier})
-        return _Recorded(created(body), enrolled=is_new)
+        return _Recorded(created(body), enrolled=is_new, invited=reservation is not None)
 
-    recorded = run(attempt)
+    # Purchases for one member (one phone) in this process take turns (store/unit_of_work.run).
+    recorded = run(attempt, one_at_a_time=f"member:{request.member_id or phone}")
     if recorded.answer.status == 201:
         _recorded(recorded, merchant, phone, rules)
     return recorded.answer
@@ -175,8 +178,8 @@ def _recorded(recorded: _Recorded, merchant: Merchant, phone: str | None, rules:
         return
     count("Enrolments")
     assert phone is not None
-    # An SMS to a number nobody has proven: within the recipient's and the program's limits.
-    if reserve_message(phone, rules, utcnow()):
+    # An SMS to a number nobody has proven: only when its write reserved it within the limits.
+    if recorded.invited:
         send_best_effort(
             Message(
                 channel="sms",

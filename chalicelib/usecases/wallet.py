@@ -27,7 +27,6 @@ from ..domain.errors import (
     ValidationFailed,
 )
 from ..domain.membership import MAY_BE_REFUNDED, MAY_MOVE_MONEY, require_may_move_money
-from ..domain.rules import ProgramRules
 from ..domain.wallet import NotEnoughFunds, RefundTooLarge, credit, debit, refunded_after, topup_bonus
 from ..observability import count, logger
 from ..store.idempotency import existing_record, new_write_token, put_record, replay
@@ -55,14 +54,9 @@ from ..store.wallet import (
     topup_key,
     wallet_write,
 )
-from .common import Answer, created, fingerprint, phone_or_error, replayed
+from .common import Answer, accepted_currency, created, fingerprint, phone_or_error, replayed
 from .merchants import Merchant
 from .sessions import MemberSession
-
-
-def _accepted_currency(rules: ProgramRules, currency: str) -> None:
-    if currency not in rules.currencies:
-        raise ValidationFailed.single("currency", f"must be one of {', '.join(rules.currencies)}")
 
 
 def _wallet_currency(wallet: Wallet | None, currency: str) -> None:
@@ -106,7 +100,7 @@ def _money_request_digest(id_name: str, id_value: str, request: TopupRequest | W
 def top_up(request: TopupRequest, merchant: Merchant) -> Answer:
     """Credit the amount and its bonus (`rules.topup_bonuses`) once per topup id."""
     rules = load_rules()
-    _accepted_currency(rules, request.currency)
+    accepted_currency(rules, request.currency)
     phone = phone_or_error(request.phone, rules) if request.phone else None
     store_id = merchant.store_for(request.store_id)
     digest = _money_request_digest("topup_id", request.topup_id, request, phone)
@@ -180,7 +174,7 @@ def top_up(request: TopupRequest, merchant: Merchant) -> Answer:
 def pay(request: WalletPaymentRequest, merchant: Merchant) -> Answer:
     """Debit the amount once per payment id; never below zero."""
     rules = load_rules()
-    _accepted_currency(rules, request.currency)
+    accepted_currency(rules, request.currency)
     phone = phone_or_error(request.phone, rules) if request.phone else None
     store_id = merchant.store_for(request.store_id)
     digest = _money_request_digest("payment_id", request.payment_id, request, phone)

@@ -187,6 +187,37 @@ def test_given_one_member_when_30_different_purchases_arrive_at_once_then_all_ar
     assert sum(e["points"] for e in entries) == final
 
 
+def test_given_one_hot_member_when_8_clients_report_purchases_by_phone_at_once_then_none_fails_and_the_books_are_exact(stack):
+    """The bench's hot member (issue 12): eight tills at once, all for one phone. Every purchase is
+    answered 201 (no 503 after exhausted retries), awarded once, and the balances the answers give
+    are exactly the running sums, in some order: each `balance_after` was exact."""
+    member = signed_in_member(stack)
+    orders = [new_order_id() for _ in range(48)]
+    amounts = {order_id: 1000 * (1 + n % 4) for n, order_id in enumerate(orders)}  # 1,200 points: below silver
+
+    def send(order_id: str) -> Callable[[], requests.Response]:
+        return lambda: purchase(stack, phone=member.phone, amount=amounts[order_id], order_id=order_id)
+
+    replies = all_at_once([send(order_id) for order_id in orders], workers=8)
+
+    assert [r.status_code for r in replies] == [201] * len(orders), [r.text[:200] for r in replies if r.status_code != 201][:3]
+    assert all(r.json()["member_id"] == member.member_id for r in replies)
+    earned = {r.json()["order_id"]: r.json()["points_earned"] for r in replies}
+    assert earned == {order_id: amount // 100 for order_id, amount in amounts.items()}
+    final = balance(stack, member.token)
+    assert final == WELCOME_POINTS + sum(earned.values())
+    by_balance = sorted(replies, key=lambda r: r.json()["balance"])
+    running = WELCOME_POINTS
+    for reply in by_balance:  # each answer's balance is the one before it plus its own points
+        running += reply.json()["points_earned"]
+        assert reply.json()["balance"] == running
+    entries = ledger(stack, member.token)
+    earns = [e for e in entries if e["kind"] == "earn"]
+    assert Counter(e["ref"] for e in earns) == Counter(orders)
+    assert sum(e["points"] for e in entries) == final
+    assert_every_members_books_balance(stack)
+
+
 def test_given_25_clients_when_they_connect_at_the_same_instant_then_every_request_gets_an_answer(stack):
     """Nothing is lost on the way in: no connection reset, refused or dropped.
 

@@ -251,3 +251,78 @@ def test_given_dynamodb_does_not_answer_then_503_not_500(api, members):
         reply = api.get("/v1/me", headers=bearer(token))
     assert reply.status == 503
     assert reply.json()["code"] == "temporarily_unavailable"
+
+
+@contextmanager
+def counting(*operations: str) -> Iterator[dict[str, int]]:
+    """How many calls of each DynamoDB operation the block made."""
+    counts = dict.fromkeys(operations, 0)
+
+    def handler(model: Any, **_: Any) -> None:
+        if model.name in counts:
+            counts[model.name] += 1
+
+    for client in _clients():
+        client.meta.events.register("before-call.dynamodb", handler, unique_id="count-calls")
+    try:
+        yield counts
+    finally:
+        for client in _clients():
+            client.meta.events.unregister("before-call.dynamodb", unique_id="count-calls")
+
+
+def test_given_a_lagging_phone_index_when_a_purchase_loses_the_version_check_then_the_retry_uses_the_member_dynamodb_returned(api, members):
+    """In AWS the `by_phone` index is eventually consistent: a retry that read it again could get the
+    same old version and lose again, attempt after attempt. The cancellation returns the member as
+    it is now (ALL_OLD); the retry writes from that, with no read."""
+    _, body = members.verified()
+    phone, member_id = body["member"]["phone"], body["member"]["member_id"]
+    client, table = connection().client, get_settings().table_name
+    key = {"pk": {"S": keys.member_pk(member_id)}, "sk": {"S": keys.PROFILE}}
+    stale = client.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+    # Someone else changed the member (a new version, same balance); the index has not caught up.
+    client.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET #v = #v + :one",
+        ExpressionAttributeNames={"#v": "version"},
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
+
+    def lagging_index() -> tuple[AWSResponse, dict[str, Any]]:
+        return AWSResponse("http://injected", 200, {}, None), {
+            "Items": [stale],
+            "Count": 1,
+            "ScannedCount": 1,
+            "ResponseMetadata": {"HTTPStatusCode": 200},
+        }
+
+    members.purchase("o-warm", 100, phone=members.phone())  # the merchant key, read once per container
+    with inject("Query", lagging_index, times=1000) as queries, counting("GetItem", "TransactWriteItems") as calls:
+        reply = members.purchase("o-1", 10000, phone=phone)
+    assert reply.status == 201, reply.text
+    assert reply.json()["balance"] == 200
+    assert (queries[0], calls) == (1, {"GetItem": 0, "TransactWriteItems": 2})
+    assert _invariant_holds(member_id) == (200, 200)
+
+
+def _recipient_counters() -> list[Any]:
+    from chalicelib.store.models import SendCounter
+
+    return [c for c in BaseItem.scan() if isinstance(c, SendCounter) and c.pk.startswith("SENDLIMIT#TO#")]
+
+
+def test_given_an_unknown_phone_when_a_purchase_enrols_it_then_the_invitation_is_reserved_in_the_same_transaction(api, members, outbox_path):
+    """Two round trips: the index read and one transaction (enrolment, points and the invitation's
+    send reservation); the invitation still goes out, and is counted against the limits."""
+    from tests.support.outbox import messages
+
+    members.purchase("o-warm", 100, member_id=members.verified()[1]["member"]["member_id"])  # the merchant key, read once
+    phone = members.phone()
+    recipients_before = len(_recipient_counters())
+    with counting("Query", "GetItem", "TransactWriteItems", "UpdateItem") as calls:
+        reply = members.purchase("o-new", 10000, phone=phone)
+    assert reply.status == 201
+    assert calls == {"Query": 1, "GetItem": 0, "TransactWriteItems": 1, "UpdateItem": 0}
+    assert [m["kind"] for m in messages(outbox_path) if m["to"] == phone] == ["invite"]
+    assert len(_recipient_counters()) == recipients_before + 1  # the new phone's own day counter
