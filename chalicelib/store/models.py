@@ -7,7 +7,8 @@ One base model; entity types are told apart by a discriminator attribute
 from __future__ import annotations
 
 import os
-from typing import Any
+from datetime import datetime
+from typing import Any, Self, TypedDict
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -52,6 +53,15 @@ class BaseItem(Model):
     ttl = TTLAttribute(null=True, attr_name=table.TTL_ATTRIBUTE)
 
 
+class Recording(TypedDict):
+    """What every idempotency record is made with, whatever it records (`Recorded.new`)."""
+
+    fingerprint: str
+    write_token: str
+    response: dict[str, Any]
+    now: datetime
+
+
 class Recorded(BaseItem):
     """The record of an idempotent write (store/idempotency.py): what the request meant (a keyed
     fingerprint), the answer it got, and the write token of the request that made it."""
@@ -60,6 +70,12 @@ class Recorded(BaseItem):
     write_token = UnicodeAttribute(null=True)
     response = MapAttribute[str, Any]()
     created_at = UTCDateTimeAttribute()
+
+    @classmethod
+    def new(cls, key: tuple[str, str], *, fingerprint: str, write_token: str, response: dict[str, Any], now: datetime, **fields: Any) -> Self:
+        """A record not yet written (`idempotency.put_record` puts it), under `key`, with the
+        record's own `fields` beside the request's fingerprint, answer and write token."""
+        return cls(*key, fingerprint=fingerprint, write_token=write_token, response=response, created_at=now, **fields)
 
 
 class PhoneIndex(GlobalSecondaryIndex["Member"]):

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from . import keys
-from .models import BaseItem, Member, PhoneGuard
+from .models import BaseItem, Member, PhoneGuard, Recording
 from .models_wallet import Wallet, WalletEntry, WalletPayment, WalletRefund, WalletTopup
 from .paging import Page, decode_cursor, encode_cursor, query_page
 from .unit_of_work import UnitOfWork
@@ -125,19 +125,19 @@ def record_store(record: WalletTopup | WalletPayment) -> str:
 # --- records ---------------------------------------------------------------------------------
 
 
-def new_topup(topup_id: str, *, member_id: str, response: dict[str, Any], now: datetime, **fields: Any) -> WalletTopup:
-    """The top-up record: fingerprint, write_token, amount, bonus, currency, store_id, merchant_store."""
-    return WalletTopup(*topup_key(topup_id), topup_id=topup_id, member_id=member_id, response=response, created_at=now, **fields)
+def new_topup(topup_id: str, *, member_id: str, recording: Recording, **fields: Any) -> WalletTopup:
+    """The top-up record: amount, bonus, currency, store_id, merchant_store."""
+    return WalletTopup.new(topup_key(topup_id), topup_id=topup_id, member_id=member_id, **recording, **fields)
 
 
-def new_payment(payment_id: str, *, member_id: str, response: dict[str, Any], now: datetime, **fields: Any) -> WalletPayment:
-    """The payment record: fingerprint, write_token, amount, currency, store_id, merchant_store."""
-    return WalletPayment(*payment_key(payment_id), payment_id=payment_id, member_id=member_id, response=response, created_at=now, **fields)
+def new_payment(payment_id: str, *, member_id: str, recording: Recording, **fields: Any) -> WalletPayment:
+    """The payment record: amount, currency, store_id, merchant_store."""
+    return WalletPayment.new(payment_key(payment_id), payment_id=payment_id, member_id=member_id, **recording, **fields)
 
 
-def new_payment_refund(payment_id: str, refund_id: str, *, response: dict[str, Any], now: datetime, **fields: Any) -> WalletRefund:
-    """The record of one refund of a payment: fingerprint, write_token, amount, merchant_store."""
-    return WalletRefund(*refund_key(payment_id, refund_id), refund_id=refund_id, payment_id=payment_id, response=response, created_at=now, **fields)
+def new_payment_refund(payment_id: str, refund_id: str, *, recording: Recording, **fields: Any) -> WalletRefund:
+    """The record of one refund of a payment: amount, merchant_store."""
+    return WalletRefund.new(refund_key(payment_id, refund_id), refund_id=refund_id, payment_id=payment_id, **recording, **fields)
 
 
 def set_refunded_amount(uow: UnitOfWork, payment: WalletPayment, refunded: int) -> None:

@@ -32,7 +32,7 @@ from ..domain.rules import ProgramRules
 from ..domain.wallet import NotEnoughFunds, RefundTooLarge, credit, debit, refunded_after, topup_bonus
 from ..observability import count, logger
 from ..store.idempotency import existing_record, new_write_token, put_record, replay
-from ..store.models import Member
+from ..store.models import Member, Recording
 from ..store.models_wallet import Wallet, WalletEntry, WalletPayment, WalletRefund, WalletTopup
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
@@ -145,10 +145,7 @@ def top_up(request: TopupRequest, merchant: Merchant) -> Answer:
         record = new_topup(
             request.topup_id,
             member_id=member.member_id,
-            response=body,
-            now=now,
-            fingerprint=digest,
-            write_token=write_token,
+            recording=Recording(fingerprint=digest, write_token=write_token, response=body, now=now),
             amount=request.amount,
             bonus=bonus,
             currency=request.currency,
@@ -214,10 +211,7 @@ def pay(request: WalletPaymentRequest, merchant: Merchant) -> Answer:
         record = new_payment(
             request.payment_id,
             member_id=member.member_id,
-            response=body,
-            now=now,
-            fingerprint=digest,
-            write_token=write_token,
+            recording=Recording(fingerprint=digest, write_token=write_token, response=body, now=now),
             amount=request.amount,
             currency=request.currency,
             store_id=store_id,
@@ -278,10 +272,7 @@ def refund_payment(payment_id: str, request: WalletRefundRequest, merchant: Merc
         record = new_payment_refund(
             payment_id,
             request.refund_id,
-            response=body,
-            now=now,
-            fingerprint=digest,
-            write_token=write_token,
+            recording=Recording(fingerprint=digest, write_token=write_token, response=body, now=now),
             amount=request.amount,
             merchant_store=merchant.store_id,
         )
