@@ -28,16 +28,7 @@ def new_entry_id(now: datetime) -> str:
 def ledger_entry(member_id: str, kind: str, points: int, balance_after: int, ref: str | None, now: datetime) -> LedgerEntry:
     """One immutable entry, to put in the unit of work that changes the balance to `balance_after`."""
     entry_id = new_entry_id(now)
-    return LedgerEntry(
-        keys.member_pk(member_id),
-        keys.ledger_sk(entry_id),
-        entry_id=entry_id,
-        kind=kind,
-        points=points,
-        balance_after=balance_after,
-        ref=ref,
-        created_at=now,
-    )
+    return LedgerEntry.new((keys.member_pk(member_id), keys.ledger_sk(entry_id)), entry_id, kind, balance_after, ref, now, points=points)
 
 
 def add_lot_points(tx: UnitOfWork, member_id: str, month: str, points: int, expires: date) -> None:

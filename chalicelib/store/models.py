@@ -228,15 +228,24 @@ class SendCounter(BaseItem, discriminator="SendCounter"):
     sent = NumberAttribute(default=0)
 
 
-class LedgerEntry(BaseItem, discriminator="LedgerEntry"):
-    """Immutable: written once, in the transaction that changed the balance."""
+class BookEntry(BaseItem):
+    """An entry of a member's books (the points ledger, the wallet). Immutable: written once, in
+    the transaction that changed the balance to `balance_after`."""
 
     entry_id = UnicodeAttribute()
     kind = UnicodeAttribute()
-    points = NumberAttribute()
     balance_after = NumberAttribute()
     ref = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+
+    @classmethod
+    def new(cls, key: tuple[str, str], entry_id: str, kind: str, balance_after: int, ref: str | None, now: datetime, **change: Any) -> Self:
+        """An entry not yet written, with its `change` to the balance (the points, the amount)."""
+        return cls(*key, entry_id=entry_id, kind=kind, balance_after=balance_after, ref=ref, created_at=now, **change)
+
+
+class LedgerEntry(BookEntry, discriminator="LedgerEntry"):
+    points = NumberAttribute()
 
 
 class Lot(BaseItem, discriminator="Lot"):

@@ -166,16 +166,7 @@ def add_wallet_entry(
     uow: UnitOfWork, part: str, member_id: str, entry_id: str, kind: str, amount: int, balance_after: int, ref: str | None, now: datetime
 ) -> None:
     """Put one immutable entry in `uow` (never over an existing one)."""
-    entry = WalletEntry(
-        keys.member_pk(member_id),
-        keys.wallet_entry_sk(entry_id),
-        entry_id=entry_id,
-        kind=kind,
-        amount=amount,
-        balance_after=balance_after,
-        ref=ref,
-        created_at=now,
-    )
+    entry = WalletEntry.new((keys.member_pk(member_id), keys.wallet_entry_sk(entry_id)), entry_id, kind, balance_after, ref, now, amount=amount)
     uow.put(part, entry, WalletEntry.sk.does_not_exist())
 
 
