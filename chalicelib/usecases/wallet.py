@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..api.schemas.views import book_entry_view
 from ..api.schemas.wallet import TopupRequest, WalletPaymentRequest, WalletRefundRequest
-from ..domain.clock import iso, utcnow
+from ..domain.clock import utcnow
 from ..domain.errors import (
     Forbidden,
     IdempotencyConflict,
@@ -321,11 +322,4 @@ def wallet_statement(member_id: str, limit: int, cursor: str | None) -> dict[str
 
 
 def _entry_view(entry: WalletEntry) -> dict[str, Any]:
-    return {
-        "entry_id": entry.entry_id,
-        "kind": entry.kind,
-        "amount": int(entry.amount),
-        "balance_after": int(entry.balance_after),
-        "created_at": iso(entry.created_at),
-        "ref": entry.ref,
-    }
+    return book_entry_view(entry, "amount", entry.amount)
