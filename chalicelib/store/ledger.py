@@ -14,7 +14,7 @@ from datetime import date, datetime
 from ..settings import get_settings
 from . import keys
 from .models import BaseItem, LedgerEntry, Lot, Member
-from .paging import Page, decode_cursor, encode_cursor, query_page
+from .paging import Page, decode_cursor, encode_cursor, head_and_entries, query_page
 from .unit_of_work import UnitOfWork
 
 _MAX_MILLIS = 10**13 - 1
@@ -68,13 +68,7 @@ def ledger_page(member_id: str, limit: int, cursor: str | None) -> LedgerPage:
         results = BaseItem.query(pk, BaseItem.sk.startswith(keys.LEDGER_PREFIX), limit=limit, last_evaluated_key=start, consistent_read=True)
     else:
         results = BaseItem.query(pk, BaseItem.sk.startswith(keys.PROFILE), limit=limit + 1, consistent_read=True)
-    member: Member | None = None
-    entries: list[LedgerEntry] = []
-    for item in results:
-        if isinstance(item, Member):
-            member = item
-        elif isinstance(item, LedgerEntry):
-            entries.append(item)
+    member, entries = head_and_entries(results, Member, LedgerEntry)
     last = results.last_evaluated_key
     return LedgerPage(member, entries, encode_cursor(last["sk"]["S"]) if last and len(entries) == limit else None)
 

@@ -19,7 +19,7 @@ from typing import Any
 from . import keys
 from .models import BaseItem, Member, PhoneGuard, Recording
 from .models_wallet import Wallet, WalletEntry, WalletPayment, WalletRefund, WalletTopup
-from .paging import Page, decode_cursor, encode_cursor, query_page
+from .paging import Page, decode_cursor, encode_cursor, head_and_entries, query_page
 from .unit_of_work import UnitOfWork
 
 _MAX_VERSION = 10**12 - 1
@@ -246,13 +246,8 @@ def statement_page(member_id: str, limit: int, cursor: str | None, owner: Statem
     if cursor:
         return WalletStatement(owner.wallet, query_page(WalletEntry, keys.member_pk(member_id), keys.WALLET_ENTRY_PREFIX, limit, cursor))
     results = BaseItem.query(keys.member_pk(member_id), BaseItem.sk.startswith(keys.WALLET_SK), limit=limit + 1, consistent_read=True)
-    wallet = owner.wallet
-    entries: list[WalletEntry] = []
-    for item in results:
-        if isinstance(item, Wallet):
-            wallet = item
-        elif isinstance(item, WalletEntry):
-            entries.append(item)
+    read, entries = head_and_entries(results, Wallet, WalletEntry)
+    wallet = read if read is not None else owner.wallet
     entries = entries[:limit]
     more = results.last_evaluated_key is not None and len(entries) == limit
     return WalletStatement(wallet, Page(entries, encode_cursor(keys.wallet_entry_sk(entries[-1].entry_id)) if more else None))
