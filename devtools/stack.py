@@ -6,10 +6,11 @@ when it stops; every message it sends is appended to `<state dir>/outbox.jsonl`.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from localstage.stack import process_alive
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STATE_DIR = ROOT / ".local"
@@ -39,21 +40,9 @@ def find_local_stack(state_dir: Path = DEFAULT_STATE_DIR) -> LocalStack:
         raise NoLocalStack(f"No local stack is running here (no {stack_file}): {start}.")
     stack = json.loads(stack_file.read_text())
     pid = int(stack.get("pid", 0))
-    if not _alive(pid):
+    if not process_alive(pid):
         raise NoLocalStack(f"The local stack recorded in {stack_file} is gone (pid {pid}; it was killed, its data is kept): {start}.")
     api = str(stack["api"])
     if urlsplit(api).hostname not in LOOPBACK:
         raise NoLocalStack(f"{stack_file} names {api}, not a loopback address: these tools drive the local stage only.")
     return LocalStack(api=api, state_dir=state_dir, pid=pid)
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: it exists
-    return True

@@ -15,7 +15,7 @@ whose Content-Security-Policy this reuses).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudfront as cloudfront
@@ -96,43 +96,21 @@ class WebApp(Construct):
             )
         ]
         # The buckets' own access logs (S3 server access logging writes under a bucket policy).
-        self.logs = s3.Bucket(
-            self,
-            "Logs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            versioned=True,
-            lifecycle_rules=expire_logs,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        self.logs = self._private_bucket("Logs", object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED, lifecycle_rules=expire_logs)
         # CloudFront's standard logs are written with an ACL: this bucket accepts object writers' ACLs.
-        self.cdn_logs = s3.Bucket(
-            self,
+        self.cdn_logs = self._private_bucket(
             "CdnLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.OBJECT_WRITER,
-            versioned=True,
             server_access_logs_bucket=self.logs,
             server_access_logs_prefix="cdn-logs/",
             lifecycle_rules=expire_logs,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        self.bucket = s3.Bucket(
-            self,
+        self.bucket = self._private_bucket(
             "Assets",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
             # A deploy replaces the build: the previous one stays as noncurrent versions for a month (a rollback by hand).
-            versioned=True,
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(30))],
             server_access_logs_bucket=self.logs,
             server_access_logs_prefix="web/",
-            removal_policy=cdk.RemovalPolicy.RETAIN,
         )
 
         security_headers = cloudfront.ResponseSecurityHeadersBehavior(
@@ -214,6 +192,20 @@ class WebApp(Construct):
         cdk.CfnOutput(stack, "WebAppUrl", value=self.url, description="The member web app (H5 member centre)")
         cdk.CfnOutput(stack, "WebAppBucketName", value=self.bucket.bucket_name)
         self._acknowledge(stack)
+
+    def _private_bucket(self, construct_id: str, **options: Any) -> s3.Bucket:
+        """A bucket of this construct: S3-managed encryption, no public access, TLS only, versioned,
+        kept when the stack is deleted; `options` add to that."""
+        return s3.Bucket(
+            self,
+            construct_id,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            **options,
+        )
 
     def _acknowledge(self, stack: HuiyuanStack) -> None:
         acknowledge(

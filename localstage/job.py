@@ -148,14 +148,14 @@ def run_through(job: str, as_of: date | None, dry_run: bool, catch_up: bool = Tr
 
 
 def _use_local_stack(state_dir: Path) -> None:
+    from localstage.stack import LOCAL_CREDENTIALS, process_alive
+
     stack_file = state_dir / "stack.json"
     if not stack_file.exists():
         sys.exit("The local stack is not running: start it with `make run` first.")
     stack = json.loads(stack_file.read_text())
-    if not _alive(int(stack.get("pid", 0))):  # killed, so it never removed the file; its data is kept all the same
+    if not process_alive(int(stack.get("pid", 0))):  # killed, so it never removed the file; its data is kept all the same
         sys.exit("The local stack is not running (it was stopped without cleaning up): start it with `make run` first.")
-    from localstage.stack import LOCAL_CREDENTIALS
-
     os.environ.update(LOCAL_CREDENTIALS)
     os.environ["AWS_ENDPOINT_URL"] = stack["aws_endpoint"]
     os.environ["OUTBOX_PATH"] = str(state_dir / "outbox.jsonl")
@@ -173,18 +173,6 @@ def as_of_date(text: str) -> date:
         except ValueError as exc:
             reason = str(exc)
     raise argparse.ArgumentTypeError(f"AS_OF={text!r} is not a date ({reason}); write it YYYY-MM-DD, e.g. AS_OF=2027-12-01") from None
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: not ours to judge
-    return True
 
 
 def main(argv: list[str] | None = None) -> int:

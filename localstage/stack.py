@@ -29,6 +29,20 @@ LOCAL_CREDENTIALS = {
 }
 
 
+def process_alive(pid: int) -> bool:
+    """Whether the process whose pid `stack.json` records still runs: a stack that was killed
+    never removed its file, so the file alone does not say it runs."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: it exists
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")

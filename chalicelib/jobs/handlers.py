@@ -58,53 +58,27 @@ def run_scheduled(job: str, event: JobInvocation) -> dict[str, Any]:
     return result
 
 
-@bp.schedule(SCHEDULES["expire-points"].cron, name="expire-points", description=SCHEDULES["expire-points"].description)
-def expire_points(event: JobInvocation) -> dict[str, Any]:
-    return run_scheduled("expire-points", event)
+def _scheduled_function(job: str) -> EventSourceHandler:
+    """The job's scheduled function, registered on `bp` under the job's name.
+
+    Lambda finds a function by its handler string, `chalicelib.jobs.handlers.<function name>`
+    (Chalice builds it from the function's `__name__`), so the function is named after the job
+    and set as an attribute of this module, as a decorated `def` would be.
+    """
+
+    def handler(event: JobInvocation) -> dict[str, Any]:
+        return run_scheduled(job, event)
+
+    handler.__name__ = handler.__qualname__ = job.replace("-", "_")
+    schedule = SCHEDULES[job]
+    scheduled: EventSourceHandler = bp.schedule(schedule.cron, name=job, description=schedule.description)(handler)
+    scheduled.event_class = JobInvocation
+    globals()[handler.__name__] = scheduled
+    return scheduled
 
 
-@bp.schedule(SCHEDULES["birthday-bonus"].cron, name="birthday-bonus", description=SCHEDULES["birthday-bonus"].description)
-def birthday_bonus(event: JobInvocation) -> dict[str, Any]:
-    return run_scheduled("birthday-bonus", event)
-
-
-@bp.schedule(SCHEDULES["reengagement"].cron, name="reengagement", description=SCHEDULES["reengagement"].description)
-def reengagement(event: JobInvocation) -> dict[str, Any]:
-    return run_scheduled("reengagement", event)
-
-
-@bp.schedule(SCHEDULES["tier-review"].cron, name="tier-review", description=SCHEDULES["tier-review"].description)
-def tier_review(event: JobInvocation) -> dict[str, Any]:
-    return run_scheduled("tier-review", event)
-
-
-@bp.schedule(SCHEDULES["send-deferred"].cron, name="send-deferred", description=SCHEDULES["send-deferred"].description)
-def send_deferred(event: JobInvocation) -> dict[str, Any]:
-    return run_scheduled("send-deferred", event)
-
-
-@bp.schedule(SCHEDULES["erase-closed"].cron, name="erase-closed", description=SCHEDULES["erase-closed"].description)
-def erase_closed(event: JobInvocation) -> dict[str, Any]:
-    return run_scheduled("erase-closed", event)
-
-
-@bp.schedule(SCHEDULES["reconcile"].cron, name="reconcile", description=SCHEDULES["reconcile"].description)
-def reconcile(event: JobInvocation) -> dict[str, Any]:
-    return run_scheduled("reconcile", event)
-
-
-# What the decorator returns: Lambda calls it with (event, context).
-SCHEDULED: dict[str, EventSourceHandler] = {
-    "expire-points": expire_points,
-    "birthday-bonus": birthday_bonus,
-    "reengagement": reengagement,
-    "tier-review": tier_review,
-    "send-deferred": send_deferred,
-    "erase-closed": erase_closed,
-    "reconcile": reconcile,
-}
-for _handler in SCHEDULED.values():
-    _handler.event_class = JobInvocation
+# What the decorator returns, by job: Lambda calls it with (event, context).
+SCHEDULED: dict[str, EventSourceHandler] = {job: _scheduled_function(job) for job in SCHEDULES}
 
 
 @bp.on_sqs_message(queue=get_settings().jobs_queue_name, batch_size=10, name="job-worker")

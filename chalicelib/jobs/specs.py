@@ -99,12 +99,17 @@ def _remind(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
 # --- birthday-bonus ------------------------------------------------------------------
 
 
-def _birthday_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
-    return [
-        {"kind": "gift", "index": job_index.MEMBERS_BY_BIRTHDAY, "bucket": job_index.birthday_bucket(md, s)}
-        for md in celebrated_month_days(as_of)
-        for s in range(shards)
-    ]
+def _celebration_units(kind: str, index: str, bucket: Callable[[str, int], str]) -> Callable[[date, ProgramRules, int], list[Unit]]:
+    """The plan of a job for the members whose day (a birthday, a membership anniversary) is
+    celebrated on the run's date: one `kind` unit per month-day and index shard."""
+
+    def plan(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+        return [{"kind": kind, "index": index, "bucket": bucket(md, s)} for md in celebrated_month_days(as_of) for s in range(shards)]
+
+    return plan
+
+
+_birthday_units = _celebration_units("gift", job_index.MEMBERS_BY_BIRTHDAY, job_index.birthday_bucket)
 
 
 def _gift(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
@@ -134,12 +139,7 @@ def _reengage(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
 # --- tier-review ---------------------------------------------------------------------
 
 
-def _tier_review_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
-    return [
-        {"kind": "review", "index": job_index.MEMBERS_BY_ANNIVERSARY, "bucket": job_index.anniversary_bucket(md, s)}
-        for md in celebrated_month_days(as_of)
-        for s in range(shards)
-    ]
+_tier_review_units = _celebration_units("review", job_index.MEMBERS_BY_ANNIVERSARY, job_index.anniversary_bucket)
 
 
 def _review(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:

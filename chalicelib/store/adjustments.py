@@ -4,11 +4,10 @@ points twice (store/idempotency.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Unpack
 
 from . import keys
-from .models import BaseItem, Member
+from .models import BaseItem, Member, Recording
 from .models_admin import Adjustment
 
 
@@ -25,13 +24,5 @@ def member_and_adjustment(member_id: str, adjustment_id: str) -> tuple[Member | 
     return (member if isinstance(member, Member) else None), (adjustment if isinstance(adjustment, Adjustment) else None)
 
 
-def new_adjustment(member_id: str, adjustment_id: str, *, fingerprint: str, write_token: str, response: dict[str, Any], now: datetime) -> Adjustment:
-    return Adjustment(
-        *adjustment_key(member_id, adjustment_id),
-        adjustment_id=adjustment_id,
-        member_id=member_id,
-        fingerprint=fingerprint,
-        write_token=write_token,
-        response=response,
-        created_at=now,
-    )
+def new_adjustment(member_id: str, adjustment_id: str, **recording: Unpack[Recording]) -> Adjustment:
+    return Adjustment.new(adjustment_key(member_id, adjustment_id), adjustment_id=adjustment_id, member_id=member_id, **recording)

@@ -15,13 +15,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Unpack
 
 from pynamodb.exceptions import DoesNotExist
 
 from ..domain.codes import COUPON_ALPHABET
 from . import keys
-from .models import BaseItem, Coupon, Member
+from .models import BaseItem, Coupon, Member, Recording
 from .models_engagement import CouponCode, CouponUse
 from .paging import Page, encode_cursor, query_page, start_key
 from .unit_of_work import UnitOfWork
@@ -122,17 +122,9 @@ def get_use(redemption_id: str) -> CouponUse | None:
         return None
 
 
-def new_use(redemption_id: str, code: str, *, fingerprint: str, write_token: str, response: dict[str, Any], now: datetime) -> CouponUse:
+def new_use(redemption_id: str, code: str, **recording: Unpack[Recording]) -> CouponUse:
     """The record of one use at a till (its idempotency record: `idempotency.put_record`)."""
-    return CouponUse(
-        *use_key(redemption_id),
-        redemption_id=redemption_id,
-        code=code,
-        fingerprint=fingerprint,
-        write_token=write_token,
-        response=response,
-        created_at=now,
-    )
+    return CouponUse.new(use_key(redemption_id), redemption_id=redemption_id, code=code, **recording)
 
 
 def mark_redeemed(uow: UnitOfWork, coupon: Coupon, redemption_id: str, store_id: str, now: datetime) -> None:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from pynamodb.exceptions import DoesNotExist
 
 from . import keys
-from .models import BaseItem
+from .models import BaseItem, Recording
 from .models_engagement import Feedback, FeedbackKey, FeedbackQueueEntry
 from .paging import Page, query_page
 from .unit_of_work import UnitOfWork
@@ -54,8 +54,14 @@ def add_feedback(uow: UnitOfWork, feedback: Feedback) -> None:
     """Put the member's copy (part `feedback`) and the open queue's entry (part `queue`), each only
     if absent: either failing means the id was taken; start over."""
     uow.put("feedback", feedback, Feedback.pk.does_not_exist())
-    entry = FeedbackQueueEntry(
-        keys.feedback_queue_pk("open"),
+    uow.put("queue", _queue_entry("open", feedback), FeedbackQueueEntry.pk.does_not_exist())
+
+
+def _queue_entry(status: str, feedback: Feedback | FeedbackQueueEntry, **answer: Any) -> FeedbackQueueEntry:
+    """The operators' copy of `feedback` in the `status` queue (an answered one: with the `answer`
+    and when it was given)."""
+    return FeedbackQueueEntry(
+        keys.feedback_queue_pk(status),
         feedback.feedback_id,
         feedback_id=feedback.feedback_id,
         member_id=feedback.member_id,
@@ -63,8 +69,8 @@ def add_feedback(uow: UnitOfWork, feedback: Feedback) -> None:
         text=feedback.text,
         order_id=feedback.order_id,
         created_at=feedback.created_at,
+        **answer,
     )
-    uow.put("queue", entry, FeedbackQueueEntry.pk.does_not_exist())
 
 
 def record_key(member_id: str, idempotency_key: str) -> tuple[str, str]:
@@ -78,9 +84,9 @@ def get_record(member_id: str, idempotency_key: str) -> FeedbackKey | None:
         return None
 
 
-def new_record(member_id: str, idempotency_key: str, *, fingerprint: str, write_token: str, response: dict[str, Any], now: datetime) -> FeedbackKey:
+def new_record(member_id: str, idempotency_key: str, **recording: Unpack[Recording]) -> FeedbackKey:
     """The first answer to an Idempotency-Key (its idempotency record: `idempotency.put_record`)."""
-    return FeedbackKey(*record_key(member_id, idempotency_key), fingerprint=fingerprint, write_token=write_token, response=response, created_at=now)
+    return FeedbackKey.new(record_key(member_id, idempotency_key), **recording)
 
 
 def member_feedback_page(member_id: str, limit: int, cursor: str | None) -> Page[Feedback]:
@@ -109,18 +115,7 @@ def answer(uow: UnitOfWork, entry: FeedbackQueueEntry, text: str, now: datetime)
     """Record the answer on the member's copy (part `feedback`: fails unless that copy is still
     open, or when it is gone) and move the queue entry from open (`open`) to answered
     (`answered`). Returns the answered entry."""
-    answered = FeedbackQueueEntry(
-        keys.feedback_queue_pk("answered"),
-        entry.feedback_id,
-        feedback_id=entry.feedback_id,
-        member_id=entry.member_id,
-        category=entry.category,
-        text=entry.text,
-        order_id=entry.order_id,
-        answer=text,
-        answered_at=now,
-        created_at=entry.created_at,
-    )
+    answered = _queue_entry("answered", entry, answer=text, answered_at=now)
     mine = Feedback(keys.member_pk(entry.member_id), keys.feedback_sk(entry.feedback_id))
     uow.update(
         "feedback",

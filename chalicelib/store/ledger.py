@@ -14,7 +14,7 @@ from datetime import date, datetime
 from ..settings import get_settings
 from . import keys
 from .models import BaseItem, LedgerEntry, Lot, Member
-from .paging import Page, decode_cursor, encode_cursor, query_page
+from .paging import Page, decode_cursor, encode_cursor, head_and_entries, query_page
 from .unit_of_work import UnitOfWork
 
 _MAX_MILLIS = 10**13 - 1
@@ -28,16 +28,7 @@ def new_entry_id(now: datetime) -> str:
 def ledger_entry(member_id: str, kind: str, points: int, balance_after: int, ref: str | None, now: datetime) -> LedgerEntry:
     """One immutable entry, to put in the unit of work that changes the balance to `balance_after`."""
     entry_id = new_entry_id(now)
-    return LedgerEntry(
-        keys.member_pk(member_id),
-        keys.ledger_sk(entry_id),
-        entry_id=entry_id,
-        kind=kind,
-        points=points,
-        balance_after=balance_after,
-        ref=ref,
-        created_at=now,
-    )
+    return LedgerEntry.new((keys.member_pk(member_id), keys.ledger_sk(entry_id)), entry_id, kind, balance_after, ref, now, points=points)
 
 
 def add_lot_points(tx: UnitOfWork, member_id: str, month: str, points: int, expires: date) -> None:
@@ -77,13 +68,7 @@ def ledger_page(member_id: str, limit: int, cursor: str | None) -> LedgerPage:
         results = BaseItem.query(pk, BaseItem.sk.startswith(keys.LEDGER_PREFIX), limit=limit, last_evaluated_key=start, consistent_read=True)
     else:
         results = BaseItem.query(pk, BaseItem.sk.startswith(keys.PROFILE), limit=limit + 1, consistent_read=True)
-    member: Member | None = None
-    entries: list[LedgerEntry] = []
-    for item in results:
-        if isinstance(item, Member):
-            member = item
-        elif isinstance(item, LedgerEntry):
-            entries.append(item)
+    member, entries = head_and_entries(results, Member, LedgerEntry)
     last = results.last_evaluated_key
     return LedgerPage(member, entries, encode_cursor(last["sk"]["S"]) if last and len(entries) == limit else None)
 

@@ -7,7 +7,8 @@ One base model; entity types are told apart by a discriminator attribute
 from __future__ import annotations
 
 import os
-from typing import Any
+from datetime import datetime
+from typing import Any, Self, TypedDict
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -52,6 +53,15 @@ class BaseItem(Model):
     ttl = TTLAttribute(null=True, attr_name=table.TTL_ATTRIBUTE)
 
 
+class Recording(TypedDict):
+    """What every idempotency record is made with, whatever it records (`Recorded.new`)."""
+
+    fingerprint: str
+    write_token: str
+    response: dict[str, Any]
+    now: datetime
+
+
 class Recorded(BaseItem):
     """The record of an idempotent write (store/idempotency.py): what the request meant (a keyed
     fingerprint), the answer it got, and the write token of the request that made it."""
@@ -60,6 +70,12 @@ class Recorded(BaseItem):
     write_token = UnicodeAttribute(null=True)
     response = MapAttribute[str, Any]()
     created_at = UTCDateTimeAttribute()
+
+    @classmethod
+    def new(cls, key: tuple[str, str], *, fingerprint: str, write_token: str, response: dict[str, Any], now: datetime, **fields: Any) -> Self:
+        """A record not yet written (`idempotency.put_record` puts it), under `key`, with the
+        record's own `fields` beside the request's fingerprint, answer and write token."""
+        return cls(*key, fingerprint=fingerprint, write_token=write_token, response=response, created_at=now, **fields)
 
 
 class PhoneIndex(GlobalSecondaryIndex["Member"]):
@@ -212,15 +228,24 @@ class SendCounter(BaseItem, discriminator="SendCounter"):
     sent = NumberAttribute(default=0)
 
 
-class LedgerEntry(BaseItem, discriminator="LedgerEntry"):
-    """Immutable: written once, in the transaction that changed the balance."""
+class BookEntry(BaseItem):
+    """An entry of a member's books (the points ledger, the wallet). Immutable: written once, in
+    the transaction that changed the balance to `balance_after`."""
 
     entry_id = UnicodeAttribute()
     kind = UnicodeAttribute()
-    points = NumberAttribute()
     balance_after = NumberAttribute()
     ref = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+
+    @classmethod
+    def new(cls, key: tuple[str, str], entry_id: str, kind: str, balance_after: int, ref: str | None, now: datetime, **change: Any) -> Self:
+        """An entry not yet written, with its `change` to the balance (the points, the amount)."""
+        return cls(*key, entry_id=entry_id, kind=kind, balance_after=balance_after, ref=ref, created_at=now, **change)
+
+
+class LedgerEntry(BookEntry, discriminator="LedgerEntry"):
+    points = NumberAttribute()
 
 
 class Lot(BaseItem, discriminator="Lot"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
 
-from .models import BaseItem, Recorded
+from .models import BaseItem, BookEntry, Recorded
 
 
 class Wallet(BaseItem, discriminator="Wallet"):
@@ -26,15 +26,10 @@ class Wallet(BaseItem, discriminator="Wallet"):
     version = VersionAttribute()
 
 
-class WalletEntry(BaseItem, discriminator="WalletEntry"):
-    """Immutable: written once, in the transaction that changed the wallet's balance."""
+class WalletEntry(BookEntry, discriminator="WalletEntry"):
+    """`kind`: topup | bonus | payment | refund."""
 
-    entry_id = UnicodeAttribute()
-    kind = UnicodeAttribute()  # topup | bonus | payment | refund
     amount = NumberAttribute()  # signed, minor units
-    balance_after = NumberAttribute()
-    ref = UnicodeAttribute(null=True)
-    created_at = UTCDateTimeAttribute()
 
 
 class WalletTopup(Recorded, discriminator="WalletTopup"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,19 @@ def decode_cursor(cursor: str, prefix: str) -> str:
     if not sk.startswith(prefix) or len(sk) > 200:
         raise ValidationFailed.single("cursor", "not a cursor this API gave out")
     return sk
+
+
+def head_and_entries[H, E](items: Iterable[Any], head: type[H], entry: type[E]) -> tuple[H | None, list[E]]:
+    """A query that starts at the item its entries sort after (the member's PROFILE, the WALLET),
+    split into that item (None when the query did not reach it) and the entries, in order."""
+    found: H | None = None
+    entries: list[E] = []
+    for item in items:
+        if isinstance(item, head):
+            found = item
+        elif isinstance(item, entry):
+            entries.append(item)
+    return found, entries
 
 
 @dataclass(frozen=True)

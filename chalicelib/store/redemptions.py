@@ -5,11 +5,10 @@ the unit of work that spends the points and issues the coupon."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
-from typing import Any
+from typing import Unpack
 
 from . import keys
-from .models import BaseItem, Member, Redemption, Reward
+from .models import BaseItem, Member, Recording, Redemption, Reward
 from .rewards import reward_key
 
 
@@ -34,6 +33,6 @@ def redemption_reads(member_id: str, idempotency_key: str, reward_id: str) -> tu
     )
 
 
-def new_record(member_id: str, idempotency_key: str, *, fingerprint: str, write_token: str, response: dict[str, Any], now: datetime) -> Redemption:
+def new_record(member_id: str, idempotency_key: str, **recording: Unpack[Recording]) -> Redemption:
     """The record of a redemption (its idempotency record: `idempotency.put_record`)."""
-    return Redemption(*record_key(member_id, idempotency_key), fingerprint=fingerprint, write_token=write_token, response=response, created_at=now)
+    return Redemption.new(record_key(member_id, idempotency_key), **recording)

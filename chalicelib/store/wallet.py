@@ -17,9 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from . import keys
-from .models import BaseItem, Member, PhoneGuard
+from .models import BaseItem, Member, PhoneGuard, Recording
 from .models_wallet import Wallet, WalletEntry, WalletPayment, WalletRefund, WalletTopup
-from .paging import Page, decode_cursor, encode_cursor, query_page
+from .paging import Page, decode_cursor, encode_cursor, head_and_entries, query_page
 from .unit_of_work import UnitOfWork
 
 _MAX_VERSION = 10**12 - 1
@@ -125,19 +125,19 @@ def record_store(record: WalletTopup | WalletPayment) -> str:
 # --- records ---------------------------------------------------------------------------------
 
 
-def new_topup(topup_id: str, *, member_id: str, response: dict[str, Any], now: datetime, **fields: Any) -> WalletTopup:
-    """The top-up record: fingerprint, write_token, amount, bonus, currency, store_id, merchant_store."""
-    return WalletTopup(*topup_key(topup_id), topup_id=topup_id, member_id=member_id, response=response, created_at=now, **fields)
+def new_topup(topup_id: str, *, member_id: str, recording: Recording, **fields: Any) -> WalletTopup:
+    """The top-up record: amount, bonus, currency, store_id, merchant_store."""
+    return WalletTopup.new(topup_key(topup_id), topup_id=topup_id, member_id=member_id, **recording, **fields)
 
 
-def new_payment(payment_id: str, *, member_id: str, response: dict[str, Any], now: datetime, **fields: Any) -> WalletPayment:
-    """The payment record: fingerprint, write_token, amount, currency, store_id, merchant_store."""
-    return WalletPayment(*payment_key(payment_id), payment_id=payment_id, member_id=member_id, response=response, created_at=now, **fields)
+def new_payment(payment_id: str, *, member_id: str, recording: Recording, **fields: Any) -> WalletPayment:
+    """The payment record: amount, currency, store_id, merchant_store."""
+    return WalletPayment.new(payment_key(payment_id), payment_id=payment_id, member_id=member_id, **recording, **fields)
 
 
-def new_payment_refund(payment_id: str, refund_id: str, *, response: dict[str, Any], now: datetime, **fields: Any) -> WalletRefund:
-    """The record of one refund of a payment: fingerprint, write_token, amount, merchant_store."""
-    return WalletRefund(*refund_key(payment_id, refund_id), refund_id=refund_id, payment_id=payment_id, response=response, created_at=now, **fields)
+def new_payment_refund(payment_id: str, refund_id: str, *, recording: Recording, **fields: Any) -> WalletRefund:
+    """The record of one refund of a payment: amount, merchant_store."""
+    return WalletRefund.new(refund_key(payment_id, refund_id), refund_id=refund_id, payment_id=payment_id, **recording, **fields)
 
 
 def set_refunded_amount(uow: UnitOfWork, payment: WalletPayment, refunded: int) -> None:
@@ -166,16 +166,7 @@ def add_wallet_entry(
     uow: UnitOfWork, part: str, member_id: str, entry_id: str, kind: str, amount: int, balance_after: int, ref: str | None, now: datetime
 ) -> None:
     """Put one immutable entry in `uow` (never over an existing one)."""
-    entry = WalletEntry(
-        keys.member_pk(member_id),
-        keys.wallet_entry_sk(entry_id),
-        entry_id=entry_id,
-        kind=kind,
-        amount=amount,
-        balance_after=balance_after,
-        ref=ref,
-        created_at=now,
-    )
+    entry = WalletEntry.new((keys.member_pk(member_id), keys.wallet_entry_sk(entry_id)), entry_id, kind, balance_after, ref, now, amount=amount)
     uow.put(part, entry, WalletEntry.sk.does_not_exist())
 
 
@@ -255,13 +246,8 @@ def statement_page(member_id: str, limit: int, cursor: str | None, owner: Statem
     if cursor:
         return WalletStatement(owner.wallet, query_page(WalletEntry, keys.member_pk(member_id), keys.WALLET_ENTRY_PREFIX, limit, cursor))
     results = BaseItem.query(keys.member_pk(member_id), BaseItem.sk.startswith(keys.WALLET_SK), limit=limit + 1, consistent_read=True)
-    wallet = owner.wallet
-    entries: list[WalletEntry] = []
-    for item in results:
-        if isinstance(item, Wallet):
-            wallet = item
-        elif isinstance(item, WalletEntry):
-            entries.append(item)
+    read, entries = head_and_entries(results, Wallet, WalletEntry)
+    wallet = read if read is not None else owner.wallet
     entries = entries[:limit]
     more = results.last_evaluated_key is not None and len(entries) == limit
     return WalletStatement(wallet, Page(entries, encode_cursor(keys.wallet_entry_sk(entries[-1].entry_id)) if more else None))

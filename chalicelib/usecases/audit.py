@@ -8,7 +8,7 @@ newest first (store/audit.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -21,7 +21,8 @@ from ..store.unit_of_work import UnitOfWork, run
 
 @dataclass(frozen=True)
 class Change:
-    """One operator action, as the audit trail keeps it."""
+    """One operator action, as the audit trail keeps it: every field is an argument of the
+    store's `add_audit_entry`, by the same name."""
 
     actor: str
     action: str  # e.g. member.freeze, points.adjust, reward.update, merchant_key.revoke, rules.update
@@ -36,20 +37,7 @@ class Change:
 
 def add_audit(uow: UnitOfWork, change: Change, rules: ProgramRules, now: datetime) -> dict[str, Any]:
     """Add the entry to `uow` (its parts only if absent); returns the entry as the API shows it."""
-    entry = stored_audit.add_audit_entry(
-        uow,
-        actor=change.actor,
-        action=change.action,
-        target_type=change.target_type,
-        target_id=change.target_id,
-        before=change.before,
-        after=change.after,
-        reason=change.reason,
-        member_id=change.member_id,
-        ref=change.ref,
-        day=today_in(rules.zone, now).isoformat(),
-        now=now,
-    )
+    entry = stored_audit.add_audit_entry(uow, **asdict(change), day=today_in(rules.zone, now).isoformat(), now=now)
     return audit_entry_view(entry)
 
 

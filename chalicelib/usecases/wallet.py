@@ -13,10 +13,13 @@ answer was lost gets it as 201); with a different body it is
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from ..api.schemas.views import book_entry_view
 from ..api.schemas.wallet import TopupRequest, WalletPaymentRequest, WalletRefundRequest
-from ..domain.clock import iso, utcnow
+from ..domain.clock import utcnow
 from ..domain.errors import (
     Forbidden,
     IdempotencyConflict,
@@ -27,14 +30,16 @@ from ..domain.errors import (
     ValidationFailed,
 )
 from ..domain.membership import MAY_BE_REFUNDED, MAY_MOVE_MONEY, require_may_move_money
+from ..domain.rules import ProgramRules
 from ..domain.wallet import NotEnoughFunds, RefundTooLarge, credit, debit, refunded_after, topup_bonus
 from ..observability import count, logger
 from ..store.idempotency import existing_record, new_write_token, put_record, replay
-from ..store.models import Member
+from ..store.models import Member, Recording
 from ..store.models_wallet import Wallet, WalletEntry, WalletPayment, WalletRefund, WalletTopup
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from ..store.wallet import (
+    MoneyRead,
     add_wallet_entry,
     member_and_wallet,
     member_status_check,
@@ -71,15 +76,6 @@ def _member_who_may_move_money(member: Member | None, by: str, action: str) -> M
     return member
 
 
-def _replay_for_merchant(
-    record: WalletTopup | WalletPayment, digest: str, conflict: str, write_token: str, merchant: Merchant, what: str, record_id: str
-) -> Answer:
-    """The stored answer, for the store it belongs to; another store learns nothing of it."""
-    if not merchant.acts_for(record_store(record)):
-        raise IdempotencyConflict(f"{what} id {record_id} is already in use; use another id")
-    return replayed(replay(record, digest, conflict, write_token))
-
-
 def _money_request_digest(id_name: str, id_value: str, request: TopupRequest | WalletPaymentRequest, phone: str | None) -> str:
     """What a top-up or payment means, to tell a replay from a conflict (phone normalised)."""
     return fingerprint(
@@ -94,37 +90,71 @@ def _money_request_digest(id_name: str, id_value: str, request: TopupRequest | W
     )
 
 
+@dataclass(frozen=True)
+class _MoneyRequest:
+    """A top-up or a payment, checked and fingerprinted once, before its first attempt."""
+
+    what: str  # "Top-up" | "Payment": how messages name it
+    record_id: str  # the merchant's topup_id or payment_id
+    request: TopupRequest | WalletPaymentRequest
+    merchant: Merchant
+    rules: ProgramRules
+    phone: str | None  # normalised
+    store_id: str  # the store the record belongs to
+    digest: str
+    write_token: str
+
+    def replay(self, record: WalletTopup | WalletPayment) -> Answer:
+        """The stored answer, for the store it belongs to; another store learns nothing of it."""
+        if not self.merchant.acts_for(record_store(record)):
+            raise IdempotencyConflict(f"{self.what} id {self.record_id} is already in use; use another id")
+        conflict = f"{self.what} {self.record_id} was already recorded with a different body"
+        return replayed(replay(record, self.digest, conflict, self.write_token))
+
+    def replay_cancelled(self, cancelled: Cancelled, model: type[WalletTopup] | type[WalletPayment], key: tuple[str, str]) -> Answer | None:
+        """A twin's record (or this request's own, its answer lost) answers; anything else that
+        changed meanwhile (the wallet, the member) is read again (and refused then, if it must)."""
+        earlier = existing_record(cancelled, "record", model, key)
+        return self.replay(earlier) if earlier is not None else None
+
+    def payer(self, found: MoneyRead[Any], action: str) -> tuple[Member, Wallet | None]:
+        """The member found, who may `action`, and their wallet (in the request's currency, if any)."""
+        member = _member_who_may_move_money(found.member, "phone" if self.phone else "member_id", action)
+        _wallet_currency(found.wallet, self.request.currency)
+        return member, found.wallet
+
+    def recording(self, body: dict[str, Any], now: datetime) -> Recording:
+        return Recording(fingerprint=self.digest, write_token=self.write_token, response=body, now=now)
+
+
+def _money_request(what: str, id_name: str, record_id: str, request: TopupRequest | WalletPaymentRequest, merchant: Merchant) -> _MoneyRequest:
+    """Check a top-up or payment once, before its attempts: its currency, its phone, the store it
+    may write for; and fingerprint it."""
+    rules = load_rules()
+    accepted_currency(rules, request.currency)
+    phone = phone_or_error(request.phone, rules) if request.phone else None
+    store_id = merchant.store_for(request.store_id)
+    digest = _money_request_digest(id_name, record_id, request, phone)
+    return _MoneyRequest(what, record_id, request, merchant, rules, phone, store_id, digest, new_write_token())
+
+
 # --- top-ups -------------------------------------------------------------------
 
 
 def top_up(request: TopupRequest, merchant: Merchant) -> Answer:
     """Credit the amount and its bonus (`rules.topup_bonuses`) once per topup id."""
-    rules = load_rules()
-    accepted_currency(rules, request.currency)
-    phone = phone_or_error(request.phone, rules) if request.phone else None
-    store_id = merchant.store_for(request.store_id)
-    digest = _money_request_digest("topup_id", request.topup_id, request, phone)
-    write_token = new_write_token()
-    conflict = f"Top-up {request.topup_id} was already recorded with a different body"
-
-    def replay_of(record: WalletTopup) -> Answer:
-        return _replay_for_merchant(record, digest, conflict, write_token, merchant, "Top-up", request.topup_id)
+    topup = _money_request("Top-up", "topup_id", request.topup_id, request, merchant)
 
     def explain(cancelled: Cancelled) -> Answer | None:
-        """A twin's record (or this request's own, its answer lost) answers; anything else that
-        changed meanwhile (the wallet, the member) is read again."""
-        earlier = existing_record(cancelled, "record", WalletTopup, topup_key(request.topup_id))
-        return replay_of(earlier) if earlier is not None else None
+        return topup.replay_cancelled(cancelled, WalletTopup, topup_key(request.topup_id))
 
     def attempt(uow: UnitOfWork) -> Answer:
         now = utcnow()
-        found = read_for_topup(request.topup_id, phone, request.member_id)
+        found = read_for_topup(request.topup_id, topup.phone, request.member_id)
         if found.record is not None:
-            return replay_of(found.record)
-        member = _member_who_may_move_money(found.member, "phone" if phone else "member_id", "be topped up")
-        wallet = found.wallet
-        _wallet_currency(wallet, request.currency)
-        bonus = topup_bonus(rules.topup_bonuses, request.amount)
+            return topup.replay(found.record)
+        member, wallet = topup.payer(found, "be topped up")
+        bonus = topup_bonus(topup.rules.topup_bonuses, request.amount)
         before = int(wallet.balance) if wallet else 0
         after_topup = credit(before, request.amount)
         balance = credit(after_topup, bonus) if bonus else after_topup
@@ -139,14 +169,11 @@ def top_up(request: TopupRequest, merchant: Merchant) -> Answer:
         record = new_topup(
             request.topup_id,
             member_id=member.member_id,
-            response=body,
-            now=now,
-            fingerprint=digest,
-            write_token=write_token,
+            recording=topup.recording(body, now),
             amount=request.amount,
             bonus=bonus,
             currency=request.currency,
-            store_id=store_id,
+            store_id=topup.store_id,
             merchant_store=merchant.store_id,
         )
         put_record(uow, "record", record)
@@ -173,31 +200,18 @@ def top_up(request: TopupRequest, merchant: Merchant) -> Answer:
 
 def pay(request: WalletPaymentRequest, merchant: Merchant) -> Answer:
     """Debit the amount once per payment id; never below zero."""
-    rules = load_rules()
-    accepted_currency(rules, request.currency)
-    phone = phone_or_error(request.phone, rules) if request.phone else None
-    store_id = merchant.store_for(request.store_id)
-    digest = _money_request_digest("payment_id", request.payment_id, request, phone)
-    write_token = new_write_token()
-    conflict = f"Payment {request.payment_id} was already recorded with a different body"
-
-    def replay_of(record: WalletPayment) -> Answer:
-        return _replay_for_merchant(record, digest, conflict, write_token, merchant, "Payment", request.payment_id)
+    payment = _money_request("Payment", "payment_id", request.payment_id, request, merchant)
 
     def explain(cancelled: Cancelled) -> Answer | None:
-        """A twin's record (or this request's own) answers; a wallet that no longer covers the
-        payment, or a member whose status changed, is read again (and refused then)."""
-        earlier = existing_record(cancelled, "record", WalletPayment, payment_key(request.payment_id))
-        return replay_of(earlier) if earlier is not None else None
+        """As a top-up's; a wallet that no longer covers the payment is read again, and refused then."""
+        return payment.replay_cancelled(cancelled, WalletPayment, payment_key(request.payment_id))
 
     def attempt(uow: UnitOfWork) -> Answer:
         now = utcnow()
-        found = read_for_payment(request.payment_id, phone, request.member_id)
+        found = read_for_payment(request.payment_id, payment.phone, request.member_id)
         if found.record is not None:
-            return replay_of(found.record)
-        member = _member_who_may_move_money(found.member, "phone" if phone else "member_id", "pay")
-        wallet = found.wallet
-        _wallet_currency(wallet, request.currency)
+            return payment.replay(found.record)
+        member, wallet = payment.payer(found, "pay")
         before = int(wallet.balance) if wallet else 0
         try:
             balance = debit(before, request.amount)
@@ -208,13 +222,10 @@ def pay(request: WalletPaymentRequest, merchant: Merchant) -> Answer:
         record = new_payment(
             request.payment_id,
             member_id=member.member_id,
-            response=body,
-            now=now,
-            fingerprint=digest,
-            write_token=write_token,
+            recording=payment.recording(body, now),
             amount=request.amount,
             currency=request.currency,
-            store_id=store_id,
+            store_id=payment.store_id,
             merchant_store=merchant.store_id,
         )
         put_record(uow, "record", record)
@@ -272,10 +283,7 @@ def refund_payment(payment_id: str, request: WalletRefundRequest, merchant: Merc
         record = new_payment_refund(
             payment_id,
             request.refund_id,
-            response=body,
-            now=now,
-            fingerprint=digest,
-            write_token=write_token,
+            recording=Recording(fingerprint=digest, write_token=write_token, response=body, now=now),
             amount=request.amount,
             merchant_store=merchant.store_id,
         )
@@ -325,11 +333,4 @@ def wallet_statement(session: MemberSession, limit: int, cursor: str | None) -> 
 
 
 def _entry_view(entry: WalletEntry) -> dict[str, Any]:
-    return {
-        "entry_id": entry.entry_id,
-        "kind": entry.kind,
-        "amount": int(entry.amount),
-        "balance_after": int(entry.balance_after),
-        "created_at": iso(entry.created_at),
-        "ref": entry.ref,
-    }
+    return book_entry_view(entry, "amount", entry.amount)

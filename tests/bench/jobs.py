@@ -37,6 +37,7 @@ from typing import Any
 
 from localstage.aws import light_transaction_snapshots
 
+from .markdown import markdown_table
 from .recorder import Call, Recorder
 
 JOB_NAMES = ("expire-points", "birthday-bonus", "reengagement", "tier-review")
@@ -423,18 +424,8 @@ def rows(runs: list[SizeRun]) -> list[tuple[str, ...]]:
     return out
 
 
-def render(header: tuple[str, ...], body: list[tuple[str, ...]]) -> str:
-    table = [header, *body]
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return "| " + " | ".join(c.replace("|", "/").ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    return "\n".join([line(header), "| " + " | ".join("-" * w for w in widths) + " |", *(line(r) for r in body)])
-
-
 def table(runs: list[SizeRun]) -> str:
-    return render(HEADER, rows(runs))
+    return markdown_table(HEADER, rows(runs))
 
 
 def detail(runs: list[SizeRun]) -> str:
@@ -547,7 +538,7 @@ def markdown(runs: list[SizeRun], as_of: str) -> list[str]:
         f"Verdict: PASS when table items read / members acted on <= {RATIO_TARGET} and every due member was acted on "
         "(a job that scanned the table would read ~100 items per member acted on).",
         "",
-        render(HEADER, rows(runs)),
+        markdown_table(HEADER, rows(runs)),
         "",
         "**Items read.** *Table items read* counts the items DynamoDB returned from the table: the members from "
         "BatchGetItem, and any GetItem/Query result (here only the summary's JobRun GetItem: one item per run, "

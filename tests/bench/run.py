@@ -27,6 +27,7 @@ from infra.stages import stage_environment
 from . import cost, jobs, load, purchase_time, webapp
 from .capacity import USD_PER_MILLION_RRU, USD_PER_MILLION_WRU, usd_per_million
 from .coldstart import ColdStart, measure_cold_start
+from .markdown import markdown_table
 from .package import Package, environment_for_chalice, measure_package
 from .purchase_time import PurchaseTime, measure_purchase_time
 from .recorder import Recorder
@@ -107,17 +108,6 @@ def _package_rows(p: Package | None) -> list[Row]:
         ),
         (runtime_check, RUNTIME, runtimes, "PASS" if p.runtimes == [RUNTIME] else "FAIL", "every AWS::Serverless::Function", "", "", ""),
     ]
-
-
-def render(rows: list[Row]) -> str:
-    """An aligned Markdown table: readable in a terminal, valid in the docs."""
-    table = [HEADER, *rows]
-    widths = [max(len(r[i]) for r in table) for i in range(len(HEADER))]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return "| " + " | ".join(c.replace("|", "/").ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    return "\n".join([line(HEADER), "| " + " | ".join("-" * w for w in widths) + " |", *(line(r) for r in rows)])
 
 
 def _breakdown(results: list[Measured]) -> str:
@@ -692,7 +682,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_load:
         rows += [_purchase_time_row(timing), *_load_rows(load_result)]
     rows += [_cold_start_row(cold), *_package_rows(package), webapp.row(webapp.measure_first_load())]
-    table = render(rows)
+    table = markdown_table(HEADER, rows)
     print(table)
     job_section = None
     if job_runs:

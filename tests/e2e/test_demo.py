@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ from devtools.demo.cafe import REWARDS
 from devtools.demo.plan import EXPECTED_TIER, make_plan
 from tests.e2e.books import assert_every_members_books_balance
 from tests.support.outbox import messages
-from tests.support.stack import ROOT, RunningStack, developer_env, running_stack
+from tests.support.stack import RunningStack, run_module, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -35,15 +34,7 @@ STATUS = {"pending": "pending", "frozen": "frozen"}  # every other kind signs up
 
 def make_demo(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`make demo` as a developer runs it (python -m devtools.demo, which make calls)."""
-    return subprocess.run(
-        [sys.executable, "-m", "devtools.demo", "--state-dir", str(state_dir), *args],
-        cwd=ROOT,
-        env=developer_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return run_module("devtools.demo", "--state-dir", str(state_dir), *args, timeout=600)
 
 
 def demo_summary(stack: RunningStack) -> dict[str, Any]:

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-pytestmark = pytest.mark.e2e
+from tests.support.browser import CHROMIUM, CHROMIUM_FLAGS
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -14,21 +12,13 @@ import requests
 
 from tests.e2e.books import stack_table
 from tests.support.outbox import last_code, messages
-from tests.support.stack import ROOT, developer_env
+from tests.support.stack import run_module
 
 pytestmark = pytest.mark.e2e
 
 
 def _job(stack, job: str, as_of: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-m", "localstage.job", job, as_of, "--state-dir", str(stack.state_dir)],
-        cwd=ROOT,
-        env=developer_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_module("localstage.job", job, as_of, "--state-dir", str(stack.state_dir), timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout[done.stdout.index("{\n") :])
 
@@ -126,14 +116,6 @@ def test_given_a_balance_changed_behind_the_programs_back_when_reconcile_runs_th
 
 
 def test_given_an_unknown_job_then_the_runner_says_so_and_fails(stack):
-    done = subprocess.run(
-        [sys.executable, "-m", "localstage.job", "no-such-job", "2026-01-01", "--state-dir", str(stack.state_dir)],
-        cwd=ROOT,
-        env=developer_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_module("localstage.job", "no-such-job", "2026-01-01", "--state-dir", str(stack.state_dir), timeout=60)
     assert done.returncode == 1
     assert "unknown job" in done.stdout

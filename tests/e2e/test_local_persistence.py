@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -37,21 +36,13 @@ from tests.e2e.factories import (
     redeem,
     signed_in_member,
 )
-from tests.support.stack import ROOT, developer_env, running_stack
+from tests.support.stack import run_module, running_stack
 
 pytestmark = pytest.mark.e2e
 
 
 def make_reset(state_dir: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "localstage.stack", "--reset", "--state-dir", str(state_dir)],
-        cwd=ROOT,
-        env=developer_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_module("localstage.stack", "--reset", "--state-dir", str(state_dir), timeout=60)
 
 
 def rewards(stack: Any) -> list[dict[str, Any]]:
@@ -131,15 +122,7 @@ def test_given_a_burst_of_concurrent_purchases_when_the_stack_is_killed_mid_burs
             for future in burst:
                 future.result()
         assert 40 <= len(answered) < len(orders) and lost, "the kill came mid-burst, purchases in flight"
-    stale = subprocess.run(
-        [sys.executable, "-m", "localstage.job", "reconcile", "--state-dir", str(tmp_path)],
-        cwd=ROOT,
-        env=developer_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    stale = run_module("localstage.job", "reconcile", "--state-dir", str(tmp_path), timeout=60)
     assert stale.returncode == 1 and "The local stack is not running" in stale.stderr  # not a hang on its dead endpoint
 
     with running_stack(tmp_path) as stack:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 
 from tests.e2e.books import assert_every_members_books_balance
 from tests.e2e.factories import code_sent_to, ledger, me, new_phone, outbox_messages, purchase, signup, verify
-from tests.support.stack import ROOT, RunningStack, developer_env, running_stack
+from tests.support.stack import RunningStack, run_module, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -33,15 +32,7 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack
 
 def make_job(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`make job` as a developer runs it (python -m localstage.job, which make calls)."""
-    return subprocess.run(
-        [sys.executable, "-m", "localstage.job", *args, "--state-dir", str(state_dir)],
-        cwd=ROOT,
-        env=developer_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_module("localstage.job", *args, "--state-dir", str(state_dir), timeout=300)
 
 
 def summary(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from tests.e2e.factories import (
     signed_in_member,
 )
 from tests.support.browser import SMALL_PHONE, axe_findings
-from tests.support.web import open_tab, outbox_size, wait_for_code
+from tests.support.web import open_app_in_english, open_tab, outbox_size, signed_in_tab, wait_for_code
 
 pytestmark = pytest.mark.e2e
 
@@ -44,9 +44,8 @@ def test_given_a_token_the_api_no_longer_accepts_when_the_member_opens_a_page_th
     # so the one asked for below is not held back by the resend interval.
     phone = new_phone()
     assert purchase(stack, phone=phone, amount=1_000).status_code == 201
-    tab = open_tab(browser, stack.base)
+    tab = open_app_in_english(browser, stack.base)
     page = tab.page
-    tab.goto("/app/?lang=en")
     # What a revoked or expired token gets: 401 from the API, here on the history page.
     tab.sign_in_as("not-a-token-the-api-issued", path="/app/history")
     expect(page.get_by_role("alert")).to_contain_text("Your session has expired")
@@ -67,9 +66,7 @@ def test_given_a_token_the_api_no_longer_accepts_when_the_member_opens_a_page_th
 
 def test_given_a_session_past_its_expiry_when_the_page_is_reloaded_then_the_member_is_sent_to_sign_in(stack, browser):
     member = signed_in_member(stack)
-    tab = open_tab(browser, stack.base)
-    tab.goto("/app/?lang=en")
-    tab.sign_in_as(member.token, seconds_left=900)
+    tab = signed_in_tab(browser, stack.base, member.token, seconds_left=900)
     tab.page.get_by_label("Points balance", exact=True).wait_for()
     # The token's life ends (the app keeps its expiry from verify's expires_in).
     tab.page.evaluate(
@@ -92,9 +89,8 @@ def test_given_a_session_past_its_expiry_when_the_page_is_reloaded_then_the_memb
 
 def test_given_wrong_codes_when_the_member_signs_in_then_each_error_is_an_alert_with_the_api_detail_and_the_lockout_is_explained(stack, browser):
     member = signed_in_member(stack)
-    tab = open_tab(browser, stack.base)
+    tab = open_app_in_english(browser, stack.base)
     page = tab.page
-    tab.goto("/app/?lang=en")
     exact(page, "textbox", "Phone").fill(member.phone)
     exact(page, "button", "Send code").click()
     # The resend countdown: the button waits, and says how long.
@@ -125,10 +121,8 @@ def test_given_wrong_codes_when_the_member_signs_in_then_each_error_is_an_alert_
 
 def test_given_too_few_points_when_the_member_redeems_then_the_api_detail_is_an_alert_and_nothing_is_spent(stack, browser):
     member = signed_in_member(stack)  # 100 points; the tote bag costs 2,000
-    tab = open_tab(browser, stack.base)
+    tab = signed_in_tab(browser, stack.base, member.token)
     page = tab.page
-    tab.goto("/app/?lang=en")
-    tab.sign_in_as(member.token)
     page.get_by_role("navigation").get_by_role("link", name="Rewards", exact=True).click()
     with page.expect_response(lambda r: r.url.endswith("/v1/me/redemptions")) as answer:
         exact(page, "button", "Redeem Tote bag").click()
@@ -143,9 +137,8 @@ def test_given_too_few_points_when_the_member_redeems_then_the_api_detail_is_an_
 
 def test_given_answers_that_are_not_problem_details_when_a_page_loads_then_the_member_reads_what_went_wrong_not_a_blank_page(stack, browser):
     member = signed_in_member(stack)
-    tab = open_tab(browser, stack.base)
+    tab = open_app_in_english(browser, stack.base)
     page = tab.page
-    tab.goto("/app/?lang=en")
     page.route("**/v1/me", lambda route: route.fulfill(status=502, content_type="text/html", body="<html>Bad gateway</html>"))
     tab.sign_in_as(member.token)
     expect(page.get_by_role("alert")).to_contain_text("The request failed (502)")
@@ -163,10 +156,8 @@ def test_given_more_entries_than_a_page_when_the_member_reads_the_history_then_m
     member = signed_in_member(stack)
     for n in range(1, 22):  # 21 purchases of n points: with the welcome bonus, 22 entries
         assert purchase(stack, member_id=member.member_id, amount=n * 100).status_code == 201
-    tab = open_tab(browser, stack.base)
+    tab = signed_in_tab(browser, stack.base, member.token, path="/app/history")
     page = tab.page
-    tab.goto("/app/?lang=en")
-    tab.sign_in_as(member.token, path="/app/history")
     rows = page.get_by_role("table", name="Points history").locator("tbody tr")
     expect(rows).to_have_count(20)
     page.get_by_role("button", name="Show more").click()
@@ -192,9 +183,8 @@ def test_given_a_member_with_a_coupon_money_and_feedback_when_they_visit_each_pa
         timeout=TIMEOUT,
     )
     assert topup.status_code == 201, topup.text
-    tab = open_tab(browser, stack.base, viewport=SMALL_PHONE)
+    tab = open_app_in_english(browser, stack.base, viewport=SMALL_PHONE)
     page = tab.page
-    tab.goto("/app/?lang=en")
     assert tab.no_horizontal_scroll() and axe_findings(page) == []
     tab.sign_in_as(member.token)
     nav = page.get_by_role("navigation")
@@ -286,10 +276,8 @@ def test_given_a_visitor_when_they_open_the_program_rules_then_earning_tiers_exp
 
 def test_given_a_member_when_they_download_their_data_and_close_the_account_then_they_get_the_file_and_are_signed_out(stack, browser):
     member = signed_in_member(stack)
-    tab = open_tab(browser, stack.base)
+    tab = signed_in_tab(browser, stack.base, member.token)
     page = tab.page
-    tab.goto("/app/?lang=en")
-    tab.sign_in_as(member.token)
     page.get_by_role("navigation").get_by_role("link", name="Profile", exact=True).click()
     with page.expect_download() as download:
         page.get_by_role("button", name="Download my data").click()

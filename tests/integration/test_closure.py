@@ -15,10 +15,11 @@ from chalicelib.jobs.runner import run_now
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.store.members import member_shard
-from chalicelib.store.models import BaseItem, Coupon, DeferredMessage, LedgerEntry, Member
+from chalicelib.store.models import BaseItem, Coupon, DeferredMessage, Member
 from chalicelib.usecases.closure import close_membership, restore_membership
 from localstage.job import run
 from tests.integration.conftest import bearer
+from tests.support.books import stored_ledger, stored_member
 from tests.support.outbox import last_code, messages
 from tests.support.rules import set_rules
 
@@ -32,14 +33,6 @@ def today():
 
 def _close(api, token: str, body: Any = None):
     return api.request("DELETE", "/v1/me", json_body=body, headers=bearer(token))
-
-
-def _member(member_id: str) -> Member:
-    return Member.get(keys.member_pk(member_id), keys.PROFILE, consistent_read=True)
-
-
-def _ledger(member_id: str) -> list[LedgerEntry]:
-    return list(LedgerEntry.query(keys.member_pk(member_id), LedgerEntry.sk.startswith(keys.LEDGER_PREFIX)))
 
 
 def _coupons(member_id: str) -> list[Coupon]:
@@ -96,25 +89,25 @@ def test_given_a_closed_membership_in_its_grace_period_then_the_phone_stays_held
     assert api.post("/v1/auth/code", {"phone": phone}).status == 202
     assert len(messages(outbox_path)) == sent  # ...but no code: nobody can sign in or sign up with it
     _assert_problem(members.purchase("o-1", 1000, phone=phone), 409, "member_closed")
-    assert _member(body["member"]["member_id"]).name == "张伟"  # nothing erased yet
+    assert stored_member(body["member"]["member_id"]).name == "张伟"  # nothing erased yet
 
 
 def test_given_a_closed_membership_then_its_token_no_longer_works_and_closing_again_changes_nothing(api, members):
     token, body = members.verified()
     assert _close(api, token).status == 200
-    first = _member(body["member"]["member_id"]).closed_at
+    first = stored_member(body["member"]["member_id"]).closed_at
     _assert_problem(_close(api, token), 401, "unauthorized")
     _assert_problem(api.get("/v1/me/wallet", headers=bearer(token)), 401, "unauthorized")  # a route that does not read the member
-    assert _member(body["member"]["member_id"]).closed_at == first
+    assert stored_member(body["member"]["member_id"]).closed_at == first
 
 
 def test_given_a_reason_then_it_is_kept_and_an_unknown_reason_is_400_and_closes_nothing(api, members):
     token, body = members.verified()
     _assert_problem(_close(api, token, {"reason": "I hate it, call me on 13800138000"}), 400, "validation_error")
     _assert_problem(_close(api, token, {"why": "privacy"}), 400, "validation_error")
-    assert _member(body["member"]["member_id"]).status == "active"
+    assert stored_member(body["member"]["member_id"]).status == "active"
     assert _close(api, token, {"reason": "privacy"}).status == 200
-    member = _member(body["member"]["member_id"])
+    member = stored_member(body["member"]["member_id"])
     assert (member.status, member.closure_reason, member.closed_by) == ("closed", "privacy", "member")
 
 
@@ -158,13 +151,13 @@ def test_given_a_closure_within_the_grace_period_when_restored_then_the_membersh
     assert (me["status"], me["name"], me["points"]["balance"]) == ("active", "张伟", 300)
     # the erasure job no longer finds it
     assert run("erase-closed", (today() + timedelta(days=31)).isoformat(), False)["members_examined"] == 0
-    assert _member(member_id).name == "张伟"
+    assert stored_member(member_id).name == "张伟"
 
 
 def test_given_a_frozen_member_who_closed_then_restoring_brings_back_the_frozen_state(api, members):
     token, body = members.verified()
     member_id = body["member"]["member_id"]
-    _member(member_id).update(actions=[Member.status.set("frozen")])
+    stored_member(member_id).update(actions=[Member.status.set("frozen")])
     assert _close(api, token).status == 200
     assert restore_membership(member_id, reason="support", actor="operator:alice").status == "frozen"
 
@@ -187,7 +180,7 @@ def test_given_the_grace_period_over_or_the_member_erased_then_restore_is_409_in
     run("erase-closed", (today() + timedelta(days=1)).isoformat(), False)
     with pytest.raises(InvalidState, match="erased"):
         restore_membership(member_id, reason="x", actor="operator:alice")
-    assert _member(member_id).status == "closed"
+    assert stored_member(member_id).status == "closed"
 
 
 # --- erasure ---------------------------------------------------------------------------------
@@ -236,7 +229,7 @@ def _defer_a_message(person: dict[str, Any], hours_ahead: int, *, noted: bool = 
         send_after=send_at,
         ttl=send_at + timedelta(days=2),
     ).save()
-    member = _member(person["member_id"])
+    member = stored_member(person["member_id"])
     if noted:
         member.update(actions=[Member.deferred.set({**(member.deferred.as_dict() if member.deferred else {}), sk: bucket})])
     else:  # a member from before members noted their deferred messages
@@ -253,18 +246,18 @@ def test_given_a_closed_member_after_the_grace_period_then_no_item_of_the_table_
 
     assert _close(api, person["token"], {"reason": "privacy"}).status == 200
     _defer_a_message(person, hours_ahead=10)  # one more, planned as the closure happened
-    ledger_before = [(e.entry_id, int(e.points)) for e in _ledger(member_id)]
+    ledger_before = [(e.entry_id, int(e.points)) for e in stored_ledger(member_id)]
 
     result = run("erase-closed", (today() + timedelta(days=31)).isoformat(), False)
     assert (result["members_examined"], result["members_affected"]) == (1, 1)
 
     assert _items_holding(*secrets) == []
-    tombstone = _member(member_id)
+    tombstone = stored_member(member_id)
     assert (tombstone.status, tombstone.erased, tombstone.balance) == ("closed", True, 0)
     # the ledger is kept for accounting, by member id only, and still adds up (the balance was forfeited)
-    ledger_after = [(e.entry_id, int(e.points)) for e in _ledger(member_id)]
+    ledger_after = [(e.entry_id, int(e.points)) for e in stored_ledger(member_id)]
     assert ledger_after[1:] == ledger_before
-    forfeit = _ledger(member_id)[0]
+    forfeit = stored_ledger(member_id)[0]
     assert (forfeit.kind, int(forfeit.points), int(forfeit.balance_after), forfeit.ref) == ("adjust", -(100 + 50 + 600 - 500), 0, "closure:forfeit")
     assert sum(p for _, p in ledger_after) == 0
     # orders stay (they hold the member id), and the coupon no one used is revoked
@@ -321,12 +314,12 @@ def test_given_the_grace_period_not_over_then_the_job_erases_nothing_and_reruns_
     _close(api, token)
     for days in (1, 29):
         assert run("erase-closed", (today() + timedelta(days=days)).isoformat(), False)["members_affected"] == 0
-    assert _member(member_id).name == "张伟"
+    assert stored_member(member_id).name == "张伟"
     due = (today() + timedelta(days=31)).isoformat()
     assert run("erase-closed", due, False)["members_affected"] == 1
     again = run("erase-closed", due, False)
     assert (again["members_examined"], again["members_affected"]) == (0, 0)
-    assert sum(int(e.points) for e in _ledger(member_id)) == 0 and len(_ledger(member_id)) == 2
+    assert sum(int(e.points) for e in stored_ledger(member_id)) == 0 and len(stored_ledger(member_id)) == 2
 
 
 def test_given_a_missed_run_then_a_later_run_catches_up_within_a_week(api, members, aws):
@@ -334,7 +327,7 @@ def test_given_a_missed_run_then_a_later_run_catches_up_within_a_week(api, membe
     token, body = members.verified()
     _close(api, token)
     assert run("erase-closed", (today() + timedelta(days=6)).isoformat(), False)["members_affected"] == 1
-    assert _member(body["member"]["member_id"]).erased is True
+    assert stored_member(body["member"]["member_id"]).erased is True
 
 
 def test_given_a_dry_run_then_it_reports_the_erasure_and_writes_nothing(api, members, aws):
@@ -354,8 +347,8 @@ def test_given_erase_closed_run_now_then_it_does_the_jobs_work_at_once_and_retur
     _close(api, token)
     summary = run_now("erase-closed", today() + timedelta(days=1))
     assert (summary["job"], summary["members_affected"]) == ("erase-closed", 1)
-    assert _member(body["member"]["member_id"]).erased is True
-    assert _member(other["member"]["member_id"]).name == "张伟"
+    assert stored_member(body["member"]["member_id"]).erased is True
+    assert stored_member(other["member"]["member_id"]).name == "张伟"
 
 
 @pytest.mark.parametrize("noted", [True, False], ids=["noted-on-the-member", "member-from-before-the-note"])

@@ -10,9 +10,10 @@ import pytest
 from chalicelib.domain.points import add_months, lot_expires_on
 from chalicelib.store import keys
 from chalicelib.store.members import member_shard
-from chalicelib.store.models import DeferredMessage, LedgerEntry, Lot, Member
+from chalicelib.store.models import DeferredMessage, Member
 from localstage.job import run
 from tests.integration.conftest import bearer
+from tests.support.books import balance_that_adds_up, stored_member
 from tests.support.outbox import messages
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -26,20 +27,6 @@ def born_today() -> str:
     """A birthday celebrated today (a 29 February one in a leap year)."""
     t = today()
     return "1992-02-29" if (t.month, t.day) == (2, 29) else t.replace(year=1990).isoformat()
-
-
-def _member(member_id: str) -> Member:
-    return Member.get(keys.member_pk(member_id), keys.PROFILE, consistent_read=True)
-
-
-def _ledger(member_id: str) -> list[LedgerEntry]:
-    return list(LedgerEntry.query(keys.member_pk(member_id), LedgerEntry.sk.startswith(keys.LEDGER_PREFIX)))
-
-
-def _invariant(member_id: str) -> int:
-    member = _member(member_id)
-    assert sum(int(e.points) for e in _ledger(member_id)) == int(member.balance)
-    return int(member.balance)
 
 
 def _sent(outbox: str, kind: str, to: str | None = None) -> list[dict]:
@@ -64,7 +51,7 @@ def test_given_a_member_born_today_when_the_birthday_job_runs_then_200_points_an
     again = run("birthday-bonus", today().isoformat(), False)
     assert again["members_affected"] == 0 and again["points_moved"] == 0
     assert again["messages_skipped"] == {"already_awarded": 1}
-    assert _invariant(member_id) == 300
+    assert balance_that_adds_up(member_id) == 300
     assert len(_sent(outbox_path, "birthday_greeting")) == 1
 
 
@@ -96,7 +83,7 @@ def test_given_a_birthday_the_purchases_that_day_earn_double(api, members):
 
 def test_given_a_frozen_member_born_today_then_no_gift(api, members):
     _, body = members.verified(birthday=born_today())
-    _member(body["member"]["member_id"]).update(actions=[Member.status.set("frozen")])
+    stored_member(body["member"]["member_id"]).update(actions=[Member.status.set("frozen")])
     result = run("birthday-bonus", today().isoformat(), False)
     assert result["points_moved"] == 0
     assert result["messages_skipped"] == {"status_frozen": 1}
@@ -125,7 +112,7 @@ def test_given_an_idle_member_without_marketing_consent_then_no_message(api, mem
 
 def test_given_the_frequency_cap_is_reached_then_further_marketing_is_skipped(api, members, outbox_path):
     _, body = members.verified(consents={"sms_marketing": True})
-    member = _member(body["member"]["member_id"])
+    member = stored_member(body["member"]["member_id"])
     now = datetime.now(SHANGHAI)
     member.update(actions=[Member.marketing_sent.set([(now + timedelta(days=29)).isoformat(), (now + timedelta(days=29, hours=1)).isoformat()])])
     result = run("reengagement", (today() + timedelta(days=30)).isoformat(), False)
@@ -134,7 +121,7 @@ def test_given_the_frequency_cap_is_reached_then_further_marketing_is_skipped(ap
 
 def test_given_a_member_active_since_then_they_are_not_nudged(api, members):
     _token, body = members.verified(consents={"sms_marketing": True})
-    _member(body["member"]["member_id"]).update(actions=[Member.last_activity_on.set((today() + timedelta(days=5)).isoformat())])
+    stored_member(body["member"]["member_id"]).update(actions=[Member.last_activity_on.set((today() + timedelta(days=5)).isoformat())])
     result = run("reengagement", (today() + timedelta(days=30)).isoformat(), False)
     assert result["messages_sent"] == 0
 
@@ -142,11 +129,11 @@ def test_given_a_member_active_since_then_they_are_not_nudged(api, members):
 def test_given_60_and_90_days_idle_then_the_lifecycle_stage_follows(api, members):
     _, body = members.verified(consents={"push": True})
     member_id = body["member"]["member_id"]
-    assert _member(member_id).lifecycle == "new"
+    assert stored_member(member_id).lifecycle == "new"
     # 60 and 90 days are past the job's future window: record the activity in the past instead.
     past = today() - timedelta(days=60)
     shard = keys.shard_of(member_id, 8)
-    _member(member_id).update(
+    stored_member(member_id).update(
         actions=[
             Member.last_activity_on.set(past.isoformat()),
             Member.activity_bucket.set(keys.activity_bucket(past.isoformat(), shard)),
@@ -155,7 +142,7 @@ def test_given_60_and_90_days_idle_then_the_lifecycle_stage_follows(api, members
     )
     result = run("reengagement", today().isoformat(), False)
     assert result["messages_sent"] == 1
-    assert _member(member_id).lifecycle == "at_risk"
+    assert stored_member(member_id).lifecycle == "at_risk"
 
 
 # --- expire-points -------------------------------------------------------------------
@@ -163,24 +150,18 @@ def test_given_60_and_90_days_idle_then_the_lifecycle_stage_follows(api, members
 
 def _backdate_points(member_id: str, month: str, points: int) -> str:
     """A lot earned long ago (a year of waiting, made in one write): returns its expiry date."""
-    member = _member(member_id)
+    member = stored_member(member_id)
     lots = {**member.lots.as_dict(), month: points}
-    expires = lot_expires_on(month, 12).isoformat()
+    expires = lot_expires_on(month, 12)
     member.update(actions=[Member.lots.set(lots), Member.balance.add(points)])
-    from chalicelib.store.ledger import ledger_entry
+    from chalicelib.store.ledger import add_lot_points, ledger_entry
+    from chalicelib.store.unit_of_work import UnitOfWork
 
     ledger_entry(member_id, "earn", points, int(member.balance), f"old-{month}", datetime.now(UTC) - timedelta(days=400)).save()
-    Lot(
-        keys.member_pk(member_id),
-        keys.lot_sk(month),
-        member_id=member_id,
-        month=month,
-        earned=points,
-        expires_on=expires,
-        expiry_bucket=keys.expiry_bucket(expires, keys.shard_of(member_id, 8)),
-        expiry_member=keys.expiry_member(member_id, month),
-    ).save()
-    return expires
+    lot = UnitOfWork()
+    add_lot_points(lot, member_id, month, points, expires)
+    lot.commit()
+    return expires.isoformat()
 
 
 def test_given_a_lot_whose_date_has_come_then_what_is_left_expires_once_and_spent_points_are_untouched(api, members):
@@ -190,11 +171,11 @@ def test_given_a_lot_whose_date_has_come_then_what_is_left_expires_once_and_spen
     expires = _backdate_points(member_id, month, 700)
     # the member spends 500: oldest first, so 200 are left of the old lot
     api.post("/v1/me/redemptions", {"reward_id": "coffee"}, headers={**bearer(token), "Idempotency-Key": "k"})
-    assert _member(member_id).lots.as_dict()[month] == 200
+    assert stored_member(member_id).lots.as_dict()[month] == 200
 
     result = run("expire-points", expires, False)
     assert result["points_moved"] == 200 and result["members_affected"] == 1
-    assert _invariant(member_id) == 100
+    assert balance_that_adds_up(member_id) == 100
     me = api.get("/v1/me", headers=bearer(token)).json()
     assert all(e["expires_on"] != expires for e in me["points"]["expiring"])
     kinds = [(e["kind"], e["points"], e["ref"]) for e in api.get("/v1/me/ledger", headers=bearer(token)).json()["items"]]
@@ -202,7 +183,7 @@ def test_given_a_lot_whose_date_has_come_then_what_is_left_expires_once_and_spen
 
     again = run("expire-points", expires, False)
     assert again["points_moved"] == 0
-    assert _invariant(member_id) == 100
+    assert balance_that_adds_up(member_id) == 100
 
 
 def test_given_points_expiring_in_30_days_then_one_reminder_deferred_past_quiet_hours_and_sent_by_send_deferred(api, members, outbox_path):
@@ -267,7 +248,7 @@ def test_given_a_gold_member_with_few_points_at_their_anniversary_then_they_drop
     member_id = body["member"]["member_id"]
     joined = datetime.now(UTC) - timedelta(days=365 * 2)
     joined_local = joined.astimezone(SHANGHAI).date()
-    _member(member_id).update(
+    stored_member(member_id).update(
         actions=[
             Member.tier.set("gold"),
             Member.created_at.set(joined),
@@ -279,11 +260,11 @@ def test_given_a_gold_member_with_few_points_at_their_anniversary_then_they_drop
         as_of = as_of.replace(year=today().year - 1)
     result = run("tier-review", as_of.isoformat(), False)
     assert result["members_affected"] == 1
-    assert _member(member_id).tier == "silver"  # one level at most
+    assert stored_member(member_id).tier == "silver"  # one level at most
     assert result["messages_deferred"] == 1  # 01:00 is quiet
     again = run("tier-review", as_of.isoformat(), False)
     assert again["members_affected"] == 0
-    assert _member(member_id).tier == "silver"
+    assert stored_member(member_id).tier == "silver"
 
 
 # --- bad requests --------------------------------------------------------------------
@@ -379,7 +360,7 @@ def test_given_a_unit_delivered_twice_then_nothing_is_awarded_twice(api, members
     message = {**unit, "job": "birthday-bonus", "as_of": today().isoformat(), "dry_run": False, "run_id": started["run_id"]}
     assert do_unit(message)["points_moved"] == 200
     assert do_unit(message)["points_moved"] == 0  # redelivered
-    assert _invariant(member_id) == 300
+    assert balance_that_adds_up(member_id) == 300
 
 
 def load_rules():
@@ -395,12 +376,12 @@ def test_given_two_workers_on_one_member_then_the_second_finds_it_done(api, memb
     _, body = members.verified(birthday=born_today())
     member_id = body["member"]["member_id"]
     ctx = context("birthday-bonus", today(), False)
-    stale = _member(member_id)  # both workers read the member...
-    first = give_birthday_gift(_member(member_id), ctx)
+    stale = stored_member(member_id)  # both workers read the member...
+    first = give_birthday_gift(stored_member(member_id), ctx)
     second = give_birthday_gift(stale, ctx)  # ...the second writes late
     assert first.points == 200
     assert second.points == 0 and second.skipped == {"already_awarded": 1}
-    assert _invariant(member_id) == 300
+    assert balance_that_adds_up(member_id) == 300
 
 
 def test_given_members_frozen_or_gone_between_enqueue_and_work_then_they_are_skipped(api, members, aws):
@@ -414,14 +395,14 @@ def test_given_members_frozen_or_gone_between_enqueue_and_work_then_they_are_ski
     _, gone = members.verified(birthday=born_today())
     _, fine = members.verified(birthday=born_today())
     started = start_job(JobRequest("birthday-bonus", today(), False))
-    _member(frozen["member"]["member_id"]).update(actions=[Member.status.set("frozen")])
-    _member(gone["member"]["member_id"]).delete()
+    stored_member(frozen["member"]["member_id"]).update(actions=[Member.status.set("frozen")])
+    stored_member(gone["member"]["member_id"]).delete()
     drain_queue(job_worker, queue_url(), boto3.client("sqs"))
     result = summary("birthday-bonus", today().isoformat(), started["run_id"])
     assert result["points_moved"] == 200 and result["members_affected"] == 1
     assert result["members_examined"] == 2  # the closed-and-erased one left the index with its item
     assert result["messages_skipped"] == {"no_consent": 1, "status_frozen": 1}
-    assert _invariant(fine["member"]["member_id"]) == 300
+    assert balance_that_adds_up(fine["member"]["member_id"]) == 300
 
 
 def test_given_dynamodb_failing_for_one_member_mid_batch_then_the_others_finish_and_a_rerun_completes_without_doubles(api, members):
@@ -435,7 +416,7 @@ def test_given_dynamodb_failing_for_one_member_mid_batch_then_the_others_finish_
     assert broken["dead_lettered"] >= 1
     rerun = run("birthday-bonus", today().isoformat(), False)
     assert rerun["points_moved"] == 600
-    assert [_invariant(m) for m in ids] == [300, 300, 300]
+    assert [balance_that_adds_up(m) for m in ids] == [300, 300, 300]
     assert run("birthday-bonus", today().isoformat(), False)["points_moved"] == 0
 
 
@@ -449,4 +430,4 @@ def test_given_one_throttled_write_mid_batch_then_only_that_member_is_retried_an
         result = run("birthday-bonus", today().isoformat(), False)
     assert result["retried_alone"] == 1
     assert result["points_moved"] == 600
-    assert [_invariant(m) for m in ids] == [300, 300, 300]
+    assert [balance_that_adds_up(m) for m in ids] == [300, 300, 300]

@@ -115,32 +115,29 @@ def test_given_a_token_of_an_older_epoch_or_one_made_without_our_key_then_it_is_
     _refused(api.get("/v1/me", headers=bearer(forged)))
 
 
-@pytest.mark.parametrize("epoch", [-1, "3", True, 1.5])
-def test_given_a_token_whose_epoch_is_not_a_small_integer_then_it_is_refused(api, members, epoch):
-    _, body = members.verified()
+def _signed_token(member_id: str, **epoch: object) -> str:
+    """A token signed with our key, valid for five minutes, with the `ep` claim given (or none)."""
     now = datetime.now(UTC)
     claims = {
         "iss": tokens.ISSUER,
         "aud": tokens.AUDIENCE,
-        "sub": body["member"]["member_id"],
+        "sub": member_id,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(minutes=5)).timestamp()),
-        "ep": epoch,
+        **epoch,
     }
-    _refused(api.get("/v1/me", headers=bearer(jwt.encode(claims, signing_key(), algorithm="HS256"))))
+    return jwt.encode(claims, signing_key(), algorithm="HS256")
+
+
+@pytest.mark.parametrize("epoch", [-1, "3", True, 1.5])
+def test_given_a_token_whose_epoch_is_not_a_small_integer_then_it_is_refused(api, members, epoch):
+    _, body = members.verified()
+    _refused(api.get("/v1/me", headers=bearer(_signed_token(body["member"]["member_id"], ep=epoch))))
 
 
 def test_given_a_token_from_before_epochs_then_it_belongs_to_the_first_epoch(api, members):
     _, body = members.verified()
-    now = datetime.now(UTC)
-    claims = {
-        "iss": tokens.ISSUER,
-        "aud": tokens.AUDIENCE,
-        "sub": body["member"]["member_id"],
-        "iat": int(now.timestamp()),
-        "exp": int((now + timedelta(minutes=5)).timestamp()),
-    }
-    assert api.get("/v1/me", headers=bearer(jwt.encode(claims, signing_key(), algorithm="HS256"))).status == 200
+    assert api.get("/v1/me", headers=bearer(_signed_token(body["member"]["member_id"]))).status == 200
 
 
 def test_given_a_closed_membership_restored_by_an_operator_then_the_tokens_from_before_stay_refused(api, members, outbox_path):

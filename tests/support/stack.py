@@ -33,6 +33,21 @@ def developer_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
 
 
+def run_module(module: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """`python -m <module> <args>` as `make` runs it for a developer (`make job`, `make demo`,
+    `make reset`): from the repo root, in a developer's environment. The caller judges the
+    exit code and the output."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=developer_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 @dataclass
 class RunningStack:
     base: str

@@ -117,6 +117,20 @@ def open_tab(browser: Any, base: str, viewport: dict[str, int] = PHONE) -> Tab:
     return tab
 
 
+def open_app_in_english(browser: Any, base: str, viewport: dict[str, int] = PHONE) -> Tab:
+    """A tab open on the app in English, the language whose names ../shared/WEB.md gives."""
+    tab = open_tab(browser, base, viewport)
+    tab.goto("/app/?lang=en")
+    return tab
+
+
+def signed_in_tab(browser: Any, base: str, token: str, *, seconds_left: float = 900, path: str = "/app/home") -> Tab:
+    """A phone-sized tab on the app in English, signed in with `token` and open at `path`."""
+    tab = open_app_in_english(browser, base)
+    tab.sign_in_as(token, seconds_left, path)
+    return tab
+
+
 def wait_for_code(outbox: Any, to: str, *, after: int = 0, timeout: float = 10.0) -> str:
     """The newest code sent to `to` (a phone or an email) among the outbox's messages after the first `after`."""
     deadline = time.monotonic() + timeout

@@ -116,6 +116,14 @@ def _query() -> dict[str, str]:
     return dict(bp.current_request.query_params or {})
 
 
+def _exactly_one_of(query: dict[str, str], first: str, second: str) -> tuple[str | None, str | None]:
+    """The query parameters `first` and `second`, of which a request gives exactly one (400 on `first` otherwise)."""
+    one, other = query.get(first), query.get(second)
+    if (one is None) == (other is None):
+        raise ValidationFailed.single(first, f"give exactly one of the query parameters {first} or {second}")
+    return one, other
+
+
 def _page_args() -> tuple[int, str | None]:
     request = bp.current_request
     return query_limit(request), query_cursor(request)
@@ -126,10 +134,7 @@ def _page_args() -> tuple[int, str | None]:
 
 @admin_route("/v1/admin/members", "GET")
 def find_members() -> Response:
-    query = _query()
-    phone, member_id = query.get("phone"), query.get("member_id")
-    if (phone is None) == (member_id is None):
-        raise ValidationFailed.single("phone", "give exactly one of the query parameters phone or member_id")
+    phone, member_id = _exactly_one_of(_query(), "phone", "member_id")
     if member_id is not None:
         _identifier(member_id, "member_id")
     if phone is not None and not 3 <= len(phone) <= 32:
@@ -249,10 +254,7 @@ def put_rules() -> Response:
 
 @admin_route("/v1/admin/audit", "GET")
 def list_audit() -> Response:
-    query = _query()
-    member_id, day = query.get("member_id"), query.get("day")
-    if (member_id is None) == (day is None):
-        raise ValidationFailed.single("member_id", "give exactly one of the query parameters member_id or day")
+    member_id, day = _exactly_one_of(_query(), "member_id", "day")
     on: date | None = None
     if day is not None:
         try:

@@ -33,16 +33,16 @@ from ..http import (
 )
 from . import admin
 from .members import member_route
+from .merchants import merchant_of
 
 if TYPE_CHECKING:
-    from ...usecases import coupons, feedback, merchants, program
+    from ...usecases import coupons, feedback, program
     from ...usecases.sessions import MemberSession
     from ..schemas import engagement as schemas
 else:
     schemas = lazy_module("chalicelib.api.schemas.engagement")
     coupons = lazy_module("chalicelib.usecases.coupons")
     feedback = lazy_module("chalicelib.usecases.feedback")
-    merchants = lazy_module("chalicelib.usecases.merchants")
     program = lazy_module("chalicelib.usecases.program")
 
 bp = ApiBlueprint(__name__)
@@ -80,7 +80,7 @@ def my_coupons(session: MemberSession) -> Response:
 @bp.route("/v1/coupons/{code}/redemptions", methods=["POST"])
 def redeem_at_till(code: str) -> Response:
     request = bp.current_request
-    merchant = merchants.authenticate_merchant(request.headers.get("x-api-key"))
+    merchant = merchant_of(request)
     normalised = schemas.normalise_coupon_code(unquote(code))
     if normalised is None:
         raise ValidationFailed.single("code", "not a coupon code")

@@ -9,14 +9,14 @@ from chalice.app import Response
 from ...lazy import lazy_module
 from ..http import ApiBlueprint, answer_response, json_response, parse_body, path_id, query_cursor, query_limit
 from .members import member_route
+from .merchants import merchant_of
 
 if TYPE_CHECKING:
-    from ...usecases import merchants, wallet
+    from ...usecases import wallet
     from ...usecases.sessions import MemberSession
     from ..schemas import wallet as schemas_wallet
 else:
     schemas_wallet = lazy_module("chalicelib.api.schemas.wallet")
-    merchants = lazy_module("chalicelib.usecases.merchants")
     wallet = lazy_module("chalicelib.usecases.wallet")
 
 bp = ApiBlueprint(__name__)
@@ -25,21 +25,21 @@ bp = ApiBlueprint(__name__)
 @bp.route("/v1/wallet/topups", methods=["POST"])
 def wallet_topup() -> Response:
     request = bp.current_request
-    merchant = merchants.authenticate_merchant(request.headers.get("x-api-key"))
+    merchant = merchant_of(request)
     return answer_response(wallet.top_up(parse_body(request, schemas_wallet.TopupRequest), merchant))
 
 
 @bp.route("/v1/wallet/payments", methods=["POST"])
 def wallet_payment() -> Response:
     request = bp.current_request
-    merchant = merchants.authenticate_merchant(request.headers.get("x-api-key"))
+    merchant = merchant_of(request)
     return answer_response(wallet.pay(parse_body(request, schemas_wallet.WalletPaymentRequest), merchant))
 
 
 @bp.route("/v1/wallet/payments/{payment_id}/refunds", methods=["POST"])
 def wallet_payment_refund(payment_id: str) -> Response:
     request = bp.current_request
-    merchant = merchants.authenticate_merchant(request.headers.get("x-api-key"))
+    merchant = merchant_of(request)
     payment = path_id(payment_id, "payment_id")
     return answer_response(wallet.refund_payment(payment, parse_body(request, schemas_wallet.WalletRefundRequest), merchant))
 

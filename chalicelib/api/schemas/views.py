@@ -12,7 +12,7 @@ from ...domain.coupons import coupon_status
 from ...domain.identity import email_is_confirmed
 
 if TYPE_CHECKING:
-    from ...store.models import Coupon, LedgerEntry, Member, Reward
+    from ...store.models import BookEntry, Coupon, LedgerEntry, Member, Reward
     from ...store.models_engagement import CouponCode, Feedback, FeedbackQueueEntry
 
 
@@ -53,16 +53,22 @@ def member_view(member: Member, expiring: list[dict[str, Any]]) -> dict[str, Any
     }
 
 
-def ledger_entry_view(entry: LedgerEntry) -> dict[str, Any]:
-    """A ledger entry as the member and the operators see it."""
+def book_entry_view(entry: BookEntry, change: str, value: float) -> dict[str, Any]:
+    """An entry of a member's books as the member and the operators see it, its change to the
+    balance named `change` (the ledger's "points", the wallet's "amount")."""
     return {
         "entry_id": entry.entry_id,
         "kind": entry.kind,
-        "points": int(entry.points),
+        change: int(value),
         "balance_after": int(entry.balance_after),
         "created_at": iso(entry.created_at),
         "ref": entry.ref,
     }
+
+
+def ledger_entry_view(entry: LedgerEntry) -> dict[str, Any]:
+    """A ledger entry as the member and the operators see it."""
+    return book_entry_view(entry, "points", entry.points)
 
 
 def catalogue_reward_view(reward: Reward) -> dict[str, Any]:
@@ -76,12 +82,9 @@ def catalogue_reward_view(reward: Reward) -> dict[str, Any]:
 
 
 def reward_view(reward: Reward) -> dict[str, Any]:
-    """A reward as operators see it (retired ones too)."""
+    """A reward as operators see it (retired ones too): the catalogue's view and more."""
     return {
-        "reward_id": reward.reward_id,
-        "name": reward.name,
-        "points_cost": int(reward.points_cost),
-        "stock": None if reward.stock is None else int(reward.stock),
+        **catalogue_reward_view(reward),
         "active": bool(reward.active),
         "coupon_valid_days": None if reward.coupon_valid_days is None else int(reward.coupon_valid_days),
     }

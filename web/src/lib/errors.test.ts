@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiError, NETWORK_ERROR } from "./api";
-import { errorText, isLockout, waitSeconds } from "./errors";
+import { errorText, isLockout, lockoutMinutes, waitSeconds } from "./errors";
 
 describe("an API error in words", () => {
   it("says what went wrong in the member's language, then the problem's own detail", () => {
@@ -29,5 +29,9 @@ describe("an API error in words", () => {
     expect(isLockout(locked)).toBe(true);
     expect(waitSeconds(locked, 60)).toBe(840);
     expect(waitSeconds(new Error("x"), 60)).toBe(60);
+    expect(lockoutMinutes(locked)).toBe(14);
+    expect(lockoutMinutes(new ApiError(429, "too_many_attempts", "Too many attempts", "", [], null))).toBe(15);
+    expect(lockoutMinutes(new ApiError(429, "too_many_attempts", "Too many attempts", "", [], 5))).toBe(1);
+    expect(lockoutMinutes(new ApiError(401, "invalid_code", "Invalid code", ""))).toBeNull();
   });
 });

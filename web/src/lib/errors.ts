@@ -48,3 +48,8 @@ export function waitSeconds(error: unknown, fallback: number): number {
 export function isLockout(error: unknown): error is ApiError {
   return error instanceof ApiError && error.status === 429 && error.code === "too_many_attempts";
 }
+
+/** For a code that was refused: the whole minutes the lockout lasts (15 when the API does not say), or null if it was no lockout. */
+export function lockoutMinutes(error: unknown): number | null {
+  return isLockout(error) ? Math.max(1, Math.ceil((error.retryAfter ?? 900) / 60)) : null;
+}
