@@ -12,14 +12,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..api.schemas.members import CodeRequest, SignupRequest, VerifyRequest
-from ..api.schemas.views import member_view
 from ..domain import tokens
 from ..domain.clock import today_in, utcnow
 from ..domain.errors import InvalidCode, TemporarilyUnavailable
 from ..domain.identity import email_can_sign_in
 from ..domain.membership import Status, activated, is_open
 from ..domain.messaging import Channel
-from ..domain.points import expiring_summary
 from ..domain.rules import ProgramRules
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
 from ..observability import count, logger
@@ -31,14 +29,13 @@ from ..store.members import (
     birthday_bucket_for,
     get_member,
     member_id_for_phone,
-    points_state,
 )
 from ..store.models import (
     Member,
 )
 from ..store.parameters import load_rules, signing_key
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
-from .common import activity_actions, phone_or_error
+from .common import activity_actions, member_answer, phone_or_error
 from .joining import add_joining_benefits
 from .verification import code_text, send_email_confirmation
 
@@ -237,7 +234,7 @@ def verify(request: VerifyRequest) -> SignedIn:
         send_email_confirmation(*verified.confirm_email, rules)
     logger.info("member signed in", extra={"member_id": member.member_id, "first_time": verified.first_time, "channel": code_item.channel})
     token = tokens.issue_access_token(signing_key(), member.member_id, now, rules.access_token_ttl_seconds, epoch=int(member.token_epoch or 0))
-    view = member_view(member, expiring_summary(points_state(member), rules.points_validity_months))
+    view = member_answer(member, rules, now)
     return SignedIn(access_token=token, expires_in=rules.access_token_ttl_seconds, member=view)
 
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.schemas.views import catalogue_reward_view, ledger_entry_view, member_view
+from ..api.schemas.views import catalogue_reward_view, ledger_entry_view
 from ..domain import tokens
+from ..domain.clock import utcnow
 from ..domain.errors import Unauthorized
 from ..domain.membership import is_open
-from ..domain.points import expiring_summary
 from ..observability import logger
 from ..store.ledger import ledger_page as read_ledger_page
-from ..store.members import get_member, points_state, session_of
+from ..store.members import get_member, session_of
 from ..store.parameters import load_rules, signing_key
 from ..store.rewards import catalogue_page
 from ..store.unit_of_work import UnitOfWork, run
+from .common import member_answer
 
 
 def authenticate(token: str) -> str:
@@ -48,7 +49,7 @@ def active_member_view(member_id: str) -> dict[str, Any]:
     if member is None or not is_open(member.status):
         raise Unauthorized("The membership is closed")
     rules = load_rules()
-    return member_view(member, expiring_summary(points_state(member), rules.points_validity_months))
+    return member_answer(member, rules, utcnow())
 
 
 def ledger_page(member_id: str, limit: int, cursor: str | None) -> dict[str, Any]:

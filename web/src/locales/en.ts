@@ -55,7 +55,6 @@ export const en: Messages = {
   "home.tier": "Tier",
   "home.progress": "{earned} of {threshold} points from purchases in the last {months} months (for {next})",
   "home.needed": "{points} more points to reach {next}.",
-  "home.needed_at_most": "At most {points} more points to reach {next}.",
   "home.reached": "You have reached {next}: your tier will be updated shortly.",
   "home.top_tier": "You are at the top tier.",
   "home.expiry_title": "Expiring next",

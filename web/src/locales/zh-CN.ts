@@ -53,7 +53,6 @@ export const zhCN = {
   "home.tier": "会员等级",
   "home.progress": "近 {months} 个月消费积分 {earned} / {threshold}（升级{next}）",
   "home.needed": "再获得 {points} 积分即可升级为{next}。",
-  "home.needed_at_most": "最多再获得 {points} 积分即可升级为{next}。",
   "home.reached": "已达到{next}标准，等级即将更新。",
   "home.top_tier": "您已是最高等级。",
   "home.expiry_title": "即将过期",
