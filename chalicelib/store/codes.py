@@ -263,18 +263,24 @@ def email_confirmation_code(uow: UnitOfWork, member_id: str, email: str, rules: 
 
 @dataclass(frozen=True)
 class SignIn:
-    """A phone's current sign-in code and the member its guard names (one strongly consistent query)."""
+    """A phone's current sign-in code and the member it signs in (one strongly consistent query):
+    the member its guard names, or, while nobody holds the phone, the member an operator is moving
+    to it (`moving`: the code names them, store/contact_changes.start_phone_move)."""
 
     code: VerificationCode
     member_id: str
+    moving: bool = False
 
 
 def sign_in_items(phone: str) -> SignIn | None:
     items = {item.sk: item for item in BaseItem.query(keys.phone_pk(phone), consistent_read=True)}
     code, guard = items.get(keys.CODE), items.get(keys.GUARD)
-    if isinstance(code, VerificationCode) and isinstance(guard, PhoneGuard):
-        return SignIn(code, guard.member_id)
-    return None
+    if not isinstance(code, VerificationCode):
+        return None
+    if isinstance(guard, PhoneGuard):
+        # A move's code is void once somebody holds the phone (a signup replaces it anyway).
+        return SignIn(code, guard.member_id) if not code.moving_member_id else None
+    return SignIn(code, code.moving_member_id, moving=True) if code.moving_member_id else None
 
 
 def claim_sign_in_attempt(phone: str, rules: ProgramRules, now: datetime) -> None:

@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING, Any
 from ..api.schemas.members import CodeRequest, SignupRequest, VerifyRequest
 from ..domain import tokens
 from ..domain.clock import today_in, utcnow
-from ..domain.errors import InvalidCode, TemporarilyUnavailable
+from ..domain.errors import InvalidCode, PhoneTaken, TemporarilyUnavailable
 from ..domain.identity import email_can_sign_in
 from ..domain.membership import Status, activated, is_open
 from ..domain.messaging import Channel
+from ..domain.phones import phone_ending
 from ..domain.rules import ProgramRules
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
 from ..observability import count, logger
 from ..store import codes as codes_store
+from ..store import contact_changes
 from ..store import members as members_store
 from ..store.members import (
     add_enrolment,
@@ -35,6 +37,7 @@ from ..store.models import (
 )
 from ..store.parameters import load_rules, signing_key
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
+from .audit import Change, add_audit
 from .common import activity_actions, member_answer, phone_or_error
 from .joining import add_joining_benefits
 from .verification import code_text, send_email_confirmation
@@ -198,7 +201,12 @@ def verify(request: VerifyRequest) -> SignedIn:
             raise InvalidCode("The code is wrong, used or expired")  # the email stopped being a sign-in channel meanwhile
         codes_store.use_sign_in_code(uow, phone, code_item)
         actions = activity_actions(member, rules, today)
-        if by_sms:
+        left_phone: str | None = None
+        if sign_in.moving:
+            # An operator's move to this phone (usecases/operations/phone_moves.py), proven now.
+            left_phone = member.phone
+            actions += _complete_phone_move(uow, member, phone, rules, now)
+        elif by_sms:
             actions += _prove_phone(member, now)
         first_time = member.status == Status.PENDING
         if first_time and by_sms:
@@ -214,7 +222,7 @@ def verify(request: VerifyRequest) -> SignedIn:
                 confirm_email = (email, codes_store.email_confirmation_code(uow, member.member_id, email, rules, now))
         uow.update("member", member, actions)
         uow.commit(_used_meanwhile)
-        return _Verified(member, first_time, confirm_email)
+        return _Verified(member, first_time, confirm_email, left_phone)
 
     verified = run(attempt)
     member = verified.member
@@ -232,6 +240,17 @@ def verify(request: VerifyRequest) -> SignedIn:
         )
     if verified.confirm_email:
         send_email_confirmation(*verified.confirm_email, rules)
+    if verified.left_phone:
+        count("PhoneChanges")
+        logger.info("phone move completed", extra={"member_id": member.member_id})
+        send_best_effort(
+            Message(
+                channel="sms",
+                to=verified.left_phone,
+                kind="phone_changed",
+                body=f"[{rules.program_name}] Your membership was moved to a new phone number. If this was not you, contact us.",
+            )
+        )
     logger.info("member signed in", extra={"member_id": member.member_id, "first_time": verified.first_time, "channel": code_item.channel})
     token = tokens.issue_access_token(signing_key(), member.member_id, now, rules.access_token_ttl_seconds, epoch=int(member.token_epoch or 0))
     view = member_answer(member, rules, now)
@@ -243,9 +262,29 @@ class _Verified:
     member: Member
     first_time: bool
     confirm_email: tuple[str, str] | None  # (email, its confirmation code) to send
+    left_phone: str | None = None  # the phone an operator's move released
+
+
+def _complete_phone_move(uow: UnitOfWork, member: Member, phone: str, rules: ProgramRules, now: datetime) -> list[Action]:
+    """The member proved the phone an operator is moving them to: it becomes theirs only if
+    nobody holds it (part `guard`), the old phone is released, every token issued so far ends
+    (the next epoch: this sign-in's token is the first of it), and the completion is audited.
+    Only the move still pending, of an active membership, by an SMS code; anything else is a
+    wrong code. Returns the member's writes, mirrored on `member`."""
+    if member.status != Status.ACTIVE or member.moving_to_phone != phone:
+        raise InvalidCode("The code is wrong, used or expired")
+    before = {"phone": phone_ending(member.phone), "moving_to_phone": phone_ending(phone)}
+    contact_changes.swap_phone_guards(uow, member, phone)
+    after = {"phone": phone_ending(phone), "moving_to_phone": None}
+    add_audit(uow, Change("member", "member.phone_move.complete", "member", member.member_id, before, after, member_id=member.member_id), rules, now)
+    changes = {"phone": phone, "phone_key": phone, "phone_verified_at": now, "moving_to_phone": None, "token_epoch": int(member.token_epoch or 0) + 1}
+    return members_store.field_updates(member, changes)
 
 
 def _used_meanwhile(cancelled: Cancelled) -> None:
-    """The code was used by another request meanwhile: this one is too late."""
+    """The code was used by another request meanwhile: this one is too late. A move's phone
+    taken meanwhile (a signup between the operator's request and this sign-in) is refused."""
+    if "guard" in cancelled.failed:
+        raise PhoneTaken("That phone number belongs to another membership")
     if "code" in cancelled.failed:
         raise InvalidCode("The code is wrong, used or expired")

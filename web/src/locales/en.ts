@@ -269,7 +269,7 @@ export const en: Messages = {
   "recover.old_phone": "Your old phone number",
   "recover.send": "Email me a code",
   "recover.sent": "If the membership has a confirmed email, a code is on its way there. It is valid for {minutes} minutes.",
-  "recover.no_email": "No confirmed email? Visit a store or contact support with proof of identity.",
+  "recover.no_email": "No confirmed email? Ask at a store or contact support, with proof of identity: they move your membership to your new number and we text a code to it. Then sign in as usual with your new number and that code; your old number stops working.",
   "recover.new_phone_explain": "You are signed in. Now enter your new phone number: we will text a code to it.",
   "recover.done": "Done: your membership now uses {phone}, and the old number is released.",
   "recover.continue": "Continue",

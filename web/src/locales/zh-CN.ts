@@ -267,7 +267,7 @@ export const zhCN = {
   "recover.old_phone": "原手机号",
   "recover.send": "发送验证码到邮箱",
   "recover.sent": "如果该账户已确认邮箱，验证码已发送到邮箱，{minutes} 分钟内有效。",
-  "recover.no_email": "没有确认过邮箱？请携带身份证明联系门店或客服。",
+  "recover.no_email": "没有确认过邮箱？请携带身份证明到门店或联系客服：工作人员会把会员转到您的新号码，我们将向新号码发送验证码。之后用新号码和该验证码正常登录即可，旧号码随即停用。",
   "recover.new_phone_explain": "已登录。现在输入新手机号，我们会向新手机号发送短信验证码。",
   "recover.done": "完成！您的会员账户已换绑到 {phone}，原手机号已释放。",
   "recover.continue": "继续",
