@@ -22,12 +22,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PutError
 
 from . import keys
 from .codes import new_code_item
 from .models import BaseItem, CodeAttempts, Member, PhoneGuard, VerificationCode
-from .unit_of_work import UnitOfWork
+from .unit_of_work import UnitOfWork, error_code
 
 if TYPE_CHECKING:
     from pynamodb.expressions.update import Action
@@ -120,6 +120,23 @@ def start_phone_move(uow: UnitOfWork, member: Member, phone: str, rules: Program
         uow.delete("earlier_code", earlier_code, VerificationCode.pk.does_not_exist() | (VerificationCode.moving_member_id == member.member_id))
     uow.update("member", member, [Member.moving_to_phone.set(phone)])
     return code
+
+
+def renew_phone_move_code(code: VerificationCode, phone: str, rules: ProgramRules, now: datetime) -> str | None:
+    """A fresh code for the pending move `code` is (a member who lost the first SMS asks again on
+    POST /v1/auth/code): the same member, the same deadline (a resend never makes the operator's
+    move last longer), put only while `code` is still that phone's (its nonce). Returns the code to
+    send, or None when the move changed meanwhile (proven, replaced, voided)."""
+    item, fresh = new_code_item(code.pk, keys.CODE, phone, rules, now)
+    item.moving_member_id = code.moving_member_id
+    item.expires_at = item.ttl = code.expires_at
+    try:
+        item.save(VerificationCode.nonce == code.nonce)
+    except PutError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return None
+        raise
+    return fresh
 
 
 def change_kind_of(code: VerificationCode) -> str:

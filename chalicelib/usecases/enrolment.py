@@ -40,7 +40,7 @@ from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from .audit import Change, add_audit
 from .common import activity_actions, member_answer, phone_or_error
 from .joining import add_joining_benefits
-from .verification import code_text, send_email_confirmation
+from .verification import PHONE_MOVE_PURPOSE, code_text, send_email_confirmation
 
 if TYPE_CHECKING:
     from pynamodb.expressions.update import Action
@@ -133,7 +133,30 @@ def request_code(request: CodeRequest, client: str) -> CodeSent:
             _send_sign_in_code(phone, "sms", phone, rules, now)
         elif member.email and email_can_sign_in(member):
             _send_sign_in_code(phone, "email", member.email, rules, now)
+    elif member_id is None and request.channel == "sms":
+        _resend_phone_move_code(phone, rules, now)
     return CodeSent(channel=request.channel, expires_in=rules.code_ttl_seconds)
+
+
+def _resend_phone_move_code(phone: str, rules: ProgramRules, now: datetime) -> None:
+    """Nobody holds `phone`: if an operator's move to it is still pending (its code unexpired, the
+    member active and still moving here), text a fresh code for it, which keeps the move's deadline.
+    An expired move stays lapsed: the operator's check of the member was for that move, then."""
+    sign_in = codes_store.sign_in_items(phone)
+    if sign_in is None or not sign_in.moving or sign_in.code.expires_at <= now:
+        return
+    member = get_member(sign_in.member_id)
+    if member is None or member.status != Status.ACTIVE or member.moving_to_phone != phone:
+        return
+    code = contact_changes.renew_phone_move_code(sign_in.code, phone, rules, now)
+    if code is None:
+        return
+    logger.info("phone move code sent again", extra={"member_id": member.member_id})
+    try:
+        body = code_text(rules, code, PHONE_MOVE_PURPOSE)
+        send(Message(channel="sms", to=phone, kind="verification_code", body=body))
+    except DeliveryFailed as exc:
+        raise TemporarilyUnavailable("The code could not be sent; try again shortly") from exc
 
 
 @dataclass(frozen=True)

@@ -175,3 +175,61 @@ def test_given_somebody_signs_up_on_the_new_phone_before_the_member_proves_it_th
     assert Member.get(keys.member_pk(member_id), keys.PROFILE).phone == body["member"]["phone"]
     assert api.get("/v1/me", headers=bearer(old_token)).status == 200
     _problem(_move(api, member_id, new_phone), 409, "phone_taken")
+
+
+def _a_minute_later(phone):
+    """The phone's resend interval (60 s, as for any code to it) has passed."""
+    marker = SendThrottle.get(keys.phone_pk(phone), keys.SENT)
+    marker.update(actions=[SendThrottle.sent_at.set(datetime.now(UTC) - timedelta(minutes=2))])
+
+
+def test_given_a_pending_move_whose_sms_was_lost_when_the_member_asks_for_a_code_on_the_new_phone_then_a_fresh_one_completes_it(
+    api, members, outbox_path
+):
+    old_token, body = members.verified()
+    member_id = body["member"]["member_id"]
+    new_phone, nobodys = members.phone(), members.phone()
+    assert _move(api, member_id, new_phone).status == 202
+    lost = last_code(outbox_path, new_phone)
+    deadline = VerificationCode.get(keys.phone_pk(new_phone), keys.CODE).expires_at
+
+    # Asking again at once is refused as for any phone (one code a minute)
+    _problem(api.post("/v1/auth/code", {"phone": new_phone}), 429, "too_many_attempts")
+    _a_minute_later(new_phone)
+    # When the member asks for a sign-in code on the new phone
+    asked = api.post("/v1/auth/code", {"phone": new_phone})
+
+    # Then the answer is the one any phone gets (nobody learns a move is pending)
+    assert (asked.status, asked.json()) == (202, api.post("/v1/auth/code", {"phone": nobodys}).json())
+    # And a fresh code for the move went to the new phone, with the move's deadline, not a later one
+    fresh = last_code(outbox_path, new_phone)
+    assert fresh != lost
+    assert [m["kind"] for m in messages(outbox_path) if m["to"] == new_phone] == ["verification_code", "verification_code"]
+    assert VerificationCode.get(keys.phone_pk(new_phone), keys.CODE).expires_at == deadline
+    assert not [m for m in messages(outbox_path) if m["to"] == nobodys]
+    # And the lost code no longer works; the fresh one completes the move
+    _problem(_sign_in(api, new_phone, lost), 401, "invalid_code")
+    signed_in = _sign_in(api, new_phone, fresh)
+    assert signed_in.status == 200, signed_in.text
+    assert signed_in.json()["member"]["phone"] == new_phone
+    assert api.get("/v1/me", headers=bearer(old_token)).status == 401
+
+
+def test_given_a_move_whose_code_expired_then_asking_for_a_code_sends_nothing_and_the_operator_asks_again(api, members, outbox_path):
+    old_token, body = members.verified()
+    member_id = body["member"]["member_id"]
+    new_phone = members.phone()
+    assert _move(api, member_id, new_phone).status == 202
+    item = VerificationCode.get(keys.phone_pk(new_phone), keys.CODE)
+    item.update(actions=[VerificationCode.expires_at.set(datetime.now(UTC) - timedelta(seconds=1))])
+    _a_minute_later(new_phone)
+    sent_before = len(messages(outbox_path))
+
+    assert api.post("/v1/auth/code", {"phone": new_phone}).status == 202
+
+    assert messages(outbox_path)[sent_before:] == []
+    assert api.get("/v1/me", headers=bearer(old_token)).status == 200
+    # The operator asks again: a new move, a new code
+    _a_minute_later(new_phone)
+    assert _move(api, member_id, new_phone).status == 202
+    assert _sign_in(api, new_phone, last_code(outbox_path, new_phone)).json()["member"]["phone"] == new_phone

@@ -8,7 +8,9 @@ reason. The member then signs in on the new phone with that code (POST /v1/auth/
 proves the phone and completes the move in one unit of work (usecases/enrolment.verify): the new
 phone is bound only if nobody holds it, the old phone is released, every earlier token ends, and
 the completion is audited too. Until then the old phone still signs in; a later request (another
-phone, or a fresh code) replaces the pending one; an unproven move lapses with its code.
+phone, or a fresh code) replaces the pending one; an unproven move lapses with its code. A member
+whose SMS was lost asks for a sign-in code on the new phone (POST /v1/auth/code, enrolment.py): while
+the move is pending that texts a fresh code for it with the same deadline, never a later one.
 
 The audit keeps the last four digits of each phone, never the numbers (docs/operators.md).
 """
@@ -31,7 +33,7 @@ from ...store.parameters import load_rules
 from ...store.unit_of_work import Cancelled, UnitOfWork, run
 from ..audit import Change, add_audit
 from ..common import phone_or_error
-from ..verification import code_text
+from ..verification import PHONE_MOVE_PURPOSE, code_text
 from .member_lookup import member_or_404
 
 TAKEN = "That phone number belongs to another membership"
@@ -88,7 +90,7 @@ def request_phone_move(member_id: str, raw_phone: str, actor: str, reason: str, 
     count("OperatorActions")
     logger.info("operator action", extra={"action": "member.phone_move.request", "member_id": member_id})
     try:
-        body = code_text(rules, code, "Sign in with it on this number to move your membership here. ")
+        body = code_text(rules, code, PHONE_MOVE_PURPOSE)
         send(Message(channel="sms", to=phone, kind="verification_code", body=body))
     except DeliveryFailed as exc:
         # The move stays pending without a code that works: the operator asks again.
