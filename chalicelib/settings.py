@@ -37,6 +37,10 @@ class Settings:
     jobs_queue_name: str = "huiyuan-local-jobs"
     # The web frontends' origin, for CORS (one origin per stage; unset: no CORS headers).
     cors_allow_origin: str | None = None
+    # Where the API function reads the secret the web app's CloudFront distribution sends to prove a
+    # request is its own (infra/web.py, api/caller_address.py); set by the stack, unset locally: then
+    # no request's viewer-address header is believed.
+    origin_verify_parameter: str | None = None
 
     def __post_init__(self) -> None:
         for name, low, high in _RANGES:
@@ -61,6 +65,7 @@ _ENV = {
     "index_shards": "INDEX_SHARDS",
     "jobs_queue_name": "JOBS_QUEUE_NAME",
     "cors_allow_origin": "CORS_ALLOW_ORIGIN",
+    "origin_verify_parameter": "ORIGIN_VERIFY_PARAMETER",
 }
 # The integer settings and their allowed ranges.
 _RANGES = (("rules_cache_seconds", 0, 86_400), ("max_body_bytes", 1024, 10 * 1024 * 1024), ("index_shards", 1, 256))

@@ -56,8 +56,8 @@ AUTHORIZER_NO_RESERVATION = (
 )
 ENVIRONMENT_HOLDS_NO_SECRETS = (
     "The environment holds names only (table, queue, parameter paths, sender address, stage, shard count); the signing key "
-    "is read at run time from Secrets Manager. Lambda encrypts environment variables at rest with an AWS-managed key; a "
-    "customer-managed one would add a KMS dependency to every cold start and protect no secret."
+    "and the CloudFront origin secret are read at run time from Secrets Manager. Lambda encrypts environment variables at "
+    "rest with an AWS-managed key; a customer-managed one would add a KMS dependency to every cold start and protect no secret."
 )
 NO_API_CACHE = (
     "Nearly every answer depends on the caller (member token, merchant key, operator) or must be current (balances, "
@@ -126,6 +126,7 @@ def write(stack: HuiyuanStack) -> None:
     if stack.data_key is None:
         accept(stack.table, "CKV_AWS_119", AWS_KEYS_FOR_DATA)
         accept(stack.signing_key, "CKV_AWS_149", AWS_KEYS_FOR_DATA)
+        accept(stack.origin_secret, "CKV_AWS_149", AWS_KEYS_FOR_DATA)
         for log_group in stack.stage_log_groups:
             accept(log_group, "CKV_AWS_158", LOGS_WITH_AWS_KEYS)
 

@@ -5,6 +5,15 @@ The app bounds verification codes per phone, per address and overall (program ru
 This layer stops a flood from one address before it reaches Lambda at all, and bounds
 what one address can cost in SMS even if the app's limits are set loose. The limits
 are stage settings (infra/stages.py); docs/operators.md says how to change them.
+
+The member web app calls the API through its CloudFront distribution (infra/web.py), so the
+address WAF sees for those requests is a CloudFront edge's, shared by every member behind it.
+Each per-address limit is therefore two rules: requests proven to come through the distribution
+(its origin secret in `x-huiyuan-origin-verify`, which CloudFront sets and a viewer cannot) are
+counted by the viewer address the distribution forwards (`x-huiyuan-viewer-address`,
+FORWARDED_IP); every other request, a forged viewer header included, by its own address.
+AWS's IP reputation list still sees only the edge for the web app's requests (it reads no
+header); a CloudFront-scope ACL in us-east-1 would be needed for that (infra/web.py).
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 
+from chalicelib.api.caller_address import ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER
 from chalicelib.api.problems import problem
 from chalicelib.domain.errors import TooManyAttempts
 
@@ -81,6 +91,26 @@ def _path_matches(paths: list[str]) -> wafv2.CfnWebACL.StatementProperty:
     )
 
 
+def through_the_distribution(secret: str) -> wafv2.CfnWebACL.StatementProperty:
+    """The request carries the web app's distribution's origin secret (`secret`: a dynamic reference)."""
+    return wafv2.CfnWebACL.StatementProperty(
+        byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(single_header={"Name": ORIGIN_VERIFY_HEADER}),
+            positional_constraint="EXACTLY",
+            search_string=secret,
+            text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")],
+        )
+    )
+
+
+def _all_of(*statements: wafv2.CfnWebACL.StatementProperty) -> wafv2.CfnWebACL.StatementProperty:
+    return wafv2.CfnWebACL.StatementProperty(and_statement=wafv2.CfnWebACL.AndStatementProperty(statements=list(statements)))
+
+
+def _not(statement: wafv2.CfnWebACL.StatementProperty) -> wafv2.CfnWebACL.StatementProperty:
+    return wafv2.CfnWebACL.StatementProperty(not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=statement))
+
+
 def code_sending_requests() -> wafv2.CfnWebACL.StatementProperty:
     by_method: dict[str, list[str]] = {}
     for method, path in CODE_SENDING_ROUTES:
@@ -118,14 +148,22 @@ def build(stack: HuiyuanStack) -> Firewall:
         )
     )
 
-    def per_ip(rule: str, limit: int, scope: wafv2.CfnWebACL.StatementProperty | None) -> wafv2.CfnWebACL.RuleProperty:
+    def per_address(rule: str, limit: int, scope: wafv2.CfnWebACL.StatementProperty, *, by_viewer: bool) -> wafv2.CfnWebACL.RuleProperty:
+        # By the viewer address the distribution forwards (only in `scope`, which requires its secret), or
+        # by the request's own address. A forwarded header that is not an address (never, from our
+        # function) leaves the request uncounted here rather than blocking it.
+        forwarded = wafv2.CfnWebACL.ForwardedIPConfigurationProperty(header_name=VIEWER_ADDRESS_HEADER, fallback_behavior="NO_MATCH")
         return wafv2.CfnWebACL.RuleProperty(
             name=rule,
             priority=len(rule_metrics),
             action=block_with_429,
             statement=wafv2.CfnWebACL.StatementProperty(
                 rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                    limit=limit, aggregate_key_type="IP", evaluation_window_sec=window, scope_down_statement=scope
+                    limit=limit,
+                    aggregate_key_type="FORWARDED_IP" if by_viewer else "IP",
+                    forwarded_ip_config=forwarded if by_viewer else None,
+                    evaluation_window_sec=window,
+                    scope_down_statement=scope,
                 )
             ),
             visibility_config=visibility(rule),
@@ -142,9 +180,14 @@ def build(stack: HuiyuanStack) -> Firewall:
             visibility_config=visibility(rule_group),
         )
 
-    rules = [per_ip("code-requests-per-ip", stage.waf_code_requests_per_ip, code_sending_requests())]
+    web_app = through_the_distribution(stack.origin_secret.secret_value.unsafe_unwrap())
+    rules = [
+        per_address("code-requests-per-ip", stage.waf_code_requests_per_ip, _all_of(code_sending_requests(), _not(web_app)), by_viewer=False),
+        per_address("code-requests-per-viewer", stage.waf_code_requests_per_ip, _all_of(code_sending_requests(), web_app), by_viewer=True),
+    ]
     if stage.waf_requests_per_ip is not None:
-        rules.append(per_ip("requests-per-ip", stage.waf_requests_per_ip, None))
+        rules.append(per_address("requests-per-ip", stage.waf_requests_per_ip, _not(web_app), by_viewer=False))
+        rules.append(per_address("requests-per-viewer", stage.waf_requests_per_ip, web_app, by_viewer=True))
     # Addresses Amazon's threat intelligence saw in bots and reconnaissance (SMS pumping runs on them),
     # and request patterns of known exploits (Log4j, exploitable paths): 25 and 200 WCU, few false positives.
     rules.append(aws_managed("AWSManagedRulesAmazonIpReputationList"))
@@ -172,8 +215,9 @@ def build(stack: HuiyuanStack) -> Firewall:
     )
     wafv2.CfnWebACLAssociation(stack, "WebAclAssociation", resource_arn=api_stage_arn, web_acl_arn=web_acl.attr_arn)
 
-    # Blocked requests only (addresses, paths, rule), the caller's credentials and query strings
-    # (operators look members up by phone) redacted: what an operator needs to tell a flood from a campaign.
+    # Blocked requests only (addresses, paths, rule), the caller's credentials, the distribution's origin
+    # secret and query strings (operators look members up by phone) redacted: what an operator needs to
+    # tell a flood from a campaign.
     log_group = stack.log_group("WebAclLogs", log_group_name=f"aws-waf-logs-{name}")  # WAF writes only to aws-waf-logs-*
     wafv2.CfnLoggingConfiguration(
         stack,
@@ -187,6 +231,7 @@ def build(stack: HuiyuanStack) -> Firewall:
         redacted_fields=[
             wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": "authorization"}),
             wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": "x-api-key"}),
+            wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": ORIGIN_VERIFY_HEADER}),
             wafv2.CfnLoggingConfiguration.FieldToMatchProperty(query_string={}),
         ],
         logging_filter={

@@ -80,6 +80,13 @@ def suppress(stack: HuiyuanStack) -> None:
         "Rotating the token signing key signs every member out and voids verification codes in flight, so it is "
         "rotated by hand at a chosen time (docs/operations.md, 'Rotate the signing key'), not on a schedule.",
     )
+    acknowledge(
+        stack.origin_secret,
+        "AwsSolutions-SMG4",
+        "CloudFront and the WAF take the origin secret only when CloudFormation deploys (a dynamic reference), so a "
+        "scheduled rotation would leave them sending and checking the old value: it is rotated by a new generation and a "
+        "deploy (infra/stages.py origin_secret_generation; docs/operations.md, 'Rotate the origin secret').",
+    )
     for path in stack.stage.admin_invoke_paths:
         acknowledge(
             stack.admin_invoke_policy,

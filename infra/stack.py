@@ -33,17 +33,18 @@ from chalicelib.store import table as table_definition
 
 from . import chalice_app, checkov_skips, firewall, monitoring, nag, web
 from .chalice_app import FunctionInfo
-from .stages import Stage
+from .stages import SECRETS_MANAGER_REFERENCE, Stage
 
 # What each kind of function may do. The code's AWS calls, by function:
 #   api         DynamoDB items and transactions, the rules (read; the admin API writes them),
-#               the signing key (tokens, code digests), SMS and email
+#               the signing key (tokens, code digests), the web app's CloudFront origin secret
+#               (api/caller_address.py), SMS and email
 #   authorizer  the signing key, and reading a member (is the membership closed, did the member sign out)
 #   job         DynamoDB (the run record; inline and dry runs do the units themselves),
 #               the rules, sending units to the jobs queue, SMS and email (inline runs)
 #   worker      as a job, plus receiving from the jobs queue (a failed member is re-queued alone)
 CAPABILITIES: dict[str, tuple[str, ...]] = {
-    "api": ("table", "rules_read", "rules_write", "signing_key", "messages"),
+    "api": ("table", "rules_read", "rules_write", "signing_key", "origin_secret", "messages"),
     "authorizer": ("signing_key", "member_read"),
     "job": ("table", "rules_read", "queue_send", "messages", "report_failure"),
     "worker": ("table", "rules_read", "queue_send", "queue_receive", "messages"),
@@ -59,11 +60,12 @@ KEY_USE: dict[str, tuple[str, tuple[str, ...]]] = {
     "table": ("dynamodb", ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")),
     "member_read": ("dynamodb", ("kms:Decrypt", "kms:DescribeKey")),
     "signing_key": ("secretsmanager", ("kms:Decrypt",)),
+    "origin_secret": ("secretsmanager", ("kms:Decrypt",)),
     "queue_send": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
     "queue_receive": ("sqs", ("kms:Decrypt",)),
     "report_failure": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
 }
-DATA_CAPABILITIES = ("table", "member_read", "signing_key")
+DATA_CAPABILITIES = ("table", "member_read", "signing_key", "origin_secret")
 
 # The item actions the code uses (TransactWriteItems is authorised per item as
 # Put/Update/Delete/ConditionCheck). No Scan (but see SCANNING_FUNCTIONS), no table management.
@@ -150,6 +152,7 @@ class HuiyuanStack(cdk.Stack):
         self.dlq, self.queue = self._queues()
         self.failed_invocations = self._failed_invocations_queue()
         self.signing_key = self._signing_key()
+        self.origin_secret = self._origin_secret()
         self.rules_parameter_arn = self._rules_parameter()
         self.email_identity = ses.EmailIdentity(self, "EmailSender", identity=ses.Identity.email(stage.email_sender))
         self.alarm_topic = self._alarm_topic()
@@ -302,6 +305,26 @@ class HuiyuanStack(cdk.Stack):
             removal_policy=self.removal_policy,
         )
 
+    def _origin_secret(self) -> secretsmanager.Secret:
+        """What the web app's distribution adds to its requests to the API (x-huiyuan-origin-verify) and
+        the API and the WAF check before believing the viewer address it forwards (infra/web.py).
+        CloudFormation resolves it into the distribution and the WAF (never in clear in the template);
+        the API function reads it through SSM. Rotated by a new generation (infra/stages.py): the
+        secret is then replaced, so it is destroyed with its stack or its successor, never kept."""
+        return secretsmanager.Secret(
+            self,
+            f"CloudFrontOriginSecret{self.stage.origin_secret_generation}",
+            secret_name=self.stage.origin_secret_name,
+            description="Sent by the member web app's CloudFront distribution to the API: proves a request came through it (docs/web.md)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=48, exclude_punctuation=True),
+            encryption_key=self.data_key,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+
+    @property
+    def origin_secret_parameter(self) -> str:
+        return SECRETS_MANAGER_REFERENCE + self.stage.origin_secret_name
+
     def _rules_parameter(self) -> str:
         """Seed the rules parameter with the repo's defaults once; never overwrite it.
 
@@ -426,6 +449,12 @@ class HuiyuanStack(cdk.Stack):
                 ),
                 iam.PolicyStatement(sid="ReadSigningKey", actions=["secretsmanager:GetSecretValue"], resources=[self.signing_key.secret_arn]),
             ],
+            "origin_secret": [
+                iam.PolicyStatement(
+                    sid="ReadOriginSecretReference", actions=["ssm:GetParameter"], resources=[self.parameter_arn(self.origin_secret_parameter)]
+                ),
+                iam.PolicyStatement(sid="ReadOriginSecret", actions=["secretsmanager:GetSecretValue"], resources=[self.origin_secret.secret_arn]),
+            ],
             "messages": [
                 # SMS goes to a phone number, which has no ARN: SNS can only authorise it on "*".
                 iam.PolicyStatement(sid="SendSms", actions=["sns:Publish"], resources=["*"]),
@@ -498,6 +527,8 @@ class HuiyuanStack(cdk.Stack):
         resource.add_property_override("FunctionName", name)
         resource.add_property_override("Role", role.role_arn)
         resource.node.add_dependency(log_group)
+        if "origin_secret" in capabilities:
+            resource.add_property_override("Environment.Variables.ORIGIN_VERIFY_PARAMETER", self.origin_secret_parameter)
         if function.kind == "job":
             resource.add_property_override("Timeout", self.stage.job_timeout_seconds)
             # The schedule invokes it asynchronously: a run that still fails after Lambda's retries

@@ -72,6 +72,11 @@ class Stage:
     # from one address (10 a second sustained here). None: no such rule.
     waf_requests_per_ip: int | None = 3000
     waf_window_seconds: int = 300
+    # The web app's CloudFront distribution proves its requests to the API with a generated secret
+    # (infra/web.py, docs/web.md "The caller's address behind CloudFront"). Rotate it by raising
+    # this number and deploying: a new secret replaces the old one in CloudFront, the WAF and the
+    # API function's configuration in one deploy (docs/operations.md, "Rotate the origin secret").
+    origin_secret_generation: int = 1
     # SMS sent (the app's SmsSent metric) in one hour that raises the sms-volume alarm. Campaign
     # jobs (birthday, re-engagement, messages held by quiet hours) count too: size it above them.
     sms_alarm_per_hour: int = 500
@@ -144,6 +149,12 @@ class Stage:
                 f"(a generated Secrets Manager secret read through SSM), not {parameter!r}"
             )
         return parameter.removeprefix(SECRETS_MANAGER_REFERENCE)
+
+    @property
+    def origin_secret_name(self) -> str:
+        """The Secrets Manager secret CloudFront sends as `x-huiyuan-origin-verify`; the API reads it
+        as SSM parameter /aws/reference/secretsmanager/<name> (ORIGIN_VERIFY_PARAMETER, set by the stack)."""
+        return f"huiyuan/{self.name}/cloudfront-origin-verify-{self.origin_secret_generation}"
 
     @property
     def email_sender(self) -> str:

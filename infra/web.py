@@ -26,6 +26,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_s3_deployment as s3_deployment
 from constructs import Construct, IConstruct
 
+from chalicelib.api.caller_address import ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER
 from localstage.webapp import CONTENT_SECURITY_POLICY, IMMUTABLE, PREFIX, REVALIDATE, WEB_DIST
 
 from .nag import acknowledge
@@ -50,6 +51,17 @@ SPA_REWRITE = """function handler(event) {
   return request;
 }
 """.replace("__PREFIX__", PREFIX)
+
+
+# Viewer request on the API's behaviour: the viewer's address, from CloudFront itself, in a header
+# the API believes only with the origin secret (api/caller_address.py). Set, never appended: a
+# viewer's own x-huiyuan-viewer-address is overwritten.
+VIEWER_ADDRESS = """function handler(event) {
+  var request = event.request;
+  request.headers['__HEADER__'] = {value: event.viewer.ip};
+  return request;
+}
+""".replace("__HEADER__", VIEWER_ADDRESS_HEADER)
 
 
 DEPLOY_HANDLER = (
@@ -143,12 +155,24 @@ class WebApp(Construct):
             code=cloudfront.FunctionCode.from_inline(SPA_REWRITE),
             runtime=cloudfront.FunctionRuntime.JS_2_0,
         )
+        viewer_address = cloudfront.Function(
+            self,
+            "ViewerAddress",
+            function_name=f"huiyuan-{stage.name}-web-viewer-address",
+            comment=f"The viewer's address in {VIEWER_ADDRESS_HEADER} for the API's per-client limits (overwrites the viewer's)",
+            code=cloudfront.FunctionCode.from_inline(VIEWER_ADDRESS),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+        )
         api = stack.chalice.get_resource("RestAPI")
         api_origin = origins.HttpOrigin(
             cdk.Fn.sub("${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}", {"Api": api.ref}),
             origin_path="/" + str(chalice_stage_value(stage.name, "api_gateway_stage", "api")),
             protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
             origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+            # Proves to the API (and its WAF) that the request came through this distribution: CloudFront
+            # adds it to every origin request, replacing a viewer's header of the same name. A dynamic
+            # reference: CloudFormation resolves it at deploy, the template holds no value.
+            custom_headers={ORIGIN_VERIFY_HEADER: stack.origin_secret.secret_value.unsafe_unwrap()},
         )
         self.distribution = cloudfront.Distribution(
             self,
@@ -182,6 +206,11 @@ class WebApp(Construct):
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
                     cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
                     origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                    # A managed allExcept policy cannot add CloudFront-Viewer-Address (only viewer headers), and
+                    # an allow-list one would have to name every header the API reads: the function sets our own.
+                    function_associations=[
+                        cloudfront.FunctionAssociation(function=viewer_address, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST)
+                    ],
                     compress=True,
                 ),
             },

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -31,7 +30,9 @@ from ..domain.errors import (
 )
 from ..observability import logger, metrics
 from ..settings import get_settings
+from ..usecases.edge import distribution_secret
 from ..usecases.failures import domain_error_for
+from .caller_address import caller_address
 from .formats import is_json_media_type, path_identifier
 from .problems import PROBLEM_JSON, problem
 
@@ -218,22 +219,10 @@ def path_id(raw: str, field: str) -> str:
 
 
 def client_address(request: Request) -> str:
-    """The caller's address as API Gateway saw it (the TCP peer; never a header the client sets),
-    for per-client limits. An IPv6 client is its /64: one subscriber gets a whole /64, so each of
-    its addresses is not another client."""
-    identity = request.context.get("identity") or {}
-    address = identity.get("sourceIp") if isinstance(identity, dict) else None
-    if not isinstance(address, str) or not address:
-        return "unknown"
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(parsed, ipaddress.IPv6Address):
-        if parsed.ipv4_mapped is not None:
-            return str(parsed.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-    return str(parsed)
+    """The caller's address for per-client limits: the viewer's, for a request proven to come
+    through the web app's CloudFront distribution, else the TCP peer API Gateway saw (never a
+    header the client sets alone); an IPv6 client is its /64 (api/caller_address.py)."""
+    return caller_address(request.context, request.headers, distribution_secret)
 
 
 # Chalice answers some errors itself, as {"Code": ..., "Message": ...}; the

@@ -23,3 +23,8 @@ def normalise_phone(raw: str, default_region: str) -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidPhone("not a valid phone number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_ending(phone: str) -> str:
+    """What the operator audit keeps of a phone: its last four digits, never the number."""
+    return "…" + phone[-4:]

@@ -38,6 +38,7 @@ _PERSONAL = (
     Member.preferences,
     Member.tags,
     Member.pending_email,
+    Member.moving_to_phone,
     Member.closure_reason,
     Member.birthday_bucket,
     Member.anniversary_bucket,

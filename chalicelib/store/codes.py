@@ -263,21 +263,27 @@ def email_confirmation_code(uow: UnitOfWork, member_id: str, email: str, rules: 
 @dataclass(frozen=True)
 class SignInState:
     """What the phone's partition holds for a sign-in (one strongly consistent query): its
-    current code, the member its guard names, its attempt count."""
+    current code, the member it signs in, its attempt count. The member is the one its guard
+    names or, while nobody holds the phone, the one an operator is moving to it (`moving`: the
+    code names them, store/contact_changes.start_phone_move); a move's code is void once
+    somebody holds the phone (a signup replaces it anyway)."""
 
     code: VerificationCode | None
     member_id: str | None
     attempts: CodeAttempts | None
+    moving: bool = False
 
 
 def sign_in_state(phone: str) -> SignInState:
     items = {item.sk: item for item in BaseItem.query(keys.phone_pk(phone), consistent_read=True)}
-    code, guard, attempts = items.get(keys.CODE), items.get(keys.GUARD), items.get(keys.ATTEMPTS)
-    return SignInState(
-        code if isinstance(code, VerificationCode) else None,
-        guard.member_id if isinstance(guard, PhoneGuard) else None,
-        attempts if isinstance(attempts, CodeAttempts) else None,
-    )
+    found, guard, attempts = items.get(keys.CODE), items.get(keys.GUARD), items.get(keys.ATTEMPTS)
+    code = found if isinstance(found, VerificationCode) else None
+    counted = attempts if isinstance(attempts, CodeAttempts) else None
+    if isinstance(guard, PhoneGuard):
+        return SignInState(None if code is not None and code.moving_member_id else code, guard.member_id, counted)
+    if code is not None and code.moving_member_id:
+        return SignInState(code, code.moving_member_id, counted, moving=True)
+    return SignInState(code, None, counted)
 
 
 def lockout(attempts: CodeAttempts | None, rules: ProgramRules, now: datetime) -> TooManyAttempts | None:

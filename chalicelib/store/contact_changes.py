@@ -9,17 +9,30 @@
 
 A new phone's uniqueness is the table's: moving the member deletes the old `PHONE#` guard and
 puts the new one only if absent, in one unit of work with the member's new phone.
+
+An operator's move (a member who lost their phone and has no confirmed email) is pending on the
+new phone itself: its sign-in code `PHONE#<e164>` / `CODE` names the member (`moving_member_id`) while
+no guard exists for the phone, and the member records `moving_to_phone`. The member proves the
+phone by signing in with that code (usecases/enrolment.verify), which moves them
+(`swap_phone_guards` + `moved_phone_writes`). A later move, or a signup on that phone, replaces it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PutError
 
 from . import keys
+from .codes import new_code_item
 from .models import BaseItem, CodeAttempts, Member, PhoneGuard, VerificationCode
-from .unit_of_work import UnitOfWork
+from .unit_of_work import UnitOfWork, error_code
+
+if TYPE_CHECKING:
+    from pynamodb.expressions.update import Action
+
+    from ..domain.rules import ProgramRules
 
 
 def code_at(member_id: str, kind: str) -> tuple[str, str]:
@@ -65,17 +78,65 @@ def use_code(uow: UnitOfWork, code: VerificationCode, member_id: str, kind: str)
     uow.delete("attempts", CodeAttempts(*attempts_at(member_id, kind)))
 
 
-def move_phone(uow: UnitOfWork, member: Member, phone: str, now: datetime) -> None:
-    """Move the member to `phone`, proven now: the old phone's guard (part `old_guard`: only while
+def swap_phone_guards(uow: UnitOfWork, member: Member, phone: str) -> None:
+    """The phone guards of a move to `phone`: the old phone's guard (part `old_guard`: only while
     it is this member's), code, attempts and send marker go; the new phone's guard is put only if
-    absent (part `guard`: fails when the phone is another member's); the member (part `member`)."""
+    absent (part `guard`: fails when the phone is another member's)."""
     old = keys.phone_pk(member.phone)
     uow.delete("old_guard", PhoneGuard(old, keys.GUARD), PhoneGuard.member_id == member.member_id)
     # The old phone's code, failures and send marker go with it (no later signup's are touched).
     for sk in (keys.CODE, keys.ATTEMPTS, keys.SENT):
         uow.delete(f"old_{sk.lower()}", BaseItem(old, sk))
     uow.put("guard", PhoneGuard(keys.phone_pk(phone), keys.GUARD, member_id=member.member_id), PhoneGuard.pk.does_not_exist())
-    uow.update("member", member, [Member.phone.set(phone), Member.phone_key.set(phone), Member.phone_verified_at.set(now)])
+
+
+def moved_phone_writes(phone: str, now: datetime) -> list[Action]:
+    """The member's writes of a move to `phone`, proven now (a pending operator's move ends)."""
+    return [Member.phone.set(phone), Member.phone_key.set(phone), Member.phone_verified_at.set(now), Member.moving_to_phone.remove()]
+
+
+def move_phone(uow: UnitOfWork, member: Member, phone: str, now: datetime) -> None:
+    """Move the member to `phone`, proven now: the guards (`swap_phone_guards`) and the member
+    (part `member`)."""
+    swap_phone_guards(uow, member, phone)
+    uow.update("member", member, moved_phone_writes(phone, now))
+
+
+def start_phone_move(uow: UnitOfWork, member: Member, phone: str, rules: ProgramRules, now: datetime) -> str:
+    """An operator's move of `member` to `phone`, pending until the phone is proven by SMS: the
+    phone's sign-in code naming the member (part `code`), put only while nobody holds the phone
+    (part `guard`, a condition on its guard); an earlier pending move's code on another phone
+    goes (part `earlier_code`, if it is still that move's); the member records the phone (part
+    `member`). Nothing else changes: the member keeps the old phone until the new one is proven.
+    Returns the code to send."""
+    pk = keys.phone_pk(phone)
+    uow.condition_check("guard", PhoneGuard, pk, keys.GUARD, PhoneGuard.pk.does_not_exist())
+    item, code = new_code_item(pk, keys.CODE, phone, rules, now)
+    item.moving_member_id = member.member_id
+    uow.put("code", item)
+    earlier = member.moving_to_phone
+    if earlier and earlier != phone:
+        earlier_code = VerificationCode(keys.phone_pk(earlier), keys.CODE)
+        uow.delete("earlier_code", earlier_code, VerificationCode.pk.does_not_exist() | (VerificationCode.moving_member_id == member.member_id))
+    uow.update("member", member, [Member.moving_to_phone.set(phone)])
+    return code
+
+
+def renew_phone_move_code(code: VerificationCode, phone: str, rules: ProgramRules, now: datetime) -> str | None:
+    """A fresh code for the pending move `code` is (a member who lost the first SMS asks again on
+    POST /v1/auth/code): the same member, the same deadline (a resend never makes the operator's
+    move last longer), put only while `code` is still that phone's (its nonce). Returns the code to
+    send, or None when the move changed meanwhile (proven, replaced, voided)."""
+    item, fresh = new_code_item(code.pk, keys.CODE, phone, rules, now)
+    item.moving_member_id = code.moving_member_id
+    item.expires_at = item.ttl = code.expires_at
+    try:
+        item.save(VerificationCode.nonce == code.nonce)
+    except PutError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return None
+        raise
+    return fresh
 
 
 def change_kind_of(code: VerificationCode) -> str:

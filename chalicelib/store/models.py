@@ -157,6 +157,8 @@ class Member(BaseItem, discriminator="Member"):
     preferences = ListAttribute[str](null=True)
     tags = ListAttribute[str](null=True)
     pending_email = UnicodeAttribute(null=True)  # an email change waiting for its code
+    # An operator's move to a new phone, waiting for the SMS code sent to it (store/contact_changes.py).
+    moving_to_phone = UnicodeAttribute(null=True)
     profile_completed = BooleanAttribute(default=False)  # the completion bonus was granted (once ever)
     erase_after = UTCDateTimeAttribute(null=True)
     status_before_close = UnicodeAttribute(null=True)
@@ -204,6 +206,8 @@ class VerificationCode(BaseItem, discriminator="VerificationCode"):
     expires_at = UTCDateTimeAttribute()
     target = UnicodeAttribute(null=True)  # a change code's new phone or email (store/contact_changes.py)
     channel = UnicodeAttribute(default="sms")  # where the code went: only an SMS code proves a phone
+    # On a phone nobody holds: the member an operator is moving to it (store/contact_changes.py).
+    moving_member_id = UnicodeAttribute(null=True)
     # A signup's profile (name, email, birthday, gender, consents, referrer), applied to the member
     # only when this code is proven: an unauthenticated request never changes a member.
     profile = MapAttribute[str, Any](null=True)

@@ -66,6 +66,23 @@ def signing_key() -> bytes:
     return value.encode()
 
 
+def origin_verify_secret() -> bytes | None:
+    """The secret the web app's CloudFront distribution adds to its requests to the API (cached like
+    the signing key: one read per container per 5 minutes, and only by a request that carries it).
+    None where the stage has none (local) or it cannot be read: then no request is taken as the
+    distribution's, and per-client limits count the TCP peer, as before."""
+    name = get_settings().origin_verify_parameter
+    if not name:
+        return None
+    parameters = _parameters()
+    try:
+        value = parameters.get_parameter(name, decrypt=True, max_age=300)
+    except parameters.exceptions.GetParameterError:
+        logger.exception("origin verify secret unreadable; the viewer address header is not believed")
+        return None
+    return value.encode() if isinstance(value, str) and len(value) >= 32 else None
+
+
 def code_pepper() -> bytes:
     """Key for verification-code digests, derived so it never equals the token key."""
     return hmac.new(signing_key(), b"huiyuan:verification-code", hashlib.sha256).digest()

@@ -6,13 +6,17 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from ..api.schemas.views import member_view
+from ..domain.clock import today_in
 from ..domain.errors import ValidationFailed
 from ..domain.lifecycle import after_activity, joined_on
 from ..domain.phones import InvalidPhone, normalise_phone
+from ..domain.points import expiring_summary
 from ..domain.rules import ProgramRules
+from ..domain.tiers import tier_progress
 from ..store import members
 from ..store.idempotency import Replay
 from ..store.idempotency import plain as plain
@@ -34,6 +38,14 @@ def accepted_currency(rules: ProgramRules, currency: str) -> None:
     """A purchase's or a wallet movement's currency is one the program takes (422 otherwise)."""
     if currency not in rules.currencies:
         raise ValidationFailed.single("currency", f"must be one of {', '.join(rules.currencies)}")
+
+
+def member_answer(member: Member, rules: ProgramRules, now: datetime) -> dict[str, Any]:
+    """The API's Member object, from the member item alone (no other read): what expires (its
+    lots) and the progress to the next tier (its per-month qualifying points)."""
+    state = members.points_state(member)
+    progress = tier_progress(rules, member.tier, state, today_in(rules.zone, now))
+    return member_view(member, expiring_summary(state, rules.points_validity_months), progress)
 
 
 def activity_actions(member: Member, rules: ProgramRules, today: date, *, purchased: bool = False) -> list[Action]:

@@ -12,18 +12,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..api.schemas.members import CodeRequest, SignupRequest, VerifyRequest
-from ..api.schemas.views import member_view
 from ..domain import tokens
 from ..domain.clock import today_in, utcnow
-from ..domain.errors import InvalidCode, TemporarilyUnavailable
+from ..domain.errors import InvalidCode, PhoneTaken, TemporarilyUnavailable
 from ..domain.identity import email_can_sign_in
 from ..domain.membership import Status, activated, is_open
 from ..domain.messaging import Channel
-from ..domain.points import expiring_summary
+from ..domain.phones import phone_ending
 from ..domain.rules import ProgramRules
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
 from ..observability import count, logger
 from ..store import codes as codes_store
+from ..store import contact_changes
 from ..store import members as members_store
 from ..store.members import (
     add_enrolment,
@@ -31,16 +31,16 @@ from ..store.members import (
     birthday_bucket_for,
     get_member,
     member_id_for_phone,
-    points_state,
 )
 from ..store.models import (
     Member,
 )
 from ..store.parameters import load_rules, signing_key
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
-from .common import activity_actions, phone_or_error
+from .audit import Change, add_audit
+from .common import activity_actions, member_answer, phone_or_error
 from .joining import add_joining_benefits
-from .verification import code_text, send_email_confirmation
+from .verification import PHONE_MOVE_PURPOSE, code_text, send_email_confirmation
 
 if TYPE_CHECKING:
     from pynamodb.expressions.update import Action
@@ -133,7 +133,30 @@ def request_code(request: CodeRequest, client: str) -> CodeSent:
             _send_sign_in_code(phone, "sms", phone, rules, now)
         elif member.email and email_can_sign_in(member):
             _send_sign_in_code(phone, "email", member.email, rules, now)
+    elif member_id is None and request.channel == "sms":
+        _resend_phone_move_code(phone, rules, now)
     return CodeSent(channel=request.channel, expires_in=rules.code_ttl_seconds)
+
+
+def _resend_phone_move_code(phone: str, rules: ProgramRules, now: datetime) -> None:
+    """Nobody holds `phone`: if an operator's move to it is still pending (its code unexpired, the
+    member active and still moving here), text a fresh code for it, which keeps the move's deadline.
+    An expired move stays lapsed: the operator's check of the member was for that move, then."""
+    sign_in = codes_store.sign_in_state(phone)
+    if sign_in.code is None or sign_in.member_id is None or not sign_in.moving or sign_in.code.expires_at <= now:
+        return
+    member = get_member(sign_in.member_id)
+    if member is None or member.status != Status.ACTIVE or member.moving_to_phone != phone:
+        return
+    code = contact_changes.renew_phone_move_code(sign_in.code, phone, rules, now)
+    if code is None:
+        return
+    logger.info("phone move code sent again", extra={"member_id": member.member_id})
+    try:
+        body = code_text(rules, code, PHONE_MOVE_PURPOSE)
+        send(Message(channel="sms", to=phone, kind="verification_code", body=body))
+    except DeliveryFailed as exc:
+        raise TemporarilyUnavailable("The code could not be sent; try again shortly") from exc
 
 
 @dataclass(frozen=True)
@@ -234,7 +257,12 @@ def verify(request: VerifyRequest) -> SignedIn:
             raise refuse()  # the email stopped being a sign-in channel meanwhile
         codes_store.use_sign_in_code(uow, phone, code_item, rules, now)
         actions = activity_actions(member, rules, today)
-        if by_sms:
+        left_phone: str | None = None
+        if state.moving:
+            # An operator's move to this phone (usecases/operations/phone_moves.py), proven now.
+            left_phone = member.phone
+            actions += _complete_phone_move(uow, member, phone, rules, now)
+        elif by_sms:
             actions += _prove_phone(member, now)
         first_time = member.status == Status.PENDING
         if first_time and by_sms:
@@ -250,7 +278,7 @@ def verify(request: VerifyRequest) -> SignedIn:
                 confirm_email = (email, codes_store.email_confirmation_code(uow, member.member_id, email, rules, now))
         uow.update("member", member, actions)
         uow.commit(lambda cancelled: _used_meanwhile(cancelled, phone, rules, now))
-        return _Verified(member, first_time, confirm_email)
+        return _Verified(member, first_time, confirm_email, left_phone)
 
     verified = run(attempt)
     member = verified.member
@@ -268,9 +296,20 @@ def verify(request: VerifyRequest) -> SignedIn:
         )
     if verified.confirm_email:
         send_email_confirmation(*verified.confirm_email, rules)
+    if verified.left_phone:
+        count("PhoneChanges")
+        logger.info("phone move completed", extra={"member_id": member.member_id})
+        send_best_effort(
+            Message(
+                channel="sms",
+                to=verified.left_phone,
+                kind="phone_changed",
+                body=f"[{rules.program_name}] Your membership was moved to a new phone number. If this was not you, contact us.",
+            )
+        )
     logger.info("member signed in", extra={"member_id": member.member_id, "first_time": verified.first_time, "channel": code_item.channel})
     token = tokens.issue_access_token(signing_key(), member.member_id, now, rules.access_token_ttl_seconds, epoch=int(member.token_epoch or 0))
-    view = member_view(member, expiring_summary(points_state(member), rules.points_validity_months))
+    view = member_answer(member, rules, now)
     return SignedIn(access_token=token, expires_in=rules.access_token_ttl_seconds, member=view)
 
 
@@ -279,12 +318,32 @@ class _Verified:
     member: Member
     first_time: bool
     confirm_email: tuple[str, str] | None  # (email, its confirmation code) to send
+    left_phone: str | None = None  # the phone an operator's move released
+
+
+def _complete_phone_move(uow: UnitOfWork, member: Member, phone: str, rules: ProgramRules, now: datetime) -> list[Action]:
+    """The member proved the phone an operator is moving them to: it becomes theirs only if
+    nobody holds it (part `guard`), the old phone is released, every token issued so far ends
+    (the next epoch: this sign-in's token is the first of it), and the completion is audited.
+    Only the move still pending, of an active membership, by an SMS code; anything else is a
+    wrong code. Returns the member's writes, mirrored on `member`."""
+    if member.status != Status.ACTIVE or member.moving_to_phone != phone:
+        raise InvalidCode("The code is wrong, used or expired")
+    before = {"phone": phone_ending(member.phone), "moving_to_phone": phone_ending(phone)}
+    contact_changes.swap_phone_guards(uow, member, phone)
+    after = {"phone": phone_ending(phone), "moving_to_phone": None}
+    add_audit(uow, Change("member", "member.phone_move.complete", "member", member.member_id, before, after, member_id=member.member_id), rules, now)
+    changes = {"phone": phone, "phone_key": phone, "phone_verified_at": now, "moving_to_phone": None, "token_epoch": int(member.token_epoch or 0) + 1}
+    return members_store.field_updates(member, changes)
 
 
 def _used_meanwhile(cancelled: Cancelled, phone: str, rules: ProgramRules, now: datetime) -> None:
     """The phone's attempts were used up meanwhile (429), or the code was used by another
-    request meanwhile: this one is too late."""
+    request meanwhile: this one is too late. A move's phone taken meanwhile (a signup between
+    the operator's request and this sign-in) is refused."""
     if "attempts" in cancelled.failed:
         raise codes_store.sign_in_lockout(phone, rules, now)
+    if "guard" in cancelled.failed:
+        raise PhoneTaken("That phone number belongs to another membership")
     if "code" in cancelled.failed:
         raise InvalidCode("The code is wrong, used or expired")

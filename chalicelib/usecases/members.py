@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.schemas.views import catalogue_reward_view, ledger_entry_view, member_view
-from ..domain.points import expiring_summary
+from ..api.schemas.views import catalogue_reward_view, ledger_entry_view
+from ..domain.clock import utcnow
 from ..observability import logger
 from ..store.ledger import ledger_page as read_ledger_page
-from ..store.members import points_state
 from ..store.parameters import load_rules
 from ..store.rewards import catalogue_page
 from ..store.unit_of_work import UnitOfWork, run
+from .common import member_answer
 from .sessions import MemberSession, open_member
 
 
@@ -33,7 +33,7 @@ def active_member_view(session: MemberSession) -> dict[str, Any]:
     from the ledger."""
     member = open_member(session)
     rules = load_rules()
-    return member_view(member, expiring_summary(points_state(member), rules.points_validity_months))
+    return member_answer(member, rules, utcnow())
 
 
 def ledger_page(session: MemberSession, limit: int, cursor: str | None) -> dict[str, Any]:

@@ -23,6 +23,10 @@ def send_email_confirmation(email: str, code: str, rules: ProgramRules) -> None:
         logger.warning("email confirmation code not delivered")
 
 
+# What the SMS of an operator's phone move says (usecases/operations/phone_moves.py; resent by enrolment.request_code).
+PHONE_MOVE_PURPOSE = "Sign in with it on this number to move your membership here. "
+
+
 def code_text(rules: ProgramRules, code: str, purpose: str = "") -> str:
     minutes = max(rules.code_ttl_seconds // 60, 1)
     return f"[{rules.program_name}] Your verification code is {code}. {purpose}It expires in {minutes} minutes."

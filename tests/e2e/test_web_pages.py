@@ -168,6 +168,30 @@ def test_given_more_entries_than_a_page_when_the_member_reads_the_history_then_m
     tab.context.close()
 
 
+def test_given_purchases_and_bonuses_when_home_loads_then_the_tier_line_shows_the_server_s_progress_without_reading_the_ledger(stack, browser):
+    # Given 1,500 points from a purchase on top of the 100 welcome points (which never count)
+    member = member_with_balance(stack, 1_500)
+    tab = open_tab(browser, stack.base)
+    page = tab.page
+    ledger_reads: list[str] = []
+    page.on("request", lambda request: ledger_reads.append(request.url) if "/v1/me/ledger" in request.url else None)
+    tab.goto("/app/?lang=en")
+    # When Home loads
+    tab.sign_in_as(member.token)
+    card = page.locator(".balance-card")
+    # Then the tier line says where the member stands, from GET /v1/me's tier_progress
+    expect(card).to_contain_text("1,500 of 2,000 points from purchases in the last 12 months")
+    expect(card).to_contain_text("500 more points to reach Silver.")
+    expect(page.get_by_role("progressbar")).to_have_attribute("value", "75")
+    assert ledger_reads == [], "Home takes the tier progress from GET /v1/me, not the ledger"
+
+    # And at the top tier there is no next tier to reach
+    assert purchase(stack, member_id=member.member_id, amount=1_000_000).status_code == 201
+    page.reload()
+    expect(card).to_contain_text("You are at the top tier.")
+    tab.context.close()
+
+
 # --- the other pages, at 360 px wide -----------------------------------------------------------
 
 

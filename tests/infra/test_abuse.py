@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.caller_address import ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER
 from chalicelib.api.problems import problem
 from infra.firewall import CODE_SENDING_ROUTES, RATE_LIMITED
 from tests.infra.conftest import resources, the_one
@@ -27,13 +28,24 @@ def rule(template: dict[str, Any], name: str) -> dict[str, Any]:
     return found
 
 
-def matches(statement: dict[str, Any], method: str, path: str) -> bool:
-    """Evaluate the WAF statements these rules use against one request, as WAF would."""
+THE_SECRET = "the distribution's origin secret"
+
+
+def matches(statement: dict[str, Any], method: str, path: str, headers: dict[str, str] | None = None) -> bool:
+    """Evaluate the WAF statements these rules use against one request, as WAF would (the origin
+    secret's dynamic reference stands for THE_SECRET)."""
+    headers = headers or {}
     (kind, body), *_ = statement.items()
     if kind == "OrStatement":
-        return any(matches(s, method, path) for s in body["Statements"])
+        return any(matches(s, method, path, headers) for s in body["Statements"])
     if kind == "AndStatement":
-        return all(matches(s, method, path) for s in body["Statements"])
+        return all(matches(s, method, path, headers) for s in body["Statements"])
+    if kind == "NotStatement":
+        return not matches(body["Statement"], method, path, headers)
+    if kind == "ByteMatchStatement" and "SingleHeader" in body["FieldToMatch"]:
+        assert body["FieldToMatch"] == {"SingleHeader": {"Name": ORIGIN_VERIFY_HEADER}} and body["PositionalConstraint"] == "EXACTLY"
+        assert "{{resolve:secretsmanager:" in json.dumps(body["SearchString"])  # never the value itself
+        return headers.get(ORIGIN_VERIFY_HEADER) == THE_SECRET
     if kind == "ByteMatchStatement":
         assert body["FieldToMatch"] == {"Method": {}} and body["PositionalConstraint"] == "EXACTLY"
         return bool(method == body["SearchString"])
@@ -42,6 +54,15 @@ def matches(statement: dict[str, Any], method: str, path: str) -> bool:
         assert [t["Type"] for t in sorted(body["TextTransformations"], key=lambda t: t["Priority"])] == ["URL_DECODE", "NORMALIZE_PATH"]
         return re.search(body["RegexString"], path) is not None
     raise AssertionError(f"a statement this test cannot evaluate: {kind}")
+
+
+def scope_of(template: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = rule(template, name)["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
+    return found
+
+
+THROUGH_THE_APP = {ORIGIN_VERIFY_HEADER: THE_SECRET, VIEWER_ADDRESS_HEADER: "203.0.113.7"}
+FORGED = {ORIGIN_VERIFY_HEADER: "a guess", VIEWER_ADDRESS_HEADER: "203.0.113.7"}
 
 
 def test_one_regional_web_acl_is_associated_with_the_api_stage(template):
@@ -55,16 +76,40 @@ def test_one_regional_web_acl_is_associated_with_the_api_stage(template):
     assert parts[2:] == [":apigateway:ap-southeast-1::/restapis/", {"Ref": "RestAPI"}, "/stages/", {"Ref": "RestAPI.Stage"}]
 
 
-def test_code_sending_routes_are_limited_per_client_address_at_the_stage_setting(template, stage):
-    limited = rule(template, "code-requests-per-ip")
+@pytest.mark.parametrize(("name", "key"), [("code-requests-per-ip", "IP"), ("code-requests-per-viewer", "FORWARDED_IP")])
+def test_code_sending_routes_are_limited_per_client_address_at_the_stage_setting(template, stage, name, key):
+    limited = rule(template, name)
     rate = limited["Statement"]["RateBasedStatement"]
-    assert (rate["AggregateKeyType"], rate["Limit"], rate["EvaluationWindowSec"]) == ("IP", stage.waf_code_requests_per_ip, stage.waf_window_seconds)
+    assert (rate["AggregateKeyType"], rate["Limit"], rate["EvaluationWindowSec"]) == (key, stage.waf_code_requests_per_ip, stage.waf_window_seconds)
     response = limited["Action"]["Block"]["CustomResponse"]
     assert response["ResponseCode"] == 429
     headers = {h["Name"]: h["Value"] for h in response["ResponseHeaders"]}
     assert headers == {"Retry-After": str(stage.waf_window_seconds), "Access-Control-Allow-Origin": stage.cors_allow_origin}
     body = web_acl(template)["CustomResponseBodies"][response["CustomResponseBodyKey"]]
     assert json.loads(body["Content"]) == problem(RATE_LIMITED)[2]  # the app's own problem+json for a 429
+
+
+def test_the_web_app_s_requests_are_counted_by_the_viewer_address_its_distribution_forwards(template):
+    rate = rule(template, "code-requests-per-viewer")["Statement"]["RateBasedStatement"]
+    # A header that is not an address (never, from the distribution's function) is not counted rather than blocked.
+    assert rate["ForwardedIPConfig"] == {"HeaderName": VIEWER_ADDRESS_HEADER, "FallbackBehavior": "NO_MATCH"}
+    assert "ForwardedIPConfig" not in rule(template, "code-requests-per-ip")["Statement"]["RateBasedStatement"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "counted_by"),
+    [
+        ({}, "code-requests-per-ip"),  # straight to the API
+        (THROUGH_THE_APP, "code-requests-per-viewer"),  # the web app, through CloudFront
+        (FORGED, "code-requests-per-ip"),  # a viewer address without the secret: the caller's own address
+        ({VIEWER_ADDRESS_HEADER: "203.0.113.7"}, "code-requests-per-ip"),
+    ],
+)
+def test_each_code_request_is_counted_by_exactly_one_address(template, headers, counted_by):
+    counted = [
+        name for name in ("code-requests-per-ip", "code-requests-per-viewer") if matches(scope_of(template, name), "POST", "/api/v1/signup", headers)
+    ]
+    assert counted == [counted_by]
 
 
 @pytest.mark.parametrize(
@@ -82,38 +127,54 @@ def test_code_sending_routes_are_limited_per_client_address_at_the_stage_setting
         ("POST", "/api/v1/purchases", False),
     ],
 )
-def test_which_requests_count_against_the_code_limit(template, method, path, counted):
-    scope = rule(template, "code-requests-per-ip")["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
+@pytest.mark.parametrize(("name", "headers"), [("code-requests-per-ip", {}), ("code-requests-per-viewer", THROUGH_THE_APP)])
+def test_which_requests_count_against_the_code_limit(template, method, path, counted, name, headers):
     # WAF decodes and normalises before matching; so does this test, as far as these paths need.
     decoded = re.sub("/+", "/", path.replace("%2F", "/"))
-    assert matches(scope, method, decoded) is counted
+    assert matches(scope_of(template, name), method, decoded, headers) is counted
 
 
-def test_the_code_limit_covers_exactly_the_api_s_code_sending_routes(template):
+@pytest.mark.parametrize(("name", "headers"), [("code-requests-per-ip", {}), ("code-requests-per-viewer", THROUGH_THE_APP)])
+def test_the_code_limit_covers_exactly_the_api_s_code_sending_routes(template, name, headers):
     """A renamed route fails here instead of silently leaving the limit."""
-    scope = rule(template, "code-requests-per-ip")["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
     routes = {(method.upper(), path) for path, method, _ in operations(api_body(template))}
     assert set(CODE_SENDING_ROUTES) <= routes
-    assert {(m, p) for m, p in routes if matches(scope, m, "/api" + p)} == set(CODE_SENDING_ROUTES)
+    assert {(m, p) for m, p in routes if matches(scope_of(template, name), m, "/api" + p, headers)} == set(CODE_SENDING_ROUTES)
 
 
 def test_every_request_is_limited_per_address_more_loosely(template, stage):
-    general = rule(template, "requests-per-ip")["Statement"]["RateBasedStatement"]
-    assert "ScopeDownStatement" not in general
-    assert (general["AggregateKeyType"], general["Limit"]) == ("IP", stage.waf_requests_per_ip)
-    assert general["Limit"] > stage.waf_code_requests_per_ip
+    by_ip = rule(template, "requests-per-ip")["Statement"]["RateBasedStatement"]
+    by_viewer = rule(template, "requests-per-viewer")["Statement"]["RateBasedStatement"]
+    assert (by_ip["AggregateKeyType"], by_ip["Limit"]) == ("IP", stage.waf_requests_per_ip)
+    assert (by_viewer["AggregateKeyType"], by_viewer["Limit"]) == ("FORWARDED_IP", stage.waf_requests_per_ip)
+    assert by_viewer["ForwardedIPConfig"]["HeaderName"] == VIEWER_ADDRESS_HEADER
+    assert by_ip["Limit"] > stage.waf_code_requests_per_ip
+    for headers, counted_by in (({}, "requests-per-ip"), (FORGED, "requests-per-ip"), (THROUGH_THE_APP, "requests-per-viewer")):
+        assert [n for n in ("requests-per-ip", "requests-per-viewer") if matches(scope_of(template, n), "GET", "/api/v1/me", headers)] == [counted_by]
     names = [r["Name"] for r in sorted(web_acl(template)["Rules"], key=lambda r: r["Priority"])]
-    assert names == ["code-requests-per-ip", "requests-per-ip", "AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesKnownBadInputsRuleSet"]
+    assert names == [
+        "code-requests-per-ip",
+        "code-requests-per-viewer",
+        "requests-per-ip",
+        "requests-per-viewer",
+        "AWSManagedRulesAmazonIpReputationList",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+    ]
     for each in web_acl(template)["Rules"]:
         assert each["VisibilityConfig"]["CloudWatchMetricsEnabled"] is True
 
 
-def test_blocked_requests_are_logged_without_credentials_or_query_strings(template, stage):
+def test_blocked_requests_are_logged_without_credentials_the_origin_secret_or_query_strings(template, stage):
     acl_id, _ = the_one(template, "AWS::WAFv2::WebACL")
     _, logging = the_one(template, "AWS::WAFv2::LoggingConfiguration")
     props = logging["Properties"]
     assert props["ResourceArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
-    assert props["RedactedFields"] == [{"SingleHeader": {"Name": "authorization"}}, {"SingleHeader": {"Name": "x-api-key"}}, {"QueryString": {}}]
+    assert props["RedactedFields"] == [
+        {"SingleHeader": {"Name": "authorization"}},
+        {"SingleHeader": {"Name": "x-api-key"}},
+        {"SingleHeader": {"Name": ORIGIN_VERIFY_HEADER}},  # the distribution's origin secret
+        {"QueryString": {}},
+    ]
     assert props["LoggingFilter"]["DefaultBehavior"] == "DROP"
     (kept,) = props["LoggingFilter"]["Filters"]
     assert kept == {"Behavior": "KEEP", "Requirement": "MEETS_ANY", "Conditions": [{"ActionCondition": {"Action": "BLOCK"}}]}

@@ -62,8 +62,8 @@ def test_by_default_data_at_rest_stays_with_aws_keys(template, stage):
     assert not stage.customer_managed_data_key
     _, table = the_one(template, "AWS::DynamoDB::Table")
     assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
-    _, secret = the_one(template, "AWS::SecretsManager::Secret")
-    assert "KmsKeyId" not in secret["Properties"]
+    secrets = resources(template, "AWS::SecretsManager::Secret")  # the signing key, the CloudFront origin secret
+    assert len(secrets) == 2 and all("KmsKeyId" not in secret["Properties"] for secret in secrets.values())
     for group in resources(template, "AWS::Logs::LogGroup").values():
         assert "KmsKeyId" not in group["Properties"]
     # ... and no function may use the key through DynamoDB or Secrets Manager.
@@ -78,8 +78,8 @@ def test_a_customer_managed_data_key_encrypts_the_table_its_backups_every_log_gr
     # Point-in-time and on-demand backups are encrypted with the table's key.
     assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key}
     assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    _, secret = the_one(template, "AWS::SecretsManager::Secret")
-    assert secret["Properties"]["KmsKeyId"] == key
+    secrets = resources(template, "AWS::SecretsManager::Secret")  # the signing key, the CloudFront origin secret
+    assert len(secrets) == 2 and all(secret["Properties"]["KmsKeyId"] == key for secret in secrets.values())
     groups = resources(template, "AWS::Logs::LogGroup")
     assert len(groups) >= 12
     for group in groups.values():

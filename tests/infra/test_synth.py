@@ -185,7 +185,7 @@ def test_the_environment_names_what_the_stack_creates(template, stage):
     _, table = the_one(template, "AWS::DynamoDB::Table")
     assert table["Properties"]["TableName"] == env["TABLE_NAME"]
     # The signing key: a generated secret, read through SSM's Secrets Manager reference path.
-    _, secret = the_one(template, "AWS::SecretsManager::Secret")
+    (secret,) = [s for s in resources(template, "AWS::SecretsManager::Secret").values() if s["Properties"]["Name"].endswith("token-signing-key")]
     assert env["SIGNING_KEY_PARAMETER"] == SECRETS_MANAGER_REFERENCE + secret["Properties"]["Name"]
     assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32  # the code refuses shorter keys
     # The rules: seeded with the repo's defaults, once (a deploy never overwrites what operators set).

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.api.caller_address import ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER
 from infra.stages import chalice_stage_value
 from localstage.webapp import CONTENT_SECURITY_POLICY, IMMUTABLE, REVALIDATE, WEB_DIST
 from tests.infra.conftest import resources, the_one
@@ -39,6 +40,16 @@ def behaviour(config, pattern):
 
 def headers_policy(template, ref):
     return template["Resources"][ref["Ref"]]["Properties"]["ResponseHeadersPolicyConfig"]
+
+
+def cloudfront_function(template, name_ends):
+    (found,) = [f for f in resources(template, "AWS::CloudFront::Function").values() if f["Properties"]["Name"].endswith(name_ends)]
+    return found
+
+
+def origin_secret_id(template):
+    (found,) = [k for k, v in resources(template, "AWS::SecretsManager::Secret").items() if "cloudfront-origin-verify" in v["Properties"]["Name"]]
+    return found
 
 
 def web_bucket_id(template):
@@ -158,7 +169,7 @@ NODE = shutil.which("node")
     ],
 )
 def test_the_viewer_request_function_sends_pages_of_the_app_to_index_html(template, uri, expected, tmp_path: Path):
-    (function,) = resources(template, "AWS::CloudFront::Function").values()
+    function = cloudfront_function(template, "-web-pages")
     code = function["Properties"]["FunctionCode"]
     script = tmp_path / "run.js"
     script.write_text(
@@ -170,3 +181,58 @@ def test_the_viewer_request_function_sends_pages_of_the_app_to_index_html(templa
     assert NODE is not None
     ran = subprocess.run([NODE, str(script), uri], capture_output=True, text=True, check=True, timeout=30)
     assert json.loads(ran.stdout) == expected
+
+
+# --- the caller's address behind CloudFront (api/caller_address.py, docs/web.md) ---------------------
+
+
+def test_requests_to_the_api_carry_the_viewer_s_address_set_by_a_viewer_request_function(template):
+    config = distribution(template)
+    api = behaviour(config, "v1/*")
+    (association,) = api["FunctionAssociations"]
+    assert association["EventType"] == "viewer-request"
+    function_id = association["FunctionARN"]["Fn::GetAtt"][0]
+    assert template["Resources"][function_id] == cloudfront_function(template, "-web-viewer-address")
+    # The pages' rewrite stays on the bucket's behaviour only.
+    assert [a["FunctionARN"]["Fn::GetAtt"][0] for a in config["DefaultCacheBehavior"]["FunctionAssociations"]] != [function_id]
+
+
+@pytest.mark.skipif(NODE is None, reason="Node.js runs CloudFront Functions' JavaScript here")
+@pytest.mark.parametrize("sent", [None, "198.51.100.1", "198.51.100.1, 10.0.0.1"])
+def test_the_viewer_address_is_cloudfront_s_whatever_the_viewer_sent(template, sent, tmp_path: Path):
+    code = cloudfront_function(template, "-web-viewer-address")["Properties"]["FunctionCode"]
+    headers = {"authorization": {"value": "Bearer t"}} | ({VIEWER_ADDRESS_HEADER: {"value": sent}} if sent else {})
+    event = {"viewer": {"ip": "2001:db8:1:2::5"}, "request": {"uri": "/v1/auth/code", "method": "POST", "headers": headers}}
+    script = tmp_path / "run.js"
+    script.write_text(code + f"\nconsole.log(JSON.stringify(handler({json.dumps(event)}).headers));\n", encoding="utf-8")
+    assert NODE is not None
+    ran = subprocess.run([NODE, str(script)], capture_output=True, text=True, check=True, timeout=30)
+    assert json.loads(ran.stdout) == {"authorization": {"value": "Bearer t"}, VIEWER_ADDRESS_HEADER: {"value": "2001:db8:1:2::5"}}
+
+
+def test_requests_to_the_api_carry_the_origin_secret_by_reference_never_in_clear(template, stage):
+    config = distribution(template)
+    api_origin = origin(config, behaviour(config, "v1/*")["TargetOriginId"])
+    secret_id = origin_secret_id(template)
+    (header,) = api_origin["OriginCustomHeaders"]
+    assert header["HeaderName"] == ORIGIN_VERIFY_HEADER
+    # A dynamic reference CloudFormation resolves at deploy: the template holds the secret's name, not its value.
+    assert header["HeaderValue"] == {"Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": secret_id}, ":SecretString:::}}"]]}
+    secret = template["Resources"][secret_id]["Properties"]
+    assert "SecretString" not in secret and secret["GenerateSecretString"]["PasswordLength"] >= 32
+    assert secret["Name"] == stage.origin_secret_name
+    # The bucket's origin gets no such header.
+    bucket_origin = origin(config, config["DefaultCacheBehavior"]["TargetOriginId"])
+    assert "OriginCustomHeaders" not in bucket_origin
+
+
+def test_only_the_api_function_reads_the_origin_secret_by_its_parameter_name(template, stage):
+    parameter = "/aws/reference/secretsmanager/" + stage.origin_secret_name
+    secret_id = origin_secret_id(template)
+    functions = resources(template, "AWS::Lambda::Function") | resources(template, "AWS::Serverless::Function")
+    readers = {k for k, f in functions.items() if "ORIGIN_VERIFY_PARAMETER" in f["Properties"].get("Environment", {}).get("Variables", {})}
+    assert readers == {"APIHandler"}
+    assert functions["APIHandler"]["Properties"]["Environment"]["Variables"]["ORIGIN_VERIFY_PARAMETER"] == parameter
+    roles = {k: json.dumps(r["Properties"]) for k, r in resources(template, "AWS::IAM::Role").items()}
+    (reader,) = [k for k, r in roles.items() if secret_id in r]
+    assert reader.startswith("APIHandlerRole") and parameter.lstrip("/") in roles[reader]

@@ -216,3 +216,24 @@ def test_given_two_members_then_each_token_only_ever_shows_its_own_member(api, m
     page = api.get("/v1/me/ledger?limit=1", headers=bearer(token_a)).json()
     leaked = api.get(f"/v1/me/ledger?limit=5&cursor={page['next_cursor']}", headers=bearer(token_b)).json()
     assert all(e["ref"] != "o-a" for e in leaked["items"])
+
+
+def test_given_purchases_and_bonuses_then_me_shows_the_progress_to_the_next_tier_from_purchases_only(api, members):
+    # Given a new member (100 welcome points, which never count) who buys for 1,500 points
+    token, body = members.verified()
+    assert body["member"]["tier_progress"] == {
+        "qualifying_points": 0,
+        "window_months": 12,
+        "next_tier": "silver",
+        "next_threshold": 2000,
+        "points_needed": 2000,
+    }
+    members.purchase("o-1", 150000, phone=body["member"]["phone"])
+    # When they read themselves, Then 500 more points from purchases reach silver
+    progress = api.get("/v1/me", headers=bearer(token)).json()["tier_progress"]
+    assert progress == {"qualifying_points": 1500, "window_months": 12, "next_tier": "silver", "next_threshold": 2000, "points_needed": 500}
+    # And a purchase past gold's threshold leaves no next tier
+    members.purchase("o-2", 1000000, phone=body["member"]["phone"])
+    me = api.get("/v1/me", headers=bearer(token)).json()
+    assert me["tier"] == "gold"
+    assert me["tier_progress"] == {"qualifying_points": 11500, "window_months": 12, "next_tier": None, "next_threshold": None, "points_needed": None}

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.api.caller_address import ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER
 from chalicelib.domain.errors import TooManyAttempts
+from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.store.models import BaseItem, SendCounter
 from chalicelib.usecases import enrolment
@@ -52,6 +54,49 @@ def test_given_one_client_signing_up_many_numbers_then_it_is_refused_past_its_li
     assert [m["to"] for m in messages(outbox_path)] == phones[:3]  # SMS sent: three
     for phone in phones[3:]:
         assert BaseItem.count(keys.phone_pk(phone)) == 0  # nobody enrolled by a refused request
+
+
+@pytest.fixture
+def distribution_secret(aws: Any, monkeypatch: pytest.MonkeyPatch):
+    """A stage whose web app's CloudFront distribution proves its requests with a secret (as
+    infra/web.py deploys it: a Secrets Manager secret read through SSM)."""
+    secret = "s3cr3t-" + "x" * 41
+    aws.client("ssm").put_parameter(Name="/huiyuan/test/origin-verify", Value=secret, Type="SecureString")
+    monkeypatch.setenv("ORIGIN_VERIFY_PARAMETER", "/huiyuan/test/origin-verify")
+    get_settings.cache_clear()
+    yield secret
+    monkeypatch.delenv("ORIGIN_VERIFY_PARAMETER")
+    get_settings.cache_clear()
+
+
+def test_given_two_members_behind_one_cloudfront_edge_then_each_viewer_has_its_own_limit_and_a_forged_address_counts_as_the_edge(
+    api, members, aws, outbox_path, distribution_secret
+):
+    # Given: every request below reaches the API from one address (the local gateway's sourceIp,
+    # here playing the CloudFront edge), and each client may ask for 2 codes a minute
+    _limits(aws, per_client_per_minute=2)
+    phones = [members.phone() for _ in range(6)]
+    _within_one_minute()
+
+    def through_the_app(viewer: str) -> dict[str, str | None]:
+        return {ORIGIN_VERIFY_HEADER: distribution_secret, VIEWER_ADDRESS_HEADER: viewer}
+
+    # When two members on different phones sign up through the web app, each twice
+    first = [api.post("/v1/signup", {"phone": p, "name": "张伟"}, headers=through_the_app("203.0.113.7")) for p in phones[:2]]
+    second = [api.post("/v1/signup", {"phone": p, "name": "李娜"}, headers=through_the_app("2001:db8:1:2::5")) for p in phones[2:4]]
+
+    # Then neither is held back by the other
+    assert [r.status for r in first + second] == [202, 202, 202, 202]
+    # And each is held to its own limit
+    _problem(api.post("/v1/signup", {"phone": phones[4], "name": "张伟"}, headers=through_the_app("203.0.113.7")), 429, "too_many_attempts")
+    # And a client that names a viewer address without the distribution's secret (calling the API's own
+    # domain) is counted by its own address: the edge's, whose 2 codes it then uses up alone
+    forged = {VIEWER_ADDRESS_HEADER: "198.51.100.23", ORIGIN_VERIFY_HEADER: "not-the-secret"}
+    assert api.post("/v1/signup", {"phone": phones[4], "name": "王芳"}, headers=forged).status == 202
+    assert api.post("/v1/signup", {"phone": phones[5], "name": "王芳"}, headers={VIEWER_ADDRESS_HEADER: "198.51.100.24"}).status == 202
+    refused = api.post("/v1/signup", {"phone": members.phone(), "name": "王芳"}, headers={VIEWER_ADDRESS_HEADER: "198.51.100.25"})
+    _problem(refused, 429, "too_many_attempts")
+    assert [m["to"] for m in messages(outbox_path)] == phones
 
 
 def test_given_a_code_request_for_a_phone_nobody_holds_then_it_counts_like_any_other(api, members, aws, outbox_path):

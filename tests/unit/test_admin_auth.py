@@ -48,7 +48,7 @@ def test_a_clients_address_is_its_ip_and_an_ipv6_client_is_its_64_network():
     from chalicelib.api.http import client_address
 
     def of(ip: str | None) -> str:
-        return client_address(SimpleNamespace(context={"identity": {"sourceIp": ip}}))  # type: ignore[arg-type]
+        return client_address(SimpleNamespace(context={"identity": {"sourceIp": ip}}, headers={}))  # type: ignore[arg-type]
 
     assert of("203.0.113.7") == "203.0.113.7"
     assert of("2001:db8:1:2:aaaa::1") == of("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"

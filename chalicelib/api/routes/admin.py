@@ -24,11 +24,19 @@ from chalice.app import IAMAuthorizer, Response
 from ...domain.errors import Forbidden, ValidationFailed
 from ...lazy import lazy_module
 from ...settings import Settings, get_settings
-from ..http import ApiBlueprint, answer_response, json_response, parse_body, path_id, query_cursor, query_limit
+from ..http import ApiBlueprint, answer_response, client_address, json_response, parse_body, path_id, query_cursor, query_limit
 
 if TYPE_CHECKING:
     from ...usecases import audit
-    from ...usecases.operations import member_lookup, member_status_and_tier, merchant_keys, points_adjustments, program_rules, reward_catalogue
+    from ...usecases.operations import (
+        member_lookup,
+        member_status_and_tier,
+        merchant_keys,
+        phone_moves,
+        points_adjustments,
+        program_rules,
+        reward_catalogue,
+    )
     from ..schemas import operators as schemas_admin
 else:
     schemas_admin = lazy_module("chalicelib.api.schemas.operators")
@@ -36,6 +44,7 @@ else:
     member_status_and_tier = lazy_module("chalicelib.usecases.operations.member_status_and_tier")
     member_lookup = lazy_module("chalicelib.usecases.operations.member_lookup")
     merchant_keys = lazy_module("chalicelib.usecases.operations.merchant_keys")
+    phone_moves = lazy_module("chalicelib.usecases.operations.phone_moves")
     points_adjustments = lazy_module("chalicelib.usecases.operations.points_adjustments")
     program_rules = lazy_module("chalicelib.usecases.operations.program_rules")
     reward_catalogue = lazy_module("chalicelib.usecases.operations.reward_catalogue")
@@ -179,6 +188,17 @@ def adjust_points(member_id: str) -> Response:
     _identifier(member_id, "member_id")
     body = parse_body(bp.current_request, schemas_admin.AdjustmentRequest)
     return answer_response(points_adjustments.adjust_points(member_id, body, _actor()))
+
+
+@admin_route("/v1/admin/members/{member_id}/phone", "POST")
+def move_member_phone(member_id: str) -> Response:
+    """Operator-assisted recovery: a code to the new phone; the move completes when the member
+    signs in with it (usecases/operations/phone_moves.py)."""
+    _identifier(member_id, "member_id")
+    request = bp.current_request
+    body = parse_body(request, schemas_admin.PhoneMoveRequest)
+    moved = phone_moves.request_phone_move(member_id, body.phone, _actor(), body.reason, client_address(request))
+    return json_response(moved, status=202)
 
 
 @admin_route("/v1/admin/members/{member_id}/tier-override", "PUT")

@@ -12,14 +12,15 @@ from ...domain.clock import iso
 from .views import member_view
 
 if TYPE_CHECKING:
+    from ...domain.tiers import TierProgress
     from ...store.models import Coupon, Member
     from ...store.models_admin import ApiKeyRecord, AuditEntry
 
 
-def operator_member_view(member: Member, expiring: list[dict[str, Any]], tier: str) -> dict[str, Any]:
+def operator_member_view(member: Member, expiring: list[dict[str, Any]], tier: str, progress: TierProgress) -> dict[str, Any]:
     """The member as the app shows it, plus what operators need (override, state dates); `tier` is
-    the tier in effect (the override is a floor)."""
-    view = member_view(member, expiring)
+    the tier in effect (the override is a floor), `progress` measured from it."""
+    view = member_view(member, expiring, progress)
     view.update(
         {
             "tier": tier,

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
-from .fields import WHOLE_NUMBER, Body, DocumentedName, Identifier, Name, _clean_name
+from .fields import WHOLE_NUMBER, Body, DocumentedName, Identifier, Name, PhoneText, _clean_name
 
 # Why an operator did something: kept in the audit trail (never logged).
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_clean_name), DocumentedName]
@@ -34,6 +34,13 @@ class AdjustmentRequest(Body):
         if self.points == 0:
             raise ValueError("points must not be zero")
         return self
+
+
+class PhoneMoveRequest(Body):
+    """An operator-assisted move to a new phone (a member without a confirmed email lost theirs)."""
+
+    phone: PhoneText
+    reason: Reason
 
 
 class TierOverrideRequest(Body):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ...domain.clock import iso
 from ...domain.coupons import coupon_status
 from ...domain.identity import email_is_confirmed
+from ...domain.tiers import TierProgress
 
 if TYPE_CHECKING:
     from ...store.models import BookEntry, Coupon, LedgerEntry, Member, Reward
@@ -23,8 +24,19 @@ def as_dict(value: Any) -> dict[str, Any]:
     return value.as_dict() if hasattr(value, "as_dict") else dict(value)
 
 
-def member_view(member: Member, expiring: list[dict[str, Any]]) -> dict[str, Any]:
-    """The API's Member object (../shared/API.md)."""
+def tier_progress_view(progress: TierProgress) -> dict[str, Any]:
+    """Where the member stands against the next tier (the `next_*` fields null at the top tier)."""
+    return {
+        "qualifying_points": progress.qualifying_points,
+        "window_months": progress.window_months,
+        "next_tier": progress.next_tier,
+        "next_threshold": progress.next_threshold,
+        "points_needed": progress.points_needed,
+    }
+
+
+def member_view(member: Member, expiring: list[dict[str, Any]], progress: TierProgress) -> dict[str, Any]:
+    """The API's Member object (../shared/API.md), with the tier progress (domain/tiers.py)."""
     consents = as_dict(member.consents)
     return {
         "member_id": member.member_id,
@@ -39,6 +51,7 @@ def member_view(member: Member, expiring: list[dict[str, Any]]) -> dict[str, Any
             "lifetime_earned": int(member.lifetime_earned),
             "expiring": expiring,
         },
+        "tier_progress": tier_progress_view(progress),
         "referral_code": member.referral_code,
         "consents": {k: bool(consents.get(k, False)) for k in ("sms_marketing", "email_marketing", "push")},
         "created_at": iso(member.created_at),

@@ -9,10 +9,11 @@ from typing import Any
 
 from ...api.schemas.operator_views import operator_coupon_view, operator_member_view
 from ...api.schemas.views import ledger_entry_view
-from ...domain.clock import utcnow
+from ...domain.clock import today_in, utcnow
 from ...domain.errors import NotFound
 from ...domain.points import expiring_summary
 from ...domain.rules import ProgramRules
+from ...domain.tiers import tier_progress
 from ...store.coupons import unfiltered_coupon_page
 from ...store.ledger import entries_page
 from ...store.members import get_member, member_id_for_phone, points_state
@@ -30,8 +31,10 @@ def member_or_404(member_id: str) -> Member:
 
 def operator_view(member: Member, rules: ProgramRules) -> dict[str, Any]:
     """The member as operators see them: the tier in effect (the override is a floor), what expires."""
-    expiring = expiring_summary(points_state(member), rules.points_validity_months)
-    return operator_member_view(member, expiring, rules.effective_tier(member.tier, member.tier_override))
+    state = points_state(member)
+    tier = rules.effective_tier(member.tier, member.tier_override)
+    progress = tier_progress(rules, tier, state, today_in(rules.zone, utcnow()))
+    return operator_member_view(member, expiring_summary(state, rules.points_validity_months), tier, progress)
 
 
 def find_members(*, phone: str | None, member_id: str | None) -> dict[str, Any]:

@@ -67,14 +67,6 @@ export function timestampParts(iso: string, timeZone = PROGRAM_TIMEZONE_DEFAULT)
   return [`${get("year")}-${get("month")}-${get("day")}`, `${get("hour")}:${get("minute")}`];
 }
 
-/** "YYYY-MM" of an ISO timestamp in `timeZone`. */
-export function monthIn(iso: string, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", timeZone }).formatToParts(new Date(iso));
-  const year = parts.find((p) => p.type === "year")?.value ?? "0000";
-  const month = parts.find((p) => p.type === "month")?.value ?? "00";
-  return `${year}-${month}`;
-}
-
 function monthInWords(yyyyMm: string, locale: Locale): string {
   const [y, m] = yyyyMm.split("-").map(Number);
   if (!y || !m) return yyyyMm;

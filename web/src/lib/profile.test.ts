@@ -11,6 +11,7 @@ const member: Member = {
   status: "active",
   tier: "member",
   points: { balance: 100, lifetime_earned: 100, expiring: [] },
+  tier_progress: { qualifying_points: 0, window_months: 12, next_tier: "silver", next_threshold: 2000, points_needed: 2000 },
   referral_code: "ZW7M3P",
   consents: { sms_marketing: false, email_marketing: false, push: true },
   created_at: "2026-11-30T00:00:00+00:00",

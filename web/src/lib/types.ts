@@ -15,12 +15,22 @@ export interface Member {
   status: "pending" | "active" | "frozen" | "closed";
   tier: string;
   points: { balance: number; lifetime_earned: number; expiring: { points: number; expires_on: string }[] };
+  tier_progress: TierProgress;
   referral_code: string;
   consents: Consents;
   created_at: string;
   gender?: "female" | "male" | "other" | "undisclosed" | null;
   preferences?: string[];
   pending_email?: string | null;
+}
+
+/** Where the member stands against the next tier (computed by the server; next_* null at the top tier). */
+export interface TierProgress {
+  qualifying_points: number;
+  window_months: number;
+  next_tier: string | null;
+  next_threshold: number | null;
+  points_needed: number | null;
 }
 
 export interface TokenResponse {
