@@ -39,13 +39,14 @@ from .stages import SECRETS_MANAGER_REFERENCE, Stage
 #   api         DynamoDB items and transactions, the rules (read; the admin API writes them),
 #               the signing key (tokens, code digests), the web app's CloudFront origin secret
 #               (api/caller_address.py), SMS and email
-#   authorizer  the signing key, and reading a member (is the membership closed, did the member sign out)
+#   authorizer  the signing key only: it checks the token; the member routes refuse a closed
+#               membership or a signed-out token on their own read (usecases/sessions.py)
 #   job         DynamoDB (the run record; inline and dry runs do the units themselves),
 #               the rules, sending units to the jobs queue, SMS and email (inline runs)
 #   worker      as a job, plus receiving from the jobs queue (a failed member is re-queued alone)
 CAPABILITIES: dict[str, tuple[str, ...]] = {
     "api": ("table", "rules_read", "rules_write", "signing_key", "origin_secret", "messages"),
-    "authorizer": ("signing_key", "member_read"),
+    "authorizer": ("signing_key",),
     "job": ("table", "rules_read", "queue_send", "messages", "report_failure"),
     "worker": ("table", "rules_read", "queue_send", "queue_receive", "messages"),
 }
@@ -58,14 +59,13 @@ SILENT_JOBS = ("reconcile",)
 # signing key use it only with `customer_managed_data_key`; the queues always.
 KEY_USE: dict[str, tuple[str, tuple[str, ...]]] = {
     "table": ("dynamodb", ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")),
-    "member_read": ("dynamodb", ("kms:Decrypt", "kms:DescribeKey")),
     "signing_key": ("secretsmanager", ("kms:Decrypt",)),
     "origin_secret": ("secretsmanager", ("kms:Decrypt",)),
     "queue_send": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
     "queue_receive": ("sqs", ("kms:Decrypt",)),
     "report_failure": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
 }
-DATA_CAPABILITIES = ("table", "member_read", "signing_key", "origin_secret")
+DATA_CAPABILITIES = ("table", "signing_key", "origin_secret")
 
 # The item actions the code uses (TransactWriteItems is authorised per item as
 # Put/Update/Delete/ConditionCheck). No Scan (but see SCANNING_FUNCTIONS), no table management.
@@ -91,7 +91,7 @@ GATEWAY_PROBLEMS: dict[str, HuiyuanError] = {
     "ACCESS_DENIED": Forbidden("Not allowed"),
     # Also what an unsigned request to an IAM-authorised (/v1/admin) route gets: it is not told the route exists.
     "MISSING_AUTHENTICATION_TOKEN": NotFound("No such route"),
-    # The member-token authorizer failed (its read throttled or unanswered): safe to retry.
+    # The member-token authorizer failed (its signing-key read throttled or unanswered): safe to retry.
     "AUTHORIZER_FAILURE": TemporarilyUnavailable("Temporarily unavailable, retry shortly"),
 }
 
@@ -439,8 +439,6 @@ class HuiyuanStack(cdk.Stack):
         ]
         statements = {
             "table": [iam.PolicyStatement(sid="TableItems", actions=list(TABLE_ACTIONS), resources=table_resources)],
-            # The member-token authorizer reads one member item (GetItem, never an index or a write).
-            "member_read": [iam.PolicyStatement(sid="ReadMember", actions=["dynamodb:GetItem"], resources=[self.table.table_arn])],
             "rules_read": [iam.PolicyStatement(sid="ReadRules", actions=["ssm:GetParameter"], resources=[self.rules_parameter_arn])],
             "rules_write": [iam.PolicyStatement(sid="WriteRules", actions=["ssm:PutParameter"], resources=[self.rules_parameter_arn])],
             "signing_key": [

@@ -106,20 +106,30 @@ def start_phone_move(uow: UnitOfWork, member: Member, phone: str, rules: Program
     """An operator's move of `member` to `phone`, pending until the phone is proven by SMS: the
     phone's sign-in code naming the member (part `code`), put only while nobody holds the phone
     (part `guard`, a condition on its guard); an earlier pending move's code on another phone
-    goes (part `earlier_code`, if it is still that move's); the member records the phone (part
-    `member`). Nothing else changes: the member keeps the old phone until the new one is proven.
-    Returns the code to send."""
+    goes (part `earlier_code`, read first: only while it is still that move's, so a code that
+    replaced it since (a signup's, another member's move) is left alone); the member records the
+    phone (part `member`). Nothing else changes: the member keeps the old phone until the new one
+    is proven. Returns the code to send."""
     pk = keys.phone_pk(phone)
     uow.condition_check("guard", PhoneGuard, pk, keys.GUARD, PhoneGuard.pk.does_not_exist())
     item, code = new_code_item(pk, keys.CODE, phone, rules, now)
     item.moving_member_id = member.member_id
     uow.put("code", item)
     earlier = member.moving_to_phone
-    if earlier and earlier != phone:
-        earlier_code = VerificationCode(keys.phone_pk(earlier), keys.CODE)
-        uow.delete("earlier_code", earlier_code, VerificationCode.pk.does_not_exist() | (VerificationCode.moving_member_id == member.member_id))
+    earlier_code = _move_code(member, earlier) if earlier and earlier != phone else None
+    if earlier_code is not None:
+        uow.delete("earlier_code", earlier_code, VerificationCode.nonce == earlier_code.nonce)
     uow.update("member", member, [Member.moving_to_phone.set(phone)])
     return code
+
+
+def _move_code(member: Member, phone: str) -> VerificationCode | None:
+    """`phone`'s current code if it is `member`'s pending move's (strongly consistent)."""
+    try:
+        code = VerificationCode.get(keys.phone_pk(phone), keys.CODE, consistent_read=True)
+    except DoesNotExist:
+        return None
+    return code if code.moving_member_id == member.member_id else None
 
 
 def renew_phone_move_code(code: VerificationCode, phone: str, rules: ProgramRules, now: datetime) -> str | None:

@@ -192,7 +192,7 @@ def _translate(exc: TransactWriteError, names: list[str]) -> Exception:
 # before API Gateway's 29 s timeout.
 BACKOFF_FLOOR = 0.002
 BACKOFF_CAP = 0.5
-RETRY_BUDGET_SECONDS = 10.0
+RETRY_BUDGET_SECONDS = 20.0
 
 
 def backoff(number: int, attempt_seconds: float) -> float:

@@ -255,6 +255,8 @@ def verify(request: VerifyRequest) -> SignedIn:
             raise refuse()
         if not by_sms and not email_can_sign_in(member):
             raise refuse()  # the email stopped being a sign-in channel meanwhile
+        if state.moving and (member.status != Status.ACTIVE or member.moving_to_phone != phone):
+            raise refuse()  # only the move still pending, of an active membership, completes
         codes_store.use_sign_in_code(uow, phone, code_item, rules, now)
         actions = activity_actions(member, rules, today)
         left_phone: str | None = None
@@ -325,10 +327,8 @@ def _complete_phone_move(uow: UnitOfWork, member: Member, phone: str, rules: Pro
     """The member proved the phone an operator is moving them to: it becomes theirs only if
     nobody holds it (part `guard`), the old phone is released, every token issued so far ends
     (the next epoch: this sign-in's token is the first of it), and the completion is audited.
-    Only the move still pending, of an active membership, by an SMS code; anything else is a
-    wrong code. Returns the member's writes, mirrored on `member`."""
-    if member.status != Status.ACTIVE or member.moving_to_phone != phone:
-        raise InvalidCode("The code is wrong, used or expired")
+    Only the move still pending, of an active membership (checked by `verify`, which counts any
+    other use of the code as a failed attempt). Returns the member's writes, mirrored on `member`."""
     before = {"phone": phone_ending(member.phone), "moving_to_phone": phone_ending(phone)}
     contact_changes.swap_phone_guards(uow, member, phone)
     after = {"phone": phone_ending(phone), "moving_to_phone": None}

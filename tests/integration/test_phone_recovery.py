@@ -177,6 +177,23 @@ def test_given_somebody_signs_up_on_the_new_phone_before_the_member_proves_it_th
     _problem(_move(api, member_id, new_phone), 409, "phone_taken")
 
 
+def test_given_a_move_voided_by_a_signup_then_the_operator_moves_the_member_to_another_phone_and_the_signup_keeps_its_code(
+    api, members, outbox_path
+):
+    _, body = members.verified()
+    member_id = body["member"]["member_id"]
+    taken, other = members.phone(), members.phone()
+    assert _move(api, member_id, taken).status == 202
+    marker = SendThrottle.get(keys.phone_pk(taken), keys.SENT)
+    marker.update(actions=[SendThrottle.sent_at.set(datetime.now(UTC) - timedelta(minutes=2))])
+    members.signed_up(taken, name="王芳")  # not yet verified: the phone's code is now the signup's
+    signup_code = last_code(outbox_path, taken)
+
+    assert _move(api, member_id, other).status == 202
+    assert _sign_in(api, other, last_code(outbox_path, other)).json()["member"]["phone"] == other
+    assert _sign_in(api, taken, signup_code).json()["member"]["name"] == "王芳"
+
+
 def _a_minute_later(phone):
     """The phone's resend interval (60 s, as for any code to it) has passed."""
     marker = SendThrottle.get(keys.phone_pk(phone), keys.SENT)
