@@ -24,7 +24,7 @@ from pathlib import Path
 import tests.conftest  # noqa: F401  (sets os.environ)
 from infra.stages import stage_environment
 
-from . import cost, jobs, load, purchase_time, webapp
+from . import cost, jobs, load, purchase_time, soak, webapp
 from .capacity import USD_PER_MILLION_RRU, USD_PER_MILLION_WRU, usd_per_million
 from .coldstart import ColdStart, measure_cold_start
 from .package import Package, environment_for_chalice, measure_package
@@ -337,6 +337,12 @@ def _stack_section(result: load.LoadResult | None, timing: PurchaseTime | None) 
     return [*parts, ""]
 
 
+def _soak_section() -> list[str]:
+    """The last `make soak`'s figures (docs/soak.json), when a soak wrote them: `make bench` does not soak."""
+    result = soak.load_result()
+    return soak.markdown(result) if result is not None else []
+
+
 def _retry_attempts() -> int:
     import inspect
 
@@ -497,6 +503,7 @@ def write_markdown(
         *_all_services_paragraph(purchase_cost(results, timing)),
         "",
         *_stack_section(load_result, timing),
+        *_soak_section(),
         "## How it is measured",
         "",
         "**Round trips.** The app runs in process (`tests.support.client.ApiClient`, the local gateway emulation) over "
