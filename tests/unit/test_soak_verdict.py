@@ -33,7 +33,8 @@ def _result(**changes) -> soak.SoakResult:
         "rss_baseline_mb": 400.0,
         "rss_end_mb": 410.0,
         "rss_slope_mb_per_min": 0.5,
-        "rss_bound_mb": 64.0,
+        "rss_bound_mb": 32.0,
+        "rss_kb_per_item": 4.0,
         "stack_cpu_seconds": 300.0,
         "table_items_before": 100,
         "table_items_after": 5000,
@@ -54,7 +55,7 @@ def test_given_a_clean_soak_when_judged_then_it_passes_and_says_so():
         ({"fivexx": 1}, "1 answers were 5xx"),
         ({"no_answer": 2}, "2 requests got no answer"),
         ({"unexpected_4xx": {"POST /v1/auth/code 429 too_many_attempts": 3}}, "unexpected 4xx: 3 x POST /v1/auth/code 429"),
-        ({"rss_end_mb": 465.0}, "RSS grew 65.0 MB (bound 64 MB)"),
+        ({"rss_end_mb": 452.0}, "RSS grew 52.0 MB, more than the 51.1 MB allowed (32 MB + 4 KB x 4,900 items added)"),
         ({"books": soak.Books(reconcile_ok=True, drift=1, drift_member_ids=["mbr_1"])}, "1 members drift"),
         ({"books": soak.Books(reconcile_ok=True, unsettled=1)}, "1 unsettled"),
         ({"books": soak.Books(reconcile_ok=False)}, "the final reconcile job did not report"),
@@ -69,6 +70,12 @@ def test_given_a_soak_that_broke_a_promise_when_judged_then_it_fails_naming_why(
     failures = soak.verdict(_result(**changes))
     assert any(reason in f for f in failures), failures
     assert soak.summary_lines(_result(**changes))[0].startswith("Verdict: **FAIL**")
+
+
+def test_given_memory_that_grew_with_the_table_when_judged_then_only_growth_beyond_the_data_fails():
+    # 4,900 items added: 32 MB + 4 KB x 4,900 = 51.1 MB allowed.
+    assert soak.verdict(_result(rss_end_mb=451.0)) == []
+    assert soak.verdict(_result(rss_end_mb=451.0, table_items_after=100))  # the same growth with no item added is a leak
 
 
 def test_given_the_memory_never_sampled_when_judged_then_it_fails():
@@ -102,6 +109,6 @@ def test_given_a_result_when_written_and_read_back_then_the_section_make_bench_r
     assert again == result
     section = "\n".join(soak.markdown(again))
     assert "## Soak" in section and "2026-11-30" in section and "abc1234" in section
-    assert "growth +12.5 MB (bound 64 MB)" in section
+    assert "growth +12.5 MB (allowed 51.1 MB: 32 MB + 4 KB per item added)" in section
     assert "| GET /v1/me | 10 |" in section
     assert soak.load_result(tmp_path / "absent.json") is None
