@@ -10,7 +10,9 @@ profile, ledger and wallet reads, sign-ins and new sign-ups, purchases by
 unknown phones (which enrol pending members), and operator lookups (the local
 stage's operator API is open; deployed it is IAM-signed). At a third and at
 two thirds of the time the scheduled jobs run for today as `make job` runs them
-(`python -m localstage.job`), traffic going on. When the clients stop, the
+(`python -m localstage.job`), traffic going on; a quarter of the members signed up
+first were born on today's date, so the birthday job credits them (and texts them) while
+their purchases and redemptions go on. When the clients stop, the
 reconcile job runs, and one Scan of the table adds every member's ledger and
 wallet entries up against their balances.
 
@@ -46,7 +48,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -357,10 +359,15 @@ class Traffic:
 
     # -- members -----------------------------------------------------------------------
 
-    def sign_up(self, session: Any, client: int) -> SoakMember | None:
+    def sign_up(self, session: Any, client: int, *, birthday_today: bool = False) -> SoakMember | None:
+        """A new member through the API; with `birthday_today`, born on today's date (the birthday job acts on them)."""
         member = SoakMember(self._next_phone("139"))
+        body = {"phone": member.phone, "name": "耐久测试", "consents": {"sms_marketing": True}}
+        if birthday_today:
+            today = date.fromisoformat(_today(self.zone))
+            body["birthday"] = (today.replace(year=1992) if (today.month, today.day) == (2, 29) else today.replace(year=1990)).isoformat()
         mark, member.code_at = self.outbox.mark(), time.perf_counter()
-        status, _ = self.request(session, "POST", "POST /v1/signup", "/v1/signup", body={"phone": member.phone, "name": "耐久测试"})
+        status, _ = self.request(session, "POST", "POST /v1/signup", "/v1/signup", body=body)
         if status != 202 or not self._verify(session, member, mark):
             return None
         self.pools[client].append(member)
@@ -591,8 +598,11 @@ def _job(stack: RunningStack, job: str, as_of: str | None, started: float) -> Jo
 
 
 def _git_commit() -> str:
+    """The commit measured, `+changes` when tracked files differ from it (a result file is not code)."""
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
-    return done.stdout.strip() or "unknown"
+    changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True, check=False)
+    dirty = [line for line in changed.stdout.splitlines() if not line.endswith(("docs/soak.json", "docs/cost.md", "docs/performance.md"))]
+    return (done.stdout.strip() or "unknown") + ("+changes" if dirty else "")
 
 
 # --- the whole soak ---------------------------------------------------------------------
@@ -618,8 +628,9 @@ def soak(
 
         def enrol(client: int) -> None:
             with requests.Session() as session:
-                for _ in range(members_per_client):
-                    traffic.sign_up(session, client)
+                for n in range(members_per_client):
+                    # A quarter born today: the birthday job, run in the middle, credits them while they buy.
+                    traffic.sign_up(session, client, birthday_today=n % 4 == 0)
                 # One of each kind, so every route's code is loaded before the memory baseline.
                 rng = random.Random(f"soak-tour-{client}")
                 for kind in MIX:
