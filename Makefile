@@ -16,7 +16,7 @@ MUTATION_VENV := .venv-mutation
 PYTHON313 := $(shell for p in "$(PYTHON)" python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
 	[ -n "$$p" ] && command -v "$$p" >/dev/null 2>&1 && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 
-.PHONY: help venv checkov-venv mutation-venv web web-check run reset demo test lint typecheck format bench mutation clean job synth scan deploy diff
+.PHONY: help venv checkov-venv mutation-venv web web-check run reset demo test lint typecheck format bench soak mutation clean job synth scan deploy diff
 
 help:
 	@echo "make run     serve the API on http://127.0.0.1:$(PORT) over an embedded local AWS endpoint (keeps its data in .local/)"
@@ -26,6 +26,7 @@ help:
 	@echo "make web     build the member web app (web/ -> web/dist, served at /app/); make run and make test do it"
 	@echo "make mutation  mutmut over chalicelib/domain against the unit tests: the share of mutants killed per module (docs/quality.md) [MODULE=points]"
 	@echo "make bench   DynamoDB round trips and cost per request, purchases/s through the local stack, cold start, package size, jobs at scale [JOB_SIZES=2000,20000]"
+	@echo "make soak    [SOAK_SECONDS=600] [SOAK_CLIENTS=4]: mixed traffic through a fresh local stack, jobs in the middle, then the books and the stack's memory (docs/soak.json)"
 	@echo "make job     JOB=<name> AS_OF=YYYY-MM-DD: run a scheduled job against the running stack, as the schedule would on that date (any date)"
 	@echo "make lint    ruff (lint and format); make typecheck: mypy strict (both run in make test)"
 	@echo "make synth   CloudFormation for every stage into infra/cdk.out (offline; cdk-nag checked)"
@@ -113,6 +114,15 @@ format: venv
 JOB_SIZES ?=
 bench: venv
 	$(PY) -m tests.bench.run $(if $(JOB_SIZES),--job-sizes $(JOB_SIZES))
+
+# The soak (tests/bench/soak.py), not part of make test: SOAK_SECONDS of mixed traffic through its own
+# local stack with the jobs run in the middle, then reconcile. Fails on any 5xx, drift or memory growth
+# beyond what the items added explain (tests/bench/soak.py says how); writes docs/soak.json, which
+# make bench renders into docs/performance.md.
+SOAK_SECONDS ?= 600
+SOAK_CLIENTS ?= 4
+soak: venv
+	$(PY) -m tests.bench.soak --seconds $(SOAK_SECONDS) --clients $(SOAK_CLIENTS)
 
 # Mutation testing (docs/quality.md), not part of make test: about 900 mutants of chalicelib/domain,
 # each against the unit tests that cover its function (~10 minutes on two busy cores). Starts from

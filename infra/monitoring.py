@@ -48,7 +48,7 @@ class _AlarmOptions(_Threshold):
     datapoints_to_alarm: NotRequired[int]
 
 
-def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
+def build(stack: HuiyuanStack) -> tuple[cw.Dashboard | None, dict[str, cw.Alarm]]:
     stage = stack.stage
     prefix = f"huiyuan-{stage.name}"
     api_dims = {"ApiName": f"huiyuan-{stage.name}", "Stage": stage.api_gateway_stage}
@@ -239,6 +239,7 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
     waf = stack.firewall
 
     def waf_metric(rule: str, name: str = "BlockedRequests") -> cw.Metric:
+        assert waf is not None
         return cw.Metric(
             namespace="AWS/WAFV2",
             metric_name=name,
@@ -249,6 +250,8 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
         )
 
     # --- dashboard ---
+    if not stage.dashboard:
+        return None, alarms
     dashboard = cw.Dashboard(stack, "Dashboard", dashboard_name=f"{prefix}", default_interval=cdk.Duration.days(1))
     width = 8
     dashboard.add_widgets(
@@ -317,7 +320,7 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard, dict[str, cw.Alarm]]:
             ],
             width=width,
         ),
-        cw.GraphWidget(title="WAF: requests blocked, by rule", left=[waf_metric(rule) for rule in waf.rule_metrics], width=width),
+        *([cw.GraphWidget(title="WAF: requests blocked, by rule", left=[waf_metric(rule) for rule in waf.rule_metrics], width=width)] if waf else []),
     )
     dashboard.add_widgets(
         *[cw.GraphWidget(title=title, left=[business_metric(m) for m in metrics], width=width) for title, metrics in BUSINESS_METRICS.items()],

@@ -167,7 +167,7 @@ class HuiyuanStack(cdk.Stack):
         for function in self.functions:
             self._configure_function(function)
         self._configure_api()
-        self.firewall = firewall.build(self)
+        self.firewall = firewall.build(self) if stage.web_acl else None
         self.web = web.WebApp(self)  # the member web app and the API on one CloudFront origin (infra/web.py)
         self.admin_invoke_policy = self._admin_invoke_policy()
         if stage.set_sms_spend_limit:

@@ -96,6 +96,16 @@ class Stage:
     # with AWS's keys either way, and the key then becomes a dependency of every read and write
     # (a disabled key or a broken key policy stops the program). Switching it is an in-place update.
     customer_managed_data_key: bool = False
+    # The fixed monthly costs a small brand may turn off (docs/cost.md, "A cheaper setting"). web_acl:
+    # the regional AWS WAF web ACL in front of the API (its per-address rate rules and AWS's managed
+    # rules: about 9 USD a month plus 0.60 USD per million requests); without it the app's own
+    # code-sending limits (program rules) and API Gateway's stage throttle remain, but nothing blocks
+    # one address's flood of sign-up codes (SMS pumping) before it reaches the app, nor known-bad
+    # addresses and exploit patterns. dashboard: the stage's CloudWatch dashboard (3 USD a month
+    # beyond the account's three free ones); the alarms stay, and the metrics can still be graphed
+    # in the console.
+    web_acl: bool = True
+    dashboard: bool = True
     # API Gateway logs to CloudWatch through one role per account and region. Set
     # False when another stack (or the console) already set it in this account/region.
     manage_api_gateway_account: bool = True

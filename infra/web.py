@@ -75,6 +75,11 @@ NO_CLOUDFRONT_WAF = (
     "/v1/ is protected by the stage's regional WAF and throttling (infra/firewall.py); the bucket's files are public "
     "app code. A brand that wants edge filtering adds a us-east-1 stack with a CLOUDFRONT-scope ACL."
 )
+NO_WAF_AT_ALL = (
+    "This stage runs without a web ACL (web_acl=False in infra/stages.py, the cheaper setting of docs/cost.md): the "
+    "API behind /v1/ has API Gateway's throttle and the app's own code-sending limits, and the bucket's files are "
+    "public app code. A web ACL for CloudFront must in any case be created in us-east-1, and the stage deploys to its own region."
+)
 DEFAULT_CERTIFICATE = (
     "The distribution uses CloudFront's default *.cloudfront.net certificate, whose security policy CloudFront fixes. "
     "A brand's own domain comes with an ACM certificate in us-east-1, and then minimum_protocol_version=TLS_V1_2_2021."
@@ -247,7 +252,8 @@ class WebApp(Construct):
             "AwsSolutions-CFR1",
             "Members are wherever the brand's customers are: no country is refused. A brand that must limit it adds a geo restriction here.",
         )
-        acknowledge(self.distribution, "AwsSolutions-CFR2", NO_CLOUDFRONT_WAF)
+        no_waf = NO_CLOUDFRONT_WAF if stack.stage.web_acl else NO_WAF_AT_ALL
+        acknowledge(self.distribution, "AwsSolutions-CFR2", no_waf)
         acknowledge(self.distribution, "AwsSolutions-CFR4", DEFAULT_CERTIFICATE)
         acknowledge(
             self.deploy_role,
@@ -264,7 +270,7 @@ class WebApp(Construct):
                 )
                 accept_checkov(child, {check: DEPLOY_HANDLER for check in ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173")})
         accept_checkov(self.logs, {"CKV_AWS_18": "This is the access-log bucket of the web app's other buckets: logging its own access would loop."})
-        accept_checkov(self.distribution, {"CKV_AWS_68": NO_CLOUDFRONT_WAF, "CKV_AWS_174": DEFAULT_CERTIFICATE})
+        accept_checkov(self.distribution, {"CKV_AWS_68": no_waf, "CKV_AWS_174": DEFAULT_CERTIFICATE})
 
     @property
     def key_prefix(self) -> str:

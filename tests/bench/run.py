@@ -24,7 +24,7 @@ from pathlib import Path
 import tests.conftest  # noqa: F401  (sets os.environ)
 from infra.stages import stage_environment
 
-from . import cost, jobs, load, purchase_time, webapp
+from . import brand_cost, cost, jobs, load, purchase_time, soak, webapp
 from .capacity import USD_PER_MILLION_RRU, USD_PER_MILLION_WRU, usd_per_million
 from .coldstart import ColdStart, measure_cold_start
 from .markdown import markdown_table
@@ -351,6 +351,12 @@ def _stack_section(result: load.LoadResult | None, timing: PurchaseTime | None) 
     return [*parts, ""]
 
 
+def _soak_section() -> list[str]:
+    """The last `make soak`'s figures (docs/soak.json), when a soak wrote them: `make bench` does not soak."""
+    result = soak.load_result()
+    return soak.markdown(result) if result is not None else []
+
+
 def _retry_attempts() -> int:
     import inspect
 
@@ -519,6 +525,7 @@ def write_markdown(
         *_all_services_paragraph(purchase_cost(results, timing)),
         "",
         *_stack_section(load_result, timing),
+        *_soak_section(),
         "## How it is measured",
         "",
         "**Round trips.** The app runs in process (`tests.support.client.ApiClient`, the local gateway emulation) over "
@@ -630,6 +637,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip-jobs", action="store_true", help="do not run the jobs benchmark")
     parser.add_argument("--skip-load", action="store_true", help="do not time the purchase path nor load the local stack")
+    parser.add_argument("--cost-output", default=str(ROOT / "docs" / "cost.md"), help="what a brand pays ('' to skip; tests/bench/brand_cost.py)")
     load.add_arguments(parser)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -643,6 +651,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         progress("DynamoDB round trips (in process, moto mock_aws)")
         results = measure_round_trips(recorder)
+        other_requests = []
+        if args.cost_output:
+            progress("the other kinds of request a programme makes, for docs/cost.md (in process, moto mock_aws)")
+            try:
+                with jobs.quiet():
+                    other_requests = brand_cost.measure_other_requests(recorder)
+            except Exception as exc:  # the rest of the bench goes on; cost.md then leaves these kinds out
+                progress(f"other requests not measured: {type(exc).__name__}: {exc}")
         timing = None
         if not args.skip_load:
             progress("purchase path in process: the app's time and moto's")
@@ -696,6 +712,21 @@ def main(argv: list[str] | None = None) -> int:
     if per_million is not None:
         parts = ", ".join(f"{line.component} {line.usd:.2f}" for line in per_million.lines if line.usd is not None)
         print(f"\nPer million purchases (known member, by phone): ${per_million.total:.2f} ({parts})")
+    if args.cost_output:
+        progress("what a brand pays: synthesizing prod twice for its fixed costs")
+        try:
+            measured_app = timing is not None and not timing.error and bool(timing.total_ms)
+            estimate = brand_cost.estimate(
+                results + other_requests,
+                job_runs,
+                app_ms=timing.median_app_cpu if measured_app and timing else None,
+                log_bytes=timing.output_bytes if measured_app and timing else None,
+                progress=progress,
+            )
+            brand_cost.write(Path(args.cost_output), estimate)
+            progress(f"wrote {args.cost_output}")
+        except Exception as exc:  # keep the performance report
+            progress(f"{args.cost_output} not written: {type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - started
     write_markdown(Path(args.output), table, results, cold, package, seconds, job_section, timing, load_result)
     progress(f"wrote {args.output}")

@@ -69,6 +69,19 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 def variant(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """prod with every optional setting the other way round (~10 s, only for the tests that ask):
     a customer-managed key for data, no SMS spend limit, no reserved concurrency, no general rate rule."""
+    return synthesize_variant(
+        tmp_path_factory, customer_managed_data_key=True, set_sms_spend_limit=False, reserve_job_concurrency=False, waf_requests_per_ip=None
+    )
+
+
+@pytest.fixture(scope="session")
+def lean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """prod with the cheaper setting of docs/cost.md (~10 s, only for the tests that ask): no web ACL, no dashboard."""
+    return synthesize_variant(tmp_path_factory, web_acl=False, dashboard=False)
+
+
+def synthesize_variant(tmp_path_factory: pytest.TempPathFactory, **changes: Any) -> dict[str, Any]:
+    """prod with `changes` to its settings, synthesized with cdk-nag's checks."""
     import dataclasses
 
     import aws_cdk as cdk
@@ -78,9 +91,7 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from infra.stack import HuiyuanStack
     from infra.stages import STAGES
 
-    stage = dataclasses.replace(
-        STAGES["prod"], customer_managed_data_key=True, set_sms_spend_limit=False, reserve_job_concurrency=False, waf_requests_per_ip=None
-    )
+    stage = dataclasses.replace(STAGES["prod"], **changes)
     app = cdk.App(outdir=str(tmp_path_factory.mktemp("cdk.out.variant")), builtin_cloud_formation_validation=False)
     stack = HuiyuanStack(app, stage)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True))

@@ -176,3 +176,20 @@ def test_without_a_general_rate_the_code_routes_are_still_limited(variant):
     names = [r["Name"] for r in acl["Properties"]["Rules"]]
     assert "requests-per-ip" not in names and "code-requests-per-ip" in names
     assert sorted(r["Priority"] for r in acl["Properties"]["Rules"]) == list(range(len(names)))
+
+
+def test_the_cheaper_setting_drops_the_web_acl_and_the_dashboard_and_keeps_every_alarm(synthesized, lean):
+    # Given prod with web_acl=False and dashboard=False (docs/cost.md, "A cheaper setting"), synthesized with cdk-nag
+    template, prod = lean["template"], synthesized.templates["prod"]
+    # Then there is no web ACL, association or WAF log group, and no dashboard
+    for kind in ("AWS::WAFv2::WebACL", "AWS::WAFv2::WebACLAssociation", "AWS::WAFv2::LoggingConfiguration", "AWS::CloudWatch::Dashboard"):
+        assert resources(prod, kind), kind
+        assert not resources(template, kind), kind
+    assert not any(
+        str(r["Properties"].get("LogGroupName", "")).startswith("aws-waf-logs-") for r in resources(template, "AWS::Logs::LogGroup").values()
+    )
+    # And every alarm of prod still notifies the alarm topic
+    alarm_names = {r["Properties"]["AlarmName"] for r in resources(template, "AWS::CloudWatch::Alarm").values()}
+    assert alarm_names == {r["Properties"]["AlarmName"] for r in resources(prod, "AWS::CloudWatch::Alarm").values()}
+    # And the API Gateway throttle stays
+    assert json.dumps(template).count('"ThrottlingRateLimit"') == json.dumps(prod).count('"ThrottlingRateLimit"') > 0

@@ -4,7 +4,7 @@ accepts it, on that resource, with a reason.
 
 checkov runs from its own venv (.venv-checkov, `make checkov-venv`; `make test` builds it):
 it pins boto3 and packaging versions the project's venv cannot share. One checkov process
-scans the three templates (~20 s of CPU, most of it checkov's start-up).
+scans the four templates (~20 s of CPU, most of it checkov's start-up).
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def by_template(results: list[dict[str, Any]]) -> Counter[str]:
     return Counter(Path(r["file_path"]).name.removesuffix(".template.json") for r in results)
 
 
-def test_checkov_finds_nothing_that_is_not_accepted_with_a_reason(synthesized, variant, tmp_path):
-    templates = {**synthesized.templates, "prod-variant": variant["template"]}
+def test_checkov_finds_nothing_that_is_not_accepted_with_a_reason(synthesized, variant, lean, tmp_path):
+    templates = {**synthesized.templates, "prod-variant": variant["template"], "prod-lean": lean["template"]}
     report, seconds = scan(templates, tmp_path)
     summary, results = report["summary"], report["results"]
     assert summary["checkov_version"] == CHECKOV_VERSION
