@@ -177,9 +177,7 @@ def test_given_somebody_signs_up_on_the_new_phone_before_the_member_proves_it_th
     _problem(_move(api, member_id, new_phone), 409, "phone_taken")
 
 
-def test_given_a_move_voided_by_a_signup_then_the_operator_moves_the_member_to_another_phone_and_the_signup_keeps_its_code(
-    api, members, outbox_path
-):
+def test_given_a_move_voided_by_a_signup_then_the_operator_moves_the_member_to_another_phone_and_the_signup_keeps_its_code(api, members, outbox_path):
     _, body = members.verified()
     member_id = body["member"]["member_id"]
     taken, other = members.phone(), members.phone()
