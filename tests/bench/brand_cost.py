@@ -50,6 +50,7 @@ from .cost import (
     PRICE_REGION,
     PRICES_AS_OF,
 )
+from .progress import stderr_progress
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUTPUT = ROOT / "docs" / "cost.md"
@@ -872,10 +873,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=str(DEFAULT_OUTPUT))
     parser.add_argument("--job-sizes", type=jobs.parse_sizes, default=(2_000,), help="members per table for the jobs (default 2000)")
     args = parser.parse_args(argv)
-    started = time.perf_counter()
-
-    def progress(message: str) -> None:
-        print(f"[cost {time.perf_counter() - started:5.1f}s] {message}", file=sys.stderr, flush=True)
+    progress = stderr_progress("cost")
 
     recorder = Recorder()
     recorder.install()
