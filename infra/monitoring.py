@@ -98,12 +98,19 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard | None, dict[str, cw.Alarm]
         names = {f"m{i}": m for i, m in enumerate(metrics)}
         return cw.MathExpression(expression=" + ".join(f"FILL({n}, 0)" for n in names), using_metrics=names, label=label, period=FIVE_MINUTES)
 
-    at_least_once: _Threshold = {
-        "threshold": 1,
-        "comparison_operator": cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        "evaluation_periods": 1,
-    }
     quiet_is_fine = cw.TreatMissingData.NOT_BREACHING
+
+    def alarm_on_any(name: str, metric: cw.IMetric, description: str) -> cw.Alarm:
+        # Once in five minutes is enough to alarm; no data is nothing to report.
+        return alarm(
+            name,
+            metric,
+            description,
+            threshold=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=quiet_is_fine,
+        )
 
     # --- API ---
     alarm(
@@ -121,12 +128,10 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard | None, dict[str, cw.Alarm]
     names = stack.function_names
     for function in stack.functions:
         name = names[function.logical_id]
-        alarm(
+        alarm_on_any(
             f"{function.chalice_name}-errors",
             lambda_metric(name, "Errors"),
             f"{name} failed (an exception or timeout that reached Lambda).",
-            treat_missing_data=quiet_is_fine,
-            **at_least_once,
         )
         if function.kind == "job":
             # Lambda publishes nothing for a function that did not run: missing data is the signal.
@@ -139,12 +144,10 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard | None, dict[str, cw.Alarm]
                 evaluation_periods=1,
                 treat_missing_data=cw.TreatMissingData.BREACHING,
             )
-    alarm(
+    alarm_on_any(
         "lambda-throttles",
         any_of([lambda_metric(names[f.logical_id], "Throttles") for f in stack.functions], "throttled invocations"),
         "A function was throttled (the account's or the function's concurrency ran out).",
-        treat_missing_data=quiet_is_fine,
-        **at_least_once,
     )
 
     # --- DynamoDB ---
@@ -161,32 +164,26 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard | None, dict[str, cw.Alarm]
     throttle_metrics += [table_metric("WriteThrottleEvents", index.name) for index in INDEXES]
     index_reads: list[cw.IMetric] = [table_metric("ReadThrottleEvents", index.name) for index in INDEXES]
     for n, start in enumerate(range(0, len(throttle_metrics), 10)):
-        alarm(
+        alarm_on_any(
             "table-throttles" if n == 0 else f"table-throttles-{n + 1}",
             any_of(throttle_metrics[start : start + 10], "throttled requests"),
             f"DynamoDB throttled requests on {stage.table_name} or a write to one of its indexes.",
-            treat_missing_data=quiet_is_fine,
-            **at_least_once,
         )
 
     # --- queues ---
     dlq_depth = stack.dlq.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, statistic="Maximum", label="dead-lettered units")
-    alarm(
+    alarm_on_any(
         "jobs-dlq-not-empty",
         dlq_depth,
         f"A job unit failed 5 times and is in {stage.jobs_dlq_name}.",
-        treat_missing_data=quiet_is_fine,
-        **at_least_once,
     )
     failed_runs = stack.failed_invocations.metric_approximate_number_of_messages_visible(
         period=FIVE_MINUTES, statistic="Maximum", label="failed job invocations"
     )
-    alarm(
+    alarm_on_any(
         "job-invocations-failed",
         failed_runs,
         f"A scheduled job's invocation failed after Lambda's retries (or stayed throttled) and is in huiyuan-{stage.name}-failed-invocations.",
-        treat_missing_data=quiet_is_fine,
-        **at_least_once,
     )
     oldest = stack.queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum", label="oldest unit (s)")
     alarm(
@@ -202,12 +199,10 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard | None, dict[str, cw.Alarm]
     # --- the books ---
     jobs = [f.chalice_name for f in stack.functions if f.kind == "job"]
     ledger_drift = business_metric("LedgerDrift", ONE_DAY, "members whose ledger and balance disagree")
-    alarm(
+    alarm_on_any(
         "ledger-drift",
         ledger_drift,
         "The reconcile job found members whose ledger does not sum to their balance (or a negative balance).",
-        treat_missing_data=quiet_is_fine,
-        **at_least_once,
     )
 
     # --- SMS: volume (the app's count) and spend (SNS's, account-wide) ---

@@ -56,6 +56,17 @@ class _Serialised:
 
 
 @contextlib.contextmanager
+def _replaced(owner: type, name: str, replacement: Any) -> Iterator[None]:
+    """`owner.<name>` is `replacement` while the block runs, and what it was before after it."""
+    before = inspect.getattr_static(owner, name)
+    setattr(owner, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(owner, name, before)
+
+
+@contextlib.contextmanager
 def light_transaction_snapshots() -> Iterator[None]:
     """Make moto's TransactWriteItems snapshot only the items it writes.
 
@@ -111,11 +122,8 @@ def light_transaction_snapshots() -> Iterator[None]:
             touched.clear()
             clones.clear()
 
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-    try:
+    with _replaced(DynamoDBBackend, "transact_write_items", transact_write_items):
         yield
-    finally:
-        DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager
@@ -148,11 +156,8 @@ def partition_queries() -> Iterator[None]:
         finally:
             self.items = items
 
-    Table.query = query  # type: ignore[method-assign]
-    try:
+    with _replaced(Table, "query", query):
         yield
-    finally:
-        Table.query = original  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager
@@ -172,17 +177,12 @@ def untracked_models() -> Iterator[None]:
     from moto.core.common_models import BaseModel
     from moto.core.model_instances import reset_model_data
 
-    original = BaseModel.__dict__["__new__"]
-
     def new(cls: type, *args: Any, **kwargs: Any) -> Any:
         return object.__new__(cls)
 
-    BaseModel.__new__ = staticmethod(new)  # type: ignore[method-assign]
-    reset_model_data()
-    try:
+    with _replaced(BaseModel, "__new__", staticmethod(new)):
+        reset_model_data()
         yield
-    finally:
-        BaseModel.__new__ = original  # type: ignore[method-assign]
 
 
 class EmbeddedAws:

@@ -50,6 +50,7 @@ from .cost import (
     PRICE_REGION,
     PRICES_AS_OF,
 )
+from .progress import stderr_progress
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUTPUT = ROOT / "docs" / "cost.md"
@@ -682,6 +683,20 @@ def _usd(value: float) -> str:
     return f"{value:.2f}" if value >= 0.005 else "0.00"
 
 
+def _monthly_rows[M](header: str, monthly: Mapping[str, float], measured: Mapping[str, M], cells: Callable[[M], str], left_out: str) -> list[str]:
+    """A Markdown table of what each request (or job) costs, one row a name in `monthly` (with
+    how many a month): its measured `cells`, or "not measured" and `left_out` where it was not."""
+    columns = header.count("|") - 1
+    rows = [header, "|" + " --- |" * columns]
+    for name, n in monthly.items():
+        m = measured.get(name)
+        if m is None:
+            rows.append(f"| {name} | not measured |" + " |" * (columns - 3) + f" {n:,.0f} ({left_out}) |")
+        else:
+            rows.append(f"| {name} | {cells(m)} | {n:,.0f} |")
+    return rows
+
+
 def markdown(e: Estimate) -> str:
     bills, lean_bills = e.bills(), e.bills(e.lean)
     today = datetime.now(UTC).strftime("%Y-%m-%d")
@@ -701,30 +716,20 @@ def markdown(e: Estimate) -> str:
         f"| Amazon SNS at ${SNS_SMS_USD_CHINA} (assumed) | " + " | ".join(_usd(b.sms_sns_usd) for b in bills) + " |",
         f"| China provider at CNY {CHINA_SMS_CNY} (${CHINA_SMS_CNY / CNY_PER_USD:.4f}) | " + " | ".join(_usd(b.sms_china_usd) for b in bills) + " |",
     ]
-    per_request = [
+    per_request = _monthly_rows(
         "| Request | RRU | WRU | Round trips | SMS | Bytes stored | A month (100,000 members) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    volumes = monthly_requests(100_000)
-    for kind, n in volumes.items():
-        u = e.uses.get(kind)
-        if u is None:
-            per_request.append(f"| {kind} | not measured | | | | | {n:,.0f} (left out of the bill) |")
-            continue
-        per_request.append(f"| {kind} | {u.rru:g} | {u.wru:g} | {u.round_trips} | {u.sms} | {u.bytes_stored:,} | {n:,.0f} |")
-    job_rows = [
+        monthly_requests(100_000),
+        e.uses,
+        lambda u: f"{u.rru:g} | {u.wru:g} | {u.round_trips} | {u.sms} | {u.bytes_stored:,}",
+        "left out of the bill",
+    )
+    job_rows = _monthly_rows(
         "| Job | RRU per member acted on | WRU per member acted on | Round trips per member | Measured on | A month (100,000 members) |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    acted = monthly_job_members(100_000)
-    for job, n in acted.items():
-        j = e.jobs.get(job)
-        if j is None:
-            job_rows.append(f"| {job} | not measured | | | | {n:,.0f} (left out) |")
-            continue
-        job_rows.append(
-            f"| {job} | {j.rru:.2f} | {j.wru:.2f} | {j.round_trips:.2f} | {j.acted:,} acted of {j.measured_members:,} members | {n:,.0f} |"
-        )
+        monthly_job_members(100_000),
+        e.jobs,
+        lambda j: f"{j.rru:.2f} | {j.wru:.2f} | {j.round_trips:.2f} | {j.acted:,} acted of {j.measured_members:,} members",
+        "left out",
+    )
     small, lean_small = bills[0], lean_bills[0]
     saved = small.total - lean_small.total
     f, lf = e.fixed, e.lean
@@ -872,10 +877,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=str(DEFAULT_OUTPUT))
     parser.add_argument("--job-sizes", type=jobs.parse_sizes, default=(2_000,), help="members per table for the jobs (default 2000)")
     args = parser.parse_args(argv)
-    started = time.perf_counter()
-
-    def progress(message: str) -> None:
-        print(f"[cost {time.perf_counter() - started:5.1f}s] {message}", file=sys.stderr, flush=True)
+    progress = stderr_progress("cost")
 
     recorder = Recorder()
     recorder.install()

@@ -38,7 +38,8 @@ from typing import Any
 from localstage.aws import light_transaction_snapshots
 
 from .markdown import markdown_table
-from .recorder import Call, Recorder
+from .progress import stderr_progress
+from .recorder import Call, DynamoDBCalls, Recorder
 
 JOB_NAMES = ("expire-points", "birthday-bonus", "reengagement", "tier-review")
 DEFAULT_SIZES = (2_000, 20_000)  # issue 6; `--job-sizes` / `make bench JOB_SIZES=` to change
@@ -53,7 +54,7 @@ DUE_SLOT = {"birthday-bonus": 0, "reengagement": 1, "tier-review": 2, "expire-po
 
 
 @dataclass
-class JobMeasured:
+class JobMeasured(DynamoDBCalls):
     job: str
     size: int  # members in the table
     table_items: int  # everything in the table (members, lots, bootstrap items)
@@ -65,16 +66,8 @@ class JobMeasured:
     error: str = ""
 
     @property
-    def dynamodb(self) -> list[Call]:
-        return [c for c in self.calls if c.service == "dynamodb"]
-
-    @property
     def acted(self) -> int:
         return int(self.summary.get("members_affected", 0))
-
-    @property
-    def round_trips(self) -> int:
-        return len(self.dynamodb)
 
     def _read_items(self) -> Iterator[tuple[Call, Any]]:
         for call in self.dynamodb:
@@ -99,14 +92,6 @@ class JobMeasured:
     @property
     def index_rru(self) -> float:
         return sum(c.rru for c in self.dynamodb if c.index in KEYS_ONLY_INDEXES)
-
-    @property
-    def rru(self) -> float:
-        return sum(c.rru for c in self.dynamodb)
-
-    @property
-    def wru(self) -> float:
-        return sum(c.wru + c.gsi_wru for c in self.dynamodb)
 
     @property
     def dynamodb_seconds(self) -> float:
@@ -608,10 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--job-sizes", type=parse_sizes, default=DEFAULT_SIZES, help="members per table, comma-separated (default 2000,20000)")
     args = parser.parse_args(argv)
-    started = time.perf_counter()
-
-    def progress(message: str) -> None:
-        print(f"[bench {time.perf_counter() - started:5.1f}s] {message}", file=sys.stderr, flush=True)
+    progress = stderr_progress("bench")
 
     recorder = Recorder()
     recorder.install()

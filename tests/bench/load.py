@@ -45,6 +45,8 @@ from typing import Any
 
 from tests.support.stack import RunningStack, running_stack, set_sending_limits
 
+from .progress import stderr_progress
+
 ROOT = Path(__file__).resolve().parents[2]
 MERCHANT_KEY = "local-dev-key"  # the local stage's merchant key (localstage/bootstrap.py)
 DEFAULT_SECONDS = 30.0
@@ -415,10 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     args = parser.parse_args(argv)
-    started = time.perf_counter()
-
-    def progress(message: str) -> None:
-        print(f"[bench {time.perf_counter() - started:5.1f}s] {message}", file=sys.stderr, flush=True)
+    progress = stderr_progress("bench")
 
     result = measure_load_from(args, progress)
     for phase in result.phases:

@@ -84,6 +84,29 @@ class Call:
         return name
 
 
+class DynamoDBCalls:
+    """What a measurement's DynamoDB calls (among its recorded `calls`) add up to: round trips,
+    read and write capacity units (an index's write units included)."""
+
+    calls: list[Call]
+
+    @property
+    def dynamodb(self) -> list[Call]:
+        return [c for c in self.calls if c.service == "dynamodb"]
+
+    @property
+    def round_trips(self) -> int:
+        return len(self.dynamodb)
+
+    @property
+    def rru(self) -> float:
+        return sum(c.rru for c in self.dynamodb)
+
+    @property
+    def wru(self) -> float:
+        return sum(c.wru + c.gsi_wru for c in self.dynamodb)
+
+
 def _entity(item: dict[str, Any] | None, key: dict[str, Any] | None = None) -> str:
     for source in (item, key):
         if source and ENTITY_ATTRIBUTE in source:

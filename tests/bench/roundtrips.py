@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .recorder import Call, Recorder
+from .recorder import Call, DynamoDBCalls, Recorder
 
 MERCHANT = {"x-api-key": "local-dev-key"}
 
 
 @dataclass
-class Measured:
+class Measured(DynamoDBCalls):
     label: str
     budget: int | None
     status: int
@@ -31,24 +31,8 @@ class Measured:
     reply: Any = None
 
     @property
-    def dynamodb(self) -> list[Call]:
-        return [c for c in self.calls if c.service == "dynamodb"]
-
-    @property
     def others(self) -> list[Call]:
         return [c for c in self.calls if c.service != "dynamodb"]
-
-    @property
-    def round_trips(self) -> int:
-        return len(self.dynamodb)
-
-    @property
-    def rru(self) -> float:
-        return sum(c.rru for c in self.dynamodb)
-
-    @property
-    def wru(self) -> float:
-        return sum(c.wru + c.gsi_wru for c in self.dynamodb)
 
     @property
     def verdict(self) -> str:

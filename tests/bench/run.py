@@ -29,6 +29,7 @@ from .capacity import USD_PER_MILLION_RRU, USD_PER_MILLION_WRU, usd_per_million
 from .coldstart import ColdStart, measure_cold_start
 from .markdown import markdown_table
 from .package import Package, environment_for_chalice, measure_package
+from .progress import stderr_progress
 from .purchase_time import PurchaseTime, measure_purchase_time
 from .recorder import Recorder
 from .roundtrips import Measured, measure_round_trips
@@ -643,8 +644,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     child_env = dict(os.environ)
 
-    def progress(message: str) -> None:
-        print(f"[bench {time.perf_counter() - started:5.1f}s] {message}", file=sys.stderr, flush=True)
+    progress = stderr_progress("bench")
 
     recorder = Recorder()
     recorder.install()

@@ -134,15 +134,7 @@ def set_sending_limits(base_url: str, limits: dict[str, int] | None = None) -> d
 def run_job(stack: RunningStack, job: str, as_of: str | None = None, *, timeout: float = 300) -> tuple[int, dict[str, Any], str]:
     """`make job JOB=<job> AS_OF=<as_of>` against `stack` (`python -m localstage.job`, a
     developer's environment): its exit status, the summary it printed (JSON), its stderr."""
-    done = subprocess.run(
-        [sys.executable, "-m", "localstage.job", job, *([as_of] if as_of else []), "--state-dir", str(stack.state_dir)],
-        cwd=ROOT,
-        env=developer_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    done = run_module("localstage.job", job, *([as_of] if as_of else []), "--state-dir", str(stack.state_dir), timeout=timeout)
     start = done.stdout.find("{\n")
     summary = json.loads(done.stdout[start:]) if start >= 0 else {}
     return done.returncode, summary, done.stderr
