@@ -164,6 +164,15 @@ class ProgramRules(BaseModel):
             raise ValueError("tier ids must be unique")
         return self
 
+    @model_validator(mode="after")
+    def _lockout_outlasts_codes(self) -> ProgramRules:
+        # Sign-in judges a code before counting it (usecases/enrolment.verify): while a phone is
+        # locked out, a right guess is answered 429 like a wrong one but more slowly. A lockout
+        # that ends before the code expires would let that timing be used on the same code.
+        if self.code_failure_window_seconds < self.code_ttl_seconds:
+            raise ValueError("code_failure_window_seconds must be at least code_ttl_seconds (a lockout outlasts the code it protects)")
+        return self
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

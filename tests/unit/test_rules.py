@@ -35,6 +35,7 @@ def test_the_defaults_round_trip_through_json_as_stored_in_parameter_store():
         {"currencies": ["cny"]},
         {"currencies": ["CNYX"]},
         {"currencies": []},
+        {"code_ttl_seconds": 600, "code_failure_window_seconds": 300},
         {
             "tiers": [
                 {"id": "member", "name": "Member", "threshold": 0, "multiplier": 1},
