@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from . import keys
+from . import keys, members
 from .codes import new_code_item
 from .models import BaseItem, CodeAttempts, Member, PhoneGuard, VerificationCode
 from .unit_of_work import UnitOfWork, error_code
@@ -90,16 +90,17 @@ def swap_phone_guards(uow: UnitOfWork, member: Member, phone: str) -> None:
     uow.put("guard", PhoneGuard(keys.phone_pk(phone), keys.GUARD, member_id=member.member_id), PhoneGuard.pk.does_not_exist())
 
 
-def moved_phone_writes(phone: str, now: datetime) -> list[Action]:
-    """The member's writes of a move to `phone`, proven now (a pending operator's move ends)."""
-    return [Member.phone.set(phone), Member.phone_key.set(phone), Member.phone_verified_at.set(now), Member.moving_to_phone.remove()]
+def moved_phone_writes(member: Member, phone: str, now: datetime) -> list[Action]:
+    """The member's writes of a move to `phone`, proven now (a pending operator's move ends),
+    mirrored on `member`. Call after `swap_phone_guards`, which reads the phone it leaves."""
+    return members.field_updates(member, {"phone": phone, "phone_key": phone, "phone_verified_at": now, "moving_to_phone": None})
 
 
 def move_phone(uow: UnitOfWork, member: Member, phone: str, now: datetime) -> None:
     """Move the member to `phone`, proven now: the guards (`swap_phone_guards`) and the member
     (part `member`)."""
     swap_phone_guards(uow, member, phone)
-    uow.update("member", member, moved_phone_writes(phone, now))
+    uow.update("member", member, moved_phone_writes(member, phone, now))
 
 
 def start_phone_move(uow: UnitOfWork, member: Member, phone: str, rules: ProgramRules, now: datetime) -> str:

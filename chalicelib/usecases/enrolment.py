@@ -333,8 +333,8 @@ def _complete_phone_move(uow: UnitOfWork, member: Member, phone: str, rules: Pro
     contact_changes.swap_phone_guards(uow, member, phone)
     after = {"phone": phone_ending(phone), "moving_to_phone": None}
     add_audit(uow, Change("member", "member.phone_move.complete", "member", member.member_id, before, after, member_id=member.member_id), rules, now)
-    changes = {"phone": phone, "phone_key": phone, "phone_verified_at": now, "moving_to_phone": None, "token_epoch": int(member.token_epoch or 0) + 1}
-    return members_store.field_updates(member, changes)
+    next_epoch = {"token_epoch": int(member.token_epoch or 0) + 1}
+    return contact_changes.moved_phone_writes(member, phone, now) + members_store.field_updates(member, next_epoch)
 
 
 def _used_meanwhile(cancelled: Cancelled, phone: str, rules: ProgramRules, now: datetime) -> None:
