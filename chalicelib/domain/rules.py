@@ -44,6 +44,16 @@ class Promotion(BaseModel):
         return self
 
 
+class TagDefinition(BaseModel):
+    """A tag operators may put on members (domain/tags.py): a category the brand declares, such
+    as `vip` or `staff`, never free text about one person."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    name: str = Field(min_length=1, max_length=50, description="what operators see, in any language")
+
+
 class TopupBonus(BaseModel):
     """Top up at least `min_amount` (minor units) and get `bonus` added to the wallet."""
 
@@ -117,6 +127,7 @@ class ProgramRules(BaseModel):
     welcome_coupon_reward_id: str | None = Field(default=None, description="a reward whose coupon is issued on first verification")
     birthday_coupon_reward_id: str | None = Field(default=None, description="a reward whose coupon comes with the birthday gift")
     promotions: tuple[Promotion, ...] = ()
+    member_tags: tuple[TagDefinition, ...] = Field(default=(), description="the tags operators may put on members")
     topup_bonuses: tuple[TopupBonus, ...] = (
         # top up 500.00, get 50.00
     )
@@ -162,6 +173,12 @@ class ProgramRules(BaseModel):
             raise ValueError("tier thresholds must be strictly increasing")
         if len({t.id for t in self.tiers}) != len(self.tiers):
             raise ValueError("tier ids must be unique")
+        return self
+
+    @model_validator(mode="after")
+    def _tags_unique(self) -> ProgramRules:
+        if len({t.id for t in self.member_tags}) != len(self.member_tags):
+            raise ValueError("member tag ids must be unique")
         return self
 
     @model_validator(mode="after")

@@ -37,6 +37,7 @@ _PERSONAL = (
     Member.address,
     Member.preferences,
     Member.tags,
+    Member.operator_tags,  # labels about the person
     Member.pending_email,
     Member.moving_to_phone,
     Member.closure_reason,

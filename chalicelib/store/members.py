@@ -300,6 +300,11 @@ def tier_override_update(member: Member, override: str | None, tier: str) -> lis
     return actions
 
 
+def operator_tags_update(tags: frozenset[str]) -> list[Action]:
+    """The member's operator tags as a whole (a set attribute cannot be empty: none removes it)."""
+    return [Member.operator_tags.set(set(tags)) if tags else Member.operator_tags.remove()]
+
+
 def never_erased() -> Condition:
     """For a write that must not race the erasure: its final write has not happened."""
     condition: Condition = Member.erased.does_not_exist() | (Member.erased == False)  # noqa: E712 - a DynamoDB condition, not a comparison

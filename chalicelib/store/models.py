@@ -155,7 +155,8 @@ class Member(BaseItem, discriminator="Member"):
     # Profile the member keeps (usecases/profile.py) and closure (usecases/closure.py).
     address = MapAttribute[str, Any](null=True)
     preferences = ListAttribute[str](null=True)
-    tags = ListAttribute[str](null=True)
+    tags = ListAttribute[str](null=True)  # the member's own (profile), unlike operator_tags
+    operator_tags = UnicodeSetAttribute(null=True)  # operators' labels (usecases/operations/member_tags.py)
     pending_email = UnicodeAttribute(null=True)  # an email change waiting for its code
     # An operator's move to a new phone, waiting for the SMS code sent to it (store/contact_changes.py).
     moving_to_phone = UnicodeAttribute(null=True)

@@ -208,6 +208,10 @@ def _a_member_with_everything(api, members, outbox_path) -> dict[str, Any]:
     api.post("/v1/me/phone", {"phone": person["new_phone"]}, headers=bearer(token))
     feedback = api.post("/v1/me/feedback", {"category": "store", "text": person["feedback"]}, headers=bearer(token))
     assert feedback.status in (200, 201), feedback.text
+    rules = api.get("/v1/admin/rules").json()["rules"]
+    api.request("PUT", "/v1/admin/rules", json_body={"rules": {**rules, "member_tags": [{"id": "vip", "name": "贵宾"}]}, "reason": "tags"})
+    tagged = api.post(f"/v1/admin/members/{member_id}/tags", {"add": ["vip"], "reason": "support"})
+    assert tagged.status == 200, tagged.text
     person |= {"token": token, "member_id": member_id}
     return person
 
@@ -254,6 +258,7 @@ def test_given_a_closed_member_after_the_grace_period_then_no_item_of_the_table_
     assert _items_holding(*secrets) == []
     tombstone = stored_member(member_id)
     assert (tombstone.status, tombstone.erased, tombstone.balance) == ("closed", True, 0)
+    assert tombstone.operator_tags is None  # operators' labels for the person go too
     # the ledger is kept for accounting, by member id only, and still adds up (the balance was forfeited)
     ledger_after = [(e.entry_id, int(e.points)) for e in stored_ledger(member_id)]
     assert ledger_after[1:] == ledger_before

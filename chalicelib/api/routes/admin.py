@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ...usecases.operations import (
         member_lookup,
         member_status_and_tier,
+        member_tags,
         merchant_keys,
         phone_moves,
         points_adjustments,
@@ -43,6 +44,7 @@ else:
     audit = lazy_module("chalicelib.usecases.audit")
     member_status_and_tier = lazy_module("chalicelib.usecases.operations.member_status_and_tier")
     member_lookup = lazy_module("chalicelib.usecases.operations.member_lookup")
+    member_tags = lazy_module("chalicelib.usecases.operations.member_tags")
     merchant_keys = lazy_module("chalicelib.usecases.operations.merchant_keys")
     phone_moves = lazy_module("chalicelib.usecases.operations.phone_moves")
     points_adjustments = lazy_module("chalicelib.usecases.operations.points_adjustments")
@@ -213,6 +215,13 @@ def clear_tier_override(member_id: str) -> Response:
     _identifier(member_id, "member_id")
     body = parse_body(bp.current_request, schemas_admin.ReasonRequest)
     return json_response(member_status_and_tier.clear_tier_override(member_id, _actor(), body.reason))
+
+
+@admin_route("/v1/admin/members/{member_id}/tags", "POST")
+def change_member_tags(member_id: str) -> Response:
+    _identifier(member_id, "member_id")
+    body = parse_body(bp.current_request, schemas_admin.TagsChangeRequest)
+    return json_response(member_tags.change_tags(member_id, body.add, body.remove, _actor(), body.reason))
 
 
 # --- rewards ----------------------------------------------------------------------------------

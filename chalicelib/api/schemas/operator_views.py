@@ -25,6 +25,7 @@ def operator_member_view(member: Member, expiring: list[dict[str, Any]], tier: s
         {
             "tier": tier,
             "tier_override": member.tier_override,
+            "operator_tags": sorted(member.operator_tags or ()),
             "gender": member.gender,
             "lifecycle": member.lifecycle,
             "last_activity_on": member.last_activity_on,

@@ -100,6 +100,26 @@ class OptionalReasonRequest(Body):
     reason: Reason | None = None
 
 
+# A tag declared in the rules' member_tags (domain/tags.py).
+OperatorTag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+
+
+class TagsChangeRequest(Body):
+    """Tags to add and to remove (either may be empty, not both), and why."""
+
+    add: Annotated[list[OperatorTag], Field(default_factory=list, max_length=50)]
+    remove: Annotated[list[OperatorTag], Field(default_factory=list, max_length=50)]
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _some_change(self) -> TagsChangeRequest:
+        if not self.add and not self.remove:
+            raise ValueError("give tags to add or to remove")
+        if set(self.add) & set(self.remove):
+            raise ValueError("a tag cannot be both added and removed")
+        return self
+
+
 class RulesUpdateRequest(Body):
     """The whole rules document (as GET /v1/admin/rules returns it) and why."""
 

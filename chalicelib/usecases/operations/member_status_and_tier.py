@@ -49,7 +49,7 @@ def _wallet_not_empty(cancelled: Cancelled) -> None:
         raise InvalidState("The wallet still holds stored value; it must be refunded before the membership can close") from cancelled
 
 
-def _change_member(member_id: str, action: str, actor: str, reason: str, decide: Decide) -> dict[str, Any]:
+def change_member(member_id: str, action: str, actor: str, reason: str, decide: Decide) -> dict[str, Any]:
     """Read, decide, write the member (version-checked) with its audit entry; the member as written."""
     rules = load_rules()
 
@@ -118,7 +118,7 @@ def _restore(member: Member, now: datetime, _: ProgramRules) -> MemberWrite:
 def change_member_state(member_id: str, change: str, actor: str, reason: str) -> dict[str, Any]:
     """freeze | unfreeze | close | restore, with a reason, audited."""
     decide = {"freeze": _freeze, "unfreeze": _unfreeze, "close": _closing(reason, actor), "restore": _restore}[change]
-    return _change_member(member_id, f"member.{change}", actor, reason, decide)
+    return change_member(member_id, f"member.{change}", actor, reason, decide)
 
 
 def _known_tier(rules: ProgramRules, tier: str) -> None:
@@ -141,7 +141,7 @@ def set_tier_override(member_id: str, tier: str, actor: str, reason: str) -> dic
             {"tier": effective, "tier_override": tier},
         )
 
-    return _change_member(member_id, "member.tier_override.set", actor, reason, decide)
+    return change_member(member_id, "member.tier_override.set", actor, reason, decide)
 
 
 def clear_tier_override(member_id: str, actor: str, reason: str) -> dict[str, Any]:
@@ -158,4 +158,4 @@ def clear_tier_override(member_id: str, actor: str, reason: str) -> dict[str, An
             {"tier": member.tier, "tier_override": None},
         )
 
-    return _change_member(member_id, "member.tier_override.clear", actor, reason, decide)
+    return change_member(member_id, "member.tier_override.clear", actor, reason, decide)
