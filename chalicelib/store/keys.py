@@ -4,7 +4,7 @@
 |----------------------|----------------------|---------------|-------------------------------------------------|
 | MEMBER#<member_id>   | PROFILE              | Member        | the member, its balance, lots and tier           |
 | MEMBER#<member_id>   | PROFILE#LEDGER#<entry_id> | LedgerEntry | ledger, newest first, right after the profile |
-| MEMBER#<member_id>   | LOT#<yyyy-mm>        | Lot           | points earned in a month; by expiry via GSI      |
+| MEMBER#<member_id>   | LOT#<yyyy-mm>        | Lot           | a month points were earned in; by expiry via GSI |
 | MEMBER#<member_id>   | REDEMPTION#<key>     | Redemption    | idempotent redemption per client key             |
 | MEMBER#<member_id>   | COUPON#<code>        | Coupon        | the member's coupons                             |
 | PHONE#<e164>         | GUARD                | PhoneGuard    | one member per phone (conditional put)           |

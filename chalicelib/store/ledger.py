@@ -1,8 +1,9 @@
 """The points books: immutable ledger entries and the lots points are earned in.
 
 Ledger entries sort right after their member's PROFILE item with ids that run backwards in time
-(keys.py), so one query returns the member and its newest entries. A lot records what a member
-earned in a month, under the day it expires (the sparse `lots_by_expiry` index the expiry job reads).
+(keys.py), so one query returns the member and its newest entries. A lot records that a member
+earned in a month, under the day it expires (the sparse `lots_by_expiry` index the expiry job reads);
+what is left of it is on the member (`lots`), what went into it is in the ledger entries that name it.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from ..settings import get_settings
 from . import keys
+from .members import as_dict
 from .models import BaseItem, LedgerEntry, Lot, Member
 from .paging import Page, decode_cursor, encode_cursor, head_and_entries, query_page
 from .unit_of_work import UnitOfWork
@@ -25,14 +28,28 @@ def new_entry_id(now: datetime) -> str:
     return f"{_MAX_MILLIS - int(now.timestamp() * 1000):013d}-{secrets.token_hex(4)}"
 
 
-def ledger_entry(member_id: str, kind: str, points: int, balance_after: int, ref: str | None, now: datetime) -> LedgerEntry:
-    """One immutable entry, to put in the unit of work that changes the balance to `balance_after`."""
+def ledger_entry(
+    member_id: str, kind: str, points: int, balance_after: int, ref: str | None, now: datetime, *, lot: str | None = None
+) -> LedgerEntry:
+    """One immutable entry, to put in the unit of work that changes the balance to `balance_after`;
+    `lot` names the month whose lot points earned go into (with `open_lot` in the same unit)."""
     entry_id = new_entry_id(now)
-    return LedgerEntry.new((keys.member_pk(member_id), keys.ledger_sk(entry_id)), entry_id, kind, balance_after, ref, now, points=points)
+    return LedgerEntry.new((keys.member_pk(member_id), keys.ledger_sk(entry_id)), entry_id, kind, balance_after, ref, now, points=points, lot=lot)
 
 
-def add_lot_points(tx: UnitOfWork, member_id: str, month: str, points: int, expires: date) -> None:
-    """Record that `member_id` earned in `month` (an upsert), under the day it expires (the expiry index)."""
+def open_lot(tx: UnitOfWork, member_id: str, month: str, expires: date, *, held: Any) -> None:
+    """Put the lot of `month` on the expiry index (under the day it `expires`), unless `held`, the
+    member's `lots` as read for this unit of work, already shows it.
+
+    Invariant: a month in a member's `lots` has its Lot item. Points only enter `lots` through a
+    unit of work that calls this and also writes the member conditioned on the version it was read
+    at, so a month `held` shows was opened by an earlier, committed unit, and cannot have left
+    `lots` meanwhile. Only a month's first points (or the first after its lot was used up or
+    clawed back) write the lot: every later earning in the month spares a transactional write
+    (2 WRU). The lot holds no running total: what was earned into it is the sum of the ledger
+    entries naming it (`lot`), plus `earned` on lots written before entries named theirs."""
+    if int(as_dict(held).get(month, 0)) > 0:
+        return
     expires_on = expires.isoformat()
     shard = keys.shard_of(member_id, get_settings().index_shards)
     lot = Lot(keys.member_pk(member_id), keys.lot_sk(month))
@@ -43,12 +60,21 @@ def add_lot_points(tx: UnitOfWork, member_id: str, month: str, points: int, expi
             Lot.entity.set(Lot),
             Lot.member_id.set(member_id),
             Lot.month.set(month),
-            Lot.earned.add(points),
             Lot.expires_on.set(expires_on),
             Lot.expiry_bucket.set(keys.expiry_bucket(expires_on, shard)),
             Lot.expiry_member.set(keys.expiry_member(member_id, month)),
         ],
     )
+
+
+def lot_earnings(lots: list[Lot], entries: list[LedgerEntry]) -> dict[str, int]:
+    """Points earned into each lot (by month): what a lot recorded itself (`earned`, lots written
+    before ledger entries named their lot) plus the entries that name it."""
+    earned = {str(lot.month): int(lot.earned or 0) for lot in lots}
+    for entry in entries:
+        if entry.lot and entry.lot in earned:
+            earned[entry.lot] += int(entry.points)
+    return earned
 
 
 @dataclass(frozen=True)

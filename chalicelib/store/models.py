@@ -251,14 +251,17 @@ class BookEntry(BaseItem):
 
 class LedgerEntry(BookEntry, discriminator="LedgerEntry"):
     points = NumberAttribute()
+    lot = UnicodeAttribute(null=True)  # points earned: the month of the lot they went into (ledger.open_lot)
 
 
 class Lot(BaseItem, discriminator="Lot"):
-    """Points earned in one month; what is left of it is on the Member (`lots`)."""
+    """A month a member earned points in, under the day they expire (the expiry index): written
+    with the month's first points only (ledger.open_lot). What is left of it is on the Member
+    (`lots`); what went into it, in the ledger entries that name it (`LedgerEntry.lot`)."""
 
     member_id = UnicodeAttribute()
     month = UnicodeAttribute()
-    earned = NumberAttribute(default=0)
+    earned = NumberAttribute(null=True)  # only on lots written before ledger entries named their lot
     expires_on = UnicodeAttribute()
     expiry_bucket = UnicodeAttribute()
     expiry_member = UnicodeAttribute()

@@ -38,8 +38,7 @@ def _gift(member: Member, ctx: JobContext) -> MemberChange:
     if points:
         state = earn(points_state(member), points, month, qualifying=False)
         change.actions += points_update(state)
-        change.entries.append(("bonus", points, f"birthday:{ctx.as_of.year}"))
-        change.lots.append((month, points))
+        change.entries.append(("bonus", points, f"birthday:{ctx.as_of.year}", month))
         change.result.points += points
     coupon = gift_coupon(member.member_id, "birthday", ctx.rules.birthday_coupon_reward_id, ctx.rules, ctx.now_local)
     if coupon is not None:

@@ -17,8 +17,9 @@ from ..domain.points import expiring_summary
 from ..observability import logger
 from ..store import member_data
 from ..store.contact_changes import change_kind_of
+from ..store.ledger import lot_earnings
 from ..store.members import points_state
-from ..store.models import BaseItem, LedgerEntry, Member, VerificationCode
+from ..store.models import BaseItem, LedgerEntry, Lot, Member, VerificationCode
 from ..store.parameters import load_rules
 from .common import plain
 from .sessions import MemberSession
@@ -64,6 +65,8 @@ def export_member_data(session: MemberSession) -> dict[str, Any]:
     sections: dict[str, list[dict[str, Any]]] = {}
     pending: list[dict[str, Any]] = []
     order_ids: dict[str, None] = {}
+    # A lot keeps no running total (store/ledger.open_lot): what went into it comes from the ledger.
+    earned = lot_earnings([i for i in items if isinstance(i, Lot)], [i for i in items if isinstance(i, LedgerEntry)])
     for item in items:
         kind = member_data.kind_of(item)
         if isinstance(item, Member) or kind in _SKIPPED:
@@ -73,7 +76,10 @@ def export_member_data(session: MemberSession) -> dict[str, Any]:
             continue
         if isinstance(item, LedgerEntry) and item.kind in ("earn", "refund") and item.ref:
             order_ids[item.ref] = None
-        sections.setdefault(_SECTIONS.get(kind, _snake(kind)), []).append(export_item(item))
+        exported = export_item(item)
+        if isinstance(item, Lot):
+            exported["earned"] = earned[str(item.month)]
+        sections.setdefault(_SECTIONS.get(kind, _snake(kind)), []).append(exported)
     orders = [export_item(order) for order in member_data.orders(order_ids)]
     sections["orders"] = sorted((o for o in orders if o.get("member_id") == member_id), key=lambda o: o.get("created_at", ""))
     logger.info("member data exported", extra={"member_id": member_id, "records": sum(len(v) for v in sections.values())})

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..domain.points import earn, lot_expires_on, month_key
 from ..domain.rules import ProgramRules
 from ..store.coupons import add_coupon
-from ..store.ledger import add_lot_points, ledger_entry
+from ..store.ledger import ledger_entry, open_lot
 from ..store.members import apply_points, points_state, points_update
 from ..store.models import Member
 from ..store.unit_of_work import UnitOfWork
@@ -41,10 +41,10 @@ def add_joining_benefits(tx: UnitOfWork, member: Member, rules: ProgramRules, no
         for n, (ref, points) in enumerate(bonuses):
             state = earn(state, points, month, qualifying=False)
             # A millisecond apart so the ledger (newest first) lists them in a stable order.
-            entry = ledger_entry(member.member_id, "bonus", points, state.balance, ref, now + timedelta(milliseconds=n))
+            entry = ledger_entry(member.member_id, "bonus", points, state.balance, ref, now + timedelta(milliseconds=n), lot=month)
             tx.put("ledger" if n == 0 else f"ledger{n}", entry)
         actions += points_update(state)
-        add_lot_points(tx, member.member_id, month, sum(points for _, points in bonuses), lot_expires_on(month, rules.points_validity_months))
+        open_lot(tx, member.member_id, month, lot_expires_on(month, rules.points_validity_months), held=member.lots)
         apply_points(member, state)
     coupon = gift_coupon(member.member_id, "welcome", rules.welcome_coupon_reward_id, rules, now)
     if coupon is not None:

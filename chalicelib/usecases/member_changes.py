@@ -20,7 +20,7 @@ from ..domain.clock import utcnow
 from ..domain.points import lot_expires_on
 from ..domain.rules import ProgramRules
 from ..store.coupons import add_coupon
-from ..store.ledger import add_lot_points, ledger_entry
+from ..store.ledger import ledger_entry, open_lot
 from ..store.members import get_member
 from ..store.unit_of_work import UnitOfWork, run
 from .messaging import Decision, add_deferral, decide, deliver_now
@@ -66,8 +66,8 @@ class MemberChange:
     """What a job decided for one member: member writes, ledger entries, lots, coupons, a message."""
 
     actions: list[Action] = field(default_factory=list)
-    entries: list[tuple[str, int, str]] = field(default_factory=list)  # kind, signed points, ref
-    lots: list[tuple[str, int]] = field(default_factory=list)  # month, points earned
+    # kind, signed points, ref, and for points earned the month of their lot (ledger.open_lot)
+    entries: list[tuple[str, int, str, str | None]] = field(default_factory=list)
     coupons: list[Coupon] = field(default_factory=list)  # issued with the change (store/coupons.py)
     message: Decision | None = None
     message_ref: str = ""
@@ -123,11 +123,14 @@ def change_member(member: Member, ctx: JobContext, decide_change: Callable[[Memb
 
 def _write(uow: UnitOfWork, member: Member, change: MemberChange, rules: ProgramRules, now: datetime) -> None:
     balance = int(member.balance)
-    for n, (kind, points, ref) in enumerate(change.entries):
+    lots: dict[str, None] = {}
+    for n, (kind, points, ref, lot) in enumerate(change.entries):
         balance += points
-        uow.put(f"ledger{n}", ledger_entry(member.member_id, kind, points, balance, ref, now + timedelta(microseconds=n)))
-    for month, points in change.lots:
-        add_lot_points(uow, member.member_id, month, points, lot_expires_on(month, rules.points_validity_months))
+        uow.put(f"ledger{n}", ledger_entry(member.member_id, kind, points, balance, ref, now + timedelta(microseconds=n), lot=lot))
+        if lot is not None:
+            lots[lot] = None
+    for month in lots:
+        open_lot(uow, member.member_id, month, lot_expires_on(month, rules.points_validity_months), held=member.lots)
     for n, coupon in enumerate(change.coupons):
         add_coupon(uow, coupon, f"coupon{n}")
     actions = list(change.actions)

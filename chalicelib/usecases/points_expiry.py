@@ -28,7 +28,7 @@ def _expiry(member: Member, ctx: JobContext) -> MemberChange:
     expiry = expire_due(points_state(member), ctx.as_of, ctx.rules.points_validity_months)
     if not expiry.expired:
         return change.skipping("nothing_due")
-    change.entries += [("expire", -points, f"lot:{month}") for month, points in expiry.expired]
+    change.entries += [("expire", -points, f"lot:{month}", None) for month, points in expiry.expired]
     change.result.points += expiry.points
     change.actions += points_update(expiry.state)
     return change

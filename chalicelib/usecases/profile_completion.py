@@ -13,7 +13,7 @@ from ..domain.membership import Status
 from ..domain.points import earn, lot_expires_on, month_key
 from ..domain.profile import earns_completion_bonus
 from ..domain.rules import ProgramRules
-from ..store.ledger import add_lot_points, ledger_entry
+from ..store.ledger import ledger_entry, open_lot
 from ..store.members import as_dict, points_state, points_update
 from ..store.models import Member
 from ..store.profile import profile_writes
@@ -52,6 +52,6 @@ def add_completion_bonus(
         month = month_key(today_in(rules.zone, now))
         state = earn(points_state(member), points, month, qualifying=False)
         writes += points_update(state)
-        uow.put("ledger", ledger_entry(member.member_id, "bonus", points, state.balance, COMPLETION_REF, now))
-        add_lot_points(uow, member.member_id, month, points, lot_expires_on(month, rules.points_validity_months))
+        uow.put("ledger", ledger_entry(member.member_id, "bonus", points, state.balance, COMPLETION_REF, now, lot=month))
+        open_lot(uow, member.member_id, month, lot_expires_on(month, rules.points_validity_months), held=member.lots)
     return Completion(True, points, writes)

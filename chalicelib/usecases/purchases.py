@@ -22,7 +22,7 @@ from ..observability import count, logger
 from ..store import members, orders
 from ..store.codes import invitation_reservation
 from ..store.idempotency import Replay, existing_record, new_write_token, put_record, replay
-from ..store.ledger import add_lot_points, ledger_entry
+from ..store.ledger import ledger_entry, open_lot
 from ..store.models import Order, Refund
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
@@ -136,8 +136,8 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
             actions += referral.member_actions if referral else []
             members.update_member(uow, member, actions)
         if points:
-            uow.put("ledger", ledger_entry(member.member_id, "earn", points, state.balance, request.order_id, now))
-            add_lot_points(uow, member.member_id, month, points, lot_expires_on(month, rules.points_validity_months))
+            uow.put("ledger", ledger_entry(member.member_id, "earn", points, state.balance, request.order_id, now, lot=month))
+            open_lot(uow, member.member_id, month, lot_expires_on(month, rules.points_validity_months), held={} if is_new else member.lots)
 
         def explain(cancelled: Cancelled) -> _Recorded | None:
             order = existing_record(cancelled, "order", Order, orders.order_key(request.order_id))

@@ -26,7 +26,7 @@ from ..domain.rules import ProgramRules
 from ..notify.sender import Message
 from ..observability import count, logger
 from ..store import referrals
-from ..store.ledger import add_lot_points, ledger_entry
+from ..store.ledger import ledger_entry, open_lot
 from ..store.members import points_state, points_update
 from ..store.models import Member
 from ..store.unit_of_work import UnitOfWork, Writes
@@ -103,8 +103,9 @@ def settle_referral_on_purchase(uow: UnitOfWork, member: Member, rules: ProgramR
         month = month_key(today)
         state = earn(points_state(referrer), points, month, qualifying=False)
         uow.update("referrer", referrer, points_update(state))
-        uow.put("referrer_ledger", ledger_entry(referrer.member_id, "bonus", points, state.balance, f"referral:{record.referral_id}", now))
-        add_lot_points(uow, referrer.member_id, month, points, lot_expires_on(month, rules.points_validity_months))
+        entry = ledger_entry(referrer.member_id, "bonus", points, state.balance, f"referral:{record.referral_id}", now, lot=month)
+        uow.put("referrer_ledger", entry)
+        open_lot(uow, referrer.member_id, month, lot_expires_on(month, rules.points_validity_months), held=referrer.lots)
         settlement.message = Message(
             channel="sms",
             to=referrer.phone,

@@ -91,6 +91,7 @@ CNY_PER_USD = 7.2  # an assumption: the 2024-2025 range was about 7.1 to 7.3
 ACTIVE_SHARE = 0.30  # members who buy at least once in a month
 PURCHASES_PER_ACTIVE = 2.0
 BY_PHONE_SHARE = 0.20  # the till types the phone; the rest scan the member's code (by member id)
+MONTHS_FIRST_SHARE = min(1.0, 1 / PURCHASES_PER_ACTIVE)  # a known member's first purchase of the month: opens its lot
 UNKNOWN_PHONE_SHARE = 0.02  # purchases by a phone the programme does not know: enrols a pending member, one invite SMS
 REFUND_SHARE = 0.03  # of purchases
 NEW_MEMBER_SHARE = 0.02  # of members, a month: sign up and verify (first sign-in)
@@ -223,9 +224,13 @@ def monthly_requests(members: int) -> dict[str, float]:
     sessions = sign_ins + new
     wallets = active * WALLET_SHARE
     known = purchases * (1 - UNKNOWN_PHONE_SHARE)
+    # A member's first purchase of a month also opens the month's lot (store/ledger.open_lot); it is
+    # measured by phone and priced so whichever way the member is named (by id it reads 0.5 RRU more).
+    firsts = known * MONTHS_FIRST_SHARE
     return {
-        "POST /v1/purchases (by phone)": known * BY_PHONE_SHARE,
-        "POST /v1/purchases (by member id)": known * (1 - BY_PHONE_SHARE),
+        "POST /v1/purchases (by phone)": (known - firsts) * BY_PHONE_SHARE,
+        "POST /v1/purchases (by phone, the month's first)": firsts,
+        "POST /v1/purchases (by member id)": (known - firsts) * (1 - BY_PHONE_SHARE),
         "POST /v1/purchases (unknown phone)": purchases * UNKNOWN_PHONE_SHARE,
         "POST /v1/purchases/{order_id}/refunds": purchases * REFUND_SHARE,
         "POST /v1/signup": new,
@@ -758,7 +763,9 @@ def markdown(e: Estimate) -> str:
         "",
         f"A month, per member: {ACTIVE_SHARE:.0%} of members buy, {PURCHASES_PER_ACTIVE:g} purchases each ({BY_PHONE_SHARE:.0%} "
         f"reported by phone, the rest by member id; {UNKNOWN_PHONE_SHARE:.0%} by a phone the programme does not know, which enrols a "
-        f"pending member and sends an invite), {REFUND_SHARE:.0%} of purchases refunded; {NEW_MEMBER_SHARE:.0%} of members join "
+        f"pending member and sends an invite; a known member's first purchase of the month, {MONTHS_FIRST_SHARE:.0%} of theirs, "
+        "also opens that month's points lot: priced as measured by phone), "
+        f"{REFUND_SHARE:.0%} of purchases refunded; {NEW_MEMBER_SHARE:.0%} of members join "
         f"(sign-up and first sign-in, one SMS each); active members sign in {SIGN_INS_PER_ACTIVE:g} times (a code by SMS: access "
         f"tokens last 15 minutes) and read their balance {ME_READS_PER_SIGN_IN:g} times, their ledger {LEDGER_READS_PER_SIGN_IN:g}, "
         f"the rewards {REWARDS_READS_PER_SIGN_IN:g} per sign-in; {REDEMPTIONS_PER_ACTIVE:g} redemptions per active member; "

@@ -3,8 +3,13 @@
 Each sample is a new `python -c` whose own `time.perf_counter()` brackets the
 import, so interpreter start-up is left out. Runs alternate (app, boto3,
 app, ...) so that machine noise hits both alike; one discarded run of each
-first makes sure the bytecode caches exist. One more `-X importtime` run of
-the app says where its import time goes.
+first writes the bytecode caches, into a fresh folder of their own
+(`PYTHONPYCACHEPREFIX`, and `PYTHONDONTWRITEBYTECODE` lifted): so neither side
+compiles source in a measured run, whatever caches the checkout has and
+whether the shell forbids writing them (with it forbidden and the app's caches
+stale, every sample compiled a few dozen of the app's modules again, which
+`import boto3`, with the venv's caches, never did). One more `-X importtime`
+run of the app says where its import time goes.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +89,12 @@ def _self_time_by_package(root: Path, env: dict[str, str]) -> dict[str, float]:
 
 
 def measure_cold_start(root: Path, env: dict[str, str], runs: int = 7) -> ColdStart:
+    with tempfile.TemporaryDirectory(prefix="huiyuan-pycache-") as caches:
+        env = {name: value for name, value in env.items() if name != "PYTHONDONTWRITEBYTECODE"}
+        return _measure(root, {**env, "PYTHONPYCACHEPREFIX": caches}, runs)
+
+
+def _measure(root: Path, env: dict[str, str], runs: int) -> ColdStart:
     result = ColdStart()
     try:
         _import_seconds("app", root, env)

@@ -89,6 +89,38 @@ class _Driver:
         self.session.client("dynamodb").delete_item(TableName=self.table_name, Key={"pk": {"S": keys.phone_pk(phone)}, "sk": {"S": keys.SENT}})
         self.expect(self.api.post("/v1/auth/code", {"phone": phone}), 202)
 
+    def turn_the_month(self, member_id: str) -> None:
+        """Setup only: the member as on the first of a month. The lot of the month they earned in
+        becomes the previous month's (on the member and as its Lot item), so their next points
+        open a new lot (store/ledger.open_lot): the month's first purchase."""
+        from chalicelib.domain.points import add_months, lot_expires_on
+        from chalicelib.store import keys
+        from chalicelib.store.members import member_shard
+
+        client = self.session.client("dynamodb")
+        pk = keys.member_pk(member_id)
+        lots = client.get_item(TableName=self.table_name, Key={"pk": {"S": pk}, "sk": {"S": keys.PROFILE}})["Item"]["lots"]["M"]
+        month = max(lots)
+        year, mon = add_months(int(month[:4]), int(month[5:7]), -1)
+        before = f"{year:04d}-{mon:02d}"
+        client.update_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": pk}, "sk": {"S": keys.PROFILE}},
+            UpdateExpression="SET lots.#before = lots.#month REMOVE lots.#month",
+            ExpressionAttributeNames={"#before": before, "#month": month},
+        )
+        lot = client.get_item(TableName=self.table_name, Key={"pk": {"S": pk}, "sk": {"S": keys.lot_sk(month)}})["Item"]
+        client.delete_item(TableName=self.table_name, Key={"pk": {"S": pk}, "sk": {"S": keys.lot_sk(month)}})
+        expires = lot_expires_on(before, 12).isoformat()
+        lot.update(
+            sk={"S": keys.lot_sk(before)},
+            month={"S": before},
+            expires_on={"S": expires},
+            expiry_bucket={"S": keys.expiry_bucket(expires, member_shard(member_id))},
+            expiry_member={"S": keys.expiry_member(member_id, before)},
+        )
+        client.put_item(TableName=self.table_name, Item=lot)
+
     def purchase(self, order_id: str, amount: int, phone: str) -> Any:
         body = {"order_id": order_id, "phone": phone, "amount": amount, "currency": "CNY", "store_id": "store-001"}
         return self.api.post("/v1/purchases", body, headers=MERCHANT)
@@ -155,6 +187,17 @@ def measure_round_trips(recorder: Recorder) -> list[Measured]:
         results.append(
             d.measure("POST /v1/purchases (replay)", None, 200, lambda: d.purchase(order_id, 12_850, member), "same order_id and body again")
         )
+        # The month's first purchase opens its lot (a Lot item, on the expiry index); the others do not.
+        d.turn_the_month(str(results[-1].reply.json()["member_id"]))
+        results.append(
+            d.measure(
+                FIRST_OF_MONTH,
+                2,
+                201,
+                lambda: d.purchase(f"ord-{uuid.uuid4().hex[:12]}", 12_850, member),
+                "known active member, first points of the month",
+            )
+        )
 
         # Purchase by an unknown phone: enrols a pending member.
         d.expect(d.purchase(f"ord-{uuid.uuid4().hex[:12]}", 5_000, d.phone()), 201)  # warm-up
@@ -191,9 +234,11 @@ def measure_round_trips(recorder: Recorder) -> list[Measured]:
     return sorted(results, key=lambda m: order.get(m.label, len(order)))
 
 
+FIRST_OF_MONTH = "POST /v1/purchases (by phone, the month's first)"
 REPORT_ORDER = (
     "POST /v1/purchases (by phone)",
     "POST /v1/purchases (replay)",
+    FIRST_OF_MONTH,
     "POST /v1/purchases (unknown phone)",
     "POST /v1/me/redemptions",
     "GET /v1/me",

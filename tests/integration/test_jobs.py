@@ -12,7 +12,7 @@ from chalicelib.store import keys
 from chalicelib.store.members import member_shard
 from chalicelib.store.models import DeferredMessage, Member
 from localstage.job import run
-from tests.integration.conftest import bearer
+from tests.integration.conftest import MERCHANT, bearer
 from tests.support.books import balance_that_adds_up, stored_member
 from tests.support.outbox import messages
 
@@ -154,12 +154,12 @@ def _backdate_points(member_id: str, month: str, points: int) -> str:
     lots = {**member.lots.as_dict(), month: points}
     expires = lot_expires_on(month, 12)
     member.update(actions=[Member.lots.set(lots), Member.balance.add(points)])
-    from chalicelib.store.ledger import add_lot_points, ledger_entry
+    from chalicelib.store.ledger import ledger_entry, open_lot
     from chalicelib.store.unit_of_work import UnitOfWork
 
-    ledger_entry(member_id, "earn", points, int(member.balance), f"old-{month}", datetime.now(UTC) - timedelta(days=400)).save()
+    ledger_entry(member_id, "earn", points, int(member.balance), f"old-{month}", datetime.now(UTC) - timedelta(days=400), lot=month).save()
     lot = UnitOfWork()
-    add_lot_points(lot, member_id, month, points, expires)
+    open_lot(lot, member_id, month, expires, held={})
     lot.commit()
     return expires.isoformat()
 
@@ -184,6 +184,41 @@ def test_given_a_lot_whose_date_has_come_then_what_is_left_expires_once_and_spen
     again = run("expire-points", expires, False)
     assert again["points_moved"] == 0
     assert balance_that_adds_up(member_id) == 100
+
+
+def test_given_several_earnings_in_a_month_when_its_lot_expires_then_every_point_left_of_them_expires(api, members):
+    # Only the month's first points write its Lot (the expiry index entry); later purchases in the
+    # month add to what the member holds of that lot, and expire with it all the same.
+    token, body = members.verified()  # the welcome bonus opens this month's lot
+    member_id, phone = body["member"]["member_id"], body["member"]["phone"]
+    assert members.purchase("o-1", 20000, phone=phone).status == 201
+    assert members.purchase("o-2", 30000, phone=phone).status == 201
+    assert api.post("/v1/me/redemptions", {"reward_id": "coffee"}, headers={**bearer(token), "Idempotency-Key": "k"}).status == 201
+    month = f"{today():%Y-%m}"
+    assert balance_that_adds_up(member_id) == 100 + 200 + 300 - 500
+    lots = api.get("/v1/me/export", headers=bearer(token)).json()["points_lots"]
+    assert [(lot["month"], lot["earned"]) for lot in lots] == [(month, 600)]
+
+    expires = lot_expires_on(month, 12).isoformat()
+    result = run("expire-points", expires, False)
+    assert result["points_moved"] == 100 and result["members_affected"] == 1
+    assert balance_that_adds_up(member_id) == 0
+    ledger = api.get("/v1/me/ledger", headers=bearer(token)).json()["items"]
+    assert (ledger[0]["kind"], ledger[0]["points"], ledger[0]["ref"]) == ("expire", -100, f"lot:{month}")
+
+
+def test_given_a_lot_clawed_back_to_nothing_when_the_member_earns_again_that_month_then_the_new_points_expire_too(api, members):
+    # A full refund takes the month out of what the member holds; the next purchase opens the lot again.
+    phone = members.phone()
+    first = members.purchase("o-1", 10000, phone=phone)  # enrols a pending member with 100 points
+    member_id = first.json()["member_id"]
+    assert api.post("/v1/purchases/o-1/refunds", {"refund_id": "r-1", "amount": 10000}, headers=MERCHANT).json()["balance"] == 0
+    assert stored_member(member_id).lots.as_dict() == {}
+    assert members.purchase("o-2", 20000, phone=phone).json()["balance"] == 200
+
+    result = run("expire-points", lot_expires_on(f"{today():%Y-%m}", 12).isoformat(), False)
+    assert result["points_moved"] == 200
+    assert balance_that_adds_up(member_id) == 0
 
 
 def test_given_points_expiring_in_30_days_then_one_reminder_deferred_past_quiet_hours_and_sent_by_send_deferred(api, members, outbox_path):

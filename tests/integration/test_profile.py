@@ -459,7 +459,10 @@ def test_given_an_active_member_then_the_export_holds_everything_stored_about_th
     assert [(e["kind"], e["points"]) for e in data["ledger"]] == [("redeem", -500), ("earn", 600), ("bonus", 50), ("bonus", 100)]
     assert [o["order_id"] for o in data["orders"]] == ["o-1"] and data["orders"][0]["amount"] == 60000
     assert [c["reward_id"] for c in data["coupons"]] == ["coffee"]
-    assert len(data["redemptions"]) == 1 and data["points_lots"]
+    assert len(data["redemptions"]) == 1
+    # one lot this month: everything earned into it (the bonuses and the purchase), whatever was spent since
+    assert [lot["earned"] for lot in data["points_lots"]] == [100 + 50 + 600]
+    assert all(e["lot"] == data["points_lots"][0]["month"] for e in data["ledger"] if e["points"] > 0)
     assert data["pending_changes"][0]["change"] == "email" and data["pending_changes"][0]["target"] == "new@example.cn"
     text = reply.text
     for secret in ('"pk"', '"sk"', '"digest"', '"salt"', '"nonce"', '"version"', '"fingerprint"', '"write_token"', "MEMBER#", "PHONE#"):

@@ -25,7 +25,9 @@ def _line(bill: bc.Bill, component: str) -> bc.Line:
 def test_given_the_profile_when_a_brand_has_a_million_members_then_its_purchases_follow_the_stated_shares():
     volumes = bc.monthly_requests(1_000_000)
     purchases = 1_000_000 * bc.ACTIVE_SHARE * bc.PURCHASES_PER_ACTIVE
-    assert volumes[PURCHASE] == pytest.approx(purchases * (1 - bc.UNKNOWN_PHONE_SHARE) * (1 - bc.BY_PHONE_SHARE))
+    known = purchases * (1 - bc.UNKNOWN_PHONE_SHARE)
+    assert volumes[PURCHASE] == pytest.approx(known * (1 - bc.MONTHS_FIRST_SHARE) * (1 - bc.BY_PHONE_SHARE))
+    assert volumes["POST /v1/purchases (by phone, the month's first)"] == pytest.approx(known * bc.MONTHS_FIRST_SHARE)
     assert volumes["POST /v1/purchases (unknown phone)"] == pytest.approx(purchases * bc.UNKNOWN_PHONE_SHARE)
     assert volumes["POST /v1/auth/code"] == volumes["POST /v1/auth/verify (returning)"]
 

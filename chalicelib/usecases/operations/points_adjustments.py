@@ -17,7 +17,7 @@ from ...domain.points import NotEnoughPoints, earn, lot_expires_on, month_key, s
 from ...observability import count, logger
 from ...store.adjustments import adjustment_key, member_and_adjustment, new_adjustment
 from ...store.idempotency import existing_record, new_write_token, put_record, replay
-from ...store.ledger import add_lot_points, ledger_entry
+from ...store.ledger import ledger_entry, open_lot
 from ...store.members import points_state, points_update
 from ...store.models_admin import Adjustment
 from ...store.parameters import load_rules
@@ -56,7 +56,8 @@ def adjust_points(member_id: str, request: AdjustmentRequest, actor: str) -> Ans
                 new_state = spend(state, -request.points)
             except NotEnoughPoints:
                 raise InsufficientPoints(f"The balance is {state.balance}; it cannot go below zero") from None
-        entry = ledger_entry(member_id, "adjust", request.points, new_state.balance, request.adjustment_id, now)
+        lot = month if request.points > 0 else None
+        entry = ledger_entry(member_id, "adjust", request.points, new_state.balance, request.adjustment_id, now, lot=lot)
         body: dict[str, Any] = {
             "adjustment_id": request.adjustment_id,
             "member_id": member_id,
@@ -73,8 +74,8 @@ def adjust_points(member_id: str, request: AdjustmentRequest, actor: str) -> Ans
         )
         uow.update("member", member, points_update(new_state))
         uow.put("ledger", entry)
-        if request.points > 0:
-            add_lot_points(uow, member_id, month, request.points, lot_expires_on(month, rules.points_validity_months))
+        if lot is not None:
+            open_lot(uow, member_id, lot, lot_expires_on(lot, rules.points_validity_months), held=member.lots)
         change = Change(
             actor,
             "points.adjust",
