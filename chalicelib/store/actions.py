@@ -49,10 +49,11 @@ def action_counts_update(counts: dict[str, dict[str, Any]]) -> list[Action]:
 
 
 def last_check_in(member: Member) -> dict[str, Any]:
-    """The member's last daily check-in: `on` (ISO day), `streak`, `answer` (its first answer);
-    {} before the first."""
+    """The member's last daily check-in: `on` (ISO day), `streak`, `answer` (its first answer)
+    and `write_token` (of the request that made it: a retry whose answer was lost is told from
+    another request); {} before the first."""
     return as_dict(member.check_in)
 
 
-def check_in_update(on: str, streak: int, answer: dict[str, Any]) -> list[Action]:
-    return [Member.check_in.set({"on": on, "streak": streak, "answer": answer})]
+def check_in_update(on: str, streak: int, answer: dict[str, Any], write_token: str) -> list[Action]:
+    return [Member.check_in.set({"on": on, "streak": streak, "answer": answer, "write_token": write_token})]

@@ -31,7 +31,7 @@ from ..domain.points import earn, lot_expires_on, month_key
 from ..domain.rules import CHECK_IN, CheckInRule, ProgramRules
 from ..observability import count, logger
 from ..store import actions as store
-from ..store.idempotency import existing_record, new_write_token, plain, put_record, replay
+from ..store.idempotency import Replay, existing_record, new_write_token, plain, put_record, replay
 from ..store.ledger import add_lot_points, ledger_entry
 from ..store.members import points_state, points_update, update_member
 from ..store.models_engagement import ActionEvent
@@ -146,6 +146,7 @@ def check_in_today(session: MemberSession) -> Answer:
     day: 200 and the first one's answer (nothing awarded again); check-in off: 422
     action_not_offered; frozen: 403 member_frozen."""
     rules = load_rules()
+    write_token = new_write_token()
 
     def attempt(uow: UnitOfWork) -> Answer:
         now = utcnow()
@@ -153,7 +154,9 @@ def check_in_today(session: MemberSession) -> Answer:
         member = open_member(session)
         last = store.last_check_in(member)
         if last.get("on") == today.isoformat():
-            return Answer(200, plain(last.get("answer") or {}), replayed=True)
+            # Today's check-in is done: its answer (this request's own, if its answer was lost).
+            first = Replay(plain(last.get("answer") or {}), own_write=last.get("write_token") == write_token)
+            return replayed(first)
         if not rules.check_in.enabled:
             raise ActionNotOffered("This program has no daily check-in")
         require_may_earn(member.status)
@@ -170,7 +173,7 @@ def check_in_today(session: MemberSession) -> Answer:
             "next_streak_bonus": _next_bonus(rules.check_in, made.streak),
             "checked_in_at": iso(now),
         }
-        writes = store.check_in_update(today.isoformat(), made.streak, body) + activity_actions(member, rules, today)
+        writes = store.check_in_update(today.isoformat(), made.streak, body, write_token) + activity_actions(member, rules, today)
         if made.total:
             writes += points_update(state)
             uow.put("ledger", ledger_entry(member.member_id, CHECK_IN, made.total, state.balance, f"check_in:{today.isoformat()}", now))

@@ -320,3 +320,55 @@ def test_every_action_record_is_kept_outside_the_member_partition_keyed_by_store
     _, member_id = _member(members)
     _report(api, member_id, "rv-1", store_id="sh-01")
     assert [(i.pk, i.sk) for i in BaseItem.scan() if isinstance(i, ActionEvent)] == [("ACTION#sh-01#rv-1", "ACTION")]
+
+
+# --- contention and lost answers (botocore hooks: faults moto cannot produce) ------------------
+
+
+def _hooked(event: str, handler):
+    from tests.integration.test_faults import _clients
+
+    for client in _clients():
+        client.meta.events.register(event, handler, unique_id="actions-hook")
+    return lambda: [client.meta.events.unregister(event, unique_id="actions-hook") for client in _clients()]
+
+
+def test_given_another_award_fills_the_day_between_the_read_and_the_write_then_the_write_reads_again_and_awards_nothing(api, members, rules):
+    token, member_id = _member(members)
+    assert _report(api, member_id, "rv-1").json()["points_awarded"] == 20
+    raced = []
+
+    def another_container_awards_the_last_review(**_):
+        # As another Lambda would, between this request's read and its commit: the day's 2nd review.
+        if not raced:
+            raced.append(True)
+            member = Member.get(keys.member_pk(member_id), keys.PROFILE, consistent_read=True)
+            counts = {"review": {"day": _today(), "n": 2, "period": _today()[:7], "pn": 2}}
+            member.update(actions=[Member.action_counts.set(counts)])
+
+    unhook = _hooked("before-call.dynamodb.TransactWriteItems", another_container_awards_the_last_review)
+    try:
+        reply = _report(api, member_id, "rv-2")
+    finally:
+        unhook()
+    assert raced
+    assert (reply.status, reply.json()["points_awarded"], reply.json()["limit_reached"]) == (201, 0, "day")
+    assert _books_balance(api, token) == WELCOME + 20
+
+
+def test_given_an_action_or_a_check_in_whose_commit_answer_is_lost_then_the_retry_answers_201_once(api, members, rules):
+    from tests.integration.test_faults import _lost_answer
+
+    token, member_id = _member(members)
+    for send in (lambda: _report(api, member_id, "rv-lost"), lambda: _check_in(api, token)):
+        handler, lost = _lost_answer("TransactWriteItems")
+        unhook = _hooked("after-call.dynamodb.TransactWriteItems", handler)
+        try:
+            reply = send()
+        finally:
+            unhook()
+        assert lost[0] == 1
+        assert (reply.status, reply.headers.get("Idempotent-Replayed")) == (201, None), reply.text
+        again = send()
+        assert (again.status, again.json()) == (200, reply.json())
+    assert _books_balance(api, token) == WELCOME + 20 + 5
