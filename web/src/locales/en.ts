@@ -59,7 +59,7 @@ export const en: Messages = {
   "home.top_tier": "You are at the top tier.",
   "checkin.title": "Daily check-in",
   "checkin.button": "Check in",
-  "checkin.streak": "{days} days in a row",
+  "checkin.streak": "Days in a row: {days}",
   "checkin.points": "{points} points a day.",
   "checkin.next_bonus": "{to_go} more check-ins for a {points}-point bonus ({days} days in a row).",
   "checkin.done": "Checked in today.",
