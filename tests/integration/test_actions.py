@@ -372,3 +372,22 @@ def test_given_an_action_or_a_check_in_whose_commit_answer_is_lost_then_the_retr
         again = send()
         assert (again.status, again.json()) == (200, reply.json())
     assert _books_balance(api, token) == WELCOME + 20 + 5
+
+
+def test_a_report_and_a_check_in_cost_two_dynamodb_round_trips_and_the_state_one(api, members, rules):
+    token, member_id = _member(members)
+    _report(api, member_id, "warm-up")  # the merchant key and the rules are cached, as in a warm container
+    calls: list[str] = []
+    unhook = _hooked("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    try:
+        _report(api, member_id, "rv-1")
+        reported, calls[:] = list(calls), []
+        _check_in(api, token)
+        checked_in, calls[:] = list(calls), []
+        _state(api, token)
+        read = list(calls)
+    finally:
+        unhook()
+    assert reported == ["BatchGetItem", "TransactWriteItems"]
+    assert checked_in == ["GetItem", "TransactWriteItems"]
+    assert read == ["GetItem"]
