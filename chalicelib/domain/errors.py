@@ -126,6 +126,13 @@ class CouponUnavailable(HuiyuanError):
     status, code, title = 409, "coupon_unavailable", "The coupon is used, expired or revoked"
 
 
+class ActionNotOffered(HuiyuanError):
+    """The program awards nothing for this kind of action: no rule names the action type, or
+    the daily check-in is off (domain/rules.py)."""
+
+    status, code, title = 422, "action_not_offered", "The program awards no points for this action"
+
+
 class TooManyAttempts(HuiyuanError):
     status, code, title = 429, "too_many_attempts", "Too many attempts"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, time
 from decimal import Decimal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -76,6 +77,55 @@ class CodeSendLimits(BaseModel):
     total_per_day: int = Field(default=20_000, ge=1, le=100_000_000)
 
 
+CHECK_IN = "check_in"  # the daily check-in's ledger kind; no action rule may take it as its type
+
+
+class ActionRule(BaseModel):
+    """Points for an action a store backend reports (a product review, a share, a survey...):
+    `type` is the identifier the report names (usecases/actions.py, docs/actions.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    label: str = Field(min_length=1, max_length=100, description="what the member sees, in words")
+    points: int = Field(ge=1, le=1_000_000)
+    max_per_member_per_day: int = Field(ge=1, le=1000, description="awarded actions of this type per member per program-time day")
+    max_per_member_per_period: int | None = Field(default=None, ge=1, le=100_000, description="and per calendar `period`; none: no such limit")
+    period: Literal["week", "month", "year"] = "month"
+
+    @model_validator(mode="after")
+    def _not_the_check_in(self) -> ActionRule:
+        if self.type == CHECK_IN:
+            raise ValueError("the daily check-in has its own rule (check_in), not an action rule")
+        return self
+
+
+class CheckInRule(BaseModel):
+    """The member's daily check-in (签到) from the app: `points` each program-time day, and on
+    the day a run of consecutive days reaches a `streak_bonuses` key, that bonus too. Off (the
+    default) while it would award nothing: no points and no bonuses."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    points: int = Field(default=0, ge=0, le=100_000)
+    streak_bonuses: dict[int, int] = Field(default_factory=dict, description="consecutive days -> bonus points on the day the streak reaches them")
+
+    @field_validator("streak_bonuses")
+    @classmethod
+    def _sensible_bonuses(cls, value: dict[int, int]) -> dict[int, int]:
+        if len(value) > 20:
+            raise ValueError("at most 20 streak bonuses")
+        if any(days < 2 or days > 3650 for days in value):
+            raise ValueError("a streak bonus is for 2 to 3650 consecutive days")
+        if any(points < 1 or points > 1_000_000 for points in value.values()):
+            raise ValueError("a streak bonus is 1 to 1000000 points")
+        return dict(sorted(value.items()))
+
+    @property
+    def enabled(self) -> bool:
+        return self.points > 0 or bool(self.streak_bonuses)
+
+
 class ProgramRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -132,6 +182,10 @@ class ProgramRules(BaseModel):
         # top up 500.00, get 50.00
     )
 
+    # Points for actions other than purchases (issue 14 item 8; docs/actions.md)
+    action_rules: tuple[ActionRule, ...] = ()
+    check_in: CheckInRule = CheckInRule()
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -182,6 +236,13 @@ class ProgramRules(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _one_rule_per_action(self) -> ProgramRules:
+        types = [rule.type for rule in self.action_rules]
+        if len(set(types)) != len(types):
+            raise ValueError("action_rules: each action type has one rule")
+        return self
+
+    @model_validator(mode="after")
     def _lockout_outlasts_codes(self) -> ProgramRules:
         # Sign-in judges a code before counting it (usecases/enrolment.verify): while a phone is
         # locked out, a right guess is answered 429 like a wrong one but more slowly. A lockout
@@ -204,6 +265,9 @@ class ProgramRules(BaseModel):
                 return tier
         # A tier removed from the rules: treat its members as the base tier.
         return self.base_tier
+
+    def action_rule(self, action_type: str) -> ActionRule | None:
+        return next((rule for rule in self.action_rules if rule.type == action_type), None)
 
     def tier_rank(self, tier_id: str) -> int:
         return next((i for i, t in enumerate(self.tiers) if t.id == tier_id), 0)

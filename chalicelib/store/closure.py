@@ -7,8 +7,8 @@ restoring removes it again. On erasure, the member item becomes a tombstone (`to
 items around it that hold the member's own words or contact data are deleted and coupons not
 yet used are revoked (`erase_personal_items`); the phone guard and the referral code are
 released in the final unit of work (`release_phone_and_referral_code`). Ledger entries, lots,
-orders, redemptions, wallet entries, referral records and audit entries stay: they hold member
-ids, never personal data.
+orders, reported actions, redemptions, wallet entries, referral records and audit entries stay:
+they hold member ids, never personal data.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Writes that must not happen twice: one mechanism for every idempotent route.
 
 The record of a write (an order, a refund, a redemption, a top-up, a payment, a coupon use, an
-adjustment, a feedback) is put *if absent*, keyed by the caller's id for it, in the same unit of
+adjustment, a feedback, a reported action) is put *if absent*, keyed by the caller's id for it, in the same unit of
 work as the write's effect. So the effect and its record commit together or not at all, and a
 second request with the same id finds the record instead of doing the work again:
 

@@ -37,6 +37,7 @@
 | MEMBER#<member_id>   | FEEDBACK#<feedback_id> | Feedback    | the member's feedback and answers, newest first  |
 | MEMBER#<member_id>   | FEEDBACKKEY#<key>    | FeedbackKey   | idempotent feedback per client Idempotency-Key   |
 | FEEDBACKQ#<status>   | <feedback_id>        | FeedbackQueueEntry | operators' feedback queue (open / answered) |
+| ACTION#<store_id>#<event_id> | ACTION       | ActionEvent   | idempotent action report per store and event id (points for a review...) |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -279,3 +280,12 @@ def erasure_bucket(day: str, shard: int) -> str:
 def deferred_prefix(member_id: str) -> str:
     """The sort-key prefix of a member's deferred messages in a SEND# bucket."""
     return f"{member_id}#"
+
+
+# Points for actions other than purchases (usecases/actions.py). A reported action's record is
+# keyed by the store and its event id: event ids are unique per store, not across stores.
+ACTION_SK = "ACTION"
+
+
+def action_pk(store_id: str, event_id: str) -> str:
+    return f"ACTION#{store_id}#{event_id}"

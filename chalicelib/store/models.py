@@ -183,6 +183,10 @@ class Member(BaseItem, discriminator="Member"):
     # Where this member's messages held back by quiet hours wait (sort key -> SEND# bucket), so
     # closing finds them in one read; entries past any message's life are pruned as new ones come.
     deferred = MapAttribute[str, Any](null=True)
+    # Points for actions other than purchases (domain/actions.py): per action type, what was
+    # awarded today and this period (the limits); the last daily check-in, its streak and answer.
+    action_counts = MapAttribute[str, Any](null=True)
+    check_in = MapAttribute[str, Any](null=True)
     version = VersionAttribute()
 
     by_phone = PhoneIndex()

@@ -85,3 +85,16 @@ class FeedbackQueueEntry(BaseItem, discriminator="FeedbackQueueEntry"):
 
 class FeedbackKey(Recorded, discriminator="FeedbackKey"):
     """`MEMBER#<id>` / `FEEDBACKKEY#<key>`: the first answer to an Idempotency-Key."""
+
+
+class ActionEvent(Recorded, discriminator="ActionEvent"):
+    """`ACTION#<store_id>#<event_id>` / `ACTION`: an action a store reported (a review, a
+    share...), put (if absent) in the transaction that awards its points (or records that a
+    limit left it none), so a retry gets the first answer and nothing is awarded twice."""
+
+    event_id = UnicodeAttribute()
+    store_id = UnicodeAttribute()
+    merchant_store = UnicodeAttribute()  # the store of the key that reported it
+    member_id = UnicodeAttribute()
+    action_type = UnicodeAttribute()
+    points = NumberAttribute(default=0)

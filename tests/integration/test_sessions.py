@@ -40,6 +40,8 @@ MEMBER_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/me/feedback", {"category": "service", "text": "很好"}),
     ("DELETE", "/v1/me", None),
     ("POST", "/v1/me/sign-out", None),
+    ("GET", "/v1/me/check-ins", None),
+    ("POST", "/v1/me/check-ins", None),
 ]
 
 

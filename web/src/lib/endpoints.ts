@@ -1,6 +1,8 @@
 // The API operations the app uses, one function each (openapi.yaml has the bodies).
 import { newIdempotencyKey, request } from "./api";
 import type {
+  CheckInResult,
+  CheckInState,
   Closure,
   Consents,
   Coupon,
@@ -66,3 +68,7 @@ export const exportData = () => request<unknown>("/v1/me/export");
 export const feedback = (cursor?: string | null) => request<Page<Feedback>>(`/v1/me/feedback${query({ limit: 20, cursor })}`);
 export const sendFeedback = (body: { category: FeedbackCategory; text: string; order_id?: string }, idempotencyKey: string) =>
   request<Feedback>("/v1/me/feedback", { method: "POST", body, headers: { "Idempotency-Key": idempotencyKey } });
+
+// The daily check-in (签到): once a program-time day; a second one answers the first (nothing twice).
+export const checkInState = () => request<CheckInState>("/v1/me/check-ins");
+export const checkIn = () => request<CheckInResult>("/v1/me/check-ins", { method: "POST", body: {} });

@@ -43,5 +43,7 @@ describe("a ledger entry in words", () => {
     expect(describeLedgerEntry(entry("bonus", 50, "profile_completion"), "en")).toBe("Bonus for completing your profile");
     expect(describeLedgerEntry(entry("adjust", -80, "closure:forfeit"), "en")).toBe("Balance forfeited: membership closed");
     expect(describeLedgerEntry(entry("adjust", 30, "adj-7"), "en")).toBe("Correction by support");
+    expect(describeLedgerEntry(entry("action", 20, "review:rv-1"), "en")).toBe("Points for a review or another action");
+    expect(describeLedgerEntry(entry("check_in", 5, "check_in:2026-11-30"), "zh-CN")).toBe("每日签到");
   });
 });

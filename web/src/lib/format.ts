@@ -96,6 +96,10 @@ export function describeLedgerEntry(entry: LedgerEntry, locale: Locale): string 
       return tr("ledger.bonus");
     case "adjust":
       return ref === "closure:forfeit" ? tr("ledger.adjust_closure") : tr("ledger.adjust");
+    case "action":
+      return tr("ledger.action");
+    case "check_in":
+      return tr("ledger.check_in");
     default:
       return tr("ledger.other");
   }

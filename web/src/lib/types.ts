@@ -58,7 +58,7 @@ export interface Reward {
 
 export interface LedgerEntry {
   entry_id: string;
-  kind: "earn" | "bonus" | "redeem" | "expire" | "refund" | "adjust";
+  kind: "earn" | "bonus" | "redeem" | "expire" | "refund" | "adjust" | "action" | "check_in";
   points: number;
   balance_after: number;
   created_at: string;
@@ -148,4 +148,32 @@ export interface Closure {
   closed_at: string;
   erase_after: string;
   erasure_date: string;
+}
+
+/** The next streak bonus ahead of the member's daily check-ins (GET/POST /v1/me/check-ins). */
+export interface NextStreakBonus {
+  days: number;
+  points: number;
+  check_ins_to_go: number;
+}
+
+export interface CheckInState {
+  enabled: boolean;
+  today: string;
+  checked_in_today: boolean;
+  streak: number;
+  last_check_in_on: string | null;
+  points_per_check_in: number;
+  streak_bonuses: { days: number; points: number }[];
+  next_streak_bonus: NextStreakBonus | null;
+}
+
+export interface CheckInResult {
+  checked_in_on: string;
+  streak: number;
+  points_awarded: number;
+  streak_bonus: number;
+  balance: number;
+  next_streak_bonus: NextStreakBonus | null;
+  checked_in_at: string;
 }
