@@ -25,10 +25,14 @@ def new_entry_id(now: datetime) -> str:
     return f"{_MAX_MILLIS - int(now.timestamp() * 1000):013d}-{secrets.token_hex(4)}"
 
 
-def ledger_entry(member_id: str, kind: str, points: int, balance_after: int, ref: str | None, now: datetime) -> LedgerEntry:
-    """One immutable entry, to put in the unit of work that changes the balance to `balance_after`."""
+def ledger_entry(
+    member_id: str, kind: str, points: int, balance_after: int, ref: str | None, now: datetime, *, pending: int | None = None
+) -> LedgerEntry:
+    """One immutable entry, to put in the unit of work that changes the balance to `balance_after`
+    (and the pending points by `pending`, when it changes them: domain/pending.py)."""
     entry_id = new_entry_id(now)
-    return LedgerEntry.new((keys.member_pk(member_id), keys.ledger_sk(entry_id)), entry_id, kind, balance_after, ref, now, points=points)
+    change = {"points": points} if pending is None else {"points": points, "pending": pending}
+    return LedgerEntry.new((keys.member_pk(member_id), keys.ledger_sk(entry_id)), entry_id, kind, balance_after, ref, now, **change)
 
 
 def add_lot_points(tx: UnitOfWork, member_id: str, month: str, points: int, expires: date) -> None:

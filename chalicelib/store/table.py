@@ -71,6 +71,13 @@ INDEXES: tuple[IndexDefinition, ...] = (
         projection="KEYS_ONLY",
         purpose="closed members by the day their grace period ends, write-sharded: ERASE#<yyyy-mm-dd>#<shard>",
     ),
+    IndexDefinition(
+        name="members_by_release",
+        hash_key="release_bucket",
+        range_key="pk",
+        projection="KEYS_ONLY",
+        purpose="members by the earliest day their pending points are released, write-sharded: RELEASE#<yyyy-mm-dd>#<shard>",
+    ),
 )
 
 
