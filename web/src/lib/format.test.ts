@@ -43,5 +43,13 @@ describe("a ledger entry in words", () => {
     expect(describeLedgerEntry(entry("bonus", 50, "profile_completion"), "en")).toBe("Bonus for completing your profile");
     expect(describeLedgerEntry(entry("adjust", -80, "closure:forfeit"), "en")).toBe("Balance forfeited: membership closed");
     expect(describeLedgerEntry(entry("adjust", 30, "adj-7"), "en")).toBe("Correction by support");
+    expect(describeLedgerEntry({ ...entry("earn_pending", 0, "WEB-1"), pending: 600 }, "en")).toBe(
+      "600 points pending for purchase WEB-1 (return window)",
+    );
+    expect(describeLedgerEntry({ ...entry("pending_cancelled", 0, "WEB-1"), pending: -200 }, "zh-CN")).toBe("订单 WEB-1 退款，200 待入账积分已取消");
+    expect(describeLedgerEntry(entry("points_available", 400, "release:2026-12-05"), "en")).toBe("Pending points now available");
+    expect(describeLedgerEntry(entry("referral_clawback", -200, "referral:ref_1"), "en")).toBe(
+      "Referral bonus taken back: your friend's first purchase was refunded",
+    );
   });
 });
