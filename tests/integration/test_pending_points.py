@@ -309,3 +309,19 @@ def test_given_the_rule_off_then_a_full_refund_leaves_the_referrer_bonus(api, me
     reply = _refund(api, "o-first", "r-1", 10000)
     assert reply.status == 201 and "referral_points_clawed_back" not in reply.json()
     assert _clawbacks(referrer_id) == [] and balance_that_adds_up(referrer_id) == WELCOME + REFERRER
+
+
+def test_given_a_local_table_kept_from_before_the_release_index_then_bootstrap_adds_it_once(api, members, aws):
+    from chalicelib.store import table
+    from localstage.bootstrap import bootstrap
+
+    client = aws.client("dynamodb")
+    request = table.create_table_request("older-table")
+    request["GlobalSecondaryIndexes"] = [g for g in request["GlobalSecondaryIndexes"] if g["IndexName"] != "members_by_release"]
+    request["AttributeDefinitions"] = [a for a in request["AttributeDefinitions"] if a["AttributeName"] != "release_bucket"]
+    client.create_table(**request)
+    assert table.add_missing_indexes(client, "older-table") == ["members_by_release"]
+    assert table.add_missing_indexes(client, "older-table") == []
+    # The app's own table has it already: a restart of the local stack adds nothing and changes nothing.
+    bootstrap(get_settings(), aws)
+    assert table.add_missing_indexes(client, get_settings().table_name) == []
