@@ -325,3 +325,20 @@ def test_given_a_local_table_kept_from_before_the_release_index_then_bootstrap_a
     # The app's own table has it already: a restart of the local stack adds nothing and changes nothing.
     bootstrap(get_settings(), aws)
     assert table.add_missing_indexes(client, get_settings().table_name) == []
+
+
+def test_given_a_release_unit_delivered_twice_then_nothing_is_released_twice(api, members, aws):
+    from chalicelib.jobs.runner import JobRequest, do_unit, start_job
+    from chalicelib.jobs.specs import JOBS
+    from chalicelib.store.parameters import load_rules
+
+    token, member_id, _, _ = _held_member(api, members, aws)
+    started = start_job(JobRequest("release-pending-points", release_day(), False))
+    bucket = keys.release_bucket(release_day().isoformat(), keys.shard_of(member_id, get_settings().index_shards))
+    unit = next(u for u in JOBS["release-pending-points"].plan(release_day(), load_rules(), get_settings().index_shards) if u["bucket"] == bucket)
+    message = {**unit, "job": "release-pending-points", "as_of": release_day().isoformat(), "dry_run": False, "run_id": started["run_id"]}
+    assert do_unit(message)["points_moved"] == 100
+    assert do_unit(message)["points_moved"] == 0  # redelivered: the member has left the bucket
+    assert do_unit({**message, "members": [member_id]})["points_moved"] == 0  # retried alone: nothing left due
+    assert _points(api, token)["balance"] == WELCOME + 100
+    assert balance_that_adds_up(member_id) == WELCOME + 100 and _pending_adds_up(member_id) == 0
