@@ -121,6 +121,16 @@ def test_given_an_unknown_channel_or_a_rule_document_with_two_holds_for_one_chan
         set_rules(aws, pending_points=[{"channel": "online", "hold_days": 7}, {"channel": "online", "hold_days": 3}])
 
 
+def test_given_an_operator_saving_two_holds_for_one_channel_then_400_problem_json_and_the_old_rules_stay(api, members, aws):
+    current = api.get("/v1/admin/rules").json()
+    holds = [{"channel": "online", "hold_days": 7}, {"channel": "online", "hold_days": 3}]
+    body = {"rules": {**current["rules"], "pending_points": holds}, "reason": "web shop return window"}
+    refused = api.request("PUT", "/v1/admin/rules", json_body=body)
+    assert refused.status == 400 and refused.json()["code"] == "validation_error"
+    assert "one hold per channel" in refused.text
+    assert api.get("/v1/admin/rules").json() == current
+
+
 def test_given_a_held_purchase_replayed_then_the_same_answer_and_nothing_held_twice(api, members, aws):
     _token, member_id, phone, first = _held_member(api, members, aws)
     again = _buy(api, "o-1", 10000, phone)
