@@ -64,6 +64,17 @@ class TopupBonus(BaseModel):
     bonus: int = Field(gt=0)
 
 
+class PendingHold(BaseModel):
+    """Hold a purchase's points pending for a return window (domain/pending.py): `hold_days` after
+    the purchase day (program time zone) they become available. `channel` None: the default hold
+    for every channel without its own (and for purchases that name no channel)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channel: Literal["store", "online", "app"] | None = None
+    hold_days: int = Field(ge=1, le=365)
+
+
 class CodeSendLimits(BaseModel):
     """How many verification codes may be sent (each SMS costs the brand money). Every code
     request counts, whether or not a code goes out, so the answers never tell who is a member."""
@@ -178,6 +189,9 @@ class ProgramRules(BaseModel):
     birthday_coupon_reward_id: str | None = Field(default=None, description="a reward whose coupon comes with the birthday gift")
     promotions: tuple[Promotion, ...] = ()
     member_tags: tuple[TagDefinition, ...] = Field(default=(), description="the tags operators may put on members")
+    # Refunds (issue 14): purchase points held for a return window, and what a refund takes back.
+    pending_points: tuple[PendingHold, ...] = Field(default=(), description="hold purchase points pending for a return window, per channel")
+    referral_clawback_on_refund: bool = Field(default=False, description="a full refund of a referee's first purchase takes the referrer bonus back")
     topup_bonuses: tuple[TopupBonus, ...] = (
         # top up 500.00, get 50.00
     )
@@ -228,6 +242,14 @@ class ProgramRules(BaseModel):
         if len({t.id for t in self.tiers}) != len(self.tiers):
             raise ValueError("tier ids must be unique")
         return self
+
+    @field_validator("pending_points")
+    @classmethod
+    def _one_hold_per_channel(cls, value: tuple[PendingHold, ...]) -> tuple[PendingHold, ...]:
+        channels = [h.channel for h in value]
+        if len(set(channels)) != len(channels):
+            raise ValueError("pending_points: at most one hold per channel (and one default hold, without a channel)")
+        return value
 
     @model_validator(mode="after")
     def _tags_unique(self) -> ProgramRules:

@@ -28,7 +28,17 @@ from .schedules import SCHEDULES
 if TYPE_CHECKING:
     from ..domain.rules import ProgramRules
     from ..store.models import Member
-    from ..usecases import birthday_gifts, closure, deferred_messages, member_changes, points_expiry, reconcile, reengagement, tier_review
+    from ..usecases import (
+        birthday_gifts,
+        closure,
+        deferred_messages,
+        member_changes,
+        pending_points,
+        points_expiry,
+        reconcile,
+        reengagement,
+        tier_review,
+    )
     from ..usecases.member_changes import JobContext, MemberResult
     from . import member_units
 else:
@@ -37,6 +47,7 @@ else:
     closure = lazy_module("chalicelib.usecases.closure")
     deferred_messages = lazy_module("chalicelib.usecases.deferred_messages")
     member_changes = lazy_module("chalicelib.usecases.member_changes")
+    pending_points = lazy_module("chalicelib.usecases.pending_points")
     points_expiry = lazy_module("chalicelib.usecases.points_expiry")
     reconcile = lazy_module("chalicelib.usecases.reconcile")
     reengagement = lazy_module("chalicelib.usecases.reengagement")
@@ -190,6 +201,25 @@ def _erase(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
     return member_changes.MemberResult(affected=True, points=erasure.points_forfeited)
 
 
+# --- release-pending-points ----------------------------------------------------------
+
+# A member sits in the bucket of its earliest pending day until it is released: each run also
+# reads the buckets of the days before, so a run that failed or was skipped is caught up.
+RELEASE_LOOKBACK_DAYS = 7
+
+
+def _release_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+    return [
+        {"kind": "release", "index": job_index.MEMBERS_BY_RELEASE, "bucket": job_index.release_bucket(as_of - timedelta(days=back), s)}
+        for back in range(RELEASE_LOOKBACK_DAYS)
+        for s in range(shards)
+    ]
+
+
+def _release(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
+    return pending_points.release_pending_points(member, ctx)
+
+
 # --- reconcile -----------------------------------------------------------------------
 
 # The reconcile job reads the whole table by a parallel Scan: one unit per segment.
@@ -292,6 +322,12 @@ JOBS: dict[str, JobSpec] = {
             time(3, 0),
             _erase_units,
             lambda: {"erase": member_units.for_each_member(_erase)},
+        ),
+        JobSpec(
+            "release-pending-points",
+            time(0, 10),
+            _release_units,
+            lambda: {"release": member_units.for_each_member(_release)},
         ),
         JobSpec(
             "reconcile",

@@ -43,6 +43,8 @@ _ATTRIBUTES = sorted(
         table.RANGE_KEY,
         table.ENTITY_ATTRIBUTE,
         Member.balance.attr_name,
+        Member.pending_points.attr_name,
+        LedgerEntry.pending.attr_name,
         Wallet.balance.attr_name,
         LedgerEntry.points.attr_name,
         LedgerEntry.kind.attr_name,
@@ -69,6 +71,7 @@ class BooksItem:
     key: dict[str, Any]  # the item's primary key: where a Scan goes on after it
     balance: int = 0  # a Member's points, a Wallet's stored value
     points: int = 0  # a LedgerEntry's
+    pending: int = 0  # a Member's pending points; a LedgerEntry's change to them (domain/pending.py)
     entry_kind: str = ""  # a LedgerEntry's kind (earn, redeem, refund, ...)
     balance_after: int = 0  # a LedgerEntry's
     amount: int = 0  # a WalletEntry's
@@ -123,7 +126,8 @@ def _books_item(item: dict[str, Any]) -> BooksItem:
     kind = item.get(table.ENTITY_ATTRIBUTE, {}).get("S", "")
     member_id, key = keys.member_id_of(item[table.HASH_KEY]["S"]), _key_of(item)
     if kind == MEMBER:
-        return BooksItem(member_id, kind, key, balance=_number(item, Member.balance.attr_name))
+        balance, pending = _number(item, Member.balance.attr_name), _number(item, Member.pending_points.attr_name)
+        return BooksItem(member_id, kind, key, balance=balance, pending=pending)
     if kind == WALLET:
         return BooksItem(member_id, kind, key, balance=_number(item, Wallet.balance.attr_name))
     if kind == LEDGER_ENTRY:
@@ -132,6 +136,7 @@ def _books_item(item: dict[str, Any]) -> BooksItem:
             kind,
             key,
             points=_number(item, LedgerEntry.points.attr_name),
+            pending=_number(item, LedgerEntry.pending.attr_name),
             entry_kind=item.get(LedgerEntry.kind.attr_name, {}).get("S", ""),
             balance_after=_number(item, LedgerEntry.balance_after.attr_name),
         )

@@ -48,6 +48,8 @@ GSI `by_phone`: phone_key = <e164> on Member items.
 GSI `lots_by_expiry`: expiry_bucket = EXPIRY#<yyyy-mm-dd>#<shard>, expiry_member = MEMBER#<id>#<yyyy-mm>.
 GSIs `members_by_birthday` / `_by_anniversary` / `_by_activity` on Member items (sparse,
 KEYS_ONLY): BDAY#<mm-dd>#<shard>, ANNIV#<mm-dd>#<shard>, ACT#<yyyy-mm-dd>#<shard>.
+GSI `members_by_release` on Member items holding pending points (sparse, KEYS_ONLY):
+RELEASE#<yyyy-mm-dd>#<shard>, the program-time day their earliest pending points are released.
 GSI `members_by_erasure` on closed Member items (sparse, KEYS_ONLY): ERASE#<yyyy-mm-dd>#<shard>,
 the program-time day their grace period ends (usecases/closure.py).
 Shards spread one day's bucket over `index_shards` partitions (no hot key).
@@ -275,6 +277,10 @@ def change_sent_sk(kind: str) -> str:
 
 def erasure_bucket(day: str, shard: int) -> str:
     return f"ERASE#{day}#{shard}"
+
+
+def release_bucket(day: str, shard: int) -> str:
+    return f"RELEASE#{day}#{shard}"
 
 
 def deferred_prefix(member_id: str) -> str:

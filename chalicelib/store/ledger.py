@@ -29,15 +29,25 @@ def new_entry_id(now: datetime) -> str:
 
 
 def ledger_entry(
-    member_id: str, kind: str, points: int, balance_after: int, ref: str | None, now: datetime, *, lot: str | None = None
+    member_id: str,
+    kind: str,
+    points: int,
+    balance_after: int,
+    ref: str | None,
+    now: datetime,
+    *,
+    lot: str | None = None,
+    pending: int | None = None,
 ) -> LedgerEntry:
-    """One immutable entry, to put in the unit of work that changes the balance to `balance_after`;
-    `lot` names the month whose lot points earned go into (with `open_lot` in the same unit)."""
+    """One immutable entry, to put in the unit of work that changes the balance to `balance_after`
+    (and the pending points by `pending`, when it changes them: domain/pending.py); `lot` names the
+    month whose lot points earned go into (with `open_lot` in the same unit)."""
     entry_id = new_entry_id(now)
-    return LedgerEntry.new((keys.member_pk(member_id), keys.ledger_sk(entry_id)), entry_id, kind, balance_after, ref, now, points=points, lot=lot)
+    change = {"points": points} if pending is None else {"points": points, "pending": pending}
+    return LedgerEntry.new((keys.member_pk(member_id), keys.ledger_sk(entry_id)), entry_id, kind, balance_after, ref, now, lot=lot, **change)
 
 
-def open_lot(tx: UnitOfWork, member_id: str, month: str, expires: date, *, held: Any) -> None:
+def open_lot(tx: UnitOfWork, member_id: str, month: str, expires: date, *, held: Any, part: str = "lot") -> None:
     """Put the lot of `month` on the expiry index (under the day it `expires`), unless `held`, the
     member's `lots` as read for this unit of work, already shows it.
 
@@ -47,14 +57,15 @@ def open_lot(tx: UnitOfWork, member_id: str, month: str, expires: date, *, held:
     `lots` meanwhile. Only a month's first points (or the first after its lot was used up or
     clawed back) write the lot: every later earning in the month spares a transactional write
     (2 WRU). The lot holds no running total: what was earned into it is the sum of the ledger
-    entries naming it (`lot`), plus `earned` on lots written before entries named theirs."""
+    entries naming it (`lot`), plus `earned` on lots written before entries named theirs. `part`:
+    the unit of work's name for the write (one per month, when a unit opens several)."""
     if int(as_dict(held).get(month, 0)) > 0:
         return
     expires_on = expires.isoformat()
     shard = keys.shard_of(member_id, get_settings().index_shards)
     lot = Lot(keys.member_pk(member_id), keys.lot_sk(month))
     tx.update(
-        "lot",
+        part,
         lot,
         [
             Lot.entity.set(Lot),

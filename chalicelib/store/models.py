@@ -113,6 +113,11 @@ class ErasureIndex(_MemberBucketIndex):
     erase_bucket = UnicodeAttribute(hash_key=True)
 
 
+class ReleaseIndex(_MemberBucketIndex):
+    Meta = _index_meta("members_by_release")
+    release_bucket = UnicodeAttribute(hash_key=True)
+
+
 class Member(BaseItem, discriminator="Member"):
     """The member, with its points state (balance, lots, qualifying months).
 
@@ -175,6 +180,11 @@ class Member(BaseItem, discriminator="Member"):
     anniversary_bucket = UnicodeAttribute(null=True)
     activity_bucket = UnicodeAttribute(null=True)
     erase_bucket = UnicodeAttribute(null=True)
+    release_bucket = UnicodeAttribute(null=True)  # the earliest day pending points are released (store/pending.py)
+    # Purchase points held for a return window (domain/pending.py): not in `balance`, not spendable.
+    pending_points = NumberAttribute(default=0)
+    pending = MapAttribute[str, Any](default=dict)  # ISO release day -> points held
+    released_through = UnicodeAttribute(null=True)  # ISO day: every pending day up to it was released
     # What scheduled work already did, so a rerun or a redelivered message does nothing.
     birthday_awarded_year = NumberAttribute(null=True)
     tier_reviewed_on = UnicodeAttribute(null=True)
@@ -194,6 +204,7 @@ class Member(BaseItem, discriminator="Member"):
     by_anniversary = AnniversaryIndex()
     by_activity = ActivityIndex()
     by_erasure = ErasureIndex()
+    by_release = ReleaseIndex()
 
 
 class PhoneGuard(BaseItem, discriminator="PhoneGuard"):
@@ -256,6 +267,9 @@ class BookEntry(BaseItem):
 class LedgerEntry(BookEntry, discriminator="LedgerEntry"):
     points = NumberAttribute()
     lot = UnicodeAttribute(null=True)  # points earned: the month of the lot they went into (ledger.open_lot)
+    # The change to the member's pending points (domain/pending.py), on the entries that hold,
+    # cancel, release or forfeit them: `sum(pending) == pending_points` as `sum(points) == balance`.
+    pending = NumberAttribute(null=True)
 
 
 class Lot(BaseItem, discriminator="Lot"):
@@ -287,6 +301,11 @@ class Order(Recorded, discriminator="Order"):
     earn_month = UnicodeAttribute()
     refunded_amount = NumberAttribute(default=0)
     points_reversed = NumberAttribute(default=0)
+    # Held pending until `release_on` (ISO day; `earn_month` is then that day's month): a refund
+    # cancels what is still pending (domain/pending.py). None: the points were available at once.
+    release_on = UnicodeAttribute(null=True)
+    # The referrer this purchase (the referred member's first) rewarded: a full refund may claw it back.
+    rewarded_referrer = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
 

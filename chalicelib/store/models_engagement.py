@@ -46,12 +46,13 @@ class Referral(BaseItem, discriminator="Referral"):
     referral_id = UnicodeAttribute()
     referrer_id = UnicodeAttribute()
     referee_id = UnicodeAttribute()
-    status = UnicodeAttribute()  # joined | rewarded | forfeited
+    status = UnicodeAttribute()  # joined | rewarded | forfeited | clawed_back (a refund took the bonus back)
     reason = UnicodeAttribute(null=True)  # why forfeited
     referee_points = NumberAttribute(default=0)
     referrer_points = NumberAttribute(default=0)
     joined_at = UTCDateTimeAttribute()
     settled_at = UTCDateTimeAttribute(null=True)
+    clawed_back_at = UTCDateTimeAttribute(null=True)
 
 
 class Feedback(BaseItem, discriminator="Feedback"):

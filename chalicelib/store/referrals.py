@@ -53,6 +53,13 @@ def forfeit(uow: UnitOfWork, referral: Referral, reason: str, now: datetime) -> 
     uow.update("referral", referral, actions, Referral.status == "joined")
 
 
+def claw_back(uow: UnitOfWork, referral: Referral, now: datetime) -> None:
+    """A rewarded referral whose bonus a refund takes back (part `referral`: fails unless it is
+    still rewarded, so it happens once)."""
+    actions = [Referral.status.set("clawed_back"), Referral.clawed_back_at.set(now)]
+    uow.update("referral", referral, actions, Referral.status == "rewarded")
+
+
 def referral_open_writes(is_open: bool) -> list[Action]:
     """The referred member's writes: a referral waits for their first purchase, or no longer does."""
     return [Member.referral_open.set(True) if is_open else Member.referral_open.remove()]

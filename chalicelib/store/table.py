@@ -71,6 +71,13 @@ INDEXES: tuple[IndexDefinition, ...] = (
         projection="KEYS_ONLY",
         purpose="closed members by the day their grace period ends, write-sharded: ERASE#<yyyy-mm-dd>#<shard>",
     ),
+    IndexDefinition(
+        name="members_by_release",
+        hash_key="release_bucket",
+        range_key="pk",
+        projection="KEYS_ONLY",
+        purpose="members by the earliest day their pending points are released, write-sharded: RELEASE#<yyyy-mm-dd>#<shard>",
+    ),
 )
 
 
@@ -82,14 +89,16 @@ def attribute_definitions() -> list[dict[str, str]]:
     return [{"AttributeName": name, "AttributeType": "S"} for name in seen]
 
 
+def _gsi(index: IndexDefinition) -> dict[str, Any]:
+    key_schema = [{"AttributeName": index.hash_key, "KeyType": "HASH"}]
+    if index.range_key:
+        key_schema.append({"AttributeName": index.range_key, "KeyType": "RANGE"})
+    return {"IndexName": index.name, "KeySchema": key_schema, "Projection": {"ProjectionType": index.projection}}
+
+
 def create_table_request(table_name: str) -> dict[str, Any]:
     """The CreateTable request for the local stack and tests (CDK builds its own from INDEXES)."""
-    gsis = []
-    for index in INDEXES:
-        key_schema = [{"AttributeName": index.hash_key, "KeyType": "HASH"}]
-        if index.range_key:
-            key_schema.append({"AttributeName": index.range_key, "KeyType": "RANGE"})
-        gsis.append({"IndexName": index.name, "KeySchema": key_schema, "Projection": {"ProjectionType": index.projection}})
+    gsis = [_gsi(index) for index in INDEXES]
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
@@ -107,3 +116,20 @@ def create_table(client: Any, table_name: str) -> None:
     client.create_table(**create_table_request(table_name))
     client.get_waiter("table_exists").wait(TableName=table_name)
     client.update_time_to_live(TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+
+
+def add_missing_indexes(client: Any, table_name: str) -> list[str]:
+    """Create the GSIs a table made by an older version lacks (a local stack's kept data), one
+    UpdateTable each (DynamoDB takes one index creation at a time): the names added."""
+    existing = {i["IndexName"] for i in client.describe_table(TableName=table_name)["Table"].get("GlobalSecondaryIndexes", [])}
+    added = []
+    for index in INDEXES:
+        if index.name in existing:
+            continue
+        client.update_table(
+            TableName=table_name,
+            AttributeDefinitions=attribute_definitions(),
+            GlobalSecondaryIndexUpdates=[{"Create": _gsi(index)}],
+        )
+        added.append(index.name)
+    return added

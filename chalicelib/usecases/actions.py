@@ -32,7 +32,7 @@ from ..domain.rules import CHECK_IN, CheckInRule, ProgramRules
 from ..observability import count, logger
 from ..store import actions as store
 from ..store.idempotency import Replay, existing_record, new_write_token, plain, put_record, replay
-from ..store.ledger import add_lot_points, ledger_entry
+from ..store.ledger import ledger_entry, open_lot
 from ..store.members import points_state, points_update, update_member
 from ..store.models_engagement import ActionEvent
 from ..store.parameters import load_rules
@@ -93,8 +93,8 @@ def record_action(request: ActionRequest, merchant: Merchant) -> Answer:
             state = earn(points_state(member), award.points, month, qualifying=False)
             balance = state.balance
             update_member(uow, member, points_update(state) + store.action_counts_update(award.counts) + activity_actions(member, rules, today))
-            uow.put("ledger", ledger_entry(member.member_id, ACTION_KIND, award.points, balance, f"{rule.type}:{request.event_id}", now))
-            add_lot_points(uow, member.member_id, month, award.points, lot_expires_on(month, rules.points_validity_months))
+            uow.put("ledger", ledger_entry(member.member_id, ACTION_KIND, award.points, balance, f"{rule.type}:{request.event_id}", now, lot=month))
+            open_lot(uow, member.member_id, month, lot_expires_on(month, rules.points_validity_months), held=member.lots)
         # At a limit nothing of the member changes: the counters only grow within their day and
         # period, so the refusal cannot be overtaken by another request.
         body: dict[str, Any] = {
@@ -176,8 +176,8 @@ def check_in_today(session: MemberSession) -> Answer:
         writes = store.check_in_update(today.isoformat(), made.streak, body, write_token) + activity_actions(member, rules, today)
         if made.total:
             writes += points_update(state)
-            uow.put("ledger", ledger_entry(member.member_id, CHECK_IN, made.total, state.balance, f"check_in:{today.isoformat()}", now))
-            add_lot_points(uow, member.member_id, month, made.total, lot_expires_on(month, rules.points_validity_months))
+            uow.put("ledger", ledger_entry(member.member_id, CHECK_IN, made.total, state.balance, f"check_in:{today.isoformat()}", now, lot=month))
+            open_lot(uow, member.member_id, month, lot_expires_on(month, rules.points_validity_months), held=member.lots)
         update_member(uow, member, writes)
         uow.commit()  # the member changed meanwhile (another check-in?): read again and decide again
         return created(body)

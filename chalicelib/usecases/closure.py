@@ -50,6 +50,7 @@ from ..store.ledger import ledger_entry
 from ..store.members import get_member
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
+from .pending_points import forfeit_on_erasure
 from .sessions import MemberSession
 
 if TYPE_CHECKING:
@@ -185,7 +186,7 @@ def erase_member(member_id: str, due_by: datetime, *, dry_run: bool = False) -> 
         release_phone_and_referral_code(uow, member)
         if balance:
             uow.put("ledger", ledger_entry(member_id, "adjust", -balance, 0, FORFEIT_REF, now))
-        uow.update("member", member, tombstone(now))
+        uow.update("member", member, tombstone(now) + forfeit_on_erasure(uow, member, now))  # pending points too
         uow.commit()
         return Erasure("erased", abs(balance), revoked)
 

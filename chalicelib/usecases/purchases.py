@@ -29,7 +29,8 @@ from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from .common import Answer, accepted_currency, activity_actions, created, fingerprint, mark_new_member_activity, phone_or_error, replayed
 from .enrolment import new_member
 from .merchants import Merchant
-from .referrals import settle_referral_on_purchase
+from .pending_points import add_held_entry, answer_fields, apply_to_new_member, cancel_for_refund, hold_for, member_writes, order_fields
+from .referrals import claw_back_referral_on_refund, settle_referral_on_purchase
 
 
 def _order_replay(order: Order, request_digest: str, merchant: Merchant, write_token: str = "") -> Replay:
@@ -94,9 +95,15 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
         require_may_earn(member.status)
         current_tier = rules.effective_tier(member.tier, member.tier_override)  # an operator's override is a floor
         points = purchase_points(request.amount, rules.earn_rate, earn_multiplier(rules, current_tier, member.birthday, today))
-        state = prune_earned_months(earn(members.points_state(member), points, month, qualifying=True), today, rules.tier_window_months)
+        # Held for a return window (usecases/pending_points.py): pending, not in the balance until released.
+        held = hold_for(member, rules, request.channel, today, points)
+        earned = 0 if held else points
+        state = prune_earned_months(earn(members.points_state(member), earned, month, qualifying=True), today, rules.tier_window_months)
         tier = upgraded_tier(rules, current_tier, state, today)
         body = {"order_id": request.order_id, "member_id": member.member_id, "points_earned": points, "balance": state.balance, "tier": tier}
+        body |= answer_fields(held)
+        # The first purchase since joining through a referral settles it once (referrals.py).
+        referral = None if is_new else settle_referral_on_purchase(uow, member, rules, now, today)
         put_record(
             uow,
             "order",
@@ -113,29 +120,30 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
                 amount=request.amount,
                 currency=request.currency,
                 points_earned=points,
-                earn_month=month,
+                rewarded_referrer=referral.referrer_id if referral else None,
+                **order_fields(held, month),
             ),
         )
-        referral = None
         reservation = None
         if is_new:
             member.tier = tier
             mark_new_member_activity(member, rules, today, purchased=True)
             members.apply_points(member, state)
+            apply_to_new_member(member, held)
             members.add_enrolment(uow, member)
             # The invitation's send reservation rides on the enrolment: no third round trip.
             reservation = invitation_reservation(member.phone, rules, now) if invitation.wanted else None
             if reservation is not None:
                 reservation.add_to(uow, None)
         else:
-            actions = members.points_update(state) + activity_actions(member, rules, today, purchased=True)
+            actions = members.points_update(state) + activity_actions(member, rules, today, purchased=True) + member_writes(member, held)
             if tier != member.tier:
                 actions += members.tier_update(tier)
-            # The first purchase since joining through a referral settles it once (referrals.py).
-            referral = settle_referral_on_purchase(uow, member, rules, now, today)
             actions += referral.member_actions if referral else []
             members.update_member(uow, member, actions)
-        if points:
+        if held:
+            add_held_entry(uow, member.member_id, held, state.balance, request.order_id, now)
+        elif points:
             uow.put("ledger", ledger_entry(member.member_id, "earn", points, state.balance, request.order_id, now, lot=month))
             open_lot(uow, member.member_id, month, lot_expires_on(month, rules.points_validity_months), held={} if is_new else member.lots)
 
@@ -196,6 +204,7 @@ def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -
     digest = fingerprint({"order_id": order_id, "refund_id": request.refund_id, "amount": request.amount})
     conflict = "That refund id was already used with a different amount"
     write_token = new_write_token()
+    rules = load_rules()
 
     def attempt(uow: UnitOfWork) -> Answer:
         now = utcnow()
@@ -215,13 +224,19 @@ def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -
         member = members.get_member(order.member_id)
         balance = None
         if member is not None and reverse > 0:
-            state = claw_back(members.points_state(member), reverse, order.earn_month)
-            uow.update("member", member, members.points_update(state))
-            uow.put("ledger", ledger_entry(member.member_id, "refund", -reverse, state.balance, order_id, now))
+            # Points still pending are cancelled first (pending_points.py); the rest comes off the balance.
+            pending = cancel_for_refund(member, order, reverse)
+            state = claw_back(members.points_state(member), reverse - pending.points, order.earn_month)
+            uow.update("member", member, members.points_update(state) + pending.member_actions)
+            if reverse > pending.points:
+                uow.put("ledger", ledger_entry(member.member_id, "refund", pending.points - reverse, state.balance, order_id, now))
+            pending.add_entry(uow, member.member_id, state.balance, order_id, now)
             balance = state.balance
         elif member is not None:
             balance = int(member.balance)
         body = {"refund_id": request.refund_id, "order_id": order_id, "points_reversed": reverse, "balance": balance}
+        # A full refund of a referred member's first purchase may take the referrer's bonus back (referrals.py).
+        body |= claw_back_referral_on_refund(uow, order, refunded, rules, now)
         put_record(uow, "refund", orders.new_refund(order_id, request.refund_id, digest, write_token, body, now))
         uow.update("order", order, orders.refund_totals(refunded, target))
 

@@ -107,8 +107,9 @@ def _add(holdings: Holdings, item: BooksItem) -> None:
     if item.kind == MEMBER:
         holdings.has_member = True
         holdings.balance = item.balance
+        holdings.pending_points = item.pending
     elif item.kind == LEDGER_ENTRY:
-        holdings.add_ledger_entry(item.entry_kind, item.points, item.balance_after)
+        holdings.add_ledger_entry(item.entry_kind, item.points, item.balance_after, item.pending)
     elif item.kind == WALLET:
         holdings.has_wallet = True
         holdings.wallet_balance = item.balance

@@ -10,6 +10,12 @@
   referrer gets `referrer_points`, unless the referrer is frozen, closed or
   gone by then, in which case the referral is forfeited for good.
 
+A full refund of that first purchase takes the referrer's bonus back when the rules say so
+(`referral_clawback_on_refund`): once (conditional on `status == rewarded`, in the refund's
+transaction), a `referral_clawback` ledger entry on the referrer. Like a refund's reversal
+(points.claw_back), it may take the referrer's balance below zero when they already spent the
+bonus: later earnings pay that debt first (domain/reconciliation.py allows it for this kind).
+
 When a referral counts is the domain's (domain/referrals.py). Replayed
 purchases cancel the whole transaction on the order guard, so they settle
 nothing; later purchases find the referral settled.
@@ -19,8 +25,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
-from ..domain.points import earn, lot_expires_on, month_key
+from ..domain.clock import today_in
+from ..domain.points import claw_back, earn, lot_expires_on, month_key
 from ..domain.referrals import why_not_rewarded
 from ..domain.rules import ProgramRules
 from ..notify.sender import Message
@@ -28,7 +36,7 @@ from ..observability import count, logger
 from ..store import referrals
 from ..store.ledger import ledger_entry, open_lot
 from ..store.members import points_state, points_update
-from ..store.models import Member
+from ..store.models import Member, Order
 from ..store.unit_of_work import UnitOfWork, Writes
 
 
@@ -115,3 +123,26 @@ def settle_referral_on_purchase(uow: UnitOfWork, member: Member, rules: ProgramR
     settlement.referrer_id = referrer.member_id
     settlement.points = points
     return settlement
+
+
+def claw_back_referral_on_refund(uow: UnitOfWork, order: Order, refunded_total: int, rules: ProgramRules, now: datetime) -> dict[str, Any]:
+    """When `refunded_total` makes the referred member's first purchase fully refunded and the
+    rules say so: take the referrer's bonus back, once. Adds to `uow` the referral's update
+    (conditional on it still being `rewarded`), the referrer's balance (version-checked) and its
+    `referral_clawback` entry; answers what the refund's answer says about it ({} for nothing)."""
+    referrer_id = order.rewarded_referrer
+    if not rules.referral_clawback_on_refund or not referrer_id or refunded_total < int(order.amount):
+        return {}
+    referrer, record = referrals.referral_reads(referrer_id, order.member_id)
+    if record is None or record.status != "rewarded":
+        return {}  # clawed back already (or never rewarded)
+    points = int(record.referrer_points or 0)
+    referrals.claw_back(uow, record, now)
+    if points and referrer is not None and not referrer.erased:
+        settled = record.settled_at or now
+        state = claw_back(points_state(referrer), points, month_key(today_in(rules.zone, settled)))
+        uow.update("referrer", referrer, points_update(state))
+        uow.put("referrer_ledger", ledger_entry(referrer_id, "referral_clawback", -points, state.balance, f"referral:{record.referral_id}", now))
+    count("ReferralsClawedBack")
+    logger.info("referral bonus clawed back", extra={"member_id": order.member_id, "referrer_id": referrer_id, "points": points})
+    return {"referral_points_clawed_back": points}

@@ -41,16 +41,18 @@ from .markdown import markdown_table
 from .progress import stderr_progress
 from .recorder import Call, DynamoDBCalls, Recorder
 
-JOB_NAMES = ("expire-points", "birthday-bonus", "reengagement", "tier-review")
+JOB_NAMES = ("expire-points", "birthday-bonus", "reengagement", "tier-review", "release-pending-points")
 DEFAULT_SIZES = (2_000, 20_000)  # issue 6; `--job-sizes` / `make bench JOB_SIZES=` to change
 DUE_SHARE = 100  # one member in DUE_SHARE is due for each job
 RATIO_TARGET = 1.2
 BATCH_WRITE = 25  # DynamoDB's limit per BatchWriteItem
 PYNAMODB_DATETIME = "%Y-%m-%dT%H:%M:%S.%f+0000"  # UTCDateTimeAttribute's stored format
-KEYS_ONLY_INDEXES = frozenset({"lots_by_expiry", "members_by_birthday", "members_by_anniversary", "members_by_activity"})
+KEYS_ONLY_INDEXES = frozenset({"lots_by_expiry", "members_by_birthday", "members_by_anniversary", "members_by_activity", "members_by_release"})
 
 # Which members are due for which job: member number % DUE_SHARE.
-DUE_SLOT = {"birthday-bonus": 0, "reengagement": 1, "tier-review": 2, "expire-points": 3}
+DUE_SLOT = {"birthday-bonus": 0, "reengagement": 1, "tier-review": 2, "expire-points": 3, "release-pending-points": 4}
+# Members with points pending for a later day (release-pending-points reads only the due day's buckets).
+PENDING_LATER_SLOTS = range(10, 15)
 
 
 @dataclass
@@ -245,6 +247,13 @@ def member_items(n: int, as_of: date, shards: int) -> tuple[dict[str, Any], dict
         "marketing_sent": {"L": []},
         "version": {"N": "1"},
     }
+    # Pending points (a 7-day return window): due today for the release job's 1%, a later day for 5%.
+    if due == "release-pending-points" or slot in PENDING_LATER_SLOTS:
+        release_on = (as_of if due else as_of + timedelta(days=1 + rng.randrange(6))).isoformat()
+        held = rng.randrange(10, 1_000)
+        member["pending_points"] = {"N": str(held)}
+        member["pending"] = {"M": {release_on: {"N": str(held)}}}
+        member["release_bucket"] = {"S": keys.release_bucket(release_on, shard)}
     lot = {
         "pk": {"S": pk},
         "sk": {"S": keys.lot_sk(lot_month)},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StrictInt, StringConstraints, model_validator
 
@@ -18,6 +18,7 @@ class PurchaseRequest(Body):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
     store_id: Identifier | None = None
     occurred_at: Annotated[datetime, AfterValidator(_plausible_purchase_time)] | None = None
+    channel: Literal["store", "online", "app"] | None = None
 
     @model_validator(mode="after")
     def _one_member_reference(self) -> PurchaseRequest:

@@ -50,6 +50,9 @@ def member_view(member: Member, expiring: list[dict[str, Any]], progress: TierPr
             "balance": int(member.balance),
             "lifetime_earned": int(member.lifetime_earned),
             "expiring": expiring,
+            # Held for a return window (usecases/pending_points.py): not spendable until available_on.
+            "pending_points": int(member.pending_points or 0),
+            "pending": [{"points": int(p), "available_on": day} for day, p in sorted(as_dict(member.pending).items())],
         },
         "tier_progress": tier_progress_view(progress),
         "referral_code": member.referral_code,
@@ -81,7 +84,10 @@ def book_entry_view(entry: BookEntry, change: str, value: float) -> dict[str, An
 
 def ledger_entry_view(entry: LedgerEntry) -> dict[str, Any]:
     """A ledger entry as the member and the operators see it."""
-    return book_entry_view(entry, "points", entry.points)
+    view = book_entry_view(entry, "points", entry.points)
+    if entry.pending is not None:
+        view["pending"] = int(entry.pending)  # the change to the pending points (usecases/pending_points.py)
+    return view
 
 
 def catalogue_reward_view(reward: Reward) -> dict[str, Any]:

@@ -45,5 +45,13 @@ describe("a ledger entry in words", () => {
     expect(describeLedgerEntry(entry("adjust", 30, "adj-7"), "en")).toBe("Correction by support");
     expect(describeLedgerEntry(entry("action", 20, "review:rv-1"), "en")).toBe("Points for a review or another action");
     expect(describeLedgerEntry(entry("check_in", 5, "check_in:2026-11-30"), "zh-CN")).toBe("每日签到");
+    expect(describeLedgerEntry({ ...entry("earn_pending", 0, "WEB-1"), pending: 600 }, "en")).toBe(
+      "600 points pending for purchase WEB-1 (return window)",
+    );
+    expect(describeLedgerEntry({ ...entry("pending_cancelled", 0, "WEB-1"), pending: -200 }, "zh-CN")).toBe("订单 WEB-1 退款，200 待入账积分已取消");
+    expect(describeLedgerEntry(entry("points_available", 400, "release:2026-12-05"), "en")).toBe("Pending points now available");
+    expect(describeLedgerEntry(entry("referral_clawback", -200, "referral:ref_1"), "en")).toBe(
+      "Referral bonus taken back: your friend's first purchase was refunded",
+    );
   });
 });

@@ -100,6 +100,16 @@ export function describeLedgerEntry(entry: LedgerEntry, locale: Locale): string 
       return tr("ledger.action");
     case "check_in":
       return tr("ledger.check_in");
+    case "earn_pending":
+      return tr("ledger.earn_pending", { order: ref, points: String(entry.pending ?? 0) });
+    case "pending_cancelled":
+      return tr("ledger.pending_cancelled", { order: ref, points: String(-(entry.pending ?? 0)) });
+    case "points_available":
+      return tr("ledger.points_available");
+    case "pending_forfeited":
+      return tr("ledger.pending_forfeited");
+    case "referral_clawback":
+      return tr("ledger.referral_clawback");
     default:
       return tr("ledger.other");
   }

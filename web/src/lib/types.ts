@@ -14,7 +14,14 @@ export interface Member {
   birthday: string | null;
   status: "pending" | "active" | "frozen" | "closed";
   tier: string;
-  points: { balance: number; lifetime_earned: number; expiring: { points: number; expires_on: string }[] };
+  points: {
+    balance: number;
+    lifetime_earned: number;
+    expiring: { points: number; expires_on: string }[];
+    // Held for a return window: not spendable until available_on (docs/pending-points.md).
+    pending_points?: number;
+    pending?: { points: number; available_on: string }[];
+  };
   tier_progress: TierProgress;
   referral_code: string;
   consents: Consents;
@@ -58,8 +65,22 @@ export interface Reward {
 
 export interface LedgerEntry {
   entry_id: string;
-  kind: "earn" | "bonus" | "redeem" | "expire" | "refund" | "adjust" | "action" | "check_in";
+  kind:
+    | "earn"
+    | "bonus"
+    | "redeem"
+    | "expire"
+    | "refund"
+    | "adjust"
+    | "action"
+    | "check_in"
+    | "earn_pending"
+    | "pending_cancelled"
+    | "points_available"
+    | "pending_forfeited"
+    | "referral_clawback";
   points: number;
+  pending?: number;
   balance_after: number;
   created_at: string;
   ref: string | null;

@@ -67,6 +67,7 @@ export const en: Messages = {
   "home.expiry_title": "Expiring next",
   "home.expiring": "{points} points expire on {date}.",
   "home.nothing_expiring": "No points are due to expire.",
+  "home.pending": "{points} more points become available on {date} (once the return window closes).",
   "home.promotions_title": "Promotions",
   "home.no_promotions": "No promotions right now.",
 
@@ -139,6 +140,11 @@ export const en: Messages = {
   "ledger.adjust_closure": "Balance forfeited: membership closed",
   "ledger.action": "Points for a review or another action",
   "ledger.check_in": "Daily check-in",
+  "ledger.earn_pending": "{points} points pending for purchase {order} (return window)",
+  "ledger.pending_cancelled": "{points} pending points cancelled: purchase {order} refunded",
+  "ledger.points_available": "Pending points now available",
+  "ledger.pending_forfeited": "Pending points forfeited: membership closed",
+  "ledger.referral_clawback": "Referral bonus taken back: your friend's first purchase was refunded",
   "ledger.other": "Points change",
 
   "wallet.title": "Wallet",

@@ -65,6 +65,7 @@ export const zhCN = {
   "home.expiry_title": "即将过期",
   "home.expiring": "{points} 积分将于 {date} 过期。",
   "home.nothing_expiring": "暂无即将过期的积分。",
+  "home.pending": "另有 {points} 积分将于 {date} 到账（退货期结束后）。",
   "home.promotions_title": "当前活动",
   "home.no_promotions": "暂无活动。",
 
@@ -137,6 +138,11 @@ export const zhCN = {
   "ledger.adjust_closure": "账户注销，余额清零",
   "ledger.action": "评价等互动奖励",
   "ledger.check_in": "每日签到",
+  "ledger.earn_pending": "订单 {order} 的 {points} 积分待入账（退货期内）",
+  "ledger.pending_cancelled": "订单 {order} 退款，{points} 待入账积分已取消",
+  "ledger.points_available": "待入账积分已到账",
+  "ledger.pending_forfeited": "账户注销，待入账积分作废",
+  "ledger.referral_clawback": "好友首单已退款，邀请奖励扣回",
   "ledger.other": "积分变动",
 
   "wallet.title": "我的钱包",
