@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from chalicelib.domain.points import lot_expires_on, month_key
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
-from chalicelib.store.models import Lot
+from chalicelib.store.ledger import lot_earnings
+from chalicelib.store.models import LedgerEntry, Lot
 from chalicelib.store.models_engagement import Referral
 from chalicelib.store.unit_of_work import connection
 from chalicelib.usecases.reconcile import reconcile_table
@@ -178,7 +179,9 @@ def test_given_pending_points_when_the_window_closes_then_the_job_makes_them_ava
     assert points["balance"] == WELCOME + 600 and points["pending_points"] == 0 and points["pending"] == []
     month = month_key(release_day())
     lot = Lot.get(keys.member_pk(member_id), keys.lot_sk(month))
-    assert int(lot.earned) == 600 + (WELCOME if month == month_key(today()) else 0) and lot.expires_on == lot_expires_on(month, 12).isoformat()
+    entries = list(LedgerEntry.query(keys.member_pk(member_id), LedgerEntry.sk.startswith(keys.LEDGER_PREFIX)))
+    assert lot_earnings([lot], entries)[month] == 600 + (WELCOME if month == month_key(today()) else 0)
+    assert lot.expires_on == lot_expires_on(month, 12).isoformat()
     ledger = api.get("/v1/me/ledger", headers=bearer(token)).json()["items"]
     assert (ledger[0]["kind"], ledger[0]["points"], ledger[0]["pending"]) == ("points_available", 600, -600)
     assert ledger[0]["ref"] == f"release:{release_day().isoformat()}"
