@@ -34,9 +34,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from .calendar import birthday_multiplier_applies
+from .errors import ItemsDoNotAddUp, RefundExceedsItems
 from .rules import EarnConditions, EarnEffect, EarnLimits, EarnRule, ProgramRules, Promotion
 
 _EXACT = decimal.Context(prec=60, rounding=decimal.ROUND_FLOOR)
@@ -389,3 +390,80 @@ def _capped(step: _Step, points: int, counters: dict[str, dict[str, Any]], day: 
             points = max(0, min(points, limits.max_points_per_member_per_period - this_period))
         counters[step.rule_id] = {"d": day.isoformat(), "dp": today + points, "p": period_key(day, limits.period), "pp": this_period + points}
     return points
+
+
+# --- itemised purchases and their refunds -------------------------------------------------
+
+
+class Item(Protocol):
+    sku: str
+    category: str | None
+    quantity: int
+    amount: int
+    discount: int
+
+
+def basket_lines(items: Sequence[Item], order_discount: int, amount: int) -> tuple[Line, ...]:
+    """The lines of a purchase reported with items. They must add up:
+    `sum(item amount - item discount) - order discount == amount`; the order's discount is
+    spread over the lines in proportion to their amounts (whole minor units), so the lines earn
+    on exactly `amount`."""
+    nets = [item.amount - item.discount for item in items]
+    total = sum(nets) - order_discount
+    if total != amount:
+        raise ItemsDoNotAddUp(
+            f"The items add up to {sum(nets)} (after their own discounts), less the order discount {order_discount}: {total}, but amount is {amount}"
+        )
+    shares = allocate(order_discount, [Decimal(n) for n in nets])
+    return tuple(
+        Line(item.sku, item.category, item.quantity, net - share, discounted=item.discount > 0)
+        for item, net, share in zip(items, nets, shares, strict=True)
+    )
+
+
+def order_lines(lines: Sequence[Line], line_points: Sequence[int]) -> dict[str, list[int]]:
+    """What the order keeps of its lines: sku -> [quantity, amount earned on, points, quantity refunded]."""
+    return {line.sku or "": [line.quantity, line.amount, points, 0] for line, points in zip(lines, line_points, strict=True)}
+
+
+def _line_share(value: int, refunded: int, quantity: int) -> int:
+    return value if refunded >= quantity else (value * refunded) // quantity
+
+
+def refund_lines(lines: Mapping[str, Sequence[int]], wanted: Sequence[tuple[str, int]]) -> tuple[dict[str, list[int]], int]:
+    """The order's lines after refunding `wanted` (sku, quantity), and the amount those items
+    come to (cumulative floors: refunding a line in parts adds up to its whole amount). Naming a
+    sku the purchase did not have, or more of it than it had less what was refunded, is refused."""
+    after = {sku: [int(v) for v in values] for sku, values in lines.items()}
+    before_amount = items_refunded(after)[0]
+    for sku, quantity in wanted:
+        line = after.get(sku)
+        if line is None:
+            raise RefundExceedsItems(f"The purchase has no item with sku {sku}")
+        bought, _, _, refunded = line
+        if refunded + quantity > bought:
+            raise RefundExceedsItems(f"Refunding {quantity} of sku {sku} would make {refunded + quantity} refunded; the purchase had {bought}")
+        line[3] = refunded + quantity
+    return after, items_refunded(after)[0] - before_amount
+
+
+def items_refunded(lines: Mapping[str, Sequence[int]]) -> tuple[int, int]:
+    """(amount, points) the refunded items of an order come to so far."""
+    amount = points = 0
+    for values in lines.values():
+        quantity, line_amount, line_points, refunded = (int(v) for v in values)
+        amount += _line_share(line_amount, refunded, quantity)
+        points += _line_share(line_points, refunded, quantity)
+    return amount, points
+
+
+def refund_target(points_earned: int, amount: int, refunded_total: int, lines: Mapping[str, Sequence[int]] | None) -> int:
+    """Points to have reversed once `refunded_total` of the order is refunded: refunded items
+    take back what they earned; refunds by amount alone take back their share of all the
+    points; the whole amount takes back everything (bonuses too); never more than was earned."""
+    if refunded_total >= amount:
+        return points_earned
+    items_amount, items_points = items_refunded(lines or {})
+    by_amount = refunded_total - items_amount
+    share = points_earned * by_amount // amount if by_amount > 0 else 0
+    return min(points_earned, share + items_points)

@@ -37,6 +37,7 @@
 | MEMBER#<member_id>   | FEEDBACK#<feedback_id> | Feedback    | the member's feedback and answers, newest first  |
 | MEMBER#<member_id>   | FEEDBACKKEY#<key>    | FeedbackKey   | idempotent feedback per client Idempotency-Key   |
 | FEEDBACKQ#<status>   | <feedback_id>        | FeedbackQueueEntry | operators' feedback queue (open / answered) |
+| EARNBUDGET#<rule_id> | SHARD#<n>            | BudgetShard   | points an earn rule's budget gave, one shard of it (no hot key) |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -279,3 +280,14 @@ def erasure_bucket(day: str, shard: int) -> str:
 def deferred_prefix(member_id: str) -> str:
     """The sort-key prefix of a member's deferred messages in a SEND# bucket."""
     return f"{member_id}#"
+
+
+# --- earn-rule budgets (store/earn_budgets.py) -------------------------------------------------
+
+
+def budget_pk(rule_id: str) -> str:
+    return f"EARNBUDGET#{rule_id}"
+
+
+def budget_shard_sk(shard: int) -> str:
+    return f"SHARD#{shard:02d}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from ..settings import get_settings
 from . import keys
@@ -25,10 +26,16 @@ def new_entry_id(now: datetime) -> str:
     return f"{_MAX_MILLIS - int(now.timestamp() * 1000):013d}-{secrets.token_hex(4)}"
 
 
-def ledger_entry(member_id: str, kind: str, points: int, balance_after: int, ref: str | None, now: datetime) -> LedgerEntry:
-    """One immutable entry, to put in the unit of work that changes the balance to `balance_after`."""
+def ledger_entry(
+    member_id: str, kind: str, points: int, balance_after: int, ref: str | None, now: datetime, breakdown: list[dict[str, Any]] | None = None
+) -> LedgerEntry:
+    """One immutable entry, to put in the unit of work that changes the balance to `balance_after`
+    (a purchase's carries its `breakdown`, rule by rule)."""
     entry_id = new_entry_id(now)
-    return LedgerEntry.new((keys.member_pk(member_id), keys.ledger_sk(entry_id)), entry_id, kind, balance_after, ref, now, points=points)
+    key = (keys.member_pk(member_id), keys.ledger_sk(entry_id))
+    if breakdown is not None:
+        return LedgerEntry.new(key, entry_id, kind, balance_after, ref, now, points=points, breakdown=breakdown)
+    return LedgerEntry.new(key, entry_id, kind, balance_after, ref, now, points=points)
 
 
 def add_lot_points(tx: UnitOfWork, member_id: str, month: str, points: int, expires: date) -> None:

@@ -182,6 +182,9 @@ class Member(BaseItem, discriminator="Member"):
     # Where this member's messages held back by quiet hours wait (sort key -> SEND# bucket), so
     # closing finds them in one read; entries past any message's life are pruned as new ones come.
     deferred = MapAttribute[str, Any](null=True)
+    # Points given by earn rules with per-member limits: {rule_id: {d, dp, p, pp}} (domain/earn_rules.py),
+    # only for rules that have such limits, stale days and periods overwritten: stays small.
+    earn_counters = MapAttribute[str, Any](null=True)
     version = VersionAttribute()
 
     by_phone = PhoneIndex()
@@ -250,6 +253,8 @@ class BookEntry(BaseItem):
 
 class LedgerEntry(BookEntry, discriminator="LedgerEntry"):
     points = NumberAttribute()
+    # A purchase's earn entry: why, rule by rule ([{rule_id, label, points}], summing to `points`).
+    breakdown = ListAttribute[Any](null=True)
 
 
 class Lot(BaseItem, discriminator="Lot"):
@@ -279,6 +284,10 @@ class Order(Recorded, discriminator="Order"):
     earn_month = UnicodeAttribute()
     refunded_amount = NumberAttribute(default=0)
     points_reversed = NumberAttribute(default=0)
+    # Reported with items (issue 14): {sku: [quantity, amount earned on, points, quantity refunded]}
+    # and the points no line earned (bonuses), taken back when the whole order is refunded.
+    lines = MapAttribute[str, Any](null=True)
+    order_points = NumberAttribute(null=True)
     version = VersionAttribute()
 
 
@@ -359,3 +368,10 @@ class JobRun(BaseItem, discriminator="JobRun"):
 # Models kept in their own modules; imported here so every discriminator is
 # registered whenever any item of the table is read.
 from . import models_admin, models_engagement, models_wallet  # noqa: E402, F401
+
+
+class BudgetShard(BaseItem, discriminator="BudgetShard"):
+    """One shard of an earn rule's budget: the points it gave (store/earn_budgets.py)."""
+
+    rule_id = UnicodeAttribute()
+    given = NumberAttribute(default=0)
