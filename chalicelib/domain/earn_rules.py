@@ -467,3 +467,72 @@ def refund_target(points_earned: int, amount: int, refunded_total: int, lines: M
     by_amount = refunded_total - items_amount
     share = points_earned * by_amount // amount if by_amount > 0 else 0
     return min(points_earned, share + items_points)
+
+
+# --- the rules in words (GET /v1/program, the dry run) ------------------------------------
+
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _money(minor: int) -> str:
+    return f"{minor // 100}.{minor % 100:02d}"
+
+
+def describe_effect(effect: EarnEffect) -> str:
+    if effect.multiplier is not None:
+        return f"x{_text(effect.multiplier)} on the base points"
+    if effect.points_per_unit is not None:
+        return f"{_text(effect.points_per_unit)} extra point(s) per 1.00 spent"
+    if effect.points_per_item is not None:
+        return f"{effect.points_per_item} extra point(s) per item"
+    return f"{effect.bonus} bonus points per order"
+
+
+def describe_conditions(c: EarnConditions) -> str:
+    parts = []
+    if c.skus or c.categories:
+        which = [f"items {', '.join(c.skus)}"] if c.skus else []
+        which += [f"category {', '.join(c.categories)}"] if c.categories else []
+        parts.append("on " + " or ".join(which))
+    if c.stores:
+        parts.append(f"at store {', '.join(c.stores)}")
+    if c.channels:
+        parts.append(f"bought {' or '.join(c.channels)}")
+    if c.payment_methods:
+        parts.append(f"paid by {' or '.join(c.payment_methods)}")
+    if c.weekdays:
+        parts.append("on " + ", ".join(_WEEKDAYS[d - 1] for d in c.weekdays))
+    if c.starts_on or c.ends_on:
+        parts.append(f"from {c.starts_on.isoformat() if c.starts_on else 'now'} to {c.ends_on.isoformat() if c.ends_on else 'further notice'}")
+    if c.from_time is not None and c.until_time is not None:
+        parts.append(f"between {c.from_time.strftime('%H:%M')} and {c.until_time.strftime('%H:%M')}")
+    if c.min_spend:
+        parts.append(f"spending at least {_money(c.min_spend)}")
+    if c.tiers:
+        parts.append(f"for {', '.join(c.tiers)} members")
+    if c.tags:
+        parts.append(f"for members tagged {', '.join(c.tags)}")
+    return ", ".join(parts)
+
+
+def describe(rule: EarnRule) -> str:
+    """An operator's rule in one sentence a member can read."""
+    text = describe_effect(rule.effect)
+    where = describe_conditions(rule.conditions)
+    if where:
+        text += f", {where}"
+    limits = rule.limits
+    caps = []
+    if limits.max_points_per_order is not None:
+        caps.append(f"{limits.max_points_per_order} per order")
+    if limits.max_points_per_member_per_day is not None:
+        caps.append(f"{limits.max_points_per_member_per_day} per member per day")
+    if limits.max_points_per_member_per_period is not None:
+        caps.append(f"{limits.max_points_per_member_per_period} per member per {limits.period}")
+    if caps:
+        text += f"; at most {', '.join(caps)}"
+    if rule.budget is not None:
+        text += "; while its budget lasts"
+    if rule.exclusive_group:
+        text += f"; does not combine with other '{rule.exclusive_group}' offers (the best one applies)"
+    return text

@@ -80,8 +80,11 @@ def book_entry_view(entry: BookEntry, change: str, value: float) -> dict[str, An
 
 
 def ledger_entry_view(entry: LedgerEntry) -> dict[str, Any]:
-    """A ledger entry as the member and the operators see it."""
-    return book_entry_view(entry, "points", entry.points)
+    """A ledger entry as the member and the operators see it (a purchase's with its breakdown)."""
+    view = book_entry_view(entry, "points", entry.points)
+    if entry.breakdown is not None:
+        view["breakdown"] = [{"rule_id": b["rule_id"], "label": b["label"], "points": int(b["points"])} for b in entry.breakdown]
+    return view
 
 
 def catalogue_reward_view(reward: Reward) -> dict[str, Any]:
