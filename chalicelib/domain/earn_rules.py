@@ -471,6 +471,7 @@ def refund_target(points_earned: int, amount: int, refunded_total: int, lines: M
 
 # --- the rules in words (GET /v1/program, the dry run) ------------------------------------
 
+_CHANNEL_WORDS = {"store": "in store", "online": "online", "app": "in the app"}
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -497,7 +498,7 @@ def describe_conditions(c: EarnConditions) -> str:
     if c.stores:
         parts.append(f"at store {', '.join(c.stores)}")
     if c.channels:
-        parts.append(f"bought {' or '.join(c.channels)}")
+        parts.append("bought " + " or ".join(_CHANNEL_WORDS.get(channel, channel) for channel in c.channels))
     if c.payment_methods:
         parts.append(f"paid by {' or '.join(c.payment_methods)}")
     if c.weekdays:
