@@ -130,6 +130,8 @@ class EarnPreviewRequest(Body):
             raise ValueError("give exactly one of member_id or tier")
         if self.at is not None and self.at.tzinfo is None:
             raise ValueError("at must include a UTC offset")
+        if self.at is not None and not 2000 <= self.at.year <= 2100:
+            raise ValueError("at must be between the years 2000 and 2100")
         if self.discount and not self.items:
             raise ValueError("an order discount needs items (amount is what was paid)")
         if self.items and len({i.sku for i in self.items}) != len(self.items):
