@@ -1,7 +1,9 @@
 """How much a purchase earns beyond its amount: the tier, birthday and promotion multipliers,
 and the promotions calendar (dated multipliers, e.g. double points on member day). Pure.
 
-How a purchase's multipliers combine (the one place this is decided, `earn_multiplier`):
+Purchases are computed by the earn-rules engine (`earn_rules.evaluate`), which runs these
+multipliers as its built-in rules with the same result; `earn_multiplier` states the formula
+the defaults keep:
 
     points = floor(amount / 100 x earn_rate x tier multiplier x birthday multiplier x promotion multiplier)
 

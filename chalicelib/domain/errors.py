@@ -98,6 +98,14 @@ class RefundExceedsPurchase(HuiyuanError):
     status, code, title = 409, "refund_exceeds_purchase", "Refunds would exceed the purchase amount"
 
 
+class ItemsDoNotAddUp(HuiyuanError):
+    status, code, title = 422, "items_do_not_add_up", "The items do not add up to the amount"
+
+
+class RefundExceedsItems(HuiyuanError):
+    status, code, title = 422, "refund_exceeds_items", "The refund names items the purchase did not have"
+
+
 class InsufficientFunds(HuiyuanError):
     status, code, title = 409, "insufficient_funds", "Not enough stored value"
 

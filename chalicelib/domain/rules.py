@@ -55,6 +55,153 @@ class TagDefinition(BaseModel):
     name: str = Field(min_length=1, max_length=50, description="what operators see, in any language")
 
 
+CHANNELS = ("store", "online", "app")
+PERIODS = ("week", "month", "year")
+_RULE_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_CODE = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
+# Ids of the built-in rules (domain/earn_rules.py; promotions are `promotion:<id>`): an
+# operator's rule may not take them.
+BUILT_IN_RULE_IDS = frozenset({"base", "tier", "birthday"})
+
+
+class EarnConditions(BaseModel):
+    """When an earn rule applies. Every field given must hold (AND); a list matches any of its
+    values (OR); an empty list or null does not restrict. `skus` / `categories` select the
+    purchase's lines the effect applies to; the rest are about the order and the member."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stores: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    payment_methods: tuple[str, ...] = ()
+    skus: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    weekdays: tuple[int, ...] = ()  # ISO 1 (Monday) .. 7 (Sunday), in the program time zone
+    starts_on: date | None = None  # inclusive
+    ends_on: date | None = None  # inclusive
+    from_time: time | None = None  # local time of day, inclusive
+    until_time: time | None = None  # exclusive; before from_time: the window runs past midnight
+    min_spend: int = Field(default=0, ge=0, description="minor units of the qualifying lines (the order amount without items)")
+    tiers: tuple[str, ...] = ()
+    tags: tuple[str, ...] = Field(default=(), description="the member's operator tags (any of), declared in member_tags")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EarnConditions:
+        if any(d < 1 or d > 7 for d in self.weekdays):
+            raise ValueError("weekdays are ISO weekdays 1 (Monday) to 7 (Sunday)")
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            raise ValueError("ends_on must not be before starts_on")
+        if (self.from_time is None) != (self.until_time is None):
+            raise ValueError("give both from_time and until_time, or neither")
+        if self.from_time is not None and self.from_time == self.until_time:
+            raise ValueError("from_time and until_time must differ")
+        unknown = [c for c in self.channels if c not in CHANNELS]
+        if unknown:
+            raise ValueError(f"unknown channels {unknown}: use {list(CHANNELS)}")
+        return self
+
+    @property
+    def selects_lines(self) -> bool:
+        return bool(self.skus or self.categories)
+
+
+class EarnEffect(BaseModel):
+    """What an earn rule gives; exactly one of:
+    - `multiplier`: multiplies the base points of the qualifying lines (stacks by multiplying);
+    - `points_per_unit`: extra points per currency unit (100 minor units) of the qualifying lines;
+    - `points_per_item`: extra points per qualifying item (quantity);
+    - `bonus`: fixed points once per qualifying order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    multiplier: Decimal | None = Field(default=None, gt=0, le=10)
+    points_per_unit: Decimal | None = Field(default=None, gt=0, le=1000)
+    points_per_item: int | None = Field(default=None, gt=0, le=1_000_000)
+    bonus: int | None = Field(default=None, gt=0, le=10_000_000)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> EarnEffect:
+        given = [name for name in ("multiplier", "points_per_unit", "points_per_item", "bonus") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of multiplier, points_per_unit, points_per_item, bonus")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(n for n in ("multiplier", "points_per_unit", "points_per_item", "bonus") if getattr(self, n) is not None)
+
+
+class EarnLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_points_per_order: int | None = Field(default=None, ge=0)
+    max_points_per_member_per_day: int | None = Field(default=None, ge=0)
+    max_points_per_member_per_period: int | None = Field(default=None, ge=0)
+    period: str = Field(default="month", description="week (ISO), month or year, in the program time zone")
+
+    @field_validator("period")
+    @classmethod
+    def _known_period(cls, value: str) -> str:
+        if value not in PERIODS:
+            raise ValueError(f"period is one of {list(PERIODS)}")
+        return value
+
+    @property
+    def per_member(self) -> bool:
+        return self.max_points_per_member_per_day is not None or self.max_points_per_member_per_period is not None
+
+
+class EarnRule(BaseModel):
+    """One earn rule (docs/earn-rules.md): conditions, one effect, stacking, limits, a budget."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=_RULE_ID)
+    label: str = Field(min_length=1, max_length=100, description="what members read in their breakdown")
+    active: bool = True
+    conditions: EarnConditions = EarnConditions()
+    effect: EarnEffect
+    priority: int = Field(default=100, ge=0, le=10_000, description="lower first; breaks ties in an exclusive group")
+    exclusive_group: str | None = Field(default=None, pattern=_RULE_ID)
+    limits: EarnLimits = EarnLimits()
+    budget: int | None = Field(default=None, ge=1, le=10**12, description="total points the rule may ever give")
+
+    @field_validator("id")
+    @classmethod
+    def _not_built_in(cls, value: str) -> str:
+        if value in BUILT_IN_RULE_IDS:
+            raise ValueError(f"{value!r} is the id of a built-in rule")
+        return value
+
+
+class EarnExclusions(BaseModel):
+    """Lines that never earn, whatever the rules say."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    categories: tuple[str, ...] = ("stored_value", "gift_card")
+    skus: tuple[str, ...] = ()
+    discounted_lines_earn: bool = Field(default=True, description="false: a line with its own discount earns nothing")
+
+
+def _can_overlap(a: EarnConditions, b: EarnConditions) -> bool:
+    """Whether some purchase could meet both: conservative (true unless a dimension both restrict is disjoint)."""
+    for left, right in (
+        (a.stores, b.stores),
+        (a.channels, b.channels),
+        (a.payment_methods, b.payment_methods),
+        (a.weekdays, b.weekdays),
+        (a.tiers, b.tiers),
+    ):
+        if left and right and not set(left) & set(right):
+            return False
+    # Skus, categories and times of day are not compared: one basket can hold lines of both
+    # rules, and a window check would need the time zone; an overlap there is assumed.
+    lo = max(a.starts_on or date.min, b.starts_on or date.min)
+    hi = min(a.ends_on or date.max, b.ends_on or date.max)
+    return lo <= hi
+
+
 class TopupBonus(BaseModel):
     """Top up at least `min_amount` (minor units) and get `bonus` added to the wallet."""
 
@@ -192,6 +339,11 @@ class ProgramRules(BaseModel):
     # Refunds (issue 14): purchase points held for a return window, and what a refund takes back.
     pending_points: tuple[PendingHold, ...] = Field(default=(), description="hold purchase points pending for a return window, per channel")
     referral_clawback_on_refund: bool = Field(default=False, description="a full refund of a referee's first purchase takes the referrer bonus back")
+
+    # Earn rules (issue 14, docs/earn-rules.md): operators' rules on top of the built-in base,
+    # tier, birthday and promotion rules, and the lines that never earn.
+    earn_rules: tuple[EarnRule, ...] = ()
+    earn_exclusions: EarnExclusions = EarnExclusions()
     topup_bonuses: tuple[TopupBonus, ...] = (
         # top up 500.00, get 50.00
     )
@@ -253,8 +405,12 @@ class ProgramRules(BaseModel):
 
     @model_validator(mode="after")
     def _tags_unique(self) -> ProgramRules:
-        if len({t.id for t in self.member_tags}) != len(self.member_tags):
+        declared = {t.id for t in self.member_tags}
+        if len(declared) != len(self.member_tags):
             raise ValueError("member tag ids must be unique")
+        undeclared = sorted({tag for rule in self.earn_rules for tag in rule.conditions.tags} - declared)
+        if undeclared:
+            raise ValueError(f"earn rules name tags not declared in member_tags: {', '.join(undeclared)}")
         return self
 
     @model_validator(mode="after")
@@ -271,6 +427,28 @@ class ProgramRules(BaseModel):
         # that ends before the code expires would let that timing be used on the same code.
         if self.code_failure_window_seconds < self.code_ttl_seconds:
             raise ValueError("code_failure_window_seconds must be at least code_ttl_seconds (a lockout outlasts the code it protects)")
+        return self
+
+    @model_validator(mode="after")
+    def _earn_rules_unambiguous(self) -> ProgramRules:
+        ids = [r.id for r in self.earn_rules]
+        if len(set(ids)) != len(ids):
+            raise ValueError("earn rule ids must be unique")
+        tier_ids = {t.id for t in self.tiers}
+        for rule in self.earn_rules:
+            unknown = [t for t in rule.conditions.tiers if t not in tier_ids]
+            if unknown:
+                raise ValueError(f"earn rule {rule.id!r} names unknown tiers {unknown}")
+        # In an exclusive group the best rule wins, ties going to the lower priority: two rules
+        # with one priority that could meet on one purchase would leave the winner to chance.
+        active = [r for r in self.earn_rules if r.active and r.exclusive_group]
+        for i, a in enumerate(active):
+            for b in active[i + 1 :]:
+                if a.exclusive_group == b.exclusive_group and a.priority == b.priority and _can_overlap(a.conditions, b.conditions):
+                    raise ValueError(
+                        f"earn rules {a.id!r} and {b.id!r} are in exclusive group {a.exclusive_group!r} with the same priority "
+                        f"{a.priority} and can apply to the same purchase: give them different priorities"
+                    )
         return self
 
     @property

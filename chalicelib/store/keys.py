@@ -38,6 +38,7 @@
 | MEMBER#<member_id>   | FEEDBACKKEY#<key>    | FeedbackKey   | idempotent feedback per client Idempotency-Key   |
 | FEEDBACKQ#<status>   | <feedback_id>        | FeedbackQueueEntry | operators' feedback queue (open / answered) |
 | ACTION#<store_id>#<event_id> | ACTION       | ActionEvent   | idempotent action report per store and event id (points for a review...) |
+| EARNBUDGET#<rule_id> | SHARD#<n>            | BudgetShard   | points an earn rule's budget gave, one shard of it (no hot key) |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -295,3 +296,14 @@ ACTION_SK = "ACTION"
 
 def action_pk(store_id: str, event_id: str) -> str:
     return f"ACTION#{store_id}#{event_id}"
+
+
+# --- earn-rule budgets (store/earn_budgets.py) -------------------------------------------------
+
+
+def budget_pk(rule_id: str) -> str:
+    return f"EARNBUDGET#{rule_id}"
+
+
+def budget_shard_sk(shard: int) -> str:
+    return f"SHARD#{shard:02d}"

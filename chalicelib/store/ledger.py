@@ -38,12 +38,18 @@ def ledger_entry(
     *,
     lot: str | None = None,
     pending: int | None = None,
+    breakdown: list[dict[str, Any]] | None = None,
 ) -> LedgerEntry:
     """One immutable entry, to put in the unit of work that changes the balance to `balance_after`
     (and the pending points by `pending`, when it changes them: domain/pending.py); `lot` names the
-    month whose lot points earned go into (with `open_lot` in the same unit)."""
+    month whose lot points earned go into (with `open_lot` in the same unit); a purchase's carries
+    its `breakdown`, rule by rule."""
     entry_id = new_entry_id(now)
-    change = {"points": points} if pending is None else {"points": points, "pending": pending}
+    change: dict[str, Any] = {"points": points}
+    if pending is not None:
+        change["pending"] = pending
+    if breakdown is not None:
+        change["breakdown"] = breakdown
     return LedgerEntry.new((keys.member_pk(member_id), keys.ledger_sk(entry_id)), entry_id, kind, balance_after, ref, now, lot=lot, **change)
 
 

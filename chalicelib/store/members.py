@@ -149,6 +149,18 @@ def points_update(state: PointsState) -> list[Action]:
     ]
 
 
+def earn_counters(member: Member) -> dict[str, dict[str, Any]]:
+    """The member's per-member earn-rule counters (domain/earn_rules.counter_state)."""
+    return {rule_id: as_dict(counter) for rule_id, counter in as_dict(member.earn_counters).items()}
+
+
+def earn_counters_update(member: Member, counters: dict[str, dict[str, Any]]) -> list[Action]:
+    """Replace the counters when they changed (the member's version guards them, like the balance)."""
+    if counters == earn_counters(member):
+        return []
+    return [Member.earn_counters.set(counters)] if counters else [Member.earn_counters.remove()]
+
+
 def apply_points(member: Member, state: PointsState) -> None:
     """Mirror a new points state on an unsaved Member (for a Put)."""
     member.balance = state.balance

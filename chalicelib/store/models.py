@@ -197,6 +197,9 @@ class Member(BaseItem, discriminator="Member"):
     # awarded today and this period (the limits); the last daily check-in, its streak and answer.
     action_counts = MapAttribute[str, Any](null=True)
     check_in = MapAttribute[str, Any](null=True)
+    # Points given by earn rules with per-member limits: {rule_id: {d, dp, p, pp}} (domain/earn_rules.py),
+    # only for rules that have such limits, stale days and periods overwritten: stays small.
+    earn_counters = MapAttribute[str, Any](null=True)
     version = VersionAttribute()
 
     by_phone = PhoneIndex()
@@ -270,6 +273,8 @@ class LedgerEntry(BookEntry, discriminator="LedgerEntry"):
     # The change to the member's pending points (domain/pending.py), on the entries that hold,
     # cancel, release or forfeit them: `sum(pending) == pending_points` as `sum(points) == balance`.
     pending = NumberAttribute(null=True)
+    # A purchase's earn entry: why, rule by rule ([{rule_id, label, points}], summing to `points`).
+    breakdown = ListAttribute[Any](null=True)
 
 
 class Lot(BaseItem, discriminator="Lot"):
@@ -306,6 +311,10 @@ class Order(Recorded, discriminator="Order"):
     release_on = UnicodeAttribute(null=True)
     # The referrer this purchase (the referred member's first) rewarded: a full refund may claw it back.
     rewarded_referrer = UnicodeAttribute(null=True)
+    # Reported with items (issue 14): {sku: [quantity, amount earned on, points, quantity refunded]}
+    # and the points no line earned (bonuses), taken back when the whole order is refunded.
+    lines = MapAttribute[str, Any](null=True)
+    order_points = NumberAttribute(null=True)
     version = VersionAttribute()
 
 
@@ -386,3 +395,10 @@ class JobRun(BaseItem, discriminator="JobRun"):
 # Models kept in their own modules; imported here so every discriminator is
 # registered whenever any item of the table is read.
 from . import models_admin, models_engagement, models_wallet  # noqa: E402, F401
+
+
+class BudgetShard(BaseItem, discriminator="BudgetShard"):
+    """One shard of an earn rule's budget: the points it gave (store/earn_budgets.py)."""
+
+    rule_id = UnicodeAttribute()
+    given = NumberAttribute(default=0)

@@ -53,6 +53,8 @@ def new_refund(order_id: str, refund_id: str, fingerprint: str, write_token: str
     )
 
 
-def refund_totals(refunded_amount: int, points_reversed: int) -> list[Action]:
-    """The order's running totals of what its refunds gave back."""
-    return [Order.refunded_amount.set(refunded_amount), Order.points_reversed.set(points_reversed)]
+def refund_totals(refunded_amount: int, points_reversed: int, lines: dict[str, list[int]] | None = None) -> list[Action]:
+    """The order's running totals of what its refunds gave back (and its lines' refunded
+    quantities, for a refund of items). The order's version makes concurrent refunds take turns."""
+    actions: list[Action] = [Order.refunded_amount.set(refunded_amount), Order.points_reversed.set(points_reversed)]
+    return actions + ([Order.lines.set(lines)] if lines is not None else [])

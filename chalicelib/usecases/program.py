@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..domain.clock import today_in
+from ..domain.earn_rules import describe
 from ..domain.earning import applies_on, best_promotion, running, upcoming
 from ..domain.rules import ProgramRules, Promotion
 from ..store.parameters import load_rules
@@ -66,7 +67,22 @@ def program_summary(rules: ProgramRules, today: date, reward_names: dict[str, st
             "active": [_promotion_view(p, today) for p in running(rules, today)],
             "upcoming": [_promotion_view(p, today) for p in upcoming(rules, today)],
         },
+        "earn_rules": [
+            {"rule_id": r.id, "label": r.label, "description": describe(r)}
+            for r in rules.earn_rules
+            if r.active and (r.conditions.ends_on is None or r.conditions.ends_on >= today)
+        ],
+        "earn_exclusions": _exclusions_view(rules),
     }
+
+
+def _exclusions_view(rules: ProgramRules) -> dict[str, Any]:
+    ex = rules.earn_exclusions
+    never = [*(f"category {c}" for c in ex.categories), *(f"item {s}" for s in ex.skus)]
+    text = f"No points on {', '.join(never)}" if never else "Every item earns points"
+    if not ex.discounted_lines_earn:
+        text += "; discounted items earn no points"
+    return {"categories": list(ex.categories), "skus": list(ex.skus), "discounted_lines_earn": ex.discounted_lines_earn, "description": text}
 
 
 def current_program() -> dict[str, Any]:

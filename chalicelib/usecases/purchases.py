@@ -7,19 +7,21 @@ body under the same order id is a conflict. The same for each refund id.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..api.schemas.merchants import PurchaseRequest, RefundRequest
 from ..domain.clock import iso, today_in, utcnow
-from ..domain.earning import earn_multiplier
-from ..domain.errors import Forbidden, IdempotencyConflict, NotFound, RefundExceedsPurchase
+from ..domain.earn_rules import Basket, Earner, Evaluation, basket_lines, evaluate, order_lines, refund_lines, refund_target
+from ..domain.errors import Forbidden, IdempotencyConflict, NotFound, RefundExceedsItems, RefundExceedsPurchase
 from ..domain.membership import require_may_earn
-from ..domain.points import claw_back, earn, lot_expires_on, month_key, proportional_reversal, prune_earned_months, purchase_points
+from ..domain.points import claw_back, earn, lot_expires_on, month_key, prune_earned_months
 from ..domain.rules import ProgramRules
 from ..domain.tiers import upgraded_tier
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
-from ..store import members, orders
+from ..store import earn_budgets, members, orders
 from ..store.codes import invitation_reservation
 from ..store.idempotency import Replay, existing_record, new_write_token, put_record, replay
 from ..store.ledger import ledger_entry, open_lot
@@ -56,12 +58,71 @@ class _Invitation:
     wanted: bool = True
 
 
+def _detail(request: PurchaseRequest) -> dict[str, Any]:
+    """What the detailed form adds to a purchase's meaning (absent fields leave the fingerprint of
+    a purchase reported as one amount as it always was)."""
+    detail: dict[str, Any] = {}
+    if request.items:
+        detail["items"] = [item.model_dump() for item in request.items]
+    for name in ("discount", "channel", "payment_method"):
+        if getattr(request, name):
+            detail[name] = getattr(request, name)
+    return detail
+
+
+def _itemised(basket: Basket, evaluation: Evaluation) -> dict[str, Any]:
+    """What the order keeps to take back an item's points on its refund: sku -> [quantity,
+    amount, points, refunded], and the points no line earned."""
+    if not basket.itemised:
+        return {}
+    return {"lines": order_lines(basket.lines, evaluation.line_points), "order_points": evaluation.order_points}
+
+
+# Budgets this process saw run out: {(rule_id, budget)}. A raised budget is another key.
+_EXHAUSTED: set[tuple[str, int]] = set()
+
+
+@dataclass
+class _BudgetHints:
+    """What one purchase learned of the budget shards across its attempts: the shard to draw
+    from and what it holds, for rules whose drawn shard could not give what was wanted."""
+
+    shards: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def left(self, rules: ProgramRules) -> dict[str, int]:
+        left = {rule_id: held for rule_id, (_, held) in self.shards.items()}
+        for rule in rules.earn_rules:
+            if rule.budget is not None and (rule.id, rule.budget) in _EXHAUSTED:
+                left[rule.id] = 0
+        return left
+
+    def draw(self, uow: UnitOfWork, rules: ProgramRules, evaluation: Evaluation) -> None:
+        budget_of = {r.id: r.budget for r in rules.earn_rules if r.budget is not None}
+        for rule_id, points in evaluation.budget_draws:
+            known = self.shards.get(rule_id)
+            shard = known[0] if known else secrets.randbelow(earn_budgets.BUDGET_SHARDS)
+            earn_budgets.draw(uow, rule_id, budget_of[rule_id], shard, points)
+
+    def learn(self, cancelled: Cancelled, rules: ProgramRules) -> None:
+        for rule in rules.earn_rules:
+            if rule.budget is None or earn_budgets.part_name(rule.id) not in cancelled.failed:
+                continue
+            remaining = earn_budgets.remaining(rule.id, rule.budget)
+            fullest = max(remaining, key=lambda shard: (remaining[shard], -shard))
+            self.shards[rule.id] = (fullest, remaining[fullest])
+            if not remaining[fullest]:
+                _EXHAUSTED.add((rule.id, rule.budget))
+                count("EarnBudgetExhausted")
+
+
 def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
     """Award the purchase's points once; enrol a pending member for an unknown phone."""
     rules = load_rules()
     accepted_currency(rules, request.currency)
     phone = phone_or_error(request.phone, rules) if request.phone else None
     store_id = merchant.store_for(request.store_id)
+    # Items that do not add up are refused before anything is read (422, nothing written).
+    lines = basket_lines(request.items, request.discount, request.amount) if request.items else None
     digest = fingerprint(
         {
             "order_id": request.order_id,
@@ -71,8 +132,10 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
             "currency": request.currency,
             "store_id": request.store_id,
             "occurred_at": request.occurred_at.isoformat() if request.occurred_at else None,
+            **_detail(request),
         }
     )
+    budgets = _BudgetHints()
     write_token = new_write_token()
     lookup = members.MemberLookup(phone=phone, member_id=request.member_id)
     invitation = _Invitation()
@@ -94,13 +157,23 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
             member = new_member(phone, rules, now)
         require_may_earn(member.status)
         current_tier = rules.effective_tier(member.tier, member.tier_override)  # an operator's override is a floor
-        points = purchase_points(request.amount, rules.earn_rate, earn_multiplier(rules, current_tier, member.birthday, today))
+        at = now.astimezone(rules.zone)  # rules are judged at the time the purchase is reported, as promotions always were
+        channel, paid_by = request.channel, request.payment_method
+        if lines:
+            basket = Basket(request.amount, lines, at, store_id=store_id, channel=channel, payment_method=paid_by)
+        else:
+            basket = Basket.whole(request.amount, at, store_id=store_id, channel=channel, payment_method=paid_by)
+        earner = Earner(current_tier, member.birthday, tuple(sorted(member.operator_tags or ())), members.earn_counters(member))
+        evaluation = evaluate(rules, basket, earner, budget_left=budgets.left(rules))
+        points = evaluation.points
         # Held for a return window (usecases/pending_points.py): pending, not in the balance until released.
         held = hold_for(member, rules, request.channel, today, points)
         earned = 0 if held else points
         state = prune_earned_months(earn(members.points_state(member), earned, month, qualifying=True), today, rules.tier_window_months)
         tier = upgraded_tier(rules, current_tier, state, today)
         body = {"order_id": request.order_id, "member_id": member.member_id, "points_earned": points, "balance": state.balance, "tier": tier}
+        if request.detailed or rules.earn_rules:
+            body["breakdown"] = evaluation.breakdown_dicts()
         body |= answer_fields(held)
         # The first purchase since joining through a referral settles it once (referrals.py).
         referral = None if is_new else settle_referral_on_purchase(uow, member, rules, now, today)
@@ -122,14 +195,17 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
                 points_earned=points,
                 rewarded_referrer=referral.referrer_id if referral else None,
                 **order_fields(held, month),
+                **_itemised(basket, evaluation),
             ),
         )
+        budgets.draw(uow, rules, evaluation)
         reservation = None
         if is_new:
             member.tier = tier
             mark_new_member_activity(member, rules, today, purchased=True)
             members.apply_points(member, state)
             apply_to_new_member(member, held)
+            member.earn_counters = evaluation.counters or None
             members.add_enrolment(uow, member)
             # The invitation's send reservation rides on the enrolment: no third round trip.
             reservation = invitation_reservation(member.phone, rules, now) if invitation.wanted else None
@@ -137,6 +213,7 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
                 reservation.add_to(uow, None)
         else:
             actions = members.points_update(state) + activity_actions(member, rules, today, purchased=True) + member_writes(member, held)
+            actions += members.earn_counters_update(member, evaluation.counters)
             if tier != member.tier:
                 actions += members.tier_update(tier)
             actions += referral.member_actions if referral else []
@@ -144,12 +221,16 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
         if held:
             add_held_entry(uow, member.member_id, held, state.balance, request.order_id, now)
         elif points:
-            uow.put("ledger", ledger_entry(member.member_id, "earn", points, state.balance, request.order_id, now, lot=month))
+            entry = ledger_entry(
+                member.member_id, "earn", points, state.balance, request.order_id, now, lot=month, breakdown=evaluation.breakdown_dicts()
+            )
+            uow.put("ledger", entry)
             open_lot(uow, member.member_id, month, lot_expires_on(month, rules.points_validity_months), held={} if is_new else member.lots)
 
         def explain(cancelled: Cancelled) -> _Recorded | None:
             order = existing_record(cancelled, "order", Order, orders.order_key(request.order_id))
             if order is None:
+                budgets.learn(cancelled, rules)  # a budget shard could not give it: read the shards, retry
                 if reservation is not None and reservation.refusal(cancelled, rules, now) is not None:
                     count("MessagesHeldByLimits")
                     invitation.wanted = False  # a limit is reached: write the purchase without the invitation
@@ -199,10 +280,14 @@ def _recorded(recorded: _Recorded, merchant: Merchant, phone: str | None, rules:
 
 
 def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -> Answer:
-    """Reverse points in proportion to the amount refunded, once per refund id. Only a key of
-    the order's store (or a brand-wide key) may."""
-    digest = fingerprint({"order_id": order_id, "refund_id": request.refund_id, "amount": request.amount})
-    conflict = "That refund id was already used with a different amount"
+    """Reverse points once per refund id: the points of the items it names (a purchase reported
+    with items), or in proportion to the amount refunded. Only a key of the order's store (or a
+    brand-wide key) may. Refunding more of an item than was bought is refused (422), nothing changes."""
+    meaning: dict[str, Any] = {"order_id": order_id, "refund_id": request.refund_id, "amount": request.amount}
+    if request.items:
+        meaning["items"] = [[item.sku, item.quantity] for item in request.items]
+    digest = fingerprint(meaning)
+    conflict = "That refund id was already used with a different amount" + (" or items" if request.items else "")
     write_token = new_write_token()
     rules = load_rules()
 
@@ -216,11 +301,21 @@ def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -
         done = orders.get_refund(order_id, request.refund_id)
         if done is not None:
             return replayed(replay(done, digest, conflict, write_token))
-        refunded = int(order.refunded_amount) + request.amount
+        lines = members.as_dict(order.lines) or None
+        amount = request.amount
+        if request.items:
+            if not lines:
+                raise RefundExceedsItems(f"Purchase {order_id} was reported without items: refund it by amount")
+            lines, items_amount = refund_lines(lines, [(item.sku, item.quantity) for item in request.items])
+            if amount is not None and amount != items_amount:
+                raise RefundExceedsItems(f"The items refunded come to {items_amount}, but amount is {amount}: give the items' amount or leave it out")
+            amount = items_amount
+        assert amount is not None
+        refunded = int(order.refunded_amount) + amount
         if refunded > int(order.amount):
             raise RefundExceedsPurchase(f"Refunds would total {refunded}, more than the purchase amount {int(order.amount)}")
-        target = proportional_reversal(int(order.points_earned), int(order.amount), refunded)
-        reverse = target - int(order.points_reversed)
+        target = refund_target(int(order.points_earned), int(order.amount), refunded, lines)
+        reverse = max(0, target - int(order.points_reversed))
         member = members.get_member(order.member_id)
         balance = None
         if member is not None and reverse > 0:
@@ -234,11 +329,13 @@ def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -
             balance = state.balance
         elif member is not None:
             balance = int(member.balance)
-        body = {"refund_id": request.refund_id, "order_id": order_id, "points_reversed": reverse, "balance": balance}
+        body: dict[str, Any] = {"refund_id": request.refund_id, "order_id": order_id, "points_reversed": reverse, "balance": balance}
+        if request.items:
+            body["amount"] = amount
         # A full refund of a referred member's first purchase may take the referrer's bonus back (referrals.py).
         body |= claw_back_referral_on_refund(uow, order, refunded, rules, now)
         put_record(uow, "refund", orders.new_refund(order_id, request.refund_id, digest, write_token, body, now))
-        uow.update("order", order, orders.refund_totals(refunded, target))
+        uow.update("order", order, orders.refund_totals(refunded, int(order.points_reversed) + reverse, lines if request.items else None))
 
         def explain(cancelled: Cancelled) -> Answer | None:
             first = existing_record(cancelled, "refund", Refund, orders.refund_key(order_id, request.refund_id))

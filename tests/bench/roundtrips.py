@@ -121,9 +121,20 @@ class _Driver:
         )
         client.put_item(TableName=self.table_name, Item=lot)
 
-    def purchase(self, order_id: str, amount: int, phone: str) -> Any:
-        body = {"order_id": order_id, "phone": phone, "amount": amount, "currency": "CNY", "store_id": "store-001"}
+    def purchase(self, order_id: str, amount: int, phone: str, **detail: Any) -> Any:
+        body = {"order_id": order_id, "phone": phone, "amount": amount, "currency": "CNY", "store_id": "store-001", **detail}
         return self.api.post("/v1/purchases", body, headers=MERCHANT)
+
+    def set_rules(self, **changes: Any) -> None:
+        """Change the live rules as an operator would (setup only)."""
+        from chalicelib.domain.rules import DEFAULT_RULES, ProgramRules
+        from chalicelib.settings import get_settings
+        from chalicelib.store.parameters import clear_caches
+
+        rules = ProgramRules.model_validate({**DEFAULT_RULES.model_dump(mode="json"), **changes})
+        ssm = self.session.client("ssm")
+        ssm.put_parameter(Name=get_settings().rules_parameter, Value=rules.model_dump_json(), Type="String", Overwrite=True)
+        clear_caches()
 
     def redeem(self, token: str, reward_id: str = "coffee") -> Any:
         headers = {"authorization": f"Bearer {token}", "idempotency-key": str(uuid.uuid4())}
@@ -228,6 +239,28 @@ def measure_round_trips(recorder: Recorder) -> list[Measured]:
         d.request_code(member)
         results.append(d.measure("POST /v1/auth/verify (returning)", 3, 200, lambda: d.verify(member), "active member signs in again"))
 
+        # A purchase with 20 items under 10 active earn rules (one with a budget: its shard's
+        # conditional update rides in the purchase's transaction, no extra round trip).
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        from .earn_rules_cpu import ten_rules, twenty_items
+
+        d.set_rules(earn_rules=ten_rules(datetime.now(ZoneInfo("Asia/Shanghai")).date()))
+        items = twenty_items()
+        detail = {"items": items, "channel": "store", "payment_method": "card"}
+        total = sum(i["amount"] for i in items)
+        d.expect(d.purchase(f"ord-{uuid.uuid4().hex[:12]}", total, member, **detail), 201)  # warm-up (rules read)
+        results.append(
+            d.measure(
+                ITEMS_LABEL,
+                2,
+                201,
+                lambda: d.purchase(f"ord-{uuid.uuid4().hex[:12]}", total, member, **detail),
+                "known member, 20 items, 10 earn rules incl. a budget",
+            )
+        )
+
         if not recorder.total.get("dynamodb"):
             raise RuntimeError("the botocore hook saw no DynamoDB call: the counter is not attached")
     order = {label: n for n, label in enumerate(REPORT_ORDER)}
@@ -235,8 +268,10 @@ def measure_round_trips(recorder: Recorder) -> list[Measured]:
 
 
 FIRST_OF_MONTH = "POST /v1/purchases (by phone, the month's first)"
+ITEMS_LABEL = "POST /v1/purchases (20 items, 10 earn rules)"
 REPORT_ORDER = (
     "POST /v1/purchases (by phone)",
+    ITEMS_LABEL,
     "POST /v1/purchases (replay)",
     FIRST_OF_MONTH,
     "POST /v1/purchases (unknown phone)",

@@ -29,6 +29,7 @@ from ..http import ApiBlueprint, answer_response, client_address, json_response,
 if TYPE_CHECKING:
     from ...usecases import audit
     from ...usecases.operations import (
+        earn_preview,
         member_lookup,
         member_status_and_tier,
         member_tags,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 else:
     schemas_admin = lazy_module("chalicelib.api.schemas.operators")
     audit = lazy_module("chalicelib.usecases.audit")
+    earn_preview = lazy_module("chalicelib.usecases.operations.earn_preview")
     member_status_and_tier = lazy_module("chalicelib.usecases.operations.member_status_and_tier")
     member_lookup = lazy_module("chalicelib.usecases.operations.member_lookup")
     member_tags = lazy_module("chalicelib.usecases.operations.member_tags")
@@ -276,6 +278,12 @@ def get_rules() -> Response:
 @admin_route("/v1/admin/rules", "PUT")
 def put_rules() -> Response:
     return json_response(program_rules.update_rules(parse_body(bp.current_request, schemas_admin.RulesUpdateRequest), _actor()))
+
+
+@admin_route("/v1/admin/earn-preview", "POST")
+def preview_earning() -> Response:
+    """A dry run of the earn rules on a basket: nothing is written."""
+    return json_response(earn_preview.preview_earning(parse_body(bp.current_request, schemas_admin.EarnPreviewRequest)))
 
 
 # --- audit ------------------------------------------------------------------------------------

@@ -6,11 +6,13 @@ integers, unknown fields are refused, reasons are plain one-line text.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
 from .fields import WHOLE_NUMBER, Body, DocumentedName, Identifier, Name, PhoneText, _clean_name
+from .merchants import PaymentMethod, PurchaseItem
 
 # Why an operator did something: kept in the audit trail (never logged).
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_clean_name), DocumentedName]
@@ -125,3 +127,33 @@ class RulesUpdateRequest(Body):
 
     rules: dict[str, Any]
     reason: Reason
+
+
+class EarnPreviewRequest(Body):
+    """A basket to judge without writing anything (POST /v1/admin/earn-preview): for a member
+    (`member_id`: their tier, birthday, tags and limits so far) or for a `tier`."""
+
+    amount: Annotated[StrictInt, Field(ge=1, le=10**12), WHOLE_NUMBER]
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    items: Annotated[list[PurchaseItem], Field(min_length=1, max_length=200)] | None = None
+    discount: Annotated[StrictInt, Field(ge=0, le=10**12), WHOLE_NUMBER] = 0
+    store_id: Identifier | None = None
+    channel: Literal["store", "online", "app"] | None = None
+    payment_method: PaymentMethod | None = None
+    member_id: Identifier | None = None
+    tier: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")] | None = None
+    at: datetime | None = Field(default=None, description="when (with a UTC offset); now if omitted")
+
+    @model_validator(mode="after")
+    def _member_or_tier(self) -> EarnPreviewRequest:
+        if (self.member_id is None) == (self.tier is None):
+            raise ValueError("give exactly one of member_id or tier")
+        if self.at is not None and self.at.tzinfo is None:
+            raise ValueError("at must include a UTC offset")
+        if self.at is not None and not 2000 <= self.at.year <= 2100:
+            raise ValueError("at must be between the years 2000 and 2100")
+        if self.discount and not self.items:
+            raise ValueError("an order discount needs items (amount is what was paid)")
+        if self.items and len({i.sku for i in self.items}) != len(self.items):
+            raise ValueError("items: one line per sku (add the quantities up)")
+        return self

@@ -87,6 +87,8 @@ def ledger_entry_view(entry: LedgerEntry) -> dict[str, Any]:
     view = book_entry_view(entry, "points", entry.points)
     if entry.pending is not None:
         view["pending"] = int(entry.pending)  # the change to the pending points (usecases/pending_points.py)
+    if entry.breakdown is not None:
+        view["breakdown"] = [{"rule_id": b["rule_id"], "label": b["label"], "points": int(b["points"])} for b in entry.breakdown]
     return view
 
 
