@@ -126,6 +126,13 @@ class CouponUnavailable(HuiyuanError):
     status, code, title = 409, "coupon_unavailable", "The coupon is used, expired or revoked"
 
 
+class ProductCodeInvalid(HuiyuanError):
+    """A scan-to-earn code that earns nothing. One answer, word for word, whether the code never
+    existed, was withdrawn, expired or was used by someone else: a guesser learns nothing."""
+
+    status, code, title = 422, "invalid_product_code", "The code cannot be used"
+
+
 class TooManyAttempts(HuiyuanError):
     status, code, title = 429, "too_many_attempts", "Too many attempts"
 

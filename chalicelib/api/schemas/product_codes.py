@@ -1,0 +1,34 @@
+"""Request bodies for scan-to-earn product codes: an operator's batch, a member's scan."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StrictInt, StringConstraints
+
+from ...domain.product_codes import MAX_BATCH, MAX_TYPED, normalise_code
+from .fields import WHOLE_NUMBER, Body, Identifier, Name
+
+MAX_CODE_POINTS = 1_000_000
+
+
+def _a_code(value: str) -> str:
+    normalised = normalise_code(value)
+    if normalised is None:
+        raise ValueError("not a product code: 16 letters and digits (Crockford base32), dashes and spaces allowed")
+    return normalised
+
+
+class ProductCodeBatchRequest(Body):
+    sku: Identifier
+    name: Name
+    points: Annotated[StrictInt, Field(ge=1, le=MAX_CODE_POINTS), WHOLE_NUMBER]
+    count: Annotated[StrictInt, Field(ge=1, le=MAX_BATCH), WHOLE_NUMBER]
+    expires_on: date | None = None
+
+
+class ProductCodeScanRequest(Body):
+    """`code` as scanned or typed; after validation, its 16 symbols (normalised)."""
+
+    code: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TYPED), AfterValidator(_a_code)]
