@@ -40,6 +40,7 @@ MEMBER_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/me/feedback", {"category": "service", "text": "很好"}),
     ("DELETE", "/v1/me", None),
     ("POST", "/v1/me/sign-out", None),
+    ("POST", "/v1/me/product-codes", {"code": "7KQ2-M9XD-4TPR-HB3C"}),
 ]
 
 
