@@ -120,7 +120,7 @@ def redeem_product_code(session: MemberSession, normalised: str) -> Answer:
         if answer is not None:
             return answer
         count("ProductCodesRedeemed")
-        count("PointsEarned", points)
+        count("ProductCodePoints", points)
         logger.info("product code redeemed", extra={"member_id": member_id, "batch_id": batch.batch_id, "points": points})
         return created(body)
 

@@ -177,3 +177,18 @@ def test_given_a_batch_revoked_twice_then_the_audit_trail_has_its_generation_and
     entries = api.get(f"/v1/admin/audit?day={today().isoformat()}").json()["items"]
     actions = [e["action"] for e in entries if e["target"] == {"type": "product_codes", "id": batch["batch_id"]}]
     assert sorted(actions) == ["product_codes.generate", "product_codes.revoke"]
+
+
+def test_given_codes_generated_and_scanned_then_no_log_line_holds_a_code_or_the_download_link(api, aws, members, capfd, caplog):
+    batch = generate(api, count=3)
+    codes = [r["code"] for r in printed_codes(aws, batch)]
+    token, _ = members.verified()
+    assert scan(api, token, codes[0]).status == 201
+    assert scan(api, token, codes[0].lower()).status == 200
+    assert scan(api, token, "ZZZZ-ZZZZ-ZZZZ-ZZZZ").status == 422
+    out, err = capfd.readouterr()
+    logged = (out + err + caplog.text).upper()
+    assert "PRODUCT CODE REDEEMED" in logged  # the scan was logged, by batch and member id only
+    for code in [*codes, "ZZZZ-ZZZZ-ZZZZ-ZZZZ"]:
+        assert code not in logged and code.replace("-", "") not in logged
+    assert "X-AMZ-SIGNATURE" not in logged
