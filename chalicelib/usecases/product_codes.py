@@ -79,13 +79,14 @@ def redeem_product_code(session: MemberSession, normalised: str) -> Answer:
         member = session.admit(found)
         if code is not None and code.used_by == member_id:
             return own_replay(code)
+        # Before the code is judged: a frozen member must not learn from 403-or-422 which codes are good.
+        require_may_earn(member.status)
         if code is None or code.used_by is not None:
             raise _invalid()
         batch = stored.get_batch(code.batch_id)
         today = today_in(rules.zone, now)
         if batch is None or not may_earn(str(batch.status), date.fromisoformat(batch.expires_on) if batch.expires_on else None, today):
             raise _invalid()
-        require_may_earn(member.status)
         points = int(batch.points)
         month = month_key(today)
         state = earn(points_state(member), points, month, qualifying=False)

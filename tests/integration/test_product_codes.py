@@ -192,3 +192,15 @@ def test_given_codes_generated_and_scanned_then_no_log_line_holds_a_code_or_the_
     for code in [*codes, "ZZZZ-ZZZZ-ZZZZ-ZZZZ"]:
         assert code not in logged and code.replace("-", "") not in logged
     assert "X-AMZ-SIGNATURE" not in logged
+
+
+def test_given_a_frozen_member_then_every_code_good_or_not_is_403_and_a_good_one_still_earns_after_unfreezing(api, aws, members):
+    code = printed_codes(aws, generate(api, count=1))[0]["code"]
+    token, verified = members.verified()
+    member_id = verified["member"]["member_id"]
+    assert api.post(f"/v1/admin/members/{member_id}/freeze", {"reason": "fraud check"}).status == 200
+    good, made_up = scan(api, token, code), scan(api, token, "ZZZZ-ZZZZ-ZZZZ-ZZZZ")
+    assert (good.status, made_up.status) == (403, 403)
+    assert good.json() == made_up.json() and good.json()["code"] == "member_frozen"
+    assert api.post(f"/v1/admin/members/{member_id}/unfreeze", {"reason": "cleared"}).status == 200
+    assert scan(api, token, code).status == 201
