@@ -204,3 +204,19 @@ def test_given_a_frozen_member_then_every_code_good_or_not_is_403_and_a_good_one
     assert good.json() == made_up.json() and good.json()["code"] == "member_frozen"
     assert api.post(f"/v1/admin/members/{member_id}/unfreeze", {"reason": "cleared"}).status == 200
     assert scan(api, token, code).status == 201
+
+
+def test_given_a_batch_bigger_than_one_writer_slice_then_every_code_is_written_and_earns(api, aws, members):
+    batch = generate(api, count=1001)  # two slices (1,000 + 1), written in parallel
+    rows = printed_codes(aws, batch)
+    assert len({r["code"] for r in rows}) == 1001
+    stored = aws.client("dynamodb").scan(
+        TableName=get_settings().table_name,
+        FilterExpression="#t = :t",
+        ExpressionAttributeNames={"#t": "type"},
+        ExpressionAttributeValues={":t": {"S": "ProductCode"}},
+        Select="COUNT",
+    )
+    assert stored["Count"] == 1001
+    token, _ = members.verified()
+    assert scan(api, token, rows[-1]["code"]).status == 201
