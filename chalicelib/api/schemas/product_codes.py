@@ -11,6 +11,9 @@ from ...domain.product_codes import MAX_BATCH, MAX_TYPED, normalise_code
 from .fields import WHOLE_NUMBER, Body, Identifier, Name
 
 MAX_CODE_POINTS = 1_000_000
+# A code as typed (openapi.yaml documents this pattern): 16 symbols of Crockford base32 in any case
+# (I, L and O too: read as 1, 1 and 0), spaces, tabs and dashes anywhere.
+CODE_TYPED = r"^[ \t-]*(?:[0-9A-TV-Za-tv-z][ \t-]*){16}$"
 
 
 def _a_code(value: str) -> str:
@@ -31,4 +34,4 @@ class ProductCodeBatchRequest(Body):
 class ProductCodeScanRequest(Body):
     """`code` as scanned or typed; after validation, its 16 symbols (normalised)."""
 
-    code: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TYPED), AfterValidator(_a_code)]
+    code: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TYPED, pattern=CODE_TYPED), AfterValidator(_a_code)]
