@@ -22,5 +22,6 @@ SCHEDULES: dict[str, Schedule] = {
     "tier-review": Schedule("cron(0 17 * * ? *)", "yearly tier review on the membership anniversary"),
     "send-deferred": Schedule("cron(5 * * * ? *)", "sends messages held back by quiet hours once they may go"),
     "erase-closed": Schedule("cron(0 19 * * ? *)", "erases the personal data of memberships closed longer than the grace period"),
+    "membership-plans": Schedule("cron(10 16 * * ? *)", "ends paid membership plans whose period is over; reminds members before the end"),
     "reconcile": Schedule("cron(30 20 * * ? *)", "read-only: every member's points ledger and wallet add up to their balances; reports drift"),
 }

@@ -10,6 +10,7 @@ bucket is spread over `index_shards` partitions, `<PREFIX>#<day>#<shard>` (keys.
 | `members_by_anniversary` | ANNIV#<mm-dd>#<shard>         | members who joined that month-day         | tier-review    |
 | `members_by_activity`    | ACT#<yyyy-mm-dd>#<shard>      | members last active that day              | reengagement   |
 | `members_by_erasure`     | ERASE#<yyyy-mm-dd>#<shard>    | closed members whose grace period ends    | erase-closed   |
+| `members_by_plan_end`    | PLANEND#<yyyy-mm-dd>#<shard>  | members whose paid plan ends that day     | membership-plans |
 
 A job reads a bucket's keys (cheap), then the members it names in batches, strongly consistent.
 """
@@ -30,6 +31,7 @@ MEMBERS_BY_BIRTHDAY = "members_by_birthday"
 MEMBERS_BY_ANNIVERSARY = "members_by_anniversary"
 MEMBERS_BY_ACTIVITY = "members_by_activity"
 MEMBERS_BY_ERASURE = "members_by_erasure"
+MEMBERS_BY_PLAN_END = "members_by_plan_end"
 
 BATCH_GET = 100
 
@@ -52,6 +54,10 @@ def activity_bucket(day: date, shard: int) -> str:
 
 def erasure_bucket(day: date, shard: int) -> str:
     return keys.erasure_bucket(day.isoformat(), shard)
+
+
+def plan_end_bucket(day: date, shard: int) -> str:
+    return keys.plan_end_bucket(day.isoformat(), shard)
 
 
 def _bucket_attribute(index: str) -> str:

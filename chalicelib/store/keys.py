@@ -37,6 +37,10 @@
 | MEMBER#<member_id>   | FEEDBACK#<feedback_id> | Feedback    | the member's feedback and answers, newest first  |
 | MEMBER#<member_id>   | FEEDBACKKEY#<key>    | FeedbackKey   | idempotent feedback per client Idempotency-Key   |
 | FEEDBACKQ#<status>   | <feedback_id>        | FeedbackQueueEntry | operators' feedback queue (open / answered) |
+| MEMBERSHIP#<membership_id> | MEMBERSHIP     | PlanMembership | one purchase of a paid plan: its period, fee, how it was paid |
+| MEMBERSHIP#<membership_id> | REFUND         | PlanRefundRecord | the (one) refund of that purchase, idempotent per refund id |
+| PLANPAY#<payment_id> | PLANPAY              | PlanPaymentRecord | idempotent till purchase of a plan per payment id |
+| MEMBER#<member_id>   | PLANKEY#<key>        | PlanPaymentRecord | idempotent wallet purchase of a plan per Idempotency-Key |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -49,6 +53,8 @@ GSIs `members_by_birthday` / `_by_anniversary` / `_by_activity` on Member items 
 KEYS_ONLY): BDAY#<mm-dd>#<shard>, ANNIV#<mm-dd>#<shard>, ACT#<yyyy-mm-dd>#<shard>.
 GSI `members_by_erasure` on closed Member items (sparse, KEYS_ONLY): ERASE#<yyyy-mm-dd>#<shard>,
 the program-time day their grace period ends (usecases/closure.py).
+GSI `members_by_plan_end` on Member items holding a paid plan (sparse, KEYS_ONLY):
+PLANEND#<yyyy-mm-dd>#<shard>, the last day of the plan's period (usecases/plans.py).
 Shards spread one day's bucket over `index_shards` partitions (no hot key).
 """
 
@@ -279,3 +285,25 @@ def erasure_bucket(day: str, shard: int) -> str:
 def deferred_prefix(member_id: str) -> str:
     """The sort-key prefix of a member's deferred messages in a SEND# bucket."""
     return f"{member_id}#"
+
+
+# Paid membership plans (usecases/plans.py, store/plans.py).
+MEMBERSHIP_SK = "MEMBERSHIP"
+MEMBERSHIP_REFUND_SK = "REFUND"
+PLANPAY_SK = "PLANPAY"
+
+
+def membership_pk(membership_id: str) -> str:
+    return f"MEMBERSHIP#{membership_id}"
+
+
+def plan_payment_pk(payment_id: str) -> str:
+    return f"PLANPAY#{payment_id}"
+
+
+def plan_key_sk(idempotency_key: str) -> str:
+    return f"PLANKEY#{idempotency_key}"
+
+
+def plan_end_bucket(day: str, shard: int) -> str:
+    return f"PLANEND#{day}#{shard}"

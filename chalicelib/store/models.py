@@ -113,6 +113,11 @@ class ErasureIndex(_MemberBucketIndex):
     erase_bucket = UnicodeAttribute(hash_key=True)
 
 
+class PlanEndIndex(_MemberBucketIndex):
+    Meta = _index_meta("members_by_plan_end")
+    plan_end_bucket = UnicodeAttribute(hash_key=True)
+
+
 class Member(BaseItem, discriminator="Member"):
     """The member, with its points state (balance, lots, qualifying months).
 
@@ -174,6 +179,9 @@ class Member(BaseItem, discriminator="Member"):
     anniversary_bucket = UnicodeAttribute(null=True)
     activity_bucket = UnicodeAttribute(null=True)
     erase_bucket = UnicodeAttribute(null=True)
+    plan_end_bucket = UnicodeAttribute(null=True)
+    # The paid plan the member holds (domain/plans.PlanHolding.as_map), while they hold one.
+    plan = MapAttribute[str, Any](null=True)
     # What scheduled work already did, so a rerun or a redelivered message does nothing.
     birthday_awarded_year = NumberAttribute(null=True)
     tier_reviewed_on = UnicodeAttribute(null=True)
@@ -189,6 +197,7 @@ class Member(BaseItem, discriminator="Member"):
     by_anniversary = AnniversaryIndex()
     by_activity = ActivityIndex()
     by_erasure = ErasureIndex()
+    by_plan_end = PlanEndIndex()
 
 
 class PhoneGuard(BaseItem, discriminator="PhoneGuard"):
@@ -358,4 +367,4 @@ class JobRun(BaseItem, discriminator="JobRun"):
 
 # Models kept in their own modules; imported here so every discriminator is
 # registered whenever any item of the table is read.
-from . import models_admin, models_engagement, models_wallet  # noqa: E402, F401
+from . import models_admin, models_engagement, models_plans, models_wallet  # noqa: E402, F401

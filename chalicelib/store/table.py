@@ -71,6 +71,13 @@ INDEXES: tuple[IndexDefinition, ...] = (
         projection="KEYS_ONLY",
         purpose="closed members by the day their grace period ends, write-sharded: ERASE#<yyyy-mm-dd>#<shard>",
     ),
+    IndexDefinition(
+        name="members_by_plan_end",
+        hash_key="plan_end_bucket",
+        range_key="pk",
+        projection="KEYS_ONLY",
+        purpose="members holding a paid plan by the last day of its period, write-sharded: PLANEND#<yyyy-mm-dd>#<shard>",
+    ),
 )
 
 
