@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ..api.schemas.plans import PlanRefundRequest, TillPlanPurchaseRequest
+from ..api.schemas.plans import MembershipRefundRequest, TillMembershipRequest
 from ..api.schemas.views import plan_view
 from ..domain.clock import iso, today_in, utcnow
 from ..domain.errors import Forbidden, IdempotencyConflict, InsufficientFunds, InvalidState, MemberClosed, NotFound
@@ -202,7 +202,7 @@ def _pay_from_wallet(uow: UnitOfWork, member: Member, wallet: Wallet | None, pla
     return balance
 
 
-def buy_plan_at_till(request: TillPlanPurchaseRequest, merchant: Merchant) -> Answer:
+def buy_plan_at_till(request: TillMembershipRequest, merchant: Merchant) -> Answer:
     """The till took the fee: record the plan for the member, once per payment id."""
     rules = load_rules()
     plan = require_plan(rules, request.plan_id)
@@ -317,7 +317,7 @@ def _refund(membership_id: str, refund_id: str, digest: str, check: Callable[[Pl
     return answer
 
 
-def refund_membership_at_till(membership_id: str, request: PlanRefundRequest, merchant: Merchant) -> Answer:
+def refund_membership_at_till(membership_id: str, request: MembershipRefundRequest, merchant: Merchant) -> Answer:
     """A store's refund of a purchase within its window (the till gives back what it took; a
     wallet-paid one goes back to the wallet). Only a key of the store that sold it, or a
     brand-wide key, may refund it (a wallet-paid one: a brand-wide key)."""

@@ -27,7 +27,7 @@ bp = ApiBlueprint(__name__)
 def till_membership() -> Response:
     request = bp.current_request
     merchant = merchant_of(request)
-    return answer_response(plans.buy_plan_at_till(parse_body(request, schemas_plans.TillPlanPurchaseRequest), merchant))
+    return answer_response(plans.buy_plan_at_till(parse_body(request, schemas_plans.TillMembershipRequest), merchant))
 
 
 @bp.route("/v1/memberships/{membership_id}/refunds", methods=["POST"])
@@ -35,14 +35,14 @@ def till_membership_refund(membership_id: str) -> Response:
     request = bp.current_request
     merchant = merchant_of(request)
     membership = path_id(membership_id, "membership_id")
-    return answer_response(plans.refund_membership_at_till(membership, parse_body(request, schemas_plans.PlanRefundRequest), merchant))
+    return answer_response(plans.refund_membership_at_till(membership, parse_body(request, schemas_plans.MembershipRefundRequest), merchant))
 
 
 @member_route(bp, "/v1/me/memberships", "POST")
 def my_membership(session: MemberSession) -> Response:
     request = bp.current_request
     key = idempotency_key(request)
-    body = parse_body(request, schemas_plans.WalletPlanPurchaseRequest)
+    body = parse_body(request, schemas_plans.WalletMembershipRequest)
     return answer_response(plans.buy_plan_from_wallet(session, key, body.plan_id))
 
 

@@ -12,7 +12,7 @@ from .fields import Body, Identifier
 PlanId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
 
-class TillPlanPurchaseRequest(Body):
+class TillMembershipRequest(Body):
     """The till took the plan's fee (cash, card...) and records the plan for the member."""
 
     payment_id: Identifier
@@ -21,11 +21,11 @@ class TillPlanPurchaseRequest(Body):
     store_id: Identifier | None = None
 
 
-class WalletPlanPurchaseRequest(Body):
+class WalletMembershipRequest(Body):
     """The member buys a plan from their stored-value wallet (the Idempotency-Key header keys it)."""
 
     plan_id: PlanId
 
 
-class PlanRefundRequest(Body):
+class MembershipRefundRequest(Body):
     refund_id: Identifier
