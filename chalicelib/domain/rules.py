@@ -11,7 +11,7 @@ from datetime import date, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 
 class Tier(BaseModel):
@@ -62,7 +62,7 @@ class MembershipPlan(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     name: str = Field(min_length=1, max_length=100)
-    fee: int = Field(gt=0, le=10**12, description="minor units of `currency`")
+    fee: StrictInt = Field(gt=0, le=10**12, description="minor units of `currency` (an integer: never a float)")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     period_months: int | None = Field(default=None, ge=1, le=120)
     period_days: int | None = Field(default=None, ge=1, le=3660)
