@@ -425,3 +425,29 @@ def test_given_a_plan_renewed_before_its_end_then_the_job_neither_ends_nor_remin
     assert run("membership-plans", (ends - timedelta(days=7)).isoformat(), False)["members_affected"] == 0
     assert run("membership-plans", (ends + timedelta(days=1)).isoformat(), False)["members_affected"] == 0
     assert me(api, token)["plan"]["status"] == "active"
+
+
+def test_given_plans_on_sale_then_the_program_lists_them_for_members_to_choose(api, aws):
+    set_rules(aws, plans=[PLUS, {**MONTHLY, "on_sale": False}])
+    listed = api.get("/v1/program").json()["plans"]
+    assert listed == [
+        {
+            "plan_id": "plus",
+            "name": "PLUS",
+            "fee": 9900,
+            "currency": "CNY",
+            "period_months": 12,
+            "period_days": None,
+            "tier": "gold",
+            "refund_window_days": 7,
+        }
+    ]
+
+
+def test_given_a_plan_no_longer_on_sale_then_nobody_buys_it_and_who_holds_it_keeps_it(api, members, aws):
+    set_rules(aws, plans=[PLUS])
+    token, member_id = member(members)
+    till(api, "PAY-1", member_id)
+    set_rules(aws, plans=[{**PLUS, "on_sale": False}])
+    problem(till(api, "PAY-2", member_id), 409, "invalid_state")
+    assert me(api, token)["plan"]["status"] == "active" and me(api, token)["tier"] == "gold"
