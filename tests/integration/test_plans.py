@@ -451,3 +451,28 @@ def test_given_a_plan_no_longer_on_sale_then_nobody_buys_it_and_who_holds_it_kee
     set_rules(aws, plans=[{**PLUS, "on_sale": False}])
     problem(till(api, "PAY-2", member_id), 409, "invalid_state")
     assert me(api, token)["plan"]["status"] == "active" and me(api, token)["tier"] == "gold"
+
+
+def test_given_a_running_gold_plan_then_the_yearly_review_never_drops_the_member_under_gold(api, members, plans):
+    from datetime import UTC
+
+    from chalicelib.store.models import Member
+
+    token, member_id = member(members)
+    till(api, "PAY-1", member_id)
+    joined = datetime.now(UTC) - timedelta(days=365 * 2)
+    joined_local = joined.astimezone(SHANGHAI).date()
+    stored_member(member_id).update(
+        actions=[
+            Member.created_at.set(joined),
+            Member.anniversary_bucket.set(keys.anniversary_bucket(joined_local.strftime("%m-%d"), keys.shard_of(member_id, 8))),
+        ]
+    )
+    as_of = joined_local.replace(year=today().year)
+    if as_of > today() + timedelta(days=31):
+        as_of = as_of.replace(year=today().year - 1)
+
+    result = run("tier-review", as_of.isoformat(), False)
+
+    assert result["members_examined"] == 1  # few points (gold would drop to silver), but the plan is a floor
+    assert me(api, token)["tier"] == "gold"
