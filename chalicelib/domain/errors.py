@@ -130,6 +130,10 @@ class InvalidState(HuiyuanError):
     status, code, title = 409, "invalid_state", "Not possible in the current state"
 
 
+class RefundWindowClosed(HuiyuanError):
+    status, code, title = 409, "refund_window_closed", "The refund window has closed"
+
+
 class CouponUnavailable(HuiyuanError):
     status, code, title = 409, "coupon_unavailable", "The coupon is used, expired or revoked"
 

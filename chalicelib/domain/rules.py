@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 
 class Tier(BaseModel):
@@ -222,6 +222,31 @@ class PendingHold(BaseModel):
     hold_days: int = Field(ge=1, le=365)
 
 
+class MembershipPlan(BaseModel):
+    """A paid membership (付费会员): pay `fee` (money, minor units of `currency`; never points) and hold
+    `tier` for a period of `period_months` or `period_days` (exactly one), renewable while it runs,
+    refundable within `refund_window_days` of the purchase (domain/plans.py, docs/plans.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    name: str = Field(min_length=1, max_length=100)
+    fee: StrictInt = Field(gt=0, le=10**12, description="minor units of `currency` (an integer: never a float)")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    period_months: int | None = Field(default=None, ge=1, le=120)
+    period_days: int | None = Field(default=None, ge=1, le=3660)
+    tier: str = Field(description="a tier id of the program: the floor the plan grants while it runs")
+    refund_window_days: int = Field(default=7, ge=0, le=365, description="days after the purchase it may be refunded (0: same day only)")
+    reminder_days_before_end: int = Field(default=7, ge=0, le=365, description="0: no reminder")
+    on_sale: bool = Field(default=True, description="false: members keep what they bought, nobody buys or renews it")
+
+    @model_validator(mode="after")
+    def _one_period(self) -> MembershipPlan:
+        if (self.period_months is None) == (self.period_days is None):
+            raise ValueError("give exactly one of period_months or period_days")
+        return self
+
+
 class CodeSendLimits(BaseModel):
     """How many verification codes may be sent (each SMS costs the brand money). Every code
     request counts, whether or not a code goes out, so the answers never tell who is a member."""
@@ -347,6 +372,8 @@ class ProgramRules(BaseModel):
     topup_bonuses: tuple[TopupBonus, ...] = (
         # top up 500.00, get 50.00
     )
+    # Paid membership (issue 14): none by default, selling a tier is the operator's decision.
+    plans: tuple[MembershipPlan, ...] = ()
 
     # Points for actions other than purchases (issue 14 item 8; docs/actions.md)
     action_rules: tuple[ActionRule, ...] = ()
@@ -421,6 +448,21 @@ class ProgramRules(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _plans_fit_the_program(self) -> ProgramRules:
+        if len({p.id for p in self.plans}) != len(self.plans):
+            raise ValueError("plan ids must be unique")
+        tier_ids = {t.id for t in self.tiers}
+        for plan in self.plans:
+            if plan.tier not in tier_ids:
+                raise ValueError(f"plan {plan.id}: tier {plan.tier!r} is not one of the program's tiers")
+            if plan.currency not in self.currencies:
+                raise ValueError(f"plan {plan.id}: currency {plan.currency} is not one of the program's currencies")
+        return self
+
+    def plan(self, plan_id: str) -> MembershipPlan | None:
+        return next((p for p in self.plans if p.id == plan_id), None)
+
+    @model_validator(mode="after")
     def _lockout_outlasts_codes(self) -> ProgramRules:
         # Sign-in judges a code before counting it (usecases/enrolment.verify): while a phone is
         # locked out, a right guess is answered 429 like a wrong one but more slowly. A lockout
@@ -472,11 +514,14 @@ class ProgramRules(BaseModel):
     def tier_rank(self, tier_id: str) -> int:
         return next((i for i, t in enumerate(self.tiers) if t.id == tier_id), 0)
 
-    def effective_tier(self, tier_id: str, override: str | None) -> str:
-        """The tier that applies: an operator's override is a floor, never a ceiling."""
-        if override and self.tier_rank(override) > self.tier_rank(tier_id):
-            return override
-        return tier_id
+    def effective_tier(self, tier_id: str, override: str | None, plan_tier: str | None = None) -> str:
+        """The tier that applies: the best of the tier held, an operator's override and the tier of
+        a running paid plan. The override and the plan are floors, never ceilings."""
+        best = tier_id
+        for floor in (override, plan_tier):
+            if floor and self.tier_rank(floor) > self.tier_rank(best):
+                best = floor
+        return best
 
 
 DEFAULT_RULES = ProgramRules()

@@ -1,5 +1,5 @@
 """Scheduled jobs: expire-points, birthday-bonus, reengagement, tier-review,
-send-deferred, erase-closed, release-pending-points, reconcile.
+send-deferred, erase-closed, release-pending-points, membership-plans, reconcile.
 
 - `specs.py`: every job as a spec: its schedule, the units of work it plans (one per
   index shard and day; reconcile: one per Scan segment), and what a unit does (one use case).

@@ -23,5 +23,6 @@ SCHEDULES: dict[str, Schedule] = {
     "send-deferred": Schedule("cron(5 * * * ? *)", "sends messages held back by quiet hours once they may go"),
     "erase-closed": Schedule("cron(0 19 * * ? *)", "erases the personal data of memberships closed longer than the grace period"),
     "release-pending-points": Schedule("cron(10 16 * * ? *)", "makes purchase points held for a return window available on their release day"),
+    "membership-plans": Schedule("cron(10 16 * * ? *)", "ends paid membership plans whose period is over; reminds members before the end"),
     "reconcile": Schedule("cron(30 20 * * ? *)", "read-only: every member's points ledger and wallet add up to their balances; reports drift"),
 }

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         deferred_messages,
         member_changes,
         pending_points,
+        plans,
         points_expiry,
         reconcile,
         reengagement,
@@ -48,6 +49,7 @@ else:
     deferred_messages = lazy_module("chalicelib.usecases.deferred_messages")
     member_changes = lazy_module("chalicelib.usecases.member_changes")
     pending_points = lazy_module("chalicelib.usecases.pending_points")
+    plans = lazy_module("chalicelib.usecases.plans")
     points_expiry = lazy_module("chalicelib.usecases.points_expiry")
     reconcile = lazy_module("chalicelib.usecases.reconcile")
     reengagement = lazy_module("chalicelib.usecases.reengagement")
@@ -220,6 +222,36 @@ def _release(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
     return pending_points.release_pending_points(member, ctx)
 
 
+# --- membership-plans ----------------------------------------------------------------
+
+# A plan that is not lapsed keeps its tier: each run also reads the buckets of the days before,
+# so runs that failed or were skipped are caught up (a lapsed member has left them).
+PLAN_LAPSE_LOOKBACK_DAYS = 7
+
+
+def _plan_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+    """Lapse: the plans whose last day was yesterday (and the days before, to catch up). Remind:
+    the plans ending `reminder_days_before_end` days from now, for each such number of days."""
+    index = job_index.MEMBERS_BY_PLAN_END
+    units: list[Unit] = [
+        {"kind": "lapse", "index": index, "bucket": job_index.plan_end_bucket(as_of - timedelta(days=1 + back), s)}
+        for back in range(PLAN_LAPSE_LOOKBACK_DAYS)
+        for s in range(shards)
+    ]
+    for days in sorted({p.reminder_days_before_end for p in rules.plans if p.reminder_days_before_end > 0}):
+        day = as_of + timedelta(days=days)
+        units += [{"kind": "plan_reminder", "days": days, "index": index, "bucket": job_index.plan_end_bucket(day, s)} for s in range(shards)]
+    return units
+
+
+def _lapse_plan(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
+    return plans.lapse_ended_plan(member, ctx)
+
+
+def _remind_plan(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
+    return plans.remind_plan_end(member, ctx, int(unit["days"]))
+
+
 # --- reconcile -----------------------------------------------------------------------
 
 # The reconcile job reads the whole table by a parallel Scan: one unit per segment.
@@ -328,6 +360,12 @@ JOBS: dict[str, JobSpec] = {
             time(0, 10),
             _release_units,
             lambda: {"release": member_units.for_each_member(_release)},
+        ),
+        JobSpec(
+            "membership-plans",
+            time(0, 10),
+            _plan_units,
+            lambda: {"lapse": member_units.for_each_member(_lapse_plan), "plan_reminder": member_units.for_each_member(_remind_plan)},
         ),
         JobSpec(
             "reconcile",

@@ -11,6 +11,7 @@ bucket is spread over `index_shards` partitions, `<PREFIX>#<day>#<shard>` (keys.
 | `members_by_activity`    | ACT#<yyyy-mm-dd>#<shard>      | members last active that day              | reengagement   |
 | `members_by_erasure`     | ERASE#<yyyy-mm-dd>#<shard>    | closed members whose grace period ends    | erase-closed   |
 | `members_by_release`     | RELEASE#<yyyy-mm-dd>#<shard>  | members whose earliest pending points are released that day | release-pending-points |
+| `members_by_plan_end`    | PLANEND#<yyyy-mm-dd>#<shard>  | members whose paid plan ends that day     | membership-plans |
 
 A job reads a bucket's keys (cheap), then the members it names in batches, strongly consistent.
 """
@@ -32,6 +33,7 @@ MEMBERS_BY_ANNIVERSARY = "members_by_anniversary"
 MEMBERS_BY_ACTIVITY = "members_by_activity"
 MEMBERS_BY_ERASURE = "members_by_erasure"
 MEMBERS_BY_RELEASE = "members_by_release"
+MEMBERS_BY_PLAN_END = "members_by_plan_end"
 
 BATCH_GET = 100
 
@@ -58,6 +60,10 @@ def erasure_bucket(day: date, shard: int) -> str:
 
 def release_bucket(day: date, shard: int) -> str:
     return keys.release_bucket(day.isoformat(), shard)
+
+
+def plan_end_bucket(day: date, shard: int) -> str:
+    return keys.plan_end_bucket(day.isoformat(), shard)
 
 
 def _bucket_attribute(index: str) -> str:

@@ -43,6 +43,10 @@
 | PCBATCH#<batch_id>#<shard> | REDEEMED       | ProductCodeRedemptions | one shard of a batch's redemption count (no hot item) |
 | PCODE#<sha256>       | PCODE                | ProductCode   | one scan-to-earn code by its digest; who used it, once (conditional update) |
 | PCTRY#<member_id>    | <yyyy-mm-ddThh>      | ProductCodeAttempts | a member's failed code attempts in an hour (TTL) |
+| MEMBERSHIP#<membership_id> | MEMBERSHIP     | PlanMembership | one purchase of a paid plan: its period, fee, how it was paid |
+| MEMBERSHIP#<membership_id> | REFUND         | PlanRefundRecord | the (one) refund of that purchase, idempotent per refund id |
+| PLANPAY#<payment_id> | PLANPAY              | PlanPaymentRecord | idempotent till purchase of a plan per payment id |
+| MEMBER#<member_id>   | PLANKEY#<key>        | PlanPaymentRecord | idempotent wallet purchase of a plan per Idempotency-Key |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -57,6 +61,8 @@ GSI `members_by_release` on Member items holding pending points (sparse, KEYS_ON
 RELEASE#<yyyy-mm-dd>#<shard>, the program-time day their earliest pending points are released.
 GSI `members_by_erasure` on closed Member items (sparse, KEYS_ONLY): ERASE#<yyyy-mm-dd>#<shard>,
 the program-time day their grace period ends (usecases/closure.py).
+GSI `members_by_plan_end` on Member items holding a paid plan (sparse, KEYS_ONLY):
+PLANEND#<yyyy-mm-dd>#<shard>, the last day of the plan's period (usecases/plans.py).
 Shards spread one day's bucket over `index_shards` partitions (no hot key).
 """
 
@@ -336,3 +342,25 @@ def product_code_pk(digest: str) -> str:
 
 def product_attempts_pk(member_id: str) -> str:
     return f"PCTRY#{member_id}"
+
+
+# Paid membership plans (usecases/plans.py, store/plans.py).
+MEMBERSHIP_SK = "MEMBERSHIP"
+MEMBERSHIP_REFUND_SK = "REFUND"
+PLANPAY_SK = "PLANPAY"
+
+
+def membership_pk(membership_id: str) -> str:
+    return f"MEMBERSHIP#{membership_id}"
+
+
+def plan_payment_pk(payment_id: str) -> str:
+    return f"PLANPAY#{payment_id}"
+
+
+def plan_key_sk(idempotency_key: str) -> str:
+    return f"PLANKEY#{idempotency_key}"
+
+
+def plan_end_bucket(day: str, shard: int) -> str:
+    return f"PLANEND#{day}#{shard}"

@@ -118,6 +118,11 @@ class ReleaseIndex(_MemberBucketIndex):
     release_bucket = UnicodeAttribute(hash_key=True)
 
 
+class PlanEndIndex(_MemberBucketIndex):
+    Meta = _index_meta("members_by_plan_end")
+    plan_end_bucket = UnicodeAttribute(hash_key=True)
+
+
 class Member(BaseItem, discriminator="Member"):
     """The member, with its points state (balance, lots, qualifying months).
 
@@ -185,6 +190,9 @@ class Member(BaseItem, discriminator="Member"):
     pending_points = NumberAttribute(default=0)
     pending = MapAttribute[str, Any](default=dict)  # ISO release day -> points held
     released_through = UnicodeAttribute(null=True)  # ISO day: every pending day up to it was released
+    plan_end_bucket = UnicodeAttribute(null=True)
+    # The paid plan the member holds (domain/plans.PlanHolding.as_map), while they hold one.
+    plan = MapAttribute[str, Any](null=True)
     # What scheduled work already did, so a rerun or a redelivered message does nothing.
     birthday_awarded_year = NumberAttribute(null=True)
     tier_reviewed_on = UnicodeAttribute(null=True)
@@ -208,6 +216,7 @@ class Member(BaseItem, discriminator="Member"):
     by_activity = ActivityIndex()
     by_erasure = ErasureIndex()
     by_release = ReleaseIndex()
+    by_plan_end = PlanEndIndex()
 
 
 class PhoneGuard(BaseItem, discriminator="PhoneGuard"):
@@ -394,7 +403,7 @@ class JobRun(BaseItem, discriminator="JobRun"):
 
 # Models kept in their own modules; imported here so every discriminator is
 # registered whenever any item of the table is read.
-from . import models_admin, models_engagement, models_product_codes, models_wallet  # noqa: E402, F401
+from . import models_admin, models_engagement, models_plans, models_product_codes, models_wallet  # noqa: E402, F401
 
 
 class BudgetShard(BaseItem, discriminator="BudgetShard"):

@@ -78,6 +78,13 @@ INDEXES: tuple[IndexDefinition, ...] = (
         projection="KEYS_ONLY",
         purpose="members by the earliest day their pending points are released, write-sharded: RELEASE#<yyyy-mm-dd>#<shard>",
     ),
+    IndexDefinition(
+        name="members_by_plan_end",
+        hash_key="plan_end_bucket",
+        range_key="pk",
+        projection="KEYS_ONLY",
+        purpose="members holding a paid plan by the last day of its period, write-sharded: PLANEND#<yyyy-mm-dd>#<shard>",
+    ),
 )
 
 

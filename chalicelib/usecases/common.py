@@ -44,8 +44,9 @@ def member_answer(member: Member, rules: ProgramRules, now: datetime) -> dict[st
     """The API's Member object, from the member item alone (no other read): what expires (its
     lots) and the progress to the next tier (its per-month qualifying points)."""
     state = members.points_state(member)
-    progress = tier_progress(rules, member.tier, state, today_in(rules.zone, now))
-    return member_view(member, expiring_summary(state, rules.points_validity_months), progress)
+    today = today_in(rules.zone, now)
+    progress = tier_progress(rules, member.tier, state, today)
+    return member_view(member, expiring_summary(state, rules.points_validity_months), progress, today)
 
 
 def activity_actions(member: Member, rules: ProgramRules, today: date, *, purchased: bool = False) -> list[Action]:

@@ -9,7 +9,7 @@ from typing import Any
 from ..domain.clock import today_in
 from ..domain.earn_rules import describe
 from ..domain.earning import applies_on, best_promotion, running, upcoming
-from ..domain.rules import ProgramRules, Promotion
+from ..domain.rules import MembershipPlan, ProgramRules, Promotion
 from ..store.parameters import load_rules
 from ..store.rewards import every_reward
 
@@ -73,6 +73,21 @@ def program_summary(rules: ProgramRules, today: date, reward_names: dict[str, st
             if r.active and (r.conditions.ends_on is None or r.conditions.ends_on >= today)
         ],
         "earn_exclusions": _exclusions_view(rules),
+        "plans": [_plan_view(p) for p in rules.plans if p.on_sale],
+    }
+
+
+def _plan_view(plan: MembershipPlan) -> dict[str, Any]:
+    """A paid membership plan on sale, as a member reads it before buying (docs/plans.md)."""
+    return {
+        "plan_id": plan.id,
+        "name": plan.name,
+        "fee": plan.fee,
+        "currency": plan.currency,
+        "period_months": plan.period_months,
+        "period_days": plan.period_days,
+        "tier": plan.tier,
+        "refund_window_days": plan.refund_window_days,
     }
 
 

@@ -1,6 +1,7 @@
 """The `tier-review` job, member by member: on the membership anniversary, the tier the points
 earned in the qualifying window hold (down one level at most, never below an operator's
-override: domain/tiers.py), once a day; the member is told when it changed.
+override or the tier of a paid plan still running: domain/tiers.py, domain/plans.py), once a
+day; the member is told when it changed.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from typing import TYPE_CHECKING
 from ..domain.calendar import is_celebrated_today
 from ..domain.lifecycle import joined_on
 from ..domain.membership import MAY_BE_REVIEWED
+from ..domain.plans import PlanHolding
 from ..domain.points import qualifying_points
 from ..domain.tiers import reviewed_tier
-from ..store.members import points_state, tier_reviewed
+from ..store.members import as_dict, points_state, tier_reviewed
 from .member_changes import JobContext, MemberChange, MemberResult, change_member
 
 if TYPE_CHECKING:
@@ -34,8 +36,10 @@ def _review(member: Member, ctx: JobContext) -> MemberChange:
     if member.tier_reviewed_on == ctx.as_of.isoformat():
         return change.skipping("already_reviewed")
     earned = qualifying_points(points_state(member), ctx.as_of, ctx.rules.tier_window_months)
-    # Never below an operator's tier override (a floor).
-    tier = ctx.rules.effective_tier(reviewed_tier(ctx.rules, member.tier, earned), member.tier_override)
+    # Never below an operator's tier override, nor a running paid plan's tier (floors).
+    plan = PlanHolding.from_map(as_dict(member.plan))
+    plan_tier = plan.tier if plan is not None and plan.runs_on(ctx.as_of) else None
+    tier = ctx.rules.effective_tier(reviewed_tier(ctx.rules, member.tier, earned), member.tier_override, plan_tier)
     if tier == member.tier:
         change.actions += tier_reviewed(ctx.as_of)
         return change.skipping("tier_unchanged")

@@ -33,6 +33,8 @@ MEMBER_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/v1/me/feedback", None),
     ("GET", "/v1/me/export", None),
     ("POST", "/v1/me/redemptions", {"reward_id": "coffee"}),
+    ("POST", "/v1/me/memberships", {"plan_id": "plus"}),
+    ("POST", "/v1/me/memberships/{membership_id}/refunds", None),
     ("PATCH", "/v1/me", {"name": "王芳"}),
     ("POST", "/v1/me/email/verify", {"code": "123456"}),
     ("POST", "/v1/me/phone", {"phone": "+8613900139000"}),
@@ -64,6 +66,7 @@ def gateway_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 
 
 def _call(api, method: str, path: str, body: dict[str, Any] | None, token: str):
+    path = path.replace("{membership_id}", "msp_0123456789abcdef")
     return api.request(method, path, json_body=body, headers={**bearer(token), "Idempotency-Key": "k-session"})
 
 

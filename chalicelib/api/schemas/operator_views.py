@@ -5,7 +5,7 @@ need, their coupons, merchant keys and audit entries. Built by the use cases in
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from ...domain.clock import iso
@@ -17,10 +17,10 @@ if TYPE_CHECKING:
     from ...store.models_admin import ApiKeyRecord, AuditEntry
 
 
-def operator_member_view(member: Member, expiring: list[dict[str, Any]], tier: str, progress: TierProgress) -> dict[str, Any]:
+def operator_member_view(member: Member, expiring: list[dict[str, Any]], tier: str, progress: TierProgress, today: date) -> dict[str, Any]:
     """The member as the app shows it, plus what operators need (override, state dates); `tier` is
     the tier in effect (the override is a floor), `progress` measured from it."""
-    view = member_view(member, expiring, progress)
+    view = member_view(member, expiring, progress, today)
     view.update(
         {
             "tier": tier,

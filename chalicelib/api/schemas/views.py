@@ -4,12 +4,13 @@ with its effect); they read the items the store returns and never reach the tabl
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from ...domain.clock import iso
 from ...domain.coupons import coupon_status
 from ...domain.identity import email_is_confirmed
+from ...domain.plans import PlanHolding, plan_status
 from ...domain.tiers import TierProgress
 
 if TYPE_CHECKING:
@@ -35,8 +36,24 @@ def tier_progress_view(progress: TierProgress) -> dict[str, Any]:
     }
 
 
-def member_view(member: Member, expiring: list[dict[str, Any]], progress: TierProgress) -> dict[str, Any]:
-    """The API's Member object (../shared/API.md), with the tier progress (domain/tiers.py)."""
+def plan_view(holding: PlanHolding | None, today: date) -> dict[str, Any] | None:
+    """The paid plan a member holds (domain/plans.py), as of `today`; None without one."""
+    if holding is None:
+        return None
+    return {
+        "plan_id": holding.plan_id,
+        "name": holding.name,
+        "tier": holding.tier,
+        "started_on": holding.started_on.isoformat(),
+        "ends_on": holding.ends_on.isoformat(),
+        "status": plan_status(holding, today),
+        "membership_id": holding.membership_id,
+    }
+
+
+def member_view(member: Member, expiring: list[dict[str, Any]], progress: TierProgress, today: date) -> dict[str, Any]:
+    """The API's Member object (../shared/API.md), with the tier progress (domain/tiers.py) and the
+    paid plan held (`today`: the program's date, for the plan's status)."""
     consents = as_dict(member.consents)
     return {
         "member_id": member.member_id,
@@ -55,6 +72,7 @@ def member_view(member: Member, expiring: list[dict[str, Any]], progress: TierPr
             "pending": [{"points": int(p), "available_on": day} for day, p in sorted(as_dict(member.pending).items())],
         },
         "tier_progress": tier_progress_view(progress),
+        "plan": plan_view(PlanHolding.from_map(as_dict(member.plan)), today),
         "referral_code": member.referral_code,
         "consents": {k: bool(consents.get(k, False)) for k in ("sms_marketing", "email_marketing", "push")},
         "created_at": iso(member.created_at),

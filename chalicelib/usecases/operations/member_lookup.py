@@ -33,8 +33,9 @@ def operator_view(member: Member, rules: ProgramRules) -> dict[str, Any]:
     """The member as operators see them: the tier in effect (the override is a floor), what expires."""
     state = points_state(member)
     tier = rules.effective_tier(member.tier, member.tier_override)
-    progress = tier_progress(rules, tier, state, today_in(rules.zone, utcnow()))
-    return operator_member_view(member, expiring_summary(state, rules.points_validity_months), tier, progress)
+    today = today_in(rules.zone, utcnow())
+    progress = tier_progress(rules, tier, state, today)
+    return operator_member_view(member, expiring_summary(state, rules.points_validity_months), tier, progress, today)
 
 
 def find_members(*, phone: str | None, member_id: str | None) -> dict[str, Any]:

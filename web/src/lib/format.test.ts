@@ -50,6 +50,8 @@ describe("a ledger entry in words", () => {
     );
     expect(describeLedgerEntry({ ...entry("pending_cancelled", 0, "WEB-1"), pending: -200 }, "zh-CN")).toBe("订单 WEB-1 退款，200 待入账积分已取消");
     expect(describeLedgerEntry(entry("points_available", 400, "release:2026-12-05"), "en")).toBe("Pending points now available");
+    expect(describeLedgerEntry(entry("scan", 30, "pcb_1"), "en")).toBe("Points for a product code you scanned");
+    expect(describeLedgerEntry(entry("plan_renewed", 0, "pms_1"), "zh-CN")).toBe("付费会员已续费");
     expect(describeLedgerEntry(entry("referral_clawback", -200, "referral:ref_1"), "en")).toBe(
       "Referral bonus taken back: your friend's first purchase was refunded",
     );

@@ -110,6 +110,13 @@ export function describeLedgerEntry(entry: LedgerEntry, locale: Locale): string 
       return tr("ledger.pending_forfeited");
     case "referral_clawback":
       return tr("ledger.referral_clawback");
+    case "scan":
+      return tr("ledger.scan");
+    case "plan_started":
+    case "plan_renewed":
+    case "plan_lapsed":
+    case "plan_refunded":
+      return tr(`ledger.${entry.kind}`);
     default:
       return tr("ledger.other");
   }

@@ -78,7 +78,12 @@ export interface LedgerEntry {
     | "pending_cancelled"
     | "points_available"
     | "pending_forfeited"
-    | "referral_clawback";
+    | "referral_clawback"
+    | "scan"
+    | "plan_started"
+    | "plan_renewed"
+    | "plan_lapsed"
+    | "plan_refunded";
   points: number;
   pending?: number;
   balance_after: number;
