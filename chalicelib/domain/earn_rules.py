@@ -459,13 +459,16 @@ def items_refunded(lines: Mapping[str, Sequence[int]]) -> tuple[int, int]:
 
 def refund_target(points_earned: int, amount: int, refunded_total: int, lines: Mapping[str, Sequence[int]] | None) -> int:
     """Points to have reversed once `refunded_total` of the order is refunded: refunded items
-    take back what they earned; refunds by amount alone take back their share of all the
-    points; the whole amount takes back everything (bonuses too); never more than was earned."""
+    take back what they earned; refunds by amount alone take back their share of the points the
+    refunded items did not earn (of what is left once they are out, so an item refunded after a
+    refund by amount is never taken back twice); the whole amount takes back everything
+    (bonuses too); never more than was earned."""
     if refunded_total >= amount:
         return points_earned
     items_amount, items_points = items_refunded(lines or {})
     by_amount = refunded_total - items_amount
-    share = points_earned * by_amount // amount if by_amount > 0 else 0
+    rest_amount, rest_points = amount - items_amount, points_earned - items_points
+    share = rest_points * by_amount // rest_amount if by_amount > 0 and rest_amount > 0 else 0
     return min(points_earned, share + items_points)
 
 

@@ -30,6 +30,8 @@ _OTHERS = {"AuditEntry": frozenset({"actor"})}
 _SECTIONS = {"LedgerEntry": "ledger", "Lot": "points_lots", "Coupon": "coupons", "Redemption": "redemptions"}
 # Security counters: no content of the member's, and gone within minutes (TTL).
 _SKIPPED = ("CodeAttempts", "SendThrottle")
+# Ledger kinds whose `ref` is an order id: the member's orders are found through them.
+_ORDER_KINDS = ("earn", "refund", "earn_pending", "pending_cancelled")
 
 
 def _jsonable(value: Any) -> Any:
@@ -74,7 +76,7 @@ def export_member_data(session: MemberSession) -> dict[str, Any]:
         if isinstance(item, VerificationCode):
             pending.append({"change": change_kind_of(item), "target": item.target, "expires_at": iso(item.expires_at)})
             continue
-        if isinstance(item, LedgerEntry) and item.kind in ("earn", "refund") and item.ref:
+        if isinstance(item, LedgerEntry) and item.kind in _ORDER_KINDS and item.ref:
             order_ids[item.ref] = None
         exported = export_item(item)
         if isinstance(item, Lot):

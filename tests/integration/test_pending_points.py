@@ -84,6 +84,9 @@ def test_given_a_7_day_online_hold_when_an_online_purchase_is_reported_then_its_
     refused = api.post("/v1/me/redemptions", {"reward_id": "coffee"}, headers={**bearer(token), "Idempotency-Key": "k1"})
     assert refused.status == 409
     assert balance_that_adds_up(member_id) == WELCOME and _pending_adds_up(member_id) == 600
+    # The member's own data export lists the held purchase among their orders.
+    exported = api.get("/v1/me/export", headers=bearer(token)).json()
+    assert [o["order_id"] for o in exported["orders"]] == ["o-1"]
     # Nor do they count for tiers yet.
     assert stored_member(member_id).earned_months.as_dict() == {}
     _no_drift()

@@ -237,6 +237,20 @@ def test_given_refunds_by_item_then_they_take_back_each_items_points_in_parts_th
     assert refund_target(20, 1_500, 750, None) == 10  # without items: in proportion, as before
 
 
+def test_given_a_refund_by_amount_then_one_by_item_then_the_item_is_not_taken_back_twice():
+    # Fuel 50.00 earned 90, a snack 50.00 earned 10: 10.00 back by amount, then the fuel by item.
+    lines = order_lines((Line("fuel", None, 1, 5_000), Line("snack", None, 1, 5_000)), (90, 10))
+    assert refund_target(100, 10_000, 1_000, lines) == 10  # no item refunded yet: a share of all
+    after, amount = refund_lines(lines, [("fuel", 1)])
+    target = refund_target(100, 10_000, 1_000 + amount, after)
+    assert target == 92  # the fuel's 90, and 10.00 of the 50.00 not refunded by item: 2 of its 10
+    assert refund_target(100, 10_000, 10_000, after) == 100  # the rest of the snack: the last 8
+    # The other order (the item first, then an amount) comes to the same.
+    after, amount = refund_lines(lines, [("fuel", 1)])
+    assert refund_target(100, 10_000, amount, after) == 90
+    assert refund_target(100, 10_000, amount + 1_000, after) == 92
+
+
 def test_given_any_split_then_allocate_sums_exactly():
     assert allocate(10, [Decimal(1), Decimal(1), Decimal(1)]) == [4, 3, 3]
     assert allocate(7, [Decimal(0), Decimal(0)]) == [7, 0]
