@@ -50,6 +50,17 @@ class CardProgress:
         return {"card_id": self.card_id, "added": self.added, "stamps": self.stamps, "coupons_issued": self.coupons}
 
 
+def describe_card(card: StampCard) -> str:
+    """A stamp card in one sentence a member can read."""
+    which = [f"items {', '.join(card.skus)}"] if card.skus else []
+    which += [f"category {', '.join(card.categories)}"] if card.categories else []
+    per = f"{card.stamps_per_item} stamps" if card.stamps_per_item > 1 else "1 stamp"
+    text = f"{per} per item of {' or '.join(which)} bought (purchases reported with items); {card.stamps_needed} stamps make a reward coupon"
+    if card.max_stamps_per_order is not None:
+        text += f"; at most {card.max_stamps_per_order} stamps per purchase"
+    return text
+
+
 def _qualifies(card: StampCard, line: Line) -> bool:
     return (line.sku is not None and line.sku in card.skus) or (line.category is not None and line.category in card.categories)
 

@@ -46,6 +46,8 @@ def test_given_a_ten_stamp_card_when_twelve_coffees_are_bought_then_one_coupon_i
     set_rules(aws, stamp_cards=[CARD])
     token, member_id = _member(members)
     assert _card(api, token) == {"card_id": "coffee-card", "name": "Tenth coffee free", "stamps": 0, "stamps_needed": 10, "reward_id": "coffee"}
+    (listed,) = api.get("/v1/program").json()["stamp_cards"]
+    assert listed["description"] == "1 stamp per item of category coffee bought (purchases reported with items); 10 stamps make a reward coupon"
     first = _buy(api, "o-1", member_id, [_coffee(7), {"sku": "cake", "category": "cake", "quantity": 3, "amount": 6_000}])
     assert first.status == 201, first.text
     assert first.json()["stamps"] == [{"card_id": "coffee-card", "added": 7, "stamps": 7, "coupons_issued": 0}]  # cakes do not stamp
