@@ -55,6 +55,11 @@ def test_given_a_ten_stamp_card_when_twelve_coffees_are_bought_then_one_coupon_i
     second = _buy(api, "o-2", member_id, [_coffee(5, sku="americano")])
     assert second.json()["stamps"] == [{"card_id": "coffee-card", "added": 5, "stamps": 2, "coupons_issued": 1}]
     assert _card(api, token)["stamps"] == 2
+    # The operator's dry run says what a basket would do to the card, and writes nothing.
+    preview = api.post("/v1/admin/earn-preview", {"member_id": member_id, "amount": 27_000, "currency": "CNY", "items": [_coffee(9)]})
+    assert preview.status == 200, preview.text
+    assert preview.json()["stamps"] == [{"card_id": "coffee-card", "added": 9, "stamps": 1, "coupons_issued": 1}]
+    assert _card(api, token)["stamps"] == 2
     (coupon,) = _stamp_coupons(api, token)
     assert coupon["reward_id"] == "coffee" and coupon["status"] == "available"
     # The coupon is a coupon like any other: the till redeems it once.
