@@ -41,6 +41,9 @@ class Settings:
     # request is its own (infra/web.py, api/caller_address.py); set by the stack, unset locally: then
     # no request's viewer-address header is believed.
     origin_verify_parameter: str | None = None
+    # The bucket for files handed out once by a pre-signed URL (a batch of product codes for the
+    # printer: store/exports.py); the stack creates it and sets its name.
+    exports_bucket: str = "huiyuan-local-exports"
 
     def __post_init__(self) -> None:
         for name, low, high in _RANGES:
@@ -66,6 +69,7 @@ _ENV = {
     "jobs_queue_name": "JOBS_QUEUE_NAME",
     "cors_allow_origin": "CORS_ALLOW_ORIGIN",
     "origin_verify_parameter": "ORIGIN_VERIFY_PARAMETER",
+    "exports_bucket": "EXPORTS_BUCKET",
 }
 # The integer settings and their allowed ranges.
 _RANGES = (("rules_cache_seconds", 0, 86_400), ("max_body_bytes", 1024, 10 * 1024 * 1024), ("index_shards", 1, 256))

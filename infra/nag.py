@@ -33,6 +33,15 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
 def suppress(stack: HuiyuanStack) -> None:
     for role in stack.roles.values():
         acknowledge(role, "AwsSolutions-IAM5[Resource::*]", FUNCTION_WILDCARD)
+    exports = stack.get_logical_id(stack.exports.node.default_child)  # type: ignore[arg-type]  # the bucket's CfnBucket
+    for logical_id, role in stack.roles.items():
+        if "exports" in stack.capabilities[logical_id]:
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::<{exports}.Arn>/product-codes/*]",
+                "Object keys under one prefix of the exports bucket: each batch of product codes is a new object "
+                "(product-codes/<batch_id>.csv) the function writes and pre-signs a download of; no other bucket or prefix.",
+            )
 
     if stack.stage.manage_api_gateway_account:
         acknowledge(

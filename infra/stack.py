@@ -18,6 +18,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
@@ -38,14 +39,15 @@ from .stages import SECRETS_MANAGER_REFERENCE, Stage
 # What each kind of function may do. The code's AWS calls, by function:
 #   api         DynamoDB items and transactions, the rules (read; the admin API writes them),
 #               the signing key (tokens, code digests), the web app's CloudFront origin secret
-#               (api/caller_address.py), SMS and email
+#               (api/caller_address.py), SMS and email, the exports bucket (a batch of product
+#               codes for the printer: written, then fetched by the URL it pre-signs)
 #   authorizer  the signing key only: it checks the token; the member routes refuse a closed
 #               membership or a signed-out token on their own read (usecases/sessions.py)
 #   job         DynamoDB (the run record; inline and dry runs do the units themselves),
 #               the rules, sending units to the jobs queue, SMS and email (inline runs)
 #   worker      as a job, plus receiving from the jobs queue (a failed member is re-queued alone)
 CAPABILITIES: dict[str, tuple[str, ...]] = {
-    "api": ("table", "rules_read", "rules_write", "signing_key", "origin_secret", "messages"),
+    "api": ("table", "rules_read", "rules_write", "signing_key", "origin_secret", "messages", "exports"),
     "authorizer": ("signing_key",),
     "job": ("table", "rules_read", "queue_send", "messages", "report_failure"),
     "worker": ("table", "rules_read", "queue_send", "queue_receive", "messages"),
@@ -66,6 +68,8 @@ KEY_USE: dict[str, tuple[str, tuple[str, ...]]] = {
     "report_failure": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
 }
 DATA_CAPABILITIES = ("table", "signing_key", "origin_secret")
+# Capabilities granted once the resource they name exists (the exports bucket comes after the functions).
+DEFERRED_CAPABILITIES = ("exports",)
 
 # The item actions the code uses (TransactWriteItems is authorised per item as
 # Put/Update/Delete/ConditionCheck). No Scan (but see SCANNING_FUNCTIONS), no table management.
@@ -163,12 +167,15 @@ class HuiyuanStack(cdk.Stack):
         self.function_names: dict[str, str] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
         self.roles: dict[str, iam.Role] = {}
+        self.policies: dict[str, iam.PolicyDocument] = {}
         self.capabilities: dict[str, list[str]] = {}
         for function in self.functions:
             self._configure_function(function)
         self._configure_api()
         self.firewall = firewall.build(self) if stage.web_acl else None
         self.web = web.WebApp(self)  # the member web app and the API on one CloudFront origin (infra/web.py)
+        self.exports = self._exports_bucket()  # after the web app: its access logs go to the web app's log bucket
+        self._grant_exports()
         self.admin_invoke_policy = self._admin_invoke_policy()
         if stage.set_sms_spend_limit:
             self._sms_spend_limit()
@@ -504,7 +511,8 @@ class HuiyuanStack(cdk.Stack):
         capabilities = [c for c in CAPABILITIES[function.kind] if not (c == "messages" and function.chalice_name in SILENT_JOBS)]
         self.capabilities[function.logical_id] = capabilities
         for capability in capabilities:
-            statements += self._statements(capability)
+            if capability not in DEFERRED_CAPABILITIES:
+                statements += self._statements(capability)
         key_statement = self._key_statement(capabilities)
         if key_statement is not None:
             statements.append(key_statement)
@@ -512,14 +520,16 @@ class HuiyuanStack(cdk.Stack):
             statements += self._statements("table_scan")
         # An inline policy is part of the role resource, so the function (and the SQS
         # event source mapping, which checks the role when created) never exists without it.
+        document = iam.PolicyDocument(statements=statements)
         role = iam.Role(
             self,
             f"{function.logical_id}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Huiyuan {self.stage.name} {function.chalice_name} ({function.kind})",
-            inline_policies={"access": iam.PolicyDocument(statements=statements)},
+            inline_policies={"access": document},
         )
         self.roles[function.logical_id] = role
+        self.policies[function.logical_id] = document
 
         resource = self.chalice.get_resource(function.logical_id)
         resource.add_property_override("FunctionName", name)
@@ -553,6 +563,41 @@ class HuiyuanStack(cdk.Stack):
             # only honours it when the mapping says so, else a failed member fails the batch.
             resource.add_property_override(f"{event}.FunctionResponseTypes", ["ReportBatchItemFailures"])
             resource.add_property_override(f"{event}.ScalingConfig", {"MaximumConcurrency": self.stage.worker_max_concurrency})
+
+    def _exports_bucket(self) -> s3.Bucket:
+        """Files handed out once by a pre-signed URL (store/exports.py): a batch of product codes in
+        clear for the printer. Kept a day, then deleted (and their versions): the codes' only copy in
+        clear lives no longer than that. Private, TLS only, S3-managed encryption, access logged."""
+        return s3.Bucket(
+            self,
+            "Exports",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(1), noncurrent_version_expiration=cdk.Duration.days(1))],
+            server_access_logs_bucket=self.web.logs,
+            server_access_logs_prefix="exports/",
+            # Like the web app's buckets, kept when the stack is deleted (emptying it would take a custom resource
+            # with wildcard S3 rights); its files are gone within a day anyway.
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+    def _grant_exports(self) -> None:
+        """The functions with the `exports` capability write files under product-codes/ and read them (the URL
+        they pre-sign is signed with their role), and learn the bucket's name from EXPORTS_BUCKET."""
+        for function in self.functions:
+            if "exports" not in self.capabilities[function.logical_id]:
+                continue
+            self.policies[function.logical_id].add_statements(
+                iam.PolicyStatement(
+                    sid="ProductCodeExports",
+                    actions=["s3:PutObject", "s3:GetObject"],
+                    resources=[self.exports.arn_for_objects("product-codes/*")],
+                )
+            )
+            resource = self.chalice.get_resource(function.logical_id)
+            resource.add_property_override("Environment.Variables.EXPORTS_BUCKET", self.exports.bucket_name)
 
     # --- API edge -----------------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ def bootstrap(settings: Settings, session: Any, *, rules_json: str | None = None
     _put_parameter_if_absent(ssm, settings.signing_key_parameter, secrets.token_urlsafe(48), "SecureString")
     session.client("ses").verify_email_identity(EmailAddress=settings.email_sender)
     create_job_queues(settings, session)
+    create_exports_bucket(settings, session)
     # Brand-wide, so a developer can report for any store_id; issue store keys to try store scope.
     seed_merchant_key(settings, session, LOCAL_MERCHANT_KEY, store_id="local-dev", key_id="key_local_dev", scope="brand")
     if created:
@@ -129,3 +130,10 @@ def create_job_queues(settings: Settings, session: Any) -> None:
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})
     sqs.create_queue(QueueName=settings.jobs_queue_name, Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": "960"})
+
+
+def create_exports_bucket(settings: Settings, session: Any) -> None:
+    """The bucket for files handed out by a pre-signed URL (store/exports.py), as deployed."""
+    s3 = session.client("s3")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+        s3.create_bucket(Bucket=settings.exports_bucket)

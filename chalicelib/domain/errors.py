@@ -141,6 +141,13 @@ class ActionNotOffered(HuiyuanError):
     status, code, title = 422, "action_not_offered", "The program awards no points for this action"
 
 
+class ProductCodeInvalid(HuiyuanError):
+    """A scan-to-earn code that earns nothing. One answer, word for word, whether the code never
+    existed, was withdrawn, expired or was used by someone else: a guesser learns nothing."""
+
+    status, code, title = 422, "invalid_product_code", "The code cannot be used"
+
+
 class TooManyAttempts(HuiyuanError):
     status, code, title = 429, "too_many_attempts", "Too many attempts"
 

@@ -39,6 +39,10 @@
 | FEEDBACKQ#<status>   | <feedback_id>        | FeedbackQueueEntry | operators' feedback queue (open / answered) |
 | ACTION#<store_id>#<event_id> | ACTION       | ActionEvent   | idempotent action report per store and event id (points for a review...) |
 | EARNBUDGET#<rule_id> | SHARD#<n>            | BudgetShard   | points an earn rule's budget gave, one shard of it (no hot key) |
+| PCBATCH#<batch_id>   | BATCH                | ProductCodeBatch | a batch of scan-to-earn codes: product, points, status |
+| PCBATCH#<batch_id>#<shard> | REDEEMED       | ProductCodeRedemptions | one shard of a batch's redemption count (no hot item) |
+| PCODE#<sha256>       | PCODE                | ProductCode   | one scan-to-earn code by its digest; who used it, once (conditional update) |
+| PCTRY#<member_id>    | <yyyy-mm-ddThh>      | ProductCodeAttempts | a member's failed code attempts in an hour (TTL) |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -307,3 +311,28 @@ def budget_pk(rule_id: str) -> str:
 
 def budget_shard_sk(shard: int) -> str:
     return f"SHARD#{shard:02d}"
+
+
+# Scan-to-earn product codes (usecases/product_codes.py, usecases/operations/product_codes.py).
+# A code is found by the SHA-256 of its symbols (domain/product_codes.py), never kept in clear;
+# its batch's redemption count is spread over `PRODUCT_CODE_SHARDS` items in as many partitions.
+PRODUCT_BATCH_SK = "BATCH"
+PRODUCT_CODE_SK = "PCODE"
+PRODUCT_REDEEMED_SK = "REDEEMED"
+PRODUCT_CODE_SHARDS = 16
+
+
+def product_batch_pk(batch_id: str) -> str:
+    return f"PCBATCH#{batch_id}"
+
+
+def product_redeemed_pk(batch_id: str, shard: int) -> str:
+    return f"PCBATCH#{batch_id}#{shard}"
+
+
+def product_code_pk(digest: str) -> str:
+    return f"PCODE#{digest}"
+
+
+def product_attempts_pk(member_id: str) -> str:
+    return f"PCTRY#{member_id}"

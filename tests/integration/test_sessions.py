@@ -42,6 +42,7 @@ MEMBER_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/me/sign-out", None),
     ("GET", "/v1/me/check-ins", None),
     ("POST", "/v1/me/check-ins", None),
+    ("POST", "/v1/me/product-codes", {"code": "7KQ2-M9XD-4TPR-HB3C"}),
 ]
 
 

@@ -13,7 +13,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
-MODEL_MODULES = [f"chalicelib.api.schemas.{name}" for name in ("members", "merchants", "profile", "operators", "wallet", "engagement", "actions")]
+MODEL_MODULES = [
+    f"chalicelib.api.schemas.{name}" for name in ("members", "merchants", "profile", "operators", "wallet", "engagement", "actions", "product_codes")
+]
 COMPARED = ("minLength", "maxLength", "minimum", "maximum", "pattern")
 # Fields whose model type allows null but whose validator refuses it (the document says what the
 # validator does): a PATCH may not null the name or a consent flag, nor a reward update its
