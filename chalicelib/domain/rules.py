@@ -62,6 +62,7 @@ _CODE = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
 # Ids of the built-in rules (domain/earn_rules.py; promotions are `promotion:<id>`): an
 # operator's rule may not take them.
 BUILT_IN_RULE_IDS = frozenset({"base", "tier", "birthday"})
+MAX_STAMP_CARDS = 10
 
 
 class EarnConditions(BaseModel):
@@ -172,6 +173,30 @@ class EarnRule(BaseModel):
         if value in BUILT_IN_RULE_IDS:
             raise ValueError(f"{value!r} is the id of a built-in rule")
         return value
+
+
+class StampCard(BaseModel):
+    """A stamp card (集点卡, domain/stamps.py): each qualifying item of a purchase reported with
+    items earns `stamps_per_item` stamps; at `stamps_needed` the member gets a coupon for
+    `reward_id` and the card starts again with what is left over."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=_RULE_ID)
+    name: str = Field(min_length=1, max_length=100, description="what members see")
+    active: bool = Field(default=True, description="false: purchases add no stamps; the stamps kept stay")
+    categories: tuple[str, ...] = ()
+    skus: tuple[str, ...] = ()
+    stamps_needed: int = Field(ge=2, le=1000, description="stamps that make one reward coupon")
+    reward_id: str = Field(min_length=1, max_length=64, description="a reward of the catalogue: its coupon is issued at stamps_needed")
+    stamps_per_item: int = Field(default=1, ge=1, le=100)
+    max_stamps_per_order: int | None = Field(default=None, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _selects_items(self) -> StampCard:
+        if not self.categories and not self.skus:
+            raise ValueError("a stamp card names the categories and/or skus that earn stamps")
+        return self
 
 
 class EarnExclusions(BaseModel):
@@ -379,6 +404,9 @@ class ProgramRules(BaseModel):
     action_rules: tuple[ActionRule, ...] = ()
     check_in: CheckInRule = CheckInRule()
 
+    # Stamp cards (issue 14 item 5; docs/earn-rules.md "Stamp card")
+    stamp_cards: tuple[StampCard, ...] = Field(default=(), description="stamps for qualifying items, a reward coupon at stamps_needed")
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -461,6 +489,15 @@ class ProgramRules(BaseModel):
 
     def plan(self, plan_id: str) -> MembershipPlan | None:
         return next((p for p in self.plans if p.id == plan_id), None)
+
+    @model_validator(mode="after")
+    def _stamp_cards_unique(self) -> ProgramRules:
+        ids = [card.id for card in self.stamp_cards]
+        if len(set(ids)) != len(ids):
+            raise ValueError("stamp card ids must be unique")
+        if len(ids) > MAX_STAMP_CARDS:
+            raise ValueError(f"at most {MAX_STAMP_CARDS} stamp cards")
+        return self
 
     @model_validator(mode="after")
     def _lockout_outlasts_codes(self) -> ProgramRules:

@@ -161,6 +161,18 @@ def earn_counters_update(member: Member, counters: dict[str, dict[str, Any]]) ->
     return [Member.earn_counters.set(counters)] if counters else [Member.earn_counters.remove()]
 
 
+def stamp_counts(member: Member) -> dict[str, int]:
+    """The stamps on the member's cards (domain/stamps.py)."""
+    return {card_id: int(n) for card_id, n in as_dict(member.stamp_cards).items()}
+
+
+def stamp_counts_update(member: Member, counts: dict[str, int]) -> list[Action]:
+    """Replace the stamp counts when they changed (the member's version guards them, like the balance)."""
+    if counts == stamp_counts(member):
+        return []
+    return [Member.stamp_cards.set(counts)] if counts else [Member.stamp_cards.remove()]
+
+
 def apply_points(member: Member, state: PointsState) -> None:
     """Mirror a new points state on an unsaved Member (for a Put)."""
     member.balance = state.balance

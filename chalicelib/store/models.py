@@ -208,6 +208,8 @@ class Member(BaseItem, discriminator="Member"):
     # Points given by earn rules with per-member limits: {rule_id: {d, dp, p, pp}} (domain/earn_rules.py),
     # only for rules that have such limits, stale days and periods overwritten: stays small.
     earn_counters = MapAttribute[str, Any](null=True)
+    # Stamp cards (domain/stamps.py): card id -> stamps on the card, only cards holding some.
+    stamp_cards = MapAttribute[str, Any](null=True)
     version = VersionAttribute()
 
     by_phone = PhoneIndex()
@@ -324,6 +326,8 @@ class Order(Recorded, discriminator="Order"):
     # and the points no line earned (bonuses), taken back when the whole order is refunded.
     lines = MapAttribute[str, Any](null=True)
     order_points = NumberAttribute(null=True)
+    # Stamps it added, per card: {card_id: {added, removed, lines: {sku: stamps}}} (domain/stamps.py).
+    stamps = MapAttribute[str, Any](null=True)
     version = VersionAttribute()
 
 
@@ -350,7 +354,7 @@ class Coupon(BaseItem, discriminator="Coupon"):
 
     code = UnicodeAttribute()
     member_id = UnicodeAttribute()
-    kind = UnicodeAttribute()  # welcome | birthday | redemption
+    kind = UnicodeAttribute()  # welcome | birthday | redemption | stamp_card
     reward_id = UnicodeAttribute(null=True)
     status = UnicodeAttribute(default="issued")
     expires_at = UTCDateTimeAttribute()

@@ -53,8 +53,12 @@ def new_refund(order_id: str, refund_id: str, fingerprint: str, write_token: str
     )
 
 
-def refund_totals(refunded_amount: int, points_reversed: int, lines: dict[str, list[int]] | None = None) -> list[Action]:
+def refund_totals(
+    refunded_amount: int, points_reversed: int, lines: dict[str, list[int]] | None = None, stamps: dict[str, dict[str, Any]] | None = None
+) -> list[Action]:
     """The order's running totals of what its refunds gave back (and its lines' refunded
-    quantities, for a refund of items). The order's version makes concurrent refunds take turns."""
+    quantities, for a refund of items; the stamps removed, when it added some). The order's
+    version makes concurrent refunds take turns."""
     actions: list[Action] = [Order.refunded_amount.set(refunded_amount), Order.points_reversed.set(points_reversed)]
-    return actions + ([Order.lines.set(lines)] if lines is not None else [])
+    actions += [Order.lines.set(lines)] if lines is not None else []
+    return actions + ([Order.stamps.set(stamps)] if stamps is not None else [])

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..api.schemas.views import member_view
+from ..api.schemas.views import member_view, stamp_cards_view
 from ..domain.clock import today_in
 from ..domain.errors import ValidationFailed
 from ..domain.lifecycle import after_activity, joined_on
@@ -46,7 +46,9 @@ def member_answer(member: Member, rules: ProgramRules, now: datetime) -> dict[st
     state = members.points_state(member)
     today = today_in(rules.zone, now)
     progress = tier_progress(rules, member.tier, state, today)
-    return member_view(member, expiring_summary(state, rules.points_validity_months), progress, today)
+    view = member_view(member, expiring_summary(state, rules.points_validity_months), progress, today)
+    view["stamp_cards"] = stamp_cards_view(rules, members.stamp_counts(member))
+    return view
 
 
 def activity_actions(member: Member, rules: ProgramRules, today: date, *, purchased: bool = False) -> list[Action]:

@@ -10,6 +10,7 @@ from ..domain.clock import today_in
 from ..domain.earn_rules import describe
 from ..domain.earning import applies_on, best_promotion, running, upcoming
 from ..domain.rules import MembershipPlan, ProgramRules, Promotion
+from ..domain.stamps import describe_card
 from ..store.parameters import load_rules
 from ..store.rewards import every_reward
 
@@ -73,6 +74,11 @@ def program_summary(rules: ProgramRules, today: date, reward_names: dict[str, st
             if r.active and (r.conditions.ends_on is None or r.conditions.ends_on >= today)
         ],
         "earn_exclusions": _exclusions_view(rules),
+        "stamp_cards": [
+            {"card_id": c.id, "name": c.name, "stamps_needed": c.stamps_needed, "reward_id": c.reward_id, "description": describe_card(c)}
+            for c in rules.stamp_cards
+            if c.active
+        ],
         "plans": [_plan_view(p) for p in rules.plans if p.on_sale],
     }
 

@@ -33,6 +33,7 @@ from .enrolment import new_member
 from .merchants import Merchant
 from .pending_points import add_held_entry, answer_fields, apply_to_new_member, cancel_for_refund, hold_for, member_writes, order_fields
 from .referrals import claw_back_referral_on_refund, settle_referral_on_purchase
+from .stamp_cards import stamp_purchase, unstamp_refund
 
 
 def _order_replay(order: Order, request_digest: str, merchant: Merchant, write_token: str = "") -> Replay:
@@ -175,6 +176,10 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
         if request.detailed or rules.earn_rules:
             body["breakdown"] = evaluation.breakdown_dicts()
         body |= answer_fields(held)
+        # Stamp cards (stamp_cards.py): counted on the member, coupons issued, in this unit of work.
+        stamped = stamp_purchase(rules, basket, member, now)
+        if stamped is not None:
+            body |= stamped.answer()
         # The first purchase since joining through a referral settles it once (referrals.py).
         referral = None if is_new else settle_referral_on_purchase(uow, member, rules, now, today)
         put_record(
@@ -196,6 +201,7 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
                 rewarded_referrer=referral.referrer_id if referral else None,
                 **order_fields(held, month),
                 **_itemised(basket, evaluation),
+                **(stamped.order_fields() if stamped else {}),
             ),
         )
         budgets.draw(uow, rules, evaluation)
@@ -206,6 +212,8 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
             members.apply_points(member, state)
             apply_to_new_member(member, held)
             member.earn_counters = evaluation.counters or None
+            if stamped is not None:
+                stamped.apply_to_new_member(member)
             members.add_enrolment(uow, member)
             # The invitation's send reservation rides on the enrolment: no third round trip.
             reservation = invitation_reservation(member.phone, rules, now) if invitation.wanted else None
@@ -214,10 +222,13 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
         else:
             actions = members.points_update(state) + activity_actions(member, rules, today, purchased=True) + member_writes(member, held)
             actions += members.earn_counters_update(member, evaluation.counters)
+            actions += stamped.member_actions(member) if stamped else []
             if tier != member.tier:
                 actions += members.tier_update(tier)
             actions += referral.member_actions if referral else []
             members.update_member(uow, member, actions)
+        if stamped is not None:
+            stamped.add_coupons(uow)
         if held:
             add_held_entry(uow, member.member_id, held, state.balance, request.order_id, now)
         elif points:
@@ -317,25 +328,34 @@ def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -
         target = refund_target(int(order.points_earned), int(order.amount), refunded, lines)
         reverse = max(0, target - int(order.points_reversed))
         member = members.get_member(order.member_id)
+        # The stamps the refunded part added come off the member's cards (stamp_cards.py).
+        unstamped = unstamp_refund(order, member, refunded, lines)
+        stamp_actions = unstamped.member_actions(member) if unstamped and member is not None else []
         balance = None
         if member is not None and reverse > 0:
             # Points still pending are cancelled first (pending_points.py); the rest comes off the balance.
             pending = cancel_for_refund(member, order, reverse)
             state = claw_back(members.points_state(member), reverse - pending.points, order.earn_month)
-            uow.update("member", member, members.points_update(state) + pending.member_actions)
+            uow.update("member", member, members.points_update(state) + pending.member_actions + stamp_actions)
             if reverse > pending.points:
                 uow.put("ledger", ledger_entry(member.member_id, "refund", pending.points - reverse, state.balance, order_id, now))
             pending.add_entry(uow, member.member_id, state.balance, order_id, now)
             balance = state.balance
         elif member is not None:
             balance = int(member.balance)
+            if stamp_actions:
+                uow.update("member", member, stamp_actions)
         body: dict[str, Any] = {"refund_id": request.refund_id, "order_id": order_id, "points_reversed": reverse, "balance": balance}
         if request.items:
             body["amount"] = amount
+        if unstamped is not None:
+            body |= unstamped.answer()
         # A full refund of a referred member's first purchase may take the referrer's bonus back (referrals.py).
         body |= claw_back_referral_on_refund(uow, order, refunded, rules, now)
         put_record(uow, "refund", orders.new_refund(order_id, request.refund_id, digest, write_token, body, now))
-        uow.update("order", order, orders.refund_totals(refunded, int(order.points_reversed) + reverse, lines if request.items else None))
+        kept_stamps = unstamped.kept if unstamped else None
+        totals = orders.refund_totals(refunded, int(order.points_reversed) + reverse, lines if request.items else None, kept_stamps)
+        uow.update("order", order, totals)
 
         def explain(cancelled: Cancelled) -> Answer | None:
             first = existing_record(cancelled, "refund", Refund, orders.refund_key(order_id, request.refund_id))

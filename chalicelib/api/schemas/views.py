@@ -14,6 +14,7 @@ from ...domain.plans import PlanHolding, plan_status
 from ...domain.tiers import TierProgress
 
 if TYPE_CHECKING:
+    from ...domain.rules import ProgramRules
     from ...store.models import BookEntry, Coupon, LedgerEntry, Member, Reward
     from ...store.models_engagement import CouponCode, Feedback, FeedbackQueueEntry
 
@@ -85,6 +86,15 @@ def member_view(member: Member, expiring: list[dict[str, Any]], progress: TierPr
         "email_verified": email_is_confirmed(member),
         "profile_completed": bool(member.profile_completed),
     }
+
+
+def stamp_cards_view(rules: ProgramRules, counts: dict[str, int]) -> list[dict[str, Any]]:
+    """The program's active stamp cards with the stamps the member has on each (domain/stamps.py)."""
+    return [
+        {"card_id": c.id, "name": c.name, "stamps": counts.get(c.id, 0), "stamps_needed": c.stamps_needed, "reward_id": c.reward_id}
+        for c in rules.stamp_cards
+        if c.active
+    ]
 
 
 def book_entry_view(entry: BookEntry, change: str, value: float) -> dict[str, Any]:

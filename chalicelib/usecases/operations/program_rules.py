@@ -15,6 +15,7 @@ from ...domain.rules import ProgramRules
 from ...observability import count, logger
 from ...settings import get_settings
 from ...store.parameters import clear_caches, load_rules
+from ...store.rewards import get_reward
 from ...store.rules_parameter import read_rules_document, write_rules_document
 from ..audit import Change, record_audit
 
@@ -58,6 +59,16 @@ def _rules_errors(exc: ValidationError) -> list[FieldError]:
     return errors
 
 
+def _unknown_stamp_rewards(rules: ProgramRules) -> list[FieldError]:
+    """A stamp card's reward must be in the catalogue (and not retired) when the card is saved."""
+    errors = []
+    for n, card in enumerate(rules.stamp_cards):
+        reward = get_reward(card.reward_id, strongly=True)
+        if reward is None or not reward.active:
+            errors.append(FieldError(f"rules.stamp_cards.{n}.reward_id", f"no reward {card.reward_id!r} in the catalogue"))
+    return errors
+
+
 def update_rules(request: RulesUpdateRequest, actor: str) -> dict[str, Any]:
     """Validate the whole document, then save it to SSM and audit the change.
 
@@ -73,6 +84,8 @@ def update_rules(request: RulesUpdateRequest, actor: str) -> dict[str, Any]:
         rules = ProgramRules.model_validate(request.rules)
     except ValidationError as exc:
         errors += _rules_errors(exc)
+    else:
+        errors += _unknown_stamp_rewards(rules)
     if errors:
         raise ValidationFailed(errors)
     before_doc, _ = _stored_rules()

@@ -29,6 +29,16 @@ export interface Member {
   gender?: "female" | "male" | "other" | "undisclosed" | null;
   preferences?: string[];
   pending_email?: string | null;
+  // Stamp cards (集点卡): the program's active cards with the member's stamps (docs/earn-rules.md).
+  stamp_cards?: StampCard[];
+}
+
+export interface StampCard {
+  card_id: string;
+  name: string;
+  stamps: number;
+  stamps_needed: number;
+  reward_id: string;
 }
 
 /** Where the member stands against the next tier (computed by the server; next_* null at the top tier). */
@@ -115,7 +125,7 @@ export interface WalletStatement extends Page<WalletEntry> {
 
 export interface Coupon {
   code: string;
-  kind: "welcome" | "birthday" | "redemption";
+  kind: "welcome" | "birthday" | "redemption" | "stamp_card";
   reward_id: string | null;
   status: "available" | "redeemed" | "expired" | "revoked";
   expires_at: string;
