@@ -78,12 +78,12 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard | None, dict[str, cw.Alarm]
 
     alarms: dict[str, cw.Alarm] = {}
 
-    def alarm(name: str, metric: cw.IMetric, description: str, **kwargs: Unpack[_AlarmOptions]) -> cw.Alarm:
+    def alarm(name: str, metric: cw.IMetric, description: str, *, runbook: str | None = None, **kwargs: Unpack[_AlarmOptions]) -> cw.Alarm:
         created = cw.Alarm(
             stack,
             f"Alarm-{name}",
             alarm_name=f"{prefix}-{name}",
-            alarm_description=f"{description} Runbook: docs/operations.md, section '{name}'.",
+            alarm_description=f"{description} Runbook: docs/operations.md, section '{runbook or name}'.",
             metric=metric,
             **kwargs,
         )
@@ -100,12 +100,13 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard | None, dict[str, cw.Alarm]
 
     quiet_is_fine = cw.TreatMissingData.NOT_BREACHING
 
-    def alarm_on_any(name: str, metric: cw.IMetric, description: str) -> cw.Alarm:
+    def alarm_on_any(name: str, metric: cw.IMetric, description: str, *, runbook: str | None = None) -> cw.Alarm:
         # Once in five minutes is enough to alarm; no data is nothing to report.
         return alarm(
             name,
             metric,
             description,
+            runbook=runbook,
             threshold=1,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=1,
@@ -144,11 +145,16 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard | None, dict[str, cw.Alarm]
                 evaluation_periods=1,
                 treat_missing_data=cw.TreatMissingData.BREACHING,
             )
-    alarm_on_any(
-        "lambda-throttles",
-        any_of([lambda_metric(names[f.logical_id], "Throttles") for f in stack.functions], "throttled invocations"),
-        "A function was throttled (the account's or the function's concurrency ran out).",
-    )
+    # An alarm's expression takes at most 10 metrics: one alarm per 10 functions (the first keeps
+    # the plain name; all share the runbook section `lambda-throttles`).
+    throttles: list[cw.IMetric] = [lambda_metric(names[f.logical_id], "Throttles") for f in stack.functions]
+    for group, start in enumerate(range(0, len(throttles), 10), start=1):
+        alarm_on_any(
+            "lambda-throttles" if group == 1 else f"lambda-throttles-{group}",
+            any_of(throttles[start : start + 10], "throttled invocations"),
+            "A function was throttled (the account's or the function's concurrency ran out).",
+            runbook="lambda-throttles",
+        )
 
     # --- DynamoDB ---
     def table_metric(name: str, index: str | None = None) -> cw.Metric:

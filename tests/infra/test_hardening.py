@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.jobs.schedules import SCHEDULES
 from tests.infra.conftest import resources, the_one
 from tests.infra.test_iam import as_list, statements
 from tests.infra.test_synth import alarm_named, metric_of, notifies_the_alarm_topic
@@ -100,7 +101,7 @@ def test_a_customer_managed_data_key_encrypts_the_table_its_backups_every_log_gr
 def test_every_scheduled_function_sends_a_failed_invocation_to_a_queue_that_alarms(template, stage):
     queue_id = next(k for k, q in resources(template, "AWS::SQS::Queue").items() if q["Properties"]["QueueName"].endswith("-failed-invocations"))
     jobs = scheduled(template)
-    assert len(jobs) == 7
+    assert len(jobs) == len(SCHEDULES)  # every scheduled job of jobs/schedules.py
     for function_id, function in functions(template).items():
         config = function["Properties"].get("EventInvokeConfig")
         if function_id not in jobs:

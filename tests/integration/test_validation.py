@@ -31,6 +31,7 @@ def _assert_problem(reply, status, code):
         ({"phone": "13800138000", "name": "张伟", "email": "not-an-email"}, "email"),
         ({"phone": "13800138000", "name": "张伟", "birthday": "2999-01-01"}, "birthday"),
         ({"phone": "13800138000", "name": "张伟", "birthday": "1990-02-30"}, "birthday"),
+        ({"phone": "13800138000", "name": "张伟", "birthday": 0}, "birthday"),  # a number is not read as a Unix time
         ({"phone": "13800138000", "name": "张伟", "gender": "unknown"}, "gender"),
         ({"phone": "13800138000", "name": "张伟", "extra": 1}, "extra"),
         ({"phone": 13800138000, "name": "张伟"}, "phone"),

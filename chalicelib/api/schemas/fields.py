@@ -95,6 +95,13 @@ def _whole_number(value: object) -> object:
     return value
 
 
+def _date_text(value: object) -> object:
+    """Dates are `YYYY-MM-DD` text: a number (which pydantic would read as a Unix time) is refused."""
+    if not isinstance(value, (str, date)):
+        raise ValueError("must be a date as YYYY-MM-DD text")
+    return value
+
+
 # Points, money and counts: JSON integers (a zero fraction allowed), never strings or booleans.
 # Written after the bounds, `Annotated[StrictInt, Field(ge=..., le=...), WHOLE_NUMBER]`, so the
 # JSON schema shows them as minimum and maximum.
@@ -104,7 +111,7 @@ DocumentedName = Field(json_schema_extra={"pattern": NAME_PATTERN})
 DocumentedText = Field(json_schema_extra={"pattern": TEXT_PATTERN})
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_clean_name), DocumentedName]
 Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_valid_email)]
-Birthday = Annotated[date, AfterValidator(_not_future)]
+Birthday = Annotated[date, BeforeValidator(_date_text), AfterValidator(_not_future)]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=f"^{IDENTIFIER_PATTERN.pattern}$")]
 PhoneText = Annotated[str, StringConstraints(min_length=3, max_length=32)]
 
