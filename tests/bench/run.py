@@ -353,7 +353,7 @@ def _stack_section(result: load.LoadResult | None, timing: PurchaseTime | None) 
             "conditioned on the member's version. In one process (the local stack's threads) purchases for the same member take "
             "turns (`run(..., one_at_a_time=...)`, store/unit_of_work.py); between processes (Lambda containers) a cancelled "
             "one retries from the member DynamoDB returned with the cancellation (one round trip), with jittered backoff "
-            f"scaled to the attempt's duration (up to {_retry_attempts()} attempts or 10 s, then a retryable 503). "
+            f"scaled to the attempt's duration (up to {_retry_attempts()} attempts or {_retry_budget():g} s, then a retryable 503). "
             f"{hot.rate:.1f} purchases/s, p50 {hot.latency_ms(0.5):.0f} ms, p99 "
             f"{hot.latency_ms(0.99):.0f} ms, max {hot.latency_ms(1.0):.0f} ms; errors: "
             f"{', '.join(f'{n} x {status}' for status, n in hot.errors.most_common()) or 'none'}"
@@ -366,6 +366,12 @@ def _soak_section() -> list[str]:
     """The last `make soak`'s figures (docs/soak.json), when a soak wrote them: `make bench` does not soak."""
     result = soak.load_result()
     return soak.markdown(result) if result is not None else []
+
+
+def _retry_budget() -> float:
+    from chalicelib.store.unit_of_work import RETRY_BUDGET_SECONDS
+
+    return RETRY_BUDGET_SECONDS
 
 
 def _retry_attempts() -> int:
