@@ -21,22 +21,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from .calendar import period_key
 from .rules import ActionRule, CheckInRule, ProgramRules
 
 # Why an action earned nothing: its daily limit or its period limit was already reached.
 DAY_LIMIT, PERIOD_LIMIT = "day", "period"
-
-
-def period_key(period: str, day: date) -> str:
-    """The calendar period `day` falls in: ISO week `2026-W49`, month `2026-12`, year `2026`."""
-    if period == "week":
-        year, week, _ = day.isocalendar()
-        return f"{year:04d}-W{week:02d}"
-    if period == "month":
-        return f"{day.year:04d}-{day.month:02d}"
-    if period == "year":
-        return f"{day.year:04d}"
-    raise ValueError(f"unknown period {period!r}")
 
 
 @dataclass(frozen=True)

@@ -28,3 +28,16 @@ def is_celebrated_today(anniversary: date | str | None, today: date) -> bool:
 
 def birthday_multiplier_applies(birthday: str | None, today: date) -> bool:
     return is_celebrated_today(birthday, today)
+
+
+def period_key(period: str, day: date) -> str:
+    """The calendar period `day` falls in, for limits counted per period: ISO week `2026-W49`,
+    month `2026-12`, year `2026`."""
+    if period == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year:04d}-W{week:02d}"
+    if period == "month":
+        return f"{day.year:04d}-{day.month:02d}"
+    if period == "year":
+        return f"{day.year:04d}"
+    raise ValueError(f"unknown period {period!r}")

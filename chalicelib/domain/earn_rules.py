@@ -36,7 +36,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from .calendar import birthday_multiplier_applies
+from .calendar import birthday_multiplier_applies, period_key
 from .errors import ItemsDoNotAddUp, RefundExceedsItems
 from .rules import EarnConditions, EarnEffect, EarnLimits, EarnRule, ProgramRules, Promotion
 
@@ -200,21 +200,12 @@ def _floor(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=decimal.ROUND_FLOOR))
 
 
-def period_key(day: date, period: str) -> str:
-    if period == "week":
-        year, week, _ = day.isocalendar()
-        return f"{year}-W{week:02d}"
-    if period == "year":
-        return f"{day.year:04d}"
-    return f"{day.year:04d}-{day.month:02d}"
-
-
 def counter_state(counters: Mapping[str, Mapping[str, Any]], rule_id: str, day: date, period: str) -> tuple[int, int]:
     """Points the rule already gave the member today and this period (stale counters read 0).
     A counter is `{"d": day, "dp": points that day, "p": period key, "pp": points that period}`."""
     counter = counters.get(rule_id) or {}
     today = int(counter.get("dp", 0)) if counter.get("d") == day.isoformat() else 0
-    this_period = int(counter.get("pp", 0)) if counter.get("p") == period_key(day, period) else 0
+    this_period = int(counter.get("pp", 0)) if counter.get("p") == period_key(period, day) else 0
     return today, this_period
 
 
@@ -388,7 +379,7 @@ def _capped(step: _Step, points: int, counters: dict[str, dict[str, Any]], day: 
             points = max(0, min(points, limits.max_points_per_member_per_day - today))
         if limits.max_points_per_member_per_period is not None:
             points = max(0, min(points, limits.max_points_per_member_per_period - this_period))
-        counters[step.rule_id] = {"d": day.isoformat(), "dp": today + points, "p": period_key(day, limits.period), "pp": this_period + points}
+        counters[step.rule_id] = {"d": day.isoformat(), "dp": today + points, "p": period_key(limits.period, day), "pp": this_period + points}
     return points
 
 

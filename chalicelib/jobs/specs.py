@@ -179,19 +179,25 @@ def _send(unit: Unit, ctx: JobContext) -> Done:
     return done
 
 
-# --- erase-closed --------------------------------------------------------------------
+# --- catching up: erase-closed, release-pending-points, membership-plans ------------------
 
-# Erasure must not be missed: each run also reads the buckets of the days before,
-# so runs that failed or were skipped are caught up (an erased member has left them).
-ERASURE_LOOKBACK_DAYS = 7
+# What these jobs do must not be missed: each run also reads the buckets of the days before, so
+# runs that failed or were skipped are caught up (a member acted on has left its bucket).
+CATCH_UP_DAYS = 7
+
+
+def _catch_up_units(kind: str, index: str, bucket: Callable[[date, int], str], last_day: date, shards: int) -> list[Unit]:
+    """Units of `kind` over `index`'s buckets of `last_day` and the CATCH_UP_DAYS - 1 days before."""
+    return [
+        {"kind": kind, "index": index, "bucket": bucket(last_day - timedelta(days=back), s)} for back in range(CATCH_UP_DAYS) for s in range(shards)
+    ]
+
+
+# --- erase-closed --------------------------------------------------------------------
 
 
 def _erase_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
-    return [
-        {"kind": "erase", "index": job_index.MEMBERS_BY_ERASURE, "bucket": job_index.erasure_bucket(as_of - timedelta(days=back), s)}
-        for back in range(ERASURE_LOOKBACK_DAYS)
-        for s in range(shards)
-    ]
+    return _catch_up_units("erase", job_index.MEMBERS_BY_ERASURE, job_index.erasure_bucket, as_of, shards)
 
 
 def _erase(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
@@ -205,17 +211,10 @@ def _erase(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
 
 # --- release-pending-points ----------------------------------------------------------
 
-# A member sits in the bucket of its earliest pending day until it is released: each run also
-# reads the buckets of the days before, so a run that failed or was skipped is caught up.
-RELEASE_LOOKBACK_DAYS = 7
-
 
 def _release_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
-    return [
-        {"kind": "release", "index": job_index.MEMBERS_BY_RELEASE, "bucket": job_index.release_bucket(as_of - timedelta(days=back), s)}
-        for back in range(RELEASE_LOOKBACK_DAYS)
-        for s in range(shards)
-    ]
+    # A member sits in the bucket of its earliest pending day until it is released.
+    return _catch_up_units("release", job_index.MEMBERS_BY_RELEASE, job_index.release_bucket, as_of, shards)
 
 
 def _release(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
@@ -224,20 +223,13 @@ def _release(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
 
 # --- membership-plans ----------------------------------------------------------------
 
-# A plan that is not lapsed keeps its tier: each run also reads the buckets of the days before,
-# so runs that failed or were skipped are caught up (a lapsed member has left them).
-PLAN_LAPSE_LOOKBACK_DAYS = 7
-
 
 def _plan_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
-    """Lapse: the plans whose last day was yesterday (and the days before, to catch up). Remind:
-    the plans ending `reminder_days_before_end` days from now, for each such number of days."""
+    """Lapse: the plans whose last day was yesterday (and the days before, to catch up: a plan
+    not lapsed keeps its tier). Remind: the plans ending `reminder_days_before_end` days from
+    now, for each such number of days."""
     index = job_index.MEMBERS_BY_PLAN_END
-    units: list[Unit] = [
-        {"kind": "lapse", "index": index, "bucket": job_index.plan_end_bucket(as_of - timedelta(days=1 + back), s)}
-        for back in range(PLAN_LAPSE_LOOKBACK_DAYS)
-        for s in range(shards)
-    ]
+    units = _catch_up_units("lapse", index, job_index.plan_end_bucket, as_of - timedelta(days=1), shards)
     for days in sorted({p.reminder_days_before_end for p in rules.plans if p.reminder_days_before_end > 0}):
         day = as_of + timedelta(days=days)
         units += [{"kind": "plan_reminder", "days": days, "index": index, "bucket": job_index.plan_end_bucket(day, s)} for s in range(shards)]

@@ -16,8 +16,9 @@ from pynamodb.expressions.update import Action
 
 from . import keys
 from .members import as_dict
-from .models import BaseItem, Member, Recording
+from .models import Member, Recording
 from .models_engagement import ActionEvent
+from .reads import item_of, member_key, read_together
 
 
 def action_key(store_id: str, event_id: str) -> tuple[str, str]:
@@ -27,10 +28,8 @@ def action_key(store_id: str, event_id: str) -> tuple[str, str]:
 def member_and_action(member_id: str, store_id: str, event_id: str) -> tuple[Member | None, ActionEvent | None]:
     """The member and the action already recorded under (`store_id`, `event_id`), if any: one
     strongly consistent BatchGetItem."""
-    wanted = [(keys.member_pk(member_id), keys.PROFILE), action_key(store_id, event_id)]
-    found = {(i.pk, i.sk): i for i in BaseItem.batch_get(wanted, consistent_read=True)}
-    member, action = found.get(wanted[0]), found.get(wanted[1])
-    return (member if isinstance(member, Member) else None), (action if isinstance(action, ActionEvent) else None)
+    found = read_together([member_key(member_id), action_key(store_id, event_id)])
+    return item_of(Member, found.get(member_key(member_id))), item_of(ActionEvent, found.get(action_key(store_id, event_id)))
 
 
 def new_action(store_id: str, event_id: str, facts: dict[str, Any], **recording: Unpack[Recording]) -> ActionEvent:

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Unpack
 
 from . import keys
-from .models import BaseItem, Member, Recording
+from .models import Member, Recording
 from .models_admin import Adjustment
+from .reads import item_of, member_key, read_together
 
 
 def adjustment_key(member_id: str, adjustment_id: str) -> tuple[str, str]:
@@ -18,10 +19,8 @@ def adjustment_key(member_id: str, adjustment_id: str) -> tuple[str, str]:
 def member_and_adjustment(member_id: str, adjustment_id: str) -> tuple[Member | None, Adjustment | None]:
     """The member and an adjustment already made under `adjustment_id`: one strongly consistent
     BatchGetItem (the two items share the member's partition)."""
-    wanted = [(keys.member_pk(member_id), keys.PROFILE), adjustment_key(member_id, adjustment_id)]
-    found = {(i.pk, i.sk): i for i in BaseItem.batch_get(wanted, consistent_read=True)}
-    member, adjustment = found.get(wanted[0]), found.get(wanted[1])
-    return (member if isinstance(member, Member) else None), (adjustment if isinstance(adjustment, Adjustment) else None)
+    found = read_together([member_key(member_id), adjustment_key(member_id, adjustment_id)])
+    return item_of(Member, found.get(member_key(member_id))), item_of(Adjustment, found.get(adjustment_key(member_id, adjustment_id)))
 
 
 def new_adjustment(member_id: str, adjustment_id: str, **recording: Unpack[Recording]) -> Adjustment:

@@ -24,6 +24,7 @@ from . import keys
 from .models import BaseItem, Coupon, Member, Recording
 from .models_engagement import CouponCode, CouponUse
 from .paging import Page, encode_cursor, query_page, start_key
+from .reads import item_of, read_together
 from .unit_of_work import UnitOfWork
 
 CODE_LENGTH = 10
@@ -109,10 +110,9 @@ def use_key(redemption_id: str) -> tuple[str, str]:
 def guard_and_use(code: str, redemption_id: str) -> tuple[CouponCode | None, CouponUse | None]:
     """The coupon's code guard and any use already recorded under `redemption_id`: one strongly
     consistent round trip."""
-    wanted = [(keys.coupon_code_pk(code), keys.GUARD), use_key(redemption_id)]
-    found = {(i.pk, i.sk): i for i in BaseItem.batch_get(wanted, consistent_read=True)}
-    guard, use = found.get(wanted[0]), found.get(wanted[1])
-    return (guard if isinstance(guard, CouponCode) else None), (use if isinstance(use, CouponUse) else None)
+    guard_key = (keys.coupon_code_pk(code), keys.GUARD)
+    found = read_together([guard_key, use_key(redemption_id)])
+    return item_of(CouponCode, found.get(guard_key)), item_of(CouponUse, found.get(use_key(redemption_id)))
 
 
 def get_use(redemption_id: str) -> CouponUse | None:

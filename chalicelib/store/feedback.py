@@ -21,9 +21,10 @@ from typing import Any, Unpack
 from pynamodb.exceptions import DoesNotExist
 
 from . import keys
-from .models import BaseItem, Recording
+from .models import Recording
 from .models_engagement import Feedback, FeedbackKey, FeedbackQueueEntry
 from .paging import Page, query_page
+from .reads import item_of, read_together
 from .unit_of_work import UnitOfWork
 
 FEEDBACK_ID_PREFIX = "fb_"
@@ -103,12 +104,8 @@ def queue_entries(feedback_id: str) -> tuple[FeedbackQueueEntry | None, Feedback
     """The feedback's open and answered queue entries (at most one exists): one strongly
     consistent round trip."""
     wanted = [(keys.feedback_queue_pk("open"), feedback_id), (keys.feedback_queue_pk("answered"), feedback_id)]
-    found = {(i.pk, i.sk): i for i in BaseItem.batch_get(wanted, consistent_read=True)}
-    opened, answered = found.get(wanted[0]), found.get(wanted[1])
-    return (
-        opened if isinstance(opened, FeedbackQueueEntry) else None,
-        answered if isinstance(answered, FeedbackQueueEntry) else None,
-    )
+    found = read_together(wanted)
+    return item_of(FeedbackQueueEntry, found.get(wanted[0])), item_of(FeedbackQueueEntry, found.get(wanted[1]))
 
 
 def answer(uow: UnitOfWork, entry: FeedbackQueueEntry, text: str, now: datetime) -> FeedbackQueueEntry:

@@ -9,7 +9,6 @@ and entry (store/wallet.py) to the same unit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -17,9 +16,10 @@ from pynamodb.expressions.update import Action
 
 from . import keys
 from .members import member_shard
-from .models import BaseItem, Member, Recording
+from .models import Member, Recording
 from .models_plans import PlanMembership, PlanPaymentRecord, PlanRefundRecord
 from .models_wallet import Wallet
+from .reads import item_of, member_key, read_together, wallet_key
 from .unit_of_work import UnitOfWork
 
 # --- keys ------------------------------------------------------------------------------------
@@ -41,41 +41,25 @@ def wallet_payment_key(member_id: str, idempotency_key: str) -> tuple[str, str]:
     return keys.member_pk(member_id), keys.plan_key_sk(idempotency_key)
 
 
-def _member_key(member_id: str) -> tuple[str, str]:
-    return keys.member_pk(member_id), keys.PROFILE
-
-
-def _wallet_key(member_id: str) -> tuple[str, str]:
-    return keys.member_pk(member_id), keys.WALLET_SK
-
-
 # --- reads -----------------------------------------------------------------------------------
-
-
-def _read_items(wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
-    unique = list(dict.fromkeys(wanted))
-    return {(i.pk, i.sk): i for i in BaseItem.batch_get(unique, consistent_read=True)}
-
-
-def _of[T](kind: type[T], item: Any) -> T | None:
-    return item if isinstance(item, kind) else None
 
 
 def read_for_purchase(record_key: tuple[str, str], member_id: str) -> tuple[PlanPaymentRecord | None, Member | None, Wallet | None]:
     """The purchase's record (if the id was used before), the member and their wallet: one
     strongly consistent batch read."""
-    found = _read_items([record_key, _member_key(member_id), _wallet_key(member_id)])
+    found = read_together([record_key, member_key(member_id), wallet_key(member_id)])
     return (
-        _of(PlanPaymentRecord, found.get(record_key)),
-        _of(Member, found.get(_member_key(member_id))),
-        _of(Wallet, found.get(_wallet_key(member_id))),
+        item_of(PlanPaymentRecord, found.get(record_key)),
+        item_of(Member, found.get(member_key(member_id))),
+        item_of(Wallet, found.get(wallet_key(member_id))),
     )
 
 
 def membership_and_refund(membership_id: str) -> tuple[PlanMembership | None, PlanRefundRecord | None]:
     """A purchase and the record of its refund (if refunded), one batch read."""
-    found = _read_items([membership_key(membership_id), membership_refund_key(membership_id)])
-    return _of(PlanMembership, found.get(membership_key(membership_id))), _of(PlanRefundRecord, found.get(membership_refund_key(membership_id)))
+    bought, refund = membership_key(membership_id), membership_refund_key(membership_id)
+    found = read_together([bought, refund])
+    return item_of(PlanMembership, found.get(bought)), item_of(PlanRefundRecord, found.get(refund))
 
 
 # --- writes ----------------------------------------------------------------------------------

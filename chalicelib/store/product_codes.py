@@ -25,6 +25,7 @@ from . import keys
 from .members import as_dict
 from .models import BaseItem, Member
 from .models_product_codes import ProductCode, ProductCodeAttempts, ProductCodeBatch, ProductCodeRedemptions
+from .reads import item_of, member_key, read_together
 from .unit_of_work import UnitOfWork, error_code
 
 # Codes a worker thread writes in one go (40 BatchWriteItem requests), and the threads.
@@ -175,7 +176,6 @@ def give_back_attempt_alone(member_id: str, window: str) -> None:
 
 def member_and_code(member_id: str, digest: str) -> tuple[Member | None, ProductCode | None]:
     """The member and the code item: one strongly consistent BatchGetItem."""
-    wanted = [(keys.member_pk(member_id), keys.PROFILE), (keys.product_code_pk(digest), keys.PRODUCT_CODE_SK)]
-    found = {(i.pk, i.sk): i for i in BaseItem.batch_get(wanted, consistent_read=True)}
-    member, code = found.get(wanted[0]), found.get(wanted[1])
-    return (member if isinstance(member, Member) else None), (code if isinstance(code, ProductCode) else None)
+    code_key = (keys.product_code_pk(digest), keys.PRODUCT_CODE_SK)
+    found = read_together([member_key(member_id), code_key])
+    return item_of(Member, found.get(member_key(member_id))), item_of(ProductCode, found.get(code_key))

@@ -8,7 +8,8 @@ import secrets
 from typing import Unpack
 
 from . import keys
-from .models import BaseItem, Member, Recording, Redemption, Reward
+from .models import Member, Recording, Redemption, Reward
+from .reads import item_of, member_key, read_together
 from .rewards import reward_key
 
 
@@ -23,14 +24,9 @@ def record_key(member_id: str, idempotency_key: str) -> tuple[str, str]:
 def redemption_reads(member_id: str, idempotency_key: str, reward_id: str) -> tuple[Member | None, Redemption | None, Reward | None]:
     """The member, any redemption already recorded under the key, and the reward: one strongly
     consistent round trip."""
-    wanted = [(keys.member_pk(member_id), keys.PROFILE), record_key(member_id, idempotency_key), reward_key(reward_id)]
-    found = {(i.pk, i.sk): i for i in BaseItem.batch_get(wanted, consistent_read=True)}
-    member, record, reward = (found.get(key) for key in wanted)
-    return (
-        member if isinstance(member, Member) else None,
-        record if isinstance(record, Redemption) else None,
-        reward if isinstance(reward, Reward) else None,
-    )
+    wanted = [member_key(member_id), record_key(member_id, idempotency_key), reward_key(reward_id)]
+    found = read_together(wanted)
+    return item_of(Member, found.get(wanted[0])), item_of(Redemption, found.get(wanted[1])), item_of(Reward, found.get(wanted[2]))
 
 
 def new_record(member_id: str, idempotency_key: str, **recording: Unpack[Recording]) -> Redemption:

@@ -11,17 +11,17 @@ from datetime import datetime
 from pynamodb.expressions.update import Action
 
 from . import keys
-from .models import BaseItem, Member
+from .models import Member
 from .models_engagement import Referral
+from .reads import item_of, member_key, read_together
 from .unit_of_work import UnitOfWork
 
 
 def referral_reads(referrer_id: str, referee_id: str) -> tuple[Member | None, Referral | None]:
     """The referrer and the referral record, in one strongly consistent round trip."""
-    wanted = [(keys.member_pk(referrer_id), keys.PROFILE), (keys.member_pk(referrer_id), keys.referral_sk(referee_id))]
-    found = {(i.pk, i.sk): i for i in BaseItem.batch_get(wanted, consistent_read=True)}
-    referrer, record = found.get(wanted[0]), found.get(wanted[1])
-    return (referrer if isinstance(referrer, Member) else None), (record if isinstance(record, Referral) else None)
+    record_key = (keys.member_pk(referrer_id), keys.referral_sk(referee_id))
+    found = read_together([member_key(referrer_id), record_key])
+    return item_of(Member, found.get(member_key(referrer_id))), item_of(Referral, found.get(record_key))
 
 
 def add_referral(uow: UnitOfWork, referrer_id: str, referee_id: str, referee_points: int, now: datetime) -> Referral:

@@ -11,7 +11,7 @@ same unit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from . import keys
 from .models import BaseItem, Member, PhoneGuard, Recording
 from .models_wallet import Wallet, WalletEntry, WalletPayment, WalletRefund, WalletTopup
 from .paging import Page, decode_cursor, encode_cursor, head_and_entries, query_page
+from .reads import item_of, member_key, read_together, wallet_key
 from .unit_of_work import UnitOfWork
 
 _MAX_VERSION = 10**12 - 1
@@ -40,29 +41,11 @@ def refund_key(payment_id: str, refund_id: str) -> tuple[str, str]:
     return keys.payment_pk(payment_id), keys.refund_sk(refund_id)
 
 
-def _member_key(member_id: str) -> tuple[str, str]:
-    return keys.member_pk(member_id), keys.PROFILE
-
-
-def _wallet_key(member_id: str) -> tuple[str, str]:
-    return keys.member_pk(member_id), keys.WALLET_SK
-
-
 def _phone_guard_key(phone: str) -> tuple[str, str]:
     return keys.phone_pk(phone), keys.GUARD
 
 
 # --- reads -----------------------------------------------------------------------------------
-
-
-def _read_items(wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
-    """Several items in one strongly consistent BatchGetItem, by (pk, sk)."""
-    unique = list(dict.fromkeys(wanted))
-    return {(i.pk, i.sk): i for i in BaseItem.batch_get(unique, consistent_read=True)}
-
-
-def _of[T](kind: type[T], item: Any) -> T | None:
-    return item if isinstance(item, kind) else None
 
 
 @dataclass(frozen=True)
@@ -77,16 +60,16 @@ class MoneyRead[R]:
 
 def _read_for_money[R](record_type: type[R], record_key: tuple[str, str], phone: str | None, member_id: str | None) -> MoneyRead[R]:
     if member_id is not None:
-        found = _read_items([record_key, _member_key(member_id), _wallet_key(member_id)])
+        found = read_together([record_key, member_key(member_id), wallet_key(member_id)])
         return MoneyRead(
-            _of(record_type, found.get(record_key)),
-            _of(Member, found.get(_member_key(member_id))),
-            _of(Wallet, found.get(_wallet_key(member_id))),
+            item_of(record_type, found.get(record_key)),
+            item_of(Member, found.get(member_key(member_id))),
+            item_of(Wallet, found.get(wallet_key(member_id))),
         )
     assert phone is not None
-    found = _read_items([record_key, _phone_guard_key(phone)])
-    record = _of(record_type, found.get(record_key))
-    guard = _of(PhoneGuard, found.get(_phone_guard_key(phone)))
+    found = read_together([record_key, _phone_guard_key(phone)])
+    record = item_of(record_type, found.get(record_key))
+    guard = item_of(PhoneGuard, found.get(_phone_guard_key(phone)))
     if record is not None or guard is None:
         return MoneyRead(record, None, None)
     member, wallet = member_and_wallet(guard.member_id)
@@ -106,15 +89,15 @@ def read_for_payment(payment_id: str, phone: str | None, member_id: str | None) 
 
 def member_and_wallet(member_id: str) -> tuple[Member | None, Wallet | None]:
     """The member and their wallet, one strongly consistent batch read."""
-    found = _read_items([_member_key(member_id), _wallet_key(member_id)])
-    return _of(Member, found.get(_member_key(member_id))), _of(Wallet, found.get(_wallet_key(member_id)))
+    found = read_together([member_key(member_id), wallet_key(member_id)])
+    return item_of(Member, found.get(member_key(member_id))), item_of(Wallet, found.get(wallet_key(member_id)))
 
 
 def payment_and_refund(payment_id: str, refund_id: str) -> tuple[WalletPayment | None, WalletRefund | None]:
     """A payment and the record of one of its refunds (if made before), one batch read."""
     payment, refund = payment_key(payment_id), refund_key(payment_id, refund_id)
-    found = _read_items([payment, refund])
-    return _of(WalletPayment, found.get(payment)), _of(WalletRefund, found.get(refund))
+    found = read_together([payment, refund])
+    return item_of(WalletPayment, found.get(payment)), item_of(WalletRefund, found.get(refund))
 
 
 def record_store(record: WalletTopup | WalletPayment) -> str:
@@ -223,7 +206,7 @@ def statement_owner(member_id: str, cursor: str | None) -> StatementOwner:
     """400 validation_error for a cursor this API did not give out, else one batch read: the
     member, and on a later page (`cursor`) their wallet too."""
     if not cursor:
-        member, wallet = _of(Member, _read_items([_member_key(member_id)]).get(_member_key(member_id))), None
+        member, wallet = item_of(Member, read_together([member_key(member_id)]).get(member_key(member_id))), None
     else:
         decode_cursor(cursor, keys.WALLET_ENTRY_PREFIX)
         member, wallet = member_and_wallet(member_id)

@@ -8,7 +8,8 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.domain.actions import DAY_LIMIT, PERIOD_LIMIT, award_action, check_in, current_streak, next_streak_bonus, period_key
+from chalicelib.domain.actions import DAY_LIMIT, PERIOD_LIMIT, award_action, check_in, current_streak, next_streak_bonus
+from chalicelib.domain.calendar import period_key
 from chalicelib.domain.rules import DEFAULT_RULES, ProgramRules
 
 MONDAY = date(2026, 11, 30)

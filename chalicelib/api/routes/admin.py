@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from chalice.app import IAMAuthorizer, Response
+from chalice.app import IAMAuthorizer, Request, Response
 
 from ...domain.errors import Forbidden, ValidationFailed
 from ...lazy import lazy_module
@@ -94,9 +94,13 @@ def operator_of(context: Mapping[str, Any], headers: Mapping[str, str], *, local
     return str(principal)
 
 
-def _actor() -> str:
-    request = bp.current_request
+def actor_of(request: Request) -> str:
+    """The operator a request of an operator route acts as (any blueprint's)."""
     return operator_of(request.context or {}, request.headers or {}, local_open=LOCAL_OPEN)
+
+
+def _actor() -> str:
+    return actor_of(bp.current_request)
 
 
 View = Callable[..., Response]

@@ -108,8 +108,7 @@ def _operator_route(path: str, method: str) -> Callable[[Callable[..., Response]
 
 
 def _actor() -> str:
-    request = bp.current_request
-    return admin.operator_of(request.context or {}, request.headers or {}, local_open=admin.LOCAL_OPEN)
+    return admin.actor_of(bp.current_request)
 
 
 @_operator_route("/v1/admin/feedback", "GET")

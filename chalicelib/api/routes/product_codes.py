@@ -45,8 +45,7 @@ def scan_product_code(session: MemberSession) -> Response:
 
 
 def _actor() -> str:
-    request = bp.current_request
-    return admin.operator_of(request.context or {}, request.headers or {}, local_open=admin.LOCAL_OPEN)
+    return admin.actor_of(bp.current_request)
 
 
 def _batch_id(value: str) -> str:
