@@ -44,6 +44,9 @@ class Settings:
     # The bucket for files handed out once by a pre-signed URL (a batch of product codes for the
     # printer: store/exports.py); the stack creates it and sets its name.
     exports_bucket: str = "huiyuan-local-exports"
+    # The bucket of the analytics engine: the table's exports, what the engine derives from them,
+    # and segments' audiences (store/audiences.py); the stack creates it and sets its name.
+    analytics_bucket: str = "huiyuan-local-analytics"
 
     def __post_init__(self) -> None:
         for name, low, high in _RANGES:
@@ -70,6 +73,7 @@ _ENV = {
     "cors_allow_origin": "CORS_ALLOW_ORIGIN",
     "origin_verify_parameter": "ORIGIN_VERIFY_PARAMETER",
     "exports_bucket": "EXPORTS_BUCKET",
+    "analytics_bucket": "ANALYTICS_BUCKET",
 }
 # The integer settings and their allowed ranges.
 _RANGES = (("rules_cache_seconds", 0, 86_400), ("max_body_bytes", 1024, 10 * 1024 * 1024), ("index_shards", 1, 256))

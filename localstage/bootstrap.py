@@ -133,7 +133,9 @@ def create_job_queues(settings: Settings, session: Any) -> None:
 
 
 def create_exports_bucket(settings: Settings, session: Any) -> None:
-    """The bucket for files handed out by a pre-signed URL (store/exports.py), as deployed."""
+    """The bucket for files handed out by a pre-signed URL (store/exports.py), and the analytics
+    engine's bucket (store/audiences.py), as deployed."""
     s3 = session.client("s3")
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
-        s3.create_bucket(Bucket=settings.exports_bucket)
+    for bucket in (settings.exports_bucket, settings.analytics_bucket):
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+            s3.create_bucket(Bucket=bucket)
