@@ -152,6 +152,35 @@ class ProductCodeInvalid(HuiyuanError):
     status, code, title = 422, "invalid_product_code", "The code cannot be used"
 
 
+class SurveyUnanswerable(ValidationFailed):
+    """A well-formed survey definition no member could answer (picks beyond the options, ids
+    given twice, a window already over, a reward not in the catalogue)."""
+
+    status, code, title = 422, "survey_unanswerable", "No member could answer this survey"
+
+
+class InvalidAnswers(ValidationFailed):
+    """Answers that do not fit the survey's questions, field by field."""
+
+    status, code, title = 422, "invalid_answers", "The answers do not fit the survey's questions"
+
+
+class SurveyNotOpen(HuiyuanError):
+    """A survey closed, or not yet open, takes no answers."""
+
+    status, code, title = 409, "survey_not_open", "The survey is not open for answers"
+
+
+class AlreadyAnswered(HuiyuanError):
+    status, code, title = 409, "already_answered", "You have already answered this survey"
+
+
+class SegmentNotReady(HuiyuanError):
+    """The segment has no computed audience yet: nobody to invite."""
+
+    status, code, title = 409, "segment_not_ready", "The segment's members have not been computed yet"
+
+
 class TooManyAttempts(HuiyuanError):
     status, code, title = 429, "too_many_attempts", "Too many attempts"
 

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from ..domain.clock import utcnow
 from ..observability import count, count_for_job, logger
 from ..settings import get_settings
 from ..store import job_runs
+from ..store.job_queue import enqueue, new_run_id
+from ..store.job_queue import queue_url as queue_url  # read here by tests and localstage
 from ..store.parameters import load_rules
 from ..usecases.member_changes import JobContext
 from .specs import JOBS, JobSpec, Unit
@@ -71,22 +71,10 @@ def context(job: str, as_of: date, dry_run: bool) -> JobContext:
     return JobContext(as_of=as_of, now_local=now_local, rules=rules, dry_run=dry_run)
 
 
-@cache
-def _sqs() -> Any:
-    import boto3
-
-    return boto3.client("sqs")
-
-
-@cache
-def queue_url() -> str:
-    return str(_sqs().get_queue_url(QueueName=get_settings().jobs_queue_name)["QueueUrl"])
-
-
 def start_job(request: JobRequest, *, inline: bool = False) -> dict[str, Any]:
     """Plan the run and send its units to the queue (or do them now, `inline`)."""
     units = JOBS[request.job].plan(request.as_of, load_rules(), get_settings().index_shards)
-    run_id = f"{utcnow().strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    run_id = new_run_id(utcnow())
     messages = [{**u, "job": request.job, "as_of": request.as_of.isoformat(), "dry_run": request.dry_run, "run_id": run_id} for u in units]
     logger.info("job started", extra={"job": request.job, "as_of": request.as_of.isoformat(), "run_id": run_id, "units": len(units)})
     if request.dry_run:
@@ -113,15 +101,6 @@ def start_job(request: JobRequest, *, inline: bool = False) -> dict[str, Any]:
 def run_now(job: str, as_of: date, *, dry_run: bool = False) -> dict[str, Any]:
     """A whole run in this invocation, no queue (as a console run with `"inline": true`): its summary."""
     return start_job(JobRequest(job, as_of, dry_run), inline=True)
-
-
-def enqueue(messages: list[dict[str, Any]]) -> None:
-    for start in range(0, len(messages), 10):
-        batch = messages[start : start + 10]
-        entries = [{"Id": str(i), "MessageBody": json.dumps(m)} for i, m in enumerate(batch)]
-        result = _sqs().send_message_batch(QueueUrl=queue_url(), Entries=entries)
-        if result.get("Failed"):
-            raise RuntimeError(f"{len(result['Failed'])} job units could not be queued")
 
 
 def do_unit(unit: Unit) -> Counter[str]:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         points_expiry,
         reconcile,
         reengagement,
+        surveys,
         tier_review,
     )
     from ..usecases.member_changes import JobContext, MemberResult
@@ -53,6 +54,7 @@ else:
     points_expiry = lazy_module("chalicelib.usecases.points_expiry")
     reconcile = lazy_module("chalicelib.usecases.reconcile")
     reengagement = lazy_module("chalicelib.usecases.reengagement")
+    surveys = lazy_module("chalicelib.usecases.surveys")
     tier_review = lazy_module("chalicelib.usecases.tier_review")
     member_units = lazy_module("chalicelib.jobs.member_units")
 
@@ -308,6 +310,23 @@ def _ledger_metrics(tally: Counter[str]) -> dict[str, int]:
     }
 
 
+# --- survey-invitations ----------------------------------------------------------------
+
+
+def _invitation_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+    """Publishing a segment survey queues its units itself (usecases/surveys.publish_survey);
+    a run of the job queues every open segment survey's again (invitations are idempotent)."""
+    return surveys.invitation_units()
+
+
+def _invite(unit: Unit, ctx: JobContext) -> Done:
+    done = Done()
+    in_part, written = surveys.invite_part(unit["survey_id"], unit["audience_id"], unit["part"], dry_run=ctx.dry_run)
+    done.tally["examined"] += in_part
+    done.tally["affected"] += written if not ctx.dry_run else in_part
+    return done
+
+
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
@@ -366,6 +385,12 @@ JOBS: dict[str, JobSpec] = {
             lambda: {"reconcile": _reconcile},
             report=_ledger_report,
             metrics=_ledger_metrics,
+        ),
+        JobSpec(
+            "survey-invitations",
+            time(3, 30),
+            _invitation_units,
+            lambda: {"invite": _invite},
         ),
     )
 }

@@ -27,7 +27,7 @@ from .unit_of_work import UnitOfWork, error_code
 
 ERASED_PHONE = ""  # the tombstone keeps the attribute (the model requires it), with nothing in it
 # Member-partition items whose content is the member's own words or contact data: deleted on erasure.
-_ERASED_TYPES = ("VerificationCode", "CodeAttempts", "SendThrottle", "Feedback", "FeedbackKey")
+_ERASED_TYPES = ("VerificationCode", "CodeAttempts", "SendThrottle", "Feedback", "FeedbackKey", "SurveyResponse", "SurveyInvitation")
 _PERSONAL = (
     Member.phone_key,
     Member.name,
@@ -139,6 +139,9 @@ def erase_personal_items(member: Member) -> int:
                 SendThrottle(keys.phone_pk(item.target), keys.SENT).delete()
             if kind == "Feedback":
                 _delete_feedback_queue_entries(getattr(item, "feedback_id", ""))
+            if kind == "SurveyResponse":
+                # the free text kept for the operators (the counters stay: they name nobody)
+                BaseItem(keys.survey_text_pk(getattr(item, "survey_id", "")), keys.survey_text_sk(member.member_id)).delete()
             item.delete()
     if member.phone:
         for item in BaseItem.query(keys.phone_pk(member.phone), consistent_read=True):

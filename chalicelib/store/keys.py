@@ -47,6 +47,11 @@
 | MEMBERSHIP#<membership_id> | REFUND         | PlanRefundRecord | the (one) refund of that purchase, idempotent per refund id |
 | PLANPAY#<payment_id> | PLANPAY              | PlanPaymentRecord | idempotent till purchase of a plan per payment id |
 | MEMBER#<member_id>   | PLANKEY#<key>        | PlanPaymentRecord | idempotent wallet purchase of a plan per Idempotency-Key |
+| SURVEYS              | SURVEY#<survey_id>   | Survey        | every survey (definition, state, target), one query for the list |
+| SURVEYTALLY#<survey_id> | SHARD#<n>         | SurveyTally   | one shard of a survey's results counters (no hot item), one query for all |
+| SURVEYTEXT#<survey_id> | TEXT#<member_id>   | SurveyTexts   | a response's free-text answers, for operators (deleted at the member's erasure) |
+| MEMBER#<member_id>   | SURVEY#INVITE#<survey_id> | SurveyInvitation | the member is in a segment survey's audience |
+| MEMBER#<member_id>   | SURVEY#RESPONSE#<survey_id> | SurveyResponse | the member's one answer to a survey (put only if absent) |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -364,3 +369,41 @@ def plan_key_sk(idempotency_key: str) -> str:
 
 def plan_end_bucket(day: str, shard: int) -> str:
     return f"PLANEND#{day}#{shard}"
+
+
+# --- surveys (usecases/surveys.py) ---------------------------------------------------------
+
+SURVEYS_PK = "SURVEYS"
+SURVEY_PREFIX = "SURVEY#"
+SURVEY_TALLY_SHARDS = 8
+
+
+def survey_sk(survey_id: str) -> str:
+    return f"SURVEY#{survey_id}"
+
+
+def survey_tally_pk(survey_id: str) -> str:
+    return f"SURVEYTALLY#{survey_id}"
+
+
+def survey_tally_sk(shard: int) -> str:
+    return f"SHARD#{shard}"
+
+
+def survey_text_pk(survey_id: str) -> str:
+    return f"SURVEYTEXT#{survey_id}"
+
+
+SURVEY_TEXT_PREFIX = "TEXT#"
+
+
+def survey_text_sk(member_id: str) -> str:
+    return f"TEXT#{member_id}"
+
+
+def survey_invitation_sk(survey_id: str) -> str:
+    return f"SURVEY#INVITE#{survey_id}"
+
+
+def survey_response_sk(survey_id: str) -> str:
+    return f"SURVEY#RESPONSE#{survey_id}"
