@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..api.schemas.surveys import AnswersRequest, SurveyRequest
+from ..api.schemas.surveys import SurveyAnswersRequest, SurveyRequest
 from ..domain import surveys as rules_of
 from ..domain.clock import iso, today_in, utcnow
 from ..domain.errors import AlreadyAnswered, FieldError, InvalidAnswers, InvalidState, NotFound, SegmentNotReady, SurveyNotOpen, SurveyUnanswerable
@@ -269,7 +269,7 @@ def my_survey(session: MemberSession, survey_id: str) -> dict[str, Any]:
     return member_view(_visible(survey, invitation is not None, response, survey_id), response, utcnow())
 
 
-def answer_survey(session: MemberSession, survey_id: str, request: AnswersRequest) -> Answer:
+def answer_survey(session: MemberSession, survey_id: str, request: SurveyAnswersRequest) -> Answer:
     """201 with the response and the reward; 422 invalid_answers; 409 already_answered (one
     answer per member, however many race); 409 survey_not_open; 404 outside its audience."""
     rules = load_rules()

@@ -90,5 +90,5 @@ def my_survey(session: MemberSession, survey_id: str) -> Response:
 
 @member_route(bp, "/v1/me/surveys/{survey_id}/responses", "POST")
 def answer_survey(session: MemberSession, survey_id: str) -> Response:
-    body = parse_body(bp.current_request, schemas.AnswersRequest)
+    body = parse_body(bp.current_request, schemas.SurveyAnswersRequest)
     return answer_response(surveys.answer_survey(session, _survey_id(survey_id), body))

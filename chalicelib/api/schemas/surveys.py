@@ -114,13 +114,13 @@ def _answer_value(value: object) -> object:
 AnswerValue = Annotated[StrictStr | StrictInt | list[ShortId], AfterValidator(_answer_value)]
 
 
-class AnswersRequest(Body):
+class SurveyAnswersRequest(Body):
     """`{"answers": {"<question_id>": "<option_id>" | ["<option_id>", ...] | <rating> | "<text>"}}`."""
 
     answers: dict[ShortId, Annotated[AnswerValue, Field()]] = Field(max_length=20)
 
     @model_validator(mode="after")
-    def _text_bounded(self) -> AnswersRequest:
+    def _text_bounded(self) -> SurveyAnswersRequest:
         for value in self.answers.values():
             if isinstance(value, str) and len(value) > MAX_FREE_TEXT:
                 raise ValueError(f"an answer holds at most {MAX_FREE_TEXT} characters")
