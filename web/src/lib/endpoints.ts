@@ -14,6 +14,9 @@ import type {
   Program,
   Redemption,
   Reward,
+  Survey,
+  SurveyAnswer,
+  SurveyAnswered,
   TokenResponse,
   VerificationSent,
   WalletStatement,
@@ -72,3 +75,9 @@ export const sendFeedback = (body: { category: FeedbackCategory; text: string; o
 // The daily check-in (签到): once a program-time day; a second one answers the first (nothing twice).
 export const checkInState = () => request<CheckInState>("/v1/me/check-ins");
 export const checkIn = () => request<CheckInResult>("/v1/me/check-ins", { method: "POST", body: {} });
+
+// Surveys (问卷): answered once; a second answer is 409 already_answered (nothing paid twice).
+export const surveys = () => request<Page<Survey>>("/v1/me/surveys");
+export const survey = (surveyId: string) => request<Survey>(`/v1/me/surveys/${encodeURIComponent(surveyId)}`);
+export const answerSurvey = (surveyId: string, answers: Record<string, SurveyAnswer>) =>
+  request<SurveyAnswered>(`/v1/me/surveys/${encodeURIComponent(surveyId)}/responses`, { method: "POST", body: { answers } });

@@ -27,6 +27,9 @@ const SUMMARIES: Record<string, MessageKey> = {
   payload_too_large: "error.payload_too_large",
   temporarily_unavailable: "error.temporarily_unavailable",
   internal_error: "error.internal_error",
+  already_answered: "error.already_answered",
+  survey_not_open: "error.survey_not_open",
+  invalid_answers: "error.invalid_answers",
   [NETWORK_ERROR]: "error.network",
 };
 

@@ -213,3 +213,50 @@ export interface CheckInResult {
   next_streak_bonus: NextStreakBonus | null;
   checked_in_at: string;
 }
+
+// Surveys (问卷): GET /v1/me/surveys, POST /v1/me/surveys/{id}/responses (openapi.yaml).
+export type SurveyAnswer = string | number | string[];
+
+export interface SurveyOption {
+  option_id: string;
+  label: string;
+}
+
+export interface SurveyQuestion {
+  question_id: string;
+  kind: "single_choice" | "multiple_choice" | "rating" | "free_text";
+  text: string;
+  required: boolean;
+  options?: SurveyOption[];
+  min_picks?: number;
+  max_picks?: number | null;
+  scale?: "1-5" | "0-10";
+  max_length?: number;
+}
+
+export interface SurveyReward {
+  points: number;
+  coupon_code: string | null;
+  coupon_expires_at?: string | null;
+}
+
+export interface Survey {
+  survey_id: string;
+  title: string;
+  intro: string | null;
+  questions: SurveyQuestion[];
+  opens_at: string;
+  closes_at: string;
+  reward: { points?: number; reward_id?: string } | null;
+  state: "scheduled" | "open" | "closed";
+  answered: boolean;
+  response: { answers: Record<string, SurveyAnswer>; answered_at: string; reward: SurveyReward } | null;
+}
+
+export interface SurveyAnswered {
+  survey_id: string;
+  answered_at: string;
+  answers: Record<string, SurveyAnswer>;
+  reward: SurveyReward;
+  balance: number;
+}
