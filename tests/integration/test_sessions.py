@@ -45,6 +45,9 @@ MEMBER_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/v1/me/check-ins", None),
     ("POST", "/v1/me/check-ins", None),
     ("POST", "/v1/me/product-codes", {"code": "7KQ2-M9XD-4TPR-HB3C"}),
+    ("GET", "/v1/me/surveys", None),
+    ("GET", "/v1/me/surveys/{survey_id}", None),
+    ("POST", "/v1/me/surveys/{survey_id}/responses", {"answers": {"score": 4}}),
 ]
 
 
@@ -66,7 +69,7 @@ def gateway_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 
 
 def _call(api, method: str, path: str, body: dict[str, Any] | None, token: str):
-    path = path.replace("{membership_id}", "msp_0123456789abcdef")
+    path = path.replace("{membership_id}", "msp_0123456789abcdef").replace("{survey_id}", "sv_17960673607169bab333c")
     return api.request(method, path, json_body=body, headers={**bearer(token), "Idempotency-Key": "k-session"})
 
 
