@@ -323,9 +323,9 @@ def test_given_a_scan_page_that_ends_on_a_phone_guard_then_the_next_unit_never_s
     def watch(params: dict[str, Any], **_: Any) -> None:
         queued.extend(entry["MessageBody"] for entry in params["Entries"])
 
-    from chalicelib.jobs.runner import _sqs
+    from chalicelib.store.job_queue import _sqs
 
-    events = _sqs().meta.events  # the runner's SQS client: what it sends to the queue
+    events = _sqs().meta.events  # the jobs queue's client (the runner sends with it): what goes to the queue
     events.register("before-parameter-build.sqs.SendMessageBatch", watch, unique_id="watch-queued-units")
     try:
         result = run("reconcile", today(), False)
