@@ -230,3 +230,26 @@ def test_given_free_text_answers_then_the_member_exports_them_and_erasure_remove
     # the counts stay: they name nobody
     assert api.get(f"/v1/admin/surveys/{survey_id}").json()["results"]["responses"] == 1
     assert stored_member(member_id).erased
+
+
+def test_given_a_survey_closed_while_an_answer_is_on_its_way_then_the_answer_is_409_and_nothing_is_paid(api, members):
+    from chalicelib.store.models_surveys import Survey
+    from tests.integration.test_faults import inject
+
+    survey_id = published(api)
+    token, body = members.verified()
+    member_id = body["member"]["member_id"]
+    before = stored_member(member_id).balance
+
+    def close_first() -> None:
+        # The operator's close lands after the answer read the survey open, before it commits.
+        Survey(keys.SURVEYS_PK, keys.survey_sk(survey_id)).update(actions=[Survey.status.set("closed")])
+
+    with inject("TransactWriteItems", close_first, times=1) as injected:
+        reply = _answer(api, token, survey_id)
+    assert injected[0] == 1
+    _problem(reply, 409, "survey_not_open")
+    assert stored_member(member_id).balance == before
+    assert [e.ref for e in stored_ledger(member_id)].count(f"survey:{survey_id}") == 0
+    assert api.get(f"/v1/admin/surveys/{survey_id}").json()["results"]["responses"] == 0
+    assert not api.get(f"/v1/me/surveys/{survey_id}", headers=bearer(token)).json()["answered"]
