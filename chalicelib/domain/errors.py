@@ -152,6 +152,16 @@ class ProductCodeInvalid(HuiyuanError):
     status, code, title = 422, "invalid_product_code", "The code cannot be used"
 
 
+class SegmentNotReady(HuiyuanError):
+    """A campaign goes to a segment's latest audience: none was computed yet."""
+
+    status, code, title = 409, "segment_not_ready", "The segment has no audience yet"
+
+
+class ScheduleNotPossible(HuiyuanError):
+    status, code, title = 422, "schedule_not_possible", "The time cannot be scheduled"
+
+
 class TooManyAttempts(HuiyuanError):
     status, code, title = 429, "too_many_attempts", "Too many attempts"
 

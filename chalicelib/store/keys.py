@@ -47,6 +47,9 @@
 | MEMBERSHIP#<membership_id> | REFUND         | PlanRefundRecord | the (one) refund of that purchase, idempotent per refund id |
 | PLANPAY#<payment_id> | PLANPAY              | PlanPaymentRecord | idempotent till purchase of a plan per payment id |
 | MEMBER#<member_id>   | PLANKEY#<key>        | PlanPaymentRecord | idempotent wallet purchase of a plan per Idempotency-Key |
+| CAMPAIGNS            | CAMPAIGN#<campaign_id> | Campaign    | the campaigns, newest first (ids run backwards in time) |
+| CAMPAIGNDUE          | <send_at>#<campaign_id> | CampaignDue | campaigns waiting to start, by when (one query) |
+| MEMBER#<member_id>   | CAMPAIGN#<campaign_id> | CampaignDelivery | what a member got from a campaign, once (conditional put) |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -364,3 +367,21 @@ def plan_key_sk(idempotency_key: str) -> str:
 
 def plan_end_bucket(day: str, shard: int) -> str:
     return f"PLANEND#{day}#{shard}"
+
+
+# Campaigns (usecases/campaigns.py, store/campaigns.py).
+CAMPAIGNS_PK = "CAMPAIGNS"
+CAMPAIGN_DUE_PK = "CAMPAIGNDUE"
+CAMPAIGN_PREFIX = "CAMPAIGN#"
+
+
+def campaign_sk(campaign_id: str) -> str:
+    return f"{CAMPAIGN_PREFIX}{campaign_id}"
+
+
+def campaign_due_sk(send_at: datetime, campaign_id: str) -> str:
+    return f"{send_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}#{campaign_id}"
+
+
+def campaign_delivery_sk(campaign_id: str) -> str:
+    return f"{CAMPAIGN_PREFIX}{campaign_id}"
