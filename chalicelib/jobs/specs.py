@@ -268,6 +268,10 @@ def _deliver(unit: Unit, ctx: JobContext) -> Done:
     return Done(tally=campaigns.deliver_unit(unit, ctx.rules, dry_run=ctx.dry_run))
 
 
+def _outcomes(unit: Unit, ctx: JobContext) -> Done:
+    return Done(tally=campaigns.outcomes_unit(unit))
+
+
 def _campaign_report(counters: Counter[str]) -> dict[str, Any]:
     return {"campaigns": {"due": counters.get("campaigns_due", 0), "started": counters.get("campaigns_started", 0)}}
 
@@ -391,7 +395,7 @@ JOBS: dict[str, JobSpec] = {
             "campaigns",
             time(23, 59, 59),
             _campaign_units,
-            lambda: {"start_due": _start_due, "deliver": _deliver},
+            lambda: {"start_due": _start_due, "deliver": _deliver, "outcomes": _outcomes},
             report=_campaign_report,
         ),
         JobSpec(

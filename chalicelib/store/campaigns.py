@@ -26,7 +26,8 @@ from pynamodb.exceptions import DoesNotExist
 from ..domain.campaigns import ACTIVE_STATUSES, MemberOutcome
 from . import keys
 from .job_runs import KEPT_FOR
-from .models import BaseItem, JobRun, Member
+from .ledger import _MAX_MILLIS
+from .models import BaseItem, Coupon, JobRun, LedgerEntry, Member
 from .models_campaigns import Campaign, CampaignDelivery, CampaignDue
 from .paging import Page, query_page
 from .unit_of_work import UnitOfWork
@@ -135,7 +136,7 @@ def campaign_status(campaign_id: str) -> str | None:
     return str(campaign.status) if campaign else None
 
 
-def add_delivery(uow: UnitOfWork, member_id: str, campaign_id: str, outcome: MemberOutcome, at: datetime) -> None:
+def add_delivery(uow: UnitOfWork, member_id: str, campaign_id: str, outcome: MemberOutcome, at: datetime, coupon_code: str | None = None) -> None:
     """Put the member's delivery record, only if absent (part `delivery`, its old item returned)."""
     record = CampaignDelivery(
         keys.member_pk(member_id),
@@ -146,6 +147,7 @@ def add_delivery(uow: UnitOfWork, member_id: str, campaign_id: str, outcome: Mem
         channel=outcome.channel,
         points=outcome.points,
         coupon=int(outcome.coupon),
+        coupon_code=coupon_code,
         at=at,
     )
     uow.put("delivery", record, CampaignDelivery.pk.does_not_exist(), return_old=True)
@@ -163,3 +165,55 @@ def outcome_of(raw: dict[str, Any] | None) -> MemberOutcome | None:
         points=int(record.points or 0),
         coupon=bool(record.coupon),
     )
+
+
+def start_outcomes(campaign: Campaign, run_as_of: str, run_id: str, units: int, now: datetime) -> None:
+    """Note the outcomes count asked for on the campaign, and put its run record."""
+    JobRun(
+        keys.jobrun_pk(RUN_JOB, run_as_of),
+        keys.jobrun_sk(run_id),
+        job=RUN_JOB,
+        as_of=run_as_of,
+        run_id=run_id,
+        dry_run=False,
+        units_planned=units,
+        counters={},
+        started_at=now,
+        ttl=now + max(KEPT_FOR, timedelta(days=400)),
+    ).save(JobRun.pk.does_not_exist())
+    campaign.update(
+        actions=[Campaign.outcomes_run_as_of.set(run_as_of), Campaign.outcomes_run_id.set(run_id), Campaign.outcomes_requested_at.set(now)]
+    )
+
+
+@dataclass(frozen=True)
+class Delivered:
+    member_id: str
+    outcome: str
+    at: datetime
+    coupon_redeemed_at: datetime | None
+
+
+def deliveries(campaign_id: str, member_ids: Sequence[str]) -> tuple[list[Delivered], int, int]:
+    """The delivery records of these members (at most 100) and whether their coupon was redeemed:
+    (records, round trips, items read)."""
+    wanted = [(keys.member_pk(m), keys.campaign_delivery_sk(campaign_id)) for m in dict.fromkeys(member_ids)]
+    records = [i for i in BaseItem.batch_get(wanted) if isinstance(i, CampaignDelivery)]
+    trips, items = 1, len(records)
+    coupon_keys = [(r.pk, keys.coupon_sk(str(r.coupon_code))) for r in records if r.coupon_code]
+    redeemed: dict[str, datetime | None] = {}
+    if coupon_keys:
+        found = [c for c in BaseItem.batch_get(coupon_keys) if isinstance(c, Coupon)]
+        trips, items = trips + 1, items + len(found)
+        redeemed = {c.member_id: c.redeemed_at if c.status == "redeemed" else None for c in found}
+    out = [Delivered(keys.member_id_of(r.pk), str(r.outcome), r.at, redeemed.get(keys.member_id_of(r.pk))) for r in records]
+    return out, trips, items
+
+
+def purchases_between(member_id: str, start: datetime, end: datetime) -> tuple[int, int]:
+    """The member's purchase earnings (`earn` ledger entries) from `start` to `end`: (count, items
+    read). One Query over the ledger's key range for those times (entry ids run backwards in time)."""
+    newest = keys.ledger_sk(f"{_MAX_MILLIS - int(end.timestamp() * 1000):013d}")
+    oldest = keys.ledger_sk(f"{_MAX_MILLIS - int(start.timestamp() * 1000):013d}~")
+    found = list(LedgerEntry.query(keys.member_pk(member_id), LedgerEntry.sk.between(newest, oldest), filter_condition=LedgerEntry.kind == "earn"))
+    return len(found), len(found)

@@ -35,6 +35,9 @@ class Campaign(BaseItem, discriminator="Campaign"):
     units_planned = NumberAttribute(null=True)
     cancelled_at = UTCDateTimeAttribute(null=True)
     cancelled_by = UnicodeAttribute(null=True)
+    outcomes_run_as_of = UnicodeAttribute(null=True)  # the latest outcomes count an operator asked for
+    outcomes_run_id = UnicodeAttribute(null=True)
+    outcomes_requested_at = UTCDateTimeAttribute(null=True)
 
 
 class CampaignDue(BaseItem, discriminator="CampaignDue"):
@@ -55,4 +58,5 @@ class CampaignDelivery(BaseItem, discriminator="CampaignDelivery"):
     channel = UnicodeAttribute(null=True)
     points = NumberAttribute(default=0)
     coupon = NumberAttribute(default=0)
+    coupon_code = UnicodeAttribute(null=True)  # the coupon issued (its own item keeps it too), for the outcomes
     at = UTCDateTimeAttribute()

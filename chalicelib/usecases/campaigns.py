@@ -412,7 +412,8 @@ def reach_member(member: Member, offer: _Offer, *, dry_run: bool = False) -> _Re
 
 
 def _write(uow: UnitOfWork, member: Member, decided: _Decided, offer: _Offer) -> None:
-    stored.add_delivery(uow, member.member_id, offer.campaign_id, decided.outcome, offer.at)
+    code = decided.coupon.code if decided.coupon is not None else None
+    stored.add_delivery(uow, member.member_id, offer.campaign_id, decided.outcome, offer.at, code)
     actions = list(decided.actions)
     if decided.points:
         month = month_key(offer.now_local.date())
@@ -426,6 +427,88 @@ def _write(uow: UnitOfWork, member: Member, decided: _Decided, offer: _Offer) ->
         actions += add_deferral(uow, member, planned, offer.campaign_id)
     if actions:
         uow.update("member", member, actions)
+
+
+# --- outcomes: purchases and coupons redeemed, recipients against the control group ---------------------
+
+RECIPIENT_OUTCOMES = frozenset({"sent", "deferred", "granted"})
+
+
+def request_outcomes(campaign_id: str, actor: str) -> Answer:
+    """202: count, over the audience, what recipients and the control group did within the
+    campaign's `results_window_days` of its send (so far, if the window has not ended): one unit per
+    slice of the audience, queued like the send's; GET the campaign for the figures."""
+    rules, now = load_rules(), utcnow()
+    campaign = _existing(campaign_id)
+    manifest = audiences.read(campaign.segment_id, str(campaign.audience_id)) if campaign.audience_id else None
+    if campaign.launched_at is None or manifest is None:
+        raise InvalidState("The campaign has not started: it has no outcomes yet")
+    run_as_of = today_in(rules.zone, now).isoformat()
+    run_id = f"{campaign_id}.outcomes.{now.strftime('%Y%m%dT%H%M%S')}"
+    units = [
+        {**u, "kind": "outcomes", "as_of": run_as_of, "run_id": run_id}
+        for u in _plan(campaign, manifest, launched_at=campaign.launched_at, run_as_of=run_as_of)
+    ]
+    stored.start_outcomes(campaign, run_as_of, run_id, len(units), now)
+    send_units(units)
+    logger.info("campaign outcomes requested", extra={"campaign_id": campaign_id, "units": len(units), "actor": actor})
+    return Answer(202, {"campaign_id": campaign_id, "outcomes": _outcomes(_existing(campaign_id))})
+
+
+def outcomes_unit(unit: dict[str, Any]) -> Counter[str]:
+    """Per member of one slice: its delivery record (recipient or control), its coupon, and one
+    Query of its ledger over the window for purchases."""
+    tally: Counter[str] = Counter()
+    campaign = stored.get_campaign(unit["campaign_id"])
+    if campaign is None:
+        return tally
+    window = timedelta(days=int(campaign.results_window_days or 14))
+    offset, size = int(unit["offset"]), int(unit["size"])
+    member_ids = audiences.part(unit["part"])[offset : offset + size]
+    for batch in batched(member_ids, 100, strict=False):
+        records, trips, items = stored.deliveries(campaign.campaign_id, batch)
+        tally["round_trips"] += trips
+        tally["items_read"] += items
+        for record in records:
+            group = "recipients" if record.outcome in RECIPIENT_OUTCOMES else "control" if record.outcome == "control" else None
+            if group is None:
+                continue
+            end = min(record.at + window, utcnow())
+            bought, read = stored.purchases_between(record.member_id, record.at, end)
+            tally["round_trips"] += 1
+            tally["items_read"] += read
+            tally[f"{group}.members"] += 1
+            tally[f"{group}.purchasers"] += int(bought > 0)
+            tally[f"{group}.purchases"] += bought
+            if record.coupon_redeemed_at is not None and record.coupon_redeemed_at <= record.at + window:
+                tally["coupons_redeemed"] += 1
+    return tally
+
+
+def _outcomes(campaign: Campaign) -> dict[str, Any] | None:
+    if not campaign.outcomes_run_id:
+        return None
+    record = job_runs.read_run(JOB, str(campaign.outcomes_run_as_of), str(campaign.outcomes_run_id))
+
+    def group(name: str) -> dict[str, Any]:
+        members = record.counters.get(f"{name}.members", 0)
+        purchasers = record.counters.get(f"{name}.purchasers", 0)
+        return {
+            "members": members,
+            "purchasers": purchasers,
+            "purchases": record.counters.get(f"{name}.purchases", 0),
+            "purchase_rate": round(purchasers / members, 4) if members else None,
+        }
+
+    return {
+        "requested_at": iso(campaign.outcomes_requested_at) if campaign.outcomes_requested_at else None,
+        "window_days": int(campaign.results_window_days or 14),
+        "units": {"planned": record.units_planned, "done": record.units_done},
+        "complete": record.units_done >= record.units_planned,
+        "recipients": group("recipients"),
+        "control": group("control"),
+        "coupons_redeemed": record.counters.get("coupons_redeemed", 0),
+    }
 
 
 # --- dry run ------------------------------------------------------------------------------------------
@@ -514,6 +597,7 @@ def campaign_view(campaign: Campaign, rules: ProgramRules, *, with_results: bool
     }
     if with_results:
         view["results"] = _results(campaign)
+        view["outcomes"] = _outcomes(campaign)
     return view
 
 

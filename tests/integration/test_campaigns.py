@@ -14,7 +14,7 @@ from chalicelib.jobs.handlers import job_worker
 from chalicelib.jobs.runner import do_unit, queue_url
 from chalicelib.store import audiences
 from localstage.job import drain_queue
-from tests.integration.conftest import bearer
+from tests.integration.conftest import MERCHANT, bearer
 from tests.support.outbox import messages
 from tests.support.rules import set_rules
 
@@ -277,3 +277,33 @@ def test_given_a_scheduled_campaign_when_the_campaigns_job_runs_for_its_day_then
     assert run_now("campaigns", (send_at + timedelta(days=1)).date())["campaigns"]["due"] == 0
     assert len(_campaign_messages(outbox_path)) == 1
     assert api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]["sent"] == 1
+
+
+def test_given_a_campaign_with_a_control_group_when_outcomes_are_counted_then_purchases_and_redemptions_compare_the_groups(api, members, aws):
+    _no_quiet_hours(aws)
+    from chalicelib.domain.campaigns import in_control_group
+
+    reward = api.post("/v1/admin/rewards", {"reward_id": "gift_1212", "name": "Gift", "points_cost": 100})
+    assert reward.status == 201, reward.text
+    people = [_member(members, sms_marketing=True) for _ in range(6)]
+    _segment("seg_vip", [m["member_id"] for _, m in people])
+    campaign = _create(api, coupon_reward_id="gift_1212", holdout_percent=50).json()
+    _drain()
+    control = [(t, m) for t, m in people if in_control_group(campaign["campaign_id"], m["member_id"], 50)]
+    recipients = [(t, m) for t, m in people if not in_control_group(campaign["campaign_id"], m["member_id"], 50)]
+    assert control and recipients
+    # One recipient redeems the coupon and buys twice; one control member buys once.
+    token, buyer = recipients[0]
+    code = next(c["code"] for c in api.get("/v1/me/coupons", headers=bearer(token)).json()["items"] if c["kind"] == "campaign")
+    used = api.post(f"/v1/coupons/{code}/redemptions", {"redemption_id": "r-1"}, headers=MERCHANT)
+    assert used.status in (200, 201), used.text
+    for n in range(2):
+        assert members.purchase(f"CMP-R-{n}", 5000, member_id=buyer["member_id"]).status == 201
+    assert members.purchase("CMP-C-0", 5000, member_id=control[0][1]["member_id"]).status == 201
+    asked = api.post(f"{CAMPAIGNS}/{campaign['campaign_id']}/outcomes", {})
+    assert asked.status == 202, asked.text
+    _drain()
+    outcomes = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["outcomes"]
+    assert outcomes["complete"] and outcomes["coupons_redeemed"] == 1
+    assert outcomes["recipients"] == {"members": len(recipients), "purchasers": 1, "purchases": 2, "purchase_rate": round(1 / len(recipients), 4)}
+    assert outcomes["control"] == {"members": len(control), "purchasers": 1, "purchases": 1, "purchase_rate": round(1 / len(control), 4)}

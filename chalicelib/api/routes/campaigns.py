@@ -62,3 +62,8 @@ def dry_run_campaign(campaign_id: str) -> Response:
 @admin.operator_route(bp, "/v1/admin/campaigns/{campaign_id}/cancel", "POST")
 def cancel_campaign(campaign_id: str) -> Response:
     return json_response(campaigns.cancel(_campaign_id(campaign_id), _actor()))
+
+
+@admin.operator_route(bp, "/v1/admin/campaigns/{campaign_id}/outcomes", "POST")
+def count_outcomes(campaign_id: str) -> Response:
+    return answer_response(campaigns.request_outcomes(_campaign_id(campaign_id), _actor()))
