@@ -138,6 +138,9 @@ def cancel(campaign_id: str, actor: str) -> dict[str, Any]:
         campaign = _existing(campaign_id)
         if campaign.status == "cancelled":
             raise InvalidState("The campaign is already cancelled")
+        results = _results(campaign)
+        if results is not None and results["complete"]:
+            raise InvalidState("The campaign has reached its whole audience: there is nothing left to cancel")
         stored.cancel_campaign(uow, campaign, actor, now)
         add_audit(uow, Change(actor, "campaign.cancel", "campaign", campaign_id, {"status": campaign.status}, {"status": "cancelled"}), rules, now)
         uow.commit()

@@ -307,3 +307,14 @@ def test_given_a_campaign_with_a_control_group_when_outcomes_are_counted_then_pu
     assert outcomes["complete"] and outcomes["coupons_redeemed"] == 1
     assert outcomes["recipients"] == {"members": len(recipients), "purchasers": 1, "purchases": 2, "purchase_rate": round(1 / len(recipients), 4)}
     assert outcomes["control"] == {"members": len(control), "purchasers": 1, "purchases": 1, "purchase_rate": round(1 / len(control), 4)}
+
+
+def test_given_a_campaign_that_reached_everyone_then_cancel_is_409(api, members, aws):
+    _no_quiet_hours(aws)
+    _, m = _member(members)
+    _segment("seg_vip", [m["member_id"]])
+    campaign = _create(api, points=5).json()
+    _drain()
+    reply = api.post(f"{CAMPAIGNS}/{campaign['campaign_id']}/cancel", {})
+    assert reply.status == 409 and reply.json()["code"] == "invalid_state"
+    assert api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["status"] == "running"
