@@ -318,3 +318,18 @@ def test_given_a_campaign_that_reached_everyone_then_cancel_is_409(api, members,
     reply = api.post(f"{CAMPAIGNS}/{campaign['campaign_id']}/cancel", {})
     assert reply.status == 409 and reply.json()["code"] == "invalid_state"
     assert api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["status"] == "running"
+
+
+def test_given_an_audience_too_big_to_queue_in_a_request_then_the_campaigns_job_starts_it(api, members, aws, monkeypatch):
+    _no_quiet_hours(aws)
+    from chalicelib.jobs.runner import run_now
+    from chalicelib.usecases import campaigns
+
+    monkeypatch.setattr(campaigns, "INLINE_LAUNCH_MAX", 1)
+    ids = [_member(members)[1]["member_id"] for _ in range(2)]
+    _segment("seg_vip", ids)
+    created = _create(api, points=5).json()
+    assert created["status"] == "scheduled" and _queued() == []
+    assert run_now("campaigns", datetime.now(UTC).date())["campaigns"]["started"] == 1
+    _drain()
+    assert api.get(f"{CAMPAIGNS}/{created['campaign_id']}").json()["results"]["points_granted"] == 10
