@@ -24,7 +24,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 
 from ..domain.campaigns import ACTIVE_STATUSES, MemberOutcome
-from . import keys
+from . import job_runs, keys
 from .job_runs import KEPT_FOR
 from .ledger import _MAX_MILLIS
 from .models import BaseItem, Coupon, JobRun, LedgerEntry, Member
@@ -217,3 +217,11 @@ def purchases_between(member_id: str, start: datetime, end: datetime) -> tuple[i
     oldest = keys.ledger_sk(f"{_MAX_MILLIS - int(start.timestamp() * 1000):013d}~")
     found = list(LedgerEntry.query(keys.member_pk(member_id), LedgerEntry.sk.between(newest, oldest), filter_condition=LedgerEntry.kind == "earn"))
     return len(found), len(found)
+
+
+def run_record(run_as_of: str, run_id: str) -> job_runs.RunRecord | None:
+    """A campaign's run record (its send's or an outcomes count's), or None once it has expired."""
+    try:
+        return job_runs.read_run(RUN_JOB, run_as_of, run_id)
+    except DoesNotExist:
+        return None

@@ -37,7 +37,7 @@ from ..domain.membership import Status
 from ..domain.points import earn, lot_expires_on, month_key
 from ..domain.rules import ProgramRules
 from ..observability import count, logger
-from ..store import audiences, job_runs
+from ..store import audiences
 from ..store import campaigns as stored
 from ..store.coupons import add_coupon, new_coupon
 from ..store.ledger import ledger_entry, open_lot
@@ -496,7 +496,9 @@ def outcomes_unit(unit: dict[str, Any]) -> Counter[str]:
 def _outcomes(campaign: Campaign) -> dict[str, Any] | None:
     if not campaign.outcomes_run_id:
         return None
-    record = job_runs.read_run(JOB, str(campaign.outcomes_run_as_of), str(campaign.outcomes_run_id))
+    record = stored.run_record(str(campaign.outcomes_run_as_of), str(campaign.outcomes_run_id))
+    if record is None:
+        return None
 
     def group(name: str) -> dict[str, Any]:
         members = record.counters.get(f"{name}.members", 0)
@@ -620,7 +622,9 @@ def _results(campaign: Campaign) -> dict[str, Any] | None:
     """The counters of its run: each unit's added once (jobs/runner.py)."""
     if not campaign.run_as_of:
         return None
-    record = job_runs.read_run(JOB, str(campaign.run_as_of), campaign.campaign_id)
+    record = stored.run_record(str(campaign.run_as_of), campaign.campaign_id)
+    if record is None:
+        return None
     return {
         "units": {"planned": record.units_planned, "done": record.units_done},
         "complete": record.units_done >= record.units_planned,
