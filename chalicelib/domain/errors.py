@@ -181,6 +181,10 @@ class SegmentNotReady(HuiyuanError):
     status, code, title = 409, "segment_not_ready", "The segment's members have not been computed yet"
 
 
+class ScheduleNotPossible(HuiyuanError):
+    status, code, title = 422, "schedule_not_possible", "The time cannot be scheduled"
+
+
 class TooManyAttempts(HuiyuanError):
     status, code, title = 429, "too_many_attempts", "Too many attempts"
 

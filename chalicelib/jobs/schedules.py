@@ -25,5 +25,6 @@ SCHEDULES: dict[str, Schedule] = {
     "release-pending-points": Schedule("cron(10 16 * * ? *)", "makes purchase points held for a return window available on their release day"),
     "membership-plans": Schedule("cron(10 16 * * ? *)", "ends paid membership plans whose period is over; reminds members before the end"),
     "survey-invitations": Schedule("cron(30 19 * * ? *)", "invites the audience of each open segment survey again (idempotent)"),
+    "campaigns": Schedule("cron(0/5 * * * ? *)", "starts the campaigns whose send_at has come; their units go through the jobs queue"),
     "reconcile": Schedule("cron(30 20 * * ? *)", "read-only: every member's points ledger and wallet add up to their balances; reports drift"),
 }

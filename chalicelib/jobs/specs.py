@@ -21,6 +21,7 @@ from datetime import date, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..domain.calendar import celebrated_month_days
+from ..domain.clock import today_in, utcnow
 from ..lazy import lazy_module
 from ..store import job_index
 from .schedules import SCHEDULES
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from ..store.models import Member
     from ..usecases import (
         birthday_gifts,
+        campaigns,
         closure,
         deferred_messages,
         member_changes,
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 else:
     # What the jobs do is loaded when a job runs, not with every function of the app.
     birthday_gifts = lazy_module("chalicelib.usecases.birthday_gifts")
+    campaigns = lazy_module("chalicelib.usecases.campaigns")
     closure = lazy_module("chalicelib.usecases.closure")
     deferred_messages = lazy_module("chalicelib.usecases.deferred_messages")
     member_changes = lazy_module("chalicelib.usecases.member_changes")
@@ -246,6 +249,35 @@ def _remind_plan(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
     return plans.remind_plan_end(member, ctx, int(unit["days"]))
 
 
+# --- campaigns -----------------------------------------------------------------------
+# Every 5 minutes: start the campaigns whose `send_at` has come (one query of the CAMPAIGNDUE
+# partition). A started campaign's units (`deliver`, one per slice of an audience part) are queued
+# by usecases/campaigns.launch, under the campaign's own run record (run_id = campaign id).
+
+
+def _campaign_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+    return [{"kind": "start_due"}]
+
+
+def _start_due(unit: Unit, ctx: JobContext) -> Done:
+    """Due by now; run for a later day (the local stage's `make job`), due by the end of that day."""
+    now = utcnow()
+    cutoff = now if ctx.as_of <= today_in(ctx.rules.zone, now) else ctx.now_local
+    return Done(tally=campaigns.start_due(cutoff, dry_run=ctx.dry_run))
+
+
+def _deliver(unit: Unit, ctx: JobContext) -> Done:
+    return Done(tally=campaigns.deliver_unit(unit, ctx.rules, dry_run=ctx.dry_run))
+
+
+def _outcomes(unit: Unit, ctx: JobContext) -> Done:
+    return Done(tally=campaigns.outcomes_unit(unit))
+
+
+def _campaign_report(counters: Counter[str]) -> dict[str, Any]:
+    return {"campaigns": {"due": counters.get("campaigns_due", 0), "started": counters.get("campaigns_started", 0)}}
+
+
 # --- reconcile -----------------------------------------------------------------------
 
 # The reconcile job reads the whole table by a parallel Scan: one unit per segment.
@@ -377,6 +409,13 @@ JOBS: dict[str, JobSpec] = {
             time(0, 10),
             _plan_units,
             lambda: {"lapse": member_units.for_each_member(_lapse_plan), "plan_reminder": member_units.for_each_member(_remind_plan)},
+        ),
+        JobSpec(
+            "campaigns",
+            time(23, 59, 59),
+            _campaign_units,
+            lambda: {"start_due": _start_due, "deliver": _deliver, "outcomes": _outcomes},
+            report=_campaign_report,
         ),
         JobSpec(
             "reconcile",

@@ -1,5 +1,6 @@
 """The jobs queue (SQS), for whoever fans units of work out: the job runner (jobs/runner.py) and
-the use cases that start a run of their own (a survey's invitations at publication).
+the use cases that start a run of their own (a survey's invitations at publication, a campaign's
+launch).
 
 A message is one unit: `{"job", "kind", "as_of", "run_id", "dry_run", ...}`; the queue worker
 (jobs/handlers.py) does it with `runner.do_unit`, which adds its counters to the run's record

@@ -52,6 +52,9 @@
 | SURVEYTEXT#<survey_id> | TEXT#<member_id>   | SurveyTexts   | a response's free-text answers, for operators (deleted at the member's erasure) |
 | MEMBER#<member_id>   | SURVEY#INVITE#<survey_id> | SurveyInvitation | the member is in a segment survey's audience |
 | MEMBER#<member_id>   | SURVEY#RESPONSE#<survey_id> | SurveyResponse | the member's one answer to a survey (put only if absent) |
+| CAMPAIGNS            | CAMPAIGN#<campaign_id> | Campaign    | the campaigns, newest first (ids run backwards in time) |
+| CAMPAIGNDUE          | <send_at>#<campaign_id> | CampaignDue | campaigns waiting to start, by when (one query) |
+| MEMBER#<member_id>   | CAMPAIGN#<campaign_id> | CampaignDelivery | what a member got from a campaign, once (conditional put) |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -407,3 +410,21 @@ def survey_invitation_sk(survey_id: str) -> str:
 
 def survey_response_sk(survey_id: str) -> str:
     return f"SURVEY#RESPONSE#{survey_id}"
+
+
+# Campaigns (usecases/campaigns.py, store/campaigns.py).
+CAMPAIGNS_PK = "CAMPAIGNS"
+CAMPAIGN_DUE_PK = "CAMPAIGNDUE"
+CAMPAIGN_PREFIX = "CAMPAIGN#"
+
+
+def campaign_sk(campaign_id: str) -> str:
+    return f"{CAMPAIGN_PREFIX}{campaign_id}"
+
+
+def campaign_due_sk(send_at: datetime, campaign_id: str) -> str:
+    return f"{send_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}#{campaign_id}"
+
+
+def campaign_delivery_sk(campaign_id: str) -> str:
+    return f"{CAMPAIGN_PREFIX}{campaign_id}"

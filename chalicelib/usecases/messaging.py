@@ -9,11 +9,12 @@ job (usecases/deferred_messages.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..domain.messaging import next_allowed_time, preferred_channel, recent_marketing
+from ..domain.messaging import CHANNEL_PREFERENCE, next_allowed_time, preferred_channel, recent_marketing
 from ..domain.rules import ProgramRules
 from ..notify.sender import DeliveryFailed, Message, send
 from ..store.deferred_messages import add_deferred_message
@@ -46,12 +47,17 @@ def decide(
     now_local: datetime,
     *,
     kind: str,
-    body: str,
+    body: str | Mapping[str, str],
     consent_required: bool,
     marketing: bool,
 ) -> Decision:
-    """Whether, how and when `member` gets this message; the member writes that go with it."""
+    """Whether, how and when `member` gets this message; the member writes that go with it.
+
+    `body` by channel (a campaign's texts) sends only on those channels, the member's consent
+    deciding among them as for any message."""
     consents = {k: bool(v) for k, v in as_dict(member.consents).items()}
+    if not isinstance(body, str):
+        consents = {consent: consents.get(consent, False) for channel, consent in CHANNEL_PREFERENCE if channel in body}
     channel = preferred_channel(consents, consent_required or marketing, bool(member.email))
     if channel is None:
         return Decision(None, "no_consent", [])
@@ -63,7 +69,8 @@ def decide(
         actions += marketing_sent_update([*recent, now_local.isoformat()])
     to = member.email if channel == "email" else member.phone
     send_at = next_allowed_time(rules, now_local)
-    message = Message(channel=channel, to=to or member.phone, kind=kind, body=body, subject=f"{rules.program_name}")
+    text = body if isinstance(body, str) else body[channel]
+    message = Message(channel=channel, to=to or member.phone, kind=kind, body=text, subject=f"{rules.program_name}")
     return Decision(Planned(message, send_at, deferred=send_at > now_local), None, actions)
 
 

@@ -261,7 +261,8 @@ class Recorder:
             return
         call.seconds = time.perf_counter() - context.pop("bench_started", time.perf_counter())
         call.cpu_seconds = time.thread_time() - context.pop("bench_cpu", time.thread_time())
-        content = getattr(http_response, "content", b"") or b""
+        # A streamed body (S3 GetObject) is the caller's to read: reading it here would leave it empty.
+        content = b"" if model.has_streaming_output else getattr(http_response, "content", b"") or b""
         call.response_bytes = len(content)
         error = parsed.get("Error", {}).get("Code") if isinstance(parsed, dict) else None
         call.error = error

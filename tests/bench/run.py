@@ -24,7 +24,7 @@ from pathlib import Path
 import tests.conftest  # noqa: F401  (sets os.environ)
 from infra.stages import stage_environment
 
-from . import brand_cost, cost, earn_rules_cpu, jobs, load, purchase_time, soak, webapp
+from . import brand_cost, campaigns, cost, earn_rules_cpu, jobs, load, purchase_time, soak, webapp
 from .capacity import USD_PER_MILLION_RRU, USD_PER_MILLION_WRU, usd_per_million
 from .coldstart import ColdStart, measure_cold_start
 from .markdown import markdown_table
@@ -659,6 +659,8 @@ def main(argv: list[str] | None = None) -> int:
         help="members in the table for the jobs benchmark, comma-separated (default 2000,20000)",
     )
     parser.add_argument("--skip-jobs", action="store_true", help="do not run the jobs benchmark")
+    parser.add_argument("--campaign-audience", type=int, default=campaigns.AUDIENCE, help="members a campaign goes to (tests/bench/campaigns.py)")
+    parser.add_argument("--skip-campaign", action="store_true", help="do not run the campaign benchmark")
     parser.add_argument("--skip-load", action="store_true", help="do not time the purchase path nor load the local stack")
     parser.add_argument("--cost-output", default=str(ROOT / "docs" / "cost.md"), help="what a brand pays ('' to skip; tests/bench/brand_cost.py)")
     load.add_arguments(parser)
@@ -695,6 +697,13 @@ def main(argv: list[str] | None = None) -> int:
             # The same recorder: the clients the app made above carry its handlers.
             progress(f"scheduled jobs at {', '.join(f'{n:,}' for n in args.job_sizes)} members (moto mock_aws)")
             job_runs, as_of = jobs.measure_jobs(recorder, args.job_sizes, progress)
+        campaign_runs: list[campaigns.CampaignMeasured] = []
+        if not args.skip_campaign:
+            progress(f"a campaign to {args.campaign_audience:,} members, in a table of as many and of ten times as many (moto mock_aws)")
+            try:
+                campaign_runs = campaigns.measure(recorder, args.campaign_audience, progress)
+            except Exception as exc:  # the rest of the bench goes on
+                progress(f"campaign not measured: {type(exc).__name__}: {exc}")
     finally:
         recorder.uninstall()
     progress("cold start (fresh interpreters)")
@@ -720,6 +729,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_load:
         rows += [_purchase_time_row(timing), *_load_rows(load_result)]
     rows += [earn_rules_cpu.row(earn_rules_cpu.measure())]
+    rows += campaigns.rows(campaign_runs)
     rows += [_cold_start_row(cold), *_package_rows(package), webapp.row(webapp.measure_first_load())]
     table = markdown_table(HEADER, rows)
     print(table)

@@ -1,0 +1,57 @@
+"""Request bodies for campaigns to a segment (usecases/campaigns.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Self
+
+from pydantic import AfterValidator, AwareDatetime, Field, StrictBool, StrictInt, StringConstraints, model_validator
+
+from .fields import WHOLE_NUMBER, Body, DocumentedText, Identifier, Name, clean_text
+
+MESSAGE_TEXT_MAX = 500
+MAX_CAMPAIGN_POINTS = 100_000
+MAX_HOLDOUT_PERCENT = 50
+MAX_RESULTS_WINDOW_DAYS = 90
+
+
+def _clean_message(value: str) -> str:
+    return clean_text(value, multiline=True)
+
+
+MessageText = Annotated[str, StringConstraints(min_length=1, max_length=MESSAGE_TEXT_MAX), AfterValidator(_clean_message), DocumentedText]
+
+
+class CampaignMessage(Body):
+    """The text for each channel the campaign may use; each member gets it on the first channel
+    they consented to among these (push, then SMS, then email)."""
+
+    sms: MessageText | None = None
+    email: MessageText | None = None
+    push: MessageText | None = None
+
+    @model_validator(mode="after")
+    def _some_channel(self) -> Self:
+        if not (self.sms or self.email or self.push):
+            raise ValueError("give the text for at least one channel: sms, email or push")
+        return self
+
+    def by_channel(self) -> dict[str, str]:
+        return {channel: text for channel, text in (("push", self.push), ("sms", self.sms), ("email", self.email)) if text}
+
+
+class CampaignRequest(Body):
+    name: Name
+    segment_id: Identifier
+    message: CampaignMessage | None = None
+    points: Annotated[StrictInt, Field(ge=1, le=MAX_CAMPAIGN_POINTS), WHOLE_NUMBER] | None = None
+    coupon_reward_id: Identifier | None = None
+    send_at: AwareDatetime | None = None
+    holdout_percent: Annotated[StrictInt, Field(ge=0, le=MAX_HOLDOUT_PERCENT), WHOLE_NUMBER] = 0
+    results_window_days: Annotated[StrictInt, Field(ge=1, le=MAX_RESULTS_WINDOW_DAYS), WHOLE_NUMBER] = 14
+    dry_run: StrictBool = False
+
+    @model_validator(mode="after")
+    def _does_something(self) -> Self:
+        if self.message is None and self.points is None and self.coupon_reward_id is None:
+            raise ValueError("a campaign sends a message, grants points or issues a coupon: give at least one")
+        return self

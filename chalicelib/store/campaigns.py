@@ -1,0 +1,227 @@
+"""Campaigns (models_campaigns.py): the campaign, the list of those waiting to start, and each
+member's delivery record.
+
+| pk                 | sk                        | item             | access pattern                        |
+|--------------------|---------------------------|------------------|---------------------------------------|
+| CAMPAIGNS          | CAMPAIGN#<campaign_id>    | Campaign         | one campaign; all of them newest first |
+| CAMPAIGNDUE        | <send_at UTC>#<campaign_id> | CampaignDue    | the campaigns due by a time: one query |
+| MEMBER#<member_id> | CAMPAIGN#<campaign_id>    | CampaignDelivery | a member reached once per campaign    |
+
+Campaign ids run backwards in time, so the list reads newest first. A campaign's counters are
+kept on its run's record (store/job_runs.py), added to once per unit of work like every job's.
+A delivery unit reads its members and the campaign's status together, in one BatchGetItem per
+`MEMBERS_PER_READ` members: the status is as fresh as the members it decides on.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from ..domain.campaigns import ACTIVE_STATUSES, MemberOutcome
+from . import job_runs, keys
+from .job_runs import KEPT_FOR
+from .ledger import _MAX_MILLIS
+from .models import BaseItem, Coupon, JobRun, LedgerEntry, Member
+from .models_campaigns import Campaign, CampaignDelivery, CampaignDue
+from .paging import Page, query_page
+from .unit_of_work import UnitOfWork
+
+# Members per BatchGetItem (at most 100 keys): the campaign's own item rides along.
+MEMBERS_PER_READ = 99
+RUN_JOB = "campaigns"
+_ID_CEILING = 10**13
+
+
+def new_campaign_id(now: datetime) -> str:
+    """`cmp_` and a number that falls as time goes on (newest first), then a random tail."""
+    return f"cmp_{_ID_CEILING - 1 - int(now.timestamp() * 1000):013d}{secrets.token_hex(3)}"
+
+
+def new_campaign(campaign_id: str, **fields: Any) -> Campaign:
+    return Campaign(keys.CAMPAIGNS_PK, keys.campaign_sk(campaign_id), campaign_id=campaign_id, **fields)
+
+
+def add_campaign(uow: UnitOfWork, campaign: Campaign) -> None:
+    """Put the campaign (only if new) and its entry among those waiting to start."""
+    uow.put("campaign", campaign, Campaign.pk.does_not_exist())
+    uow.put("due", CampaignDue(keys.CAMPAIGN_DUE_PK, keys.campaign_due_sk(campaign.send_at, campaign.campaign_id), campaign_id=campaign.campaign_id))
+
+
+def get_campaign(campaign_id: str) -> Campaign | None:
+    try:
+        return Campaign.get(keys.CAMPAIGNS_PK, keys.campaign_sk(campaign_id), consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def campaign_page(limit: int, cursor: str | None) -> Page[Campaign]:
+    return query_page(Campaign, keys.CAMPAIGNS_PK, keys.CAMPAIGN_PREFIX, limit, cursor)
+
+
+def due_by(cutoff: datetime) -> list[str]:
+    """The ids of the campaigns waiting to start whose time is `cutoff` or earlier, oldest first."""
+    upper = keys.campaign_due_sk(cutoff, "~")
+    return [entry.campaign_id for entry in CampaignDue.query(keys.CAMPAIGN_DUE_PK, CampaignDue.sk <= upper, consistent_read=True)]
+
+
+def remove_due(campaign: Campaign) -> None:
+    """Its units are queued (or it was cancelled): it waits no more."""
+    CampaignDue(keys.CAMPAIGN_DUE_PK, keys.campaign_due_sk(campaign.send_at, campaign.campaign_id)).delete()
+
+
+def start_campaign(
+    uow: UnitOfWork, campaign: Campaign, *, audience_id: str, data_as_of: datetime, count: int, run_as_of: str, units: int, now: datetime
+) -> None:
+    """Mark a scheduled campaign running with the audience it goes to, and put its run's record
+    (part `campaign` fails if it is no longer scheduled)."""
+    actions = [
+        Campaign.status.set("running"),
+        Campaign.launched_at.set(now),
+        Campaign.run_as_of.set(run_as_of),
+        Campaign.audience_id.set(audience_id),
+        Campaign.data_as_of.set(data_as_of),
+        Campaign.audience_count.set(count),
+        Campaign.units_planned.set(units),
+    ]
+    uow.update("campaign", campaign, actions, Campaign.status == "scheduled")
+    run = JobRun(
+        keys.jobrun_pk(RUN_JOB, run_as_of),
+        keys.jobrun_sk(campaign.campaign_id),
+        job=RUN_JOB,
+        as_of=run_as_of,
+        run_id=campaign.campaign_id,
+        dry_run=False,
+        units_planned=units,
+        counters={},
+        started_at=now,
+        ttl=now + max(KEPT_FOR, timedelta(days=400)),  # results stay as long as anyone asks
+    )
+    uow.put("run", run, JobRun.pk.does_not_exist())
+
+
+def cancel_campaign(uow: UnitOfWork, campaign: Campaign, actor: str, now: datetime) -> None:
+    """Part `campaign` fails if it is already cancelled."""
+    actions = [Campaign.status.set("cancelled"), Campaign.cancelled_at.set(now), Campaign.cancelled_by.set(actor)]
+    uow.update("campaign", campaign, actions, Campaign.status.is_in(*ACTIVE_STATUSES))
+    uow.delete("due", CampaignDue(keys.CAMPAIGN_DUE_PK, keys.campaign_due_sk(campaign.send_at, campaign.campaign_id)))
+
+
+@dataclass(frozen=True)
+class MembersAndStatus:
+    status: str | None  # None: the campaign is gone
+    members: list[Member]  # those still there, in the order asked
+    items_read: int
+
+
+def members_and_status(campaign_id: str, member_ids: Sequence[str]) -> MembersAndStatus:
+    """At most MEMBERS_PER_READ members and the campaign, in one strongly consistent BatchGetItem."""
+    if len(member_ids) > MEMBERS_PER_READ:
+        raise ValueError(f"at most {MEMBERS_PER_READ} members a read")
+    wanted = [(keys.CAMPAIGNS_PK, keys.campaign_sk(campaign_id)), *((keys.member_pk(m), keys.PROFILE) for m in dict.fromkeys(member_ids))]
+    found = list(BaseItem.batch_get(wanted, consistent_read=True))
+    campaign = next((i for i in found if isinstance(i, Campaign)), None)
+    by_id = {i.member_id: i for i in found if isinstance(i, Member)}
+    members = [by_id[m] for m in dict.fromkeys(member_ids) if m in by_id]
+    return MembersAndStatus(str(campaign.status) if campaign else None, members, len(found))
+
+
+def campaign_status(campaign_id: str) -> str | None:
+    campaign = get_campaign(campaign_id)
+    return str(campaign.status) if campaign else None
+
+
+def add_delivery(uow: UnitOfWork, member_id: str, campaign_id: str, outcome: MemberOutcome, at: datetime, coupon_code: str | None = None) -> None:
+    """Put the member's delivery record, only if absent (part `delivery`, its old item returned)."""
+    record = CampaignDelivery(
+        keys.member_pk(member_id),
+        keys.campaign_delivery_sk(campaign_id),
+        campaign_id=campaign_id,
+        outcome=outcome.outcome,
+        reason=outcome.reason,
+        channel=outcome.channel,
+        points=outcome.points,
+        coupon=int(outcome.coupon),
+        coupon_code=coupon_code,
+        at=at,
+    )
+    uow.put("delivery", record, CampaignDelivery.pk.does_not_exist(), return_old=True)
+
+
+def outcome_of(raw: dict[str, Any] | None) -> MemberOutcome | None:
+    """The outcome a delivery record written before keeps (from a cancelled transaction's old item)."""
+    if not raw:
+        return None
+    record = CampaignDelivery.from_raw_data(raw)
+    return MemberOutcome(
+        outcome=record.outcome,  # type: ignore[arg-type]
+        reason=record.reason,
+        channel=record.channel,
+        points=int(record.points or 0),
+        coupon=bool(record.coupon),
+    )
+
+
+def start_outcomes(campaign: Campaign, run_as_of: str, run_id: str, units: int, now: datetime) -> None:
+    """Note the outcomes count asked for on the campaign, and put its run record."""
+    JobRun(
+        keys.jobrun_pk(RUN_JOB, run_as_of),
+        keys.jobrun_sk(run_id),
+        job=RUN_JOB,
+        as_of=run_as_of,
+        run_id=run_id,
+        dry_run=False,
+        units_planned=units,
+        counters={},
+        started_at=now,
+        ttl=now + max(KEPT_FOR, timedelta(days=400)),
+    ).save(JobRun.pk.does_not_exist())
+    campaign.update(
+        actions=[Campaign.outcomes_run_as_of.set(run_as_of), Campaign.outcomes_run_id.set(run_id), Campaign.outcomes_requested_at.set(now)]
+    )
+
+
+@dataclass(frozen=True)
+class Delivered:
+    member_id: str
+    outcome: str
+    at: datetime
+    coupon_redeemed_at: datetime | None
+
+
+def deliveries(campaign_id: str, member_ids: Sequence[str]) -> tuple[list[Delivered], int, int]:
+    """The delivery records of these members (at most 100) and whether their coupon was redeemed:
+    (records, round trips, items read)."""
+    wanted = [(keys.member_pk(m), keys.campaign_delivery_sk(campaign_id)) for m in dict.fromkeys(member_ids)]
+    records = [i for i in BaseItem.batch_get(wanted) if isinstance(i, CampaignDelivery)]
+    trips, items = 1, len(records)
+    coupon_keys = [(r.pk, keys.coupon_sk(str(r.coupon_code))) for r in records if r.coupon_code]
+    redeemed: dict[str, datetime | None] = {}
+    if coupon_keys:
+        found = [c for c in BaseItem.batch_get(coupon_keys) if isinstance(c, Coupon)]
+        trips, items = trips + 1, items + len(found)
+        redeemed = {c.member_id: c.redeemed_at if c.status == "redeemed" else None for c in found}
+    out = [Delivered(keys.member_id_of(r.pk), str(r.outcome), r.at, redeemed.get(keys.member_id_of(r.pk))) for r in records]
+    return out, trips, items
+
+
+def purchases_between(member_id: str, start: datetime, end: datetime) -> tuple[int, int]:
+    """The member's purchase earnings (`earn` ledger entries) from `start` to `end`: (count, items
+    read). One Query over the ledger's key range for those times (entry ids run backwards in time)."""
+    newest = keys.ledger_sk(f"{_MAX_MILLIS - int(end.timestamp() * 1000):013d}")
+    oldest = keys.ledger_sk(f"{_MAX_MILLIS - int(start.timestamp() * 1000):013d}~")
+    found = list(LedgerEntry.query(keys.member_pk(member_id), LedgerEntry.sk.between(newest, oldest), filter_condition=LedgerEntry.kind == "earn"))
+    return len(found), len(found)
+
+
+def run_record(run_as_of: str, run_id: str) -> job_runs.RunRecord | None:
+    """A campaign's run record (its send's or an outcomes count's), or None once it has expired."""
+    try:
+        return job_runs.read_run(RUN_JOB, run_as_of, run_id)
+    except DoesNotExist:
+        return None

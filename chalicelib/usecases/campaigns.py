@@ -1,0 +1,632 @@
+"""Campaigns to a segment: create (now or at `send_at`), dry run, launch, fan out, cancel, results.
+
+Launch takes the segment's latest audience (store/audiences.py: member ids in parts of at most
+10,000) and cuts it into units of at most `UNIT_MEMBERS` members, queued on the jobs queue and
+done by the job worker as units of the `campaigns` job (jobs/specs.py); each unit's counters are
+added to the campaign's run record once, however often SQS delivers it (jobs/runner.py).
+
+A unit reads its members `MEMBERS_PER_READ` at a time, with the campaign's status in the same
+BatchGetItem (and again before a member if the last read is older than `STATUS_FRESH_SECONDS`):
+once a cancel has committed, no member transaction starts more than that long after it. For each
+member, ONE transaction: the member's delivery record (only if absent: exactly once per member
+and campaign, across reruns, redelivery and concurrent workers), the points with their ledger
+entry and lot, the coupon, the marketing log and any message held back by quiet hours. The
+message goes out only after that commit, so a worker that dies mid-batch sends nothing twice:
+its redelivery finds the records and counts what they say.
+
+A dry run decides the same for the first part of the audience (at most 10,000 members) and
+writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import batched
+from typing import TYPE_CHECKING, Any
+
+from ..api.schemas.campaigns import CampaignRequest
+from ..domain.campaigns import CampaignActions, MemberOutcome, in_control_group, tally_keys
+from ..domain.clock import iso, today_in, utcnow
+from ..domain.coupons import gift_expires_at
+from ..domain.errors import InvalidState, NotFound, ScheduleNotPossible, SegmentNotReady, ValidationFailed
+from ..domain.membership import Status
+from ..domain.points import earn, lot_expires_on, month_key
+from ..domain.rules import ProgramRules
+from ..observability import count, logger
+from ..store import audiences
+from ..store import campaigns as stored
+from ..store.coupons import add_coupon, new_coupon
+from ..store.job_queue import enqueue
+from ..store.ledger import ledger_entry, open_lot
+from ..store.members import as_dict, get_member, points_state, points_update
+from ..store.parameters import load_rules
+from ..store.rewards import get_reward
+from ..store.unit_of_work import Cancelled, UnitOfWork, run
+from .audit import Change, add_audit
+from .common import Answer, created
+from .messaging import Decision, add_deferral, decide, deliver_now
+
+if TYPE_CHECKING:
+    from pynamodb.expressions.update import Action
+
+    from ..store.models import Coupon, Member
+    from ..store.models_campaigns import Campaign
+
+JOB = stored.RUN_JOB
+UNIT_MEMBERS = 1_000  # a unit: ~1,000 transactions, ~10-30 s, well inside the worker's timeout
+STATUS_FRESH_SECONDS = 2.0
+SAMPLE_SIZE = 20
+# "Now" as a client's clock says it may be a little behind ours: that is not the past.
+SEND_AT_GRACE = timedelta(minutes=1)
+MAX_AHEAD = timedelta(days=366)
+MEMBER_ATTEMPTS = 8
+SYSTEM_ACTOR = "schedule"
+INLINE_LAUNCH_MAX = 200_000  # members: 200 units, 20 SendMessageBatch calls
+
+
+# --- the operator's requests ----------------------------------------------------------------------
+
+
+def create_campaign(request: CampaignRequest, actor: str) -> Answer:
+    """201 and the campaign (started at once without `send_at`); `dry_run`: 200 and what it would do."""
+    rules, now = load_rules(), utcnow()
+    send_at = request.send_at or now
+    if send_at < now - SEND_AT_GRACE:
+        raise ScheduleNotPossible("send_at is in the past: leave it out to start now")
+    if send_at > now + MAX_AHEAD:
+        raise ScheduleNotPossible("send_at is more than a year ahead")
+    send_at = max(send_at, now)
+    if request.coupon_reward_id is not None:
+        reward = get_reward(request.coupon_reward_id)
+        if reward is None or not reward.active:
+            raise ValidationFailed.single("coupon_reward_id", "no active reward with that id in the catalogue")
+    immediate = request.send_at is None or send_at <= now
+    latest = audiences.latest(request.segment_id) if immediate else None
+    if immediate and latest is None:
+        raise SegmentNotReady(f"Segment {request.segment_id} has no audience yet: compute it first")
+    # Queuing a big audience's units (10 a request) would outlast the API's 29 s: the `campaigns`
+    # job, due within 5 minutes, starts it instead.
+    start_here = immediate and latest is not None and latest.count <= INLINE_LAUNCH_MAX
+    campaign = stored.new_campaign(
+        stored.new_campaign_id(now),
+        name=request.name,
+        segment_id=request.segment_id,
+        status="scheduled",
+        message=request.message.by_channel() if request.message else None,
+        points=request.points or 0,
+        coupon_reward_id=request.coupon_reward_id,
+        holdout_percent=request.holdout_percent,
+        results_window_days=request.results_window_days,
+        send_at=send_at,
+        created_at=now,
+        created_by=actor,
+    )
+    if request.dry_run:
+        return Answer(200, dry_run(campaign, rules))
+
+    def attempt(uow: UnitOfWork) -> None:
+        stored.add_campaign(uow, campaign)
+        add_audit(uow, Change(actor, "campaign.create", "campaign", campaign.campaign_id, None, _definition(campaign)), rules, now)
+        uow.commit()
+
+    run(attempt)
+    count("CampaignsCreated")
+    logger.info("campaign created", extra={"campaign_id": campaign.campaign_id, "segment_id": campaign.segment_id, "immediate": immediate})
+    if start_here:
+        launch(campaign.campaign_id, actor)
+    return created(campaign_view(_existing(campaign.campaign_id), rules))
+
+
+def campaign_details(campaign_id: str) -> dict[str, Any]:
+    return campaign_view(_existing(campaign_id), load_rules())
+
+
+def list_campaigns(limit: int, cursor: str | None) -> dict[str, Any]:
+    rules = load_rules()
+    return stored.campaign_page(limit, cursor).view(lambda c: campaign_view(c, rules, with_results=False))
+
+
+def dry_run_campaign(campaign_id: str) -> dict[str, Any]:
+    return dry_run(_existing(campaign_id), load_rules())
+
+
+def cancel(campaign_id: str, actor: str) -> dict[str, Any]:
+    """Nothing more goes out once this has answered (409 invalid_state if already cancelled)."""
+    rules = load_rules()
+
+    def attempt(uow: UnitOfWork) -> None:
+        now = utcnow()
+        campaign = _existing(campaign_id)
+        if campaign.status == "cancelled":
+            raise InvalidState("The campaign is already cancelled")
+        results = _results(campaign)
+        if results is not None and results["complete"]:
+            raise InvalidState("The campaign has reached its whole audience: there is nothing left to cancel")
+        stored.cancel_campaign(uow, campaign, actor, now)
+        add_audit(uow, Change(actor, "campaign.cancel", "campaign", campaign_id, {"status": campaign.status}, {"status": "cancelled"}), rules, now)
+        uow.commit()
+
+    run(attempt)
+    logger.info("campaign cancelled", extra={"campaign_id": campaign_id})
+    return campaign_view(_existing(campaign_id), rules)
+
+
+def _existing(campaign_id: str) -> Campaign:
+    campaign = stored.get_campaign(campaign_id)
+    if campaign is None:
+        raise NotFound(f"No campaign {campaign_id}")
+    return campaign
+
+
+# --- launch: the audience, the run record, the units -------------------------------------------------
+
+
+def launch(campaign_id: str, actor: str = SYSTEM_ACTOR) -> str:
+    """Start a scheduled campaign (or finish starting one whose units may not all be queued):
+    'started', 'cancelled' or 'segment_not_ready'. Its units are queued again when the start was
+    interrupted; a unit queued twice is done once (per-member records, per-unit run record)."""
+    rules = load_rules()
+    campaign = _existing(campaign_id)
+    if campaign.status == "scheduled":
+        latest = audiences.latest(campaign.segment_id)
+        if latest is None:
+            return "segment_not_ready"
+        manifest = latest
+        now = utcnow()
+        units = _plan(campaign, manifest, launched_at=now, run_as_of=today_in(rules.zone, now).isoformat())
+
+        def attempt(uow: UnitOfWork) -> bool:
+            current = _existing(campaign_id)
+            if current.status != "scheduled":
+                return False
+            run_as_of = today_in(rules.zone, now).isoformat()
+            stored.start_campaign(
+                uow,
+                current,
+                audience_id=manifest.audience_id,
+                data_as_of=manifest.data_as_of,
+                count=manifest.count,
+                run_as_of=run_as_of,
+                units=len(units),
+                now=now,
+            )
+            after = {"status": "running", "audience_id": manifest.audience_id, "members": manifest.count}
+            add_audit(uow, Change(actor, "campaign.launch", "campaign", campaign_id, {"status": "scheduled"}, after), rules, now)
+            uow.commit()
+            return True
+
+        if run(attempt):
+            count("CampaignsLaunched")
+        campaign = _existing(campaign_id)
+    if campaign.status == "running":
+        sent_to = audiences.read(campaign.segment_id, str(campaign.audience_id)) if campaign.audience_id else None
+        if sent_to is None:  # the audience's files are gone (lifecycle rule): nothing to queue
+            logger.warning("campaign audience missing", extra={"campaign_id": campaign_id})
+        else:
+            enqueue(_plan(campaign, sent_to, launched_at=campaign.launched_at, run_as_of=str(campaign.run_as_of)))
+    stored.remove_due(campaign)
+    return "started" if campaign.status == "running" else str(campaign.status)
+
+
+def _plan(campaign: Campaign, manifest: audiences.Manifest, *, launched_at: datetime | None, run_as_of: str) -> list[dict[str, Any]]:
+    """One unit per UNIT_MEMBERS members of each part; the same units every time for one campaign."""
+    sizes = _part_sizes(manifest)
+    at = iso(max(campaign.send_at, launched_at or campaign.send_at))
+    return [
+        {
+            "job": JOB,
+            "kind": "deliver",
+            "as_of": run_as_of,
+            "run_id": campaign.campaign_id,
+            "dry_run": False,
+            "campaign_id": campaign.campaign_id,
+            "part": part,
+            "offset": offset,
+            "size": UNIT_MEMBERS,
+            "at": at,
+        }
+        for part, size in zip(manifest.parts, sizes, strict=True)
+        for offset in range(0, size, UNIT_MEMBERS)
+    ]
+
+
+def _part_sizes(manifest: audiences.Manifest) -> list[int]:
+    """Every part but the last holds PART_SIZE ids (audiences.write); the last holds the rest."""
+    if not manifest.parts:
+        return []
+    full = audiences.PART_SIZE
+    return [full] * (len(manifest.parts) - 1) + [manifest.count - full * (len(manifest.parts) - 1)]
+
+
+def start_due(cutoff: datetime, *, dry_run: bool) -> Counter[str]:
+    """The `campaigns` job: start the campaigns whose `send_at` is `cutoff` or earlier."""
+    tally: Counter[str] = Counter()
+    for campaign_id in stored.due_by(cutoff):
+        tally["campaigns_due"] += 1
+        if dry_run:
+            continue
+        outcome = launch(campaign_id)
+        tally["campaigns_started" if outcome == "started" else f"skipped.{outcome}"] += 1
+    return tally
+
+
+# --- one unit: reach the members of a slice of a part ------------------------------------------------
+
+
+@dataclass
+class _Offer:
+    """What the campaign gives, resolved once per unit (the coupon's end: one catalogue read)."""
+
+    campaign_id: str
+    actions: CampaignActions
+    holdout_percent: int
+    rules: ProgramRules
+    now_local: datetime
+    at: datetime
+    coupon_expires_at: datetime | None
+    coupon_unavailable: bool = False
+
+
+def _offer(campaign: Campaign, rules: ProgramRules, at: datetime) -> _Offer:
+    actions = CampaignActions(
+        message=dict(as_dict(campaign.message)) if campaign.message else None,
+        points=int(campaign.points or 0),
+        coupon_reward_id=campaign.coupon_reward_id,
+    )
+    now_local = at.astimezone(rules.zone)
+    expires_at = None
+    unavailable = False
+    if actions.coupon_reward_id:
+        reward = get_reward(actions.coupon_reward_id)
+        in_catalogue = reward is not None and bool(reward.active)
+        expires_at = gift_expires_at(now_local, rules, in_catalogue=in_catalogue, reward_valid_days=reward.coupon_valid_days if reward else None)
+        unavailable = expires_at is None
+    return _Offer(campaign.campaign_id, actions, int(campaign.holdout_percent or 0), rules, now_local, at, expires_at, unavailable)
+
+
+def deliver_unit(unit: dict[str, Any], rules: ProgramRules, *, dry_run: bool = False) -> Counter[str]:
+    """Reach the members of one unit; its counters (store on the run record once: jobs/runner.py)."""
+    tally: Counter[str] = Counter()
+    campaign = stored.get_campaign(unit["campaign_id"])
+    tally["round_trips"] += 1
+    tally["items_read"] += 1
+    if campaign is None:
+        return tally
+    at = max(datetime.fromisoformat(unit["at"]), utcnow())
+    offer = _offer(campaign, rules, at)
+    offset, size = int(unit["offset"]), int(unit["size"])
+    member_ids = audiences.part(unit["part"])[offset : offset + size]
+    accounted = 0  # members decided or found gone
+    for batch in batched(member_ids, stored.MEMBERS_PER_READ, strict=False):
+        read = stored.members_and_status(offer.campaign_id, batch)
+        tally["round_trips"] += 1
+        tally["items_read"] += read.items_read
+        status, read_at = read.status, time.monotonic()
+        tally["skipped.member_gone"] += len(batch) - len(read.members)
+        accounted += len(batch) - len(read.members)
+        for member in read.members:
+            if time.monotonic() - read_at > STATUS_FRESH_SECONDS:
+                status, read_at = stored.campaign_status(offer.campaign_id), time.monotonic()
+                tally["round_trips"] += 1
+                tally["items_read"] += 1
+            if status != "running":
+                tally["skipped.cancelled"] += len(member_ids) - accounted
+                logger.info("campaign no longer running: unit stops", extra={"campaign_id": offer.campaign_id, "status": status})
+                return tally
+            reached = reach_member(member, offer, dry_run=dry_run)
+            tally["round_trips"] += reached.round_trips
+            tally.update(tally_keys(reached.outcome))
+            accounted += 1
+    return tally
+
+
+@dataclass
+class _Reach:
+    outcome: MemberOutcome
+    round_trips: int = 0
+
+
+@dataclass
+class _Decided:
+    outcome: MemberOutcome
+    actions: list[Action] = field(default_factory=list)
+    points: int = 0
+    coupon: Coupon | None = None
+    message: Decision | None = None
+
+
+def decide_for(member: Member, offer: _Offer) -> _Decided:
+    """What the campaign does for this member, as read now. Pure but for the coupon's new code."""
+    if in_control_group(offer.campaign_id, member.member_id, offer.holdout_percent):
+        return _Decided(MemberOutcome("control"))
+    if member.status != Status.ACTIVE:
+        return _Decided(MemberOutcome("skipped", reason=f"status_{member.status}"))
+    decided = _Decided(MemberOutcome("skipped"))
+    reason: str | None = None
+    channel: str | None = None
+    if offer.actions.message:
+        message = decide(member, offer.rules, offer.now_local, kind="campaign", body=offer.actions.message, consent_required=True, marketing=True)
+        if message.skipped:
+            reason = message.skipped
+        else:
+            decided.message = message
+            decided.actions += message.actions
+            channel = message.planned.message.channel if message.planned else None
+    if offer.actions.points:
+        decided.points = offer.actions.points
+        decided.actions += points_update(earn(points_state(member), offer.actions.points, month_key(offer.now_local.date()), qualifying=False))
+    if offer.actions.coupon_reward_id and offer.coupon_expires_at is not None:
+        decided.coupon = new_coupon(member.member_id, "campaign", offer.actions.coupon_reward_id, offer.coupon_expires_at, offer.at)
+    elif offer.actions.coupon_reward_id and not reason and not decided.points and not decided.message:
+        reason = "coupon_unavailable"
+    planned = decided.message.planned if decided.message else None
+    if planned is not None:
+        kind = "deferred" if planned.deferred else "sent"
+    elif decided.points or decided.coupon:
+        kind = "granted"
+    else:
+        kind = "skipped"
+    decided.outcome = MemberOutcome(kind, reason=reason, channel=channel, points=decided.points, coupon=decided.coupon is not None)  # type: ignore[arg-type]
+    return decided
+
+
+def _fresh_reads(member: Member) -> Iterator[Member | None]:
+    yield member
+    while True:
+        yield get_member(member.member_id)
+
+
+def reach_member(member: Member, offer: _Offer, *, dry_run: bool = False) -> _Reach:
+    """Decide and write this member's part of the campaign in one transaction (nothing in a dry
+    run); a member reached before keeps what its record says. The message goes after the commit."""
+    reads = _fresh_reads(member)
+    trips = 0
+
+    def attempt(uow: UnitOfWork) -> tuple[_Decided, bool] | None:
+        nonlocal trips
+        subject = next(reads)
+        if subject is None:
+            return None
+        decided = decide_for(subject, offer)
+        if dry_run:
+            return decided, True
+        _write(uow, subject, decided, offer)
+
+        def explain(cancelled: Cancelled) -> tuple[_Decided, bool] | None:
+            earlier = stored.outcome_of(cancelled.failed.get("delivery")) if "delivery" in cancelled.failed else None
+            return (_Decided(earlier), False) if earlier is not None else None
+
+        trips += 1
+        answer = uow.commit(explain)
+        return answer if answer is not None else (decided, True)
+
+    result = run(attempt, attempts=MEMBER_ATTEMPTS)
+    if result is None:
+        return _Reach(MemberOutcome("skipped", reason="member_gone"), trips)
+    decided, ours = result
+    planned = decided.message.planned if decided.message else None
+    if ours and planned is not None and not planned.deferred and not dry_run and not deliver_now(planned):
+        decided.outcome = MemberOutcome(
+            "granted" if decided.points or decided.coupon else "skipped",
+            reason="delivery_failed",
+            points=decided.points,
+            coupon=decided.coupon is not None,
+        )
+    return _Reach(decided.outcome, trips)
+
+
+def _write(uow: UnitOfWork, member: Member, decided: _Decided, offer: _Offer) -> None:
+    code = decided.coupon.code if decided.coupon is not None else None
+    stored.add_delivery(uow, member.member_id, offer.campaign_id, decided.outcome, offer.at, code)
+    actions = list(decided.actions)
+    if decided.points:
+        month = month_key(offer.now_local.date())
+        balance = int(member.balance) + decided.points
+        uow.put("ledger", ledger_entry(member.member_id, "bonus", decided.points, balance, f"campaign:{offer.campaign_id}", offer.at, lot=month))
+        open_lot(uow, member.member_id, month, lot_expires_on(month, offer.rules.points_validity_months), held=member.lots)
+    if decided.coupon is not None:
+        add_coupon(uow, decided.coupon)
+    planned = decided.message.planned if decided.message else None
+    if planned is not None and planned.deferred:
+        actions += add_deferral(uow, member, planned, offer.campaign_id)
+    if actions:
+        uow.update("member", member, actions)
+
+
+# --- outcomes: purchases and coupons redeemed, recipients against the control group ---------------------
+
+RECIPIENT_OUTCOMES = frozenset({"sent", "deferred", "granted"})
+
+
+def request_outcomes(campaign_id: str, actor: str) -> Answer:
+    """202: count, over the audience, what recipients and the control group did within the
+    campaign's `results_window_days` of its send (so far, if the window has not ended): one unit per
+    slice of the audience, queued like the send's; GET the campaign for the figures."""
+    rules, now = load_rules(), utcnow()
+    campaign = _existing(campaign_id)
+    manifest = audiences.read(campaign.segment_id, str(campaign.audience_id)) if campaign.audience_id else None
+    if campaign.launched_at is None or manifest is None:
+        raise InvalidState("The campaign has not started: it has no outcomes yet")
+    run_as_of = today_in(rules.zone, now).isoformat()
+    run_id = f"{campaign_id}.outcomes.{now.strftime('%Y%m%dT%H%M%S')}"
+    units = [
+        {**u, "kind": "outcomes", "as_of": run_as_of, "run_id": run_id}
+        for u in _plan(campaign, manifest, launched_at=campaign.launched_at, run_as_of=run_as_of)
+    ]
+    stored.start_outcomes(campaign, run_as_of, run_id, len(units), now)
+    enqueue(units)
+    logger.info("campaign outcomes requested", extra={"campaign_id": campaign_id, "units": len(units), "actor": actor})
+    return Answer(202, {"campaign_id": campaign_id, "outcomes": _outcomes(_existing(campaign_id))})
+
+
+def outcomes_unit(unit: dict[str, Any]) -> Counter[str]:
+    """Per member of one slice: its delivery record (recipient or control), its coupon, and one
+    Query of its ledger over the window for purchases."""
+    tally: Counter[str] = Counter()
+    campaign = stored.get_campaign(unit["campaign_id"])
+    if campaign is None:
+        return tally
+    window = timedelta(days=int(campaign.results_window_days or 14))
+    offset, size = int(unit["offset"]), int(unit["size"])
+    member_ids = audiences.part(unit["part"])[offset : offset + size]
+    for batch in batched(member_ids, 100, strict=False):
+        records, trips, items = stored.deliveries(campaign.campaign_id, batch)
+        tally["round_trips"] += trips
+        tally["items_read"] += items
+        for record in records:
+            group = "recipients" if record.outcome in RECIPIENT_OUTCOMES else "control" if record.outcome == "control" else None
+            if group is None:
+                continue
+            end = min(record.at + window, utcnow())
+            bought, read = stored.purchases_between(record.member_id, record.at, end)
+            tally["round_trips"] += 1
+            tally["items_read"] += read
+            tally[f"{group}.members"] += 1
+            tally[f"{group}.purchasers"] += int(bought > 0)
+            tally[f"{group}.purchases"] += bought
+            if record.coupon_redeemed_at is not None and record.coupon_redeemed_at <= record.at + window:
+                tally["coupons_redeemed"] += 1
+    return tally
+
+
+def _outcomes(campaign: Campaign) -> dict[str, Any] | None:
+    if not campaign.outcomes_run_id:
+        return None
+    record = stored.run_record(str(campaign.outcomes_run_as_of), str(campaign.outcomes_run_id))
+    if record is None:
+        return None
+
+    def group(name: str) -> dict[str, Any]:
+        members = record.counters.get(f"{name}.members", 0)
+        purchasers = record.counters.get(f"{name}.purchasers", 0)
+        return {
+            "members": members,
+            "purchasers": purchasers,
+            "purchases": record.counters.get(f"{name}.purchases", 0),
+            "purchase_rate": round(purchasers / members, 4) if members else None,
+        }
+
+    return {
+        "requested_at": iso(campaign.outcomes_requested_at) if campaign.outcomes_requested_at else None,
+        "window_days": int(campaign.results_window_days or 14),
+        "units": {"planned": record.units_planned, "done": record.units_done},
+        "complete": record.units_done >= record.units_planned,
+        "recipients": group("recipients"),
+        "control": group("control"),
+        "coupons_redeemed": record.counters.get("coupons_redeemed", 0),
+    }
+
+
+# --- dry run ------------------------------------------------------------------------------------------
+
+
+def dry_run(campaign: Campaign, rules: ProgramRules) -> dict[str, Any]:
+    """Who would get what: the first part of the segment's latest audience (or the audience the
+    campaign went to), decided member by member as the send would, nothing written."""
+    manifest = audiences.read(campaign.segment_id, str(campaign.audience_id)) if campaign.audience_id else audiences.latest(campaign.segment_id)
+    if manifest is None:
+        raise SegmentNotReady(f"Segment {campaign.segment_id} has no audience yet: compute it first")
+    at = max(campaign.send_at, utcnow())
+    offer = _offer(campaign, rules, at)
+    member_ids = audiences.part(manifest.parts[0]) if manifest.parts else []
+    tally: Counter[str] = Counter()
+    sample: list[dict[str, Any]] = []
+    for batch in batched(member_ids, stored.MEMBERS_PER_READ, strict=False):
+        read = stored.members_and_status(campaign.campaign_id, batch)
+        tally["skipped.member_gone"] += len(batch) - len(read.members)
+        for member in read.members:
+            outcome = decide_for(member, offer).outcome
+            tally.update(tally_keys(outcome))
+            if len(sample) < SAMPLE_SIZE:
+                sample.append({"member_id": member.member_id, **_outcome_view(outcome)})
+    return {
+        "dry_run": True,
+        "campaign": campaign_view(campaign, rules, with_results=False),
+        "audience": {"audience_id": manifest.audience_id, "data_as_of": iso(manifest.data_as_of), "count": manifest.count},
+        "members_examined": len(member_ids),
+        "would": _counts(tally),
+        "sample": sample,
+    }
+
+
+def _outcome_view(outcome: MemberOutcome) -> dict[str, Any]:
+    return {"outcome": outcome.outcome, "reason": outcome.reason, "channel": outcome.channel, "points": outcome.points, "coupon": outcome.coupon}
+
+
+# --- views ----------------------------------------------------------------------------------------------
+
+
+def _definition(campaign: Campaign) -> dict[str, Any]:
+    return {
+        "name": campaign.name,
+        "segment_id": campaign.segment_id,
+        "message": dict(as_dict(campaign.message)) if campaign.message else None,
+        "points": int(campaign.points or 0) or None,
+        "coupon_reward_id": campaign.coupon_reward_id,
+        "send_at": iso(campaign.send_at),
+        "holdout_percent": int(campaign.holdout_percent or 0),
+        "results_window_days": int(campaign.results_window_days or 0),
+    }
+
+
+def _counts(tally: Counter[str]) -> dict[str, Any]:
+    return {
+        "examined": tally.get("examined", 0),
+        "reached": tally.get("reached", 0),
+        "sent": tally.get("messages_sent", 0),
+        "deferred": tally.get("messages_deferred", 0),
+        "control": tally.get("control", 0),
+        "points_granted": tally.get("points_granted", 0),
+        "coupons_issued": tally.get("coupons_issued", 0),
+        "skipped": {k.removeprefix("skipped."): v for k, v in sorted(tally.items()) if k.startswith("skipped.") and v},
+    }
+
+
+def campaign_view(campaign: Campaign, rules: ProgramRules, *, with_results: bool = True) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "campaign_id": campaign.campaign_id,
+        **_definition(campaign),
+        "status": str(campaign.status),
+        "created_at": iso(campaign.created_at),
+        "created_by": campaign.created_by,
+        "launched_at": iso(campaign.launched_at) if campaign.launched_at else None,
+        "cancelled_at": iso(campaign.cancelled_at) if campaign.cancelled_at else None,
+        "audience": (
+            {
+                "audience_id": campaign.audience_id,
+                "data_as_of": iso(campaign.data_as_of) if campaign.data_as_of else None,
+                "count": int(campaign.audience_count or 0),
+            }
+            if campaign.audience_id
+            else None
+        ),
+    }
+    if with_results:
+        view["results"] = _results(campaign)
+        view["outcomes"] = _outcomes(campaign)
+    return view
+
+
+def _audience_view(campaign: Campaign) -> dict[str, Any] | None:
+    if not campaign.audience_id:
+        return None
+    data_as_of = iso(campaign.data_as_of) if campaign.data_as_of else None
+    return {"audience_id": campaign.audience_id, "data_as_of": data_as_of, "count": int(campaign.audience_count or 0)}
+
+
+def _results(campaign: Campaign) -> dict[str, Any] | None:
+    """The counters of its run: each unit's added once (jobs/runner.py)."""
+    if not campaign.run_as_of:
+        return None
+    record = stored.run_record(str(campaign.run_as_of), campaign.campaign_id)
+    if record is None:
+        return None
+    return {
+        "units": {"planned": record.units_planned, "done": record.units_done},
+        "complete": record.units_done >= record.units_planned,
+        **_counts(record.counters),
+    }

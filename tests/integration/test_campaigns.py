@@ -1,0 +1,335 @@
+"""Campaigns to a segment over HTTP, fanned out through the jobs queue (moto): create, dry run,
+launch, results, cancel; consent, the frequency cap and quiet hours; exactly once per member."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib.jobs.handlers import job_worker
+from chalicelib.jobs.runner import do_unit, queue_url
+from chalicelib.store import audiences
+from localstage.job import drain_queue
+from tests.integration.conftest import MERCHANT, bearer
+from tests.support.outbox import messages
+from tests.support.rules import set_rules
+
+DATA_AS_OF = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)
+CAMPAIGNS = "/v1/admin/campaigns"
+
+
+def _no_quiet_hours(aws: Any) -> None:
+    set_rules(aws, quiet_hours_start="00:00:00", quiet_hours_end="00:00:00")
+
+
+def _segment(segment_id: str, member_ids: list[str]) -> audiences.Manifest:
+    return audiences.write(segment_id, member_ids, data_as_of=DATA_AS_OF, computed_at=datetime.now(UTC))
+
+
+def _member(members: Any, **consents: bool) -> tuple[str, dict[str, Any]]:
+    token, body = members.verified(consents={"sms_marketing": False, "email_marketing": False, "push": False, **consents})
+    return token, body["member"]
+
+
+def _queued() -> list[dict[str, Any]]:
+    """Take the queued units off the queue (each once), to hand to the worker by hand."""
+    sqs, units = boto3.client("sqs"), []
+    while got := sqs.receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", []):
+        for m in got:
+            units.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=queue_url(), ReceiptHandle=m["ReceiptHandle"])
+    return units
+
+
+def _drain() -> None:
+    drain_queue(job_worker, queue_url(), boto3.client("sqs"))
+
+
+def _campaign_messages(outbox: str) -> list[dict[str, Any]]:
+    return [m for m in messages(outbox) if m["kind"] == "campaign"]
+
+
+def _balance(api: Any, token: str) -> int:
+    return int(api.get("/v1/me", headers=bearer(token)).json()["points"]["balance"])
+
+
+def _create(api: Any, **body: Any) -> Any:
+    return api.post(CAMPAIGNS, {"name": "双十二 VIP", "segment_id": "seg_vip", **body})
+
+
+def test_given_a_segment_when_a_campaign_starts_now_then_each_member_gets_the_message_points_once_and_results_add_up(api, members, aws, outbox_path):
+    _no_quiet_hours(aws)
+    token_a, a = _member(members, sms_marketing=True)
+    token_b, b = _member(members)  # no marketing consent: points, no message
+    _segment("seg_vip", [a["member_id"], b["member_id"], "m_gone"])
+    created = _create(api, message={"sms": "12.12: 双倍积分 for you"}, points=50)
+    assert created.status == 201, created.text
+    campaign = created.json()
+    assert campaign["status"] == "running" and campaign["audience"]["count"] == 3
+    assert campaign["audience"]["data_as_of"] == "2026-11-29T16:00:00+00:00"
+    _drain()
+    sent = _campaign_messages(outbox_path)
+    assert [(m["to"], m["channel"], m["body"]) for m in sent] == [(a["phone"], "sms", "12.12: 双倍积分 for you")]
+    assert _balance(api, token_a) == a["points"]["balance"] + 50 and _balance(api, token_b) == b["points"]["balance"] + 50
+    ledger = api.get("/v1/me/ledger", headers=bearer(token_a)).json()["items"]
+    assert ledger[0]["kind"] == "bonus" and ledger[0]["points"] == 50 and ledger[0]["ref"] == f"campaign:{campaign['campaign_id']}"
+    results = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]
+    assert results["complete"] and results["sent"] == 1 and results["reached"] == 2 and results["points_granted"] == 100
+    assert results["skipped"] == {"member_gone": 1, "no_consent": 1}
+    listed = api.get(CAMPAIGNS).json()["items"]
+    assert [c["campaign_id"] for c in listed] == [campaign["campaign_id"]]
+    from chalicelib.domain.clock import today_in
+    from chalicelib.store.parameters import load_rules
+
+    day = today_in(load_rules().zone).isoformat()
+    actions = {e["action"] for e in api.get(f"/v1/admin/audit?day={day}&limit=100").json()["items"]}
+    assert {"campaign.create", "campaign.launch"} <= actions
+
+
+def test_given_a_dry_run_then_it_reports_who_would_get_what_and_writes_nothing(api, members, aws, outbox_path):
+    _no_quiet_hours(aws)
+    _, a = _member(members, sms_marketing=True)
+    _, b = _member(members)
+    _segment("seg_vip", [a["member_id"], b["member_id"]])
+    reply = _create(api, message={"sms": "hi", "email": "hi by email"}, dry_run=True)
+    assert reply.status == 200, reply.text
+    body = reply.json()
+    assert body["dry_run"] is True and body["audience"]["count"] == 2
+    assert body["would"]["sent"] == 1 and body["would"]["skipped"] == {"no_consent": 1}
+    sample = {(s["member_id"], s["outcome"], s["channel"]) for s in body["sample"]}
+    assert sample == {(a["member_id"], "sent", "sms"), (b["member_id"], "skipped", None)}
+    assert api.get(CAMPAIGNS).json()["items"] == []
+    assert _campaign_messages(outbox_path) == [] and _queued() == []
+
+
+def test_given_a_member_who_withdrew_consent_between_the_dry_run_and_the_send_then_no_message(api, members, aws, outbox_path):
+    _no_quiet_hours(aws)
+    token, a = _member(members, sms_marketing=True)
+    _segment("seg_vip", [a["member_id"]])
+    scheduled = _create(api, message={"sms": "hi"}, send_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat()).json()
+    assert scheduled["status"] == "scheduled"
+    dry = api.post(f"{CAMPAIGNS}/{scheduled['campaign_id']}/dry-run", {}).json()
+    assert dry["would"]["sent"] == 1
+    withdrawn = api.request("PATCH", "/v1/me", json_body={"consents": {"sms_marketing": False}}, headers=bearer(token))
+    assert withdrawn.status == 200, withdrawn.text
+    from chalicelib.usecases.campaigns import launch
+
+    assert launch(scheduled["campaign_id"]) == "started"
+    _drain()
+    assert _campaign_messages(outbox_path) == []
+    results = api.get(f"{CAMPAIGNS}/{scheduled['campaign_id']}").json()["results"]
+    assert results["sent"] == 0 and results["skipped"] == {"no_consent": 1}
+
+
+def test_given_quiet_hours_then_the_message_is_deferred_and_the_frequency_cap_skips_the_capped(api, members, aws, outbox_path):
+    set_rules(aws, quiet_hours_start="00:00:00", quiet_hours_end="23:59:59", frequency_cap_messages=1)
+    _, a = _member(members, sms_marketing=True)
+    _segment("seg_vip", [a["member_id"]])
+    first = _create(api, message={"sms": "first"}).json()
+    _drain()
+    assert api.get(f"{CAMPAIGNS}/{first['campaign_id']}").json()["results"]["deferred"] == 1
+    assert _campaign_messages(outbox_path) == []  # waits for the send-deferred job
+    second = _create(api, message={"sms": "second"}).json()
+    _drain()
+    results = api.get(f"{CAMPAIGNS}/{second['campaign_id']}").json()["results"]
+    assert results["deferred"] == 0 and results["skipped"] == {"frequency_cap": 1}
+
+
+def test_given_a_unit_delivered_twice_then_nothing_is_sent_or_granted_twice_and_counted_once(api, members, aws, outbox_path):
+    _no_quiet_hours(aws)
+    tokens, ids = [], []
+    for _ in range(3):
+        token, m = _member(members, sms_marketing=True)
+        tokens.append((token, m["points"]["balance"]))
+        ids.append(m["member_id"])
+    _segment("seg_vip", ids)
+    campaign = _create(api, message={"sms": "once"}, points=10).json()
+    [unit] = _queued()
+    do_unit(unit)
+    do_unit(unit)  # SQS delivers at least once
+    assert len(_campaign_messages(outbox_path)) == 3
+    assert all(_balance(api, token) == before + 10 for token, before in tokens)
+    results = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]
+    assert results["sent"] == 3 and results["points_granted"] == 30 and results["units"] == {"planned": 1, "done": 1}
+
+
+def test_given_a_worker_that_died_mid_unit_then_the_redelivery_sends_nothing_twice_and_counts_everyone(api, members, aws, outbox_path):
+    _no_quiet_hours(aws)
+    ids = [_member(members, sms_marketing=True)[1]["member_id"] for _ in range(3)]
+    _segment("seg_vip", ids)
+    campaign = _create(api, message={"sms": "once"}).json()
+    [unit] = _queued()
+    from chalicelib.store.parameters import load_rules
+    from chalicelib.usecases.campaigns import deliver_unit
+
+    # The first delivery reached the first member, then the worker died: nothing was recorded.
+    deliver_unit({**unit, "size": 1}, load_rules())
+    assert len(_campaign_messages(outbox_path)) == 1
+    do_unit(unit)  # the redelivery
+    assert sorted(m["to"] for m in _campaign_messages(outbox_path)) == sorted({m["to"] for m in _campaign_messages(outbox_path)})
+    assert len(_campaign_messages(outbox_path)) == 3
+    assert api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]["sent"] == 3
+
+
+def test_given_a_campaign_cancelled_mid_fan_out_then_no_member_gets_it_after(api, members, aws, outbox_path, monkeypatch):
+    _no_quiet_hours(aws)
+    from chalicelib.usecases import campaigns
+
+    monkeypatch.setattr(campaigns, "UNIT_MEMBERS", 2)
+    ids = [_member(members, sms_marketing=True)[1]["member_id"] for _ in range(5)]
+    _segment("seg_vip", ids)
+    campaign = _create(api, message={"sms": "until cancelled"}).json()
+    units = sorted(_queued(), key=lambda u: u["offset"])
+    assert len(units) == 3
+    do_unit(units[0])
+    assert len(_campaign_messages(outbox_path)) == 2
+    cancelled = api.post(f"{CAMPAIGNS}/{campaign['campaign_id']}/cancel", {})
+    assert cancelled.status == 200 and cancelled.json()["status"] == "cancelled"
+    for unit in units[1:]:
+        do_unit(unit)
+    assert len(_campaign_messages(outbox_path)) == 2
+    results = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]
+    assert results["sent"] == 2 and results["skipped"] == {"cancelled": 3}
+    again = api.post(f"{CAMPAIGNS}/{campaign['campaign_id']}/cancel", {})
+    assert again.status == 409 and again.json()["code"] == "invalid_state"
+
+
+def test_given_a_holdout_then_the_control_members_get_nothing_and_are_counted(api, members, aws, outbox_path):
+    _no_quiet_hours(aws)
+    from chalicelib.domain.campaigns import in_control_group
+
+    people = [_member(members, sms_marketing=True) for _ in range(6)]
+    _segment("seg_vip", [m["member_id"] for _, m in people])
+    campaign = _create(api, message={"sms": "hi"}, points=5, holdout_percent=50).json()
+    _drain()
+    control = {m["member_id"] for _, m in people if in_control_group(campaign["campaign_id"], m["member_id"], 50)}
+    results = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]
+    assert results["control"] == len(control) and results["sent"] == 6 - len(control)
+    for token, m in people:
+        expected = m["points"]["balance"] + (0 if m["member_id"] in control else 5)
+        assert _balance(api, token) == expected
+
+
+def test_given_a_coupon_campaign_then_each_member_gets_one_coupon(api, members, aws):
+    _no_quiet_hours(aws)
+    reward = api.post("/v1/admin/rewards", {"reward_id": "gift_1212", "name": "Gift", "points_cost": 100})
+    assert reward.status == 201, reward.text
+    token, m = _member(members)
+    _segment("seg_vip", [m["member_id"]])
+    campaign = _create(api, coupon_reward_id="gift_1212").json()
+    _drain()
+    coupons = api.get("/v1/me/coupons", headers=bearer(token)).json()["items"]
+    assert [c["kind"] for c in coupons if c["kind"] == "campaign"] == ["campaign"]
+    results = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]
+    assert results["coupons_issued"] == 1 and results["reached"] == 1
+
+
+def test_given_an_empty_segment_then_the_campaign_completes_with_nobody_reached(api, aws):
+    _segment("seg_vip", [])
+    campaign = _create(api, points=5).json()
+    assert campaign["audience"]["count"] == 0
+    assert campaign["results"]["complete"] and campaign["results"]["reached"] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"points": 5, "send_at": "2020-01-01T00:00:00+08:00"}, 422, "schedule_not_possible"),
+        ({"points": 5, "colour": "red"}, 400, "validation_error"),
+        ({}, 400, "validation_error"),
+        ({"points": 0}, 400, "validation_error"),
+        ({"message": {}}, 400, "validation_error"),
+        ({"points": 5, "send_at": "2030-01-01T00:00:00"}, 400, "validation_error"),
+        ({"coupon_reward_id": "no_such_reward"}, 400, "validation_error"),
+    ],
+)
+def test_given_bad_input_then_a_problem_and_nothing_is_created(api, aws, body, status, code):
+    _segment("seg_vip", ["m1"])
+    reply = _create(api, **body)
+    assert reply.status == status, reply.text
+    assert reply.json()["code"] == code
+    assert api.get(CAMPAIGNS).json()["items"] == []
+
+
+def test_given_a_segment_never_computed_then_409_segment_not_ready(api, aws):
+    reply = api.post(CAMPAIGNS, {"name": "x", "segment_id": "seg_none", "points": 5})
+    assert reply.status == 409 and reply.json()["code"] == "segment_not_ready"
+    assert api.get(f"{CAMPAIGNS}/cmp_nope").status == 404
+
+
+def test_given_a_scheduled_campaign_when_the_campaigns_job_runs_for_its_day_then_it_starts_once(api, members, aws, outbox_path):
+    _no_quiet_hours(aws)
+    from chalicelib.jobs.runner import run_now
+
+    _, m = _member(members, sms_marketing=True)
+    _segment("seg_vip", [m["member_id"]])
+    send_at = datetime.now(UTC) + timedelta(days=2)
+    campaign = _create(api, message={"sms": "later"}, send_at=send_at.isoformat()).json()
+    today = datetime.now(UTC).date()
+    assert run_now("campaigns", today)["campaigns"]["started"] == 0
+    started = run_now("campaigns", (send_at + timedelta(days=1)).date())
+    assert started["campaigns"] == {"due": 1, "started": 1}
+    _drain()
+    assert run_now("campaigns", (send_at + timedelta(days=1)).date())["campaigns"]["due"] == 0
+    assert len(_campaign_messages(outbox_path)) == 1
+    assert api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]["sent"] == 1
+
+
+def test_given_a_campaign_with_a_control_group_when_outcomes_are_counted_then_purchases_and_redemptions_compare_the_groups(api, members, aws):
+    _no_quiet_hours(aws)
+    from chalicelib.domain.campaigns import in_control_group
+
+    reward = api.post("/v1/admin/rewards", {"reward_id": "gift_1212", "name": "Gift", "points_cost": 100})
+    assert reward.status == 201, reward.text
+    people = [_member(members, sms_marketing=True) for _ in range(6)]
+    _segment("seg_vip", [m["member_id"] for _, m in people])
+    campaign = _create(api, coupon_reward_id="gift_1212", holdout_percent=50).json()
+    _drain()
+    control = [(t, m) for t, m in people if in_control_group(campaign["campaign_id"], m["member_id"], 50)]
+    recipients = [(t, m) for t, m in people if not in_control_group(campaign["campaign_id"], m["member_id"], 50)]
+    assert control and recipients
+    # One recipient redeems the coupon and buys twice; one control member buys once.
+    token, buyer = recipients[0]
+    code = next(c["code"] for c in api.get("/v1/me/coupons", headers=bearer(token)).json()["items"] if c["kind"] == "campaign")
+    used = api.post(f"/v1/coupons/{code}/redemptions", {"redemption_id": "r-1"}, headers=MERCHANT)
+    assert used.status in (200, 201), used.text
+    for n in range(2):
+        assert members.purchase(f"CMP-R-{n}", 5000, member_id=buyer["member_id"]).status == 201
+    assert members.purchase("CMP-C-0", 5000, member_id=control[0][1]["member_id"]).status == 201
+    asked = api.post(f"{CAMPAIGNS}/{campaign['campaign_id']}/outcomes", {})
+    assert asked.status == 202, asked.text
+    _drain()
+    outcomes = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["outcomes"]
+    assert outcomes["complete"] and outcomes["coupons_redeemed"] == 1
+    assert outcomes["recipients"] == {"members": len(recipients), "purchasers": 1, "purchases": 2, "purchase_rate": round(1 / len(recipients), 4)}
+    assert outcomes["control"] == {"members": len(control), "purchasers": 1, "purchases": 1, "purchase_rate": round(1 / len(control), 4)}
+
+
+def test_given_a_campaign_that_reached_everyone_then_cancel_is_409(api, members, aws):
+    _no_quiet_hours(aws)
+    _, m = _member(members)
+    _segment("seg_vip", [m["member_id"]])
+    campaign = _create(api, points=5).json()
+    _drain()
+    reply = api.post(f"{CAMPAIGNS}/{campaign['campaign_id']}/cancel", {})
+    assert reply.status == 409 and reply.json()["code"] == "invalid_state"
+    assert api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["status"] == "running"
+
+
+def test_given_an_audience_too_big_to_queue_in_a_request_then_the_campaigns_job_starts_it(api, members, aws, monkeypatch):
+    _no_quiet_hours(aws)
+    from chalicelib.jobs.runner import run_now
+    from chalicelib.usecases import campaigns
+
+    monkeypatch.setattr(campaigns, "INLINE_LAUNCH_MAX", 1)
+    ids = [_member(members)[1]["member_id"] for _ in range(2)]
+    _segment("seg_vip", ids)
+    created = _create(api, points=5).json()
+    assert created["status"] == "scheduled" and _queued() == []
+    assert run_now("campaigns", datetime.now(UTC).date())["campaigns"]["started"] == 1
+    _drain()
+    assert api.get(f"{CAMPAIGNS}/{created['campaign_id']}").json()["results"]["points_granted"] == 10
