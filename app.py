@@ -3,7 +3,21 @@
 from chalice.app import Chalice
 
 from chalicelib.api.http import cors_config, problem_middleware
-from chalicelib.api.routes import actions, admin, auth, campaigns, engagement, members, merchants, plans, product_codes, profile, public, surveys, wallet
+from chalicelib.api.routes import (
+    actions,
+    admin,
+    auth,
+    campaigns,
+    engagement,
+    members,
+    merchants,
+    plans,
+    product_codes,
+    profile,
+    public,
+    surveys,
+    wallet,
+)
 from chalicelib.jobs import handlers as jobs
 
 app = Chalice(app_name="huiyuan")
