@@ -31,7 +31,7 @@ from .specs import JOBS, JobSpec, Unit
 MAX_PAST_DAYS = 400
 MAX_FUTURE_DAYS = 31
 # Counters reported under their own metric names (or not metrics at all), not as Job<Name>.
-_NOT_JOB_METRICS = ("skipped.", "drift", "outstanding_")
+_NOT_JOB_METRICS = ("skipped.", "drift", "outstanding_", "figure.")
 
 
 class BadJobRequest(ValueError):
@@ -118,10 +118,16 @@ def run_now(job: str, as_of: date, *, dry_run: bool = False) -> dict[str, Any]:
 def enqueue(messages: list[dict[str, Any]]) -> None:
     for start in range(0, len(messages), 10):
         batch = messages[start : start + 10]
-        entries = [{"Id": str(i), "MessageBody": json.dumps(m)} for i, m in enumerate(batch)]
+        # A unit may ask to be delivered later (`delay_seconds`, at most SQS's 900): a check that waits.
+        entries = [{"Id": str(i), "MessageBody": json.dumps(m), **_delay(m)} for i, m in enumerate(batch)]
         result = _sqs().send_message_batch(QueueUrl=queue_url(), Entries=entries)
         if result.get("Failed"):
             raise RuntimeError(f"{len(result['Failed'])} job units could not be queued")
+
+
+def _delay(message: dict[str, Any]) -> dict[str, int]:
+    delay = int(message.get("delay_seconds", 0))
+    return {"DelaySeconds": min(delay, 900)} if delay > 0 else {}
 
 
 def do_unit(unit: Unit) -> Counter[str]:

@@ -47,6 +47,7 @@
 | MEMBERSHIP#<membership_id> | REFUND         | PlanRefundRecord | the (one) refund of that purchase, idempotent per refund id |
 | PLANPAY#<payment_id> | PLANPAY              | PlanPaymentRecord | idempotent till purchase of a plan per payment id |
 | MEMBER#<member_id>   | PLANKEY#<key>        | PlanPaymentRecord | idempotent wallet purchase of a plan per Idempotency-Key |
+| ANALYTICS            | REFRESH              | AnalyticsRefresh | the analytics refresh running or last done: one at a time (conditional put) |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -364,3 +365,8 @@ def plan_key_sk(idempotency_key: str) -> str:
 
 def plan_end_bucket(day: str, shard: int) -> str:
     return f"PLANEND#{day}#{shard}"
+
+
+# Analytics (store/analytics_refreshes.py): one item for the refresh running or last done.
+ANALYTICS_PK = "ANALYTICS"
+REFRESH_SK = "REFRESH"

@@ -42,21 +42,21 @@ def new_export_id(now: datetime) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
 
 
-def start_export(export_id: str, export_time: datetime) -> TableExport:
-    """Ask DynamoDB for a full export of the table as it was at `export_time`."""
+def start_export(export_id: str, requested_at: datetime) -> TableExport:
+    """Ask DynamoDB for a full export of the table as it is now."""
     settings = get_settings()
     dynamodb = _client("dynamodb")
     table_arn = dynamodb.describe_table(TableName=settings.table_name)["Table"]["TableArn"]
     described = dynamodb.export_table_to_point_in_time(
         TableArn=table_arn,
-        ExportTime=export_time,
         S3Bucket=settings.analytics_bucket,
         S3Prefix=f"{EXPORTS_PREFIX}/{export_id}",
         S3SseAlgorithm="AES256",
         ExportFormat="DYNAMODB_JSON",
         ExportType="FULL_EXPORT",
     )["ExportDescription"]
-    return TableExport(export_id, described["ExportArn"], export_time, described["ExportStatus"])
+    # The export is of the table as it is now; AWS says when exactly (moto does not: then `requested_at`).
+    return TableExport(export_id, described["ExportArn"], described.get("ExportTime") or requested_at, described["ExportStatus"])
 
 
 def export_status(export_arn: str) -> str:
