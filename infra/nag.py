@@ -45,7 +45,8 @@ def suppress(stack: HuiyuanStack) -> None:
 
     table = stack.get_logical_id(stack.table.node.default_child)  # type: ignore[arg-type]  # the table's CfnTable
     bucket = stack.get_logical_id(stack.analytics.bucket.node.default_child)  # type: ignore[arg-type]  # the bucket's CfnBucket
-    glue_tables = f"arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{stack.analytics.database_name}/*"
+    region = "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region
+    glue_tables = f"arn:<AWS::Partition>:glue:{region}:<AWS::AccountId>:table/{stack.analytics.database_name}/*"
     analytics_wildcards = {
         f"Resource::<{table}.Arn>/export/*": "The table's exports (DescribeExport): each refresh starts a new export whose id DynamoDB makes.",
         **{
