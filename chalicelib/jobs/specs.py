@@ -21,6 +21,7 @@ from datetime import date, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..domain.calendar import celebrated_month_days
+from ..domain.errors import RefreshRunning
 from ..lazy import lazy_module
 from ..store import job_index
 from .schedules import SCHEDULES
@@ -337,7 +338,7 @@ def _refresh(unit: Unit, ctx: JobContext) -> Done:
         try:
             refresh_id = analytics.start_refresh("schedule", audited=False).refresh_id
             done.tally["exports_started"] += 1
-        except analytics.RefreshRunning:
+        except RefreshRunning:
             refresh_id = None  # an operator's refresh runs: this run sees it through
     wait = ANALYTICS_LOCAL_WAIT_SECONDS if get_settings().is_local or unit.get("inline") else 0.0
     progress = analytics.advance_refresh(wait_seconds=wait, refresh_id=refresh_id)

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..domain import analytics as rules_of
 from ..domain.clock import iso, today_in, utcnow
-from ..domain.errors import InvalidState, NotFound
+from ..domain.errors import AnalyticsNotReady, RefreshRunning
 from ..domain.rules import ProgramRules
 from ..observability import logger
 from ..store import analytics_engine, analytics_refreshes, analytics_sql, job_queue, kpi_snapshots, table_exports
@@ -29,14 +29,6 @@ from .audit import Change, add_audit
 
 # A refresh still "running" after this long is taken to have died (a crashed worker): another may start.
 STALE_AFTER = timedelta(hours=6)
-
-
-class RefreshRunning(InvalidState):
-    code, title = "refresh_running", "An analytics refresh is already running"
-
-
-class AnalyticsNotReady(NotFound):
-    code, title = "analytics_not_ready", "No analytics refresh has completed yet"
 
 
 def refresh_view(refresh: AnalyticsRefresh) -> dict[str, Any]:
