@@ -47,8 +47,16 @@ class Settings:
     # The bucket of the analytics engine: the table's exports, what the engine derives from them,
     # and segments' audiences (store/audiences.py); the stack creates it and sets its name.
     analytics_bucket: str = "huiyuan-local-analytics"
+    # Which engine runs the analytics SQL (store/analytics_engine.py): "duckdb" (local stage, tests,
+    # bench: embedded, never packaged into a Lambda) or "athena" (the cloud: set by the stack).
+    analytics_engine: str = "duckdb"
+    # Athena's Glue database and workgroup (the stack creates both and sets their names).
+    analytics_database: str = "huiyuan_local_analytics"
+    analytics_workgroup: str = "huiyuan-local-analytics"
 
     def __post_init__(self) -> None:
+        if self.analytics_engine not in ("duckdb", "athena"):
+            raise SettingsError(f"ANALYTICS_ENGINE must be duckdb or athena, not {self.analytics_engine!r}")
         for name, low, high in _RANGES:
             value = getattr(self, name)
             if not isinstance(value, int) or not low <= value <= high:
@@ -74,6 +82,9 @@ _ENV = {
     "origin_verify_parameter": "ORIGIN_VERIFY_PARAMETER",
     "exports_bucket": "EXPORTS_BUCKET",
     "analytics_bucket": "ANALYTICS_BUCKET",
+    "analytics_engine": "ANALYTICS_ENGINE",
+    "analytics_database": "ANALYTICS_DATABASE",
+    "analytics_workgroup": "ANALYTICS_WORKGROUP",
 }
 # The integer settings and their allowed ranges.
 _RANGES = (("rules_cache_seconds", 0, 86_400), ("max_body_bytes", 1024, 10 * 1024 * 1024), ("index_shards", 1, 256))

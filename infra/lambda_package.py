@@ -27,7 +27,7 @@ from pathlib import Path
 # dynamodb - PynamoDB's models, the job index; ssm - the rules and the signing key
 # (SecretsManager through SSM's /aws/reference/secretsmanager/ path, so no secretsmanager
 # client); sns - text messages; ses - email; sqs - the jobs queue.
-BOTOCORE_SERVICES = frozenset({"dynamodb", "s3", "ses", "sns", "sqs", "ssm"})
+BOTOCORE_SERVICES = frozenset({"athena", "dynamodb", "glue", "s3", "ses", "sns", "sqs", "ssm"})
 
 _DATA = ("botocore", "data")
 

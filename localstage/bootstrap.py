@@ -39,6 +39,8 @@ def bootstrap(settings: Settings, session: Any, *, rules_json: str | None = None
         table.create_table(dynamodb, settings.table_name)
     else:
         table.add_missing_indexes(dynamodb, settings.table_name)  # data kept from an older version
+    # As the stack does (infra/stack.py): the analytics export reads the point-in-time backup.
+    dynamodb.update_continuous_backups(TableName=settings.table_name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
     ssm = session.client("ssm")
     _put_parameter_if_absent(ssm, settings.rules_parameter, rules_json or DEFAULT_RULES.model_dump_json(indent=2), "String")
     # A generated signing key, as the deployed stack generates one in Secrets Manager/SSM.

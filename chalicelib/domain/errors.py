@@ -130,6 +130,16 @@ class InvalidState(HuiyuanError):
     status, code, title = 409, "invalid_state", "Not possible in the current state"
 
 
+class RefreshRunning(InvalidState):
+    """An analytics refresh is running (usecases/analytics.py): one at a time."""
+
+    code, title = "refresh_running", "An analytics refresh is already running"
+
+
+class AnalyticsNotReady(NotFound):
+    code, title = "analytics_not_ready", "No analytics refresh has completed yet"
+
+
 class RefundWindowClosed(HuiyuanError):
     status, code, title = 409, "refund_window_closed", "The refund window has closed"
 

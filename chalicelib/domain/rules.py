@@ -372,6 +372,8 @@ class ProgramRules(BaseModel):
     at_risk_after_days: int = Field(default=60, ge=1)
     dormant_after_days: int = Field(default=90, ge=1)
     new_member_days: int = Field(default=30, ge=1)
+    # Analytics (docs/analytics.md): the trailing window of RFM scores, spend, orders and stores.
+    analytics_window_months: int = Field(default=12, ge=1, le=36, description="the trailing window of RFM scores, spend and stores in member_facts")
     frequency_cap_messages: int = Field(default=2, ge=0, le=100)
     frequency_cap_days: int = Field(default=7, ge=1, le=90)
     quiet_hours_start: time = time(21, 0)

@@ -31,7 +31,7 @@ from .specs import JOBS, JobSpec, Unit
 MAX_PAST_DAYS = 400
 MAX_FUTURE_DAYS = 31
 # Counters reported under their own metric names (or not metrics at all), not as Job<Name>.
-_NOT_JOB_METRICS = ("skipped.", "drift", "outstanding_")
+_NOT_JOB_METRICS = ("skipped.", "drift", "outstanding_", "figure.")
 
 
 class BadJobRequest(ValueError):

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..domain.calendar import celebrated_month_days
 from ..domain.clock import today_in, utcnow
+from ..domain.errors import RefreshRunning
 from ..lazy import lazy_module
 from ..store import job_index
 from .schedules import SCHEDULES
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from ..domain.rules import ProgramRules
     from ..store.models import Member
     from ..usecases import (
+        analytics,
         birthday_gifts,
         campaigns,
         closure,
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from . import member_units
 else:
     # What the jobs do is loaded when a job runs, not with every function of the app.
+    analytics = lazy_module("chalicelib.usecases.analytics")
     birthday_gifts = lazy_module("chalicelib.usecases.birthday_gifts")
     campaigns = lazy_module("chalicelib.usecases.campaigns")
     closure = lazy_module("chalicelib.usecases.closure")
@@ -359,6 +362,70 @@ def _invite(unit: Unit, ctx: JobContext) -> Done:
     return done
 
 
+# --- analytics-refresh -----------------------------------------------------------------
+
+# The export takes minutes in AWS: a unit that finds it running comes back this much later (a
+# delayed message on the jobs queue), at most ANALYTICS_MAX_CHECKS times (4 hours) before the
+# refresh is given up. In the local stage (moto exports at once) the unit waits instead.
+ANALYTICS_CHECK_DELAY_SECONDS = 60
+ANALYTICS_MAX_CHECKS = 240
+ANALYTICS_LOCAL_WAIT_SECONDS = 120.0
+
+
+def _analytics_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+    return [{"kind": "refresh"}]
+
+
+def _refresh(unit: Unit, ctx: JobContext) -> Done:
+    """Start a refresh (or take over the one an operator started), then move it on: build when the
+    export is complete, else come back later. A dry run starts nothing and builds nothing."""
+    from ..settings import get_settings
+
+    done = Done()
+    if ctx.dry_run:
+        return done
+    refresh_id = unit.get("refresh_id")
+    if refresh_id is None:
+        try:
+            refresh_id = analytics.start_refresh("schedule", audited=False).refresh_id
+            done.tally["exports_started"] += 1
+        except RefreshRunning:
+            refresh_id = None  # an operator's refresh runs: this run sees it through
+    wait = ANALYTICS_LOCAL_WAIT_SECONDS if get_settings().is_local or unit.get("inline") else 0.0
+    progress = analytics.advance_refresh(wait_seconds=wait, refresh_id=refresh_id)
+    done.tally[progress.status] += 1
+    if progress.status == "running":
+        checks = int(unit.get("checks", 0)) + 1
+        if checks > ANALYTICS_MAX_CHECKS:
+            analytics.give_up(progress.refresh_id)
+            done.tally["failed"] += 1
+        else:
+            done.tally["units_added"] += 1
+            follow_up = {"kind": "refresh", "refresh_id": progress.refresh_id, "checks": checks, "delay_seconds": ANALYTICS_CHECK_DELAY_SECONDS}
+            done.follow_ups.append({**{k: v for k, v in unit.items() if k not in ("refresh_id", "checks", "delay_seconds")}, **follow_up})
+    for name, value in progress.figures.items():
+        done.tally[f"figure.{name}"] += value
+    return done
+
+
+def _analytics_report(counters: Counter[str]) -> dict[str, Any]:
+    return {
+        "analytics": {
+            "completed": counters.get("completed", 0) > 0,
+            "failed": counters.get("failed", 0) > 0,
+            "checks": counters.get("running", 0),
+            "figures": {k.removeprefix("figure."): v for k, v in sorted(counters.items()) if k.startswith("figure.")},
+        }
+    }
+
+
+def _analytics_metrics(tally: Counter[str]) -> dict[str, int]:
+    """The day's business figures, from the unit that completed the refresh only."""
+    if not tally.get("completed"):
+        return {}
+    return {k.removeprefix("figure."): v for k, v in tally.items() if k.startswith("figure.")}
+
+
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
@@ -430,6 +497,14 @@ JOBS: dict[str, JobSpec] = {
             time(3, 30),
             _invitation_units,
             lambda: {"invite": _invite},
+        ),
+        JobSpec(
+            "analytics-refresh",
+            time(5, 0),
+            _analytics_units,
+            lambda: {"refresh": _refresh},
+            report=_analytics_report,
+            metrics=_analytics_metrics,
         ),
     )
 }

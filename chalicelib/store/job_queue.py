@@ -1,6 +1,6 @@
 """The jobs queue (SQS), for whoever fans units of work out: the job runner (jobs/runner.py) and
 the use cases that start a run of their own (a survey's invitations at publication, a campaign's
-launch).
+launch, the check of an operator's analytics refresh).
 
 A message is one unit: `{"job", "kind", "as_of", "run_id", "dry_run", ...}`; the queue worker
 (jobs/handlers.py) does it with `runner.do_unit`, which adds its counters to the run's record
@@ -35,10 +35,16 @@ def enqueue(messages: list[dict[str, Any]]) -> None:
     """Send the units, ten a request; raises if any could not be queued."""
     for start in range(0, len(messages), 10):
         batch = messages[start : start + 10]
-        entries = [{"Id": str(i), "MessageBody": json.dumps(m)} for i, m in enumerate(batch)]
+        # A unit may ask to be delivered later (`delay_seconds`, at most SQS's 900): a check that waits.
+        entries = [{"Id": str(i), "MessageBody": json.dumps(m), **_delay(m)} for i, m in enumerate(batch)]
         result = _sqs().send_message_batch(QueueUrl=queue_url(), Entries=entries)
         if result.get("Failed"):
             raise RuntimeError(f"{len(result['Failed'])} job units could not be queued")
+
+
+def _delay(message: dict[str, Any]) -> dict[str, int]:
+    delay = int(message.get("delay_seconds", 0))
+    return {"DelaySeconds": min(delay, 900)} if delay > 0 else {}
 
 
 def new_run_id(now: datetime) -> str:
@@ -52,3 +58,9 @@ def start_units(job: str, as_of: str, units: list[dict[str, Any]], *, now: datet
     job_runs.start_run(job, as_of, run_id, dry_run=False, units_planned=len(units), now=now)
     enqueue([{**unit, "job": job, "as_of": as_of, "dry_run": False, "run_id": run_id} for unit in units])
     return run_id
+
+
+def send_unit(job: str, as_of: str, run_id: str, unit: dict[str, Any], *, delay_seconds: int, now: datetime) -> None:
+    """Record a run of `job` under `run_id` with one unit and queue it, `delay_seconds` later."""
+    job_runs.start_run(job, as_of, run_id, dry_run=False, units_planned=1, now=now)
+    enqueue([{**unit, "job": job, "as_of": as_of, "dry_run": False, "run_id": run_id, "delay_seconds": delay_seconds}])

@@ -55,6 +55,7 @@
 | CAMPAIGNS            | CAMPAIGN#<campaign_id> | Campaign    | the campaigns, newest first (ids run backwards in time) |
 | CAMPAIGNDUE          | <send_at>#<campaign_id> | CampaignDue | campaigns waiting to start, by when (one query) |
 | MEMBER#<member_id>   | CAMPAIGN#<campaign_id> | CampaignDelivery | what a member got from a campaign, once (conditional put) |
+| ANALYTICS            | REFRESH              | AnalyticsRefresh | the analytics refresh running or last done: one at a time (conditional put) |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -428,3 +429,8 @@ def campaign_due_sk(send_at: datetime, campaign_id: str) -> str:
 
 def campaign_delivery_sk(campaign_id: str) -> str:
     return f"{CAMPAIGN_PREFIX}{campaign_id}"
+
+
+# Analytics (store/analytics_refreshes.py): one item for the refresh running or last done.
+ANALYTICS_PK = "ANALYTICS"
+REFRESH_SK = "REFRESH"

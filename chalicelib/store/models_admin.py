@@ -57,3 +57,18 @@ class ApiKeyRecord(BaseItem, discriminator="ApiKeyRecord"):
     created_at = UTCDateTimeAttribute()
     revoked_at = UTCDateTimeAttribute(null=True)
     issued_by = UnicodeAttribute(null=True)
+
+
+class AnalyticsRefresh(BaseItem, discriminator="AnalyticsRefresh"):
+    """`ANALYTICS` / `REFRESH`: the analytics refresh running, or the last one (store/analytics_refreshes.py).
+    One item, so at most one refresh runs at a time (a conditional put claims it)."""
+
+    refresh_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # running | completed | failed
+    started_at = UTCDateTimeAttribute()
+    started_by = UnicodeAttribute()  # the operator, or "schedule"
+    export_id = UnicodeAttribute(null=True)
+    export_arn = UnicodeAttribute(null=True)
+    export_time = UTCDateTimeAttribute(null=True)
+    finished_at = UTCDateTimeAttribute(null=True)
+    failure = UnicodeAttribute(null=True)

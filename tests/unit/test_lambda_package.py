@@ -135,3 +135,27 @@ def test_pruned_botocore_creates_every_kept_client(tmp_path: Path) -> None:
     env.pop("AWS_PROFILE", None)
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr + done.stdout
+
+
+def test_duckdb_is_imported_only_inside_the_duckdb_adapter() -> None:
+    """duckdb is a development dependency (requirements-dev.txt): no Lambda path may import it."""
+    found = []
+    for path in _sources():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        owners = {id(n): c.name for c in ast.walk(tree) if isinstance(c, ast.ClassDef) for n in ast.walk(c)}
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n.split(".")[0] == "duckdb" for n in names):
+                found.append((path.relative_to(ROOT).as_posix(), owners.get(id(node))))
+    assert found and all(where == ("chalicelib/store/analytics_engine.py", "DuckDBEngine") for where in found), found
+    assert "duckdb" not in (ROOT / "requirements.txt").read_text(encoding="utf-8")
+
+
+def test_every_lambda_module_imports_with_duckdb_absent() -> None:
+    modules = ["app", *sorted(".".join(p.relative_to(ROOT).with_suffix("").parts) for p in (ROOT / "chalicelib").rglob("*.py"))]
+    modules = [m.removesuffix(".__init__") for m in modules]
+    script = "import sys\nsys.modules['duckdb'] = None\nimport importlib\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
+    script += "assert 'duckdb' not in {k for k, v in sys.modules.items() if v is not None}\n"
+    env = {**os.environ, "ANALYTICS_ENGINE": "athena", "AWS_DEFAULT_REGION": "ap-southeast-1"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -27,7 +27,7 @@ from ...settings import Settings, get_settings
 from ..http import ApiBlueprint, answer_response, client_address, json_response, parse_body, path_id, query_cursor, query_limit
 
 if TYPE_CHECKING:
-    from ...usecases import audit
+    from ...usecases import analytics, audit
     from ...usecases.operations import (
         earn_preview,
         member_lookup,
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from ..schemas import operators as schemas_admin
 else:
     schemas_admin = lazy_module("chalicelib.api.schemas.operators")
+    analytics = lazy_module("chalicelib.usecases.analytics")
     audit = lazy_module("chalicelib.usecases.audit")
     earn_preview = lazy_module("chalicelib.usecases.operations.earn_preview")
     member_status_and_tier = lazy_module("chalicelib.usecases.operations.member_status_and_tier")
@@ -308,3 +309,27 @@ def list_audit() -> Response:
         _identifier(member_id or "", "member_id")
     limit, cursor = _page_args()
     return json_response(audit.audit_page(member_id=member_id, day=on, limit=limit, cursor=cursor))
+
+
+# --- analytics (docs/analytics.md) --------------------------------------------------------------
+
+
+@admin_route("/v1/admin/analytics/refreshes", "POST")
+def refresh_analytics() -> Response:
+    """Export the table and rebuild member_facts and the KPIs: 409 while a refresh runs. Deployed,
+    202 at once (the export takes minutes); locally the export is instant and the answer is 201."""
+    request = bp.current_request
+    reason = parse_body(request, schemas_admin.OptionalReasonRequest).reason if (request.raw_body or b"").strip() else None
+    view, done = analytics.request_refresh(_actor(), reason=reason)
+    return json_response(view, status=201 if done else 202)
+
+
+@admin_route("/v1/admin/analytics/refreshes/latest", "GET")
+def latest_refresh() -> Response:
+    return json_response(analytics.current_refresh())
+
+
+@admin_route("/v1/admin/analytics/kpis", "GET")
+def analytics_kpis() -> Response:
+    """The KPIs of the latest refresh (a snapshot: no query per request), with their data_as_of."""
+    return json_response(analytics.latest_kpis())

@@ -19,6 +19,7 @@ from ...store.ledger import entries_page
 from ...store.members import get_member, member_id_for_phone, points_state
 from ...store.models import Member
 from ...store.parameters import load_rules
+from ..analytics import member_analytics
 from ..common import phone_or_error
 
 
@@ -48,7 +49,9 @@ def find_members(*, phone: str | None, member_id: str | None) -> dict[str, Any]:
 
 
 def member_profile(member_id: str) -> dict[str, Any]:
-    return operator_view(member_or_404(member_id), load_rules())
+    """The member, with their scores, value segment and lifecycle stage in the latest analytics
+    build (`analytics`, null before the first or when the member is not in it)."""
+    return operator_view(member_or_404(member_id), load_rules()) | {"analytics": member_analytics(member_id)}
 
 
 def member_ledger(member_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
