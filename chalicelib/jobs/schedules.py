@@ -25,5 +25,8 @@ SCHEDULES: dict[str, Schedule] = {
     "release-pending-points": Schedule("cron(10 16 * * ? *)", "makes purchase points held for a return window available on their release day"),
     "membership-plans": Schedule("cron(10 16 * * ? *)", "ends paid membership plans whose period is over; reminds members before the end"),
     "reconcile": Schedule("cron(30 20 * * ? *)", "read-only: every member's points ledger and wallet add up to their balances; reports drift"),
+    "segment-tags": Schedule(
+        "cron(30 21 * * ? *)", "bulk tag changes over a segment's audience: operators start them, their units ride the jobs queue"
+    ),
     "analytics-refresh": Schedule("cron(0 21 * * ? *)", "exports the table; builds member_facts (RFM, value, lifecycle) and the KPIs; daily figures"),
 }

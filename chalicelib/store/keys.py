@@ -48,6 +48,9 @@
 | PLANPAY#<payment_id> | PLANPAY              | PlanPaymentRecord | idempotent till purchase of a plan per payment id |
 | MEMBER#<member_id>   | PLANKEY#<key>        | PlanPaymentRecord | idempotent wallet purchase of a plan per Idempotency-Key |
 | ANALYTICS            | REFRESH              | AnalyticsRefresh | the analytics refresh running or last done: one at a time (conditional put) |
+| SEGMENTS             | SEGMENT#<segment_id> | Segment       | the saved segments, one query (store/segments.py) |
+| SEGMENT#<segment_id> | TAGCHANGE#<run_id>   | SegmentTagChange | a bulk tag change over the segment's audience   |
+| MEMBER#<member_id>   | SEGTAGS#<run_id>     | SegmentTagApplied | the member's share of a bulk tag change done, once (TTL) |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -370,3 +373,24 @@ def plan_end_bucket(day: str, shard: int) -> str:
 # Analytics (store/analytics_refreshes.py): one item for the refresh running or last done.
 ANALYTICS_PK = "ANALYTICS"
 REFRESH_SK = "REFRESH"
+
+
+# Segments (store/segments.py): the definitions in one partition, a bulk tag change under its segment.
+SEGMENTS_PK = "SEGMENTS"
+SEGMENT_PREFIX = "SEGMENT#"
+
+
+def segment_sk(segment_id: str) -> str:
+    return f"{SEGMENT_PREFIX}{segment_id}"
+
+
+def segment_pk(segment_id: str) -> str:
+    return f"{SEGMENT_PREFIX}{segment_id}"
+
+
+def tag_change_sk(run_id: str) -> str:
+    return f"TAGCHANGE#{run_id}"
+
+
+def tag_applied_sk(run_id: str) -> str:
+    return f"SEGTAGS#{run_id}"
