@@ -27,6 +27,13 @@ BUSINESS_METRICS = {
     "Purchases and redemptions": ("Purchases", "Redemptions", "RedemptionsRejected"),
     "Messages": ("MessagesSent", "MessagesFailed"),
 }
+# The day's business figures, emitted once a day by the analytics refresh (usecases/analytics.py
+# daily_figures) when it completes: a daily period shows one point per day.
+ANALYTICS_FIGURES = {
+    "Members (daily analytics: active, new in 7 days)": ("ActiveMembers", "NewMembers"),
+    "Points liability (daily analytics)": ("PointsLiability",),
+    "Redemption and repeat-purchase rates, % (daily analytics)": ("RedemptionRatePercent", "RepeatPurchaseRatePercent"),
+}
 # Emitted per job unit (observability.count_for_job): one more dimension, the job.
 JOB_METRICS = {
     "Jobs: points moved (expire-points: points expired)": "JobPointsMoved",
@@ -336,6 +343,10 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard | None, dict[str, cw.Alarm]
             width=width,
         ),
         cw.GraphWidget(title="Ledger drift (members)", left=[ledger_drift], width=width),
+        *[
+            cw.GraphWidget(title=title, left=[business_metric(m, ONE_DAY, m).with_(statistic="Maximum") for m in metrics], width=width)
+            for title, metrics in ANALYTICS_FIGURES.items()
+        ],
         cw.AlarmStatusWidget(title="Alarms", alarms=list(alarms.values()), width=width),
     )
     return dashboard, alarms

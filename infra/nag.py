@@ -43,6 +43,23 @@ def suppress(stack: HuiyuanStack) -> None:
                 "(product-codes/<batch_id>.csv) the function writes and pre-signs a download of; no other bucket or prefix.",
             )
 
+    table = stack.get_logical_id(stack.table.node.default_child)  # type: ignore[arg-type]  # the table's CfnTable
+    bucket = stack.get_logical_id(stack.analytics.bucket.node.default_child)  # type: ignore[arg-type]  # the bucket's CfnBucket
+    glue_tables = f"arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{stack.analytics.database_name}/*"
+    analytics_wildcards = {
+        f"Resource::<{table}.Arn>/export/*": "The table's exports (DescribeExport): each refresh starts a new export whose id DynamoDB makes.",
+        **{
+            f"Resource::<{bucket}.Arn>/{prefix}*": f"Objects under {prefix} of the analytics bucket only: each refresh writes new ones "
+            "(the export, member_facts, KPI snapshots, Athena results, audiences), named by its export id."
+            for prefix in ("exports/", "derived/", "kpis/", "athena-results/", "audiences/")
+        },
+        f"Resource::{glue_tables}": "Tables of the analytics Glue database only: each refresh creates the export's and member_facts' tables.",
+    }
+    for logical_id, role in stack.roles.items():
+        if stack.analytics.bucket_arn_granted(logical_id):
+            for applies_to, reason in analytics_wildcards.items():
+                acknowledge(role, f"AwsSolutions-IAM5[{applies_to}]", reason)
+
     if stack.stage.manage_api_gateway_account:
         acknowledge(
             stack.node.find_child("ApiGatewayLogsRole"),

@@ -32,7 +32,7 @@ from chalicelib.domain.errors import Forbidden, HuiyuanError, NotFound, Temporar
 from chalicelib.domain.rules import DEFAULT_RULES
 from chalicelib.store import table as table_definition
 
-from . import chalice_app, checkov_skips, firewall, monitoring, nag, web
+from . import analytics, chalice_app, checkov_skips, firewall, monitoring, nag, web
 from .chalice_app import FunctionInfo
 from .stages import SECRETS_MANAGER_REFERENCE, Stage
 
@@ -176,6 +176,8 @@ class HuiyuanStack(cdk.Stack):
         self.web = web.WebApp(self)  # the member web app and the API on one CloudFront origin (infra/web.py)
         self.exports = self._exports_bucket()  # after the web app: its access logs go to the web app's log bucket
         self._grant_exports()
+        self.analytics = analytics.Analytics(self)  # after the web app too (access logs)
+        self.analytics.grant()
         self.admin_invoke_policy = self._admin_invoke_policy()
         if stage.set_sms_spend_limit:
             self._sms_spend_limit()

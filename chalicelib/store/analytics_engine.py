@@ -155,10 +155,8 @@ class DuckDBEngine:
             connection.execute(macro)
         if export_files:
             files = ", ".join(f"'{p}'" for p in export_files)
-            connection.execute(
-                f"CREATE VIEW export_items AS SELECT \"Item\" AS item FROM read_json([{files}], format = 'newline_delimited', "
-                "columns = {'Item': 'JSON'}, compression = 'gzip')"
-            )
+            # One JSON object per line, not parsed into columns (read_json's typed read is ~30x slower here).
+            connection.execute(f"CREATE VIEW export_items AS SELECT json_extract(json, '$.Item') AS item FROM read_ndjson_objects([{files}])")
         else:
             connection.execute("CREATE VIEW export_items AS SELECT CAST(NULL AS JSON) AS item WHERE false")
         if facts_files is not None:

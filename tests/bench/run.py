@@ -24,7 +24,7 @@ from pathlib import Path
 import tests.conftest  # noqa: F401  (sets os.environ)
 from infra.stages import stage_environment
 
-from . import brand_cost, cost, earn_rules_cpu, jobs, load, purchase_time, soak, webapp
+from . import analytics, brand_cost, cost, earn_rules_cpu, jobs, load, purchase_time, soak, webapp
 from .capacity import USD_PER_MILLION_RRU, USD_PER_MILLION_WRU, usd_per_million
 from .coldstart import ColdStart, measure_cold_start
 from .markdown import markdown_table
@@ -659,6 +659,7 @@ def main(argv: list[str] | None = None) -> int:
         help="members in the table for the jobs benchmark, comma-separated (default 2000,20000)",
     )
     parser.add_argument("--skip-jobs", action="store_true", help="do not run the jobs benchmark")
+    parser.add_argument("--skip-analytics", action="store_true", help="do not run the analytics engine benchmark (tests/bench/analytics.py)")
     parser.add_argument("--skip-load", action="store_true", help="do not time the purchase path nor load the local stack")
     parser.add_argument("--cost-output", default=str(ROOT / "docs" / "cost.md"), help="what a brand pays ('' to skip; tests/bench/brand_cost.py)")
     load.add_arguments(parser)
@@ -731,6 +732,12 @@ def main(argv: list[str] | None = None) -> int:
         for note in jobs.findings(job_runs):
             print(f"- {note}")
         job_section = jobs.markdown(job_runs, as_of)
+    if not args.skip_analytics:
+        progress("the analytics engine: DuckDB over an export of 100,000 members, a real export of 20,000 (tests/bench/analytics.py)")
+        try:
+            job_section = [*(job_section or []), *analytics.markdown(analytics.measure(progress=progress))]
+        except Exception as exc:  # keep the rest of the report
+            job_section = [*(job_section or []), "## Analytics engine", "", f"Not measured: {type(exc).__name__}: {exc}", ""]
     per_million = purchase_cost(results, timing)
     if per_million is not None:
         parts = ", ".join(f"{line.component} {line.usd:.2f}" for line in per_million.lines if line.usd is not None)

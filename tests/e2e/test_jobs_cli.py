@@ -119,3 +119,27 @@ def test_given_an_unknown_job_then_the_runner_says_so_and_fails(stack):
     done = run_module("localstage.job", "no-such-job", "2026-01-01", "--state-dir", str(stack.state_dir), timeout=60)
     assert done.returncode == 1
     assert "unknown job" in done.stdout
+
+
+def test_given_purchases_when_the_analytics_job_runs_then_an_operator_reads_kpis_and_scores_as_of_its_export(stack):
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    phone = f"+86137{uuid.uuid4().int % 10**8:08d}"
+    token = _member(stack, phone)
+    member_id = _me(stack, token)["member_id"]
+    bought = requests.post(
+        stack.url("/v1/purchases"),
+        json={"order_id": f"ANA-{uuid.uuid4()}", "phone": phone, "amount": 12000, "currency": "CNY"},
+        headers={"x-api-key": "local-dev-key"},
+        timeout=10,
+    )
+    assert bought.status_code == 201
+
+    summary = _job(stack, "analytics-refresh", today)
+    assert summary["analytics"]["completed"] is True and summary["analytics"]["figures"]["ActiveMembers"] >= 1, summary
+    refresh = requests.get(stack.url("/v1/admin/analytics/refreshes/latest"), timeout=10).json()
+    kpis = requests.get(stack.url("/v1/admin/analytics/kpis"), timeout=10).json()
+    assert refresh["status"] == "completed" and kpis["data_as_of"] == refresh["data_as_of"]
+    assert kpis["members"]["total"] >= 1 and kpis["purchases"]["orders"] >= 1
+    scores = requests.get(stack.url(f"/v1/admin/members/{member_id}"), timeout=10).json()["analytics"]
+    assert scores["data_as_of"] == refresh["data_as_of"] and scores["orders_window"] == 1 and scores["lifecycle_stage"] == "active"
+    assert phone not in json.dumps(summary)

@@ -221,3 +221,13 @@ def test_duckdb_dialect_translates_two_spellings_only() -> None:
     assert sql.duckdb_dialect("CAST(x AS ARRAY(VARCHAR)) json_extract_scalar(item, '$.lots.M[\"2026-11\"].N')") == (
         "CAST(x AS VARCHAR[]) json_extract_scalar(item, '$.lots.M.\"2026-11\".N')"
     )
+
+
+def test_the_recent_frequent_big_spenders_are_high_value(tmp_path: Path) -> None:
+    items: list[dict[str, Any]] = []
+    for i in range(10):  # m<i>: i+1 orders of 100.00, the last 9-i days before AS_OF
+        items.append(ex.member(f"m{i}", date(2025, 1, 1)))
+        items += [ex.order(f"o{i}-{n}", f"m{i}", date(2026, 11, 21 + i) if n == 0 else date(2026, 6, 1), 10_000) for n in range(i + 1)]
+    rows = facts(tmp_path, items)
+    assert [rows[f"m{i}"]["value_segment"] for i in range(10)] == ["regular"] * 6 + ["high_value"] * 4
+    assert (rows["m9"]["r_score"], rows["m9"]["f_score"], rows["m9"]["m_score"]) == (5, 5, 5)
