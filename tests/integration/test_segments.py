@@ -192,3 +192,43 @@ def test_bulk_tags_through_the_job_cli_path_and_an_undeclared_tag_changes_nothin
     assert (progress["status"], progress["members_changed"]) == ("completed", 1)
     assert api.get(f"/v1/admin/members/{ids['a']}").json()["operator_tags"] == ["staff", "vip"]
     assert api.get(f"/v1/admin/members/{ids['b']}").json()["operator_tags"] == []
+
+
+def test_a_worker_that_crashes_mid_part_is_redelivered_and_changes_and_audits_each_member_once(api: ApiClient, members: Members) -> None:
+    from botocore.awsrequest import AWSResponse
+
+    from chalicelib.store.models import BaseItem
+    from chalicelib.store.unit_of_work import connection
+
+    ids = shop(api, members)
+    refresh(api)
+    segment = api.post("/v1/admin/segments", BOUGHT_RECENTLY).json()
+    change = api.post(f"/v1/admin/segments/{segment['segment_id']}/tags", {"add": ["staff"], "reason": "门店员工名单"}).json()
+
+    # The second member's transaction fails as a crash would (an error no retry absorbs): the first
+    # member is done, the unit fails, SQS delivers it again.
+    calls = [0]
+
+    def crash_on_the_second_member(**_: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == 2:
+            return AWSResponse("http://injected", 400, {}, None), {"Error": {"Code": "ValidationException", "Message": "injected crash"}}
+        return None
+
+    clients = {id(c): c for c in [connection().client, *(m._get_connection().connection.client for m in [BaseItem, *BaseItem.__subclasses__()])]}
+    for client in clients.values():
+        client.meta.events.register("before-call.dynamodb.TransactWriteItems", crash_on_the_second_member, unique_id="crash")
+    try:
+        summary = run("segment-tags", None, False)
+    finally:
+        for client in clients.values():
+            client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="crash")
+    assert summary["dead_lettered"] == 0 and calls[0] >= 3, (summary, calls)
+
+    progress = api.get(f"/v1/admin/segments/{segment['segment_id']}/tags/{change['run_id']}").json()
+    # The delivery that completed found the first member done already: counted apart, not changed again.
+    assert (progress["status"], progress["members_changed"], progress["members_skipped"]) == ("completed", 1, {"already_done": 1}), progress
+    for who in ("a", "b"):
+        assert api.get(f"/v1/admin/members/{ids[who]}").json()["operator_tags"] == sorted({"staff", "vip"} if who == "a" else {"staff"})
+        audit = [e for e in api.get(f"/v1/admin/audit?member_id={ids[who]}").json()["items"] if (e["ref"] or "").startswith("segment:")]
+        assert len(audit) == 1, audit
