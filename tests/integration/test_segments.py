@@ -112,6 +112,8 @@ def test_an_empty_segment_is_size_0_not_an_error_and_its_audience_is_empty(api: 
     preview = api.post(f"/v1/admin/segments/{gold.json()['segment_id']}/preview").json()
     assert (preview["size"], preview["empty"], preview["sample"]) == (0, True, [])
     assert audience_members(gold.json()["segment_id"]) == []
+    tagged = api.post(f"/v1/admin/segments/{gold.json()['segment_id']}/tags", {"add": ["vip"], "reason": "nobody"})
+    assert tagged.status == 202 and (tagged.json()["members"], tagged.json()["status"]) == (0, "completed"), tagged.text
 
 
 @pytest.mark.parametrize(
