@@ -15,6 +15,7 @@ from chalicelib.api.routes import (
     product_codes,
     profile,
     public,
+    segments,
     surveys,
     wallet,
 )
@@ -36,4 +37,5 @@ app.register_blueprint(product_codes.bp)
 app.register_blueprint(surveys.bp)
 app.register_blueprint(admin.bp)
 app.register_blueprint(campaigns.bp)
+app.register_blueprint(segments.bp)
 app.register_blueprint(jobs.bp)

@@ -27,5 +27,8 @@ SCHEDULES: dict[str, Schedule] = {
     "survey-invitations": Schedule("cron(30 19 * * ? *)", "invites the audience of each open segment survey again (idempotent)"),
     "campaigns": Schedule("cron(0/5 * * * ? *)", "starts the campaigns whose send_at has come; their units go through the jobs queue"),
     "reconcile": Schedule("cron(30 20 * * ? *)", "read-only: every member's points ledger and wallet add up to their balances; reports drift"),
+    "segment-tags": Schedule(
+        "cron(30 21 * * ? *)", "bulk tag changes over a segment's audience: operators start them, their units ride the jobs queue"
+    ),
     "analytics-refresh": Schedule("cron(0 21 * * ? *)", "exports the table; builds member_facts (RFM, value, lifecycle) and the KPIs; daily figures"),
 }

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         tier_review,
     )
     from ..usecases.member_changes import JobContext, MemberResult
+    from ..usecases.operations import segments
     from . import member_units
 else:
     # What the jobs do is loaded when a job runs, not with every function of the app.
@@ -63,6 +64,7 @@ else:
     surveys = lazy_module("chalicelib.usecases.surveys")
     tier_review = lazy_module("chalicelib.usecases.tier_review")
     member_units = lazy_module("chalicelib.jobs.member_units")
+    segments = lazy_module("chalicelib.usecases.operations.segments")
 
 Unit = dict[str, Any]
 
@@ -426,6 +428,23 @@ def _analytics_metrics(tally: Counter[str]) -> dict[str, int]:
     return {k.removeprefix("figure."): v for k, v in tally.items() if k.startswith("figure.")}
 
 
+# --- segment-tags ----------------------------------------------------------------------
+# An operator's bulk tag change (POST /v1/admin/segments/{id}/tags) is a run of this job with one
+# `tags` unit per part of the segment's audience, queued by usecases/operations/segments.py. The
+# schedule plans nothing of its own: its runs (and `make job JOB=segment-tags`) see the queue drained.
+
+
+def _segment_tags_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+    return []
+
+
+def _tags(unit: Unit, ctx: JobContext) -> Done:
+    """Every member of one audience part, each once however often the unit is delivered."""
+    if ctx.dry_run:
+        return Done()
+    return Done(tally=segments.apply_tags_to_part(unit))
+
+
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
@@ -497,6 +516,12 @@ JOBS: dict[str, JobSpec] = {
             time(3, 30),
             _invitation_units,
             lambda: {"invite": _invite},
+        ),
+        JobSpec(
+            "segment-tags",
+            time(5, 30),
+            _segment_tags_units,
+            lambda: {"tags": _tags},
         ),
         JobSpec(
             "analytics-refresh",

@@ -51,10 +51,11 @@ def new_run_id(now: datetime) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
 
 
-def start_units(job: str, as_of: str, units: list[dict[str, Any]], *, now: datetime) -> str:
-    """Record a run of `job` with `units` planned and queue them (each with the run's fields);
-    returns the run id."""
-    run_id = new_run_id(now)
+def start_units(job: str, as_of: str, units: list[dict[str, Any]], *, now: datetime, run_id: str | None = None) -> str:
+    """Record a run of `job` (under `run_id`, or a new one) with `units` planned and queue them
+    (each with the run's fields); returns the run id. A use case's own fan-out (a segment
+    survey's invitations, a segment's bulk tag change)."""
+    run_id = run_id or new_run_id(now)
     job_runs.start_run(job, as_of, run_id, dry_run=False, units_planned=len(units), now=now)
     enqueue([{**unit, "job": job, "as_of": as_of, "dry_run": False, "run_id": run_id} for unit in units])
     return run_id

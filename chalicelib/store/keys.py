@@ -56,6 +56,9 @@
 | CAMPAIGNDUE          | <send_at>#<campaign_id> | CampaignDue | campaigns waiting to start, by when (one query) |
 | MEMBER#<member_id>   | CAMPAIGN#<campaign_id> | CampaignDelivery | what a member got from a campaign, once (conditional put) |
 | ANALYTICS            | REFRESH              | AnalyticsRefresh | the analytics refresh running or last done: one at a time (conditional put) |
+| SEGMENTS             | SEGMENT#<segment_id> | Segment       | the saved segments, one query (store/segments.py) |
+| SEGMENT#<segment_id> | TAGCHANGE#<run_id>   | SegmentTagChange | a bulk tag change over the segment's audience   |
+| MEMBER#<member_id>   | SEGTAGS#<run_id>     | SegmentTagApplied | the member's share of a bulk tag change done, once (TTL) |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -434,3 +437,24 @@ def campaign_delivery_sk(campaign_id: str) -> str:
 # Analytics (store/analytics_refreshes.py): one item for the refresh running or last done.
 ANALYTICS_PK = "ANALYTICS"
 REFRESH_SK = "REFRESH"
+
+
+# Segments (store/segments.py): the definitions in one partition, a bulk tag change under its segment.
+SEGMENTS_PK = "SEGMENTS"
+SEGMENT_PREFIX = "SEGMENT#"
+
+
+def segment_sk(segment_id: str) -> str:
+    return f"{SEGMENT_PREFIX}{segment_id}"
+
+
+def segment_pk(segment_id: str) -> str:
+    return f"{SEGMENT_PREFIX}{segment_id}"
+
+
+def tag_change_sk(run_id: str) -> str:
+    return f"TAGCHANGE#{run_id}"
+
+
+def tag_applied_sk(run_id: str) -> str:
+    return f"SEGTAGS#{run_id}"

@@ -26,6 +26,7 @@ from ..store.models_admin import AnalyticsRefresh
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from .audit import Change, add_audit
+from .operations import segments
 
 # A refresh still "running" after this long is taken to have died (a crashed worker): another may start.
 STALE_AFTER = timedelta(hours=6)
@@ -106,6 +107,7 @@ def advance_refresh(*, wait_seconds: float, refresh_id: str | None = None) -> Pr
         analytics_refreshes.finish(refresh.refresh_id, "failed", utcnow(), failure=f"the build failed: {type(exc).__name__}")
         return Progress(refresh.refresh_id, "failed", {})
     analytics_refreshes.finish(refresh.refresh_id, "completed", utcnow())
+    segments.write_every_audience()  # every saved segment's members in the new build (docs/analytics.md)
     logger.info("analytics refresh completed", extra={"refresh_id": refresh.refresh_id, "data_as_of": kpis["data_as_of"]})
     return Progress(refresh.refresh_id, "completed", daily_figures(kpis))
 

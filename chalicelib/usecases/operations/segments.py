@@ -1,0 +1,379 @@
+"""Segments (docs/analytics.md): operators save a definition (domain/segments.py), see its size and a
+sample, and materialise its members as an audience (store/audiences.py) that campaigns, surveys and
+bulk tag changes read. Who is in a segment is always computed by the analytics engine over the
+latest build of member_facts, never by reading the live table.
+
+Saving a segment writes its audience at once when a build exists; every analytics refresh writes
+every saved segment's audience again (`write_every_audience`, called when a refresh completes).
+Before the first refresh there is nothing to count: preview, audiences and bulk tags answer
+409 analytics_not_ready, while the definition itself can be saved.
+
+A bulk tag change (`start_tag_change`) is a run of the `segment-tags` job: one unit per part of
+the segment's latest audience on the jobs queue, each member changed in its own unit of work
+with its audit entry and a marker put only if absent (store/segments.mark_tags_applied), so a
+redelivered unit changes and audits nobody twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from ...domain.clock import iso, today_in, utcnow
+from ...domain.errors import InvalidState, NotFound
+from ...domain.membership import is_closed
+from ...domain.segments import Compiled, SegmentDefinition, check_against_rules, compile_segment
+from ...domain.tags import changed_tags
+from ...observability import logger
+from ...store import analytics_engine, audiences, job_queue, job_runs
+from ...store import segments as stored
+from ...store.analytics_engine import Snapshot
+from ...store.audiences import Manifest
+from ...store.members import get_member, operator_tags_update
+from ...store.models_segments import Segment
+from ...store.parameters import load_rules
+from ...store.unit_of_work import Cancelled, UnitOfWork, run
+from ..audit import Change, add_audit
+
+TAGS_JOB, TAGS_UNIT = "segment-tags", "tags"
+
+
+class SegmentNotReady(InvalidState):
+    """Nothing to count yet: no analytics refresh has completed."""
+
+    code, title = "analytics_not_ready", "No analytics refresh has completed yet"
+
+
+def _not_ready() -> SegmentNotReady:
+    return SegmentNotReady("Segments are counted from the analytics build: run a refresh first (POST /v1/admin/analytics/refreshes)")
+
+
+def _segment_or_404(segment_id: str) -> Segment:
+    found = stored.segment(segment_id)
+    if found is None:
+        raise NotFound(f"No segment {segment_id}")
+    return found
+
+
+def definition_of(segment: Segment) -> SegmentDefinition:
+    return SegmentDefinition.model_validate_json(segment.definition)
+
+
+def audience_view(manifest: Manifest | None) -> dict[str, Any] | None:
+    if manifest is None:
+        return None
+    return {
+        "audience_id": manifest.audience_id,
+        "size": manifest.count,
+        "parts": len(manifest.parts),
+        "data_as_of": iso(manifest.data_as_of),
+        "computed_at": iso(manifest.computed_at),
+    }
+
+
+def segment_view(segment: Segment, manifest: Manifest | None = None, *, with_audience: bool = True) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "segment_id": segment.segment_id,
+        "name": segment.name,
+        "definition": definition_of(segment).model_dump(mode="json", exclude_defaults=True),
+        "version": int(segment.version),
+        "created_at": iso(segment.created_at),
+        "created_by": segment.created_by,
+        "updated_at": iso(segment.updated_at),
+        "updated_by": segment.updated_by,
+    }
+    if with_audience:
+        view["audience"] = audience_view(manifest if manifest is not None else audiences.latest(segment.segment_id))
+    return view
+
+
+def _definition_json(definition: SegmentDefinition) -> str:
+    return definition.model_dump_json(exclude_defaults=True)
+
+
+def create_segment(name: str, definition: SegmentDefinition, actor: str) -> dict[str, Any]:
+    """Save (audited `segment.create`), then write its audience if a build exists."""
+    rules = load_rules()
+    check_against_rules(definition, rules)
+    text = _definition_json(definition)
+
+    def attempt(uow: UnitOfWork) -> Segment:
+        now = utcnow()
+        segment_id = stored.new_segment_id()
+        item = stored.add_segment(uow, segment_id, name, text, actor, now)
+        add_audit(
+            uow,
+            Change(
+                actor,
+                "segment.create",
+                "segment",
+                segment_id,
+                None,
+                {"name": name, "definition": definition.model_dump(mode="json", exclude_defaults=True)},
+            ),
+            rules,
+            now,
+        )
+        uow.commit()  # a failed condition: changed in between (or an id collision), read again
+        return item
+
+    segment = run(attempt)
+    logger.info("segment created", extra={"segment_id": segment.segment_id})
+    return segment_view(segment, _write_if_ready(segment))
+
+
+def update_segment(segment_id: str, name: str, definition: SegmentDefinition, actor: str) -> dict[str, Any]:
+    """Replace its name and definition (audited `segment.update`, before -> after), then write its
+    audience again if a build exists."""
+    rules = load_rules()
+    check_against_rules(definition, rules)
+    text = _definition_json(definition)
+
+    def attempt(uow: UnitOfWork) -> Segment:
+        now = utcnow()
+        current = _segment_or_404(segment_id)
+        stored.replace_segment(uow, current, name, text, actor, now)
+        before = {"name": current.name, "definition": definition_of(current).model_dump(mode="json", exclude_defaults=True)}
+        after = {"name": name, "definition": definition.model_dump(mode="json", exclude_defaults=True)}
+        add_audit(uow, Change(actor, "segment.update", "segment", segment_id, before, after), rules, now)
+        uow.commit()  # a failed condition: changed in between (or an id collision), read again
+        return current
+
+    run(attempt)
+    segment = _segment_or_404(segment_id)
+    return segment_view(segment, _write_if_ready(segment))
+
+
+def delete_segment(segment_id: str, actor: str, reason: str | None) -> dict[str, Any]:
+    """Delete the definition (audited `segment.delete`). Its audiences stay in the bucket for the
+    campaigns and surveys already sent to them."""
+    rules = load_rules()
+
+    def attempt(uow: UnitOfWork) -> Segment:
+        now = utcnow()
+        current = _segment_or_404(segment_id)
+        stored.remove_segment(uow, current)
+        before = {"name": current.name, "definition": definition_of(current).model_dump(mode="json", exclude_defaults=True)}
+        add_audit(uow, Change(actor, "segment.delete", "segment", segment_id, before, None, reason=reason), rules, now)
+        uow.commit()  # a failed condition: changed in between (or an id collision), read again
+        return current
+
+    segment = run(attempt)
+    return {**segment_view(segment, with_audience=False), "deleted": True}
+
+
+def get_segment(segment_id: str) -> dict[str, Any]:
+    return segment_view(_segment_or_404(segment_id))
+
+
+def list_segments(limit: int, cursor: str | None) -> dict[str, Any]:
+    page = stored.segments_page(limit, cursor)
+    return page.view(lambda s: segment_view(s, with_audience=False))
+
+
+# --- counting, with the analytics engine -----------------------------------------------------
+
+
+def _snapshot() -> Snapshot:
+    snapshot = analytics_engine.latest()
+    if snapshot is None:
+        raise _not_ready()
+    return snapshot
+
+
+def _compiled(segment: Segment, snapshot: Snapshot) -> Compiled:
+    return compile_segment(definition_of(segment), snapshot.as_of)
+
+
+def preview_segment(segment_id: str) -> dict[str, Any]:
+    """Its size and a sample of up to 20 members (ids and analytics only: no phone, no name) in the
+    latest build, with the time of the data: two queries of the engine, nothing written."""
+    segment = _segment_or_404(segment_id)
+    snapshot = _snapshot()
+    compiled = _compiled(segment, snapshot)
+    [counted] = analytics_engine.query(compiled.count_sql(), compiled.params, snapshot=snapshot)
+    size = int(counted["size"])
+    sample = analytics_engine.query(compiled.sample_sql(), compiled.params, snapshot=snapshot) if size else []
+    return {
+        "segment_id": segment_id,
+        "size": size,
+        "empty": size == 0,
+        "sample": [
+            {
+                "member_id": row["member_id"],
+                "tier": row["tier"],
+                "lifecycle_stage": row["lifecycle_stage"],
+                "value_segment": row["value_segment"],
+                "last_purchase_on": row["last_purchase_on"].isoformat() if row["last_purchase_on"] else None,
+            }
+            for row in sample
+        ],
+        "data_as_of": iso(snapshot.data_as_of),
+        "as_of": snapshot.as_of.isoformat(),
+    }
+
+
+def _write_audience(segment: Segment, snapshot: Snapshot) -> Manifest:
+    compiled = _compiled(segment, snapshot)
+    rows = analytics_engine.query(compiled.members_sql(), compiled.params, snapshot=snapshot)
+    manifest = audiences.write(segment.segment_id, (str(r["member_id"]) for r in rows), data_as_of=snapshot.data_as_of, computed_at=utcnow())
+    logger.info("segment audience written", extra={"segment_id": segment.segment_id, "audience_id": manifest.audience_id, "size": manifest.count})
+    return manifest
+
+
+def _write_if_ready(segment: Segment) -> Manifest | None:
+    snapshot = analytics_engine.latest()
+    return _write_audience(segment, snapshot) if snapshot is not None else None
+
+
+def write_audience(segment_id: str) -> dict[str, Any]:
+    """POST /v1/admin/segments/{id}/audiences: its members in the latest build, written now."""
+    segment = _segment_or_404(segment_id)
+    manifest = _write_audience(segment, _snapshot())
+    view = audience_view(manifest)
+    assert view is not None
+    return {"segment_id": segment_id, **view}
+
+
+def write_every_audience(snapshot: Snapshot | None = None) -> dict[str, int]:
+    """After a refresh: every saved segment's audience from the new build (the latest). A segment
+    that fails is logged and keeps its previous audience; the others are written. Never raises:
+    the refresh it follows has completed whatever happens here."""
+    written = failed = 0
+    try:
+        build = snapshot or analytics_engine.latest()
+        saved = list(stored.every_segment())
+    except Exception:
+        logger.exception("segment audiences not written")
+        return {"audiences_written": 0, "audiences_failed": 1}
+    if build is None:
+        return {"audiences_written": 0, "audiences_failed": 0}
+    for segment in saved:
+        try:
+            _write_audience(segment, build)
+            written += 1
+        except Exception:
+            logger.exception("segment audience not written", extra={"segment_id": segment.segment_id})
+            failed += 1
+    return {"audiences_written": written, "audiences_failed": failed}
+
+
+# --- bulk tags ------------------------------------------------------------------------------
+
+
+def start_tag_change(segment_id: str, add: list[str], remove: list[str], reason: str, actor: str) -> dict[str, Any]:
+    """Tags added and removed for every member of the segment's latest audience (written now if
+    the segment has none yet): recorded and audited (`segment.tags`), then one unit per audience
+    part on the jobs queue. 202 with the run id whose progress `tag_change_progress` reads."""
+    rules = load_rules()
+    changed_tags(rules, (), add, remove)  # 400 for an undeclared tag, before anything is written
+    segment = _segment_or_404(segment_id)
+    manifest = audiences.latest(segment_id) or _write_audience(segment, _snapshot())
+    now = utcnow()
+    as_of = today_in(rules.zone, now).isoformat()
+    run_id = job_queue.new_run_id(now)
+    change = stored.new_tag_change(segment_id, run_id, as_of, manifest.audience_id, manifest.count, len(manifest.parts), add, remove, actor, now)
+
+    def attempt(uow: UnitOfWork) -> None:
+        stored.add_tag_change(uow, change)
+        after = {"add": sorted(add), "remove": sorted(remove), "audience_id": manifest.audience_id, "members": manifest.count, "run_id": run_id}
+        add_audit(uow, Change(actor, "segment.tags", "segment", segment_id, None, after, reason=reason, ref=run_id), rules, now)
+        uow.commit()
+
+    run(attempt)
+    units = [
+        {
+            "kind": TAGS_UNIT,
+            "segment_id": segment_id,
+            "audience_id": manifest.audience_id,
+            "part": key,
+            "add": sorted(add),
+            "remove": sorted(remove),
+            "reason": reason,
+            "actor": actor,
+        }
+        for key in manifest.parts
+    ]
+    job_queue.start_units(TAGS_JOB, as_of, units, now=now, run_id=run_id)
+    logger.info("segment tag change started", extra={"segment_id": segment_id, "run_id": run_id, "members": manifest.count})
+    return tag_change_progress(segment_id, run_id)
+
+
+def tag_change_progress(segment_id: str, run_id: str) -> dict[str, Any]:
+    change = stored.tag_change(segment_id, run_id)
+    if change is None:
+        raise NotFound(f"No tag change {run_id} for segment {segment_id}")
+    record = job_runs.read_run(TAGS_JOB, change.as_of, run_id)
+    counters = record.counters
+    return {
+        "run_id": run_id,
+        "segment_id": segment_id,
+        "audience_id": change.audience_id,
+        "add": list(change.add),
+        "remove": list(change.remove),
+        "members": int(change.members),
+        "status": "completed" if record.units_done >= record.units_planned else "running",
+        "units": {"planned": record.units_planned, "done": record.units_done},
+        "members_changed": counters.get("affected", 0),
+        "members_unchanged": counters.get("unchanged", 0),
+        "members_skipped": {k.removeprefix("skipped."): v for k, v in sorted(counters.items()) if k.startswith("skipped.") and v},
+        "started_at": iso(change.created_at),
+        "started_by": change.actor,
+    }
+
+
+def tag_member_once(member_id: str, run_id: str, segment_id: str, add: list[str], remove: list[str], actor: str, reason: str) -> str:
+    """One member's share of a bulk change, once: the tags, the audit entry (`member.tags`, as the
+    single-member route writes it) and the marker in one unit of work. Returns what happened."""
+    rules = load_rules()
+
+    def done_before(cancelled: Cancelled) -> str | None:
+        return "already_done" if "applied" in cancelled.failed else None
+
+    def attempt(uow: UnitOfWork) -> str:
+        now = utcnow()
+        member = get_member(member_id)
+        if member is None or member.erased:
+            return "gone"
+        stored.mark_tags_applied(uow, member_id, run_id, now)
+        if is_closed(member.status):
+            outcome = "closed"  # a closed membership keeps the tags it had
+        else:
+            before = sorted(member.operator_tags or ())
+            after = sorted(changed_tags(rules, before, add, remove))
+            if after == before:
+                outcome = "unchanged"
+            else:
+                uow.update("member", member, operator_tags_update(frozenset(after)))
+                change = Change(
+                    actor,
+                    "member.tags",
+                    "member",
+                    member_id,
+                    {"operator_tags": before},
+                    {"operator_tags": after},
+                    reason=reason,
+                    member_id=member_id,
+                    ref=f"segment:{segment_id}:{run_id}",
+                )
+                add_audit(uow, change, rules, now)
+                outcome = "changed"
+        return uow.commit(explain=done_before) or outcome
+
+    return run(attempt)
+
+
+def apply_tags_to_part(unit: dict[str, Any]) -> Counter[str]:
+    """The work of one `segment-tags` unit: every member of one audience part."""
+    tally: Counter[str] = Counter()
+    member_ids = audiences.part(unit["part"])
+    for member_id in member_ids:
+        tally["examined"] += 1
+        outcome = tag_member_once(member_id, unit["run_id"], unit["segment_id"], unit["add"], unit["remove"], unit["actor"], unit["reason"])
+        if outcome == "changed":
+            tally["affected"] += 1
+        elif outcome == "unchanged":
+            tally["unchanged"] += 1
+        else:
+            tally[f"skipped.{outcome}"] += 1
+    return tally
