@@ -167,3 +167,24 @@ def test_given_bad_stamp_cards_then_the_rules_are_refused_and_nothing_changes(ap
     ok = api.request("PUT", "/v1/admin/rules", json_body={"rules": {**before, "stamp_cards": [CARD]}, "reason": "café card"})
     assert ok.status == 200, ok.text
     assert SUITE_RULES.stamp_cards == ()
+
+
+def test_given_a_member_with_stamps_then_the_operator_member_view_shows_their_cards_and_a_retired_card_too(aws, api, members):
+    espresso = {**CARD, "id": "espresso-card", "name": "Espresso card", "categories": ["espresso"], "stamps_needed": 5}
+    set_rules(aws, stamp_cards=[CARD, espresso])
+    _, member_id = _member(members)
+    assert _buy(api, "op-view-1", member_id, [_coffee(3), {"sku": "e1", "category": "espresso", "quantity": 2, "amount": 2_000}]).status == 201
+
+    seen = api.get(f"/v1/admin/members/{member_id}").json()
+    assert seen["stamp_cards"] == [
+        {"card_id": "coffee-card", "name": "Tenth coffee free", "stamps": 3, "stamps_needed": 10, "reward_id": "coffee"},
+        {"card_id": "espresso-card", "name": "Espresso card", "stamps": 2, "stamps_needed": 5, "reward_id": "coffee"},
+    ]
+    assert seen["retired_stamp_cards"] == []
+
+    set_rules(aws, stamp_cards=[CARD])  # the espresso card leaves the program; the member's stamps stay
+    seen = api.get(f"/v1/admin/members/{member_id}").json()
+    assert [c["card_id"] for c in seen["stamp_cards"]] == ["coffee-card"]
+    assert seen["retired_stamp_cards"] == [{"card_id": "espresso-card", "stamps": 2}]
+    found = api.get(f"/v1/admin/members?member_id={member_id}").json()["items"][0]
+    assert (found["stamp_cards"], found["retired_stamp_cards"]) == (seen["stamp_cards"], seen["retired_stamp_cards"])
