@@ -93,7 +93,8 @@ export interface LedgerEntry {
     | "plan_started"
     | "plan_renewed"
     | "plan_lapsed"
-    | "plan_refunded";
+    | "plan_refunded"
+    | "plan_ended";
   points: number;
   pending?: number;
   balance_after: number;

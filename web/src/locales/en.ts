@@ -143,6 +143,7 @@ export const en: Messages = {
   "ledger.plan_renewed": "Paid membership renewed",
   "ledger.plan_lapsed": "Paid membership ended",
   "ledger.plan_refunded": "Paid membership refunded",
+  "ledger.plan_ended": "Paid membership ended with the account",
   "ledger.adjust": "Correction by support",
   "ledger.adjust_closure": "Balance forfeited: membership closed",
   "ledger.action": "Points for a review or another action",
