@@ -38,6 +38,7 @@
 | MEMBER#<member_id>   | FEEDBACKKEY#<key>    | FeedbackKey   | idempotent feedback per client Idempotency-Key   |
 | FEEDBACKQ#<status>   | <feedback_id>        | FeedbackQueueEntry | operators' feedback queue (open / answered) |
 | ACTION#<store_id>#<event_id> | ACTION       | ActionEvent   | idempotent action report per store and event id (points for a review...) |
+| MEMBER#<member_id>   | ACTIONREF#<store_id>#<event_id> | ActionRef | the member's reported actions, found for their data export without a scan |
 | EARNBUDGET#<rule_id> | SHARD#<n>            | BudgetShard   | points an earn rule's budget gave, one shard of it (no hot key) |
 | PCBATCH#<batch_id>   | BATCH                | ProductCodeBatch | a batch of scan-to-earn codes: product, points, status |
 | PCBATCH#<batch_id>#<shard> | REDEEMED       | ProductCodeRedemptions | one shard of a batch's redemption count (no hot item) |
@@ -308,6 +309,10 @@ ACTION_SK = "ACTION"
 
 def action_pk(store_id: str, event_id: str) -> str:
     return f"ACTION#{store_id}#{event_id}"
+
+
+def action_ref_sk(store_id: str, event_id: str) -> str:
+    return f"ACTIONREF#{store_id}#{event_id}"
 
 
 # --- earn-rule budgets (store/earn_budgets.py) -------------------------------------------------

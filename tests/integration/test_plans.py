@@ -4,6 +4,7 @@ ends plans and reminds members; replays, conflicts and bad input."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -546,3 +547,20 @@ def test_given_a_wallet_paid_plan_past_its_window_and_an_empty_wallet_then_closi
     assert close_me(api, token).status == 200
     assert plan_entries(member_id)[-1] == ("plan_ended", 0, bought["membership_id"])
     assert stored_member(member_id).plan is None
+
+
+def test_given_plan_purchases_and_a_refund_then_the_members_data_export_holds_them_without_a_scan(api, members, plans):
+    token, member_id = member(members)
+    _, other_id = member(members)
+    sold = till(api, "PAY-1", member_id).json()
+    renewed = till(api, "PAY-2", member_id).json()
+    assert till_refund(api, renewed["membership_id"], "RF-1").status == 201
+    till(api, "PAY-3", other_id)
+
+    data = api.get("/v1/me/export", headers=bearer(token)).json()
+
+    rows = {r["membership_id"]: r for r in data["plan_memberships"]}
+    assert set(rows) == {sold["membership_id"], renewed["membership_id"]}
+    assert (rows[sold["membership_id"]]["fee"], rows[sold["membership_id"]]["paid_by"], rows[sold["membership_id"]]["refund"]) == (9900, "till", None)
+    assert rows[renewed["membership_id"]]["status"] == "refunded" and rows[renewed["membership_id"]]["refund"]["refund_id"] == "RF-1"
+    assert "fingerprint" not in json.dumps(data) and "MEMBERSHIP#" not in json.dumps(data)
