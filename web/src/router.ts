@@ -17,6 +17,7 @@ export const routes = [
   { path: "/profile", component: () => import("./pages/Profile.vue"), meta: { member: true } },
   { path: "/referral", component: () => import("./pages/Referral.vue"), meta: { member: true } },
   { path: "/feedback", component: () => import("./pages/Feedback.vue"), meta: { member: true } },
+  { path: "/scan", component: () => import("./pages/Scan.vue"), meta: { member: true } },
   { path: "/:unknown(.*)*", component: () => import("./pages/NotFound.vue") },
 ];
 

@@ -11,6 +11,7 @@ import type {
   LedgerEntry,
   Member,
   Page,
+  ProductCodeScan,
   Program,
   Redemption,
   Reward,
@@ -72,3 +73,6 @@ export const sendFeedback = (body: { category: FeedbackCategory; text: string; o
 // The daily check-in (签到): once a program-time day; a second one answers the first (nothing twice).
 export const checkInState = () => request<CheckInState>("/v1/me/check-ins");
 export const checkIn = () => request<CheckInResult>("/v1/me/check-ins", { method: "POST", body: {} });
+
+// Scan-to-earn (一物一码): a code printed on a product; the same code again answers the first (200).
+export const scanProductCode = (code: string) => request<ProductCodeScan>("/v1/me/product-codes", { method: "POST", body: { code } });

@@ -214,3 +214,14 @@ export interface CheckInResult {
   next_streak_bonus: NextStreakBonus | null;
   checked_in_at: string;
 }
+
+/** POST /v1/me/product-codes: what a scanned (or typed) product code earned. */
+export interface ProductCodeScan {
+  points_earned: number;
+  balance: number;
+  sku: string;
+  name: string;
+  batch_id: string;
+  entry_id: string;
+  redeemed_at: string;
+}
