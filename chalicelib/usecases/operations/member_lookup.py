@@ -19,7 +19,7 @@ from ...store.ledger import entries_page
 from ...store.members import get_member, member_id_for_phone, points_state, stamp_counts
 from ...store.models import Member
 from ...store.parameters import load_rules
-from ..common import phone_or_error
+from ..common import phone_or_error, stamps_pending_view
 
 
 def member_or_404(member_id: str) -> Member:
@@ -38,6 +38,7 @@ def operator_view(member: Member, rules: ProgramRules) -> dict[str, Any]:
     view = operator_member_view(member, expiring_summary(state, rules.points_validity_months), tier, progress, today)
     counts = stamp_counts(member)
     view["stamp_cards"] = stamp_cards_view(rules, counts)
+    view["stamps_pending"] = stamps_pending_view(member)
     # Stamps on a card the rules no longer list stay on the member (the card may come back): an
     # operator answering "where did my stamps go" sees them.
     listed = {card.id for card in rules.stamp_cards}
