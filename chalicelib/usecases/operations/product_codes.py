@@ -118,14 +118,15 @@ def generate_batch(request: ProductCodeBatchRequest, actor: str, idempotency_key
     another request under the key is 409 idempotency_conflict; never a second batch."""
     rules = load_rules()
     now = utcnow()
-    if request.expires_on is not None and request.expires_on < today_in(rules.zone, now):
-        raise ValidationFailed.single("expires_on", "must be today or later (program time zone)")
     digest = fingerprint(request.model_dump(mode="json"))
     write_token = new_write_token()
     if idempotency_key is not None:
+        # Before judging the request again: a retry the day after an expiry still finds its batch.
         earlier = stored.find_request(idempotency_key)
         if earlier is not None:
             return _replay_batch(earlier, digest, write_token)
+    if request.expires_on is not None and request.expires_on < today_in(rules.zone, now):
+        raise ValidationFailed.single("expires_on", "must be today or later (program time zone)")
     batch_id = new_batch_id(now)
     printed: list[str] = []
     seen: set[str] = set()
