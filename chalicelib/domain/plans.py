@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .rules import MembershipPlan, ProgramRules
 
 PlanEvent = Literal["plan_started", "plan_renewed", "plan_lapsed", "plan_refunded"]
-PLAN_LEDGER_KINDS: tuple[PlanEvent, ...] = ("plan_started", "plan_renewed", "plan_lapsed", "plan_refunded")
+PLAN_LEDGER_KINDS: tuple[str, ...] = ("plan_started", "plan_renewed", "plan_lapsed", "plan_refunded", "plan_ended")
 
 
 @dataclass(frozen=True)
@@ -173,3 +173,33 @@ def require_plan(rules: ProgramRules, plan_id: str) -> MembershipPlan:
     if plan is None:
         raise NotFound(f"No membership plan {plan_id}")
     return plan
+
+
+@dataclass(frozen=True)
+class ClosureEnding:
+    """What closing a membership does to the plan it holds: `entry` the 0-point ledger kind
+    (`plan_lapsed` for a period already over, else `plan_ended`) and `refund_due` who owes the
+    member the fee of the latest purchase (`till`: the store that sold it, within its window;
+    None: nobody)."""
+
+    entry: str
+    refund_due: str | None = None
+
+
+def ending_on_closure(held: PlanHolding, paid_by: str, purchased_on: date, window_days: int, refunded: bool, today: date) -> ClosureEnding:
+    """The plan ends with the membership (domain/membership.py: a closed member holds nothing).
+    Within the latest purchase's refund window its fee is owed back: a wallet-paid one must go
+    back to the wallet first (409 invalid_state: closure needs an empty wallet, and that refund
+    is the member's own move), a till-paid one is left for the till (`refund_due`). Outside the
+    window the plan ends without a refund, as if it had lapsed early."""
+    if not held.runs_on(today):
+        return ClosureEnding("plan_lapsed")  # over already; the job had not lapsed it yet
+    if refunded or today > refundable_until(purchased_on, window_days):
+        return ClosureEnding("plan_ended")
+    if paid_by == "wallet":
+        raise InvalidState(
+            f"The {held.name} plan paid from the wallet can still be refunded (until "
+            f"{refundable_until(purchased_on, window_days).isoformat()}): refund it to the wallet, then the wallet, "
+            "before the membership can close"
+        )
+    return ClosureEnding("plan_ended", refund_due="till")

@@ -151,3 +151,55 @@ def after_removal(kept: Mapping[str, Mapping[str, Any]], removal: Mapping[str, i
         card_id: {**dict(record), "lines": dict(record.get("lines") or {}), "removed": int(record.get("removed", 0)) + removal.get(card_id, 0)}
         for card_id, record in kept.items()
     }
+
+
+# --- stamps held with pending points (domain/pending.py) ---------------------------------------
+# A purchase whose points are held for a return window holds its stamps too, under the same
+# release day: {ISO day: {card_id: stamps}} on the member. They count toward no reward until the
+# day's points are released; a refund inside the window takes them from there first.
+
+PendingStamps = dict[str, dict[str, int]]
+
+
+def hold_stamps(pending: Mapping[str, Mapping[str, int]], day: str, earned: Sequence[CardStamps]) -> PendingStamps:
+    """The member's pending stamps once a purchase held until `day` adds `earned`."""
+    after = {d: {c: int(n) for c, n in cards.items()} for d, cards in pending.items()}
+    for stamps in earned:
+        if stamps.added:
+            on_day = after.setdefault(day, {})
+            on_day[stamps.card_id] = on_day.get(stamps.card_id, 0) + stamps.added
+    return after
+
+
+def take_pending_stamps(
+    pending: Mapping[str, Mapping[str, int]], day: str | None, removal: Mapping[str, int]
+) -> tuple[PendingStamps, dict[str, int]]:
+    """A refund's `removal` taken from the stamps still held for `day` first: the pending stamps
+    after it, and what is left to take off the member's cards (stamps already released)."""
+    after = {d: {c: int(n) for c, n in cards.items()} for d, cards in pending.items()}
+    rest: dict[str, int] = {}
+    held = after.get(day, {}) if day else {}
+    for card_id, n in removal.items():
+        taken = min(n, held.get(card_id, 0))
+        if taken:
+            held[card_id] -= taken
+        if n - taken:
+            rest[card_id] = n - taken
+    if day in after:
+        after[day] = {c: n for c, n in after[day].items() if n > 0}
+        if not after[day]:
+            del after[day]
+    return after, rest
+
+
+def due_stamps(pending: Mapping[str, Mapping[str, int]], through: str) -> tuple[list[CardStamps], PendingStamps]:
+    """The stamps of every day due by `through` (to add to the cards) and the pending stamps left."""
+    due: dict[str, int] = {}
+    left: PendingStamps = {}
+    for day, cards in pending.items():
+        if day <= through:
+            for card_id, n in cards.items():
+                due[card_id] = due.get(card_id, 0) + int(n)
+        else:
+            left[day] = {c: int(n) for c, n in cards.items()}
+    return [CardStamps(card_id, n, {}) for card_id, n in sorted(due.items()) if n], left

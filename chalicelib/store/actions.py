@@ -2,6 +2,8 @@
 
 - `ACTION#<store_id>#<event_id>` / `ACTION` (ActionEvent): a reported action's idempotency
   record (store/idempotency.py), put only if absent in the unit of work that awards its points.
+- `MEMBER#<member_id>` / `ACTIONREF#<store_id>#<event_id>` (ActionRef): put beside it, so the
+  member's data export finds their actions in their own partition.
 - On the member item: `action_counts` (the limits' counters) and `check_in` (the last daily
   check-in), written with the member's version-conditioned update in that same unit of work:
   a counter never runs past its limit, and a day never gets two check-ins, however many
@@ -17,8 +19,9 @@ from pynamodb.expressions.update import Action
 from . import keys
 from .members import as_dict
 from .models import Member, Recording
-from .models_engagement import ActionEvent
+from .models_engagement import ActionEvent, ActionRef
 from .reads import item_of, member_key, read_together
+from .unit_of_work import UnitOfWork
 
 
 def action_key(store_id: str, event_id: str) -> tuple[str, str]:
@@ -36,6 +39,11 @@ def new_action(store_id: str, event_id: str, facts: dict[str, Any], **recording:
     """The action's record (not yet written: `idempotency.put_record` puts it); `facts`: its
     `merchant_store`, `member_id`, `action_type` and `points`."""
     return ActionEvent.new(action_key(store_id, event_id), event_id=event_id, store_id=store_id, **facts, **recording)
+
+
+def add_action_ref(uow: UnitOfWork, member_id: str, store_id: str, event_id: str) -> None:
+    """The member-partition pointer to the action's record (part `action_ref`), in its unit of work."""
+    uow.put("action_ref", ActionRef(keys.member_pk(member_id), keys.action_ref_sk(store_id, event_id), store_id=store_id, event_id=event_id))
 
 
 def action_counts(member: Member) -> dict[str, dict[str, Any]]:

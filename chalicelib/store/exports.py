@@ -39,3 +39,8 @@ def download_url(key: str, expires_in: int) -> str:
     url = _s3().generate_presigned_url("get_object", Params={"Bucket": get_settings().exports_bucket, "Key": key}, ExpiresIn=expires_in)
     assert isinstance(url, str)
     return url
+
+
+def delete_file(key: str) -> None:
+    """Remove a file nobody should fetch (a batch that lost its Idempotency-Key to a twin)."""
+    _s3().delete_object(Bucket=get_settings().exports_bucket, Key=key)

@@ -38,11 +38,13 @@
 | MEMBER#<member_id>   | FEEDBACKKEY#<key>    | FeedbackKey   | idempotent feedback per client Idempotency-Key   |
 | FEEDBACKQ#<status>   | <feedback_id>        | FeedbackQueueEntry | operators' feedback queue (open / answered) |
 | ACTION#<store_id>#<event_id> | ACTION       | ActionEvent   | idempotent action report per store and event id (points for a review...) |
+| MEMBER#<member_id>   | ACTIONREF#<store_id>#<event_id> | ActionRef | the member's reported actions, found for their data export without a scan |
 | EARNBUDGET#<rule_id> | SHARD#<n>            | BudgetShard   | points an earn rule's budget gave, one shard of it (no hot key) |
 | PCBATCH#<batch_id>   | BATCH                | ProductCodeBatch | a batch of scan-to-earn codes: product, points, status |
 | PCBATCH#<batch_id>#<shard> | REDEEMED       | ProductCodeRedemptions | one shard of a batch's redemption count (no hot item) |
 | PCODE#<sha256>       | PCODE                | ProductCode   | one scan-to-earn code by its digest; who used it, once (conditional update) |
 | PCTRY#<member_id>    | <yyyy-mm-ddThh>      | ProductCodeAttempts | a member's failed code attempts in an hour (TTL) |
+| PCREQ#<sha256 of key> | REQUEST             | ProductCodeRequest | idempotent batch generation per operator Idempotency-Key |
 | MEMBERSHIP#<membership_id> | MEMBERSHIP     | PlanMembership | one purchase of a paid plan: its period, fee, how it was paid |
 | MEMBERSHIP#<membership_id> | REFUND         | PlanRefundRecord | the (one) refund of that purchase, idempotent per refund id |
 | PLANPAY#<payment_id> | PLANPAY              | PlanPaymentRecord | idempotent till purchase of a plan per payment id |
@@ -80,6 +82,7 @@ Shards spread one day's bucket over `index_shards` partitions (no hot key).
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from datetime import UTC, datetime
 
@@ -320,6 +323,10 @@ def action_pk(store_id: str, event_id: str) -> str:
     return f"ACTION#{store_id}#{event_id}"
 
 
+def action_ref_sk(store_id: str, event_id: str) -> str:
+    return f"ACTIONREF#{store_id}#{event_id}"
+
+
 # --- earn-rule budgets (store/earn_budgets.py) -------------------------------------------------
 
 
@@ -354,6 +361,14 @@ def product_code_pk(digest: str) -> str:
 
 def product_attempts_pk(member_id: str) -> str:
     return f"PCTRY#{member_id}"
+
+
+PRODUCT_REQUEST_SK = "REQUEST"
+
+
+def product_request_pk(idempotency_key: str) -> str:
+    """By the key's SHA-256: an operator's key may hold any printable character, `#` included."""
+    return f"PCREQ#{hashlib.sha256(idempotency_key.encode()).hexdigest()}"
 
 
 # Paid membership plans (usecases/plans.py, store/plans.py).

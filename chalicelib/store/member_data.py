@@ -12,6 +12,7 @@ from pynamodb.attributes import MapAttribute
 from . import keys
 from .members import as_dict
 from .models import BaseItem, Order
+from .models_engagement import ActionEvent, ActionRef
 from .orders import order_key
 
 # Keys, index keys, versions and secrets: the table's, never part of what a member is told.
@@ -48,6 +49,21 @@ def orders(order_ids: Iterable[str]) -> list[Order]:
     """The orders named (those that exist): one batch read."""
     wanted = [order_key(order_id) for order_id in order_ids]
     return list(Order.batch_get(wanted)) if wanted else []
+
+
+def actions(refs: Iterable[ActionRef]) -> list[ActionEvent]:
+    """The reported actions the member's ActionRef items point to: one batch read."""
+    wanted = [(keys.action_pk(ref.store_id, ref.event_id), keys.ACTION_SK) for ref in refs]
+    return list(ActionEvent.batch_get(wanted)) if wanted else []
+
+
+def plan_purchases(membership_ids: Iterable[str]) -> list[BaseItem]:
+    """The plan purchases the member's ledger names (`plan_*` entries' refs) and their refunds:
+    one batch read (a purchase and its refund share a partition)."""
+    wanted: list[tuple[str, str]] = []
+    for membership_id in membership_ids:
+        wanted += [(keys.membership_pk(membership_id), keys.MEMBERSHIP_SK), (keys.membership_pk(membership_id), keys.MEMBERSHIP_REFUND_SK)]
+    return list(BaseItem.batch_get(wanted)) if wanted else []
 
 
 def kind_of(item: BaseItem) -> str:

@@ -166,6 +166,18 @@ def stamp_counts(member: Member) -> dict[str, int]:
     return {card_id: int(n) for card_id, n in as_dict(member.stamp_cards).items()}
 
 
+def pending_stamps(member: Member) -> dict[str, dict[str, int]]:
+    """The stamps held with pending points, by release day (domain/stamps.py)."""
+    return {day: {card_id: int(n) for card_id, n in as_dict(cards).items()} for day, cards in as_dict(member.pending_stamps).items()}
+
+
+def pending_stamps_update(member: Member, held: dict[str, dict[str, int]]) -> list[Action]:
+    """Replace the pending stamps when they changed (under the member's version)."""
+    if held == pending_stamps(member):
+        return []
+    return [Member.pending_stamps.set(held)] if held else [Member.pending_stamps.remove()]
+
+
 def stamp_counts_update(member: Member, counts: dict[str, int]) -> list[Action]:
     """Replace the stamp counts when they changed (the member's version guards them, like the balance)."""
     if counts == stamp_counts(member):

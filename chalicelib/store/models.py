@@ -210,6 +210,8 @@ class Member(BaseItem, discriminator="Member"):
     earn_counters = MapAttribute[str, Any](null=True)
     # Stamp cards (domain/stamps.py): card id -> stamps on the card, only cards holding some.
     stamp_cards = MapAttribute[str, Any](null=True)
+    # Stamps held with pending points (domain/stamps.hold_stamps): ISO release day -> {card id: stamps}.
+    pending_stamps = MapAttribute[str, Any](null=True)
     version = VersionAttribute()
 
     by_phone = PhoneIndex()

@@ -99,3 +99,12 @@ class ActionEvent(Recorded, discriminator="ActionEvent"):
     member_id = UnicodeAttribute()
     action_type = UnicodeAttribute()
     points = NumberAttribute(default=0)
+
+
+class ActionRef(BaseItem, discriminator="ActionRef"):
+    """`MEMBER#<member_id>` / `ACTIONREF#<store_id>#<event_id>`: that the member's action lives
+    under `ACTION#<store_id>#<event_id>`, put with it: the data export finds the member's actions
+    in their own partition (an ActionEvent is keyed by the store's event id, not the member)."""
+
+    store_id = UnicodeAttribute()
+    event_id = UnicodeAttribute()

@@ -38,6 +38,8 @@ class PlanMembership(BaseItem, discriminator="PlanMembership"):
     previous_membership_id = UnicodeAttribute(null=True)
     status = UnicodeAttribute(default="paid")  # paid | refunded
     refunded_at = UTCDateTimeAttribute(null=True)
+    ended_at = UTCDateTimeAttribute(null=True)  # the membership closed while this period ran
+    refund_due = UnicodeAttribute(null=True)  # "till": closed within the refund window, the store owes the fee
     created_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 

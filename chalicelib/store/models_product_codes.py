@@ -7,7 +7,7 @@ from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 
-from .models import BaseItem
+from .models import BaseItem, Recorded
 
 
 class ProductCodeBatch(BaseItem, discriminator="ProductCodeBatch"):
@@ -55,3 +55,10 @@ class ProductCodeAttempts(BaseItem, discriminator="ProductCodeAttempts"):
     can never exceed it; a code that earns gives its attempt back in its own transaction."""
 
     failures = NumberAttribute(default=0)
+
+
+class ProductCodeRequest(Recorded, discriminator="ProductCodeRequest"):
+    """`PCREQ#<sha256 of the Idempotency-Key>` / `REQUEST`: an operator's request for a batch, put
+    (if absent) in the transaction that puts the batch, so one key never makes two batches."""
+
+    batch_id = UnicodeAttribute()

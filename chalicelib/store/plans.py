@@ -104,6 +104,13 @@ def mark_refunded(uow: UnitOfWork, membership: PlanMembership, now: datetime) ->
     )
 
 
+def mark_ended_on_closure(uow: UnitOfWork, membership: PlanMembership, now: datetime, refund_due: str | None) -> None:
+    """The membership closed while this purchase's period ran: when, and who owes the fee back
+    (None: nobody). Conditioned on its version and on not being refunded."""
+    actions = [PlanMembership.ended_at.set(now)] + ([PlanMembership.refund_due.set(refund_due)] if refund_due else [])
+    uow.update("membership", membership, actions, PlanMembership.status == "paid")
+
+
 def new_payment_record(key: tuple[str, str], *, recording: Recording, **fields: Any) -> PlanPaymentRecord:
     """The idempotency record of a purchase: membership_id, member_id, store_id."""
     return PlanPaymentRecord.new(key, **recording, **fields)

@@ -17,14 +17,14 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from pynamodb.exceptions import UpdateError
 
 from . import keys
 from .members import as_dict
-from .models import BaseItem, Member
-from .models_product_codes import ProductCode, ProductCodeAttempts, ProductCodeBatch, ProductCodeRedemptions
+from .models import BaseItem, Member, Recording
+from .models_product_codes import ProductCode, ProductCodeAttempts, ProductCodeBatch, ProductCodeRedemptions, ProductCodeRequest
 from .reads import item_of, member_key, read_together
 from .unit_of_work import UnitOfWork, error_code
 
@@ -179,3 +179,19 @@ def member_and_code(member_id: str, digest: str) -> tuple[Member | None, Product
     code_key = (keys.product_code_pk(digest), keys.PRODUCT_CODE_SK)
     found = read_together([member_key(member_id), code_key])
     return item_of(Member, found.get(member_key(member_id))), item_of(ProductCode, found.get(code_key))
+
+
+def request_key(idempotency_key: str) -> tuple[str, str]:
+    return keys.product_request_pk(idempotency_key), keys.PRODUCT_REQUEST_SK
+
+
+def find_request(idempotency_key: str) -> ProductCodeRequest | None:
+    """The batch an earlier request under this Idempotency-Key made (strongly consistent)."""
+    try:
+        return ProductCodeRequest.get(*request_key(idempotency_key), consistent_read=True)
+    except ProductCodeRequest.DoesNotExist:
+        return None
+
+
+def new_request(idempotency_key: str, batch_id: str, **recording: Unpack[Recording]) -> ProductCodeRequest:
+    return ProductCodeRequest.new(request_key(idempotency_key), batch_id=batch_id, **recording)

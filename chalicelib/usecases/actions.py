@@ -120,6 +120,7 @@ def record_action(request: ActionRequest, merchant: Merchant) -> Answer:
             now=now,
         )
         put_record(uow, "action", record)
+        store.add_action_ref(uow, member.member_id, store_id, request.event_id)
         return uow.commit(explain) or created(body)
 
     # Awards for one member in this process take turns (store/unit_of_work.run), as purchases do.

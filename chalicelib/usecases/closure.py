@@ -6,6 +6,12 @@ Closing is one version-checked write on the member: status `closed`,
 grace period nothing is erased and the phone stays held (nobody else can sign
 up with it), so an operator can restore the membership as it was.
 
+A paid plan the member holds ends in the same transaction (usecases/plans.plan_ending_on_closure,
+docs/plans.md): `plan_ended` on the ledger, the tier back to what it is without the plan, and,
+within the latest purchase's refund window, a till-paid fee noted as owed by the store
+(`refund_due`); a wallet-paid one still refundable must be refunded to the wallet first (409
+invalid_state), as the wallet must be empty. A restored membership does not get the plan back.
+
 Erasure (`erase_member`, which the `erase-closed` job calls for each member
 whose grace period has ended) then removes every personal datum the table
 holds about the member (store/closure.py), and keeps what accounting needs, by
@@ -51,6 +57,7 @@ from ..store.members import get_member
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from .pending_points import forfeit_on_erasure
+from .plans import plan_ending_on_closure
 from .sessions import MemberSession
 
 if TYPE_CHECKING:
@@ -75,8 +82,13 @@ def close_membership(member_id: str, *, reason: str, actor: str, session: Member
         member = get_member(member_id) if session is None else session.admit(get_member(member_id))
         if member is None or member.erased:
             raise NotFound("No member with that member_id")
+        now = utcnow()
+        actions = closing_actions(member, now, rules, reason=reason, actor=actor)  # 409 already_closed
+        ending = plan_ending_on_closure(member, rules, now)  # a running paid plan ends with it
         check_wallet_empty(uow, member_id)
-        uow.update("member", member, closing_actions(member, utcnow(), rules, reason=reason, actor=actor))
+        uow.update("member", member, actions + (ending.actions if ending else []))
+        if ending is not None:
+            ending.write(uow, member, now)
         uow.commit(explain=_wallet_not_empty)
 
     run(attempt)

@@ -48,6 +48,7 @@ def member_answer(member: Member, rules: ProgramRules, now: datetime) -> dict[st
     progress = tier_progress(rules, member.tier, state, today)
     view = member_view(member, expiring_summary(state, rules.points_validity_months), progress, today)
     view["stamp_cards"] = stamp_cards_view(rules, members.stamp_counts(member))
+    view["stamps_pending"] = stamps_pending_view(member)
     return view
 
 
@@ -88,3 +89,10 @@ def replayed(replay: Replay) -> Answer:
     """The one replay convention (openapi.yaml, "Idempotent writes"): 200 with the first answer's
     body, marked replayed; a retry of a write whose answer was lost gets that answer, 201."""
     return Answer(201, replay.body) if replay.own_write else Answer(200, replay.body, replayed=True)
+
+
+def stamps_pending_view(member: Member) -> list[dict[str, Any]]:
+    """Stamps held with pending points, per release day and card: they join the cards when the
+    points are released (usecases/pending_points.release_held_stamps)."""
+    held = members.pending_stamps(member)
+    return [{"card_id": c, "stamps": n, "available_on": day} for day in sorted(held) for c, n in sorted(held[day].items()) if n]

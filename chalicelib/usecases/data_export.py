@@ -1,13 +1,17 @@
 """GET /v1/me/export: everything stored about the member, as one JSON document.
 
 Their partition (profile, points, lots, ledger, coupons, redemptions and whatever else lives
-there), their pending changes, and the orders their ledger refers to: two reads
-(store/member_data.py). Never the table's keys or secrets, nor other people's data.
+there), their pending changes, and what is kept outside it but found from it without a scan:
+the orders and the paid plan purchases (with their refunds) their ledger refers to, and the
+actions stores reported about them (their partition's ActionRef items point to them): one query
+and up to three batch reads (store/member_data.py). Never the table's keys or secrets, nor
+other people's data.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -20,6 +24,8 @@ from ..store.contact_changes import change_kind_of
 from ..store.ledger import lot_earnings
 from ..store.members import points_state
 from ..store.models import BaseItem, LedgerEntry, Lot, Member, VerificationCode
+from ..store.models_engagement import ActionRef
+from ..store.models_plans import PlanMembership, PlanRefundRecord
 from ..store.parameters import load_rules
 from .common import plain
 from .sessions import MemberSession
@@ -32,6 +38,8 @@ _SECTIONS = {"LedgerEntry": "ledger", "Lot": "points_lots", "Coupon": "coupons",
 _SKIPPED = ("CodeAttempts", "SendThrottle")
 # Ledger kinds whose `ref` is an order id: the member's orders are found through them.
 _ORDER_KINDS = ("earn", "refund", "earn_pending", "pending_cancelled")
+# Ledger kinds whose `ref` is a plan purchase's membership id.
+_PLAN_KINDS = ("plan_started", "plan_renewed", "plan_lapsed", "plan_refunded", "plan_ended")
 
 
 def _jsonable(value: Any) -> Any:
@@ -57,6 +65,24 @@ def export_item(item: BaseItem) -> dict[str, Any]:
     return {name: _jsonable(value) for name, value in member_data.stored_fields(item, _OTHERS.get(member_data.kind_of(item), frozenset())).items()}
 
 
+def _by_time(items: Iterable[BaseItem], member_id: str) -> list[dict[str, Any]]:
+    """The member's own of `items` (never another's, whatever a ref named), oldest first."""
+    exported = [export_item(item) for item in items]
+    return sorted((e for e in exported if e.get("member_id") == member_id), key=lambda e: str(e.get("created_at", "")))
+
+
+def _add_plan_purchases(sections: dict[str, list[dict[str, Any]]], items: list[BaseItem], member_id: str) -> None:
+    """`plan_memberships`: each purchase of a paid plan, with its refund (if any) inside it."""
+    purchases = [i for i in items if isinstance(i, PlanMembership) and i.member_id == member_id]
+    refunds = {str(i.membership_id): export_item(i) for i in items if isinstance(i, PlanRefundRecord)}
+    rows = []
+    for purchase in purchases:
+        row = export_item(purchase)
+        row["refund"] = refunds.get(str(purchase.membership_id))
+        rows.append(row)
+    sections["plan_memberships"] = sorted(rows, key=lambda r: str(r.get("created_at", "")))
+
+
 def export_member_data(session: MemberSession) -> dict[str, Any]:
     """Everything stored about the member (the token is admitted on the member item of the same
     query: a closed membership or a signed-out token is refused)."""
@@ -67,23 +93,32 @@ def export_member_data(session: MemberSession) -> dict[str, Any]:
     sections: dict[str, list[dict[str, Any]]] = {}
     pending: list[dict[str, Any]] = []
     order_ids: dict[str, None] = {}
+    membership_ids: dict[str, None] = {}
+    action_refs: list[ActionRef] = []
     # A lot keeps no running total (store/ledger.open_lot): what went into it comes from the ledger.
     earned = lot_earnings([i for i in items if isinstance(i, Lot)], [i for i in items if isinstance(i, LedgerEntry)])
     for item in items:
         kind = member_data.kind_of(item)
         if isinstance(item, Member) or kind in _SKIPPED:
             continue
+        if isinstance(item, ActionRef):
+            action_refs.append(item)
+            continue
         if isinstance(item, VerificationCode):
             pending.append({"change": change_kind_of(item), "target": item.target, "expires_at": iso(item.expires_at)})
             continue
         if isinstance(item, LedgerEntry) and item.kind in _ORDER_KINDS and item.ref:
             order_ids[item.ref] = None
+        if isinstance(item, LedgerEntry) and item.kind in _PLAN_KINDS and item.ref:
+            membership_ids[item.ref] = None
         exported = export_item(item)
         if isinstance(item, Lot):
             exported["earned"] = earned[str(item.month)]
         sections.setdefault(_SECTIONS.get(kind, _snake(kind)), []).append(exported)
     orders = [export_item(order) for order in member_data.orders(order_ids)]
     sections["orders"] = sorted((o for o in orders if o.get("member_id") == member_id), key=lambda o: o.get("created_at", ""))
+    sections["actions"] = _by_time(member_data.actions(action_refs), member_id)
+    _add_plan_purchases(sections, member_data.plan_purchases(membership_ids), member_id)
     logger.info("member data exported", extra={"member_id": member_id, "records": sum(len(v) for v in sections.values())})
     return {
         "format": FORMAT,

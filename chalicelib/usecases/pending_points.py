@@ -36,13 +36,25 @@ from ..domain.clock import utcnow
 from ..domain.pending import PendingState, cancel, forfeit_all, hold, release_day, release_due
 from ..domain.points import lot_expires_on, month_key, prune_earned_months
 from ..domain.rules import ProgramRules
+from ..domain.stamps import due_stamps
 from ..domain.tiers import upgraded_tier
 from ..observability import logger
+from ..store.coupons import add_coupon
 from ..store.ledger import ledger_entry, open_lot
-from ..store.members import get_member, points_state, points_update, tier_update
+from ..store.members import (
+    get_member,
+    pending_stamps,
+    pending_stamps_update,
+    points_state,
+    points_update,
+    stamp_counts,
+    stamp_counts_update,
+    tier_update,
+)
 from ..store.pending import apply_pending, pending_state, pending_update
 from ..store.unit_of_work import UnitOfWork, run
 from .member_changes import MEMBER_ATTEMPTS, JobContext, MemberResult
+from .stamp_cards import stamp_with_coupons
 
 if TYPE_CHECKING:
     from pynamodb.expressions.update import Action
@@ -150,6 +162,18 @@ def _read_then_fresh(member: Member) -> Iterator[Member | None]:
         yield get_member(member.member_id)
 
 
+def release_held_stamps(uow: UnitOfWork, member: Member, rules: ProgramRules, as_of: date, now: datetime) -> list[Action]:
+    """The stamps held with the points released now join the member's cards (issuing the reward
+    coupons they complete, in this unit of work): the member writes to add to the release's."""
+    due, left = due_stamps(pending_stamps(member), as_of.isoformat())
+    if not due:
+        return []
+    counts, coupons, _ = stamp_with_coupons(rules, stamp_counts(member), due, member, now) if rules.stamp_cards else (stamp_counts(member), [], [])
+    for n, coupon in enumerate(coupons):
+        add_coupon(uow, coupon, f"stamp_coupon{n}")
+    return stamp_counts_update(member, counts) + pending_stamps_update(member, left)
+
+
 def release_pending_points(member: Member, ctx: JobContext) -> MemberResult:
     """Make available every pending day due by the job's date: one `points_available` entry per
     day, a lot in the release day's month, the tier upgraded if they reach the next one."""
@@ -185,6 +209,7 @@ def release_pending_points(member: Member, ctx: JobContext) -> MemberResult:
         actions = points_update(state) + pending_update(subject.member_id, release.pending)
         if tier != subject.tier:
             actions += tier_update(tier)
+        actions += release_held_stamps(uow, subject, rules, ctx.as_of, now)
         uow.update("member", subject, actions)
         uow.commit()
         if tier != subject.tier:

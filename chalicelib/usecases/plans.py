@@ -25,7 +25,7 @@ from ..domain.clock import iso, today_in, utcnow
 from ..domain.errors import Forbidden, IdempotencyConflict, InsufficientFunds, InvalidState, MemberClosed, NotFound
 from ..domain.membership import MAY_BE_REFUNDED, MAY_SIGN_IN, require_may_move_money
 from ..domain.notices import with_notice
-from ..domain.plans import PlanHolding, buy, refund, refundable_until, require_plan, tier_without_plan
+from ..domain.plans import ClosureEnding, PlanHolding, buy, ending_on_closure, refund, refundable_until, require_plan, tier_without_plan
 from ..domain.points import qualifying_points
 from ..domain.rules import MembershipPlan, ProgramRules
 from ..domain.tiers import tier_for_points
@@ -40,6 +40,7 @@ from ..store.models_wallet import Wallet
 from ..store.parameters import load_rules
 from ..store.plans import (
     add_membership,
+    mark_ended_on_closure,
     mark_refunded,
     membership_and_refund,
     membership_refund_key,
@@ -405,3 +406,44 @@ def _reminder(member: Member, ctx: JobContext, days: int) -> MemberChange:
         change.message_ref = notice
         change.actions += notices_update(with_notice(notices, notice, ctx.as_of))
     return change
+
+
+# --- closing a membership (usecases/closure.py) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanEnding:
+    """What closing does to the plan held: the member's writes (no plan, the tier without it), and
+    the writes beside the member's (the purchase marked, the 0-point ledger entry)."""
+
+    actions: list[Any]
+    membership: PlanMembership | None
+    entry: str
+    membership_id: str
+    refund_due: str | None
+    tier: str
+
+    def write(self, uow: UnitOfWork, member: Member, now: datetime) -> None:
+        if self.membership is not None and self.entry == "plan_ended":
+            mark_ended_on_closure(uow, self.membership, now, self.refund_due)
+        _add_plan_entries(uow, member, [(self.entry, self.membership_id)], now)
+
+    def summary(self) -> dict[str, Any]:
+        return {"membership_id": self.membership_id, "ended": self.entry, "refund_due": self.refund_due}
+
+
+def plan_ending_on_closure(member: Member, rules: ProgramRules, now: datetime) -> PlanEnding | None:
+    """The plan a closing member holds ends with the membership (domain/plans.ending_on_closure:
+    409 invalid_state while a wallet-paid purchase can still be refunded); None: no plan."""
+    held = PlanHolding.from_map(as_dict(member.plan))
+    if held is None:
+        return None
+    today = today_in(rules.zone, now)
+    membership, _ = membership_and_refund(held.membership_id)
+    if membership is None:  # never: the plan names the purchase that paid for it
+        ending = ClosureEnding("plan_ended")
+    else:
+        purchased_on, window = date.fromisoformat(membership.purchased_on), int(membership.refund_window_days)
+        ending = ending_on_closure(held, membership.paid_by, purchased_on, window, membership.status != "paid", today)
+    tier = _tier_after_ending(rules, member, held, today)
+    return PlanEnding(plan_actions(member, None, None, tier), membership, ending.entry, held.membership_id, ending.refund_due, tier)

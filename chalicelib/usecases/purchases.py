@@ -177,7 +177,7 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
             body["breakdown"] = evaluation.breakdown_dicts()
         body |= answer_fields(held)
         # Stamp cards (stamp_cards.py): counted on the member, coupons issued, in this unit of work.
-        stamped = stamp_purchase(rules, basket, member, now)
+        stamped = stamp_purchase(rules, basket, member, now, held.release_on if held else None)
         if stamped is not None:
             body |= stamped.answer()
         # The first purchase since joining through a referral settles it once (referrals.py).

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
 from collections import Counter
 
 import pytest
@@ -79,3 +80,20 @@ def test_given_twenty_guesses_at_once_then_at_most_ten_are_judged_and_the_rest_a
     assert_no_server_error(replies)
     assert Counter(r.status_code for r in replies) == {422: 10, 429: 10}
     assert all(int(r.headers["Retry-After"]) > 0 for r in replies if r.status_code == 429)
+
+
+def test_given_an_operator_whose_console_sends_one_batch_four_times_at_once_then_one_batch_and_one_file(stack):
+    body = {"sku": "SKU-TEA-2", "name": "红茶", "points": POINTS, "count": 3}
+    headers = {"Idempotency-Key": f"print-{secrets.token_hex(4)}"}
+
+    replies = all_at_once(
+        [lambda: requests.post(stack.url("/v1/admin/product-codes"), json=body, headers=headers, timeout=TIMEOUT) for _ in range(4)], workers=4
+    )
+
+    assert_no_server_error(replies)
+    assert Counter(r.status_code for r in replies) == {201: 1, 200: 3}
+    assert len({r.json()["batch_id"] for r in replies}) == 1
+    files = {requests.get(r.json()["export"]["url"], timeout=TIMEOUT).content for r in replies}
+    assert len(files) == 1
+    rows = list(csv.DictReader(io.StringIO(files.pop().decode("utf-8-sig"))))
+    assert len({row["code"] for row in rows}) == 3

@@ -60,3 +60,52 @@ def test_given_a_ten_stamp_card_when_twelve_one_coffee_purchases_race_and_are_re
     (card,) = [c for c in me["stamp_cards"] if c["card_id"] == "e2e-coffee"]
     assert card["stamps"] == 2
     assert [c["reward_id"] for c in coupons["items"] if c["kind"] == "stamp_card"] == ["coffee"]
+
+
+def test_given_an_online_hold_when_twelve_online_coffees_race_and_are_retried_then_twelve_stamps_wait_and_the_job_gives_one_coupon_once(stack):
+    import json
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from tests.support.stack import run_module
+
+    member = signed_in_member(stack)
+    orders = [new_order_id() for _ in range(12)]
+    me_url, auth = stack.url("/v1/me"), {"authorization": f"Bearer {member.token}"}
+
+    def buy(order_id: str) -> requests.Response:
+        body = {
+            "order_id": order_id,
+            "member_id": member.member_id,
+            "amount": 3_000,
+            "currency": "CNY",
+            "channel": "online",
+            "items": [{"sku": "latte", "category": "coffee", "quantity": 1, "amount": 3_000}],
+        }
+        return requests.post(stack.url("/v1/purchases"), json=body, headers=merchant_headers(), timeout=PATIENCE)
+
+    def release(as_of: str) -> dict[str, Any]:
+        done = run_module("localstage.job", "release-pending-points", as_of, "--state-dir", str(stack.state_dir), timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout[done.stdout.index("{\n") :])
+
+    before = requests.get(stack.url("/v1/admin/rules"), timeout=TIMEOUT).json()["rules"]
+    held = {**before, "pending_points": [{"channel": "online", "hold_days": 7}]}
+    assert requests.put(stack.url("/v1/admin/rules"), json={"rules": held, "reason": "e2e hold"}, timeout=TIMEOUT).status_code == 200
+    try:
+        with stamp_cards(stack, [CARD]):
+            replies = all_at_once([lambda order_id=order_id: buy(order_id) for order_id in orders * 2], workers=WORKERS)
+            waiting = requests.get(me_url, headers=auth, timeout=TIMEOUT).json()
+            release_on = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=7)).isoformat()
+            first, again = release(release_on), release(release_on)
+            after = requests.get(me_url, headers=auth, timeout=TIMEOUT).json()
+            coupons = requests.get(stack.url("/v1/me/coupons"), headers=auth, timeout=TIMEOUT).json()
+    finally:
+        requests.put(stack.url("/v1/admin/rules"), json={"rules": before, "reason": "e2e hold restored"}, timeout=TIMEOUT)
+    assert_no_server_error(replies)
+    assert sorted(r.status_code for r in replies) == [200] * 12 + [201] * 12
+    assert waiting["stamps_pending"] == [{"card_id": "e2e-coffee", "stamps": 12, "available_on": release_on}]
+    assert [c["stamps"] for c in waiting["stamp_cards"] if c["card_id"] == "e2e-coffee"] == [0]
+    assert first["members_affected"] >= 1 and again["members_affected"] == 0  # a rerun releases nothing
+    assert after["stamps_pending"] == [] and [c["stamps"] for c in after["stamp_cards"] if c["card_id"] == "e2e-coffee"] == [2]
+    assert [c["reward_id"] for c in coupons["items"] if c["kind"] == "stamp_card"] == ["coffee"]

@@ -348,3 +348,47 @@ def test_given_a_signed_in_member_when_home_loads_first_then_its_javascript_is_u
     assert total < FIRST_LOAD_JS_BUDGET, f"{total} bytes gzipped: {sorted(scripts)}"
     assert origins == {stack.base.split("/", 3)[2]}, origins
     tab.context.close()
+
+
+# --- scan-to-earn ------------------------------------------------------------------------------
+
+
+def test_given_a_printed_product_code_when_the_member_types_it_then_they_see_the_points_and_a_second_time_a_clear_error(stack, browser):
+    reply = requests.post(
+        stack.url("/v1/admin/product-codes"), json={"sku": "SKU-COLA-500", "name": "Cola 500ml", "points": 30, "count": 2}, timeout=TIMEOUT
+    )
+    assert reply.status_code == 201, reply.text
+    printed = requests.get(reply.json()["export"]["url"], timeout=TIMEOUT).content.decode("utf-8-sig").splitlines()
+    code = printed[1].split(",")[0]
+    member = signed_in_member(stack)  # 100 points
+    other = signed_in_member(stack)
+    tab = signed_in_tab(browser, stack.base, member.token)
+    page = tab.page
+    page.get_by_role("link", name="Scan a product code", exact=True).click()
+
+    page.get_by_role("textbox", name="Product code").fill(code.lower().replace("-", " "))
+    with page.expect_response(lambda r: r.url.endswith("/v1/me/product-codes")) as answer:
+        exact(page, "button", "Earn points").click()
+    assert answer.value.status == 201
+    expect(page.get_by_role("status")).to_have_text("+30 points for Cola 500ml. Your balance is now 130 points.")
+
+    # A typo is caught before it spends one of the member's hourly attempts
+    page.get_by_role("textbox", name="Product code").fill("7KQ2-M9XD")
+    exact(page, "button", "Earn points").click()
+    expect(page.get_by_text("A code has 16 letters and digits: check what you typed.")).to_be_visible()
+    assert page.get_by_role("alert").count() == 0
+    tab.context.close()
+
+    # The same code in another member's app: the API's one answer for every unusable code, in words
+    tab = signed_in_tab(browser, stack.base, other.token, path="/app/scan")
+    page = tab.page
+    page.get_by_role("textbox", name="Product code").fill(code)
+    with page.expect_response(lambda r: r.url.endswith("/v1/me/product-codes")) as answer:
+        exact(page, "button", "Earn points").click()
+    problem = answer.value.json()
+    assert (answer.value.status, problem["code"]) == (422, "invalid_product_code")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("This code cannot be used")
+    expect(alert).to_contain_text(problem["detail"])
+    assert axe_findings(page) == []
+    tab.context.close()

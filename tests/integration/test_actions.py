@@ -3,6 +3,7 @@ checks in from the app once a day (POST /v1/me/check-ins), with limits, streaks 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -391,3 +392,21 @@ def test_a_report_and_a_check_in_cost_two_dynamodb_round_trips_and_the_state_one
     assert reported == ["BatchGetItem", "TransactWriteItems"]
     assert checked_in == ["GetItem", "TransactWriteItems"]
     assert read == ["GetItem"]
+
+
+def test_given_actions_reported_for_a_member_then_their_data_export_holds_them_and_none_of_anyone_elses(api, members, rules):
+    token, member_id = _member(members)
+    _, other_id = _member(members)
+    assert _report(api, member_id, "rev-1", ref="sku-1").status == 201
+    assert _report(api, member_id, "share-1", action_type="share").status == 201
+    assert _report(api, other_id, "rev-2").status == 201
+    for n in range(3, 5):  # the second review earns; the third is past the daily limit: recorded, no points
+        _report(api, member_id, f"rev-{n}")
+
+    data = api.get("/v1/me/export", headers=bearer(token)).json()
+
+    exported = {(a["event_id"], a["action_type"], a["points"]) for a in data["actions"]}
+    assert exported == {("rev-1", "review", 20), ("share-1", "share", 5), ("rev-3", "review", 20), ("rev-4", "review", 0)}
+    first = next(a for a in data["actions"] if a["event_id"] == "rev-1")
+    assert first["response"]["ref"] == "sku-1" and first["store_id"] and "fingerprint" not in first
+    assert "action_ref" not in data and "ACTION#" not in json.dumps(data)

@@ -4,6 +4,7 @@ ends plans and reminds members; replays, conflicts and bad input."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -476,3 +477,90 @@ def test_given_a_running_gold_plan_then_the_yearly_review_never_drops_the_member
 
     assert result["members_examined"] == 1  # few points (gold would drop to silver), but the plan is a floor
     assert me(api, token)["tier"] == "gold"
+
+
+# --- closing the membership ends the plan ------------------------------------------------------
+
+
+def close_me(api, token: str):
+    return api.request("DELETE", "/v1/me", json_body={"reason": "moving"}, headers=bearer(token))
+
+
+def test_given_a_till_sale_within_its_window_when_the_member_closes_then_the_plan_ends_and_the_store_owes_the_fee(api, members, plans):
+    token, member_id = member(members)
+    sold = till(api, "PAY-1", member_id).json()
+
+    reply = close_me(api, token)
+
+    assert reply.status == 200, reply.text
+    assert plan_entries(member_id) == [("plan_started", 0, sold["membership_id"]), ("plan_ended", 0, sold["membership_id"])]
+    stored = stored_member(member_id)
+    assert stored.plan is None and stored.plan_end_bucket is None and stored.tier == "member"
+    purchase = PlanMembership.get(keys.membership_pk(sold["membership_id"]), keys.MEMBERSHIP_SK, consistent_read=True)
+    assert (purchase.refund_due, purchase.status) == ("till", "paid") and purchase.ended_at is not None
+    assert balance_that_adds_up(member_id) == 100
+    # The lapse job finds nothing left to end on the plan's last day
+    run("membership-plans", (period_end(MembershipPlan.model_validate(PLUS), today()) + timedelta(days=1)).isoformat(), False)
+    assert len(plan_entries(member_id)) == 2
+
+
+def test_given_a_plan_past_its_window_when_an_operator_closes_the_member_then_it_ends_without_refund_and_the_audit_says_so(api, members, plans):
+    _, member_id = member(members)
+    sold = till(api, "PAY-1", member_id).json()
+    backdate_purchase(sold["membership_id"], 8)
+
+    reply = api.post(f"/v1/admin/members/{member_id}/close", {"reason": "asked by phone"})
+
+    assert reply.status == 200, reply.text
+    assert reply.json()["tier"] == "member"
+    assert plan_entries(member_id)[-1] == ("plan_ended", 0, sold["membership_id"])
+    purchase = PlanMembership.get(keys.membership_pk(sold["membership_id"]), keys.MEMBERSHIP_SK, consistent_read=True)
+    assert purchase.refund_due is None and purchase.ended_at is not None
+    today_audit = api.get(f"/v1/admin/audit?day={today().isoformat()}").json()["items"]
+    (closing,) = [e for e in today_audit if e["action"] == "member.close" and e["target"]["id"] == member_id]
+    assert closing["after"]["plan"] == {"membership_id": sold["membership_id"], "ended": "plan_ended", "refund_due": None}
+
+
+def test_given_a_wallet_paid_plan_still_refundable_then_closing_is_409_and_nothing_changes_until_it_is_refunded(api, members, plans):
+    token, member_id = member(members)
+    topup(api, member_id, 9900)
+    bought = from_wallet(api, token, "k-1").json()
+
+    refused = problem(close_me(api, token), 409, "invalid_state")
+    assert "refund it to the wallet" in refused["detail"]
+    problem(api.post(f"/v1/admin/members/{member_id}/close", {"reason": "asked"}), 409, "invalid_state")
+    assert me(api, token)["status"] == "active" and me(api, token)["plan"]["status"] == "active"
+    assert plan_entries(member_id) == [("plan_started", 0, bought["membership_id"])]
+
+    # Refunded to the wallet, and the wallet's money still blocks closing until it is paid out
+    refund = api.post(f"/v1/me/memberships/{bought['membership_id']}/refunds", headers={**bearer(token), "Idempotency-Key": "r-1"})
+    assert refund.status == 201, refund.text
+    problem(close_me(api, token), 409, "invalid_state")
+
+
+def test_given_a_wallet_paid_plan_past_its_window_and_an_empty_wallet_then_closing_ends_it(api, members, plans):
+    token, member_id = member(members)
+    topup(api, member_id, 9900)
+    bought = from_wallet(api, token, "k-1").json()
+    backdate_purchase(bought["membership_id"], 8)
+
+    assert close_me(api, token).status == 200
+    assert plan_entries(member_id)[-1] == ("plan_ended", 0, bought["membership_id"])
+    assert stored_member(member_id).plan is None
+
+
+def test_given_plan_purchases_and_a_refund_then_the_members_data_export_holds_them_without_a_scan(api, members, plans):
+    token, member_id = member(members)
+    _, other_id = member(members)
+    sold = till(api, "PAY-1", member_id).json()
+    renewed = till(api, "PAY-2", member_id).json()
+    assert till_refund(api, renewed["membership_id"], "RF-1").status == 201
+    till(api, "PAY-3", other_id)
+
+    data = api.get("/v1/me/export", headers=bearer(token)).json()
+
+    rows = {r["membership_id"]: r for r in data["plan_memberships"]}
+    assert set(rows) == {sold["membership_id"], renewed["membership_id"]}
+    assert (rows[sold["membership_id"]]["fee"], rows[sold["membership_id"]]["paid_by"], rows[sold["membership_id"]]["refund"]) == (9900, "till", None)
+    assert rows[renewed["membership_id"]]["status"] == "refunded" and rows[renewed["membership_id"]]["refund"]["refund_id"] == "RF-1"
+    assert "fingerprint" not in json.dumps(data) and "MEMBERSHIP#" not in json.dumps(data)

@@ -220,3 +220,31 @@ def test_given_a_batch_bigger_than_one_writer_slice_then_every_code_is_written_a
     assert stored["Count"] == 1001
     token, _ = members.verified()
     assert scan(api, token, rows[-1]["code"]).status == 201
+
+
+def test_given_an_idempotency_key_when_the_operator_retries_then_the_same_batch_and_file_and_never_a_second(api, aws):
+    body = {"sku": "SKU-COLA-500", "name": "可乐 500ml", "points": 30, "count": 4}
+    first = api.post(BATCHES, body, headers={"Idempotency-Key": "print-run-7"})
+    again = api.post(BATCHES, body, headers={"Idempotency-Key": "print-run-7"})
+    assert first.status == 201 and again.status == 200, again.text
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json()["batch_id"] == first.json()["batch_id"] and again.json()["generated"] == 4
+    assert printed_codes(aws, again.json()) == printed_codes(aws, first.json())
+    items = aws.client("dynamodb").scan(TableName=get_settings().table_name)["Items"]
+    batches = [i for i in items if i["pk"]["S"].startswith("PCBATCH#") and i["sk"]["S"] == "BATCH"]
+    assert len(batches) == 1
+    objects = aws.client("s3").list_objects_v2(Bucket=get_settings().exports_bucket)["Contents"]
+    assert len(objects) == 1
+
+
+def test_given_an_idempotency_key_used_for_another_batch_then_409_and_nothing_new(api, aws):
+    first = api.post(BATCHES, {"sku": "SKU-A", "name": "a", "points": 30, "count": 2}, headers={"Idempotency-Key": "k-1"})
+    other = api.post(BATCHES, {"sku": "SKU-A", "name": "a", "points": 31, "count": 2}, headers={"Idempotency-Key": "k-1"})
+    assert first.status == 201 and other.status == 409 and other.json()["code"] == "idempotency_conflict"
+    assert aws.client("s3").list_objects_v2(Bucket=get_settings().exports_bucket)["KeyCount"] == 1
+
+
+def test_given_a_bad_idempotency_key_then_400_and_no_batch(api, aws):
+    reply = api.post(BATCHES, {"sku": "SKU-A", "name": "a", "points": 30, "count": 2}, headers={"Idempotency-Key": "x" * 129})
+    assert reply.status == 400
+    assert aws.client("s3").list_objects_v2(Bucket=get_settings().exports_bucket).get("KeyCount", 0) == 0

@@ -167,3 +167,83 @@ def test_given_bad_stamp_cards_then_the_rules_are_refused_and_nothing_changes(ap
     ok = api.request("PUT", "/v1/admin/rules", json_body={"rules": {**before, "stamp_cards": [CARD]}, "reason": "café card"})
     assert ok.status == 200, ok.text
     assert SUITE_RULES.stamp_cards == ()
+
+
+def test_given_a_member_with_stamps_then_the_operator_member_view_shows_their_cards_and_a_retired_card_too(aws, api, members):
+    espresso = {**CARD, "id": "espresso-card", "name": "Espresso card", "categories": ["espresso"], "stamps_needed": 5}
+    set_rules(aws, stamp_cards=[CARD, espresso])
+    _, member_id = _member(members)
+    assert _buy(api, "op-view-1", member_id, [_coffee(3), {"sku": "e1", "category": "espresso", "quantity": 2, "amount": 2_000}]).status == 201
+
+    seen = api.get(f"/v1/admin/members/{member_id}").json()
+    assert seen["stamp_cards"] == [
+        {"card_id": "coffee-card", "name": "Tenth coffee free", "stamps": 3, "stamps_needed": 10, "reward_id": "coffee"},
+        {"card_id": "espresso-card", "name": "Espresso card", "stamps": 2, "stamps_needed": 5, "reward_id": "coffee"},
+    ]
+    assert seen["retired_stamp_cards"] == []
+
+    set_rules(aws, stamp_cards=[CARD])  # the espresso card leaves the program; the member's stamps stay
+    seen = api.get(f"/v1/admin/members/{member_id}").json()
+    assert [c["card_id"] for c in seen["stamp_cards"]] == ["coffee-card"]
+    assert seen["retired_stamp_cards"] == [{"card_id": "espresso-card", "stamps": 2}]
+    found = api.get(f"/v1/admin/members?member_id={member_id}").json()["items"][0]
+    assert (found["stamp_cards"], found["retired_stamp_cards"]) == (seen["stamp_cards"], seen["retired_stamp_cards"])
+
+
+# --- stamps held with pending points ----------------------------------------------------------
+
+
+def _release_day() -> str:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    return (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=7)).isoformat()
+
+
+def test_given_an_online_hold_when_coffees_are_bought_online_then_their_stamps_wait_with_the_points_and_join_the_card_on_release(aws, api, members):
+    from localstage.job import run
+
+    set_rules(aws, stamp_cards=[CARD], pending_points=[{"channel": "online", "hold_days": 7}])
+    token, member_id = _member(members)
+    assert _buy(api, "in-store", member_id, [_coffee(8)], channel="store").status == 201  # available at once: 8 stamps
+
+    reply = _buy(api, "online-1", member_id, [_coffee(5)], channel="online")
+
+    assert reply.status == 201, reply.text
+    assert reply.json()["stamps_pending"] == [{"card_id": "coffee-card", "stamps": 5, "available_on": _release_day()}]
+    assert reply.json()["stamps"] == [{"card_id": "coffee-card", "added": 0, "stamps": 8, "coupons_issued": 0}]
+    assert _card(api, token)["stamps"] == 8 and _stamp_coupons(api, token) == []  # 13 would have made a coupon
+    me = api.get("/v1/me", headers=bearer(token)).json()
+    assert me["stamps_pending"] == [{"card_id": "coffee-card", "stamps": 5, "available_on": _release_day()}]
+    assert api.get(f"/v1/admin/members/{member_id}").json()["stamps_pending"] == me["stamps_pending"]  # operators see them too
+    # A replay holds nothing twice
+    assert _buy(api, "online-1", member_id, [_coffee(5)], channel="online").status == 200
+
+    result = run("release-pending-points", _release_day(), False)
+
+    assert result["members_affected"] == 1
+    assert _card(api, token)["stamps"] == 3 and len(_stamp_coupons(api, token)) == 1
+    assert api.get("/v1/me", headers=bearer(token)).json()["stamps_pending"] == []
+    assert run("release-pending-points", _release_day(), False)["members_affected"] == 0  # exactly once
+    assert len(_stamp_coupons(api, token)) == 1
+
+
+def test_given_stamps_held_when_the_order_is_refunded_in_the_window_then_they_go_and_the_card_never_had_them(aws, api, members):
+    from localstage.job import run
+
+    set_rules(aws, stamp_cards=[CARD], pending_points=[{"channel": "online", "hold_days": 7}])
+    token, member_id = _member(members)
+    assert _buy(api, "in-store", member_id, [_coffee(2)], channel="store").status == 201
+    assert _buy(api, "online-2", member_id, [_coffee(4)], channel="online").status == 201
+
+    refund = _refund(api, "online-2", "rf-1", items=[{"sku": "latte", "quantity": 3}])
+
+    assert refund.status == 201, refund.text
+    assert refund.json()["stamps_removed"] == [{"card_id": "coffee-card", "removed": 3, "stamps": 2}]
+    assert api.get("/v1/me", headers=bearer(token)).json()["stamps_pending"] == [
+        {"card_id": "coffee-card", "stamps": 1, "available_on": _release_day()}
+    ]
+    assert _card(api, token)["stamps"] == 2  # the card's own stamps untouched
+
+    run("release-pending-points", _release_day(), False)
+    assert _card(api, token)["stamps"] == 3 and api.get("/v1/me", headers=bearer(token)).json()["stamps_pending"] == []

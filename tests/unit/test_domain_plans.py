@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from chalicelib.domain.errors import InvalidState, RefundWindowClosed
-from chalicelib.domain.plans import PlanHolding, buy, period_end, plan_status, refund, tier_without_plan
+from chalicelib.domain.plans import PlanHolding, buy, ending_on_closure, period_end, plan_status, refund, tier_without_plan
 from chalicelib.domain.rules import DEFAULT_RULES, MembershipPlan, ProgramRules
 
 PLUS = MembershipPlan(id="plus", name="PLUS", fee=9900, currency="CNY", period_months=12, tier="gold")
@@ -111,3 +111,24 @@ def test_a_plan_document_is_validated_against_the_program():
             ProgramRules.model_validate({**base, "plans": [bad]})
     with pytest.raises(ValueError, match="unique"):
         ProgramRules.model_validate({**base, "plans": [plus, plus]})
+
+
+@pytest.mark.parametrize(
+    ("paid_by", "bought_days_ago", "ends_in_days", "expected"),
+    [
+        ("till", 0, 300, ("plan_ended", "till")),  # within the window: the store owes the fee
+        ("till", 8, 300, ("plan_ended", None)),  # past it: no refund
+        ("wallet", 8, 300, ("plan_ended", None)),
+        ("till", 3, -1, ("plan_lapsed", None)),  # over already, not yet lapsed by the job
+    ],
+)
+def test_given_a_closing_member_then_the_plan_ends_and_the_fee_is_owed_only_within_the_window(paid_by, bought_days_ago, ends_in_days, expected):
+    held = PlanHolding("plus", "PLUS", "gold", TODAY, TODAY + timedelta(days=ends_in_days), "msp_1", "member")
+    ending = ending_on_closure(held, paid_by, TODAY - timedelta(days=bought_days_ago), 7, False, TODAY)
+    assert (ending.entry, ending.refund_due) == expected
+
+
+def test_given_a_wallet_paid_plan_still_refundable_then_closing_is_refused_until_it_is_refunded():
+    held = PlanHolding("plus", "PLUS", "gold", TODAY, TODAY + timedelta(days=300), "msp_1", "member")
+    with pytest.raises(InvalidState, match="refund it to the wallet"):
+        ending_on_closure(held, "wallet", TODAY, 7, False, TODAY)

@@ -12,7 +12,17 @@ from pydantic import ValidationError
 from chalicelib.domain.earn_rules import Basket, Line
 from chalicelib.domain.rules import ProgramRules, StampCard
 from chalicelib.domain.stamps import MAX_COUPONS_PER_PURCHASE as MAX_COUPONS
-from chalicelib.domain.stamps import add_stamps, order_stamps, remove_stamps, stamps_earned, stamps_to_remove
+from chalicelib.domain.stamps import (
+    CardStamps,
+    add_stamps,
+    due_stamps,
+    hold_stamps,
+    order_stamps,
+    remove_stamps,
+    stamps_earned,
+    stamps_to_remove,
+    take_pending_stamps,
+)
 
 AT = datetime(2026, 12, 2, 15, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
 COFFEE = StampCard(id="coffee", name="Tenth coffee free", categories=("coffee",), stamps_needed=10, reward_id="coffee")
@@ -70,3 +80,29 @@ def test_given_bad_cards_then_the_rules_are_refused():
         StampCard(id="x", name="x", stamps_needed=10, reward_id="coffee")  # selects nothing
     with pytest.raises(ValidationError):
         ProgramRules(stamp_cards=(COFFEE, COFFEE))
+
+
+# --- stamps held with pending points ------------------------------------------------------------
+
+
+def test_given_held_purchases_then_their_stamps_wait_by_release_day_and_card():
+    first = hold_stamps({}, "2026-12-07", [CardStamps("coffee", 3, {"latte": 3}), CardStamps("cake", 0, {})])
+    both = hold_stamps(first, "2026-12-07", [CardStamps("coffee", 2, {})])
+    later = hold_stamps(both, "2026-12-08", [CardStamps("cake", 1, {})])
+    assert later == {"2026-12-07": {"coffee": 5}, "2026-12-08": {"cake": 1}}
+    assert first == {"2026-12-07": {"coffee": 3}}  # nothing shared between states
+
+
+def test_given_a_refund_inside_the_window_then_held_stamps_go_first_and_only_the_rest_comes_off_the_cards():
+    pending = {"2026-12-07": {"coffee": 2}, "2026-12-08": {"coffee": 4}}
+    after, rest = take_pending_stamps(pending, "2026-12-07", {"coffee": 3})
+    assert after == {"2026-12-08": {"coffee": 4}} and rest == {"coffee": 1}
+    after, rest = take_pending_stamps(pending, None, {"coffee": 3})  # released long ago: all from the cards
+    assert after == pending and rest == {"coffee": 3}
+
+
+def test_given_the_release_job_then_every_day_due_joins_the_cards_and_later_days_wait():
+    due, left = due_stamps({"2026-12-06": {"coffee": 1}, "2026-12-07": {"coffee": 2, "cake": 1}, "2026-12-09": {"coffee": 5}}, "2026-12-07")
+    assert due == [CardStamps("cake", 1, {}), CardStamps("coffee", 3, {})]
+    assert left == {"2026-12-09": {"coffee": 5}}
+    assert due_stamps({}, "2026-12-07") == ([], {})

@@ -18,6 +18,7 @@ export const routes = [
   { path: "/referral", component: () => import("./pages/Referral.vue"), meta: { member: true } },
   { path: "/feedback", component: () => import("./pages/Feedback.vue"), meta: { member: true } },
   { path: "/surveys/:id", component: () => import("./pages/Survey.vue"), meta: { member: true } },
+  { path: "/scan", component: () => import("./pages/Scan.vue"), meta: { member: true } },
   { path: "/:unknown(.*)*", component: () => import("./pages/NotFound.vue") },
 ];
 

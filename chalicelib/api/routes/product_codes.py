@@ -19,7 +19,7 @@ from chalice.app import Response
 from ...domain.errors import NotFound
 from ...lazy import lazy_module
 from ..formats import IDENTIFIER_PATTERN
-from ..http import ApiBlueprint, answer_response, json_response, parse_body
+from ..http import ApiBlueprint, answer_response, json_response, optional_idempotency_key, parse_body
 from . import admin
 from .members import member_route
 
@@ -56,8 +56,10 @@ def _batch_id(value: str) -> str:
 
 @admin.operator_route(bp, "/v1/admin/product-codes", "POST")
 def generate_product_codes() -> Response:
-    body = parse_body(bp.current_request, schemas.ProductCodeBatchRequest)
-    return answer_response(operations.generate_batch(body, _actor()))
+    request = bp.current_request
+    key = optional_idempotency_key(request)
+    body = parse_body(request, schemas.ProductCodeBatchRequest)
+    return answer_response(operations.generate_batch(body, _actor(), key))
 
 
 @admin.operator_route(bp, "/v1/admin/product-codes/{batch_id}", "GET")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...api.schemas.operator_views import operator_coupon_view, operator_member_view
-from ...api.schemas.views import ledger_entry_view
+from ...api.schemas.views import ledger_entry_view, stamp_cards_view
 from ...domain.clock import today_in, utcnow
 from ...domain.errors import NotFound
 from ...domain.points import expiring_summary
@@ -16,11 +16,11 @@ from ...domain.rules import ProgramRules
 from ...domain.tiers import tier_progress
 from ...store.coupons import unfiltered_coupon_page
 from ...store.ledger import entries_page
-from ...store.members import get_member, member_id_for_phone, points_state
+from ...store.members import get_member, member_id_for_phone, points_state, stamp_counts
 from ...store.models import Member
 from ...store.parameters import load_rules
 from ..analytics import member_analytics
-from ..common import phone_or_error
+from ..common import phone_or_error, stamps_pending_view
 
 
 def member_or_404(member_id: str) -> Member:
@@ -36,7 +36,15 @@ def operator_view(member: Member, rules: ProgramRules) -> dict[str, Any]:
     tier = rules.effective_tier(member.tier, member.tier_override)
     today = today_in(rules.zone, utcnow())
     progress = tier_progress(rules, tier, state, today)
-    return operator_member_view(member, expiring_summary(state, rules.points_validity_months), tier, progress, today)
+    view = operator_member_view(member, expiring_summary(state, rules.points_validity_months), tier, progress, today)
+    counts = stamp_counts(member)
+    view["stamp_cards"] = stamp_cards_view(rules, counts)
+    view["stamps_pending"] = stamps_pending_view(member)
+    # Stamps on a card the rules no longer list stay on the member (the card may come back): an
+    # operator answering "where did my stamps go" sees them.
+    listed = {card.id for card in rules.stamp_cards}
+    view["retired_stamp_cards"] = [{"card_id": card_id, "stamps": n} for card_id, n in sorted(counts.items()) if card_id not in listed and n]
+    return view
 
 
 def find_members(*, phone: str | None, member_id: str | None) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from ...store.unit_of_work import Cancelled, UnitOfWork, Writes, run
 from ...store.wallet import wallet_empty_check
 from ..audit import Change, add_audit
 from ..closure import after_closing, closing_actions, restoring_actions
+from ..plans import plan_ending_on_closure
 from .member_lookup import member_or_404, operator_view
 
 
@@ -39,6 +40,7 @@ class MemberWrite:
     must_not_be_erased: bool = False  # besides the member's version: never race the erasure
     wallet_must_be_empty: bool = False
     then: Callable[[Member, ProgramRules], None] | None = None  # after the commit, with the member as written
+    beside: Callable[[UnitOfWork], None] | None = None  # writes beside the member's, in the same unit
 
 
 Decide = Callable[[Member, datetime, ProgramRules], MemberWrite]
@@ -60,6 +62,8 @@ def change_member(member_id: str, action: str, actor: str, reason: str, decide: 
         if write.wallet_must_be_empty:
             wallet_empty_check(uow, member_id)
         uow.update("member", member, write.actions, never_erased() if write.must_not_be_erased else None)
+        if write.beside is not None:
+            write.beside(uow)
         add_audit(uow, Change(actor, action, "member", member_id, write.before, write.after, reason=reason, member_id=member_id), rules, now)
         uow.commit(explain=_wallet_not_empty)
         return write
@@ -89,12 +93,17 @@ def _closing(reason: str, actor: str) -> Decide:
 
     def decide(member: Member, now: datetime, rules: ProgramRules) -> MemberWrite:
         actions = closing_actions(member, now, rules, reason=reason, actor=actor)  # 409 already_closed
+        ending = plan_ending_on_closure(member, rules, now)  # a running paid plan ends with it
+        after: dict[str, Any] = {"status": "closed", "closed_at": iso(now), "erase_after": iso(erase_after(now, rules.closure_grace_days))}
+        if ending is not None:
+            after["plan"] = ending.summary()
         return MemberWrite(
-            actions,
+            actions + (ending.actions if ending else []),
             {"status": member.status, "closed_at": None, "erase_after": None},
-            {"status": "closed", "closed_at": iso(now), "erase_after": iso(erase_after(now, rules.closure_grace_days))},
+            after,
             wallet_must_be_empty=True,
             then=after_closing,
+            beside=(lambda uow: ending.write(uow, member, now)) if ending else None,
         )
 
     return decide

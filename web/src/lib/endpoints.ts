@@ -11,6 +11,7 @@ import type {
   LedgerEntry,
   Member,
   Page,
+  ProductCodeScan,
   Program,
   Redemption,
   Reward,
@@ -81,3 +82,5 @@ export const surveys = () => request<Page<Survey>>("/v1/me/surveys");
 export const survey = (surveyId: string) => request<Survey>(`/v1/me/surveys/${encodeURIComponent(surveyId)}`);
 export const answerSurvey = (surveyId: string, answers: Record<string, SurveyAnswer>) =>
   request<SurveyAnswered>(`/v1/me/surveys/${encodeURIComponent(surveyId)}/responses`, { method: "POST", body: { answers } });
+// Scan-to-earn (一物一码): a code printed on a product; the same code again answers the first (200).
+export const scanProductCode = (code: string) => request<ProductCodeScan>("/v1/me/product-codes", { method: "POST", body: { code } });

@@ -13,6 +13,7 @@ const SUMMARIES: Record<string, MessageKey> = {
   unauthorized: "error.unauthorized",
   invalid_code: "error.invalid_code",
   too_many_attempts: "error.too_many_attempts",
+  invalid_product_code: "error.invalid_product_code",
   member_frozen: "error.member_frozen",
   member_closed: "error.member_closed",
   forbidden: "error.forbidden",

@@ -116,6 +116,7 @@ export function describeLedgerEntry(entry: LedgerEntry, locale: Locale): string 
     case "plan_renewed":
     case "plan_lapsed":
     case "plan_refunded":
+    case "plan_ended":
       return tr(`ledger.${entry.kind}`);
     default:
       return tr("ledger.other");

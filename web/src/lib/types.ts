@@ -93,7 +93,8 @@ export interface LedgerEntry {
     | "plan_started"
     | "plan_renewed"
     | "plan_lapsed"
-    | "plan_refunded";
+    | "plan_refunded"
+    | "plan_ended";
   points: number;
   pending?: number;
   balance_after: number;
@@ -259,4 +260,15 @@ export interface SurveyAnswered {
   answers: Record<string, SurveyAnswer>;
   reward: SurveyReward;
   balance: number;
+}
+
+/** POST /v1/me/product-codes: what a scanned (or typed) product code earned. */
+export interface ProductCodeScan {
+  points_earned: number;
+  balance: number;
+  sku: string;
+  name: string;
+  batch_id: string;
+  entry_id: string;
+  redeemed_at: string;
 }
