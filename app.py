@@ -3,7 +3,7 @@
 from chalice.app import Chalice
 
 from chalicelib.api.http import cors_config, problem_middleware
-from chalicelib.api.routes import actions, admin, auth, engagement, members, merchants, plans, product_codes, profile, public, wallet
+from chalicelib.api.routes import actions, admin, auth, engagement, members, merchants, plans, product_codes, profile, public, transfers, wallet
 from chalicelib.jobs import handlers as jobs
 
 app = Chalice(app_name="huiyuan")
@@ -19,5 +19,6 @@ app.register_blueprint(plans.bp)
 app.register_blueprint(engagement.bp)
 app.register_blueprint(actions.bp)
 app.register_blueprint(product_codes.bp)
+app.register_blueprint(transfers.bp)
 app.register_blueprint(admin.bp)
 app.register_blueprint(jobs.bp)

@@ -47,6 +47,8 @@
 | MEMBERSHIP#<membership_id> | REFUND         | PlanRefundRecord | the (one) refund of that purchase, idempotent per refund id |
 | PLANPAY#<payment_id> | PLANPAY              | PlanPaymentRecord | idempotent till purchase of a plan per payment id |
 | MEMBER#<member_id>   | PLANKEY#<key>        | PlanPaymentRecord | idempotent wallet purchase of a plan per Idempotency-Key |
+| MEMBER#<member_id>   | TRANSFER#<key>       | TransferRecord | idempotent points transfer per the sender's Idempotency-Key |
+| PUSHTOKEN#<sha256>   | PUSHTOKEN            | PushTokenGuard | a device token's one member and device (token hashed) |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -364,3 +366,15 @@ def plan_key_sk(idempotency_key: str) -> str:
 
 def plan_end_bucket(day: str, shard: int) -> str:
     return f"PLANEND#{day}#{shard}"
+
+
+# Points transfers (usecases/transfers.py) and push devices (usecases/devices.py).
+PUSH_TOKEN_SK = "PUSHTOKEN"  # noqa: S105 - a key part, not a secret
+
+
+def transfer_sk(idempotency_key: str) -> str:
+    return f"TRANSFER#{idempotency_key}"
+
+
+def push_token_pk(digest: str) -> str:
+    return f"PUSHTOKEN#{digest}"
