@@ -47,6 +47,10 @@ class Settings:
     # The bucket of the analytics engine: the table's exports, what the engine derives from them,
     # and segments' audiences (store/audiences.py); the stack creates it and sets its name.
     analytics_bucket: str = "huiyuan-local-analytics"
+    # SNS mobile push platform applications (notify/push.py): ARNs the stack sets, or names (the
+    # local stage's, made by bootstrap); empty: push is not configured for that provider.
+    push_apns_application: str = "huiyuan-local-apns"
+    push_fcm_application: str = "huiyuan-local-fcm"
 
     def __post_init__(self) -> None:
         for name, low, high in _RANGES:
@@ -74,6 +78,8 @@ _ENV = {
     "origin_verify_parameter": "ORIGIN_VERIFY_PARAMETER",
     "exports_bucket": "EXPORTS_BUCKET",
     "analytics_bucket": "ANALYTICS_BUCKET",
+    "push_apns_application": "PUSH_APNS_APPLICATION",
+    "push_fcm_application": "PUSH_FCM_APPLICATION",
 }
 # The integer settings and their allowed ranges.
 _RANGES = (("rules_cache_seconds", 0, 86_400), ("max_body_bytes", 1024, 10 * 1024 * 1024), ("index_shards", 1, 256))

@@ -17,6 +17,7 @@ from ..domain.messaging import next_allowed_time, preferred_channel, recent_mark
 from ..domain.rules import ProgramRules
 from ..notify.sender import DeliveryFailed, Message, send
 from ..store.deferred_messages import add_deferred_message
+from ..store.devices import device_endpoints
 from ..store.members import as_dict, marketing_sent_update
 from ..store.unit_of_work import UnitOfWork
 
@@ -52,7 +53,8 @@ def decide(
 ) -> Decision:
     """Whether, how and when `member` gets this message; the member writes that go with it."""
     consents = {k: bool(v) for k, v in as_dict(member.consents).items()}
-    channel = preferred_channel(consents, consent_required or marketing, bool(member.email))
+    endpoints = device_endpoints(member)
+    channel = preferred_channel(consents, consent_required or marketing, bool(member.email), bool(endpoints))
     if channel is None:
         return Decision(None, "no_consent", [])
     actions: list[Action] = []
@@ -61,7 +63,7 @@ def decide(
         if len(recent) >= rules.frequency_cap_messages:
             return Decision(None, "frequency_cap", [])
         actions += marketing_sent_update([*recent, now_local.isoformat()])
-    to = member.email if channel == "email" else member.phone
+    to = member.email if channel == "email" else " ".join(endpoints) if channel == "push" else member.phone
     send_at = next_allowed_time(rules, now_local)
     message = Message(channel=channel, to=to or member.phone, kind=kind, body=body, subject=f"{rules.program_name}")
     return Decision(Planned(message, send_at, deferred=send_at > now_local), None, actions)
@@ -76,9 +78,17 @@ def add_deferral(uow: UnitOfWork, member: Member, planned: Planned, ref: str) ->
     )
 
 
-def deliver_now(planned: Planned) -> bool:
+def deliver_now(planned: Planned, member_id: str | None = None) -> bool:
+    """Send now; a push's devices that SNS reported unusable are forgotten (`member_id`'s)."""
+    gone: tuple[str, ...] = ()
     try:
-        send(planned.message)
-    except DeliveryFailed:
+        gone = send(planned.message).gone
+    except DeliveryFailed as failed:
+        gone = failed.gone
         return False
+    finally:
+        if gone and member_id is not None:
+            from .devices import forget_endpoints
+
+            forget_endpoints(member_id, gone)
     return True

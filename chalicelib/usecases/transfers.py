@@ -110,7 +110,7 @@ def transfer_points(session: MemberSession, idempotency_key: str, to_phone: str,
         logger.info("transfer refused", extra={"member_id": sender_id, "code": exc.code})
         raise
     if answer.status == 201 and not answer.replayed and notice:
-        deliver_now(notice[0])  # after the commit, best effort: the points moved either way
+        deliver_now(notice[0], receiver_id)  # after the commit, best effort: the points moved either way
     if answer.status == 201:
         count("Transfers")
         count("PointsTransferred", points)

@@ -45,6 +45,9 @@ MEMBER_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/v1/me/check-ins", None),
     ("POST", "/v1/me/check-ins", None),
     ("POST", "/v1/me/product-codes", {"code": "7KQ2-M9XD-4TPR-HB3C"}),
+    ("POST", "/v1/me/transfers", {"to_phone": "+8613900139000", "points": 1}),
+    ("POST", "/v1/me/devices", {"platform": "apns", "token": "a" * 64}),
+    ("DELETE", "/v1/me/devices/{device_id}", None),
 ]
 
 
@@ -66,7 +69,7 @@ def gateway_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 
 
 def _call(api, method: str, path: str, body: dict[str, Any] | None, token: str):
-    path = path.replace("{membership_id}", "msp_0123456789abcdef")
+    path = path.replace("{membership_id}", "msp_0123456789abcdef").replace("{device_id}", "dev_0123456789abcdef01234567")
     return api.request(method, path, json_body=body, headers={**bearer(token), "Idempotency-Key": "k-session"})
 
 
