@@ -116,6 +116,8 @@ export function describeLedgerEntry(entry: LedgerEntry, locale: Locale): string 
     case "plan_renewed":
     case "plan_lapsed":
     case "plan_refunded":
+    case "transfer_out":
+    case "transfer_in":
       return tr(`ledger.${entry.kind}`);
     default:
       return tr("ledger.other");

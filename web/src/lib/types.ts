@@ -93,7 +93,9 @@ export interface LedgerEntry {
     | "plan_started"
     | "plan_renewed"
     | "plan_lapsed"
-    | "plan_refunded";
+    | "plan_refunded"
+    | "transfer_out"
+    | "transfer_in";
   points: number;
   pending?: number;
   balance_after: number;
