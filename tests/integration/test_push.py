@@ -177,3 +177,23 @@ def test_given_push_consent_but_no_device_then_the_notice_goes_by_sms(api, membe
     assert api.post("/v1/me/transfers", {"to_phone": r_phone, "points": 5}, headers={**bearer(token), "Idempotency-Key": "p3"}).status == 201
 
     assert [(m["channel"], m["to"]) for m in messages(outbox_path) if m["kind"] == "points_received"] == [("sms", r_phone)]
+
+
+def test_given_devices_and_a_transfer_with_a_note_then_no_log_line_holds_the_token_the_phones_or_the_note(api, members, rules, capfd, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="huiyuan")
+    token, _, sender_phone = _member(members)
+    r_token, _, r_phone = _member(members, consents={"push": True})
+    capfd.readouterr()
+    assert _register(api, r_token).status == 201
+    note = "私人留言给小王"
+    reply = api.post("/v1/me/transfers", {"to_phone": r_phone, "points": 5, "note": note}, headers={**bearer(token), "Idempotency-Key": "priv"})
+    assert reply.status == 201
+    assert api.post("/v1/me/transfers", {"to_phone": "+8613900009998", "points": 5}, headers={**bearer(token), "Idempotency-Key": "x"}).status == 422
+
+    out, err = capfd.readouterr()
+    logged = out + err + caplog.text
+    assert "points transferred" in logged and "push device registered" in logged  # the logs were captured at all
+    for secret in (APNS_TOKEN, sender_phone, r_phone, "13900009998", note):
+        assert secret not in logged, f"log leaked {secret[:4]}..."
