@@ -3,6 +3,7 @@ once per Idempotency-Key, never more than the sender holds (docs/transfers.md)."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..domain.clock import iso, today_in, utcnow
@@ -94,6 +95,8 @@ def transfer_points(session: MemberSession, idempotency_key: str, to_phone: str,
             receiver_actions += add_deferral(uow, receiver, decision.planned, transfer_id)
         elif decision.planned is not None:
             notice.append(decision.planned)
+            if decision.planned.message.channel == "push":  # the SMS a failed push falls back to
+                notice.append(Planned(replace(decision.planned.message, channel="sms", to=receiver.phone), now, deferred=False))
         uow.update("receiver", receiver, receiver_actions)
         answer = uow.commit(explain)
         if answer is not None:
@@ -109,8 +112,10 @@ def transfer_points(session: MemberSession, idempotency_key: str, to_phone: str,
         count("TransfersRejected")
         logger.info("transfer refused", extra={"member_id": sender_id, "code": exc.code})
         raise
-    if answer.status == 201 and not answer.replayed and notice:
-        deliver_now(notice[0], receiver_id)  # after the commit, best effort: the points moved either way
+    # After the commit, best effort: the points moved either way. A service notice whose push
+    # reached no device (all unusable) goes by SMS instead.
+    if answer.status == 201 and not answer.replayed and notice and not deliver_now(notice[0], receiver_id) and len(notice) > 1:
+        deliver_now(notice[1])
     if answer.status == 201:
         count("Transfers")
         count("PointsTransferred", points)

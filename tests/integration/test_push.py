@@ -197,3 +197,17 @@ def test_given_devices_and_a_transfer_with_a_note_then_no_log_line_holds_the_tok
     assert "points transferred" in logged and "push device registered" in logged  # the logs were captured at all
     for secret in (APNS_TOKEN, sender_phone, r_phone, "13900009998", note):
         assert secret not in logged, f"log leaked {secret[:4]}..."
+
+
+def test_given_the_only_device_disabled_then_the_transfer_notice_falls_back_to_sms_and_the_device_goes(api, members, rules, outbox_path):
+    token, _, _ = _member(members)
+    r_token, r_id, r_phone = _member(members, consents={"push": True})
+    _register(api, r_token)
+    [apns] = _endpoints("apns")
+    boto3.client("sns").set_endpoint_attributes(EndpointArn=apns["EndpointArn"], Attributes={"Enabled": "false"})
+
+    assert api.post("/v1/me/transfers", {"to_phone": r_phone, "points": 5}, headers={**bearer(token), "Idempotency-Key": "fb"}).status == 201
+
+    assert [(m["channel"], m["to"]) for m in messages(outbox_path) if m["kind"] == "points_received"] == [("sms", r_phone)]
+    assert not stored_member(r_id).devices
+    assert _endpoints("apns") == []
