@@ -17,6 +17,7 @@ from chalicelib.api.routes import (
     public,
     segments,
     surveys,
+    transfers,
     wallet,
 )
 from chalicelib.jobs import handlers as jobs
@@ -35,6 +36,7 @@ app.register_blueprint(engagement.bp)
 app.register_blueprint(actions.bp)
 app.register_blueprint(product_codes.bp)
 app.register_blueprint(surveys.bp)
+app.register_blueprint(transfers.bp)
 app.register_blueprint(admin.bp)
 app.register_blueprint(campaigns.bp)
 app.register_blueprint(segments.bp)

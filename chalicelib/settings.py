@@ -53,6 +53,10 @@ class Settings:
     # Athena's Glue database and workgroup (the stack creates both and sets their names).
     analytics_database: str = "huiyuan_local_analytics"
     analytics_workgroup: str = "huiyuan-local-analytics"
+    # SNS mobile push platform applications (notify/push.py): ARNs the stack sets, or names (the
+    # local stage's, made by bootstrap); empty: push is not configured for that provider.
+    push_apns_application: str = "huiyuan-local-apns"
+    push_fcm_application: str = "huiyuan-local-fcm"
 
     def __post_init__(self) -> None:
         if self.analytics_engine not in ("duckdb", "athena"):
@@ -85,6 +89,8 @@ _ENV = {
     "analytics_engine": "ANALYTICS_ENGINE",
     "analytics_database": "ANALYTICS_DATABASE",
     "analytics_workgroup": "ANALYTICS_WORKGROUP",
+    "push_apns_application": "PUSH_APNS_APPLICATION",
+    "push_fcm_application": "PUSH_FCM_APPLICATION",
 }
 # The integer settings and their allowed ranges.
 _RANGES = (("rules_cache_seconds", 0, 86_400), ("max_body_bytes", 1024, 10 * 1024 * 1024), ("index_shards", 1, 256))

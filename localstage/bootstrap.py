@@ -48,12 +48,22 @@ def bootstrap(settings: Settings, session: Any, *, rules_json: str | None = None
     session.client("ses").verify_email_identity(EmailAddress=settings.email_sender)
     create_job_queues(settings, session)
     create_exports_bucket(settings, session)
+    create_push_applications(settings, session)
     # Brand-wide, so a developer can report for any store_id; issue store keys to try store scope.
     seed_merchant_key(settings, session, LOCAL_MERCHANT_KEY, store_id="local-dev", key_id="key_local_dev", scope="brand")
     if created:
         for reward in STARTER_REWARDS:
             put_reward(settings, session, **reward)
     return created
+
+
+def create_push_applications(settings: Settings, session: Any) -> None:
+    """The stage's SNS platform applications for APNs and FCM (moto's), as the stack makes them
+    in the cloud; creating one again with the same name returns the same application."""
+    sns = session.client("sns")
+    for name, platform in ((settings.push_apns_application, "APNS"), (settings.push_fcm_application, "GCM")):
+        if name and not name.startswith("arn:"):
+            sns.create_platform_application(Name=name, Platform=platform, Attributes={"PlatformCredential": "local-development"})
 
 
 def _table_exists(dynamodb: Any, table_name: str) -> bool:

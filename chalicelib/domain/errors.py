@@ -208,3 +208,27 @@ class TemporarilyUnavailable(HuiyuanError):
 
 class InternalError(HuiyuanError):
     status, code, title = 500, "internal_error", "Internal error"
+
+
+class TransfersClosed(HuiyuanError):
+    """The program does not allow points transfers, or not from the sender's tier (rules.transfers)."""
+
+    status, code, title = 422, "transfer_not_allowed", "Points transfers are not allowed"
+
+
+class TransferToSelf(HuiyuanError):
+    status, code, title = 422, "transfer_to_self", "Points cannot be transferred to oneself"
+
+
+class TransferLimit(HuiyuanError):
+    """Above a limit of rules.transfers (per transfer, per day, the balance the sender keeps); the
+    detail names which."""
+
+    status, code, title = 422, "transfer_limit", "The transfer is outside the program's limits"
+
+
+class RecipientUnavailable(HuiyuanError):
+    """One answer, word for word, whether the phone is no member's, or the member cannot receive
+    (not yet verified, frozen, closed): the sender learns no more about someone else's phone."""
+
+    status, code, title = 422, "recipient_unavailable", "This phone number cannot receive points"

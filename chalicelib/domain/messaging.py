@@ -43,13 +43,14 @@ def recent_marketing(sent_at: Iterable[str], now: datetime, rules: ProgramRules)
     return sorted(s for s in sent_at if datetime.fromisoformat(s) > cutoff)
 
 
-def preferred_channel(consents: Mapping[str, bool], consent_required: bool, has_email: bool) -> Channel | None:
-    """Push, then SMS, then email: the first channel the member consented to.
+def preferred_channel(consents: Mapping[str, bool], consent_required: bool, has_email: bool, has_device: bool = False) -> Channel | None:
+    """Push, then SMS, then email: the first channel the member consented to (push only to a
+    member with a registered device, email only to a member with an address).
 
     A message that needs no consent (a service notice such as a tier change)
     falls back to SMS, the channel the member verified.
     """
     for channel, consent in CHANNEL_PREFERENCE:
-        if consents.get(consent) and (channel != "email" or has_email):
+        if consents.get(consent) and (channel != "email" or has_email) and (channel != "push" or has_device):
             return channel
     return None if consent_required else "sms"

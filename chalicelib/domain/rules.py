@@ -334,6 +334,30 @@ class CheckInRule(BaseModel):
         return self.points > 0 or bool(self.streak_bonuses)
 
 
+class TransferRules(BaseModel):
+    """Points transfer between members (转赠, docs/transfers.md): off by default. Limits are in
+    points; `max_points_per_day` and `max_transfers_per_day` count what a member sent on one
+    program-time day; `min_balance_kept` is what the sender must still hold afterwards."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    min_points: int = Field(default=1, ge=1, le=10_000_000, description="the least one transfer may move")
+    max_points: int = Field(default=10_000, ge=1, le=10_000_000, description="the most one transfer may move")
+    max_points_per_day: int = Field(default=20_000, ge=1, le=100_000_000, description="points a member may send per program-time day")
+    max_transfers_per_day: int = Field(default=10, ge=1, le=1000, description="transfers a member may send per program-time day")
+    min_balance_kept: int = Field(default=0, ge=0, le=10_000_000, description="the balance the sender must keep after a transfer")
+    sender_tiers: tuple[str, ...] = Field(default=(), description="tiers whose members may send; empty: every tier")
+
+    @model_validator(mode="after")
+    def _sensible_bounds(self) -> TransferRules:
+        if self.min_points > self.max_points:
+            raise ValueError("min_points must not exceed max_points")
+        if self.max_points > self.max_points_per_day:
+            raise ValueError("max_points must not exceed max_points_per_day")
+        return self
+
+
 class ProgramRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -408,6 +432,9 @@ class ProgramRules(BaseModel):
 
     # Stamp cards (issue 14 item 5; docs/earn-rules.md "Stamp card")
     stamp_cards: tuple[StampCard, ...] = Field(default=(), description="stamps for qualifying items, a reward coupon at stamps_needed")
+
+    # Points transfer between members (issue 16 item 5; docs/transfers.md)
+    transfers: TransferRules = TransferRules()
 
     @field_validator("timezone")
     @classmethod
@@ -491,6 +518,13 @@ class ProgramRules(BaseModel):
 
     def plan(self, plan_id: str) -> MembershipPlan | None:
         return next((p for p in self.plans if p.id == plan_id), None)
+
+    @model_validator(mode="after")
+    def _transfer_tiers_known(self) -> ProgramRules:
+        unknown = [t for t in self.transfers.sender_tiers if t not in {tier.id for tier in self.tiers}]
+        if unknown:
+            raise ValueError(f"transfers.sender_tiers names unknown tiers {unknown}")
+        return self
 
     @model_validator(mode="after")
     def _stamp_cards_unique(self) -> ProgramRules:

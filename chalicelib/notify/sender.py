@@ -25,13 +25,23 @@ _outbox_lock = threading.Lock()
 
 
 class DeliveryFailed(Exception):
-    pass
+    def __init__(self, kind: str, gone: tuple[str, ...] = ()) -> None:
+        super().__init__(kind)
+        self.gone = gone  # push: the endpoints SNS reported unusable (deleted; forget the devices)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What `send` did: for push, the endpoints SNS reported unusable (deleted there; the caller
+    forgets their devices)."""
+
+    gone: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Message:
     channel: Channel
-    to: str
+    to: str  # a phone, an email address, or for push the device endpoints' ARNs, space-separated
     kind: str
     body: str
     subject: str = ""
@@ -58,10 +68,24 @@ def _append_to_outbox(message: Message, sent_at: datetime) -> None:
             outbox.write(line + "\n")
 
 
-def send(message: Message) -> None:
+def _push(message: Message) -> Delivery:
+    """Push to every device of the member: sent when SNS accepted it for at least one."""
+    from .push import publish
+
+    published = publish(message.to.split(), message.subject or message.kind, message.body, message.kind)
+    if not published.accepted:
+        count("MessagesFailed")
+        raise DeliveryFailed(message.kind, published.gone)
+    return Delivery(published.gone)
+
+
+def send(message: Message) -> Delivery:
     """Deliver `message`; raises DeliveryFailed if the provider refused it."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    delivery = Delivery()
+    if message.channel == "push":
+        delivery = _push(message)
     try:
         if message.channel == "sms":
             _client("sns").publish(
@@ -80,7 +104,6 @@ def send(message: Message) -> None:
                     "Body": {"Text": {"Data": message.body, "Charset": "UTF-8"}},
                 },
             )
-        # push: no provider is wired yet; the outbox records it locally.
     except (BotoCoreError, ClientError) as exc:
         logger.warning("message delivery failed", extra={"channel": message.channel, "kind": message.kind, "error": type(exc).__name__})
         count("MessagesFailed")
@@ -89,6 +112,7 @@ def send(message: Message) -> None:
     count("MessagesSent")
     if message.channel == "sms":
         count("SmsSent")  # SMS cost the brand money per message: alarmed on (infra/monitoring.py)
+    return delivery
 
 
 def send_best_effort(message: Message) -> bool:

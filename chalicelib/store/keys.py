@@ -61,6 +61,8 @@
 | SEGMENTS             | SEGMENT#<segment_id> | Segment       | the saved segments, one query (store/segments.py) |
 | SEGMENT#<segment_id> | TAGCHANGE#<run_id>   | SegmentTagChange | a bulk tag change over the segment's audience   |
 | MEMBER#<member_id>   | SEGTAGS#<run_id>     | SegmentTagApplied | the member's share of a bulk tag change done, once (TTL) |
+| MEMBER#<member_id>   | TRANSFER#<key>       | TransferRecord | idempotent points transfer per the sender's Idempotency-Key |
+| PUSHTOKEN#<sha256>   | PUSHTOKEN            | PushTokenGuard | a device token's one member and device (token hashed) |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -473,3 +475,15 @@ def tag_change_sk(run_id: str) -> str:
 
 def tag_applied_sk(run_id: str) -> str:
     return f"SEGTAGS#{run_id}"
+
+
+# Points transfers (usecases/transfers.py) and push devices (usecases/devices.py).
+PUSH_TOKEN_SK = "PUSHTOKEN"  # noqa: S105 - a key part, not a secret
+
+
+def transfer_sk(idempotency_key: str) -> str:
+    return f"TRANSFER#{idempotency_key}"
+
+
+def push_token_pk(digest: str) -> str:
+    return f"PUSHTOKEN#{digest}"

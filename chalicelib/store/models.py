@@ -193,6 +193,12 @@ class Member(BaseItem, discriminator="Member"):
     plan_end_bucket = UnicodeAttribute(null=True)
     # The paid plan the member holds (domain/plans.PlanHolding.as_map), while they hold one.
     plan = MapAttribute[str, Any](null=True)
+    # Points transfers sent on the last program-time day one was sent: {day, points, transfers}
+    # (domain/transfers.SentToday); version-checked with the balance.
+    transfers_sent = MapAttribute[str, Any](null=True)
+    # The member's push devices: device id -> {platform, endpoint, token_hash, app_version,
+    # registered_at} (store/devices.py), at most devices.MAX_DEVICES.
+    devices = MapAttribute[str, Any](null=True)
     # What scheduled work already did, so a rerun or a redelivered message does nothing.
     birthday_awarded_year = NumberAttribute(null=True)
     tier_reviewed_on = UnicodeAttribute(null=True)
@@ -409,7 +415,17 @@ class JobRun(BaseItem, discriminator="JobRun"):
 
 # Models kept in their own modules; imported here so every discriminator is
 # registered whenever any item of the table is read.
-from . import models_admin, models_campaigns, models_engagement, models_plans, models_product_codes, models_segments, models_surveys, models_wallet  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    models_admin,
+    models_campaigns,
+    models_engagement,
+    models_plans,
+    models_product_codes,
+    models_segments,
+    models_surveys,
+    models_transfers,
+    models_wallet,
+)
 
 
 class BudgetShard(BaseItem, discriminator="BudgetShard"):

@@ -118,7 +118,7 @@ def change_member(member: Member, ctx: JobContext, decide_change: Callable[[Memb
     change = run(attempt, attempts=MEMBER_ATTEMPTS)
     if change is None:
         return MemberResult().skip("member_gone")
-    return _after_commit(change, ctx)
+    return _after_commit(change, ctx, member.member_id)
 
 
 def _write(uow: UnitOfWork, member: Member, change: MemberChange, rules: ProgramRules, now: datetime) -> None:
@@ -140,7 +140,7 @@ def _write(uow: UnitOfWork, member: Member, change: MemberChange, rules: Program
     uow.update("member", member, actions)
 
 
-def _after_commit(change: MemberChange, ctx: JobContext) -> MemberResult:
+def _after_commit(change: MemberChange, ctx: JobContext, member_id: str) -> MemberResult:
     result = change.result
     if not change.writes:
         return result
@@ -149,7 +149,7 @@ def _after_commit(change: MemberChange, ctx: JobContext) -> MemberResult:
     if planned:
         if planned.deferred:
             result.deferred += 1
-        elif ctx.dry_run or deliver_now(planned):
+        elif ctx.dry_run or deliver_now(planned, member_id):
             result.sent += 1
         else:
             result.skip("delivery_failed")

@@ -12,19 +12,23 @@ from ..store.parameters import load_rules
 from ..store.rewards import catalogue_page
 from ..store.unit_of_work import UnitOfWork, run
 from .common import member_answer
+from .devices import delete_endpoints, forget_all_actions, forget_all_devices
 from .sessions import MemberSession, open_member
 
 
 def sign_out(session: MemberSession) -> None:
-    """Every token issued to the member so far stops working (the next epoch starts)."""
+    """Every token issued to the member so far stops working (the next epoch starts), and the
+    member's push devices are forgotten (usecases/devices.py)."""
     member_id = session.member_id
 
-    def attempt(uow: UnitOfWork) -> None:
+    def attempt(uow: UnitOfWork) -> list[str]:
         member = open_member(session)
-        uow.update("member", member, [type(member).token_epoch.set(int(member.token_epoch or 0) + 1)])
+        endpoints = forget_all_devices(uow, member)  # a signed-out phone gets no more pushes
+        uow.update("member", member, [type(member).token_epoch.set(int(member.token_epoch or 0) + 1), *forget_all_actions(member)])
         uow.commit()
+        return endpoints
 
-    run(attempt)
+    delete_endpoints(run(attempt))
     logger.info("member signed out", extra={"member_id": member_id})
 
 

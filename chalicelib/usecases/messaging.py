@@ -18,6 +18,7 @@ from ..domain.messaging import CHANNEL_PREFERENCE, next_allowed_time, preferred_
 from ..domain.rules import ProgramRules
 from ..notify.sender import DeliveryFailed, Message, send
 from ..store.deferred_messages import add_deferred_message
+from ..store.devices import device_endpoints
 from ..store.members import as_dict, marketing_sent_update
 from ..store.unit_of_work import UnitOfWork
 
@@ -56,9 +57,10 @@ def decide(
     `body` by channel (a campaign's texts) sends only on those channels, the member's consent
     deciding among them as for any message."""
     consents = {k: bool(v) for k, v in as_dict(member.consents).items()}
+    endpoints = device_endpoints(member)
     if not isinstance(body, str):
         consents = {consent: consents.get(consent, False) for channel, consent in CHANNEL_PREFERENCE if channel in body}
-    channel = preferred_channel(consents, consent_required or marketing, bool(member.email))
+    channel = preferred_channel(consents, consent_required or marketing, bool(member.email), bool(endpoints))
     if channel is None:
         return Decision(None, "no_consent", [])
     actions: list[Action] = []
@@ -67,7 +69,7 @@ def decide(
         if len(recent) >= rules.frequency_cap_messages:
             return Decision(None, "frequency_cap", [])
         actions += marketing_sent_update([*recent, now_local.isoformat()])
-    to = member.email if channel == "email" else member.phone
+    to = member.email if channel == "email" else " ".join(endpoints) if channel == "push" else member.phone
     send_at = next_allowed_time(rules, now_local)
     text = body if isinstance(body, str) else body[channel]
     message = Message(channel=channel, to=to or member.phone, kind=kind, body=text, subject=f"{rules.program_name}")
@@ -83,9 +85,17 @@ def add_deferral(uow: UnitOfWork, member: Member, planned: Planned, ref: str) ->
     )
 
 
-def deliver_now(planned: Planned) -> bool:
+def deliver_now(planned: Planned, member_id: str | None = None) -> bool:
+    """Send now; a push's devices that SNS reported unusable are forgotten (`member_id`'s)."""
+    gone: tuple[str, ...] = ()
     try:
-        send(planned.message)
-    except DeliveryFailed:
+        gone = send(planned.message).gone
+    except DeliveryFailed as failed:
+        gone = failed.gone
         return False
+    finally:
+        if gone and member_id is not None:
+            from .devices import forget_endpoints
+
+            forget_endpoints(member_id, gone)
     return True

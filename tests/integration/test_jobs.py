@@ -126,9 +126,11 @@ def test_given_a_member_active_since_then_they_are_not_nudged(api, members):
     assert result["messages_sent"] == 0
 
 
-def test_given_60_and_90_days_idle_then_the_lifecycle_stage_follows(api, members):
-    _, body = members.verified(consents={"push": True})
+def test_given_60_and_90_days_idle_then_the_lifecycle_stage_follows(api, members, outbox_path):
+    token, body = members.verified(consents={"push": True})
     member_id = body["member"]["member_id"]
+    # push is chosen first for a member with a device who consented to it (docs/push.md)
+    assert api.post("/v1/me/devices", {"platform": "fcm", "token": "f" * 152}, headers=bearer(token)).status == 201
     assert stored_member(member_id).lifecycle == "new"
     # 60 and 90 days are past the job's future window: record the activity in the past instead.
     past = today() - timedelta(days=60)
@@ -142,6 +144,7 @@ def test_given_60_and_90_days_idle_then_the_lifecycle_stage_follows(api, members
     )
     result = run("reengagement", today().isoformat(), False)
     assert result["messages_sent"] == 1
+    assert [m["channel"] for m in messages(outbox_path) if m["kind"].startswith("reengagement")] == ["push"]
     assert stored_member(member_id).lifecycle == "at_risk"
 
 

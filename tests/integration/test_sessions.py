@@ -48,6 +48,9 @@ MEMBER_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/v1/me/surveys", None),
     ("GET", "/v1/me/surveys/{survey_id}", None),
     ("POST", "/v1/me/surveys/{survey_id}/responses", {"answers": {"score": 4}}),
+    ("POST", "/v1/me/transfers", {"to_phone": "+8613900139000", "points": 1}),
+    ("POST", "/v1/me/devices", {"platform": "apns", "token": "a" * 64}),
+    ("DELETE", "/v1/me/devices/{device_id}", None),
 ]
 
 
@@ -69,7 +72,11 @@ def gateway_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 
 
 def _call(api, method: str, path: str, body: dict[str, Any] | None, token: str):
-    path = path.replace("{membership_id}", "msp_0123456789abcdef").replace("{survey_id}", "sv_17960673607169bab333c")
+    path = (
+        path.replace("{membership_id}", "msp_0123456789abcdef")
+        .replace("{survey_id}", "sv_17960673607169bab333c")
+        .replace("{device_id}", "dev_0123456789abcdef01234567")
+    )
     return api.request(method, path, json_body=body, headers={**bearer(token), "Idempotency-Key": "k-session"})
 
 

@@ -108,7 +108,13 @@ def test_given_a_longer_cap_window_in_the_rules_then_older_sends_count():
     ],
 )
 def test_given_a_message_that_needs_consent_then_it_goes_push_then_sms_then_email_as_consented(consents, has_email, channel):
-    assert preferred_channel(consents, True, has_email) == channel
+    assert preferred_channel(consents, True, has_email, has_device=True) == channel
+
+
+def test_given_push_consent_but_no_device_then_the_next_consented_channel_is_used():
+    assert preferred_channel({"push": True, "sms_marketing": True}, True, True, has_device=False) == "sms"
+    assert preferred_channel({"push": True}, True, True, has_device=False) is None
+    assert preferred_channel({"push": True}, False, True, has_device=False) == "sms"
 
 
 def test_given_a_service_notice_then_a_member_without_consents_gets_it_by_sms():

@@ -28,6 +28,7 @@ MODEL_MODULES = [
         "surveys",
         "campaigns",
         "segments",
+        "transfers",
     )
 ]
 COMPARED = ("minLength", "maxLength", "minimum", "maximum", "pattern")

@@ -117,6 +117,8 @@ export function describeLedgerEntry(entry: LedgerEntry, locale: Locale): string 
     case "plan_lapsed":
     case "plan_refunded":
     case "plan_ended":
+    case "transfer_out":
+    case "transfer_in":
       return tr(`ledger.${entry.kind}`);
     default:
       return tr("ledger.other");

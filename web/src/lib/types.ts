@@ -94,7 +94,9 @@ export interface LedgerEntry {
     | "plan_renewed"
     | "plan_lapsed"
     | "plan_refunded"
-    | "plan_ended";
+    | "plan_ended"
+    | "transfer_out"
+    | "transfer_in";
   points: number;
   pending?: number;
   balance_after: number;

@@ -144,6 +144,8 @@ export const en: Messages = {
   "ledger.plan_lapsed": "Paid membership ended",
   "ledger.plan_refunded": "Paid membership refunded",
   "ledger.plan_ended": "Paid membership ended with the account",
+  "ledger.transfer_out": "Points given to another member",
+  "ledger.transfer_in": "Points received from another member",
   "ledger.adjust": "Correction by support",
   "ledger.adjust_closure": "Balance forfeited: membership closed",
   "ledger.action": "Points for a review or another action",

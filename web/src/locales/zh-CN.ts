@@ -142,6 +142,8 @@ export const zhCN = {
   "ledger.plan_lapsed": "付费会员已到期",
   "ledger.plan_refunded": "付费会员已退款",
   "ledger.plan_ended": "付费会员随账户注销结束",
+  "ledger.transfer_out": "积分转赠给他人",
+  "ledger.transfer_in": "收到他人转赠的积分",
   "ledger.adjust": "客服调整",
   "ledger.adjust_closure": "账户注销，余额清零",
   "ledger.action": "评价等互动奖励",
