@@ -3,7 +3,8 @@
 from chalice.app import Chalice
 
 from chalicelib.api.http import cors_config, problem_middleware
-from chalicelib.api.routes import actions, admin, auth, engagement, members, merchants, plans, product_codes, profile, public, wallet
+from chalicelib.api.routes import actions, admin, auth, engagement, members, merchants, plans, product_codes, profile, public, wallet, webhooks
+from chalicelib.jobs import event_handlers
 from chalicelib.jobs import handlers as jobs
 
 app = Chalice(app_name="huiyuan")
@@ -20,4 +21,6 @@ app.register_blueprint(engagement.bp)
 app.register_blueprint(actions.bp)
 app.register_blueprint(product_codes.bp)
 app.register_blueprint(admin.bp)
+app.register_blueprint(webhooks.bp)
 app.register_blueprint(jobs.bp)
+app.register_blueprint(event_handlers.bp)  # business events and webhooks (issue 16)

@@ -47,6 +47,10 @@ class Settings:
     # The bucket of the analytics engine: the table's exports, what the engine derives from them,
     # and segments' audiences (store/audiences.py); the stack creates it and sets its name.
     analytics_bucket: str = "huiyuan-local-analytics"
+    # Business events (domain/events.py): the stage's EventBridge bus, and the queue webhook
+    # deliveries wait in (usecases/webhooks.py); the stack creates both.
+    event_bus_name: str = "huiyuan-local-events"
+    webhooks_queue_name: str = "huiyuan-local-webhooks"
 
     def __post_init__(self) -> None:
         for name, low, high in _RANGES:
@@ -74,6 +78,8 @@ _ENV = {
     "origin_verify_parameter": "ORIGIN_VERIFY_PARAMETER",
     "exports_bucket": "EXPORTS_BUCKET",
     "analytics_bucket": "ANALYTICS_BUCKET",
+    "event_bus_name": "EVENT_BUS_NAME",
+    "webhooks_queue_name": "WEBHOOKS_QUEUE_NAME",
 }
 # The integer settings and their allowed ranges.
 _RANGES = (("rules_cache_seconds", 0, 86_400), ("max_body_bytes", 1024, 10 * 1024 * 1024), ("index_shards", 1, 256))

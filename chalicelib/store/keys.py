@@ -47,6 +47,8 @@
 | MEMBERSHIP#<membership_id> | REFUND         | PlanRefundRecord | the (one) refund of that purchase, idempotent per refund id |
 | PLANPAY#<payment_id> | PLANPAY              | PlanPaymentRecord | idempotent till purchase of a plan per payment id |
 | MEMBER#<member_id>   | PLANKEY#<key>        | PlanPaymentRecord | idempotent wallet purchase of a plan per Idempotency-Key |
+| WEBHOOKS             | HOOK#<webhook_id>    | WebhookEndpoint | every webhook endpoint in one query (the event fan-out, operators' list) |
+| WEBHOOK#<webhook_id> | DEAD#<event_id>      | WebhookDeadLetter | an endpoint's dead-lettered deliveries, for replays |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -364,3 +366,21 @@ def plan_key_sk(idempotency_key: str) -> str:
 
 def plan_end_bucket(day: str, shard: int) -> str:
     return f"PLANEND#{day}#{shard}"
+
+
+# Webhooks (store/webhooks.py): a brand has a handful of endpoints, read together on every event batch.
+WEBHOOKS_PK = "WEBHOOKS"
+WEBHOOK_PREFIX = "HOOK#"
+WEBHOOK_DEAD_PREFIX = "DEAD#"
+
+
+def webhook_sk(webhook_id: str) -> str:
+    return f"{WEBHOOK_PREFIX}{webhook_id}"
+
+
+def webhook_dead_pk(webhook_id: str) -> str:
+    return f"WEBHOOK#{webhook_id}"
+
+
+def webhook_dead_sk(event_id: str) -> str:
+    return f"{WEBHOOK_DEAD_PREFIX}{event_id}"

@@ -407,7 +407,7 @@ class JobRun(BaseItem, discriminator="JobRun"):
 
 # Models kept in their own modules; imported here so every discriminator is
 # registered whenever any item of the table is read.
-from . import models_admin, models_engagement, models_plans, models_product_codes, models_wallet  # noqa: E402, F401
+from . import models_admin, models_engagement, models_plans, models_product_codes, models_wallet, models_webhooks  # noqa: E402, F401
 
 
 class BudgetShard(BaseItem, discriminator="BudgetShard"):
