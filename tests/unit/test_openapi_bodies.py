@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
 MODEL_MODULES = [
     f"chalicelib.api.schemas.{name}"
-    for name in ("members", "merchants", "profile", "operators", "wallet", "engagement", "actions", "product_codes", "plans")
+    for name in ("members", "merchants", "profile", "operators", "wallet", "engagement", "actions", "product_codes", "plans", "webhooks")
 ]
 COMPARED = ("minLength", "maxLength", "minimum", "maximum", "pattern")
 # Fields whose model type allows null but whose validator refuses it (the document says what the
