@@ -19,7 +19,9 @@ from chalicelib.api.routes import (
     surveys,
     transfers,
     wallet,
+    webhooks,
 )
+from chalicelib.jobs import event_handlers
 from chalicelib.jobs import handlers as jobs
 
 app = Chalice(app_name="huiyuan")
@@ -40,4 +42,6 @@ app.register_blueprint(transfers.bp)
 app.register_blueprint(admin.bp)
 app.register_blueprint(campaigns.bp)
 app.register_blueprint(segments.bp)
+app.register_blueprint(webhooks.bp)
 app.register_blueprint(jobs.bp)
+app.register_blueprint(event_handlers.bp)  # business events and webhooks (issue 16)

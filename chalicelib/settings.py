@@ -57,6 +57,10 @@ class Settings:
     # local stage's, made by bootstrap); empty: push is not configured for that provider.
     push_apns_application: str = "huiyuan-local-apns"
     push_fcm_application: str = "huiyuan-local-fcm"
+    # Business events (domain/events.py): the stage's EventBridge bus, and the queue webhook
+    # deliveries wait in (usecases/webhooks.py); the stack creates both.
+    event_bus_name: str = "huiyuan-local-events"
+    webhooks_queue_name: str = "huiyuan-local-webhooks"
 
     def __post_init__(self) -> None:
         if self.analytics_engine not in ("duckdb", "athena"):
@@ -91,6 +95,8 @@ _ENV = {
     "analytics_workgroup": "ANALYTICS_WORKGROUP",
     "push_apns_application": "PUSH_APNS_APPLICATION",
     "push_fcm_application": "PUSH_FCM_APPLICATION",
+    "event_bus_name": "EVENT_BUS_NAME",
+    "webhooks_queue_name": "WEBHOOKS_QUEUE_NAME",
 }
 # The integer settings and their allowed ranges.
 _RANGES = (("rules_cache_seconds", 0, 86_400), ("max_body_bytes", 1024, 10 * 1024 * 1024), ("index_shards", 1, 256))

@@ -139,13 +139,17 @@ def sam_template(chalice: Any) -> dict[str, Any]:
 class FunctionInfo:
     logical_id: str  # in the SAM template
     chalice_name: str  # kebab-case: api, member-token, expire-points, job-worker
-    kind: str  # "api" | "authorizer" | "job" | "worker"
+    kind: str  # "api" | "authorizer" | "job" | "worker" | "events" | "webhooks"
     handler: str
     events: dict[str, Any]
 
     @property
     def schedule(self) -> str | None:
         return next((e["Properties"]["Schedule"] for e in self.events.values() if e["Type"] == "Schedule"), None)
+
+    @property
+    def stream_event(self) -> str | None:
+        return next((name for name, e in self.events.items() if e["Type"] == "DynamoDB"), None)
 
     @property
     def sqs_event(self) -> str | None:
@@ -171,8 +175,12 @@ def functions(template: dict[str, Any]) -> list[FunctionInfo]:
             kind, name = "api", "api"
         elif types == {"Schedule"}:
             kind, name = "job", _kebab(logical_id)
+        elif types == {"SQS"} and _kebab(logical_id) == "webhook-worker":
+            kind, name = "webhooks", _kebab(logical_id)  # its own queue (infra/stack.py _event_routes)
         elif types == {"SQS"}:
             kind, name = "worker", _kebab(logical_id)
+        elif types == {"DynamoDB"}:
+            kind, name = "events", _kebab(logical_id)  # the table's stream -> business events
         elif not events and "${" + logical_id + ".Arn}" in authorizer_uris:
             kind, name = "authorizer", _kebab(logical_id)
         else:

@@ -106,6 +106,24 @@ def write(stack: HuiyuanStack) -> None:
             accept(resource, "CKV_AWS_116", WORKER_NO_DLQ)
         elif function.kind == "job":
             accept(resource, "CKV_AWS_116", JOB_ON_FAILURE_DESTINATION)
+        elif function.kind == "events":
+            accept(
+                resource,
+                "CKV_AWS_116",
+                "Invoked by the table stream's event source mapping, whose on-failure destination (a queue that alarms) "
+                "keeps what fails; a function DLQ applies to asynchronous invocations only.",
+            )
+            accept(
+                resource, "CKV_AWS_115", "One invocation per stream shard at a time (the mapping's own concurrency): a reservation would add nothing."
+            )
+        elif function.kind == "webhooks":
+            accept(
+                resource,
+                "CKV_AWS_116",
+                "Invoked by its SQS mapping: the webhook queue's redrive policy (a DLQ that alarms) keeps what fails; "
+                "failed deliveries are dead-lettered by the worker.",
+            )
+            accept(resource, "CKV_AWS_115", "Bounded by its SQS mapping's batch and concurrency: deliveries wait in the queue, not in the function.")
         if not stack.stage.reserve_job_concurrency and function.kind in ("job", "worker"):
             accept(
                 resource,

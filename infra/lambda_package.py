@@ -26,8 +26,9 @@ from pathlib import Path
 # The services the app makes clients for (chalicelib, PynamoDB, powertools' parameters):
 # dynamodb - PynamoDB's models, the job index; ssm - the rules and the signing key
 # (SecretsManager through SSM's /aws/reference/secretsmanager/ path, so no secretsmanager
-# client); sns - text messages; ses - email; sqs - the jobs queue.
-BOTOCORE_SERVICES = frozenset({"athena", "dynamodb", "glue", "s3", "ses", "sns", "sqs", "ssm"})
+# client); sns - text messages; ses - email; sqs - the jobs and webhook queues; events - business events (EventBridge);
+# athena, glue - the analytics engine in the cloud.
+BOTOCORE_SERVICES = frozenset({"athena", "dynamodb", "events", "glue", "s3", "ses", "sns", "sqs", "ssm"})
 
 _DATA = ("botocore", "data")
 

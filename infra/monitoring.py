@@ -190,6 +190,15 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard | None, dict[str, cw.Alarm]
         dlq_depth,
         f"A job unit failed 5 times and is in {stage.jobs_dlq_name}.",
     )
+    for name, queue, text in (
+        ("webhooks-dlq-not-empty", stack.webhooks_dlq, "The webhook worker failed 5 times on a delivery message (not a failed delivery: a crash)."),
+        (
+            "stream-failures-not-empty",
+            stack.stream_failures,
+            "A batch of the table's stream could not be published as business events after its retries.",
+        ),
+    ):
+        alarm_on_any(name, queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, statistic="Maximum", label=name), text)
     failed_runs = stack.failed_invocations.metric_approximate_number_of_messages_visible(
         period=FIVE_MINUTES, statistic="Maximum", label="failed job invocations"
     )

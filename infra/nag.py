@@ -102,6 +102,12 @@ def suppress(stack: HuiyuanStack) -> None:
         "can fail to be processed there; a message waits up to 14 days and its depth alarms.",
     )
     acknowledge(
+        stack.stream_failures,
+        "AwsSolutions-SQS3",
+        "This queue is itself a dead letter: the on-failure destination of the table stream's event source mapping "
+        "(business events). Nothing consumes it (an operator reads it); a message waits up to 14 days and its depth alarms.",
+    )
+    acknowledge(
         stack.signing_key,
         "AwsSolutions-SMG4",
         "Rotating the token signing key signs every member out and voids verification codes in flight, so it is "

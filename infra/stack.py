@@ -15,6 +15,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -51,6 +52,11 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "authorizer": ("signing_key",),
     "job": ("table", "rules_read", "queue_send", "messages", "report_failure"),
     "worker": ("table", "rules_read", "queue_send", "queue_receive", "messages"),
+    # The table's stream -> events on the bus, and one webhook delivery per subscribed endpoint.
+    "events": ("stream_read", "webhooks_read", "bus_put", "webhooks_send", "stream_failure"),
+    # Webhook deliveries: the endpoint's status and dead letters, the signing key (secrets are
+    # derived from it), a failed attempt queued again.
+    "webhooks": ("table", "rules_read", "signing_key", "webhooks_send", "webhooks_receive"),
 }
 # Reserved concurrency of each scheduled job function (infra/stages.py, reserve_job_concurrency): one run at a time.
 JOB_CONCURRENCY = 1
@@ -66,8 +72,12 @@ KEY_USE: dict[str, tuple[str, tuple[str, ...]]] = {
     "queue_send": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
     "queue_receive": ("sqs", ("kms:Decrypt",)),
     "report_failure": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
+    "webhooks_send": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
+    "webhooks_receive": ("sqs", ("kms:Decrypt",)),
+    "stream_failure": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
+    "stream_read": ("dynamodb", ("kms:Decrypt", "kms:DescribeKey")),
 }
-DATA_CAPABILITIES = ("table", "signing_key", "origin_secret")
+DATA_CAPABILITIES = ("table", "signing_key", "origin_secret", "stream_read")
 # Capabilities granted once the resource they name exists (the exports bucket comes after the functions).
 DEFERRED_CAPABILITIES = ("exports",)
 
@@ -155,6 +165,7 @@ class HuiyuanStack(cdk.Stack):
         self.table = self._table()
         self.dlq, self.queue = self._queues()
         self.failed_invocations = self._failed_invocations_queue()
+        self.event_bus, self.webhooks_dlq, self.webhooks_queue, self.stream_failures = self._event_routes()
         self.signing_key = self._signing_key()
         self.origin_secret = self._origin_secret()
         self.rules_parameter_arn = self._rules_parameter()
@@ -204,6 +215,7 @@ class HuiyuanStack(cdk.Stack):
             sort_key=attribute(table_definition.RANGE_KEY),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             time_to_live_attribute=table_definition.TTL_ATTRIBUTE,
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,  # business events (chalicelib/domain/events.py)
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
             encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED if self.data_key else dynamodb.TableEncryption.AWS_MANAGED,
             encryption_key=self.data_key,
@@ -242,6 +254,35 @@ class HuiyuanStack(cdk.Stack):
             dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=5),
         )
         return dlq, queue
+
+    def _event_routes(self) -> tuple[events.EventBus, sqs.Queue, sqs.Queue, sqs.Queue]:
+        """The stage's event bus, the webhook delivery queue and its DLQ (a worker crashing on a
+        message 5 times; failed deliveries are retried and dead-lettered by the worker itself), and
+        the stream's on-failure queue (a batch the publisher failed past the mapping's retries)."""
+        bus = events.EventBus(self, "EventBus", event_bus_name=self.stage.env["EVENT_BUS_NAME"])
+
+        def queue(construct_id: str, name: str, **options: Any) -> sqs.Queue:
+            return sqs.Queue(
+                self,
+                construct_id,
+                queue_name=name,
+                encryption=sqs.QueueEncryption.KMS,
+                encryption_master_key=self.key,
+                enforce_ssl=True,
+                **options,
+            )
+
+        name = self.stage.env["WEBHOOKS_QUEUE_NAME"]
+        dlq = queue("WebhooksDeadLetterQueue", f"{name}-dlq", retention_period=cdk.Duration.days(14))
+        deliveries = queue(
+            "WebhooksQueue",
+            name,
+            visibility_timeout=cdk.Duration.seconds(90),  # 6x the worker's 15 s timeout (10 s per POST)
+            retention_period=cdk.Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=5),
+        )
+        failures = queue("StreamFailuresQueue", f"huiyuan-{self.stage.name}-stream-failures", retention_period=cdk.Duration.days(14))
+        return bus, dlq, deliveries, failures
 
     def _stage_key(self) -> kms.Key:
         """The stage's customer-managed key: queues and the alarm topic always, data at rest on request."""
@@ -486,6 +527,28 @@ class HuiyuanStack(cdk.Stack):
             "report_failure": [
                 iam.PolicyStatement(sid="ReportFailedInvocation", actions=["sqs:SendMessage"], resources=[self.failed_invocations.queue_arn])
             ],
+            "stream_read": [
+                iam.PolicyStatement(
+                    sid="ReadTableStream",
+                    actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+                    resources=[self.table.table_stream_arn or ""],
+                )
+            ],
+            "webhooks_read": [iam.PolicyStatement(sid="ReadWebhookEndpoints", actions=["dynamodb:Query"], resources=[self.table.table_arn])],
+            "bus_put": [iam.PolicyStatement(sid="PublishEvents", actions=["events:PutEvents"], resources=[self.event_bus.event_bus_arn])],
+            "webhooks_send": [
+                iam.PolicyStatement(sid="QueueDeliveries", actions=["sqs:GetQueueUrl", "sqs:SendMessage"], resources=[self.webhooks_queue.queue_arn])
+            ],
+            "webhooks_receive": [
+                iam.PolicyStatement(
+                    sid="ReceiveDeliveries",
+                    actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+                    resources=[self.webhooks_queue.queue_arn],
+                )
+            ],
+            "stream_failure": [
+                iam.PolicyStatement(sid="ReportFailedStreamBatch", actions=["sqs:SendMessage"], resources=[self.stream_failures.queue_arn])
+            ],
         }
         return statements[capability]
 
@@ -565,6 +628,23 @@ class HuiyuanStack(cdk.Stack):
             # only honours it when the mapping says so, else a failed member fails the batch.
             resource.add_property_override(f"{event}.FunctionResponseTypes", ["ReportBatchItemFailures"])
             resource.add_property_override(f"{event}.ScalingConfig", {"MaximumConcurrency": self.stage.worker_max_concurrency})
+
+        if function.kind == "events":
+            event = f"Events.{function.stream_event}.Properties"
+            resource.add_property_override(f"{event}.Stream", self.table.table_stream_arn)
+            # A batch whose events the bus refused is retried from its first failed record; a poison
+            # record is isolated by bisecting, then sent to the on-failure queue, which alarms.
+            resource.add_property_override(f"{event}.FunctionResponseTypes", ["ReportBatchItemFailures"])
+            resource.add_property_override(f"{event}.BisectBatchOnFunctionError", True)
+            resource.add_property_override(f"{event}.MaximumRetryAttempts", 10)
+            resource.add_property_override(f"{event}.MaximumRecordAgeInSeconds", 86400)
+            resource.add_property_override(f"{event}.DestinationConfig", {"OnFailure": {"Destination": self.stream_failures.queue_arn}})
+            resource.add_property_override("Environment.Variables.EVENT_BUS_NAME", self.event_bus.event_bus_name)
+        if function.kind == "webhooks":
+            resource.add_property_override("Timeout", 15)
+            event = f"Events.{function.sqs_event}.Properties"
+            resource.add_property_override(f"{event}.Queue", self.webhooks_queue.queue_arn)
+            resource.add_property_override(f"{event}.FunctionResponseTypes", ["ReportBatchItemFailures"])
 
     def _exports_bucket(self) -> s3.Bucket:
         """Files handed out once by a pre-signed URL (store/exports.py): a batch of product codes in

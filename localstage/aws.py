@@ -93,6 +93,9 @@ def light_transaction_snapshots() -> Iterator[None]:
             return clones[table.name]
         clone = copy.copy(table)
         clone.items = copy.copy(table.items)  # the partitions the transaction does not touch are shared
+        if table.stream_shard is not None:  # a cancelled transaction leaves no record in the stream
+            clone.stream_shard = copy.copy(table.stream_shard)
+            clone.stream_shard.items = list(table.stream_shard.items)
         for spec in touched.get(table.name, []):
             key = spec["Item"] if "Item" in spec else spec["Key"]
             hash_value = DynamoType(key[table.hash_key_attr])

@@ -39,6 +39,7 @@ def bootstrap(settings: Settings, session: Any, *, rules_json: str | None = None
         table.create_table(dynamodb, settings.table_name)
     else:
         table.add_missing_indexes(dynamodb, settings.table_name)  # data kept from an older version
+        table.enable_stream(dynamodb, settings.table_name)
     # As the stack does (infra/stack.py): the analytics export reads the point-in-time backup.
     dynamodb.update_continuous_backups(TableName=settings.table_name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
     ssm = session.client("ssm")
@@ -47,6 +48,7 @@ def bootstrap(settings: Settings, session: Any, *, rules_json: str | None = None
     _put_parameter_if_absent(ssm, settings.signing_key_parameter, secrets.token_urlsafe(48), "SecureString")
     session.client("ses").verify_email_identity(EmailAddress=settings.email_sender)
     create_job_queues(settings, session)
+    create_event_routes(settings, session)
     create_exports_bucket(settings, session)
     create_push_applications(settings, session)
     # Brand-wide, so a developer can report for any store_id; issue store keys to try store scope.
@@ -142,6 +144,20 @@ def create_job_queues(settings: Settings, session: Any) -> None:
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})
     sqs.create_queue(QueueName=settings.jobs_queue_name, Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": "960"})
+
+
+def create_event_routes(settings: Settings, session: Any) -> None:
+    """The stage's event bus, and the webhook delivery queue with its dead-letter queue (5 receives:
+    only a worker that keeps crashing on a message lands it there; failed deliveries are retried
+    and dead-lettered by the worker itself, usecases/webhooks.py)."""
+    events = session.client("events")
+    with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
+        events.create_event_bus(Name=settings.event_bus_name)
+    sqs = session.client("sqs")
+    dlq_url = sqs.create_queue(QueueName=f"{settings.webhooks_queue_name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})
+    sqs.create_queue(QueueName=settings.webhooks_queue_name, Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": "60"})
 
 
 def create_exports_bucket(settings: Settings, session: Any) -> None:

@@ -92,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bootstrap(get_settings(), boto3.Session())
         server = make_server(str(project), args.host, args.port)
+        from localstage.events import EventPump
+
+        # The table's stream and the webhook queue, as Lambda's event sources would feed them.
+        events = EventPump(boto3.Session()).start()
         endpoints = {"api": f"http://{args.host}:{args.port}", "aws_endpoint": aws.endpoint, "pid": os.getpid()}
         (state_dir / "stack.json").write_text(json.dumps(endpoints))
         print(f"Huiyuan local stack: API http://{args.host}:{args.port}  (AWS endpoint {aws.endpoint})", flush=True)
@@ -100,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if "events" in locals():
+            events.close()
         (state_dir / "stack.json").unlink(missing_ok=True)
         print("Saving the data...", flush=True)
         # A second Ctrl-C cannot corrupt it (the snapshot is swapped in by rename), only make the next start slower.

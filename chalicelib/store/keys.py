@@ -63,6 +63,8 @@
 | MEMBER#<member_id>   | SEGTAGS#<run_id>     | SegmentTagApplied | the member's share of a bulk tag change done, once (TTL) |
 | MEMBER#<member_id>   | TRANSFER#<key>       | TransferRecord | idempotent points transfer per the sender's Idempotency-Key |
 | PUSHTOKEN#<sha256>   | PUSHTOKEN            | PushTokenGuard | a device token's one member and device (token hashed) |
+| WEBHOOKS             | HOOK#<webhook_id>    | WebhookEndpoint | every webhook endpoint in one query (the event fan-out, operators' list) |
+| WEBHOOK#<webhook_id> | DEAD#<event_id>      | WebhookDeadLetter | an endpoint's dead-lettered deliveries, for replays |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -487,3 +489,21 @@ def transfer_sk(idempotency_key: str) -> str:
 
 def push_token_pk(digest: str) -> str:
     return f"PUSHTOKEN#{digest}"
+
+
+# Webhooks (store/webhooks.py): a brand has a handful of endpoints, read together on every event batch.
+WEBHOOKS_PK = "WEBHOOKS"
+WEBHOOK_PREFIX = "HOOK#"
+WEBHOOK_DEAD_PREFIX = "DEAD#"
+
+
+def webhook_sk(webhook_id: str) -> str:
+    return f"{WEBHOOK_PREFIX}{webhook_id}"
+
+
+def webhook_dead_pk(webhook_id: str) -> str:
+    return f"WEBHOOK#{webhook_id}"
+
+
+def webhook_dead_sk(event_id: str) -> str:
+    return f"{WEBHOOK_DEAD_PREFIX}{event_id}"

@@ -425,6 +425,7 @@ from . import (  # noqa: E402, F401
     models_surveys,
     models_transfers,
     models_wallet,
+    models_webhooks,
 )
 
 

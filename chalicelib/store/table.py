@@ -88,6 +88,9 @@ INDEXES: tuple[IndexDefinition, ...] = (
 )
 
 
+STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
 def attribute_definitions() -> list[dict[str, str]]:
     names = [HASH_KEY, RANGE_KEY]
     for index in INDEXES:
@@ -115,6 +118,8 @@ def create_table_request(table_name: str) -> dict[str, Any]:
             {"AttributeName": RANGE_KEY, "KeyType": "RANGE"},
         ],
         "GlobalSecondaryIndexes": gsis,
+        # Business events are derived from the change stream (domain/events.py).
+        "StreamSpecification": STREAM,
     }
 
 
@@ -123,6 +128,14 @@ def create_table(client: Any, table_name: str) -> None:
     client.create_table(**create_table_request(table_name))
     client.get_waiter("table_exists").wait(TableName=table_name)
     client.update_time_to_live(TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+
+
+def enable_stream(client: Any, table_name: str) -> bool:
+    """Switch on the change stream of a table made before events existed (a local stack's kept data)."""
+    if client.describe_table(TableName=table_name)["Table"].get("StreamSpecification", {}).get("StreamEnabled"):
+        return False
+    client.update_table(TableName=table_name, StreamSpecification=STREAM)
+    return True
 
 
 def add_missing_indexes(client: Any, table_name: str) -> list[str]:

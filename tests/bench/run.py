@@ -24,7 +24,7 @@ from pathlib import Path
 import tests.conftest  # noqa: F401  (sets os.environ)
 from infra.stages import stage_environment
 
-from . import analytics, brand_cost, campaigns, cost, earn_rules_cpu, jobs, load, purchase_time, soak, webapp
+from . import analytics, brand_cost, campaigns, cost, earn_rules_cpu, events, jobs, load, purchase_time, soak, webapp
 from .capacity import USD_PER_MILLION_RRU, USD_PER_MILLION_WRU, usd_per_million
 from .coldstart import ColdStart, measure_cold_start
 from .markdown import markdown_table
@@ -731,6 +731,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += [_purchase_time_row(timing), *_load_rows(load_result)]
     rows += [earn_rules_cpu.row(earn_rules_cpu.measure())]
     rows += campaigns.rows(campaign_runs)
+    rows += events.rows(events.measure())  # issue 16: events per committed write, webhook latency
     rows += [_cold_start_row(cold), *_package_rows(package), webapp.row(webapp.measure_first_load())]
     table = markdown_table(HEADER, rows)
     print(table)

@@ -81,13 +81,15 @@ def test_only_the_api_writes_the_rules_and_reads_the_signing_key(template):
         if logical_id == "APIHandler":
             assert {"ssm:PutParameter", "secretsmanager:GetSecretValue", "dynamodb:PutItem", "ses:SendEmail", "sns:Publish"} <= actions
             assert not any(a.startswith("sqs:") for a in actions)
+        elif logical_id == "WebhookWorker":  # webhook secrets are derived from the signing key when signing
+            assert "ssm:PutParameter" not in actions and "secretsmanager:GetSecretValue" in actions, logical_id
         elif logical_id != "MemberToken":
             assert "ssm:PutParameter" not in actions and "secretsmanager:GetSecretValue" not in actions, logical_id
 
 
 def test_only_the_worker_receives_from_the_queue_only_reconcile_can_scan_and_no_function_can_drop_the_table(template):
     for logical_id, actions in function_roles(template).items():
-        assert ("sqs:ReceiveMessage" in actions) == (logical_id == "JobWorker"), logical_id
+        assert ("sqs:ReceiveMessage" in actions) == (logical_id in ("JobWorker", "WebhookWorker")), logical_id
         assert ("dynamodb:Scan" in actions) == (logical_id in ("JobWorker", "Reconcile")), logical_id
         assert not actions & {"dynamodb:DeleteTable", "dynamodb:UpdateTable", "dynamodb:CreateTable"}
 
@@ -95,7 +97,7 @@ def test_only_the_worker_receives_from_the_queue_only_reconcile_can_scan_and_no_
 def test_every_function_has_a_known_kind(synthesized, stage_name):
     kinds = {f.kind for f in synthesized.stacks[stage_name].functions}
     assert kinds <= set(CAPABILITIES)
-    assert kinds == {"api", "authorizer", "job", "worker"}
+    assert kinds == {"api", "authorizer", "job", "worker", "events", "webhooks"}
 
 
 def test_table_access_names_the_table_and_each_of_its_indexes(template):
@@ -112,6 +114,28 @@ def test_table_access_names_the_table_and_each_of_its_indexes(template):
             assert table_id in rendered and "*" not in rendered, logical_id
             if as_list(statement["Action"]) == ["dynamodb:Scan"]:  # reconcile: the table only
                 assert "/index/" not in rendered, logical_id
+            elif statement.get("Sid") in ("ReadTableStream", "ReadWebhookEndpoints"):  # the event publisher: the stream, one partition
+                assert "/index/" not in rendered and "dynamodb:PutItem" not in as_list(statement["Action"]), logical_id
             else:
                 assert "dynamodb:Scan" not in as_list(statement["Action"]), logical_id
                 assert all(f"/index/{index.name}" in rendered for index in INDEXES), logical_id
+
+
+def test_the_event_publisher_reads_the_stream_puts_on_its_bus_and_queues_deliveries_only(template):
+    actions = function_roles(template)["EventPublisher"]
+    assert {"dynamodb:GetRecords", "events:PutEvents", "sqs:SendMessage", "dynamodb:Query"} <= actions
+    assert not actions & {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "sqs:ReceiveMessage", "secretsmanager:GetSecretValue"}
+
+
+def test_the_stream_mapping_reports_partial_failures_bisects_and_dead_letters(template):
+    (properties,) = [
+        event["Properties"]
+        for r in template["Resources"].values()
+        for event in (r.get("Properties", {}).get("Events") or {}).values()
+        if isinstance(event, dict) and event.get("Type") == "DynamoDB"
+    ]
+    assert "Fn::GetAtt" in json.dumps(properties["Stream"])  # the stack's table, not Chalice's placeholder
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and properties["BisectBatchOnFunctionError"] is True
+    assert "OnFailure" in properties["DestinationConfig"]
+    (bus,) = resources(template, "AWS::Events::EventBus")
+    assert bus

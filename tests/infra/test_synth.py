@@ -118,7 +118,8 @@ def test_the_prod_table_is_protected_from_deletion_and_dev_s_is_not(synthesized)
 
 def test_the_jobs_queue_dead_letters_after_5_receives_and_outlasts_6_worker_timeouts(template, stage):
     queues = {q["Properties"]["QueueName"]: (k, q["Properties"]) for k, q in resources(template, "AWS::SQS::Queue").items()}
-    assert set(queues) == {stage.jobs_queue_name, stage.jobs_dlq_name, f"huiyuan-{stage.name}-failed-invocations"}
+    events = {f"huiyuan-{stage.name}-webhooks", f"huiyuan-{stage.name}-webhooks-dlq", f"huiyuan-{stage.name}-stream-failures"}
+    assert set(queues) == {stage.jobs_queue_name, stage.jobs_dlq_name, f"huiyuan-{stage.name}-failed-invocations"} | events
     _, work = queues[stage.jobs_queue_name]
     dlq_id, dlq = queues[stage.jobs_dlq_name]
     assert work["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}, "maxReceiveCount": 5}

@@ -29,6 +29,7 @@ MODEL_MODULES = [
         "campaigns",
         "segments",
         "transfers",
+        "webhooks",
     )
 ]
 COMPARED = ("minLength", "maxLength", "minimum", "maximum", "pattern")

@@ -1,0 +1,233 @@
+"""Business events and webhooks through the app in-process and moto: the table's stream is read
+by the local stage's pump (localstage/events.py) into the deployed handlers, events reach the
+stage's EventBridge bus (observed through a rule to a queue), and deliveries reach a receiver on
+loopback."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+
+from chalicelib.domain.clock import today_in, utcnow
+from chalicelib.domain.webhooks import MAX_ATTEMPTS
+from chalicelib.settings import get_settings
+from chalicelib.usecases import webhooks
+from localstage.events import EventPump
+from tests.support.rules import SUITE_RULES
+
+
+class Receiver:
+    """A webhook endpoint on loopback that answers what the test says."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.answer = 200
+        self.delay = 0.0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                receiver.received.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+                if receiver.delay:
+                    threading.Event().wait(receiver.delay)
+                self.send_response(receiver.answer)
+                if 300 <= receiver.answer < 400:
+                    self.send_header("Location", f"http://127.0.0.1:{receiver.port}/elsewhere")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    found = Receiver()
+    yield found
+    found.close()
+
+
+@pytest.fixture
+def pump(aws: Any) -> EventPump:
+    return EventPump(aws)
+
+
+@pytest.fixture
+def bus_tap(aws: Any) -> Any:
+    """Every event put on the stage's bus, read from a queue a rule sends them to."""
+    sqs, bus = aws.client("sqs"), aws.client("events")
+    url = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    name = get_settings().event_bus_name
+    bus.put_rule(Name="tap", EventBusName=name, EventPattern=json.dumps({"source": ["huiyuan"]}))
+    bus.put_targets(Rule="tap", EventBusName=name, Targets=[{"Id": "tap", "Arn": arn}])
+
+    def read() -> list[dict[str, Any]]:
+        found = []
+        while True:
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                return found
+            for m in got:
+                found.append(json.loads(m["Body"])["detail"])
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+    return read
+
+
+def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """The receiver's check, as docs/integrations.md shows it."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return any(hmac.compare_digest(expected, s) for s in headers["webhook-signature"].split())
+
+
+def create(api: Any, url: str, types: list[str]) -> dict[str, Any]:
+    reply = api.post("/v1/admin/webhooks", {"url": url, "event_types": types, "description": "CRM"})
+    assert reply.status == 201, reply.text
+    return reply.json()
+
+
+def test_a_purchase_publishes_exactly_one_points_earned_event_with_its_ids(api, members, pump, bus_tap):
+    _, body = members.verified()
+    member_id = body["member"]["member_id"]
+    pump.pump()
+    bus_tap()  # the signup's events
+    assert members.purchase("o-1", 10000, phone=body["member"]["phone"]).status == 201
+    pump.pump()
+    earned = [e for e in bus_tap() if e["type"] == "points.earned"]
+    assert len(earned) == 1
+    assert earned[0]["data"]["member_id"] == member_id and earned[0]["data"]["ref"] == "o-1" and earned[0]["data"]["points"] == 100
+    # The same order again is a replay: no new write, no new event.
+    assert members.purchase("o-1", 10000, phone=body["member"]["phone"]).status == 200
+    pump.pump()
+    assert [e for e in bus_tap() if e["type"] == "points.earned"] == []
+
+
+def test_a_refused_request_publishes_nothing(api, members, pump, bus_tap):
+    token, _ = members.verified()
+    pump.pump()
+    bus_tap()
+    refused = api.post("/v1/me/redemptions", {"reward_id": "coffee"}, headers={"authorization": f"Bearer {token}", "Idempotency-Key": "k-1"})
+    assert refused.status == 409, refused.text  # not enough points: the transaction is cancelled
+    pump.pump()
+    assert bus_tap() == []
+
+
+def test_a_subscribed_endpoint_gets_a_signed_delivery_that_a_wrong_secret_does_not_verify(api, members, pump, receiver):
+    hook = create(api, receiver.url, ["points.*"])
+    assert hook["secret"].startswith("whsec_") and "secret" not in api.get(f"/v1/admin/webhooks/{hook['webhook_id']}").json()
+    _, body = members.verified()
+    members.purchase("o-1", 10000, phone=body["member"]["phone"])
+    pump.pump()
+    [delivery] = [r for r in receiver.received if json.loads(r["body"])["data"].get("ref") == "o-1"]
+    event = json.loads(delivery["body"])
+    assert delivery["headers"]["webhook-id"] == event["id"]
+    assert verify(hook["secret"], delivery["headers"], delivery["body"])
+    wrong = webhooks.rules_of.derive_secret(b"another key" * 4, hook["webhook_id"], 1)
+    assert not verify(wrong, delivery["headers"], delivery["body"])
+    status = api.get(f"/v1/admin/webhooks/{hook['webhook_id']}").json()["status"]
+    assert status["last_success_at"] is not None and status["consecutive_failures"] == 0
+    # Not subscribed: member events went nowhere.
+    assert all(json.loads(r["body"])["type"].startswith("points.") for r in receiver.received)
+
+
+def test_a_rotated_secret_signs_from_then_on_and_the_old_one_no_longer_verifies(api, members, pump, receiver):
+    hook = create(api, receiver.url, ["points.earned"])
+    rotated = api.post(f"/v1/admin/webhooks/{hook['webhook_id']}/secret")
+    assert rotated.status == 200 and rotated.json()["secret"] != hook["secret"]
+    _, body = members.verified()
+    members.purchase("o-1", 10000, phone=body["member"]["phone"])
+    pump.pump()
+    [delivery] = [r for r in receiver.received if json.loads(r["body"])["data"].get("ref") == "o-1"]
+    assert verify(rotated.json()["secret"], delivery["headers"], delivery["body"])
+    assert not verify(hook["secret"], delivery["headers"], delivery["body"])
+
+
+@pytest.mark.parametrize("failure", ["status 500", "redirect", "timeout"])
+def test_a_failing_endpoint_is_retried_on_the_schedule_then_dead_lettered_then_replayed(api, members, pump, receiver, failure):
+    _, body = members.verified()
+    pump.pump()  # the welcome bonus, before the endpoint exists
+    hook = create(api, receiver.url, ["points.earned"])
+    if failure == "status 500":
+        receiver.answer = 500
+    elif failure == "redirect":
+        receiver.answer = 302
+    else:
+        receiver.delay = 10.5  # past the 10 s timeout
+    members.purchase("o-1", 10000, phone=body["member"]["phone"])
+    # The first attempt, from the queue as the worker gets it:
+    pump.pump()
+    status = api.get(f"/v1/admin/webhooks/{hook['webhook_id']}").json()["status"]
+    assert status["consecutive_failures"] == 1 and status["last_failure"].startswith(failure.split()[0])
+    if failure == "timeout":
+        receiver.delay = 0
+        receiver.answer = 500
+    # The next attempts, each at its time (the retry message the worker queued, with its delay):
+    [first] = [r for r in receiver.received if json.loads(r["body"])["data"].get("ref") == "o-1"]
+    message = webhooks.delivery_message(hook["webhook_id"], json.loads(first["body"]), 2, utcnow())
+    now = utcnow()
+    for attempt in range(2, MAX_ATTEMPTS + 1):
+        outcome = webhooks.deliver(message, now)
+        assert outcome.outcome == ("dead_lettered" if attempt == MAX_ATTEMPTS else "retry"), (attempt, outcome)
+        if outcome.next_message:
+            message = outcome.next_message
+            now = now + timedelta(hours=12)
+    assert len({r["headers"]["webhook-id"] for r in receiver.received}) == 1  # the same event id every time
+    seen = api.get(f"/v1/admin/webhooks/{hook['webhook_id']}").json()
+    assert [d["event_id"] for d in seen["dead_letters"]] == [json.loads(first["body"])["id"]]
+    assert seen["status"]["dead_letters"] == 1
+    # Fixed: the operator replays, and the delivery goes through.
+    receiver.answer, receiver.received = 200, []
+    api.request("PATCH", f"/v1/admin/webhooks/{hook['webhook_id']}", json_body={"enabled": True})
+    replay = api.post(f"/v1/admin/webhooks/{hook['webhook_id']}/replays")
+    assert replay.status == 202 and replay.json()["replayed"] == 1
+    pump.pump()
+    assert [r["headers"]["webhook-id"] for r in receiver.received] == [json.loads(first["body"])["id"]]
+    after = api.get(f"/v1/admin/webhooks/{hook['webhook_id']}").json()
+    assert after["dead_letters"] == [] and after["status"]["consecutive_failures"] == 0
+
+
+def test_a_disabled_endpoint_receives_nothing(api, members, pump, receiver):
+    hook = create(api, receiver.url, ["*"])
+    assert api.request("PATCH", f"/v1/admin/webhooks/{hook['webhook_id']}", json_body={"enabled": False}).json()["enabled"] is False
+    _, body = members.verified()
+    members.purchase("o-1", 10000, phone=body["member"]["phone"])
+    pump.pump()
+    assert receiver.received == []
+
+
+def test_bad_endpoints_are_refused_and_operator_changes_are_audited(api):
+    for url in ("ftp://x.example/", "http://crm.example.com/hooks", "not a url"):
+        reply = api.post("/v1/admin/webhooks", {"url": url, "event_types": ["points.earned"]})
+        assert reply.status == 400, (url, reply.text)
+    unknown = api.post("/v1/admin/webhooks", {"url": "https://crm.example.com/h", "event_types": ["points.stolen"]})
+    assert unknown.status == 400 and "points.stolen" in unknown.text
+    assert api.get("/v1/admin/webhooks/wh_missing").status == 404
+    hook = create(api, "https://crm.example.com/h", ["tier.changed"])
+    assert api.get("/v1/admin/webhooks").json()["items"][0]["webhook_id"] == hook["webhook_id"]
+    assert api.request("DELETE", f"/v1/admin/webhooks/{hook['webhook_id']}").status == 204
+    assert api.get(f"/v1/admin/webhooks/{hook['webhook_id']}").status == 404
+    day = today_in(SUITE_RULES.zone, utcnow()).isoformat()
+    actions = [e["action"] for e in api.get(f"/v1/admin/audit?day={day}").json()["items"]]
+    assert "webhook.create" in actions and "webhook.delete" in actions

@@ -1,0 +1,220 @@
+"""Business events: which item changes mean which events (domain/events.py), their schemas, and
+the webhook signature and retry schedule (domain/webhooks.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from chalicelib.domain import webhooks
+from chalicelib.domain.events import EVENT_TYPES, events_of_change, matches
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "events"
+AT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def schema_of(event_type: str) -> dict[str, Any]:
+    return json.loads((SCHEMAS / f"{event_type}.json").read_text(encoding="utf-8"))
+
+
+def valid(event: dict[str, Any]) -> dict[str, Any]:
+    jsonschema.validate(event, schema_of(event["type"]), format_checker=jsonschema.FormatChecker())
+    return event
+
+
+def events(old: dict[str, Any] | None, new: dict[str, Any] | None, record: str = "rec-1") -> list[dict[str, Any]]:
+    return [valid(e.as_dict()) for e in events_of_change(old, new, record_id=record, committed_at=AT)]
+
+
+MEMBER = {
+    "pk": "MEMBER#m1",
+    "sk": "PROFILE",
+    "type": "Member",
+    "member_id": "m1",
+    "phone": "+8613900000001",
+    "name": "张伟",
+    "email": "zw@example.com",
+    "birthday": "1990-05-01",
+    "status": "pending",
+    "tier": "silver",
+    "balance": 0,
+    "version": 1,
+}
+
+
+def ledger(kind: str, points: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "pk": "MEMBER#m1",
+        "sk": "PROFILE#LEDGER#e1",
+        "type": "LedgerEntry",
+        "entry_id": "e1",
+        "kind": kind,
+        "points": points,
+        "balance_after": 120,
+        "ref": "order-1",
+        "created_at": "2026-11-30T12:00:00.000000+0000",
+        **extra,
+    }
+
+
+def test_every_event_type_has_a_schema_and_every_schema_an_event_type() -> None:
+    assert {p.stem for p in SCHEMAS.glob("*.json")} == set(EVENT_TYPES)
+    for event_type in EVENT_TYPES:
+        jsonschema.Draft202012Validator.check_schema(schema_of(event_type))
+
+
+def test_a_new_member_is_enrolled_without_personal_data() -> None:
+    [event] = events(None, MEMBER)
+    assert event["type"] == "member.enrolled"
+    assert event["data"] == {"member_id": "m1", "status": "pending", "tier": "silver"}
+    text = json.dumps(event, ensure_ascii=False)
+    for personal in ("+8613900000001", "张伟", "zw@example.com", "1990-05-01"):
+        assert personal not in text
+
+
+def test_a_balance_change_alone_publishes_no_member_event() -> None:
+    assert events(MEMBER, {**MEMBER, "balance": 120, "version": 2}) == []
+
+
+def test_status_moves_tier_changes_and_profile_edits_name_what_changed_not_values() -> None:
+    moved = events(MEMBER, {**MEMBER, "status": "active", "tier": "gold", "name": "李娜", "version": 2})
+    assert [e["type"] for e in moved] == ["member.activated", "tier.changed", "member.profile_changed"]
+    assert moved[1]["data"] == {"member_id": "m1", "from_tier": "silver", "to_tier": "gold"}
+    assert moved[2]["data"] == {"member_id": "m1", "fields": ["name"]}
+    assert "李娜" not in json.dumps(moved, ensure_ascii=False)
+    active = {**MEMBER, "status": "active"}
+    assert [e["type"] for e in events(active, {**active, "status": "frozen"})] == ["member.frozen"]
+    assert [e["type"] for e in events({**active, "status": "frozen"}, active)] == ["member.unfrozen"]
+    assert [e["type"] for e in events(active, {**active, "status": "closed"})] == ["member.closed"]
+    closed = {**active, "status": "closed"}
+    assert [e["type"] for e in events(closed, {**closed, "erased": True, "name": None, "email": None})] == ["member.erased"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "points", "expected"),
+    [
+        ("earn", 120, "points.earned"),
+        ("bonus", 50, "points.earned"),
+        ("scan", 10, "points.earned"),
+        ("redeem", -500, "points.redeemed"),
+        ("expire", -30, "points.expired"),
+        ("adjust", 200, "points.adjusted"),
+        ("refund", -60, "points.refunded"),
+        ("plan_started", 0, "plan.started"),
+    ],
+)
+def test_each_ledger_entry_is_one_points_event_with_its_amount(kind: str, points: int, expected: str) -> None:
+    [event] = events(None, ledger(kind, points))
+    assert event["type"] == expected
+    assert event["data"]["points"] == points and event["data"]["member_id"] == "m1" and event["data"]["ref"] == "order-1"
+
+
+def test_held_points_are_not_earned_until_released() -> None:
+    [held] = events(None, ledger("earn_pending", 0, pending=120))
+    [released] = events(None, ledger("points_available", 120, pending=-120))
+    assert (held["type"], held["data"]["pending"]) == ("points.held", 120)
+    assert released["type"] == "points.released"
+
+
+def test_wallet_entries_and_coupons() -> None:
+    entry = {
+        "pk": "MEMBER#m1",
+        "sk": "WALLET#ENTRY#w1",
+        "type": "WalletEntry",
+        "entry_id": "w1",
+        "kind": "topup",
+        "amount": 10000,
+        "balance_after": 10000,
+    }
+    assert [e["type"] for e in events(None, entry)] == ["wallet.topped_up"]
+    coupon = {
+        "pk": "MEMBER#m1",
+        "sk": "COUPON#SECRETCODE1",
+        "type": "Coupon",
+        "code": "SECRETCODE1",
+        "member_id": "m1",
+        "kind": "redemption",
+        "reward_id": "coffee",
+        "status": "issued",
+        "expires_at": "2026-12-30T12:00:00.000000+0000",
+    }
+    [issued] = events(None, coupon)
+    [used] = events(coupon, {**coupon, "status": "redeemed", "redemption_id": "r1", "redeemed_store": "s1"})
+    assert (issued["type"], used["type"]) == ("coupon.issued", "coupon.used")
+    assert "SECRETCODE1" not in json.dumps([issued, used])  # a bearer code is never published
+    assert issued["data"]["coupon_ref"] == used["data"]["coupon_ref"]
+
+
+def test_items_that_mean_nothing_to_other_systems_and_deletions_publish_nothing() -> None:
+    assert events(None, {"pk": "PHONE#+86139", "sk": "GUARD", "type": "PhoneGuard", "member_id": "m1"}) == []
+    assert events(None, {"pk": "ORDER#o1", "sk": "ORDER", "type": "Order", "member_id": "m1"}) == []
+    assert events(MEMBER, None) == []
+
+
+def test_a_retried_record_gives_the_same_event_ids_and_another_record_other_ids() -> None:
+    first = events(None, ledger("earn", 1), record="rec-7")
+    again = events(None, ledger("earn", 1), record="rec-7")
+    other = events(None, ledger("earn", 1), record="rec-8")
+    assert first == again
+    assert first[0]["id"] != other[0]["id"]
+
+
+def test_subscriptions_match_exact_types_families_and_everything() -> None:
+    assert matches(["points.earned"], "points.earned")
+    assert not matches(["points.earned"], "points.redeemed")
+    assert matches(["points.*"], "points.redeemed")
+    assert not matches(["points.*"], "plan.started")
+    assert matches(["*"], "tier.changed")
+
+
+def test_a_signature_verifies_with_the_secret_and_not_with_another_or_a_changed_body() -> None:
+    secret = webhooks.derive_secret(b"k" * 48, "wh_1", 1)
+    other = webhooks.derive_secret(b"k" * 48, "wh_1", 2)  # rotated
+    body = b'{"id":"evt_1"}'
+    header = webhooks.signature(secret, "evt_1", 1_700_000_000, body)
+    assert header.startswith("v1,")
+    assert webhooks.verify(secret, "evt_1", 1_700_000_000, body, header, now=1_700_000_010)
+    assert not webhooks.verify(other, "evt_1", 1_700_000_000, body, header, now=1_700_000_010)
+    assert not webhooks.verify(secret, "evt_1", 1_700_000_000, body + b" ", header, now=1_700_000_010)
+    assert not webhooks.verify(secret, "evt_1", 1_700_000_000, body, header, now=1_700_000_000 + 3600)  # an old delivery replayed
+
+
+def test_the_retry_schedule_backs_off_for_more_than_24_hours_then_dead_letters() -> None:
+    delays = [webhooks.retry_delay(n) for n in range(1, webhooks.MAX_ATTEMPTS)]
+    assert all(d is not None for d in delays)
+    assert delays == sorted(delays)  # type: ignore[type-var]  # none is None (above)
+    assert sum((d for d in delays if d), timedelta()) >= timedelta(hours=24)
+    assert webhooks.retry_delay(webhooks.MAX_ATTEMPTS) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "local", "refused"),
+    [
+        ("https://crm.example.com/hooks", False, False),
+        ("http://crm.example.com/hooks", False, True),
+        ("http://127.0.0.1:9000/hook", True, False),
+        ("http://127.0.0.1:9000/hook", False, True),
+        ("https://localhost/hook", False, True),
+        ("http://crm.example.com/hooks", True, True),
+        ("https://user:pw@crm.example.com/", False, True),
+        ("ftp://crm.example.com/", False, True),
+    ],
+)
+def test_which_urls_may_be_registered(url: str, local: bool, refused: bool) -> None:
+    if refused:
+        with pytest.raises(webhooks.TargetRefused):
+            webhooks.check_url(url, local=local)
+    else:
+        webhooks.check_url(url, local=local)
+
+
+def test_private_link_local_and_loopback_addresses_are_never_called_in_the_cloud() -> None:
+    for address in ("10.0.0.5", "192.168.1.1", "169.254.169.254", "127.0.0.1", "::1", "fd00::1", "0.0.0.0"):
+        assert not webhooks.address_allowed(address, local=False), address
+    assert webhooks.address_allowed("127.0.0.1", local=True)
+    assert webhooks.address_allowed("93.184.216.34", local=False)
