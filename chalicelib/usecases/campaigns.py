@@ -37,7 +37,7 @@ from ..domain.membership import Status
 from ..domain.points import earn, lot_expires_on, month_key
 from ..domain.rules import ProgramRules
 from ..observability import count, logger
-from ..store import audiences
+from ..store import audiences, segments
 from ..store import campaigns as stored
 from ..store.coupons import add_coupon, new_coupon
 from ..store.job_queue import enqueue
@@ -85,7 +85,11 @@ def create_campaign(request: CampaignRequest, actor: str) -> Answer:
         if reward is None or not reward.active:
             raise ValidationFailed.single("coupon_reward_id", "no active reward with that id in the catalogue")
     immediate = request.send_at is None or send_at <= now
-    latest = audiences.latest(request.segment_id) if immediate else None
+    computed = audiences.latest(request.segment_id)
+    if computed is None and segments.segment(request.segment_id) is None:
+        # A typo, or a deleted segment: not a segment waiting for its members (409), now or later.
+        raise NotFound(f"No segment {request.segment_id}")
+    latest = computed if immediate else None
     if immediate and latest is None:
         raise SegmentNotReady(f"Segment {request.segment_id} has no audience yet: compute it first")
     # Queuing a big audience's units (10 a request) would outlast the API's 29 s: the `campaigns`

@@ -29,7 +29,7 @@ from ..domain.errors import AlreadyAnswered, FieldError, InvalidAnswers, Invalid
 from ..domain.membership import require_may_earn
 from ..domain.points import earn, lot_expires_on, month_key
 from ..observability import count, logger
-from ..store import audiences, job_queue
+from ..store import audiences, job_queue, segments
 from ..store import surveys as store
 from ..store.coupons import add_coupon
 from ..store.ledger import ledger_entry, open_lot
@@ -128,6 +128,8 @@ def create_survey(request: SurveyRequest, actor: str) -> Answer:
         reward = get_reward(request.reward.reward_id)
         if reward is None or not reward.active:
             problems.append(FieldError("reward.reward_id", "no active reward in the catalogue has this id"))
+    if request.segment_id is not None and segments.segment(request.segment_id) is None and audiences.latest(request.segment_id) is None:
+        problems.append(FieldError("segment_id", "no segment has this id"))
     if problems:
         raise SurveyUnanswerable(problems)
 

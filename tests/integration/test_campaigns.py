@@ -255,10 +255,21 @@ def test_given_bad_input_then_a_problem_and_nothing_is_created(api, aws, body, s
     assert api.get(CAMPAIGNS).json()["items"] == []
 
 
-def test_given_a_segment_never_computed_then_409_segment_not_ready(api, aws):
-    reply = api.post(CAMPAIGNS, {"name": "x", "segment_id": "seg_none", "points": 5})
+def test_given_a_segment_saved_but_never_computed_then_409_segment_not_ready(api, aws):
+    saved = api.post("/v1/admin/segments", {"name": "VIP", "definition": {"f_score": {"min": 4}}})
+    assert saved.status == 201 and saved.json()["audience"] is None  # before any analytics refresh
+    reply = api.post(CAMPAIGNS, {"name": "x", "segment_id": saved.json()["segment_id"], "points": 5})
     assert reply.status == 409 and reply.json()["code"] == "segment_not_ready"
     assert api.get(f"{CAMPAIGNS}/cmp_nope").status == 404
+
+
+def test_given_a_segment_id_nobody_saved_then_404_now_or_scheduled_and_no_campaign_is_made(api, aws):
+    later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    for extra in ({}, {"send_at": later}, {"dry_run": True}):
+        reply = api.post(CAMPAIGNS, {"name": "x", "segment_id": "seg_typo", "points": 5, **extra})
+        assert reply.status == 404 and reply.json()["code"] == "not_found", reply.text
+        assert "seg_typo" in reply.json()["detail"]
+    assert api.get(CAMPAIGNS).json()["items"] == []
 
 
 def test_given_a_scheduled_campaign_when_the_campaigns_job_runs_for_its_day_then_it_starts_once(api, members, aws, outbox_path):

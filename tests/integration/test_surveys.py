@@ -176,6 +176,13 @@ def test_given_a_closed_or_not_yet_open_survey_then_answers_are_409_and_a_draft_
     assert api.get("/v1/me/surveys", headers=bearer(token)).json()["items"] == []
 
 
+def test_given_a_segment_id_nobody_saved_then_the_survey_is_422_and_not_made(api, aws):
+    reply = api.post("/v1/admin/surveys", definition(target="segment", segment_id="seg_typo", reward=None))
+    body = _problem(reply, 422, "survey_unanswerable")
+    assert [e["field"] for e in body["errors"]] == ["segment_id"]
+    assert api.get("/v1/admin/surveys").json()["items"] == []
+
+
 def test_given_a_segment_survey_then_only_its_audience_sees_and_answers_it(api, members, aws):
     import boto3 as _boto3
 
@@ -183,11 +190,12 @@ def test_given_a_segment_survey_then_only_its_audience_sees_and_answers_it(api, 
     from chalicelib.jobs.runner import queue_url
     from localstage.job import drain_queue
 
-    made = api.post("/v1/admin/surveys", definition(target="segment", segment_id="seg_vip", reward=None)).json()
+    segment = api.post("/v1/admin/segments", {"name": "VIP", "definition": {"f_score": {"min": 4}}}).json()["segment_id"]  # no audience yet
+    made = api.post("/v1/admin/surveys", definition(target="segment", segment_id=segment, reward=None)).json()
     _problem(api.post(f"/v1/admin/surveys/{made['survey_id']}/publish", {}), 409, "segment_not_ready")
     inside, inside_body = members.verified()
     outside, _ = members.verified()
-    audiences.write("seg_vip", [inside_body["member"]["member_id"], "m_not_a_member"], data_as_of=datetime.now(UTC), computed_at=datetime.now(UTC))
+    audiences.write(segment, [inside_body["member"]["member_id"], "m_not_a_member"], data_as_of=datetime.now(UTC), computed_at=datetime.now(UTC))
     publish = api.post(f"/v1/admin/surveys/{made['survey_id']}/publish", {})
     assert publish.status == 200 and publish.json()["audience"]["count"] == 2
     assert drain_queue(job_worker, queue_url(), _boto3.client("sqs")) == {"dead_lettered": 0}
