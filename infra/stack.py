@@ -45,12 +45,13 @@ from .stages import SECRETS_MANAGER_REFERENCE, Stage
 #               membership or a signed-out token on their own read (usecases/sessions.py)
 #   job         DynamoDB (the run record; inline and dry runs do the units themselves),
 #               the rules, sending units to the jobs queue, SMS and email (inline runs)
-#   worker      as a job, plus receiving from the jobs queue (a failed member is re-queued alone)
+#   worker      as a job, plus receiving from the jobs queue (a failed member is re-queued alone),
+#               and the exports bucket (the parts of a big batch of product codes, and its file)
 CAPABILITIES: dict[str, tuple[str, ...]] = {
     "api": ("table", "rules_read", "rules_write", "signing_key", "origin_secret", "messages", "exports"),
     "authorizer": ("signing_key",),
     "job": ("table", "rules_read", "queue_send", "messages", "report_failure"),
-    "worker": ("table", "rules_read", "queue_send", "queue_receive", "messages"),
+    "worker": ("table", "rules_read", "queue_send", "queue_receive", "messages", "exports"),
 }
 # Reserved concurrency of each scheduled job function (infra/stages.py, reserve_job_concurrency): one run at a time.
 JOB_CONCURRENCY = 1
