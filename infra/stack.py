@@ -46,12 +46,16 @@ from .stages import SECRETS_MANAGER_REFERENCE, Stage
 #               membership or a signed-out token on their own read (usecases/sessions.py)
 #   job         DynamoDB (the run record; inline and dry runs do the units themselves),
 #               the rules, sending units to the jobs queue, SMS and email (inline runs)
-#   worker      as a job, plus receiving from the jobs queue (a failed member is re-queued alone)
+#   worker      as a job, plus receiving from the jobs queue (a failed member is re-queued alone),
+#               and the exports bucket (the parts of a big batch of product codes, and its file)
 CAPABILITIES: dict[str, tuple[str, ...]] = {
-    "api": ("table", "rules_read", "rules_write", "signing_key", "origin_secret", "messages", "exports"),
+    # queue_send: operators' requests that hand their work to the jobs queue (a campaign's launch, a
+    # segment survey's invitations, bulk tags, an analytics refresh's check, a big product-code
+    # batch); webhooks_send: an operator's replay of dead-lettered deliveries.
+    "api": ("table", "rules_read", "rules_write", "signing_key", "origin_secret", "messages", "exports", "queue_send", "webhooks_send"),
     "authorizer": ("signing_key",),
     "job": ("table", "rules_read", "queue_send", "messages", "report_failure"),
-    "worker": ("table", "rules_read", "queue_send", "queue_receive", "messages"),
+    "worker": ("table", "rules_read", "queue_send", "queue_receive", "messages", "exports"),
     # The table's stream -> events on the bus, and one webhook delivery per subscribed endpoint.
     "events": ("stream_read", "webhooks_read", "bus_put", "webhooks_send", "stream_failure"),
     # Webhook deliveries: the endpoint's status and dead letters, the signing key (secrets are

@@ -14,6 +14,7 @@ means the printed codes outlive any key rotation.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import UTC, date, datetime, timedelta
 
@@ -30,9 +31,14 @@ _IGNORED = frozenset(" -\t")
 # hour ends, a right code included (a guesser's 10 tries an hour against 2^80 codes find nothing).
 MAX_FAILED_ATTEMPTS = 10
 ATTEMPT_WINDOW_SECONDS = 3600
-# Operators' batches: at most this many codes each (written in the request, see usecases).
+# Operators' batches: at most this many codes each. Up to SYNC_MAX they are written in the
+# request; a bigger batch is `generating` until the jobs queue has written its parts of PART_SIZE
+# codes each (usecases/operations/product_codes.py, docs/scan-codes.md).
 MAX_BATCH = 100_000
+SYNC_MAX = 10_000
+PART_SIZE = 5_000
 
+GENERATING = "generating"
 ACTIVE = "active"
 REVOKED = "revoked"
 
@@ -41,6 +47,27 @@ def new_product_code() -> str:
     """A fresh code, grouped for print: `XXXX-XXXX-XXXX-XXXX`."""
     symbols = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
     return format_code(symbols)
+
+
+def derived_code(seed: str, part: int, index: int) -> str:
+    """Code `index` of part `part` of a batch generated from the secret `seed` (hex, 256 bits,
+    drawn from `secrets` and kept only in the part's queue message): the first 80 bits of
+    HMAC-SHA256(seed, "part:index"), so every delivery of a part derives the very same codes, and
+    nobody without the seed can tell one code from the next."""
+    mac = hmac.new(bytes.fromhex(seed), f"{part}:{index}".encode(), hashlib.sha256).digest()
+    value = int.from_bytes(mac[:10], "big")
+    symbols = "".join(ALPHABET[(value >> (5 * (CODE_LENGTH - 1 - i))) & 31] for i in range(CODE_LENGTH))
+    return format_code(symbols)
+
+
+def parts_of(count: int) -> int:
+    """How many parts of PART_SIZE codes a queued batch of `count` codes is cut into."""
+    return -(-count // PART_SIZE)
+
+
+def part_size(count: int, part: int) -> int:
+    """How many codes part `part` (0-based) of a batch of `count` codes holds."""
+    return min(PART_SIZE, count - part * PART_SIZE)
 
 
 def format_code(symbols: str) -> str:

@@ -30,5 +30,8 @@ SCHEDULES: dict[str, Schedule] = {
     "segment-tags": Schedule(
         "cron(30 21 * * ? *)", "bulk tag changes over a segment's audience: operators start them, their units ride the jobs queue"
     ),
+    "product-codes": Schedule(
+        "cron(45 21 * * ? *)", "writes the parts of big product-code batches: operators start them, their units ride the jobs queue"
+    ),
     "analytics-refresh": Schedule("cron(0 21 * * ? *)", "exports the table; builds member_facts (RFM, value, lifecycle) and the KPIs; daily figures"),
 }

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
         tier_review,
     )
     from ..usecases.member_changes import JobContext, MemberResult
-    from ..usecases.operations import segments
+    from ..usecases.operations import product_codes, segments
     from . import member_units
 else:
     # What the jobs do is loaded when a job runs, not with every function of the app.
@@ -65,6 +65,7 @@ else:
     tier_review = lazy_module("chalicelib.usecases.tier_review")
     member_units = lazy_module("chalicelib.jobs.member_units")
     segments = lazy_module("chalicelib.usecases.operations.segments")
+    product_codes = lazy_module("chalicelib.usecases.operations.product_codes")
 
 Unit = dict[str, Any]
 
@@ -445,6 +446,23 @@ def _tags(unit: Unit, ctx: JobContext) -> Done:
     return Done(tally=segments.apply_tags_to_part(unit))
 
 
+# --- product-codes ---------------------------------------------------------------------
+# A batch of product codes over SYNC_MAX (POST /v1/admin/product-codes) is a run of this job with
+# one `part` unit per PART_SIZE codes, queued by usecases/operations/product_codes.py. The schedule
+# plans nothing of its own: its runs (and `make job JOB=product-codes`) see the queue drained.
+
+
+def _product_code_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+    return []
+
+
+def _code_part(unit: Unit, ctx: JobContext) -> Done:
+    """One part of a batch's codes, written once however often the unit is delivered."""
+    if ctx.dry_run:
+        return Done()
+    return Done(tally=product_codes.generate_part(unit))
+
+
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
@@ -522,6 +540,12 @@ JOBS: dict[str, JobSpec] = {
             time(5, 30),
             _segment_tags_units,
             lambda: {"tags": _tags},
+        ),
+        JobSpec(
+            "product-codes",
+            time(5, 45),
+            _product_code_units,
+            lambda: {"part": _code_part},
         ),
         JobSpec(
             "analytics-refresh",

@@ -34,6 +34,11 @@ def put_file(key: str, body: bytes, content_type: str, download_name: str) -> No
     )
 
 
+def get_file(key: str) -> bytes:
+    body: bytes = _s3().get_object(Bucket=get_settings().exports_bucket, Key=key)["Body"].read()
+    return body
+
+
 def download_url(key: str, expires_in: int) -> str:
     """A pre-signed GET of the object, good for `expires_in` seconds."""
     url = _s3().generate_presigned_url("get_object", Params={"Bucket": get_settings().exports_bucket, "Key": key}, ExpiresIn=expires_in)

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import MapAttribute, NumberAttribute, NumberSetAttribute, UnicodeAttribute, UTCDateTimeAttribute
 
 from .models import BaseItem, Recorded
 
 
 class ProductCodeBatch(BaseItem, discriminator="ProductCodeBatch"):
     """`PCBATCH#<batch_id>` / `BATCH`: the product a batch of codes is printed for, its points,
-    how many codes it holds and whether they still earn (`active` | `revoked`). Put once the
-    codes are written and exported, so a batch that shows is complete."""
+    how many codes it holds and whether they still earn (`active` | `revoked`). A small batch is
+    put once its codes are written and exported, so it shows complete; a big one is put
+    `generating` with `parts` to do, and each queued part adds itself to `parts_done` (once: a
+    conditional update) and its codes to `written`; the last makes it `active`."""
 
     batch_id = UnicodeAttribute()
     sku = UnicodeAttribute()
@@ -27,6 +29,9 @@ class ProductCodeBatch(BaseItem, discriminator="ProductCodeBatch"):
     revoked_at = UTCDateTimeAttribute(null=True)
     revoked_by = UnicodeAttribute(null=True)
     export_key = UnicodeAttribute()  # the S3 object the printer's file was written to
+    parts = NumberAttribute(null=True)  # a queued batch's parts (None: written in the request)
+    parts_done = NumberSetAttribute(null=True)
+    written = NumberAttribute(null=True)  # codes the parts done wrote
 
 
 class ProductCode(BaseItem, discriminator="ProductCode"):

@@ -87,13 +87,44 @@ def batch_state(batch_id: str) -> BatchState:
 
 
 def revoke_batch(uow: UnitOfWork, batch: ProductCodeBatch, actor: str, now: datetime) -> None:
-    """Mark the batch revoked, if it is still active (part `batch` fails otherwise)."""
+    """Mark the batch revoked, if it is still as read (part `batch` fails otherwise): active, or
+    generating (its queued parts then stop)."""
     uow.update(
         "batch",
         batch,
         [ProductCodeBatch.status.set("revoked"), ProductCodeBatch.revoked_at.set(now), ProductCodeBatch.revoked_by.set(actor)],
-        ProductCodeBatch.status == "active",
+        ProductCodeBatch.status == str(batch.status),
     )
+
+
+def record_part_done(batch_id: str, part: int, written: int) -> ProductCodeBatch | None:
+    """Add `part` to the batch's done parts and its `written` codes to the count, once: None
+    (nothing changed) when the part is done already or the batch is no longer generating (a
+    revoked batch). The batch as it is after the update otherwise."""
+    batch = ProductCodeBatch(keys.product_batch_pk(batch_id), keys.PRODUCT_BATCH_SK)
+    try:
+        batch.update(
+            actions=[ProductCodeBatch.parts_done.add({part}), ProductCodeBatch.written.add(written)],
+            condition=(ProductCodeBatch.status == "generating")
+            & (ProductCodeBatch.parts_done.does_not_exist() | ~ProductCodeBatch.parts_done.contains(part)),
+        )
+    except UpdateError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return None
+        raise
+    return batch
+
+
+def activate_batch(batch_id: str) -> bool:
+    """generating -> active, once every part is done: False if it was not generating."""
+    batch = ProductCodeBatch(keys.product_batch_pk(batch_id), keys.PRODUCT_BATCH_SK)
+    try:
+        batch.update(actions=[ProductCodeBatch.status.set("active")], condition=ProductCodeBatch.status == "generating")
+    except UpdateError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def find_code(digest: str) -> ProductCode | None:

@@ -18,9 +18,28 @@ record of an earlier one first and answers its batch (with a fresh URL to the sa
 twins racing both write codes, but only one record (and so one batch) commits, and the loser's
 codes stay without a batch (they earn nothing) and its file is deleted.
 
-`MAX_BATCH` (100,000) codes a request: about 4,000 BatchWriteItem calls, 8 at a time. DynamoDB
-answers one in ~10-20 ms, so ~5-10 s, inside API Gateway's 29 s; bigger runs are several
-batches. (The local stage's moto writes ~350 items/s: 100,000 take minutes there.)
+Up to `SYNC_MAX` (10,000) codes the request does all of the above (~400 BatchWriteItem calls,
+8 at a time, well under a second). A bigger batch (up to `MAX_BATCH`) fans out through the jobs
+queue instead (`product-codes` job, one `part` unit per `PART_SIZE` codes):
+1. the request puts the batch `generating` with its parts to do (same transaction, audit and
+   Idempotency-Key record as above), queues the units, and answers 202 with the batch and its
+   `progress`;
+2. a unit derives its part's codes from the batch's secret seed (domain `derived_code`: HMAC of
+   the seed, the part and the index; the seed is drawn here and travels only in the units'
+   messages, never in the table), writes them (BatchWriteItem) and its part of the printer's file
+   (`product-codes/<batch>/part-NNNNN.csv`), then adds the part to the batch's done parts by a
+   conditional update (once);
+3. the unit that finds every part done concatenates the parts into `product-codes/<batch>.csv`
+   and makes the batch `active`; GET then hands out a fresh pre-signed URL to it.
+
+Why the file lists exactly the codes stored, each once, however SQS delivers: a part's codes are
+a function of (seed, part, index), so a second or concurrent delivery derives, writes and files
+the very same codes (a put of an identical item, an identical object), never new ones; the part is
+counted done once (the conditional update), so `written` is exact. A delivery that finds its part
+done writes nothing. Assembling is idempotent too (the same parts give the same file). Codes earn
+nothing until the batch is active, so no member can use a code a late twin delivery rewrites
+while it is generating. Revoking a generating batch is allowed: its units stop (they find it
+revoked, and a part can no longer be recorded done), and it never becomes active.
 """
 
 from __future__ import annotations
@@ -28,16 +47,28 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from ...api.schemas.product_codes import ProductCodeBatchRequest
 from ...domain.clock import iso, today_in, utcnow
 from ...domain.errors import NotFound, ValidationFailed
-from ...domain.product_codes import code_digest, is_expired, new_product_code, normalise_code, redemption_rate
+from ...domain.product_codes import (
+    GENERATING,
+    SYNC_MAX,
+    code_digest,
+    derived_code,
+    is_expired,
+    new_product_code,
+    normalise_code,
+    part_size,
+    parts_of,
+    redemption_rate,
+)
 from ...domain.rules import ProgramRules
 from ...observability import count, logger
-from ...store import exports
+from ...store import exports, job_queue
 from ...store import product_codes as stored
 from ...store.idempotency import Replay, existing_record, new_write_token, put_record, replay
 from ...store.models_product_codes import ProductCodeBatch, ProductCodeRequest
@@ -48,21 +79,27 @@ from ..common import Answer, created, fingerprint, replayed
 
 EXPORT_URL_SECONDS = 3600
 CSV_COLUMNS = ("code", "sku", "name", "points", "expires_on", "batch_id")
+PARTS_JOB = "product-codes"
 
 
 def new_batch_id(now: datetime) -> str:
     return f"pcb_{now.strftime('%Y%m%d')}{secrets.token_hex(6)}"
 
 
-def _printer_file(batch_id: str, request: ProductCodeBatchRequest, printed: list[str]) -> bytes:
+def _printer_rows(batch_id: str, sku: str, name: str, points: int, expires_on: str | None, printed: list[str], *, header: bool) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    expires_on = request.expires_on.isoformat() if request.expires_on else ""
+    if header:
+        writer.writerow(CSV_COLUMNS)
     for code in printed:
-        writer.writerow((code, request.sku, request.name, request.points, expires_on, batch_id))
-    # With a BOM, so that a spreadsheet opens a Chinese product name as UTF-8.
-    return ("\ufeff" + out.getvalue()).encode()
+        writer.writerow((code, sku, name, points, expires_on or "", batch_id))
+    # The file starts with a BOM, so that a spreadsheet opens a Chinese product name as UTF-8.
+    return (("\ufeff" if header else "") + out.getvalue()).encode()
+
+
+def _printer_file(batch_id: str, request: ProductCodeBatchRequest, printed: list[str]) -> bytes:
+    expires_on = request.expires_on.isoformat() if request.expires_on else None
+    return _printer_rows(batch_id, request.sku, request.name, request.points, expires_on, printed, header=True)
 
 
 def _status(batch: ProductCodeBatch, today: date) -> str:
@@ -90,7 +127,12 @@ def batch_view(batch: ProductCodeBatch, redeemed: int, rules: ProgramRules, now:
         "created_at": iso(batch.created_at),
         "created_by": batch.created_by,
         "revoked_at": iso(batch.revoked_at) if batch.revoked_at else None,
+        **({"progress": _progress(batch)} if batch.parts is not None else {}),
     }
+
+
+def _progress(batch: ProductCodeBatch) -> dict[str, int]:
+    return {"parts_done": len(batch.parts_done or ()), "parts_total": int(batch.parts or 0), "codes_written": int(batch.written or 0)}
 
 
 def _export(batch: ProductCodeBatch, now: datetime) -> dict[str, Any]:
@@ -107,8 +149,11 @@ def _replay_batch(record: ProductCodeRequest, digest: str, write_token: str) -> 
         raise NotFound(f"No batch {record.batch_id}")
     now = utcnow()
     body = batch_status(record.batch_id)
-    body["export"] = _export(batch, now)
     own = bool(write_token) and record.write_token == write_token
+    if batch.status == GENERATING:  # a queued batch's file comes once it is active
+        return Answer(202, body) if own else Answer(200, body, replayed=True)
+    if batch.status == "active" or batch.parts is None:
+        body["export"] = _export(batch, now)
     return replayed(Replay(body, own_write=own))
 
 
@@ -128,6 +173,8 @@ def generate_batch(request: ProductCodeBatchRequest, actor: str, idempotency_key
     if request.expires_on is not None and request.expires_on < today_in(rules.zone, now):
         raise ValidationFailed.single("expires_on", "must be today or later (program time zone)")
     batch_id = new_batch_id(now)
+    if request.count > SYNC_MAX:
+        return _queue_batch(request, actor, idempotency_key, batch_id, digest, write_token, rules, now)
     printed: list[str] = []
     seen: set[str] = set()
     while len(printed) < request.count:
@@ -184,12 +231,120 @@ def generate_batch(request: ProductCodeBatchRequest, actor: str, idempotency_key
     return created({**body, "export": _export(batch, now)})
 
 
+def _queue_batch(
+    request: ProductCodeBatchRequest,
+    actor: str,
+    idempotency_key: str | None,
+    batch_id: str,
+    digest: str,
+    write_token: str,
+    rules: ProgramRules,
+    now: datetime,
+) -> Answer:
+    """202: the batch, `generating`, with its parts queued (module docstring)."""
+    parts = parts_of(request.count)
+    batch = stored.new_batch(
+        batch_id,
+        sku=request.sku,
+        name=request.name,
+        points=request.points,
+        generated=request.count,
+        expires_on=request.expires_on.isoformat() if request.expires_on else None,
+        status=GENERATING,
+        created_at=now,
+        created_by=actor,
+        export_key=f"product-codes/{batch_id}.csv",
+        parts=parts,
+        written=0,
+    )
+    body = batch_view(batch, 0, rules, now)
+
+    def lost_to_twin(cancelled: Cancelled) -> Answer | None:
+        if idempotency_key is None:
+            return None
+        record = existing_record(cancelled, "request", ProductCodeRequest, stored.request_key(idempotency_key))
+        return None if record is None else _replay_batch(record, digest, write_token)
+
+    def attempt(uow: UnitOfWork) -> Answer | None:
+        stored.add_batch(uow, batch)
+        if idempotency_key is not None:
+            record = stored.new_request(idempotency_key, batch_id, fingerprint=digest, write_token=write_token, response=body, now=now)
+            put_record(uow, "request", record)
+        after = {"sku": request.sku, "points": request.points, "count": request.count, "expires_on": batch.expires_on, "parts": parts}
+        add_audit(uow, Change(actor, "product_codes.generate", "product_codes", batch_id, None, after), rules, now)
+        return uow.commit(explain=lost_to_twin)
+
+    earlier_answer = run(attempt)
+    if earlier_answer is not None:
+        return earlier_answer
+    # The seed exists only in these messages (SQS, encrypted with the stage key): the table and
+    # the logs never see it, so the codes are in clear only in the printer's file.
+    seed = secrets.token_hex(32)
+    units = [{"kind": "part", "batch_id": batch_id, "part": part, "seed": seed} for part in range(parts)]
+    job_queue.start_units(PARTS_JOB, today_in(rules.zone, now).isoformat(), units, now=now)
+    logger.info("product codes queued", extra={"batch_id": batch_id, "count": request.count, "parts": parts})
+    return Answer(202, body)
+
+
+def part_key(batch_id: str, part: int) -> str:
+    return f"product-codes/{batch_id}/part-{part:05d}.csv"
+
+
+def generate_part(unit: dict[str, Any]) -> Counter[str]:
+    """The work of one `product-codes` unit: one part of a queued batch, done once however often
+    (or however concurrently) SQS delivers it (module docstring)."""
+    tally: Counter[str] = Counter()
+    batch_id, part = str(unit["batch_id"]), int(unit["part"])
+    batch = stored.get_batch(batch_id)
+    if batch is None:  # the units are queued after the batch commits: never
+        raise NotFound(f"No batch {batch_id}")
+    if batch.status == "revoked":
+        tally["skipped.revoked"] += 1
+        return tally
+    if batch.status == GENERATING and part not in (batch.parts_done or set()):
+        size = part_size(int(batch.generated), part)
+        printed = [derived_code(str(unit["seed"]), part, index) for index in range(size)]
+        stored.write_codes(batch_id, [code_digest(normalise_code(code) or "") for code in printed])
+        rows = _printer_rows(batch_id, batch.sku, batch.name, int(batch.points), batch.expires_on, printed, header=part == 0)
+        exports.put_file(part_key(batch_id, part), rows, "text/csv; charset=utf-8", f"{batch_id}-{part:05d}.csv")
+        del printed
+        updated = stored.record_part_done(batch_id, part, size)
+        if updated is None:
+            tally["skipped.already_done"] += 1
+        else:
+            tally["affected"] += size
+            batch = updated
+    else:
+        tally["skipped.already_done"] += 1
+    if batch.status == GENERATING and len(batch.parts_done or ()) == int(batch.parts or 0):
+        _assemble(batch)
+        if stored.activate_batch(batch_id):
+            tally["completed"] += 1
+            count("ProductCodesGenerated", int(batch.generated))
+            logger.info("product codes generated", extra={"batch_id": batch_id, "count": int(batch.generated), "points": int(batch.points)})
+    return tally
+
+
+def _assemble(batch: ProductCodeBatch) -> None:
+    """The printer's file: the parts, concatenated in order. (S3's UploadPartCopy would copy them
+    without reading, but every part but the last must be 5 MiB or more, and a part of
+    PART_SIZE codes is ~400 KB; a batch of MAX_BATCH codes is ~8 MB, read and written once.)"""
+    batch_id = str(batch.batch_id)
+    body = b"".join(exports.get_file(part_key(batch_id, part)) for part in range(int(batch.parts or 0)))
+    exports.put_file(str(batch.export_key), body, "text/csv; charset=utf-8", f"{batch_id}.csv")
+
+
 def batch_status(batch_id: str) -> dict[str, Any]:
-    """The batch and how many of its codes were used (the sum of the count's shards)."""
+    """The batch and how many of its codes were used (the sum of the count's shards); a queued
+    batch's progress, and once it is active a fresh URL to its printer's file."""
     state = stored.batch_state(batch_id)
     if state.batch is None:
         raise NotFound(f"No batch {batch_id}")
-    return batch_view(state.batch, state.redeemed, load_rules(), utcnow())
+    now = utcnow()
+    body = batch_view(state.batch, state.redeemed, load_rules(), now)
+    if state.batch.parts is not None and body["status"] in ("active", "expired"):
+        body["export"] = _export(state.batch, now)
+    return body
 
 
 def revoke_batch(batch_id: str, actor: str, reason: str | None) -> dict[str, Any]:
@@ -205,7 +360,8 @@ def revoke_batch(batch_id: str, actor: str, reason: str | None) -> dict[str, Any
         if batch.status == "revoked":
             return batch
         stored.revoke_batch(uow, batch, actor, now)
-        change = Change(actor, "product_codes.revoke", "product_codes", batch_id, {"status": "active"}, {"status": "revoked"}, reason=reason)
+        before = {"status": str(batch.status)}
+        change = Change(actor, "product_codes.revoke", "product_codes", batch_id, before, {"status": "revoked"}, reason=reason)
         add_audit(uow, change, rules, now)
         uow.commit()  # a batch revoked meanwhile fails its part: read again, and find it revoked
         batch.status = "revoked"
