@@ -89,7 +89,7 @@ def test_a_customer_managed_data_key_encrypts_the_table_its_backups_every_log_gr
     logs_statement = [s for s in kms_key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "CloudWatchLogsGroups"]
     assert logs_statement and logs_statement[0]["Principal"] == {"Service": "logs.ap-southeast-1.amazonaws.com"}
     # Each function may use the key through exactly the services whose data it touches.
-    assert key_services(template, "APIHandler") == {"dynamodb", "secretsmanager"}
+    assert key_services(template, "APIHandler") == {"dynamodb", "secretsmanager", "sqs"}  # sqs: operators' bulk work queued
     assert key_services(template, "MemberToken") == {"secretsmanager"}  # the signing key only: it reads no member
     assert key_services(template, "JobWorker") == {"dynamodb", "sqs"}
     assert key_services(template, "Reconcile") == {"dynamodb", "sqs"}
