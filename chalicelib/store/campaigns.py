@@ -136,6 +136,12 @@ def campaign_status(campaign_id: str) -> str | None:
     return str(campaign.status) if campaign else None
 
 
+def check_running(uow: UnitOfWork, campaign_id: str) -> None:
+    """Part `campaign`: the transaction fails unless the campaign is still running, so no member is
+    reached once a cancel has committed."""
+    uow.condition_check("campaign", Campaign, keys.CAMPAIGNS_PK, keys.campaign_sk(campaign_id), Campaign.status == "running")
+
+
 def add_delivery(uow: UnitOfWork, member_id: str, campaign_id: str, outcome: MemberOutcome, at: datetime, coupon_code: str | None = None) -> None:
     """Put the member's delivery record, only if absent (part `delivery`, its old item returned)."""
     record = CampaignDelivery(

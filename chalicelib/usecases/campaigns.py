@@ -6,9 +6,10 @@ done by the job worker as units of the `campaigns` job (jobs/specs.py); each uni
 added to the campaign's run record once, however often SQS delivers it (jobs/runner.py).
 
 A unit reads its members `MEMBERS_PER_READ` at a time, with the campaign's status in the same
-BatchGetItem (and again before a member if the last read is older than `STATUS_FRESH_SECONDS`):
-once a cancel has committed, no member transaction starts more than that long after it. For each
-member, ONE transaction: the member's delivery record (only if absent: exactly once per member
+BatchGetItem (and again before a member if the last read is older than `STATUS_FRESH_SECONDS`), so
+a cancelled campaign's units stop without trying. For each member, ONE transaction: a condition
+check that the campaign is still running (once a cancel has committed, no member transaction
+does: the unit stops), the member's delivery record (only if absent: exactly once per member
 and campaign, across reruns, redelivery and concurrent workers), the points with their ledger
 entry and lot, the coupon, the marketing log and any message held back by quiet hours. The
 message goes out only after that commit, so a worker that dies mid-batch sends nothing twice:
@@ -319,6 +320,10 @@ def deliver_unit(unit: dict[str, Any], rules: ProgramRules, *, dry_run: bool = F
                 return tally
             reached = reach_member(member, offer, dry_run=dry_run)
             tally["round_trips"] += reached.round_trips
+            if reached.stopped:
+                tally["skipped.cancelled"] += len(member_ids) - accounted
+                logger.info("campaign cancelled under the unit: it stops", extra={"campaign_id": offer.campaign_id})
+                return tally
             tally.update(tally_keys(reached.outcome))
             accounted += 1
     return tally
@@ -328,6 +333,11 @@ def deliver_unit(unit: dict[str, Any], rules: ProgramRules, *, dry_run: bool = F
 class _Reach:
     outcome: MemberOutcome
     round_trips: int = 0
+    stopped: bool = False  # the campaign is no longer running: the unit stops
+
+
+class _NoLongerRunning(Exception):
+    """The member's transaction found the campaign cancelled: nothing was written."""
 
 
 @dataclass
@@ -398,13 +408,20 @@ def reach_member(member: Member, offer: _Offer, *, dry_run: bool = False) -> _Re
 
         def explain(cancelled: Cancelled) -> tuple[_Decided, bool] | None:
             earlier = stored.outcome_of(cancelled.failed.get("delivery")) if "delivery" in cancelled.failed else None
-            return (_Decided(earlier), False) if earlier is not None else None
+            if earlier is not None:
+                return _Decided(earlier), False
+            if "campaign" in cancelled.failed:
+                raise _NoLongerRunning
+            return None
 
         trips += 1
         answer = uow.commit(explain)
         return answer if answer is not None else (decided, True)
 
-    result = run(attempt, attempts=MEMBER_ATTEMPTS)
+    try:
+        result = run(attempt, attempts=MEMBER_ATTEMPTS)
+    except _NoLongerRunning:
+        return _Reach(MemberOutcome("skipped", reason="cancelled"), trips, stopped=True)
     if result is None:
         return _Reach(MemberOutcome("skipped", reason="member_gone"), trips)
     decided, ours = result
@@ -421,6 +438,7 @@ def reach_member(member: Member, offer: _Offer, *, dry_run: bool = False) -> _Re
 
 def _write(uow: UnitOfWork, member: Member, decided: _Decided, offer: _Offer) -> None:
     code = decided.coupon.code if decided.coupon is not None else None
+    stored.check_running(uow, offer.campaign_id)
     stored.add_delivery(uow, member.member_id, offer.campaign_id, decided.outcome, offer.at, code)
     actions = list(decided.actions)
     if decided.points:

@@ -333,3 +333,37 @@ def test_given_an_audience_too_big_to_queue_in_a_request_then_the_campaigns_job_
     assert run_now("campaigns", datetime.now(UTC).date())["campaigns"]["started"] == 1
     _drain()
     assert api.get(f"{CAMPAIGNS}/{created['campaign_id']}").json()["results"]["points_granted"] == 10
+
+
+def test_given_a_cancel_committed_while_a_unit_holds_a_fresh_status_then_no_member_is_reached_after_it(api, members, aws, outbox_path, monkeypatch):
+    _no_quiet_hours(aws)
+    from chalicelib.store.models import BaseItem
+    from chalicelib.store.unit_of_work import connection
+    from chalicelib.usecases import campaigns
+
+    monkeypatch.setattr(campaigns, "STATUS_FRESH_SECONDS", 3600.0)  # the unit never reads the status again
+    ids = [_member(members, sms_marketing=True)[1]["member_id"] for _ in range(3)]
+    _segment("seg_vip", ids)
+    campaign = _create(api, message={"sms": "until cancelled"}).json()
+    [unit] = _queued()
+    state = {"members": 0, "cancel": None}
+
+    def cancel_after_the_first_member(**_: Any) -> None:
+        if state["cancel"] is not None:
+            return  # the cancel's own transaction
+        state["members"] += 1
+        if state["members"] == 1:
+            state["cancel"] = api.post(f"{CAMPAIGNS}/{campaign['campaign_id']}/cancel", {})
+
+    clients = {id(c): c for c in [connection().client, *(m._get_connection().connection.client for m in [BaseItem, *BaseItem.__subclasses__()])]}
+    for client in clients.values():
+        client.meta.events.register("after-call.dynamodb.TransactWriteItems", cancel_after_the_first_member, unique_id="cancel")
+    try:
+        do_unit(unit)
+    finally:
+        for client in clients.values():
+            client.meta.events.unregister("after-call.dynamodb.TransactWriteItems", unique_id="cancel")
+    assert state["cancel"] is not None and state["cancel"].status == 200, state
+    assert len(_campaign_messages(outbox_path)) == 1
+    results = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]
+    assert results["sent"] == 1 and results["skipped"] == {"cancelled": 2}
