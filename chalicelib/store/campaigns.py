@@ -173,9 +173,9 @@ def outcome_of(raw: dict[str, Any] | None) -> MemberOutcome | None:
     )
 
 
-def start_outcomes(campaign: Campaign, run_as_of: str, run_id: str, units: int, now: datetime) -> None:
-    """Note the outcomes count asked for on the campaign, and put its run record."""
-    JobRun(
+def start_outcomes(uow: UnitOfWork, campaign: Campaign, run_as_of: str, run_id: str, units: int, now: datetime) -> None:
+    """Put the outcomes count's run record (only if new) and note it on the campaign, together."""
+    run = JobRun(
         keys.jobrun_pk(RUN_JOB, run_as_of),
         keys.jobrun_sk(run_id),
         job=RUN_JOB,
@@ -186,10 +186,10 @@ def start_outcomes(campaign: Campaign, run_as_of: str, run_id: str, units: int, 
         counters={},
         started_at=now,
         ttl=now + max(KEPT_FOR, timedelta(days=400)),
-    ).save(JobRun.pk.does_not_exist())
-    campaign.update(
-        actions=[Campaign.outcomes_run_as_of.set(run_as_of), Campaign.outcomes_run_id.set(run_id), Campaign.outcomes_requested_at.set(now)]
     )
+    uow.put("run", run, JobRun.pk.does_not_exist())
+    actions = [Campaign.outcomes_run_as_of.set(run_as_of), Campaign.outcomes_run_id.set(run_id), Campaign.outcomes_requested_at.set(now)]
+    uow.update("campaign", campaign, actions)
 
 
 @dataclass(frozen=True)

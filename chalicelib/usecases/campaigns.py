@@ -41,7 +41,7 @@ from ..observability import count, logger
 from ..store import audiences
 from ..store import campaigns as stored
 from ..store.coupons import add_coupon, new_coupon
-from ..store.job_queue import enqueue
+from ..store.job_queue import enqueue, new_run_id
 from ..store.ledger import ledger_entry, open_lot
 from ..store.members import as_dict, get_member, points_state, points_update
 from ..store.parameters import load_rules
@@ -470,12 +470,20 @@ def request_outcomes(campaign_id: str, actor: str) -> Answer:
     if campaign.launched_at is None or manifest is None:
         raise InvalidState("The campaign has not started: it has no outcomes yet")
     run_as_of = today_in(rules.zone, now).isoformat()
-    run_id = f"{campaign_id}.outcomes.{now.strftime('%Y%m%dT%H%M%S')}"
+    # A random tail: two requests in the same second are two counts, not one clash (a 500).
+    run_id = f"{campaign_id}.outcomes.{new_run_id(now)}"
     units = [
         {**u, "kind": "outcomes", "as_of": run_as_of, "run_id": run_id}
         for u in _plan(campaign, manifest, launched_at=campaign.launched_at, run_as_of=run_as_of)
     ]
-    stored.start_outcomes(campaign, run_as_of, run_id, len(units), now)
+
+    def attempt(uow: UnitOfWork) -> None:
+        stored.start_outcomes(uow, campaign, run_as_of, run_id, len(units), now)
+        after = {"outcomes_run_id": run_id, "window_days": int(campaign.results_window_days or 14)}
+        add_audit(uow, Change(actor, "campaign.outcomes", "campaign", campaign_id, None, after), rules, now)
+        uow.commit()
+
+    run(attempt)
     enqueue(units)
     logger.info("campaign outcomes requested", extra={"campaign_id": campaign_id, "units": len(units), "actor": actor})
     return Answer(202, {"campaign_id": campaign_id, "outcomes": _outcomes(_existing(campaign_id))})

@@ -367,3 +367,22 @@ def test_given_a_cancel_committed_while_a_unit_holds_a_fresh_status_then_no_memb
     assert len(_campaign_messages(outbox_path)) == 1
     results = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]
     assert results["sent"] == 1 and results["skipped"] == {"cancelled": 2}
+
+
+def test_given_two_outcome_requests_in_the_same_second_then_both_are_counted_and_audited(api, members, aws):
+    _no_quiet_hours(aws)
+    _, m = _member(members)
+    _segment("seg_vip", [m["member_id"]])
+    campaign = _create(api, points=5).json()
+    _drain()
+    replies = [api.post(f"{CAMPAIGNS}/{campaign['campaign_id']}/outcomes", {}) for _ in range(2)]
+    assert [r.status for r in replies] == [202, 202], [r.text for r in replies]
+    _drain()
+    outcomes = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["outcomes"]
+    assert outcomes["complete"] and outcomes["recipients"]["members"] == 1
+    from chalicelib.domain.clock import today_in
+    from chalicelib.store.parameters import load_rules
+
+    day = today_in(load_rules().zone).isoformat()
+    audited = [e for e in api.get(f"/v1/admin/audit?day={day}&limit=100").json()["items"] if e["action"] == "campaign.outcomes"]
+    assert len(audited) == 2 and {e["target"]["id"] for e in audited} == {campaign["campaign_id"]}
