@@ -202,6 +202,12 @@ def deferred_sk(member_id: str, kind: str, ref: str) -> str:
     return f"{member_id}#{kind}#{ref}"
 
 
+def deferred_ref(sk: str) -> tuple[str, str]:
+    """(kind, ref) of a deferred message's sort key."""
+    _, kind, ref = sk.split("#", 2)
+    return kind, ref
+
+
 def jobrun_pk(job: str, as_of: str) -> str:
     return f"JOBRUN#{job}#{as_of}"
 

@@ -49,6 +49,7 @@ from ..store.rewards import get_reward
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from .audit import Change, add_audit
 from .common import Answer, created
+from .deferred_messages import HOURS_LOOKED_BACK
 from .messaging import Decision, add_deferral, decide, deliver_now
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ def cancel(campaign_id: str, actor: str) -> dict[str, Any]:
         if campaign.status == "cancelled":
             raise InvalidState("The campaign is already cancelled")
         results = _results(campaign)
-        if results is not None and results["complete"]:
+        if results is not None and results["complete"] and not _may_hold_messages(campaign, results, now):
             raise InvalidState("The campaign has reached its whole audience: there is nothing left to cancel")
         stored.cancel_campaign(uow, campaign, actor, now)
         add_audit(uow, Change(actor, "campaign.cancel", "campaign", campaign_id, {"status": campaign.status}, {"status": "cancelled"}), rules, now)
@@ -154,6 +155,15 @@ def cancel(campaign_id: str, actor: str) -> dict[str, Any]:
     run(attempt)
     logger.info("campaign cancelled", extra={"campaign_id": campaign_id})
     return campaign_view(_existing(campaign_id), rules)
+
+
+def _may_hold_messages(campaign: Campaign, results: dict[str, Any], now: datetime) -> bool:
+    """Whether messages quiet hours held back may still be waiting to go (held at most a day
+    ahead, sent by the hourly `send-deferred` job within HOURS_LOOKED_BACK hours of their time):
+    cancel drops them, so it stays possible until then."""
+    if not results["deferred"] or campaign.launched_at is None:
+        return False
+    return now < campaign.launched_at + timedelta(days=1, hours=HOURS_LOOKED_BACK)
 
 
 def _existing(campaign_id: str) -> Campaign:

@@ -386,3 +386,24 @@ def test_given_two_outcome_requests_in_the_same_second_then_both_are_counted_and
     day = today_in(load_rules().zone).isoformat()
     audited = [e for e in api.get(f"/v1/admin/audit?day={day}&limit=100").json()["items"] if e["action"] == "campaign.outcomes"]
     assert len(audited) == 2 and {e["target"]["id"] for e in audited} == {campaign["campaign_id"]}
+
+
+def test_given_messages_held_by_quiet_hours_when_the_campaign_is_cancelled_then_they_never_go(api, members, aws, outbox_path):
+    from localstage.job import run
+
+    set_rules(aws, quiet_hours_start="00:00:00", quiet_hours_end="23:59:59")
+    _, a = _member(members, sms_marketing=True)
+    _segment("seg_vip", [a["member_id"]])
+    campaign = _create(api, message={"sms": "held back"}).json()
+    _drain()
+    results = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]
+    assert results["complete"] and results["deferred"] == 1
+    cancelled = api.post(f"{CAMPAIGNS}/{campaign['campaign_id']}/cancel", {})
+    assert cancelled.status == 200, cancelled.text  # every unit is done, but a message still waits
+    _no_quiet_hours(aws)
+    later = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()  # past the hour it was held to
+    summary = run("send-deferred", later, False)
+    assert _campaign_messages(outbox_path) == [] and summary["messages_sent"] == 0, summary
+    from chalicelib.store.models import DeferredMessage
+
+    assert list(DeferredMessage.scan()) == []  # dropped, not left waiting
