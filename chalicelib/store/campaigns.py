@@ -159,6 +159,13 @@ def add_delivery(uow: UnitOfWork, member_id: str, campaign_id: str, outcome: Mem
     uow.put("delivery", record, CampaignDelivery.pk.does_not_exist(), return_old=True)
 
 
+def note_delivery_failed(member_id: str, campaign_id: str, outcome: MemberOutcome) -> None:
+    """The message of a delivery recorded as sent could not be handed to its channel: the record
+    keeps the outcome the results count (a redelivery then counts the same)."""
+    record = CampaignDelivery(keys.member_pk(member_id), keys.campaign_delivery_sk(campaign_id))
+    record.update(actions=[CampaignDelivery.outcome.set(outcome.outcome), CampaignDelivery.reason.set(outcome.reason or "delivery_failed")])
+
+
 def outcome_of(raw: dict[str, Any] | None) -> MemberOutcome | None:
     """The outcome a delivery record written before keeps (from a cancelled transaction's old item)."""
     if not raw:

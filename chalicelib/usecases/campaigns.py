@@ -279,7 +279,6 @@ class _Offer:
     now_local: datetime
     at: datetime
     coupon_expires_at: datetime | None
-    coupon_unavailable: bool = False
 
 
 def _offer(campaign: Campaign, rules: ProgramRules, at: datetime) -> _Offer:
@@ -290,13 +289,11 @@ def _offer(campaign: Campaign, rules: ProgramRules, at: datetime) -> _Offer:
     )
     now_local = at.astimezone(rules.zone)
     expires_at = None
-    unavailable = False
     if actions.coupon_reward_id:
         reward = get_reward(actions.coupon_reward_id)
         in_catalogue = reward is not None and bool(reward.active)
         expires_at = gift_expires_at(now_local, rules, in_catalogue=in_catalogue, reward_valid_days=reward.coupon_valid_days if reward else None)
-        unavailable = expires_at is None
-    return _Offer(campaign.campaign_id, actions, int(campaign.holdout_percent or 0), rules, now_local, at, expires_at, unavailable)
+    return _Offer(campaign.campaign_id, actions, int(campaign.holdout_percent or 0), rules, now_local, at, expires_at)
 
 
 def deliver_unit(unit: dict[str, Any], rules: ProgramRules, *, dry_run: bool = False) -> Counter[str]:
@@ -443,6 +440,9 @@ def reach_member(member: Member, offer: _Offer, *, dry_run: bool = False) -> _Re
             points=decided.points,
             coupon=decided.coupon is not None,
         )
+        # The record said "sent" (written before the send): make it say what the results count.
+        stored.note_delivery_failed(member.member_id, offer.campaign_id, decided.outcome)
+        trips += 1
     return _Reach(decided.outcome, trips)
 
 
@@ -645,13 +645,6 @@ def campaign_view(campaign: Campaign, rules: ProgramRules, *, with_results: bool
         view["results"] = _results(campaign)
         view["outcomes"] = _outcomes(campaign)
     return view
-
-
-def _audience_view(campaign: Campaign) -> dict[str, Any] | None:
-    if not campaign.audience_id:
-        return None
-    data_as_of = iso(campaign.data_as_of) if campaign.data_as_of else None
-    return {"audience_id": campaign.audience_id, "data_as_of": data_as_of, "count": int(campaign.audience_count or 0)}
 
 
 def _results(campaign: Campaign) -> dict[str, Any] | None:

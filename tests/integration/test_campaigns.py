@@ -407,3 +407,31 @@ def test_given_messages_held_by_quiet_hours_when_the_campaign_is_cancelled_then_
     from chalicelib.store.models import DeferredMessage
 
     assert list(DeferredMessage.scan()) == []  # dropped, not left waiting
+
+
+def test_given_a_send_that_fails_then_the_member_counts_as_skipped_in_the_results_and_the_outcomes(api, members, aws, outbox_path):
+    _no_quiet_hours(aws)
+    from botocore.awsrequest import AWSResponse
+
+    from chalicelib.notify.sender import _client
+
+    _, a = _member(members, sms_marketing=True)
+    _segment("seg_vip", [a["member_id"]])
+    sns = _client("sns")
+
+    def refuse(**_: Any) -> Any:
+        return AWSResponse("http://injected", 400, {}, None), {"Error": {"Code": "InvalidParameter", "Message": "injected refusal"}}
+
+    sns.meta.events.register("before-call.sns.Publish", refuse, unique_id="refuse")
+    try:
+        campaign = _create(api, message={"sms": "will not arrive"}).json()
+        _drain()
+    finally:
+        sns.meta.events.unregister("before-call.sns.Publish", unique_id="refuse")
+    assert _campaign_messages(outbox_path) == []
+    results = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]
+    assert results["sent"] == 0 and results["skipped"] == {"delivery_failed": 1}
+    assert api.post(f"{CAMPAIGNS}/{campaign['campaign_id']}/outcomes", {}).status == 202
+    _drain()
+    outcomes = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["outcomes"]
+    assert outcomes["complete"] and outcomes["recipients"]["members"] == 0  # not counted as reached
