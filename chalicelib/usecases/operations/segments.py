@@ -20,7 +20,7 @@ from collections import Counter
 from typing import Any
 
 from ...domain.clock import iso, today_in, utcnow
-from ...domain.errors import InvalidState, NotFound
+from ...domain.errors import AnalyticsNotReady, NotFound
 from ...domain.membership import is_closed
 from ...domain.segments import Compiled, SegmentDefinition, check_against_rules, compile_segment
 from ...domain.tags import changed_tags
@@ -38,14 +38,8 @@ from ..audit import Change, add_audit
 TAGS_JOB, TAGS_UNIT = "segment-tags", "tags"
 
 
-class SegmentNotReady(InvalidState):
-    """Nothing to count yet: no analytics refresh has completed."""
-
-    code, title = "analytics_not_ready", "No analytics refresh has completed yet"
-
-
-def _not_ready() -> SegmentNotReady:
-    return SegmentNotReady("Segments are counted from the analytics build: run a refresh first (POST /v1/admin/analytics/refreshes)")
+def _not_ready() -> AnalyticsNotReady:
+    return AnalyticsNotReady("Segments are counted from the analytics build: run a refresh first (POST /v1/admin/analytics/refreshes)")
 
 
 def _segment_or_404(segment_id: str) -> Segment:
