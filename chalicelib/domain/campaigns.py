@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
 Status = Literal["scheduled", "running", "cancelled"]
@@ -45,14 +44,6 @@ class CampaignActions:
     def is_marketing(self) -> bool:
         """Only a message is marketing: a grant without one ignores consent, cap and quiet hours."""
         return bool(self.message)
-
-    @property
-    def gives_something(self) -> bool:
-        return bool(self.points or self.coupon_reward_id)
-
-
-def is_due(send_at: datetime, now: datetime) -> bool:
-    return send_at <= now
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,9 @@ class RefreshRunning(InvalidState):
     code, title = "refresh_running", "An analytics refresh is already running"
 
 
-class AnalyticsNotReady(NotFound):
+class AnalyticsNotReady(InvalidState):
+    """Nothing to read or count yet: no analytics refresh has completed (KPIs, segments)."""
+
     code, title = "analytics_not_ready", "No analytics refresh has completed yet"
 
 

@@ -79,7 +79,9 @@ class Snapshot:
 
 
 class AnalyticsEngine(Protocol):
-    def query(self, sql: str, params: Sequence[object] = (), *, snapshot: Snapshot | None = None) -> list[dict[str, Any]]: ...
+    def query(
+        self, sql: str, params: Sequence[object] = (), *, snapshot: Snapshot | None = None, timeout: float | None = None
+    ) -> list[dict[str, Any]]: ...
 
     def build(self, export_id: str, data_as_of: datetime, facts: analytics_sql.FactsParams, built_at: datetime) -> Snapshot: ...
 
@@ -109,9 +111,11 @@ def engine() -> AnalyticsEngine:
     return AthenaEngine() if get_settings().analytics_engine == "athena" else DuckDBEngine()
 
 
-def query(sql: str, params: Sequence[object] = (), *, snapshot: Snapshot | None = None) -> list[dict[str, Any]]:
-    """Rows of `sql` (written as in analytics_sql.py) over the latest build, or `snapshot`'s."""
-    return engine().query(sql, params, snapshot=snapshot)
+def query(sql: str, params: Sequence[object] = (), *, snapshot: Snapshot | None = None, timeout: float | None = None) -> list[dict[str, Any]]:
+    """Rows of `sql` (written as in analytics_sql.py) over the latest build, or `snapshot`'s.
+    `timeout`: the longest wait for Athena (QUERY_TIMEOUT_SECONDS without), e.g. inside an API
+    request; the local engine (DuckDB) ignores it."""
+    return engine().query(sql, params, snapshot=snapshot, timeout=timeout)
 
 
 def build(export_id: str, data_as_of: datetime, facts: analytics_sql.FactsParams, built_at: datetime) -> Snapshot:
@@ -167,7 +171,9 @@ class DuckDBEngine:
     def _export_files(self, export_id: str) -> list[Path]:
         return self._download(table_exports.data_files(export_id), self._folder(export_id) / "export")
 
-    def query(self, sql: str, params: Sequence[object] = (), *, snapshot: Snapshot | None = None) -> list[dict[str, Any]]:
+    def query(
+        self, sql: str, params: Sequence[object] = (), *, snapshot: Snapshot | None = None, timeout: float | None = None
+    ) -> list[dict[str, Any]]:
         snapshot = snapshot or latest()
         if snapshot is None:
             raise AnalyticsUnavailable("no analytics build yet")
@@ -250,14 +256,15 @@ class AthenaEngine:
 
         return boto3.client(name)
 
-    def run(self, sql: str, params: Sequence[object] = ()) -> tuple[list[str], list[str], list[list[str | None]]]:
+    def run(self, sql: str, params: Sequence[object] = (), timeout: float | None = None) -> tuple[list[str], list[str], list[list[str | None]]]:
         """Start a query in the workgroup, wait for it, read every page of its result."""
         athena = self._client("athena")
         request: dict[str, Any] = {"QueryString": sql, "WorkGroup": self.workgroup, "QueryExecutionContext": {"Database": self.database}}
         if params:
             request["ExecutionParameters"] = [athena_literal(p) for p in params]
         execution_id = athena.start_query_execution(**request)["QueryExecutionId"]
-        deadline, pause = time.monotonic() + QUERY_TIMEOUT_SECONDS, 0.2
+        limit = QUERY_TIMEOUT_SECONDS if timeout is None else timeout
+        deadline, pause = time.monotonic() + limit, 0.2
         while True:
             status = athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Status"]
             if status["State"] == "SUCCEEDED":
@@ -266,7 +273,7 @@ class AthenaEngine:
                 raise AnalyticsUnavailable(f"Athena query {execution_id} {status['State'].lower()}: {status.get('StateChangeReason', '')}")
             if time.monotonic() > deadline:
                 athena.stop_query_execution(QueryExecutionId=execution_id)
-                raise AnalyticsUnavailable(f"Athena query {execution_id} took longer than {QUERY_TIMEOUT_SECONDS:.0f} s")
+                raise AnalyticsUnavailable(f"Athena query {execution_id} took longer than {limit:.0f} s")
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
         names: list[str] = []
@@ -281,10 +288,12 @@ class AthenaEngine:
             rows = rows[1:]  # a SELECT's first row repeats the column names
         return names, kinds, rows
 
-    def query(self, sql: str, params: Sequence[object] = (), *, snapshot: Snapshot | None = None) -> list[dict[str, Any]]:
+    def query(
+        self, sql: str, params: Sequence[object] = (), *, snapshot: Snapshot | None = None, timeout: float | None = None
+    ) -> list[dict[str, Any]]:
         if snapshot is None and latest() is None:
             raise AnalyticsUnavailable("no analytics build yet")
-        names, kinds, rows = self.run(sql, params)
+        names, kinds, rows = self.run(sql, params, timeout)
         return [{n: _athena_value(v, k) for n, k, v in zip(names, kinds, row, strict=False)} for row in rows]
 
     def build(self, export_id: str, data_as_of: datetime, facts: analytics_sql.FactsParams, built_at: datetime) -> Snapshot:

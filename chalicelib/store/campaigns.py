@@ -136,6 +136,12 @@ def campaign_status(campaign_id: str) -> str | None:
     return str(campaign.status) if campaign else None
 
 
+def check_running(uow: UnitOfWork, campaign_id: str) -> None:
+    """Part `campaign`: the transaction fails unless the campaign is still running, so no member is
+    reached once a cancel has committed."""
+    uow.condition_check("campaign", Campaign, keys.CAMPAIGNS_PK, keys.campaign_sk(campaign_id), Campaign.status == "running")
+
+
 def add_delivery(uow: UnitOfWork, member_id: str, campaign_id: str, outcome: MemberOutcome, at: datetime, coupon_code: str | None = None) -> None:
     """Put the member's delivery record, only if absent (part `delivery`, its old item returned)."""
     record = CampaignDelivery(
@@ -153,6 +159,13 @@ def add_delivery(uow: UnitOfWork, member_id: str, campaign_id: str, outcome: Mem
     uow.put("delivery", record, CampaignDelivery.pk.does_not_exist(), return_old=True)
 
 
+def note_delivery_failed(member_id: str, campaign_id: str, outcome: MemberOutcome) -> None:
+    """The message of a delivery recorded as sent could not be handed to its channel: the record
+    keeps the outcome the results count (a redelivery then counts the same)."""
+    record = CampaignDelivery(keys.member_pk(member_id), keys.campaign_delivery_sk(campaign_id))
+    record.update(actions=[CampaignDelivery.outcome.set(outcome.outcome), CampaignDelivery.reason.set(outcome.reason or "delivery_failed")])
+
+
 def outcome_of(raw: dict[str, Any] | None) -> MemberOutcome | None:
     """The outcome a delivery record written before keeps (from a cancelled transaction's old item)."""
     if not raw:
@@ -167,9 +180,9 @@ def outcome_of(raw: dict[str, Any] | None) -> MemberOutcome | None:
     )
 
 
-def start_outcomes(campaign: Campaign, run_as_of: str, run_id: str, units: int, now: datetime) -> None:
-    """Note the outcomes count asked for on the campaign, and put its run record."""
-    JobRun(
+def start_outcomes(uow: UnitOfWork, campaign: Campaign, run_as_of: str, run_id: str, units: int, now: datetime) -> None:
+    """Put the outcomes count's run record (only if new) and note it on the campaign, together."""
+    run = JobRun(
         keys.jobrun_pk(RUN_JOB, run_as_of),
         keys.jobrun_sk(run_id),
         job=RUN_JOB,
@@ -180,10 +193,10 @@ def start_outcomes(campaign: Campaign, run_as_of: str, run_id: str, units: int, 
         counters={},
         started_at=now,
         ttl=now + max(KEPT_FOR, timedelta(days=400)),
-    ).save(JobRun.pk.does_not_exist())
-    campaign.update(
-        actions=[Campaign.outcomes_run_as_of.set(run_as_of), Campaign.outcomes_run_id.set(run_id), Campaign.outcomes_requested_at.set(now)]
     )
+    uow.put("run", run, JobRun.pk.does_not_exist())
+    actions = [Campaign.outcomes_run_as_of.set(run_as_of), Campaign.outcomes_run_id.set(run_id), Campaign.outcomes_requested_at.set(now)]
+    uow.update("campaign", campaign, actions)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,9 @@ from pynamodb.expressions.update import Action
 from . import keys
 from .members import member_shard
 from .models import BaseItem, CodeAttempts, Coupon, Member, PhoneGuard, ReferralCode, SendThrottle, VerificationCode
+from .models_surveys import SurveyResponse
 from .models_wallet import Wallet
+from .surveys import delete_texts
 from .unit_of_work import UnitOfWork, error_code
 
 ERASED_PHONE = ""  # the tombstone keeps the attribute (the model requires it), with nothing in it
@@ -139,9 +141,9 @@ def erase_personal_items(member: Member) -> int:
                 SendThrottle(keys.phone_pk(item.target), keys.SENT).delete()
             if kind == "Feedback":
                 _delete_feedback_queue_entries(getattr(item, "feedback_id", ""))
-            if kind == "SurveyResponse":
+            if isinstance(item, SurveyResponse):
                 # the free text kept for the operators (the counters stay: they name nobody)
-                BaseItem(keys.survey_text_pk(getattr(item, "survey_id", "")), keys.survey_text_sk(member.member_id)).delete()
+                delete_texts(item)
             item.delete()
     if member.phone:
         for item in BaseItem.query(keys.phone_pk(member.phone), consistent_read=True):

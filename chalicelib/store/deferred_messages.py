@@ -18,7 +18,8 @@ from pynamodb.expressions.update import Action
 from . import keys
 from .members import as_dict, member_shard
 from .models import DeferredMessage, Member
-from .unit_of_work import UnitOfWork, error_code
+from .models_campaigns import Campaign
+from .unit_of_work import Cancelled, UnitOfWork, error_code, run
 
 # A deferred message not sent within this long after it could go (the dispatcher was down) is
 # dropped by TTL.
@@ -76,6 +77,37 @@ def take(message: DeferredMessage) -> bool:
     except DeleteError:
         return False
     return True
+
+
+CAMPAIGN_KIND = "campaign"
+
+
+def campaign_of(message: DeferredMessage) -> str | None:
+    """The campaign a held message belongs to (its ref), or None for any other kind."""
+    kind, ref = keys.deferred_ref(str(message.sk))
+    return ref if kind == CAMPAIGN_KIND else None
+
+
+def take_for_campaign(message: DeferredMessage, campaign_id: str) -> str:
+    """Take a campaign's held message only while the campaign is running, in one transaction with
+    a condition check on the campaign: once a cancel has committed, none is taken (and sent).
+    'taken', 'already_sent' (another delivery of the job took it) or 'campaign_cancelled' (the
+    message is dropped then: it may never go)."""
+
+    def explain(cancelled: Cancelled) -> str | None:
+        if "message" in cancelled.failed:
+            return "already_sent"
+        return "campaign_cancelled" if "campaign" in cancelled.failed else None
+
+    def attempt(uow: UnitOfWork) -> str:
+        uow.condition_check("campaign", Campaign, keys.CAMPAIGNS_PK, keys.campaign_sk(campaign_id), Campaign.status == "running")
+        uow.delete("message", message, DeferredMessage.pk.exists())
+        return uow.commit(explain) or "taken"
+
+    outcome = run(attempt)
+    if outcome == "campaign_cancelled":
+        take(message)
+    return outcome
 
 
 def _waiting_for(member: Member, now: datetime) -> list[DeferredMessage]:

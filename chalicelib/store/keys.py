@@ -51,7 +51,7 @@
 | MEMBER#<member_id>   | PLANKEY#<key>        | PlanPaymentRecord | idempotent wallet purchase of a plan per Idempotency-Key |
 | SURVEYS              | SURVEY#<survey_id>   | Survey        | every survey (definition, state, target), one query for the list |
 | SURVEYTALLY#<survey_id> | SHARD#<n>         | SurveyTally   | one shard of a survey's results counters (no hot item), one query for all |
-| SURVEYTEXT#<survey_id> | TEXT#<member_id>   | SurveyTexts   | a response's free-text answers, for operators (deleted at the member's erasure) |
+| SURVEYTEXT#<survey_id> | TEXT#<text_id>     | SurveyTexts   | free text for operators, by a random id the response names (erased with it) |
 | MEMBER#<member_id>   | SURVEY#INVITE#<survey_id> | SurveyInvitation | the member is in a segment survey's audience |
 | MEMBER#<member_id>   | SURVEY#RESPONSE#<survey_id> | SurveyResponse | the member's one answer to a survey (put only if absent) |
 | CAMPAIGNS            | CAMPAIGN#<campaign_id> | Campaign    | the campaigns, newest first (ids run backwards in time) |
@@ -204,6 +204,12 @@ def send_bucket_hour(bucket: str) -> datetime:
 
 def deferred_sk(member_id: str, kind: str, ref: str) -> str:
     return f"{member_id}#{kind}#{ref}"
+
+
+def deferred_ref(sk: str) -> tuple[str, str]:
+    """(kind, ref) of a deferred message's sort key."""
+    _, kind, ref = sk.split("#", 2)
+    return kind, ref
 
 
 def jobrun_pk(job: str, as_of: str) -> str:
@@ -423,8 +429,9 @@ def survey_text_pk(survey_id: str) -> str:
 SURVEY_TEXT_PREFIX = "TEXT#"
 
 
-def survey_text_sk(member_id: str) -> str:
-    return f"TEXT#{member_id}"
+def survey_text_sk(text_id: str) -> str:
+    """A random id, not the member's: the free text (and a page's cursor) must not name its writer."""
+    return f"TEXT#{text_id}"
 
 
 def survey_invitation_sk(survey_id: str) -> str:

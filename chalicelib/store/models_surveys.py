@@ -45,8 +45,10 @@ class SurveyTally(BaseItem, discriminator="SurveyTally"):
 
 
 class SurveyTexts(BaseItem, discriminator="SurveyTexts"):
-    """`SURVEYTEXT#<survey_id>` / `TEXT#<member_id>`: a response's free-text answers, kept for the
-    operators apart from the member (deleted with the member's response at erasure)."""
+    """`SURVEYTEXT#<survey_id>` / `TEXT#<text_id>`: a response's free-text answers, kept for the
+    operators apart from the member under a random id (nothing in the key, a page's cursor or the
+    item names the writer); the member's response points at it (`text_id`), so erasure deletes it
+    with the response."""
 
     texts = MapAttribute[str, Any](default=dict)  # question id -> text
     answered_at = UTCDateTimeAttribute()
@@ -70,3 +72,4 @@ class SurveyResponse(BaseItem, discriminator="SurveyResponse"):
     reward_points = NumberAttribute(default=0)
     coupon_code = UnicodeAttribute(null=True)
     answered_at = UTCDateTimeAttribute()
+    text_id = UnicodeAttribute(null=True)  # where its free text waits for the operators (SurveyTexts)

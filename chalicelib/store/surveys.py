@@ -5,7 +5,8 @@
 - `SURVEYTALLY#<survey_id>` / `SHARD#<n>` (SurveyTally): the results, in `SURVEY_TALLY_SHARDS`
   shards put at publication; each answer adds to one, chosen at random, in its own transaction,
   so results are one query of the shards and no item is hot.
-- `SURVEYTEXT#<survey_id>` / `TEXT#<member_id>` (SurveyTexts): free-text answers for operators.
+- `SURVEYTEXT#<survey_id>` / `TEXT#<text_id>` (SurveyTexts): free-text answers for operators, under
+  a random id the member's response points at (`text_id`): nothing there names the writer.
 - `MEMBER#<id>` / `SURVEY#INVITE#<survey_id>` (SurveyInvitation) and `SURVEY#RESPONSE#<survey_id>`
   (SurveyResponse): whether a member was invited to a segment survey, and their one answer
   (put only if absent: a second answer, or a concurrent one, fails its condition).
@@ -153,6 +154,7 @@ def add_response(
     """The member's answer (part `response`: fails if they answered already), counted on a
     random shard (part `tally`), its free text for operators (part `texts`), on condition that
     the survey is still published (part `survey`)."""
+    text_id = secrets.token_hex(16) if texts else None
     response = SurveyResponse(
         keys.member_pk(member_id),
         keys.survey_response_sk(survey.survey_id),
@@ -162,6 +164,7 @@ def add_response(
         reward_points=int(reward.get("points") or 0),
         coupon_code=reward.get("coupon_code"),
         answered_at=now,
+        text_id=text_id,
     )
     uow.put("response", response, SurveyResponse.pk.does_not_exist())
     shard = secrets.randbelow(keys.SURVEY_TALLY_SHARDS)
@@ -170,8 +173,8 @@ def add_response(
     actions += [counts[question][counter].set(counts[question][counter] + 1) for question, counter in adds]
     tally = SurveyTally(keys.survey_tally_pk(survey.survey_id), keys.survey_tally_sk(shard))
     uow.update("tally", tally, actions, SurveyTally.pk.exists())
-    if texts:
-        uow.put("texts", SurveyTexts(keys.survey_text_pk(survey.survey_id), keys.survey_text_sk(member_id), texts=dict(texts), answered_at=now))
+    if text_id is not None:
+        uow.put("texts", SurveyTexts(keys.survey_text_pk(survey.survey_id), keys.survey_text_sk(text_id), texts=dict(texts), answered_at=now))
     uow.condition_check("survey", Survey, keys.SURVEYS_PK, keys.survey_sk(survey.survey_id), Survey.status == "published")
     return response
 
@@ -194,7 +197,7 @@ def texts_of(entry: SurveyTexts) -> dict[str, str]:
 
 
 def text_page(survey_id: str, limit: int, cursor: str | None) -> Page[SurveyTexts]:
-    """A survey's free-text answers, a page (in member id order: no order of answering to learn from)."""
+    """A survey's free-text answers, a page (in random id order: neither the writer nor the order of answering to learn from)."""
     return query_page(SurveyTexts, keys.survey_text_pk(survey_id), keys.SURVEY_TEXT_PREFIX, limit, cursor)
 
 
@@ -209,6 +212,8 @@ def invite(survey_id: str, audience_id: str, member_ids: Iterable[str]) -> int:
     return written
 
 
-def delete_texts(survey_id: str, member_id: str) -> None:
-    """A member's free text kept for the operators (erasure)."""
-    SurveyTexts(keys.survey_text_pk(survey_id), keys.survey_text_sk(member_id)).delete()
+def delete_texts(response: SurveyResponse) -> None:
+    """The free text of a member's response kept for the operators (erasure): where the response
+    points, or, for a response from before that pointer, under the member's id."""
+    text_id = response.text_id or str(response.member_id)
+    SurveyTexts(keys.survey_text_pk(str(response.survey_id)), keys.survey_text_sk(text_id)).delete()

@@ -6,9 +6,10 @@ done by the job worker as units of the `campaigns` job (jobs/specs.py); each uni
 added to the campaign's run record once, however often SQS delivers it (jobs/runner.py).
 
 A unit reads its members `MEMBERS_PER_READ` at a time, with the campaign's status in the same
-BatchGetItem (and again before a member if the last read is older than `STATUS_FRESH_SECONDS`):
-once a cancel has committed, no member transaction starts more than that long after it. For each
-member, ONE transaction: the member's delivery record (only if absent: exactly once per member
+BatchGetItem (and again before a member if the last read is older than `STATUS_FRESH_SECONDS`), so
+a cancelled campaign's units stop without trying. For each member, ONE transaction: a condition
+check that the campaign is still running (once a cancel has committed, no member transaction
+does: the unit stops), the member's delivery record (only if absent: exactly once per member
 and campaign, across reruns, redelivery and concurrent workers), the points with their ledger
 entry and lot, the coupon, the marketing log and any message held back by quiet hours. The
 message goes out only after that commit, so a worker that dies mid-batch sends nothing twice:
@@ -40,7 +41,7 @@ from ..observability import count, logger
 from ..store import audiences, segments
 from ..store import campaigns as stored
 from ..store.coupons import add_coupon, new_coupon
-from ..store.job_queue import enqueue
+from ..store.job_queue import enqueue, new_run_id
 from ..store.ledger import ledger_entry, open_lot
 from ..store.members import as_dict, get_member, points_state, points_update
 from ..store.parameters import load_rules
@@ -48,6 +49,7 @@ from ..store.rewards import get_reward
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from .audit import Change, add_audit
 from .common import Answer, created
+from .deferred_messages import HOURS_LOOKED_BACK
 from .messaging import Decision, add_deferral, decide, deliver_now
 
 if TYPE_CHECKING:
@@ -148,7 +150,7 @@ def cancel(campaign_id: str, actor: str) -> dict[str, Any]:
         if campaign.status == "cancelled":
             raise InvalidState("The campaign is already cancelled")
         results = _results(campaign)
-        if results is not None and results["complete"]:
+        if results is not None and results["complete"] and not _may_hold_messages(campaign, results, now):
             raise InvalidState("The campaign has reached its whole audience: there is nothing left to cancel")
         stored.cancel_campaign(uow, campaign, actor, now)
         add_audit(uow, Change(actor, "campaign.cancel", "campaign", campaign_id, {"status": campaign.status}, {"status": "cancelled"}), rules, now)
@@ -157,6 +159,15 @@ def cancel(campaign_id: str, actor: str) -> dict[str, Any]:
     run(attempt)
     logger.info("campaign cancelled", extra={"campaign_id": campaign_id})
     return campaign_view(_existing(campaign_id), rules)
+
+
+def _may_hold_messages(campaign: Campaign, results: dict[str, Any], now: datetime) -> bool:
+    """Whether messages quiet hours held back may still be waiting to go (held at most a day
+    ahead, sent by the hourly `send-deferred` job within HOURS_LOOKED_BACK hours of their time):
+    cancel drops them, so it stays possible until then."""
+    if not results["deferred"] or campaign.launched_at is None:
+        return False
+    return now < campaign.launched_at + timedelta(days=1, hours=HOURS_LOOKED_BACK)
 
 
 def _existing(campaign_id: str) -> Campaign:
@@ -272,7 +283,6 @@ class _Offer:
     now_local: datetime
     at: datetime
     coupon_expires_at: datetime | None
-    coupon_unavailable: bool = False
 
 
 def _offer(campaign: Campaign, rules: ProgramRules, at: datetime) -> _Offer:
@@ -283,13 +293,11 @@ def _offer(campaign: Campaign, rules: ProgramRules, at: datetime) -> _Offer:
     )
     now_local = at.astimezone(rules.zone)
     expires_at = None
-    unavailable = False
     if actions.coupon_reward_id:
         reward = get_reward(actions.coupon_reward_id)
         in_catalogue = reward is not None and bool(reward.active)
         expires_at = gift_expires_at(now_local, rules, in_catalogue=in_catalogue, reward_valid_days=reward.coupon_valid_days if reward else None)
-        unavailable = expires_at is None
-    return _Offer(campaign.campaign_id, actions, int(campaign.holdout_percent or 0), rules, now_local, at, expires_at, unavailable)
+    return _Offer(campaign.campaign_id, actions, int(campaign.holdout_percent or 0), rules, now_local, at, expires_at)
 
 
 def deliver_unit(unit: dict[str, Any], rules: ProgramRules, *, dry_run: bool = False) -> Counter[str]:
@@ -323,6 +331,10 @@ def deliver_unit(unit: dict[str, Any], rules: ProgramRules, *, dry_run: bool = F
                 return tally
             reached = reach_member(member, offer, dry_run=dry_run)
             tally["round_trips"] += reached.round_trips
+            if reached.stopped:
+                tally["skipped.cancelled"] += len(member_ids) - accounted
+                logger.info("campaign cancelled under the unit: it stops", extra={"campaign_id": offer.campaign_id})
+                return tally
             tally.update(tally_keys(reached.outcome))
             accounted += 1
     return tally
@@ -332,6 +344,11 @@ def deliver_unit(unit: dict[str, Any], rules: ProgramRules, *, dry_run: bool = F
 class _Reach:
     outcome: MemberOutcome
     round_trips: int = 0
+    stopped: bool = False  # the campaign is no longer running: the unit stops
+
+
+class _NoLongerRunning(Exception):
+    """The member's transaction found the campaign cancelled: nothing was written."""
 
 
 @dataclass
@@ -402,13 +419,20 @@ def reach_member(member: Member, offer: _Offer, *, dry_run: bool = False) -> _Re
 
         def explain(cancelled: Cancelled) -> tuple[_Decided, bool] | None:
             earlier = stored.outcome_of(cancelled.failed.get("delivery")) if "delivery" in cancelled.failed else None
-            return (_Decided(earlier), False) if earlier is not None else None
+            if earlier is not None:
+                return _Decided(earlier), False
+            if "campaign" in cancelled.failed:
+                raise _NoLongerRunning
+            return None
 
         trips += 1
         answer = uow.commit(explain)
         return answer if answer is not None else (decided, True)
 
-    result = run(attempt, attempts=MEMBER_ATTEMPTS)
+    try:
+        result = run(attempt, attempts=MEMBER_ATTEMPTS)
+    except _NoLongerRunning:
+        return _Reach(MemberOutcome("skipped", reason="cancelled"), trips, stopped=True)
     if result is None:
         return _Reach(MemberOutcome("skipped", reason="member_gone"), trips)
     decided, ours = result
@@ -420,11 +444,15 @@ def reach_member(member: Member, offer: _Offer, *, dry_run: bool = False) -> _Re
             points=decided.points,
             coupon=decided.coupon is not None,
         )
+        # The record said "sent" (written before the send): make it say what the results count.
+        stored.note_delivery_failed(member.member_id, offer.campaign_id, decided.outcome)
+        trips += 1
     return _Reach(decided.outcome, trips)
 
 
 def _write(uow: UnitOfWork, member: Member, decided: _Decided, offer: _Offer) -> None:
     code = decided.coupon.code if decided.coupon is not None else None
+    stored.check_running(uow, offer.campaign_id)
     stored.add_delivery(uow, member.member_id, offer.campaign_id, decided.outcome, offer.at, code)
     actions = list(decided.actions)
     if decided.points:
@@ -456,12 +484,20 @@ def request_outcomes(campaign_id: str, actor: str) -> Answer:
     if campaign.launched_at is None or manifest is None:
         raise InvalidState("The campaign has not started: it has no outcomes yet")
     run_as_of = today_in(rules.zone, now).isoformat()
-    run_id = f"{campaign_id}.outcomes.{now.strftime('%Y%m%dT%H%M%S')}"
+    # A random tail: two requests in the same second are two counts, not one clash (a 500).
+    run_id = f"{campaign_id}.outcomes.{new_run_id(now)}"
     units = [
         {**u, "kind": "outcomes", "as_of": run_as_of, "run_id": run_id}
         for u in _plan(campaign, manifest, launched_at=campaign.launched_at, run_as_of=run_as_of)
     ]
-    stored.start_outcomes(campaign, run_as_of, run_id, len(units), now)
+
+    def attempt(uow: UnitOfWork) -> None:
+        stored.start_outcomes(uow, campaign, run_as_of, run_id, len(units), now)
+        after = {"outcomes_run_id": run_id, "window_days": int(campaign.results_window_days or 14)}
+        add_audit(uow, Change(actor, "campaign.outcomes", "campaign", campaign_id, None, after), rules, now)
+        uow.commit()
+
+    run(attempt)
     enqueue(units)
     logger.info("campaign outcomes requested", extra={"campaign_id": campaign_id, "units": len(units), "actor": actor})
     return Answer(202, {"campaign_id": campaign_id, "outcomes": _outcomes(_existing(campaign_id))})
@@ -613,13 +649,6 @@ def campaign_view(campaign: Campaign, rules: ProgramRules, *, with_results: bool
         view["results"] = _results(campaign)
         view["outcomes"] = _outcomes(campaign)
     return view
-
-
-def _audience_view(campaign: Campaign) -> dict[str, Any] | None:
-    if not campaign.audience_id:
-        return None
-    data_as_of = iso(campaign.data_as_of) if campaign.data_as_of else None
-    return {"audience_id": campaign.audience_id, "data_as_of": data_as_of, "count": int(campaign.audience_count or 0)}
 
 
 def _results(campaign: Campaign) -> dict[str, Any] | None:

@@ -3,7 +3,9 @@
 Messages decided during quiet hours wait under the hour they may go (store/deferred_messages.py).
 Every hour, for each shard, the job reads the buckets of the hours gone by and sends each message
 whose time has come: taken (deleted) first, then sent, so it goes at most once even when two
-deliveries of the job meet.
+deliveries of the job meet. A campaign's message is taken only while its campaign is running (a
+condition check in the same transaction): once a cancel has answered, none of its held messages
+goes; they are dropped.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from ..domain.messaging import is_channel
 from ..notify.sender import DeliveryFailed, Message, send
-from ..store.deferred_messages import take, waiting_in
+from ..store.deferred_messages import campaign_of, take, take_for_campaign, waiting_in
 
 # The hours read back from now: a message not sent by then (the dispatcher was down that long)
 # is left to TTL.
@@ -27,7 +29,7 @@ class Dispatch:
     examined: int = 0
     sent: int = 0  # sent, or (dry run) would be
     delivered: int = 0  # taken and handed to the channel
-    skipped: dict[str, int] = field(default_factory=dict)  # not_yet, already_sent, unknown_channel, delivery_failed
+    skipped: dict[str, int] = field(default_factory=dict)  # not_yet, already_sent, campaign_cancelled, unknown_channel, delivery_failed
     round_trips: int = 0
 
     def skip(self, reason: str) -> None:
@@ -49,8 +51,10 @@ def send_due_messages(shard: int, now_local: datetime, *, dry_run: bool) -> Disp
             if dry_run:
                 dispatch.sent += 1
                 continue
-            if not take(message):
-                dispatch.skip("already_sent")
+            campaign_id = campaign_of(message)
+            taken = take_for_campaign(message, campaign_id) if campaign_id else "taken" if take(message) else "already_sent"
+            if taken != "taken":
+                dispatch.skip(taken)
                 continue
             if not is_channel(message.channel):  # a stored string: written from a Message, so never in practice
                 dispatch.skip("unknown_channel")

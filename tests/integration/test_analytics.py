@@ -22,10 +22,10 @@ def shop(api: ApiClient, members: Members) -> dict[str, str]:
     return {"a": a["member"]["member_id"], "b": b["member"]["member_id"], "c": c["member"]["member_id"]}
 
 
-def test_before_any_refresh_kpis_and_the_refresh_answer_404_analytics_not_ready(api: ApiClient) -> None:
+def test_before_any_refresh_kpis_and_the_refresh_answer_409_analytics_not_ready(api: ApiClient) -> None:
     for path in ("/v1/admin/analytics/kpis", "/v1/admin/analytics/refreshes/latest"):
         reply = api.get(path)
-        assert reply.status == 404 and reply.json()["code"] == "analytics_not_ready", reply.text
+        assert reply.status == 409 and reply.json()["code"] == "analytics_not_ready", reply.text
 
 
 def test_an_operators_refresh_gives_kpis_counted_from_the_export_with_its_data_as_of(api: ApiClient, members: Members) -> None:
@@ -71,7 +71,7 @@ def test_a_refresh_while_one_runs_is_409_and_changes_nothing_then_the_job_sees_t
     assert refused.status == 409 and refused.json()["code"] == "refresh_running", refused.text
     latest = api.get("/v1/admin/analytics/refreshes/latest").json()
     assert (latest["refresh_id"], latest["status"]) == (running.refresh_id, "running")
-    assert api.get("/v1/admin/analytics/kpis").status == 404
+    assert api.get("/v1/admin/analytics/kpis").status == 409
     day = api.get("/v1/admin/audit?day=" + latest["started_at"][:10]).json()["items"]
     assert not [e for e in day if e["action"] == "analytics.refresh"]
 
@@ -85,4 +85,4 @@ def test_a_refresh_while_one_runs_is_409_and_changes_nothing_then_the_job_sees_t
 def test_a_refresh_body_with_unknown_fields_is_400_and_starts_nothing(api: ApiClient) -> None:
     reply = api.post("/v1/admin/analytics/refreshes", {"reason": "x", "force": True})
     assert reply.status == 400, reply.text
-    assert api.get("/v1/admin/analytics/refreshes/latest").status == 404
+    assert api.get("/v1/admin/analytics/refreshes/latest").status == 409

@@ -53,3 +53,28 @@ def test_a_build_registers_the_export_and_creates_member_facts_by_ctas_in_the_tr
     assert "ARRAY(VARCHAR)" in ctas and "VARCHAR[]" not in ctas  # Trino's spelling, not DuckDB's
     assert f"CREATE OR REPLACE VIEW member_facts AS SELECT * FROM member_facts_{suffix}" in queries
     assert snapshot.member_facts == f"derived/{export.export_id}/member_facts/" and analytics_engine.latest() is None  # published by build()
+
+
+def test_a_query_inside_a_request_waits_at_most_its_cap_then_is_stopped(aws: Any) -> None:
+    import boto3
+    import pytest
+
+    from chalicelib.store.analytics_engine import AnalyticsUnavailable
+    from chalicelib.usecases.operations.segments import INLINE_QUERY_SECONDS
+
+    assert INLINE_QUERY_SECONDS * 2 < 29  # a preview's two queries answer inside API Gateway's limit
+    settings = get_settings()
+    aws.client("athena").create_work_group(Name=settings.analytics_workgroup, Configuration={})
+
+    def still_running(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["QueryExecution"]["Status"]["State"] = "RUNNING"  # a slow query (moto finishes at once)
+
+    events = boto3._get_default_session().events
+    events.register("after-call.athena.GetQueryExecution", still_running, unique_id="slow")
+    began = time.monotonic()
+    try:
+        with pytest.raises(AnalyticsUnavailable, match="longer than"):
+            AthenaEngine().run(analytics_sql.MEMBER_ANALYTICS, ["mbr_1"], timeout=0.5)
+    finally:
+        events.unregister("after-call.athena.GetQueryExecution", unique_id="slow")
+    assert time.monotonic() - began < 5

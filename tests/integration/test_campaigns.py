@@ -344,3 +344,105 @@ def test_given_an_audience_too_big_to_queue_in_a_request_then_the_campaigns_job_
     assert run_now("campaigns", datetime.now(UTC).date())["campaigns"]["started"] == 1
     _drain()
     assert api.get(f"{CAMPAIGNS}/{created['campaign_id']}").json()["results"]["points_granted"] == 10
+
+
+def test_given_a_cancel_committed_while_a_unit_holds_a_fresh_status_then_no_member_is_reached_after_it(api, members, aws, outbox_path, monkeypatch):
+    _no_quiet_hours(aws)
+    from chalicelib.store.models import BaseItem
+    from chalicelib.store.unit_of_work import connection
+    from chalicelib.usecases import campaigns
+
+    monkeypatch.setattr(campaigns, "STATUS_FRESH_SECONDS", 3600.0)  # the unit never reads the status again
+    ids = [_member(members, sms_marketing=True)[1]["member_id"] for _ in range(3)]
+    _segment("seg_vip", ids)
+    campaign = _create(api, message={"sms": "until cancelled"}).json()
+    [unit] = _queued()
+    state = {"members": 0, "cancel": None}
+
+    def cancel_after_the_first_member(**_: Any) -> None:
+        if state["cancel"] is not None:
+            return  # the cancel's own transaction
+        state["members"] += 1
+        if state["members"] == 1:
+            state["cancel"] = api.post(f"{CAMPAIGNS}/{campaign['campaign_id']}/cancel", {})
+
+    clients = {id(c): c for c in [connection().client, *(m._get_connection().connection.client for m in [BaseItem, *BaseItem.__subclasses__()])]}
+    for client in clients.values():
+        client.meta.events.register("after-call.dynamodb.TransactWriteItems", cancel_after_the_first_member, unique_id="cancel")
+    try:
+        do_unit(unit)
+    finally:
+        for client in clients.values():
+            client.meta.events.unregister("after-call.dynamodb.TransactWriteItems", unique_id="cancel")
+    assert state["cancel"] is not None and state["cancel"].status == 200, state
+    assert len(_campaign_messages(outbox_path)) == 1
+    results = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]
+    assert results["sent"] == 1 and results["skipped"] == {"cancelled": 2}
+
+
+def test_given_two_outcome_requests_in_the_same_second_then_both_are_counted_and_audited(api, members, aws):
+    _no_quiet_hours(aws)
+    _, m = _member(members)
+    _segment("seg_vip", [m["member_id"]])
+    campaign = _create(api, points=5).json()
+    _drain()
+    replies = [api.post(f"{CAMPAIGNS}/{campaign['campaign_id']}/outcomes", {}) for _ in range(2)]
+    assert [r.status for r in replies] == [202, 202], [r.text for r in replies]
+    _drain()
+    outcomes = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["outcomes"]
+    assert outcomes["complete"] and outcomes["recipients"]["members"] == 1
+    from chalicelib.domain.clock import today_in
+    from chalicelib.store.parameters import load_rules
+
+    day = today_in(load_rules().zone).isoformat()
+    audited = [e for e in api.get(f"/v1/admin/audit?day={day}&limit=100").json()["items"] if e["action"] == "campaign.outcomes"]
+    assert len(audited) == 2 and {e["target"]["id"] for e in audited} == {campaign["campaign_id"]}
+
+
+def test_given_messages_held_by_quiet_hours_when_the_campaign_is_cancelled_then_they_never_go(api, members, aws, outbox_path):
+    from localstage.job import run
+
+    set_rules(aws, quiet_hours_start="00:00:00", quiet_hours_end="23:59:59")
+    _, a = _member(members, sms_marketing=True)
+    _segment("seg_vip", [a["member_id"]])
+    campaign = _create(api, message={"sms": "held back"}).json()
+    _drain()
+    results = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]
+    assert results["complete"] and results["deferred"] == 1
+    cancelled = api.post(f"{CAMPAIGNS}/{campaign['campaign_id']}/cancel", {})
+    assert cancelled.status == 200, cancelled.text  # every unit is done, but a message still waits
+    _no_quiet_hours(aws)
+    later = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()  # past the hour it was held to
+    summary = run("send-deferred", later, False)
+    assert _campaign_messages(outbox_path) == [] and summary["messages_sent"] == 0, summary
+    from chalicelib.store.models import DeferredMessage
+
+    assert list(DeferredMessage.scan()) == []  # dropped, not left waiting
+
+
+def test_given_a_send_that_fails_then_the_member_counts_as_skipped_in_the_results_and_the_outcomes(api, members, aws, outbox_path):
+    _no_quiet_hours(aws)
+    from botocore.awsrequest import AWSResponse
+
+    from chalicelib.notify.sender import _client
+
+    _, a = _member(members, sms_marketing=True)
+    _segment("seg_vip", [a["member_id"]])
+    sns = _client("sns")
+
+    def refuse(**_: Any) -> Any:
+        return AWSResponse("http://injected", 400, {}, None), {"Error": {"Code": "InvalidParameter", "Message": "injected refusal"}}
+
+    sns.meta.events.register("before-call.sns.Publish", refuse, unique_id="refuse")
+    try:
+        campaign = _create(api, message={"sms": "will not arrive"}).json()
+        _drain()
+    finally:
+        sns.meta.events.unregister("before-call.sns.Publish", unique_id="refuse")
+    assert _campaign_messages(outbox_path) == []
+    results = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]
+    assert results["sent"] == 0 and results["skipped"] == {"delivery_failed": 1}
+    assert api.post(f"{CAMPAIGNS}/{campaign['campaign_id']}/outcomes", {}).status == 202
+    _drain()
+    outcomes = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["outcomes"]
+    assert outcomes["complete"] and outcomes["recipients"]["members"] == 0  # not counted as reached

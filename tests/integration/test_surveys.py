@@ -261,3 +261,28 @@ def test_given_a_survey_closed_while_an_answer_is_on_its_way_then_the_answer_is_
     assert [e.ref for e in stored_ledger(member_id)].count(f"survey:{survey_id}") == 0
     assert api.get(f"/v1/admin/surveys/{survey_id}").json()["results"]["responses"] == 0
     assert not api.get(f"/v1/me/surveys/{survey_id}", headers=bearer(token)).json()["answered"]
+
+
+def test_given_free_text_pages_then_no_cursor_key_or_field_links_a_text_to_its_writer(api, members):
+    import base64
+
+    survey_id = published(api)
+    ids = []
+    for _ in range(3):
+        token, body = members.verified()
+        ids.append(body["member"]["member_id"])
+        assert _answer(api, token, survey_id).status == 201
+    shown, cursor, cursors = [], None, []
+    while True:
+        page = api.get(f"/v1/admin/surveys/{survey_id}/free-text?limit=1" + (f"&cursor={cursor}" if cursor else "")).json()
+        shown += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+        cursors.append(cursor)
+    assert len(shown) == 3 and cursors
+    revealed = " ".join([*cursors, *(base64.urlsafe_b64decode(c + "=" * (-len(c) % 4)).decode(errors="replace") for c in cursors), str(shown)])
+    stored = [str(i.attribute_values) + i.pk + i.sk for i in BaseItem.query(f"SURVEYTEXT#{survey_id}")]
+    assert len(stored) == 3
+    for member_id in ids:
+        assert member_id not in revealed and not [s for s in stored if member_id in s]

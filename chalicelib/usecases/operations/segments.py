@@ -20,7 +20,7 @@ from collections import Counter
 from typing import Any
 
 from ...domain.clock import iso, today_in, utcnow
-from ...domain.errors import InvalidState, NotFound
+from ...domain.errors import AnalyticsNotReady, NotFound, TemporarilyUnavailable
 from ...domain.membership import is_closed
 from ...domain.segments import Compiled, SegmentDefinition, check_against_rules, compile_segment
 from ...domain.tags import changed_tags
@@ -36,16 +36,14 @@ from ...store.unit_of_work import Cancelled, UnitOfWork, run
 from ..audit import Change, add_audit
 
 TAGS_JOB, TAGS_UNIT = "segment-tags", "tags"
+# The engine's queries inside an API request (preview: two; an audience: one) wait at most this
+# long for Athena each, so the answer comes inside API Gateway's 29 s (a slower query: 503
+# temporarily_unavailable; the audience is written after the next refresh). docs/analytics.md.
+INLINE_QUERY_SECONDS = 12.0
 
 
-class SegmentNotReady(InvalidState):
-    """Nothing to count yet: no analytics refresh has completed."""
-
-    code, title = "analytics_not_ready", "No analytics refresh has completed yet"
-
-
-def _not_ready() -> SegmentNotReady:
-    return SegmentNotReady("Segments are counted from the analytics build: run a refresh first (POST /v1/admin/analytics/refreshes)")
+def _not_ready() -> AnalyticsNotReady:
+    return AnalyticsNotReady("Segments are counted from the analytics build: run a refresh first (POST /v1/admin/analytics/refreshes)")
 
 
 def _segment_or_404(segment_id: str) -> Segment:
@@ -191,9 +189,9 @@ def preview_segment(segment_id: str) -> dict[str, Any]:
     segment = _segment_or_404(segment_id)
     snapshot = _snapshot()
     compiled = _compiled(segment, snapshot)
-    [counted] = analytics_engine.query(compiled.count_sql(), compiled.params, snapshot=snapshot)
+    [counted] = _inline_query(compiled.count_sql(), compiled.params, snapshot)
     size = int(counted["size"])
-    sample = analytics_engine.query(compiled.sample_sql(), compiled.params, snapshot=snapshot) if size else []
+    sample = _inline_query(compiled.sample_sql(), compiled.params, snapshot) if size else []
     return {
         "segment_id": segment_id,
         "size": size,
@@ -213,9 +211,20 @@ def preview_segment(segment_id: str) -> dict[str, Any]:
     }
 
 
-def _write_audience(segment: Segment, snapshot: Snapshot) -> Manifest:
+def _inline_query(sql: str, params: Any, snapshot: Snapshot) -> list[dict[str, Any]]:
+    """A query inside an API request: capped at INLINE_QUERY_SECONDS; slower is 503, nothing written."""
+    try:
+        return analytics_engine.query(sql, params, snapshot=snapshot, timeout=INLINE_QUERY_SECONDS)
+    except analytics_engine.AnalyticsUnavailable as exc:
+        raise TemporarilyUnavailable("The analytics engine did not answer in time: the audience is written after the next refresh") from exc
+
+
+def _write_audience(segment: Segment, snapshot: Snapshot, inline: bool = False) -> Manifest:
     compiled = _compiled(segment, snapshot)
-    rows = analytics_engine.query(compiled.members_sql(), compiled.params, snapshot=snapshot)
+    if inline:
+        rows = _inline_query(compiled.members_sql(), compiled.params, snapshot)
+    else:
+        rows = analytics_engine.query(compiled.members_sql(), compiled.params, snapshot=snapshot)
     manifest = audiences.write(segment.segment_id, (str(r["member_id"]) for r in rows), data_as_of=snapshot.data_as_of, computed_at=utcnow())
     logger.info("segment audience written", extra={"segment_id": segment.segment_id, "audience_id": manifest.audience_id, "size": manifest.count})
     return manifest
@@ -223,13 +232,13 @@ def _write_audience(segment: Segment, snapshot: Snapshot) -> Manifest:
 
 def _write_if_ready(segment: Segment) -> Manifest | None:
     snapshot = analytics_engine.latest()
-    return _write_audience(segment, snapshot) if snapshot is not None else None
+    return _write_audience(segment, snapshot, inline=True) if snapshot is not None else None
 
 
 def write_audience(segment_id: str) -> dict[str, Any]:
     """POST /v1/admin/segments/{id}/audiences: its members in the latest build, written now."""
     segment = _segment_or_404(segment_id)
-    manifest = _write_audience(segment, _snapshot())
+    manifest = _write_audience(segment, _snapshot(), inline=True)
     view = audience_view(manifest)
     assert view is not None
     return {"segment_id": segment_id, **view}
@@ -268,7 +277,7 @@ def start_tag_change(segment_id: str, add: list[str], remove: list[str], reason:
     rules = load_rules()
     changed_tags(rules, (), add, remove)  # 400 for an undeclared tag, before anything is written
     segment = _segment_or_404(segment_id)
-    manifest = audiences.latest(segment_id) or _write_audience(segment, _snapshot())
+    manifest = audiences.latest(segment_id) or _write_audience(segment, _snapshot(), inline=True)
     now = utcnow()
     as_of = today_in(rules.zone, now).isoformat()
     run_id = job_queue.new_run_id(now)
