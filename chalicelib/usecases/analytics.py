@@ -213,6 +213,9 @@ def current_refresh() -> dict[str, Any]:
     return refresh_view(refresh)
 
 
+MEMBER_VIEW_QUERY_SECONDS = 8.0
+
+
 def member_analytics(member_id: str) -> dict[str, Any] | None:
     """A member's scores, value segment and lifecycle stage in the latest build, with its
     data_as_of; None before any build, when the member is not in it (joined since, or closed), or
@@ -221,7 +224,8 @@ def member_analytics(member_id: str) -> dict[str, Any] | None:
         snapshot = analytics_engine.latest()
         if snapshot is None:
             return None
-        rows = analytics_engine.query(analytics_sql.MEMBER_ANALYTICS, [member_id], snapshot=snapshot)
+        # Inside the operator's request (API Gateway answers within 29 s): a slower engine leaves the block out.
+        rows = analytics_engine.query(analytics_sql.MEMBER_ANALYTICS, [member_id], snapshot=snapshot, timeout=MEMBER_VIEW_QUERY_SECONDS)
     except Exception:
         logger.exception("member analytics unavailable", extra={"member_id": member_id})
         return None
