@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from .errors import FieldError, HuiyuanError
 from .rules import ProgramRules
@@ -122,11 +122,18 @@ class LastPurchase(_Part):
         return self
 
 
+def _date_text(value: object) -> object:
+    """A date is `YYYY-MM-DD` text: a number (which pydantic would read as a Unix time) is refused."""
+    if not isinstance(value, (str, date)):
+        raise ValueError("must be a date as YYYY-MM-DD text")
+    return value
+
+
 class Joined(_Part):
     """Joined within the last N days, or before a date (either or both)."""
 
     within_days: Days | None = None
-    before: date | None = None
+    before: Annotated[date, BeforeValidator(_date_text)] | None = None
 
     @model_validator(mode="after")
     def _something(self) -> Joined:

@@ -100,7 +100,7 @@ def running_stack(state_dir: Path, start_timeout: float = 60, stop_timeout: floa
             try:
                 if requests.get(base + "/v1/health", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or busy (restoring its state) past the second
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("local stack did not start:\n" + log.read_text(errors="replace")[-4000:])

@@ -182,3 +182,14 @@ def test_tiers_and_tags_must_be_the_programs() -> None:
         check_against_rules(SegmentDefinition.model_validate({"tiers": ["platinum"], "tags": {"any_of": ["ghost"]}}), rules)
     assert {e.field for e in caught.value.errors} == {"tiers", "tags"}
     check_against_rules(SegmentDefinition.model_validate({"tiers": ["gold"]}), rules)
+
+
+def test_a_joined_before_date_given_as_a_number_is_refused_not_read_as_1970() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from chalicelib.domain.segments import SegmentDefinition
+
+    with pytest.raises(ValidationError):
+        SegmentDefinition.model_validate({"joined": {"before": 0}})
+    assert SegmentDefinition.model_validate({"joined": {"before": "2026-01-01"}}).joined is not None
