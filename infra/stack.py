@@ -236,25 +236,19 @@ class HuiyuanStack(cdk.Stack):
             )
         return table
 
-    def _queues(self) -> tuple[sqs.Queue, sqs.Queue]:
-        dlq = sqs.Queue(
-            self,
-            "JobsDeadLetterQueue",
-            queue_name=self.stage.jobs_dlq_name,
-            retention_period=cdk.Duration.days(14),
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.key,
-            enforce_ssl=True,
+    def _encrypted_queue(self, construct_id: str, name: str, **options: Any) -> sqs.Queue:
+        """Every queue of the stage: encrypted with the stage key, TLS only."""
+        return sqs.Queue(
+            self, construct_id, queue_name=name, encryption=sqs.QueueEncryption.KMS, encryption_master_key=self.key, enforce_ssl=True, **options
         )
-        queue = sqs.Queue(
-            self,
+
+    def _queues(self) -> tuple[sqs.Queue, sqs.Queue]:
+        dlq = self._encrypted_queue("JobsDeadLetterQueue", self.stage.jobs_dlq_name, retention_period=cdk.Duration.days(14))
+        queue = self._encrypted_queue(
             "JobsQueue",
-            queue_name=self.stage.jobs_queue_name,
+            self.stage.jobs_queue_name,
             visibility_timeout=cdk.Duration.seconds(6 * self.stage.worker_timeout_seconds),
             retention_period=cdk.Duration.days(4),
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.key,
-            enforce_ssl=True,
             dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=5),
         )
         return dlq, queue
@@ -264,18 +258,7 @@ class HuiyuanStack(cdk.Stack):
         message 5 times; failed deliveries are retried and dead-lettered by the worker itself), and
         the stream's on-failure queue (a batch the publisher failed past the mapping's retries)."""
         bus = events.EventBus(self, "EventBus", event_bus_name=self.stage.env["EVENT_BUS_NAME"])
-
-        def queue(construct_id: str, name: str, **options: Any) -> sqs.Queue:
-            return sqs.Queue(
-                self,
-                construct_id,
-                queue_name=name,
-                encryption=sqs.QueueEncryption.KMS,
-                encryption_master_key=self.key,
-                enforce_ssl=True,
-                **options,
-            )
-
+        queue = self._encrypted_queue
         name = self.stage.env["WEBHOOKS_QUEUE_NAME"]
         dlq = queue("WebhooksDeadLetterQueue", f"{name}-dlq", retention_period=cdk.Duration.days(14))
         deliveries = queue(
@@ -337,14 +320,8 @@ class HuiyuanStack(cdk.Stack):
 
     def _failed_invocations_queue(self) -> sqs.Queue:
         """Where Lambda puts a scheduled job's invocation that failed after its retries (request, error)."""
-        return sqs.Queue(
-            self,
-            "FailedInvocationsQueue",
-            queue_name=f"huiyuan-{self.stage.name}-failed-invocations",
-            retention_period=cdk.Duration.days(14),
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.key,
-            enforce_ssl=True,
+        return self._encrypted_queue(
+            "FailedInvocationsQueue", f"huiyuan-{self.stage.name}-failed-invocations", retention_period=cdk.Duration.days(14)
         )
 
     def _signing_key(self) -> secretsmanager.Secret:

@@ -139,11 +139,15 @@ def put_reward(settings: Settings, session: Any, *, reward_id: str, name: str, p
 
 def create_job_queues(settings: Settings, session: Any) -> None:
     """The jobs' work queue and its dead-letter queue (5 receives, as deployed)."""
-    sqs = session.client("sqs")
-    dlq_url = sqs.create_queue(QueueName=f"{settings.jobs_queue_name}-dlq")["QueueUrl"]
+    _queue_with_dead_letters(session.client("sqs"), settings.jobs_queue_name, visibility_seconds=960)
+
+
+def _queue_with_dead_letters(sqs: Any, name: str, *, visibility_seconds: int) -> None:
+    """A queue and its `-dlq`, where a message lands after 5 receives (as deployed)."""
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})
-    sqs.create_queue(QueueName=settings.jobs_queue_name, Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": "960"})
+    sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": str(visibility_seconds)})
 
 
 def create_event_routes(settings: Settings, session: Any) -> None:
@@ -153,11 +157,7 @@ def create_event_routes(settings: Settings, session: Any) -> None:
     events = session.client("events")
     with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
         events.create_event_bus(Name=settings.event_bus_name)
-    sqs = session.client("sqs")
-    dlq_url = sqs.create_queue(QueueName=f"{settings.webhooks_queue_name}-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})
-    sqs.create_queue(QueueName=settings.webhooks_queue_name, Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": "60"})
+    _queue_with_dead_letters(session.client("sqs"), settings.webhooks_queue_name, visibility_seconds=60)
 
 
 def create_exports_bucket(settings: Settings, session: Any) -> None:

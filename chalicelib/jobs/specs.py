@@ -367,16 +367,13 @@ def _invite(unit: Unit, ctx: JobContext) -> Done:
 
 # --- analytics-refresh -----------------------------------------------------------------
 
-# The export takes minutes in AWS: a unit that finds it running comes back this much later (a
-# delayed message on the jobs queue), at most ANALYTICS_MAX_CHECKS times (4 hours) before the
-# refresh is given up. In the local stage (moto exports at once) the unit waits instead.
-ANALYTICS_CHECK_DELAY_SECONDS = 60
-ANALYTICS_MAX_CHECKS = 240
-ANALYTICS_LOCAL_WAIT_SECONDS = 120.0
+# The export takes minutes in AWS: a unit that finds it running comes back later (a delayed
+# message on the jobs queue), a bounded number of times before the refresh is given up; in the
+# local stage (moto exports at once) the unit waits instead. The timings are usecases/analytics.py's.
 
 
 def _analytics_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
-    return [{"kind": "refresh"}]
+    return [{"kind": analytics.REFRESH_UNIT}]
 
 
 def _refresh(unit: Unit, ctx: JobContext) -> Done:
@@ -394,17 +391,22 @@ def _refresh(unit: Unit, ctx: JobContext) -> Done:
             done.tally["exports_started"] += 1
         except RefreshRunning:
             refresh_id = None  # an operator's refresh runs: this run sees it through
-    wait = ANALYTICS_LOCAL_WAIT_SECONDS if get_settings().is_local or unit.get("inline") else 0.0
+    wait = analytics.LOCAL_WAIT_SECONDS if get_settings().is_local or unit.get("inline") else 0.0
     progress = analytics.advance_refresh(wait_seconds=wait, refresh_id=refresh_id)
     done.tally[progress.status] += 1
     if progress.status == "running":
         checks = int(unit.get("checks", 0)) + 1
-        if checks > ANALYTICS_MAX_CHECKS:
+        if checks > analytics.MAX_CHECKS:
             analytics.give_up(progress.refresh_id)
             done.tally["failed"] += 1
         else:
             done.tally["units_added"] += 1
-            follow_up = {"kind": "refresh", "refresh_id": progress.refresh_id, "checks": checks, "delay_seconds": ANALYTICS_CHECK_DELAY_SECONDS}
+            follow_up = {
+                "kind": analytics.REFRESH_UNIT,
+                "refresh_id": progress.refresh_id,
+                "checks": checks,
+                "delay_seconds": analytics.CHECK_DELAY_SECONDS,
+            }
             done.follow_ups.append({**{k: v for k, v in unit.items() if k not in ("refresh_id", "checks", "delay_seconds")}, **follow_up})
     for name, value in progress.figures.items():
         done.tally[f"figure.{name}"] += value
@@ -435,7 +437,8 @@ def _analytics_metrics(tally: Counter[str]) -> dict[str, int]:
 # schedule plans nothing of its own: its runs (and `make job JOB=segment-tags`) see the queue drained.
 
 
-def _segment_tags_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+def _no_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+    """A job whose units a use case queues (segment-tags, product-codes): its own runs plan none."""
     return []
 
 
@@ -450,10 +453,6 @@ def _tags(unit: Unit, ctx: JobContext) -> Done:
 # A batch of product codes over SYNC_MAX (POST /v1/admin/product-codes) is a run of this job with
 # one `part` unit per PART_SIZE codes, queued by usecases/operations/product_codes.py. The schedule
 # plans nothing of its own: its runs (and `make job JOB=product-codes`) see the queue drained.
-
-
-def _product_code_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
-    return []
 
 
 def _code_part(unit: Unit, ctx: JobContext) -> Done:
@@ -538,20 +537,20 @@ JOBS: dict[str, JobSpec] = {
         JobSpec(
             "segment-tags",
             time(5, 30),
-            _segment_tags_units,
+            _no_units,
             lambda: {"tags": _tags},
         ),
         JobSpec(
             "product-codes",
             time(5, 45),
-            _product_code_units,
+            _no_units,
             lambda: {"part": _code_part},
         ),
         JobSpec(
             "analytics-refresh",
             time(5, 0),
             _analytics_units,
-            lambda: {"refresh": _refresh},
+            lambda: {analytics.REFRESH_UNIT: _refresh},
             report=_analytics_report,
             metrics=_analytics_metrics,
         ),

@@ -25,9 +25,9 @@ from pynamodb.exceptions import DoesNotExist
 
 from ..domain.campaigns import ACTIVE_STATUSES, MemberOutcome
 from . import job_runs, keys
-from .job_runs import KEPT_FOR
-from .ledger import _MAX_MILLIS
-from .models import BaseItem, Coupon, JobRun, LedgerEntry, Member
+from .job_runs import KEPT_FOR, new_run
+from .ledger import newest_first
+from .models import BaseItem, Coupon, JobRun, Member
 from .models_campaigns import Campaign, CampaignDelivery, CampaignDue
 from .paging import Page, query_page
 from .unit_of_work import UnitOfWork
@@ -35,12 +35,13 @@ from .unit_of_work import UnitOfWork
 # Members per BatchGetItem (at most 100 keys): the campaign's own item rides along.
 MEMBERS_PER_READ = 99
 RUN_JOB = "campaigns"
-_ID_CEILING = 10**13
+# A campaign's run records (its send, its outcome counts) stay as long as anyone asks for results.
+RUN_KEPT_FOR = max(KEPT_FOR, timedelta(days=400))
 
 
 def new_campaign_id(now: datetime) -> str:
     """`cmp_` and a number that falls as time goes on (newest first), then a random tail."""
-    return f"cmp_{_ID_CEILING - 1 - int(now.timestamp() * 1000):013d}{secrets.token_hex(3)}"
+    return f"cmp_{newest_first(now)}{secrets.token_hex(3)}"
 
 
 def new_campaign(campaign_id: str, **fields: Any) -> Campaign:
@@ -90,18 +91,7 @@ def start_campaign(
         Campaign.units_planned.set(units),
     ]
     uow.update("campaign", campaign, actions, Campaign.status == "scheduled")
-    run = JobRun(
-        keys.jobrun_pk(RUN_JOB, run_as_of),
-        keys.jobrun_sk(campaign.campaign_id),
-        job=RUN_JOB,
-        as_of=run_as_of,
-        run_id=campaign.campaign_id,
-        dry_run=False,
-        units_planned=units,
-        counters={},
-        started_at=now,
-        ttl=now + max(KEPT_FOR, timedelta(days=400)),  # results stay as long as anyone asks
-    )
+    run = new_run(RUN_JOB, run_as_of, campaign.campaign_id, dry_run=False, units_planned=units, now=now, kept_for=RUN_KEPT_FOR)
     uow.put("run", run, JobRun.pk.does_not_exist())
 
 
@@ -182,18 +172,7 @@ def outcome_of(raw: dict[str, Any] | None) -> MemberOutcome | None:
 
 def start_outcomes(uow: UnitOfWork, campaign: Campaign, run_as_of: str, run_id: str, units: int, now: datetime) -> None:
     """Put the outcomes count's run record (only if new) and note it on the campaign, together."""
-    run = JobRun(
-        keys.jobrun_pk(RUN_JOB, run_as_of),
-        keys.jobrun_sk(run_id),
-        job=RUN_JOB,
-        as_of=run_as_of,
-        run_id=run_id,
-        dry_run=False,
-        units_planned=units,
-        counters={},
-        started_at=now,
-        ttl=now + max(KEPT_FOR, timedelta(days=400)),
-    )
+    run = new_run(RUN_JOB, run_as_of, run_id, dry_run=False, units_planned=units, now=now, kept_for=RUN_KEPT_FOR)
     uow.put("run", run, JobRun.pk.does_not_exist())
     actions = [Campaign.outcomes_run_as_of.set(run_as_of), Campaign.outcomes_run_id.set(run_id), Campaign.outcomes_requested_at.set(now)]
     uow.update("campaign", campaign, actions)
@@ -221,15 +200,6 @@ def deliveries(campaign_id: str, member_ids: Sequence[str]) -> tuple[list[Delive
         redeemed = {c.member_id: c.redeemed_at if c.status == "redeemed" else None for c in found}
     out = [Delivered(keys.member_id_of(r.pk), str(r.outcome), r.at, redeemed.get(keys.member_id_of(r.pk))) for r in records]
     return out, trips, items
-
-
-def purchases_between(member_id: str, start: datetime, end: datetime) -> tuple[int, int]:
-    """The member's purchase earnings (`earn` ledger entries) from `start` to `end`: (count, items
-    read). One Query over the ledger's key range for those times (entry ids run backwards in time)."""
-    newest = keys.ledger_sk(f"{_MAX_MILLIS - int(end.timestamp() * 1000):013d}")
-    oldest = keys.ledger_sk(f"{_MAX_MILLIS - int(start.timestamp() * 1000):013d}~")
-    found = list(LedgerEntry.query(keys.member_pk(member_id), LedgerEntry.sk.between(newest, oldest), filter_condition=LedgerEntry.kind == "earn"))
-    return len(found), len(found)
 
 
 def run_record(run_as_of: str, run_id: str) -> job_runs.RunRecord | None:

@@ -16,9 +16,9 @@ from pynamodb.exceptions import DeleteError
 from pynamodb.expressions.update import Action
 
 from . import keys
+from .campaigns import check_running
 from .members import as_dict, member_shard
 from .models import DeferredMessage, Member
-from .models_campaigns import Campaign
 from .unit_of_work import Cancelled, UnitOfWork, error_code, run
 
 # A deferred message not sent within this long after it could go (the dispatcher was down) is
@@ -100,7 +100,7 @@ def take_for_campaign(message: DeferredMessage, campaign_id: str) -> str:
         return "campaign_cancelled" if "campaign" in cancelled.failed else None
 
     def attempt(uow: UnitOfWork) -> str:
-        uow.condition_check("campaign", Campaign, keys.CAMPAIGNS_PK, keys.campaign_sk(campaign_id), Campaign.status == "running")
+        check_running(uow, campaign_id)
         uow.delete("message", message, DeferredMessage.pk.exists())
         return uow.commit(explain) or "taken"
 

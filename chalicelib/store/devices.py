@@ -13,7 +13,7 @@ from typing import Any
 from pynamodb.expressions.update import Action
 
 from . import keys
-from .members import as_dict, get_member
+from .members import as_dict
 from .models import Member
 from .models_transfers import PushTokenGuard
 from .reads import item_of, member_key, read_together
@@ -50,10 +50,6 @@ def registration_reads(member_id: str, digest: str) -> tuple[Member | None, Push
     wanted = [member_key(member_id), guard_key(digest)]
     found = read_together(wanted)
     return item_of(Member, found.get(wanted[0])), item_of(PushTokenGuard, found.get(wanted[1]))
-
-
-def previous_holder(member_id: str) -> Member | None:
-    return get_member(member_id)
 
 
 def devices_update(devices: dict[str, dict[str, Any]]) -> list[Action]:

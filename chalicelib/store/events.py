@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from ..settings import get_settings
@@ -51,6 +52,7 @@ def images_of(record: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[st
     return image(change.get("OldImage")), image(change.get("NewImage"))
 
 
+@cache  # one client a service per process, as store/job_queue.py keeps its own
 def _client(service: str) -> Any:
     import boto3
 
@@ -92,8 +94,9 @@ def publish(events: Sequence[Mapping[str, Any]]) -> set[str]:
     return refused
 
 
-def _queue_url(sqs: Any) -> str:
-    return str(sqs.get_queue_url(QueueName=get_settings().webhooks_queue_name)["QueueUrl"])
+@cache
+def _queue_url() -> str:
+    return str(_client("sqs").get_queue_url(QueueName=get_settings().webhooks_queue_name)["QueueUrl"])
 
 
 def enqueue_deliveries(deliveries: list[dict[str, Any]], *, delay_seconds: int = 0) -> None:
@@ -101,7 +104,7 @@ def enqueue_deliveries(deliveries: list[dict[str, Any]], *, delay_seconds: int =
     if not deliveries:
         return
     sqs = _client("sqs")
-    url = _queue_url(sqs)
+    url = _queue_url()
     delay = max(0, min(MAX_DELAY_SECONDS, delay_seconds))
     for start in range(0, len(deliveries), 10):
         chunk = deliveries[start : start + 10]

@@ -54,14 +54,9 @@ def new_run_id(now: datetime) -> str:
 def start_units(job: str, as_of: str, units: list[dict[str, Any]], *, now: datetime, run_id: str | None = None) -> str:
     """Record a run of `job` (under `run_id`, or a new one) with `units` planned and queue them
     (each with the run's fields); returns the run id. A use case's own fan-out (a segment
-    survey's invitations, a segment's bulk tag change)."""
+    survey's invitations, a segment's bulk tag change, an operator's analytics refresh checked
+    later: a unit may carry `delay_seconds`)."""
     run_id = run_id or new_run_id(now)
     job_runs.start_run(job, as_of, run_id, dry_run=False, units_planned=len(units), now=now)
     enqueue([{**unit, "job": job, "as_of": as_of, "dry_run": False, "run_id": run_id} for unit in units])
     return run_id
-
-
-def send_unit(job: str, as_of: str, run_id: str, unit: dict[str, Any], *, delay_seconds: int, now: datetime) -> None:
-    """Record a run of `job` under `run_id` with one unit and queue it, `delay_seconds` later."""
-    job_runs.start_run(job, as_of, run_id, dry_run=False, units_planned=1, now=now)
-    enqueue([{**unit, "job": job, "as_of": as_of, "dry_run": False, "run_id": run_id, "delay_seconds": delay_seconds}])

@@ -23,8 +23,9 @@ from .models import JobRun
 KEPT_FOR = timedelta(days=90)
 
 
-def start_run(job: str, as_of: str, run_id: str, *, dry_run: bool, units_planned: int, now: datetime) -> None:
-    JobRun(
+def new_run(job: str, as_of: str, run_id: str, *, dry_run: bool, units_planned: int, now: datetime, kept_for: timedelta = KEPT_FOR) -> JobRun:
+    """A run's record before any unit has added to it (kept `kept_for`)."""
+    return JobRun(
         keys.jobrun_pk(job, as_of),
         keys.jobrun_sk(run_id),
         job=job,
@@ -34,8 +35,12 @@ def start_run(job: str, as_of: str, run_id: str, *, dry_run: bool, units_planned
         units_planned=units_planned,
         counters={},
         started_at=now,
-        ttl=now + KEPT_FOR,
-    ).save()
+        ttl=now + kept_for,
+    )
+
+
+def start_run(job: str, as_of: str, run_id: str, *, dry_run: bool, units_planned: int, now: datetime) -> None:
+    new_run(job, as_of, run_id, dry_run=dry_run, units_planned=units_planned, now=now).save()
 
 
 def add_unit(job: str, as_of: str, run_id: str, unit_id: str, counters: Mapping[str, int], *, units_added: int = 0) -> bool:

@@ -23,9 +23,22 @@ from .unit_of_work import UnitOfWork
 _MAX_MILLIS = 10**13 - 1
 
 
+def newest_first(moment: datetime) -> str:
+    """`moment` as 13 digits that sort newest first (inverted milliseconds): the head of an entry
+    id, and of any id listed newest first (a campaign's)."""
+    return f"{_MAX_MILLIS - int(moment.timestamp() * 1000):013d}"
+
+
 def new_entry_id(now: datetime) -> str:
-    """Sorts newest first (inverted milliseconds), unique by its random tail."""
-    return f"{_MAX_MILLIS - int(now.timestamp() * 1000):013d}-{secrets.token_hex(4)}"
+    """Sorts newest first, unique by its random tail."""
+    return f"{newest_first(now)}-{secrets.token_hex(4)}"
+
+
+def earnings_between(member_id: str, start: datetime, end: datetime) -> int:
+    """How many purchase earnings (`earn` entries) the member's ledger has from `start` to `end`:
+    one Query over the key range of those times (entry ids run backwards in time)."""
+    window = LedgerEntry.sk.between(keys.ledger_sk(newest_first(end)), keys.ledger_sk(f"{newest_first(start)}~"))
+    return sum(1 for _ in LedgerEntry.query(keys.member_pk(member_id), window, filter_condition=LedgerEntry.kind == "earn"))
 
 
 def ledger_entry(

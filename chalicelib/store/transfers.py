@@ -10,7 +10,7 @@ from typing import Any, Unpack
 from pynamodb.expressions.update import Action
 
 from . import keys
-from .members import as_dict, member_id_for_phone
+from .members import as_dict
 from .models import Member, Recording
 from .models_transfers import TransferRecord
 from .reads import item_of, member_key, read_together
@@ -22,11 +22,6 @@ def new_transfer_id() -> str:
 
 def record_key(member_id: str, idempotency_key: str) -> tuple[str, str]:
     return keys.member_pk(member_id), keys.transfer_sk(idempotency_key)
-
-
-def receiver_id_for_phone(phone: str) -> str | None:
-    """The member holding `phone` (its guard, strongly consistent), or None."""
-    return member_id_for_phone(phone)
 
 
 def transfer_reads(sender_id: str, idempotency_key: str, receiver_id: str | None) -> tuple[Member | None, TransferRecord | None, Member | None]:

@@ -101,13 +101,13 @@ def advance_refresh(*, wait_seconds: float, refresh_id: str | None = None) -> Pr
         logger.warning("analytics export failed", extra={"refresh_id": refresh.refresh_id, "status": status})
         return Progress(refresh.refresh_id, "failed", {})
     try:
-        kpis = build_and_compute(refresh.export_id, refresh.export_time, load_rules())
+        build, kpis = build_and_compute(refresh.export_id, refresh.export_time, load_rules())
     except Exception as exc:
         logger.exception("analytics build failed", extra={"refresh_id": refresh.refresh_id})
         analytics_refreshes.finish(refresh.refresh_id, "failed", utcnow(), failure=f"the build failed: {type(exc).__name__}")
         return Progress(refresh.refresh_id, "failed", {})
     analytics_refreshes.finish(refresh.refresh_id, "completed", utcnow())
-    segments.write_every_audience()  # every saved segment's members in the new build (docs/analytics.md)
+    segments.write_every_audience(build)  # every saved segment's members in the new build (docs/analytics.md)
     logger.info("analytics refresh completed", extra={"refresh_id": refresh.refresh_id, "data_as_of": kpis["data_as_of"]})
     return Progress(refresh.refresh_id, "completed", daily_figures(kpis))
 
@@ -125,13 +125,14 @@ def facts_params(rules: ProgramRules, data_as_of: datetime) -> analytics_sql.Fac
     )
 
 
-def build_and_compute(export_id: str, data_as_of: datetime, rules: ProgramRules) -> dict[str, Any]:
-    """member_facts from the export, then the KPIs from member_facts and the export, saved."""
+def build_and_compute(export_id: str, data_as_of: datetime, rules: ProgramRules) -> tuple[Snapshot, dict[str, Any]]:
+    """member_facts from the export, then the KPIs from member_facts and the export, saved: the
+    build and its KPIs."""
     params = facts_params(rules, data_as_of)
     snapshot = analytics_engine.build(export_id, data_as_of, params, utcnow())
     kpis = compute_kpis(snapshot, params, rules)
     kpi_snapshots.write(export_id, kpis)
-    return kpis
+    return snapshot, kpis
 
 
 def compute_kpis(snapshot: Snapshot, params: analytics_sql.FactsParams, rules: ProgramRules) -> dict[str, Any]:
@@ -254,7 +255,10 @@ def give_up(refresh_id: str | None) -> None:
 
 # The name and unit kind of the job that sees a refresh through (jobs/specs.py).
 REFRESH_JOB, REFRESH_UNIT = "analytics-refresh", "refresh"
+# A refresh whose export runs is checked again this much later, at most MAX_CHECKS times (4 hours)
+# before it is given up; the local stage (moto exports at once) waits for it instead.
 CHECK_DELAY_SECONDS = 60
+MAX_CHECKS = 240
 LOCAL_WAIT_SECONDS = 120.0
 
 
@@ -270,8 +274,8 @@ def request_refresh(actor: str, *, reason: str | None = None) -> tuple[dict[str,
         advance_refresh(wait_seconds=LOCAL_WAIT_SECONDS, refresh_id=refresh.refresh_id)
     else:
         as_of = today_in(load_rules().zone, utcnow()).isoformat()
-        unit = {"kind": REFRESH_UNIT, "refresh_id": refresh.refresh_id, "checks": 0}
-        job_queue.send_unit(REFRESH_JOB, as_of, f"{refresh.refresh_id}-operator", unit, delay_seconds=CHECK_DELAY_SECONDS, now=utcnow())
+        unit = {"kind": REFRESH_UNIT, "refresh_id": refresh.refresh_id, "checks": 0, "delay_seconds": CHECK_DELAY_SECONDS}
+        job_queue.start_units(REFRESH_JOB, as_of, [unit], now=utcnow(), run_id=f"{refresh.refresh_id}-operator")
     after = analytics_refreshes.current()
     view = refresh_view(after if after is not None and after.refresh_id == refresh.refresh_id else refresh)
     return view, view["status"] != "running"

@@ -42,7 +42,7 @@ from ..store import audiences, segments
 from ..store import campaigns as stored
 from ..store.coupons import add_coupon, new_coupon
 from ..store.job_queue import enqueue, new_run_id
-from ..store.ledger import ledger_entry, open_lot
+from ..store.ledger import earnings_between, ledger_entry, open_lot
 from ..store.members import as_dict, get_member, points_state, points_update
 from ..store.parameters import load_rules
 from ..store.rewards import get_reward
@@ -123,7 +123,7 @@ def create_campaign(request: CampaignRequest, actor: str) -> Answer:
     count("CampaignsCreated")
     logger.info("campaign created", extra={"campaign_id": campaign.campaign_id, "segment_id": campaign.segment_id, "immediate": immediate})
     if start_here:
-        launch(campaign.campaign_id, actor)
+        launch(campaign.campaign_id, actor, audience=latest)
     return created(campaign_view(_existing(campaign.campaign_id), rules))
 
 
@@ -180,25 +180,25 @@ def _existing(campaign_id: str) -> Campaign:
 # --- launch: the audience, the run record, the units -------------------------------------------------
 
 
-def launch(campaign_id: str, actor: str = SYSTEM_ACTOR) -> str:
+def launch(campaign_id: str, actor: str = SYSTEM_ACTOR, *, audience: audiences.Manifest | None = None) -> str:
     """Start a scheduled campaign (or finish starting one whose units may not all be queued):
     'started', 'cancelled' or 'segment_not_ready'. Its units are queued again when the start was
-    interrupted; a unit queued twice is done once (per-member records, per-unit run record)."""
+    interrupted; a unit queued twice is done once (per-member records, per-unit run record).
+    `audience`: the segment's latest, when the caller has just read it."""
     rules = load_rules()
     campaign = _existing(campaign_id)
     if campaign.status == "scheduled":
-        latest = audiences.latest(campaign.segment_id)
-        if latest is None:
+        manifest = audience or audiences.latest(campaign.segment_id)
+        if manifest is None:
             return "segment_not_ready"
-        manifest = latest
         now = utcnow()
-        units = _plan(campaign, manifest, launched_at=now, run_as_of=today_in(rules.zone, now).isoformat())
+        run_as_of = today_in(rules.zone, now).isoformat()
+        units = _plan(campaign, manifest, launched_at=now, run_as_of=run_as_of)
 
         def attempt(uow: UnitOfWork) -> bool:
             current = _existing(campaign_id)
             if current.status != "scheduled":
                 return False
-            run_as_of = today_in(rules.zone, now).isoformat()
             stored.start_campaign(
                 uow,
                 current,
@@ -214,8 +214,11 @@ def launch(campaign_id: str, actor: str = SYSTEM_ACTOR) -> str:
             uow.commit()
             return True
 
-        if run(attempt):
+        if run(attempt):  # started here: its units are the ones just planned
             count("CampaignsLaunched")
+            enqueue(units)
+            stored.remove_due(campaign)
+            return "started"
         campaign = _existing(campaign_id)
     if campaign.status == "running":
         sent_to = audiences.read(campaign.segment_id, str(campaign.audience_id)) if campaign.audience_id else None
@@ -522,9 +525,9 @@ def outcomes_unit(unit: dict[str, Any]) -> Counter[str]:
             if group is None:
                 continue
             end = min(record.at + window, utcnow())
-            bought, read = stored.purchases_between(record.member_id, record.at, end)
+            bought = earnings_between(record.member_id, record.at, end)
             tally["round_trips"] += 1
-            tally["items_read"] += read
+            tally["items_read"] += bought
             tally[f"{group}.members"] += 1
             tally[f"{group}.purchasers"] += int(bought > 0)
             tally[f"{group}.purchases"] += bought

@@ -57,7 +57,7 @@ from ..store.members import get_member
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from .pending_points import forfeit_on_erasure
-from .plans import plan_ending_on_closure
+from .plans import PlanEnding, plan_ending_on_closure
 from .sessions import MemberSession
 
 if TYPE_CHECKING:
@@ -83,10 +83,9 @@ def close_membership(member_id: str, *, reason: str, actor: str, session: Member
         if member is None or member.erased:
             raise NotFound("No member with that member_id")
         now = utcnow()
-        actions = closing_actions(member, now, rules, reason=reason, actor=actor)  # 409 already_closed
-        ending = plan_ending_on_closure(member, rules, now)  # a running paid plan ends with it
+        actions, ending = closing_actions(member, now, rules, reason=reason, actor=actor)
         check_wallet_empty(uow, member_id)
-        uow.update("member", member, actions + (ending.actions if ending else []))
+        uow.update("member", member, actions)
         if ending is not None:
             ending.write(uow, member, now)
         uow.commit(explain=_wallet_not_empty)
@@ -144,16 +143,19 @@ def restore_membership(member_id: str, *, reason: str, actor: str) -> Member:
     return restored
 
 
-def closing_actions(member: Member, now: datetime, rules: ProgramRules, *, reason: str, actor: str) -> list[Action]:
-    """The member writes that close it, for a caller with its own transaction (an operator's,
-    with its audit entry). 409 already_closed if closed. Write them conditioned on the member's
-    version, and check the wallet as `close_membership` does."""
+def closing_actions(member: Member, now: datetime, rules: ProgramRules, *, reason: str, actor: str) -> tuple[list[Action], PlanEnding | None]:
+    """The member writes that close it, a running paid plan's end among them, and that ending (its
+    writes beside the member's: `ending.write`), for the member's own closure and an operator's
+    (with its audit entry). 409 already_closed if closed; 409 invalid_state while a wallet-paid plan
+    can still be refunded. Write them conditioned on the member's version, with the wallet checked."""
     status = closing(member.status)
     erase_at = erase_after(now, rules.closure_grace_days)
     # Every token issued so far ends with the membership, and stays ended if it is restored.
-    return closing_writes(
+    actions = closing_writes(
         member, status=str(status), closed_at=now, erase_at=erase_at, erasure_day=erasure_day(erase_at, rules.zone), reason=reason, actor=actor
     )
+    ending = plan_ending_on_closure(member, rules, now)  # a running paid plan ends with it
+    return actions + (ending.actions if ending else []), ending
 
 
 def restoring_actions(member: Member, now: datetime) -> list[Action]:

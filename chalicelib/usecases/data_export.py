@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..domain.clock import iso, utcnow
+from ..domain.plans import PLAN_LEDGER_KINDS
 from ..domain.points import expiring_summary
 from ..observability import logger
 from ..store import member_data
@@ -38,8 +39,6 @@ _SECTIONS = {"LedgerEntry": "ledger", "Lot": "points_lots", "Coupon": "coupons",
 _SKIPPED = ("CodeAttempts", "SendThrottle")
 # Ledger kinds whose `ref` is an order id: the member's orders are found through them.
 _ORDER_KINDS = ("earn", "refund", "earn_pending", "pending_cancelled")
-# Ledger kinds whose `ref` is a plan purchase's membership id.
-_PLAN_KINDS = ("plan_started", "plan_renewed", "plan_lapsed", "plan_refunded", "plan_ended")
 
 
 def _jsonable(value: Any) -> Any:
@@ -109,14 +108,13 @@ def export_member_data(session: MemberSession) -> dict[str, Any]:
             continue
         if isinstance(item, LedgerEntry) and item.kind in _ORDER_KINDS and item.ref:
             order_ids[item.ref] = None
-        if isinstance(item, LedgerEntry) and item.kind in _PLAN_KINDS and item.ref:
+        if isinstance(item, LedgerEntry) and item.kind in PLAN_LEDGER_KINDS and item.ref:  # ref: the plan purchase's membership id
             membership_ids[item.ref] = None
         exported = export_item(item)
         if isinstance(item, Lot):
             exported["earned"] = earned[str(item.month)]
         sections.setdefault(_SECTIONS.get(kind, _snake(kind)), []).append(exported)
-    orders = [export_item(order) for order in member_data.orders(order_ids)]
-    sections["orders"] = sorted((o for o in orders if o.get("member_id") == member_id), key=lambda o: o.get("created_at", ""))
+    sections["orders"] = _by_time(member_data.orders(order_ids), member_id)
     sections["actions"] = _by_time(member_data.actions(action_refs), member_id)
     _add_plan_purchases(sections, member_data.plan_purchases(membership_ids), member_id)
     logger.info("member data exported", extra={"member_id": member_id, "records": sum(len(v) for v in sections.values())})

@@ -61,7 +61,7 @@ def register_device(session: MemberSession, platform: str, token: str, app_versi
         uow.update("member", member, devices.devices_update(after))
         devices.hold_token(uow, digest, member_id, device_id, now, held_by=guard.member_id if guard else None)
         if guard is not None and guard.member_id != member_id:
-            previous = devices.previous_holder(guard.member_id)
+            previous = get_member(guard.member_id)
             if previous is not None:
                 theirs = devices.devices_of(previous)
                 if theirs.pop(device_id, None) is not None:

@@ -421,7 +421,6 @@ class PlanEnding:
     entry: str
     membership_id: str
     refund_due: str | None
-    tier: str
 
     def write(self, uow: UnitOfWork, member: Member, now: datetime) -> None:
         if self.membership is not None and self.entry == "plan_ended":
@@ -446,4 +445,4 @@ def plan_ending_on_closure(member: Member, rules: ProgramRules, now: datetime) -
         purchased_on, window = date.fromisoformat(membership.purchased_on), int(membership.refund_window_days)
         ending = ending_on_closure(held, membership.paid_by, purchased_on, window, membership.status != "paid", today)
     tier = _tier_after_ending(rules, member, held, today)
-    return PlanEnding(plan_actions(member, None, None, tier), membership, ending.entry, held.membership_id, ending.refund_due, tier)
+    return PlanEnding(plan_actions(member, None, None, tier), membership, ending.entry, held.membership_id, ending.refund_due)

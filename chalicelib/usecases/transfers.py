@@ -15,7 +15,7 @@ from ..observability import count, logger
 from ..store import transfers
 from ..store.idempotency import existing_record, new_write_token, put_record, replay
 from ..store.ledger import ledger_entry, open_lot
-from ..store.members import points_state, points_update
+from ..store.members import member_id_for_phone, points_state, points_update
 from ..store.models_transfers import TransferRecord
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
@@ -38,7 +38,7 @@ def transfer_points(session: MemberSession, idempotency_key: str, to_phone: str,
     phone = phone_or_error(to_phone, rules, "to_phone")
     digest = fingerprint({"to_phone": phone, "points": points, "note": note})
     write_token = new_write_token()
-    receiver_id = transfers.receiver_id_for_phone(phone)
+    receiver_id = member_id_for_phone(phone)
     sender_id = session.member_id
     notice: list[Planned] = []
 

@@ -22,7 +22,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -194,10 +194,6 @@ class Delivery:
     next_message: dict[str, Any] | None = None
 
 
-class _NoRedirects(Exception):
-    pass
-
-
 def _post(url: str, body: bytes, headers: dict[str, str], *, local: bool) -> int:
     """POST once, to an address that may be called (checked after resolving: no private,
     link-local or, in the cloud, loopback targets), never following a redirect."""
@@ -280,18 +276,10 @@ def deliver(message: dict[str, Any], now: datetime | None = None) -> Delivery:
     delay = rules_of.retry_delay(attempt)
     if delay is None:
         failing_since = after.failing_since if after is not None and after.failing_since else now
-        disable = now - _aware(failing_since) >= rules_of.DISABLE_AFTER_FAILING_FOR
+        disable = now - failing_since >= rules_of.DISABLE_AFTER_FAILING_FOR
         stored.add_dead_letter(endpoint.webhook_id, event, attempt, failure, now, disable=disable)
         count("WebhookDeadLetters")
         return Delivery("dead_lettered", failure)
     retry = delivery_message(endpoint.webhook_id, event, attempt + 1, now + delay)
     event_store.enqueue_deliveries([retry], delay_seconds=int(delay.total_seconds()))
     return Delivery("retry", failure, retry)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def retry_schedule() -> list[timedelta]:
-    return list(rules_of.RETRY_DELAYS)

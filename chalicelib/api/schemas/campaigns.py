@@ -6,7 +6,7 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, AwareDatetime, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
-from .fields import WHOLE_NUMBER, Body, DocumentedText, Identifier, Name, clean_text
+from .fields import WHOLE_NUMBER, Body, DocumentedText, Identifier, Name, clean_multiline
 
 MESSAGE_TEXT_MAX = 500
 MAX_CAMPAIGN_POINTS = 100_000
@@ -14,11 +14,7 @@ MAX_HOLDOUT_PERCENT = 50
 MAX_RESULTS_WINDOW_DAYS = 90
 
 
-def _clean_message(value: str) -> str:
-    return clean_text(value, multiline=True)
-
-
-MessageText = Annotated[str, StringConstraints(min_length=1, max_length=MESSAGE_TEXT_MAX), AfterValidator(_clean_message), DocumentedText]
+MessageText = Annotated[str, StringConstraints(min_length=1, max_length=MESSAGE_TEXT_MAX), AfterValidator(clean_multiline), DocumentedText]
 
 
 class CampaignMessage(Body):

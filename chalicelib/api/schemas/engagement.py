@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, StringConstraints
 
-from .fields import Body, DocumentedText, Identifier, clean_text
+from .fields import Body, DocumentedText, Identifier, clean_multiline
 
 FEEDBACK_TEXT_MAX = 2000
 
@@ -17,11 +17,7 @@ FEEDBACK_STATUSES = ("open", "answered")
 COUPON_STATUSES = ("available", "redeemed", "expired", "revoked")
 
 
-def _clean_text(value: str) -> str:
-    return clean_text(value, multiline=True)
-
-
-Text = Annotated[str, StringConstraints(min_length=1, max_length=FEEDBACK_TEXT_MAX), AfterValidator(_clean_text), DocumentedText]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=FEEDBACK_TEXT_MAX), AfterValidator(clean_multiline), DocumentedText]
 
 
 class CouponRedemptionRequest(Body):

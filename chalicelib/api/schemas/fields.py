@@ -55,6 +55,11 @@ def _clean_name(value: str) -> str:
     return clean_text(value)
 
 
+def clean_multiline(value: str) -> str:
+    """Free text that may run over several lines (a message, a question, feedback)."""
+    return clean_text(value, multiline=True)
+
+
 def _valid_email(value: str) -> str:
     from email_validator import EmailNotValidError, validate_email  # ~45 ms: only when an email is given
 

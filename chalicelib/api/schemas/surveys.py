@@ -9,24 +9,16 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr, StringConstraints, model_validator
 
-from .fields import WHOLE_NUMBER, Body, DocumentedText, Identifier, clean_text
+from .fields import WHOLE_NUMBER, Body, DocumentedText, Identifier, _clean_name, clean_multiline
 
 # Question and option ids: short, lower-case, stable keys of the results (no '#': domain/surveys.py).
 ShortId = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 
 
-def _clean_line(value: str) -> str:
-    return clean_text(value)
-
-
-def _clean_text(value: str) -> str:
-    return clean_text(value, multiline=True)
-
-
-Title = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_clean_line), DocumentedText]
-QuestionText = Annotated[str, StringConstraints(min_length=1, max_length=300), AfterValidator(_clean_text), DocumentedText]
-Intro = Annotated[str, StringConstraints(min_length=1, max_length=1000), AfterValidator(_clean_text), DocumentedText]
-Label = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_clean_line), DocumentedText]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_clean_name), DocumentedText]
+QuestionText = Annotated[str, StringConstraints(min_length=1, max_length=300), AfterValidator(clean_multiline), DocumentedText]
+Intro = Annotated[str, StringConstraints(min_length=1, max_length=1000), AfterValidator(clean_multiline), DocumentedText]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_clean_name), DocumentedText]
 MAX_FREE_TEXT = 2000
 
 
@@ -107,7 +99,7 @@ class SurveyRequest(Body):
 
 def _answer_value(value: object) -> object:
     if isinstance(value, str) and value.strip():
-        return clean_text(value, multiline=True)
+        return clean_multiline(value)
     return "" if isinstance(value, str) else value  # a blank answer is no answer
 
 

@@ -6,17 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StrictInt, StringConstraints
 
-from .fields import WHOLE_NUMBER, Body, DocumentedName, PhoneText, clean_text
-
-
-def _clean_note(value: str) -> str:
-    return clean_text(value)
+from .fields import WHOLE_NUMBER, Body, DocumentedName, PhoneText, _clean_name
 
 
 class TransferRequest(Body):
     to_phone: PhoneText
     points: Annotated[StrictInt, Field(ge=1, le=10_000_000), WHOLE_NUMBER]
-    note: Annotated[str, StringConstraints(min_length=1, max_length=60), AfterValidator(_clean_note), DocumentedName] | None = None
+    note: Annotated[str, StringConstraints(min_length=1, max_length=60), AfterValidator(_clean_name), DocumentedName] | None = None
 
 
 class DeviceRequest(Body):

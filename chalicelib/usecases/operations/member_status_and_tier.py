@@ -25,7 +25,6 @@ from ...store.unit_of_work import Cancelled, UnitOfWork, Writes, run
 from ...store.wallet import wallet_empty_check
 from ..audit import Change, add_audit
 from ..closure import after_closing, closing_actions, restoring_actions
-from ..plans import plan_ending_on_closure
 from .member_lookup import member_or_404, operator_view
 
 
@@ -92,13 +91,12 @@ def _closing(reason: str, actor: str) -> Decide:
     while the wallet holds stored value; here in the operator's audited unit of work."""
 
     def decide(member: Member, now: datetime, rules: ProgramRules) -> MemberWrite:
-        actions = closing_actions(member, now, rules, reason=reason, actor=actor)  # 409 already_closed
-        ending = plan_ending_on_closure(member, rules, now)  # a running paid plan ends with it
+        actions, ending = closing_actions(member, now, rules, reason=reason, actor=actor)
         after: dict[str, Any] = {"status": "closed", "closed_at": iso(now), "erase_after": iso(erase_after(now, rules.closure_grace_days))}
         if ending is not None:
             after["plan"] = ending.summary()
         return MemberWrite(
-            actions + (ending.actions if ending else []),
+            actions,
             {"status": member.status, "closed_at": None, "erase_after": None},
             after,
             wallet_must_be_empty=True,

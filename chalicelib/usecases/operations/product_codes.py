@@ -144,16 +144,12 @@ def _replay_batch(record: ProductCodeRequest, digest: str, write_token: str) -> 
     """The batch an earlier request under the same key made, as it is now, with a fresh URL to
     the same printer's file (the URL is never stored: it is good for an hour)."""
     replay(record, digest, "This Idempotency-Key already made a batch with a different product, points, count or expiry", write_token)
-    batch = stored.get_batch(record.batch_id)
-    if batch is None:  # the record and the batch are put together: never apart
-        raise NotFound(f"No batch {record.batch_id}")
-    now = utcnow()
-    body = batch_status(record.batch_id)
+    batch, body = _batch_and_status(record.batch_id)  # the record and the batch are put together: never apart
     own = bool(write_token) and record.write_token == write_token
     if batch.status == GENERATING:  # a queued batch's file comes once it is active
         return Answer(202, body) if own else Answer(200, body, replayed=True)
-    if batch.status == "active" or batch.parts is None:
-        body["export"] = _export(batch, now)
+    if batch.parts is None:  # written in its request: the file is the answer's, whatever the batch's state
+        body["export"] = _export(batch, utcnow())
     return replayed(Replay(body, own_write=own))
 
 
@@ -188,42 +184,9 @@ def generate_batch(request: ProductCodeBatchRequest, actor: str, idempotency_key
     exports.put_file(export_key, _printer_file(batch_id, request, printed), "text/csv; charset=utf-8", f"{batch_id}.csv")
     del printed, seen
 
-    batch = stored.new_batch(
-        batch_id,
-        sku=request.sku,
-        name=request.name,
-        points=request.points,
-        generated=request.count,
-        expires_on=request.expires_on.isoformat() if request.expires_on else None,
-        status="active",
-        created_at=now,
-        created_by=actor,
-        export_key=export_key,
-    )
+    batch = _new_batch(request, batch_id, actor, now, status="active", export_key=export_key)
     body = batch_view(batch, 0, rules, now)
-
-    def lost_to_twin(cancelled: Cancelled) -> Answer | None:
-        # A twin request under the same key put its batch first: this one's codes have no batch
-        # (so they earn nothing) and its file goes; the twin's batch is the answer.
-        if idempotency_key is None:
-            return None
-        record = existing_record(cancelled, "request", ProductCodeRequest, stored.request_key(idempotency_key))
-        if record is None:
-            return None
-        if record.batch_id != batch_id:  # not this request's own commit whose answer was lost
-            exports.delete_file(export_key)
-        return _replay_batch(record, digest, write_token)
-
-    def attempt(uow: UnitOfWork) -> Answer | None:
-        stored.add_batch(uow, batch)
-        if idempotency_key is not None:
-            record = stored.new_request(idempotency_key, batch_id, fingerprint=digest, write_token=write_token, response=body, now=now)
-            put_record(uow, "request", record)
-        after = {"sku": request.sku, "points": request.points, "count": request.count, "expires_on": batch.expires_on}
-        add_audit(uow, Change(actor, "product_codes.generate", "product_codes", batch_id, None, after), rules, now)
-        return uow.commit(explain=lost_to_twin)
-
-    earlier_answer = run(attempt)
+    earlier_answer = _commit_batch(batch, body, request, actor, idempotency_key, digest, write_token, rules, now, file=export_key)
     if earlier_answer is not None:
         return earlier_answer
     count("ProductCodesGenerated", request.count)
@@ -243,38 +206,9 @@ def _queue_batch(
 ) -> Answer:
     """202: the batch, `generating`, with its parts queued (module docstring)."""
     parts = parts_of(request.count)
-    batch = stored.new_batch(
-        batch_id,
-        sku=request.sku,
-        name=request.name,
-        points=request.points,
-        generated=request.count,
-        expires_on=request.expires_on.isoformat() if request.expires_on else None,
-        status=GENERATING,
-        created_at=now,
-        created_by=actor,
-        export_key=f"product-codes/{batch_id}.csv",
-        parts=parts,
-        written=0,
-    )
+    batch = _new_batch(request, batch_id, actor, now, status=GENERATING, export_key=f"product-codes/{batch_id}.csv", parts=parts, written=0)
     body = batch_view(batch, 0, rules, now)
-
-    def lost_to_twin(cancelled: Cancelled) -> Answer | None:
-        if idempotency_key is None:
-            return None
-        record = existing_record(cancelled, "request", ProductCodeRequest, stored.request_key(idempotency_key))
-        return None if record is None else _replay_batch(record, digest, write_token)
-
-    def attempt(uow: UnitOfWork) -> Answer | None:
-        stored.add_batch(uow, batch)
-        if idempotency_key is not None:
-            record = stored.new_request(idempotency_key, batch_id, fingerprint=digest, write_token=write_token, response=body, now=now)
-            put_record(uow, "request", record)
-        after = {"sku": request.sku, "points": request.points, "count": request.count, "expires_on": batch.expires_on, "parts": parts}
-        add_audit(uow, Change(actor, "product_codes.generate", "product_codes", batch_id, None, after), rules, now)
-        return uow.commit(explain=lost_to_twin)
-
-    earlier_answer = run(attempt)
+    earlier_answer = _commit_batch(batch, body, request, actor, idempotency_key, digest, write_token, rules, now, file=None, parts=parts)
     if earlier_answer is not None:
         return earlier_answer
     # The seed exists only in these messages (SQS, encrypted with the stage key): the table and
@@ -284,6 +218,64 @@ def _queue_batch(
     job_queue.start_units(PARTS_JOB, today_in(rules.zone, now).isoformat(), units, now=now)
     logger.info("product codes queued", extra={"batch_id": batch_id, "count": request.count, "parts": parts})
     return Answer(202, body)
+
+
+def _new_batch(request: ProductCodeBatchRequest, batch_id: str, actor: str, now: datetime, **fields: Any) -> ProductCodeBatch:
+    expires_on = request.expires_on.isoformat() if request.expires_on else None
+    return stored.new_batch(
+        batch_id,
+        sku=request.sku,
+        name=request.name,
+        points=request.points,
+        generated=request.count,
+        expires_on=expires_on,
+        created_at=now,
+        created_by=actor,
+        **fields,
+    )
+
+
+def _commit_batch(
+    batch: ProductCodeBatch,
+    body: dict[str, Any],
+    request: ProductCodeBatchRequest,
+    actor: str,
+    idempotency_key: str | None,
+    digest: str,
+    write_token: str,
+    rules: ProgramRules,
+    now: datetime,
+    *,
+    file: str | None,
+    parts: int | None = None,
+) -> Answer | None:
+    """Put the batch, its Idempotency-Key record and its audit entry together; None once committed,
+    else the answer of a twin request under the same key that put its batch first (this one's
+    codes then have no batch, so they earn nothing, and its printer's `file` goes)."""
+    batch_id = str(batch.batch_id)
+
+    def lost_to_twin(cancelled: Cancelled) -> Answer | None:
+        if idempotency_key is None:
+            return None
+        record = existing_record(cancelled, "request", ProductCodeRequest, stored.request_key(idempotency_key))
+        if record is None:
+            return None
+        if file is not None and record.batch_id != batch_id:  # not this request's own commit whose answer was lost
+            exports.delete_file(file)
+        return _replay_batch(record, digest, write_token)
+
+    def attempt(uow: UnitOfWork) -> Answer | None:
+        stored.add_batch(uow, batch)
+        if idempotency_key is not None:
+            record = stored.new_request(idempotency_key, batch_id, fingerprint=digest, write_token=write_token, response=body, now=now)
+            put_record(uow, "request", record)
+        after = {"sku": request.sku, "points": request.points, "count": request.count, "expires_on": batch.expires_on}
+        if parts is not None:
+            after["parts"] = parts
+        add_audit(uow, Change(actor, "product_codes.generate", "product_codes", batch_id, None, after), rules, now)
+        return uow.commit(explain=lost_to_twin)
+
+    return run(attempt)
 
 
 def part_key(batch_id: str, part: int) -> str:
@@ -337,6 +329,11 @@ def _assemble(batch: ProductCodeBatch) -> None:
 def batch_status(batch_id: str) -> dict[str, Any]:
     """The batch and how many of its codes were used (the sum of the count's shards); a queued
     batch's progress, and once it is active a fresh URL to its printer's file."""
+    return _batch_and_status(batch_id)[1]
+
+
+def _batch_and_status(batch_id: str) -> tuple[ProductCodeBatch, dict[str, Any]]:
+    """The batch and its status view (batch_status): one BatchGetItem."""
     state = stored.batch_state(batch_id)
     if state.batch is None:
         raise NotFound(f"No batch {batch_id}")
@@ -344,7 +341,7 @@ def batch_status(batch_id: str) -> dict[str, Any]:
     body = batch_view(state.batch, state.redeemed, load_rules(), now)
     if state.batch.parts is not None and body["status"] in ("active", "expired"):
         body["export"] = _export(state.batch, now)
-    return body
+    return state.batch, body
 
 
 def revoke_batch(batch_id: str, actor: str, reason: str | None) -> dict[str, Any]:

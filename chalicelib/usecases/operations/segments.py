@@ -244,27 +244,20 @@ def write_audience(segment_id: str) -> dict[str, Any]:
     return {"segment_id": segment_id, **view}
 
 
-def write_every_audience(snapshot: Snapshot | None = None) -> dict[str, int]:
-    """After a refresh: every saved segment's audience from the new build (the latest). A segment
-    that fails is logged and keeps its previous audience; the others are written. Never raises:
-    the refresh it follows has completed whatever happens here."""
-    written = failed = 0
+def write_every_audience(build: Snapshot) -> None:
+    """After a refresh: every saved segment's audience from its new build. A segment that fails is
+    logged and keeps its previous audience; the others are written. Never raises: the refresh it
+    follows has completed whatever happens here."""
     try:
-        build = snapshot or analytics_engine.latest()
         saved = list(stored.every_segment())
     except Exception:
         logger.exception("segment audiences not written")
-        return {"audiences_written": 0, "audiences_failed": 1}
-    if build is None:
-        return {"audiences_written": 0, "audiences_failed": 0}
+        return
     for segment in saved:
         try:
             _write_audience(segment, build)
-            written += 1
         except Exception:
             logger.exception("segment audience not written", extra={"segment_id": segment.segment_id})
-            failed += 1
-    return {"audiences_written": written, "audiences_failed": failed}
 
 
 # --- bulk tags ------------------------------------------------------------------------------
