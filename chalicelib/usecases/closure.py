@@ -56,6 +56,7 @@ from ..store.ledger import ledger_entry
 from ..store.members import get_member
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
+from .devices import delete_endpoints, forget_all_actions, forget_all_devices
 from .pending_points import forfeit_on_erasure
 from .plans import PlanEnding, plan_ending_on_closure
 from .sessions import MemberSession
@@ -78,7 +79,7 @@ def close_membership(member_id: str, *, reason: str, actor: str, session: Member
     """
     rules = load_rules()
 
-    def attempt(uow: UnitOfWork) -> None:
+    def attempt(uow: UnitOfWork) -> list[str]:
         member = get_member(member_id) if session is None else session.admit(get_member(member_id))
         if member is None or member.erased:
             raise NotFound("No member with that member_id")
@@ -86,11 +87,13 @@ def close_membership(member_id: str, *, reason: str, actor: str, session: Member
         actions, ending = closing_actions(member, now, rules, reason=reason, actor=actor)
         check_wallet_empty(uow, member_id)
         uow.update("member", member, actions)
+        endpoints = forget_all_devices(uow, member)
         if ending is not None:
             ending.write(uow, member, now)
         uow.commit(explain=_wallet_not_empty)
+        return endpoints
 
-    run(attempt)
+    delete_endpoints(run(attempt))  # a closed membership's phones get no more pushes
     count("MembershipsClosed")
     logger.info("membership closed", extra={"member_id": member_id, "by": _actor_kind(actor)})
     closed = get_member(member_id)
@@ -144,10 +147,12 @@ def restore_membership(member_id: str, *, reason: str, actor: str) -> Member:
 
 
 def closing_actions(member: Member, now: datetime, rules: ProgramRules, *, reason: str, actor: str) -> tuple[list[Action], PlanEnding | None]:
-    """The member writes that close it, a running paid plan's end among them, and that ending (its
-    writes beside the member's: `ending.write`), for the member's own closure and an operator's
-    (with its audit entry). 409 already_closed if closed; 409 invalid_state while a wallet-paid plan
-    can still be refunded. Write them conditioned on the member's version, with the wallet checked."""
+    """The member writes that close it, a running paid plan's end and the devices' removal among
+    them, and that ending (its writes beside the member's: `ending.write`), for the member's own
+    closure and an operator's (with its audit entry). 409 already_closed if closed; 409
+    invalid_state while a wallet-paid plan can still be refunded. Write them conditioned on the
+    member's version, with the wallet checked and the devices' token guards released
+    (`devices.forget_all_devices`, whose endpoints are deleted after the commit)."""
     status = closing(member.status)
     erase_at = erase_after(now, rules.closure_grace_days)
     # Every token issued so far ends with the membership, and stays ended if it is restored.
@@ -155,7 +160,7 @@ def closing_actions(member: Member, now: datetime, rules: ProgramRules, *, reaso
         member, status=str(status), closed_at=now, erase_at=erase_at, erasure_day=erasure_day(erase_at, rules.zone), reason=reason, actor=actor
     )
     ending = plan_ending_on_closure(member, rules, now)  # a running paid plan ends with it
-    return actions + (ending.actions if ending else []), ending
+    return actions + forget_all_actions(member) + (ending.actions if ending else []), ending
 
 
 def restoring_actions(member: Member, now: datetime) -> list[Action]:
@@ -178,8 +183,10 @@ class Erasure:
 def erase_member(member_id: str, due_by: datetime, *, dry_run: bool = False) -> Erasure:
     """Erase one closed member whose grace period ended by `due_by` (the job's time on its date;
     what is written is dated by the real clock). See the module docstring."""
+    endpoints: list[str] = []
 
     def attempt(uow: UnitOfWork) -> Erasure:
+        endpoints.clear()
         now = utcnow()
         member = get_member(member_id)
         if member is None:
@@ -200,11 +207,14 @@ def erase_member(member_id: str, due_by: datetime, *, dry_run: bool = False) -> 
         release_phone_and_referral_code(uow, member)
         if balance:
             uow.put("ledger", ledger_entry(member_id, "adjust", -balance, 0, FORFEIT_REF, now))
-        uow.update("member", member, tombstone(now) + forfeit_on_erasure(uow, member, now))  # pending points too
+        # Devices left by a closure before they went with it: their guards and endpoints go too.
+        endpoints.extend(forget_all_devices(uow, member))
+        uow.update("member", member, tombstone(now) + forfeit_on_erasure(uow, member, now) + forget_all_actions(member))  # pending points too
         uow.commit()
         return Erasure("erased", abs(balance), revoked)
 
     result = run(attempt)
+    delete_endpoints(endpoints)
     if result.outcome == "erased" and not dry_run:
         count("MembershipsErased")
         logger.info("membership erased", extra={"member_id": member_id, "coupons_revoked": result.coupons_revoked})

@@ -120,6 +120,56 @@ def test_given_devices_when_the_member_signs_out_then_they_are_all_removed(api, 
     assert _guards() == [] and _endpoints("apns") == [] and _endpoints("fcm") == []
 
 
+def test_given_two_devices_when_the_member_closes_the_account_then_their_endpoints_and_devices_are_gone(api, members):
+    token, member_id, _ = _member(members)
+    _register(api, token)
+    _register(api, token, platform="fcm", device_token=FCM_TOKEN)
+    assert len(_endpoints("apns")) == 1 and len(_endpoints("fcm")) == 1
+
+    assert api.request("DELETE", "/v1/me", headers=bearer(token)).status == 200
+
+    assert _endpoints("apns") == [] and _endpoints("fcm") == []
+    assert not stored_member(member_id).devices and _guards() == []
+    assert _register(api, token).status == 401  # and a closed member registers nothing again
+    assert _endpoints() == [] and _guards() == []
+
+
+def test_given_devices_when_an_operator_closes_the_membership_then_they_go_too_and_a_restore_does_not_bring_them_back(api, members):
+    token, member_id, _ = _member(members)
+    _register(api, token)
+
+    assert api.post(f"/v1/admin/members/{member_id}/close", {"reason": "asked"}).status == 200
+
+    assert _endpoints() == [] and not stored_member(member_id).devices and _guards() == []
+    assert api.post(f"/v1/admin/members/{member_id}/restore", {"reason": "mistake"}).status == 200
+    assert not stored_member(member_id).devices
+
+
+def test_given_a_closed_member_still_holding_a_device_when_erased_then_its_endpoint_and_guard_go(api, members, aws):
+    """A membership closed before closure removed devices: the erasure removes them."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from chalicelib.store.models import Member
+    from localstage.job import run
+
+    set_rules(aws, closure_grace_days=0)
+    token, member_id, _ = _member(members)
+    _register(api, token)
+    held = stored_member(member_id).devices.as_dict()
+    assert api.request("DELETE", "/v1/me", headers=bearer(token)).status == 200
+    # As a closure of an older version left it: the device on the member, its endpoint in SNS.
+    arn = boto3.client("sns").create_platform_endpoint(PlatformApplicationArn=application_arn("apns"), Token=APNS_TOKEN)["EndpointArn"]
+    [(device_id, device)] = held.items()
+    stored_member(member_id).update(actions=[Member.devices.set({device_id: {**device, "endpoint": arn}})])
+    assert len(_endpoints()) == 1
+
+    tomorrow = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)).isoformat()
+    assert run("erase-closed", tomorrow, False)["members_affected"] == 1
+
+    assert _endpoints() == [] and not stored_member(member_id).devices
+
+
 def test_given_a_closed_member_when_they_register_a_device_then_it_is_refused_and_nothing_is_made(api, members):
     token, member_id, _ = _member(members)
     assert api.post(f"/v1/admin/members/{member_id}/close", {"reason": "asked"}).status == 200

@@ -25,6 +25,7 @@ from ...store.unit_of_work import Cancelled, UnitOfWork, Writes, run
 from ...store.wallet import wallet_empty_check
 from ..audit import Change, add_audit
 from ..closure import after_closing, closing_actions, restoring_actions
+from ..devices import delete_endpoints, forget_all_devices
 from .member_lookup import member_or_404, operator_view
 
 
@@ -95,13 +96,24 @@ def _closing(reason: str, actor: str) -> Decide:
         after: dict[str, Any] = {"status": "closed", "closed_at": iso(now), "erase_after": iso(erase_after(now, rules.closure_grace_days))}
         if ending is not None:
             after["plan"] = ending.summary()
+        endpoints: list[str] = []
+
+        def beside(uow: UnitOfWork) -> None:
+            endpoints[:] = forget_all_devices(uow, member)  # the devices go with the membership
+            if ending is not None:
+                ending.write(uow, member, now)
+
+        def then(closed: Member, rules: ProgramRules) -> None:
+            delete_endpoints(endpoints)
+            after_closing(closed, rules)
+
         return MemberWrite(
             actions,
             {"status": member.status, "closed_at": None, "erase_after": None},
             after,
             wallet_must_be_empty=True,
-            then=after_closing,
-            beside=(lambda uow: ending.write(uow, member, now)) if ending else None,
+            then=then,
+            beside=beside,
         )
 
     return decide
