@@ -44,6 +44,9 @@ LEDGER_EVENTS: dict[str, str] = {
     "plan_renewed": "plan.renewed",
     "plan_lapsed": "plan.lapsed",
     "plan_refunded": "plan.refunded",
+    "plan_ended": "plan.ended",
+    "transfer_out": "points.transferred",
+    "transfer_in": "points.transferred",
 }
 # Wallet entry kinds (store/wallet.py) -> event type.
 WALLET_EVENTS: dict[str, str] = {
@@ -65,6 +68,9 @@ STATUS_EVENTS: dict[tuple[str | None, str], str] = {
 # What a member keeps about themselves: a change names the fields, never their values.
 PROFILE_FIELDS = ("phone", "name", "email", "birthday", "gender", "address", "preferences", "tags", "consents")
 COUPON_STATUS_EVENTS = {"redeemed": "coupon.used", "revoked": "coupon.revoked"}
+# A campaign's delivery record outcomes that mean the member got something (store/campaigns.py):
+# a message (sent, or held back by quiet hours), points, a coupon. `control` and `skipped` got nothing.
+CAMPAIGN_SENT_OUTCOMES = frozenset({"sent", "deferred", "granted"})
 
 EVENT_TYPES: tuple[str, ...] = tuple(
     sorted(
@@ -74,6 +80,7 @@ EVENT_TYPES: tuple[str, ...] = tuple(
             "member.erased",
             "tier.changed",
             "coupon.issued",
+            "campaign.sent",
             *STATUS_EVENTS.values(),
             *LEDGER_EVENTS.values(),
             *WALLET_EVENTS.values(),
@@ -190,6 +197,24 @@ def _coupon_events(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> lis
     return []
 
 
+def _campaign_event(new: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """A member's delivery record, when it was first written: what the campaign gave them (never
+    the message's text). Later updates (a message whose hand-over failed) publish nothing more."""
+    outcome = str(new.get("outcome"))
+    if outcome not in CAMPAIGN_SENT_OUTCOMES:
+        return None
+    code = new.get("coupon_code")
+    message = _optional(channel=new.get("channel"), deferred=outcome == "deferred") if outcome in ("sent", "deferred") else None
+    return "campaign.sent", _optional(
+        campaign_id=new.get("campaign_id"),
+        member_id=_member_id(new),
+        outcome=outcome,
+        points=int(new.get("points") or 0),
+        coupon_ref=coupon_ref(str(code)) if code else None,
+        message=message,
+    )
+
+
 def events_of_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, *, record_id: str, committed_at: datetime) -> list[BusinessEvent]:
     """The business events one committed item change means (none for most items: guards,
     idempotency records, counters, lots...). `old`/`new` are the item before and after (None when
@@ -206,6 +231,8 @@ def events_of_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | Non
         found = [e for e in [_wallet_event(new)] if e is not None]
     elif entity == "Coupon":
         found = _coupon_events(old, new)
+    elif entity == "CampaignDelivery" and old is None:
+        found = [e for e in [_campaign_event(new)] if e is not None]
     occurred_at = committed_at.isoformat()
     return [BusinessEvent(event_id(record_id, event_type), event_type, occurred_at, data) for event_type, data in found]
 

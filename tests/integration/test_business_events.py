@@ -231,3 +231,59 @@ def test_bad_endpoints_are_refused_and_operator_changes_are_audited(api):
     day = today_in(SUITE_RULES.zone, utcnow()).isoformat()
     actions = [e["action"] for e in api.get(f"/v1/admin/audit?day={day}").json()["items"]]
     assert "webhook.create" in actions and "webhook.delete" in actions
+
+
+def test_a_campaign_to_two_members_publishes_exactly_two_campaign_sent_events(api, members, aws, pump, bus_tap):
+    from tests.integration.test_campaigns import _drain, _member, _no_quiet_hours, _segment
+
+    _no_quiet_hours(aws)
+    _, a = _member(members, sms_marketing=True)
+    _, b = _member(members)  # no marketing consent: the points, no message
+    _, control = _member(members, sms_marketing=True)
+    _segment("seg_vip", [a["member_id"], b["member_id"]])
+    pump.pump()
+    bus_tap()
+    created = api.post("/v1/admin/campaigns", {"name": "双十二", "segment_id": "seg_vip", "message": {"sms": "12.12 双倍积分"}, "points": 50})
+    assert created.status == 201, created.text
+    _drain()
+    _drain()  # a redelivered unit reaches nobody twice
+    pump.pump()
+
+    published = bus_tap()
+    sent = [e for e in published if e["type"] == "campaign.sent"]
+    assert len(sent) == 2
+    by_member = {e["data"]["member_id"]: e["data"] for e in sent}
+    campaign_id = created.json()["campaign_id"]
+    assert by_member[a["member_id"]] == {
+        "campaign_id": campaign_id,
+        "member_id": a["member_id"],
+        "outcome": "sent",
+        "points": 50,
+        "message": {"channel": "sms", "deferred": False},
+    }
+    assert by_member[b["member_id"]] == {"campaign_id": campaign_id, "member_id": b["member_id"], "outcome": "granted", "points": 50}
+    assert control["member_id"] not in by_member
+    assert "双倍积分" not in json.dumps(published, ensure_ascii=False)  # the message's text is never published
+    earned = [e for e in published if e["type"] == "points.earned" and e["data"]["ref"] == f"campaign:{campaign_id}"]
+    assert len(earned) == 2
+
+
+def test_a_transfer_publishes_one_points_transferred_event_per_member_with_the_same_ref(api, members, aws, pump, bus_tap):
+    from tests.support.rules import set_rules
+
+    set_rules(aws, transfers={"enabled": True, "min_points": 1, "max_points": 500, "max_points_per_day": 1000, "max_transfers_per_day": 5})
+    token, sender = members.verified()
+    _, receiver_body = members.verified()
+    pump.pump()
+    bus_tap()
+    headers = {"authorization": f"Bearer {token}", "Idempotency-Key": "t-1"}
+    sent = api.post("/v1/me/transfers", {"to_phone": receiver_body["member"]["phone"], "points": 30}, headers=headers)
+    assert sent.status == 201, sent.text
+    assert api.post("/v1/me/transfers", {"to_phone": receiver_body["member"]["phone"], "points": 30}, headers=headers).status == 200  # replay
+    pump.pump()
+
+    moved = [e["data"] for e in bus_tap() if e["type"] == "points.transferred"]
+    assert sorted((d["member_id"], d["kind"], d["points"]) for d in moved) == sorted(
+        [(sender["member"]["member_id"], "transfer_out", -30), (receiver_body["member"]["member_id"], "transfer_in", 30)]
+    )
+    assert {d["ref"] for d in moved} == {sent.json()["transfer_id"]}

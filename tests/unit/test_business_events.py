@@ -66,6 +66,10 @@ def test_every_event_type_has_a_schema_and_every_schema_an_event_type() -> None:
     assert {p.stem for p in SCHEMAS.glob("*.json")} == set(EVENT_TYPES)
     for event_type in EVENT_TYPES:
         jsonschema.Draft202012Validator.check_schema(schema_of(event_type))
+    import yaml
+
+    document = yaml.safe_load((SCHEMAS.parents[1] / "openapi.yaml").read_text(encoding="utf-8"))
+    assert document["components"]["schemas"]["BusinessEvent"]["properties"]["type"]["enum"] == list(EVENT_TYPES)
 
 
 def test_a_new_member_is_enrolled_without_personal_data() -> None:
@@ -106,6 +110,9 @@ def test_status_moves_tier_changes_and_profile_edits_name_what_changed_not_value
         ("adjust", 200, "points.adjusted"),
         ("refund", -60, "points.refunded"),
         ("plan_started", 0, "plan.started"),
+        ("plan_ended", 0, "plan.ended"),
+        ("transfer_out", -30, "points.transferred"),
+        ("transfer_in", 30, "points.transferred"),
     ],
 )
 def test_each_ledger_entry_is_one_points_event_with_its_amount(kind: str, points: int, expected: str) -> None:
@@ -148,6 +155,61 @@ def test_wallet_entries_and_coupons() -> None:
     assert (issued["type"], used["type"]) == ("coupon.issued", "coupon.used")
     assert "SECRETCODE1" not in json.dumps([issued, used])  # a bearer code is never published
     assert issued["data"]["coupon_ref"] == used["data"]["coupon_ref"]
+
+
+def test_every_ledger_kind_the_code_writes_publishes_an_event() -> None:
+    """Each `ledger_entry(..., "<kind>", ...)` in chalicelib names a kind the mapping knows."""
+    import re
+
+    from chalicelib.domain.events import LEDGER_EVENTS
+
+    root = Path(__file__).resolve().parents[2] / "chalicelib"
+    written = set()
+    for path in root.rglob("*.py"):
+        written |= set(re.findall(r'ledger_entry\([^,]+, "([a-z_]+)"', path.read_text(encoding="utf-8")))
+        written |= set(re.findall(r'entries\.append\(\("([a-z_]+)"', path.read_text(encoding="utf-8")))
+    assert written and written <= set(LEDGER_EVENTS), written - set(LEDGER_EVENTS)
+
+
+def delivery(outcome: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "pk": "MEMBER#m1",
+        "sk": "CAMPAIGN#cmp_1",
+        "type": "CampaignDelivery",
+        "campaign_id": "cmp_1",
+        "outcome": outcome,
+        "points": 0,
+        "coupon": 0,
+        "at": "2026-11-30T12:00:00.000000+0000",
+        **extra,
+    }
+
+
+def test_a_campaign_delivery_record_is_one_campaign_sent_event_naming_what_was_given_never_the_text() -> None:
+    [sent] = events(None, delivery("sent", channel="sms", points=50, coupon=1, coupon_code="SECRETCODE2"))
+    assert sent["type"] == "campaign.sent"
+    assert sent["data"] == {
+        "campaign_id": "cmp_1",
+        "member_id": "m1",
+        "outcome": "sent",
+        "points": 50,
+        "coupon_ref": sent["data"]["coupon_ref"],
+        "message": {"channel": "sms", "deferred": False},
+    }
+    assert "SECRETCODE2" not in json.dumps(sent)
+    [held] = events(None, delivery("deferred", channel="push"))
+    assert held["data"]["message"] == {"channel": "push", "deferred": True}
+    [granted] = events(None, delivery("granted", points=20))
+    assert "message" not in granted["data"] and granted["data"]["points"] == 20
+    # The control group and skipped members got nothing; a later update of the record publishes nothing.
+    assert events(None, delivery("control")) == [] and events(None, delivery("skipped", reason="no_consent")) == []
+    assert events(delivery("sent", channel="sms"), delivery("skipped", reason="delivery_failed")) == []
+
+
+def test_campaign_and_survey_coupons_validate_against_the_coupon_schemas() -> None:
+    for kind in ("campaign", "survey"):
+        coupon = {"pk": "MEMBER#m1", "sk": "COUPON#C1", "type": "Coupon", "code": "C1", "member_id": "m1", "kind": kind, "status": "issued"}
+        assert [e["type"] for e in events(None, coupon)] == ["coupon.issued"]
 
 
 def test_items_that_mean_nothing_to_other_systems_and_deletions_publish_nothing() -> None:
