@@ -3,10 +3,11 @@ mixed requests, and webhook delivery latency, through the app in process against
 local stage's pump (localstage/events.py) polling the stream and the delivery queue every 0.5 s,
 as `make run` does, and a receiver on loopback.
 
-A committed write is a request answered 201 that moved a balance (a purchase, a redemption, an
-adjustment); its event is the ledger event naming its id (`data.ref`). Replays (the same id
-again, answered 200) and refused requests (not enough points) write nothing and must publish
-nothing. Latency: from the request's answer to the signed delivery's arrival at the receiver.
+A committed write is a request answered 201 that moved a balance: in every ten requests, six
+purchases, a partial refund and, every other ten, an operator's adjustment; its event is the
+ledger event of its type naming its id (`data.ref`: the order, the order refunded, the
+adjustment). Two replays of earlier orders (answered 200) and, every other ten, a refund larger
+than the order (refused) write nothing and must publish nothing. Latency: from the request's answer to the signed delivery's arrival at the receiver.
 
     .venv/bin/python -m tests.bench.events [--requests 1000]
 """
@@ -57,15 +58,16 @@ def measure(requests: int = REQUESTS) -> EventsResult:
     from tests.support.client import ApiClient
     from tests.support.rules import SUITE_RULES
 
-    arrived: dict[str, float] = {}
-    ids_of: dict[str, set[str]] = {}
+    # (event type, ref) -> first arrival / the event ids that arrived for it
+    arrived: dict[tuple[str, str], float] = {}
+    ids_of: dict[tuple[str, str], set[str]] = {}
 
     class Receiver(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             event = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
-            ref = str(event["data"].get("ref"))
-            arrived.setdefault(ref, time.monotonic())
-            ids_of.setdefault(ref, set()).add(event["id"])
+            key = (str(event["type"]), str(event["data"].get("ref")))
+            arrived.setdefault(key, time.monotonic())
+            ids_of.setdefault(key, set()).add(event["id"])
             self.send_response(204)
             self.end_headers()
 
@@ -85,8 +87,9 @@ def measure(requests: int = REQUESTS) -> EventsResult:
         hook = api.post("/v1/admin/webhooks", {"url": f"http://127.0.0.1:{server.server_address[1]}/h", "event_types": ["points.*"]})
         assert hook.status == 201, hook.text
         pump = EventPump(session)
-        answered: dict[str, float] = {}
-        committed, silent = set(), set()
+        answered: dict[tuple[str, str], float] = {}
+        committed: set[tuple[str, str]] = set()
+        silent: set[tuple[str, str]] = set()
         phones = [f"+86137{n:08d}" for n in range(20)]
         pump_lock = threading.Lock()
         stop = threading.Event()
@@ -98,28 +101,42 @@ def measure(requests: int = REQUESTS) -> EventsResult:
                 stop.wait(0.5)
 
         threading.Thread(target=pumping, daemon=True).start()
+        member_of: dict[str, str] = {}
         for n in range(requests):
             phone = phones[n % len(phones)]
             kind = n % 10
             with pump_lock:  # moto in process is not thread-safe (shared/TOOL-NOTES.md)
-                if kind < 7:
+                if kind < 6:  # a purchase: points.earned
                     order = f"o-{n}"
                     reply = api.post("/v1/purchases", {"order_id": order, "amount": 5000 + n, "currency": "CNY", "phone": phone}, headers=merchant)
-                    ref = order
-                elif kind < 9:  # a replay of an earlier order: nothing new
-                    ref = f"o-{n - kind}"
+                    if reply.status == 201:
+                        member_of[phone] = reply.json()["member_id"]
+                    key = ("points.earned", order)
+                elif kind < 8:  # a replay of an earlier order: nothing new
+                    order = f"o-{n - kind}"
                     reply = api.post(
-                        "/v1/purchases", {"order_id": ref, "amount": 5000 + n - kind, "currency": "CNY", "phone": phone}, headers=merchant
+                        "/v1/purchases", {"order_id": order, "amount": 5000 + n - kind, "currency": "CNY", "phone": phone}, headers=merchant
                     )
-                    ref = f"replay-{n}"
-                else:  # a refund larger than the purchase: refused
-                    ref = f"r-{n}"
-                    reply = api.post(f"/v1/purchases/o-{n - 9}/refunds", {"refund_id": ref, "amount": 10_000_000}, headers=merchant)
+                    key = ("replay", f"{n}")
+                elif kind == 8:  # a partial refund of an earlier order: points.refunded (its ref is the order)
+                    order = f"o-{n - 8}"
+                    reply = api.post(f"/v1/purchases/{order}/refunds", {"refund_id": f"r-{n}", "amount": 1000}, headers=merchant)
+                    key = ("points.refunded", order)
+                elif (n // 10) % 2:  # an operator's adjustment: points.adjusted
+                    adjustment = f"adj-{n}"
+                    member_id = member_of[phones[(n - 9) % len(phones)]]
+                    body = {"adjustment_id": adjustment, "points": 7, "reason": "goodwill"}
+                    reply = api.post(f"/v1/admin/members/{member_id}/adjustments", body)
+                    key = ("points.adjusted", adjustment)
+                else:  # a refund larger than the purchase: refused, nothing written
+                    order = f"o-{n - 9}"
+                    reply = api.post(f"/v1/purchases/{order}/refunds", {"refund_id": f"rx-{n}", "amount": 10_000_000}, headers=merchant)
+                    key = ("points.refunded", f"refused-{n}")
             if reply.status == 201:
-                committed.add(ref)
-                answered[ref] = time.monotonic()
+                committed.add(key)
+                answered[key] = time.monotonic()
             else:
-                silent.add(ref)
+                silent.add(key)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not committed <= set(arrived):
             time.sleep(0.2)
@@ -137,7 +154,7 @@ def measure(requests: int = REQUESTS) -> EventsResult:
 
 def rows(result: EventsResult) -> list[tuple[str, str, str, str, str, str, str, str]]:
     detail = (
-        f"{result.requests} mixed requests (purchases, replays, refused refunds): {result.committed} committed writes, "
+        f"{result.requests} mixed requests (purchases, partial refunds, adjustments, replays, refused refunds): {result.committed} committed writes, "
         f"{result.matched} with their event, {result.stray} events for writes that did not commit"
     )
     return [
