@@ -61,6 +61,28 @@ def suppress(stack: HuiyuanStack) -> None:
             for applies_to, reason in analytics_wildcards.items():
                 acknowledge(role, f"AwsSolutions-IAM5[{applies_to}]", reason)
 
+    region_text = stack.stage.region
+    for logical_id, role in stack.roles.items():
+        if "messages" not in stack.capabilities[logical_id]:
+            continue
+        for platform_arn in stack.push_applications.values():
+            app = platform_arn.split(":app/", 1)[1] if ":app/" in platform_arn else ""
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sns:{region_text}:<AWS::AccountId>:endpoint/{app}/*]",
+                "The device endpoints of one of this stage's own SNS platform applications (push, docs/push.md): SNS names "
+                "each endpoint with an id it makes when a device registers, so they can only be named by this prefix.",
+            )
+    for platform in ("Apns", "Fcm"):
+        application = stack.node.try_find_child(f"PushApplication{platform}")
+        if application is not None:
+            acknowledge(
+                application.node.find_child("CustomResourcePolicy"),
+                "AwsSolutions-IAM5[Resource::*]",
+                "sns:CreatePlatformApplication has no resource-level permissions: '*' is the only resource SNS accepts for "
+                "it. Updating and deleting the application are allowed on its own ARN only.",
+            )
+
     if stack.stage.manage_api_gateway_account:
         acknowledge(
             stack.node.find_child("ApiGatewayLogsRole"),

@@ -175,6 +175,7 @@ class HuiyuanStack(cdk.Stack):
         self.rules_parameter_arn = self._rules_parameter()
         self.email_identity = ses.EmailIdentity(self, "EmailSender", identity=ses.Identity.email(stage.email_sender))
         self.alarm_topic = self._alarm_topic()
+        self.push_applications = self._push_applications()
 
         self.chalice = chalice_app.package(self, "App", stage)
         self.sam = chalice_app.sam_template(self.chalice)
@@ -456,6 +457,100 @@ class HuiyuanStack(cdk.Stack):
             topic.add_subscription(subscriptions.EmailSubscription(self.stage.alarm_email))
         return topic
 
+    # --- push (SNS mobile push: docs/push.md) -------------------------------------------------
+
+    # The stage's providers: the setting's platform name, the application's SNS platform, its name.
+    PUSH_PLATFORMS = (("apns", "push_apns_secret"), ("fcm", "push_fcm_secret"))
+
+    def _push_applications(self) -> dict[str, str]:
+        """platform (apns | fcm) -> the ARN of this stage's SNS platform application, for each provider
+        whose credentials secret the stage (or `-c push_<platform>_secret=...`) names. SNS platform
+        applications have no CloudFormation resource: an SDK call makes, updates and deletes each,
+        with the credentials resolved by CloudFormation from Secrets Manager (never in the template)
+        and the call's data kept out of the provider's logs."""
+        found: dict[str, str] = {}
+        for platform, setting in self.PUSH_PLATFORMS:
+            secret = self.node.try_get_context(setting) or getattr(self.stage, setting)
+            if not secret:
+                continue
+            sns_platform = self.stage.apns_platform if platform == "apns" else "GCM"
+            name = f"huiyuan-{self.stage.name}-{platform}"
+            arn = self.format_arn(service="sns", resource="app", resource_name=f"{sns_platform}/{name}")
+
+            def resolve(key: str, secret: str = secret) -> str:
+                return f"{{{{resolve:secretsmanager:{secret}:SecretString:{key}}}}}"
+
+            attributes = {"PlatformCredential": resolve("credential")}
+            if platform == "apns":
+                attributes["PlatformPrincipal"] = resolve("principal")
+            create = cr.AwsSdkCall(
+                service="SNS",
+                action="createPlatformApplication",
+                parameters={"Name": name, "Platform": sns_platform, "Attributes": attributes},
+                physical_resource_id=cr.PhysicalResourceId.of(arn),
+                logging=cr.Logging.with_data_hidden(),  # the provider never logs the resolved credentials
+            )
+            update = cr.AwsSdkCall(
+                service="SNS",
+                action="setPlatformApplicationAttributes",
+                parameters={"PlatformApplicationArn": arn, "Attributes": attributes},
+                physical_resource_id=cr.PhysicalResourceId.of(arn),
+                logging=cr.Logging.with_data_hidden(),
+            )
+            delete = cr.AwsSdkCall(service="SNS", action="deletePlatformApplication", parameters={"PlatformApplicationArn": arn})
+            cr.AwsCustomResource(
+                self,
+                f"PushApplication{platform.capitalize()}",
+                on_create=create,
+                on_update=update,
+                on_delete=delete,
+                policy=cr.AwsCustomResourcePolicy.from_statements(
+                    [
+                        # CreatePlatformApplication names no resource in IAM: "*" is the only one it takes.
+                        iam.PolicyStatement(actions=["sns:CreatePlatformApplication"], resources=["*"]),
+                        iam.PolicyStatement(actions=["sns:SetPlatformApplicationAttributes", "sns:DeletePlatformApplication"], resources=[arn]),
+                    ]
+                ),
+                install_latest_aws_sdk=False,
+                log_group=self.custom_resource_logs,
+            )
+            found[platform] = arn
+        return found
+
+    @property
+    def push_endpoint_arns(self) -> list[str]:
+        """Every device endpoint of this stage's platform applications (endpoint/<platform>/<app>/<id>)."""
+        return [arn.replace(":app/", ":endpoint/", 1) + "/*" for arn in self.push_applications.values()]
+
+    def _no_topics(self) -> iam.PolicyStatement:
+        """Deny sns:Publish to topics (and to anything else with an ARN), except, in a stage with push,
+        the endpoints of its own platform applications. Without push: every ARN of SNS. With push:
+        NotResource those endpoints, on requests whose resource belongs to an account
+        (aws:ResourceAccount present): a phone number belongs to none, so SMS is not denied."""
+        if not self.push_applications:
+            return iam.PolicyStatement(sid="NoTopics", effect=iam.Effect.DENY, actions=["sns:Publish"], resources=[f"arn:{self.partition}:sns:*:*:*"])
+        return iam.PolicyStatement(
+            sid="NoTopics",
+            effect=iam.Effect.DENY,
+            actions=["sns:Publish"],
+            not_resources=self.push_endpoint_arns,
+            conditions={"Null": {"aws:ResourceAccount": "false"}},
+        )
+
+    def _push_statements(self) -> list[iam.PolicyStatement]:
+        """Least privilege for push: endpoints made under the stage's applications only, and
+        published to, re-enabled and deleted on their endpoints only."""
+        if not self.push_applications:
+            return []
+        return [
+            iam.PolicyStatement(sid="RegisterDevices", actions=["sns:CreatePlatformEndpoint"], resources=list(self.push_applications.values())),
+            iam.PolicyStatement(
+                sid="PushToDevices",
+                actions=["sns:Publish", "sns:SetEndpointAttributes", "sns:DeleteEndpoint"],
+                resources=self.push_endpoint_arns,
+            ),
+        ]
+
     def parameter_arn(self, name: str) -> str:
         return self.format_arn(service="ssm", resource="parameter", resource_name=name.lstrip("/"))
 
@@ -487,8 +582,12 @@ class HuiyuanStack(cdk.Stack):
             "messages": [
                 # SMS goes to a phone number, which has no ARN: SNS can only authorise it on "*".
                 iam.PolicyStatement(sid="SendSms", actions=["sns:Publish"], resources=["*"]),
-                # ...so "*" would also let the function publish to any topic: refused, leaving SMS only.
-                iam.PolicyStatement(sid="NoTopics", effect=iam.Effect.DENY, actions=["sns:Publish"], resources=[f"arn:{self.partition}:sns:*:*:*"]),
+                # ...so "*" would also let the function publish to any topic or endpoint: refused, except
+                # the endpoints of this stage's own platform applications (push). The deny applies to
+                # anything SNS names with an account (topics, endpoints, applications); a phone number
+                # has none, so SMS stays allowed.
+                self._no_topics(),
+                *self._push_statements(),
                 iam.PolicyStatement(
                     sid="SendEmail",
                     actions=["ses:SendEmail"],
@@ -583,6 +682,11 @@ class HuiyuanStack(cdk.Stack):
         resource.node.add_dependency(log_group)
         if "origin_secret" in capabilities:
             resource.add_property_override("Environment.Variables.ORIGIN_VERIFY_PARAMETER", self.origin_secret_parameter)
+        if "messages" in capabilities:
+            # The stage's platform applications, or "off" (notify/push.py): push is then not configured.
+            for platform, _ in self.PUSH_PLATFORMS:
+                value = self.push_applications.get(platform, "off")
+                resource.add_property_override(f"Environment.Variables.PUSH_{platform.upper()}_APPLICATION", value)
         if function.kind == "job":
             resource.add_property_override("Timeout", self.stage.job_timeout_seconds)
             # The schedule invokes it asynchronously: a run that still fails after Lambda's retries

@@ -109,6 +109,16 @@ class Stage:
     # API Gateway logs to CloudWatch through one role per account and region. Set
     # False when another stack (or the console) already set it in this account/region.
     manage_api_gateway_account: bool = True
+    # SNS mobile push (docs/push.md, "In the cloud"): the Secrets Manager secrets holding each
+    # provider's credentials, as JSON {"principal": ..., "credential": ...} (APNs: the key id... or
+    # certificate and private key; FCM: "credential" the service account JSON). The stack makes the
+    # stage's platform applications from them (CloudFormation resolves the secret: never in the
+    # template) and gives the functions their ARNs. None: that provider is off in this stage (a
+    # device for it gets 409 invalid_state). `cdk deploy -c push_apns_secret=<name>` sets or
+    # overrides one without editing this file. apns_platform: APNS (production) or APNS_SANDBOX.
+    push_apns_secret: str | None = None
+    push_fcm_secret: str | None = None
+    apns_platform: str = "APNS"
     tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -118,6 +128,8 @@ class Stage:
         for limit in (self.waf_code_requests_per_ip, self.waf_requests_per_ip):
             if limit is not None and limit < 10:
                 raise ValueError(f"stage {self.name}: an AWS WAF rate limit is at least 10 requests per window")
+        if self.apns_platform not in ("APNS", "APNS_SANDBOX"):
+            raise ValueError(f"stage {self.name}: apns_platform is APNS or APNS_SANDBOX")
         if not 0 < self.sms_spend_alarm_fraction <= 1:
             raise ValueError(f"stage {self.name}: sms_spend_alarm_fraction is a fraction of the budget (0..1]")
 
@@ -220,6 +232,9 @@ STAGES: dict[str, Stage] = {
             # Size to the program: verification codes plus campaigns, at the destination's SMS price.
             sms_monthly_budget_usd=500,
             sms_alarm_per_hour=1000,
+            # Created by the brand before the first deploy (docs/push.md): the stage pushes through both.
+            push_apns_secret="huiyuan/prod/push-apns",  # noqa: S106  (a secret's name, not its value)
+            push_fcm_secret="huiyuan/prod/push-fcm",  # noqa: S106
         ),
     )
 }

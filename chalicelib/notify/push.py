@@ -22,6 +22,10 @@ GONE_CODES = frozenset(
 )
 
 
+# What the stack sets for a provider a stage has no credentials for (an empty variable would mean the default).
+PUSH_OFF = "off"
+
+
 class PushUnavailable(Exception):
     """The platform application is not configured (or SNS refused the endpoint)."""
 
@@ -48,9 +52,9 @@ def _error_code(exc: Exception) -> str:
 def application_arn(platform: str) -> str:
     """The stage's platform application for `platform` (apns | fcm): the setting when it is an ARN
     (the stack sets them), else the application of that name (the local stage's, made by
-    bootstrap)."""
+    bootstrap); `off` (the stack, for a provider without credentials): not configured."""
     configured = get_settings().push_apns_application if platform == "apns" else get_settings().push_fcm_application
-    if not configured:
+    if not configured or configured == PUSH_OFF:
         raise PushUnavailable(f"no {platform} platform application is configured")
     if configured.startswith("arn:"):
         return configured

@@ -9,7 +9,13 @@ from tests.infra.conftest import resources
 
 # The actions AWS authorises on nothing narrower than "*" (see infra/nag.py).
 EXPORT_ACTIONS = {"dynamodb:ExportTableToPointInTime", "dynamodb:DescribeTable", "dynamodb:DescribeExport"}
-WILDCARD_RESOURCE_ACTIONS = {"sns:Publish", "xray:PutTraceSegments", "xray:PutTelemetryRecords", "sns:SetSMSAttributes"}
+WILDCARD_RESOURCE_ACTIONS = {
+    "sns:Publish",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "sns:SetSMSAttributes",
+    "sns:CreatePlatformApplication",  # the deploy-time call that makes a stage's push application
+}
 
 
 def statements(template):
@@ -50,7 +56,7 @@ def test_no_iam_statement_allows_a_wildcard_action(template):
 
 def test_only_sms_and_tracing_are_allowed_on_every_resource(template):
     for logical_id, statement in statements(template):
-        if statement["Effect"] == "Allow" and "*" in as_list(statement["Resource"]):
+        if statement["Effect"] == "Allow" and "*" in as_list(statement.get("Resource", [])):
             assert set(as_list(statement["Action"])) <= WILDCARD_RESOURCE_ACTIONS, f"{logical_id}: {statement}"
 
 
@@ -140,3 +146,104 @@ def test_the_stream_mapping_reports_partial_failures_bisects_and_dead_letters(te
     assert "OnFailure" in properties["DestinationConfig"]
     (bus,) = resources(template, "AWS::Events::EventBus")
     assert bus
+
+
+# --- push (SNS mobile push) ----------------------------------------------------------------------
+
+ACCOUNT, REGION = "123456789012", "ap-southeast-1"
+
+
+def rendered(value):
+    """A template value with the pseudo parameters filled in (Fn::Join of strings and Refs)."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws"}[value["Ref"]]
+    separator, parts = value["Fn::Join"]
+    return separator.join(rendered(p) for p in parts)
+
+
+def function_statements(template, sid):
+    """The statement `sid` of every function role that sends messages."""
+    roles = resources(template, "AWS::IAM::Role")
+    found = []
+    for function in resources(template, "AWS::Serverless::Function").values():
+        role = roles[function["Properties"]["Role"]["Fn::GetAtt"][0]]
+        for policy in role["Properties"]["Policies"]:
+            found += [s for s in policy["PolicyDocument"]["Statement"] if s.get("Sid") == sid]
+    return found
+
+
+def denied(statement, arn: str, has_account: bool) -> bool:
+    """IAM's answer for one Deny statement of the shape the stack writes (Resource or NotResource,
+    and the Null condition on aws:ResourceAccount)."""
+    import fnmatch
+
+    null = statement.get("Condition", {}).get("Null", {}).get("aws:ResourceAccount")
+    if null == "false" and not has_account:
+        return False
+    if "NotResource" in statement:
+        return not any(fnmatch.fnmatchcase(arn, rendered(r)) for r in as_list(statement["NotResource"]))
+    return any(fnmatch.fnmatchcase(arn, rendered(r)) for r in as_list(statement["Resource"]))
+
+
+def test_a_stage_with_push_may_publish_to_its_own_endpoints_and_still_to_phones_but_never_to_topics(synthesized):
+    template = synthesized.templates["prod"]
+    endpoint = f"arn:aws:sns:{REGION}:{ACCOUNT}:endpoint/APNS/huiyuan-prod-apns/6f1c2f0e-1c2d-3f4a-9b8c-0d1e2f3a4b5c"
+    fcm_endpoint = f"arn:aws:sns:{REGION}:{ACCOUNT}:endpoint/GCM/huiyuan-prod-fcm/0d1e2f3a-4b5c-6f1c-2f0e-1c2d3f4a9b8c"
+    others = [
+        f"arn:aws:sns:{REGION}:{ACCOUNT}:huiyuan-prod-alarms",  # a topic of this account
+        "arn:aws:sns:us-east-1:999999999999:someone-elses-topic",
+        f"arn:aws:sns:{REGION}:{ACCOUNT}:endpoint/APNS/another-app/6f1c2f0e",  # another application's device
+        f"arn:aws:sns:{REGION}:{ACCOUNT}:endpoint/GCM/huiyuan-dev-fcm/6f1c2f0e",  # another stage's
+    ]
+    denies = function_statements(template, "NoTopics")
+    assert denies
+    for deny in denies:
+        assert deny["Effect"] == "Deny" and as_list(deny["Action"]) == ["sns:Publish"]
+        assert not denied(deny, endpoint, True) and not denied(deny, fcm_endpoint, True)
+        assert not denied(deny, "+8613800138000", False)  # SMS: a phone number has no account
+        for arn in others:
+            assert denied(deny, arn, True), arn
+    for push in function_statements(template, "PushToDevices"):
+        assert set(as_list(push["Action"])) == {"sns:Publish", "sns:SetEndpointAttributes", "sns:DeleteEndpoint"}
+        patterns = [rendered(r) for r in as_list(push["Resource"])]
+        assert patterns == [
+            f"arn:aws:sns:{REGION}:{ACCOUNT}:endpoint/APNS/huiyuan-prod-apns/*",
+            f"arn:aws:sns:{REGION}:{ACCOUNT}:endpoint/GCM/huiyuan-prod-fcm/*",
+        ]
+    for register in function_statements(template, "RegisterDevices"):
+        assert as_list(register["Action"]) == ["sns:CreatePlatformEndpoint"]
+        apps = [rendered(r) for r in as_list(register["Resource"])]
+        assert apps == [f"arn:aws:sns:{REGION}:{ACCOUNT}:app/APNS/huiyuan-prod-apns", f"arn:aws:sns:{REGION}:{ACCOUNT}:app/GCM/huiyuan-prod-fcm"]
+    assert len(function_statements(template, "PushToDevices")) == len(denies) == len(function_statements(template, "RegisterDevices"))
+
+
+def test_a_stage_with_push_makes_its_platform_applications_from_secrets_never_in_the_template_and_gives_the_functions_their_arns(synthesized):
+    template = synthesized.templates["prod"]
+    calls = [r for r in resources(template, "Custom::AWS").values() if "createPlatformApplication" in json.dumps(r["Properties"].get("Create", ""))]
+    assert len(calls) == 2
+    text = json.dumps(calls)
+    assert "{{resolve:secretsmanager:huiyuan/prod/push-apns:SecretString:credential}}" in text
+    assert "{{resolve:secretsmanager:huiyuan/prod/push-fcm:SecretString:credential}}" in text
+    for function in resources(template, "AWS::Serverless::Function").values():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        if "PUSH_APNS_APPLICATION" in variables:
+            assert rendered(variables["PUSH_APNS_APPLICATION"]) == f"arn:aws:sns:{REGION}:{ACCOUNT}:app/APNS/huiyuan-prod-apns"
+            assert rendered(variables["PUSH_FCM_APPLICATION"]) == f"arn:aws:sns:{REGION}:{ACCOUNT}:app/GCM/huiyuan-prod-fcm"
+
+
+def test_a_stage_without_push_credentials_deploys_without_applications_and_push_off(synthesized):
+    template = synthesized.templates["dev"]
+    assert "PlatformApplication" not in json.dumps([r.get("Properties", {}).get("Create", "") for r in resources(template, "Custom::AWS").values()])
+    assert function_statements(template, "PushToDevices") == [] and function_statements(template, "RegisterDevices") == []
+    senders = 0
+    for function in resources(template, "AWS::Serverless::Function").values():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        if "PUSH_APNS_APPLICATION" in variables:
+            senders += 1
+            assert (variables["PUSH_APNS_APPLICATION"], variables["PUSH_FCM_APPLICATION"]) == ("off", "off")
+    assert senders
+    for deny in function_statements(template, "NoTopics"):
+        assert denied(deny, f"arn:aws:sns:{REGION}:{ACCOUNT}:endpoint/GCM/huiyuan-dev-fcm/x", True)
+        assert not denied(deny, "+8613800138000", False)

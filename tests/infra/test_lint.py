@@ -29,9 +29,11 @@ def test_cdk_nag_ran_and_every_accepted_finding_has_a_reason(template):
     for (logical_id, rule), reason in acknowledged.items():
         assert rule.startswith("AwsSolutions-"), rule
         assert len(reason) > 40, f"{logical_id} {rule}: {reason!r}"
-    # The wildcard resource is accepted only on the function roles (SMS, X-Ray) and the policy that sets the SMS spend limit.
+    # The wildcard resource is accepted only on the function roles (SMS, X-Ray), the policy that sets the SMS spend limit
+    # and, in a stage with push, the policies of the calls that make its platform applications (CreatePlatformApplication).
     wildcard = {logical_id for logical_id, rule in acknowledged if rule == "AwsSolutions-IAM5[Resource::*]"}
     roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in template["Resources"].values() if f["Type"] == "AWS::Serverless::Function"}
     spend_limit = {k for k in template["Resources"] if k.startswith("SmsMonthlySpendLimitCustomResourcePolicy")}
     assert len(spend_limit) == 1
-    assert wildcard == roles | spend_limit
+    push_applications = {k for k in template["Resources"] if k.startswith("PushApplication") and "CustomResourcePolicy" in k}
+    assert wildcard == roles | spend_limit | push_applications
