@@ -142,6 +142,12 @@ class AnalyticsNotReady(InvalidState):
     code, title = "analytics_not_ready", "No analytics refresh has completed yet"
 
 
+class SegmentComputing(InvalidState):
+    """The segment's members are being counted (a queued unit): its preview or audience is not there yet."""
+
+    code, title = "segment_computing", "The segment is being computed"
+
+
 class RefundWindowClosed(HuiyuanError):
     status, code, title = 409, "refund_window_closed", "The refund window has closed"
 

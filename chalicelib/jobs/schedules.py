@@ -30,6 +30,9 @@ SCHEDULES: dict[str, Schedule] = {
     "segment-tags": Schedule(
         "cron(30 21 * * ? *)", "bulk tag changes over a segment's audience: operators start them, their units ride the jobs queue"
     ),
+    "segment-audiences": Schedule(
+        "cron(20 21 * * ? *)", "counts segments (size, sample, audience) outside the request: saving one queues its unit on the jobs queue"
+    ),
     "product-codes": Schedule(
         "cron(45 21 * * ? *)", "writes the parts of big product-code batches: operators start them, their units ride the jobs queue"
     ),

@@ -449,6 +449,20 @@ def _tags(unit: Unit, ctx: JobContext) -> Done:
     return Done(tally=segments.apply_tags_to_part(unit))
 
 
+# --- segment-audiences -----------------------------------------------------------------
+# Saving a segment (or POST /v1/admin/segments/{id}/audiences) queues one `audience` unit: its size,
+# sample and audience counted by the analytics engine outside the request (usecases/operations/
+# segments.py). The schedule plans nothing of its own: its runs (and `make job JOB=segment-audiences`)
+# see the queue drained.
+
+
+def _audience(unit: Unit, ctx: JobContext) -> Done:
+    """One segment's audience in the latest build, for the version the unit was queued for."""
+    if ctx.dry_run:
+        return Done()
+    return Done(tally=Counter({segments.compute_audience(unit): 1}))
+
+
 # --- product-codes ---------------------------------------------------------------------
 # A batch of product codes over SYNC_MAX (POST /v1/admin/product-codes) is a run of this job with
 # one `part` unit per PART_SIZE codes, queued by usecases/operations/product_codes.py. The schedule
@@ -539,6 +553,12 @@ JOBS: dict[str, JobSpec] = {
             time(5, 30),
             _no_units,
             lambda: {"tags": _tags},
+        ),
+        JobSpec(
+            "segment-audiences",
+            time(5, 20),
+            _no_units,
+            lambda: {"audience": _audience},
         ),
         JobSpec(
             "product-codes",

@@ -1,19 +1,20 @@
 """The analytics engine, a port with two adapters: DuckDB (local stage, tests, bench) and Athena (cloud).
 
-    query(sql, params) -> list[dict]   a statement over the latest derived tables (`?` parameters)
+    query(sql, params) -> list[dict]   a statement over the latest derived tables, or a given build's
     latest() -> Snapshot | None        what the latest tables were built from (export id, data_as_of)
-    build(...) -> Snapshot             member_facts from a completed export; then it is the latest
+    build(...) -> Snapshot             the derived tables from a completed export; then it is the latest
 
 The SQL (store/analytics_sql.py) is written once in the dialect both engines share (Trino's, with
-two spellings translated for DuckDB); the tables it reads are `export_items` (the raw export) and
-`member_facts` (Parquet, derived). The setting `analytics_engine` picks the adapter. DuckDB is a
+two spellings translated for DuckDB); a build reads `export_items` (the raw export) and writes the
+derived tables (`analytics_sql.DERIVED_TABLES`: member_facts, ledger_days, lot_balances; Parquet),
+which every other query reads. The setting `analytics_engine` picks the adapter. DuckDB is a
 development dependency only: it is imported inside the DuckDB adapter's methods, never on a path a
 Lambda function takes (the stack sets `ANALYTICS_ENGINE=athena`; tests/unit/test_lambda_package.py).
 
 In the analytics bucket:
 
     exports/<export_id>/AWSDynamoDB/<id>/data/*.json.gz      the table's export (store/table_exports.py)
-    derived/<export_id>/member_facts/*.parquet                member_facts built from it
+    derived/<export_id>/<table>/*.parquet                     each derived table built from it
     derived/latest.json                                       the Snapshot of the newest complete build
 
 The pointer is written after the Parquet files, so a reader that finds it finds its tables.
@@ -60,6 +61,10 @@ class Snapshot:
     member_facts: str  # S3 prefix of the Parquet files
     export_data: str  # S3 prefix of the export's data files
 
+    def table(self, name: str) -> str:
+        """S3 prefix of one derived table's Parquet files (analytics_sql.DERIVED_TABLES)."""
+        return f"{DERIVED_PREFIX}/{self.export_id}/{name}/"
+
     def to_json(self) -> str:
         body = asdict(self) | {k: getattr(self, k).isoformat() for k in ("data_as_of", "as_of", "window_start", "built_at")}
         return json.dumps(body, sort_keys=True)
@@ -102,6 +107,11 @@ def latest() -> Snapshot | None:
     return Snapshot.from_json(body)
 
 
+def _new_snapshot(export_id: str, data_as_of: datetime, facts: analytics_sql.FactsParams, built_at: datetime) -> Snapshot:
+    member_facts, export_data = f"{DERIVED_PREFIX}/{export_id}/member_facts/", f"{table_exports.EXPORTS_PREFIX}/{export_id}/"
+    return Snapshot(export_id, data_as_of, facts.as_of, facts.window_start, built_at, member_facts, export_data)
+
+
 def _publish(snapshot: Snapshot) -> None:
     body = snapshot.to_json().encode()
     _s3().put_object(Bucket=get_settings().analytics_bucket, Key=LATEST_KEY, Body=body, ContentType="application/json", ServerSideEncryption="AES256")
@@ -119,7 +129,7 @@ def query(sql: str, params: Sequence[object] = (), *, snapshot: Snapshot | None 
 
 
 def build(export_id: str, data_as_of: datetime, facts: analytics_sql.FactsParams, built_at: datetime) -> Snapshot:
-    """member_facts from the completed export `export_id`; published as the latest build."""
+    """The derived tables from the completed export `export_id`; published as the latest build."""
     snapshot = engine().build(export_id, data_as_of, facts, built_at)
     _publish(snapshot)
     return snapshot
@@ -151,7 +161,7 @@ class DuckDBEngine:
             paths.append(path)
         return paths
 
-    def _connect(self, export_files: list[Path], facts_files: list[Path] | None) -> Any:
+    def _connect(self, export_files: list[Path], tables: dict[str, list[Path]] | None = None) -> Any:
         import duckdb
 
         connection = duckdb.connect(config={"threads": 2})
@@ -163,9 +173,9 @@ class DuckDBEngine:
             connection.execute(f"CREATE VIEW export_items AS SELECT json_extract(json, '$.Item') AS item FROM read_ndjson_objects([{files}])")
         else:
             connection.execute("CREATE VIEW export_items AS SELECT CAST(NULL AS JSON) AS item WHERE false")
-        if facts_files is not None:
-            files = ", ".join(f"'{p}'" for p in facts_files)
-            connection.execute(f"CREATE VIEW member_facts AS SELECT * FROM read_parquet([{files}])")
+        for name, paths in (tables or {}).items():
+            files = ", ".join(f"'{p}'" for p in paths)
+            connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{files}])")
         return connection
 
     def _export_files(self, export_id: str) -> list[Path]:
@@ -177,23 +187,27 @@ class DuckDBEngine:
         snapshot = snapshot or latest()
         if snapshot is None:
             raise AnalyticsUnavailable("no analytics build yet")
-        keys = _list(self.bucket, snapshot.member_facts)
-        facts = self._download(keys, self._folder(snapshot.export_id) / "member_facts")
-        with self._connect(self._export_files(snapshot.export_id), facts) as connection:
+        tables = {
+            name: self._download(_list(self.bucket, snapshot.table(name)), self._folder(snapshot.export_id) / name)
+            for name in analytics_sql.DERIVED_TABLES
+            if re.search(rf"\b{name}\b", sql)
+        }
+        # The raw export only for a statement that reads it (none of the KPIs or segments do).
+        export = self._export_files(snapshot.export_id) if re.search(r"\bexport_items\b", sql) else []
+        with self._connect(export, tables) as connection:
             cursor = connection.execute(analytics_sql.duckdb_dialect(sql), list(params))
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def build(self, export_id: str, data_as_of: datetime, facts: analytics_sql.FactsParams, built_at: datetime) -> Snapshot:
-        folder = self._folder(export_id)
-        out = folder / "member_facts" / "part-00000.parquet"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect(self._export_files(export_id), None) as connection:
-            select = analytics_sql.duckdb_dialect(analytics_sql.member_facts_select(facts))
-            connection.execute(f"COPY ({select}) TO '{out}' (FORMAT parquet)")
-        prefix = f"{DERIVED_PREFIX}/{export_id}/member_facts/"
-        _s3().upload_file(str(out), self.bucket, prefix + out.name, ExtraArgs={"ServerSideEncryption": "AES256"})
-        return Snapshot(export_id, data_as_of, facts.as_of, facts.window_start, built_at, prefix, f"{table_exports.EXPORTS_PREFIX}/{export_id}/")
+        snapshot = _new_snapshot(export_id, data_as_of, facts, built_at)
+        with self._connect(self._export_files(export_id)) as connection:
+            for name, select in analytics_sql.derived_selects(facts).items():
+                out = self._folder(export_id) / name / "part-00000.parquet"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                connection.execute(f"COPY ({analytics_sql.duckdb_dialect(select)}) TO '{out}' (FORMAT parquet)")
+                _s3().upload_file(str(out), self.bucket, snapshot.table(name) + out.name, ExtraArgs={"ServerSideEncryption": "AES256"})
+        return snapshot
 
 
 def _list(bucket: str, prefix: str) -> list[str]:
@@ -291,13 +305,14 @@ class AthenaEngine:
     def query(
         self, sql: str, params: Sequence[object] = (), *, snapshot: Snapshot | None = None, timeout: float | None = None
     ) -> list[dict[str, Any]]:
-        if snapshot is None and latest() is None:
+        snapshot = snapshot or latest()
+        if snapshot is None:
             raise AnalyticsUnavailable("no analytics build yet")
-        names, kinds, rows = self.run(sql, params, timeout)
+        names, kinds, rows = self.run(for_build(sql, snapshot.export_id), params, timeout)
         return [{n: _athena_value(v, k) for n, k, v in zip(names, kinds, row, strict=False)} for row in rows]
 
     def build(self, export_id: str, data_as_of: datetime, facts: analytics_sql.FactsParams, built_at: datetime) -> Snapshot:
-        suffix = _NAME.sub("_", export_id.lower())
+        suffix = _suffix(export_id)
         data = table_exports.data_prefix(export_id)
         if data is None:
             raise AnalyticsUnavailable(f"export {export_id} has no data files")
@@ -316,11 +331,27 @@ class AthenaEngine:
                 },
             },
         )
-        self.run(f"CREATE OR REPLACE VIEW export_items AS SELECT item FROM export_items_{suffix}")
-        prefix = f"{DERIVED_PREFIX}/{export_id}/member_facts/"
-        self.run(
-            f"CREATE TABLE member_facts_{suffix} WITH (format = 'PARQUET', write_compression = 'SNAPPY', "
-            f"external_location = 's3://{self.bucket}/{prefix}') AS {analytics_sql.member_facts_select(facts)}"
-        )
-        self.run(f"CREATE OR REPLACE VIEW member_facts AS SELECT * FROM member_facts_{suffix}")
-        return Snapshot(export_id, data_as_of, facts.as_of, facts.window_start, built_at, prefix, f"{table_exports.EXPORTS_PREFIX}/{export_id}/")
+        snapshot = _new_snapshot(export_id, data_as_of, facts, built_at)
+        for name, select in analytics_sql.derived_selects(facts).items():
+            self.run(
+                f"CREATE TABLE {name}_{suffix} WITH (format = 'PARQUET', write_compression = 'SNAPPY', "
+                f"external_location = 's3://{self.bucket}/{snapshot.table(name)}') AS {for_build(select, export_id)}"
+            )
+        # The unsuffixed views follow the newest build, for people querying in the console; the
+        # program itself always names a build's own tables (for_build).
+        for name in ("export_items", *analytics_sql.DERIVED_TABLES):
+            self.run(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_{suffix}")
+        return snapshot
+
+
+def _suffix(export_id: str) -> str:
+    return _NAME.sub("_", export_id.lower())
+
+
+_TABLES = re.compile(r"\b(" + "|".join(("export_items", *analytics_sql.DERIVED_TABLES)) + r")\b")
+
+
+def for_build(sql: str, export_id: str) -> str:
+    """The statement over one build's own Glue tables (`member_facts` -> `member_facts_<export id>`),
+    so that a query for an older snapshot reads that snapshot, not whatever the views show now."""
+    return _TABLES.sub(lambda m: f"{m.group(1)}_{_suffix(export_id)}", sql)

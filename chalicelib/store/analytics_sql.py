@@ -1,13 +1,15 @@
-"""The analytics SQL: `member_facts` and the KPIs, read from the table's export (docs/analytics.md).
+"""The analytics SQL: the derived tables built from the table's export, and the KPIs (docs/analytics.md).
 
 Written once, in the dialect Athena (Trino) speaks; the DuckDB adapter runs the same text through
 `duckdb_dialect` (two spellings) with three macros for Trino functions DuckDB lacks
 (`analytics_engine.DUCKDB_MACROS`). tests/unit/test_analytics_sql.py runs every statement on DuckDB.
 
-Two relations are read:
-- `export_items(item)`: one row per item of the exported table, `item` the item's DynamoDB JSON
-  (`{"pk": {"S": "MEMBER#..."}, "balance": {"N": "120"}, ...}`): the keys of store/keys.py.
-- `member_facts`: one row per open member, built from `export_items` by `member_facts_select`.
+A build reads `export_items(item)`: one row per item of the exported table, `item` the item's
+DynamoDB JSON (`{"pk": {"S": "MEMBER#..."}, "balance": {"N": "120"}, ...}`: the keys of
+store/keys.py), and writes the derived tables (`derived_selects`), which every other statement reads:
+- `member_facts`: one row per open member (`member_facts_select`);
+- `ledger_days`: ledger entries per day and kind, coupons per day and reward, reward names;
+- `lot_balances`: points left per unexpired lot month.
 
 What is put into the text (dates, the time zone, tier ids, day counts) comes from validated program
 rules and dates, never from a request: values from requests are `?` parameters.
@@ -63,6 +65,8 @@ class FactsParams:
     new_member_days: int
     at_risk_after_days: int
     dormant_after_days: int
+    # (YYYY-MM, expires_on) of the lot months not expired on as_of, oldest first (lot_balances)
+    lot_months: tuple[tuple[str, date], ...] = ()
 
     def __post_init__(self) -> None:
         if not _ZONE.match(self.timezone) or not all(_TIER.match(t) for t in self.tier_ids) or not self.tier_ids:
@@ -70,6 +74,8 @@ class FactsParams:
         for days in (self.new_member_days, self.at_risk_after_days, self.dormant_after_days):
             if not isinstance(days, int) or days < 0:
                 raise ValueError("day counts are non-negative integers")
+        if not all(_MONTH.match(month) and isinstance(expires, date) for month, expires in self.lot_months):
+            raise ValueError("lot months are YYYY-MM with the day they expire")
 
 
 def _s(path: str) -> str:
@@ -212,8 +218,77 @@ FROM scored
 """
 
 
+# --- the small tables the KPIs on points and rewards read ---------------------------------------
+
+
+def ledger_days_select(p: FactsParams) -> str:
+    """`ledger_days`, built with member_facts in one pass over the export: one row per
+    - ledger entries of one day and kind (`source` 'ledger'): how many, the points in (positive
+      entries) and the net points;
+    - coupons bought with points of one day and reward (`source` 'coupon'): how many;
+    - reward of the catalogue (`source` 'reward', no day): its name.
+    A few thousand rows for years of a brand's ledger: the KPIs on points and rewards read this,
+    never the export (which each of them parsed again before: 25..46 s at 1 million entries)."""
+    day = _local_day("created_at.S", p.timezone)
+    return f"""
+WITH items AS ({_items()}),
+picked AS (
+  SELECT
+    CASE type WHEN 'LedgerEntry' THEN 'ledger' WHEN 'Coupon' THEN 'coupon' ELSE 'reward' END AS source,
+    CASE WHEN type = 'Reward' THEN CAST(NULL AS DATE) ELSE {day} END AS day,
+    CASE WHEN type = 'LedgerEntry' THEN {_s("kind.S")} END AS kind,
+    CASE WHEN type <> 'LedgerEntry' THEN {_s("reward_id.S")} END AS reward_id,
+    CASE WHEN type = 'Reward' THEN {_s("name.S")} END AS name,
+    CASE WHEN type = 'LedgerEntry' THEN CAST({_s("points.N")} AS BIGINT) ELSE 0 END AS points
+  FROM items
+  WHERE type IN ('LedgerEntry', 'Reward') OR (type = 'Coupon' AND {_s("kind.S")} = 'redemption')
+)
+SELECT
+  source, day, kind, reward_id, max(name) AS name, count(*) AS entries,
+  CAST(sum(CASE WHEN points > 0 THEN points ELSE 0 END) AS BIGINT) AS points_in,
+  CAST(sum(points) AS BIGINT) AS points_net
+FROM picked
+GROUP BY source, day, kind, reward_id
+"""
+
+
+def lot_balances_select(p: FactsParams) -> str:
+    """`lot_balances`: what is left of each lot month's points held by open members (`lots` on the
+    Member item), one row per month of `p.lot_months` (those not expired on the export's day) with
+    the day it expires. One pass over the members (a single wide sum), turned into rows."""
+    if not p.lot_months:
+        return "SELECT CAST(NULL AS VARCHAR) AS earned_in, CAST(NULL AS DATE) AS expires_on, CAST(0 AS BIGINT) AS points WHERE false"
+    columns = ",\n    ".join(
+        f"CAST(COALESCE(sum(CAST({_s(f'lots.M["{month}"].N')} AS BIGINT)), 0) AS BIGINT) AS {_lot_column(month)}" for month, _ in p.lot_months
+    )
+    pick = " ".join(f"WHEN '{month}' THEN w.{_lot_column(month)}" for month, _ in p.lot_months)
+    values = ", ".join(f"('{month}', DATE '{expires.isoformat()}')" for month, expires in p.lot_months)
+    return f"""
+WITH wide AS (
+  SELECT
+    {columns}
+  FROM ({_items()}) AS items
+  WHERE type = 'Member' AND {_s("status.S")} <> 'closed' AND COALESCE({_s("erased.BOOL")}, 'false') <> 'true'
+)
+SELECT v.earned_in, v.expires_on, CASE v.earned_in {pick} ELSE CAST(0 AS BIGINT) END AS points
+FROM wide AS w CROSS JOIN (VALUES {values}) AS v(earned_in, expires_on)
+"""
+
+
+def _lot_column(month: str) -> str:
+    return "m_" + month.replace("-", "_")
+
+
+DERIVED_TABLES = ("member_facts", "ledger_days", "lot_balances")
+
+
+def derived_selects(p: FactsParams) -> dict[str, str]:
+    """Every table a build writes (name -> its SELECT over `export_items`), in DERIVED_TABLES' order."""
+    return {"member_facts": member_facts_select(p), "ledger_days": ledger_days_select(p), "lot_balances": lot_balances_select(p)}
+
+
 # --- KPIs ------------------------------------------------------------------------------
-# Each reads member_facts (and, for what only the raw items hold, export_items) once.
+# Each reads one derived table (member_facts, ledger_days, lot_balances) once, never the export.
 
 MEMBER_KPIS = """
 SELECT
@@ -248,54 +323,29 @@ GROUP BY CAST(date_trunc('week', joined_on) AS DATE) ORDER BY week_of
 """
 
 
-def points_flow(p: FactsParams) -> str:
-    """Points issued (every positive ledger entry) and redeemed (redeem entries) in the window."""
-    as_of, start = f"DATE '{p.as_of.isoformat()}'", f"DATE '{p.window_start.isoformat()}'"
-    return f"""
-WITH entries AS (
-  SELECT {_s("kind.S")} AS kind, CAST({_s("points.N")} AS BIGINT) AS points, {_local_day("created_at.S", p.timezone)} AS day
-  FROM ({_items()}) AS items WHERE type = 'LedgerEntry'
-)
+# Points issued (every positive ledger entry) and redeemed (redeem entries) between two days (?, ?).
+POINTS_FLOW = """
 SELECT
-  CAST(COALESCE(sum(CASE WHEN points > 0 THEN points ELSE 0 END), 0) AS BIGINT) AS points_issued,
-  CAST(COALESCE(sum(CASE WHEN kind = 'redeem' THEN -points ELSE 0 END), 0) AS BIGINT) AS points_redeemed,
-  count_if(kind = 'redeem') AS redemptions
-FROM entries WHERE day >= {start} AND day <= {as_of}
+  CAST(COALESCE(sum(points_in), 0) AS BIGINT) AS points_issued,
+  CAST(COALESCE(sum(CASE WHEN kind = 'redeem' THEN -points_net ELSE 0 END), 0) AS BIGINT) AS points_redeemed,
+  CAST(COALESCE(sum(CASE WHEN kind = 'redeem' THEN entries ELSE 0 END), 0) AS BIGINT) AS redemptions
+FROM ledger_days WHERE source = 'ledger' AND day >= ? AND day <= ?
 """
 
-
-def top_rewards(p: FactsParams, limit: int = 10) -> str:
-    """Rewards by the coupons redeemed points bought in the window (the catalogue's names)."""
-    as_of, start = f"DATE '{p.as_of.isoformat()}'", f"DATE '{p.window_start.isoformat()}'"
-    return f"""
-WITH items AS ({_items()}),
-bought AS (
-  SELECT {_s("reward_id.S")} AS reward_id
-  FROM items
-  WHERE type = 'Coupon' AND {_s("kind.S")} = 'redemption'
-    AND {_local_day("created_at.S", p.timezone)} >= {start} AND {_local_day("created_at.S", p.timezone)} <= {as_of}
+# Rewards by the coupons points bought between two days (?, ?), with the catalogue's names.
+TOP_REWARDS = """
+WITH bought AS (
+  SELECT reward_id, CAST(sum(entries) AS BIGINT) AS redemptions
+  FROM ledger_days WHERE source = 'coupon' AND day >= ? AND day <= ? GROUP BY reward_id
 ),
-names AS (SELECT {_s("reward_id.S")} AS reward_id, {_s("name.S")} AS name FROM items WHERE type = 'Reward')
-SELECT b.reward_id, max(n.name) AS name, count(*) AS redemptions
+names AS (SELECT reward_id, max(name) AS name FROM ledger_days WHERE source = 'reward' GROUP BY reward_id)
+SELECT b.reward_id, n.name, b.redemptions
 FROM bought AS b LEFT JOIN names AS n ON n.reward_id = b.reward_id
-GROUP BY b.reward_id ORDER BY redemptions DESC, b.reward_id LIMIT {int(limit)}
+ORDER BY b.redemptions DESC, b.reward_id LIMIT 10
 """
 
-
-def expiry_curve(months: list[tuple[str, date]]) -> str:
-    """Points left in open members' lots, one column per lot month (`lots` on the Member item: what
-    is left of each month's points; the months given are those not expired by the export's day)."""
-    if not months or not all(_MONTH.match(m) for m, _ in months):
-        raise ValueError("expiry months are YYYY-MM")
-    columns = ",\n  ".join(
-        f"CAST(COALESCE(sum(CAST({_s(f'lots.M["{month}"].N')} AS BIGINT)), 0) AS BIGINT) AS m_{month.replace('-', '_')}" for month, _ in months
-    )
-    return f"""
-SELECT
-  {columns}
-FROM ({_items()}) AS items
-WHERE type = 'Member' AND {_s("status.S")} <> 'closed' AND COALESCE({_s("erased.BOOL")}, 'false') <> 'true'
-"""
+# The points left per lot month of open members, oldest month first.
+EXPIRY_CURVE = "SELECT earned_in, expires_on, points FROM lot_balances ORDER BY earned_in"
 
 
 MEMBER_ANALYTICS = """

@@ -8,7 +8,10 @@ Kept in the analytics bucket, one folder per computation:
     audiences/{segment_id}/latest.json                    the manifest of the newest complete audience
 
 The manifest is written after every part and the `latest` pointer after the manifest, so a reader
-that finds a manifest finds all of its parts. Member ids only: no personal data leaves the table here.
+that finds a manifest finds all of its parts. It also keeps which version of the segment it counts,
+the program-time day of its data and a sample (member ids with their tier, lifecycle stage, value
+segment and last purchase day): what a preview shows, read without a query. Member ids and
+analytics only: no personal data leaves the table here.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import json
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from itertools import batched
 from typing import Any
 
@@ -35,10 +38,19 @@ class Manifest:
     computed_at: datetime
     count: int
     parts: tuple[str, ...]
+    segment_version: int | None = None  # the segment's version it was computed for (None: written before versions were kept)
+    as_of: date | None = None  # the program-time day of data_as_of (days in the definition count back from it)
+    sample: tuple[dict[str, Any], ...] = ()  # up to 20 members: ids and analytics, no personal data
 
     def to_json(self) -> str:
-        body = asdict(self) | {"data_as_of": self.data_as_of.isoformat(), "computed_at": self.computed_at.isoformat(), "parts": list(self.parts)}
-        return json.dumps(body, sort_keys=True)
+        body = asdict(self) | {
+            "data_as_of": self.data_as_of.isoformat(),
+            "computed_at": self.computed_at.isoformat(),
+            "parts": list(self.parts),
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "sample": list(self.sample),
+        }
+        return json.dumps(body, sort_keys=True, default=str)
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Manifest:
@@ -50,6 +62,9 @@ class Manifest:
             computed_at=datetime.fromisoformat(body["computed_at"]),
             count=int(body["count"]),
             parts=tuple(body["parts"]),
+            segment_version=body.get("segment_version"),
+            as_of=date.fromisoformat(body["as_of"]) if body.get("as_of") else None,
+            sample=tuple(body.get("sample") or ()),
         )
 
 
@@ -66,7 +81,16 @@ def _folder(segment_id: str) -> str:
     return f"audiences/{segment_id}"
 
 
-def write(segment_id: str, member_ids: Iterable[str], *, data_as_of: datetime, computed_at: datetime) -> Manifest:
+def write(
+    segment_id: str,
+    member_ids: Iterable[str],
+    *,
+    data_as_of: datetime,
+    computed_at: datetime,
+    segment_version: int | None = None,
+    as_of: date | None = None,
+    sample: Iterable[dict[str, Any]] = (),
+) -> Manifest:
     """Write an audience (parts, then its manifest, then the segment's `latest` pointer)."""
     s3, bucket = _s3(), get_settings().analytics_bucket
     audience_id = f"{computed_at.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
@@ -78,7 +102,7 @@ def write(segment_id: str, member_ids: Iterable[str], *, data_as_of: datetime, c
         s3.put_object(Bucket=bucket, Key=key, Body=("\n".join(chunk) + "\n").encode(), ContentType="text/plain", ServerSideEncryption="AES256")
         parts.append(key)
         count += len(chunk)
-    manifest = Manifest(segment_id, audience_id, data_as_of, computed_at, count, tuple(parts))
+    manifest = Manifest(segment_id, audience_id, data_as_of, computed_at, count, tuple(parts), segment_version, as_of, tuple(sample))
     body = manifest.to_json().encode()
     s3.put_object(Bucket=bucket, Key=f"{folder}/manifest.json", Body=body, ContentType="application/json", ServerSideEncryption="AES256")
     s3.put_object(Bucket=bucket, Key=f"{_folder(segment_id)}/latest.json", Body=body, ContentType="application/json", ServerSideEncryption="AES256")

@@ -122,12 +122,12 @@ def facts_params(rules: ProgramRules, data_as_of: datetime) -> analytics_sql.Fac
         new_member_days=rules.new_member_days,
         at_risk_after_days=rules.at_risk_after_days,
         dormant_after_days=rules.dormant_after_days,
+        lot_months=tuple(rules_of.unexpired_lot_months(as_of, rules.points_validity_months)),
     )
 
 
 def build_and_compute(export_id: str, data_as_of: datetime, rules: ProgramRules) -> tuple[Snapshot, dict[str, Any]]:
-    """member_facts from the export, then the KPIs from member_facts and the export, saved: the
-    build and its KPIs."""
+    """The derived tables from the export, then the KPIs from them, saved: the build and its KPIs."""
     params = facts_params(rules, data_as_of)
     snapshot = analytics_engine.build(export_id, data_as_of, params, utcnow())
     kpis = compute_kpis(snapshot, params, rules)
@@ -136,15 +136,13 @@ def build_and_compute(export_id: str, data_as_of: datetime, rules: ProgramRules)
 
 
 def compute_kpis(snapshot: Snapshot, params: analytics_sql.FactsParams, rules: ProgramRules) -> dict[str, Any]:
-    """Every KPI of docs/analytics.md, from one build (each query reads it once)."""
+    """Every KPI of docs/analytics.md, from one build's derived tables (each query reads one once)."""
 
     def q(sql: str, *args: object) -> list[dict[str, Any]]:
         return analytics_engine.query(sql, args, snapshot=snapshot)
 
     [members] = q(analytics_sql.MEMBER_KPIS)
-    [flow] = q(analytics_sql.points_flow(params))
-    months = rules_of.unexpired_lot_months(params.as_of, rules.points_validity_months)
-    [left] = q(analytics_sql.expiry_curve(months))
+    [flow] = q(analytics_sql.POINTS_FLOW, params.window_start, params.as_of)
     since = params.as_of - timedelta(weeks=rules_of.NEW_MEMBER_WEEKS)
     weeks = q(analytics_sql.NEW_MEMBERS_BY_WEEK, since, params.as_of)
     new_last_7_days = q(
@@ -177,14 +175,14 @@ def compute_kpis(snapshot: Snapshot, params: analytics_sql.FactsParams, rules: P
         "points": {
             "liability": members["points_liability"],
             "expiring_by_month": [
-                {"earned_in": month, "expires_on": expires.isoformat(), "points": left[f"m_{month.replace('-', '_')}"]} for month, expires in months
+                {"earned_in": r["earned_in"], "expires_on": r["expires_on"].isoformat(), "points": r["points"]} for r in q(analytics_sql.EXPIRY_CURVE)
             ],
             "issued": flow["points_issued"],
             "redeemed": flow["points_redeemed"],
             "redemptions": flow["redemptions"],
             "redemption_rate": rules_of.rate(flow["points_redeemed"], flow["points_issued"]),
         },
-        "top_rewards": q(analytics_sql.top_rewards(params)),
+        "top_rewards": q(analytics_sql.TOP_REWARDS, params.window_start, params.as_of),
     }
 
 

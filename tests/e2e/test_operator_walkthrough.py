@@ -1,6 +1,6 @@
 """docs/analytics.md's walk-through over HTTP against the running local stack: an operator
 refreshes the analytics, reads the KPIs, saves the segment "high-value, not bought in 60 days,
-may get a marketing SMS", previews it, dry-runs and launches a coupon campaign with a 10% control
+may get a marketing SMS" (`make job JOB=segment-audiences` counts it), previews it, dry-runs and launches a coupon campaign with a 10% control
 group (`make job JOB=campaigns` does its units), reads its results and outcomes, and sends the
 same members a survey.
 
@@ -103,9 +103,13 @@ def test_given_lapsed_big_spenders_when_an_operator_segments_them_and_sends_a_co
     # 1. The segment: F >= 4, M >= 4, no purchase in 60 days (and this test's tag).
     definition = {"tags": {"all_of": [tag]}, "f_score": {"min": 4}, "m_score": {"min": 4}, "last_purchase": {"not_within_days": 60}}
     saved = requests.post(stack.url("/v1/admin/segments"), json={"name": "高价值 60 天未购", "definition": definition}, headers=OPERATOR, timeout=60)
-    assert saved.status_code == 201, saved.text
+    assert saved.status_code == 202 and saved.json()["status"] == "computing", saved.text
     segment_id = saved.json()["segment_id"]
-    assert saved.json()["audience"]["size"] == 2 and saved.json()["audience"]["data_as_of"] == data_as_of
+    computing = requests.post(stack.url(f"/v1/admin/segments/{segment_id}/preview"), timeout=60)
+    assert computing.status_code == 409 and computing.json()["code"] == "segment_computing", computing.text
+    _job(stack, "segment-audiences")  # the queued count (in the cloud: the jobs queue's worker)
+    shown = requests.get(stack.url(f"/v1/admin/segments/{segment_id}"), timeout=TIMEOUT).json()
+    assert shown["status"] == "ready" and shown["audience"]["size"] == 2 and shown["audience"]["data_as_of"] == data_as_of
 
     # 2. Its preview: the two lapsed big spenders, at_risk (valuable, but not recent), no phone.
     preview = requests.post(stack.url(f"/v1/admin/segments/{segment_id}/preview"), timeout=60)
@@ -122,8 +126,10 @@ def test_given_lapsed_big_spenders_when_an_operator_segments_them_and_sends_a_co
         headers=OPERATOR,
         timeout=60,
     )
-    assert replaced.status_code == 200, replaced.text
-    assert replaced.json()["version"] == 2 and replaced.json()["audience"]["size"] == 1
+    assert replaced.status_code == 202 and replaced.json()["version"] == 2, replaced.text
+    _job(stack, "segment-audiences")
+    shown = requests.get(stack.url(f"/v1/admin/segments/{segment_id}"), timeout=TIMEOUT).json()
+    assert (shown["status"], shown["audience"]["size"]) == ("ready", 1)
 
     # 4. A coupon with a 10% control group: the dry run writes nothing, then the launch.
     message = {"sms": "好久不见，送您一张咖啡券"}

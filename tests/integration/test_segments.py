@@ -43,6 +43,21 @@ def refresh(api: ApiClient) -> dict[str, Any]:
     return dict(done.json())
 
 
+def counted(summary_of: str = "segment-audiences") -> dict[str, Any]:
+    """What `make job JOB=segment-audiences` does: the queued counts done."""
+    summary = run(summary_of, None, False)
+    assert summary["dead_lettered"] == 0, summary
+    return summary
+
+
+def save(api: ApiClient, body: dict[str, Any]) -> dict[str, Any]:
+    """A segment saved after a refresh (202, computing), then counted by its queued unit."""
+    saved = api.post("/v1/admin/segments", body)
+    assert saved.status == 202 and saved.json()["status"] == "computing", saved.text
+    counted()
+    return dict(api.get(f"/v1/admin/segments/{saved.json()['segment_id']}").json())
+
+
 def audience_members(segment_id: str) -> list[str]:
     manifest = audiences.latest(segment_id)
     assert manifest is not None
@@ -54,7 +69,7 @@ def test_before_any_refresh_a_segment_is_saved_but_preview_audience_and_tags_are
     created = api.post("/v1/admin/segments", BOUGHT_RECENTLY)
     assert created.status == 201, created.text
     segment = created.json()
-    assert segment["audience"] is None and segment["segment_id"].startswith("seg_")
+    assert segment["audience"] is None and segment["segment_id"].startswith("seg_") and segment["status"] == "awaiting_analytics"
     for path, body in (("preview", None), ("audiences", None), ("tags", {"add": ["staff"], "reason": "x"})):
         reply = api.post(f"/v1/admin/segments/{segment['segment_id']}/{path}", body)
         assert reply.status == 409 and reply.json()["code"] == "analytics_not_ready", reply.text
@@ -79,40 +94,74 @@ def test_a_refresh_writes_every_saved_segments_audience_and_the_preview_counts_f
     assert set(body["sample"][0]) == {"member_id", "tier", "lifecycle_stage", "value_segment", "last_purchase_on"}  # no phone, no name
 
     shown = api.get(f"/v1/admin/segments/{segment['segment_id']}").json()
-    assert shown["audience"]["size"] == 2 and shown["audience"]["audience_id"] == manifest.audience_id
+    assert shown["audience"]["size"] == 2 and shown["audience"]["audience_id"] == manifest.audience_id and shown["status"] == "ready"
     assert [s["segment_id"] for s in api.get("/v1/admin/segments").json()["items"]] == [segment["segment_id"]]
 
 
-def test_saving_after_a_refresh_writes_the_audience_at_once_and_on_demand_again(api: ApiClient, members: Members) -> None:
+def test_saving_after_a_refresh_queues_the_count_and_the_preview_shows_it_once_the_unit_ran(api: ApiClient, members: Members) -> None:
+    """Given a build, when an operator saves a segment, then the answer is 202 `computing` with no
+    engine query inside the request; the preview says so (409 segment_computing) until the queued
+    unit has counted it, then shows its size and sample."""
     ids = shop(api, members)
     refresh(api)
     vip = api.post("/v1/admin/segments", {"name": "VIP", "definition": {"tags": {"any_of": ["vip"]}}})
-    assert vip.status == 201, vip.text
-    assert vip.json()["audience"]["size"] == 1 and audience_members(vip.json()["segment_id"]) == [ids["a"]]
+    assert vip.status == 202, vip.text
+    assert (vip.json()["status"], vip.json()["audience"]) == ("computing", None)
+    segment_id = vip.json()["segment_id"]
+    waiting = api.post(f"/v1/admin/segments/{segment_id}/preview")
+    assert waiting.status == 409 and waiting.json()["code"] == "segment_computing", waiting.text
+    tags = api.post(f"/v1/admin/segments/{segment_id}/tags", {"add": ["staff"], "reason": "x"})
+    assert tags.status == 409 and tags.json()["code"] == "segment_computing", tags.text
+
+    counted()
+    shown = api.get(f"/v1/admin/segments/{segment_id}").json()
+    assert (shown["status"], shown["audience"]["size"]) == ("ready", 1) and audience_members(segment_id) == [ids["a"]]
+    preview = api.post(f"/v1/admin/segments/{segment_id}/preview").json()
+    assert (preview["size"], [m["member_id"] for m in preview["sample"]]) == (1, [ids["a"]])
 
     replacement = {"name": "没买过", "definition": {"last_purchase": {"never": True}}}
-    never = api.request("PUT", f"/v1/admin/segments/{vip.json()['segment_id']}", json_body=replacement)
-    assert never.status == 200, never.text
-    assert never.json()["version"] == 2 and audience_members(vip.json()["segment_id"]) == [ids["c"]]
+    never = api.request("PUT", f"/v1/admin/segments/{segment_id}", json_body=replacement)
+    assert never.status == 202 and (never.json()["version"], never.json()["status"]) == (2, "computing"), never.text
+    assert never.json()["audience"]["size"] == 1  # the previous count is still shown, marked computing
+    assert api.post(f"/v1/admin/segments/{segment_id}/preview").json()["code"] == "segment_computing"
+    counted()
+    assert audience_members(segment_id) == [ids["c"]] and api.post(f"/v1/admin/segments/{segment_id}/preview").json()["size"] == 1
 
-    again = api.post(f"/v1/admin/segments/{vip.json()['segment_id']}/audiences")
-    assert again.status == 201 and again.json()["size"] == 1
-    assert again.json()["audience_id"] != never.json()["audience"]["audience_id"]
+    again = api.post(f"/v1/admin/segments/{segment_id}/audiences")
+    assert again.status == 202 and again.json()["status"] == "computing", again.text
+    counted()
+    latest = audiences.latest(segment_id)
+    assert latest is not None and latest.segment_version == 2 and latest.audience_id != never.json()["audience"]["audience_id"]
 
     day = api.get("/v1/admin/audit?day=" + api.get("/v1/admin/analytics/kpis").json()["as_of"]).json()["items"]
     assert {"segment.create", "segment.update"} <= {e["action"] for e in day}
 
 
+def test_a_count_queued_for_a_replaced_version_writes_nothing(api: ApiClient, members: Members) -> None:
+    """Given a save and a replacement before any unit ran, when both units run (in either order),
+    then only the current definition's count is written."""
+    ids = shop(api, members)
+    refresh(api)
+    first = api.post("/v1/admin/segments", {"name": "VIP", "definition": {"tags": {"any_of": ["vip"]}}}).json()
+    never = {"name": "没买过", "definition": {"last_purchase": {"never": True}}}
+    replaced = api.request("PUT", f"/v1/admin/segments/{first['segment_id']}", json_body=never)
+    assert replaced.status == 202, replaced.text
+    assert audiences.latest(first["segment_id"]) is None  # nothing counted inside either request
+    every_unit_delivered_twice("segment-audiences")
+    assert audience_members(first["segment_id"]) == [ids["c"]]
+    manifest = audiences.latest(first["segment_id"])
+    assert manifest is not None and manifest.segment_version == 2
+
+
 def test_an_empty_segment_is_size_0_not_an_error_and_its_audience_is_empty(api: ApiClient, members: Members) -> None:
     shop(api, members)
     refresh(api)
-    gold = api.post("/v1/admin/segments", {"name": "金卡", "definition": {"tiers": ["gold"]}})
-    assert gold.status == 201, gold.text
-    assert gold.json()["audience"]["size"] == 0
-    preview = api.post(f"/v1/admin/segments/{gold.json()['segment_id']}/preview").json()
+    gold = save(api, {"name": "金卡", "definition": {"tiers": ["gold"]}})
+    assert gold["audience"]["size"] == 0
+    preview = api.post(f"/v1/admin/segments/{gold['segment_id']}/preview").json()
     assert (preview["size"], preview["empty"], preview["sample"]) == (0, True, [])
-    assert audience_members(gold.json()["segment_id"]) == []
-    tagged = api.post(f"/v1/admin/segments/{gold.json()['segment_id']}/tags", {"add": ["vip"], "reason": "nobody"})
+    assert audience_members(gold["segment_id"]) == []
+    tagged = api.post(f"/v1/admin/segments/{gold['segment_id']}/tags", {"add": ["vip"], "reason": "nobody"})
     assert tagged.status == 202 and (tagged.json()["members"], tagged.json()["status"]) == (0, "completed"), tagged.text
 
 
@@ -162,7 +211,7 @@ def test_bulk_tags_reach_every_member_of_the_audience_once_each_audited_even_whe
 ) -> None:
     ids = shop(api, members)
     refresh(api)
-    segment = api.post("/v1/admin/segments", BOUGHT_RECENTLY).json()
+    segment = save(api, BOUGHT_RECENTLY)
     started = api.post(f"/v1/admin/segments/{segment['segment_id']}/tags", {"add": ["staff"], "remove": ["vip"], "reason": "门店员工名单"})
     assert started.status == 202, started.text
     change = started.json()
@@ -183,7 +232,7 @@ def test_bulk_tags_reach_every_member_of_the_audience_once_each_audited_even_whe
 def test_bulk_tags_through_the_job_cli_path_and_an_undeclared_tag_changes_nothing(api: ApiClient, members: Members) -> None:
     ids = shop(api, members)
     refresh(api)
-    vip = api.post("/v1/admin/segments", {"name": "VIP", "definition": {"tags": {"all_of": ["vip"]}}}).json()
+    vip = save(api, {"name": "VIP", "definition": {"tags": {"all_of": ["vip"]}}})
     refused = api.post(f"/v1/admin/segments/{vip['segment_id']}/tags", {"add": ["ghost"], "reason": "x"})
     assert refused.status == 400 and refused.json()["errors"][0]["field"] == "add", refused.text
 
@@ -204,7 +253,7 @@ def test_a_worker_that_crashes_mid_part_is_redelivered_and_changes_and_audits_ea
 
     ids = shop(api, members)
     refresh(api)
-    segment = api.post("/v1/admin/segments", BOUGHT_RECENTLY).json()
+    segment = save(api, BOUGHT_RECENTLY)
     change = api.post(f"/v1/admin/segments/{segment['segment_id']}/tags", {"add": ["staff"], "reason": "门店员工名单"}).json()
 
     # The second member's transaction fails as a crash would (an error no retry absorbs): the first

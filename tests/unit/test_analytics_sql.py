@@ -14,13 +14,15 @@ from chalicelib.store.analytics_engine import DuckDBEngine
 from tests.support import analytics as ex
 
 AS_OF = date(2026, 11, 30)
-PARAMS = sql.FactsParams(AS_OF, date(2025, 12, 1), "Asia/Shanghai", ("member", "silver", "gold"), 30, 60, 90)
+LOT_MONTHS = (("2026-10", date(2027, 11, 1)), ("2026-11", date(2027, 12, 1)))
+PARAMS = sql.FactsParams(AS_OF, date(2025, 12, 1), "Asia/Shanghai", ("member", "silver", "gold"), 30, 60, 90, LOT_MONTHS)
 
 
 def run(tmp_path: Path, items: list[dict[str, Any]], statement: str, params: list[object] | None = None) -> list[dict[str, Any]]:
     data = ex.write_export(tmp_path / "export" / "data.json.gz", items)
     with DuckDBEngine(cache_root=tmp_path)._connect([data], None) as connection:
-        connection.execute(f"CREATE TABLE member_facts AS {sql.duckdb_dialect(sql.member_facts_select(PARAMS))}")
+        for name, select in sql.derived_selects(PARAMS).items():
+            connection.execute(f"CREATE TABLE {name} AS {sql.duckdb_dialect(select)}")
         cursor = connection.execute(sql.duckdb_dialect(statement), params or [])
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -177,7 +179,7 @@ def test_points_flow_counts_the_window_only(tmp_path: Path) -> None:
         ex.ledger("a", "4", "expire", -20, date(2026, 11, 3)),
         ex.ledger("a", "5", "earn", 9_999, date(2025, 11, 30)),  # before the window
     ]
-    [row] = run(tmp_path, items, sql.points_flow(PARAMS))
+    [row] = run(tmp_path, items, sql.POINTS_FLOW, [PARAMS.window_start, AS_OF])
     assert row == {"points_issued": 500, "points_redeemed": 150, "redemptions": 1}
 
 
@@ -187,8 +189,10 @@ def test_expiry_curve_sums_what_is_left_per_lot_month(tmp_path: Path) -> None:
         ex.member("b", date(2025, 1, 1), lots={"2026-11": 5}),
         ex.member("x", date(2025, 1, 1), status="closed", lots={"2026-11": 1_000}),
     ]
-    [row] = run(tmp_path, items, sql.expiry_curve([("2026-10", date(2027, 11, 1)), ("2026-11", date(2027, 12, 1))]))
-    assert row == {"m_2026_10": 200, "m_2026_11": 305}
+    assert run(tmp_path, items, sql.EXPIRY_CURVE) == [
+        {"earned_in": "2026-10", "expires_on": date(2027, 11, 1), "points": 200},
+        {"earned_in": "2026-11", "expires_on": date(2027, 12, 1), "points": 305},
+    ]
 
 
 def test_top_rewards_by_coupons_bought_in_the_window(tmp_path: Path) -> None:
@@ -200,7 +204,7 @@ def test_top_rewards_by_coupons_bought_in_the_window(tmp_path: Path) -> None:
         ex.coupon("C3", "b", "cake", date(2026, 11, 3)),
         ex.coupon("C4", "b", "cake", date(2025, 1, 3)),  # before the window
     ]
-    assert run(tmp_path, items, sql.top_rewards(PARAMS)) == [
+    assert run(tmp_path, items, sql.TOP_REWARDS, [PARAMS.window_start, AS_OF]) == [
         {"reward_id": "tea", "name": "Tea", "redemptions": 2},
         {"reward_id": "cake", "name": "Cake", "redemptions": 1},
     ]
@@ -231,3 +235,34 @@ def test_the_recent_frequent_big_spenders_are_high_value(tmp_path: Path) -> None
     rows = facts(tmp_path, items)
     assert [rows[f"m{i}"]["value_segment"] for i in range(10)] == ["regular"] * 6 + ["high_value"] * 4
     assert (rows["m9"]["r_score"], rows["m9"]["f_score"], rows["m9"]["m_score"]) == (5, 5, 5)
+
+
+def test_ledger_days_keeps_one_row_per_day_and_kind_and_no_member(tmp_path: Path) -> None:
+    items = [
+        ex.member("a", date(2025, 1, 1)),
+        ex.ledger("a", "1", "earn", 400, date(2026, 11, 1)),
+        ex.ledger("a", "2", "earn", 100, date(2026, 11, 1)),
+        ex.ledger("a", "3", "redeem", -150, date(2026, 11, 1)),
+        ex.reward("tea", "Tea", 100),
+        ex.coupon("C1", "a", "tea", date(2026, 11, 1)),
+    ]
+    rows = run(tmp_path, items, "SELECT * FROM ledger_days ORDER BY source, kind")
+    assert [(r["source"], r["day"], r["kind"], r["reward_id"], r["entries"], r["points_in"], r["points_net"]) for r in rows] == [
+        ("coupon", date(2026, 11, 1), None, "tea", 1, 0, 0),
+        ("ledger", date(2026, 11, 1), "earn", None, 2, 500, 500),
+        ("ledger", date(2026, 11, 1), "redeem", None, 1, 0, -150),
+        ("reward", None, None, "tea", 1, 0, 0),
+    ]
+    assert "member_id" not in rows[0]  # days and sums only: nothing about a member
+
+
+def test_no_kpi_reads_the_raw_export() -> None:
+    kpis = [getattr(sql, name) for name in dir(sql) if name.isupper() and isinstance(getattr(sql, name), str) and "SELECT" in getattr(sql, name)]
+    assert len(kpis) >= 10 and not [k for k in kpis if "export_items" in k]
+
+
+def test_lot_balances_without_unexpired_months_is_empty(tmp_path: Path) -> None:
+    data = ex.write_export(tmp_path / "e.json.gz", [ex.member("a", date(2025, 1, 1), lots={"2026-11": 5})])
+    with DuckDBEngine(cache_root=tmp_path)._connect([data]) as connection:
+        select = sql.lot_balances_select(sql.FactsParams(AS_OF, date(2025, 12, 1), "Asia/Shanghai", ("member",), 30, 60, 90))
+        assert connection.execute(sql.duckdb_dialect(select)).fetchall() == []

@@ -3,10 +3,10 @@ audiences and bulk tag changes. Operator routes, authorised as admin.py's are.
 
 | route                                                  | does                                        |
 |--------------------------------------------------------|---------------------------------------------|
-| POST /v1/admin/segments, GET /v1/admin/segments        | save one (and write its audience), list     |
-| GET, PUT, DELETE /v1/admin/segments/{segment_id}       | read, replace, delete (audited)             |
-| POST /v1/admin/segments/{segment_id}/preview           | size and a sample, from the engine          |
-| POST /v1/admin/segments/{segment_id}/audiences         | write its audience from the latest build    |
+| POST /v1/admin/segments, GET /v1/admin/segments        | save one (202: its count queued), list      |
+| GET, PUT, DELETE /v1/admin/segments/{segment_id}       | read, replace (202), delete (audited)       |
+| POST /v1/admin/segments/{segment_id}/preview           | size and a sample, as last counted          |
+| POST /v1/admin/segments/{segment_id}/audiences         | count its audience again (202, queued)      |
 | POST /v1/admin/segments/{segment_id}/tags              | a bulk tag change (202, a job run)          |
 | GET /v1/admin/segments/{segment_id}/tags/{run_id}      | that change's progress                      |
 """
@@ -50,7 +50,8 @@ def _segment_id(value: str) -> str:
 @admin.operator_route(bp, "/v1/admin/segments", "POST")
 def create_segment() -> Response:
     body = parse_body(bp.current_request, schemas.SegmentRequest)
-    return json_response(segments.create_segment(body.name, body.definition, _actor()), status=201)
+    saved = segments.create_segment(body.name, body.definition, _actor())
+    return json_response(saved, status=202 if saved["status"] == "computing" else 201)
 
 
 @admin.operator_route(bp, "/v1/admin/segments", "GET")
@@ -68,7 +69,8 @@ def get_segment(segment_id: str) -> Response:
 def replace_segment(segment_id: str) -> Response:
     _segment_id(segment_id)
     body = parse_body(bp.current_request, schemas.SegmentRequest)
-    return json_response(segments.update_segment(segment_id, body.name, body.definition, _actor()))
+    saved = segments.update_segment(segment_id, body.name, body.definition, _actor())
+    return json_response(saved, status=202 if saved["status"] == "computing" else 200)
 
 
 @admin.operator_route(bp, "/v1/admin/segments/{segment_id}", "DELETE")
@@ -81,13 +83,13 @@ def delete_segment(segment_id: str) -> Response:
 
 @admin.operator_route(bp, "/v1/admin/segments/{segment_id}/preview", "POST")
 def preview_segment(segment_id: str) -> Response:
-    """Size and a sample from the latest analytics build: nothing written."""
+    """Size and a sample as the last count of the segment's version wrote them: nothing written."""
     return json_response(segments.preview_segment(_segment_id(segment_id)))
 
 
 @admin.operator_route(bp, "/v1/admin/segments/{segment_id}/audiences", "POST")
 def write_segment_audience(segment_id: str) -> Response:
-    return json_response(segments.write_audience(_segment_id(segment_id)), status=201)
+    return json_response(segments.write_audience(_segment_id(segment_id)), status=202)
 
 
 @admin.operator_route(bp, "/v1/admin/segments/{segment_id}/tags", "POST")

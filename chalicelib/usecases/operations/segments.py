@@ -3,9 +3,13 @@ sample, and materialise its members as an audience (store/audiences.py) that cam
 bulk tag changes read. Who is in a segment is always computed by the analytics engine over the
 latest build of member_facts, never by reading the live table.
 
-Saving a segment writes its audience at once when a build exists; every analytics refresh writes
-every saved segment's audience again (`write_every_audience`, called when a refresh completes).
-Before the first refresh there is nothing to count: preview, audiences and bulk tags answer
+Counting never runs inside a request (an Athena query may take minutes; API Gateway answers within
+29 s): saving a segment (or asking for its audience again) queues one `audience` unit of the
+`segment-audiences` job on the jobs queue and answers 202 with the segment `computing`; the unit
+computes its size, a sample and its audience for the segment's current version
+(`compute_audience`). A preview reads what the last unit wrote, never the engine. Every analytics
+refresh writes every saved segment's audience again (`write_every_audience`, in the refresh's
+job). Before the first refresh there is nothing to count: preview, audiences and bulk tags answer
 409 analytics_not_ready, while the definition itself can be saved.
 
 A bulk tag change (`start_tag_change`) is a run of the `segment-tags` job: one unit per part of
@@ -20,7 +24,7 @@ from collections import Counter
 from typing import Any
 
 from ...domain.clock import iso, today_in, utcnow
-from ...domain.errors import AnalyticsNotReady, NotFound, TemporarilyUnavailable
+from ...domain.errors import AnalyticsNotReady, NotFound, SegmentComputing
 from ...domain.membership import is_closed
 from ...domain.segments import Compiled, SegmentDefinition, check_against_rules, compile_segment
 from ...domain.tags import changed_tags
@@ -36,10 +40,7 @@ from ...store.unit_of_work import Cancelled, UnitOfWork, run
 from ..audit import Change, add_audit
 
 TAGS_JOB, TAGS_UNIT = "segment-tags", "tags"
-# The engine's queries inside an API request (preview: two; an audience: one) wait at most this
-# long for Athena each, so the answer comes inside API Gateway's 29 s (a slower query: 503
-# temporarily_unavailable; the audience is written after the next refresh). docs/analytics.md.
-INLINE_QUERY_SECONDS = 12.0
+AUDIENCES_JOB, AUDIENCE_UNIT = "segment-audiences", "audience"
 
 
 def _not_ready() -> AnalyticsNotReady:
@@ -69,6 +70,14 @@ def audience_view(manifest: Manifest | None) -> dict[str, Any] | None:
     }
 
 
+def segment_status(segment: Segment, manifest: Manifest | None) -> str:
+    """`ready`: the latest audience counts this version; `computing`: a unit is counting it (or the
+    next refresh will); `awaiting_analytics`: nothing to count from before the first refresh."""
+    if manifest is not None and manifest.segment_version in (None, int(segment.version)):
+        return "ready"
+    return "computing" if analytics_engine.latest() is not None else "awaiting_analytics"
+
+
 def segment_view(segment: Segment, manifest: Manifest | None = None, *, with_audience: bool = True) -> dict[str, Any]:
     view: dict[str, Any] = {
         "segment_id": segment.segment_id,
@@ -81,7 +90,9 @@ def segment_view(segment: Segment, manifest: Manifest | None = None, *, with_aud
         "updated_by": segment.updated_by,
     }
     if with_audience:
-        view["audience"] = audience_view(manifest if manifest is not None else audiences.latest(segment.segment_id))
+        manifest = manifest if manifest is not None else audiences.latest(segment.segment_id)
+        view["status"] = segment_status(segment, manifest)
+        view["audience"] = audience_view(manifest)
     return view
 
 
@@ -90,7 +101,7 @@ def _definition_json(definition: SegmentDefinition) -> str:
 
 
 def create_segment(name: str, definition: SegmentDefinition, actor: str) -> dict[str, Any]:
-    """Save (audited `segment.create`), then write its audience if a build exists."""
+    """Save (audited `segment.create`), then queue the count of its audience if a build exists."""
     rules = load_rules()
     check_against_rules(definition, rules)
     text = _definition_json(definition)
@@ -117,12 +128,13 @@ def create_segment(name: str, definition: SegmentDefinition, actor: str) -> dict
 
     segment = run(attempt)
     logger.info("segment created", extra={"segment_id": segment.segment_id})
-    return segment_view(segment, _write_if_ready(segment))
+    _queue_if_ready(segment)
+    return segment_view(segment)
 
 
 def update_segment(segment_id: str, name: str, definition: SegmentDefinition, actor: str) -> dict[str, Any]:
-    """Replace its name and definition (audited `segment.update`, before -> after), then write its
-    audience again if a build exists."""
+    """Replace its name and definition (audited `segment.update`, before -> after), then queue the
+    count of its audience again if a build exists."""
     rules = load_rules()
     check_against_rules(definition, rules)
     text = _definition_json(definition)
@@ -139,7 +151,8 @@ def update_segment(segment_id: str, name: str, definition: SegmentDefinition, ac
 
     run(attempt)
     segment = _segment_or_404(segment_id)
-    return segment_view(segment, _write_if_ready(segment))
+    _queue_if_ready(segment)
+    return segment_view(segment)
 
 
 def delete_segment(segment_id: str, actor: str, reason: str | None) -> dict[str, Any]:
@@ -184,19 +197,42 @@ def _compiled(segment: Segment, snapshot: Snapshot) -> Compiled:
 
 
 def preview_segment(segment_id: str) -> dict[str, Any]:
-    """Its size and a sample of up to 20 members (ids and analytics only: no phone, no name) in the
-    latest build, with the time of the data: two queries of the engine, nothing written."""
+    """Its size and a sample of up to 20 members (ids and analytics only: no phone, no name), as the
+    last count of its current version wrote them, with the time of the data. Reads no engine:
+    while the count runs, `SegmentComputing` (409 segment_computing; the segment's `status` says
+    when it is ready)."""
     segment = _segment_or_404(segment_id)
-    snapshot = _snapshot()
-    compiled = _compiled(segment, snapshot)
-    [counted] = _inline_query(compiled.count_sql(), compiled.params, snapshot)
-    size = int(counted["size"])
-    sample = _inline_query(compiled.sample_sql(), compiled.params, snapshot) if size else []
+    manifest = audiences.latest(segment_id)
+    status = segment_status(segment, manifest)
+    if status == "awaiting_analytics":
+        raise _not_ready()
+    if status != "ready" or manifest is None:
+        raise SegmentComputing("The segment's members are being counted: preview it when its status is ready")
     return {
         "segment_id": segment_id,
-        "size": size,
-        "empty": size == 0,
-        "sample": [
+        "size": manifest.count,
+        "empty": manifest.count == 0,
+        "sample": list(manifest.sample),
+        "data_as_of": iso(manifest.data_as_of),
+        "as_of": (manifest.as_of or today_in(load_rules().zone, manifest.data_as_of)).isoformat(),
+        "audience_id": manifest.audience_id,
+    }
+
+
+def _write_audience(segment: Segment, snapshot: Snapshot) -> Manifest:
+    """Count the segment's current version in `snapshot` and write its audience with a sample: two
+    queries of the engine, in a job (never inside a request)."""
+    compiled = _compiled(segment, snapshot)
+    rows = analytics_engine.query(compiled.members_sql(), compiled.params, snapshot=snapshot)
+    sample = analytics_engine.query(compiled.sample_sql(), compiled.params, snapshot=snapshot) if rows else []
+    manifest = audiences.write(
+        segment.segment_id,
+        (str(r["member_id"]) for r in rows),
+        data_as_of=snapshot.data_as_of,
+        computed_at=utcnow(),
+        segment_version=int(segment.version),
+        as_of=snapshot.as_of,
+        sample=(
             {
                 "member_id": row["member_id"],
                 "tier": row["tier"],
@@ -205,43 +241,46 @@ def preview_segment(segment_id: str) -> dict[str, Any]:
                 "last_purchase_on": row["last_purchase_on"].isoformat() if row["last_purchase_on"] else None,
             }
             for row in sample
-        ],
-        "data_as_of": iso(snapshot.data_as_of),
-        "as_of": snapshot.as_of.isoformat(),
-    }
-
-
-def _inline_query(sql: str, params: Any, snapshot: Snapshot) -> list[dict[str, Any]]:
-    """A query inside an API request: capped at INLINE_QUERY_SECONDS; slower is 503, nothing written."""
-    try:
-        return analytics_engine.query(sql, params, snapshot=snapshot, timeout=INLINE_QUERY_SECONDS)
-    except analytics_engine.AnalyticsUnavailable as exc:
-        raise TemporarilyUnavailable("The analytics engine did not answer in time: the audience is written after the next refresh") from exc
-
-
-def _write_audience(segment: Segment, snapshot: Snapshot, inline: bool = False) -> Manifest:
-    compiled = _compiled(segment, snapshot)
-    if inline:
-        rows = _inline_query(compiled.members_sql(), compiled.params, snapshot)
-    else:
-        rows = analytics_engine.query(compiled.members_sql(), compiled.params, snapshot=snapshot)
-    manifest = audiences.write(segment.segment_id, (str(r["member_id"]) for r in rows), data_as_of=snapshot.data_as_of, computed_at=utcnow())
+        ),
+    )
     logger.info("segment audience written", extra={"segment_id": segment.segment_id, "audience_id": manifest.audience_id, "size": manifest.count})
     return manifest
 
 
-def _write_if_ready(segment: Segment) -> Manifest | None:
-    snapshot = analytics_engine.latest()
-    return _write_audience(segment, snapshot, inline=True) if snapshot is not None else None
+def _queue_if_ready(segment: Segment) -> bool:
+    """One `audience` unit for the segment's current version on the jobs queue, if a build exists."""
+    if analytics_engine.latest() is None:
+        return False
+    now = utcnow()
+    as_of = today_in(load_rules().zone, now).isoformat()
+    unit = {"kind": AUDIENCE_UNIT, "segment_id": segment.segment_id, "version": int(segment.version)}
+    job_queue.start_units(AUDIENCES_JOB, as_of, [unit], now=now)
+    return True
 
 
 def write_audience(segment_id: str) -> dict[str, Any]:
-    """POST /v1/admin/segments/{id}/audiences: its members in the latest build, written now."""
+    """POST /v1/admin/segments/{id}/audiences: its members in the latest build, counted again by a
+    queued unit (202, the segment `computing`)."""
     segment = _segment_or_404(segment_id)
-    manifest = _write_audience(segment, _snapshot(), inline=True)
-    view = audience_view(manifest)
-    assert view is not None
-    return {"segment_id": segment_id, **view}
+    _snapshot()  # 409 analytics_not_ready before the first refresh
+    _queue_if_ready(segment)
+    return {"segment_id": segment_id, "status": "computing", "version": int(segment.version)}
+
+
+def compute_audience(unit: dict[str, Any]) -> str:
+    """The work of one `audience` unit: the segment's audience, size and sample in the latest
+    build, written only if the unit counts the segment's current version (a replaced definition
+    queued its own unit). Delivered twice, it writes a second identical audience: harmless."""
+    segment = stored.segment(unit["segment_id"])
+    if segment is None:
+        return "gone"
+    if int(segment.version) != int(unit["version"]):
+        return "superseded"
+    snapshot = analytics_engine.latest()
+    if snapshot is None:
+        return "no_build"
+    _write_audience(segment, snapshot)
+    return "written"
 
 
 def write_every_audience(build: Snapshot) -> None:
@@ -270,7 +309,10 @@ def start_tag_change(segment_id: str, add: list[str], remove: list[str], reason:
     rules = load_rules()
     changed_tags(rules, (), add, remove)  # 400 for an undeclared tag, before anything is written
     segment = _segment_or_404(segment_id)
-    manifest = audiences.latest(segment_id) or _write_audience(segment, _snapshot(), inline=True)
+    manifest = audiences.latest(segment_id)
+    if manifest is None or segment_status(segment, manifest) != "ready":
+        _snapshot()  # 409 analytics_not_ready before the first refresh
+        raise SegmentComputing("The segment's members are being counted: change their tags when its status is ready")
     now = utcnow()
     as_of = today_in(rules.zone, now).isoformat()
     run_id = job_queue.new_run_id(now)
