@@ -61,8 +61,30 @@ class Settings:
     # deliveries wait in (usecases/webhooks.py); the stack creates both.
     event_bus_name: str = "huiyuan-local-events"
     webhooks_queue_name: str = "huiyuan-local-webhooks"
+    # Who sends SMS (notify/sms.py, docs/sms-providers.md): "sns" (Amazon SNS, free text), or a
+    # template provider, "aliyun" (Alibaba Cloud SMS) or "tencent" (Tencent Cloud SMS), with the
+    # brand's registered signature, its templates per message kind (JSON: domain/sms_templates.py),
+    # and the SecureString (or /aws/reference/secretsmanager/ path) holding the provider's keys.
+    sms_provider: str = "sns"
+    sms_sign_name: str = ""
+    sms_templates: str = ""
+    sms_credentials_parameter: str = "/huiyuan/local/sms-credentials"
+    # Tencent's SmsSdkAppId and region; the provider's endpoint (unset: its public one; the local
+    # stage points it at its fakes on loopback).
+    sms_app_id: str = ""
+    sms_region: str = "ap-guangzhou"
+    sms_endpoint: str | None = None
 
     def __post_init__(self) -> None:
+        if self.sms_provider not in ("sns", "aliyun", "tencent"):
+            raise SettingsError(f"SMS_PROVIDER must be sns, aliyun or tencent, not {self.sms_provider!r}")
+        if self.sms_provider != "sns":
+            from .domain.sms_templates import TemplateMappingError, parse_templates
+
+            try:
+                parse_templates(self.sms_templates)
+            except TemplateMappingError as exc:
+                raise SettingsError(str(exc)) from None
         if self.analytics_engine not in ("duckdb", "athena"):
             raise SettingsError(f"ANALYTICS_ENGINE must be duckdb or athena, not {self.analytics_engine!r}")
         for name, low, high in _RANGES:
@@ -97,6 +119,13 @@ _ENV = {
     "push_fcm_application": "PUSH_FCM_APPLICATION",
     "event_bus_name": "EVENT_BUS_NAME",
     "webhooks_queue_name": "WEBHOOKS_QUEUE_NAME",
+    "sms_provider": "SMS_PROVIDER",
+    "sms_sign_name": "SMS_SIGN_NAME",
+    "sms_templates": "SMS_TEMPLATES",
+    "sms_credentials_parameter": "SMS_CREDENTIALS_PARAMETER",
+    "sms_app_id": "SMS_APP_ID",
+    "sms_region": "SMS_REGION",
+    "sms_endpoint": "SMS_ENDPOINT",
 }
 # The integer settings and their allowed ranges.
 _RANGES = (("rules_cache_seconds", 0, 86_400), ("max_body_bytes", 1024, 10 * 1024 * 1024), ("index_shards", 1, 256))

@@ -9,6 +9,7 @@ AwsSolutions checks run on every synth; an unsuppressed error fails it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
 from infra.chalice_app import clean_packages  # noqa: E402
 from infra.stack import HuiyuanStack  # noqa: E402
-from infra.stages import STAGES  # noqa: E402
+from infra.stages import STAGES, Stage  # noqa: E402
 
 DEFAULT_OUTDIR = ROOT / "infra" / "cdk.out"
 
@@ -44,9 +45,15 @@ def build(outdir: str | None = None, stages: list[str] | None = None) -> tuple[c
         raise SystemExit(f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(STAGES)}")
     # The account comes from the CLI's credentials when deploying; synth without them is account-agnostic.
     account = os.environ.get("CDK_DEFAULT_ACCOUNT")
-    stacks = {name: HuiyuanStack(app, STAGES[name], account=account) for name in wanted}
+    stacks = {name: HuiyuanStack(app, _with_context(app, STAGES[name]), account=account) for name in wanted}
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True))
     return app, stacks
+
+
+def _with_context(app: cdk.App, stage: Stage) -> Stage:
+    """`-c sms_provider=aliyun|tencent|sns` chooses the stage's SMS provider at synth/deploy."""
+    provider = app.node.try_get_context("sms_provider")
+    return dataclasses.replace(stage, sms_provider=str(provider)) if provider else stage
 
 
 def _stages_from_context(app: cdk.App) -> list[str]:

@@ -120,7 +120,7 @@ def package(scope: Construct, construct_id: str, stage: Stage) -> Any:
         # __init__: the zip is pruned in between (the method is chalice 1.34's).
         def _package_app(self) -> None:
             super()._package_app()
-            prune_zip(Path(self._sam_package_dir) / "deployment.zip")
+            prune_zip(Path(self._sam_package_dir) / "deployment.zip", stage.sms_provider)
 
     with fresh_app_import(stage):
         return _SlimChalice(scope, construct_id, source_dir=str(ROOT), stage_config=stage_config)

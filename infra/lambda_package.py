@@ -32,10 +32,39 @@ BOTOCORE_SERVICES = frozenset({"athena", "dynamodb", "events", "glue", "s3", "se
 
 _DATA = ("botocore", "data")
 
+# The SMS providers' SDKs (docs/sms-providers.md) and what only they bring, by the top-level names
+# of their folders in the zip: a stage keeps only its own provider's. Alibaba's weighs ~9 MB zipped
+# (aiohttp, cryptography, APScheduler...), which would put the zip over its 15 MB budget for every
+# stage; Tencent's ~0.2 MB (requests stays: it is shared).
+SMS_PROVIDER_PACKAGES: dict[str, tuple[str, ...]] = {
+    "aliyun": (
+        "alibabacloud_",
+        "darabonba",
+        "Tea",
+        "aiohttp",
+        "aiofiles",
+        "aiohappyeyeballs",
+        "aiosignal",
+        "apscheduler",
+        "APScheduler",
+        "cryptography",
+        "frozenlist",
+        "multidict",
+        "propcache",
+        "yarl",
+        "websocket",
+    ),
+    "tencent": ("tencentcloud",),
+}
 
-def keeps(name: str) -> bool:
-    """Whether the zip member `name` (a path inside the zip, `/`-separated) stays in the package."""
+
+def keeps(name: str, sms_provider: str = "sns") -> bool:
+    """Whether the zip member `name` (a path inside the zip, `/`-separated) stays in the package
+    of a stage whose SMS go through `sms_provider`."""
     parts = name.split("/")
+    for provider, packages in SMS_PROVIDER_PACKAGES.items():
+        if provider != sms_provider and parts[0].startswith(packages):
+            return False
     # botocore/data/<service>/... ; botocore/data/<file> (endpoints.json, partitions.json, _retry.json, ...) stays.
     if len(parts) >= 4 and tuple(parts[:2]) == _DATA:
         return parts[2] in BOTOCORE_SERVICES
@@ -50,7 +79,7 @@ class Pruned:
     zip_bytes_after: int
 
 
-def prune_zip(path: Path) -> Pruned:
+def prune_zip(path: Path, sms_provider: str = "sns") -> Pruned:
     """Rewrite the zip at `path` without the members `keeps` refuses; each kept member keeps its ZipInfo."""
     before = path.stat().st_size
     dropped = dropped_bytes = 0
@@ -60,7 +89,7 @@ def prune_zip(path: Path) -> Pruned:
     try:
         with zipfile.ZipFile(path) as source, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as target:
             for info in source.infolist():
-                if keeps(info.filename):
+                if keeps(info.filename, sms_provider):
                     target.writestr(info, source.read(info))
                 else:
                     dropped += 1

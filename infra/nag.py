@@ -142,6 +142,13 @@ def suppress(stack: HuiyuanStack) -> None:
         "scheduled rotation would leave them sending and checking the old value: it is rotated by a new generation and a "
         "deploy (infra/stages.py origin_secret_generation; docs/operations.md, 'Rotate the origin secret').",
     )
+    if stack.sms_credentials is not None:
+        acknowledge(
+            stack.sms_credentials,
+            "AwsSolutions-SMG4",
+            "The SMS provider's keys are issued by Alibaba Cloud or Tencent Cloud, not by AWS: the brand rotates them in "
+            "the provider's console and puts the new ones here (docs/sms-providers.md); no Lambda can rotate them.",
+        )
     for path in stack.stage.admin_invoke_paths:
         acknowledge(
             stack.admin_invoke_policy,

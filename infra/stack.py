@@ -73,6 +73,7 @@ KEY_USE: dict[str, tuple[str, tuple[str, ...]]] = {
     "table": ("dynamodb", ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")),
     "signing_key": ("secretsmanager", ("kms:Decrypt",)),
     "origin_secret": ("secretsmanager", ("kms:Decrypt",)),
+    "sms_credentials": ("secretsmanager", ("kms:Decrypt",)),
     "queue_send": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
     "queue_receive": ("sqs", ("kms:Decrypt",)),
     "report_failure": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
@@ -81,7 +82,7 @@ KEY_USE: dict[str, tuple[str, tuple[str, ...]]] = {
     "stream_failure": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
     "stream_read": ("dynamodb", ("kms:Decrypt", "kms:DescribeKey")),
 }
-DATA_CAPABILITIES = ("table", "signing_key", "origin_secret", "stream_read")
+DATA_CAPABILITIES = ("table", "signing_key", "origin_secret", "sms_credentials", "stream_read")
 # Capabilities granted once the resource they name exists (the exports bucket comes after the functions).
 DEFERRED_CAPABILITIES = ("exports",)
 
@@ -172,6 +173,7 @@ class HuiyuanStack(cdk.Stack):
         self.event_bus, self.webhooks_dlq, self.webhooks_queue, self.stream_failures = self._event_routes()
         self.signing_key = self._signing_key()
         self.origin_secret = self._origin_secret()
+        self.sms_credentials = self._sms_credentials()
         self.rules_parameter_arn = self._rules_parameter()
         self.email_identity = ses.EmailIdentity(self, "EmailSender", identity=ses.Identity.email(stage.email_sender))
         self.alarm_topic = self._alarm_topic()
@@ -352,6 +354,27 @@ class HuiyuanStack(cdk.Stack):
             encryption_key=self.data_key,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
+
+    def _sms_credentials(self) -> secretsmanager.Secret | None:
+        """A template provider's keys (docs/sms-providers.md): created with a placeholder the brand
+        replaces with its AccessKey (Alibaba) or SecretId/SecretKey (Tencent); never in the template."""
+        if self.stage.sms_provider == "sns":
+            return None
+        return secretsmanager.Secret(
+            self,
+            "SmsProviderCredentials",
+            secret_name=self.stage.sms_credentials_secret_name,
+            description=f"{self.stage.sms_provider} SMS keys as JSON (docs/sms-providers.md): put the brand's own before the first SMS",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"placeholder": True}), generate_string_key="unused", exclude_punctuation=True
+            ),
+            encryption_key=self.data_key,
+            removal_policy=self.removal_policy,
+        )
+
+    @property
+    def sms_credentials_parameter(self) -> str:
+        return SECRETS_MANAGER_REFERENCE + self.stage.sms_credentials_secret_name
 
     @property
     def origin_secret_parameter(self) -> str:
@@ -595,6 +618,16 @@ class HuiyuanStack(cdk.Stack):
                     conditions={"StringEquals": {"ses:FromAddress": sender}},
                 ),
             ],
+            "sms_credentials": [
+                iam.PolicyStatement(
+                    sid="ReadSmsCredentialsReference", actions=["ssm:GetParameter"], resources=[self.parameter_arn(self.sms_credentials_parameter)]
+                ),
+                iam.PolicyStatement(
+                    sid="ReadSmsCredentials",
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[self.sms_credentials.secret_arn if self.sms_credentials else "none"],
+                ),
+            ],
             "table_scan": [iam.PolicyStatement(sid="ScanTableToReconcile", actions=["dynamodb:Scan"], resources=[self.table.table_arn])],
             "queue_send": [iam.PolicyStatement(sid="SendJobUnits", actions=["sqs:GetQueueUrl", "sqs:SendMessage"], resources=[self.queue.queue_arn])],
             "queue_receive": [
@@ -654,6 +687,8 @@ class HuiyuanStack(cdk.Stack):
             iam.PolicyStatement(sid="Tracing", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]),
         ]
         capabilities = [c for c in CAPABILITIES[function.kind] if not (c == "messages" and function.chalice_name in SILENT_JOBS)]
+        if "messages" in capabilities and self.sms_credentials is not None:
+            capabilities.append("sms_credentials")  # a template provider's keys: who sends SMS reads them
         self.capabilities[function.logical_id] = capabilities
         for capability in capabilities:
             if capability not in DEFERRED_CAPABILITIES:
@@ -687,6 +722,9 @@ class HuiyuanStack(cdk.Stack):
             for platform, _ in self.PUSH_PLATFORMS:
                 value = self.push_applications.get(platform, "off")
                 resource.add_property_override(f"Environment.Variables.PUSH_{platform.upper()}_APPLICATION", value)
+            resource.add_property_override("Environment.Variables.SMS_PROVIDER", self.stage.sms_provider)
+            if "sms_credentials" in capabilities:
+                resource.add_property_override("Environment.Variables.SMS_CREDENTIALS_PARAMETER", self.sms_credentials_parameter)
         if function.kind == "job":
             resource.add_property_override("Timeout", self.stage.job_timeout_seconds)
             # The schedule invokes it asynchronously: a run that still fails after Lambda's retries

@@ -88,6 +88,13 @@ class Stage:
     sms_monthly_budget_usd: int = 100
     sms_spend_alarm_fraction: float = 0.8
     set_sms_spend_limit: bool = True
+    # Who sends the stage's SMS (docs/sms-providers.md): "sns", or a template provider, "aliyun"
+    # or "tencent" (`-c sms_provider=aliyun` at synth/deploy overrides it). A template provider's
+    # signature, templates and app id are the stage's SMS_* variables in .chalice/config.json; its
+    # keys are the secret `sms_credentials_secret_name`, created here and filled in by the brand.
+    # SNS's spend limit and alarm above do not see a template provider's spend: the app's own
+    # code-sending limits (program rules) and the SmsSent alarm apply whoever sends.
+    sms_provider: str = "sns"
     # Every stage has its own customer-managed KMS key (`alias/huiyuan-<stage>`): it encrypts the
     # alarm topic (CloudWatch can only publish to a topic encrypted with a customer-managed key) and
     # the job queues. True: it also encrypts the table (and so its point-in-time and on-demand
@@ -130,6 +137,8 @@ class Stage:
                 raise ValueError(f"stage {self.name}: an AWS WAF rate limit is at least 10 requests per window")
         if self.apns_platform not in ("APNS", "APNS_SANDBOX"):
             raise ValueError(f"stage {self.name}: apns_platform is APNS or APNS_SANDBOX")
+        if self.sms_provider not in ("sns", "aliyun", "tencent"):
+            raise ValueError(f"stage {self.name}: sms_provider must be sns, aliyun or tencent, not {self.sms_provider!r}")
         if not 0 < self.sms_spend_alarm_fraction <= 1:
             raise ValueError(f"stage {self.name}: sms_spend_alarm_fraction is a fraction of the budget (0..1]")
 
@@ -177,6 +186,12 @@ class Stage:
         """The Secrets Manager secret CloudFront sends as `x-huiyuan-origin-verify`; the API reads it
         as SSM parameter /aws/reference/secretsmanager/<name> (ORIGIN_VERIFY_PARAMETER, set by the stack)."""
         return f"huiyuan/{self.name}/cloudfront-origin-verify-{self.origin_secret_generation}"
+
+    @property
+    def sms_credentials_secret_name(self) -> str:
+        """The template provider's keys (JSON: notify/sms.py), read as SSM parameter
+        /aws/reference/secretsmanager/<name> (SMS_CREDENTIALS_PARAMETER, set by the stack)."""
+        return f"huiyuan/{self.name}/sms-credentials"
 
     @property
     def email_sender(self) -> str:

@@ -68,6 +68,13 @@ def create_push_applications(settings: Settings, session: Any) -> None:
             sns.create_platform_application(Name=name, Platform=platform, Attributes={"PlatformCredential": "local-development"})
 
 
+def put_sms_credentials(settings: Settings, session: Any, credentials: dict[str, str]) -> None:
+    """The SMS provider's keys where the service reads them (notify/sms.py): the local stage's
+    fakes generate new ones at every start, as a brand rotates its AccessKey in Secrets Manager."""
+    value = json.dumps(credentials)
+    session.client("ssm").put_parameter(Name=settings.sms_credentials_parameter, Value=value, Type="SecureString", Overwrite=True)
+
+
 def _table_exists(dynamodb: Any, table_name: str) -> bool:
     try:
         dynamodb.describe_table(TableName=table_name)

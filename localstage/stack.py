@@ -7,6 +7,8 @@ Writes `.local/stack.json` (the endpoints) so `make job` and tools can find
 the running stack; every outgoing message lands in `.local/outbox.jsonl`.
 The data is kept in `.local/aws/` (persistence.py): stopping (Ctrl-C, SIGTERM,
 SIGHUP) saves it, starting again restores it.
+`HUIYUAN_SMS_PROVIDER=aliyun` (or `tencent`) sends SMS through that provider's SDK to its fake
+on loopback (sms_fakes.py, docs/sms-providers.md).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from localstage.persistence import SNAPSHOT, Compacted, Restored, StateError
 from localstage.persistence import reset as reset_state
+from localstage.sms_fakes import LOCAL_TEMPLATES, SIGN_NAME, FakeSmsProvider, generate_credentials, local_template_mapping
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -79,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     print(_restored_message(aws.restored, state_dir / AWS_STATE), flush=True)
     os.environ["AWS_ENDPOINT_URL"] = aws.endpoint
     os.environ["OUTBOX_PATH"] = str(state_dir / "outbox.jsonl")
+    sms_fake = _start_sms_fake(args.host, state_dir / "outbox.jsonl")
     os.chdir(project)
 
     from localstage.server import load_local_config, make_server
@@ -87,10 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
 
     from chalicelib.settings import get_settings
-    from localstage.bootstrap import bootstrap
+    from localstage.bootstrap import bootstrap, put_sms_credentials
 
     try:
         bootstrap(get_settings(), boto3.Session())
+        if sms_fake is not None:
+            put_sms_credentials(get_settings(), boto3.Session(), sms_fake.fake.credentials)
+            print(f"SMS by the {sms_fake.fake.provider} fake at http://{sms_fake.endpoint} (docs/sms-providers.md)", flush=True)
         server = make_server(str(project), args.host, args.port)
         from localstage.events import EventPump
 
@@ -115,6 +122,27 @@ def main(argv: list[str] | None = None) -> int:
 
 
 AWS_STATE = "aws"
+
+
+def _start_sms_fake(host: str, outbox: Path) -> FakeSmsProvider | None:
+    """`HUIYUAN_SMS_PROVIDER=aliyun|tencent make run`: SMS go through that provider's SDK to its
+    fake on loopback, with keys generated now and the local brand's templates; unset: SNS."""
+    provider = os.environ.get("HUIYUAN_SMS_PROVIDER", "sns")
+    if provider == "sns":
+        return None
+    if provider not in LOCAL_TEMPLATES:
+        raise SystemExit(f"HUIYUAN_SMS_PROVIDER must be sns, aliyun or tencent, not {provider!r}")
+    fake = FakeSmsProvider(provider, generate_credentials(provider), str(outbox), host=host).start()
+    os.environ.update(
+        {
+            "SMS_PROVIDER": provider,
+            "SMS_ENDPOINT": fake.endpoint,
+            "SMS_SIGN_NAME": SIGN_NAME,
+            "SMS_TEMPLATES": local_template_mapping(provider),
+            "SMS_APP_ID": "1400000001",
+        }
+    )
+    return fake
 
 
 def _interrupt(*_: object) -> None:

@@ -1,6 +1,8 @@
 """Send a message to a member over one channel.
 
-SMS goes out with SNS `Publish` to the phone number, email with SES. In the
+SMS goes out with SNS `Publish` to the phone number, or through the stage's template provider
+(sms.py: Alibaba Cloud or Tencent Cloud, as the message's kind's template and `params`), email
+with SES. In the
 local stage every message is also appended to the outbox file (one JSON object
 a line), which is how a developer reads codes without a phone.
 Message bodies never reach the logs: they may hold codes and names.
@@ -10,7 +12,8 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -25,9 +28,10 @@ _outbox_lock = threading.Lock()
 
 
 class DeliveryFailed(Exception):
-    def __init__(self, kind: str, gone: tuple[str, ...] = ()) -> None:
+    def __init__(self, kind: str, gone: tuple[str, ...] = (), reason: str = "refused") -> None:
         super().__init__(kind)
         self.gone = gone  # push: the endpoints SNS reported unusable (deleted; forget the devices)
+        self.reason = reason  # SMS: throttled | template_refused | no_template | refused (sms.py)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class Message:
     kind: str
     body: str
     subject: str = ""
+    # The values a template provider's SMS template takes (domain/sms_templates.py: by kind).
+    params: Mapping[str, str] = field(default_factory=dict)
 
 
 @cache
@@ -79,6 +85,16 @@ def _push(message: Message) -> Delivery:
     return Delivery(published.gone)
 
 
+def _send_template_sms(message: Message) -> None:
+    from .sms import SmsNotSent, send_template_sms
+
+    try:
+        send_template_sms(message.to, message.kind, dict(message.params))
+    except SmsNotSent as exc:
+        count("MessagesFailed")
+        raise DeliveryFailed(message.kind, reason=exc.reason) from None
+
+
 def send(message: Message) -> Delivery:
     """Deliver `message`; raises DeliveryFailed if the provider refused it."""
     from botocore.exceptions import BotoCoreError, ClientError
@@ -86,8 +102,10 @@ def send(message: Message) -> Delivery:
     delivery = Delivery()
     if message.channel == "push":
         delivery = _push(message)
+    if message.channel == "sms" and get_settings().sms_provider != "sns":
+        _send_template_sms(message)
     try:
-        if message.channel == "sms":
+        if message.channel == "sms" and get_settings().sms_provider == "sns":
             _client("sns").publish(
                 PhoneNumber=message.to,
                 Message=message.body,

@@ -42,7 +42,7 @@ from .common import phone_or_error
 from .members import active_member_view
 from .profile_completion import add_completion_bonus, completion_fields
 from .sessions import MemberSession, open_member
-from .verification import code_text
+from .verification import code_params, code_text
 
 WRONG_CODE = "The code is wrong, used or expired"
 
@@ -158,6 +158,7 @@ def request_phone_change(session: MemberSession, raw_phone: str, client: str) ->
                 to=phone,
                 kind="verification_code",
                 body=code_text(rules, code, "Enter it in the app to move your membership to this number. "),
+                params=code_params(rules, code),
             )
         )
     except DeliveryFailed as exc:

@@ -40,7 +40,7 @@ from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from .audit import Change, add_audit
 from .common import activity_actions, member_answer, phone_or_error
 from .joining import add_joining_benefits
-from .verification import PHONE_MOVE_PURPOSE, code_text, send_email_confirmation
+from .verification import PHONE_MOVE_PURPOSE, code_params, code_text, send_email_confirmation
 
 if TYPE_CHECKING:
     from pynamodb.expressions.update import Action
@@ -72,7 +72,7 @@ def _send_sign_in_code(phone: str, channel: Channel, to: str, rules: ProgramRule
     code = codes_store.sign_in_code_for(phone, rules, now, channel=channel, profile=profile)
     try:
         subject = f"{rules.program_name} verification code"
-        send(Message(channel=channel, to=to, kind="verification_code", body=code_text(rules, code), subject=subject))
+        send(Message(channel=channel, to=to, kind="verification_code", body=code_text(rules, code), subject=subject, params=code_params(rules, code)))
     except DeliveryFailed as exc:
         raise TemporarilyUnavailable("The code could not be sent; try again shortly") from exc
 
@@ -154,7 +154,7 @@ def _resend_phone_move_code(phone: str, rules: ProgramRules, now: datetime) -> N
     logger.info("phone move code sent again", extra={"member_id": member.member_id})
     try:
         body = code_text(rules, code, PHONE_MOVE_PURPOSE)
-        send(Message(channel="sms", to=phone, kind="verification_code", body=body))
+        send(Message(channel="sms", to=phone, kind="verification_code", body=body, params=code_params(rules, code)))
     except DeliveryFailed as exc:
         raise TemporarilyUnavailable("The code could not be sent; try again shortly") from exc
 
@@ -294,6 +294,7 @@ def verify(request: VerifyRequest) -> SignedIn:
                 kind="welcome",
                 body=f"[{rules.program_name}] Welcome! Your membership is active"
                 + (f" and {rules.welcome_points} welcome points are yours." if rules.welcome_points else "."),
+                params={"points": str(rules.welcome_points)},
             )
         )
     if verified.confirm_email:

@@ -286,6 +286,7 @@ def _recorded(recorded: _Recorded, merchant: Merchant, phone: str | None, rules:
                 to=phone,
                 kind="invite",
                 body=(f"[{rules.program_name}] You earned {body['points_earned']} points. Sign up with this number to become a member and use them."),
+                params={"points": str(body["points_earned"])},
             )
         )
 

@@ -119,6 +119,7 @@ def settle_referral_on_purchase(uow: UnitOfWork, member: Member, rules: ProgramR
             to=referrer.phone,
             kind="referral_reward",
             body=f"[{rules.program_name}] A friend you invited made their first purchase: {points} points are yours. Thank you!",
+            params={"points": str(points)},
         )
     settlement.referrer_id = referrer.member_id
     settlement.points = points

@@ -16,6 +16,7 @@ def send_email_confirmation(email: str, code: str, rules: ProgramRules) -> None:
             to=email,
             kind="verification_code",
             body=code_text(rules, code, "Enter it in the app to confirm this email address. "),
+            params=code_params(rules, code),
             subject=f"{rules.program_name} verification code",
         )
     )
@@ -28,5 +29,13 @@ PHONE_MOVE_PURPOSE = "Sign in with it on this number to move your membership her
 
 
 def code_text(rules: ProgramRules, code: str, purpose: str = "") -> str:
-    minutes = max(rules.code_ttl_seconds // 60, 1)
-    return f"[{rules.program_name}] Your verification code is {code}. {purpose}It expires in {minutes} minutes."
+    return f"[{rules.program_name}] Your verification code is {code}. {purpose}It expires in {_minutes(rules)} minutes."
+
+
+def code_params(rules: ProgramRules, code: str) -> dict[str, str]:
+    """A code message's values for an SMS template (domain/sms_templates.py)."""
+    return {"code": code, "minutes": str(_minutes(rules))}
+
+
+def _minutes(rules: ProgramRules) -> int:
+    return max(rules.code_ttl_seconds // 60, 1)

@@ -68,9 +68,15 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 @pytest.fixture(scope="session")
 def variant(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """prod with every optional setting the other way round (~10 s, only for the tests that ask):
-    a customer-managed key for data, no SMS spend limit, no reserved concurrency, no general rate rule."""
+    a customer-managed key for data, no SMS spend limit, no reserved concurrency, no general rate rule,
+    SMS by Alibaba Cloud (a template provider: its keys' secret)."""
     return synthesize_variant(
-        tmp_path_factory, customer_managed_data_key=True, set_sms_spend_limit=False, reserve_job_concurrency=False, waf_requests_per_ip=None
+        tmp_path_factory,
+        customer_managed_data_key=True,
+        set_sms_spend_limit=False,
+        reserve_job_concurrency=False,
+        waf_requests_per_ip=None,
+        sms_provider="aliyun",
     )
 
 

@@ -159,3 +159,11 @@ def test_every_lambda_module_imports_with_duckdb_absent() -> None:
     env = {**os.environ, "ANALYTICS_ENGINE": "athena", "AWS_DEFAULT_REGION": "ap-southeast-1"}
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_stage_keeps_only_its_own_sms_providers_sdk() -> None:
+    alibaba, aiohttp, tencent = "alibabacloud_dysmsapi20170525/client.py", "aiohttp/client.py", "tencentcloud/sms/v20210111/sms_client.py"
+    assert not any(keeps(member) for member in (alibaba, aiohttp, tencent))  # SNS: neither
+    assert keeps(alibaba, "aliyun") and keeps(aiohttp, "aliyun") and not keeps(tencent, "aliyun")
+    assert keeps(tencent, "tencent") and not keeps(alibaba, "tencent")
+    assert keeps("requests/api.py") and keeps("chalicelib/notify/sms.py") and keeps("pydantic/main.py")

@@ -33,7 +33,7 @@ from ...store.parameters import load_rules
 from ...store.unit_of_work import Cancelled, UnitOfWork, run
 from ..audit import Change, add_audit
 from ..common import phone_or_error
-from ..verification import PHONE_MOVE_PURPOSE, code_text
+from ..verification import PHONE_MOVE_PURPOSE, code_params, code_text
 from .member_lookup import member_or_404
 
 TAKEN = "That phone number belongs to another membership"
@@ -91,7 +91,7 @@ def request_phone_move(member_id: str, raw_phone: str, actor: str, reason: str, 
     logger.info("operator action", extra={"action": "member.phone_move.request", "member_id": member_id})
     try:
         body = code_text(rules, code, PHONE_MOVE_PURPOSE)
-        send(Message(channel="sms", to=phone, kind="verification_code", body=body))
+        send(Message(channel="sms", to=phone, kind="verification_code", body=body, params=code_params(rules, code)))
     except DeliveryFailed as exc:
         # The move stays pending without a code that works: the operator asks again.
         raise TemporarilyUnavailable("The code could not be sent; try again shortly") from exc
