@@ -59,6 +59,7 @@ from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from .pending_points import forfeit_on_erasure
 from .plans import PlanEnding, plan_ending_on_closure
 from .sessions import MemberSession
+from .wechat_bindings import release_bindings
 
 if TYPE_CHECKING:
     from pynamodb.expressions.update import Action
@@ -84,6 +85,7 @@ def close_membership(member_id: str, *, reason: str, actor: str, session: Member
             raise NotFound("No member with that member_id")
         now = utcnow()
         actions, ending = closing_actions(member, now, rules, reason=reason, actor=actor)
+        actions += release_bindings(uow, member)  # its WeChat accounts may sign another membership up
         check_wallet_empty(uow, member_id)
         uow.update("member", member, actions)
         if ending is not None:
@@ -198,9 +200,10 @@ def erase_member(member_id: str, due_by: datetime, *, dry_run: bool = False) -> 
         delete_waiting_for(member, utcnow())  # where they are is set by the real clock
         # The member is marked erased last, with the phone released: a new signup with it makes a new member.
         release_phone_and_referral_code(uow, member)
+        wechat_writes = release_bindings(uow, member)  # none left by the closure, unless restored and bound since
         if balance:
             uow.put("ledger", ledger_entry(member_id, "adjust", -balance, 0, FORFEIT_REF, now))
-        uow.update("member", member, tombstone(now) + forfeit_on_erasure(uow, member, now))  # pending points too
+        uow.update("member", member, tombstone(now) + wechat_writes + forfeit_on_erasure(uow, member, now))  # pending points too
         uow.commit()
         return Erasure("erased", abs(balance), revoked)
 

@@ -25,6 +25,7 @@ from ...store.unit_of_work import Cancelled, UnitOfWork, Writes, run
 from ...store.wallet import wallet_empty_check
 from ..audit import Change, add_audit
 from ..closure import after_closing, closing_actions, restoring_actions
+from ..wechat_bindings import releasing
 from .member_lookup import member_or_404, operator_view
 
 
@@ -92,16 +93,23 @@ def _closing(reason: str, actor: str) -> Decide:
 
     def decide(member: Member, now: datetime, rules: ProgramRules) -> MemberWrite:
         actions, ending = closing_actions(member, now, rules, reason=reason, actor=actor)
+        wechat_writes, release_wechat = releasing(member)  # its WeChat accounts may sign another membership up
+
+        def beside(uow: UnitOfWork) -> None:
+            release_wechat(uow)
+            if ending is not None:
+                ending.write(uow, member, now)
+
         after: dict[str, Any] = {"status": "closed", "closed_at": iso(now), "erase_after": iso(erase_after(now, rules.closure_grace_days))}
         if ending is not None:
             after["plan"] = ending.summary()
         return MemberWrite(
-            actions,
+            actions + wechat_writes,
             {"status": member.status, "closed_at": None, "erase_after": None},
             after,
             wallet_must_be_empty=True,
             then=after_closing,
-            beside=(lambda uow: ending.write(uow, member, now)) if ending else None,
+            beside=beside,
         )
 
     return decide
