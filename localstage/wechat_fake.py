@@ -17,7 +17,7 @@ Codes the client sends choose the answer:
   same in every app); a code is single use (40163 the second time), as WeChat's are;
 - `fail-<errcode>`: WeChat answers that errcode (40029 invalid code, -1 system busy, ...);
 - `timeout`: the answer comes after `slow_seconds`, beyond the client's timeout;
-- a phone code `phone-<digits>`: the user's verified phone is +86<digits>.
+- a phone code `phone-<digits>` or `phone-<digits>.<anything>`: the user's verified phone is +86<digits>.
 
 Nothing here is a real credential: the app secrets are the local stage's, generated at bootstrap.
 """
@@ -156,13 +156,13 @@ class FakeWechat:
         code = str(body.get("code", ""))
         if code == "timeout" or code.startswith("fail-"):
             return self._code(code)[1] or {}
-        if not code.startswith("phone-") or not code[6:].isdigit():
+        digits = code[6:].partition(".")[0]
+        if not code.startswith("phone-") or not digits.isdigit():
             return {"errcode": 40029, "errmsg": "invalid code"}
         with self.lock:
             if code in self.used_codes:
                 return {"errcode": 40163, "errmsg": "code been used"}
             self.used_codes.add(code)
-        digits = code[6:]
         watermark = {"appid": self.tokens.get(query["access_token"]), "timestamp": int(time.time())}
         return {
             "errcode": 0,
