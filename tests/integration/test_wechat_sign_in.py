@@ -40,9 +40,7 @@ def _table_items() -> int:
     return sum(1 for _ in BaseItem.scan())
 
 
-def test_given_a_new_phone_when_binding_with_get_phone_number_then_a_new_active_member_and_next_time_wechat_suffices(
-    api, wechat, outbox_path
-):
+def test_given_a_new_phone_when_binding_with_get_phone_number_then_a_new_active_member_and_next_time_wechat_suffices(api, wechat, outbox_path):
     ticket = _ticket(api, "alice")
     reply = api.post("/v1/wechat/bindings", {"wechat_ticket": ticket, "phone_code": "phone-13900000001"})
     assert reply.status == 200, reply.text
