@@ -25,9 +25,10 @@ _outbox_lock = threading.Lock()
 
 
 class DeliveryFailed(Exception):
-    def __init__(self, kind: str, gone: tuple[str, ...] = ()) -> None:
+    def __init__(self, kind: str, gone: tuple[str, ...] = (), *, refused: bool = False) -> None:
         super().__init__(kind)
         self.gone = gone  # push: the endpoints SNS reported unusable (deleted; forget the devices)
+        self.refused = refused  # wechat: the member has no subscription to the template (43101)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,10 @@ class Message:
     kind: str
     body: str
     subject: str = ""
+    # wechat: the subscription template, the keyword the body goes into, the page it opens.
+    template_id: str = ""
+    template_field: str = "thing1"
+    page: str | None = None
 
 
 @cache
@@ -79,11 +84,35 @@ def _push(message: Message) -> Delivery:
     return Delivery(published.gone)
 
 
+def _wechat(message: Message) -> Delivery:
+    """A WeChat subscription message: sent only when WeChat answered errcode 0. The local fake of
+    WeChat writes what it accepted to the outbox itself."""
+    from ..domain.errors import HuiyuanError
+    from ..domain.wechat import REFUSED_ERRCODE
+    from .wechat import WechatError, send_subscribe_message
+
+    try:
+        send_subscribe_message(message.to, message.template_id, {message.template_field: {"value": message.body}}, message.page)
+    except WechatError as exc:
+        logger.warning("wechat message refused", extra={"kind": message.kind, "errcode": exc.errcode})
+        count("MessagesFailed")
+        raise DeliveryFailed(message.kind, refused=exc.errcode == REFUSED_ERRCODE) from exc
+    except HuiyuanError as exc:  # WeChat unavailable or not configured
+        logger.warning("wechat message not delivered", extra={"kind": message.kind, "error": exc.code})
+        count("MessagesFailed")
+        raise DeliveryFailed(message.kind) from exc
+    count("MessagesSent")
+    count("WechatMessagesSent")
+    return Delivery()
+
+
 def send(message: Message) -> Delivery:
     """Deliver `message`; raises DeliveryFailed if the provider refused it."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     delivery = Delivery()
+    if message.channel == "wechat":
+        return _wechat(message)
     if message.channel == "push":
         delivery = _push(message)
     try:

@@ -78,6 +78,12 @@ def unbind(uow: UnitOfWork, member: Member, app: App, appid: str) -> list[Action
     return field_updates(member, changes)
 
 
+def wechat_openid(member: Member) -> str | None:
+    """The member's openid in the mini-program (subscription messages go there), if bound."""
+    binding = binding_of(member, "mini_program")
+    return str(binding["openid"]) if binding and binding.get("openid") else None
+
+
 def subscriptions_of(member: Member) -> dict[str, int]:
     return {template: int(left) for template, left in as_dict(member.wechat_subscriptions).items()}
 

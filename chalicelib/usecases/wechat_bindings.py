@@ -36,3 +36,22 @@ def release_bindings(uow: UnitOfWork, member: Member) -> list[Action]:
     actions, release = releasing(member)
     release(uow)
     return actions
+
+
+def forget_subscription(member_id: str, template_id: str) -> None:
+    """WeChat refused a message for want of a subscription (errcode 43101: the member turned the
+    template off in WeChat): the member's consent to that template is cleared, so nothing more is
+    planned on it until they accept it again. Best effort: the send has already failed."""
+    from ..store.members import get_member
+    from ..store.unit_of_work import run
+
+    def attempt(uow: UnitOfWork) -> None:
+        member = get_member(member_id)
+        subscriptions = wechat_store.subscriptions_of(member) if member is not None else {}
+        if member is None or template_id not in subscriptions:
+            return
+        subscriptions.pop(template_id)
+        uow.update("member", member, wechat_store.subscriptions_update(member, subscriptions))
+        uow.commit()
+
+    run(attempt)
