@@ -74,6 +74,15 @@ class Settings:
     sms_app_id: str = ""
     sms_region: str = "ap-guangzhou"
     sms_endpoint: str | None = None
+    # WeChat (docs/wechat.md): the API's base URL (the local stage points it at its fake on
+    # loopback), the brand's mini-program and official-account appids (empty: that sign-in is off),
+    # the parameter holding their app secrets (JSON appid -> secret; Secrets Manager when deployed),
+    # and how long a call may take before the member is told WeChat is unavailable.
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_mini_program_appid: str = "wx10ca1000000000a1"
+    wechat_official_account_appid: str = "wx10ca1000000000b2"
+    wechat_secrets_parameter: str = "/huiyuan/local/wechat-app-secrets"
+    wechat_timeout_seconds: int = 3
 
     def __post_init__(self) -> None:
         if self.sms_provider not in ("sns", "aliyun", "tencent"):
@@ -126,9 +135,19 @@ _ENV = {
     "sms_app_id": "SMS_APP_ID",
     "sms_region": "SMS_REGION",
     "sms_endpoint": "SMS_ENDPOINT",
+    "wechat_api_base": "WECHAT_API_BASE",
+    "wechat_mini_program_appid": "WECHAT_MINI_PROGRAM_APPID",
+    "wechat_official_account_appid": "WECHAT_OFFICIAL_ACCOUNT_APPID",
+    "wechat_secrets_parameter": "WECHAT_SECRETS_PARAMETER",
+    "wechat_timeout_seconds": "WECHAT_TIMEOUT_SECONDS",
 }
 # The integer settings and their allowed ranges.
-_RANGES = (("rules_cache_seconds", 0, 86_400), ("max_body_bytes", 1024, 10 * 1024 * 1024), ("index_shards", 1, 256))
+_RANGES = (
+    ("rules_cache_seconds", 0, 86_400),
+    ("max_body_bytes", 1024, 10 * 1024 * 1024),
+    ("index_shards", 1, 256),
+    ("wechat_timeout_seconds", 1, 10),
+)
 _INTEGERS = {name for name, _low, _high in _RANGES}
 assert set(_ENV) == {f.name for f in fields(Settings)}, "every setting has its environment variable"
 

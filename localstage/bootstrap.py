@@ -46,6 +46,9 @@ def bootstrap(settings: Settings, session: Any, *, rules_json: str | None = None
     _put_parameter_if_absent(ssm, settings.rules_parameter, rules_json or DEFAULT_RULES.model_dump_json(indent=2), "String")
     # A generated signing key, as the deployed stack generates one in Secrets Manager/SSM.
     _put_parameter_if_absent(ssm, settings.signing_key_parameter, secrets.token_urlsafe(48), "SecureString")
+    # The WeChat app secrets, generated: only the local fake of WeChat (wechat_fake.py) knows them.
+    local_wechat = {settings.wechat_mini_program_appid: secrets.token_hex(16), settings.wechat_official_account_appid: secrets.token_hex(16)}
+    _put_parameter_if_absent(ssm, settings.wechat_secrets_parameter, json.dumps(local_wechat), "SecureString")
     session.client("ses").verify_email_identity(EmailAddress=settings.email_sender)
     create_job_queues(settings, session)
     create_event_routes(settings, session)
@@ -57,6 +60,12 @@ def bootstrap(settings: Settings, session: Any, *, rules_json: str | None = None
         for reward in STARTER_REWARDS:
             put_reward(settings, session, **reward)
     return created
+
+
+def wechat_app_secrets(settings: Settings, session: Any) -> dict[str, str]:
+    """The local stage's WeChat app secrets (appid -> secret), for the fake of WeChat."""
+    raw = session.client("ssm").get_parameter(Name=settings.wechat_secrets_parameter, WithDecryption=True)["Parameter"]["Value"]
+    return dict(json.loads(raw))
 
 
 def create_push_applications(settings: Settings, session: Any) -> None:

@@ -98,12 +98,19 @@ def main(argv: list[str] | None = None) -> int:
         if sms_fake is not None:
             put_sms_credentials(get_settings(), boto3.Session(), sms_fake.fake.credentials)
             print(f"SMS by the {sms_fake.fake.provider} fake at http://{sms_fake.endpoint} (docs/sms-providers.md)", flush=True)
+        from localstage.bootstrap import wechat_app_secrets
+        from localstage.wechat_fake import FakeWechat
+
+        # WeChat's APIs, faked on loopback (the API reads WECHAT_API_BASE when it first calls WeChat).
+        wechat = FakeWechat(wechat_app_secrets(get_settings(), boto3.Session()), os.environ["OUTBOX_PATH"], host=args.host).start()
+        os.environ["WECHAT_API_BASE"] = wechat.base_url
+        get_settings.cache_clear()
         server = make_server(str(project), args.host, args.port)
         from localstage.events import EventPump
 
         # The table's stream and the webhook queue, as Lambda's event sources would feed them.
         events = EventPump(boto3.Session()).start()
-        endpoints = {"api": f"http://{args.host}:{args.port}", "aws_endpoint": aws.endpoint, "pid": os.getpid()}
+        endpoints = {"api": f"http://{args.host}:{args.port}", "aws_endpoint": aws.endpoint, "wechat": wechat.base_url, "pid": os.getpid()}
         (state_dir / "stack.json").write_text(json.dumps(endpoints))
         print(f"Huiyuan local stack: API http://{args.host}:{args.port}  (AWS endpoint {aws.endpoint})", flush=True)
         print(f"Outgoing messages: {state_dir / 'outbox.jsonl'}  Merchant key: local-dev-key", flush=True)
@@ -113,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if "events" in locals():
             events.close()
+        if "wechat" in locals():
+            wechat.close()
         (state_dir / "stack.json").unlink(missing_ok=True)
         print("Saving the data...", flush=True)
         # A second Ctrl-C cannot corrupt it (the snapshot is swapped in by rename), only make the next start slower.

@@ -7,9 +7,20 @@ settings and clients all point at moto.
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 
 _OUTBOX_DIR = tempfile.mkdtemp(prefix="huiyuan-test-")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# The fake of WeChat's APIs (localstage/wechat_fake.py) listens here when a test starts it.
+WECHAT_FAKE_PORT = _free_port()
 
 os.environ.update(
     {
@@ -25,6 +36,8 @@ os.environ.update(
         "OUTBOX_PATH": os.path.join(_OUTBOX_DIR, "outbox.jsonl"),
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_DEV": "false",
+        "WECHAT_API_BASE": f"http://127.0.0.1:{WECHAT_FAKE_PORT}",
+        "WECHAT_TIMEOUT_SECONDS": "1",
     }
 )
 for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):

@@ -240,3 +240,37 @@ class RecipientUnavailable(HuiyuanError):
     (not yet verified, frozen, closed): the sender learns no more about someone else's phone."""
 
     status, code, title = 422, "recipient_unavailable", "This phone number cannot receive points"
+
+
+class WechatCodeInvalid(HuiyuanError):
+    """WeChat refused the code the client sent (wx.login's, getPhoneNumber's or the OAuth page's):
+    unknown, used or expired. The client asks WeChat for a new one."""
+
+    status, code, title = 400, "invalid_wechat_code", "The WeChat code is invalid, used or expired"
+
+
+class WechatUnavailable(HuiyuanError):
+    """WeChat answered an error of its own or did not answer in time: nothing was written; safe to
+    retry shortly (with a new code: WeChat's codes are single use)."""
+
+    status, code, title = 503, "wechat_unavailable", "WeChat did not answer; try again shortly"
+    retry_after = 2
+
+
+class WechatBadGateway(WechatUnavailable):
+    status, code, title = 502, "wechat_error", "WeChat answered with an error; try again shortly"
+
+
+class WechatTaken(HuiyuanError):
+    """The WeChat account is bound to another membership (answered only once the caller proved
+    both the WeChat account and the phone: no enumeration)."""
+
+    status, code, title = 409, "wechat_taken", "This WeChat account is bound to another membership"
+
+
+class WechatNotBound(HuiyuanError):
+    status, code, title = 404, "wechat_not_bound", "No WeChat account is bound to this membership"
+
+
+class WechatNotConfigured(HuiyuanError):
+    status, code, title = 404, "wechat_not_configured", "WeChat sign-in is not set up for this program"

@@ -11,8 +11,16 @@ from typing import TYPE_CHECKING, Literal, TypeIs, get_args
 if TYPE_CHECKING:
     from .rules import ProgramRules
 
-Channel = Literal["sms", "email", "push"]
-CHANNEL_PREFERENCE: tuple[tuple[Channel, str], ...] = (("push", "push"), ("sms", "sms_marketing"), ("email", "email_marketing"))
+Channel = Literal["sms", "email", "push", "wechat"]
+# WeChat first: a subscription message goes only where the member accepted that very template in
+# the mini-program (the `wechat` consent is true only then: usecases/messaging.decide), the
+# strongest consent a member gives, and it lands in the WeChat they open every day.
+CHANNEL_PREFERENCE: tuple[tuple[Channel, str], ...] = (
+    ("wechat", "wechat"),
+    ("push", "push"),
+    ("sms", "sms_marketing"),
+    ("email", "email_marketing"),
+)
 
 
 def is_channel(value: str) -> TypeIs[Channel]:
@@ -44,8 +52,9 @@ def recent_marketing(sent_at: Iterable[str], now: datetime, rules: ProgramRules)
 
 
 def preferred_channel(consents: Mapping[str, bool], consent_required: bool, has_email: bool, has_device: bool = False) -> Channel | None:
-    """Push, then SMS, then email: the first channel the member consented to (push only to a
-    member with a registered device, email only to a member with an address).
+    """WeChat, push, SMS, then email: the first channel the member consented to (WeChat only
+    with a subscription to the message's template, push only to a member with a registered device,
+    email only to a member with an address).
 
     A message that needs no consent (a service notice such as a tier change)
     falls back to SMS, the channel the member verified.

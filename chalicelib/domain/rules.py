@@ -358,6 +358,19 @@ class TransferRules(BaseModel):
         return self
 
 
+class WechatTemplate(BaseModel):
+    """A WeChat subscription-message template (docs/wechat.md): its id in the mini-program's
+    console, the keyword the message text goes into (a `thing` keyword holds 20 characters),
+    and the mini-program page the message opens."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    template_id: str = Field(min_length=1, max_length=128)
+    field: str = Field(default="thing1", pattern=r"^[a-z_]+[0-9]+$")
+    page: str | None = Field(default=None, max_length=256)
+    max_chars: int = Field(default=20, ge=1, le=200)
+
+
 class ProgramRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -402,6 +415,8 @@ class ProgramRules(BaseModel):
     frequency_cap_days: int = Field(default=7, ge=1, le=90)
     quiet_hours_start: time = time(21, 0)
     quiet_hours_end: time = time(9, 0)
+    # WeChat subscription messages (docs/wechat.md): message kind -> template; none by default.
+    wechat_templates: dict[str, WechatTemplate] = Field(default_factory=dict, description="message kind -> WeChat subscription template")
 
     # Member lifecycle, referrals, coupons, promotions (issue 4)
     profile_completion_points: int = Field(default=50, ge=0, description="once, when the optional profile fields are first all filled")

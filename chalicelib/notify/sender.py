@@ -28,10 +28,11 @@ _outbox_lock = threading.Lock()
 
 
 class DeliveryFailed(Exception):
-    def __init__(self, kind: str, gone: tuple[str, ...] = (), reason: str = "refused") -> None:
+    def __init__(self, kind: str, gone: tuple[str, ...] = (), reason: str = "refused", *, refused: bool = False) -> None:
         super().__init__(kind)
         self.gone = gone  # push: the endpoints SNS reported unusable (deleted; forget the devices)
         self.reason = reason  # SMS: throttled | template_refused | no_template | refused (sms.py)
+        self.refused = refused  # wechat: the member has no subscription to the template (43101)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,11 @@ class Message:
     subject: str = ""
     # The values a template provider's SMS template takes (domain/sms_templates.py: by kind).
     params: Mapping[str, str] = field(default_factory=dict)
+
+    # wechat: the subscription template, the keyword the body goes into, the page it opens.
+    template_id: str = ""
+    template_field: str = "thing1"
+    page: str | None = None
 
 
 @cache
@@ -95,11 +101,35 @@ def _send_template_sms(message: Message) -> None:
         raise DeliveryFailed(message.kind, reason=exc.reason) from None
 
 
+def _wechat(message: Message) -> Delivery:
+    """A WeChat subscription message: sent only when WeChat answered errcode 0. The local fake of
+    WeChat writes what it accepted to the outbox itself."""
+    from ..domain.errors import HuiyuanError
+    from ..domain.wechat import REFUSED_ERRCODE
+    from .wechat import WechatError, send_subscribe_message
+
+    try:
+        send_subscribe_message(message.to, message.template_id, {message.template_field: {"value": message.body}}, message.page)
+    except WechatError as exc:
+        logger.warning("wechat message refused", extra={"kind": message.kind, "errcode": exc.errcode})
+        count("MessagesFailed")
+        raise DeliveryFailed(message.kind, refused=exc.errcode == REFUSED_ERRCODE) from exc
+    except HuiyuanError as exc:  # WeChat unavailable or not configured
+        logger.warning("wechat message not delivered", extra={"kind": message.kind, "error": exc.code})
+        count("MessagesFailed")
+        raise DeliveryFailed(message.kind) from exc
+    count("MessagesSent")
+    count("WechatMessagesSent")
+    return Delivery()
+
+
 def send(message: Message) -> Delivery:
     """Deliver `message`; raises DeliveryFailed if the provider refused it."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     delivery = Delivery()
+    if message.channel == "wechat":
+        return _wechat(message)
     if message.channel == "push":
         delivery = _push(message)
     if message.channel == "sms" and get_settings().sms_provider != "sns":

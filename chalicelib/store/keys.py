@@ -65,6 +65,7 @@
 | PUSHTOKEN#<sha256>   | PUSHTOKEN            | PushTokenGuard | a device token's one member and device (token hashed) |
 | WEBHOOKS             | HOOK#<webhook_id>    | WebhookEndpoint | every webhook endpoint in one query (the event fan-out, operators' list) |
 | WEBHOOK#<webhook_id> | DEAD#<event_id>      | WebhookDeadLetter | an endpoint's dead-lettered deliveries, for replays |
+| WECHAT#<sha256 of appid:openid> | WECHAT  | WechatGuard   | a WeChat openid's one member (conditional put: store/wechat.py) |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -514,3 +515,11 @@ def webhook_dead_pk(webhook_id: str) -> str:
 
 def webhook_dead_sk(event_id: str) -> str:
     return f"{WEBHOOK_DEAD_PREFIX}{event_id}"
+
+
+# WeChat bindings (store/wechat.py): one member per openid, the openid itself never a key.
+WECHAT_SK = "WECHAT"
+
+
+def wechat_pk(digest: str) -> str:
+    return f"WECHAT#{digest}"

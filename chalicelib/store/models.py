@@ -199,6 +199,10 @@ class Member(BaseItem, discriminator="Member"):
     # The member's push devices: device id -> {platform, endpoint, token_hash, app_version,
     # registered_at} (store/devices.py), at most devices.MAX_DEVICES.
     devices = MapAttribute[str, Any](null=True)
+    # WeChat bindings (store/wechat.py): app ("mini_program", "official_account") -> {openid,
+    # unionid, bound_at}; and the member's subscription-message consents: template id -> sends left.
+    wechat = MapAttribute[str, Any](null=True)
+    wechat_subscriptions = MapAttribute[str, Any](null=True)
     # What scheduled work already did, so a rerun or a redelivered message does nothing.
     birthday_awarded_year = NumberAttribute(null=True)
     tier_reviewed_on = UnicodeAttribute(null=True)

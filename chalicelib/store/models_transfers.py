@@ -24,3 +24,11 @@ class PushTokenGuard(BaseItem, discriminator="PushTokenGuard"):
     member_id = UnicodeAttribute()
     device_id = UnicodeAttribute()
     registered_at = UTCDateTimeAttribute()
+
+
+class WechatGuard(BaseItem, discriminator="WechatGuard"):
+    """`WECHAT#<sha256 of appid:openid>` / `WECHAT`: the one member a WeChat openid is bound to."""
+
+    member_id = UnicodeAttribute()
+    app = UnicodeAttribute()
+    bound_at = UTCDateTimeAttribute()

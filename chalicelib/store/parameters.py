@@ -100,3 +100,8 @@ def clear_caches() -> None:
     _parameters().clear_caches()
     with _lock:
         _last_good = None
+
+
+def wechat_ticket_key() -> bytes:
+    """Key for WeChat tickets (usecases/wechat.py), derived so a ticket is never a member token."""
+    return hmac.new(signing_key(), b"huiyuan:wechat-ticket", hashlib.sha256).digest()

@@ -60,6 +60,7 @@ from .devices import delete_endpoints, forget_all_actions, forget_all_devices
 from .pending_points import forfeit_on_erasure
 from .plans import PlanEnding, plan_ending_on_closure
 from .sessions import MemberSession
+from .wechat_bindings import release_bindings
 
 if TYPE_CHECKING:
     from pynamodb.expressions.update import Action
@@ -85,6 +86,7 @@ def close_membership(member_id: str, *, reason: str, actor: str, session: Member
             raise NotFound("No member with that member_id")
         now = utcnow()
         actions, ending = closing_actions(member, now, rules, reason=reason, actor=actor)
+        actions += release_bindings(uow, member)  # its WeChat accounts may sign another membership up
         check_wallet_empty(uow, member_id)
         uow.update("member", member, actions)
         endpoints = forget_all_devices(uow, member)
@@ -205,11 +207,14 @@ def erase_member(member_id: str, due_by: datetime, *, dry_run: bool = False) -> 
         delete_waiting_for(member, utcnow())  # where they are is set by the real clock
         # The member is marked erased last, with the phone released: a new signup with it makes a new member.
         release_phone_and_referral_code(uow, member)
+        wechat_writes = release_bindings(uow, member)  # none left by the closure, unless restored and bound since
         if balance:
             uow.put("ledger", ledger_entry(member_id, "adjust", -balance, 0, FORFEIT_REF, now))
         # Devices left by a closure before they went with it: their guards and endpoints go too.
         endpoints.extend(forget_all_devices(uow, member))
-        uow.update("member", member, tombstone(now) + forfeit_on_erasure(uow, member, now) + forget_all_actions(member))  # pending points too
+        uow.update(
+            "member", member, tombstone(now) + wechat_writes + forfeit_on_erasure(uow, member, now) + forget_all_actions(member)
+        )  # pending points too
         uow.commit()
         return Erasure("erased", abs(balance), revoked)
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from ..domain.messaging import is_channel
+from ..domain.messaging import Channel, is_channel
 from ..notify.sender import DeliveryFailed, Message, send
 from ..store.deferred_messages import campaign_of, take, take_for_campaign, waiting_in
+from ..store.parameters import load_rules
+from .messaging import wechat_message
 
 # The hours read back from now: a message not sent by then (the dispatcher was down that long)
 # is left to TTL.
@@ -60,10 +62,19 @@ def send_due_messages(shard: int, now_local: datetime, *, dry_run: bool) -> Disp
                 dispatch.skip("unknown_channel")
                 continue
             try:
-                send(Message(channel=message.channel, to=message.recipient, kind=message.kind, body=message.body))
+                send(_message(message.channel, message.recipient, message.kind, message.body))
             except DeliveryFailed:
                 dispatch.skip("delivery_failed")
                 continue
             dispatch.sent += 1
             dispatch.delivered += 1
     return dispatch
+
+
+def _message(channel: Channel, recipient: str, kind: str, body: str) -> Message:
+    """The message as it was planned; a WeChat one with its template from the rules."""
+    if channel == "wechat":
+        rules = load_rules()
+        if kind in rules.wechat_templates:
+            return wechat_message(kind, recipient, body, rules)
+    return Message(channel=channel, to=recipient, kind=kind, body=body)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..api.schemas.members import CodeRequest, SignupRequest, VerifyRequest
 from ..domain import tokens
 from ..domain.clock import today_in, utcnow
-from ..domain.errors import InvalidCode, PhoneTaken, TemporarilyUnavailable
+from ..domain.errors import InvalidCode, PhoneTaken, TemporarilyUnavailable, WechatTaken
 from ..domain.identity import email_can_sign_in
 from ..domain.membership import Status, activated, is_open
 from ..domain.messaging import Channel
@@ -43,7 +43,12 @@ from .joining import add_joining_benefits
 from .verification import PHONE_MOVE_PURPOSE, code_params, code_text, send_email_confirmation
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pynamodb.expressions.update import Action
+
+    # Writes added to a sign-in's unit of work for the member signing in (a WeChat binding).
+    Binding = Callable[[UnitOfWork, Member, ProgramRules, datetime], list[Action]]
 
 
 def new_member(phone: str, rules: ProgramRules, now: datetime) -> Member:
@@ -199,8 +204,9 @@ def _signup_profile(member: Member, profile: dict[str, Any]) -> list[Action]:
     return members_store.field_updates(member, changes)
 
 
-def verify(request: VerifyRequest) -> SignedIn:
-    """Sign in with a code. An SMS code proves the phone and activates a pending member; an
+def verify(request: VerifyRequest, *, bind: Binding | None = None) -> SignedIn:
+    """Sign in with a code. `bind` adds its writes to the sign-in's unit of work (a WeChat
+    binding: usecases/wechat.py); a failed part `wechat` answers 409 wechat_taken. An SMS code proves the phone and activates a pending member; an
     email code signs in a member whose phone is already proven, and nobody else.
 
     Three round trips: one strongly consistent query of the phone's partition (its code, guard
@@ -278,6 +284,8 @@ def verify(request: VerifyRequest) -> SignedIn:
                 # The signup's email, confirmed by a code sent to it (POST /v1/me/email/verify).
                 email = member.pending_email
                 confirm_email = (email, codes_store.email_confirmation_code(uow, member.member_id, email, rules, now))
+        if bind is not None:
+            actions += bind(uow, member, rules, now)
         uow.update("member", member, actions)
         uow.commit(lambda cancelled: _used_meanwhile(cancelled, phone, rules, now))
         return _Verified(member, first_time, confirm_email, left_phone)
@@ -348,3 +356,5 @@ def _used_meanwhile(cancelled: Cancelled, phone: str, rules: ProgramRules, now: 
         raise PhoneTaken("That phone number belongs to another membership")
     if "code" in cancelled.failed:
         raise InvalidCode("The code is wrong, used or expired")
+    if "wechat" in cancelled.failed:
+        raise WechatTaken()

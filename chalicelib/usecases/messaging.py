@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING
 
 from ..domain.messaging import CHANNEL_PREFERENCE, next_allowed_time, preferred_channel, recent_marketing
 from ..domain.rules import ProgramRules
+from ..domain.wechat import after_send, remaining_subscriptions
 from ..notify.sender import DeliveryFailed, Message, send
 from ..store.deferred_messages import add_deferred_message
 from ..store.devices import device_endpoints
 from ..store.members import as_dict, marketing_sent_update
 from ..store.unit_of_work import UnitOfWork
+from ..store.wechat import subscriptions_of, subscriptions_update, wechat_openid
 
 if TYPE_CHECKING:
     from pynamodb.expressions.update import Action
@@ -57,6 +59,11 @@ def decide(
     `body` by channel (a campaign's texts) sends only on those channels, the member's consent
     deciding among them as for any message."""
     consents = {k: bool(v) for k, v in as_dict(member.consents).items()}
+    # WeChat only where the member accepted this kind's template and has a send of it left.
+    template = rules.wechat_templates.get(kind)
+    openid = wechat_openid(member)
+    subscriptions = subscriptions_of(member)
+    consents["wechat"] = bool(template and openid and remaining_subscriptions(subscriptions, template.template_id))
     endpoints = device_endpoints(member)
     if not isinstance(body, str):
         consents = {consent: consents.get(consent, False) for channel, consent in CHANNEL_PREFERENCE if channel in body}
@@ -69,11 +76,30 @@ def decide(
         if len(recent) >= rules.frequency_cap_messages:
             return Decision(None, "frequency_cap", [])
         actions += marketing_sent_update([*recent, now_local.isoformat()])
-    to = member.email if channel == "email" else " ".join(endpoints) if channel == "push" else member.phone
     send_at = next_allowed_time(rules, now_local)
     text = body if isinstance(body, str) else body[channel]
+    if channel == "wechat" and template is not None and openid:
+        # One-time subscriptions: this send uses one up, whatever WeChat answers (docs/wechat.md).
+        actions += subscriptions_update(member, after_send(subscriptions, template.template_id))
+        return Decision(Planned(wechat_message(kind, openid, text, rules), send_at, deferred=send_at > now_local), None, actions)
+    to = member.email if channel == "email" else " ".join(endpoints) if channel == "push" else member.phone
     message = Message(channel=channel, to=to or member.phone, kind=kind, body=text, subject=f"{rules.program_name}")
     return Decision(Planned(message, send_at, deferred=send_at > now_local), None, actions)
+
+
+def wechat_message(kind: str, openid: str, text: str, rules: ProgramRules) -> Message:
+    """The subscription message of `kind` (its template from the rules) to `openid`."""
+    template = rules.wechat_templates[kind]
+    return Message(
+        channel="wechat",
+        to=openid,
+        kind=kind,
+        body=text[: template.max_chars],
+        subject=rules.program_name,
+        template_id=template.template_id,
+        template_field=template.field,
+        page=template.page,
+    )
 
 
 def add_deferral(uow: UnitOfWork, member: Member, planned: Planned, ref: str) -> list[Action]:
@@ -92,6 +118,10 @@ def deliver_now(planned: Planned, member_id: str | None = None) -> bool:
         gone = send(planned.message).gone
     except DeliveryFailed as failed:
         gone = failed.gone
+        if failed.refused and member_id is not None:
+            from .wechat_bindings import forget_subscription
+
+            forget_subscription(member_id, planned.message.template_id)  # withdrawn in WeChat
         return False
     finally:
         if gone and member_id is not None:

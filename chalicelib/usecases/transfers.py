@@ -95,7 +95,7 @@ def transfer_points(session: MemberSession, idempotency_key: str, to_phone: str,
             receiver_actions += add_deferral(uow, receiver, decision.planned, transfer_id)
         elif decision.planned is not None:
             notice.append(decision.planned)
-            if decision.planned.message.channel == "push":  # the SMS a failed push falls back to
+            if decision.planned.message.channel in ("push", "wechat"):  # the SMS a failed push or WeChat message falls back to
                 notice.append(Planned(replace(decision.planned.message, channel="sms", to=receiver.phone), now, deferred=False))
         uow.update("receiver", receiver, receiver_actions)
         answer = uow.commit(explain)

@@ -103,3 +103,30 @@ def emf(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     capsys.readouterr()
     return lambda: emf_documents(capsys.readouterr().out)
+
+
+@pytest.fixture(scope="session")
+def _wechat_server() -> Iterator[Any]:
+    from localstage.wechat_fake import FakeWechat
+    from tests.conftest import WECHAT_FAKE_PORT
+
+    fake = FakeWechat({}, os.environ["OUTBOX_PATH"], port=WECHAT_FAKE_PORT, slow_seconds=1.5).start()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def wechat(aws: Any, _wechat_server: Any) -> Any:
+    """The fake of WeChat's APIs on loopback, knowing this test's generated app secrets."""
+    from chalicelib.notify.wechat import forget_tokens
+    from localstage.bootstrap import wechat_app_secrets
+
+    forget_tokens()
+    fake = _wechat_server
+    with fake.lock:
+        fake.app_secrets = wechat_app_secrets(get_settings(), aws)
+        fake.used_codes.clear()
+        fake.tokens.clear()
+        fake.withdrawn.clear()
+        fake.received.clear()
+    return fake

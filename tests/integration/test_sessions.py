@@ -51,6 +51,10 @@ MEMBER_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/me/transfers", {"to_phone": "+8613900139000", "points": 1}),
     ("POST", "/v1/me/devices", {"platform": "apns", "token": "a" * 64}),
     ("DELETE", "/v1/me/devices/{device_id}", None),
+    ("GET", "/v1/me/wechat", None),
+    ("DELETE", "/v1/me/wechat", None),
+    ("POST", "/v1/me/wechat/subscriptions", {"accepted": []}),
+    ("DELETE", "/v1/me/wechat/subscriptions", None),
 ]
 
 

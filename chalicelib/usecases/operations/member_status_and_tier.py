@@ -26,6 +26,7 @@ from ...store.wallet import wallet_empty_check
 from ..audit import Change, add_audit
 from ..closure import after_closing, closing_actions, restoring_actions
 from ..devices import delete_endpoints, forget_all_devices
+from ..wechat_bindings import releasing
 from .member_lookup import member_or_404, operator_view
 
 
@@ -93,6 +94,7 @@ def _closing(reason: str, actor: str) -> Decide:
 
     def decide(member: Member, now: datetime, rules: ProgramRules) -> MemberWrite:
         actions, ending = closing_actions(member, now, rules, reason=reason, actor=actor)
+        wechat_writes, release_wechat = releasing(member)  # its WeChat accounts may sign another membership up
         after: dict[str, Any] = {"status": "closed", "closed_at": iso(now), "erase_after": iso(erase_after(now, rules.closure_grace_days))}
         if ending is not None:
             after["plan"] = ending.summary()
@@ -100,6 +102,7 @@ def _closing(reason: str, actor: str) -> Decide:
 
         def beside(uow: UnitOfWork) -> None:
             endpoints[:] = forget_all_devices(uow, member)  # the devices go with the membership
+            release_wechat(uow)
             if ending is not None:
                 ending.write(uow, member, now)
 
@@ -108,7 +111,7 @@ def _closing(reason: str, actor: str) -> Decide:
             after_closing(closed, rules)
 
         return MemberWrite(
-            actions,
+            actions + wechat_writes,
             {"status": member.status, "closed_at": None, "erase_after": None},
             after,
             wallet_must_be_empty=True,
