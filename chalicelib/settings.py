@@ -61,6 +61,13 @@ class Settings:
     # deliveries wait in (usecases/webhooks.py); the stack creates both.
     event_bus_name: str = "huiyuan-local-events"
     webhooks_queue_name: str = "huiyuan-local-webhooks"
+    # Operators' batches of product codes (docs/scan-codes.md): up to this many codes are written in
+    # the request; a bigger batch is queued as parts of `product_codes_part_size` codes each. The
+    # defaults are domain/product_codes.py's SYNC_MAX and PART_SIZE; the suite lowers both to take
+    # the queued path with a few hundred codes. Fixed per deployment: a queued batch's parts are
+    # cut and written with the same size.
+    product_codes_sync_max: int = 10_000
+    product_codes_part_size: int = 5_000
 
     def __post_init__(self) -> None:
         if self.analytics_engine not in ("duckdb", "athena"):
@@ -97,9 +104,17 @@ _ENV = {
     "push_fcm_application": "PUSH_FCM_APPLICATION",
     "event_bus_name": "EVENT_BUS_NAME",
     "webhooks_queue_name": "WEBHOOKS_QUEUE_NAME",
+    "product_codes_sync_max": "PRODUCT_CODES_SYNC_MAX",
+    "product_codes_part_size": "PRODUCT_CODES_PART_SIZE",
 }
 # The integer settings and their allowed ranges.
-_RANGES = (("rules_cache_seconds", 0, 86_400), ("max_body_bytes", 1024, 10 * 1024 * 1024), ("index_shards", 1, 256))
+_RANGES = (
+    ("rules_cache_seconds", 0, 86_400),
+    ("max_body_bytes", 1024, 10 * 1024 * 1024),
+    ("index_shards", 1, 256),
+    ("product_codes_sync_max", 1, 100_000),
+    ("product_codes_part_size", 1, 100_000),
+)
 _INTEGERS = {name for name, _low, _high in _RANGES}
 assert set(_ENV) == {f.name for f in fields(Settings)}, "every setting has its environment variable"
 
