@@ -95,9 +95,10 @@ demo: venv
 	$(PY) -m devtools.demo --members $(MEMBERS) --seed $(SEED)
 
 # Lint and types first (a minute or two), then the suite on two workers (this machine has two cores;
-# each worker starts its own local stack for the e2e tests).
+# each worker starts its own local stack for the e2e tests), a test module per unit of work, the
+# longest modules first (tests/conftest.py, docs/quality.md).
 test: lint typecheck checkov-venv web-check web
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: venv
 	$(PY) -m ruff check app.py chalicelib localstage devtools infra tests

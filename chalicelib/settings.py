@@ -83,6 +83,13 @@ class Settings:
     wechat_official_account_appid: str = "wx10ca1000000000b2"
     wechat_secrets_parameter: str = "/huiyuan/local/wechat-app-secrets"
     wechat_timeout_seconds: int = 3
+    # Operators' batches of product codes (docs/scan-codes.md): up to this many codes are written in
+    # the request; a bigger batch is queued as parts of `product_codes_part_size` codes each. The
+    # defaults are domain/product_codes.py's SYNC_MAX and PART_SIZE; the suite lowers both to take
+    # the queued path with a few hundred codes. Fixed per deployment: a queued batch's parts are
+    # cut and written with the same size.
+    product_codes_sync_max: int = 10_000
+    product_codes_part_size: int = 5_000
 
     def __post_init__(self) -> None:
         if self.sms_provider not in ("sns", "aliyun", "tencent"):
@@ -140,6 +147,8 @@ _ENV = {
     "wechat_official_account_appid": "WECHAT_OFFICIAL_ACCOUNT_APPID",
     "wechat_secrets_parameter": "WECHAT_SECRETS_PARAMETER",
     "wechat_timeout_seconds": "WECHAT_TIMEOUT_SECONDS",
+    "product_codes_sync_max": "PRODUCT_CODES_SYNC_MAX",
+    "product_codes_part_size": "PRODUCT_CODES_PART_SIZE",
 }
 # The integer settings and their allowed ranges.
 _RANGES = (
@@ -147,6 +156,8 @@ _RANGES = (
     ("max_body_bytes", 1024, 10 * 1024 * 1024),
     ("index_shards", 1, 256),
     ("wechat_timeout_seconds", 1, 10),
+    ("product_codes_sync_max", 1, 100_000),
+    ("product_codes_part_size", 1, 100_000),
 )
 _INTEGERS = {name for name, _low, _high in _RANGES}
 assert set(_ENV) == {f.name for f in fields(Settings)}, "every setting has its environment variable"

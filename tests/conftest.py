@@ -10,6 +10,8 @@ import os
 import socket
 import tempfile
 
+import pytest
+
 _OUTBOX_DIR = tempfile.mkdtemp(prefix="huiyuan-test-")
 
 
@@ -42,3 +44,27 @@ os.environ.update(
 )
 for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
     os.environ.pop(_var, None)
+
+
+# --- How `pytest -n N` (make test) spreads the suite over its workers --------------------------
+# (docs/quality.md, "The suite's shape and timing"). `make test` runs with `--dist loadfile
+# --no-loadscope-reorder`: a module is one unit of work, so a module's own stack (test_fuzz,
+# test_demo, test_local_*: module-scoped fixtures) or rules fixture is built once per run, not
+# once on each worker that gets one of its tests; and the units go out in this order, with the
+# longest first, so they start at once instead of leaving one worker alone at the end.
+# (`--dist loadgroup` would put all of tests/infra on one worker, but xdist 3.8 marks groups by
+# rewriting `item._nodeid`, which pytest 9 no longer reads: it silently runs as `load`.)
+LONGEST_FIRST = (
+    "tests/e2e/test_fuzz.py",
+    "tests/e2e/test_operator_walkthrough.py",
+    "tests/e2e/test_demo.py",
+    "tests/integration/test_analytics",
+    "tests/infra/",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: the order within a rank is the collection's

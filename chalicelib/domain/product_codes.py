@@ -33,7 +33,8 @@ MAX_FAILED_ATTEMPTS = 10
 ATTEMPT_WINDOW_SECONDS = 3600
 # Operators' batches: at most this many codes each. Up to SYNC_MAX they are written in the
 # request; a bigger batch is `generating` until the jobs queue has written its parts of PART_SIZE
-# codes each (usecases/operations/product_codes.py, docs/scan-codes.md).
+# codes each (usecases/operations/product_codes.py, docs/scan-codes.md). SYNC_MAX and PART_SIZE are
+# the defaults of the deployment settings PRODUCT_CODES_SYNC_MAX and PRODUCT_CODES_PART_SIZE.
 MAX_BATCH = 100_000
 SYNC_MAX = 10_000
 PART_SIZE = 5_000
@@ -60,14 +61,14 @@ def derived_code(seed: str, part: int, index: int) -> str:
     return format_code(symbols)
 
 
-def parts_of(count: int) -> int:
-    """How many parts of PART_SIZE codes a queued batch of `count` codes is cut into."""
-    return -(-count // PART_SIZE)
+def parts_of(count: int, size: int = PART_SIZE) -> int:
+    """How many parts of `size` codes a queued batch of `count` codes is cut into."""
+    return -(-count // size)
 
 
-def part_size(count: int, part: int) -> int:
-    """How many codes part `part` (0-based) of a batch of `count` codes holds."""
-    return min(PART_SIZE, count - part * PART_SIZE)
+def part_size(count: int, part: int, size: int = PART_SIZE) -> int:
+    """How many codes part `part` (0-based) of a batch of `count` codes cut into parts of `size` holds."""
+    return min(size, count - part * size)
 
 
 def format_code(symbols: str) -> str:

@@ -70,3 +70,16 @@ def test_given_a_time_then_failed_attempts_count_in_its_hour():
     key, ends = pc.attempt_window(datetime(2026, 5, 1, 9, 41, 7, tzinfo=UTC))
     assert key == "2026-05-01T09"
     assert ends == datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
+
+
+def test_given_no_setting_then_a_deployment_writes_10000_codes_in_the_request_and_queues_parts_of_5000_as_the_docs_say():
+    from pathlib import Path
+
+    from chalicelib.settings import Settings
+
+    settings = Settings()
+    assert (settings.product_codes_sync_max, settings.product_codes_part_size) == (pc.SYNC_MAX, pc.PART_SIZE) == (10_000, 5_000)
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "scan-codes.md").read_text()
+    assert "Up to 10,000 codes** (`SYNC_MAX`" in docs and "per 5,000 codes (`PART_SIZE`)" in docs
+    assert (pc.parts_of(10_001), pc.part_size(10_001, 2)) == (3, 1)
+    assert (pc.parts_of(201, 100), pc.part_size(201, 1, 100), pc.part_size(201, 2, 100)) == (3, 100, 1)

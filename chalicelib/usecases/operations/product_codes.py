@@ -18,9 +18,9 @@ record of an earlier one first and answers its batch (with a fresh URL to the sa
 twins racing both write codes, but only one record (and so one batch) commits, and the loser's
 codes stay without a batch (they earn nothing) and its file is deleted.
 
-Up to `SYNC_MAX` (10,000) codes the request does all of the above (~400 BatchWriteItem calls,
+Up to `SYNC_MAX` (10,000: the PRODUCT_CODES_SYNC_MAX setting) codes the request does all of the above (~400 BatchWriteItem calls,
 8 at a time, well under a second). A bigger batch (up to `MAX_BATCH`) fans out through the jobs
-queue instead (`product-codes` job, one `part` unit per `PART_SIZE` codes):
+queue instead (`product-codes` job, one `part` unit per `PART_SIZE` codes, 5,000: the PRODUCT_CODES_PART_SIZE setting):
 1. the request puts the batch `generating` with its parts to do (same transaction, audit and
    Idempotency-Key record as above), queues the units, and answers 202 with the batch and its
    `progress`;
@@ -56,7 +56,6 @@ from ...domain.clock import iso, today_in, utcnow
 from ...domain.errors import NotFound, ValidationFailed
 from ...domain.product_codes import (
     GENERATING,
-    SYNC_MAX,
     code_digest,
     derived_code,
     is_expired,
@@ -68,6 +67,7 @@ from ...domain.product_codes import (
 )
 from ...domain.rules import ProgramRules
 from ...observability import count, logger
+from ...settings import get_settings
 from ...store import exports, job_queue
 from ...store import product_codes as stored
 from ...store.idempotency import Replay, existing_record, new_write_token, put_record, replay
@@ -169,7 +169,7 @@ def generate_batch(request: ProductCodeBatchRequest, actor: str, idempotency_key
     if request.expires_on is not None and request.expires_on < today_in(rules.zone, now):
         raise ValidationFailed.single("expires_on", "must be today or later (program time zone)")
     batch_id = new_batch_id(now)
-    if request.count > SYNC_MAX:
+    if request.count > get_settings().product_codes_sync_max:
         return _queue_batch(request, actor, idempotency_key, batch_id, digest, write_token, rules, now)
     printed: list[str] = []
     seen: set[str] = set()
@@ -205,7 +205,7 @@ def _queue_batch(
     now: datetime,
 ) -> Answer:
     """202: the batch, `generating`, with its parts queued (module docstring)."""
-    parts = parts_of(request.count)
+    parts = parts_of(request.count, get_settings().product_codes_part_size)
     batch = _new_batch(request, batch_id, actor, now, status=GENERATING, export_key=f"product-codes/{batch_id}.csv", parts=parts, written=0)
     body = batch_view(batch, 0, rules, now)
     earlier_answer = _commit_batch(batch, body, request, actor, idempotency_key, digest, write_token, rules, now, file=None, parts=parts)
@@ -294,7 +294,7 @@ def generate_part(unit: dict[str, Any]) -> Counter[str]:
         tally["skipped.revoked"] += 1
         return tally
     if batch.status == GENERATING and part not in (batch.parts_done or set()):
-        size = part_size(int(batch.generated), part)
+        size = part_size(int(batch.generated), part, get_settings().product_codes_part_size)
         printed = [derived_code(str(unit["seed"]), part, index) for index in range(size)]
         stored.write_codes(batch_id, [code_digest(normalise_code(code) or "") for code in printed])
         rows = _printer_rows(batch_id, batch.sku, batch.name, int(batch.points), batch.expires_on, printed, header=part == 0)
