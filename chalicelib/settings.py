@@ -61,6 +61,11 @@ class Settings:
     # deliveries wait in (usecases/webhooks.py); the stack creates both.
     event_bus_name: str = "huiyuan-local-events"
     webhooks_queue_name: str = "huiyuan-local-webhooks"
+    # Bulk imports of members (store/import_files.py): the bucket operators upload files to by a
+    # pre-signed PUT (the stack creates it: private, encrypted, uploads deleted after a week), and
+    # the largest file an import takes (bigger ones are refused when the import starts).
+    import_bucket: str = "huiyuan-local-imports"
+    import_max_bytes: int = 256 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.analytics_engine not in ("duckdb", "athena"):
@@ -97,9 +102,11 @@ _ENV = {
     "push_fcm_application": "PUSH_FCM_APPLICATION",
     "event_bus_name": "EVENT_BUS_NAME",
     "webhooks_queue_name": "WEBHOOKS_QUEUE_NAME",
+    "import_bucket": "IMPORT_BUCKET",
+    "import_max_bytes": "IMPORT_MAX_BYTES",
 }
 # The integer settings and their allowed ranges.
-_RANGES = (("rules_cache_seconds", 0, 86_400), ("max_body_bytes", 1024, 10 * 1024 * 1024), ("index_shards", 1, 256))
+_RANGES = (("rules_cache_seconds", 0, 86_400), ("max_body_bytes", 1024, 10 * 1024 * 1024), ("index_shards", 1, 256), ("import_max_bytes", 1, 1024**3))
 _INTEGERS = {name for name, _low, _high in _RANGES}
 assert set(_ENV) == {f.name for f in fields(Settings)}, "every setting has its environment variable"
 
