@@ -234,3 +234,9 @@ class RecipientUnavailable(HuiyuanError):
     (not yet verified, frozen, closed): the sender learns no more about someone else's phone."""
 
     status, code, title = 422, "recipient_unavailable", "This phone number cannot receive points"
+
+
+class InvalidImportFile(HuiyuanError):
+    """A bulk import's file cannot be imported (nothing uploaded, too big, its header): nothing was imported."""
+
+    status, code, title = 422, "invalid_import_file", "The file cannot be imported"

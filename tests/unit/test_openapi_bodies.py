@@ -30,6 +30,7 @@ MODEL_MODULES = [
         "segments",
         "transfers",
         "webhooks",
+        "imports",
     )
 ]
 COMPARED = ("minLength", "maxLength", "minimum", "maximum", "pattern")

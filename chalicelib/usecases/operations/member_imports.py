@@ -40,7 +40,7 @@ from typing import Any
 
 from ...api.schemas.imports import ImportRequest, ImportRow, parse_row
 from ...domain.clock import iso, today_in, utcnow
-from ...domain.errors import HuiyuanError, IdempotencyConflict, NotFound, ValidationFailed
+from ...domain.errors import IdempotencyConflict, InvalidImportFile, NotFound, ValidationFailed
 from ...domain.imports import (
     DONE,
     MAX_LINE_BYTES,
@@ -74,12 +74,6 @@ RESULT_URL_SECONDS = 3600
 RESULT_COLUMNS = ("line", "reason")
 # Rows of one part written at once (each its own transaction).
 WRITERS = 8
-
-
-class InvalidImportFile(HuiyuanError):
-    """The uploaded file cannot be imported (its size, its header): nothing was imported."""
-
-    status, code, title = 422, "invalid_import_file", "The file cannot be imported"
 
 
 # --- the operator's routes -------------------------------------------------------------------
