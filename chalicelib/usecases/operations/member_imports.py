@@ -72,8 +72,18 @@ IMPORT_JOB = "member-import"
 UPLOAD_URL_SECONDS = 3600
 RESULT_URL_SECONDS = 3600
 RESULT_COLUMNS = ("line", "reason")
-# Rows of one part written at once (each its own transaction).
+# Rows of one part written at once (each its own transaction). The local stage and the tests write
+# one at a time: their AWS endpoint (moto) makes each call atomic only one at a time (TOOL-NOTES.md).
 WRITERS = 8
+
+
+class _InOrder:
+    def map(self, function: Any, items: list[Any]) -> Any:
+        return map(function, items)
+
+
+def _writers() -> Any:
+    return _InOrder() if get_settings().is_local else ThreadPoolExecutor(max_workers=WRITERS)
 
 
 # --- the operator's routes -------------------------------------------------------------------
@@ -419,8 +429,7 @@ def _import_rows(rows: list[_Row], import_id: str, rules: ProgramRules, tag: str
             first_line[checked.phone] = row.line
             to_write.append(checked)
     imported = skipped = 0
-    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        held = list(pool.map(lambda candidate: _write_member(candidate, import_id, rules, tag), to_write))
+    held = list(_writers().map(lambda candidate: _write_member(candidate, import_id, rules, tag), to_write))
     for candidate, why in zip(to_write, held, strict=True):
         if why is None or why.why == "mine":
             imported += 1
