@@ -9,6 +9,7 @@ from chalicelib.api.routes import (
     auth,
     campaigns,
     engagement,
+    imports,
     members,
     merchants,
     plans,
@@ -45,5 +46,6 @@ app.register_blueprint(campaigns.bp)
 app.register_blueprint(segments.bp)
 app.register_blueprint(webhooks.bp)
 app.register_blueprint(wechat.bp)  # WeChat sign-in (issue 17)
+app.register_blueprint(imports.bp)  # bulk import of members (issue 16)
 app.register_blueprint(jobs.bp)
 app.register_blueprint(event_handlers.bp)  # business events and webhooks (issue 16)

@@ -90,6 +90,11 @@ class Settings:
     # cut and written with the same size.
     product_codes_sync_max: int = 10_000
     product_codes_part_size: int = 5_000
+    # Bulk imports of members (store/import_files.py): the bucket operators upload files to by a
+    # pre-signed PUT (the stack creates it: private, encrypted, uploads deleted after a week), and
+    # the largest file an import takes (bigger ones are refused when the import starts).
+    import_bucket: str = "huiyuan-local-imports"
+    import_max_bytes: int = 256 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.sms_provider not in ("sns", "aliyun", "tencent"):
@@ -149,6 +154,8 @@ _ENV = {
     "wechat_timeout_seconds": "WECHAT_TIMEOUT_SECONDS",
     "product_codes_sync_max": "PRODUCT_CODES_SYNC_MAX",
     "product_codes_part_size": "PRODUCT_CODES_PART_SIZE",
+    "import_bucket": "IMPORT_BUCKET",
+    "import_max_bytes": "IMPORT_MAX_BYTES",
 }
 # The integer settings and their allowed ranges.
 _RANGES = (
@@ -158,6 +165,7 @@ _RANGES = (
     ("wechat_timeout_seconds", 1, 10),
     ("product_codes_sync_max", 1, 100_000),
     ("product_codes_part_size", 1, 100_000),
+    ("import_max_bytes", 1, 1024**3),
 )
 _INTEGERS = {name for name, _low, _high in _RANGES}
 assert set(_ENV) == {f.name for f in fields(Settings)}, "every setting has its environment variable"

@@ -42,6 +42,16 @@ def suppress(stack: HuiyuanStack) -> None:
                 "Object keys under one prefix of the exports bucket: each batch of product codes is a new object "
                 "(product-codes/<batch_id>.csv) the function writes and pre-signs a download of; no other bucket or prefix.",
             )
+    imports = stack.get_logical_id(stack.imports.node.default_child)  # type: ignore[arg-type]  # the bucket's CfnBucket
+    for logical_id, role in stack.roles.items():
+        if "imports" in stack.capabilities[logical_id]:
+            prefixes = (("uploads/", "the files operators upload (uploads/<import_id>.<csv|jsonl>)"), ("results/", "the failed rows' files"))
+            for prefix, what in prefixes:
+                acknowledge(
+                    role,
+                    f"AwsSolutions-IAM5[Resource::<{imports}.Arn>/{prefix}*]",
+                    f"Object keys under one prefix of the imports bucket: {what}, one per bulk import, named by its id.",
+                )
 
     table = stack.get_logical_id(stack.table.node.default_child)  # type: ignore[arg-type]  # the table's CfnTable
     bucket = stack.get_logical_id(stack.analytics.bucket.node.default_child)  # type: ignore[arg-type]  # the bucket's CfnBucket

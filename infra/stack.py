@@ -48,20 +48,24 @@ from .stages import SECRETS_MANAGER_REFERENCE, Stage
 #               the rules, sending units to the jobs queue, SMS and email (inline runs)
 #   worker      as a job, plus receiving from the jobs queue (a failed member is re-queued alone),
 #               and the exports bucket (the parts of a big batch of product codes, and its file)
+#   imports     (api, worker) the bulk imports' bucket: the API pre-signs uploads and reads a file's
+#               header and the result file; the worker reads uploads by ranged GETs and writes results
 CAPABILITIES: dict[str, tuple[str, ...]] = {
     # queue_send: operators' requests that hand their work to the jobs queue (a campaign's launch, a
     # segment survey's invitations, bulk tags, an analytics refresh's check, a big product-code
     # batch); webhooks_send: an operator's replay of dead-lettered deliveries.
-    "api": ("table", "rules_read", "rules_write", "signing_key", "origin_secret", "messages", "exports", "queue_send", "webhooks_send"),
+    "api": ("table", "rules_read", "rules_write", "signing_key", "origin_secret", "messages", "exports", "queue_send", "webhooks_send", "imports"),
     "authorizer": ("signing_key",),
     "job": ("table", "rules_read", "queue_send", "messages", "report_failure"),
-    "worker": ("table", "rules_read", "queue_send", "queue_receive", "messages", "exports"),
+    "worker": ("table", "rules_read", "queue_send", "queue_receive", "messages", "exports", "imports"),
     # The table's stream -> events on the bus, and one webhook delivery per subscribed endpoint.
     "events": ("stream_read", "webhooks_read", "bus_put", "webhooks_send", "stream_failure"),
     # Webhook deliveries: the endpoint's status and dead letters, the signing key (secrets are
     # derived from it), a failed attempt queued again.
     "webhooks": ("table", "rules_read", "signing_key", "webhooks_send", "webhooks_receive"),
 }
+# Days the imports bucket keeps an upload or a result file (infra: lifecycle rule).
+IMPORT_KEPT_DAYS = 7
 # Reserved concurrency of each scheduled job function (infra/stages.py, reserve_job_concurrency): one run at a time.
 JOB_CONCURRENCY = 1
 # Jobs that never send a message, even run inline (reconcile only reads the books).
@@ -84,7 +88,7 @@ KEY_USE: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 DATA_CAPABILITIES = ("table", "signing_key", "origin_secret", "sms_credentials", "stream_read")
 # Capabilities granted once the resource they name exists (the exports bucket comes after the functions).
-DEFERRED_CAPABILITIES = ("exports",)
+DEFERRED_CAPABILITIES = ("exports", "imports")
 
 # The item actions the code uses (TransactWriteItems is authorised per item as
 # Put/Update/Delete/ConditionCheck). No Scan (but see SCANNING_FUNCTIONS), no table management.
@@ -194,6 +198,8 @@ class HuiyuanStack(cdk.Stack):
         self.web = web.WebApp(self)  # the member web app and the API on one CloudFront origin (infra/web.py)
         self.exports = self._exports_bucket()  # after the web app: its access logs go to the web app's log bucket
         self._grant_exports()
+        self.imports = self._imports_bucket()  # bulk imports of members (store/import_files.py)
+        self._grant_imports()
         self.analytics = analytics.Analytics(self)  # after the web app too (access logs)
         self.analytics.grant()
         self.admin_invoke_policy = self._admin_invoke_policy()
@@ -803,6 +809,57 @@ class HuiyuanStack(cdk.Stack):
             )
             resource = self.chalice.get_resource(function.logical_id)
             resource.add_property_override("Environment.Variables.EXPORTS_BUCKET", self.exports.bucket_name)
+
+    def _imports_bucket(self) -> s3.Bucket:
+        """Files operators upload for a bulk import of members (personal data: phones, names) and the
+        failed rows' results: private, TLS only, S3-managed encryption, access logged, and deleted
+        (with their versions) after IMPORT_KEPT_DAYS: an import runs in minutes."""
+        return s3.Bucket(
+            self,
+            "Imports",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=cdk.Duration.days(IMPORT_KEPT_DAYS),
+                    noncurrent_version_expiration=cdk.Duration.days(1),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                )
+            ],
+            server_access_logs_bucket=self.web.logs,
+            server_access_logs_prefix="imports/",
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+    def _grant_imports(self) -> None:
+        """The API pre-signs PUTs of uploads/ (signed with its role), reads an upload's header and pre-signs
+        GETs of results/; the worker reads uploads/ and writes, lists and deletes results/. Both learn the
+        bucket's name from IMPORT_BUCKET. ListBucket only under those prefixes (a HEAD of a missing upload
+        answers 404, not 403)."""
+        grants = {
+            "api": (("s3:PutObject", "s3:GetObject"), ("uploads/*",), ("s3:GetObject",), ("results/*",)),
+            "worker": (("s3:GetObject",), ("uploads/*",), ("s3:PutObject", "s3:GetObject", "s3:DeleteObject"), ("results/*",)),
+        }
+        for function in self.functions:
+            if "imports" not in self.capabilities[function.logical_id]:
+                continue
+            upload_actions, upload_keys, result_actions, result_keys = grants[function.kind]
+            uploads = [self.imports.arn_for_objects(k) for k in upload_keys]
+            results = [self.imports.arn_for_objects(k) for k in result_keys]
+            self.policies[function.logical_id].add_statements(
+                iam.PolicyStatement(sid="ImportUploads", actions=list(upload_actions), resources=uploads),
+                iam.PolicyStatement(sid="ImportResults", actions=list(result_actions), resources=results),
+                iam.PolicyStatement(
+                    sid="ImportListing",
+                    actions=["s3:ListBucket"],
+                    resources=[self.imports.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": ["uploads/*", "results/*"]}},
+                ),
+            )
+            resource = self.chalice.get_resource(function.logical_id)
+            resource.add_property_override("Environment.Variables.IMPORT_BUCKET", self.imports.bucket_name)
 
     # --- API edge -----------------------------------------------------------------------------
 

@@ -177,9 +177,9 @@ def create_event_routes(settings: Settings, session: Any) -> None:
 
 
 def create_exports_bucket(settings: Settings, session: Any) -> None:
-    """The bucket for files handed out by a pre-signed URL (store/exports.py), and the analytics
-    engine's bucket (store/audiences.py), as deployed."""
+    """The bucket for files handed out by a pre-signed URL (store/exports.py), the analytics
+    engine's bucket (store/audiences.py) and the bulk imports' bucket (store/import_files.py), as deployed."""
     s3 = session.client("s3")
-    for bucket in (settings.exports_bucket, settings.analytics_bucket):
+    for bucket in (settings.exports_bucket, settings.analytics_bucket, settings.import_bucket):
         with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
             s3.create_bucket(Bucket=bucket)

@@ -36,5 +36,9 @@ SCHEDULES: dict[str, Schedule] = {
     "product-codes": Schedule(
         "cron(45 21 * * ? *)", "writes the parts of big product-code batches: operators start them, their units ride the jobs queue"
     ),
+    "member-import": Schedule(
+        "cron(50 21 * * ? *)",
+        "imports operators' bulk member imports part by part: operators start them, their units ride the jobs queue",
+    ),
     "analytics-refresh": Schedule("cron(0 21 * * ? *)", "exports the table; builds member_facts (RFM, value, lifecycle) and the KPIs; daily figures"),
 }

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
         tier_review,
     )
     from ..usecases.member_changes import JobContext, MemberResult
-    from ..usecases.operations import product_codes, segments
+    from ..usecases.operations import member_imports, product_codes, segments
     from . import member_units
 else:
     # What the jobs do is loaded when a job runs, not with every function of the app.
@@ -66,6 +66,7 @@ else:
     member_units = lazy_module("chalicelib.jobs.member_units")
     segments = lazy_module("chalicelib.usecases.operations.segments")
     product_codes = lazy_module("chalicelib.usecases.operations.product_codes")
+    member_imports = lazy_module("chalicelib.usecases.operations.member_imports")
 
 Unit = dict[str, Any]
 
@@ -476,6 +477,20 @@ def _code_part(unit: Unit, ctx: JobContext) -> Done:
     return Done(tally=product_codes.generate_part(unit))
 
 
+# --- member-import ---------------------------------------------------------------------
+# An operator's bulk import of members (POST /v1/admin/imports/{id}/start) is a run of this job
+# (run id = import id) with one `rows` unit per part of the file, each queueing the next,
+# usecases/operations/member_imports.py. The schedule plans nothing of its own.
+
+
+def _import_rows(unit: Unit, ctx: JobContext) -> Done:
+    """One part of an import's file, imported once however often the unit is delivered."""
+    if ctx.dry_run:
+        return Done()
+    part = member_imports.import_part(unit)
+    return Done(tally=part.tally, follow_ups=[part.next_unit] if part.next_unit else [])
+
+
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
@@ -565,6 +580,12 @@ JOBS: dict[str, JobSpec] = {
             time(5, 45),
             _no_units,
             lambda: {"part": _code_part},
+        ),
+        JobSpec(
+            "member-import",
+            time(5, 50),
+            _no_units,
+            lambda: {"rows": _import_rows},
         ),
         JobSpec(
             "analytics-refresh",

@@ -45,6 +45,7 @@
 | PCODE#<sha256>       | PCODE                | ProductCode   | one scan-to-earn code by its digest; who used it, once (conditional update) |
 | PCTRY#<member_id>    | <yyyy-mm-ddThh>      | ProductCodeAttempts | a member's failed code attempts in an hour (TTL) |
 | PCREQ#<sha256 of key> | REQUEST             | ProductCodeRequest | idempotent batch generation per operator Idempotency-Key |
+| IMPORT#<import_id>   | IMPORT               | MemberImport  | an operator's bulk import of members: status, counts (store/imports.py) |
 | MEMBERSHIP#<membership_id> | MEMBERSHIP     | PlanMembership | one purchase of a paid plan: its period, fee, how it was paid |
 | MEMBERSHIP#<membership_id> | REFUND         | PlanRefundRecord | the (one) refund of that purchase, idempotent per refund id |
 | PLANPAY#<payment_id> | PLANPAY              | PlanPaymentRecord | idempotent till purchase of a plan per payment id |
@@ -523,3 +524,10 @@ WECHAT_SK = "WECHAT"
 
 def wechat_pk(digest: str) -> str:
     return f"WECHAT#{digest}"
+# --- bulk imports of members (usecases/operations/member_imports.py, store/imports.py) -------------
+
+IMPORT_SK = "IMPORT"
+
+
+def import_pk(import_id: str) -> str:
+    return f"IMPORT#{import_id}"

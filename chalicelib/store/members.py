@@ -261,9 +261,10 @@ def new_member_id() -> str:
     return f"mbr_{secrets.token_hex(8)}"
 
 
-def new_member(phone: str, *, tier: str, joined: date, now: datetime) -> Member:
-    """A pending member (not yet written): no points, no consents, a fresh referral code."""
-    member_id = new_member_id()
+def new_member(phone: str, *, tier: str, joined: date, now: datetime, member_id: str | None = None) -> Member:
+    """A pending member (not yet written): no points, no consents, a fresh referral code (and a
+    fresh id, unless the caller derives one: a bulk import's row)."""
+    member_id = member_id or new_member_id()
     return Member(
         keys.member_pk(member_id),
         keys.PROFILE,

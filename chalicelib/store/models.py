@@ -167,6 +167,9 @@ class Member(BaseItem, discriminator="Member"):
     preferences = ListAttribute[str](null=True)
     tags = ListAttribute[str](null=True)  # the member's own (profile), unlike operator_tags
     operator_tags = UnicodeSetAttribute(null=True)  # operators' labels (usecases/operations/member_tags.py)
+    # A member a bulk import made (store/imports.py): the import, and the old system's id for them.
+    imported_by = UnicodeAttribute(null=True)
+    external_id = UnicodeAttribute(null=True)
     pending_email = UnicodeAttribute(null=True)  # an email change waiting for its code
     # An operator's move to a new phone, waiting for the SMS code sent to it (store/contact_changes.py).
     moving_to_phone = UnicodeAttribute(null=True)
@@ -237,6 +240,10 @@ class PhoneGuard(BaseItem, discriminator="PhoneGuard"):
     """Exists while a member holds the phone: the table enforces uniqueness."""
 
     member_id = UnicodeAttribute()
+    # A member made by a bulk import: which import and row (store/imports.py tells a redelivered
+    # row, which finds its own guard, from a later row of the file with the same phone).
+    import_id = UnicodeAttribute(null=True)
+    import_row = NumberAttribute(null=True)
 
 
 class VerificationCode(BaseItem, discriminator="VerificationCode"):
@@ -423,6 +430,7 @@ from . import (  # noqa: E402, F401
     models_admin,
     models_campaigns,
     models_engagement,
+    models_imports,
     models_plans,
     models_product_codes,
     models_segments,

@@ -276,9 +276,11 @@ def verify(request: VerifyRequest, *, bind: Binding | None = None) -> SignedIn:
         if first_time and by_sms:
             actions += _signup_profile(member, as_dict(code_item.profile))
         confirm_email: tuple[str, str] | None = None
-        if first_time:
-            # Welcome points, the referral bonus and the welcome coupon (joining.py).
+        if first_time and not member.imported_by:
+            # Welcome points, the referral bonus and the welcome coupon (joining.py); a member a
+            # bulk import brought from the brand's old system is not new: it keeps what it had.
             actions += add_joining_benefits(uow, member, rules, now, today)
+        if first_time:
             actions += members_store.field_updates(member, {"status": activated(member.status), "activated_at": now})
             if member.pending_email:
                 # The signup's email, confirmed by a code sent to it (POST /v1/me/email/verify).

@@ -31,6 +31,7 @@ MODEL_MODULES = [
         "transfers",
         "webhooks",
         "wechat",
+        "imports",
     )
 ]
 COMPARED = ("minLength", "maxLength", "minimum", "maximum", "pattern")
