@@ -7,6 +7,7 @@ from chalicelib.api.routes import (
     actions,
     admin,
     auth,
+    bulk,
     campaigns,
     engagement,
     members,
@@ -43,5 +44,6 @@ app.register_blueprint(admin.bp)
 app.register_blueprint(campaigns.bp)
 app.register_blueprint(segments.bp)
 app.register_blueprint(webhooks.bp)
+app.register_blueprint(bulk.bp)  # bulk grants and exports (issue 16)
 app.register_blueprint(jobs.bp)
 app.register_blueprint(event_handlers.bp)  # business events and webhooks (issue 16)

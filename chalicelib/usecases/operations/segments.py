@@ -263,14 +263,20 @@ def write_every_audience(build: Snapshot) -> None:
 # --- bulk tags ------------------------------------------------------------------------------
 
 
+def current_audience(segment_id: str) -> Manifest:
+    """The segment's latest audience, written now if it has none yet (404 for no such segment):
+    what a bulk tag change or an export of the segment acts on."""
+    segment = _segment_or_404(segment_id)
+    return audiences.latest(segment_id) or _write_audience(segment, _snapshot(), inline=True)
+
+
 def start_tag_change(segment_id: str, add: list[str], remove: list[str], reason: str, actor: str) -> dict[str, Any]:
     """Tags added and removed for every member of the segment's latest audience (written now if
     the segment has none yet): recorded and audited (`segment.tags`), then one unit per audience
     part on the jobs queue. 202 with the run id whose progress `tag_change_progress` reads."""
     rules = load_rules()
     changed_tags(rules, (), add, remove)  # 400 for an undeclared tag, before anything is written
-    segment = _segment_or_404(segment_id)
-    manifest = audiences.latest(segment_id) or _write_audience(segment, _snapshot(), inline=True)
+    manifest = current_audience(segment_id)
     now = utcnow()
     as_of = today_in(rules.zone, now).isoformat()
     run_id = job_queue.new_run_id(now)
