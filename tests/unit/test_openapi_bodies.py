@@ -30,6 +30,7 @@ MODEL_MODULES = [
         "segments",
         "transfers",
         "webhooks",
+        "bulk",
     )
 ]
 COMPARED = ("minLength", "maxLength", "minimum", "maximum", "pattern")
