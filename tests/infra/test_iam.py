@@ -140,3 +140,16 @@ def test_the_stream_mapping_reports_partial_failures_bisects_and_dead_letters(te
     assert "OnFailure" in properties["DestinationConfig"]
     (bus,) = resources(template, "AWS::Events::EventBus")
     assert bus
+
+
+def test_bulk_files_are_reached_only_under_the_bulk_prefix_of_the_exports_bucket_and_listed_only_under_bulk_exports(template):
+    bulk = [(logical_id, s) for logical_id, s in statements(template) if s.get("Sid") in ("BulkFiles", "BulkExportParts")]
+    assert {s["Sid"] for _, s in bulk} == {"BulkFiles", "BulkExportParts"}
+    for _, statement in bulk:
+        assert statement["Effect"] == "Allow"
+        if statement["Sid"] == "BulkFiles":
+            assert set(as_list(statement["Action"])) == {"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"}
+            assert json.dumps(statement["Resource"]).endswith('/bulk/*"]}'), statement["Resource"]
+        else:
+            assert as_list(statement["Action"]) == ["s3:ListBucket"]
+            assert statement["Condition"] == {"StringLike": {"s3:prefix": ["bulk/exports/*"]}}
