@@ -44,7 +44,8 @@ def test_given_members_when_all_are_exported_then_the_file_has_each_once_without
     personal = api.post(EXPORTS, {"of": "members", "include_personal": True}).json()
     deliver()
     with_phones = downloaded(api, personal["export_id"])
-    assert {r["member_id"]: r["phone"] for r in with_phones}[a] == phone_a
+    # E.164 starts with "+": escaped like any cell a spreadsheet would read as a formula.
+    assert {r["member_id"]: r["phone"] for r in with_phones}[a] == "'" + phone_a
     audit = api.get("/v1/admin/audit").json()["items"]
     assert any(e["action"] == "exports.create" and e["after"]["include_personal"] is True for e in audit)
 
