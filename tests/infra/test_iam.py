@@ -149,7 +149,13 @@ def test_bulk_files_are_reached_only_under_the_bulk_prefix_of_the_exports_bucket
         assert statement["Effect"] == "Allow"
         if statement["Sid"] == "BulkFiles":
             assert set(as_list(statement["Action"])) == {"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"}
-            assert json.dumps(statement["Resource"]).endswith('/bulk/*"]}'), statement["Resource"]
+            assert statement["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [exports_bucket(template), "Arn"]}, "/bulk/*"]]}
         else:
             assert as_list(statement["Action"]) == ["s3:ListBucket"]
             assert statement["Condition"] == {"StringLike": {"s3:prefix": ["bulk/exports/*"]}}
+            assert statement["Resource"] == {"Fn::GetAtt": [exports_bucket(template), "Arn"]}
+
+
+def exports_bucket(template):
+    (logical_id,) = [k for k in resources(template, "AWS::S3::Bucket") if k.startswith("Exports")]
+    return logical_id
