@@ -7,6 +7,7 @@ from chalicelib.api.routes import (
     actions,
     admin,
     auth,
+    bulk,
     campaigns,
     engagement,
     imports,
@@ -47,5 +48,6 @@ app.register_blueprint(segments.bp)
 app.register_blueprint(webhooks.bp)
 app.register_blueprint(wechat.bp)  # WeChat sign-in (issue 17)
 app.register_blueprint(imports.bp)  # bulk import of members (issue 16)
+app.register_blueprint(bulk.bp)  # bulk grants and exports (issue 16)
 app.register_blueprint(jobs.bp)
 app.register_blueprint(event_handlers.bp)  # business events and webhooks (issue 16)

@@ -42,6 +42,12 @@ def suppress(stack: HuiyuanStack) -> None:
                 "Object keys under one prefix of the exports bucket: each batch of product codes is a new object "
                 "(product-codes/<batch_id>.csv) the function writes and pre-signs a download of; no other bucket or prefix.",
             )
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::<{exports}.Arn>/bulk/*]",
+                "Object keys under one prefix of the exports bucket: each bulk grant's uploaded file and each export is a new "
+                "object (bulk/grants/<batch_id>/..., bulk/exports/<export_id>...) the function writes, reads and pre-signs.",
+            )
     imports = stack.get_logical_id(stack.imports.node.default_child)  # type: ignore[arg-type]  # the bucket's CfnBucket
     for logical_id, role in stack.roles.items():
         if "imports" in stack.capabilities[logical_id]:

@@ -807,6 +807,21 @@ class HuiyuanStack(cdk.Stack):
                     resources=[self.exports.arn_for_objects("product-codes/*")],
                 )
             )
+            # Bulk grants and exports (store/bulk_files.py): the operator's uploaded file, its parts and
+            # failed rows, the export parts and files, all under bulk/; an export lists its own parts.
+            self.policies[function.logical_id].add_statements(
+                iam.PolicyStatement(
+                    sid="BulkFiles",
+                    actions=["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+                    resources=[self.exports.arn_for_objects("bulk/*")],
+                ),
+                iam.PolicyStatement(
+                    sid="BulkExportParts",
+                    actions=["s3:ListBucket"],
+                    resources=[self.exports.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": ["bulk/exports/*"]}},
+                ),
+            )
             resource = self.chalice.get_resource(function.logical_id)
             resource.add_property_override("Environment.Variables.EXPORTS_BUCKET", self.exports.bucket_name)
 

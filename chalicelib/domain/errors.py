@@ -274,6 +274,8 @@ class WechatNotBound(HuiyuanError):
 
 class WechatNotConfigured(HuiyuanError):
     status, code, title = 404, "wechat_not_configured", "WeChat sign-in is not set up for this program"
+
+
 class InvalidImportFile(HuiyuanError):
     """A bulk import's file cannot be imported (nothing uploaded, too big, its header): nothing was imported."""
 

@@ -40,5 +40,7 @@ SCHEDULES: dict[str, Schedule] = {
         "cron(50 21 * * ? *)",
         "imports operators' bulk member imports part by part: operators start them, their units ride the jobs queue",
     ),
+    "bulk-grants": Schedule("cron(50 21 * * ? *)", "operators' bulk grants of points or coupons from a CSV file: their units ride the jobs queue"),
+    "bulk-exports": Schedule("cron(55 21 * * ? *)", "operators' CSV exports of members, a segment or the ledger: their units ride the jobs queue"),
     "analytics-refresh": Schedule("cron(0 21 * * ? *)", "exports the table; builds member_facts (RFM, value, lifecycle) and the KPIs; daily figures"),
 }

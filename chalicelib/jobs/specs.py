@@ -46,7 +46,7 @@ if TYPE_CHECKING:
         tier_review,
     )
     from ..usecases.member_changes import JobContext, MemberResult
-    from ..usecases.operations import member_imports, product_codes, segments
+    from ..usecases.operations import bulk_exports, bulk_grants, member_imports, product_codes, segments
     from . import member_units
 else:
     # What the jobs do is loaded when a job runs, not with every function of the app.
@@ -67,6 +67,8 @@ else:
     segments = lazy_module("chalicelib.usecases.operations.segments")
     product_codes = lazy_module("chalicelib.usecases.operations.product_codes")
     member_imports = lazy_module("chalicelib.usecases.operations.member_imports")
+    bulk_grants = lazy_module("chalicelib.usecases.operations.bulk_grants")
+    bulk_exports = lazy_module("chalicelib.usecases.operations.bulk_exports")
 
 Unit = dict[str, Any]
 
@@ -491,6 +493,40 @@ def _import_rows(unit: Unit, ctx: JobContext) -> Done:
     return Done(tally=part.tally, follow_ups=[part.next_unit] if part.next_unit else [])
 
 
+# --- bulk-grants, bulk-exports ----------------------------------------------------------
+# An operator's bulk grant (POST /v1/admin/grants/{id}/start) or export (POST /v1/admin/exports)
+# is a run of one of these jobs (run id = the batch's or export's id), its units queued by
+# usecases/operations/bulk_grants.py and bulk_exports.py. Their schedules plan nothing.
+
+
+def _grant_split(unit: Unit, ctx: JobContext) -> Done:
+    if ctx.dry_run:
+        return Done()
+    tally, follow_ups = bulk_grants.split_file(unit)
+    tally["units_added"] += len(follow_ups)
+    return Done(tally=tally, follow_ups=[{**unit, **f} for f in follow_ups])
+
+
+def _grant_rows(unit: Unit, ctx: JobContext) -> Done:
+    if ctx.dry_run:
+        return Done()
+    return Done(tally=bulk_grants.grant_part(unit))
+
+
+def _export_scan(unit: Unit, ctx: JobContext) -> Done:
+    if ctx.dry_run:
+        return Done()
+    deadline = None if unit.get("inline") else clock.monotonic() + bulk_exports.UNIT_SECONDS
+    tally, follow_ups = bulk_exports.scan_unit(unit, deadline=deadline)
+    return Done(tally=tally, follow_ups=follow_ups)
+
+
+def _export_audience(unit: Unit, ctx: JobContext) -> Done:
+    if ctx.dry_run:
+        return Done()
+    return Done(tally=bulk_exports.audience_unit(unit))
+
+
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
@@ -581,6 +617,8 @@ JOBS: dict[str, JobSpec] = {
             _no_units,
             lambda: {"part": _code_part},
         ),
+        JobSpec("bulk-grants", time(5, 50), _no_units, lambda: {"split": _grant_split, "rows": _grant_rows}),
+        JobSpec("bulk-exports", time(5, 55), _no_units, lambda: {"scan": _export_scan, "audience": _export_audience}),
         JobSpec(
             "member-import",
             time(5, 50),

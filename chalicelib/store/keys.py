@@ -67,6 +67,11 @@
 | WEBHOOKS             | HOOK#<webhook_id>    | WebhookEndpoint | every webhook endpoint in one query (the event fan-out, operators' list) |
 | WEBHOOK#<webhook_id> | DEAD#<event_id>      | WebhookDeadLetter | an endpoint's dead-lettered deliveries, for replays |
 | WECHAT#<sha256 of appid:openid> | WECHAT  | WechatGuard   | a WeChat openid's one member (conditional put: store/wechat.py) |
+| GRANTBATCH#<batch_id> | BATCH              | GrantBatch    | an operator's bulk grant: what it gives, its progress |
+| GRANTROW#<batch_id>#<row key> | ROW        | GrantRowDone  | one row of a bulk grant granted, once (conditional put; no hot key) |
+| GRANTREQ#<sha256 of key> | REQUEST         | GrantRequest  | idempotent bulk grant creation per operator Idempotency-Key |
+| EXPORT#<export_id>   | EXPORT               | DataExport    | an operator's CSV export of members or the ledger, its progress |
+| EXPORTREQ#<sha256 of key> | REQUEST        | ExportRequest | idempotent export creation per operator Idempotency-Key |
 
 Ledger entries sort right after their member's PROFILE item and their ids run
 backwards in time, so one ascending query over `begins_with(sk, "PROFILE")`
@@ -524,6 +529,8 @@ WECHAT_SK = "WECHAT"
 
 def wechat_pk(digest: str) -> str:
     return f"WECHAT#{digest}"
+
+
 # --- bulk imports of members (usecases/operations/member_imports.py, store/imports.py) -------------
 
 IMPORT_SK = "IMPORT"
@@ -531,3 +538,30 @@ IMPORT_SK = "IMPORT"
 
 def import_pk(import_id: str) -> str:
     return f"IMPORT#{import_id}"
+
+
+# Bulk grants and exports (store/bulk.py).
+GRANT_BATCH_SK = "BATCH"
+GRANT_ROW_SK = "ROW"
+EXPORT_SK = "EXPORT"
+BULK_REQUEST_SK = "REQUEST"
+
+
+def grant_batch_pk(batch_id: str) -> str:
+    return f"GRANTBATCH#{batch_id}"
+
+
+def grant_row_pk(batch_id: str, row_key: str) -> str:
+    return f"GRANTROW#{batch_id}#{row_key}"
+
+
+def grant_request_pk(idempotency_key: str) -> str:
+    return f"GRANTREQ#{hashlib.sha256(idempotency_key.encode()).hexdigest()}"
+
+
+def export_pk(export_id: str) -> str:
+    return f"EXPORT#{export_id}"
+
+
+def export_request_pk(idempotency_key: str) -> str:
+    return f"EXPORTREQ#{hashlib.sha256(idempotency_key.encode()).hexdigest()}"

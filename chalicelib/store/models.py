@@ -428,6 +428,7 @@ class JobRun(BaseItem, discriminator="JobRun"):
 # registered whenever any item of the table is read.
 from . import (  # noqa: E402, F401
     models_admin,
+    models_bulk,
     models_campaigns,
     models_engagement,
     models_imports,

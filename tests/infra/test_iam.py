@@ -247,3 +247,22 @@ def test_a_stage_without_push_credentials_deploys_without_applications_and_push_
     for deny in function_statements(template, "NoTopics"):
         assert denied(deny, f"arn:aws:sns:{REGION}:{ACCOUNT}:endpoint/GCM/huiyuan-dev-fcm/x", True)
         assert not denied(deny, "+8613800138000", False)
+
+
+def test_bulk_files_are_reached_only_under_the_bulk_prefix_of_the_exports_bucket_and_listed_only_under_bulk_exports(template):
+    bulk = [(logical_id, s) for logical_id, s in statements(template) if s.get("Sid") in ("BulkFiles", "BulkExportParts")]
+    assert {s["Sid"] for _, s in bulk} == {"BulkFiles", "BulkExportParts"}
+    for _, statement in bulk:
+        assert statement["Effect"] == "Allow"
+        if statement["Sid"] == "BulkFiles":
+            assert set(as_list(statement["Action"])) == {"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"}
+            assert statement["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [exports_bucket(template), "Arn"]}, "/bulk/*"]]}
+        else:
+            assert as_list(statement["Action"]) == ["s3:ListBucket"]
+            assert statement["Condition"] == {"StringLike": {"s3:prefix": ["bulk/exports/*"]}}
+            assert statement["Resource"] == {"Fn::GetAtt": [exports_bucket(template), "Arn"]}
+
+
+def exports_bucket(template):
+    (logical_id,) = [k for k in resources(template, "AWS::S3::Bucket") if k.startswith("Exports")]
+    return logical_id

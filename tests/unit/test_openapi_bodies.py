@@ -32,6 +32,7 @@ MODEL_MODULES = [
         "webhooks",
         "wechat",
         "imports",
+        "bulk",
     )
 ]
 COMPARED = ("minLength", "maxLength", "minimum", "maximum", "pattern")

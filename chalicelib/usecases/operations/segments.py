@@ -302,17 +302,25 @@ def write_every_audience(build: Snapshot) -> None:
 # --- bulk tags ------------------------------------------------------------------------------
 
 
+def current_audience(segment_id: str) -> Manifest:
+    """The segment's counted audience, what a bulk tag change or an export of the segment acts on:
+    404 for no such segment, 409 analytics_not_ready before the first refresh, 409
+    segment_computing while its current version is being counted."""
+    segment = _segment_or_404(segment_id)
+    manifest = audiences.latest(segment_id)
+    if manifest is None or segment_status(segment, manifest) != "ready":
+        _snapshot()  # 409 analytics_not_ready before the first refresh
+        raise SegmentComputing("The segment's members are being counted: use it when its status is ready")
+    return manifest
+
+
 def start_tag_change(segment_id: str, add: list[str], remove: list[str], reason: str, actor: str) -> dict[str, Any]:
     """Tags added and removed for every member of the segment's latest audience (written now if
     the segment has none yet): recorded and audited (`segment.tags`), then one unit per audience
     part on the jobs queue. 202 with the run id whose progress `tag_change_progress` reads."""
     rules = load_rules()
     changed_tags(rules, (), add, remove)  # 400 for an undeclared tag, before anything is written
-    segment = _segment_or_404(segment_id)
-    manifest = audiences.latest(segment_id)
-    if manifest is None or segment_status(segment, manifest) != "ready":
-        _snapshot()  # 409 analytics_not_ready before the first refresh
-        raise SegmentComputing("The segment's members are being counted: change their tags when its status is ready")
+    manifest = current_audience(segment_id)
     now = utcnow()
     as_of = today_in(rules.zone, now).isoformat()
     run_id = job_queue.new_run_id(now)
