@@ -20,6 +20,7 @@ from chalicelib.api.routes import (
     transfers,
     wallet,
     webhooks,
+    wechat_pay,
 )
 from chalicelib.jobs import event_handlers
 from chalicelib.jobs import handlers as jobs
@@ -43,5 +44,6 @@ app.register_blueprint(admin.bp)
 app.register_blueprint(campaigns.bp)
 app.register_blueprint(segments.bp)
 app.register_blueprint(webhooks.bp)
+app.register_blueprint(wechat_pay.bp)  # WeChat Pay top-ups (issue 17)
 app.register_blueprint(jobs.bp)
 app.register_blueprint(event_handlers.bp)  # business events and webhooks (issue 16)

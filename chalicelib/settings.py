@@ -61,6 +61,12 @@ class Settings:
     # deliveries wait in (usecases/webhooks.py); the stack creates both.
     event_bus_name: str = "huiyuan-local-events"
     webhooks_queue_name: str = "huiyuan-local-webhooks"
+    # WeChat Pay API v3 (docs/wechat-pay.md): the Secrets Manager secret with the merchant's keys,
+    # WeChat Pay's address (the local stage: its fake on loopback), and the notification URL
+    # WeChat Pay calls (this API's /v1/wechat-pay/notifications, as the world reaches it).
+    wechat_pay_secret: str = "huiyuan/local/wechat-pay"  # noqa: S105 - the secret's name, not a secret
+    wechat_pay_base_url: str = "https://api.mch.weixin.qq.com"
+    wechat_pay_notify_url: str = "http://127.0.0.1:8000/v1/wechat-pay/notifications"
 
     def __post_init__(self) -> None:
         if self.analytics_engine not in ("duckdb", "athena"):
@@ -97,6 +103,9 @@ _ENV = {
     "push_fcm_application": "PUSH_FCM_APPLICATION",
     "event_bus_name": "EVENT_BUS_NAME",
     "webhooks_queue_name": "WEBHOOKS_QUEUE_NAME",
+    "wechat_pay_secret": "WECHAT_PAY_SECRET",
+    "wechat_pay_base_url": "WECHAT_PAY_BASE_URL",
+    "wechat_pay_notify_url": "WECHAT_PAY_NOTIFY_URL",
 }
 # The integer settings and their allowed ranges.
 _RANGES = (("rules_cache_seconds", 0, 86_400), ("max_body_bytes", 1024, 10 * 1024 * 1024), ("index_shards", 1, 256))

@@ -7,9 +7,20 @@ settings and clients all point at moto.
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 
 _OUTBOX_DIR = tempfile.mkdtemp(prefix="huiyuan-test-")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# The fake WeChat Pay of this test process listens here (tests/integration/test_wechat_pay.py).
+WECHAT_PAY_FAKE_PORT = _free_port()
 
 os.environ.update(
     {
@@ -25,6 +36,9 @@ os.environ.update(
         "OUTBOX_PATH": os.path.join(_OUTBOX_DIR, "outbox.jsonl"),
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_DEV": "false",
+        "WECHAT_PAY_SECRET": "huiyuan/test/wechat-pay",
+        "WECHAT_PAY_BASE_URL": f"http://127.0.0.1:{WECHAT_PAY_FAKE_PORT}",
+        "WECHAT_PAY_NOTIFY_URL": "http://127.0.0.1:9/v1/wechat-pay/notifications",
     }
 )
 for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
