@@ -52,7 +52,8 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     # queue_send: operators' requests that hand their work to the jobs queue (a campaign's launch, a
     # segment survey's invitations, bulk tags, an analytics refresh's check, a big product-code
     # batch); webhooks_send: an operator's replay of dead-lettered deliveries.
-    "api": ("table", "rules_read", "rules_write", "signing_key", "origin_secret", "messages", "exports", "queue_send", "webhooks_send"),
+    # wechat_pay: the merchant's WeChat Pay secret (top-up orders, payment notifications: docs/wechat-pay.md).
+    "api": ("table", "rules_read", "rules_write", "signing_key", "origin_secret", "messages", "exports", "queue_send", "webhooks_send", "wechat_pay"),
     "authorizer": ("signing_key",),
     "job": ("table", "rules_read", "queue_send", "messages", "report_failure"),
     "worker": ("table", "rules_read", "queue_send", "queue_receive", "messages", "exports"),
@@ -73,6 +74,7 @@ KEY_USE: dict[str, tuple[str, tuple[str, ...]]] = {
     "table": ("dynamodb", ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")),
     "signing_key": ("secretsmanager", ("kms:Decrypt",)),
     "origin_secret": ("secretsmanager", ("kms:Decrypt",)),
+    "wechat_pay": ("secretsmanager", ("kms:Decrypt",)),
     "queue_send": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
     "queue_receive": ("sqs", ("kms:Decrypt",)),
     "report_failure": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
@@ -81,7 +83,7 @@ KEY_USE: dict[str, tuple[str, tuple[str, ...]]] = {
     "stream_failure": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
     "stream_read": ("dynamodb", ("kms:Decrypt", "kms:DescribeKey")),
 }
-DATA_CAPABILITIES = ("table", "signing_key", "origin_secret", "stream_read")
+DATA_CAPABILITIES = ("table", "signing_key", "origin_secret", "wechat_pay", "stream_read")
 # Capabilities granted once the resource they name exists (the exports bucket comes after the functions).
 DEFERRED_CAPABILITIES = ("exports",)
 
@@ -172,6 +174,7 @@ class HuiyuanStack(cdk.Stack):
         self.event_bus, self.webhooks_dlq, self.webhooks_queue, self.stream_failures = self._event_routes()
         self.signing_key = self._signing_key()
         self.origin_secret = self._origin_secret()
+        self.wechat_pay_secret = self._wechat_pay_secret()
         self.rules_parameter_arn = self._rules_parameter()
         self.email_identity = ses.EmailIdentity(self, "EmailSender", identity=ses.Identity.email(stage.email_sender))
         self.alarm_topic = self._alarm_topic()
@@ -352,6 +355,25 @@ class HuiyuanStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
 
+    def _wechat_pay_secret(self) -> secretsmanager.Secret:
+        """The merchant's WeChat Pay keys (mchid, appid, merchant key and serial, APIv3 key, WeChat
+        Pay's platform public key and its id): made with a placeholder, filled by the brand's
+        operator with `aws secretsmanager put-secret-value` (docs/wechat-pay.md), never in the
+        template. Only the API function reads it."""
+        return secretsmanager.Secret(
+            self,
+            "WeChatPaySecret",
+            secret_name=f"huiyuan/{self.stage.name}/wechat-pay",
+            description="WeChat Pay API v3 merchant keys, as JSON (docs/wechat-pay.md)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template='{"mchid":"unset"}',  # noqa: S106 - a placeholder, not a key
+                generate_string_key="placeholder",
+                exclude_punctuation=True,
+            ),
+            encryption_key=self.data_key,
+            removal_policy=self.removal_policy,
+        )
+
     @property
     def origin_secret_parameter(self) -> str:
         return SECRETS_MANAGER_REFERENCE + self.stage.origin_secret_name
@@ -484,6 +506,11 @@ class HuiyuanStack(cdk.Stack):
                 ),
                 iam.PolicyStatement(sid="ReadOriginSecret", actions=["secretsmanager:GetSecretValue"], resources=[self.origin_secret.secret_arn]),
             ],
+            "wechat_pay": [
+                iam.PolicyStatement(
+                    sid="ReadWeChatPaySecret", actions=["secretsmanager:GetSecretValue"], resources=[self.wechat_pay_secret.secret_arn]
+                ),
+            ],
             "messages": [
                 # SMS goes to a phone number, which has no ARN: SNS can only authorise it on "*".
                 iam.PolicyStatement(sid="SendSms", actions=["sns:Publish"], resources=["*"]),
@@ -583,6 +610,11 @@ class HuiyuanStack(cdk.Stack):
         resource.node.add_dependency(log_group)
         if "origin_secret" in capabilities:
             resource.add_property_override("Environment.Variables.ORIGIN_VERIFY_PARAMETER", self.origin_secret_parameter)
+        if "wechat_pay" in capabilities:
+            # WeChat Pay calls the API through the web app's distribution, which forwards /v1/*.
+            resource.add_property_override("Environment.Variables.WECHAT_PAY_SECRET", self.wechat_pay_secret.secret_name)
+            notify_url = f"{self.stage.cors_allow_origin.rstrip('/')}/v1/wechat-pay/notifications"
+            resource.add_property_override("Environment.Variables.WECHAT_PAY_NOTIFY_URL", notify_url)
         if function.kind == "job":
             resource.add_property_override("Timeout", self.stage.job_timeout_seconds)
             # The schedule invokes it asynchronously: a run that still fails after Lambda's retries

@@ -140,3 +140,19 @@ def test_the_stream_mapping_reports_partial_failures_bisects_and_dead_letters(te
     assert "OnFailure" in properties["DestinationConfig"]
     (bus,) = resources(template, "AWS::Events::EventBus")
     assert bus
+
+
+def test_only_the_api_reads_the_wechat_pay_secret_which_holds_no_key_in_the_template(template):
+    secrets = {lid: r for lid, r in template["Resources"].items() if r["Type"] == "AWS::SecretsManager::Secret" and "WeChatPay" in lid}
+    ((secret_id, secret),) = secrets.items()
+    assert "SecretString" not in secret["Properties"]  # generated placeholder; the brand puts its keys in
+    readers = set()
+    for logical_id, statement in statements(template):
+        resources = json.dumps(statement.get("Resource"))
+        if secret_id in resources and "secretsmanager:GetSecretValue" in as_list(statement["Action"]):
+            readers.add(logical_id)
+    api = template["Resources"]["APIHandler"]["Properties"]
+    assert readers == {api["Role"]["Fn::GetAtt"][0]}
+    handler = api["Environment"]["Variables"]
+    assert handler["WECHAT_PAY_NOTIFY_URL"].endswith("/v1/wechat-pay/notifications")
+    assert "WECHAT_PAY_SECRET" in handler

@@ -204,3 +204,28 @@ def test_given_a_notification_that_is_not_json_or_not_a_payment_then_a_clear_err
     assert_problem(api.request("POST", NOTIFICATIONS, body=b"not json", headers=headers), 400, "validation_error")
     assert_problem(api.request("POST", NOTIFICATIONS, body=b"{}", headers={}), 401, "invalid_signature")
     assert stored_balance(member_id) == 0
+
+
+def test_given_wechat_pay_answers_with_a_signature_that_is_not_its_platform_key_then_502_and_the_order_is_not_used(api, fake, payer):
+    from dataclasses import replace
+
+    from chalicelib.domain.wechat_pay import new_key_pair
+
+    token, _ = payer
+    fake.keys = replace(fake.keys, platform_private_key=new_key_pair()[0])  # a man in the middle
+    assert_problem(api.post("/v1/me/wallet/wechat-topups", {"amount": 100}, headers=bearer(token)), 502, "payment_provider_error")
+
+
+def test_given_wechat_pay_not_answering_then_502_payment_provider_error(api, aws, payer):
+    token, _ = payer  # no fake listening: the connection is refused
+    assert_problem(api.post("/v1/me/wallet/wechat-topups", {"amount": 100}, headers=bearer(token)), 502, "payment_provider_error")
+
+
+def test_given_a_frozen_member_then_403_and_no_order_at_wechat_pay(api, fake, payer):
+    from chalicelib.store import keys
+    from chalicelib.store.models import Member
+
+    token, member_id = payer
+    Member.get(keys.member_pk(member_id), keys.PROFILE).update(actions=[Member.status.set("frozen")])
+    assert_problem(api.post("/v1/me/wallet/wechat-topups", {"amount": 100}, headers=bearer(token)), 403, "member_frozen")
+    assert fake.orders == {}
