@@ -113,6 +113,8 @@ def create_topup_order(session: MemberSession, request: WeChatTopupRequest) -> A
 def topup_order_status(session: MemberSession, out_trade_no: str) -> dict[str, Any]:
     """The member's own order (404 for anyone else's)."""
     open_member(session)
+    if not (0 < len(out_trade_no) <= 32 and out_trade_no.isascii() and out_trade_no.isalnum()):
+        raise NotFound("No such WeChat Pay top-up")
     order = store.get_order(out_trade_no)
     if order is None or order.member_id != session.member_id:
         raise NotFound("No such WeChat Pay top-up")
