@@ -95,6 +95,12 @@ class Settings:
     # the largest file an import takes (bigger ones are refused when the import starts).
     import_bucket: str = "huiyuan-local-imports"
     import_max_bytes: int = 256 * 1024 * 1024
+    # WeChat Pay API v3 (docs/wechat-pay.md): the Secrets Manager secret with the merchant's keys,
+    # WeChat Pay's address (the local stage: its fake on loopback), and the notification URL
+    # WeChat Pay calls (this API's /v1/wechat-pay/notifications, as the world reaches it).
+    wechat_pay_secret: str = "huiyuan/local/wechat-pay"  # noqa: S105 - the secret's name, not a secret
+    wechat_pay_base_url: str = "https://api.mch.weixin.qq.com"
+    wechat_pay_notify_url: str = "http://127.0.0.1:8000/v1/wechat-pay/notifications"
 
     def __post_init__(self) -> None:
         if self.sms_provider not in ("sns", "aliyun", "tencent"):
@@ -156,6 +162,9 @@ _ENV = {
     "product_codes_part_size": "PRODUCT_CODES_PART_SIZE",
     "import_bucket": "IMPORT_BUCKET",
     "import_max_bytes": "IMPORT_MAX_BYTES",
+    "wechat_pay_secret": "WECHAT_PAY_SECRET",
+    "wechat_pay_base_url": "WECHAT_PAY_BASE_URL",
+    "wechat_pay_notify_url": "WECHAT_PAY_NOTIFY_URL",
 }
 # The integer settings and their allowed ranges.
 _RANGES = (

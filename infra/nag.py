@@ -165,6 +165,13 @@ def suppress(stack: HuiyuanStack) -> None:
             "The SMS provider's keys are issued by Alibaba Cloud or Tencent Cloud, not by AWS: the brand rotates them in "
             "the provider's console and puts the new ones here (docs/sms-providers.md); no Lambda can rotate them.",
         )
+    acknowledge(
+        stack.wechat_pay_secret,
+        "AwsSolutions-SMG4",
+        "The WeChat Pay keys are issued by WeChat Pay's merchant platform, not by AWS: the merchant key pair, the "
+        "APIv3 key and the platform public key are changed there first and then put into the secret by hand "
+        "(docs/wechat-pay.md, 'Changing a key'); a rotation Lambda cannot make them.",
+    )
     for path in stack.stage.admin_invoke_paths:
         acknowledge(
             stack.admin_invoke_policy,

@@ -54,7 +54,20 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     # queue_send: operators' requests that hand their work to the jobs queue (a campaign's launch, a
     # segment survey's invitations, bulk tags, an analytics refresh's check, a big product-code
     # batch); webhooks_send: an operator's replay of dead-lettered deliveries.
-    "api": ("table", "rules_read", "rules_write", "signing_key", "origin_secret", "messages", "exports", "queue_send", "webhooks_send", "imports"),
+    # wechat_pay: the merchant's WeChat Pay secret (top-up orders, payment notifications: docs/wechat-pay.md).
+    "api": (
+        "table",
+        "rules_read",
+        "rules_write",
+        "signing_key",
+        "origin_secret",
+        "messages",
+        "exports",
+        "queue_send",
+        "webhooks_send",
+        "imports",
+        "wechat_pay",
+    ),
     "authorizer": ("signing_key",),
     "job": ("table", "rules_read", "queue_send", "messages", "report_failure"),
     "worker": ("table", "rules_read", "queue_send", "queue_receive", "messages", "exports", "imports"),
@@ -78,6 +91,7 @@ KEY_USE: dict[str, tuple[str, tuple[str, ...]]] = {
     "signing_key": ("secretsmanager", ("kms:Decrypt",)),
     "origin_secret": ("secretsmanager", ("kms:Decrypt",)),
     "sms_credentials": ("secretsmanager", ("kms:Decrypt",)),
+    "wechat_pay": ("secretsmanager", ("kms:Decrypt",)),
     "queue_send": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
     "queue_receive": ("sqs", ("kms:Decrypt",)),
     "report_failure": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
@@ -86,7 +100,7 @@ KEY_USE: dict[str, tuple[str, tuple[str, ...]]] = {
     "stream_failure": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
     "stream_read": ("dynamodb", ("kms:Decrypt", "kms:DescribeKey")),
 }
-DATA_CAPABILITIES = ("table", "signing_key", "origin_secret", "sms_credentials", "stream_read")
+DATA_CAPABILITIES = ("table", "signing_key", "origin_secret", "sms_credentials", "wechat_pay", "stream_read")
 # Capabilities granted once the resource they name exists (the exports bucket comes after the functions).
 DEFERRED_CAPABILITIES = ("exports", "imports")
 
@@ -178,6 +192,7 @@ class HuiyuanStack(cdk.Stack):
         self.signing_key = self._signing_key()
         self.origin_secret = self._origin_secret()
         self.sms_credentials = self._sms_credentials()
+        self.wechat_pay_secret = self._wechat_pay_secret()
         self.rules_parameter_arn = self._rules_parameter()
         self.email_identity = ses.EmailIdentity(self, "EmailSender", identity=ses.Identity.email(stage.email_sender))
         self.alarm_topic = self._alarm_topic()
@@ -373,6 +388,25 @@ class HuiyuanStack(cdk.Stack):
             description=f"{self.stage.sms_provider} SMS keys as JSON (docs/sms-providers.md): put the brand's own before the first SMS",
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 secret_string_template=json.dumps({"placeholder": True}), generate_string_key="unused", exclude_punctuation=True
+            ),
+            encryption_key=self.data_key,
+            removal_policy=self.removal_policy,
+        )
+
+    def _wechat_pay_secret(self) -> secretsmanager.Secret:
+        """The merchant's WeChat Pay keys (mchid, appid, merchant key and serial, APIv3 key, WeChat
+        Pay's platform public key and its id): made with a placeholder, filled by the brand's
+        operator with `aws secretsmanager put-secret-value` (docs/wechat-pay.md), never in the
+        template. Only the API function reads it."""
+        return secretsmanager.Secret(
+            self,
+            "WeChatPaySecret",
+            secret_name=f"huiyuan/{self.stage.name}/wechat-pay",
+            description="WeChat Pay API v3 merchant keys, as JSON (docs/wechat-pay.md)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template='{"mchid":"unset"}',  # noqa: S106 - a placeholder, not a key
+                generate_string_key="placeholder",
+                exclude_punctuation=True,
             ),
             encryption_key=self.data_key,
             removal_policy=self.removal_policy,
@@ -608,6 +642,11 @@ class HuiyuanStack(cdk.Stack):
                 ),
                 iam.PolicyStatement(sid="ReadOriginSecret", actions=["secretsmanager:GetSecretValue"], resources=[self.origin_secret.secret_arn]),
             ],
+            "wechat_pay": [
+                iam.PolicyStatement(
+                    sid="ReadWeChatPaySecret", actions=["secretsmanager:GetSecretValue"], resources=[self.wechat_pay_secret.secret_arn]
+                ),
+            ],
             "messages": [
                 # SMS goes to a phone number, which has no ARN: SNS can only authorise it on "*".
                 iam.PolicyStatement(sid="SendSms", actions=["sns:Publish"], resources=["*"]),
@@ -731,6 +770,11 @@ class HuiyuanStack(cdk.Stack):
             resource.add_property_override("Environment.Variables.SMS_PROVIDER", self.stage.sms_provider)
             if "sms_credentials" in capabilities:
                 resource.add_property_override("Environment.Variables.SMS_CREDENTIALS_PARAMETER", self.sms_credentials_parameter)
+        if "wechat_pay" in capabilities:
+            # WeChat Pay calls the API through the web app's distribution, which forwards /v1/*.
+            resource.add_property_override("Environment.Variables.WECHAT_PAY_SECRET", self.wechat_pay_secret.secret_name)
+            notify_url = f"{self.stage.cors_allow_origin.rstrip('/')}/v1/wechat-pay/notifications"
+            resource.add_property_override("Environment.Variables.WECHAT_PAY_NOTIFY_URL", notify_url)
         if function.kind == "job":
             resource.add_property_override("Timeout", self.stage.job_timeout_seconds)
             # The schedule invokes it asynchronously: a run that still fails after Lambda's retries

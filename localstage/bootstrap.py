@@ -12,6 +12,7 @@ so rewards an operator retired or changed stay as they are.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import secrets
 from datetime import UTC, datetime
@@ -54,6 +55,7 @@ def bootstrap(settings: Settings, session: Any, *, rules_json: str | None = None
     create_event_routes(settings, session)
     create_exports_bucket(settings, session)
     create_push_applications(settings, session)
+    create_wechat_pay_secrets(settings, session)
     # Brand-wide, so a developer can report for any store_id; issue store keys to try store scope.
     seed_merchant_key(settings, session, LOCAL_MERCHANT_KEY, store_id="local-dev", key_id="key_local_dev", scope="brand")
     if created:
@@ -82,6 +84,56 @@ def put_sms_credentials(settings: Settings, session: Any, credentials: dict[str,
     fakes generate new ones at every start, as a brand rotates its AccessKey in Secrets Manager."""
     value = json.dumps(credentials)
     session.client("ssm").put_parameter(Name=settings.sms_credentials_parameter, Value=value, Type="SecureString", Overwrite=True)
+
+
+LOCAL_MCHID = "1900000109"
+LOCAL_APPID = "wx0000000000local"
+
+
+@functools.cache
+def _local_wechat_pay_keys() -> tuple[dict[str, str], dict[str, str]]:
+    """(the merchant's secret, the fake's keys): two new RSA key pairs and an APIv3 key, once
+    per process (tests bootstrap many times; generating keys costs ~0.1 s)."""
+    from chalicelib.domain.wechat_pay import new_key_pair
+
+    merchant_private, merchant_public = new_key_pair()
+    platform_private, platform_public = new_key_pair()
+    apiv3_key = secrets.token_hex(16)  # 32 characters, as WeChat Pay's merchant platform asks
+    serial = secrets.token_hex(20).upper()
+    platform_id = f"PUB_KEY_ID_{secrets.randbelow(10**20):020d}"
+    merchant = {
+        "mchid": LOCAL_MCHID,
+        "appid": LOCAL_APPID,
+        "merchant_serial_no": serial,
+        "merchant_private_key": merchant_private,
+        "apiv3_key": apiv3_key,
+        "platform_public_key_id": platform_id,
+        "platform_public_key": platform_public,
+    }
+    fake = {
+        "mchid": LOCAL_MCHID,
+        "appid": LOCAL_APPID,
+        "merchant_serial_no": serial,
+        "merchant_public_key": merchant_public,
+        "platform_public_key_id": platform_id,
+        "platform_private_key": platform_private,
+        "apiv3_key": apiv3_key,
+    }
+    return merchant, fake
+
+
+def fake_wechat_pay_secret_name(settings: Settings) -> str:
+    return settings.wechat_pay_secret + "/fake"
+
+
+def create_wechat_pay_secrets(settings: Settings, session: Any) -> None:
+    """The merchant's WeChat Pay secret (what the API reads) and the local fake's keys, generated
+    for the local stage; kept once made (the stage's fake reads the same pair on every start)."""
+    client = session.client("secretsmanager")
+    merchant, fake = _local_wechat_pay_keys()
+    for name, value in ((settings.wechat_pay_secret, merchant), (fake_wechat_pay_secret_name(settings), fake)):
+        with contextlib.suppress(client.exceptions.ResourceExistsException):
+            client.create_secret(Name=name, SecretString=json.dumps(value))
 
 
 def _table_exists(dynamodb: Any, table_name: str) -> bool:

@@ -90,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     load_local_config(str(project))  # applies the local stage's environment
     import boto3
 
+    from localstage.wechat_pay_fake import local_fake_port, start_local_fake
+
+    # WeChat Pay is the fake on loopback, and notifies this stack (read by the settings below).
+    fake_port = local_fake_port(args.host)
+    os.environ["WECHAT_PAY_BASE_URL"] = f"http://{args.host}:{fake_port}"
+    os.environ["WECHAT_PAY_NOTIFY_URL"] = f"http://{args.host}:{args.port}/v1/wechat-pay/notifications"
     from chalicelib.settings import get_settings
     from localstage.bootstrap import bootstrap, put_sms_credentials
 
@@ -105,15 +111,23 @@ def main(argv: list[str] | None = None) -> int:
         wechat = FakeWechat(wechat_app_secrets(get_settings(), boto3.Session()), os.environ["OUTBOX_PATH"], host=args.host).start()
         os.environ["WECHAT_API_BASE"] = wechat.base_url
         get_settings.cache_clear()
+        wechat_pay = start_local_fake(get_settings(), boto3.Session(), args.host, fake_port)
         server = make_server(str(project), args.host, args.port)
         from localstage.events import EventPump
 
         # The table's stream and the webhook queue, as Lambda's event sources would feed them.
         events = EventPump(boto3.Session()).start()
-        endpoints = {"api": f"http://{args.host}:{args.port}", "aws_endpoint": aws.endpoint, "wechat": wechat.base_url, "pid": os.getpid()}
+        endpoints = {
+            "api": f"http://{args.host}:{args.port}",
+            "aws_endpoint": aws.endpoint,
+            "wechat": wechat.base_url,
+            "pid": os.getpid(),
+            "wechat_pay": wechat_pay.url,
+        }
         (state_dir / "stack.json").write_text(json.dumps(endpoints))
         print(f"Huiyuan local stack: API http://{args.host}:{args.port}  (AWS endpoint {aws.endpoint})", flush=True)
         print(f"Outgoing messages: {state_dir / 'outbox.jsonl'}  Merchant key: local-dev-key", flush=True)
+        print(f"Fake WeChat Pay: {wechat_pay.url} (docs/wechat-pay.md)", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass

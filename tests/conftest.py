@@ -24,6 +24,10 @@ def _free_port() -> int:
 # The fake of WeChat's APIs (localstage/wechat_fake.py) listens here when a test starts it.
 WECHAT_FAKE_PORT = _free_port()
 
+
+# The fake WeChat Pay of this test process listens here (tests/integration/test_wechat_pay.py).
+WECHAT_PAY_FAKE_PORT = _free_port()
+
 os.environ.update(
     {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -40,6 +44,9 @@ os.environ.update(
         "POWERTOOLS_DEV": "false",
         "WECHAT_API_BASE": f"http://127.0.0.1:{WECHAT_FAKE_PORT}",
         "WECHAT_TIMEOUT_SECONDS": "1",
+        "WECHAT_PAY_SECRET": "huiyuan/test/wechat-pay",
+        "WECHAT_PAY_BASE_URL": f"http://127.0.0.1:{WECHAT_PAY_FAKE_PORT}",
+        "WECHAT_PAY_NOTIFY_URL": "http://127.0.0.1:9/v1/wechat-pay/notifications",
     }
 )
 for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):

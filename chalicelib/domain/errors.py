@@ -207,6 +207,28 @@ class TooManyAttempts(HuiyuanError):
     status, code, title = 429, "too_many_attempts", "Too many attempts"
 
 
+class InvalidSignature(HuiyuanError):
+    """A WeChat Pay notification whose signature, signing key or timestamp does not hold."""
+
+    status, code, title = 401, "invalid_signature", "The notification's signature is not valid"
+
+
+class NotificationTooEarly(HuiyuanError):
+    """A payment notification for an order not written yet: WeChat Pay retries it."""
+
+    status, code, title = 404, "order_not_found", "No such order yet; send the notification again"
+
+
+class WeChatNotBound(HuiyuanError):
+    status, code, title = 409, "wechat_not_bound", "The membership has no WeChat account bound to it"
+
+
+class PaymentProviderFailed(HuiyuanError):
+    """WeChat Pay answered an error, an unsigned answer, or nothing in time: nothing was charged."""
+
+    status, code, title = 502, "payment_provider_error", "The payment provider did not accept the request"
+
+
 class TemporarilyUnavailable(HuiyuanError):
     """Contention or throttling outlasted our retries: safe for the client to retry."""
 

@@ -28,6 +28,10 @@
 | TOPUP#<topup_id>     | TOPUP                | WalletTopup   | idempotent wallet top-up per topup id            |
 | PAYMENT#<payment_id> | PAYMENT              | WalletPayment | idempotent wallet payment per payment id; refunded so far |
 | PAYMENT#<payment_id> | REFUND#<refund_id>   | WalletRefund  | idempotent refund of a wallet payment per refund id |
+| WXPAY#<out_trade_no> | ORDER                | WeChatPayOrder | a WeChat Pay top-up order: member, amount, status (store/wechat_pay.py) |
+| WXPAY#<out_trade_no> | ANOMALY#<transaction_id> | WeChatPayAnomaly | a paid notification not credited (amount differs...), for operators |
+| WXTXN#<transaction_id> | TOPUP              | WalletTopup   | a WeChat Pay transaction credited once: the top-up record keyed by WeChat's id |
+| MEMBER#<member_id>   | WECHAT               | WeChatPayer   | the member's WeChat openid, stand-in until the sign-in bindings (branch wechat) |
 | MEMBER#<member_id>   | CHANGE#PHONE / CHANGE#EMAIL | VerificationCode | a pending phone or email change: its code (hashed, TTL) and target |
 | MEMBER#<member_id>   | ATTEMPTS#PHONE / ATTEMPTS#EMAIL | CodeAttempts | failed change verifications in the lockout window |
 | MEMBER#<member_id>   | SENT#EMAIL           | SendThrottle  | at most one email-change code per resend interval |
@@ -565,3 +569,20 @@ def export_pk(export_id: str) -> str:
 
 def export_request_pk(idempotency_key: str) -> str:
     return f"EXPORTREQ#{hashlib.sha256(idempotency_key.encode()).hexdigest()}"
+
+
+# WeChat Pay (usecases/wechat_pay.py, store/wechat_pay.py). A transaction is credited under
+# WeChat's own transaction id, in a partition apart from the merchants' topup ids.
+WXPAY_ORDER_SK = "ORDER"
+
+
+def wxpay_pk(out_trade_no: str) -> str:
+    return f"WXPAY#{out_trade_no}"
+
+
+def wxpay_anomaly_sk(transaction_id: str) -> str:
+    return f"ANOMALY#{transaction_id}"
+
+
+def wxtxn_pk(transaction_id: str) -> str:
+    return f"WXTXN#{transaction_id}"

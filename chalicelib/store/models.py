@@ -439,6 +439,7 @@ from . import (  # noqa: E402, F401
     models_transfers,
     models_wallet,
     models_webhooks,
+    models_wechat_pay,
 )
 
 

@@ -94,6 +94,15 @@ def fingerprint_key() -> bytes:
     return hmac.new(signing_key(), b"huiyuan:request-fingerprint", hashlib.sha256).digest()
 
 
+def wechat_pay_credentials() -> dict[str, str]:
+    """The merchant's WeChat Pay secret (docs/wechat-pay.md): mchid, appid, merchant_serial_no,
+    merchant_private_key, apiv3_key, platform_public_key_id, platform_public_key. Cached 5
+    minutes per container; never logged."""
+    value = _parameters().get_secret(get_settings().wechat_pay_secret, transform="json", max_age=300)
+    assert isinstance(value, dict), "WeChat Pay secret is not a JSON object"
+    return {str(k): str(v) for k, v in value.items()}
+
+
 def clear_caches() -> None:
     """Forget cached parameters (tests; after a rules change in the same process)."""
     global _last_good

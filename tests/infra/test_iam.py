@@ -266,3 +266,19 @@ def test_bulk_files_are_reached_only_under_the_bulk_prefix_of_the_exports_bucket
 def exports_bucket(template):
     (logical_id,) = [k for k in resources(template, "AWS::S3::Bucket") if k.startswith("Exports")]
     return logical_id
+
+
+def test_only_the_api_reads_the_wechat_pay_secret_which_holds_no_key_in_the_template(template):
+    secrets = {lid: r for lid, r in template["Resources"].items() if r["Type"] == "AWS::SecretsManager::Secret" and "WeChatPay" in lid}
+    ((secret_id, secret),) = secrets.items()
+    assert "SecretString" not in secret["Properties"]  # generated placeholder; the brand puts its keys in
+    readers = set()
+    for logical_id, statement in statements(template):
+        resources = json.dumps(statement.get("Resource"))
+        if secret_id in resources and "secretsmanager:GetSecretValue" in as_list(statement["Action"]):
+            readers.add(logical_id)
+    api = template["Resources"]["APIHandler"]["Properties"]
+    assert readers == {api["Role"]["Fn::GetAtt"][0]}
+    handler = api["Environment"]["Variables"]
+    assert handler["WECHAT_PAY_NOTIFY_URL"].endswith("/v1/wechat-pay/notifications")
+    assert "WECHAT_PAY_SECRET" in handler

@@ -35,6 +35,8 @@ MEMBER_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/me/redemptions", {"reward_id": "coffee"}),
     ("POST", "/v1/me/memberships", {"plan_id": "plus"}),
     ("POST", "/v1/me/memberships/{membership_id}/refunds", None),
+    ("POST", "/v1/me/wallet/wechat-topups", {"amount": 100}),
+    ("GET", "/v1/me/wallet/wechat-topups/{out_trade_no}", None),
     ("PATCH", "/v1/me", {"name": "王芳"}),
     ("POST", "/v1/me/email/verify", {"code": "123456"}),
     ("POST", "/v1/me/phone", {"phone": "+8613900139000"}),

@@ -28,6 +28,7 @@ MODEL_MODULES = [
         "surveys",
         "campaigns",
         "segments",
+        "wechat_pay",
         "transfers",
         "webhooks",
         "wechat",

@@ -1,0 +1,143 @@
+"""WeChat Pay top-up orders, their credited transactions and anomalies (keys.py: WXPAY#, WXTXN#).
+
+A notification is credited in one unit of work: the WalletTopup record under WeChat's
+transaction id (put only if absent: exactly once per transaction id, whatever WeChat Pay
+replays), the order marked paid (conditioned on still being `created`: one credit per order),
+the wallet's new balance and its entries (store/wallet.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pynamodb.expressions.update import Action
+
+from . import keys
+from .models import Member, Recording
+from .models_wallet import Wallet, WalletTopup
+from .models_wechat_pay import WeChatPayAnomaly, WeChatPayer, WeChatPayOrder
+from .reads import item_of, member_key, read_together, wallet_key
+from .unit_of_work import UnitOfWork
+
+
+def order_key(out_trade_no: str) -> tuple[str, str]:
+    return keys.wxpay_pk(out_trade_no), keys.WXPAY_ORDER_SK
+
+
+def transaction_key(transaction_id: str) -> tuple[str, str]:
+    return keys.wxtxn_pk(transaction_id), keys.TOPUP_SK
+
+
+def _payer_key(member_id: str) -> tuple[str, str]:
+    return keys.member_pk(member_id), keys.WECHAT_SK
+
+
+# --- the payer's openid -------------------------------------------------------------------------
+# A stand-in for the WeChat sign-in's openid<->member bindings (issue 17 item 1, branch `wechat`):
+# swap these two functions for that branch's lookup when it lands.
+
+
+def payer_openid(member_id: str) -> str | None:
+    """The openid a JSAPI order of this member is paid from, if one is bound."""
+    payer = item_of(WeChatPayer, read_together([_payer_key(member_id)]).get(_payer_key(member_id)))
+    return payer.openid if payer is not None else None
+
+
+def bind_payer(member_id: str, openid: str, now: datetime) -> None:
+    """Bind `openid` to the member (the local stage's and tests' stand-in for WeChat sign-in)."""
+    WeChatPayer(*_payer_key(member_id), member_id=member_id, openid=openid, bound_at=now).save()
+
+
+# --- orders ---------------------------------------------------------------------------------------
+
+
+def put_order(out_trade_no: str, member_id: str, amount: int, currency: str, now: datetime) -> WeChatPayOrder:
+    """Write a new order (status created); its number is new, so the put is conditioned on that."""
+    order = WeChatPayOrder(
+        *order_key(out_trade_no), out_trade_no=out_trade_no, member_id=member_id, amount=amount, currency=currency, status="created", created_at=now
+    )
+    order.save(WeChatPayOrder.pk.does_not_exist())
+    return order
+
+
+def set_order_prepay(order: WeChatPayOrder, prepay_id: str | None, status: str) -> None:
+    """Record WeChat Pay's prepay_id (or that it refused the order: status failed)."""
+    actions: list[Action] = [WeChatPayOrder.status.set(status)]
+    if prepay_id:
+        actions.append(WeChatPayOrder.prepay_id.set(prepay_id))
+    order.update(actions, WeChatPayOrder.status == "created")
+
+
+def get_order(out_trade_no: str) -> WeChatPayOrder | None:
+    return item_of(WeChatPayOrder, read_together([order_key(out_trade_no)]).get(order_key(out_trade_no)))
+
+
+@dataclass(frozen=True)
+class NotificationRead:
+    """What crediting a notification reads, in one batch: the transaction's record (if it was
+    credited before), the order, the member and their wallet."""
+
+    credited: WalletTopup | None
+    order: WeChatPayOrder | None
+    member: Member | None
+    wallet: Wallet | None
+
+
+def read_for_notification(out_trade_no: str, transaction_id: str) -> NotificationRead:
+    """Strongly consistent: the transaction record and the order, then the order's member and wallet."""
+    found = read_together([transaction_key(transaction_id), order_key(out_trade_no)])
+    credited = item_of(WalletTopup, found.get(transaction_key(transaction_id)))
+    order = item_of(WeChatPayOrder, found.get(order_key(out_trade_no)))
+    if credited is not None or order is None:
+        return NotificationRead(credited, order, None, None)
+    owner = read_together([member_key(order.member_id), wallet_key(order.member_id)])
+    member = item_of(Member, owner.get(member_key(order.member_id)))
+    return NotificationRead(None, order, member, item_of(Wallet, owner.get(wallet_key(order.member_id))))
+
+
+def new_transaction_topup(transaction_id: str, *, member_id: str, recording: Recording, **fields: Any) -> WalletTopup:
+    """The top-up record of a WeChat Pay transaction (topup_id: the transaction id)."""
+    return WalletTopup.new(transaction_key(transaction_id), topup_id=transaction_id, member_id=member_id, **recording, **fields)
+
+
+def mark_order_paid(uow: UnitOfWork, order: WeChatPayOrder, transaction_id: str, bonus: int, now: datetime) -> None:
+    """The order paid (part "order"): only from `created`, under the version read."""
+    uow.update(
+        "order",
+        order,
+        [
+            WeChatPayOrder.status.set("paid"),
+            WeChatPayOrder.transaction_id.set(transaction_id),
+            WeChatPayOrder.bonus.set(bonus),
+            WeChatPayOrder.paid_at.set(now),
+        ],
+        WeChatPayOrder.status.is_in("created", "failed"),
+    )
+
+
+def record_anomaly(order: WeChatPayOrder, transaction_id: str, reason: str, notified_amount: int, now: datetime) -> None:
+    """Keep a verified notification that was not credited, once per (order, transaction)."""
+    anomaly = WeChatPayAnomaly(
+        keys.wxpay_pk(order.out_trade_no),
+        keys.wxpay_anomaly_sk(transaction_id),
+        out_trade_no=order.out_trade_no,
+        transaction_id=transaction_id,
+        reason=reason,
+        order_amount=int(order.amount),
+        notified_amount=notified_amount,
+        created_at=now,
+    )
+    from pynamodb.exceptions import PutError
+
+    try:
+        anomaly.save(WeChatPayAnomaly.pk.does_not_exist())
+    except PutError as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+
+
+def anomalies_of(out_trade_no: str) -> list[WeChatPayAnomaly]:
+    """The anomalies recorded for an order (operators; tests)."""
+    return list(WeChatPayAnomaly.query(keys.wxpay_pk(out_trade_no), WeChatPayAnomaly.sk.startswith("ANOMALY#"), consistent_read=True))

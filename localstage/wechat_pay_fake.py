@@ -1,0 +1,353 @@
+"""A fake of WeChat Pay API v3 (api.mch.weixin.qq.com) on loopback, for the local stage and tests.
+
+It speaks the protocol with keys generated for the local stage (bootstrap.py): it refuses a
+request whose `Authorization` does not verify with the merchant's public key, signs every answer
+with its platform key, and SENDS payment notifications signed with that key, their resource
+encrypted AES-256-GCM with the APIv3 key, to the order's notify_url. Each notification it sends
+is a line in the outbox (channel `wechat-pay`).
+
+    POST /v3/pay/transactions/jsapi                  a JSAPI / mini-program order -> prepay_id
+    GET  /v3/pay/transactions/out-trade-no/{no}      the order's trade_state
+    POST /v3/refund/domestic/refunds                 a refund (accepted, PROCESSING)
+    POST /fake/pay/{out_trade_no}                    the test/dev hook: "the payer paid". Body (all
+         optional): {"times": 2, "amount": 1, "forge": true, "age_seconds": 600,
+         "transaction_id": "..."}: sends the notification `times`, with another amount, a bad
+         signature, or an old timestamp; answers what our API answered to each.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from chalicelib.domain import wechat_pay as wxpay
+
+
+@dataclass(frozen=True)
+class FakeKeys:
+    """What WeChat Pay holds: the merchant's public key (to verify its requests), its own platform
+    private key (to sign), and the APIv3 key the merchant set (to encrypt resources)."""
+
+    mchid: str
+    appid: str
+    merchant_serial_no: str
+    merchant_public_key: str
+    platform_public_key_id: str
+    platform_private_key: str
+    apiv3_key: str
+
+    @classmethod
+    def from_json(cls, raw: str) -> FakeKeys:
+        return cls(**json.loads(raw))
+
+
+@dataclass
+class FakeOrder:
+    out_trade_no: str
+    appid: str
+    amount: int
+    openid: str
+    notify_url: str
+    prepay_id: str
+    trade_state: str = "NOTPAY"
+    transaction_id: str | None = None
+
+
+@dataclass
+class Delivery:
+    """One notification sent: what our API answered (None: no answer)."""
+
+    status: int | None
+    body: str
+
+
+@dataclass
+class FakeWeChatPay:
+    keys: FakeKeys
+    host: str = "127.0.0.1"
+    port: int = 0
+    outbox_path: str | None = None
+    orders: dict[str, FakeOrder] = field(default_factory=dict)
+    requests_seen: list[str] = field(default_factory=list)
+    # Fault injection: the next JSAPI order is answered with this error code (e.g. SYSTEM_ERROR).
+    fail_next_order: str | None = None
+    # The local stage's stand-in for WeChat sign-in (branch `wechat`): POST /fake/bind
+    # {"member_id", "openid"} binds the openid a member's JSAPI orders are paid from.
+    bind: Callable[[str, str], None] | None = None
+    _server: ThreadingHTTPServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> FakeWeChatPay:
+        fake = self
+
+        class Handler(_Handler):
+            owner = fake
+
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, name="fake-wechat-pay", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # --- WeChat Pay's side of the protocol ----------------------------------------------------------
+
+    def signed_headers(self, body: str, *, age_seconds: int = 0, forge: bool = False) -> dict[str, str]:
+        timestamp, nonce = str(int(time.time()) - age_seconds), wxpay.new_nonce()
+        signing_key = wxpay.new_key_pair()[0] if forge else self.keys.platform_private_key
+        return {
+            "Wechatpay-Timestamp": timestamp,
+            "Wechatpay-Nonce": nonce,
+            "Wechatpay-Signature": wxpay.sign(signing_key, wxpay.response_message(timestamp, nonce, body)),
+            "Wechatpay-Serial": self.keys.platform_public_key_id,
+            "Content-Type": "application/json",
+        }
+
+    def verify_request(self, method: str, path: str, body: str, header: str | None) -> None:
+        auth = wxpay.parse_authorization(header)
+        if auth.mchid != self.keys.mchid or auth.serial_no != self.keys.merchant_serial_no:
+            raise wxpay.BadSignature("unknown merchant or certificate serial")
+        wxpay.verify(self.keys.merchant_public_key, wxpay.request_message(method, path, auth.timestamp, auth.nonce, body), auth.signature)
+        wxpay.check_fresh(auth.timestamp, datetime.now(UTC))
+
+    def notification(
+        self, out_trade_no: str, *, amount: int | None = None, transaction_id: str | None = None, forge: bool = False, age_seconds: int = 0
+    ) -> tuple[dict[str, str], str]:
+        """The headers and body of the payment notification for `out_trade_no` (the order is paid)."""
+        with self._lock:
+            order = self.orders[out_trade_no]
+            order.trade_state = "SUCCESS"
+            order.transaction_id = order.transaction_id or f"4200{secrets.randbelow(10**24):024d}"
+            txid = transaction_id or order.transaction_id
+        paid = amount if amount is not None else order.amount
+        resource = {
+            "mchid": self.keys.mchid,
+            "appid": order.appid,
+            "out_trade_no": out_trade_no,
+            "transaction_id": txid,
+            "trade_type": "JSAPI",
+            "trade_state": "SUCCESS",
+            "trade_state_desc": "支付成功",
+            "bank_type": "OTHERS",
+            "success_time": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
+            "payer": {"openid": order.openid},
+            "amount": {"total": paid, "payer_total": paid, "currency": "CNY", "payer_currency": "CNY"},
+        }
+        plaintext = json.dumps(resource, ensure_ascii=False).encode()
+        body = json.dumps(
+            {
+                "id": secrets.token_hex(18),
+                "create_time": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
+                "resource_type": "encrypt-resource",
+                "event_type": "TRANSACTION.SUCCESS",
+                "summary": "支付成功",
+                "resource": {**wxpay.encrypt_resource(self.keys.apiv3_key, plaintext, "transaction"), "original_type": "transaction"},
+            },
+            ensure_ascii=False,
+        )
+        return self.signed_headers(body, age_seconds=age_seconds, forge=forge), body
+
+    def pay(self, out_trade_no: str, *, times: int = 1, **options: Any) -> list[Delivery]:
+        """The payer paid: send the notification `times` to the order's notify_url."""
+        headers, body = self.notification(out_trade_no, **options)
+        url = self.orders[out_trade_no].notify_url
+        return [self._send(url, headers, body, out_trade_no) for _ in range(times)]
+
+    def _send(self, url: str, headers: dict[str, str], body: str, out_trade_no: str) -> Delivery:
+        request = urllib.request.Request(url, data=body.encode(), method="POST", headers=headers)  # noqa: S310 - the stage's own URL
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+                delivery = Delivery(answer.status, answer.read().decode())
+        except urllib.error.HTTPError as refused:
+            delivery = Delivery(refused.code, refused.read().decode(errors="replace"))
+        except (urllib.error.URLError, OSError) as exc:
+            delivery = Delivery(None, type(exc).__name__)
+        self._to_outbox(url, out_trade_no, delivery)
+        return delivery
+
+    def _to_outbox(self, url: str, out_trade_no: str, delivery: Delivery) -> None:
+        if not self.outbox_path:
+            return
+        line = json.dumps(
+            {
+                "channel": "wechat-pay",
+                "to": url,
+                "kind": "TRANSACTION.SUCCESS",
+                "body": json.dumps({"out_trade_no": out_trade_no, "answered": delivery.status}),
+                "sent_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            },
+            ensure_ascii=False,
+        )
+        with self._lock:
+            Path(self.outbox_path).parent.mkdir(parents=True, exist_ok=True)
+            with open(self.outbox_path, "a", encoding="utf-8") as outbox:
+                outbox.write(line + "\n")
+
+    # --- the API ---------------------------------------------------------------------------------------
+
+    def create_order(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if self.fail_next_order:
+            code, self.fail_next_order = self.fail_next_order, None
+            return 500, {"code": code, "message": "fake: injected fault"}
+        try:
+            out_trade_no = payload["out_trade_no"]
+            order = FakeOrder(
+                out_trade_no=out_trade_no,
+                appid=payload["appid"],
+                amount=int(payload["amount"]["total"]),
+                openid=payload["payer"]["openid"],
+                notify_url=payload["notify_url"],
+                prepay_id=f"wx{secrets.token_hex(16)}",
+            )
+        except (KeyError, TypeError, ValueError):
+            return 400, {"code": "PARAM_ERROR", "message": "missing or malformed parameter"}
+        if payload.get("mchid") != self.keys.mchid or payload["appid"] != self.keys.appid:
+            return 400, {"code": "APPID_MCHID_NOT_MATCH", "message": "appid and mchid do not match"}
+        with self._lock:
+            if out_trade_no in self.orders:
+                return 400, {
+                    "code": "ORDER_EXISTS" if self.orders[out_trade_no].trade_state == "SUCCESS" else "INVALID_REQUEST",
+                    "message": "duplicate",
+                }
+            self.orders[out_trade_no] = order
+        return 200, {"prepay_id": order.prepay_id}
+
+    def order_state(self, out_trade_no: str) -> tuple[int, dict[str, Any]]:
+        order = self.orders.get(out_trade_no)
+        if order is None:
+            return 404, {"code": "ORDER_NOT_EXIST", "message": "order does not exist"}
+        answer: dict[str, Any] = {"mchid": self.keys.mchid, "appid": order.appid, "out_trade_no": out_trade_no, "trade_state": order.trade_state}
+        if order.transaction_id:
+            answer["transaction_id"] = order.transaction_id
+            answer["amount"] = {"total": order.amount, "currency": "CNY"}
+        return 200, answer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: FakeWeChatPay
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and the stage's console
+        return
+
+    def _answer(self, status: int, payload: dict[str, Any] | list[Any]) -> None:
+        body = json.dumps(payload, ensure_ascii=False)
+        self.send_response(status)
+        for name, value in self.owner.signed_headers(body).items():
+            self.send_header(name, value)
+        encoded = body.encode()
+        self.send_header("Content-Length", str(len(encoded)))
+        self.end_headers()
+        self.wfile.write(encoded)
+
+    def _body(self) -> str:
+        length = int(self.headers.get("content-length") or 0)
+        return self.rfile.read(length).decode() if length else ""
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        if not self._verified("GET", ""):
+            return
+        if path.startswith("/v3/pay/transactions/out-trade-no/"):
+            self._answer(*self.owner.order_state(path.rsplit("/", 1)[1]))
+        else:
+            self._answer(404, {"code": "NOT_FOUND", "message": "fake: no such API"})
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        body = self._body()
+        if path.startswith("/fake/pay/"):
+            return self._fake_pay(path.removeprefix("/fake/pay/"), body)
+        if path == "/fake/bind" and self.owner.bind is not None:
+            return self._fake_bind(body)
+        if not self._verified("POST", body):
+            return
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return self._answer(400, {"code": "PARAM_ERROR", "message": "body is not JSON"})
+        if path == "/v3/pay/transactions/jsapi":
+            self._answer(*self.owner.create_order(payload))
+        elif path == "/v3/refund/domestic/refunds":
+            self._answer(
+                200, {"refund_id": f"50{secrets.randbelow(10**26):026d}", "out_refund_no": payload.get("out_refund_no"), "status": "PROCESSING"}
+            )
+        else:
+            self._answer(404, {"code": "NOT_FOUND", "message": "fake: no such API"})
+
+    def _verified(self, method: str, body: str) -> bool:
+        self.owner.requests_seen.append(f"{method} {urlsplit(self.path).path}")
+        try:
+            self.owner.verify_request(method, self.path, body, self.headers.get("authorization"))
+        except (wxpay.BadSignature, wxpay.StaleTimestamp) as exc:
+            self._answer(401, {"code": "SIGN_ERROR", "message": f"fake: {exc}"})
+            return False
+        return True
+
+    def _fake_pay(self, out_trade_no: str, body: str) -> None:
+        try:
+            options = json.loads(body) if body else {}
+            known = {"times", "amount", "forge", "age_seconds", "transaction_id"}
+            if not isinstance(options, dict) or set(options) - known:
+                raise ValueError
+        except ValueError:
+            return self._answer(400, {"code": "PARAM_ERROR", "message": f"fake: body is a JSON object of {sorted(known)}"})
+        if out_trade_no not in self.owner.orders:
+            return self._answer(404, {"code": "ORDER_NOT_EXIST", "message": "fake: no such order"})
+        deliveries = self.owner.pay(out_trade_no, **options)
+        order = self.owner.orders[out_trade_no]
+        self._answer(200, {"transaction_id": order.transaction_id, "answers": [d.status for d in deliveries]})
+
+    def _fake_bind(self, body: str) -> None:
+        try:
+            wanted = json.loads(body)
+            member_id, openid = str(wanted["member_id"]), str(wanted["openid"])
+        except (ValueError, KeyError, TypeError):
+            return self._answer(400, {"code": "PARAM_ERROR", "message": "fake: body is {member_id, openid}"})
+        assert self.owner.bind is not None
+        self.owner.bind(member_id, openid)
+        self._answer(200, {"member_id": member_id, "openid": openid})
+
+
+def local_fake_port(host: str) -> int:
+    """WECHAT_PAY_FAKE_PORT, or a free port on `host`."""
+    import os
+    import socket
+
+    if os.environ.get("WECHAT_PAY_FAKE_PORT"):
+        return int(os.environ["WECHAT_PAY_FAKE_PORT"])
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def start_local_fake(settings: Any, session: Any, host: str, port: int) -> FakeWeChatPay:
+    """The local stage's fake, with the keys bootstrap generated, writing to the stage's outbox."""
+    from chalicelib.store.wechat_pay import bind_payer
+    from localstage.bootstrap import fake_wechat_pay_secret_name
+
+    raw = session.client("secretsmanager").get_secret_value(SecretId=fake_wechat_pay_secret_name(settings))["SecretString"]
+
+    def bind(member_id: str, openid: str) -> None:
+        bind_payer(member_id, openid, datetime.now(UTC))
+
+    return FakeWeChatPay(FakeKeys.from_json(raw), host=host, port=port, outbox_path=settings.outbox_path, bind=bind).start()
