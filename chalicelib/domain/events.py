@@ -47,6 +47,7 @@ LEDGER_EVENTS: dict[str, str] = {
     "plan_ended": "plan.ended",
     "transfer_out": "points.transferred",
     "transfer_in": "points.transferred",
+    "imported": "points.imported",
 }
 # Wallet entry kinds (store/wallet.py) -> event type.
 WALLET_EVENTS: dict[str, str] = {
@@ -54,6 +55,7 @@ WALLET_EVENTS: dict[str, str] = {
     "bonus": "wallet.bonus_added",
     "payment": "wallet.paid",
     "refund": "wallet.refunded",
+    "imported": "wallet.imported",
 }
 # A member's status moves (old, new) -> event type; None: any status.
 STATUS_EVENTS: dict[tuple[str | None, str], str] = {

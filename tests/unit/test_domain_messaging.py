@@ -123,5 +123,5 @@ def test_given_a_service_notice_then_a_member_without_consents_gets_it_by_sms():
     assert preferred_channel({"email_marketing": True}, False, True) == "email"
 
 
-def test_the_channels_the_program_sends_on_are_sms_email_and_push():
-    assert [is_channel(c) for c in ("sms", "email", "push", "wechat", "")] == [True, True, True, False, False]
+def test_the_channels_the_program_sends_on_are_sms_email_push_and_wechat():
+    assert [is_channel(c) for c in ("sms", "email", "push", "wechat", "wechat_work", "")] == [True, True, True, True, False, False]
