@@ -63,8 +63,9 @@ def test_by_default_data_at_rest_stays_with_aws_keys(template, stage):
     assert not stage.customer_managed_data_key
     _, table = the_one(template, "AWS::DynamoDB::Table")
     assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
-    secrets = resources(template, "AWS::SecretsManager::Secret")  # the signing key, the CloudFront origin secret
-    assert len(secrets) == 2 and all("KmsKeyId" not in secret["Properties"] for secret in secrets.values())
+    # The signing key, the CloudFront origin secret, WeChat Pay's keys, a template SMS provider's keys.
+    secrets = resources(template, "AWS::SecretsManager::Secret")
+    assert len(secrets) == 3 + (stage.sms_provider != "sns") and all("KmsKeyId" not in secret["Properties"] for secret in secrets.values())
     for group in resources(template, "AWS::Logs::LogGroup").values():
         assert "KmsKeyId" not in group["Properties"]
     # ... and no function may use the key through DynamoDB or Secrets Manager.
@@ -79,8 +80,10 @@ def test_a_customer_managed_data_key_encrypts_the_table_its_backups_every_log_gr
     # Point-in-time and on-demand backups are encrypted with the table's key.
     assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key}
     assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    secrets = resources(template, "AWS::SecretsManager::Secret")  # the signing key, the CloudFront origin secret
-    assert len(secrets) == 2 and all(secret["Properties"]["KmsKeyId"] == key for secret in secrets.values())
+    # The signing key, the CloudFront origin secret, WeChat Pay's keys, a template SMS provider's keys.
+    secrets = resources(template, "AWS::SecretsManager::Secret")
+    expected = 3 + (variant["stage"].sms_provider != "sns")
+    assert len(secrets) == expected and all(secret["Properties"]["KmsKeyId"] == key for secret in secrets.values())
     groups = resources(template, "AWS::Logs::LogGroup")
     assert len(groups) >= 12
     for group in groups.values():
@@ -91,7 +94,8 @@ def test_a_customer_managed_data_key_encrypts_the_table_its_backups_every_log_gr
     # Each function may use the key through exactly the services whose data it touches.
     assert key_services(template, "APIHandler") == {"dynamodb", "secretsmanager", "sqs"}  # sqs: operators' bulk work queued
     assert key_services(template, "MemberToken") == {"secretsmanager"}  # the signing key only: it reads no member
-    assert key_services(template, "JobWorker") == {"dynamodb", "sqs"}
+    # secretsmanager: this variant's template SMS provider's keys (the jobs send reminders and campaigns).
+    assert key_services(template, "JobWorker") == {"dynamodb", "secretsmanager", "sqs"}
     assert key_services(template, "Reconcile") == {"dynamodb", "sqs"}
 
 
@@ -159,7 +163,10 @@ def test_functions_that_send_sms_cannot_publish_to_any_topic_and_reconcile_sends
         assert allows_publish, function_id
         denied = [s for s in mine if s["Effect"] == "Deny" and as_list(s["Action"]) == ["sns:Publish"]]
         assert len(denied) == 1, function_id
-        assert json.dumps(denied[0]["Resource"]).endswith(':sns:*:*:*"]]}'), denied[0]["Resource"]
+        if "Resource" in denied[0]:  # a stage without push: every topic and endpoint
+            assert json.dumps(denied[0]["Resource"]).endswith(':sns:*:*:*"]]}'), denied[0]["Resource"]
+        else:  # a stage with push spares only its own applications' endpoints (tests/infra/test_iam.py)
+            assert all(":endpoint/" in json.dumps(r) for r in as_list(denied[0]["NotResource"])), denied[0]["NotResource"]
 
 
 # --- the other optional settings ---
