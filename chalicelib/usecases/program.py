@@ -80,6 +80,22 @@ def program_summary(rules: ProgramRules, today: date, reward_names: dict[str, st
             if c.active
         ],
         "plans": [_plan_view(p) for p in rules.plans if p.on_sale],
+        "transfers": _transfers_view(rules),
+    }
+
+
+def _transfers_view(rules: ProgramRules) -> dict[str, Any]:
+    """Points transfer (转赠) limits as a member reads them before giving points (docs/transfers.md).
+    What a member already sent today is not here: the program is public and cached."""
+    t = rules.transfers
+    return {
+        "enabled": t.enabled,
+        "min_points": t.min_points,
+        "max_points": t.max_points,
+        "max_points_per_day": t.max_points_per_day,
+        "max_transfers_per_day": t.max_transfers_per_day,
+        "min_balance_kept": t.min_balance_kept,
+        "sender_tiers": list(t.sender_tiers),
     }
 
 

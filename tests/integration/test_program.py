@@ -67,6 +67,16 @@ def test_given_the_default_rules_then_anyone_can_read_the_program_without_signin
     assert program["expiry"]["points_validity_months"] == 12
     assert program["coupon_valid_days"] == 30
     assert program["promotions"] == {"active": [], "upcoming": []}
+    # Transfers (转赠) are off by default: an app shows no "Give points" until the operator opens them.
+    assert program["transfers"] == {
+        "enabled": False,
+        "min_points": 1,
+        "max_points": 10000,
+        "max_points_per_day": 20000,
+        "max_transfers_per_day": 10,
+        "min_balance_kept": 0,
+        "sender_tiers": [],
+    }
 
 
 def test_given_promotions_in_the_rules_then_the_program_shows_the_running_and_upcoming_ones_but_not_the_past(api, aws):
@@ -155,6 +165,15 @@ def test_given_a_replayed_purchase_after_the_promotion_changed_then_the_first_an
     replay = members.purchase("o-1", 10000, phone=phone)
     assert (replay.status, replay.json()) == (200, first.json())
     assert _ledger_sum_is_balance(body["member"]["member_id"]) == 300
+
+
+def test_given_transfers_opened_with_limits_then_the_program_shows_them_for_the_app_to_state_before_a_member_gives(api, aws):
+    limits = {"min_points": 10, "max_points": 500, "max_points_per_day": 800, "max_transfers_per_day": 3, "min_balance_kept": 50}
+    set_rules(aws, transfers={"enabled": True, **limits, "sender_tiers": ["silver", "gold"]})
+
+    program = api.get("/v1/program").json()
+
+    assert program["transfers"] == {"enabled": True, **limits, "sender_tiers": ["silver", "gold"]}
 
 
 def test_given_a_write_to_the_program_then_405(api):
