@@ -19,6 +19,7 @@ export const routes = [
   { path: "/feedback", component: () => import("./pages/Feedback.vue"), meta: { member: true } },
   { path: "/surveys/:id", component: () => import("./pages/Survey.vue"), meta: { member: true } },
   { path: "/scan", component: () => import("./pages/Scan.vue"), meta: { member: true } },
+  { path: "/transfer", component: () => import("./pages/Transfer.vue"), meta: { member: true } },
   { path: "/:unknown(.*)*", component: () => import("./pages/NotFound.vue") },
 ];
 

@@ -19,6 +19,7 @@ import type {
   SurveyAnswer,
   SurveyAnswered,
   TokenResponse,
+  Transfer,
   VerificationSent,
   WalletStatement,
 } from "./types";
@@ -84,3 +85,8 @@ export const answerSurvey = (surveyId: string, answers: Record<string, SurveyAns
   request<SurveyAnswered>(`/v1/me/surveys/${encodeURIComponent(surveyId)}/responses`, { method: "POST", body: { answers } });
 // Scan-to-earn (一物一码): a code printed on a product; the same code again answers the first (200).
 export const scanProductCode = (code: string) => request<ProductCodeScan>("/v1/me/product-codes", { method: "POST", body: { code } });
+
+// Points transfer (转赠): one key per confirmation (lib/transfers.ts); the same key and body again
+// answers the first transfer (200), so a retry never gives twice.
+export const transfer = (body: { to_phone: string; points: number; note?: string }, idempotencyKey: string) =>
+  request<Transfer>("/v1/me/transfers", { method: "POST", body, headers: { "Idempotency-Key": idempotencyKey } });

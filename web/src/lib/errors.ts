@@ -31,6 +31,10 @@ const SUMMARIES: Record<string, MessageKey> = {
   already_answered: "error.already_answered",
   survey_not_open: "error.survey_not_open",
   invalid_answers: "error.invalid_answers",
+  transfer_not_allowed: "error.transfer_not_allowed",
+  transfer_to_self: "error.transfer_to_self",
+  transfer_limit: "error.transfer_limit",
+  recipient_unavailable: "error.recipient_unavailable",
   [NETWORK_ERROR]: "error.network",
 };
 

@@ -179,6 +179,29 @@ export interface Program {
   expiry: { points_validity_months: number; rule: string };
   coupon_valid_days: number;
   promotions: { active: Promotion[]; upcoming: Promotion[] };
+  // Points transfer (转赠) limits; absent from an API older than the Give points screen.
+  transfers?: TransferRules;
+}
+
+/** The program's transfer rules as GET /v1/program shows them (docs/transfers.md). */
+export interface TransferRules {
+  enabled: boolean;
+  min_points: number;
+  max_points: number;
+  max_points_per_day: number;
+  max_transfers_per_day: number;
+  min_balance_kept: number;
+  sender_tiers: string[];
+}
+
+/** POST /v1/me/transfers: what was given (`to_phone` is only the phone's last four digits). */
+export interface Transfer {
+  transfer_id: string;
+  to_phone: string;
+  points: number;
+  balance: number;
+  note: string | null;
+  created_at: string;
 }
 
 export interface Closure {
