@@ -14,8 +14,8 @@ from playwright.sync_api import expect
 
 from tests.e2e.factories import TIMEOUT, WELCOME_POINTS, balance, bearer, ledger, new_idempotency_key, new_phone, signed_in_member
 from tests.e2e.test_actions_concurrency import _put_rules
-from tests.support.browser import axe_findings
-from tests.support.web import open_tab, signed_in_tab
+from tests.support.browser import SMALL_PHONE, axe_findings
+from tests.support.web import open_app_in_english, open_tab, signed_in_tab
 
 pytestmark = pytest.mark.e2e
 
@@ -162,7 +162,8 @@ def test_given_amounts_above_the_limits_an_unknown_phone_and_a_frozen_member_the
         timeout=TIMEOUT,
     )
     assert sent.status_code == 201, sent.text
-    tab = signed_in_tab(browser, stack.base, a.token, path="/app/transfer")
+    tab = open_app_in_english(browser, stack.base, viewport=SMALL_PHONE)  # the smallest phone the app is made for
+    tab.sign_in_as(a.token, path="/app/transfer")
     page = tab.page
     main = page.locator("main")
     expect(main).to_contain_text("You have 60 points.")
@@ -183,12 +184,13 @@ def test_given_amounts_above_the_limits_an_unknown_phone_and_a_frozen_member_the
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Over the limits for giving points")
     expect(alert).to_contain_text("At most 60 points a day; 40 sent today")
-    assert axe_findings(page) == []
+    assert tab.no_horizontal_scroll() and axe_findings(page) == []
 
     # A phone that is no member's: the API's one answer, nothing more.
     phone_box.fill(new_phone())
     points_box.fill("5")
     exact(page, "button", "Continue").click()
+    assert tab.no_horizontal_scroll() and axe_findings(page) == []  # the confirmation at 360 px
     exact(page.get_by_role("dialog"), "button", "Confirm").click()
     expect(alert).to_have_text("This phone number cannot receive points")
 

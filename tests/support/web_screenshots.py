@@ -35,6 +35,7 @@ PAGES = [
     ("feedback", "zh-CN", "/app/feedback", ".feedback-list li"),
     ("rules", "zh-CN", "/app/rules", "table"),
     ("recover", "zh-CN", "/app/recover", "input"),
+    ("transfer", "zh-CN", "/app/transfer", "input[name=to_phone]"),
     ("home-en", "en", "/app/home", "dd.figure-value"),
     ("rewards-en", "en", "/app/rewards", "li.reward"),
 ]
@@ -61,6 +62,10 @@ def main() -> int:
             stack.url("/v1/me/feedback"), json={"category": "store", "text": "静安店周六排队太久了。"}, headers=bearer(member.token), timeout=TIMEOUT
         ).json()
         requests.post(stack.url(f"/v1/admin/feedback/{sent['feedback_id']}/answer"), json={"text": "已加开收银台，谢谢您的反馈。"}, timeout=TIMEOUT)
+        # Giving points (转赠) is off by default: opened here, so Home offers it and its screen has limits to show.
+        rules = requests.get(stack.url("/v1/admin/rules"), timeout=TIMEOUT).json()["rules"]
+        rules["transfers"] = {**rules["transfers"], "enabled": True, "max_points": 1000, "max_points_per_day": 2000, "min_balance_kept": 100}
+        requests.put(stack.url("/v1/admin/rules"), json={"rules": rules, "reason": "screenshots"}, timeout=TIMEOUT).raise_for_status()
         signed_in = {"token": member.token, "expiresAt": int(time.time() * 1000) + 900_000}
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
@@ -88,8 +93,16 @@ def main() -> int:
             page.get_by_role("button", name="兑换 免费咖啡 Free coffee").click()
             page.get_by_role("dialog").get_by_role("img").wait_for()
             page.screenshot(path=str(out / "coupon-dialog.png"))
+            # The confirmation of a transfer: the points and the receiver's phone, masked.
+            page.goto(stack.url("/app/transfer"))
+            page.locator("input[name=to_phone]").fill("13912345678")
+            page.locator("input[name=points]").fill("200")
+            page.locator("input[name=note]").fill("生日快乐")
+            page.get_by_role("button", name="下一步").click()
+            page.get_by_role("dialog").wait_for()
+            page.screenshot(path=str(out / "transfer-dialog.png"))
             browser.close()
-    for name, *_ in [*PAGES, ("coupon-dialog",)]:
+    for name, *_ in [*PAGES, ("coupon-dialog",), ("transfer-dialog",)]:
         print(out / f"{name}.png")
     return 0
 
