@@ -21,6 +21,8 @@ import type {
   TokenResponse,
   VerificationSent,
   WalletStatement,
+  WechatBindings,
+  WechatSession,
 } from "./types";
 
 function query(params: Record<string, string | number | null | undefined>): string {
@@ -84,3 +86,12 @@ export const answerSurvey = (surveyId: string, answers: Record<string, SurveyAns
   request<SurveyAnswered>(`/v1/me/surveys/${encodeURIComponent(surveyId)}/responses`, { method: "POST", body: { answers } });
 // Scan-to-earn (一物一码): a code printed on a product; the same code again answers the first (200).
 export const scanProductCode = (code: string) => request<ProductCodeScan>("/v1/me/product-codes", { method: "POST", body: { code } });
+
+// WeChat sign-in from an official-account page (lib/wechat.ts): the OAuth code, then (an openid
+// nobody holds yet) the ticket with the phone and our SMS code; the member's binding on the profile.
+export const wechatSession = (code: string) =>
+  request<WechatSession>("/v1/wechat/sessions", { method: "POST", body: { code, app: "official_account" }, auth: false });
+export const bindWechat = (wechatTicket: string, phone: string, code: string) =>
+  request<{ status: "signed_in" } & TokenResponse>("/v1/wechat/bindings", { method: "POST", body: { wechat_ticket: wechatTicket, phone, code }, auth: false });
+export const myWechat = () => request<WechatBindings>("/v1/me/wechat");
+export const unbindWechat = () => request<WechatBindings>("/v1/me/wechat", { method: "DELETE" });

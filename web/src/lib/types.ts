@@ -179,6 +179,8 @@ export interface Program {
   expiry: { points_validity_months: number; rule: string };
   coupon_valid_days: number;
   promotions: { active: Promotion[]; upcoming: Promotion[] };
+  // Where a page inside WeChat sends the member to sign in (null: no official account; lib/wechat.ts).
+  wechat_sign_in?: { appid: string; authorize_url: string; scope: "snsapi_base" } | null;
 }
 
 export interface Closure {
@@ -273,4 +275,12 @@ export interface ProductCodeScan {
   batch_id: string;
   entry_id: string;
   redeemed_at: string;
+}
+
+// WeChat sign-in (docs/wechat.md): a bound openid signs in; another gets a ticket to prove a phone with.
+export type WechatSession = ({ status: "signed_in" } & TokenResponse) | { status: "phone_required"; wechat_ticket: string; expires_in: number; app: string };
+
+export interface WechatBindings {
+  bindings: { app: "mini_program" | "official_account"; bound_at?: string }[];
+  subscriptions: { template_id: string; remaining: number }[];
 }
