@@ -14,9 +14,9 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.e2e.factories import TIMEOUT, bearer, new_phone, purchase
+from tests.e2e.factories import TIMEOUT, bearer, new_phone, purchase, signed_in_member
 from tests.support.browser import axe_findings
-from tests.support.web import NAMES, WECHAT_USER_AGENT, Tab, open_app_in_english, open_tab, outbox_size, wait_for_code
+from tests.support.web import NAMES, WECHAT_USER_AGENT, Tab, open_app_in_english, open_tab, outbox_size, signed_in_tab, wait_for_code
 
 pytestmark = pytest.mark.e2e
 
@@ -186,11 +186,19 @@ def test_given_a_return_from_wechat_this_tab_did_not_ask_for_then_its_code_is_no
     tab.context.close()
 
 
-def test_given_an_ordinary_browser_then_sign_in_offers_no_wechat_button(stack, browser):
+def test_given_an_ordinary_browser_then_sign_in_offers_no_wechat_button_and_the_profile_no_wechat_section(stack, browser):
     tab = open_app_in_english(browser, stack.base)
     page = tab.page
     exact(page, "button", "Sign in").wait_for()
     page.wait_for_load_state("networkidle")
     assert exact(page, "button", "Sign in with WeChat").count() == 0
     assert "GET program" not in " ".join(tab.api_calls)  # nothing is even asked about WeChat
+    tab.context.close()
+
+    member = signed_in_member(stack)
+    tab = signed_in_tab(browser, stack.base, member.token, path="/app/profile?lang=en")
+    exact(tab.page, "button", "Save").wait_for()
+    tab.page.wait_for_load_state("networkidle")
+    assert tab.page.get_by_role("heading", name="WeChat", exact=True).count() == 0
+    assert exact(tab.page, "button", "Unbind WeChat").count() == 0
     tab.context.close()
