@@ -14,9 +14,19 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.e2e.factories import TIMEOUT, bearer, new_phone, purchase, signed_in_member
+from tests.e2e.factories import TIMEOUT, bearer, code_sent_to, new_phone, purchase, signed_in_member
 from tests.support.browser import axe_findings
-from tests.support.web import NAMES, WECHAT_USER_AGENT, Tab, open_app_in_english, open_tab, outbox_size, signed_in_tab, wait_for_code
+from tests.support.web import (
+    NAMES,
+    WECHAT_USER_AGENT,
+    Tab,
+    forget_last_code_sent,
+    open_app_in_english,
+    open_tab,
+    outbox_size,
+    signed_in_tab,
+    wait_for_code,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -150,6 +160,62 @@ def test_given_a_bound_member_when_they_unbind_wechat_on_the_profile_then_wechat
     assert session.value.json()["status"] == "phone_required"
     assert again.stored_session() is None
     again.context.close()
+
+
+def to_the_phone_form(tab: Tab) -> None:
+    """In WeChat, sign in with WeChat as a WeChat user nobody has bound: the page asks for the phone."""
+    tab.goto("/app/?lang=en")
+    with tab.page.expect_response(lambda r: r.url.endswith("/v1/wechat/sessions")) as session:
+        exact(tab.page, "button", "Sign in with WeChat").click()
+    assert session.value.json()["status"] == "phone_required"
+    expect(tab.page.get_by_role("status").filter(has_text="not linked")).to_be_visible()
+
+
+def test_given_the_wechat_account_bound_to_another_member_meanwhile_then_wechat_taken_is_shown_and_the_code_still_signs_in(stack, browser):
+    wechat_user = f"web-{secrets.token_hex(4)}"
+    tab = in_wechat(browser, stack.base, wechat_user)
+    page = tab.page
+    to_the_phone_form(tab)
+
+    # Meanwhile the same WeChat account is bound to another member (another tab, another phone).
+    other = signed_in_member(stack)
+    ticket = requests.post(stack.url("/v1/wechat/sessions"), json={"code": f"{wechat_user}.other", "app": "official_account"}, timeout=TIMEOUT)
+    forget_last_code_sent(stack, other.phone)
+    assert requests.post(stack.url("/v1/auth/code"), json={"phone": other.phone}, timeout=TIMEOUT).status_code == 202
+    bound = {"wechat_ticket": ticket.json()["wechat_ticket"], "phone": other.phone, "code": code_sent_to(stack, other.phone)}
+    assert requests.post(stack.url("/v1/wechat/bindings"), json=bound, timeout=TIMEOUT).status_code == 200
+
+    phone = new_phone()
+    assert purchase(stack, phone=phone, amount=1_000).status_code == 201
+    exact(page, "textbox", "Phone").fill(phone)
+    sent_before = outbox_size(stack.outbox)
+    exact(page, "button", "Send code").click()
+    exact(page, "textbox", "Code").fill(wait_for_code(stack.outbox, phone, after=sent_before))
+    exact(page, "button", "Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("This WeChat account is linked to another membership")
+    assert tab.stored_session() is None
+
+    # The code was not spent: signing in again is an ordinary sign-in by phone, with no WeChat account.
+    exact(page, "button", "Sign in").click()
+    page.wait_for_url("**/app/home**")
+    assert my_wechat(stack, session_token(tab)) == []
+    assert my_wechat(stack, other.token) == ["official_account"]
+    tab.context.close()
+
+
+def test_given_a_wechat_ticket_past_its_ten_minutes_then_the_page_says_so_and_sends_nothing(stack, browser):
+    tab = in_wechat(browser, stack.base, f"web-{secrets.token_hex(4)}")
+    page = tab.page
+    page.clock.install()
+    to_the_phone_form(tab)
+    page.clock.fast_forward("10:01")
+    exact(page, "textbox", "Phone").fill(new_phone())
+    exact(page, "textbox", "Code").fill("123456")
+    exact(page, "button", "Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Your WeChat sign-in has expired")
+    assert "POST wechat/bindings" not in " ".join(tab.api_calls)
+    exact(page, "button", "Sign in with WeChat").wait_for()  # to start again
+    tab.context.close()
 
 
 def test_given_a_return_from_wechat_this_tab_did_not_ask_for_then_its_code_is_not_used_and_nobody_is_signed_in(stack, browser):
