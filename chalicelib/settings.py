@@ -83,6 +83,9 @@ class Settings:
     wechat_official_account_appid: str = "wx10ca1000000000b2"
     wechat_secrets_parameter: str = "/huiyuan/local/wechat-app-secrets"
     wechat_timeout_seconds: int = 3
+    # The official account's OAuth authorize page, where the member web app sends a member who
+    # opened it inside WeChat (GET /v1/program's `wechat_sign_in`); the local stage: its fake's.
+    wechat_oauth_authorize_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
     # Operators' batches of product codes (docs/scan-codes.md): up to this many codes are written in
     # the request; a bigger batch is queued as parts of `product_codes_part_size` codes each. The
     # defaults are domain/product_codes.py's SYNC_MAX and PART_SIZE; the suite lowers both to take
@@ -158,6 +161,7 @@ _ENV = {
     "wechat_official_account_appid": "WECHAT_OFFICIAL_ACCOUNT_APPID",
     "wechat_secrets_parameter": "WECHAT_SECRETS_PARAMETER",
     "wechat_timeout_seconds": "WECHAT_TIMEOUT_SECONDS",
+    "wechat_oauth_authorize_url": "WECHAT_OAUTH_AUTHORIZE_URL",
     "product_codes_sync_max": "PRODUCT_CODES_SYNC_MAX",
     "product_codes_part_size": "PRODUCT_CODES_PART_SIZE",
     "import_bucket": "IMPORT_BUCKET",

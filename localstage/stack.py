@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         # WeChat's APIs, faked on loopback (the API reads WECHAT_API_BASE when it first calls WeChat).
         wechat = FakeWechat(wechat_app_secrets(get_settings(), boto3.Session()), os.environ["OUTBOX_PATH"], host=args.host).start()
         os.environ["WECHAT_API_BASE"] = wechat.base_url
+        # The official account's OAuth page the web app sends members to: the fake's, on loopback.
+        os.environ["WECHAT_OAUTH_AUTHORIZE_URL"] = f"{wechat.base_url}/connect/oauth2/authorize"
         get_settings.cache_clear()
         wechat_pay = start_local_fake(get_settings(), boto3.Session(), args.host, fake_port)
         server = make_server(str(project), args.host, args.port)

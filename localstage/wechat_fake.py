@@ -5,7 +5,9 @@ It speaks the documented protocol of the calls Huiyuan makes (chalicelib/notify/
 - `GET /sns/jscode2session` (code2Session) and `GET /sns/oauth2/access_token` (the official
   account's OAuth code exchange): the openid of the user the code names;
 - `GET /connect/oauth2/authorize` (WeChat's authorize page, served by open.weixin.qq.com in
-  reality): redirects straight back to `redirect_uri` with a code, as if the user agreed;
+  reality; the web app's "Sign in with WeChat" goes there): redirects straight back to a loopback
+  `redirect_uri` with a code and the `state`, as snsapi_base does, for the user `h5-user` or the
+  one its `user` parameter names (the browser tests' way of being a given WeChat user);
 - `POST /cgi-bin/stable_token` and `GET /cgi-bin/token`: an app access token (2 hours);
 - `POST /wxa/business/getuserphonenumber`: the phone a `phone_code` names;
 - `POST /cgi-bin/message/subscribe/send`: appended to the outbox (`channel` "wechat"), or

@@ -44,6 +44,7 @@ os.environ.update(
         "POWERTOOLS_DEV": "false",
         "WECHAT_API_BASE": f"http://127.0.0.1:{WECHAT_FAKE_PORT}",
         "WECHAT_TIMEOUT_SECONDS": "1",
+        "WECHAT_OAUTH_AUTHORIZE_URL": f"http://127.0.0.1:{WECHAT_FAKE_PORT}/connect/oauth2/authorize",
         "WECHAT_PAY_SECRET": "huiyuan/test/wechat-pay",
         "WECHAT_PAY_BASE_URL": f"http://127.0.0.1:{WECHAT_PAY_FAKE_PORT}",
         "WECHAT_PAY_NOTIFY_URL": "http://127.0.0.1:9/v1/wechat-pay/notifications",

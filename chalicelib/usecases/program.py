@@ -11,6 +11,7 @@ from ..domain.earn_rules import describe
 from ..domain.earning import applies_on, best_promotion, running, upcoming
 from ..domain.rules import MembershipPlan, ProgramRules, Promotion
 from ..domain.stamps import describe_card
+from ..settings import get_settings
 from ..store.parameters import load_rules
 from ..store.rewards import every_reward
 
@@ -130,4 +131,14 @@ def current_program() -> dict[str, Any]:
         for reward in every_reward():
             if reward.reward_id in gifts and reward.active:
                 names[reward.reward_id] = reward.name
-    return program_summary(rules, today_in(rules.zone), names)
+    return program_summary(rules, today_in(rules.zone), names) | {"wechat_sign_in": wechat_sign_in()}
+
+
+def wechat_sign_in() -> dict[str, Any] | None:
+    """Where a page opened inside WeChat sends the member to sign in with the official account
+    (OAuth, snsapi_base, docs/wechat.md): its appid and WeChat's authorize page. None when the
+    stage has no official account: the web app then offers no WeChat sign-in."""
+    settings = get_settings()
+    if not settings.wechat_official_account_appid:
+        return None
+    return {"appid": settings.wechat_official_account_appid, "authorize_url": settings.wechat_oauth_authorize_url, "scope": "snsapi_base"}

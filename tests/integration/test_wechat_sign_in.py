@@ -142,3 +142,26 @@ def test_given_an_official_account_page_then_the_oauth_code_signs_in_the_same_wa
     ticket = _ticket(api, "kate", app="official_account")
     _problem(api.post("/v1/wechat/bindings", {"wechat_ticket": ticket, "phone_code": "phone-13900000009"}), 400, "validation_error")
     assert not [m for m in messages(outbox_path) if m["channel"] == "wechat"]
+
+
+def test_given_a_page_inside_wechat_when_it_follows_the_programs_authorize_page_then_the_code_it_gets_back_signs_in(api, wechat, outbox_path):
+    import urllib.parse
+
+    import requests
+
+    sign_in = api.get("/v1/program").json()["wechat_sign_in"]
+    assert sign_in == {
+        "appid": get_settings().wechat_official_account_appid,
+        "authorize_url": get_settings().wechat_oauth_authorize_url,
+        "scope": "snsapi_base",
+    }
+    # The web app's redirect, as WeChat's authorize page (the fake) answers it: back with a code and the state.
+    page = "http://127.0.0.1:8000/app/?lang=en"
+    query = {"appid": sign_in["appid"], "redirect_uri": page, "response_type": "code", "scope": "snsapi_base", "state": "s1", "user": "lena"}
+    back = requests.get(f"{sign_in['authorize_url']}?{urllib.parse.urlencode(query)}", allow_redirects=False, timeout=5)
+    assert back.status_code == 302
+    returned = urllib.parse.urlsplit(back.headers["location"])
+    assert returned.path == "/app/" and dict(urllib.parse.parse_qsl(returned.query))["state"] == "s1"
+    code = dict(urllib.parse.parse_qsl(returned.query))["code"]
+    first = _session(api, code, "official_account").json()
+    assert first["status"] == "phone_required" and first["app"] == "official_account"

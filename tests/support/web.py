@@ -107,8 +107,17 @@ class Tab:
         return bool(self.page.evaluate("() => document.scrollingElement.scrollWidth <= window.innerWidth"))
 
 
-def open_tab(browser: Any, base: str, viewport: dict[str, int] = PHONE) -> Tab:
-    context = browser.new_context(viewport=viewport, device_scale_factor=1, is_mobile=True, has_touch=True, accept_downloads=True)
+# WeChat's in-app browser on Android, as it introduces itself (the app offers "Sign in with WeChat" there).
+WECHAT_USER_AGENT = (
+    "Mozilla/5.0 (Linux; Android 13; V2148A Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 "
+    "Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160065 MMWEBSDK/20231202 MMWEBID/2247 MicroMessenger/8.0.47.2560(0x28002F30) "
+    "WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64"
+)
+
+
+def open_tab(browser: Any, base: str, viewport: dict[str, int] = PHONE, *, user_agent: str | None = None) -> Tab:
+    options: dict[str, Any] = {"user_agent": user_agent} if user_agent else {}
+    context = browser.new_context(viewport=viewport, device_scale_factor=1, is_mobile=True, has_touch=True, accept_downloads=True, **options)
     context.set_default_timeout(15_000)
     page = context.new_page()
     tab = Tab(context, page, base)

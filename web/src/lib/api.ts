@@ -25,6 +25,10 @@ export class ApiError extends Error {
 
 export const NETWORK_ERROR = "network_error";
 export const UNEXPECTED_RESPONSE = "unexpected_response";
+// Refused by the page itself, not the API: WeChat's return with a state this tab did not send, and
+// a WeChat ticket past its ten minutes (lib/wechat.ts).
+export const WECHAT_STATE_MISMATCH = "wechat_state_mismatch";
+export const WECHAT_TICKET_EXPIRED = "wechat_ticket_expired";
 const TIMEOUT_MS = 30_000;
 
 export function parseRetryAfter(header: string | null): number | null {

@@ -22,6 +22,8 @@ import type {
   Transfer,
   VerificationSent,
   WalletStatement,
+  WechatBindings,
+  WechatSession,
 } from "./types";
 
 function query(params: Record<string, string | number | null | undefined>): string {
@@ -90,3 +92,11 @@ export const scanProductCode = (code: string) => request<ProductCodeScan>("/v1/m
 // answers the first transfer (200), so a retry never gives twice.
 export const transfer = (body: { to_phone: string; points: number; note?: string }, idempotencyKey: string) =>
   request<Transfer>("/v1/me/transfers", { method: "POST", body, headers: { "Idempotency-Key": idempotencyKey } });
+// WeChat sign-in from an official-account page (lib/wechat.ts): the OAuth code, then (an openid
+// nobody holds yet) the ticket with the phone and our SMS code; the member's binding on the profile.
+export const wechatSession = (code: string) =>
+  request<WechatSession>("/v1/wechat/sessions", { method: "POST", body: { code, app: "official_account" }, auth: false });
+export const bindWechat = (wechatTicket: string, phone: string, code: string) =>
+  request<{ status: "signed_in" } & TokenResponse>("/v1/wechat/bindings", { method: "POST", body: { wechat_ticket: wechatTicket, phone, code }, auth: false });
+export const myWechat = () => request<WechatBindings>("/v1/me/wechat");
+export const unbindWechat = () => request<WechatBindings>("/v1/me/wechat", { method: "DELETE" });

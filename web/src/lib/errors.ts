@@ -1,6 +1,6 @@
 // An API error in words: a line in the member's language for what went wrong (by the problem's
 // stable `code`), then the problem's own `detail` (which names each invalid field).
-import { ApiError, NETWORK_ERROR } from "./api";
+import { ApiError, NETWORK_ERROR, WECHAT_STATE_MISMATCH, WECHAT_TICKET_EXPIRED } from "./api";
 import { translate, type Locale, type MessageKey } from "./i18n";
 
 export interface ErrorText {
@@ -35,6 +35,14 @@ const SUMMARIES: Record<string, MessageKey> = {
   transfer_to_self: "error.transfer_to_self",
   transfer_limit: "error.transfer_limit",
   recipient_unavailable: "error.recipient_unavailable",
+  invalid_wechat_code: "error.invalid_wechat_code",
+  wechat_unavailable: "error.wechat_unavailable",
+  wechat_error: "error.wechat_unavailable",
+  wechat_taken: "error.wechat_taken",
+  wechat_not_bound: "error.wechat_not_bound",
+  wechat_not_configured: "error.wechat_not_configured",
+  [WECHAT_STATE_MISMATCH]: "error.wechat_state_mismatch",
+  [WECHAT_TICKET_EXPIRED]: "error.wechat_ticket_expired",
   [NETWORK_ERROR]: "error.network",
 };
 

@@ -181,6 +181,8 @@ export interface Program {
   promotions: { active: Promotion[]; upcoming: Promotion[] };
   // Points transfer (转赠) limits; absent from an API older than the Give points screen.
   transfers?: TransferRules;
+  // Where a page inside WeChat sends the member to sign in (null: no official account; lib/wechat.ts).
+  wechat_sign_in?: { appid: string; authorize_url: string; scope: "snsapi_base" } | null;
 }
 
 /** The program's transfer rules as GET /v1/program shows them (docs/transfers.md). */
@@ -203,6 +205,7 @@ export interface Transfer {
   note: string | null;
   created_at: string;
 }
+
 
 export interface Closure {
   member_id: string;
@@ -296,4 +299,12 @@ export interface ProductCodeScan {
   batch_id: string;
   entry_id: string;
   redeemed_at: string;
+}
+
+// WeChat sign-in (docs/wechat.md): a bound openid signs in; another gets a ticket to prove a phone with.
+export type WechatSession = ({ status: "signed_in" } & TokenResponse) | { status: "phone_required"; wechat_ticket: string; expires_in: number; app: string };
+
+export interface WechatBindings {
+  bindings: { app: "mini_program" | "official_account"; bound_at?: string }[];
+  subscriptions: { template_id: string; remaining: number }[];
 }

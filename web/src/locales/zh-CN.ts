@@ -395,6 +395,28 @@ export const zhCN = {
   "error.survey_not_open": "这份问卷未在开放时间",
   "error.invalid_answers": "有些答案需要再看一下",
 
+  // Sign in with WeChat (lib/wechat.ts) and the profile's WeChat binding.
+  "wechat.sign_in": "微信一键登录",
+  "wechat.or_phone": "或使用手机号和验证码",
+  "wechat.signing_in": "正在通过微信登录…",
+  "wechat.bind_lead": "您的微信尚未绑定会员。请用短信验证码确认手机号，完成后下次在微信中即可一键登录。",
+  "wechat.try_again": "请点击“微信一键登录”重试。",
+  "wechat.title": "微信",
+  "wechat.bound": "已绑定微信（{date} 起），在微信中打开会员中心可一键登录。",
+  "wechat.not_bound": "未绑定微信。在微信中打开会员中心并使用“微信一键登录”即可绑定。",
+  "wechat.unbind": "解除微信绑定",
+  "wechat.unbind_title": "解除微信绑定？",
+  "wechat.unbind_explain": "解除后不能再用微信登录，需用手机号和验证码登录；之后可以重新绑定。",
+  "wechat.unbind_confirm": "确认解除",
+  "wechat.unbound": "已解除微信绑定。",
+  "error.invalid_wechat_code": "微信登录未成功",
+  "error.wechat_unavailable": "微信暂时无法响应，请稍后重试",
+  "error.wechat_taken": "该微信已绑定其他会员",
+  "error.wechat_not_bound": "未绑定微信",
+  "error.wechat_not_configured": "暂不支持微信登录",
+  "error.wechat_state_mismatch": "微信登录校验未通过，本次登录未使用",
+  "error.wechat_ticket_expired": "微信登录已超时",
+
 };
 
 export type Messages = { [K in keyof typeof zhCN]: string };
