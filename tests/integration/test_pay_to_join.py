@@ -12,7 +12,7 @@ import pytest
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.store.members import get_member
-from chalicelib.store.models import LedgerEntry
+from chalicelib.store.models import BaseItem, LedgerEntry
 from chalicelib.store.pay_to_join import anomaly_of, holding_member_id
 from localstage.bootstrap import fake_wechat_pay_secret_name
 from localstage.wechat_fake import openid_for
@@ -20,6 +20,7 @@ from localstage.wechat_pay_fake import FakeKeys, FakeWeChatPay
 from tests.conftest import WECHAT_PAY_FAKE_PORT
 from tests.integration.conftest import MERCHANT, bearer
 from tests.integration.test_wallet import assert_problem, use_rules
+from tests.support.outbox import last_code
 
 NOTIFICATIONS = "/v1/wechat-pay/notifications"
 MINI = get_settings().wechat_mini_program_appid
@@ -181,3 +182,25 @@ def test_given_the_till_reports_the_transaction_id_as_its_order_id_then_the_paym
 
     assert_problem(late_till, 409, "idempotency_conflict")
     assert api.get("/v1/me", headers=bearer(token)).json()["points"]["balance"] == before + 200
+
+
+def test_given_an_unbound_payer_when_proving_an_existing_members_phone_by_sms_code_then_the_points_join_that_member(
+    api, members, wechat, fake, mapped, outbox_path
+):
+    token, verified = members.verified()
+    member_id, phone = verified["member"]["member_id"], verified["member"]["phone"]
+    before = api.get("/v1/me", headers=bearer(token)).json()["points"]["balance"]
+    openid = openid_for("gus", MINI)
+    pay(api, fake, openid, 4000)
+    BaseItem(keys.phone_pk(phone), keys.SENT).delete()  # the resend interval, not under test here
+    assert api.post("/v1/auth/code", {"phone": phone}).status == 202
+    wrong = api.post("/v1/wechat/bindings", {"wechat_ticket": ticket(api, "gus", 1), "phone": phone, "code": "000000"})
+    assert wrong.status == 401
+    assert api.get("/v1/me", headers=bearer(token)).json()["points"]["balance"] == before  # a rejected proof moves nothing
+
+    reply = api.post("/v1/wechat/bindings", {"wechat_ticket": ticket(api, "gus", 2), "phone": phone, "code": last_code(outbox_path, phone)})
+
+    assert reply.status == 200, reply.text
+    assert reply.json()["member"]["member_id"] == member_id
+    assert reply.json()["member"]["points"]["balance"] == before + 40
+    assert holding_member_id(MINI, openid) is None
