@@ -110,24 +110,32 @@ def store_payment_notification(event_type: str | None, resource: Mapping[str, An
     app = _app_of(payment.appid)
     if app is None:
         return _anomaly(payment, "unknown_appid")
-    member_id = bound_member_id(payment.appid, payment.openid) or _holding_for(payment, app)
-    request = PurchaseRequest(
-        order_id=payment.transaction_id,
-        member_id=member_id,
-        amount=payment.amount,
-        currency=payment.currency,
-        store_id=store_id,
-        channel="store",
-        payment_method=PAYMENT_METHOD,
-    )
-    try:
-        answer = record_purchase(request, Merchant(key_id=f"wechat-pay:{payment.sub_mchid}", store_id=store_id))
-    except IdempotencyConflict:
-        # The transaction id is an order already reported otherwise: by the store's till under the
-        # same id, or by this payment for the holding before it joined a member. Earned once.
-        return _ignored("already_reported", payment)
-    except (MemberFrozen, MemberClosed, NotFound):
-        return _anomaly(payment, "member_may_not_earn")
+    merchant = Merchant(key_id=f"wechat-pay:{payment.sub_mchid}", store_id=store_id)
+    for last in (False, True):
+        bound = bound_member_id(payment.appid, payment.openid)
+        member_id = bound or _holding_for(payment, app)
+        request = PurchaseRequest(
+            order_id=payment.transaction_id,
+            member_id=member_id,
+            amount=payment.amount,
+            currency=payment.currency,
+            store_id=store_id,
+            channel="store",
+            payment_method=PAYMENT_METHOD,
+        )
+        try:
+            answer = record_purchase(request, merchant)
+            break
+        except IdempotencyConflict:
+            # The transaction id is an order already reported otherwise: by the store's till under
+            # the same id, or by this payment for the holding before it joined a member. Earned once.
+            return _ignored("already_reported", payment)
+        except MemberClosed:
+            if bound is None and not last:
+                continue  # the holding joined a member meanwhile: the openid is bound now
+            return _anomaly(payment, "member_may_not_earn")
+        except (MemberFrozen, NotFound):
+            return _anomaly(payment, "member_may_not_earn")
     outcome = "earned" if answer.status == 201 and not answer.replayed else "replayed"
     count(f"PayToJoin_{outcome}")
     logger.info("store payment earned", extra={"member_id": member_id, "outcome": outcome, "store_id": store_id})
