@@ -19,7 +19,7 @@ from localstage.wechat_fake import openid_for
 from localstage.wechat_pay_fake import FakeKeys, FakeWeChatPay
 from tests.conftest import WECHAT_PAY_FAKE_PORT
 from tests.integration.conftest import MERCHANT, bearer
-from tests.integration.test_wallet import assert_problem, use_rules
+from tests.integration.test_wallet import assert_problem, set_status, use_rules
 from tests.support.outbox import last_code
 
 NOTIFICATIONS = "/v1/wechat-pay/notifications"
@@ -163,6 +163,17 @@ def test_given_an_unmapped_merchant_a_zero_amount_or_a_refund_state_then_204_and
     anomaly = anomaly_of(unmapped)
     assert anomaly is not None and (anomaly.reason, anomaly.sub_mchid, int(anomaly.amount)) == ("unmapped_merchant", "1900000999", 5000)
     assert anomaly_of(zero) is None and anomaly_of(refund) is None
+    other_app = pay(api, fake, openid, 5000, appid="wx00000000000other")
+    assert (anomaly_of(other_app) or pytest.fail("no anomaly")).reason == "unknown_appid"
+    assert holding_member_id(MINI, openid) is None
+
+
+def test_given_a_mapping_that_is_not_a_sub_merchant_id_to_a_store_id_then_the_rules_are_refused_and_unchanged(api):
+    current = api.get("/v1/admin/rules").json()["rules"]
+    for bad in ({"wechat_pay_stores": {"not-digits": "store-1"}}, {"wechat_pay_stores": {"1900000109": "store one"}}, {"wechat_pay_stores": ["x"]}):
+        reply = api.request("PUT", "/v1/admin/rules", json_body={"rules": {**current, **bad}, "reason": "test"})
+        assert_problem(reply, 400, "validation_error")
+    assert api.get("/v1/admin/rules").json()["rules"] == current
 
 
 def test_given_the_till_reports_the_transaction_id_as_its_order_id_then_the_payment_earns_once_either_way(api, wechat, fake, mapped):
@@ -204,3 +215,16 @@ def test_given_an_unbound_payer_when_proving_an_existing_members_phone_by_sms_co
     assert reply.json()["member"]["member_id"] == member_id
     assert reply.json()["member"]["points"]["balance"] == before + 40
     assert holding_member_id(MINI, openid) is None
+
+
+def test_given_a_bound_member_who_is_frozen_then_the_payment_earns_nothing_and_is_kept_for_operators(api, wechat, fake, mapped):
+    signed_in = bind_with_wechat_phone(api, "hal", 1, "13900000208")
+    member_id, before = signed_in["member"]["member_id"], signed_in["member"]["points"]["balance"]
+    set_status(member_id, "frozen")
+
+    txid = pay(api, fake, openid_for("hal", MINI), 5000)
+
+    assert (anomaly_of(txid) or pytest.fail("no anomaly")).reason == "member_may_not_earn"
+    frozen = get_member(member_id)
+    assert frozen is not None and int(frozen.balance) == before
+    assert holding_member_id(MINI, openid_for("hal", MINI)) is None
