@@ -20,6 +20,7 @@ from .points import PointsState, earn
 
 PAID_EVENT = "TRANSACTION.SUCCESS"
 PAID_STATE = "SUCCESS"
+MAX_AMOUNT = 10**12  # what a purchase report accepts; WeChat Pay's own limit is far below
 
 
 class MalformedPayment(ValueError):
@@ -65,7 +66,7 @@ def store_payment(event_type: str | None, resource: Mapping[str, Any]) -> StoreP
     payer = _part(resource, "payer")
     amount = _part(resource, "amount")
     total = amount.get("total")
-    if type(total) is not int or total < 0:
+    if type(total) is not int or not 0 <= total <= MAX_AMOUNT:
         raise MalformedPayment("amount.total is not a whole number of fen")
     paid_at = None
     if isinstance(resource.get("success_time"), str):

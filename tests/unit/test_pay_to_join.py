@@ -42,6 +42,7 @@ def test_given_a_refund_or_unpaid_state_then_there_is_no_payment_to_earn_on():
         {"payer": {}},
         {"amount": {"total": "12800"}},
         {"amount": {"total": -1}},
+        {"amount": {"total": 10**12 + 1}},
         {"sub_mchid": None},
         {"success_time": "soon"},
     ],
