@@ -22,7 +22,7 @@ nobody is bound to gets a pending holding that joins the member who proves a pho
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..api.schemas.merchants import PurchaseRequest
 from ..domain.clock import today_in, utcnow
@@ -42,6 +42,9 @@ from ..store.unit_of_work import UnitOfWork, run
 from ..store.wechat import bound_member_id
 from .merchants import Merchant
 from .purchases import record_purchase
+
+if TYPE_CHECKING:
+    from pynamodb.expressions.update import Action
 
 PAYMENT_METHOD = "wechat_pay"
 
@@ -162,13 +165,22 @@ def join_holding(app: App, openid: str, member_id: str) -> int:
         holding, member = get_member(holder_id), get_member(member_id)
         if holding is None or member is None or member.status == Status.CLOSED or member.erased:
             return 0  # the member closed meanwhile: the points wait in the holding
-        store.release_holding(uow, appid, openid, holder_id)
         if holding.status != Status.PENDING or holding.phone:
+            store.release_holding(uow, appid, openid, holder_id)
             uow.commit()  # not a holding any more (never expected): forget the record only
             return 0
         joined = join_points(points_state(holding), points_state(member))
+        # Points a return-window hold keeps pending (pending-points.md) are not spendable yet: they
+        # stay on the holding, which stays (with its record) until a sign-in after their release.
+        still_held = int(holding.pending_points or 0) > 0
+        if still_held and not joined.points:
+            return 0
+        closing: list[Action] = []
+        if not still_held:
+            store.release_holding(uow, appid, openid, holder_id)
+            closing = field_updates(holding, {"status": str(Status.CLOSED), "closed_at": now})
         ref = f"pay-to-join:{holder_id}"
-        uow.update("holding", holding, points_update(joined.holding) + field_updates(holding, {"status": str(Status.CLOSED), "closed_at": now}))
+        uow.update("holding", holding, points_update(joined.holding) + closing)
         if joined.points:
             uow.put("ledger_out", ledger_entry(holder_id, "transfer_out", -joined.points, joined.holding.balance, ref, now))
             balance = int(member.balance)

@@ -228,3 +228,27 @@ def test_given_a_bound_member_who_is_frozen_then_the_payment_earns_nothing_and_i
     frozen = get_member(member_id)
     assert frozen is not None and int(frozen.balance) == before
     assert holding_member_id(MINI, openid_for("hal", MINI)) is None
+
+
+def test_given_store_purchases_held_for_a_return_window_then_the_held_points_join_at_a_sign_in_after_their_release(api, aws, wechat, fake):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from chalicelib.domain.rules import PendingHold
+    from localstage.job import run
+
+    use_rules(aws, wechat_pay_stores={STORE_MCHID: STORE_ID}, pending_points=(PendingHold(channel="store", hold_days=7),))
+    openid = openid_for("ivy", MINI)
+    pay(api, fake, openid, 5000)
+    holding = holding_member_id(MINI, openid)
+
+    joined = bind_with_wechat_phone(api, "ivy", 1, "13900000209")
+
+    assert joined["member"]["points"]["balance"] == 100  # nothing spendable moved: the 50 are still held
+    assert holding_member_id(MINI, openid) == holding
+    release_day = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=7)
+    assert run("release-pending-points", release_day.isoformat(), False)["members_affected"] == 1
+    again = api.post("/v1/wechat/sessions", {"code": "ivy.2", "app": "mini_program"}).json()
+    assert again["status"] == "signed_in" and again["member"]["points"]["balance"] == 150
+    assert holding_member_id(MINI, openid) is None
+    assert holding_entries(str(holding)) == [("earn_pending", 0), ("points_available", 50), ("transfer_out", -50)]
