@@ -144,6 +144,7 @@ def test_given_an_unbound_payer_when_the_phone_is_an_existing_members_then_the_p
     assert signed_in["status"] == "signed_in" and signed_in["member"]["member_id"] == member_id
     assert signed_in["member"]["points"]["balance"] == before + 200
     assert holding_entries(str(holding)) == [("earn", 200), ("transfer_out", -200)]
+    assert_books_balance()
 
 
 def test_given_a_forged_or_old_notification_then_401_and_no_holding_and_no_points(api, wechat, fake, mapped):
@@ -252,3 +253,13 @@ def test_given_store_purchases_held_for_a_return_window_then_the_held_points_joi
     assert again["status"] == "signed_in" and again["member"]["points"]["balance"] == 150
     assert holding_member_id(MINI, openid) is None
     assert holding_entries(str(holding)) == [("earn_pending", 0), ("points_available", 50), ("transfer_out", -50)]
+    assert_books_balance()
+
+
+def assert_books_balance() -> None:
+    """The reconcile job finds every member's ledger adding up to its balance (holdings included)."""
+    from chalicelib.store.unit_of_work import connection
+    from chalicelib.usecases.reconcile import reconcile_table
+
+    report = reconcile_table(connection().client, get_settings().table_name)
+    assert report.drifting == {} and report.unsettled == []
