@@ -13,6 +13,11 @@ is a line in the outbox (channel `wechat-pay`).
          optional): {"times": 2, "amount": 1, "forge": true, "age_seconds": 600,
          "transaction_id": "..."}: sends the notification `times`, with another amount, a bad
          signature, or an old timestamp; answers what our API answered to each.
+    POST /fake/store-payments                        the test/dev hook: "the payer paid at a store"
+         (pay-to-join, service-provider mode). Body {"sub_mchid", "openid", "amount"} and, optional,
+         {"times", "forge", "age_seconds", "transaction_id", "trade_state", "appid", "notify_url"}:
+         sends the store's signed, encrypted payment notification (payer.sp_openid = openid) to
+         our notification URL; answers the transaction id and what our API answered to each.
 """
 
 from __future__ import annotations
@@ -85,6 +90,10 @@ class FakeWeChatPay:
     # The local stage's stand-in for WeChat sign-in (branch `wechat`): POST /fake/bind
     # {"member_id", "openid"} binds the openid a member's JSAPI orders are paid from.
     bind: Callable[[str, str], None] | None = None
+    # Pay-to-join: where a store's payment notifications go, and the brand's app (sp_appid) whose
+    # openids the payers have (the mini-program's, not the merchant's own appid).
+    store_notify_url: str | None = None
+    store_appid: str | None = None
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -166,6 +175,62 @@ class FakeWeChatPay:
             ensure_ascii=False,
         )
         return self.signed_headers(body, age_seconds=age_seconds, forge=forge), body
+
+    def store_notification(
+        self,
+        sub_mchid: str,
+        openid: str,
+        amount: int,
+        *,
+        transaction_id: str | None = None,
+        trade_state: str = "SUCCESS",
+        appid: str | None = None,
+        forge: bool = False,
+        age_seconds: int = 0,
+    ) -> tuple[dict[str, str], str, str]:
+        """A store's payment notification (partner mode: sp_mchid is the brand, sub_mchid the
+        store), its headers, body and transaction id."""
+        txid = transaction_id or f"4200{secrets.randbelow(10**24):024d}"
+        now = datetime.now(UTC).astimezone().isoformat(timespec="seconds")
+        resource = {
+            "sp_mchid": self.keys.mchid,
+            "sub_mchid": sub_mchid,
+            "sp_appid": appid or self.store_appid or self.keys.appid,
+            "out_trade_no": f"S{secrets.token_hex(8).upper()}",
+            "transaction_id": txid,
+            "trade_type": "MICROPAY",
+            "trade_state": trade_state,
+            "trade_state_desc": "支付成功" if trade_state == "SUCCESS" else trade_state,
+            "bank_type": "OTHERS",
+            "success_time": now,
+            "payer": {"sp_openid": openid},
+            "amount": {"total": amount, "payer_total": amount, "currency": "CNY", "payer_currency": "CNY"},
+        }
+        body = json.dumps(
+            {
+                "id": secrets.token_hex(18),
+                "create_time": now,
+                "resource_type": "encrypt-resource",
+                "event_type": "TRANSACTION.SUCCESS",
+                "summary": "支付成功",
+                "resource": {
+                    **wxpay.encrypt_resource(self.keys.apiv3_key, json.dumps(resource, ensure_ascii=False).encode(), "transaction"),
+                    "original_type": "transaction",
+                },
+            },
+            ensure_ascii=False,
+        )
+        return self.signed_headers(body, age_seconds=age_seconds, forge=forge), body, txid
+
+    def pay_at_store(
+        self, sub_mchid: str, openid: str, amount: int, *, times: int = 1, notify_url: str | None = None, **options: Any
+    ) -> tuple[str, list[Delivery]]:
+        """The payer paid at a store: send its notification `times` to our notification URL."""
+        url = notify_url or self.store_notify_url
+        if not url:
+            raise ValueError("no notify_url: the fake was started without store_notify_url")
+        headers, body, txid = self.store_notification(sub_mchid, openid, amount, **options)
+        return txid, [self._send(url, headers, body, f"store:{txid}") for _ in range(times)]
 
     def pay(self, out_trade_no: str, *, times: int = 1, **options: Any) -> list[Delivery]:
         """The payer paid: send the notification `times` to the order's notify_url."""
@@ -277,6 +342,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         if path.startswith("/fake/pay/"):
             return self._fake_pay(path.removeprefix("/fake/pay/"), body)
+        if path == "/fake/store-payments":
+            return self._fake_store_payment(body)
         if path == "/fake/bind" and self.owner.bind is not None:
             return self._fake_bind(body)
         if not self._verified("POST", body):
@@ -317,6 +384,18 @@ class _Handler(BaseHTTPRequestHandler):
         order = self.owner.orders[out_trade_no]
         self._answer(200, {"transaction_id": order.transaction_id, "answers": [d.status for d in deliveries]})
 
+    def _fake_store_payment(self, body: str) -> None:
+        optional = {"times", "forge", "age_seconds", "transaction_id", "trade_state", "appid", "notify_url"}
+        try:
+            wanted = json.loads(body) if body else {}
+            if not isinstance(wanted, dict) or set(wanted) - optional - {"sub_mchid", "openid", "amount"}:
+                raise ValueError
+            sub_mchid, openid, amount = str(wanted.pop("sub_mchid")), str(wanted.pop("openid")), int(wanted.pop("amount"))
+            txid, deliveries = self.owner.pay_at_store(sub_mchid, openid, amount, **wanted)
+        except (ValueError, KeyError, TypeError):
+            return self._answer(400, {"code": "PARAM_ERROR", "message": f"fake: body is {{sub_mchid, openid, amount}} and any of {sorted(optional)}"})
+        self._answer(200, {"transaction_id": txid, "answers": [d.status for d in deliveries]})
+
     def _fake_bind(self, body: str) -> None:
         try:
             wanted = json.loads(body)
@@ -350,4 +429,12 @@ def start_local_fake(settings: Any, session: Any, host: str, port: int) -> FakeW
     def bind(member_id: str, openid: str) -> None:
         bind_payer(member_id, openid, datetime.now(UTC))
 
-    return FakeWeChatPay(FakeKeys.from_json(raw), host=host, port=port, outbox_path=settings.outbox_path, bind=bind).start()
+    return FakeWeChatPay(
+        FakeKeys.from_json(raw),
+        host=host,
+        port=port,
+        outbox_path=settings.outbox_path,
+        bind=bind,
+        store_notify_url=settings.wechat_pay_notify_url,
+        store_appid=settings.wechat_mini_program_appid,
+    ).start()

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import date, time
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator, model_validator
 
 
 class Tier(BaseModel):
@@ -438,6 +438,11 @@ class ProgramRules(BaseModel):
     topup_bonuses: tuple[TopupBonus, ...] = (
         # top up 500.00, get 50.00
     )
+    # Pay-to-join (docs/wechat-pay.md): a store's WeChat Pay sub-merchant id (sub_mchid) -> its
+    # store id. Only a mapped store's payments earn; nothing the payer sends names the store.
+    wechat_pay_stores: dict[
+        Annotated[str, StringConstraints(pattern=r"^[0-9]{1,32}$")], Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+    ] = Field(default_factory=dict, max_length=10_000, description="pay-to-join: WeChat Pay sub_mchid -> store id")
     # Paid membership (issue 14): none by default, selling a tier is the operator's decision.
     plans: tuple[MembershipPlan, ...] = ()
 

@@ -71,6 +71,8 @@
 | WEBHOOKS             | HOOK#<webhook_id>    | WebhookEndpoint | every webhook endpoint in one query (the event fan-out, operators' list) |
 | WEBHOOK#<webhook_id> | DEAD#<event_id>      | WebhookDeadLetter | an endpoint's dead-lettered deliveries, for replays |
 | WECHAT#<sha256 of appid:openid> | WECHAT  | WechatGuard   | a WeChat openid's one member (conditional put: store/wechat.py) |
+| WECHAT#<sha256 of appid:openid> | PAYJOIN | PayToJoinHolder | the pending member holding an unbound payer's points (store/pay_to_join.py) |
+| WXTXN#<transaction_id> | PAYJOIN#ANOMALY  | PayToJoinAnomaly | a store's WeChat Pay payment that earned nothing, for operators |
 | GRANTBATCH#<batch_id> | BATCH              | GrantBatch    | an operator's bulk grant: what it gives, its progress |
 | GRANTROW#<batch_id>#<row key> | ROW        | GrantRowDone  | one row of a bulk grant granted, once (conditional put; no hot key) |
 | GRANTREQ#<sha256 of key> | REQUEST         | GrantRequest  | idempotent bulk grant creation per operator Idempotency-Key |
@@ -533,6 +535,12 @@ WECHAT_SK = "WECHAT"
 
 def wechat_pk(digest: str) -> str:
     return f"WECHAT#{digest}"
+
+
+# Pay-to-join (store/pay_to_join.py): beside the openid's guard, the pending member that holds an
+# unbound payer's points; a store payment that earned nothing is kept under its transaction id.
+PAYJOIN_SK = "PAYJOIN"
+PAYJOIN_ANOMALY_SK = "PAYJOIN#ANOMALY"
 
 
 # --- bulk imports of members (usecases/operations/member_imports.py, store/imports.py) -------------

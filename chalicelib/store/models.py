@@ -432,6 +432,7 @@ from . import (  # noqa: E402, F401
     models_campaigns,
     models_engagement,
     models_imports,
+    models_pay_to_join,
     models_plans,
     models_product_codes,
     models_segments,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..api.schemas.wechat import WechatBindRequest, WechatSessionRequest, WechatSubscriptionsRequest
 from ..domain import tokens
 from ..domain.clock import today_in, utcnow
-from ..domain.errors import Forbidden, Unauthorized, ValidationFailed, WechatNotBound, WechatTaken
+from ..domain.errors import Forbidden, HuiyuanError, Unauthorized, ValidationFailed, WechatNotBound, WechatTaken
 from ..domain.membership import Status, activated, is_open
 from ..domain.rules import ProgramRules
 from ..domain.wechat import APPS, App, InvalidTicket, WechatIdentity, issue_ticket, ticket_identity
@@ -73,7 +73,7 @@ def start_session(request: WechatSessionRequest) -> SignedIn | PhoneRequired:
     if member is not None and member.status != Status.PENDING and is_open(member.status) and not member.erased:
         count("WechatSignIns")
         logger.info("member signed in", extra={"member_id": member.member_id, "channel": f"wechat_{identity.app}"})
-        return _token_for(member, rules, now)
+        return _with_holding_joined(identity, _token_for(member, rules, now))
     ticket = issue_ticket(wechat_ticket_key(), identity, now)
     from ..domain.wechat import TICKET_TTL_SECONDS
 
@@ -109,9 +109,29 @@ def _taken(cancelled: Cancelled) -> None:
         raise WechatTaken() from cancelled
 
 
+def _with_holding_joined(identity: WechatIdentity, signed_in: SignedIn) -> SignedIn:
+    """Pay-to-join: the points the openid earned before it was bound (its holding) join the member
+    it is bound to now, and the answer shows them. After the binding's own commit: should this
+    step fail, the binding stands and the next WeChat sign-in joins them (usecases/pay_to_join.py)."""
+    from .pay_to_join import join_holding
+
+    member_id = str(signed_in.member["member_id"])
+    try:
+        moved = join_holding(identity.app, identity.openid, member_id)
+    except HuiyuanError as exc:
+        logger.warning("pay-to-join holding not joined yet", extra={"member_id": member_id, "code": exc.code})
+        return signed_in
+    member = get_member(member_id) if moved else None
+    return _token_for(member, load_rules(), utcnow()) if member is not None else signed_in
+
+
 def bind(request: WechatBindRequest) -> SignedIn:
     """Prove a phone with the ticket, then bind and sign in (see the module docstring)."""
     identity = _identity(request.wechat_ticket)
+    return _with_holding_joined(identity, _bind_proven(identity, request))
+
+
+def _bind_proven(identity: WechatIdentity, request: WechatBindRequest) -> SignedIn:
     if request.phone_code is None:
         assert request.phone is not None and request.code is not None  # the request model checks it
         from ..api.schemas.members import VerifyRequest

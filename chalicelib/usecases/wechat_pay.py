@@ -34,6 +34,7 @@ from ..domain.errors import (
     WeChatNotBound,
 )
 from ..domain.membership import MAY_BE_REFUNDED, require_may_move_money
+from ..domain.pay_to_join import is_store_payment
 from ..domain.wallet import credit, topup_bonus
 from ..notify.wechat_pay import WeChatPay, WeChatPayError
 from ..observability import count, logger
@@ -46,6 +47,7 @@ from ..store.parameters import load_rules, wechat_pay_credentials
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from ..store.wallet import add_wallet_entry, member_status_check, new_wallet_entry_ids, wallet_write
 from .common import Answer, created
+from .pay_to_join import store_payment_notification
 from .sessions import MemberSession, open_member
 
 CURRENCY = "CNY"  # WeChat Pay's domestic payments are in fen
@@ -152,7 +154,8 @@ def _verified_resource(headers: Mapping[str, str], body: str, creds: dict[str, s
         raise InvalidSignature("The resource does not decrypt with the APIv3 key") from None
     except ValueError:
         raise ValidationFailed.single("resource", "not a WeChat Pay notification resource") from None
-    if not isinstance(decrypted, dict) or decrypted.get("mchid") != creds["mchid"]:
+    # A store's payment (pay-to-join, service-provider mode) names the brand as sp_mchid.
+    if not isinstance(decrypted, dict) or decrypted.get("mchid", decrypted.get("sp_mchid")) != creds["mchid"]:
         raise ValidationFailed.single("resource", "not a payment of this merchant")
     decrypted["_event_type"] = notification.event_type
     return decrypted
@@ -178,6 +181,9 @@ def payment_notification(headers: Mapping[str, str], body: str) -> None:
     WeChat Pay retries). Returns quietly once the notification is handled, credited or not."""
     creds = wechat_pay_credentials()
     resource = _verified_resource(headers, body, creds)
+    if is_store_payment(resource):  # a store's payment: pay-to-join (usecases/pay_to_join.py)
+        store_payment_notification(resource["_event_type"], resource)
+        return
     paid = _paid_transaction(resource)
     if paid is None:
         logger.info("wechat pay notification ignored", extra={"event_type": resource.get("_event_type")})
