@@ -23,7 +23,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,9 +81,6 @@ class FakeWeChatPay:
     requests_seen: list[str] = field(default_factory=list)
     # Fault injection: the next JSAPI order is answered with this error code (e.g. SYSTEM_ERROR).
     fail_next_order: str | None = None
-    # The local stage's stand-in for WeChat sign-in (branch `wechat`): POST /fake/bind
-    # {"member_id", "openid"} binds the openid a member's JSAPI orders are paid from.
-    bind: Callable[[str, str], None] | None = None
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -277,8 +273,6 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         if path.startswith("/fake/pay/"):
             return self._fake_pay(path.removeprefix("/fake/pay/"), body)
-        if path == "/fake/bind" and self.owner.bind is not None:
-            return self._fake_bind(body)
         if not self._verified("POST", body):
             return
         try:
@@ -317,16 +311,6 @@ class _Handler(BaseHTTPRequestHandler):
         order = self.owner.orders[out_trade_no]
         self._answer(200, {"transaction_id": order.transaction_id, "answers": [d.status for d in deliveries]})
 
-    def _fake_bind(self, body: str) -> None:
-        try:
-            wanted = json.loads(body)
-            member_id, openid = str(wanted["member_id"]), str(wanted["openid"])
-        except (ValueError, KeyError, TypeError):
-            return self._answer(400, {"code": "PARAM_ERROR", "message": "fake: body is {member_id, openid}"})
-        assert self.owner.bind is not None
-        self.owner.bind(member_id, openid)
-        self._answer(200, {"member_id": member_id, "openid": openid})
-
 
 def local_fake_port(host: str) -> int:
     """WECHAT_PAY_FAKE_PORT, or a free port on `host`."""
@@ -342,12 +326,10 @@ def local_fake_port(host: str) -> int:
 
 def start_local_fake(settings: Any, session: Any, host: str, port: int) -> FakeWeChatPay:
     """The local stage's fake, with the keys bootstrap generated, writing to the stage's outbox."""
-    from chalicelib.store.wechat_pay import bind_payer
     from localstage.bootstrap import fake_wechat_pay_secret_name
 
     raw = session.client("secretsmanager").get_secret_value(SecretId=fake_wechat_pay_secret_name(settings))["SecretString"]
-
-    def bind(member_id: str, openid: str) -> None:
-        bind_payer(member_id, openid, datetime.now(UTC))
-
-    return FakeWeChatPay(FakeKeys.from_json(raw), host=host, port=port, outbox_path=settings.outbox_path, bind=bind).start()
+    # The merchant's bound app is the mini-program of the settings (a stage bootstrapped before
+    # that rule kept another appid in the fake's secret).
+    keys = FakeKeys(**{**json.loads(raw), "appid": settings.wechat_mini_program_appid})
+    return FakeWeChatPay(keys, host=host, port=port, outbox_path=settings.outbox_path).start()

@@ -36,6 +36,9 @@ class WeChatPayError(Exception):
 class WeChatPay:
     base_url: str
     credentials: dict[str, str]
+    # The mini-program's appid (settings.wechat_mini_program_appid, the app WeChat sign-in binds
+    # openids in): a JSAPI order is paid from the payer's openid in that app.
+    appid: str
 
     def _call(self, method: str, path: str, payload: dict[str, Any] | None) -> dict[str, Any]:
         creds = self.credentials
@@ -88,7 +91,7 @@ class WeChatPay:
         """The prepay_id of a new JSAPI / mini-program order (POST /v3/pay/transactions/jsapi)."""
         creds = self.credentials
         payload: dict[str, Any] = {
-            "appid": creds["appid"],
+            "appid": self.appid,
             "mchid": creds["mchid"],
             "description": description,
             "out_trade_no": out_trade_no,
@@ -124,7 +127,7 @@ class WeChatPay:
         """The parameters of `wx.requestPayment` for `prepay_id`, signed with the merchant key."""
         creds = self.credentials
         return wxpay.mini_program_payment(
-            appid=creds["appid"],
+            appid=self.appid,
             prepay_id=prepay_id,
             private_key_pem=creds["merchant_private_key"],
             timestamp=str(int(time.time())),

@@ -31,7 +31,6 @@
 | WXPAY#<out_trade_no> | ORDER                | WeChatPayOrder | a WeChat Pay top-up order: member, amount, status (store/wechat_pay.py) |
 | WXPAY#<out_trade_no> | ANOMALY#<transaction_id> | WeChatPayAnomaly | a paid notification not credited (amount differs...), for operators |
 | WXTXN#<transaction_id> | TOPUP              | WalletTopup   | a WeChat Pay transaction credited once: the top-up record keyed by WeChat's id |
-| MEMBER#<member_id>   | WECHAT               | WeChatPayer   | the member's WeChat openid, stand-in until the sign-in bindings (branch wechat) |
 | MEMBER#<member_id>   | CHANGE#PHONE / CHANGE#EMAIL | VerificationCode | a pending phone or email change: its code (hashed, TTL) and target |
 | MEMBER#<member_id>   | ATTEMPTS#PHONE / ATTEMPTS#EMAIL | CodeAttempts | failed change verifications in the lockout window |
 | MEMBER#<member_id>   | SENT#EMAIL           | SendThrottle  | at most one email-change code per resend interval |

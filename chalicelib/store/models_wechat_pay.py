@@ -40,11 +40,3 @@ class WeChatPayAnomaly(BaseItem, discriminator="WeChatPayAnomaly"):
     order_amount = NumberAttribute()
     notified_amount = NumberAttribute()
     created_at = UTCDateTimeAttribute()
-
-
-class WeChatPayer(BaseItem, discriminator="WeChatPayer"):
-    """The member's WeChat openid (for the mini-program's appid): who pays a JSAPI order."""
-
-    member_id = UnicodeAttribute()
-    openid = UnicodeAttribute()
-    bound_at = UTCDateTimeAttribute()

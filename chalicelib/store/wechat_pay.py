@@ -17,7 +17,7 @@ from pynamodb.expressions.update import Action
 from . import keys
 from .models import Member, Recording
 from .models_wallet import Wallet, WalletTopup
-from .models_wechat_pay import WeChatPayAnomaly, WeChatPayer, WeChatPayOrder
+from .models_wechat_pay import WeChatPayAnomaly, WeChatPayOrder
 from .reads import item_of, member_key, read_together, wallet_key
 from .unit_of_work import UnitOfWork
 
@@ -28,26 +28,6 @@ def order_key(out_trade_no: str) -> tuple[str, str]:
 
 def transaction_key(transaction_id: str) -> tuple[str, str]:
     return keys.wxtxn_pk(transaction_id), keys.TOPUP_SK
-
-
-def _payer_key(member_id: str) -> tuple[str, str]:
-    return keys.member_pk(member_id), keys.WECHAT_SK
-
-
-# --- the payer's openid -------------------------------------------------------------------------
-# A stand-in for the WeChat sign-in's openid<->member bindings (issue 17 item 1, branch `wechat`):
-# swap these two functions for that branch's lookup when it lands.
-
-
-def payer_openid(member_id: str) -> str | None:
-    """The openid a JSAPI order of this member is paid from, if one is bound."""
-    payer = item_of(WeChatPayer, read_together([_payer_key(member_id)]).get(_payer_key(member_id)))
-    return payer.openid if payer is not None else None
-
-
-def bind_payer(member_id: str, openid: str, now: datetime) -> None:
-    """Bind `openid` to the member (the local stage's and tests' stand-in for WeChat sign-in)."""
-    WeChatPayer(*_payer_key(member_id), member_id=member_id, openid=openid, bound_at=now).save()
 
 
 # --- orders ---------------------------------------------------------------------------------------
