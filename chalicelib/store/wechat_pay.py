@@ -17,7 +17,8 @@ from pynamodb.expressions.update import Action
 from . import keys
 from .models import Member, Recording
 from .models_wallet import Wallet, WalletTopup
-from .models_wechat_pay import WeChatPayAnomaly, WeChatPayOrder
+from .models_wechat_pay import WeChatPayAnomaly, WeChatPayAnomalyEntry, WeChatPayOrder
+from .paging import Page, query_page
 from .reads import item_of, member_key, read_together, wallet_key
 from .unit_of_work import UnitOfWork
 
@@ -98,24 +99,27 @@ def mark_order_paid(uow: UnitOfWork, order: WeChatPayOrder, transaction_id: str,
 
 
 def record_anomaly(order: WeChatPayOrder, transaction_id: str, reason: str, notified_amount: int, now: datetime) -> None:
-    """Keep a verified notification that was not credited, once per (order, transaction)."""
-    anomaly = WeChatPayAnomaly(
-        keys.wxpay_pk(order.out_trade_no),
-        keys.wxpay_anomaly_sk(transaction_id),
-        out_trade_no=order.out_trade_no,
-        transaction_id=transaction_id,
-        reason=reason,
-        order_amount=int(order.amount),
-        notified_amount=notified_amount,
-        created_at=now,
-    )
-    from pynamodb.exceptions import PutError
+    """Keep a verified notification that was not credited, once per (order, transaction), and its
+    entry in the operators' list (`WXPAY#ANOMALIES`) in the same transaction."""
+    fields: dict[str, Any] = {
+        "out_trade_no": order.out_trade_no,
+        "transaction_id": transaction_id,
+        "reason": reason,
+        "order_amount": int(order.amount),
+        "notified_amount": notified_amount,
+        "created_at": now,
+    }
+    anomaly = WeChatPayAnomaly(keys.wxpay_pk(order.out_trade_no), keys.wxpay_anomaly_sk(transaction_id), **fields)
+    entry = WeChatPayAnomalyEntry(keys.WXPAY_ANOMALIES_PK, keys.wxpay_anomaly_entry_sk(now.isoformat(), transaction_id), **fields)
+    uow = UnitOfWork()
+    uow.put("anomaly", anomaly, WeChatPayAnomaly.pk.does_not_exist())
+    uow.put("entry", entry, WeChatPayAnomalyEntry.pk.does_not_exist())
+    uow.commit(lambda cancelled: "kept before")  # the same anomaly again: kept once
 
-    try:
-        anomaly.save(WeChatPayAnomaly.pk.does_not_exist())
-    except PutError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
-            raise
+
+def anomaly_page(limit: int, cursor: str | None) -> Page[WeChatPayAnomalyEntry]:
+    """One page of every anomaly, oldest first (the operators' list)."""
+    return query_page(WeChatPayAnomalyEntry, keys.WXPAY_ANOMALIES_PK, keys.WXPAY_ANOMALY_ENTRY_PREFIX, limit, cursor)
 
 
 def anomalies_of(out_trade_no: str) -> list[WeChatPayAnomaly]:
