@@ -14,11 +14,15 @@ from chalicelib.settings import get_settings
 from localstage.bootstrap import fake_wechat_pay_secret_name
 from localstage.wechat_pay_fake import FakeKeys, FakeWeChatPay
 from tests.conftest import WECHAT_PAY_FAKE_PORT
+from tests.integration import test_business_events
 from tests.integration.conftest import MERCHANT
 from tests.integration.test_wallet import assert_problem, statement, stored_balance, use_rules
 from tests.integration.test_wechat_pay import deliver, order, status_of, wechat_member
 
 REFUND_NOTIFICATIONS = "/v1/wechat-pay/refund-notifications"
+# The table's stream pumped to the bus, and a tap on the bus (tests/integration/test_business_events.py)
+pump = test_business_events.pump
+bus_tap = test_business_events.bus_tap
 
 
 @pytest.fixture
@@ -213,6 +217,25 @@ def test_given_no_idempotency_key_or_no_reason_then_400_naming_it_and_nothing_is
     assert [e["field"] for e in missing_key["errors"]] == ["Idempotency-Key"]
     assert [e["field"] for e in missing_reason["errors"]] == ["reason"]
     assert stored_balance(member_id) == 55000 and wxpay.refunds == {}
+
+
+def test_a_refund_publishes_wallet_refunded_on_commit_and_a_refused_one_wallet_refund_returned(api, wxpay, paid, pump, bus_tap):
+    _, member_id, out_trade_no = paid
+    pump.pump()
+    bus_tap()  # the sign-in's and the top-up's events
+    assert_problem(refund(api, "WX20260101000000ABCDEF123456"), 404, "not_found")
+    pump.pump()
+    assert bus_tap() == []  # refused: nothing committed, nothing published
+
+    body = refund(api, out_trade_no).json()
+    pump.pump()
+    refunded = [(e["type"], e["data"]["amount"], e["data"]["ref"], e["data"]["member_id"]) for e in bus_tap() if e["type"].startswith("wallet.")]
+    assert sorted(refunded) == [("wallet.refunded", -50000, out_trade_no, member_id), ("wallet.refunded", -5000, out_trade_no, member_id)]
+
+    assert deliver_refund(api, wxpay.refund_notification(body["out_refund_no"], status="CLOSED")).status == 204
+    pump.pump()
+    returned = [(e["type"], e["data"]["amount"], e["data"]["balance_after"]) for e in bus_tap() if e["type"].startswith("wallet.")]
+    assert returned == [("wallet.refund_returned", 55000, 55000)]
 
 
 # --- anomalies -------------------------------------------------------------------------------------
