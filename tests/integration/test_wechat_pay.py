@@ -19,6 +19,7 @@ from localstage.wechat_pay_fake import FakeKeys, FakeWeChatPay
 from tests.conftest import WECHAT_PAY_FAKE_PORT
 from tests.integration.conftest import bearer
 from tests.integration.test_wallet import assert_problem, statement, stored_balance, use_rules
+from tests.support.outbox import last_code
 
 NOTIFICATIONS = "/v1/wechat-pay/notifications"
 
@@ -188,6 +189,22 @@ def test_given_a_second_transaction_for_a_paid_order_then_it_is_not_credited_and
 def test_given_no_wechat_account_bound_then_409_and_no_order_is_made(api, fake, members, wechat):
     token, _ = members.verified()
     assert_problem(api.post("/v1/me/wallet/wechat-topups", {"amount": 100}, headers=bearer(token)), 409, "wechat_not_bound")
+    assert fake.orders == {}
+
+
+def test_given_a_member_who_unbound_wechat_or_bound_only_the_official_account_then_409_wechat_not_bound(
+    api, fake, wechat, payer, members, outbox_path
+):
+    token, _ = payer
+    assert api.request("DELETE", "/v1/me/wechat", headers=bearer(token)).status == 200
+    assert_problem(api.post("/v1/me/wallet/wechat-topups", {"amount": 100}, headers=bearer(token)), 409, "wechat_not_bound")
+    # An openid of the official account's pages is not one a mini-program order can be paid from
+    session = api.post("/v1/wechat/sessions", {"code": "olive.1", "app": "official_account"})
+    phone = members.signed_up()
+    bound = api.post("/v1/wechat/bindings", {"wechat_ticket": session.json()["wechat_ticket"], "phone": phone, "code": last_code(outbox_path, phone)})
+    assert bound.status == 200, bound.text
+    official = bound.json()["access_token"]
+    assert_problem(api.post("/v1/me/wallet/wechat-topups", {"amount": 100}, headers=bearer(official)), 409, "wechat_not_bound")
     assert fake.orders == {}
 
 
