@@ -178,10 +178,14 @@ def _ask_wechat_pay(refund: WeChatPayRefund) -> WeChatPayRefund:
             notify_url=_refund_notify_url(),
         )
     except WeChatPayError as exc:
-        if exc.status is None or exc.status >= 500:
+        # Only WeChat Pay's own signed 4xx is a refusal (the money comes back). No answer, a 5xx,
+        # 429 (too frequent), or an answer it did not sign leaves the money held: WeChat Pay may
+        # have made the refund, and returning the money then would pay it twice.
+        refused = exc.signed and exc.status is not None and 400 <= exc.status < 500 and exc.status != 429
+        if not refused:
             count("WeChatPayRefundsUnanswered")
             raise PaymentProviderFailed(
-                "WeChat Pay did not answer the refund: the money stays held; send the same request again (same Idempotency-Key)"
+                "WeChat Pay did not answer the refund (or not in its name): the money stays held; send the same request again (same Idempotency-Key)"
             ) from None
         settle(refund.out_trade_no, refund.out_refund_no, succeeded=False, refund_id=None, failure=exc.code or f"HTTP_{exc.status}")
         settled = store.get_refund(refund.out_trade_no, refund.out_refund_no)

@@ -166,6 +166,25 @@ def test_given_wechat_pay_not_answering_then_502_the_money_stays_held_and_the_sa
     assert len(wxpay.refunds) == 1
 
 
+def test_given_a_refusal_wechat_pay_did_not_sign_or_a_rate_limit_then_502_and_the_money_stays_held_never_paid_twice(api, wxpay, paid):
+    from dataclasses import replace
+
+    from chalicelib.domain.wechat_pay import new_key_pair
+
+    token, member_id, out_trade_no = paid
+    genuine = wxpay.keys
+    wxpay.keys = replace(genuine, platform_private_key=new_key_pair()[0])  # a man in the middle says "refused"
+    wxpay.fail_next_refund = (403, "NOT_ENOUGH")
+    assert_problem(refund(api, out_trade_no), 502, "payment_provider_error")
+    wxpay.keys = genuine
+    wxpay.fail_next_refund = (429, "FREQUENCY_LIMITED")
+    assert_problem(refund(api, out_trade_no), 502, "payment_provider_error")
+
+    assert stored_balance(member_id) == 0  # held, not given back: WeChat Pay may be paying it
+    assert status_of(api, token, out_trade_no)["status"] == "refunding"
+    assert refund(api, out_trade_no).json()["status"] == "processing"
+
+
 def test_given_a_refund_notification_that_the_refund_failed_then_the_money_comes_back_once(api, wxpay, paid):
     token, member_id, out_trade_no = paid
     body = refund(api, out_trade_no).json()
