@@ -24,6 +24,7 @@ from chalicelib.api.routes import (
     webhooks,
     wechat,
     wechat_pay,
+    wechat_pay_refunds,
 )
 from chalicelib.jobs import event_handlers
 from chalicelib.jobs import handlers as jobs
@@ -51,5 +52,6 @@ app.register_blueprint(wechat.bp)  # WeChat sign-in (issue 17)
 app.register_blueprint(imports.bp)  # bulk import of members (issue 16)
 app.register_blueprint(bulk.bp)  # bulk grants and exports (issue 16)
 app.register_blueprint(wechat_pay.bp)  # WeChat Pay top-ups (issue 17)
+app.register_blueprint(wechat_pay_refunds.bp)  # WeChat Pay refunds, anomalies (issue 17)
 app.register_blueprint(jobs.bp)
 app.register_blueprint(event_handlers.bp)  # business events and webhooks (issue 16)

@@ -394,7 +394,7 @@ class HuiyuanStack(cdk.Stack):
         )
 
     def _wechat_pay_secret(self) -> secretsmanager.Secret:
-        """The merchant's WeChat Pay keys (mchid, appid, merchant key and serial, APIv3 key, WeChat
+        """The merchant's WeChat Pay keys (mchid, merchant key and serial, APIv3 key, WeChat
         Pay's platform public key and its id): made with a placeholder, filled by the brand's
         operator with `aws secretsmanager put-secret-value` (docs/wechat-pay.md), never in the
         template. Only the API function reads it."""

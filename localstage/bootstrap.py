@@ -87,7 +87,6 @@ def put_sms_credentials(settings: Settings, session: Any, credentials: dict[str,
 
 
 LOCAL_MCHID = "1900000109"
-LOCAL_APPID = "wx0000000000local"
 
 
 @functools.cache
@@ -103,7 +102,6 @@ def _local_wechat_pay_keys() -> tuple[dict[str, str], dict[str, str]]:
     platform_id = f"PUB_KEY_ID_{secrets.randbelow(10**20):020d}"
     merchant = {
         "mchid": LOCAL_MCHID,
-        "appid": LOCAL_APPID,
         "merchant_serial_no": serial,
         "merchant_private_key": merchant_private,
         "apiv3_key": apiv3_key,
@@ -112,7 +110,6 @@ def _local_wechat_pay_keys() -> tuple[dict[str, str], dict[str, str]]:
     }
     fake = {
         "mchid": LOCAL_MCHID,
-        "appid": LOCAL_APPID,
         "merchant_serial_no": serial,
         "merchant_public_key": merchant_public,
         "platform_public_key_id": platform_id,
@@ -131,6 +128,8 @@ def create_wechat_pay_secrets(settings: Settings, session: Any) -> None:
     for the local stage; kept once made (the stage's fake reads the same pair on every start)."""
     client = session.client("secretsmanager")
     merchant, fake = _local_wechat_pay_keys()
+    # WeChat Pay knows the merchant's bound app: the mini-program WeChat sign-in uses.
+    fake = {**fake, "appid": settings.wechat_mini_program_appid}
     for name, value in ((settings.wechat_pay_secret, merchant), (fake_wechat_pay_secret_name(settings), fake)):
         with contextlib.suppress(client.exceptions.ResourceExistsException):
             client.create_secret(Name=name, SecretString=json.dumps(value))

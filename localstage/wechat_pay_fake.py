@@ -8,7 +8,8 @@ is a line in the outbox (channel `wechat-pay`).
 
     POST /v3/pay/transactions/jsapi                  a JSAPI / mini-program order -> prepay_id
     GET  /v3/pay/transactions/out-trade-no/{no}      the order's trade_state
-    POST /v3/refund/domestic/refunds                 a refund (accepted, PROCESSING)
+    POST /v3/refund/domestic/refunds                 a refund of a paid order (PROCESSING), once per
+         out_refund_no; `fail_next_refund` makes the next one refused (tests)
     POST /fake/pay/{out_trade_no}                    the test/dev hook: "the payer paid". Body (all
          optional): {"times": 2, "amount": 1, "forge": true, "age_seconds": 600,
          "transaction_id": "..."}: sends the notification `times`, with another amount, a bad
@@ -18,6 +19,9 @@ is a line in the outbox (channel `wechat-pay`).
          {"times", "forge", "age_seconds", "transaction_id", "trade_state", "appid", "notify_url"}:
          sends the store's signed, encrypted payment notification (payer.sp_openid = openid) to
          our notification URL; answers the transaction id and what our API answered to each.
+    POST /fake/refund/{out_refund_no}                the test/dev hook: "the refund ended". Body (all
+         optional): {"status": "SUCCESS" | "ABNORMAL" | "CLOSED", "times": 2, "forge": true,
+         "age_seconds": 600}: sends the refund notification to the refund's notify_url.
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,6 +73,17 @@ class FakeOrder:
 
 
 @dataclass
+class FakeRefund:
+    out_refund_no: str
+    out_trade_no: str
+    refund: int
+    total: int
+    notify_url: str
+    refund_id: str
+    status: str = "PROCESSING"
+
+
+@dataclass
 class Delivery:
     """One notification sent: what our API answered (None: no answer)."""
 
@@ -87,13 +101,14 @@ class FakeWeChatPay:
     requests_seen: list[str] = field(default_factory=list)
     # Fault injection: the next JSAPI order is answered with this error code (e.g. SYSTEM_ERROR).
     fail_next_order: str | None = None
-    # The local stage's stand-in for WeChat sign-in (branch `wechat`): POST /fake/bind
-    # {"member_id", "openid"} binds the openid a member's JSAPI orders are paid from.
-    bind: Callable[[str, str], None] | None = None
     # Pay-to-join: where a store's payment notifications go, and the brand's app (sp_appid) whose
     # openids the payers have (the mini-program's, not the merchant's own appid).
     store_notify_url: str | None = None
     store_appid: str | None = None
+    refunds: dict[str, FakeRefund] = field(default_factory=dict)
+    # Fault injection: the next refund is answered with this (HTTP status, error code), e.g.
+    # (403, "NOT_ENOUGH") (the merchant's balance does not cover it) or (500, "SYSTEM_ERROR").
+    fail_next_refund: tuple[int, str] | None = None
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -238,7 +253,7 @@ class FakeWeChatPay:
         url = self.orders[out_trade_no].notify_url
         return [self._send(url, headers, body, out_trade_no) for _ in range(times)]
 
-    def _send(self, url: str, headers: dict[str, str], body: str, out_trade_no: str) -> Delivery:
+    def _send(self, url: str, headers: dict[str, str], body: str, out_trade_no: str, kind: str = "TRANSACTION.SUCCESS") -> Delivery:
         request = urllib.request.Request(url, data=body.encode(), method="POST", headers=headers)  # noqa: S310 - the stage's own URL
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
@@ -247,17 +262,17 @@ class FakeWeChatPay:
             delivery = Delivery(refused.code, refused.read().decode(errors="replace"))
         except (urllib.error.URLError, OSError) as exc:
             delivery = Delivery(None, type(exc).__name__)
-        self._to_outbox(url, out_trade_no, delivery)
+        self._to_outbox(url, out_trade_no, delivery, kind)
         return delivery
 
-    def _to_outbox(self, url: str, out_trade_no: str, delivery: Delivery) -> None:
+    def _to_outbox(self, url: str, out_trade_no: str, delivery: Delivery, kind: str = "TRANSACTION.SUCCESS") -> None:
         if not self.outbox_path:
             return
         line = json.dumps(
             {
                 "channel": "wechat-pay",
                 "to": url,
-                "kind": "TRANSACTION.SUCCESS",
+                "kind": kind,
                 "body": json.dumps({"out_trade_no": out_trade_no, "answered": delivery.status}),
                 "sent_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             },
@@ -307,6 +322,81 @@ class FakeWeChatPay:
             answer["amount"] = {"total": order.amount, "currency": "CNY"}
         return 200, answer
 
+    # --- refunds -------------------------------------------------------------------------------------
+
+    def create_refund(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """POST /v3/refund/domestic/refunds: a refund of a paid order, once per out_refund_no."""
+        if self.fail_next_refund:
+            (status, code), self.fail_next_refund = self.fail_next_refund, None
+            return status, {"code": code, "message": "fake: injected fault"}
+        try:
+            out_trade_no, out_refund_no = str(payload["out_trade_no"]), str(payload["out_refund_no"])
+            refund, total = int(payload["amount"]["refund"]), int(payload["amount"]["total"])
+            notify_url = str(payload.get("notify_url") or "")
+        except (KeyError, TypeError, ValueError):
+            return 400, {"code": "PARAM_ERROR", "message": "missing or malformed parameter"}
+        with self._lock:
+            order = self.orders.get(out_trade_no)
+            if order is None or order.trade_state not in ("SUCCESS", "REFUND"):
+                return 404, {"code": "RESOURCE_NOT_EXISTS", "message": "order does not exist or was not paid"}
+            if total != order.amount or not 0 < refund <= total:
+                return 400, {"code": "INVALID_REQUEST", "message": "refund amount does not match the order"}
+            known = self.refunds.get(out_refund_no)
+            if known is None:
+                refunded = sum(r.refund for r in self.refunds.values() if r.out_trade_no == out_trade_no and r.status != "ABNORMAL")
+                if refunded + refund > total:
+                    return 400, {"code": "INVALID_REQUEST", "message": "refunds exceed the order"}
+                known = FakeRefund(out_refund_no, out_trade_no, refund, total, notify_url, f"50{secrets.randbelow(10**26):026d}")
+                self.refunds[out_refund_no] = known
+                order.trade_state = "REFUND"
+        return 200, {
+            "refund_id": known.refund_id,
+            "out_refund_no": out_refund_no,
+            "transaction_id": order.transaction_id,
+            "out_trade_no": out_trade_no,
+            "status": known.status,
+            "amount": {"refund": known.refund, "total": known.total, "currency": "CNY"},
+        }
+
+    def refund_notification(
+        self, out_refund_no: str, *, status: str = "SUCCESS", forge: bool = False, age_seconds: int = 0
+    ) -> tuple[dict[str, str], str]:
+        """The headers and body of the refund notification (REFUND.SUCCESS / ABNORMAL / CLOSED)."""
+        with self._lock:
+            refund = self.refunds[out_refund_no]
+            refund.status = status
+            order = self.orders[refund.out_trade_no]
+        resource = {
+            "mchid": self.keys.mchid,
+            "out_trade_no": refund.out_trade_no,
+            "transaction_id": order.transaction_id,
+            "out_refund_no": out_refund_no,
+            "refund_id": refund.refund_id,
+            "refund_status": status,
+            "success_time": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
+            "user_received_account": "支付用户零钱",
+            "amount": {"total": refund.total, "refund": refund.refund, "payer_total": refund.total, "payer_refund": refund.refund},
+        }
+        plaintext = json.dumps(resource, ensure_ascii=False).encode()
+        body = json.dumps(
+            {
+                "id": secrets.token_hex(18),
+                "create_time": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
+                "resource_type": "encrypt-resource",
+                "event_type": f"REFUND.{status}",
+                "summary": "退款成功" if status == "SUCCESS" else "退款异常",
+                "resource": {**wxpay.encrypt_resource(self.keys.apiv3_key, plaintext, "refund"), "original_type": "refund"},
+            },
+            ensure_ascii=False,
+        )
+        return self.signed_headers(body, age_seconds=age_seconds, forge=forge), body
+
+    def end_refund(self, out_refund_no: str, *, times: int = 1, **options: Any) -> list[Delivery]:
+        """The refund ended: send its notification `times` to the refund's notify_url."""
+        headers, body = self.refund_notification(out_refund_no, **options)
+        refund = self.refunds[out_refund_no]
+        return [self._send(refund.notify_url, headers, body, refund.out_trade_no, kind=f"REFUND.{refund.status}") for _ in range(times)]
+
 
 class _Handler(BaseHTTPRequestHandler):
     owner: FakeWeChatPay
@@ -344,8 +434,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._fake_pay(path.removeprefix("/fake/pay/"), body)
         if path == "/fake/store-payments":
             return self._fake_store_payment(body)
-        if path == "/fake/bind" and self.owner.bind is not None:
-            return self._fake_bind(body)
+        if path.startswith("/fake/refund/"):
+            return self._fake_refund(path.removeprefix("/fake/refund/"), body)
         if not self._verified("POST", body):
             return
         try:
@@ -355,9 +445,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/v3/pay/transactions/jsapi":
             self._answer(*self.owner.create_order(payload))
         elif path == "/v3/refund/domestic/refunds":
-            self._answer(
-                200, {"refund_id": f"50{secrets.randbelow(10**26):026d}", "out_refund_no": payload.get("out_refund_no"), "status": "PROCESSING"}
-            )
+            self._answer(*self.owner.create_refund(payload))
         else:
             self._answer(404, {"code": "NOT_FOUND", "message": "fake: no such API"})
 
@@ -369,6 +457,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(401, {"code": "SIGN_ERROR", "message": f"fake: {exc}"})
             return False
         return True
+
+    def _fake_refund(self, out_refund_no: str, body: str) -> None:
+        _fake_refund_of(self, out_refund_no, body)
 
     def _fake_pay(self, out_trade_no: str, body: str) -> None:
         try:
@@ -396,15 +487,19 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(400, {"code": "PARAM_ERROR", "message": f"fake: body is {{sub_mchid, openid, amount}} and any of {sorted(optional)}"})
         self._answer(200, {"transaction_id": txid, "answers": [d.status for d in deliveries]})
 
-    def _fake_bind(self, body: str) -> None:
-        try:
-            wanted = json.loads(body)
-            member_id, openid = str(wanted["member_id"]), str(wanted["openid"])
-        except (ValueError, KeyError, TypeError):
-            return self._answer(400, {"code": "PARAM_ERROR", "message": "fake: body is {member_id, openid}"})
-        assert self.owner.bind is not None
-        self.owner.bind(member_id, openid)
-        self._answer(200, {"member_id": member_id, "openid": openid})
+
+def _fake_refund_of(handler: _Handler, out_refund_no: str, body: str) -> None:
+    known = {"times", "status", "forge", "age_seconds"}
+    try:
+        options = json.loads(body) if body else {}
+        if not isinstance(options, dict) or set(options) - known or options.get("status", "SUCCESS") not in ("SUCCESS", "ABNORMAL", "CLOSED"):
+            raise ValueError
+    except ValueError:
+        return handler._answer(400, {"code": "PARAM_ERROR", "message": f"fake: body is a JSON object of {sorted(known)}"})
+    if out_refund_no not in handler.owner.refunds:
+        return handler._answer(404, {"code": "RESOURCE_NOT_EXISTS", "message": "fake: no such refund"})
+    deliveries = handler.owner.end_refund(out_refund_no, **options)
+    handler._answer(200, {"out_refund_no": out_refund_no, "answers": [d.status for d in deliveries]})
 
 
 def local_fake_port(host: str) -> int:
@@ -421,20 +516,17 @@ def local_fake_port(host: str) -> int:
 
 def start_local_fake(settings: Any, session: Any, host: str, port: int) -> FakeWeChatPay:
     """The local stage's fake, with the keys bootstrap generated, writing to the stage's outbox."""
-    from chalicelib.store.wechat_pay import bind_payer
     from localstage.bootstrap import fake_wechat_pay_secret_name
 
     raw = session.client("secretsmanager").get_secret_value(SecretId=fake_wechat_pay_secret_name(settings))["SecretString"]
-
-    def bind(member_id: str, openid: str) -> None:
-        bind_payer(member_id, openid, datetime.now(UTC))
-
+    # The merchant's bound app is the mini-program of the settings (a stage bootstrapped before
+    # that rule kept another appid in the fake's secret).
+    keys = FakeKeys(**{**json.loads(raw), "appid": settings.wechat_mini_program_appid})
     return FakeWeChatPay(
-        FakeKeys.from_json(raw),
+        keys,
         host=host,
         port=port,
         outbox_path=settings.outbox_path,
-        bind=bind,
         store_notify_url=settings.wechat_pay_notify_url,
         store_appid=settings.wechat_mini_program_appid,
     ).start()

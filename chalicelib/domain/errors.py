@@ -223,6 +223,18 @@ class WeChatNotBound(HuiyuanError):
     status, code, title = 409, "wechat_not_bound", "The membership has no WeChat account bound to it"
 
 
+class OrderNotPaid(HuiyuanError):
+    """A refund of a WeChat Pay top-up that was never paid (created or failed)."""
+
+    status, code, title = 409, "order_not_paid", "The order was not paid"
+
+
+class AlreadyRefunded(HuiyuanError):
+    """A refund of a WeChat Pay top-up already refunded, or being refunded."""
+
+    status, code, title = 409, "already_refunded", "The order is refunded or being refunded"
+
+
 class PaymentProviderFailed(HuiyuanError):
     """WeChat Pay answered an error, an unsigned answer, or nothing in time: nothing was charged."""
 

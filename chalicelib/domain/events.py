@@ -55,6 +55,9 @@ WALLET_EVENTS: dict[str, str] = {
     "bonus": "wallet.bonus_added",
     "payment": "wallet.paid",
     "refund": "wallet.refunded",
+    "topup_refund": "wallet.refunded",
+    "bonus_clawback": "wallet.refunded",
+    "refund_returned": "wallet.refund_returned",
     "imported": "wallet.imported",
 }
 # A member's status moves (old, new) -> event type; None: any status.

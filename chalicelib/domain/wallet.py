@@ -14,7 +14,10 @@ from collections.abc import Iterable
 
 from .rules import TopupBonus
 
-ENTRY_KINDS = ("topup", "bonus", "payment", "refund")
+# topup_refund / bonus_clawback (negative): a top-up paid back to the payer through WeChat Pay and
+# its bonus taken back; refund_returned (positive): WeChat Pay refused that refund, the money held
+# for it is the member's again.
+ENTRY_KINDS = ("topup", "bonus", "payment", "refund", "topup_refund", "bonus_clawback", "refund_returned")
 
 
 class NotEnoughFunds(Exception):
@@ -45,6 +48,12 @@ def debit(balance: int, amount: int) -> int:
     if amount > balance:
         raise NotEnoughFunds(f"the payment is {amount}; the balance is {balance}")
     return balance - amount
+
+
+def topup_refund_hold(balance: int, amount: int, bonus: int) -> int:
+    """The balance after refunding a top-up of `amount` that earned `bonus`: both leave the
+    wallet, so the top-up is refunded only while the wallet still holds them (NotEnoughFunds)."""
+    return debit(balance, amount + bonus)
 
 
 def refunded_after(paid: int, refunded: int, amount: int) -> int:

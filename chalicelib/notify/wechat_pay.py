@@ -26,16 +26,22 @@ TIMEOUT_SECONDS = 5
 class WeChatPayError(Exception):
     """WeChat Pay refused the request, answered unsigned, or did not answer in time."""
 
-    def __init__(self, reason: str, status: int | None = None, code: str | None = None) -> None:
+    def __init__(self, reason: str, status: int | None = None, code: str | None = None, *, signed: bool = False) -> None:
         super().__init__(reason)
         self.status = status
         self.code = code
+        # The refusal's answer verified with WeChat Pay's platform key: WeChat Pay itself said no
+        # (an unsigned refusal may be anyone's, so it proves nothing about what WeChat Pay did).
+        self.signed = signed
 
 
 @dataclass(frozen=True)
 class WeChatPay:
     base_url: str
     credentials: dict[str, str]
+    # The mini-program's appid (settings.wechat_mini_program_appid, the app WeChat sign-in binds
+    # openids in): a JSAPI order is paid from the payer's openid in that app.
+    appid: str
 
     def _call(self, method: str, path: str, payload: dict[str, Any] | None) -> dict[str, Any]:
         creds = self.credentials
@@ -62,13 +68,23 @@ class WeChatPay:
         except urllib.error.HTTPError as refused:
             text = refused.read().decode(errors="replace")
             code = _error_code(text)
-            logger.warning("wechat pay refused", extra={"path": path.split("?")[0], "status": refused.code, "code": code})
-            raise WeChatPayError("WeChat Pay refused the request", refused.code, code) from None
+            signed = self._signed_by_wechat_pay(refused.headers, text)
+            logger.warning("wechat pay refused", extra={"path": path.split("?")[0], "status": refused.code, "code": code, "signed": signed})
+            raise WeChatPayError("WeChat Pay refused the request", refused.code, code, signed=signed) from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             logger.warning("wechat pay unreachable", extra={"path": path.split("?")[0], "error": type(exc).__name__})
             raise WeChatPayError("WeChat Pay did not answer") from None
-        if headers.get("Wechatpay-Serial") != creds["platform_public_key_id"]:
-            raise WeChatPayError("WeChat Pay's answer is signed with an unknown key", status)
+        if not self._signed_by_wechat_pay(headers, text):
+            logger.warning("wechat pay answer not verified", extra={"path": path.split("?")[0]})
+            raise WeChatPayError("WeChat Pay's answer is not signed by WeChat Pay", status)
+        answer_body: dict[str, Any] = json.loads(text) if text else {}
+        return answer_body
+
+    def _signed_by_wechat_pay(self, headers: Any, text: str) -> bool:
+        """The answer is signed by WeChat Pay's platform key (its serial, a fresh timestamp)."""
+        creds = self.credentials
+        if headers is None or headers.get("Wechatpay-Serial") != creds["platform_public_key_id"]:
+            return False
         try:
             wxpay.verify_signed(
                 creds["platform_public_key"],
@@ -79,16 +95,14 @@ class WeChatPay:
                 utcnow(),
             )
         except (wxpay.BadSignature, wxpay.StaleTimestamp):
-            logger.warning("wechat pay answer not verified", extra={"path": path.split("?")[0]})
-            raise WeChatPayError("WeChat Pay's answer is not signed by WeChat Pay", status) from None
-        answer_body: dict[str, Any] = json.loads(text) if text else {}
-        return answer_body
+            return False
+        return True
 
     def create_jsapi_order(self, *, out_trade_no: str, description: str, amount: int, openid: str, notify_url: str, attach: str = "") -> str:
         """The prepay_id of a new JSAPI / mini-program order (POST /v3/pay/transactions/jsapi)."""
         creds = self.credentials
         payload: dict[str, Any] = {
-            "appid": creds["appid"],
+            "appid": self.appid,
             "mchid": creds["mchid"],
             "description": description,
             "out_trade_no": out_trade_no,
@@ -124,7 +138,7 @@ class WeChatPay:
         """The parameters of `wx.requestPayment` for `prepay_id`, signed with the merchant key."""
         creds = self.credentials
         return wxpay.mini_program_payment(
-            appid=creds["appid"],
+            appid=self.appid,
             prepay_id=prepay_id,
             private_key_pem=creds["merchant_private_key"],
             timestamp=str(int(time.time())),

@@ -30,8 +30,9 @@
 | PAYMENT#<payment_id> | REFUND#<refund_id>   | WalletRefund  | idempotent refund of a wallet payment per refund id |
 | WXPAY#<out_trade_no> | ORDER                | WeChatPayOrder | a WeChat Pay top-up order: member, amount, status (store/wechat_pay.py) |
 | WXPAY#<out_trade_no> | ANOMALY#<transaction_id> | WeChatPayAnomaly | a paid notification not credited (amount differs...), for operators |
+| WXPAY#<out_trade_no> | REFUND#<out_refund_no> | WeChatPayRefund | an operator's refund of a paid top-up, its state (store/wechat_pay_refunds.py) |
+| WXPAY#ANOMALIES      | AT#<created_at>#<transaction_id> | WeChatPayAnomalyEntry | the anomalies again, oldest first: the operators' list |
 | WXTXN#<transaction_id> | TOPUP              | WalletTopup   | a WeChat Pay transaction credited once: the top-up record keyed by WeChat's id |
-| MEMBER#<member_id>   | WECHAT               | WeChatPayer   | the member's WeChat openid, stand-in until the sign-in bindings (branch wechat) |
 | MEMBER#<member_id>   | CHANGE#PHONE / CHANGE#EMAIL | VerificationCode | a pending phone or email change: its code (hashed, TTL) and target |
 | MEMBER#<member_id>   | ATTEMPTS#PHONE / ATTEMPTS#EMAIL | CodeAttempts | failed change verifications in the lockout window |
 | MEMBER#<member_id>   | SENT#EMAIL           | SendThrottle  | at most one email-change code per resend interval |
@@ -594,3 +595,18 @@ def wxpay_anomaly_sk(transaction_id: str) -> str:
 
 def wxtxn_pk(transaction_id: str) -> str:
     return f"WXTXN#{transaction_id}"
+
+
+def wxpay_refund_sk(out_refund_no: str) -> str:
+    return f"REFUND#{out_refund_no}"
+
+
+# Every anomaly once more in one partition, in the order they were found, for the operators' list.
+WXPAY_ANOMALIES_PK = "WXPAY#ANOMALIES"
+
+
+WXPAY_ANOMALY_ENTRY_PREFIX = "AT#"
+
+
+def wxpay_anomaly_entry_sk(created_at: str, transaction_id: str) -> str:
+    return f"{WXPAY_ANOMALY_ENTRY_PREFIX}{created_at}#{transaction_id}"

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
 
-from .models import BaseItem
+from .models import BaseItem, Recorded
 
 
 class WeChatPayOrder(BaseItem, discriminator="WeChatPayOrder"):
-    """status: created (waiting for the payment) | paid (credited) | failed (WeChat Pay refused it)."""
+    """status: created (waiting for the payment) | paid (credited) | failed (WeChat Pay refused it)
+    | refunding (an operator's refund is held from the wallet, WeChat Pay is paying it back) |
+    refunded (WeChat Pay notified the refund's success). `refund_no`: the refund under way or done."""
 
     out_trade_no = UnicodeAttribute()
     member_id = UnicodeAttribute()
@@ -26,6 +28,7 @@ class WeChatPayOrder(BaseItem, discriminator="WeChatPayOrder"):
     bonus = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     paid_at = UTCDateTimeAttribute(null=True)
+    refund_no = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
 
@@ -42,9 +45,33 @@ class WeChatPayAnomaly(BaseItem, discriminator="WeChatPayAnomaly"):
     created_at = UTCDateTimeAttribute()
 
 
-class WeChatPayer(BaseItem, discriminator="WeChatPayer"):
-    """The member's WeChat openid (for the mini-program's appid): who pays a JSAPI order."""
+class WeChatPayAnomalyEntry(BaseItem, discriminator="WeChatPayAnomalyEntry"):
+    """The anomaly once more under `WXPAY#ANOMALIES`, for the operators' list (ids and amounts only)."""
 
+    out_trade_no = UnicodeAttribute()
+    transaction_id = UnicodeAttribute()
+    reason = UnicodeAttribute()
+    order_amount = NumberAttribute()
+    notified_amount = NumberAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class WeChatPayRefund(Recorded, discriminator="WeChatPayRefund"):
+    """An operator's refund of a paid top-up, one per (order, Idempotency-Key): the idempotency
+    record of the request and the refund's state. `status`: requested (the top-up and its bonus
+    held from the wallet; WeChat Pay not yet asked, or its answer lost) | processing (WeChat Pay
+    accepted it) | succeeded (its notification said so: the order is refunded) | failed (WeChat
+    Pay refused or closed it: the held money went back to the wallet, the order is paid again)."""
+
+    out_trade_no = UnicodeAttribute()
+    out_refund_no = UnicodeAttribute()
     member_id = UnicodeAttribute()
-    openid = UnicodeAttribute()
-    bound_at = UTCDateTimeAttribute()
+    amount = NumberAttribute()
+    bonus = NumberAttribute()
+    currency = UnicodeAttribute()
+    status = UnicodeAttribute()
+    refund_id = UnicodeAttribute(null=True)  # WeChat Pay's
+    failure = UnicodeAttribute(null=True)  # WeChat Pay's error code or refund_status
+    actor = UnicodeAttribute()
+    settled_at = UTCDateTimeAttribute(null=True)
+    version = VersionAttribute()

@@ -95,7 +95,7 @@ def fingerprint_key() -> bytes:
 
 
 def wechat_pay_credentials() -> dict[str, str]:
-    """The merchant's WeChat Pay secret (docs/wechat-pay.md): mchid, appid, merchant_serial_no,
+    """The merchant's WeChat Pay secret (docs/wechat-pay.md): mchid, merchant_serial_no,
     merchant_private_key, apiv3_key, platform_public_key_id, platform_public_key. Cached 5
     minutes per container; never logged."""
     value = _parameters().get_secret(get_settings().wechat_pay_secret, transform="json", max_age=300)

@@ -17,7 +17,8 @@ from pynamodb.expressions.update import Action
 from . import keys
 from .models import Member, Recording
 from .models_wallet import Wallet, WalletTopup
-from .models_wechat_pay import WeChatPayAnomaly, WeChatPayer, WeChatPayOrder
+from .models_wechat_pay import WeChatPayAnomaly, WeChatPayAnomalyEntry, WeChatPayOrder
+from .paging import Page, query_page
 from .reads import item_of, member_key, read_together, wallet_key
 from .unit_of_work import UnitOfWork
 
@@ -28,26 +29,6 @@ def order_key(out_trade_no: str) -> tuple[str, str]:
 
 def transaction_key(transaction_id: str) -> tuple[str, str]:
     return keys.wxtxn_pk(transaction_id), keys.TOPUP_SK
-
-
-def _payer_key(member_id: str) -> tuple[str, str]:
-    return keys.member_pk(member_id), keys.WECHAT_SK
-
-
-# --- the payer's openid -------------------------------------------------------------------------
-# A stand-in for the WeChat sign-in's openid<->member bindings (issue 17 item 1, branch `wechat`):
-# swap these two functions for that branch's lookup when it lands.
-
-
-def payer_openid(member_id: str) -> str | None:
-    """The openid a JSAPI order of this member is paid from, if one is bound."""
-    payer = item_of(WeChatPayer, read_together([_payer_key(member_id)]).get(_payer_key(member_id)))
-    return payer.openid if payer is not None else None
-
-
-def bind_payer(member_id: str, openid: str, now: datetime) -> None:
-    """Bind `openid` to the member (the local stage's and tests' stand-in for WeChat sign-in)."""
-    WeChatPayer(*_payer_key(member_id), member_id=member_id, openid=openid, bound_at=now).save()
 
 
 # --- orders ---------------------------------------------------------------------------------------
@@ -118,24 +99,27 @@ def mark_order_paid(uow: UnitOfWork, order: WeChatPayOrder, transaction_id: str,
 
 
 def record_anomaly(order: WeChatPayOrder, transaction_id: str, reason: str, notified_amount: int, now: datetime) -> None:
-    """Keep a verified notification that was not credited, once per (order, transaction)."""
-    anomaly = WeChatPayAnomaly(
-        keys.wxpay_pk(order.out_trade_no),
-        keys.wxpay_anomaly_sk(transaction_id),
-        out_trade_no=order.out_trade_no,
-        transaction_id=transaction_id,
-        reason=reason,
-        order_amount=int(order.amount),
-        notified_amount=notified_amount,
-        created_at=now,
-    )
-    from pynamodb.exceptions import PutError
+    """Keep a verified notification that was not credited, once per (order, transaction), and its
+    entry in the operators' list (`WXPAY#ANOMALIES`) in the same transaction."""
+    fields: dict[str, Any] = {
+        "out_trade_no": order.out_trade_no,
+        "transaction_id": transaction_id,
+        "reason": reason,
+        "order_amount": int(order.amount),
+        "notified_amount": notified_amount,
+        "created_at": now,
+    }
+    anomaly = WeChatPayAnomaly(keys.wxpay_pk(order.out_trade_no), keys.wxpay_anomaly_sk(transaction_id), **fields)
+    entry = WeChatPayAnomalyEntry(keys.WXPAY_ANOMALIES_PK, keys.wxpay_anomaly_entry_sk(now.isoformat(), transaction_id), **fields)
+    uow = UnitOfWork()
+    uow.put("anomaly", anomaly, WeChatPayAnomaly.pk.does_not_exist())
+    uow.put("entry", entry, WeChatPayAnomalyEntry.pk.does_not_exist())
+    uow.commit(lambda cancelled: "kept before")  # the same anomaly again: kept once
 
-    try:
-        anomaly.save(WeChatPayAnomaly.pk.does_not_exist())
-    except PutError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
-            raise
+
+def anomaly_page(limit: int, cursor: str | None) -> Page[WeChatPayAnomalyEntry]:
+    """One page of every anomaly, oldest first (the operators' list)."""
+    return query_page(WeChatPayAnomalyEntry, keys.WXPAY_ANOMALIES_PK, keys.WXPAY_ANOMALY_ENTRY_PREFIX, limit, cursor)
 
 
 def anomalies_of(out_trade_no: str) -> list[WeChatPayAnomaly]:

@@ -46,6 +46,7 @@ from ..store.models_wechat_pay import WeChatPayOrder
 from ..store.parameters import load_rules, wechat_pay_credentials
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from ..store.wallet import add_wallet_entry, member_status_check, new_wallet_entry_ids, wallet_write
+from ..store.wechat import wechat_openid
 from .common import Answer, created
 from .pay_to_join import store_payment_notification
 from .sessions import MemberSession, open_member
@@ -54,7 +55,9 @@ CURRENCY = "CNY"  # WeChat Pay's domestic payments are in fen
 
 
 def _client() -> WeChatPay:
-    return WeChatPay(get_settings().wechat_pay_base_url, wechat_pay_credentials())
+    settings = get_settings()
+    # The merchant's appid is the mini-program's, the one WeChat sign-in binds openids in.
+    return WeChatPay(settings.wechat_pay_base_url, wechat_pay_credentials(), settings.wechat_mini_program_appid)
 
 
 def _new_out_trade_no(now: datetime) -> str:
@@ -85,7 +88,7 @@ def create_topup_order(session: MemberSession, request: WeChatTopupRequest) -> A
     rules = load_rules()
     if CURRENCY not in rules.currencies:
         raise ValidationFailed.single("amount", f"the program does not take {CURRENCY}, WeChat Pay's currency")
-    openid = store.payer_openid(member.member_id)
+    openid = wechat_openid(member)  # WeChat sign-in's binding in the mini-program (store/wechat.py)
     if openid is None:
         raise WeChatNotBound("Sign in with WeChat first: the order is paid from the WeChat account bound to the membership")
     now = utcnow()

@@ -5,12 +5,13 @@ many times at once is credited once; a forged one is refused; each one sent is i
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 import pytest
 import requests
 
-from tests.e2e.factories import TIMEOUT, bearer, signed_in_member
+from tests.e2e.factories import TIMEOUT, SignedInMember, bearer, new_phone
 from tests.e2e.test_concurrency import all_at_once, assert_no_server_error
 
 pytestmark = pytest.mark.e2e
@@ -20,10 +21,22 @@ def fake_url(stack: Any) -> str:
     return str(json.loads((stack.state_dir / "stack.json").read_text())["wechat_pay"])
 
 
-def bound_member_order(stack: Any, amount: int) -> tuple[Any, str]:
-    member = signed_in_member(stack)
-    bound = requests.post(f"{fake_url(stack)}/fake/bind", json={"member_id": member.member_id, "openid": f"o-{member.member_id}"}, timeout=TIMEOUT)
+def wechat_member(stack: Any) -> SignedInMember:
+    """A member made by WeChat sign-in in the mini-program, against the stage's fake of WeChat
+    (code2Session, then getPhoneNumber): the openid top-ups are paid from is bound."""
+    session = requests.post(stack.url("/v1/wechat/sessions"), json={"code": f"payer{secrets.token_hex(6)}.1", "app": "mini_program"}, timeout=TIMEOUT)
+    assert session.status_code == 200, session.text
+    phone = new_phone()
+    bound = requests.post(
+        stack.url("/v1/wechat/bindings"), json={"wechat_ticket": session.json()["wechat_ticket"], "phone_code": f"phone-{phone[3:]}"}, timeout=TIMEOUT
+    )
     assert bound.status_code == 200, bound.text
+    body = bound.json()
+    return SignedInMember(phone=phone, member_id=body["member"]["member_id"], token=body["access_token"], signed_in=body)
+
+
+def bound_member_order(stack: Any, amount: int) -> tuple[Any, str]:
+    member = wechat_member(stack)
     created = requests.post(stack.url("/v1/me/wallet/wechat-topups"), json={"amount": amount}, headers=bearer(member.token), timeout=TIMEOUT)
     assert created.status_code == 201, created.text
     return member, created.json()["out_trade_no"]

@@ -4,20 +4,22 @@ notifications; each notification is handed to the API as WeChat Pay would POST i
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from chalicelib.domain.rules import TopupBonus
 from chalicelib.settings import get_settings
-from chalicelib.store.wechat_pay import anomalies_of, bind_payer
+from chalicelib.store.wechat_pay import anomalies_of
 from localstage.bootstrap import fake_wechat_pay_secret_name
+from localstage.wechat_fake import openid_for
 from localstage.wechat_pay_fake import FakeKeys, FakeWeChatPay
 from tests.conftest import WECHAT_PAY_FAKE_PORT
 from tests.integration.conftest import bearer
 from tests.integration.test_wallet import assert_problem, statement, stored_balance, use_rules
+from tests.support.outbox import last_code
 
 NOTIFICATIONS = "/v1/wechat-pay/notifications"
 
@@ -30,13 +32,22 @@ def fake(aws: Any) -> Iterator[FakeWeChatPay]:
     server.stop()
 
 
+def wechat_member(api, user: str | None = None) -> tuple[str, str]:
+    """A member made by WeChat sign-in in the mini-program (code2Session, then getPhoneNumber
+    against the fake of WeChat): (token, member_id), the openid bound."""
+    user = user or f"payer{secrets.token_hex(4)}"
+    session = api.post("/v1/wechat/sessions", {"code": f"{user}.1", "app": "mini_program"})
+    assert session.status == 200, session.text
+    phone_code = f"phone-138{secrets.randbelow(10**8):08d}"
+    bound = api.post("/v1/wechat/bindings", {"wechat_ticket": session.json()["wechat_ticket"], "phone_code": phone_code})
+    assert bound.status == 200, bound.text
+    return bound.json()["access_token"], bound.json()["member"]["member_id"]
+
+
 @pytest.fixture
-def payer(members):
-    """A signed-in member whose WeChat account is bound: (token, member_id)."""
-    token, body = members.verified()
-    member_id = body["member"]["member_id"]
-    bind_payer(member_id, f"o-openid-{member_id[-8:]}", datetime.now(UTC))
-    return token, member_id
+def payer(api, wechat):
+    """A member signed in with WeChat, so their mini-program openid is bound: (token, member_id)."""
+    return wechat_member(api)
 
 
 def order(api, token: str, amount: int) -> dict[str, Any]:
@@ -56,8 +67,8 @@ def status_of(api, token: str, out_trade_no: str) -> dict[str, Any]:
     return reply.json()
 
 
-def test_given_a_bound_member_when_ordering_a_top_up_then_wechat_pay_has_the_order_and_the_app_gets_signed_payment_params(api, fake, payer):
-    token, _ = payer
+def test_given_a_bound_member_when_ordering_a_top_up_then_wechat_pay_has_the_order_and_the_app_gets_signed_payment_params(api, fake, wechat):
+    token, _ = wechat_member(api, "erin")
     body = order(api, token, 30000)
 
     assert body["status"] == "created" and body["amount"] == 30000 and body["currency"] == "CNY"
@@ -66,6 +77,10 @@ def test_given_a_bound_member_when_ordering_a_top_up_then_wechat_pay_has_the_ord
     assert params["signType"] == "RSA"
     assert params["package"] == f"prepay_id={fake.orders[body['out_trade_no']].prepay_id}"
     assert fake.orders[body["out_trade_no"]].amount == 30000
+    # Paid from the openid WeChat sign-in bound, in the one mini-program sign-in uses
+    mini = get_settings().wechat_mini_program_appid
+    assert fake.orders[body["out_trade_no"]].openid == openid_for("erin", mini)
+    assert fake.orders[body["out_trade_no"]].appid == params["appId"] == mini
     assert status_of(api, token, body["out_trade_no"])["status"] == "created"
 
 
@@ -171,9 +186,25 @@ def test_given_a_second_transaction_for_a_paid_order_then_it_is_not_credited_and
     assert [a.reason for a in anomalies_of(out_trade_no)] == ["already_paid"]
 
 
-def test_given_no_wechat_account_bound_then_409_and_no_order_is_made(api, fake, members):
+def test_given_no_wechat_account_bound_then_409_and_no_order_is_made(api, fake, members, wechat):
     token, _ = members.verified()
     assert_problem(api.post("/v1/me/wallet/wechat-topups", {"amount": 100}, headers=bearer(token)), 409, "wechat_not_bound")
+    assert fake.orders == {}
+
+
+def test_given_a_member_who_unbound_wechat_or_bound_only_the_official_account_then_409_wechat_not_bound(
+    api, fake, wechat, payer, members, outbox_path
+):
+    token, _ = payer
+    assert api.request("DELETE", "/v1/me/wechat", headers=bearer(token)).status == 200
+    assert_problem(api.post("/v1/me/wallet/wechat-topups", {"amount": 100}, headers=bearer(token)), 409, "wechat_not_bound")
+    # An openid of the official account's pages is not one a mini-program order can be paid from
+    session = api.post("/v1/wechat/sessions", {"code": "olive.1", "app": "official_account"})
+    phone = members.signed_up()
+    bound = api.post("/v1/wechat/bindings", {"wechat_ticket": session.json()["wechat_ticket"], "phone": phone, "code": last_code(outbox_path, phone)})
+    assert bound.status == 200, bound.text
+    official = bound.json()["access_token"]
+    assert_problem(api.post("/v1/me/wallet/wechat-topups", {"amount": 100}, headers=bearer(official)), 409, "wechat_not_bound")
     assert fake.orders == {}
 
 

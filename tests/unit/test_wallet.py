@@ -3,7 +3,7 @@
 import pytest
 
 from chalicelib.domain.rules import DEFAULT_RULES, TopupBonus
-from chalicelib.domain.wallet import NotEnoughFunds, RefundTooLarge, credit, debit, refunded_after, topup_bonus
+from chalicelib.domain.wallet import NotEnoughFunds, RefundTooLarge, credit, debit, refunded_after, topup_bonus, topup_refund_hold
 
 TIERS = (TopupBonus(min_amount=100000, bonus=12000), TopupBonus(min_amount=50000, bonus=5000))
 
@@ -77,3 +77,11 @@ def test_given_a_payment_larger_than_the_balance_then_the_refusal_states_both_am
 def test_given_refunds_beyond_the_payment_then_the_refusal_states_the_total_and_the_payment():
     with pytest.raises(RefundTooLarge, match=r"^refunds would total 6500, more than the payment of 6000$"):
         refunded_after(6000, 4000, 2500)
+
+
+def test_given_a_top_up_with_a_bonus_then_its_refund_takes_both_back_and_is_refused_once_any_of_it_was_spent():
+    assert topup_refund_hold(55000, 50000, 5000) == 0
+    assert topup_refund_hold(60000, 50000, 5000) == 5000
+    assert topup_refund_hold(50000, 50000, 0) == 0
+    with pytest.raises(NotEnoughFunds):
+        topup_refund_hold(54999, 50000, 5000)
