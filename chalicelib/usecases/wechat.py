@@ -197,7 +197,7 @@ def my_wechat(session: MemberSession) -> dict[str, Any]:
 
 
 def unbind_mine(session: MemberSession, app: App | None) -> dict[str, Any]:
-    """The member unbinds their WeChat account (one app, or every one), audited. 404
+    """The member unbinds their WeChat account (one app, or every one), audited. 409
     wechat_not_bound when there is nothing to unbind."""
     rules = load_rules()
 
