@@ -535,6 +535,15 @@ def wechat_pk(digest: str) -> str:
     return f"WECHAT#{digest}"
 
 
+# SMS a template provider accepted, by its message id (store/sms_sends.py): its delivery receipt
+# is matched to it by that id (Alibaba's BizId, Tencent's SerialNo / sid).
+SMS_SEND_SK = "SMSSEND"
+
+
+def sms_send_pk(provider: str, message_id: str) -> str:
+    return f"SMSSEND#{provider}#{message_id}"
+
+
 # --- bulk imports of members (usecases/operations/member_imports.py, store/imports.py) -------------
 
 IMPORT_SK = "IMPORT"
