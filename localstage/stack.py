@@ -151,7 +151,8 @@ def _start_sms_fake(host: str, outbox: Path, stack_url: str) -> FakeSmsProvider 
     """`HUIYUAN_SMS_PROVIDER=aliyun|tencent make run`: SMS go through that provider's SDK to its
     fake on loopback, with keys generated now and the local brand's templates; unset: SNS. The
     fake posts each message's delivery receipt to this stack a second after the send
-    (`HUIYUAN_SMS_RECEIPT_FAILURE=<code>`: every receipt reports that failure)."""
+    (`HUIYUAN_SMS_RECEIPT_FAILURE=<code>`: every receipt reports that failure;
+    `HUIYUAN_SMS_RECEIPT_DELAY_SECONDS`: another delay, or `off`)."""
     provider = os.environ.get("HUIYUAN_SMS_PROVIDER", "sns")
     if provider == "sns":
         return None
@@ -160,7 +161,8 @@ def _start_sms_fake(host: str, outbox: Path, stack_url: str) -> FakeSmsProvider 
     fake = FakeSmsProvider(provider, generate_credentials(provider), str(outbox), host=host).start()
     receipt_url = f"{stack_url}/v1/sms/receipts/{provider}/{fake.fake.credentials['receipt_token']}"
     fake.fake.report_to = lambda reports: _post_json(receipt_url, reports)
-    fake.fake.receipt_delay_seconds = 1.0
+    delay = os.environ.get("HUIYUAN_SMS_RECEIPT_DELAY_SECONDS", "1")  # "off": receipts are never posted
+    fake.fake.receipt_delay_seconds = None if delay == "off" else float(delay)
     fake.fake.receipt_failure = os.environ.get("HUIYUAN_SMS_RECEIPT_FAILURE") or None
     os.environ.update(
         {
