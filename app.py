@@ -18,6 +18,7 @@ from chalicelib.api.routes import (
     profile,
     public,
     segments,
+    sms_receipts,
     surveys,
     transfers,
     wallet,
@@ -53,5 +54,6 @@ app.register_blueprint(imports.bp)  # bulk import of members (issue 16)
 app.register_blueprint(bulk.bp)  # bulk grants and exports (issue 16)
 app.register_blueprint(wechat_pay.bp)  # WeChat Pay top-ups (issue 17)
 app.register_blueprint(wechat_pay_refunds.bp)  # WeChat Pay refunds, anomalies (issue 17)
+app.register_blueprint(sms_receipts.bp)  # SMS providers' delivery receipts (issue 17)
 app.register_blueprint(jobs.bp)
 app.register_blueprint(event_handlers.bp)  # business events and webhooks (issue 16)

@@ -51,9 +51,14 @@ def build(outdir: str | None = None, stages: list[str] | None = None) -> tuple[c
 
 
 def _with_context(app: cdk.App, stage: Stage) -> Stage:
-    """`-c sms_provider=aliyun|tencent|sns` chooses the stage's SMS provider at synth/deploy."""
-    provider = app.node.try_get_context("sms_provider")
-    return dataclasses.replace(stage, sms_provider=str(provider)) if provider else stage
+    """`-c sms_provider=aliyun|tencent|sns` chooses the stage's SMS provider at synth/deploy;
+    `-c wechat_mini_program_appid=...` / `-c wechat_official_account_appid=...` its WeChat apps."""
+    changes: dict[str, str] = {}
+    for setting in ("sms_provider", "wechat_mini_program_appid", "wechat_official_account_appid"):
+        value = app.node.try_get_context(setting)
+        if value:
+            changes[setting] = str(value)
+    return dataclasses.replace(stage, **changes) if changes else stage  # type: ignore[arg-type]
 
 
 def _stages_from_context(app: cdk.App) -> list[str]:

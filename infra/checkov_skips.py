@@ -148,6 +148,8 @@ def write(stack: HuiyuanStack) -> None:
         if stack.sms_credentials is not None:
             accept(stack.sms_credentials, "CKV_AWS_149", AWS_KEYS_FOR_DATA)
         accept(stack.wechat_pay_secret, "CKV_AWS_149", AWS_KEYS_FOR_DATA)
+        if stack.wechat_app_secrets is not None:
+            accept(stack.wechat_app_secrets, "CKV_AWS_149", AWS_KEYS_FOR_DATA)
         for log_group in stack.stage_log_groups:
             accept(log_group, "CKV_AWS_158", LOGS_WITH_AWS_KEYS)
 

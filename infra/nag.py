@@ -172,6 +172,13 @@ def suppress(stack: HuiyuanStack) -> None:
         "APIv3 key and the platform public key are changed there first and then put into the secret by hand "
         "(docs/wechat-pay.md, 'Changing a key'); a rotation Lambda cannot make them.",
     )
+    if stack.wechat_app_secrets is not None:
+        acknowledge(
+            stack.wechat_app_secrets,
+            "AwsSolutions-SMG4",
+            "The WeChat AppSecrets are issued by WeChat's consoles (mini-program and official account), not by AWS: the "
+            "brand resets one there and puts the new value here (docs/wechat.md, 'In the cloud'); a rotation Lambda cannot.",
+        )
     for path in stack.stage.admin_invoke_paths:
         acknowledge(
             stack.admin_invoke_policy,

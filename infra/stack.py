@@ -55,6 +55,7 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     # segment survey's invitations, bulk tags, an analytics refresh's check, a big product-code
     # batch); webhooks_send: an operator's replay of dead-lettered deliveries.
     # wechat_pay: the merchant's WeChat Pay secret (top-up orders, payment notifications: docs/wechat-pay.md).
+    # (wechat_apps, the WeChat app secrets, goes with "messages" when the stage has WeChat: see _configure_function.)
     "api": (
         "table",
         "rules_read",
@@ -92,6 +93,7 @@ KEY_USE: dict[str, tuple[str, tuple[str, ...]]] = {
     "origin_secret": ("secretsmanager", ("kms:Decrypt",)),
     "sms_credentials": ("secretsmanager", ("kms:Decrypt",)),
     "wechat_pay": ("secretsmanager", ("kms:Decrypt",)),
+    "wechat_apps": ("secretsmanager", ("kms:Decrypt",)),
     "queue_send": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
     "queue_receive": ("sqs", ("kms:Decrypt",)),
     "report_failure": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
@@ -100,7 +102,7 @@ KEY_USE: dict[str, tuple[str, tuple[str, ...]]] = {
     "stream_failure": ("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
     "stream_read": ("dynamodb", ("kms:Decrypt", "kms:DescribeKey")),
 }
-DATA_CAPABILITIES = ("table", "signing_key", "origin_secret", "sms_credentials", "wechat_pay", "stream_read")
+DATA_CAPABILITIES = ("table", "signing_key", "origin_secret", "sms_credentials", "wechat_pay", "wechat_apps", "stream_read")
 # Capabilities granted once the resource they name exists (the exports bucket comes after the functions).
 DEFERRED_CAPABILITIES = ("exports", "imports")
 
@@ -193,6 +195,7 @@ class HuiyuanStack(cdk.Stack):
         self.origin_secret = self._origin_secret()
         self.sms_credentials = self._sms_credentials()
         self.wechat_pay_secret = self._wechat_pay_secret()
+        self.wechat_app_secrets = self._wechat_app_secrets()
         self.rules_parameter_arn = self._rules_parameter()
         self.email_identity = ses.EmailIdentity(self, "EmailSender", identity=ses.Identity.email(stage.email_sender))
         self.alarm_topic = self._alarm_topic()
@@ -411,6 +414,28 @@ class HuiyuanStack(cdk.Stack):
             encryption_key=self.data_key,
             removal_policy=self.removal_policy,
         )
+
+    def _wechat_app_secrets(self) -> secretsmanager.Secret | None:
+        """The WeChat apps' secrets (docs/wechat.md, "In the cloud"), JSON {appid: app secret}: made
+        with a placeholder the brand replaces, never in the template; none when the stage has no
+        WeChat app (sign-in then answers 404 wechat_not_configured)."""
+        if not self.stage.wechat_configured:
+            return None
+        return secretsmanager.Secret(
+            self,
+            "WeChatAppSecrets",
+            secret_name=self.stage.wechat_secrets_secret_name,
+            description="WeChat mini-program / official account AppSecrets as JSON {appid: secret} (docs/wechat.md)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"placeholder": True}), generate_string_key="unused", exclude_punctuation=True
+            ),
+            encryption_key=self.data_key,
+            removal_policy=self.removal_policy,
+        )
+
+    @property
+    def wechat_secrets_parameter(self) -> str:
+        return SECRETS_MANAGER_REFERENCE + self.stage.wechat_secrets_secret_name
 
     @property
     def sms_credentials_parameter(self) -> str:
@@ -673,6 +698,16 @@ class HuiyuanStack(cdk.Stack):
                     resources=[self.sms_credentials.secret_arn if self.sms_credentials else "none"],
                 ),
             ],
+            "wechat_apps": [
+                iam.PolicyStatement(
+                    sid="ReadWeChatAppSecretsReference", actions=["ssm:GetParameter"], resources=[self.parameter_arn(self.wechat_secrets_parameter)]
+                ),
+                iam.PolicyStatement(
+                    sid="ReadWeChatAppSecrets",
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[self.wechat_app_secrets.secret_arn if self.wechat_app_secrets else "none"],
+                ),
+            ],
             "table_scan": [iam.PolicyStatement(sid="ScanTableToReconcile", actions=["dynamodb:Scan"], resources=[self.table.table_arn])],
             "queue_send": [iam.PolicyStatement(sid="SendJobUnits", actions=["sqs:GetQueueUrl", "sqs:SendMessage"], resources=[self.queue.queue_arn])],
             "queue_receive": [
@@ -734,6 +769,10 @@ class HuiyuanStack(cdk.Stack):
         capabilities = [c for c in CAPABILITIES[function.kind] if not (c == "messages" and function.chalice_name in SILENT_JOBS)]
         if "messages" in capabilities and self.sms_credentials is not None:
             capabilities.append("sms_credentials")  # a template provider's keys: who sends SMS reads them
+        if "messages" in capabilities and self.wechat_app_secrets is not None:
+            # The WeChat app secrets: sign-in (code2Session, OAuth, getPhoneNumber) is the API's,
+            # subscription messages go out from whoever sends messages (the API, jobs, the worker).
+            capabilities.append("wechat_apps")
         self.capabilities[function.logical_id] = capabilities
         for capability in capabilities:
             if capability not in DEFERRED_CAPABILITIES:
@@ -770,6 +809,11 @@ class HuiyuanStack(cdk.Stack):
             resource.add_property_override("Environment.Variables.SMS_PROVIDER", self.stage.sms_provider)
             if "sms_credentials" in capabilities:
                 resource.add_property_override("Environment.Variables.SMS_CREDENTIALS_PARAMETER", self.sms_credentials_parameter)
+            # WeChat's appids, or "off" when the stage has none (notify/wechat.py appid(): 404 wechat_not_configured).
+            resource.add_property_override("Environment.Variables.WECHAT_MINI_PROGRAM_APPID", self.stage.wechat_mini_program_appid or "off")
+            resource.add_property_override("Environment.Variables.WECHAT_OFFICIAL_ACCOUNT_APPID", self.stage.wechat_official_account_appid or "off")
+            if "wechat_apps" in capabilities:
+                resource.add_property_override("Environment.Variables.WECHAT_SECRETS_PARAMETER", self.wechat_secrets_parameter)
         if "wechat_pay" in capabilities:
             # WeChat Pay calls the API through the web app's distribution, which forwards /v1/*.
             resource.add_property_override("Environment.Variables.WECHAT_PAY_SECRET", self.wechat_pay_secret.secret_name)

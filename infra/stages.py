@@ -95,6 +95,14 @@ class Stage:
     # SNS's spend limit and alarm above do not see a template provider's spend: the app's own
     # code-sending limits (program rules) and the SmsSent alarm apply whoever sends.
     sms_provider: str = "sns"
+    # WeChat sign-in and subscription messages (docs/wechat.md, "In the cloud"): the stage's
+    # mini-program and official-account appids (public ids, not secrets; `-c wechat_mini_program_appid=...`
+    # / `-c wechat_official_account_appid=...` override them). With either set the stack creates the
+    # secret `wechat_secrets_secret_name` (JSON {appid: app secret}, filled in by the brand) and lets
+    # the functions that call WeChat read it; with neither, WeChat is off in the stage: sign-in
+    # answers 404 wechat_not_configured and no message goes out by WeChat.
+    wechat_mini_program_appid: str | None = None
+    wechat_official_account_appid: str | None = None
     # Every stage has its own customer-managed KMS key (`alias/huiyuan-<stage>`): it encrypts the
     # alarm topic (CloudWatch can only publish to a topic encrypted with a customer-managed key) and
     # the job queues. True: it also encrypts the table (and so its point-in-time and on-demand
@@ -192,6 +200,16 @@ class Stage:
         """The template provider's keys (JSON: notify/sms.py), read as SSM parameter
         /aws/reference/secretsmanager/<name> (SMS_CREDENTIALS_PARAMETER, set by the stack)."""
         return f"huiyuan/{self.name}/sms-credentials"
+
+    @property
+    def wechat_configured(self) -> bool:
+        return bool(self.wechat_mini_program_appid or self.wechat_official_account_appid)
+
+    @property
+    def wechat_secrets_secret_name(self) -> str:
+        """The WeChat apps' secrets (JSON {appid: app secret}: notify/wechat.py), read as SSM parameter
+        /aws/reference/secretsmanager/<name> (WECHAT_SECRETS_PARAMETER, set by the stack)."""
+        return f"huiyuan/{self.name}/wechat-app-secrets"
 
     @property
     def email_sender(self) -> str:

@@ -29,6 +29,7 @@ import secrets
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -63,10 +64,12 @@ def local_template_mapping(provider: str) -> str:
 
 
 def generate_credentials(provider: str) -> dict[str, str]:
-    """Keys that only the local fakes know, in the shape the service reads (notify/sms.py)."""
+    """Keys that only the local fakes know, in the shape the service reads (notify/sms.py), and the
+    token of the delivery-receipt URL (usecases/sms_receipts.py)."""
+    receipt = {"receipt_token": secrets.token_urlsafe(24)}
     if provider == "aliyun":
-        return {"access_key_id": "LTAI" + secrets.token_hex(10), "access_key_secret": secrets.token_urlsafe(22)}
-    return {"secret_id": "AKID" + secrets.token_hex(16), "secret_key": secrets.token_urlsafe(24)}
+        return {"access_key_id": "LTAI" + secrets.token_hex(10), "access_key_secret": secrets.token_urlsafe(22), **receipt}
+    return {"secret_id": "AKID" + secrets.token_hex(16), "secret_key": secrets.token_urlsafe(24), **receipt}
 
 
 @dataclass
@@ -79,6 +82,57 @@ class FakeProvider:
     received: list[dict[str, Any]] = field(default_factory=list)
     _sent_today: Counter[tuple[str, str]] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Delivery receipts (docs/sms-providers.md, "Delivery receipts"): each accepted message's
+    # receipt waits here until `flush_receipts` posts it, in the provider's format, with
+    # `report_to` (the stack: an HTTP POST to its receipt URL; the tests: their API client).
+    # `receipt_failure`: the carrier's error code every receipt then reports (FAIL); None: delivered.
+    # `receipt_delay_seconds`: flush by itself that long after each send (the local stack).
+    report_to: Callable[[list[dict[str, Any]]], Any] | None = None
+    receipt_failure: str | None = None
+    receipt_delay_seconds: float | None = None
+    pending_receipts: list[tuple[str, str]] = field(default_factory=list)  # (message id, phone)
+
+    def queue_receipt(self, message_id: str, phone: str) -> None:
+        with self._lock:
+            self.pending_receipts.append((message_id, phone))
+        if self.report_to is not None and self.receipt_delay_seconds is not None:
+            timer = threading.Timer(self.receipt_delay_seconds, self.flush_receipts)
+            timer.daemon = True
+            timer.start()
+
+    def receipt(self, message_id: str, phone: str) -> dict[str, Any]:
+        """What the provider posts about one message, as its documentation shows it."""
+        now = datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        failure = self.receipt_failure
+        if self.provider == "tencent":
+            return {
+                "user_receive_time": now,
+                "nationcode": "86",
+                "mobile": phone.removeprefix("+86"),
+                "report_status": "FAIL" if failure else "SUCCESS",
+                "errmsg": failure or "DELIVRD",
+                "description": "用户短信接收失败" if failure else "用户短信送达成功",
+                "sid": message_id,
+            }
+        return {
+            "phone_number": phone,
+            "send_time": now,
+            "report_time": now,
+            "success": not failure,
+            "err_code": failure or "DELIVERED",
+            "err_msg": "用户接收失败" if failure else "用户接收成功",
+            "sms_size": "1",
+            "biz_id": message_id,
+            "out_id": "",
+        }
+
+    def flush_receipts(self) -> list[Any]:
+        """Post every waiting receipt (one batch, as both providers batch them); the answers."""
+        with self._lock:
+            waiting, self.pending_receipts = self.pending_receipts, []
+        if not waiting or self.report_to is None:
+            return []
+        return [self.report_to([self.receipt(message_id, phone) for message_id, phone in waiting])]
 
     def templates(self) -> dict[str, tuple[tuple[str, ...], str]]:
         return {tid: (names, text) for tid, names, text in LOCAL_TEMPLATES[self.provider].values()}
@@ -253,7 +307,9 @@ class _Handler(BaseHTTPRequestHandler):
             code, message = ALIYUN_REFUSALS[why]
             self._answer(200, {"RequestId": request_id, "Code": code, "Message": message})
             return
-        self._answer(200, {"RequestId": request_id, "Code": "OK", "Message": "OK", "BizId": f"{secrets.randbelow(10**18)}^0"})
+        biz_id = f"{secrets.randbelow(10**18)}^0"
+        self._answer(200, {"RequestId": request_id, "Code": "OK", "Message": "OK", "BizId": biz_id})
+        fake.queue_receipt(biz_id, params.get("PhoneNumbers", ""))
 
     def _tencent(self, path: str, headers: dict[str, str], body: bytes, fake: FakeProvider) -> None:
         request_id = str(uuid.uuid4())
@@ -294,6 +350,9 @@ class _Handler(BaseHTTPRequestHandler):
             status = {"SerialNo": serial, "PhoneNumber": phone, "Fee": fee, "SessionContext": "", "Code": code, "Message": message}
             statuses.append({**status, "IsoCode": "CN"})
         self._answer(200, {"Response": {"SendStatusSet": statuses, "RequestId": request_id}})
+        for status in statuses:
+            if status["Code"] == "Ok":
+                fake.queue_receipt(str(status["SerialNo"]), str(status["PhoneNumber"]))
 
 
 class _FakeServer(ThreadingHTTPServer):

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     print(_restored_message(aws.restored, state_dir / AWS_STATE), flush=True)
     os.environ["AWS_ENDPOINT_URL"] = aws.endpoint
     os.environ["OUTBOX_PATH"] = str(state_dir / "outbox.jsonl")
-    sms_fake = _start_sms_fake(args.host, state_dir / "outbox.jsonl")
+    sms_fake = _start_sms_fake(args.host, state_dir / "outbox.jsonl", f"http://{args.host}:{args.port}")
     os.chdir(project)
 
     from localstage.server import load_local_config, make_server
@@ -149,15 +149,23 @@ def main(argv: list[str] | None = None) -> int:
 AWS_STATE = "aws"
 
 
-def _start_sms_fake(host: str, outbox: Path) -> FakeSmsProvider | None:
+def _start_sms_fake(host: str, outbox: Path, stack_url: str) -> FakeSmsProvider | None:
     """`HUIYUAN_SMS_PROVIDER=aliyun|tencent make run`: SMS go through that provider's SDK to its
-    fake on loopback, with keys generated now and the local brand's templates; unset: SNS."""
+    fake on loopback, with keys generated now and the local brand's templates; unset: SNS. The
+    fake posts each message's delivery receipt to this stack a second after the send
+    (`HUIYUAN_SMS_RECEIPT_FAILURE=<code>`: every receipt reports that failure;
+    `HUIYUAN_SMS_RECEIPT_DELAY_SECONDS`: another delay, or `off`)."""
     provider = os.environ.get("HUIYUAN_SMS_PROVIDER", "sns")
     if provider == "sns":
         return None
     if provider not in LOCAL_TEMPLATES:
         raise SystemExit(f"HUIYUAN_SMS_PROVIDER must be sns, aliyun or tencent, not {provider!r}")
     fake = FakeSmsProvider(provider, generate_credentials(provider), str(outbox), host=host).start()
+    receipt_url = f"{stack_url}/v1/sms/receipts/{provider}/{fake.fake.credentials['receipt_token']}"
+    fake.fake.report_to = lambda reports: _post_json(receipt_url, reports)
+    delay = os.environ.get("HUIYUAN_SMS_RECEIPT_DELAY_SECONDS", "1")  # "off": receipts are never posted
+    fake.fake.receipt_delay_seconds = None if delay == "off" else float(delay)
+    fake.fake.receipt_failure = os.environ.get("HUIYUAN_SMS_RECEIPT_FAILURE") or None
     os.environ.update(
         {
             "SMS_PROVIDER": provider,
@@ -168,6 +176,21 @@ def _start_sms_fake(host: str, outbox: Path) -> FakeSmsProvider | None:
         }
     )
     return fake
+
+
+def _post_json(url: str, body: object) -> int:
+    """The fake provider's receipt POST; its HTTP status (a refused one is not retried here)."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={"content-type": "application/json"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310  (loopback, this stack)
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return int(refused.code)
+    except OSError:
+        return 0
 
 
 def _interrupt(*_: object) -> None:

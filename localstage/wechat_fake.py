@@ -67,7 +67,7 @@ class FakeWechat:
         class Handler(_Handler):
             owner = fake
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server = _Server((host, port), Handler)
         self.server.daemon_threads = True
         self.thread: threading.Thread | None = None
 
@@ -207,6 +207,14 @@ class FakeWechat:
         with self.lock:
             self.withdrawn.add((str(body.get("openid", "")), str(body.get("template_id", ""))))
         return {"errcode": 0, "errmsg": "ok"}
+
+
+class _Server(ThreadingHTTPServer):
+    # WeChat does not drop connections: a burst of sign-ins at once (tests/e2e/
+    # test_wechat_binding_concurrency.py) must not overflow the default backlog of 5, whose
+    # dropped SYNs are retried after 1 s and 3 s, past the service's 3 s timeout on a busy machine.
+    request_queue_size = 128
+    daemon_threads = True
 
 
 class _Handler(BaseHTTPRequestHandler):

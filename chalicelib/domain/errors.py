@@ -219,10 +219,6 @@ class NotificationTooEarly(HuiyuanError):
     status, code, title = 404, "order_not_found", "No such order yet; send the notification again"
 
 
-class WeChatNotBound(HuiyuanError):
-    status, code, title = 409, "wechat_not_bound", "The membership has no WeChat account bound to it"
-
-
 class OrderNotPaid(HuiyuanError):
     """A refund of a WeChat Pay top-up that was never paid (created or failed)."""
 
@@ -303,7 +299,11 @@ class WechatTaken(HuiyuanError):
 
 
 class WechatNotBound(HuiyuanError):
-    status, code, title = 404, "wechat_not_bound", "No WeChat account is bound to this membership"
+    """The request needs a WeChat account bound to the membership (in the app it names) and there
+    is none: unbinding, subscribing to messages, a WeChat Pay top-up. A state of the membership the
+    member can change (sign in with WeChat), so a conflict, not a missing resource."""
+
+    status, code, title = 409, "wechat_not_bound", "No WeChat account is bound to this membership"
 
 
 class WechatNotConfigured(HuiyuanError):

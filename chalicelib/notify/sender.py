@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -91,14 +91,32 @@ def _push(message: Message) -> Delivery:
     return Delivery(published.gone)
 
 
+# Called with (provider, provider message id, message) once a template provider accepted an SMS:
+# usecases/sms_receipts.py keeps the id for the delivery receipt (notify cannot reach the store).
+TemplateSmsListener = Callable[[str, str, Message], None]
+_template_sms_listeners: list[TemplateSmsListener] = []
+
+
+def on_template_sms_accepted(listener: TemplateSmsListener) -> None:
+    if listener not in _template_sms_listeners:
+        _template_sms_listeners.append(listener)
+
+
 def _send_template_sms(message: Message) -> None:
     from .sms import SmsNotSent, send_template_sms
 
     try:
-        send_template_sms(message.to, message.kind, dict(message.params))
+        message_id = send_template_sms(message.to, message.kind, dict(message.params))
     except SmsNotSent as exc:
         count("MessagesFailed")
         raise DeliveryFailed(message.kind, reason=exc.reason) from None
+    if not message_id:
+        return
+    for listener in _template_sms_listeners:
+        try:
+            listener(get_settings().sms_provider, message_id, message)
+        except Exception:  # the SMS is sent: losing its receipt must not fail the request
+            logger.exception("SMS send not recorded for its receipt", extra={"kind": message.kind})
 
 
 def _wechat(message: Message) -> Delivery:

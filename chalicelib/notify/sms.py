@@ -68,6 +68,16 @@ def _credentials() -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+def receipt_token() -> str:
+    """The secret token the provider's delivery-receipt callback URL carries (`receipt_token` in
+    the credentials secret); "" when the brand set none (receipts are then not taken)."""
+    try:
+        return _credentials().get("receipt_token", "")
+    except Exception:  # no secret readable: no receipts (the reason is logged, never the value)
+        logger.warning("SMS credentials unreadable: receipts are not taken", extra={"provider": get_settings().sms_provider})
+        return ""
+
+
 def forget_credentials() -> None:
     """For tests and key rotation: the next SMS reads the keys and the templates again."""
     _credentials.cache_clear()

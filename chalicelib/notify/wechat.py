@@ -41,7 +41,7 @@ class WechatError(Exception):
 def appid(app: App) -> str:
     settings = get_settings()
     value = settings.wechat_mini_program_appid if app == "mini_program" else settings.wechat_official_account_appid
-    if not value:
+    if not value or value == "off":  # "off": the stack's value for a stage without that app (infra/stack.py)
         raise WechatNotConfigured()
     return value
 

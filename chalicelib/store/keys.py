@@ -544,6 +544,15 @@ PAYJOIN_SK = "PAYJOIN"
 PAYJOIN_ANOMALY_SK = "PAYJOIN#ANOMALY"
 
 
+# SMS a template provider accepted, by its message id (store/sms_sends.py): its delivery receipt
+# is matched to it by that id (Alibaba's BizId, Tencent's SerialNo / sid).
+SMS_SEND_SK = "SMSSEND"
+
+
+def sms_send_pk(provider: str, message_id: str) -> str:
+    return f"SMSSEND#{provider}#{message_id}"
+
+
 # --- bulk imports of members (usecases/operations/member_imports.py, store/imports.py) -------------
 
 IMPORT_SK = "IMPORT"

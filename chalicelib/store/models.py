@@ -436,6 +436,7 @@ from . import (  # noqa: E402, F401
     models_plans,
     models_product_codes,
     models_segments,
+    models_sms,
     models_surveys,
     models_transfers,
     models_wallet,

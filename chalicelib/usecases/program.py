@@ -137,8 +137,8 @@ def current_program() -> dict[str, Any]:
 def wechat_sign_in() -> dict[str, Any] | None:
     """Where a page opened inside WeChat sends the member to sign in with the official account
     (OAuth, snsapi_base, docs/wechat.md): its appid and WeChat's authorize page. None when the
-    stage has no official account: the web app then offers no WeChat sign-in."""
+    stage has no official account (`off`, infra/stack.py): the web app then offers no WeChat sign-in."""
     settings = get_settings()
-    if not settings.wechat_official_account_appid:
+    if settings.wechat_official_account_appid in ("", "off"):
         return None
     return {"appid": settings.wechat_official_account_appid, "authorize_url": settings.wechat_oauth_authorize_url, "scope": "snsapi_base"}

@@ -30,7 +30,7 @@ from ..store.members import add_enrolment, field_updates, get_member, member_id_
 from ..store.parameters import load_rules, signing_key, wechat_ticket_key
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from .audit import Change, add_audit
-from .common import activity_actions, member_answer, phone_or_error
+from .common import activity_actions, mark_new_member_activity, member_answer, phone_or_error
 from .enrolment import SignedIn, new_member, verify
 from .joining import add_joining_benefits
 from .sessions import MemberSession, open_member
@@ -125,6 +125,14 @@ def _with_holding_joined(identity: WechatIdentity, signed_in: SignedIn) -> Signe
     return _token_for(member, load_rules(), utcnow()) if member is not None else signed_in
 
 
+def _phone_enrolled_meanwhile(cancelled: Cancelled) -> None:
+    """A new member's binding: a phone enrolled meanwhile (part `guard`) may be that very
+    request's twin, holding the openid too; start over and find the phone's member. Otherwise
+    an openid held by another member is `wechat_taken`."""
+    if "guard" not in cancelled.failed:
+        _taken(cancelled)
+
+
 def bind(request: WechatBindRequest) -> SignedIn:
     """Prove a phone with the ticket, then bind and sign in (see the module docstring)."""
     identity = _identity(request.wechat_ticket)
@@ -147,39 +155,41 @@ def _bind_proven(identity: WechatIdentity, request: WechatBindRequest) -> Signed
 
 def _bind_with_wechat_phone(identity: WechatIdentity, phone_code: str) -> SignedIn:
     """WeChat verified the phone (getPhoneNumber): the phone's member, or a new one enrolled as a
-    signup enrols, is activated if pending, bound and signed in, in one unit of work."""
+    signup enrols, is activated if pending, bound and signed in, all in one transaction: an
+    openid another member holds (409 wechat_taken) leaves nothing behind, not even the new member."""
     rules = load_rules()
     phone = phone_or_error(wechat_api.phone_number(phone_code).phone, rules, field="phone_code")
     now = utcnow()
     today = today_in(rules.zone, now)
 
-    def enrol(uow: UnitOfWork) -> str:
-        existing = member_id_for_phone(phone)
-        if existing is not None:
-            return existing
-        member = new_member(phone, rules, now)
-        add_enrolment(uow, member)
-        uow.commit()  # the phone taken meanwhile: start over and find its member
-        count("Signups")
-        logger.info("member enrolled", extra={"member_id": member.member_id, "via": "wechat"})
-        return member.member_id
-
-    member_id = run(enrol)
-
     def attempt(uow: UnitOfWork) -> tuple[Member, bool]:
-        member = get_member(member_id)
+        existing = member_id_for_phone(phone)
+        member = get_member(existing) if existing is not None else new_member(phone, rules, now)
         if member is None or not is_open(member.status) or member.erased:
             raise Forbidden("This membership cannot sign in")
-        actions = activity_actions(member, rules, today)
-        if member.phone_verified_at is None:
-            actions += field_updates(member, {"phone_verified_at": now})
         first_time = member.status == Status.PENDING
-        if first_time:
-            actions += add_joining_benefits(uow, member, rules, now, today)
-            actions += field_updates(member, {"status": activated(member.status), "activated_at": now})
-        actions += add_binding(uow, member, identity, rules, now)
-        uow.update("member", member, actions)
-        uow.commit(_taken)
+        if existing is None:
+            # A new member: its writes are applied to the item put by the enrolment (one item once
+            # in a transaction); a phone enrolled meanwhile fails part `guard`: start over and find it.
+            mark_new_member_activity(member, rules, today, purchased=False)
+            member.phone_verified_at = now
+            add_joining_benefits(uow, member, rules, now, today)
+            member.status, member.activated_at = activated(member.status), now
+            add_binding(uow, member, identity, rules, now)
+            add_enrolment(uow, member)
+        else:
+            actions = activity_actions(member, rules, today)
+            if member.phone_verified_at is None:
+                actions += field_updates(member, {"phone_verified_at": now})
+            if first_time:
+                actions += add_joining_benefits(uow, member, rules, now, today)
+                actions += field_updates(member, {"status": activated(member.status), "activated_at": now})
+            actions += add_binding(uow, member, identity, rules, now)
+            uow.update("member", member, actions)
+        uow.commit(_phone_enrolled_meanwhile if existing is None else _taken)
+        if existing is None:
+            count("Signups")
+            logger.info("member enrolled", extra={"member_id": member.member_id, "via": "wechat"})
         return member, first_time
 
     member, first_time = run(attempt)
@@ -207,7 +217,7 @@ def my_wechat(session: MemberSession) -> dict[str, Any]:
 
 
 def unbind_mine(session: MemberSession, app: App | None) -> dict[str, Any]:
-    """The member unbinds their WeChat account (one app, or every one), audited. 404
+    """The member unbinds their WeChat account (one app, or every one), audited. 409
     wechat_not_bound when there is nothing to unbind."""
     rules = load_rules()
 

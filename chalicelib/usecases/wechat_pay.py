@@ -31,7 +31,7 @@ from ..domain.errors import (
     NotificationTooEarly,
     PaymentProviderFailed,
     ValidationFailed,
-    WeChatNotBound,
+    WechatNotBound,
 )
 from ..domain.membership import MAY_BE_REFUNDED, require_may_move_money
 from ..domain.pay_to_join import is_store_payment
@@ -90,7 +90,7 @@ def create_topup_order(session: MemberSession, request: WeChatTopupRequest) -> A
         raise ValidationFailed.single("amount", f"the program does not take {CURRENCY}, WeChat Pay's currency")
     openid = wechat_openid(member)  # WeChat sign-in's binding in the mini-program (store/wechat.py)
     if openid is None:
-        raise WeChatNotBound("Sign in with WeChat first: the order is paid from the WeChat account bound to the membership")
+        raise WechatNotBound("Sign in with WeChat first: the order is paid from the WeChat account bound to the membership")
     now = utcnow()
     out_trade_no = _new_out_trade_no(now)
     # Written before WeChat Pay hears of it: a notification can never find no order, except

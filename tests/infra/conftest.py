@@ -69,7 +69,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 def variant(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """prod with every optional setting the other way round (~10 s, only for the tests that ask):
     a customer-managed key for data, no SMS spend limit, no reserved concurrency, no general rate rule,
-    SMS by Alibaba Cloud (a template provider: its keys' secret)."""
+    SMS by Alibaba Cloud (a template provider: its keys' secret), WeChat apps (their secrets)."""
     return synthesize_variant(
         tmp_path_factory,
         customer_managed_data_key=True,
@@ -77,6 +77,8 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         reserve_job_concurrency=False,
         waf_requests_per_ip=None,
         sms_provider="aliyun",
+        wechat_mini_program_appid="wx00000000000000a1",
+        wechat_official_account_appid="wx00000000000000b2",
     )
 
 

@@ -63,9 +63,10 @@ def test_by_default_data_at_rest_stays_with_aws_keys(template, stage):
     assert not stage.customer_managed_data_key
     _, table = the_one(template, "AWS::DynamoDB::Table")
     assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
-    # The signing key, the CloudFront origin secret, WeChat Pay's keys, a template SMS provider's keys.
+    # The signing key, the CloudFront origin secret, WeChat Pay's keys, a template SMS provider's keys, the WeChat app secrets.
     secrets = resources(template, "AWS::SecretsManager::Secret")
-    assert len(secrets) == 3 + (stage.sms_provider != "sns") and all("KmsKeyId" not in secret["Properties"] for secret in secrets.values())
+    assert len(secrets) == 3 + (stage.sms_provider != "sns") + stage.wechat_configured
+    assert all("KmsKeyId" not in secret["Properties"] for secret in secrets.values())
     for group in resources(template, "AWS::Logs::LogGroup").values():
         assert "KmsKeyId" not in group["Properties"]
     # ... and no function may use the key through DynamoDB or Secrets Manager.
@@ -80,9 +81,9 @@ def test_a_customer_managed_data_key_encrypts_the_table_its_backups_every_log_gr
     # Point-in-time and on-demand backups are encrypted with the table's key.
     assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key}
     assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    # The signing key, the CloudFront origin secret, WeChat Pay's keys, a template SMS provider's keys.
+    # The signing key, the CloudFront origin secret, WeChat Pay's keys, a template SMS provider's keys, the WeChat app secrets.
     secrets = resources(template, "AWS::SecretsManager::Secret")
-    expected = 3 + (variant["stage"].sms_provider != "sns")
+    expected = 3 + (variant["stage"].sms_provider != "sns") + variant["stage"].wechat_configured
     assert len(secrets) == expected and all(secret["Properties"]["KmsKeyId"] == key for secret in secrets.values())
     groups = resources(template, "AWS::Logs::LogGroup")
     assert len(groups) >= 12
@@ -94,7 +95,7 @@ def test_a_customer_managed_data_key_encrypts_the_table_its_backups_every_log_gr
     # Each function may use the key through exactly the services whose data it touches.
     assert key_services(template, "APIHandler") == {"dynamodb", "secretsmanager", "sqs"}  # sqs: operators' bulk work queued
     assert key_services(template, "MemberToken") == {"secretsmanager"}  # the signing key only: it reads no member
-    # secretsmanager: this variant's template SMS provider's keys (the jobs send reminders and campaigns).
+    # secretsmanager: this variant's template SMS provider's keys and WeChat app secrets (the jobs send reminders and campaigns).
     assert key_services(template, "JobWorker") == {"dynamodb", "secretsmanager", "sqs"}
     assert key_services(template, "Reconcile") == {"dynamodb", "sqs"}
 

@@ -102,4 +102,4 @@ def test_given_a_rejected_or_unknown_template_or_no_binding_then_nothing_is_reco
     assert unknown.status == 400 and unknown.json()["code"] == "validation_error"
     plain_token, _ = members.verified()
     unbound = _subscribe(api, plain_token, accepted=[TEMPLATE])
-    assert unbound.status == 404 and unbound.json()["code"] == "wechat_not_bound"
+    assert unbound.status == 409 and unbound.json()["code"] == "wechat_not_bound"

@@ -120,7 +120,7 @@ def test_given_a_bound_member_when_unbinding_then_wechat_no_longer_signs_in_and_
     token, member_id = body["access_token"], body["member"]["member_id"]
     unbound = api.request("DELETE", "/v1/me/wechat", headers=bearer(token))
     assert unbound.status == 200 and unbound.json()["bindings"] == []
-    _problem(api.request("DELETE", "/v1/me/wechat", headers=bearer(token)), 404, "wechat_not_bound")
+    _problem(api.request("DELETE", "/v1/me/wechat", headers=bearer(token)), 409, "wechat_not_bound")
     assert _session(api, "ivy.2").json()["status"] == "phone_required"
     # Another WeChat account bound to the same member, then the first one again: a rebind.
     assert api.post("/v1/wechat/bindings", {"wechat_ticket": _ticket(api, "ivy-new"), "phone_code": "phone-13900000006.2"}).status == 200

@@ -76,7 +76,9 @@ class RunningStack:
 
 
 @contextlib.contextmanager
-def running_stack(state_dir: Path, start_timeout: float = 60, stop_timeout: float = 10, *, access_log: bool = False) -> Iterator[RunningStack]:
+def running_stack(
+    state_dir: Path, start_timeout: float = 60, stop_timeout: float = 10, *, access_log: bool = False, extra_env: dict[str, str] | None = None
+) -> Iterator[RunningStack]:
     """`python -m localstage.stack` with a developer's environment (access log off unless
     asked for: it goes to the stack's log), once it answers /v1/health; stopped on exit (SIGTERM:
     it saves its data in `state_dir`, so a stack started again on the same directory has it;
@@ -85,6 +87,7 @@ def running_stack(state_dir: Path, start_timeout: float = 60, stop_timeout: floa
     log = state_dir / "stack.log"
     env = developer_env()
     env["HUIYUAN_ACCESS_LOG"] = "1" if access_log else "0"
+    env.update(extra_env or {})  # what a developer may set for `make run` (HUIYUAN_SMS_PROVIDER=tencent...)
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "localstage.stack", "--port", str(port), "--state-dir", str(state_dir)],

@@ -34,6 +34,7 @@ MODEL_MODULES = [
         "wechat",
         "imports",
         "bulk",
+        "sms_receipts",
     )
 ]
 COMPARED = ("minLength", "maxLength", "minimum", "maximum", "pattern")
