@@ -3,7 +3,13 @@
 A campaign sends a message (a text per channel), grants points and/or issues a coupon to the
 members of a segment's audience (store/audiences.py), now or at `send_at`. Marketing rules apply
 to its message only (consent per channel, the frequency cap, quiet hours: domain/messaging.py);
-a points grant or a coupon without a message is not marketing. A held-out control group, chosen
+a points grant or a coupon without a message is not marketing.
+
+An invitation (`kind: invite`) goes to the members a bulk import brought in who are still
+`pending` and have not proven their phone: a transactional SMS (kind `invite`) that needs no
+marketing consent, yet counts against the frequency cap, waits out quiet hours, and is paced at
+`members_per_minute` (one unit of that many members a minute, each unit queueing the next).
+Everyone else in the segment is skipped (`status_active`, `not_imported`, `phone_proven`). A held-out control group, chosen
 by a hash of the campaign and the member, gets nothing and is recorded as control, so results
 can compare recipients with members who were not reached.
 """
@@ -32,6 +38,22 @@ def in_control_group(campaign_id: str, member_id: str, holdout_percent: int) -> 
     return int.from_bytes(digest[:8], "big") % HOLDOUT_SCALE < holdout_percent * (HOLDOUT_SCALE // 100)
 
 
+INVITE = "invite"
+RATE_PERIOD_SECONDS = 60  # an invitation's units, `members_per_minute` each, one a minute
+
+
+def invitation_refusal(*, status: str, imported: bool, phone_proven: bool) -> str | None:
+    """Why a member is not invited (None: invite them): only pending imported members who have
+    not proven their phone, so a member who signed up since the audience was counted is skipped."""
+    if status != "pending":
+        return f"status_{status}"
+    if not imported:
+        return "not_imported"
+    if phone_proven:
+        return "phone_proven"
+    return None
+
+
 @dataclass(frozen=True)
 class CampaignActions:
     """What each member reached gets: a message (text by channel), points, a coupon."""
@@ -39,6 +61,7 @@ class CampaignActions:
     message: Mapping[str, str] | None
     points: int
     coupon_reward_id: str | None
+    invite: bool = False
 
     @property
     def is_marketing(self) -> bool:

@@ -13,6 +13,14 @@ lines (one object a line, its keys the columns). Columns:
 | points_expire_on | no | YYYY-MM-DD: when those points expire (default: as points earned today) |
 | stored_value | no | the opening wallet balance, minor units of the program's first currency |
 | external_id | no | the old system's id for the member |
+| sms_marketing | no | consent to marketing by SMS as the old system recorded it: true/false (yes/no, 1/0) |
+| email_marketing | no | the same for marketing by email (an empty cell records nothing) |
+| consented_at | no | when those were recorded: ISO time with offset, or a date (its start, program zone) |
+
+`consented_at` defaults to the import's time and is never in the future.
+A consent the row gives is the member's from the start, recorded as the member's own are (their
+`consent_records`: given or not, when, and the source `import <import id>`), so a campaign may
+reach the member by that channel; a member who signs up or changes it later overrides it.
 
 A row is one line: a field holding a line break is not supported (the file is split into parts
 by lines, so that parts can be read with ranged GETs and never loaded whole).
@@ -25,7 +33,20 @@ from datetime import date
 
 from .points import add_months
 
-COLUMNS = ("phone", "name", "birthday", "tier", "points", "points_expire_on", "stored_value", "external_id")
+COLUMNS = (
+    "phone",
+    "name",
+    "birthday",
+    "tier",
+    "points",
+    "points_expire_on",
+    "stored_value",
+    "external_id",
+    "sms_marketing",
+    "email_marketing",
+    "consented_at",
+)
+CONSENT_COLUMNS = ("sms_marketing", "email_marketing")
 REQUIRED = ("phone",)
 FORMATS = ("csv", "jsonl")
 
@@ -43,6 +64,11 @@ MAX_LINE_BYTES = 4096
 MAX_OPENING_POINTS = 100_000_000
 MAX_OPENING_STORED_VALUE = 10**10  # minor units: 100,000,000.00
 MAX_EXTERNAL_ID = 64
+
+
+def consent_source(import_id: str) -> str:
+    """How an imported consent's record names where it came from."""
+    return f"import {import_id}"
 
 
 class BadHeader(ValueError):

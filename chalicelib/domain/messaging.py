@@ -63,3 +63,21 @@ def preferred_channel(consents: Mapping[str, bool], consent_required: bool, has_
         if consents.get(consent) and (channel != "email" or has_email) and (channel != "push" or has_device):
             return channel
     return None if consent_required else "sms"
+
+
+# Consents the program records with when and how each was given or withdrawn (`consent_records`
+# on the member): the member's own choice at signup or in their profile, or an import of what the
+# brand's old system recorded.
+MARKETING_CONSENTS = ("sms_marketing", "email_marketing", "push")
+
+
+def recorded_consents(
+    records: Mapping[str, Mapping[str, object]], before: Mapping[str, bool], after: Mapping[str, bool], at: str, source: str
+) -> dict[str, dict[str, object]]:
+    """`records` with an entry {given, at, source} for each consent `after` sets to a value it
+    did not have `before` (an unchanged consent keeps the record of when it was given)."""
+    kept = {name: dict(record) for name, record in records.items()}
+    for name, given in after.items():
+        if name not in before or bool(before[name]) != bool(given) or name not in kept:
+            kept[name] = {"given": bool(given), "at": at, "source": source}
+    return kept

@@ -276,7 +276,9 @@ def _start_due(unit: Unit, ctx: JobContext) -> Done:
 
 
 def _deliver(unit: Unit, ctx: JobContext) -> Done:
-    return Done(tally=campaigns.deliver_unit(unit, ctx.rules, dry_run=ctx.dry_run))
+    """A slice of the audience; an invitation's unit then queues the next slice a minute on."""
+    tally = campaigns.deliver_unit(unit, ctx.rules, dry_run=ctx.dry_run)
+    return Done(tally=tally, follow_ups=[] if ctx.dry_run else campaigns.next_units(unit))
 
 
 def _outcomes(unit: Unit, ctx: JobContext) -> Done:

@@ -69,9 +69,20 @@ def size_of(key: str) -> int | None:
         raise
 
 
+class FileGone(LookupError):
+    """The object is not there (never uploaded, or deleted by the bucket's lifecycle rule)."""
+
+
 def lines(key: str) -> Iterator[str]:
-    """The object's text lines (UTF-8, a BOM dropped), streamed."""
-    body = _s3().get_object(Bucket=_bucket(), Key=_checked(key))["Body"]
+    """The object's text lines (UTF-8, a BOM dropped), streamed; FileGone when there is none."""
+    from botocore.exceptions import ClientError
+
+    try:
+        body = _s3().get_object(Bucket=_bucket(), Key=_checked(key))["Body"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            raise FileGone(key) from None
+        raise
     first = True
     for raw in body.iter_lines(keepends=True):
         text = raw.decode("utf-8")

@@ -38,7 +38,16 @@ def _hour(moment: datetime) -> str:
 
 
 def add_deferred_message(
-    uow: UnitOfWork, member: Member, *, channel: str, recipient: str, kind: str, body: str, send_at: datetime, ref: str
+    uow: UnitOfWork,
+    member: Member,
+    *,
+    channel: str,
+    recipient: str,
+    kind: str,
+    body: str,
+    send_at: datetime,
+    ref: str,
+    params: dict[str, str] | None = None,
 ) -> list[Action]:
     """Put the message (part `deferred`) under the hour it may go; returns the member writes that
     note where it waits: put them in the member's update, in the same unit of work. Notes of
@@ -57,6 +66,7 @@ def add_deferred_message(
             body=body,
             send_after=send_at,
             ttl=send_at + KEPT_FOR,
+            params=params or None,
         ),
     )
     oldest = send_at.astimezone(UTC) - MAX_LIFE

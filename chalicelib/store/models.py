@@ -146,6 +146,9 @@ class Member(BaseItem, discriminator="Member"):
     lots = MapAttribute[str, Any](default=dict)
     earned_months = MapAttribute[str, Any](default=dict)
     consents = MapAttribute[str, Any](default=dict)
+    # When and how each consent was last given or withdrawn: {consent: {given, at, source}}, the
+    # source `signup`, `member` (the profile) or `import <import id>` (domain/messaging.recorded_consents).
+    consent_records = MapAttribute[str, Any](null=True)
     # Before the phone had to be proven by SMS, a member could ask for codes by email; such a
     # member's phone was never proven (domain: identity.phone_is_proven). Only read, never set to email.
     code_channel = UnicodeAttribute(default="sms")
@@ -407,6 +410,7 @@ class DeferredMessage(BaseItem, discriminator="DeferredMessage"):
     kind = UnicodeAttribute()
     body = UnicodeAttribute()
     send_after = UTCDateTimeAttribute()
+    params = MapAttribute[str, Any](null=True)  # an SMS template's values (domain/sms_templates.py)
 
 
 class JobRun(BaseItem, discriminator="JobRun"):

@@ -38,6 +38,9 @@ class Campaign(BaseItem, discriminator="Campaign"):
     outcomes_run_as_of = UnicodeAttribute(null=True)  # the latest outcomes count an operator asked for
     outcomes_run_id = UnicodeAttribute(null=True)
     outcomes_requested_at = UTCDateTimeAttribute(null=True)
+    # `invite` (domain/campaigns.py): to pending imported members, paced at members_per_minute.
+    kind = UnicodeAttribute(null=True)  # absent: marketing
+    members_per_minute = NumberAttribute(null=True)
 
 
 class CampaignDue(BaseItem, discriminator="CampaignDue"):

@@ -20,6 +20,7 @@ _FIELDS: dict[str, Attribute[Any]] = {
     "preferences": Member.preferences,
     "tags": Member.tags,
     "consents": Member.consents,
+    "consent_records": Member.consent_records,
     "email": Member.email,
     "email_verified_at": Member.email_verified_at,
     "pending_email": Member.pending_email,

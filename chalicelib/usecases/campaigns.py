@@ -30,10 +30,11 @@ from itertools import batched
 from typing import TYPE_CHECKING, Any
 
 from ..api.schemas.campaigns import CampaignRequest
-from ..domain.campaigns import CampaignActions, MemberOutcome, in_control_group, tally_keys
+from ..domain.campaigns import INVITE, RATE_PERIOD_SECONDS, CampaignActions, MemberOutcome, in_control_group, invitation_refusal, tally_keys
 from ..domain.clock import iso, today_in, utcnow
 from ..domain.coupons import gift_expires_at
 from ..domain.errors import InvalidState, NotFound, ScheduleNotPossible, SegmentNotReady, ValidationFailed
+from ..domain.identity import phone_is_proven
 from ..domain.membership import Status
 from ..domain.points import earn, lot_expires_on, month_key
 from ..domain.rules import ProgramRules
@@ -110,6 +111,8 @@ def create_campaign(request: CampaignRequest, actor: str) -> Answer:
         send_at=send_at,
         created_at=now,
         created_by=actor,
+        kind=INVITE if request.kind == INVITE else None,
+        members_per_minute=request.invite_rate(),
     )
     if request.dry_run:
         return Answer(200, dry_run(campaign, rules))
@@ -216,7 +219,7 @@ def launch(campaign_id: str, actor: str = SYSTEM_ACTOR, *, audience: audiences.M
 
         if run(attempt):  # started here: its units are the ones just planned
             count("CampaignsLaunched")
-            enqueue(units)
+            enqueue(_first_units(campaign, units))
             stored.remove_due(campaign)
             return "started"
         campaign = _existing(campaign_id)
@@ -225,14 +228,50 @@ def launch(campaign_id: str, actor: str = SYSTEM_ACTOR, *, audience: audiences.M
         if sent_to is None:  # the audience's files are gone (lifecycle rule): nothing to queue
             logger.warning("campaign audience missing", extra={"campaign_id": campaign_id})
         else:
-            enqueue(_plan(campaign, sent_to, launched_at=campaign.launched_at, run_as_of=str(campaign.run_as_of)))
+            enqueue(_first_units(campaign, _plan(campaign, sent_to, launched_at=campaign.launched_at, run_as_of=str(campaign.run_as_of))))
     stored.remove_due(campaign)
     return "started" if campaign.status == "running" else str(campaign.status)
 
 
+def _unit_members(campaign: Campaign) -> int:
+    """An invitation's unit is a minute's members (its pace); any other campaign's, UNIT_MEMBERS."""
+    return int(campaign.members_per_minute or UNIT_MEMBERS) if campaign.kind == INVITE else UNIT_MEMBERS
+
+
+def _first_units(campaign: Campaign, units: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The units to queue at launch: all of them, or for an invitation the first only (each unit
+    queues the next a minute on: `next_units`), so it goes out at its pace however big the audience."""
+    return units[:1] if campaign.kind == INVITE else units
+
+
+def next_units(unit: dict[str, Any]) -> list[dict[str, Any]]:
+    """After an invitation's unit: the next slice of its audience, queued to be delivered a
+    minute later (the same unit on every delivery of this one: the runner counts it once); none
+    once the audience is done or the campaign no longer runs."""
+    if unit.get("kind") != "deliver":
+        return []
+    campaign = stored.get_campaign(unit["campaign_id"])
+    if campaign is None or campaign.kind != INVITE or campaign.status != "running" or not campaign.audience_id:
+        return []
+    manifest = audiences.read(campaign.segment_id, str(campaign.audience_id))
+    if manifest is None or unit["part"] not in manifest.parts:
+        return []
+    sizes = dict(zip(manifest.parts, _part_sizes(manifest), strict=True))
+    part, offset = unit["part"], int(unit["offset"]) + int(unit["size"])
+    if offset >= sizes[part]:
+        index = manifest.parts.index(part) + 1
+        if index >= len(manifest.parts):
+            return []
+        part, offset = manifest.parts[index], 0
+    following = {k: v for k, v in unit.items() if k not in ("inline",)}
+    return [{**following, "part": part, "offset": offset, "delay_seconds": RATE_PERIOD_SECONDS}]
+
+
 def _plan(campaign: Campaign, manifest: audiences.Manifest, *, launched_at: datetime | None, run_as_of: str) -> list[dict[str, Any]]:
-    """One unit per UNIT_MEMBERS members of each part; the same units every time for one campaign."""
+    """One unit per UNIT_MEMBERS members of each part (an invitation: per minute's members); the
+    same units every time for one campaign."""
     sizes = _part_sizes(manifest)
+    unit_members = _unit_members(campaign)
     at = iso(max(campaign.send_at, launched_at or campaign.send_at))
     return [
         {
@@ -244,11 +283,11 @@ def _plan(campaign: Campaign, manifest: audiences.Manifest, *, launched_at: date
             "campaign_id": campaign.campaign_id,
             "part": part,
             "offset": offset,
-            "size": UNIT_MEMBERS,
+            "size": unit_members,
             "at": at,
         }
         for part, size in zip(manifest.parts, sizes, strict=True)
-        for offset in range(0, size, UNIT_MEMBERS)
+        for offset in range(0, size, unit_members)
     ]
 
 
@@ -293,6 +332,7 @@ def _offer(campaign: Campaign, rules: ProgramRules, at: datetime) -> _Offer:
         message=dict(as_dict(campaign.message)) if campaign.message else None,
         points=int(campaign.points or 0),
         coupon_reward_id=campaign.coupon_reward_id,
+        invite=campaign.kind == INVITE,
     )
     now_local = at.astimezone(rules.zone)
     expires_at = None
@@ -367,6 +407,8 @@ def decide_for(member: Member, offer: _Offer) -> _Decided:
     """What the campaign does for this member, as read now. Pure but for the coupon's new code."""
     if in_control_group(offer.campaign_id, member.member_id, offer.holdout_percent):
         return _Decided(MemberOutcome("control"))
+    if offer.actions.invite:
+        return _invitation(member, offer)
     if member.status != Status.ACTIVE:
         return _Decided(MemberOutcome("skipped", reason=f"status_{member.status}"))
     decided = _Decided(MemberOutcome("skipped"))
@@ -396,6 +438,31 @@ def decide_for(member: Member, offer: _Offer) -> _Decided:
         kind = "skipped"
     decided.outcome = MemberOutcome(kind, reason=reason, channel=channel, points=decided.points, coupon=decided.coupon is not None)  # type: ignore[arg-type]
     return decided
+
+
+def _invitation(member: Member, offer: _Offer) -> _Decided:
+    """An invitation to a pending imported member: SMS kind `invite`, no marketing consent needed,
+    the frequency cap and quiet hours as for marketing; its template's `points` is the balance the
+    member brought (no other value about the member goes into the message)."""
+    refused = invitation_refusal(status=str(member.status), imported=bool(member.imported_by), phone_proven=phone_is_proven(member))
+    if refused:
+        return _Decided(MemberOutcome("skipped", reason=refused))
+    text = dict(offer.actions.message or {})
+    message = decide(
+        member,
+        offer.rules,
+        offer.now_local,
+        kind=INVITE,
+        body={"sms": text["sms"]},
+        consent_required=False,
+        marketing=True,
+        consent_exempt=True,
+        params={"points": str(int(member.balance))},
+    )
+    if message.skipped or message.planned is None:
+        return _Decided(MemberOutcome("skipped", reason=message.skipped))
+    kind = "deferred" if message.planned.deferred else "sent"
+    return _Decided(MemberOutcome(kind, channel=message.planned.message.channel), actions=list(message.actions), message=message)  # type: ignore[arg-type]
 
 
 def _fresh_reads(member: Member) -> Iterator[Member | None]:
@@ -613,6 +680,8 @@ def _definition(campaign: Campaign) -> dict[str, Any]:
         "send_at": iso(campaign.send_at),
         "holdout_percent": int(campaign.holdout_percent or 0),
         "results_window_days": int(campaign.results_window_days or 0),
+        "kind": str(campaign.kind or "marketing"),
+        "members_per_minute": int(campaign.members_per_minute) if campaign.members_per_minute else None,
     }
 
 

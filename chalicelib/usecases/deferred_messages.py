@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from ..domain.messaging import Channel, is_channel
 from ..notify.sender import DeliveryFailed, Message, send
 from ..store.deferred_messages import campaign_of, take, take_for_campaign, waiting_in
+from ..store.members import as_dict
 from ..store.parameters import load_rules
 from .messaging import wechat_message
 
@@ -62,7 +63,7 @@ def send_due_messages(shard: int, now_local: datetime, *, dry_run: bool) -> Disp
                 dispatch.skip("unknown_channel")
                 continue
             try:
-                send(_message(message.channel, message.recipient, message.kind, message.body))
+                send(_message(message.channel, message.recipient, message.kind, message.body, as_dict(message.params)))
             except DeliveryFailed:
                 dispatch.skip("delivery_failed")
                 continue
@@ -71,10 +72,10 @@ def send_due_messages(shard: int, now_local: datetime, *, dry_run: bool) -> Disp
     return dispatch
 
 
-def _message(channel: Channel, recipient: str, kind: str, body: str) -> Message:
+def _message(channel: Channel, recipient: str, kind: str, body: str, params: dict[str, str] | None = None) -> Message:
     """The message as it was planned; a WeChat one with its template from the rules."""
     if channel == "wechat":
         rules = load_rules()
         if kind in rules.wechat_templates:
             return wechat_message(kind, recipient, body, rules)
-    return Message(channel=channel, to=recipient, kind=kind, body=body)
+    return Message(channel=channel, to=recipient, kind=kind, body=body, params={k: str(v) for k, v in (params or {}).items()})

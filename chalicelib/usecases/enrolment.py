@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..api.schemas.members import CodeRequest, SignupRequest, VerifyRequest
 from ..domain import tokens
-from ..domain.clock import today_in, utcnow
+from ..domain.clock import iso, today_in, utcnow
 from ..domain.errors import InvalidCode, PhoneTaken, TemporarilyUnavailable, WechatTaken
 from ..domain.identity import email_can_sign_in
 from ..domain.membership import Status, activated, is_open
-from ..domain.messaging import Channel
+from ..domain.messaging import Channel, recorded_consents
 from ..domain.phones import phone_ending
 from ..domain.rules import ProgramRules
 from ..notify.sender import DeliveryFailed, Message, send, send_best_effort
@@ -197,7 +197,11 @@ def _signup_profile(member: Member, profile: dict[str, Any]) -> list[Action]:
     if birthday and bucket and not member.birthday:
         changes |= {"birthday": birthday, "birthday_bucket": bucket}
     if profile.get("consents"):
-        changes["consents"] = {k: bool(v) for k, v in as_dict(profile["consents"]).items()}
+        given = {k: bool(v) for k, v in as_dict(profile["consents"]).items()}
+        before = {k: bool(v) for k, v in as_dict(member.consents).items()}
+        records = {k: as_dict(v) for k, v in as_dict(member.consent_records).items()}
+        changes["consents"] = given
+        changes["consent_records"] = recorded_consents(records, before, given, iso(utcnow()), "signup")
     referrer = profile.get("referred_by")
     if referrer and not member.referred_by and referrer != member.member_id:
         changes["referred_by"] = referrer

@@ -53,11 +53,15 @@ def decide(
     body: str | Mapping[str, str],
     consent_required: bool,
     marketing: bool,
+    consent_exempt: bool = False,
+    params: Mapping[str, str] | None = None,
 ) -> Decision:
     """Whether, how and when `member` gets this message; the member writes that go with it.
 
     `body` by channel (a campaign's texts) sends only on those channels, the member's consent
-    deciding among them as for any message."""
+    deciding among them as for any message. `consent_exempt`: a transactional message (an
+    invitation) that needs no marketing consent yet counts against the frequency cap with
+    `marketing`; `params`: the values an SMS template of the kind takes."""
     consents = {k: bool(v) for k, v in as_dict(member.consents).items()}
     # WeChat only where the member accepted this kind's template and has a send of it left.
     template = rules.wechat_templates.get(kind)
@@ -67,7 +71,7 @@ def decide(
     endpoints = device_endpoints(member)
     if not isinstance(body, str):
         consents = {consent: consents.get(consent, False) for channel, consent in CHANNEL_PREFERENCE if channel in body}
-    channel = preferred_channel(consents, consent_required or marketing, bool(member.email), bool(endpoints))
+    channel = preferred_channel(consents, (consent_required or marketing) and not consent_exempt, bool(member.email), bool(endpoints))
     if channel is None:
         return Decision(None, "no_consent", [])
     actions: list[Action] = []
@@ -83,7 +87,7 @@ def decide(
         actions += subscriptions_update(member, after_send(subscriptions, template.template_id))
         return Decision(Planned(wechat_message(kind, openid, text, rules), send_at, deferred=send_at > now_local), None, actions)
     to = member.email if channel == "email" else " ".join(endpoints) if channel == "push" else member.phone
-    message = Message(channel=channel, to=to or member.phone, kind=kind, body=text, subject=f"{rules.program_name}")
+    message = Message(channel=channel, to=to or member.phone, kind=kind, body=text, subject=f"{rules.program_name}", params=dict(params or {}))
     return Decision(Planned(message, send_at, deferred=send_at > now_local), None, actions)
 
 
@@ -107,7 +111,15 @@ def add_deferral(uow: UnitOfWork, member: Member, planned: Planned, ref: str) ->
     that note where it waits (put them in the member's update in the same unit of work)."""
     message = planned.message
     return add_deferred_message(
-        uow, member, channel=message.channel, recipient=message.to, kind=message.kind, body=message.body, send_at=planned.send_at, ref=ref
+        uow,
+        member,
+        channel=message.channel,
+        recipient=message.to,
+        kind=message.kind,
+        body=message.body,
+        send_at=planned.send_at,
+        ref=ref,
+        params=dict(message.params),
     )
 
 

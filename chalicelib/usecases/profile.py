@@ -12,8 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from ..api.schemas.profile import ProfilePatch
-from ..domain.clock import utcnow
+from ..domain.clock import iso, utcnow
 from ..domain.errors import BirthdayLocked, NotFound
+from ..domain.messaging import recorded_consents
 from ..domain.profile import BirthdayChange, birthday_change
 from ..domain.rules import ProgramRules
 from ..observability import count, logger
@@ -55,6 +56,8 @@ def _field_changes(member: Member, patch: ProfilePatch, changes: dict[str, Any])
         merged = {**current, **patch.consents.given()}
         if merged != current:
             fields["consents"] = merged
+            records = {k: as_dict(v) for k, v in as_dict(member.consent_records).items()}
+            fields["consent_records"] = recorded_consents(records, current, merged, iso(utcnow()), "member")
     return fields
 
 

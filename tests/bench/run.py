@@ -24,7 +24,7 @@ from pathlib import Path
 import tests.conftest  # noqa: F401  (sets os.environ)
 from infra.stages import stage_environment
 
-from . import analytics, brand_cost, campaigns, cost, earn_rules_cpu, events, imports, jobs, load, purchase_time, soak, webapp
+from . import analytics, brand_cost, campaigns, cost, earn_rules_cpu, events, grants, imports, jobs, load, purchase_time, soak, webapp
 from .capacity import USD_PER_MILLION_RRU, USD_PER_MILLION_WRU, usd_per_million
 from .coldstart import ColdStart, measure_cold_start
 from .markdown import markdown_table
@@ -664,6 +664,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-analytics", action="store_true", help="do not run the analytics engine benchmark (tests/bench/analytics.py)")
     parser.add_argument("--skip-load", action="store_true", help="do not time the purchase path nor load the local stack")
     parser.add_argument("--import-rows", type=int, default=imports.ROWS, help="rows of the import benchmark (tests/bench/imports.py; 0 skips it)")
+    parser.add_argument("--grant-rows", type=int, default=grants.ROWS, help="rows of the bulk-grant benchmark (tests/bench/grants.py; 0 skips it)")
     parser.add_argument("--cost-output", default=str(ROOT / "docs" / "cost.md"), help="what a brand pays ('' to skip; tests/bench/brand_cost.py)")
     load.add_arguments(parser)
     args = parser.parse_args(argv)
@@ -735,6 +736,8 @@ def main(argv: list[str] | None = None) -> int:
     rows += events.rows(events.measure())  # issue 16: events per committed write, webhook latency
     if args.import_rows:
         rows += imports.rows(imports.measure(args.import_rows))  # issue 16: bulk import of members
+    if args.grant_rows:
+        rows += grants.rows(grants.measure(args.grant_rows))  # issue 16: bulk grants of points
     rows += [_cold_start_row(cold), *_package_rows(package), webapp.row(webapp.measure_first_load())]
     table = markdown_table(HEADER, rows)
     print(table)

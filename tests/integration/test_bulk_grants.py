@@ -208,3 +208,34 @@ def test_given_an_idempotency_key_then_a_retry_answers_the_same_batch_and_anothe
     assert again.headers.get("Idempotent-Replayed") == "true"
     other = api.post(GRANTS, {**body, "default_points": 11}, headers={"Idempotency-Key": "grant-1"})
     assert other.status == 409 and other.json()["code"] == "idempotency_conflict"
+
+
+def test_given_an_upload_deleted_by_the_lifecycle_rule_when_started_then_409_with_the_reason_and_nothing_changes(api, members):
+    member_id, _ = new_member(members)
+    before = balance(api, member_id)
+    batch = batch_with(api, f"member_id,points,row_id\n{member_id},50,r1\n")
+    s3, key = boto3.client("s3"), f"bulk/grants/{batch['batch_id']}/upload.csv"
+    assert key in batch["upload"]["url"]
+    s3.delete_object(Bucket=get_settings().exports_bucket, Key=key)  # as the bucket's one-day lifecycle does
+
+    started = api.post(f"{GRANTS}/{batch['batch_id']}/start")
+
+    assert started.status == 409 and started.headers["Content-Type"] == "application/problem+json", started.text
+    assert "lifecycle" in started.json()["detail"]
+    assert api.get(f"{GRANTS}/{batch['batch_id']}").json()["status"] == "awaiting_upload"
+    deliver()
+    assert balance(api, member_id) == before
+
+
+def test_given_a_started_batch_whose_file_is_gone_before_its_split_runs_then_it_fails_with_the_reason_and_grants_nothing(api, members):
+    member_id, _ = new_member(members)
+    before = balance(api, member_id)
+    batch = batch_with(api, f"member_id,points,row_id\n{member_id},50,r1\n")
+    assert api.post(f"{GRANTS}/{batch['batch_id']}/start").status == 202
+    boto3.client("s3").delete_object(Bucket=get_settings().exports_bucket, Key=f"bulk/grants/{batch['batch_id']}/upload.csv")
+
+    deliver()
+
+    status = api.get(f"{GRANTS}/{batch['batch_id']}").json()
+    assert status["status"] == "failed" and "gone" in str(status), status
+    assert balance(api, member_id) == before

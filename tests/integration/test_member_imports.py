@@ -258,3 +258,58 @@ def test_given_a_50_mb_file_then_it_is_accepted_and_a_part_reads_only_its_rows_a
     finally:
         monkeypatch.delenv("IMPORT_MAX_BYTES")
         get_settings.cache_clear()
+
+
+def test_given_consent_columns_then_imported_members_have_the_consents_recorded_with_their_time_and_the_import_as_source(api):
+    body = (
+        "phone,name,sms_marketing,email_marketing,consented_at\n"
+        "+8613900000061,甲,yes,no,2024-03-01T10:00:00+08:00\n"
+        "+8613900000062,乙,TRUE,,2024-03-02\n"
+        "+8613900000063,丙,,,\n"  # the old system recorded nothing: no consent, no record
+        "+8613900000064,丁,maybe,,\n"
+        "+8613900000065,戊,true,,2999-01-01\n"
+        "+8613900000066,己,,,2024-03-01\n"  # a time with no consent
+    ).encode()
+
+    status = run_import(api, body)
+
+    assert status["progress"]["imported"] == 3 and status["progress"]["failed"] == 3
+    import_id = status["import_id"]
+    first = member_of(api, "+8613900000061")
+    assert first["consents"] == {"sms_marketing": True, "email_marketing": False, "push": False}
+    assert first["consent_records"] == {
+        "email_marketing": {"given": False, "at": "2024-03-01T02:00:00+00:00", "source": f"import {import_id}"},
+        "sms_marketing": {"given": True, "at": "2024-03-01T02:00:00+00:00", "source": f"import {import_id}"},
+    }
+    assert first["imported_by"] == import_id
+    second = member_of(api, "+8613900000062")
+    assert second["consents"]["sms_marketing"] is True
+    assert second["consent_records"] == {"sms_marketing": {"given": True, "at": "2024-03-01T16:00:00+00:00", "source": f"import {import_id}"}}
+    third = member_of(api, "+8613900000063")
+    assert third["consents"] == {"sms_marketing": False, "email_marketing": False, "push": False} and third["consent_records"] == {}
+    reasons = {r["line"]: r["reason"] for r in failed_rows(status)}
+    assert reasons["5"].startswith("sms_marketing:") and "maybe" not in reasons["5"]
+    assert reasons["6"] == "consented_at: must not be in the future"
+    assert "consented_at is given without" in reasons["7"]
+
+
+def test_given_an_imported_consent_when_the_member_signs_up_choosing_otherwise_then_their_own_choice_is_recorded(api, outbox_path):
+    status = run_import(api, b"phone,sms_marketing\n+8613900000071,true\n")
+    assert member_of(api, "+8613900000071")["consent_records"]["sms_marketing"]["source"] == f"import {status['import_id']}"
+
+    signup = api.post("/v1/signup", {"phone": "+8613900000071", "name": "庚", "consents": {"sms_marketing": False, "email_marketing": False}})
+    assert signup.status == 202, signup.text
+    verified = api.post("/v1/auth/verify", {"phone": "+8613900000071", "code": last_code(outbox_path, "+8613900000071")})
+    assert verified.status == 200, verified.text
+
+    member = member_of(api, "+8613900000071")
+    assert member["consents"]["sms_marketing"] is False
+    assert member["consent_records"]["sms_marketing"]["given"] is False and member["consent_records"]["sms_marketing"]["source"] == "signup"
+
+
+def test_given_json_lines_with_consents_then_booleans_are_taken_as_given(api):
+    body = b'{"phone": "+8613900000081", "email_marketing": true, "sms_marketing": false}\n'
+    status = run_import(api, body, file_format="jsonl")
+    assert status["progress"]["imported"] == 1
+    member = member_of(api, "+8613900000081")
+    assert member["consents"]["email_marketing"] is True and member["consents"]["sms_marketing"] is False

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from ...domain.clock import iso
-from .views import member_view
+from .views import as_dict, member_view
 
 if TYPE_CHECKING:
     from ...domain.tiers import TierProgress
@@ -31,6 +31,12 @@ def operator_member_view(member: Member, expiring: list[dict[str, Any]], tier: s
             "last_activity_on": member.last_activity_on,
             "activated_at": iso(member.activated_at) if member.activated_at else None,
             "closed_at": iso(member.closed_at) if member.closed_at else None,
+            # When and how each consent was given or withdrawn (domain/messaging.recorded_consents).
+            "consent_records": {
+                name: {"given": bool(r.get("given")), "at": r.get("at"), "source": r.get("source")}
+                for name, r in sorted((k, as_dict(v)) for k, v in as_dict(member.consent_records).items())
+            },
+            "imported_by": member.imported_by,
         }
     )
     return view

@@ -225,7 +225,10 @@ def start_batch(batch_id: str, actor: str) -> Answer:
         return Answer(200, batch_view(batch))
     size = bulk_files.size_of(upload_key(batch_id))
     if size is None:
-        raise InvalidState("Upload the file to the batch's upload URL first")
+        raise InvalidState(
+            "No file is uploaded for this batch: upload it to the batch's upload URL (GET the batch for a fresh one), then start it."
+            " A file uploaded more than a day ago is deleted by the bucket's lifecycle rule: upload it again."
+        )
     if size > MAX_GRANT_FILE_BYTES:
         raise PayloadTooLarge(f"The file is {size} bytes; at most {MAX_GRANT_FILE_BYTES} bytes")
 
@@ -287,6 +290,12 @@ def split_file(unit: dict[str, Any]) -> tuple[Counter[str], list[dict[str, Any]]
     reader = csv.reader(bulk_files.lines(upload_key(batch_id)))
     try:
         columns = grant_header(next(reader, []), str(batch.kind))
+    except bulk_files.FileGone:
+        # Deleted by the bucket's lifecycle rule before the split ran (a split queued again long
+        # after its start): nothing was granted; a new batch with the file grants it.
+        stored.fail_grant_batch(batch_id, "the uploaded file is gone (the bucket keeps files a day): create a new batch", utcnow())
+        tally["failed"] += 1
+        return tally, []
     except BadHeader as exc:
         stored.fail_grant_batch(batch_id, f"bad header: {exc}", utcnow())
         tally["failed"] += 1

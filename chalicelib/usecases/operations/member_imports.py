@@ -35,7 +35,7 @@ import secrets
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from ...api.schemas.imports import ImportRequest, ImportRow, parse_row
@@ -50,8 +50,10 @@ from ...domain.imports import (
     BadHeader,
     check_header,
     check_size,
+    consent_source,
     lot_month_for_expiry,
 )
+from ...domain.messaging import recorded_consents
 from ...domain.phones import InvalidPhone, normalise_phone
 from ...domain.points import PointsState, earn, lot_expires_on, month_key
 from ...domain.rules import ProgramRules
@@ -299,9 +301,22 @@ class _Member:
     phone: str
     row: ImportRow
     tier: str
+    consented_at: datetime | None = None  # when the old system recorded the row's consents
 
 
-def _validated(row: _Row, rules: ProgramRules, today: date) -> _Member | str:
+def _consent_time(row: ImportRow, rules: ProgramRules, now: datetime) -> datetime | str | None:
+    """When the row's consents were given (a date: the start of that day in the program's zone);
+    a time after now is refused."""
+    given = row.consented_at
+    if given is None:
+        return None
+    at = given if isinstance(given, datetime) else datetime.combine(given, time(0), rules.zone)
+    if at > now:
+        return "consented_at: must not be in the future"
+    return at
+
+
+def _validated(row: _Row, rules: ProgramRules, today: date, now: datetime) -> _Member | str:
     if row.values is None:
         return row.reason or "unreadable"
     parsed = parse_row(row.values)
@@ -319,7 +334,10 @@ def _validated(row: _Row, rules: ProgramRules, today: date) -> _Member | str:
             return "points_expire_on: given without points"
         if parsed.points_expire_on <= today:
             return "points_expire_on: must be after today"
-    return _Member(row.line, phone, parsed, tier)
+    consented_at = _consent_time(parsed, rules, now)
+    if isinstance(consented_at, str):
+        return consented_at
+    return _Member(row.line, phone, parsed, tier, consented_at)
 
 
 def _write_member(candidate: _Member, import_id: str, rules: ProgramRules, tag: str | None) -> stored.PhoneHeld | None:
@@ -338,6 +356,11 @@ def _write_member(candidate: _Member, import_id: str, rules: ProgramRules, tag: 
             extra["operator_tags"] = {tag}
         if birthday:
             extra |= {"birthday": birthday, "birthday_bucket": members_store.birthday_bucket_for(member_id, birthday)}
+        consents = row.consents()
+        if consents:
+            extra["consents"] = consents
+            at = iso(candidate.consented_at or now)
+            extra["consent_records"] = recorded_consents({}, {}, consents, at, consent_source(import_id))
         for name, value in extra.items():
             setattr(member, name, value)
         if row.points:
@@ -415,12 +438,13 @@ class _Outcomes:
 
 
 def _import_rows(rows: list[_Row], import_id: str, rules: ProgramRules, tag: str | None) -> _Outcomes:
-    today = today_in(rules.zone, utcnow())
+    now = utcnow()
+    today = today_in(rules.zone, now)
     failures: list[tuple[int, str]] = []
     first_line: dict[str, int] = {}
     to_write: list[_Member] = []
     for row in rows:
-        checked = _validated(row, rules, today)
+        checked = _validated(row, rules, today, now)
         if isinstance(checked, str):
             failures.append((row.line, checked))
         elif checked.phone in first_line:
