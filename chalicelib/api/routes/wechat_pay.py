@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chalice.app import Response
+from chalice.app import Request, Response
 
 from ...domain.errors import UnsupportedMediaType, ValidationFailed
 from ...lazy import lazy_module
@@ -40,7 +40,13 @@ def wechat_topup_status(session: MemberSession, out_trade_no: str) -> Response:
 def wechat_pay_notification() -> Response:
     """No caller authentication: the notification is believed only for WeChat Pay's signature.
     2xx tells WeChat Pay it was handled; any other answer makes it send the notification again."""
-    request = bp.current_request
+    wechat_pay.payment_notification(*notification(bp.current_request))
+    return handled()
+
+
+def notification(request: Request) -> tuple[dict[str, str], str]:
+    """A WeChat Pay notification as the use cases verify it: its headers (lower-case names) and its
+    body exactly as sent (the signature covers those bytes)."""
     if not is_json_media_type(request.headers.get("content-type")):
         raise UnsupportedMediaType("WeChat Pay notifications are JSON")
     raw = request.raw_body or b""
@@ -48,6 +54,9 @@ def wechat_pay_notification() -> Response:
         body = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError:
         raise ValidationFailed.single("body", "not UTF-8") from None
-    headers = {name.lower(): value for name, value in request.headers.items()}
-    wechat_pay.payment_notification(headers, body)
+    return {name.lower(): value for name, value in request.headers.items()}, body
+
+
+def handled() -> Response:
+    """2xx: WeChat Pay sends the notification no more."""
     return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})

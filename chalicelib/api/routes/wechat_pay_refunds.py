@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 
 from chalice.app import Response
 
-from ...domain.errors import UnsupportedMediaType, ValidationFailed
 from ...lazy import lazy_module
-from ..formats import is_json_media_type
 from ..http import ApiBlueprint, answer_response, idempotency_key, json_response, parse_body, query_cursor, query_limit
 from . import admin
+from .wechat_pay import handled, notification
 
 if TYPE_CHECKING:
     from ...usecases import wechat_pay_refunds
@@ -43,14 +42,5 @@ def list_wechat_pay_anomalies() -> Response:
 @bp.route("/v1/wechat-pay/refund-notifications", methods=["POST"])
 def wechat_pay_refund_notification() -> Response:
     """No caller authentication: believed only for WeChat Pay's signature (as payment notifications)."""
-    request = bp.current_request
-    if not is_json_media_type(request.headers.get("content-type")):
-        raise UnsupportedMediaType("WeChat Pay notifications are JSON")
-    raw = request.raw_body or b""
-    try:
-        body = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-    except UnicodeDecodeError:
-        raise ValidationFailed.single("body", "not UTF-8") from None
-    headers = {name.lower(): value for name, value in request.headers.items()}
-    wechat_pay_refunds.refund_notification(headers, body)
-    return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
+    wechat_pay_refunds.refund_notification(*notification(bp.current_request))
+    return handled()
