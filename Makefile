@@ -98,7 +98,7 @@ demo: venv
 # each worker starts its own local stack for the e2e tests), a test module per unit of work, the
 # longest modules first (tests/conftest.py, docs/quality.md).
 test: lint typecheck checkov-venv web-check web
-	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=25
 
 lint: venv
 	$(PY) -m ruff check app.py chalicelib localstage devtools infra tests
