@@ -46,12 +46,16 @@ class WeChatPayAnomaly(BaseItem, discriminator="WeChatPayAnomaly"):
 
 
 class WeChatPayAnomalyEntry(BaseItem, discriminator="WeChatPayAnomalyEntry"):
-    """The anomaly once more under `WXPAY#ANOMALIES`, for the operators' list (ids and amounts only)."""
+    """The anomaly once more under `WXPAY#ANOMALIES`, for the operators' list (ids and amounts only):
+    a top-up's (`source` absent: written before store payments were listed, or "topup") or a store
+    payment's (pay-to-join, store/pay_to_join.py: no order, the store's `sub_mchid`)."""
 
-    out_trade_no = UnicodeAttribute()
+    source = UnicodeAttribute(null=True)
+    out_trade_no = UnicodeAttribute(null=True)
+    sub_mchid = UnicodeAttribute(null=True)
     transaction_id = UnicodeAttribute()
     reason = UnicodeAttribute()
-    order_amount = NumberAttribute()
+    order_amount = NumberAttribute(null=True)
     notified_amount = NumberAttribute()
     created_at = UTCDateTimeAttribute()
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pynamodb.exceptions import PutError
-
 from . import keys
 from .members import new_member
 from .models import Member
 from .models_pay_to_join import PayToJoinAnomaly, PayToJoinHolder
+from .models_wechat_pay import WeChatPayAnomalyEntry
 from .unit_of_work import UnitOfWork
 from .wechat import guard_key
+from .wechat_pay import anomaly_entry
 
 
 def holder_key(appid: str, openid: str) -> tuple[str, str]:
@@ -53,7 +53,8 @@ def release_holding(uow: UnitOfWork, appid: str, openid: str, member_id: str) ->
 
 
 def record_anomaly(transaction_id: str, sub_mchid: str, reason: str, amount: int, now: datetime) -> None:
-    """Keep a verified store payment that earned nothing, once per transaction."""
+    """Keep a verified store payment that earned nothing, once per transaction, and its entry in
+    the operators' list of WeChat Pay anomalies (store/wechat_pay.py) in the same transaction."""
     anomaly = PayToJoinAnomaly(
         keys.wxtxn_pk(transaction_id),
         keys.PAYJOIN_ANOMALY_SK,
@@ -63,11 +64,11 @@ def record_anomaly(transaction_id: str, sub_mchid: str, reason: str, amount: int
         amount=amount,
         created_at=now,
     )
-    try:
-        anomaly.save(PayToJoinAnomaly.pk.does_not_exist())
-    except PutError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
-            raise
+    entry = anomaly_entry(transaction_id, now, source="store_payment", sub_mchid=sub_mchid, reason=reason, notified_amount=amount)
+    uow = UnitOfWork()
+    uow.put("anomaly", anomaly, PayToJoinAnomaly.pk.does_not_exist())
+    uow.put("entry", entry, WeChatPayAnomalyEntry.pk.does_not_exist())
+    uow.commit(lambda cancelled: "kept before")  # the same payment again: kept once
 
 
 def anomaly_of(transaction_id: str) -> PayToJoinAnomaly | None:

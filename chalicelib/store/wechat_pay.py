@@ -101,20 +101,25 @@ def mark_order_paid(uow: UnitOfWork, order: WeChatPayOrder, transaction_id: str,
 def record_anomaly(order: WeChatPayOrder, transaction_id: str, reason: str, notified_amount: int, now: datetime) -> None:
     """Keep a verified notification that was not credited, once per (order, transaction), and its
     entry in the operators' list (`WXPAY#ANOMALIES`) in the same transaction."""
-    fields: dict[str, Any] = {
+    listed: dict[str, Any] = {
         "out_trade_no": order.out_trade_no,
-        "transaction_id": transaction_id,
         "reason": reason,
         "order_amount": int(order.amount),
         "notified_amount": notified_amount,
-        "created_at": now,
     }
-    anomaly = WeChatPayAnomaly(keys.wxpay_pk(order.out_trade_no), keys.wxpay_anomaly_sk(transaction_id), **fields)
-    entry = WeChatPayAnomalyEntry(keys.WXPAY_ANOMALIES_PK, keys.wxpay_anomaly_entry_sk(now.isoformat(), transaction_id), **fields)
+    key = (keys.wxpay_pk(order.out_trade_no), keys.wxpay_anomaly_sk(transaction_id))
+    anomaly = WeChatPayAnomaly(*key, transaction_id=transaction_id, created_at=now, **listed)
+    entry = anomaly_entry(transaction_id, now, source="topup", **listed)
     uow = UnitOfWork()
     uow.put("anomaly", anomaly, WeChatPayAnomaly.pk.does_not_exist())
     uow.put("entry", entry, WeChatPayAnomalyEntry.pk.does_not_exist())
     uow.commit(lambda cancelled: "kept before")  # the same anomaly again: kept once
+
+
+def anomaly_entry(transaction_id: str, now: datetime, **fields: Any) -> WeChatPayAnomalyEntry:
+    """The operators' list entry of an anomaly (put it only if absent, with the anomaly itself)."""
+    sk = keys.wxpay_anomaly_entry_sk(now.isoformat(), transaction_id)
+    return WeChatPayAnomalyEntry(keys.WXPAY_ANOMALIES_PK, sk, transaction_id=transaction_id, created_at=now, **fields)
 
 
 def anomaly_page(limit: int, cursor: str | None) -> Page[WeChatPayAnomalyEntry]:

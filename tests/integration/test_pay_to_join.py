@@ -167,6 +167,13 @@ def test_given_an_unmapped_merchant_a_zero_amount_or_a_refund_state_then_204_and
     other_app = pay(api, fake, openid, 5000, appid="wx00000000000other")
     assert (anomaly_of(other_app) or pytest.fail("no anomaly")).reason == "unknown_appid"
     assert holding_member_id(MINI, openid) is None
+    pay(api, fake, openid, 5000, sub_mchid="1900000999", transaction_id=unmapped)  # WeChat Pay's retry: listed once
+
+    listed = api.get("/v1/admin/wechat-pay/anomalies").json()["items"]  # the operators' list
+    assert [(a["source"], a["transaction_id"], a["sub_mchid"], a["reason"], a["notified_amount"], a["out_trade_no"]) for a in listed] == [
+        ("store_payment", unmapped, "1900000999", "unmapped_merchant", 5000, None),
+        ("store_payment", other_app, STORE_MCHID, "unknown_appid", 5000, None),
+    ]
 
 
 def test_given_a_mapping_that_is_not_a_sub_merchant_id_to_a_store_id_then_the_rules_are_refused_and_unchanged(api):

@@ -279,6 +279,7 @@ def test_given_payment_anomalies_then_operators_list_them_paged_with_ids_and_amo
         (mismatched, "amount_mismatch", 10000, 1),
         (twice, "already_paid", 20000, 20000),
     ]
-    assert set(items[0]) == {"out_trade_no", "transaction_id", "reason", "order_amount", "notified_amount", "created_at"}
+    assert set(items[0]) == {"source", "out_trade_no", "sub_mchid", "transaction_id", "reason", "order_amount", "notified_amount", "created_at"}
+    assert {(a["source"], a["sub_mchid"]) for a in items} == {("topup", None)}
     assert_problem(api.get("/v1/admin/wechat-pay/anomalies?cursor=bogus!"), 400, "validation_error")
     assert_problem(api.get("/v1/admin/wechat-pay/anomalies?limit=0"), 400, "validation_error")
