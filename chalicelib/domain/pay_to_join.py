@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from .points import PointsState, earn
+from .wechat_pay import is_id
 
 PAID_EVENT = "TRANSACTION.SUCCESS"
 PAID_STATE = "SUCCESS"
@@ -60,9 +61,9 @@ def store_payment(event_type: str | None, resource: Mapping[str, Any]) -> StoreP
     what WeChat Pay always sends."""
     if event_type != PAID_EVENT or resource.get("trade_state") != PAID_STATE:
         return None
-    transaction_id = _text(resource.get("transaction_id"), "transaction_id")
-    if not transaction_id.isalnum():
-        raise MalformedPayment("transaction_id is not WeChat Pay's")
+    transaction_id = resource.get("transaction_id")
+    if not is_id(transaction_id, 64):
+        raise MalformedPayment("transaction_id is missing or not WeChat Pay's")
     payer = _part(resource, "payer")
     amount = _part(resource, "amount")
     total = amount.get("total")

@@ -18,6 +18,12 @@ from .errors import WechatBadGateway, WechatCodeInvalid, WechatUnavailable
 App = Literal["mini_program", "official_account"]
 APPS: tuple[App, ...] = get_args(App)
 
+
+def is_configured(appid: str) -> bool:
+    """Whether a stage has this app: "off" is the stack's appid for a stage without it (infra/stack.py)."""
+    return bool(appid) and appid != "off"
+
+
 TICKET_ISSUER = "huiyuan"
 TICKET_AUDIENCE = "huiyuan:wechat-ticket"
 TICKET_TTL_SECONDS = 600

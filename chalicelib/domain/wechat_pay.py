@@ -22,6 +22,7 @@ import binascii
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeGuard
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -43,6 +44,12 @@ class StaleTimestamp(Exception):
 
 class BadResource(Exception):
     """The encrypted resource cannot be decrypted with the APIv3 key (or is not what it claims)."""
+
+
+def is_id(value: object, max_length: int) -> TypeGuard[str]:
+    """A WeChat Pay identifier we make or accept (out_trade_no <= 32, transaction_id and
+    out_refund_no <= 64): letters and digits only, the subset of WeChat Pay's alphabet we use."""
+    return isinstance(value, str) and 0 < len(value) <= max_length and value.isascii() and value.isalnum()
 
 
 def new_nonce() -> str:

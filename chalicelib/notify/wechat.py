@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..domain.errors import WechatBadGateway, WechatNotConfigured, WechatUnavailable
-from ..domain.wechat import TOKEN_ERRCODES, App, WechatIdentity, code_error
+from ..domain.wechat import TOKEN_ERRCODES, App, WechatIdentity, code_error, is_configured
 from ..observability import logger
 from ..settings import get_settings
 
@@ -41,7 +41,7 @@ class WechatError(Exception):
 def appid(app: App) -> str:
     settings = get_settings()
     value = settings.wechat_mini_program_appid if app == "mini_program" else settings.wechat_official_account_appid
-    if not value or value == "off":  # "off": the stack's value for a stage without that app (infra/stack.py)
+    if not is_configured(value):
         raise WechatNotConfigured()
     return value
 

@@ -50,10 +50,6 @@ def _live(provider: str, message_id: str, now: datetime) -> SmsSend | None:
     return None if item.ttl is not None and item.ttl <= now else item
 
 
-def is_known(provider: str, message_id: str, now: datetime) -> bool:
-    return _live(provider, message_id, now) is not None
-
-
 def record_receipt(provider: str, message_id: str, *, delivered: bool, error_code: str | None, now: datetime) -> Outcome:
     """Record the receipt on the send, once: `recorded` the first time, `replayed` when the send
     already has one (nothing changes), `unknown` when no such send is kept (nothing written)."""

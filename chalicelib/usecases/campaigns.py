@@ -456,7 +456,6 @@ def _invitation(member: Member, offer: _Offer) -> _Decided:
         body={"sms": text["sms"]},
         consent_required=False,
         marketing=True,
-        consent_exempt=True,
         params={"points": str(int(member.balance))},
     )
     if message.skipped or message.planned is None:

@@ -53,15 +53,15 @@ def decide(
     body: str | Mapping[str, str],
     consent_required: bool,
     marketing: bool,
-    consent_exempt: bool = False,
     params: Mapping[str, str] | None = None,
 ) -> Decision:
     """Whether, how and when `member` gets this message; the member writes that go with it.
 
     `body` by channel (a campaign's texts) sends only on those channels, the member's consent
-    deciding among them as for any message. `consent_exempt`: a transactional message (an
-    invitation) that needs no marketing consent yet counts against the frequency cap with
-    `marketing`; `params`: the values an SMS template of the kind takes."""
+    deciding among them as for any message. `consent_required` alone decides whether a channel
+    needs the member's consent; `marketing` puts the message under the frequency cap (an
+    invitation: no consent needed, yet capped). `params`: the values an SMS template of the kind
+    takes."""
     consents = {k: bool(v) for k, v in as_dict(member.consents).items()}
     # WeChat only where the member accepted this kind's template and has a send of it left.
     template = rules.wechat_templates.get(kind)
@@ -71,7 +71,7 @@ def decide(
     endpoints = device_endpoints(member)
     if not isinstance(body, str):
         consents = {consent: consents.get(consent, False) for channel, consent in CHANNEL_PREFERENCE if channel in body}
-    channel = preferred_channel(consents, (consent_required or marketing) and not consent_exempt, bool(member.email), bool(endpoints))
+    channel = preferred_channel(consents, consent_required, bool(member.email), bool(endpoints))
     if channel is None:
         return Decision(None, "no_consent", [])
     actions: list[Action] = []

@@ -11,6 +11,7 @@ from ..domain.earn_rules import describe
 from ..domain.earning import applies_on, best_promotion, running, upcoming
 from ..domain.rules import MembershipPlan, ProgramRules, Promotion
 from ..domain.stamps import describe_card
+from ..domain.wechat import is_configured
 from ..settings import get_settings
 from ..store.parameters import load_rules
 from ..store.rewards import every_reward
@@ -139,6 +140,6 @@ def wechat_sign_in() -> dict[str, Any] | None:
     (OAuth, snsapi_base, docs/wechat.md): its appid and WeChat's authorize page. None when the
     stage has no official account (`off`, infra/stack.py): the web app then offers no WeChat sign-in."""
     settings = get_settings()
-    if settings.wechat_official_account_appid in ("", "off"):
+    if not is_configured(settings.wechat_official_account_appid):
         return None
     return {"appid": settings.wechat_official_account_appid, "authorize_url": settings.wechat_oauth_authorize_url, "scope": "snsapi_base"}

@@ -63,16 +63,15 @@ def _check_token(provider: str, token: str) -> None:
 
 def _record(provider: str, receipts: list[Receipt]) -> dict[str, int]:
     now = utcnow()
-    known = [r for r in receipts if sms_sends.is_known(provider, r.message_id, now)]
-    if not known:
-        logger.info("SMS receipts for unknown messages", extra={"provider": provider, "receipts": len(receipts)})
-        raise NotFound("No SMS with these message ids was sent by this service")
-    outcomes = {"recorded": 0, "replayed": 0, "unknown": len(receipts) - len(known)}
-    for receipt in known:
+    outcomes = {"recorded": 0, "replayed": 0, "unknown": 0}
+    for receipt in receipts:  # an unknown id writes nothing
         outcome = sms_sends.record_receipt(provider, receipt.message_id, delivered=receipt.delivered, error_code=receipt.error_code, now=now)
         outcomes[outcome] += 1
         if outcome == "recorded":
             count("SmsDelivered" if receipt.delivered else "SmsDeliveryFailed")
+    if outcomes["unknown"] == len(receipts):
+        logger.info("SMS receipts for unknown messages", extra={"provider": provider, "receipts": len(receipts)})
+        raise NotFound("No SMS with these message ids was sent by this service")
     logger.info("SMS receipts", extra={"provider": provider, **outcomes})
     return outcomes
 

@@ -54,7 +54,7 @@ from .sessions import MemberSession, open_member
 CURRENCY = "CNY"  # WeChat Pay's domestic payments are in fen
 
 
-def _client() -> WeChatPay:
+def client() -> WeChatPay:
     settings = get_settings()
     # The merchant's appid is the mini-program's, the one WeChat sign-in binds openids in.
     return WeChatPay(settings.wechat_pay_base_url, wechat_pay_credentials(), settings.wechat_mini_program_appid)
@@ -96,9 +96,9 @@ def create_topup_order(session: MemberSession, request: WeChatTopupRequest) -> A
     # Written before WeChat Pay hears of it: a notification can never find no order, except
     # by overtaking this write (then it is retried).
     order = store.put_order(out_trade_no, member.member_id, request.amount, CURRENCY, now)
-    client = _client()
+    pay = client()
     try:
-        prepay_id = client.create_jsapi_order(
+        prepay_id = pay.create_jsapi_order(
             out_trade_no=out_trade_no,
             description="储值充值 Wallet top-up",
             amount=request.amount,
@@ -112,13 +112,13 @@ def create_topup_order(session: MemberSession, request: WeChatTopupRequest) -> A
     store.set_order_prepay(order, prepay_id, "created")
     count("WeChatPayOrders")
     logger.info("wechat pay order created", extra={"member_id": member.member_id, "amount": request.amount, "out_trade_no": out_trade_no})
-    return created({**order_view(order), "payment": client.mini_program_payment(prepay_id)})
+    return created({**order_view(order), "payment": pay.mini_program_payment(prepay_id)})
 
 
 def topup_order_status(session: MemberSession, out_trade_no: str) -> dict[str, Any]:
     """The member's own order (404 for anyone else's)."""
     open_member(session)
-    if not (0 < len(out_trade_no) <= 32 and out_trade_no.isascii() and out_trade_no.isalnum()):
+    if not wxpay.is_id(out_trade_no, 32):
         raise NotFound("No such WeChat Pay top-up")
     order = store.get_order(out_trade_no)
     if order is None or order.member_id != session.member_id:
@@ -129,7 +129,7 @@ def topup_order_status(session: MemberSession, out_trade_no: str) -> dict[str, A
 # --- WeChat Pay's notification ---------------------------------------------------------------------
 
 
-def _verified_resource(headers: Mapping[str, str], body: str, creds: dict[str, str]) -> dict[str, Any]:
+def verified_resource(headers: Mapping[str, str], body: str, creds: dict[str, str]) -> dict[str, Any]:
     """The decrypted resource of a notification that WeChat Pay signed in the last 5 minutes."""
     if headers.get("wechatpay-serial") != creds["platform_public_key_id"]:
         raise InvalidSignature("Signed with a key that is not WeChat Pay's platform key")
@@ -172,7 +172,7 @@ def _paid_transaction(resource: dict[str, Any]) -> tuple[str, str, int] | None:
     amount = (resource.get("amount") or {}).get("total")
     if not isinstance(out_trade_no, str) or not isinstance(transaction_id, str) or type(amount) is not int:
         raise ValidationFailed.single("resource", "a payment without out_trade_no, transaction_id or amount.total")
-    if not (0 < len(transaction_id) <= 64 and transaction_id.isascii() and transaction_id.isalnum()):
+    if not wxpay.is_id(transaction_id, 64):
         raise ValidationFailed.single("resource", "transaction_id is not WeChat Pay's")
     return out_trade_no, transaction_id, amount
 
@@ -183,7 +183,7 @@ def payment_notification(headers: Mapping[str, str], body: str) -> None:
     Raises InvalidSignature (nothing read or written), NotificationTooEarly (no such order yet:
     WeChat Pay retries). Returns quietly once the notification is handled, credited or not."""
     creds = wechat_pay_credentials()
-    resource = _verified_resource(headers, body, creds)
+    resource = verified_resource(headers, body, creds)
     if is_store_payment(resource):  # a store's payment: pay-to-join (usecases/pay_to_join.py)
         store_payment_notification(resource["_event_type"], resource)
         return

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from ..api.schemas.operators import ReasonRequest
+from ..domain import wechat_pay as wxpay
 from ..domain.clock import iso, utcnow
 from ..domain.errors import (
     AlreadyRefunded,
@@ -46,7 +47,7 @@ from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from ..store.wallet import add_wallet_entry, new_wallet_entry_ids, wallet_write
 from .audit import Change, add_audit
 from .common import Answer, created, fingerprint
-from .wechat_pay import _client, _verified_resource
+from .wechat_pay import client, verified_resource
 
 
 def refund_view(refund: WeChatPayRefund) -> dict[str, Any]:
@@ -75,10 +76,6 @@ def _refund_notify_url() -> str:
     return get_settings().wechat_pay_notify_url.rsplit("/", 1)[0] + "/refund-notifications"
 
 
-def _valid_out_trade_no(out_trade_no: str) -> bool:
-    return 0 < len(out_trade_no) <= 32 and out_trade_no.isascii() and out_trade_no.isalnum()
-
-
 # --- the operator's refund -------------------------------------------------------------------------
 
 
@@ -86,7 +83,7 @@ def refund_topup(out_trade_no: str, idempotency_key: str, request: ReasonRequest
     """201 and the refund (status processing, or failed when WeChat Pay refused it: the money is
     back in the wallet); the same key again: the refund as it stands (200). 404 unknown order,
     409 order_not_paid, already_refunded, insufficient_funds, idempotency_conflict."""
-    if not _valid_out_trade_no(out_trade_no):
+    if not wxpay.is_id(out_trade_no, 32):
         raise NotFound("No such WeChat Pay top-up")
     refund_no = out_refund_no(out_trade_no, idempotency_key)
     digest = fingerprint({"out_trade_no": out_trade_no, "reason": request.reason})
@@ -170,7 +167,7 @@ def _ask_wechat_pay(refund: WeChatPayRefund) -> WeChatPayRefund:
     and the money comes back. Not answered: it stays requested, and the same request again asks
     again (the same out_refund_no: WeChat Pay refunds once)."""
     try:
-        answer = _client().refund(
+        answer = client().refund(
             out_trade_no=refund.out_trade_no,
             out_refund_no=refund.out_refund_no,
             refund=int(refund.amount),
@@ -245,16 +242,16 @@ def refund_notification(headers: Mapping[str, str], body: str) -> None:
     Raises InvalidSignature (nothing read or written). A verified notification of a refund we do
     not know is answered 2xx and kept in the log: WeChat Pay would only send it again."""
     creds = wechat_pay_credentials()
-    resource = _verified_resource(headers, body, creds)
+    resource = verified_resource(headers, body, creds)
     event_type = resource.get("_event_type")
     if event_type not in ("REFUND.SUCCESS", "REFUND.ABNORMAL", "REFUND.CLOSED"):
         logger.info("wechat pay refund notification ignored", extra={"event_type": event_type})
         return
     out_trade_no, refund_no, status = resource.get("out_trade_no"), resource.get("out_refund_no"), resource.get("refund_status")
     refund_id = resource.get("refund_id")
-    if not isinstance(out_trade_no, str) or not _valid_out_trade_no(out_trade_no):
+    if not wxpay.is_id(out_trade_no, 32):
         raise ValidationFailed.single("resource", "a refund without our out_trade_no")
-    if not isinstance(refund_no, str) or not (0 < len(refund_no) <= 64 and refund_no.isascii() and refund_no.isalnum()):
+    if not wxpay.is_id(refund_no, 64):
         raise ValidationFailed.single("resource", "a refund without our out_refund_no")
     succeeded = event_type == "REFUND.SUCCESS" and status == "SUCCESS"
     outcome = settle(
