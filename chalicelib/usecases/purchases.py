@@ -369,4 +369,4 @@ def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -
         logger.info("refund recorded", extra={"member_id": order.member_id, "points": reverse, "store_id": merchant.store_id, "at": iso(now)})
         return created(body)
 
-    return run(attempt)
+    return run(attempt, one_at_a_time=f"order:{order_id}")

@@ -126,6 +126,10 @@ class _MoneyRequest:
     def recording(self, body: dict[str, Any], now: datetime) -> Recording:
         return Recording(fingerprint=self.digest, write_token=self.write_token, response=body, now=now)
 
+    def contended(self) -> str:
+        """What concurrent attempts fight over: the payer's wallet, named as the purchases name it."""
+        return f"member:{self.request.member_id or self.phone}"
+
 
 def _money_request(what: str, id_name: str, record_id: str, request: TopupRequest | WalletPaymentRequest, merchant: Merchant) -> _MoneyRequest:
     """Check a top-up or payment once, before its attempts: its currency, its phone, the store it
@@ -185,7 +189,7 @@ def top_up(request: TopupRequest, merchant: Merchant) -> Answer:
         member_status_check(uow, member.member_id, MAY_MOVE_MONEY)
         return uow.commit(explain) or created(body)
 
-    answer = run(attempt)
+    answer = run(attempt, one_at_a_time=topup.contended())
     if not answer.replayed:
         count("WalletTopups")
         count("WalletToppedUp", answer.body["amount"])
@@ -235,7 +239,7 @@ def pay(request: WalletPaymentRequest, merchant: Merchant) -> Answer:
         member_status_check(uow, member.member_id, MAY_MOVE_MONEY)
         return uow.commit(explain) or created(body)
 
-    answer = run(attempt)
+    answer = run(attempt, one_at_a_time=payment.contended())
     if not answer.replayed:
         count("WalletPayments")
         count("WalletPaid", answer.body["amount"])
@@ -295,7 +299,7 @@ def refund_payment(payment_id: str, request: WalletRefundRequest, merchant: Merc
         member_status_check(uow, member_id, MAY_BE_REFUNDED)
         return uow.commit(explain) or created(body), member_id
 
-    answer, member_id = run(attempt)
+    answer, member_id = run(attempt, one_at_a_time=f"wallet-payment:{payment_id}")
     if not answer.replayed:
         count("WalletRefunds")
         count("WalletRefunded", answer.body["amount"])
