@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from localstage.aws import light_transaction_snapshots
+from localstage.aws import light_transaction_snapshots, untracked_models
 
 from .jobs import KEYS_ONLY_INDEXES, as_of_date, member_items, quiet, seed
 from .recorder import Call, DynamoDBCalls, Recorder
@@ -87,7 +87,7 @@ def measure(recorder: Recorder, audience: int = AUDIENCE, progress: Callable[[st
     rules = DEFAULT_RULES.model_copy(update={"quiet_hours_start": DEFAULT_RULES.quiet_hours_end})
     out: list[CampaignMeasured] = []
     for size in (audience, audience * GROWTH):
-        with mock_aws(), light_transaction_snapshots():
+        with mock_aws(), light_transaction_snapshots(), untracked_models():
             clear_caches()
             forget_cached_keys()
             session = boto3.Session()

@@ -46,7 +46,7 @@ def measure(rows: int = ROWS) -> GrantResult:
 
     from chalicelib.settings import get_settings
     from chalicelib.store.parameters import clear_caches
-    from localstage.aws import light_transaction_snapshots
+    from localstage.aws import light_transaction_snapshots, untracked_models
     from localstage.bootstrap import bootstrap
     from localstage.job import drain_queue
     from tests.support.client import ApiClient
@@ -55,7 +55,7 @@ def measure(rows: int = ROWS) -> GrantResult:
     recorder = Recorder()
     recorder.install()
     try:
-        with mock_aws(), light_transaction_snapshots():
+        with mock_aws(), light_transaction_snapshots(), untracked_models():
             clear_caches()
             bootstrap(get_settings(), boto3.Session(), rules_json=SUITE_RULES.model_dump_json())
             from app import app

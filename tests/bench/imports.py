@@ -77,7 +77,7 @@ def measure(rows: int = ROWS) -> ImportResult:
 
     from chalicelib.settings import get_settings
     from chalicelib.store.parameters import clear_caches
-    from localstage.aws import light_transaction_snapshots
+    from localstage.aws import light_transaction_snapshots, untracked_models
     from localstage.bootstrap import bootstrap
     from localstage.job import drain_queue
     from tests.support.client import ApiClient
@@ -88,7 +88,7 @@ def measure(rows: int = ROWS) -> ImportResult:
     body = _file(rows)
     read_per_get: list[int] = []
     try:
-        with mock_aws(), light_transaction_snapshots():
+        with mock_aws(), light_transaction_snapshots(), untracked_models():
             clear_caches()
             session = boto3.Session()
             bootstrap(get_settings(), session, rules_json=SUITE_RULES.model_dump_json())

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from localstage.aws import light_transaction_snapshots
+from localstage.aws import light_transaction_snapshots, untracked_models
 
 from .markdown import markdown_table
 from .progress import stderr_progress
@@ -329,7 +329,7 @@ def measure_jobs(
     as_of = as_of_date(today_in(DEFAULT_RULES.zone, utcnow()))
     runs: list[SizeRun] = []
     for size in sizes:
-        with mock_aws(), light_transaction_snapshots():
+        with mock_aws(), light_transaction_snapshots(), untracked_models():
             clear_caches()
             forget_cached_keys()
             session = boto3.Session()
