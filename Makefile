@@ -96,9 +96,9 @@ demo: venv
 
 # Lint and types first (a minute or two), then the suite on two workers (this machine has two cores;
 # each worker starts its own local stack for the e2e tests), a test module per unit of work, the
-# longest modules first (tests/conftest.py, docs/quality.md).
+# longest modules first (tests/conftest.py, docs/quality.md). Every test's time lands in .local/test-times.xml.
 test: lint typecheck checkov-venv web-check web
-	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=25
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=25 --junitxml=.local/test-times.xml
 
 lint: venv
 	$(PY) -m ruff check app.py chalicelib localstage devtools infra tests
