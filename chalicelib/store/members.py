@@ -302,6 +302,14 @@ def tier_update(tier: str) -> list[Action]:
     return [Member.tier.set(tier)]
 
 
+def points_holder(member: Member | None) -> Member | None:
+    """Whose balance a member's earnings are on now: the member a pay-to-join holding joined
+    (usecases/pay_to_join.py), or the member itself."""
+    if member is not None and member.joined_member_id:
+        return get_member(str(member.joined_member_id))
+    return member
+
+
 def field_updates(member: Member, values: dict[str, Any]) -> list[Action]:
     """Set these attributes of the member (None removes one): the writes, mirrored on `member`
     for what follows in the same unit of work."""

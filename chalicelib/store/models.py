@@ -172,6 +172,7 @@ class Member(BaseItem, discriminator="Member"):
     operator_tags = UnicodeSetAttribute(null=True)  # operators' labels (usecases/operations/member_tags.py)
     # A member a bulk import made (store/imports.py): the import, and the old system's id for them.
     imported_by = UnicodeAttribute(null=True)
+    joined_member_id = UnicodeAttribute(null=True)  # a pay-to-join holding: the member its points went to (usecases/pay_to_join.py)
     external_id = UnicodeAttribute(null=True)
     pending_email = UnicodeAttribute(null=True)  # an email change waiting for its code
     # An operator's move to a new phone, waiting for the SMS code sent to it (store/contact_changes.py).

@@ -16,7 +16,9 @@ nobody is bound to gets a pending holding that joins the member who proves a pho
    member (usecases/wechat.py, after the binding commits; again at each WeChat sign-in until it
    has happened), the holding's points move to that member in one transaction, once: the holding
    closed with a `transfer_out` entry, the member's lots per month with `transfer_in` entries,
-   the holding's record deleted only if it still names the holding.
+   the holding's record deleted only if it still names the holding. The closed holding names the
+   member it joined, so a later refund of one of its purchases takes the points back from that
+   member (usecases/purchases.refund_purchase), where they now are.
 """
 
 from __future__ import annotations
@@ -178,7 +180,7 @@ def join_holding(app: App, openid: str, member_id: str) -> int:
         closing: list[Action] = []
         if not still_held:
             store.release_holding(uow, appid, openid, holder_id)
-            closing = field_updates(holding, {"status": str(Status.CLOSED), "closed_at": now})
+            closing = field_updates(holding, {"status": str(Status.CLOSED), "closed_at": now, "joined_member_id": member_id})
         ref = f"pay-to-join:{holder_id}"
         uow.update("holding", holding, points_update(joined.holding) + closing)
         if joined.points:

@@ -328,10 +328,16 @@ def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -
             raise RefundExceedsPurchase(f"Refunds would total {refunded}, more than the purchase amount {int(order.amount)}")
         target = refund_target(int(order.points_earned), int(order.amount), refunded, lines)
         reverse = max(0, target - int(order.points_reversed))
-        member = members.get_member(order.member_id)
-        # The stamps the refunded part added come off the member's cards (stamp_cards.py).
-        unstamped = unstamp_refund(order, member, refunded, lines)
-        stamp_actions = unstamped.member_actions(member) if unstamped and member is not None else []
+        earner = members.get_member(order.member_id)
+        # The stamps the refunded part added come off the earner's cards (stamp_cards.py).
+        unstamped = unstamp_refund(order, earner, refunded, lines)
+        stamp_actions = unstamped.member_actions(earner) if unstamped and earner is not None else []
+        # The points come back from where they are now: a pay-to-join holding's joined a member.
+        member = members.points_holder(earner)
+        if member is not earner and earner is not None:
+            if stamp_actions:
+                uow.update("earner", earner, stamp_actions)
+            stamp_actions = []
         balance = None
         if member is not None and reverse > 0:
             # Points still pending are cancelled first (pending_points.py); the rest comes off the balance.

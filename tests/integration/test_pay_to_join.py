@@ -147,6 +147,31 @@ def test_given_an_unbound_payer_when_the_phone_is_an_existing_members_then_the_p
     assert_books_balance()
 
 
+def test_given_a_joined_holding_when_the_store_refunds_its_purchase_then_the_points_come_back_from_the_member(api, wechat, fake, mapped):
+    openid = openid_for("gus", MINI)
+    txid = pay(api, fake, openid, 6000)
+    kept = pay(api, fake, openid, 2000)
+    holding = str(holding_member_id(MINI, openid))
+    joined = bind_with_wechat_phone(api, "gus", 1, "13900000208")
+    token, before = joined["access_token"], joined["member"]["points"]["balance"]
+    assert before == 100 + 80
+
+    refund = api.post(f"/v1/purchases/{txid}/refunds", {"refund_id": "gus-r1", "amount": 6000}, headers=MERCHANT)
+    again = api.post(f"/v1/purchases/{txid}/refunds", {"refund_id": "gus-r1", "amount": 6000}, headers=MERCHANT)
+
+    assert refund.status == 201, refund.text
+    assert (refund.json()["points_reversed"], refund.json()["balance"]) == (60, before - 60)
+    assert again.status == 200 and again.json() == refund.json()
+    assert api.get("/v1/me", headers=bearer(token)).json()["points"]["balance"] == before - 60
+    assert ("refund", -60, txid) in ledger(api, token)
+    # The closed holding is left as it was: nothing taken from it, nothing owed by it
+    assert holding_entries(holding) == [("earn", 20), ("earn", 60), ("transfer_out", -80)]
+    retired = get_member(holding)
+    assert retired is not None and (retired.status, int(retired.balance)) == ("closed", 0)
+    assert kept != txid
+    assert_books_balance()
+
+
 def test_given_a_forged_or_old_notification_then_401_and_no_holding_and_no_points(api, wechat, fake, mapped):
     openid = openid_for("dan", MINI)
     assert_problem(deliver(api, fake.store_notification(STORE_MCHID, openid, 5000, forge=True)), 401, "invalid_signature")
