@@ -23,7 +23,6 @@ from . import keys
 from .members import member_shard
 from .models import BaseItem, CodeAttempts, Coupon, Member, PhoneGuard, ReferralCode, SendThrottle, VerificationCode
 from .models_surveys import SurveyResponse
-from .models_wallet import Wallet
 from .surveys import delete_texts
 from .unit_of_work import UnitOfWork, error_code
 
@@ -84,11 +83,6 @@ def not_erased() -> Condition:
     """The member's write must not follow the erasure's final one (a restore never races it)."""
     condition: Condition = Member.erased.does_not_exist() | (Member.erased == False)  # noqa: E712
     return condition
-
-
-def check_wallet_empty(uow: UnitOfWork, member_id: str) -> None:
-    """Part `wallet`: fails while the member's wallet holds stored value (owed to them)."""
-    uow.condition_check("wallet", Wallet, keys.member_pk(member_id), keys.WALLET_SK, Wallet.pk.does_not_exist() | (Wallet.balance == 0))
 
 
 def tombstone(now: datetime) -> list[Action]:

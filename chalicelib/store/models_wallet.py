@@ -20,6 +20,9 @@ class Wallet(BaseItem, discriminator="Wallet"):
 
     member_id = UnicodeAttribute()
     balance = NumberAttribute(default=0)
+    # Taken out of the balance by WeChat Pay refunds not settled yet (usecases/wechat_pay_refunds.py):
+    # still the member's until WeChat Pay pays it back, so the membership cannot close meanwhile.
+    held = NumberAttribute(null=True)
     currency = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()

@@ -154,12 +154,20 @@ def add_wallet_entry(
 
 
 def wallet_write(
-    uow: UnitOfWork, member_id: str, wallet: Wallet | None, balance: int, currency: str, now: datetime, *, debit: int | None = None
+    uow: UnitOfWork,
+    member_id: str,
+    wallet: Wallet | None,
+    balance: int,
+    currency: str,
+    now: datetime,
+    *,
+    debit: int | None = None,
+    held: int | None = None,
 ) -> None:
     """Set the wallet's balance in `uow` (part "wallet"): a put of a new wallet (only if none
     exists yet), or an update of `wallet` conditioned on the version read. A `debit` also
     conditions the update on the stored balance covering it: never below zero, whatever the
-    caller read."""
+    caller read. `held`: what unsettled refunds now hold out of it (an existing wallet's)."""
     if wallet is None:
         uow.put(
             "wallet",
@@ -175,7 +183,21 @@ def wallet_write(
         )  # VersionAttribute: the put is conditioned on no wallet existing
     else:
         condition = Wallet.balance >= debit if debit is not None else None
-        uow.update("wallet", wallet, [Wallet.balance.set(balance), Wallet.updated_at.set(now)], condition)
+        actions = [Wallet.balance.set(balance), Wallet.updated_at.set(now)]
+        if held is not None:
+            actions.append(Wallet.held.set(held))
+        uow.update("wallet", wallet, actions, condition)
+
+
+def held_of(wallet: Wallet | None) -> int:
+    """What refunds not settled yet hold out of the wallet's balance."""
+    return int(wallet.held or 0) if wallet is not None else 0
+
+
+def release_hold(uow: UnitOfWork, wallet: Wallet | None, amount: int, now: datetime) -> None:
+    """Part `wallet`: a refund that held `amount` settled (paid back by WeChat Pay): no longer held."""
+    if wallet is not None and held_of(wallet):
+        uow.update("wallet", wallet, [Wallet.held.set(max(0, held_of(wallet) - amount)), Wallet.updated_at.set(now)])
 
 
 def member_status_check(uow: UnitOfWork, member_id: str, allowed: Iterable[str]) -> None:
@@ -185,9 +207,11 @@ def member_status_check(uow: UnitOfWork, member_id: str, allowed: Iterable[str])
 
 
 def wallet_empty_check(uow: UnitOfWork, member_id: str, part: str = "wallet") -> None:
-    """Fail `uow` (part `part`) while the member's wallet holds stored value: closing a membership
-    must not swallow money owed to the member."""
-    uow.condition_check(part, Wallet, keys.member_pk(member_id), keys.WALLET_SK, Wallet.pk.does_not_exist() | (Wallet.balance == 0))
+    """Fail `uow` (part `part`) while the member's wallet holds stored value, or a refund of some of
+    it has not settled yet (the money may come back to it): closing a membership must not swallow
+    money owed to the member."""
+    settled = Wallet.held.does_not_exist() | (Wallet.held == 0)
+    uow.condition_check(part, Wallet, keys.member_pk(member_id), keys.WALLET_SK, Wallet.pk.does_not_exist() | ((Wallet.balance == 0) & settled))
 
 
 # --- the statement ---------------------------------------------------------------------------

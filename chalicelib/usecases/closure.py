@@ -43,7 +43,6 @@ from ..domain.rules import ProgramRules
 from ..notify.sender import Message, send_best_effort
 from ..observability import count, logger
 from ..store.closure import (
-    check_wallet_empty,
     closing_writes,
     erase_personal_items,
     not_erased,
@@ -56,6 +55,7 @@ from ..store.ledger import ledger_entry
 from ..store.members import get_member
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
+from ..store.wallet import wallet_empty_check
 from .devices import delete_endpoints, forget_all_actions, forget_all_devices
 from .pending_points import forfeit_on_erasure
 from .plans import PlanEnding, plan_ending_on_closure
@@ -87,12 +87,12 @@ def close_membership(member_id: str, *, reason: str, actor: str, session: Member
         now = utcnow()
         actions, ending = closing_actions(member, now, rules, reason=reason, actor=actor)
         actions += release_bindings(uow, member)  # its WeChat accounts may sign another membership up
-        check_wallet_empty(uow, member_id)
+        wallet_empty_check(uow, member_id)
         uow.update("member", member, actions)
         endpoints = forget_all_devices(uow, member)
         if ending is not None:
             ending.write(uow, member, now)
-        uow.commit(explain=_wallet_not_empty)
+        uow.commit(explain=wallet_not_empty)
         return endpoints
 
     delete_endpoints(run(attempt))  # a closed membership's phones get no more pushes
@@ -104,9 +104,12 @@ def close_membership(member_id: str, *, reason: str, actor: str, session: Member
     return closed
 
 
-def _wallet_not_empty(cancelled: Cancelled) -> None:
+def wallet_not_empty(cancelled: Cancelled) -> None:
+    """A closure refused by the wallet's check (store/wallet.wallet_empty_check): 409 saying why."""
     if "wallet" in cancelled.failed:
-        raise InvalidState("The wallet still holds stored value; it must be refunded before the membership can close") from cancelled
+        raise InvalidState(
+            "The wallet still holds stored value, or a refund of it has not settled yet; it must be refunded before the membership can close"
+        ) from cancelled
 
 
 def after_closing(member: Member, rules: ProgramRules) -> None:

@@ -44,7 +44,7 @@ from ..store.models_wallet import Wallet
 from ..store.models_wechat_pay import WeChatPayRefund
 from ..store.parameters import load_rules, wechat_pay_credentials
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
-from ..store.wallet import add_wallet_entry, new_wallet_entry_ids, wallet_write
+from ..store.wallet import add_wallet_entry, held_of, new_wallet_entry_ids, release_hold, wallet_write
 from .audit import Change, add_audit
 from .common import Answer, created, fingerprint
 from .wechat_pay import client, verified_resource
@@ -129,7 +129,7 @@ def refund_topup(out_trade_no: str, idempotency_key: str, request: ReasonRequest
         )
         put_record(uow, "refund", refund)
         store.hold_order(uow, order, refund_no)
-        wallet_write(uow, order.member_id, wallet, balance, order.currency, now, debit=amount + bonus)
+        wallet_write(uow, order.member_id, wallet, balance, order.currency, now, debit=amount + bonus, held=held_of(wallet) + amount + bonus)
         entry_ids = new_wallet_entry_ids(wallet, 2 if bonus else 1)
         after_refund = before - amount
         add_wallet_entry(uow, "refund_entry", order.member_id, entry_ids[0], "topup_refund", -amount, after_refund, out_trade_no, now)
@@ -213,7 +213,9 @@ def settle(out_trade_no: str, refund_no: str, *, succeeded: bool, refund_id: str
             return "already_settled"
         store.settle_refund(uow, refund, "succeeded" if succeeded else "failed", now, refund_id=refund_id, failure=failure)
         store.settle_order(uow, order, refund_no, succeeded)
-        if not succeeded:
+        if succeeded:
+            release_hold(uow, found.wallet, int(refund.amount) + int(refund.bonus), now)
+        else:
             _give_back(uow, refund, found.wallet, now)
         uow.commit()
         return "settled"
@@ -226,12 +228,12 @@ def settle(out_trade_no: str, refund_no: str, *, succeeded: bool, refund_id: str
 
 
 def _give_back(uow: UnitOfWork, refund: WeChatPayRefund, wallet: Wallet | None, now: datetime) -> None:
-    """The money held for a failed refund back in the wallet, one `refund_returned` entry. Even a
-    member frozen or closed since gets it back: it is theirs (a closed one had to empty the wallet
-    first, so this is what they are owed)."""
+    """The money held for a failed refund back in the wallet, one `refund_returned` entry, no longer
+    held. Even a member frozen since gets it back: it is theirs (and the membership cannot close
+    while a refund holds money: store/wallet.wallet_empty_check)."""
     held = int(refund.amount) + int(refund.bonus)
     balance = credit(int(wallet.balance) if wallet else 0, held)
-    wallet_write(uow, refund.member_id, wallet, balance, refund.currency, now)
+    wallet_write(uow, refund.member_id, wallet, balance, refund.currency, now, held=max(0, held_of(wallet) - held))
     (entry_id,) = new_wallet_entry_ids(wallet, 1)
     add_wallet_entry(uow, "returned_entry", refund.member_id, entry_id, "refund_returned", held, balance, refund.out_trade_no, now)
 

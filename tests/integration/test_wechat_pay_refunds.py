@@ -15,7 +15,7 @@ from localstage.bootstrap import fake_wechat_pay_secret_name
 from localstage.wechat_pay_fake import FakeKeys, FakeWeChatPay
 from tests.conftest import WECHAT_PAY_FAKE_PORT
 from tests.integration import test_business_events
-from tests.integration.conftest import MERCHANT
+from tests.integration.conftest import MERCHANT, bearer
 from tests.integration.test_wallet import assert_problem, statement, stored_balance, use_rules
 from tests.integration.test_wechat_pay import deliver, order, status_of, wechat_member
 
@@ -283,3 +283,28 @@ def test_given_payment_anomalies_then_operators_list_them_paged_with_ids_and_amo
     assert {(a["source"], a["sub_mchid"]) for a in items} == {("topup", None)}
     assert_problem(api.get("/v1/admin/wechat-pay/anomalies?cursor=bogus!"), 400, "validation_error")
     assert_problem(api.get("/v1/admin/wechat-pay/anomalies?limit=0"), 400, "validation_error")
+
+
+def test_given_a_refund_not_settled_yet_then_the_membership_cannot_close_until_wechat_pay_settles_it(api, wxpay, paid):
+    token, member_id, out_trade_no = paid
+    body = refund(api, out_trade_no).json()
+    assert stored_balance(member_id) == 0  # all of it held: an empty wallet, but not settled
+
+    refused = close(api, token)
+
+    assert_problem(refused, 409, "invalid_state")
+    assert "refund" in refused.json()["detail"]
+    assert api.get("/v1/me", headers=bearer(token)).json()["status"] == "active"
+    # WeChat Pay refuses it: the money is back in the wallet, which must be emptied first
+    assert deliver_refund(api, wxpay.refund_notification(body["out_refund_no"], status="ABNORMAL")).status == 204
+    assert stored_balance(member_id) == 55000
+    assert_problem(close(api, token), 409, "invalid_state")
+    # Refunded again, and this time paid back: the membership may close
+    again = refund(api, out_trade_no, key="rf-2").json()
+    assert deliver_refund(api, wxpay.refund_notification(again["out_refund_no"])).status == 204
+    closed = close(api, token)
+    assert closed.status == 200, closed.text
+
+
+def close(api, token: str):
+    return api.request("DELETE", "/v1/me", json_body=None, headers=bearer(token))

@@ -21,10 +21,10 @@ from ...observability import count, logger
 from ...store.members import never_erased, status_update, tier_override_update
 from ...store.models import Member
 from ...store.parameters import load_rules
-from ...store.unit_of_work import Cancelled, UnitOfWork, Writes, run
+from ...store.unit_of_work import UnitOfWork, Writes, run
 from ...store.wallet import wallet_empty_check
 from ..audit import Change, add_audit
-from ..closure import after_closing, closing_actions, restoring_actions
+from ..closure import after_closing, closing_actions, restoring_actions, wallet_not_empty
 from ..devices import delete_endpoints, forget_all_devices
 from ..wechat_bindings import releasing
 from .member_lookup import member_or_404, operator_view
@@ -47,11 +47,6 @@ class MemberWrite:
 Decide = Callable[[Member, datetime, ProgramRules], MemberWrite]
 
 
-def _wallet_not_empty(cancelled: Cancelled) -> None:
-    if "wallet" in cancelled.failed:
-        raise InvalidState("The wallet still holds stored value; it must be refunded before the membership can close") from cancelled
-
-
 def change_member(member_id: str, action: str, actor: str, reason: str, decide: Decide) -> dict[str, Any]:
     """Read, decide, write the member (version-checked) with its audit entry; the member as written."""
     rules = load_rules()
@@ -66,7 +61,7 @@ def change_member(member_id: str, action: str, actor: str, reason: str, decide: 
         if write.beside is not None:
             write.beside(uow)
         add_audit(uow, Change(actor, action, "member", member_id, write.before, write.after, reason=reason, member_id=member_id), rules, now)
-        uow.commit(explain=_wallet_not_empty)
+        uow.commit(explain=wallet_not_empty)
         return write
 
     write = run(attempt)
