@@ -3,16 +3,15 @@ moto, DynamoDB write calls and write units per row (counted by the bench's recor
 the file a part holds (streamed by ranged GETs: flat in the file size), and 1,000,000 rows on
 DynamoDB projected from the measured calls.
 
-    .venv/bin/python -m tests.bench.imports [--rows 2000]
+    .venv/bin/python -m tests.bench.imports [--rows 20000]
 
-Why 2,000 and not the issue's 20,000: over moto in process the time per row grows with the table
-(moto's Query sorts every item of the table; the bench's recorder prices each write from the
-items it touches: ~30 % of a profiled run). Measured on a loaded 2-core machine: 300 rows in 33 s,
-2,000 rows in 893 s under cProfile; without `light_transaction_snapshots` (moto deep-copying the
-whole table per transaction item, the reason the 20,000-row run never finished) 300 rows had not
-finished after 15 minutes. The write calls and units per row do not change with the size (one
-TransactWriteItems a row, one update a part), so the 1,000,000-row projection is computed from
-them, not from moto's rows per second.
+The issue's 20,000 rows by default. Over moto in process the time per row grows with the table
+(moto's index Query walks every item of the table), so the bench runs moto as the local stack
+does: `light_transaction_snapshots` (without it moto deep-copies the whole table per transaction
+item: 300 rows had not finished after 15 minutes), `partition_queries` and `untracked_models`.
+The write calls and units per row do not change with the size (one TransactWriteItems a row,
+one update a part), so the 1,000,000-row projection is computed from them, not from moto's rows
+per second.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ import tests.conftest  # noqa: F401  (the suite's environment: moto, never an ac
 from .capacity import USD_PER_MILLION_WRU
 from .recorder import Recorder
 
-ROWS = 2_000
+ROWS = 20_000
 CALLS_BUDGET = 1.1
 WRITES = {"TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"}
 # Projection: one row's transaction takes ~15 ms on DynamoDB (TransactWriteItems of 4-6 items,
@@ -77,7 +76,7 @@ def measure(rows: int = ROWS) -> ImportResult:
 
     from chalicelib.settings import get_settings
     from chalicelib.store.parameters import clear_caches
-    from localstage.aws import light_transaction_snapshots, untracked_models
+    from localstage.aws import light_transaction_snapshots, partition_queries, untracked_models
     from localstage.bootstrap import bootstrap
     from localstage.job import drain_queue
     from tests.support.client import ApiClient
@@ -88,7 +87,7 @@ def measure(rows: int = ROWS) -> ImportResult:
     body = _file(rows)
     read_per_get: list[int] = []
     try:
-        with mock_aws(), light_transaction_snapshots(), untracked_models():
+        with mock_aws(), light_transaction_snapshots(), partition_queries(), untracked_models():
             clear_caches()
             session = boto3.Session()
             bootstrap(get_settings(), session, rules_json=SUITE_RULES.model_dump_json())
