@@ -33,9 +33,10 @@ BOTOCORE_SERVICES = frozenset({"athena", "dynamodb", "events", "glue", "s3", "se
 _DATA = ("botocore", "data")
 
 # The SMS providers' SDKs (docs/sms-providers.md) and what only they bring, by the top-level names
-# of their folders in the zip: a stage keeps only its own provider's. Alibaba's weighs ~9 MB zipped
-# (aiohttp, cryptography, APScheduler...), which would put the zip over its 15 MB budget for every
-# stage; Tencent's ~0.2 MB (requests stays: it is shared).
+# of their folders in the zip: a stage keeps only its own provider's. Alibaba's brings aiohttp,
+# APScheduler and more (~3.7 MB zipped); Tencent's ~0.1 MB (requests stays: it
+# is shared). `cryptography` is not one of them: WeChat Pay (domain/wechat_pay.py) needs it in
+# every stage.
 SMS_PROVIDER_PACKAGES: dict[str, tuple[str, ...]] = {
     "aliyun": (
         "alibabacloud_",
@@ -47,7 +48,6 @@ SMS_PROVIDER_PACKAGES: dict[str, tuple[str, ...]] = {
         "aiosignal",
         "apscheduler",
         "APScheduler",
-        "cryptography",
         "frozenlist",
         "multidict",
         "propcache",
