@@ -201,3 +201,14 @@ def test_every_package_the_code_imports_stays_in_every_stage_but_the_other_provi
             else:
                 pruned = f"{top} (imported by {sorted(where)}) is pruned from a {stage_provider} stage's zip"
                 assert keeps(f"{top}/__init__.py", stage_provider), pruned
+
+
+def test_an_aliyun_stage_keeps_the_aiohttp_stack_but_not_its_compiled_accelerators() -> None:
+    for name in ("aiohttp/_http_parser.cpython-313-x86_64-linux-gnu.so", "multidict/_multidict.cpython-313-x86_64-linux-gnu.so"):
+        assert not keeps(name, "aliyun")
+    # Their pure-Python code, which they fall back to, stays.
+    for name in ("aiohttp/http_parser.py", "multidict/_multidict_py.py", "yarl/_quoting_py.py", "propcache/_helpers_py.py", "frozenlist/__init__.py"):
+        assert keeps(name, "aliyun")
+    # Every other compiled extension stays.
+    for name in ("pydantic_core/_pydantic_core.cpython-313-x86_64-linux-gnu.so", "cryptography/hazmat/bindings/_rust.abi3.so"):
+        assert keeps(name, "aliyun") and keeps(name)
