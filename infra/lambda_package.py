@@ -33,9 +33,10 @@ BOTOCORE_SERVICES = frozenset({"athena", "dynamodb", "events", "glue", "s3", "se
 _DATA = ("botocore", "data")
 
 # The SMS providers' SDKs (docs/sms-providers.md) and what only they bring, by the top-level names
-# of their folders in the zip: a stage keeps only its own provider's. Alibaba's weighs ~9 MB zipped
-# (aiohttp, cryptography, APScheduler...), which would put the zip over its 15 MB budget for every
-# stage; Tencent's ~0.2 MB (requests stays: it is shared).
+# of their folders in the zip: a stage keeps only its own provider's. Alibaba's brings aiohttp,
+# APScheduler and more (~3.7 MB zipped before the trim below); Tencent's ~0.1 MB (requests stays: it
+# is shared). `cryptography` is not one of them: WeChat Pay (domain/wechat_pay.py) needs it in
+# every stage.
 SMS_PROVIDER_PACKAGES: dict[str, tuple[str, ...]] = {
     "aliyun": (
         "alibabacloud_",
@@ -47,7 +48,6 @@ SMS_PROVIDER_PACKAGES: dict[str, tuple[str, ...]] = {
         "aiosignal",
         "apscheduler",
         "APScheduler",
-        "cryptography",
         "frozenlist",
         "multidict",
         "propcache",
@@ -58,10 +58,22 @@ SMS_PROVIDER_PACKAGES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Alibaba's SDK imports aiohttp when it is imported (Tea/core.py, darabonba/core.py: for its
+# `*_async` methods), but the service calls only its synchronous `send_sms`, which goes through
+# `requests`. These packages' compiled extensions are accelerators each package falls back from to
+# its own pure-Python code when they are missing (`except ImportError`), so the zip leaves them
+# out (~2.6 MB zipped, the difference between an `aliyun` stage's zip over 15 MB and under it):
+# aiohttp is still importable and works, only slower, and nothing here runs it.
+# tests/infra/test_lambda_zip.py sends an SMS through the SDK from the pruned zip alone.
+PURE_PYTHON_FALLBACK_PACKAGES = frozenset({"aiohttp", "frozenlist", "multidict", "propcache", "yarl"})
+
+
 def keeps(name: str, sms_provider: str = "sns") -> bool:
     """Whether the zip member `name` (a path inside the zip, `/`-separated) stays in the package
     of a stage whose SMS go through `sms_provider`."""
     parts = name.split("/")
+    if parts[0] in PURE_PYTHON_FALLBACK_PACKAGES and name.endswith(".so"):
+        return False
     for provider, packages in SMS_PROVIDER_PACKAGES.items():
         if provider != sms_provider and parts[0].startswith(packages):
             return False

@@ -72,35 +72,42 @@ def _runtimes(template: dict) -> list[str]:
     return sorted(set(found))
 
 
+def build_package(root: Path, out: Path, env: dict[str, str], timeout: int = 240) -> str | None:
+    """`chalice package --stage dev` of a copy of `root` into `out` (deployment.zip, sam.json), unpruned;
+    the error if it failed. The copy is made in `out`'s parent (a temporary directory of the caller's)."""
+    env = {**env, "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", "us-east-1")}
+    project = out.parent / "project"
+    _copy_project(root, project)
+    try:
+        done = subprocess.run(
+            [*_chalice(), "--project-dir", str(project), "package", "--stage", STAGE, str(out)],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"chalice package did not finish in {timeout} s (offline pip download?)"
+    except OSError as exc:
+        return f"chalice could not start: {exc}"
+    if done.returncode != 0 or not (out / "deployment.zip").exists():
+        lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
+        return f"chalice package exited {done.returncode}: " + (lines[-1] if lines else "no output")
+    return None
+
+
 def measure_package(root: Path, env: dict[str, str], timeout: int = 240) -> Package:
     result = Package()
-    env = {**env, "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", "us-east-1")}
     with tempfile.TemporaryDirectory(prefix="huiyuan-package-") as tmp:
-        project, out = Path(tmp) / "project", Path(tmp) / "out"
-        _copy_project(root, project)
+        out = Path(tmp) / "out"
         started = time.perf_counter()
-        try:
-            done = subprocess.run(
-                [*_chalice(), "--project-dir", str(project), "package", "--stage", STAGE, str(out)],
-                cwd=project,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            result.error = f"chalice package did not finish in {timeout} s (offline pip download?)"
-            return result
-        except OSError as exc:
-            result.error = f"chalice could not start: {exc}"
+        result.error = build_package(root, out, env, timeout)
+        if result.error:
             return result
         result.seconds = time.perf_counter() - started
         zip_path, sam_path = out / "deployment.zip", out / "sam.json"
-        if done.returncode != 0 or not zip_path.exists():
-            lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
-            result.error = f"chalice package exited {done.returncode}: " + (lines[-1] if lines else "no output")
-            return result
         pruned = prune_zip(zip_path)
         result.seconds = time.perf_counter() - started
         result.pruned_files, result.pruned_unzipped_bytes = pruned.files, pruned.unzipped_bytes

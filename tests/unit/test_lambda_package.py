@@ -167,3 +167,48 @@ def test_a_stage_keeps_only_its_own_sms_providers_sdk() -> None:
     assert keeps(alibaba, "aliyun") and keeps(aiohttp, "aliyun") and not keeps(tencent, "aliyun")
     assert keeps(tencent, "tencent") and not keeps(alibaba, "tencent")
     assert keeps("requests/api.py") and keeps("chalicelib/notify/sms.py") and keeps("pydantic/main.py")
+
+
+def _third_party_imports() -> dict[str, set[str]]:
+    """Top-level name of every third-party package the Lambda code imports -> the files that import it."""
+    found: dict[str, set[str]] = {}
+    for path in _sources():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in ("app", "chalicelib", "__future__"):
+                    found.setdefault(top, set()).add(path.relative_to(ROOT).as_posix())
+    return found
+
+
+def test_every_package_the_code_imports_stays_in_every_stage_but_the_other_providers_sdks() -> None:
+    """cryptography is WeChat Pay's too: pruning it with Alibaba's SDK broke top-ups on sns and tencent stages."""
+    imported = _third_party_imports()
+    assert {"cryptography", "pydantic", "pynamodb", "alibabacloud_dysmsapi20170525", "tencentcloud"} <= set(imported)
+    sdks = {"aliyun": ("alibabacloud_",), "tencent": ("tencentcloud",)}
+    for stage_provider in ("sns", "aliyun", "tencent"):
+        for top, where in imported.items():
+            owner = next((p for p, prefixes in sdks.items() if top.startswith(prefixes)), None)
+            if owner is not None and owner != stage_provider:
+                assert where == {"chalicelib/notify/sms.py"}, (top, where)  # imported only by the other provider's adapter
+                assert not keeps(f"{top}/__init__.py", stage_provider)
+            else:
+                pruned = f"{top} (imported by {sorted(where)}) is pruned from a {stage_provider} stage's zip"
+                assert keeps(f"{top}/__init__.py", stage_provider), pruned
+
+
+def test_an_aliyun_stage_keeps_the_aiohttp_stack_but_not_its_compiled_accelerators() -> None:
+    for name in ("aiohttp/_http_parser.cpython-313-x86_64-linux-gnu.so", "multidict/_multidict.cpython-313-x86_64-linux-gnu.so"):
+        assert not keeps(name, "aliyun")
+    # Their pure-Python code, which they fall back to, stays.
+    for name in ("aiohttp/http_parser.py", "multidict/_multidict_py.py", "yarl/_quoting_py.py", "propcache/_helpers_py.py", "frozenlist/__init__.py"):
+        assert keeps(name, "aliyun")
+    # Every other compiled extension stays.
+    for name in ("pydantic_core/_pydantic_core.cpython-313-x86_64-linux-gnu.so", "cryptography/hazmat/bindings/_rust.abi3.so"):
+        assert keeps(name, "aliyun") and keeps(name)
