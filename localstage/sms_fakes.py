@@ -17,7 +17,8 @@ Each fake speaks its provider's documented `SendSms` protocol, as the official S
 The credentials are generated for the local stage (bootstrap stores them where the service reads
 them). Only registered templates and the registered signature are accepted, and a number gets at
 most `daily_limit` messages a day, as both providers limit. Every message accepted lands in the
-outbox (kind `provider_request`: the provider, signature, template and its values).
+outbox (kind `provider_request`: the provider, signature, template and its values, a one-time
+code hidden among the values as in the service's own entries).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
+
+from chalicelib.domain.sms_templates import shown_values
 
 SIGN_NAME = "会员中心"
 
@@ -164,10 +167,10 @@ class FakeProvider:
                 "sent_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             }
             self.received.append(record)
-            if self.outbox:
+            if self.outbox:  # as every outbox entry records template values: a one-time code hidden
                 Path(self.outbox).parent.mkdir(parents=True, exist_ok=True)
                 with open(self.outbox, "a", encoding="utf-8") as out:
-                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    out.write(json.dumps({**record, "params": shown_values(values)}, ensure_ascii=False) + "\n")
         return None
 
 

@@ -74,7 +74,8 @@ STATUS_EVENTS: dict[tuple[str | None, str], str] = {
 PROFILE_FIELDS = ("phone", "name", "email", "birthday", "gender", "address", "preferences", "tags", "consents")
 COUPON_STATUS_EVENTS = {"redeemed": "coupon.used", "revoked": "coupon.revoked"}
 # A campaign's delivery record outcomes that mean the member got something (store/campaigns.py):
-# a message (sent, or held back by quiet hours), points, a coupon. `control` and `skipped` got nothing.
+# a message (taken by its channel, or held back by quiet hours), points, a coupon. `control` and
+# `skipped` got nothing.
 CAMPAIGN_SENT_OUTCOMES = frozenset({"sent", "deferred", "granted"})
 
 EVENT_TYPES: tuple[str, ...] = tuple(
@@ -202,9 +203,18 @@ def _coupon_events(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> lis
     return []
 
 
-def _campaign_event(new: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """A member's delivery record, when it was first written: what the campaign gave them (never
-    the message's text). Later updates (a message whose hand-over failed) publish nothing more."""
+def _campaign_event(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """A member's delivery record: what the campaign gave them (never the message's text), once.
+
+    A record whose message is handed to its channel after the commit is written with `handover:
+    pending` and publishes nothing then: its event comes with the update that settles the hand-over,
+    `sent` when the channel took it, `granted` (its points or coupon) or nothing when it refused it.
+    Every other record (held by quiet hours, a grant without a message) publishes when written."""
+    if old is None:
+        if new.get("handover") == "pending":
+            return None
+    elif not (old.get("handover") == "pending" and new.get("handover") in ("accepted", "refused")):
+        return None
     outcome = str(new.get("outcome"))
     if outcome not in CAMPAIGN_SENT_OUTCOMES:
         return None
@@ -236,8 +246,8 @@ def events_of_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | Non
         found = [e for e in [_wallet_event(new)] if e is not None]
     elif entity == "Coupon":
         found = _coupon_events(old, new)
-    elif entity == "CampaignDelivery" and old is None:
-        found = [e for e in [_campaign_event(new)] if e is not None]
+    elif entity == "CampaignDelivery":
+        found = [e for e in [_campaign_event(old, new)] if e is not None]
     occurred_at = committed_at.isoformat()
     return [BusinessEvent(event_id(record_id, event_type), event_type, occurred_at, data) for event_type, data in found]
 

@@ -38,6 +38,16 @@ TEMPLATE_VALUES: dict[str, tuple[str, ...]] = {
     "campaign": (),
 }
 
+# Template values that are one-time secrets: they fill the provider's template, and appear
+# nowhere we keep or show a message's values (the local outbox's `params`).
+SECRET_VALUES = frozenset({"code"})
+HIDDEN = "******"
+
+
+def shown_values(values: dict[str, str]) -> dict[str, str]:
+    """A template's values as a record may keep them: a one-time code hidden, the rest as sent."""
+    return {name: HIDDEN if name in SECRET_VALUES else value for name, value in values.items()}
+
 
 class TemplateMappingError(ValueError):
     """The stage's template mapping cannot be used: the function must not start with it."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import InsufficientPoints, RecipientUnavailable, TransferLimit, TransfersClosed, TransferToSelf
+from .errors import HuiyuanError, InsufficientPoints, RecipientUnavailable, TransferLimit, TransfersClosed, TransferToSelf
 from .membership import Status, require_may_spend
 from .points import NotEnoughPoints, PointsState, earn, spend
 from .rules import TransferRules
@@ -53,6 +53,35 @@ def check_sender(rules: TransferRules, status: str, tier: str) -> None:
     require_may_spend(status)
     if rules.sender_tiers and tier not in rules.sender_tiers:
         raise TransfersClosed("Members of this tier cannot transfer points")
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """What a member may still send on one program-time day: the day's limits less what the day's
+    totals (`SentToday`) already used, and the most one transfer could move now."""
+
+    sent_today: SentToday
+    points_left: int
+    transfers_left: int
+    most_points_now: int
+    may_send: bool
+
+
+def allowance(rules: TransferRules, sent_today: SentToday, balance: int, status: str, tier: str) -> Allowance:
+    """The day's allowance as `move_points` would judge the next transfer: the per-day points and
+    count less what was sent, and the most one transfer may move (within the per-transfer limits,
+    the day's points left and the balance less `min_balance_kept`; 0 when nothing can go)."""
+    try:
+        check_sender(rules, status, tier)
+        may_send = True
+    except HuiyuanError:
+        may_send = False
+    points_left = max(rules.max_points_per_day - sent_today.points, 0)
+    transfers_left = max(rules.max_transfers_per_day - sent_today.transfers, 0)
+    most = min(rules.max_points, points_left, balance - rules.min_balance_kept)
+    if not may_send or transfers_left == 0 or most < rules.min_points:
+        most = 0
+    return Allowance(sent_today, points_left, transfers_left, most, may_send)
 
 
 def may_receive(status: str | None, erased: bool) -> bool:

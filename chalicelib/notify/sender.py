@@ -21,6 +21,7 @@ from typing import Any
 
 from ..domain.clock import iso, utcnow
 from ..domain.messaging import Channel
+from ..domain.sms_templates import shown_values
 from ..observability import count, logger
 from ..settings import get_settings
 
@@ -66,14 +67,16 @@ def _client(service: str) -> Any:
     return boto3.client(service)
 
 
-def _append_to_outbox(message: Message, sent_at: datetime) -> None:
+def _append_to_outbox(message: Message, sent_at: datetime, *, templated: bool = False) -> None:
+    """One line per message; an SMS sent by a template provider also records the values its
+    template was given (`params`), a one-time code hidden (domain/sms_templates.py)."""
     path = get_settings().outbox_path
     if not path:
         return
-    line = json.dumps(
-        {"channel": message.channel, "to": message.to, "kind": message.kind, "body": message.body, "sent_at": iso(sent_at)},
-        ensure_ascii=False,
-    )
+    entry: dict[str, Any] = {"channel": message.channel, "to": message.to, "kind": message.kind, "body": message.body, "sent_at": iso(sent_at)}
+    if templated:
+        entry["params"] = shown_values(dict(message.params))
+    line = json.dumps(entry, ensure_ascii=False)
     with _outbox_lock:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as outbox:
@@ -150,7 +153,8 @@ def send(message: Message) -> Delivery:
         return _wechat(message)
     if message.channel == "push":
         delivery = _push(message)
-    if message.channel == "sms" and get_settings().sms_provider != "sns":
+    templated = message.channel == "sms" and get_settings().sms_provider != "sns"
+    if templated:
         _send_template_sms(message)
     try:
         if message.channel == "sms" and get_settings().sms_provider == "sns":
@@ -174,7 +178,7 @@ def send(message: Message) -> Delivery:
         logger.warning("message delivery failed", extra={"channel": message.channel, "kind": message.kind, "error": type(exc).__name__})
         count("MessagesFailed")
         raise DeliveryFailed(message.kind) from exc
-    _append_to_outbox(message, utcnow())
+    _append_to_outbox(message, utcnow(), templated=templated)
     count("MessagesSent")
     if message.channel == "sms":
         count("SmsSent")  # SMS cost the brand money per message: alarmed on (infra/monitoring.py)

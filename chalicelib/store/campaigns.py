@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.update import Action
 
 from ..domain.campaigns import ACTIVE_STATUSES, MemberOutcome
 from . import job_runs, keys
@@ -35,6 +36,8 @@ from .unit_of_work import UnitOfWork
 # Members per BatchGetItem (at most 100 keys): the campaign's own item rides along.
 MEMBERS_PER_READ = 99
 RUN_JOB = "campaigns"
+# A delivery record's message hand-over (CampaignDelivery.handover).
+HANDOVER_PENDING, HANDOVER_ACCEPTED, HANDOVER_REFUSED = "pending", "accepted", "refused"
 # A campaign's run records (its send, its outcome counts) stay as long as anyone asks for results.
 RUN_KEPT_FOR = max(KEPT_FOR, timedelta(days=400))
 
@@ -145,15 +148,30 @@ def add_delivery(uow: UnitOfWork, member_id: str, campaign_id: str, outcome: Mem
         coupon=int(outcome.coupon),
         coupon_code=coupon_code,
         at=at,
+        handover=HANDOVER_PENDING if outcome.outcome == "sent" else None,
     )
     uow.put("delivery", record, CampaignDelivery.pk.does_not_exist(), return_old=True)
 
 
 def note_delivery_failed(member_id: str, campaign_id: str, outcome: MemberOutcome) -> None:
     """The message of a delivery recorded as sent could not be handed to its channel: the record
-    keeps the outcome the results count (a redelivery then counts the same)."""
+    keeps the outcome the results count (a redelivery then counts the same), and its hand-over
+    `refused` (the change stream publishes what the member got instead: domain/events.py)."""
     record = CampaignDelivery(keys.member_pk(member_id), keys.campaign_delivery_sk(campaign_id))
-    record.update(actions=[CampaignDelivery.outcome.set(outcome.outcome), CampaignDelivery.reason.set(outcome.reason or "delivery_failed")])
+    actions: list[Action] = [
+        CampaignDelivery.outcome.set(outcome.outcome),
+        CampaignDelivery.reason.set(outcome.reason or "delivery_failed"),
+        CampaignDelivery.handover.set(HANDOVER_REFUSED),
+    ]
+    record.update(actions=actions, condition=CampaignDelivery.pk.exists())
+
+
+def note_handed_over(uow: UnitOfWork, member_ids: Sequence[str], campaign_id: str) -> None:
+    """The messages of these members' delivery records were taken by their channel: `accepted`
+    (at most 100 members, one transaction; the change stream then publishes `campaign.sent`)."""
+    for member_id in member_ids:
+        record = CampaignDelivery(keys.member_pk(member_id), keys.campaign_delivery_sk(campaign_id))
+        uow.update(f"handover:{member_id}", record, [CampaignDelivery.handover.set(HANDOVER_ACCEPTED)], CampaignDelivery.pk.exists())
 
 
 def outcome_of(raw: dict[str, Any] | None) -> MemberOutcome | None:

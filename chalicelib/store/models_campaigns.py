@@ -62,4 +62,7 @@ class CampaignDelivery(BaseItem, discriminator="CampaignDelivery"):
     points = NumberAttribute(default=0)
     coupon = NumberAttribute(default=0)
     coupon_code = UnicodeAttribute(null=True)  # the coupon issued (its own item keeps it too), for the outcomes
+    # A message sent after the commit: `pending` until its channel took it (`accepted`) or refused
+    # it (`refused`, the outcome then says what the member got): `campaign.sent` waits for it.
+    handover = UnicodeAttribute(null=True)
     at = UTCDateTimeAttribute()

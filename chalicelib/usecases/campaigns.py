@@ -13,7 +13,11 @@ does: the unit stops), the member's delivery record (only if absent: exactly onc
 and campaign, across reruns, redelivery and concurrent workers), the points with their ledger
 entry and lot, the coupon, the marketing log and any message held back by quiet hours. The
 message goes out only after that commit, so a worker that dies mid-batch sends nothing twice:
-its redelivery finds the records and counts what they say.
+its redelivery finds the records and counts what they say. A record whose message goes at once
+says so (`handover: pending`); once its channel took it the record says `accepted` (a batch's
+members in one transaction), or what the member got instead if it refused: only then does the
+change stream publish the member's `campaign.sent` (domain/events.py), so it never says "sent"
+for a message that did not go.
 
 A dry run decides the same for the first part of the audience (at most 10,000 members) and
 writes nothing.
@@ -33,7 +37,7 @@ from ..api.schemas.campaigns import CampaignRequest
 from ..domain.campaigns import INVITE, RATE_PERIOD_SECONDS, CampaignActions, MemberOutcome, in_control_group, invitation_refusal, tally_keys
 from ..domain.clock import iso, today_in, utcnow
 from ..domain.coupons import gift_expires_at
-from ..domain.errors import InvalidState, NotFound, ScheduleNotPossible, SegmentNotReady, ValidationFailed
+from ..domain.errors import InvalidState, NotFound, ScheduleNotPossible, SegmentNotReady, TemporarilyUnavailable, ValidationFailed
 from ..domain.identity import phone_is_proven
 from ..domain.membership import Status
 from ..domain.points import earn, lot_expires_on, month_key
@@ -363,24 +367,50 @@ def deliver_unit(unit: dict[str, Any], rules: ProgramRules, *, dry_run: bool = F
         status, read_at = read.status, time.monotonic()
         tally["skipped.member_gone"] += len(batch) - len(read.members)
         accounted += len(batch) - len(read.members)
-        for member in read.members:
-            if time.monotonic() - read_at > STATUS_FRESH_SECONDS:
-                status, read_at = stored.campaign_status(offer.campaign_id), time.monotonic()
-                tally["round_trips"] += 1
-                tally["items_read"] += 1
-            if status != "running":
-                tally["skipped.cancelled"] += len(member_ids) - accounted
-                logger.info("campaign no longer running: unit stops", extra={"campaign_id": offer.campaign_id, "status": status})
-                return tally
-            reached = reach_member(member, offer, dry_run=dry_run)
-            tally["round_trips"] += reached.round_trips
-            if reached.stopped:
-                tally["skipped.cancelled"] += len(member_ids) - accounted
-                logger.info("campaign cancelled under the unit: it stops", extra={"campaign_id": offer.campaign_id})
-                return tally
-            tally.update(tally_keys(reached.outcome))
-            accounted += 1
+        handed_over: list[str] = []  # members whose message their channel took: noted per batch
+        try:
+            for member in read.members:
+                if time.monotonic() - read_at > STATUS_FRESH_SECONDS:
+                    status, read_at = stored.campaign_status(offer.campaign_id), time.monotonic()
+                    tally["round_trips"] += 1
+                    tally["items_read"] += 1
+                if status != "running":
+                    tally["skipped.cancelled"] += len(member_ids) - accounted
+                    logger.info("campaign no longer running: unit stops", extra={"campaign_id": offer.campaign_id, "status": status})
+                    return tally
+                reached = reach_member(member, offer, dry_run=dry_run)
+                tally["round_trips"] += reached.round_trips
+                if reached.stopped:
+                    tally["skipped.cancelled"] += len(member_ids) - accounted
+                    logger.info("campaign cancelled under the unit: it stops", extra={"campaign_id": offer.campaign_id})
+                    return tally
+                if reached.handed_over:
+                    handed_over.append(member.member_id)
+                tally.update(tally_keys(reached.outcome))
+                accounted += 1
+        finally:
+            tally["round_trips"] += _note_handed_over(offer.campaign_id, handed_over)
     return tally
+
+
+def _note_handed_over(campaign_id: str, member_ids: list[str]) -> int:
+    """Mark a batch's messages as taken by their channel, in one transaction (its round trips):
+    only then does the change stream publish their `campaign.sent`, so a message its channel
+    refused is never announced as sent. Marked per batch, not per member: one write for up to
+    MEMBERS_PER_READ members keeps a campaign near one round trip per member."""
+    if not member_ids:
+        return 0
+
+    def attempt(uow: UnitOfWork) -> None:
+        stored.note_handed_over(uow, member_ids, campaign_id)
+        uow.commit()
+
+    try:
+        run(attempt, attempts=MEMBER_ATTEMPTS)
+    except TemporarilyUnavailable:
+        # The messages went and the results count them; only their events are missing.
+        logger.warning("campaign hand-overs not noted: their events are lost", extra={"campaign_id": campaign_id, "members": len(member_ids)})
+    return 1
 
 
 @dataclass
@@ -388,6 +418,7 @@ class _Reach:
     outcome: MemberOutcome
     round_trips: int = 0
     stopped: bool = False  # the campaign is no longer running: the unit stops
+    handed_over: bool = False  # a message sent now, taken by its channel: its record must say so
 
 
 class _NoLongerRunning(Exception):
@@ -516,7 +547,9 @@ def reach_member(member: Member, offer: _Offer, *, dry_run: bool = False) -> _Re
         # The record said "sent" (written before the send): make it say what the results count.
         stored.note_delivery_failed(member.member_id, offer.campaign_id, decided.outcome)
         trips += 1
-    return _Reach(decided.outcome, trips)
+        return _Reach(decided.outcome, trips)
+    handed_over = ours and planned is not None and not planned.deferred and not dry_run
+    return _Reach(decided.outcome, trips, handed_over=handed_over)
 
 
 def _write(uow: UnitOfWork, member: Member, decided: _Decided, offer: _Offer) -> None:

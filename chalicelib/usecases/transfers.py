@@ -4,13 +4,14 @@ once per Idempotency-Key, never more than the sender holds (docs/transfers.md)."
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from ..domain.clock import iso, today_in, utcnow
 from ..domain.errors import HuiyuanError, IdempotencyConflict
 from ..domain.phones import phone_ending
 from ..domain.points import lot_expires_on
-from ..domain.transfers import SentToday, check_sender, may_receive, move_points
+from ..domain.transfers import SentToday, allowance, check_sender, may_receive, move_points
 from ..observability import count, logger
 from ..store import transfers
 from ..store.idempotency import existing_record, new_write_token, put_record, replay
@@ -21,9 +22,30 @@ from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from .common import Answer, activity_actions, created, fingerprint, phone_or_error, replayed
 from .messaging import Planned, add_deferral, decide, deliver_now
-from .sessions import MemberSession
+from .sessions import MemberSession, open_member
 
 CONFLICT = "That Idempotency-Key was already used for another transfer"
+
+
+def transfer_allowance(session: MemberSession) -> dict[str, Any]:
+    """What the caller may still send today (GET /v1/me/transfers/allowance): the program-time
+    day's limits less the day's totals the transfers keep on the member, read as the next transfer
+    would read them (one strongly consistent read of the member)."""
+    rules = load_rules()
+    member = open_member(session)
+    now = utcnow()
+    today = today_in(rules.zone, now)
+    sent = SentToday.of(transfers.sent_today_of(member), today.isoformat())
+    left = allowance(rules.transfers, sent, int(member.balance), str(member.status), str(member.tier))
+    resets_at = datetime.combine(today + timedelta(days=1), time(), tzinfo=rules.zone)
+    return {
+        "day": today.isoformat(),
+        "resets_at": resets_at.isoformat(),
+        "may_send": left.may_send,
+        "sent_today": {"points": sent.points, "transfers": sent.transfers},
+        "left_today": {"points": left.points_left, "transfers": left.transfers_left},
+        "most_points_now": left.most_points_now,
+    }
 
 
 def transfer_points(session: MemberSession, idempotency_key: str, to_phone: str, points: int, note: str | None) -> Answer:

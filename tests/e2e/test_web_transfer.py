@@ -57,6 +57,7 @@ def test_given_two_members_when_a_gives_b_points_on_the_screen_in_chinese_then_b
     expect(main).to_contain_text("每天最多转赠 60 积分、10 次")
     expect(main).to_contain_text("转赠后积分余额至少保留 10")
     expect(main).to_contain_text("您有 100 积分。")
+    expect(main).to_contain_text("今天还可转赠 60 积分、10 次")  # what is left of today: nothing sent yet
     assert axe_findings(page) == []
 
     exact(page, "textbox", "接收人手机号").fill(national)
@@ -77,6 +78,7 @@ def test_given_two_members_when_a_gives_b_points_on_the_screen_in_chinese_then_b
     expect(page.get_by_role("status")).to_have_text(f"已向 {masked} 转赠 30 积分，当前积分余额 70。")
     dialog.wait_for(state="hidden")
     expect(main).to_contain_text("您有 70 积分。")
+    expect(main).to_contain_text("今天还可转赠 30 积分、9 次")  # the day's allowance drops with the transfer
     assert balance(stack, a.token) == WELCOME_POINTS - 30
     assert balance(stack, b.token) == WELCOME_POINTS + 30
 
@@ -167,6 +169,7 @@ def test_given_amounts_above_the_limits_an_unknown_phone_and_a_frozen_member_the
     page = tab.page
     main = page.locator("main")
     expect(main).to_contain_text("You have 60 points.")
+    expect(main).to_contain_text("Left for today: 20 points, 9 more transfers")  # the other device's 40 count
     phone_box, points_box = exact(page, "textbox", "Receiver's phone"), exact(page, "textbox", "Points to give")
 
     # Above the per-transfer limit: said at the field, nothing sent.

@@ -287,3 +287,42 @@ def test_a_transfer_publishes_one_points_transferred_event_per_member_with_the_s
         [(sender["member"]["member_id"], "transfer_out", -30), (receiver_body["member"]["member_id"], "transfer_in", 30)]
     )
     assert {d["ref"] for d in moved} == {sent.json()["transfer_id"]}
+
+
+def test_a_campaign_message_its_provider_refused_is_never_announced_as_sent(api, members, aws, pump, bus_tap):
+    from botocore.awsrequest import AWSResponse
+
+    from chalicelib.notify.sender import _client
+    from tests.integration.test_campaigns import _drain, _member, _no_quiet_hours, _segment
+
+    _no_quiet_hours(aws)
+    _, a = _member(members, sms_marketing=True)
+    _, b = _member(members, sms_marketing=True)
+    _segment("seg_vip", [a["member_id"]])
+    _segment("seg_all", [b["member_id"]])
+    pump.pump()
+    bus_tap()
+    sns = _client("sns")
+
+    def refuse(**_: Any) -> Any:
+        return AWSResponse("http://injected", 400, {}, None), {"Error": {"Code": "InvalidParameter", "Message": "injected refusal"}}
+
+    sns.meta.events.register("before-call.sns.Publish", refuse, unique_id="refuse")
+    try:
+        with_points = api.post("/v1/admin/campaigns", {"name": "points", "segment_id": "seg_vip", "message": {"sms": "双倍积分"}, "points": 50})
+        assert with_points.status == 201, with_points.text
+        _drain()
+        message_only = api.post("/v1/admin/campaigns", {"name": "words", "segment_id": "seg_all", "message": {"sms": "你好"}})
+        assert message_only.status == 201, message_only.text
+        _drain()
+    finally:
+        sns.meta.events.unregister("before-call.sns.Publish", unique_id="refuse")
+    _drain()  # a redelivered unit sends and announces nothing more
+    pump.pump()
+
+    sent = [e["data"] for e in bus_tap() if e["type"] == "campaign.sent"]
+    # The points went through: one event says so, without a message; the refused message is not in it.
+    assert sent == [{"campaign_id": with_points.json()["campaign_id"], "member_id": a["member_id"], "outcome": "granted", "points": 50}]
+    for campaign in (with_points, message_only):
+        results = api.get(f"/v1/admin/campaigns/{campaign.json()['campaign_id']}").json()["results"]
+        assert results["sent"] == 0 and results["skipped"] == {"delivery_failed": 1}, results

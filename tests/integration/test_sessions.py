@@ -51,6 +51,7 @@ MEMBER_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/v1/me/surveys/{survey_id}", None),
     ("POST", "/v1/me/surveys/{survey_id}/responses", {"answers": {"score": 4}}),
     ("POST", "/v1/me/transfers", {"to_phone": "+8613900139000", "points": 1}),
+    ("GET", "/v1/me/transfers/allowance", None),
     ("POST", "/v1/me/devices", {"platform": "apns", "token": "a" * 64}),
     ("DELETE", "/v1/me/devices/{device_id}", None),
     ("GET", "/v1/me/wechat", None),

@@ -18,6 +18,7 @@ from localstage.bootstrap import put_sms_credentials
 from localstage.sms_fakes import SIGN_NAME, FakeSmsProvider, generate_credentials, local_template_mapping
 from tests.support.emf import metric_values
 from tests.support.outbox import last_code, messages
+from tests.support.rules import set_rules
 
 PROVIDERS = ("aliyun", "tencent")
 
@@ -78,6 +79,10 @@ def test_given_a_template_provider_when_a_member_signs_up_then_the_code_goes_by_
     assert received["params"] == {"code": code, "minutes": "5"}
     assert f"您的验证码为{code}" in received["body"]
     assert [m["kind"] for m in _sent_to(outbox_path, phone)] == ["provider_request", "verification_code"]
+    # The outbox records the template's values, the one-time code hidden.
+    [ours] = [m for m in _sent_to(outbox_path, phone) if m["kind"] == "verification_code"]
+    assert ours["params"] == {"code": "******", "minutes": "5"}
+    assert all(code not in json.dumps(m["params"]) for m in messages(outbox_path) if "params" in m)
     documents = emf()
     assert metric_values(documents, "SmsSent") == [1], documents
 
@@ -146,3 +151,25 @@ def test_given_a_template_provider_then_the_same_sending_limits_apply(api, membe
     assert again.status == 429, again.text
     assert again.json()["code"] == "too_many_attempts"
     assert len(provider.fake.received) == 1
+
+
+def test_given_imported_members_when_an_invitation_goes_by_the_brands_template_then_each_carries_the_points_they_brought(
+    api, aws, provider, outbox_path
+):
+    from tests.integration.test_campaigns import _drain
+    from tests.integration.test_invitations import PHONES, _audience, _imported
+
+    set_rules(aws, quiet_hours_start="00:00:00", quiet_hours_end="00:00:00")
+    imported = _imported(api)  # PHONES[i] brought 100 * (i + 1) points
+    _audience([m["member_id"] for m in imported])
+    invitation = {"name": "迁移邀请", "segment_id": "seg_migrated", "kind": "invite", "message": {"sms": "请用本手机号登录会员"}}
+    created = api.post("/v1/admin/campaigns", invitation)
+    assert created.status == 201, created.text
+    _drain()
+
+    invites = {m["to"]: m for m in messages(outbox_path) if m["kind"] == "invite"}
+    assert {phone: invites[phone]["params"] for phone in PHONES} == {phone: {"points": str(100 * (i + 1))} for i, phone in enumerate(PHONES)}
+    # What the provider was asked to send says the same.
+    sent = {r["to"]: r for r in provider.fake.received}
+    assert [sent[_as_provider_sees(provider, p)]["params"] for p in PHONES] == [{"points": str(100 * (i + 1))} for i in range(len(PHONES))]
+    assert f"您获得{300}积分" in sent[_as_provider_sees(provider, PHONES[2])]["body"]

@@ -212,3 +212,51 @@ def test_given_quiet_hours_all_day_then_the_receiver_notice_waits_and_is_not_sen
     assert not [m for m in messages(outbox_path) if m["kind"] == "points_received"]
     waiting = [i for i in BaseItem.scan() if type(i).__name__ == "DeferredMessage" and receiver_id in i.sk]
     assert len(waiting) == 1
+
+
+def _allowance(api, token):
+    reply = api.get("/v1/me/transfers/allowance", headers=bearer(token))
+    assert reply.status == 200, reply.text
+    return reply.json()
+
+
+def test_given_3_of_5_transfers_sent_today_then_the_allowance_shows_2_left_and_a_new_program_day_resets_it(api, members, aws):
+    # Kiritimati (UTC+14) and UTC-12 are 26 hours apart: their days always differ.
+    set_rules(aws, transfers=OPEN, timezone="Pacific/Kiritimati", **NO_QUIET_HOURS)
+    token, sender_id, _ = _member(members)
+    _, _, receiver_phone = _member(members)
+    fresh = _allowance(api, token)
+    assert fresh["sent_today"] == {"points": 0, "transfers": 0} and fresh["left_today"] == {"points": 1000, "transfers": 5}
+    assert fresh["may_send"] is True and fresh["most_points_now"] == WELCOME  # the balance is the limit
+    for n in range(3):
+        assert _send(api, token, receiver_phone, 10, key=f"k-{n}").status == 201
+
+    after = _allowance(api, token)
+    assert after["sent_today"] == {"points": 30, "transfers": 3}
+    assert after["left_today"] == {"points": 970, "transfers": 2}
+    assert after["most_points_now"] == WELCOME - 30
+    assert after["day"] == fresh["day"] and after["resets_at"].endswith("+14:00")
+
+    # Another program day (the rules' time zone moved): the day's totals start again, for the
+    # allowance and for the limit check alike.
+    set_rules(aws, transfers={**OPEN, "max_transfers_per_day": 3}, timezone="Etc/GMT+12", **NO_QUIET_HOURS)
+    next_day = _allowance(api, token)
+    assert next_day["day"] != after["day"] and next_day["resets_at"].endswith("-12:00")
+    assert next_day["sent_today"] == {"points": 0, "transfers": 0} and next_day["left_today"] == {"points": 1000, "transfers": 3}
+    assert _send(api, token, receiver_phone, 10, key="k-next").status == 201
+    assert _allowance(api, token)["left_today"]["transfers"] == 2
+    assert balance_that_adds_up(sender_id) == WELCOME - 40
+
+
+def test_given_the_day_used_up_or_transfers_off_then_the_allowance_says_nothing_can_go(api, members, aws):
+    set_rules(aws, transfers={**OPEN, "max_transfers_per_day": 1, "min_balance_kept": 20}, **NO_QUIET_HOURS)
+    token, _, _ = _member(members)
+    _, _, receiver_phone = _member(members)
+    assert _allowance(api, token)["most_points_now"] == WELCOME - 20  # the balance less what must stay
+    assert _send(api, token, receiver_phone, 5).status == 201
+    used = _allowance(api, token)
+    assert used["left_today"]["transfers"] == 0 and used["most_points_now"] == 0 and used["may_send"] is True
+    set_rules(aws, transfers={**OPEN, "enabled": False}, **NO_QUIET_HOURS)
+    closed = _allowance(api, token)
+    assert closed["may_send"] is False and closed["most_points_now"] == 0
+    assert api.get("/v1/me/transfers/allowance").status == 401

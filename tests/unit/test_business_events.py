@@ -206,6 +206,21 @@ def test_a_campaign_delivery_record_is_one_campaign_sent_event_naming_what_was_g
     assert events(delivery("sent", channel="sms"), delivery("skipped", reason="delivery_failed")) == []
 
 
+def test_a_message_handed_over_after_the_commit_is_announced_only_once_its_channel_took_it() -> None:
+    waiting = delivery("sent", channel="sms", points=50, handover="pending")
+    assert events(None, waiting) == []  # written before the send: nothing is known yet
+    [sent] = events(waiting, {**waiting, "handover": "accepted"})
+    assert sent["data"]["outcome"] == "sent" and sent["data"]["message"] == {"channel": "sms", "deferred": False}
+    # Refused by the provider: the member got the points only, and no event says "sent".
+    [granted] = events(waiting, delivery("granted", channel="sms", points=50, reason="delivery_failed", handover="refused"))
+    assert granted["data"]["outcome"] == "granted" and granted["data"]["points"] == 50 and "message" not in granted["data"]
+    message_only = delivery("sent", channel="sms", handover="pending")
+    assert events(message_only, delivery("skipped", channel="sms", reason="delivery_failed", handover="refused")) == []
+    # Once settled, later changes of the record (a coupon redeemed...) publish nothing more.
+    accepted = {**waiting, "handover": "accepted"}
+    assert events(accepted, {**accepted, "coupon_redeemed_at": "2026-12-01T12:00:00.000000+0000"}) == []
+
+
 def test_campaign_and_survey_coupons_validate_against_the_coupon_schemas() -> None:
     for kind in ("campaign", "survey"):
         coupon = {"pk": "MEMBER#m1", "sk": "COUPON#C1", "type": "Coupon", "code": "C1", "member_id": "m1", "kind": kind, "status": "issued"}

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from chalicelib.domain.sms_templates import TemplateMappingError, parse_templates, template_message
+from chalicelib.domain.sms_templates import TemplateMappingError, parse_templates, shown_values, template_message
 
 MAPPING = json.dumps({"verification_code": {"id": "SMS_1", "params": ["code", "minutes"]}, "phone_changed": {"id": "SMS_2"}})
 
@@ -58,3 +58,8 @@ def test_given_a_template_provider_with_a_mapping_that_cannot_be_used_then_the_s
     with pytest.raises(SettingsError, match="SMS_PROVIDER"):
         Settings(sms_provider="twilio")
     assert Settings(sms_provider="sns", sms_templates="{not json").sms_provider == "sns"  # SNS sends free text
+
+
+def test_a_messages_template_values_as_a_record_keeps_them_hide_a_one_time_code_and_keep_the_rest() -> None:
+    assert shown_values({"code": "389529", "minutes": "5"}) == {"code": "******", "minutes": "5"}
+    assert shown_values({"points": "300"}) == {"points": "300"}

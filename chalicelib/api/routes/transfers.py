@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from chalice.app import Response
 
 from ...lazy import lazy_module
-from ..http import ApiBlueprint, answer_response, idempotency_key, parse_body, path_id
+from ..http import ApiBlueprint, answer_response, idempotency_key, json_response, parse_body, path_id
 from .members import member_route
 
 if TYPE_CHECKING:
@@ -29,6 +29,11 @@ def transfer(session: MemberSession) -> Response:
     key = idempotency_key(request)
     body = parse_body(request, schemas.TransferRequest)
     return answer_response(transfers.transfer_points(session, key, body.to_phone, body.points, body.note))
+
+
+@member_route(bp, "/v1/me/transfers/allowance", "GET")
+def transfer_allowance(session: MemberSession) -> Response:
+    return json_response(transfers.transfer_allowance(session))
 
 
 @member_route(bp, "/v1/me/devices", "POST")

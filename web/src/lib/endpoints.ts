@@ -20,6 +20,7 @@ import type {
   SurveyAnswered,
   TokenResponse,
   Transfer,
+  TransferAllowance,
   VerificationSent,
   WalletStatement,
   WechatBindings,
@@ -92,6 +93,8 @@ export const scanProductCode = (code: string) => request<ProductCodeScan>("/v1/m
 // answers the first transfer (200), so a retry never gives twice.
 export const transfer = (body: { to_phone: string; points: number; note?: string }, idempotencyKey: string) =>
   request<Transfer>("/v1/me/transfers", { method: "POST", body, headers: { "Idempotency-Key": idempotencyKey } });
+// What is left of today's transfer limits, counted as the next transfer counts them.
+export const transferAllowance = () => request<TransferAllowance>("/v1/me/transfers/allowance");
 // WeChat sign-in from an official-account page (lib/wechat.ts): the OAuth code, then (an openid
 // nobody holds yet) the ticket with the phone and our SMS code; the member's binding on the profile.
 export const wechatSession = (code: string) =>

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ApiError, NETWORK_ERROR } from "./api";
 import { errorText } from "./errors";
 import { translate } from "./i18n";
-import { answered, attemptFor, checkDraft, maskPhone, parsePoints, phoneProblem, pointsProblem, tierMaySend } from "./transfers";
+import { answered, attemptFor, checkDraft, dayLeft, maskPhone, parsePoints, phoneProblem, pointsProblem, tierMaySend } from "./transfers";
 import type { TransferRules } from "./types";
 
 const RULES: TransferRules = {
@@ -119,5 +119,32 @@ describe("the API's refusals of a transfer, in words", () => {
   it("and the history names both sides of a transfer", () => {
     expect(translate("en", "ledger.transfer_out")).toBe("Points given to another member");
     expect(translate("zh-CN", "ledger.transfer_in")).toBe("收到他人转赠的积分");
+  });
+});
+
+describe("what is left of today's limits", () => {
+  const allowance = (left: { points: number; transfers: number }, may_send = true) => ({
+    day: "2026-12-01",
+    resets_at: "2026-12-02T00:00:00+08:00",
+    may_send,
+    sent_today: { points: 800 - left.points, transfers: 3 - left.transfers },
+    left_today: left,
+    most_points_now: Math.min(left.points, 500),
+  });
+
+  it("are the day's points and transfers the API says are left, until either is spent", () => {
+    expect(dayLeft(allowance({ points: 770, transfers: 2 }))).toEqual({ state: "left", points: 770, transfers: 2 });
+    expect(dayLeft(allowance({ points: 770, transfers: 0 }))).toEqual({ state: "used_up" });
+    expect(dayLeft(allowance({ points: 0, transfers: 2 }))).toEqual({ state: "used_up" });
+  });
+
+  it("say nothing when the member may not give at all (the screen says why) or the figure is not there", () => {
+    expect(dayLeft(allowance({ points: 800, transfers: 3 }, false))).toBeNull();
+    expect(dayLeft(null)).toBeNull();
+  });
+
+  it("read as a sentence in both languages", () => {
+    expect(translate("en", "transfer.left_today", { points: "770", count: "2" })).toBe("Left for today: 770 points, 2 more transfers");
+    expect(translate("zh-CN", "transfer.left_today", { points: "770", count: "2" })).toBe("今天还可转赠 770 积分、2 次");
   });
 });

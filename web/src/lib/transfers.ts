@@ -4,7 +4,7 @@
 // day's limits, the balance); the phone is sent as typed, as sign-in sends it: the API reads it
 // in the program's default region, or in E.164.
 import { ApiError } from "./api";
-import type { TransferRules } from "./types";
+import type { TransferAllowance, TransferRules } from "./types";
 
 export const NOTE_MAX = 60;
 export const PHONE_MAX = 32;
@@ -68,6 +68,18 @@ export function maskPhone(raw: string): string {
   if (compact.length <= 4) return compact;
   if (compact.length < 8) return "*".repeat(compact.length - 4) + compact.slice(-4);
   return compact.slice(0, 3) + "*".repeat(compact.length - 7) + compact.slice(-4);
+}
+
+/** What is left of today's limits, as the screen says it: nothing to say when the member may not
+ * send at all (the screen says why), "used_up" when no transfer can go today (the day's transfers
+ * or points are spent), else the day's points and transfers left. */
+export type DayLeft = { state: "used_up" } | { state: "left"; points: number; transfers: number };
+
+export function dayLeft(allowance: TransferAllowance | null): DayLeft | null {
+  if (!allowance || !allowance.may_send) return null;
+  const { points, transfers } = allowance.left_today;
+  if (points <= 0 || transfers <= 0) return { state: "used_up" };
+  return { state: "left", points, transfers };
 }
 
 /** Whether the member's tier may send (an empty list: every tier). */

@@ -196,6 +196,16 @@ export interface TransferRules {
   sender_tiers: string[];
 }
 
+/** GET /v1/me/transfers/allowance: what is left of the program-time day's limits (docs/transfers.md). */
+export interface TransferAllowance {
+  day: string;
+  resets_at: string;
+  may_send: boolean;
+  sent_today: { points: number; transfers: number };
+  left_today: { points: number; transfers: number };
+  most_points_now: number;
+}
+
 /** POST /v1/me/transfers: what was given (`to_phone` is only the phone's last four digits). */
 export interface Transfer {
   transfer_id: string;

@@ -256,6 +256,8 @@ export const en: Messages = {
   "transfer.lead": "Give some of your points to another member: they arrive at once, and the member is told.",
   "transfer.you_have": "You have {points} points.",
   "transfer.limits_title": "Limits",
+  "transfer.left_today": "Left for today: {points} points, {count} more transfers",
+  "transfer.used_up": "You have reached today's limit: you can give points again tomorrow.",
   "transfer.limit_each": "{min} to {max} points per transfer",
   "transfer.limit_day": "Up to {points} points and {count} transfers a day",
   "transfer.limit_kept": "At least {points} points stay in your balance",

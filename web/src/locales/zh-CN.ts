@@ -254,6 +254,8 @@ export const zhCN = {
   "transfer.lead": "把积分转赠给其他会员：即时到账，对方会收到通知。",
   "transfer.you_have": "您有 {points} 积分。",
   "transfer.limits_title": "转赠规则",
+  "transfer.left_today": "今天还可转赠 {points} 积分、{count} 次",
+  "transfer.used_up": "今天的转赠额度已用完，明天可再转赠。",
   "transfer.limit_each": "每次转赠 {min}–{max} 积分",
   "transfer.limit_day": "每天最多转赠 {points} 积分、{count} 次",
   "transfer.limit_kept": "转赠后积分余额至少保留 {points}",
