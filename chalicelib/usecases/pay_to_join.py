@@ -16,15 +16,16 @@ nobody is bound to gets a pending holding that joins the member who proves a pho
    member (usecases/wechat.py, after the binding commits; again at each WeChat sign-in until it
    has happened), the holding's points move to that member in one transaction, once: the holding
    closed with a `transfer_out` entry, the member's lots per month with `transfer_in` entries,
-   the holding's record deleted only if it still names the holding. The closed holding names the
-   member it joined, so a later refund of one of its purchases takes the points back from that
-   member (usecases/purchases.refund_purchase), where they now are.
+   the holding's record deleted only if it still names the holding. The holding names the member
+   it joined, so a later refund of one of its purchases cancels what is still pending on the
+   holding and takes the rest back from that member (usecases/purchases.refund_purchase), where
+   the points now are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..api.schemas.merchants import PurchaseRequest
 from ..domain.clock import today_in, utcnow
@@ -44,9 +45,6 @@ from ..store.unit_of_work import UnitOfWork, run
 from ..store.wechat import bound_member_id
 from .merchants import Merchant
 from .purchases import record_purchase
-
-if TYPE_CHECKING:
-    from pynamodb.expressions.update import Action
 
 PAYMENT_METHOD = "wechat_pay"
 
@@ -177,12 +175,14 @@ def join_holding(app: App, openid: str, member_id: str) -> int:
         still_held = int(holding.pending_points or 0) > 0
         if still_held and not joined.points:
             return 0
-        closing: list[Action] = []
+        # The holding names the member its points went to from the first move on: a refund of one
+        # of its purchases takes back what moved from that member (usecases/purchases.py).
+        joining: dict[str, Any] = {"joined_member_id": member_id}
         if not still_held:
             store.release_holding(uow, appid, openid, holder_id)
-            closing = field_updates(holding, {"status": str(Status.CLOSED), "closed_at": now, "joined_member_id": member_id})
+            joining |= {"status": str(Status.CLOSED), "closed_at": now}
         ref = f"pay-to-join:{holder_id}"
-        uow.update("holding", holding, points_update(joined.holding) + closing)
+        uow.update("holding", holding, points_update(joined.holding) + field_updates(holding, joining))
         if joined.points:
             uow.put("ledger_out", ledger_entry(holder_id, "transfer_out", -joined.points, joined.holding.balance, ref, now))
             balance = int(member.balance)

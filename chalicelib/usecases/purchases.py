@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from ..api.schemas.merchants import PurchaseRequest, RefundRequest
 from ..domain.clock import iso, today_in, utcnow
@@ -25,7 +26,7 @@ from ..store import earn_budgets, members, orders
 from ..store.codes import invitation_reservation
 from ..store.idempotency import Replay, existing_record, new_write_token, put_record, replay
 from ..store.ledger import ledger_entry, open_lot
-from ..store.models import Order, Refund
+from ..store.models import Member, Order, Refund
 from ..store.parameters import load_rules
 from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from .common import Answer, accepted_currency, activity_actions, created, fingerprint, mark_new_member_activity, phone_or_error, replayed
@@ -34,6 +35,9 @@ from .merchants import Merchant
 from .pending_points import add_held_entry, answer_fields, apply_to_new_member, cancel_for_refund, hold_for, member_writes, order_fields
 from .referrals import claw_back_referral_on_refund, settle_referral_on_purchase
 from .stamp_cards import stamp_purchase, unstamp_refund
+
+if TYPE_CHECKING:
+    from pynamodb.expressions.update import Action
 
 
 def _order_replay(order: Order, request_digest: str, merchant: Merchant, write_token: str = "") -> Replay:
@@ -291,6 +295,33 @@ def _recorded(recorded: _Recorded, merchant: Merchant, phone: str | None, rules:
         )
 
 
+def _reverse_points(uow: UnitOfWork, order: Order, earner: Member, reverse: int, stamp_actions: list[Action], now: datetime) -> int:
+    """Take `reverse` of the order's points back, with the earner's `stamp_actions` (parts
+    `pending_ledger`, `earner`, `ledger`, `holder`): what is still pending is cancelled on the
+    earner (pending_points.py); the rest comes off the balance of whoever holds the points now:
+    the earner, or the member a pay-to-join holding joined (store/members.points_holder). Returns
+    that balance, as the answer shows it."""
+    pending = cancel_for_refund(earner, order, reverse)
+    rest = reverse - pending.points
+    holder = members.points_holder(earner) if rest > 0 else earner
+    if holder is None:  # the joined member is gone (never expected): the earner answers for it
+        holder = earner
+    earner_actions = pending.member_actions + stamp_actions
+    balance = int(holder.balance)
+    if rest > 0:
+        state = claw_back(members.points_state(holder), rest, order.earn_month)
+        uow.put("ledger", ledger_entry(holder.member_id, "refund", -rest, state.balance, order.order_id, now))
+        balance = state.balance
+        if holder is earner:
+            earner_actions = members.points_update(state) + earner_actions
+        else:
+            uow.update("holder", holder, members.points_update(state))
+    pending.add_entry(uow, earner.member_id, balance if holder is earner else int(earner.balance), order.order_id, now)
+    if earner_actions:
+        uow.update("earner", earner, earner_actions)
+    return balance
+
+
 def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -> Answer:
     """Reverse points once per refund id: the points of the items it names (a purchase reported
     with items), or in proportion to the amount refunded. Only a key of the order's store (or a
@@ -332,26 +363,7 @@ def refund_purchase(order_id: str, request: RefundRequest, merchant: Merchant) -
         # The stamps the refunded part added come off the earner's cards (stamp_cards.py).
         unstamped = unstamp_refund(order, earner, refunded, lines)
         stamp_actions = unstamped.member_actions(earner) if unstamped and earner is not None else []
-        # The points come back from where they are now: a pay-to-join holding's joined a member.
-        member = members.points_holder(earner)
-        if member is not earner and earner is not None:
-            if stamp_actions:
-                uow.update("earner", earner, stamp_actions)
-            stamp_actions = []
-        balance = None
-        if member is not None and reverse > 0:
-            # Points still pending are cancelled first (pending_points.py); the rest comes off the balance.
-            pending = cancel_for_refund(member, order, reverse)
-            state = claw_back(members.points_state(member), reverse - pending.points, order.earn_month)
-            uow.update("member", member, members.points_update(state) + pending.member_actions + stamp_actions)
-            if reverse > pending.points:
-                uow.put("ledger", ledger_entry(member.member_id, "refund", pending.points - reverse, state.balance, order_id, now))
-            pending.add_entry(uow, member.member_id, state.balance, order_id, now)
-            balance = state.balance
-        elif member is not None:
-            balance = int(member.balance)
-            if stamp_actions:
-                uow.update("member", member, stamp_actions)
+        balance = _reverse_points(uow, order, earner, reverse, stamp_actions, now) if earner is not None else None
         body: dict[str, Any] = {"refund_id": request.refund_id, "order_id": order_id, "points_reversed": reverse, "balance": balance}
         if request.items:
             body["amount"] = amount

@@ -150,7 +150,7 @@ def test_given_an_unbound_payer_when_the_phone_is_an_existing_members_then_the_p
 def test_given_a_joined_holding_when_the_store_refunds_its_purchase_then_the_points_come_back_from_the_member(api, wechat, fake, mapped):
     openid = openid_for("gus", MINI)
     txid = pay(api, fake, openid, 6000)
-    kept = pay(api, fake, openid, 2000)
+    pay(api, fake, openid, 2000)
     holding = str(holding_member_id(MINI, openid))
     joined = bind_with_wechat_phone(api, "gus", 1, "13900000208")
     token, before = joined["access_token"], joined["member"]["points"]["balance"]
@@ -168,7 +168,37 @@ def test_given_a_joined_holding_when_the_store_refunds_its_purchase_then_the_poi
     assert holding_entries(holding) == [("earn", 20), ("earn", 60), ("transfer_out", -80)]
     retired = get_member(holding)
     assert retired is not None and (retired.status, int(retired.balance)) == ("closed", 0)
-    assert kept != txid
+    assert_books_balance()
+
+
+def test_given_a_holding_that_joined_with_points_still_held_when_both_purchases_are_refunded_then_each_comes_back_from_where_it_is(
+    api, aws, wechat, fake, mapped
+):
+    from chalicelib.domain.rules import PendingHold
+
+    openid = openid_for("ida", MINI)
+    spendable = pay(api, fake, openid, 5000)
+    use_rules(aws, wechat_pay_stores={STORE_MCHID: STORE_ID}, pending_points=(PendingHold(channel="store", hold_days=7),))
+    held = pay(api, fake, openid, 3000)
+    holding = str(holding_member_id(MINI, openid))
+    joined = bind_with_wechat_phone(api, "ida", 1, "13900000210")
+    token = joined["access_token"]
+    assert joined["member"]["points"]["balance"] == 100 + 50  # the 30 still held stay on the holding
+    assert holding_member_id(MINI, openid) == holding
+
+    first = api.post(f"/v1/purchases/{spendable}/refunds", {"refund_id": "ida-r1", "amount": 5000}, headers=MERCHANT)
+    second = api.post(f"/v1/purchases/{held}/refunds", {"refund_id": "ida-r2", "amount": 3000}, headers=MERCHANT)
+
+    assert first.status == 201, first.text
+    assert (first.json()["points_reversed"], first.json()["balance"]) == (50, 100)  # from the member it moved to
+    assert second.status == 201, second.text
+    assert second.json()["points_reversed"] == 30
+    assert api.get("/v1/me", headers=bearer(token)).json()["points"]["balance"] == 100
+    assert ("refund", -50, spendable) in ledger(api, token)
+    assert not [e for e in ledger(api, token) if e[2] == held]  # cancelled where it was held
+    assert holding_entries(holding) == [("earn", 50), ("earn_pending", 0), ("pending_cancelled", 0), ("transfer_out", -50)]
+    remaining = get_member(holding)
+    assert remaining is not None and (int(remaining.balance), int(remaining.pending_points or 0)) == (0, 0)
     assert_books_balance()
 
 
