@@ -8,7 +8,7 @@ if absent, in the transaction that credits the wallet and marks the order paid.
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
 
 from .models import BaseItem, Recorded
 
@@ -78,4 +78,5 @@ class WeChatPayRefund(Recorded, discriminator="WeChatPayRefund"):
     failure = UnicodeAttribute(null=True)  # WeChat Pay's error code or refund_status
     actor = UnicodeAttribute()
     settled_at = UTCDateTimeAttribute(null=True)
+    held_in_wallet = BooleanAttribute(null=True)  # counted in the wallet's `held` (refunds held before it existed were not)
     version = VersionAttribute()

@@ -196,8 +196,8 @@ def held_of(wallet: Wallet | None) -> int:
 
 def release_hold(uow: UnitOfWork, wallet: Wallet | None, amount: int, now: datetime) -> None:
     """Part `wallet`: a refund that held `amount` settled (paid back by WeChat Pay): no longer held."""
-    if wallet is not None and held_of(wallet):
-        uow.update("wallet", wallet, [Wallet.held.set(max(0, held_of(wallet) - amount)), Wallet.updated_at.set(now)])
+    if wallet is not None and amount:
+        uow.update("wallet", wallet, [Wallet.held.set(held_of(wallet) - amount), Wallet.updated_at.set(now)])
 
 
 def member_status_check(uow: UnitOfWork, member_id: str, allowed: Iterable[str]) -> None:

@@ -126,6 +126,7 @@ def refund_topup(out_trade_no: str, idempotency_key: str, request: ReasonRequest
             bonus=bonus,
             currency=order.currency,
             actor=actor,
+            held_in_wallet=True,
         )
         put_record(uow, "refund", refund)
         store.hold_order(uow, order, refund_no)
@@ -214,7 +215,7 @@ def settle(out_trade_no: str, refund_no: str, *, succeeded: bool, refund_id: str
         store.settle_refund(uow, refund, "succeeded" if succeeded else "failed", now, refund_id=refund_id, failure=failure)
         store.settle_order(uow, order, refund_no, succeeded)
         if succeeded:
-            release_hold(uow, found.wallet, int(refund.amount) + int(refund.bonus), now)
+            release_hold(uow, found.wallet, _counted(refund), now)
         else:
             _give_back(uow, refund, found.wallet, now)
         uow.commit()
@@ -227,13 +228,18 @@ def settle(out_trade_no: str, refund_no: str, *, succeeded: bool, refund_id: str
     return outcome
 
 
+def _counted(refund: WeChatPayRefund) -> int:
+    """What the refund added to the wallet's `held` (nothing for one held before `held` was kept)."""
+    return int(refund.amount) + int(refund.bonus) if refund.held_in_wallet else 0
+
+
 def _give_back(uow: UnitOfWork, refund: WeChatPayRefund, wallet: Wallet | None, now: datetime) -> None:
     """The money held for a failed refund back in the wallet, one `refund_returned` entry, no longer
     held. Even a member frozen since gets it back: it is theirs (and the membership cannot close
     while a refund holds money: store/wallet.wallet_empty_check)."""
     held = int(refund.amount) + int(refund.bonus)
     balance = credit(int(wallet.balance) if wallet else 0, held)
-    wallet_write(uow, refund.member_id, wallet, balance, refund.currency, now, held=max(0, held_of(wallet) - held))
+    wallet_write(uow, refund.member_id, wallet, balance, refund.currency, now, held=held_of(wallet) - _counted(refund))
     (entry_id,) = new_wallet_entry_ids(wallet, 1)
     add_wallet_entry(uow, "returned_entry", refund.member_id, entry_id, "refund_returned", held, balance, refund.out_trade_no, now)
 

@@ -308,3 +308,26 @@ def test_given_a_refund_not_settled_yet_then_the_membership_cannot_close_until_w
 
 def close(api, token: str):
     return api.request("DELETE", "/v1/me", json_body=None, headers=bearer(token))
+
+
+def test_given_a_refund_held_before_the_wallet_counted_holds_when_it_fails_then_the_others_stay_held(api, wxpay, paid):
+    from chalicelib.store import keys
+    from chalicelib.store.models_wallet import Wallet
+    from chalicelib.store.models_wechat_pay import WeChatPayRefund
+
+    token, member_id, first = paid
+    second = order(api, token, 50000)["out_trade_no"]
+    assert deliver(api, wxpay.notification(second)).status == 204
+    old = refund(api, first, key="rf-old").json()
+    # As a refund held by the version before `held` was kept: not counted in the wallet
+    legacy = next(WeChatPayRefund.scan(WeChatPayRefund.out_refund_no == old["out_refund_no"]))
+    legacy.update(actions=[WeChatPayRefund.held_in_wallet.remove()])
+    Wallet.get(keys.member_pk(member_id), keys.WALLET_SK).update(actions=[Wallet.held.set(0)])
+    new = refund(api, second, key="rf-new").json()
+
+    assert deliver_refund(api, wxpay.refund_notification(old["out_refund_no"], status="ABNORMAL")).status == 204
+
+    wallet = Wallet.get(keys.member_pk(member_id), keys.WALLET_SK, consistent_read=True)
+    assert int(wallet.held or 0) == 55000  # the new refund's, still unsettled
+    assert deliver_refund(api, wxpay.refund_notification(new["out_refund_no"])).status == 204
+    assert int(Wallet.get(keys.member_pk(member_id), keys.WALLET_SK, consistent_read=True).held or 0) == 0
