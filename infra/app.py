@@ -52,9 +52,10 @@ def build(outdir: str | None = None, stages: list[str] | None = None) -> tuple[c
 
 def _with_context(app: cdk.App, stage: Stage) -> Stage:
     """`-c sms_provider=aliyun|tencent|sns` chooses the stage's SMS provider at synth/deploy;
-    `-c wechat_mini_program_appid=...` / `-c wechat_official_account_appid=...` its WeChat apps."""
+    `-c wechat_mini_program_appid=...` / `-c wechat_official_account_appid=...` its WeChat apps;
+    `-c wechat_mp_verify_token=XXXX` WeChat's domain verification file (a bad token fails the synth)."""
     changes: dict[str, str] = {}
-    for setting in ("sms_provider", "wechat_mini_program_appid", "wechat_official_account_appid"):
+    for setting in ("sms_provider", "wechat_mini_program_appid", "wechat_official_account_appid", "wechat_mp_verify_token"):
         value = app.node.try_get_context(setting)
         if value:
             changes[setting] = str(value)

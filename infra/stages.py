@@ -16,6 +16,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from localstage.webapp import mp_verify_path
+
 ROOT = Path(__file__).resolve().parent.parent
 CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
 
@@ -103,6 +105,11 @@ class Stage:
     # answers 404 wechat_not_configured and no message goes out by WeChat.
     wechat_mini_program_appid: str | None = None
     wechat_official_account_appid: str | None = None
+    # WeChat's check of the official account's web-page authorisation domain (网页授权域名, docs/wechat.md):
+    # the XXXX of the MP_verify_XXXX.txt file WeChat shows the brand (letters and digits). Set, the web
+    # app's distribution answers /MP_verify_XXXX.txt at its root with XXXX (infra/web.py); None: no such
+    # file. `-c wechat_mp_verify_token=XXXX` sets or overrides it at synth/deploy.
+    wechat_mp_verify_token: str | None = None
     # Every stage has its own customer-managed KMS key (`alias/huiyuan-<stage>`): it encrypts the
     # alarm topic (CloudWatch can only publish to a topic encrypted with a customer-managed key) and
     # the job queues. True: it also encrypts the table (and so its point-in-time and on-demand
@@ -149,6 +156,11 @@ class Stage:
             raise ValueError(f"stage {self.name}: sms_provider must be sns, aliyun or tencent, not {self.sms_provider!r}")
         if not 0 < self.sms_spend_alarm_fraction <= 1:
             raise ValueError(f"stage {self.name}: sms_spend_alarm_fraction is a fraction of the budget (0..1]")
+        if self.wechat_mp_verify_token is not None:
+            try:
+                mp_verify_path(self.wechat_mp_verify_token)
+            except ValueError as exc:
+                raise ValueError(f"stage {self.name}: wechat_mp_verify_token: {exc}") from None
 
     @property
     def stack_name(self) -> str:

@@ -5,6 +5,9 @@ no second domain for members' phones to trust).
     https://<distribution>/app/...   the bucket (objects under app/), through Origin Access Control
     https://<distribution>/v1/...    the stage's API Gateway (its `api_gateway_stage` path), never cached
     https://<distribution>/          a redirect to /app/
+    https://<distribution>/MP_verify_<token>.txt
+                                     with the stage's `wechat_mp_verify_token`: the token, as text/plain
+                                     (WeChat's check of the web-page authorisation domain, docs/wechat.md)
 
 Pages of the app (/app/home, /app/profile...) are index.html: a CloudFront Function rewrites a
 path under /app/ whose last segment has no file extension, so the app's router reads the path
@@ -27,7 +30,7 @@ from aws_cdk import aws_s3_deployment as s3_deployment
 from constructs import Construct, IConstruct
 
 from chalicelib.api.caller_address import ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER
-from localstage.webapp import CONTENT_SECURITY_POLICY, IMMUTABLE, PREFIX, REVALIDATE, WEB_DIST
+from localstage.webapp import CONTENT_SECURITY_POLICY, IMMUTABLE, PREFIX, REVALIDATE, WEB_DIST, mp_verify_path
 
 from .nag import acknowledge
 from .stages import chalice_stage_value
@@ -62,6 +65,33 @@ VIEWER_ADDRESS = """function handler(event) {
   return request;
 }
 """.replace("__HEADER__", VIEWER_ADDRESS_HEADER)
+
+
+# Viewer request on the one behaviour of WeChat's verification file: the token, answered at the edge.
+# A function rather than an object in the bucket: the deployment's role stays limited to app/ (an
+# object at the root would need a second deployment, its own handler and role with rights on the
+# bucket's root, and pruning of the old token's file); the bucket and its policy are unchanged.
+# The token is letters and digits only (infra/stages.py refuses anything else), so it is safe
+# inside the JavaScript string.
+MP_VERIFY = """function handler(event) {
+  return {
+    statusCode: 200,
+    statusDescription: 'OK',
+    headers: {
+      'content-type': {value: 'text/plain'},
+      'cache-control': {value: '__CACHE__'},
+      'x-content-type-options': {value: 'nosniff'}
+    },
+    body: {encoding: 'text', data: '__TOKEN__'}
+  };
+}
+"""
+
+
+def mp_verify_function_code(token: str) -> str:
+    """The CloudFront Function answering /MP_verify_<token>.txt; ValueError for a bad token."""
+    mp_verify_path(token)
+    return MP_VERIFY.replace("__CACHE__", REVALIDATE).replace("__TOKEN__", token)
 
 
 DEPLOY_HANDLER = (
@@ -179,6 +209,49 @@ class WebApp(Construct):
             # reference: CloudFormation resolves it at deploy, the template holds no value.
             custom_headers={ORIGIN_VERIFY_HEADER: stack.origin_secret.secret_value.unsafe_unwrap()},
         )
+        additional_behaviors = {
+            f"{PREFIX.lstrip('/')}/assets/*": cloudfront.BehaviorOptions(
+                origin=bucket_origin,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=headers_policy("Assets", IMMUTABLE),
+                compress=True,
+            ),
+            # The API: every method, nothing cached, every viewer header but Host (API Gateway
+            # routes by its own host name); with caching off the Authorization header goes through.
+            "v1/*": cloudfront.BehaviorOptions(
+                origin=api_origin,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+                cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                # A managed allExcept policy cannot add CloudFront-Viewer-Address (only viewer headers), and
+                # an allow-list one would have to name every header the API reads: the function sets our own.
+                function_associations=[
+                    cloudfront.FunctionAssociation(function=viewer_address, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST)
+                ],
+                compress=True,
+            ),
+        }
+        token = stage.wechat_mp_verify_token
+        if token is not None:
+            # Exactly this one path (a path pattern without wildcards); the function answers before the
+            # origin is asked, so the bucket never sees the request.
+            mp_verify = cloudfront.Function(
+                self,
+                "WeChatDomainVerification",
+                function_name=f"huiyuan-{stage.name}-web-mp-verify",
+                comment="WeChat's web-page authorisation domain check: /MP_verify_<token>.txt answers the token",
+                code=cloudfront.FunctionCode.from_inline(mp_verify_function_code(token)),
+                runtime=cloudfront.FunctionRuntime.JS_2_0,
+            )
+            additional_behaviors[mp_verify_path(token).lstrip("/")] = cloudfront.BehaviorOptions(
+                origin=bucket_origin,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                function_associations=[cloudfront.FunctionAssociation(function=mp_verify, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST)],
+            )
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -195,30 +268,7 @@ class WebApp(Construct):
                 function_associations=[cloudfront.FunctionAssociation(function=rewrite, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST)],
                 compress=True,
             ),
-            additional_behaviors={
-                f"{PREFIX.lstrip('/')}/assets/*": cloudfront.BehaviorOptions(
-                    origin=bucket_origin,
-                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-                    cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
-                    response_headers_policy=headers_policy("Assets", IMMUTABLE),
-                    compress=True,
-                ),
-                # The API: every method, nothing cached, every viewer header but Host (API Gateway
-                # routes by its own host name); with caching off the Authorization header goes through.
-                "v1/*": cloudfront.BehaviorOptions(
-                    origin=api_origin,
-                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
-                    allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
-                    cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
-                    origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
-                    # A managed allExcept policy cannot add CloudFront-Viewer-Address (only viewer headers), and
-                    # an allow-list one would have to name every header the API reads: the function sets our own.
-                    function_associations=[
-                        cloudfront.FunctionAssociation(function=viewer_address, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST)
-                    ],
-                    compress=True,
-                ),
-            },
+            additional_behaviors=additional_behaviors,
         )
 
         self.deployment = self._deployment(stack)

@@ -9,6 +9,8 @@ The data is kept in `.local/aws/` (persistence.py): stopping (Ctrl-C, SIGTERM,
 SIGHUP) saves it, starting again restores it.
 `HUIYUAN_SMS_PROVIDER=aliyun` (or `tencent`) sends SMS through that provider's SDK to its fake
 on loopback (sms_fakes.py, docs/sms-providers.md).
+`WECHAT_MP_VERIFY_TOKEN=XXXX` serves WeChat's domain verification file /MP_verify_XXXX.txt at the
+root (webapp.py, docs/wechat.md).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from localstage.persistence import SNAPSHOT, Compacted, Restored, StateError
 from localstage.persistence import reset as reset_state
 from localstage.sms_fakes import LOCAL_TEMPLATES, SIGN_NAME, FakeSmsProvider, generate_credentials, local_template_mapping
+from localstage.webapp import MP_VERIFY_ENVIRONMENT, configured_mp_verify_token
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -58,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("the local stack serves on loopback only")
 
+    try:
+        configured_mp_verify_token()
+    except ValueError as exc:
+        parser.error(f"{MP_VERIFY_ENVIRONMENT}: {exc}")
     project = Path(args.project_dir)
     state_dir = Path(args.state_dir) if args.state_dir else project / ".local"
     if args.reset:

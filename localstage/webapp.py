@@ -8,10 +8,15 @@
 - Nothing outside `web/dist` is reachable: the path is decoded once, and a
   name with `..`, a backslash or a NUL, or one that resolves outside the
   build (a symlink), is refused.
+- With `WECHAT_MP_VERIFY_TOKEN` set, `/MP_verify_<token>.txt` at the root answers the token as
+  text/plain: the file WeChat fetches to check the official account's web-page authorisation
+  domain (docs/wechat.md; CloudFront answers it the same way, infra/web.py).
 """
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path, PurePosixPath
@@ -52,6 +57,28 @@ SECURITY_HEADERS = {
 }
 
 
+# WeChat names the file MP_verify_<token>.txt and its content is <token>: letters and digits only
+# (what WeChat issues), so a token can never put anything else into a path or a function's code.
+MP_VERIFY_TOKEN = re.compile(r"[A-Za-z0-9]{1,64}")
+MP_VERIFY_ENVIRONMENT = "WECHAT_MP_VERIFY_TOKEN"
+
+
+def mp_verify_path(token: str) -> str:
+    """The root path WeChat fetches for `token`; ValueError for anything but 1-64 letters and digits."""
+    if not isinstance(token, str) or not MP_VERIFY_TOKEN.fullmatch(token):
+        raise ValueError(f"the WeChat domain verification token is the XXXX of MP_verify_XXXX.txt: 1 to 64 letters and digits, not {token!r}")
+    return f"/MP_verify_{token}.txt"
+
+
+def configured_mp_verify_token() -> str | None:
+    """The token of the verification file the local stack serves (`WECHAT_MP_VERIFY_TOKEN`), None when
+    unset; ValueError when it is not a token (the stack refuses to start: localstage/stack.py)."""
+    token = os.environ.get(MP_VERIFY_ENVIRONMENT) or None
+    if token is not None:
+        mp_verify_path(token)
+    return token
+
+
 @dataclass(frozen=True)
 class StaticResponse:
     status: int
@@ -60,8 +87,20 @@ class StaticResponse:
 
 
 def serves(path: str) -> bool:
-    """True for /app and everything under /app/ (not /application)."""
-    return path == PREFIX or path.startswith(PREFIX + "/")
+    """True for /app and everything under /app/ (not /application), and for the WeChat verification
+    file when one is configured."""
+    return path == PREFIX or path.startswith(PREFIX + "/") or _mp_verify(path) is not None
+
+
+def _mp_verify(path: str) -> StaticResponse | None:
+    """The verification file's answer when `path` is exactly its path (as sent: nothing decoded)."""
+    try:
+        token = configured_mp_verify_token()
+    except ValueError:
+        return None
+    if token is None or path != mp_verify_path(token):
+        return None
+    return StaticResponse(200, {"Content-Type": "text/plain", "Cache-Control": REVALIDATE, **SECURITY_HEADERS}, token.encode("ascii"))
 
 
 def _text(status: int, message: str) -> StaticResponse:
@@ -86,6 +125,9 @@ def _inside(dist: Path, relative: str) -> Path | None:
 
 def response(path: str, dist: Path = WEB_DIST) -> StaticResponse:
     """What GET `path` (no query string, as sent: percent-encoded) answers."""
+    verification = _mp_verify(path)
+    if verification is not None:
+        return verification
     if path == PREFIX:
         return StaticResponse(308, {"Location": PREFIX + "/", "Cache-Control": REVALIDATE})
     index = dist / "index.html"

@@ -79,3 +79,36 @@ def test_given_no_build_when_the_app_is_requested_then_the_answer_says_how_to_bu
     answer = webapp.response("/app/", tmp_path / "nothing")
     assert answer.status == 503
     assert b"make run" in answer.body
+
+
+# --- WeChat's domain verification file (docs/wechat.md): WECHAT_MP_VERIFY_TOKEN -----------------------
+
+
+def test_given_a_verification_token_then_its_file_is_served_at_the_root_as_plain_text(dist, monkeypatch):
+    monkeypatch.setenv("WECHAT_MP_VERIFY_TOKEN", "Xo3kP9aZ2mQ7wE1r")
+    assert webapp.serves("/MP_verify_Xo3kP9aZ2mQ7wE1r.txt")
+    answer = webapp.response("/MP_verify_Xo3kP9aZ2mQ7wE1r.txt", dist)
+    assert (answer.status, answer.body) == (200, b"Xo3kP9aZ2mQ7wE1r")
+    assert answer.headers["Content-Type"] == "text/plain"
+    # Only that file: another token's, or the app's pages, are what they were.
+    assert not webapp.serves("/MP_verify_other.txt") and not webapp.serves("/MP_verify_Xo3kP9aZ2mQ7wE1r.txt/")
+    assert not webapp.serves("/")
+    assert webapp.response("/app/home", dist).body == b"<!doctype html><title>app</title>"
+
+
+def test_given_no_verification_token_then_nothing_is_served_at_the_root(dist, monkeypatch):
+    monkeypatch.delenv("WECHAT_MP_VERIFY_TOKEN", raising=False)
+    assert not webapp.serves("/MP_verify_Xo3kP9aZ2mQ7wE1r.txt")
+
+
+@pytest.mark.parametrize("bad", ["../x", "a.txt", "a/b", "a b", "a" * 65])
+def test_given_a_bad_verification_token_then_the_local_stack_refuses_to_start(monkeypatch, tmp_path, capsys, bad):
+    from localstage import stack
+
+    monkeypatch.setenv("WECHAT_MP_VERIFY_TOKEN", bad)
+    assert not webapp.serves(f"/MP_verify_{bad}.txt")
+    with pytest.raises(SystemExit) as refused:
+        stack.main(["--state-dir", str(tmp_path / "state")])
+    assert refused.value.code == 2
+    assert "WECHAT_MP_VERIFY_TOKEN" in capsys.readouterr().err
+    assert not (tmp_path / "state").exists()  # refused before anything started
