@@ -240,9 +240,10 @@ def measure_export(members: int) -> ExportRun:
 
     from chalicelib.settings import get_settings
     from chalicelib.store import table_exports
+    from localstage.aws import untracked_models
     from localstage.bootstrap import bootstrap
 
-    with mock_aws():
+    with mock_aws(), untracked_models():
         settings = get_settings()
         bootstrap(settings, boto3.Session())
         client = boto3.client("dynamodb")

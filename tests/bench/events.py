@@ -53,6 +53,7 @@ def measure(requests: int = REQUESTS) -> EventsResult:
 
     from chalicelib.settings import get_settings
     from chalicelib.store.parameters import clear_caches
+    from localstage.aws import light_transaction_snapshots, untracked_models
     from localstage.bootstrap import bootstrap
     from localstage.events import EventPump
     from tests.support.client import ApiClient
@@ -76,7 +77,9 @@ def measure(requests: int = REQUESTS) -> EventsResult:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    with mock_aws():
+    # moto as the local stack runs it: without these, every transaction deep-copied the table (and its
+    # stream) and moto kept every copy: ~50 MB a second, OOM-killed mid-run.
+    with mock_aws(), light_transaction_snapshots(), untracked_models():
         clear_caches()
         session = boto3.Session()
         bootstrap(get_settings(), session, rules_json=SUITE_RULES.model_dump_json())
