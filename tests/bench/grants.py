@@ -39,7 +39,8 @@ class GrantResult:
         return 1_000_000 * (self.wru / self.rows) * USD_PER_MILLION_WRU / 1_000_000
 
 
-def measure(rows: int = ROWS) -> GrantResult:
+def measure(rows: int = ROWS, recorder: Recorder | None = None) -> GrantResult:
+    """`recorder`: the one this process's clients already carry (`make bench`'s), as for the import."""
     import boto3
     import requests
     from moto import mock_aws
@@ -52,8 +53,8 @@ def measure(rows: int = ROWS) -> GrantResult:
     from tests.support.client import ApiClient
     from tests.support.rules import SUITE_RULES
 
-    recorder = Recorder()
-    recorder.install()
+    recorder = recorder or Recorder()
+    recorder.install()  # the clients made from now on carry its handlers too
     try:
         with mock_aws(), light_transaction_snapshots(), untracked_models():
             clear_caches()

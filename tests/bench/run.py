@@ -735,9 +735,9 @@ def main(argv: list[str] | None = None) -> int:
     rows += campaigns.rows(campaign_runs)
     rows += events.rows(events.measure())  # issue 16: events per committed write, webhook latency
     if args.import_rows:
-        rows += imports.rows(imports.measure(args.import_rows))  # issue 16: bulk import of members
+        rows += imports.rows(imports.measure(args.import_rows, recorder))  # issue 16: bulk import of members
     if args.grant_rows:
-        rows += grants.rows(grants.measure(args.grant_rows))  # issue 16: bulk grants of points
+        rows += grants.rows(grants.measure(args.grant_rows, recorder))  # issue 16: bulk grants of points
     rows += [_cold_start_row(cold), *_package_rows(package), webapp.row(webapp.measure_first_load())]
     table = markdown_table(HEADER, rows)
     print(table)
