@@ -537,7 +537,8 @@ def reach_member(member: Member, offer: _Offer, *, dry_run: bool = False) -> _Re
         return _Reach(MemberOutcome("skipped", reason="member_gone"), trips)
     decided, ours = result
     planned = decided.message.planned if decided.message else None
-    if ours and planned is not None and not planned.deferred and not dry_run and not deliver_now(planned):
+    goes_now = ours and planned is not None and not planned.deferred and not dry_run
+    if goes_now and planned is not None and not deliver_now(planned):
         decided.outcome = MemberOutcome(
             "granted" if decided.points or decided.coupon else "skipped",
             reason="delivery_failed",
@@ -548,8 +549,7 @@ def reach_member(member: Member, offer: _Offer, *, dry_run: bool = False) -> _Re
         stored.note_delivery_failed(member.member_id, offer.campaign_id, decided.outcome)
         trips += 1
         return _Reach(decided.outcome, trips)
-    handed_over = ours and planned is not None and not planned.deferred and not dry_run
-    return _Reach(decided.outcome, trips, handed_over=handed_over)
+    return _Reach(decided.outcome, trips, handed_over=goes_now)
 
 
 def _write(uow: UnitOfWork, member: Member, decided: _Decided, offer: _Offer) -> None:
