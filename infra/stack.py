@@ -83,7 +83,10 @@ IMPORT_KEPT_DAYS = 7
 # Reserved concurrency of each scheduled job function (infra/stages.py, reserve_job_concurrency): one run at a time.
 JOB_CONCURRENCY = 1
 # Jobs that never send a message, even run inline (reconcile only reads the books).
-SILENT_JOBS = ("reconcile",)
+SILENT_JOBS = ("reconcile", "wechat-pay-sweep")
+# Jobs that ask WeChat Pay (usecases/wechat_pay_sweep.py): they alone of the jobs read its secret,
+# and do their units in their own function (JobSpec.inline), never through the queue worker.
+WECHAT_PAY_JOBS = ("wechat-pay-sweep",)
 
 # What each capability asks of the stage key (KMS), through which service. The table and the
 # signing key use it only with `customer_managed_data_key`; the queues always.
@@ -767,6 +770,8 @@ class HuiyuanStack(cdk.Stack):
             iam.PolicyStatement(sid="Tracing", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]),
         ]
         capabilities = [c for c in CAPABILITIES[function.kind] if not (c == "messages" and function.chalice_name in SILENT_JOBS)]
+        if function.kind == "job" and function.chalice_name in WECHAT_PAY_JOBS:
+            capabilities.append("wechat_pay")
         if "messages" in capabilities and self.sms_credentials is not None:
             capabilities.append("sms_credentials")  # a template provider's keys: who sends SMS reads them
         if "messages" in capabilities and self.wechat_app_secrets is not None:

@@ -159,6 +159,8 @@ def _use_local_stack(state_dir: Path) -> None:
     os.environ.update(LOCAL_CREDENTIALS)
     os.environ["AWS_ENDPOINT_URL"] = stack["aws_endpoint"]
     os.environ["OUTBOX_PATH"] = str(state_dir / "outbox.jsonl")
+    if "wechat_pay" in stack:  # the wechat-pay-sweep job asks the stack's fake WeChat Pay
+        os.environ["WECHAT_PAY_BASE_URL"] = stack["wechat_pay"]
     from localstage.server import load_local_config
 
     load_local_config(str(ROOT))

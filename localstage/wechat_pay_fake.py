@@ -8,12 +8,15 @@ is a line in the outbox (channel `wechat-pay`).
 
     POST /v3/pay/transactions/jsapi                  a JSAPI / mini-program order -> prepay_id
     GET  /v3/pay/transactions/out-trade-no/{no}      the order's trade_state
+    POST /v3/pay/transactions/out-trade-no/{no}/close close an order not paid (204; refused once paid)
+    GET  /v3/refund/domestic/refunds/{out_refund_no} the refund's status
     POST /v3/refund/domestic/refunds                 a refund of a paid order (PROCESSING), once per
          out_refund_no; `fail_next_refund` makes the next one refused (tests)
     POST /fake/pay/{out_trade_no}                    the test/dev hook: "the payer paid". Body (all
          optional): {"times": 2, "amount": 1, "forge": true, "age_seconds": 600,
          "transaction_id": "..."}: sends the notification `times`, with another amount, a bad
-         signature, or an old timestamp; answers what our API answered to each.
+         signature, or an old timestamp; answers what our API answered to each. `"times": 0`:
+         paid, but the notification is lost (the wechat-pay-sweep job finds it by querying).
     POST /fake/store-payments                        the test/dev hook: "the payer paid at a store"
          (pay-to-join, service-provider mode). Body {"sub_mchid", "openid", "amount"} and, optional,
          {"times", "forge", "age_seconds", "transaction_id", "trade_state", "appid", "notify_url"}:
@@ -21,7 +24,8 @@ is a line in the outbox (channel `wechat-pay`).
          our notification URL; answers the transaction id and what our API answered to each.
     POST /fake/refund/{out_refund_no}                the test/dev hook: "the refund ended". Body (all
          optional): {"status": "SUCCESS" | "ABNORMAL" | "CLOSED", "times": 2, "forge": true,
-         "age_seconds": 600}: sends the refund notification to the refund's notify_url.
+         "age_seconds": 600}: sends the refund notification to the refund's notify_url (`"times": 0`:
+         the refund ended, its notification lost).
 """
 
 from __future__ import annotations
@@ -322,7 +326,29 @@ class FakeWeChatPay:
             answer["amount"] = {"total": order.amount, "currency": "CNY"}
         return 200, answer
 
+    def close_order(self, out_trade_no: str) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            order = self.orders.get(out_trade_no)
+            if order is None:
+                return 404, {"code": "ORDER_NOT_EXIST", "message": "order does not exist"}
+            if order.trade_state not in ("NOTPAY", "CLOSED"):
+                return 400, {"code": "ORDERPAID", "message": "the order is paid"}
+            order.trade_state = "CLOSED"
+        return 204, {}
+
     # --- refunds -------------------------------------------------------------------------------------
+
+    def refund_state(self, out_refund_no: str) -> tuple[int, dict[str, Any]]:
+        refund = self.refunds.get(out_refund_no)
+        if refund is None:
+            return 404, {"code": "RESOURCE_NOT_EXISTS", "message": "refund does not exist"}
+        return 200, {
+            "refund_id": refund.refund_id,
+            "out_refund_no": out_refund_no,
+            "out_trade_no": refund.out_trade_no,
+            "status": refund.status,
+            "amount": {"refund": refund.refund, "total": refund.total, "currency": "CNY"},
+        }
 
     def create_refund(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """POST /v3/refund/domestic/refunds: a refund of a paid order, once per out_refund_no."""
@@ -405,7 +431,7 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def _answer(self, status: int, payload: dict[str, Any] | list[Any]) -> None:
-        body = json.dumps(payload, ensure_ascii=False)
+        body = "" if status == 204 else json.dumps(payload, ensure_ascii=False)
         self.send_response(status)
         for name, value in self.owner.signed_headers(body).items():
             self.send_header(name, value)
@@ -424,6 +450,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path.startswith("/v3/pay/transactions/out-trade-no/"):
             self._answer(*self.owner.order_state(path.rsplit("/", 1)[1]))
+        elif path.startswith("/v3/refund/domestic/refunds/"):
+            self._answer(*self.owner.refund_state(path.rsplit("/", 1)[1]))
         else:
             self._answer(404, {"code": "NOT_FOUND", "message": "fake: no such API"})
 
@@ -446,6 +474,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(*self.owner.create_order(payload))
         elif path == "/v3/refund/domestic/refunds":
             self._answer(*self.owner.create_refund(payload))
+        elif path.startswith("/v3/pay/transactions/out-trade-no/") and path.endswith("/close"):
+            self._answer(*self.owner.close_order(path.split("/")[-2]))
         else:
             self._answer(404, {"code": "NOT_FOUND", "message": "fake: no such API"})
 

@@ -84,7 +84,7 @@ def start_job(request: JobRequest, *, inline: bool = False) -> dict[str, Any]:
             total.update(do_unit(message))  # update keeps negative counts (a negative balance outstanding)
         return summarise(request.job, request.as_of.isoformat(), run_id, True, len(units), len(units), total)
     job_runs.start_run(request.job, request.as_of.isoformat(), run_id, dry_run=request.dry_run, units_planned=len(units), now=utcnow())
-    if inline:
+    if inline or JOBS[request.job].inline:
         for message in messages:
             do_unit({**message, "inline": True})
         return summary(request.job, request.as_of.isoformat(), run_id)

@@ -26,6 +26,9 @@ SCHEDULES: dict[str, Schedule] = {
     "membership-plans": Schedule("cron(10 16 * * ? *)", "ends paid membership plans whose period is over; reminds members before the end"),
     "survey-invitations": Schedule("cron(30 19 * * ? *)", "invites the audience of each open segment survey again (idempotent)"),
     "campaigns": Schedule("cron(0/5 * * * ? *)", "starts the campaigns whose send_at has come; their units go through the jobs queue"),
+    "wechat-pay-sweep": Schedule(
+        "cron(0/10 * * * ? *)", "asks WeChat Pay about top-ups and refunds whose notification is late: credits, closes or settles them"
+    ),
     "reconcile": Schedule("cron(30 20 * * ? *)", "read-only: every member's points ledger and wallet add up to their balances; reports drift"),
     "segment-tags": Schedule(
         "cron(30 21 * * ? *)", "bulk tag changes over a segment's audience: operators start them, their units ride the jobs queue"

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         reengagement,
         surveys,
         tier_review,
+        wechat_pay_sweep,
     )
     from ..usecases.member_changes import JobContext, MemberResult
     from ..usecases.operations import bulk_exports, bulk_grants, member_imports, product_codes, segments
@@ -63,6 +64,7 @@ else:
     reengagement = lazy_module("chalicelib.usecases.reengagement")
     surveys = lazy_module("chalicelib.usecases.surveys")
     tier_review = lazy_module("chalicelib.usecases.tier_review")
+    wechat_pay_sweep = lazy_module("chalicelib.usecases.wechat_pay_sweep")
     member_units = lazy_module("chalicelib.jobs.member_units")
     segments = lazy_module("chalicelib.usecases.operations.segments")
     product_codes = lazy_module("chalicelib.usecases.operations.product_codes")
@@ -92,6 +94,9 @@ class JobSpec:
     work: Callable[[], Mapping[str, Work]]  # by unit kind; a function, so nothing loads until a job runs
     report: Callable[[Counter[str]], dict[str, Any]] | None = None  # the run summary's own section
     metrics: Callable[[Counter[str]], dict[str, int]] | None = None  # emitted per unit, once it is on the record
+    # Its units are done in the job's own function, never by the queue worker: they need a secret
+    # only that function is given (infra/stack.py: wechat-pay-sweep and the WeChat Pay keys).
+    inline: bool = False
 
     @property
     def cron(self) -> str:
@@ -287,6 +292,28 @@ def _outcomes(unit: Unit, ctx: JobContext) -> Done:
 
 def _campaign_report(counters: Counter[str]) -> dict[str, Any]:
     return {"campaigns": {"due": counters.get("campaigns_due", 0), "started": counters.get("campaigns_started", 0)}}
+
+
+# --- wechat-pay-sweep ----------------------------------------------------------------
+# Every 10 minutes: the top-ups and refunds WeChat Pay has not settled by notification, asked
+# again (usecases/wechat_pay_sweep.py), one unit per shard of the `wechat_pay_open` index.
+
+
+def _sweep_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
+    return [{"kind": "sweep", "shard": s} for s in range(shards)]
+
+
+def _sweep(unit: Unit, ctx: JobContext) -> Done:
+    """Open before now (a run for a later day, the local stage's `make job`: before the end of it)."""
+    now = utcnow()
+    until = now if ctx.as_of <= today_in(ctx.rules.zone, now) else ctx.now_local
+    return Done(tally=wechat_pay_sweep.sweep_open(int(unit["shard"]), until, dry_run=ctx.dry_run))
+
+
+def _sweep_report(counters: Counter[str]) -> dict[str, Any]:
+    """What the run found: orders credited, closed or waiting; refunds asked, settled or waiting."""
+    outcomes = wechat_pay_sweep.OUTCOMES
+    return {"wechat_pay": {name: counters.get(name, 0) for name in outcomes if counters.get(name, 0)}}
 
 
 # --- reconcile -----------------------------------------------------------------------
@@ -587,6 +614,7 @@ JOBS: dict[str, JobSpec] = {
             lambda: {"start_due": _start_due, "deliver": _deliver, "outcomes": _outcomes},
             report=_campaign_report,
         ),
+        JobSpec("wechat-pay-sweep", time(23, 59, 59), _sweep_units, lambda: {"sweep": _sweep}, report=_sweep_report, inline=True),
         JobSpec(
             "reconcile",
             time(4, 30),

@@ -122,6 +122,16 @@ class WeChatPay:
         """The transaction as WeChat Pay knows it (GET /v3/pay/transactions/out-trade-no/{no})."""
         return self._call("GET", f"/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={self.credentials['mchid']}", None)
 
+    def close_order(self, out_trade_no: str) -> None:
+        """Close an order never paid, so it can no longer be paid (POST .../{no}/close: 204). WeChat
+        Pay refuses to close a paid order: ask `query_order` what it is after either answer."""
+        self._call("POST", f"/v3/pay/transactions/out-trade-no/{out_trade_no}/close", {"mchid": self.credentials["mchid"]})
+
+    def query_refund(self, out_refund_no: str) -> dict[str, Any]:
+        """The refund as WeChat Pay knows it (GET /v3/refund/domestic/refunds/{out_refund_no}): its
+        `status` is SUCCESS | CLOSED | PROCESSING | ABNORMAL."""
+        return self._call("GET", f"/v3/refund/domestic/refunds/{out_refund_no}", None)
+
     def refund(self, *, out_trade_no: str, out_refund_no: str, refund: int, total: int, notify_url: str, reason: str = "") -> dict[str, Any]:
         """Ask for a refund (POST /v3/refund/domestic/refunds); its outcome comes by notification."""
         payload: dict[str, Any] = {

@@ -95,6 +95,9 @@ GSI `members_by_erasure` on closed Member items (sparse, KEYS_ONLY): ERASE#<yyyy
 the program-time day their grace period ends (usecases/closure.py).
 GSI `members_by_plan_end` on Member items holding a paid plan (sparse, KEYS_ONLY):
 PLANEND#<yyyy-mm-dd>#<shard>, the last day of the plan's period (usecases/plans.py).
+GSI `wechat_pay_open` on WeChatPayOrder and WeChatPayRefund items WeChat Pay has not settled
+(sparse, KEYS_ONLY): WXOPEN#<shard>, by `wxpay_open_since` (when it was opened, ISO): what the
+wechat-pay-sweep job asks WeChat Pay about when its notification is late (usecases/wechat_pay_sweep.py).
 Shards spread one day's bucket over `index_shards` partitions (no hot key).
 """
 
@@ -608,6 +611,11 @@ def wxtxn_pk(transaction_id: str) -> str:
 
 def wxpay_refund_sk(out_refund_no: str) -> str:
     return f"REFUND#{out_refund_no}"
+
+
+def wxpay_open_bucket(shard: int) -> str:
+    """A bucket of the `wechat_pay_open` index: orders and refunds WeChat Pay has not settled."""
+    return f"WXOPEN#{shard}"
 
 
 # Every anomaly once more in one partition, in the order they were found, for the operators' list.

@@ -9,14 +9,26 @@ if absent, in the transaction that credits the wallet and marks the order paid.
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
+from pynamodb.indexes import GlobalSecondaryIndex
 
-from .models import BaseItem, Recorded
+from .models import BaseItem, Recorded, _index_meta
+
+
+class WeChatPayOpenIndex(GlobalSecondaryIndex["WeChatPayOrder"]):
+    """What WeChat Pay has not settled yet (orders `created`, refunds `requested`/`processing`), by
+    when it was opened: the wechat-pay-sweep job's (store/wechat_pay.open_keys)."""
+
+    Meta = _index_meta("wechat_pay_open")
+    open_bucket = UnicodeAttribute(hash_key=True, attr_name="wxpay_open_bucket")
+    open_since = UnicodeAttribute(range_key=True, attr_name="wxpay_open_since")
 
 
 class WeChatPayOrder(BaseItem, discriminator="WeChatPayOrder"):
     """status: created (waiting for the payment) | paid (credited) | failed (WeChat Pay refused it)
     | refunding (an operator's refund is held from the wallet, WeChat Pay is paying it back) |
-    refunded (WeChat Pay notified the refund's success). `refund_no`: the refund under way or done."""
+    refunded (WeChat Pay notified the refund's success) | closed (never paid: closed at WeChat Pay by
+    the wechat-pay-sweep job). `refund_no`: the refund under way or done. While `created`, the order
+    is in the `wechat_pay_open` index (`open_bucket`, `open_since`: keys.py)."""
 
     out_trade_no = UnicodeAttribute()
     member_id = UnicodeAttribute()
@@ -29,6 +41,9 @@ class WeChatPayOrder(BaseItem, discriminator="WeChatPayOrder"):
     created_at = UTCDateTimeAttribute()
     paid_at = UTCDateTimeAttribute(null=True)
     refund_no = UnicodeAttribute(null=True)
+    open_bucket = UnicodeAttribute(null=True, attr_name="wxpay_open_bucket")
+    open_since = UnicodeAttribute(null=True, attr_name="wxpay_open_since")
+    by_open = WeChatPayOpenIndex()
     version = VersionAttribute()
 
 
@@ -65,7 +80,8 @@ class WeChatPayRefund(Recorded, discriminator="WeChatPayRefund"):
     record of the request and the refund's state. `status`: requested (the top-up and its bonus
     held from the wallet; WeChat Pay not yet asked, or its answer lost) | processing (WeChat Pay
     accepted it) | succeeded (its notification said so: the order is refunded) | failed (WeChat
-    Pay refused or closed it: the held money went back to the wallet, the order is paid again)."""
+    Pay refused or closed it: the held money went back to the wallet, the order is paid again).
+    While requested or processing, the refund is in the `wechat_pay_open` index (keys.py)."""
 
     out_trade_no = UnicodeAttribute()
     out_refund_no = UnicodeAttribute()
@@ -79,4 +95,7 @@ class WeChatPayRefund(Recorded, discriminator="WeChatPayRefund"):
     actor = UnicodeAttribute()
     settled_at = UTCDateTimeAttribute(null=True)
     held_in_wallet = BooleanAttribute(null=True)  # counted in the wallet's `held` (refunds held before it existed were not)
+    open_bucket = UnicodeAttribute(null=True, attr_name="wxpay_open_bucket")
+    open_since = UnicodeAttribute(null=True, attr_name="wxpay_open_since")
+    by_open = WeChatPayOpenIndex()
     version = VersionAttribute()

@@ -85,6 +85,13 @@ INDEXES: tuple[IndexDefinition, ...] = (
         projection="KEYS_ONLY",
         purpose="members holding a paid plan by the last day of its period, write-sharded: PLANEND#<yyyy-mm-dd>#<shard>",
     ),
+    IndexDefinition(
+        name="wechat_pay_open",
+        hash_key="wxpay_open_bucket",
+        range_key="wxpay_open_since",
+        projection="KEYS_ONLY",
+        purpose="WeChat Pay top-up orders and refunds not settled yet, by when they were opened, write-sharded: WXOPEN#<shard>",
+    ),
 )
 
 

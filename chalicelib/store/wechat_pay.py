@@ -10,17 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from pynamodb.expressions.update import Action
 
+from ..settings import get_settings
 from . import keys
 from .models import Member, Recording
 from .models_wallet import Wallet, WalletTopup
-from .models_wechat_pay import WeChatPayAnomaly, WeChatPayAnomalyEntry, WeChatPayOrder
+from .models_wechat_pay import WeChatPayAnomaly, WeChatPayAnomalyEntry, WeChatPayOrder, WeChatPayRefund
 from .paging import Page, query_page
-from .reads import item_of, member_key, read_together, wallet_key
-from .unit_of_work import UnitOfWork
+from .reads import Key, item_of, member_key, read_together, wallet_key
+from .unit_of_work import UnitOfWork, connection
+
+# The index of what WeChat Pay has not settled yet (keys.py: `wechat_pay_open`).
+OPEN_INDEX = "wechat_pay_open"
 
 
 def order_key(out_trade_no: str) -> tuple[str, str]:
@@ -34,21 +38,89 @@ def transaction_key(transaction_id: str) -> tuple[str, str]:
 # --- orders ---------------------------------------------------------------------------------------
 
 
+class OpenFields(TypedDict):
+    open_bucket: str
+    open_since: str
+
+
+def open_fields(out_trade_no: str, now: datetime) -> OpenFields:
+    """What puts an order or a refund in the `wechat_pay_open` index (its shard by order number)."""
+    return {"open_bucket": keys.wxpay_open_bucket(keys.shard_of(out_trade_no, get_settings().index_shards)), "open_since": now.isoformat()}
+
+
+def open_keys(shard: int, before: datetime) -> list[Key]:
+    """The orders and refunds in one shard of the `wechat_pay_open` index opened before `before`,
+    oldest first (KEYS_ONLY: cheap to read)."""
+    request: dict[str, Any] = {
+        "TableName": get_settings().table_name,
+        "IndexName": OPEN_INDEX,
+        "KeyConditionExpression": "#bucket = :bucket AND #since < :before",
+        "ExpressionAttributeNames": {"#bucket": "wxpay_open_bucket", "#since": "wxpay_open_since"},
+        "ExpressionAttributeValues": {":bucket": {"S": keys.wxpay_open_bucket(shard)}, ":before": {"S": before.isoformat()}},
+    }
+    found: list[Key] = []
+    start = None
+    while True:
+        page = connection().client.query(**request, **({"ExclusiveStartKey": start} if start else {}))
+        found += [(item["pk"]["S"], item["sk"]["S"]) for item in page.get("Items", [])]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return found
+
+
+def read_open(wanted: list[Key]) -> list[WeChatPayOrder | WeChatPayRefund]:
+    """The orders and refunds named (strongly consistent; one settled meanwhile is read as it is now)."""
+    found = read_together(wanted)
+    return [item for key in wanted if isinstance(item := found.get(key), WeChatPayOrder | WeChatPayRefund)]
+
+
+def leave_open_index(order: WeChatPayOrder) -> None:
+    """Out of the open index, status unchanged: an order whose payment is an anomaly for operators
+    (store.record_anomaly), which asking WeChat Pay again would not change."""
+    order.update([WeChatPayOrder.open_bucket.remove(), WeChatPayOrder.open_since.remove()])
+
+
 def put_order(out_trade_no: str, member_id: str, amount: int, currency: str, now: datetime) -> WeChatPayOrder:
-    """Write a new order (status created); its number is new, so the put is conditioned on that."""
+    """Write a new order (status created, open); its number is new, so the put is conditioned on that."""
     order = WeChatPayOrder(
-        *order_key(out_trade_no), out_trade_no=out_trade_no, member_id=member_id, amount=amount, currency=currency, status="created", created_at=now
+        *order_key(out_trade_no),
+        out_trade_no=out_trade_no,
+        member_id=member_id,
+        amount=amount,
+        currency=currency,
+        status="created",
+        created_at=now,
+        **open_fields(out_trade_no, now),
     )
     order.save(WeChatPayOrder.pk.does_not_exist())
     return order
 
 
 def set_order_prepay(order: WeChatPayOrder, prepay_id: str | None, status: str) -> None:
-    """Record WeChat Pay's prepay_id (or that it refused the order: status failed)."""
+    """Record WeChat Pay's prepay_id (or that it refused the order: status failed, no longer open)."""
     actions: list[Action] = [WeChatPayOrder.status.set(status)]
     if prepay_id:
         actions.append(WeChatPayOrder.prepay_id.set(prepay_id))
+    if status != "created":
+        actions += [WeChatPayOrder.open_bucket.remove(), WeChatPayOrder.open_since.remove()]
     order.update(actions, WeChatPayOrder.status == "created")
+
+
+def close_order(order: WeChatPayOrder) -> bool:
+    """An order never paid, closed at WeChat Pay: created -> closed, out of the open index. False if
+    it is no longer `created` (a notification credited it meanwhile)."""
+    from pynamodb.exceptions import UpdateError
+
+    try:
+        order.update(
+            [WeChatPayOrder.status.set("closed"), WeChatPayOrder.open_bucket.remove(), WeChatPayOrder.open_since.remove()],
+            WeChatPayOrder.status == "created",
+        )
+    except UpdateError as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def get_order(out_trade_no: str) -> WeChatPayOrder | None:
@@ -93,8 +165,11 @@ def mark_order_paid(uow: UnitOfWork, order: WeChatPayOrder, transaction_id: str,
             WeChatPayOrder.transaction_id.set(transaction_id),
             WeChatPayOrder.bonus.set(bonus),
             WeChatPayOrder.paid_at.set(now),
+            WeChatPayOrder.open_bucket.remove(),
+            WeChatPayOrder.open_since.remove(),
         ],
-        WeChatPayOrder.status.is_in("created", "failed"),
+        # failed or closed too: money WeChat Pay took is credited, whatever we thought of the order.
+        WeChatPayOrder.status.is_in("created", "failed", "closed"),
     )
 
 

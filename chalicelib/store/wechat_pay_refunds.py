@@ -22,7 +22,7 @@ from .models_wallet import Wallet
 from .models_wechat_pay import WeChatPayOrder, WeChatPayRefund
 from .reads import item_of, member_key, read_together, wallet_key
 from .unit_of_work import UnitOfWork
-from .wechat_pay import order_key
+from .wechat_pay import open_fields, order_key
 
 OPEN_STATUSES = ("requested", "processing")
 
@@ -64,6 +64,7 @@ def new_refund(order: WeChatPayOrder, out_refund_no: str, *, recording: Recordin
         out_refund_no=out_refund_no,
         member_id=order.member_id,
         status="requested",
+        **open_fields(order.out_trade_no, recording["now"]),
         **recording,
         **fields,
     )
@@ -90,8 +91,14 @@ def settle_order(uow: UnitOfWork, order: WeChatPayOrder, out_refund_no: str, suc
 
 
 def settle_refund(uow: UnitOfWork, refund: WeChatPayRefund, status: str, now: datetime, *, refund_id: str | None, failure: str | None) -> None:
-    """The refund record from open to `status` (succeeded | failed), once (part "refund")."""
-    actions: list[Action] = [WeChatPayRefund.status.set(status), WeChatPayRefund.settled_at.set(now)]
+    """The refund record from open to `status` (succeeded | failed), once (part "refund"), out of the
+    open index."""
+    actions: list[Action] = [
+        WeChatPayRefund.status.set(status),
+        WeChatPayRefund.settled_at.set(now),
+        WeChatPayRefund.open_bucket.remove(),
+        WeChatPayRefund.open_since.remove(),
+    ]
     if refund_id:
         actions.append(WeChatPayRefund.refund_id.set(refund_id))
     if failure:

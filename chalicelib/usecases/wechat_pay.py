@@ -164,7 +164,7 @@ def verified_resource(headers: Mapping[str, str], body: str, creds: dict[str, st
     return decrypted
 
 
-def _paid_transaction(resource: dict[str, Any]) -> tuple[str, str, int] | None:
+def paid_transaction(resource: dict[str, Any]) -> tuple[str, str, int] | None:
     """(out_trade_no, transaction_id, amount) of a successful payment; None for other events."""
     if resource.get("_event_type") != "TRANSACTION.SUCCESS" or resource.get("trade_state") != "SUCCESS":
         return None
@@ -187,11 +187,18 @@ def payment_notification(headers: Mapping[str, str], body: str) -> None:
     if is_store_payment(resource):  # a store's payment: pay-to-join (usecases/pay_to_join.py)
         store_payment_notification(resource["_event_type"], resource)
         return
-    paid = _paid_transaction(resource)
+    paid = paid_transaction(resource)
     if paid is None:
         logger.info("wechat pay notification ignored", extra={"event_type": resource.get("_event_type")})
         return
-    out_trade_no, transaction_id, amount = paid
+    count(f"WeChatPayNotification_{credit_transaction(*paid)}")
+
+
+def credit_transaction(out_trade_no: str, transaction_id: str, amount: int) -> str:
+    """Credit a paid transaction to its order's wallet once per WeChat transaction id, whoever
+    tells of it (the notification, or the sweep's query: usecases/wechat_pay_sweep.py). Returns
+    credited | replayed, or why not (an anomaly recorded for operators). Raises
+    NotificationTooEarly when the order is not written yet."""
     rules = load_rules()
     write_token = new_write_token()
 
@@ -249,6 +256,6 @@ def payment_notification(headers: Mapping[str, str], body: str) -> None:
         return "credited"
 
     outcome = run(attempt, one_at_a_time=f"wxpay:{transaction_id}")
-    count(f"WeChatPayNotification_{outcome}")
     if outcome not in ("credited", "replayed"):
-        logger.warning("wechat pay notification not credited", extra={"reason": outcome, "out_trade_no": out_trade_no})
+        logger.warning("wechat pay payment not credited", extra={"reason": outcome, "out_trade_no": out_trade_no})
+    return outcome

@@ -158,12 +158,12 @@ def refund_topup(out_trade_no: str, idempotency_key: str, request: ReasonRequest
         count("WeChatPayRefundsHeld")
         logger.info("wechat pay refund held", extra={"member_id": refund.member_id, "out_trade_no": out_trade_no, "amount": int(refund.amount)})
     if refund.status == "requested":
-        refund = _ask_wechat_pay(refund)
+        refund = ask_wechat_pay(refund)
     view = refund_view(refund)
     return created(view) if held else Answer(200, view, replayed=True)
 
 
-def _ask_wechat_pay(refund: WeChatPayRefund) -> WeChatPayRefund:
+def ask_wechat_pay(refund: WeChatPayRefund) -> WeChatPayRefund:
     """Ask WeChat Pay for the refund held. Accepted: processing. Refused outright: the refund fails
     and the money comes back. Not answered: it stays requested, and the same request again asks
     again (the same out_refund_no: WeChat Pay refunds once)."""

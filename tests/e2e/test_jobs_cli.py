@@ -178,3 +178,20 @@ def test_given_purchases_when_the_analytics_job_runs_then_an_operator_reads_kpis
     scores = requests.get(stack.url(f"/v1/admin/members/{member_id}"), timeout=10).json()["analytics"]
     assert scores["data_as_of"] == refresh["data_as_of"] and scores["orders_window"] == 1 and scores["lifecycle_stage"] == "active"
     assert phone not in json.dumps(summary)
+
+
+def test_given_a_wechat_pay_top_up_whose_notification_was_lost_when_make_job_sweeps_then_it_is_credited_once(stack):
+    from tests.e2e.test_wechat_pay_concurrency import bound_member_order, fake_url, wallet
+
+    member, out_trade_no = bound_member_order(stack, 6600)
+    paid = requests.post(f"{fake_url(stack)}/fake/pay/{out_trade_no}", json={"times": 0}, timeout=30)
+    assert paid.json()["answers"] == []  # paid at WeChat Pay, never notified
+    assert wallet(stack, member.token)["balance"] == 0
+    tomorrow = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)).isoformat()
+
+    first = _job(stack, "wechat-pay-sweep", tomorrow)
+    second = _job(stack, "wechat-pay-sweep", tomorrow)
+
+    assert first["wechat_pay"].get("orders_credited", 0) >= 1 and first["wechat_pay"].get("unanswered", 0) == 0
+    assert second["wechat_pay"].get("orders_credited", 0) == 0
+    assert [(e["kind"], e["amount"]) for e in wallet(stack, member.token)["items"]] == [("topup", 6600)]

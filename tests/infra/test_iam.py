@@ -88,7 +88,7 @@ def test_only_the_api_writes_the_rules_and_reads_the_signing_key(template):
             assert {"ssm:PutParameter", "secretsmanager:GetSecretValue", "dynamodb:PutItem", "ses:SendEmail", "sns:Publish"} <= actions
             # It hands operators' bulk work to the jobs queue and replays webhook deliveries: it sends, never receives.
             assert {a for a in actions if a.startswith("sqs:")} == {"sqs:GetQueueUrl", "sqs:SendMessage"}
-        elif logical_id == "WebhookWorker":  # webhook secrets are derived from the signing key when signing
+        elif logical_id in ("WebhookWorker", "WechatPaySweep"):  # webhook secrets come from the signing key; the sweep reads WeChat Pay's
             assert "ssm:PutParameter" not in actions and "secretsmanager:GetSecretValue" in actions, logical_id
         elif logical_id != "MemberToken":
             assert "ssm:PutParameter" not in actions and "secretsmanager:GetSecretValue" not in actions, logical_id
@@ -268,7 +268,7 @@ def exports_bucket(template):
     return logical_id
 
 
-def test_only_the_api_reads_the_wechat_pay_secret_which_holds_no_key_in_the_template(template):
+def test_only_the_api_and_the_wechat_pay_sweep_read_the_wechat_pay_secret_which_holds_no_key_in_the_template(template):
     secrets = {lid: r for lid, r in template["Resources"].items() if r["Type"] == "AWS::SecretsManager::Secret" and "WeChatPay" in lid}
     ((secret_id, secret),) = secrets.items()
     assert "SecretString" not in secret["Properties"]  # generated placeholder; the brand puts its keys in
@@ -278,7 +278,12 @@ def test_only_the_api_reads_the_wechat_pay_secret_which_holds_no_key_in_the_temp
         if secret_id in resources and "secretsmanager:GetSecretValue" in as_list(statement["Action"]):
             readers.add(logical_id)
     api = template["Resources"]["APIHandler"]["Properties"]
-    assert readers == {api["Role"]["Fn::GetAtt"][0]}
-    handler = api["Environment"]["Variables"]
-    assert handler["WECHAT_PAY_NOTIFY_URL"].endswith("/v1/wechat-pay/notifications")
-    assert "WECHAT_PAY_SECRET" in handler
+    sweep = template["Resources"]["WechatPaySweep"]["Properties"]
+    assert readers == {api["Role"]["Fn::GetAtt"][0], sweep["Role"]["Fn::GetAtt"][0]}
+    for function in (api, sweep):
+        variables = function["Environment"]["Variables"]
+        assert variables["WECHAT_PAY_NOTIFY_URL"].endswith("/v1/wechat-pay/notifications")
+        assert "WECHAT_PAY_SECRET" in variables
+    # The sweep asks WeChat Pay and writes the table; it sends no message and touches no queue's messages
+    sweep_actions = function_roles(template)["WechatPaySweep"]
+    assert not {a for a in sweep_actions if a.startswith(("sns:", "ses:", "sqs:Receive"))}

@@ -1,11 +1,13 @@
 """The table is defined once: the models must agree with store/table.py."""
 
-from chalicelib.store import models, table
+from chalicelib.store import models, models_wechat_pay, table
+
+INDEXED = (models.Member, models.Lot, models_wechat_pay.WeChatPayOrder, models_wechat_pay.WeChatPayRefund)
 
 
 def test_every_model_index_is_defined_in_the_table_definition_with_the_same_keys():
     defined = {i.name: i for i in table.INDEXES}
-    for model in (models.Member, models.Lot):
+    for model in INDEXED:
         for index in model._get_schema()["global_secondary_indexes"]:
             definition = defined[index["index_name"]]
             keys = {k["KeyType"]: k["AttributeName"] for k in index["key_schema"]}
@@ -15,7 +17,7 @@ def test_every_model_index_is_defined_in_the_table_definition_with_the_same_keys
 
 
 def test_every_defined_index_is_used_by_a_model():
-    used = {i["index_name"] for m in (models.Member, models.Lot) for i in m._get_schema()["global_secondary_indexes"]}
+    used = {i["index_name"] for m in INDEXED for i in m._get_schema()["global_secondary_indexes"]}
     assert used == {i.name for i in table.INDEXES}
 
 
