@@ -24,7 +24,9 @@ from typing import Literal
 Status = Literal["scheduled", "running", "cancelled"]
 ACTIVE_STATUSES: tuple[Status, ...] = ("scheduled", "running")
 # What happened to one member of a campaign (its delivery record, store/campaigns.py).
-Outcome = Literal["sent", "deferred", "granted", "control", "skipped"]
+# `unconfirmed`: a message sent at once whose hand-over to its channel is not known (the worker
+# stopped between the send and noting it): it may or may not have gone; never counted as sent.
+Outcome = Literal["sent", "deferred", "unconfirmed", "granted", "control", "skipped"]
 
 HOLDOUT_SCALE = 10_000  # the hash is read as a number below this: holdouts to 0.01 %
 
@@ -86,7 +88,7 @@ def tally_keys(outcome: MemberOutcome) -> dict[str, int]:
     if outcome.outcome == "control":
         counts["control"] = 1
         return counts
-    if outcome.outcome in ("sent", "deferred"):
+    if outcome.outcome in ("sent", "deferred", "unconfirmed"):
         counts[f"messages_{outcome.outcome}"] = 1
     if outcome.reason:
         counts[f"skipped.{outcome.reason}"] = 1

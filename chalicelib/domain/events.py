@@ -87,6 +87,7 @@ EVENT_TYPES: tuple[str, ...] = tuple(
             "tier.changed",
             "coupon.issued",
             "campaign.sent",
+            "campaign.delivery_unknown",
             *STATUS_EVENTS.values(),
             *LEDGER_EVENTS.values(),
             *WALLET_EVENTS.values(),
@@ -208,26 +209,29 @@ def _campaign_event(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> tu
 
     A record whose message is handed to its channel after the commit is written with `handover:
     pending` and publishes nothing then: its event comes with the update that settles the hand-over,
-    `sent` when the channel took it, `granted` (its points or coupon) or nothing when it refused it.
-    Every other record (held by quiet hours, a grant without a message) publishes when written."""
+    `sent` when the channel took it, `granted` (its points or coupon) or nothing when it refused it,
+    and `campaign.delivery_unknown` when nobody can tell any more whether the channel took it
+    (`unknown`: the worker stopped between the send and noting it). Every other record (held by
+    quiet hours, a grant without a message) publishes when written."""
     if old is None:
         if new.get("handover") == "pending":
             return None
-    elif not (old.get("handover") == "pending" and new.get("handover") in ("accepted", "refused")):
+    elif not (old.get("handover") == "pending" and new.get("handover") in ("accepted", "refused", "unknown")):
         return None
+    code = new.get("coupon_code")
+    given = _optional(
+        campaign_id=new.get("campaign_id"),
+        member_id=_member_id(new),
+        points=int(new.get("points") or 0),
+        coupon_ref=coupon_ref(str(code)) if code else None,
+    )
+    if new.get("handover") == "unknown":
+        return "campaign.delivery_unknown", {**given, "message": _optional(channel=new.get("channel"))}
     outcome = str(new.get("outcome"))
     if outcome not in CAMPAIGN_SENT_OUTCOMES:
         return None
-    code = new.get("coupon_code")
     message = _optional(channel=new.get("channel"), deferred=outcome == "deferred") if outcome in ("sent", "deferred") else None
-    return "campaign.sent", _optional(
-        campaign_id=new.get("campaign_id"),
-        member_id=_member_id(new),
-        outcome=outcome,
-        points=int(new.get("points") or 0),
-        coupon_ref=coupon_ref(str(code)) if code else None,
-        message=message,
-    )
+    return "campaign.sent", {**given, "outcome": outcome, **_optional(message=message)}
 
 
 def events_of_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, *, record_id: str, committed_at: datetime) -> list[BusinessEvent]:

@@ -265,12 +265,14 @@ def _remind_plan(member: Member, ctx: JobContext, unit: Unit) -> MemberResult:
 
 # --- campaigns -----------------------------------------------------------------------
 # Every 5 minutes: start the campaigns whose `send_at` has come (one query of the CAMPAIGNDUE
-# partition). A started campaign's units (`deliver`, one per slice of an audience part) are queued
-# by usecases/campaigns.launch, under the campaign's own run record (run_id = campaign id).
+# partition), and settle the hand-overs workers left `pending` (one query of the HANDOVERS
+# partition, usually empty). A started campaign's units (`deliver`, one per slice of an audience
+# part) are queued by usecases/campaigns.launch, under the campaign's own run record (run_id =
+# campaign id).
 
 
 def _campaign_units(as_of: date, rules: ProgramRules, shards: int) -> list[Unit]:
-    return [{"kind": "start_due"}]
+    return [{"kind": "start_due"}, {"kind": "settle_handovers"}]
 
 
 def _start_due(unit: Unit, ctx: JobContext) -> Done:
@@ -278,6 +280,11 @@ def _start_due(unit: Unit, ctx: JobContext) -> Done:
     now = utcnow()
     cutoff = now if ctx.as_of <= today_in(ctx.rules.zone, now) else ctx.now_local
     return Done(tally=campaigns.start_due(cutoff, dry_run=ctx.dry_run))
+
+
+def _settle_handovers(unit: Unit, ctx: JobContext) -> Done:
+    """Hand-overs no worker will settle any more (their worker stopped): by real time, whatever `as_of`."""
+    return Done(tally=campaigns.settle_handovers(utcnow(), dry_run=ctx.dry_run))
 
 
 def _deliver(unit: Unit, ctx: JobContext) -> Done:
@@ -291,7 +298,10 @@ def _outcomes(unit: Unit, ctx: JobContext) -> Done:
 
 
 def _campaign_report(counters: Counter[str]) -> dict[str, Any]:
-    return {"campaigns": {"due": counters.get("campaigns_due", 0), "started": counters.get("campaigns_started", 0)}}
+    return {
+        "campaigns": {"due": counters.get("campaigns_due", 0), "started": counters.get("campaigns_started", 0)},
+        "handovers_settled": {"accepted": counters.get("handovers_accepted", 0), "unknown": counters.get("handovers_unknown", 0)},
+    }
 
 
 # --- wechat-pay-sweep ----------------------------------------------------------------
@@ -611,7 +621,7 @@ JOBS: dict[str, JobSpec] = {
             "campaigns",
             time(23, 59, 59),
             _campaign_units,
-            lambda: {"start_due": _start_due, "deliver": _deliver, "outcomes": _outcomes},
+            lambda: {"start_due": _start_due, "settle_handovers": _settle_handovers, "deliver": _deliver, "outcomes": _outcomes},
             report=_campaign_report,
         ),
         JobSpec("wechat-pay-sweep", time(23, 59, 59), _sweep_units, lambda: {"sweep": _sweep}, report=_sweep_report, inline=True),

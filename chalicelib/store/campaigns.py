@@ -6,11 +6,18 @@ member's delivery record.
 | CAMPAIGNS          | CAMPAIGN#<campaign_id>    | Campaign         | one campaign; all of them newest first |
 | CAMPAIGNDUE        | <send_at UTC>#<campaign_id> | CampaignDue    | the campaigns due by a time: one query |
 | MEMBER#<member_id> | CAMPAIGN#<campaign_id>    | CampaignDelivery | a member reached once per campaign    |
+| HANDOVERS          | <written_at>#<campaign_id>#<token> | HandoverNote | batches with hand-overs maybe unsettled |
 
 Campaign ids run backwards in time, so the list reads newest first. A campaign's counters are
 kept on its run's record (store/job_runs.py), added to once per unit of work like every job's.
 A delivery unit reads its members and the campaign's status together, in one BatchGetItem per
 `MEMBERS_PER_READ` members: the status is as fresh as the members it decides on.
+
+A delivery record whose message goes after its commit is written `pending`. Before the first such
+record of a batch, the worker puts a hand-over note naming the batch's members; the transaction
+that marks the batch's records `accepted` deletes it. A note left behind (the worker stopped, or
+could not mark them) stays in the `HANDOVERS` partition, oldest first, for the sweep
+(`settle_note`): the partition holds only the notes of batches in flight and those left behind.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from . import job_runs, keys
 from .job_runs import KEPT_FOR, new_run
 from .ledger import newest_first
 from .models import BaseItem, Coupon, JobRun, Member
-from .models_campaigns import Campaign, CampaignDelivery, CampaignDue
+from .models_campaigns import Campaign, CampaignDelivery, CampaignDue, HandoverNote
 from .paging import Page, query_page
 from .unit_of_work import UnitOfWork
 
@@ -37,7 +44,7 @@ from .unit_of_work import UnitOfWork
 MEMBERS_PER_READ = 99
 RUN_JOB = "campaigns"
 # A delivery record's message hand-over (CampaignDelivery.handover).
-HANDOVER_PENDING, HANDOVER_ACCEPTED, HANDOVER_REFUSED = "pending", "accepted", "refused"
+HANDOVER_PENDING, HANDOVER_ACCEPTED, HANDOVER_REFUSED, HANDOVER_UNKNOWN = "pending", "accepted", "refused", "unknown"
 # A campaign's run records (its send, its outcome counts) stay as long as anyone asks for results.
 RUN_KEPT_FOR = max(KEPT_FOR, timedelta(days=400))
 
@@ -166,21 +173,81 @@ def note_delivery_failed(member_id: str, campaign_id: str, outcome: MemberOutcom
     record.update(actions=actions, condition=CampaignDelivery.pk.exists())
 
 
-def note_handed_over(uow: UnitOfWork, member_ids: Sequence[str], campaign_id: str) -> None:
+def note_handed_over(uow: UnitOfWork, member_ids: Sequence[str], campaign_id: str, note: HandoverNote | None = None) -> None:
     """The messages of these members' delivery records were taken by their channel: `accepted`
-    (at most 100 members, one transaction; the change stream then publishes `campaign.sent`)."""
+    (at most 99 members and their batch's note, deleted with it: one transaction; the change
+    stream then publishes `campaign.sent`). Part `handover:<member_id>` fails if that record is no
+    longer `pending` (the sweep settled it)."""
     for member_id in member_ids:
         record = CampaignDelivery(keys.member_pk(member_id), keys.campaign_delivery_sk(campaign_id))
-        uow.update(f"handover:{member_id}", record, [CampaignDelivery.handover.set(HANDOVER_ACCEPTED)], CampaignDelivery.pk.exists())
+        uow.update(f"handover:{member_id}", record, [CampaignDelivery.handover.set(HANDOVER_ACCEPTED)], CampaignDelivery.handover == HANDOVER_PENDING)
+    if note is not None:
+        uow.delete("note", note)
+
+
+def new_handover_note(campaign_id: str, member_ids: Sequence[str], now: datetime) -> HandoverNote:
+    """A note naming a batch's members (at most MEMBERS_PER_READ), written before any of their
+    records is left `pending`."""
+    token = secrets.token_hex(6)
+    return HandoverNote(
+        keys.HANDOVERS_PK, keys.handover_note_sk(now, campaign_id, token), campaign_id=campaign_id, members=set(member_ids), written_at=now
+    )
+
+
+def put_handover_note(note: HandoverNote) -> None:
+    note.save(condition=HandoverNote.pk.does_not_exist())
+
+
+def drop_handover_note(note: HandoverNote) -> None:
+    note.delete()
+
+
+def note_accepted(uow: UnitOfWork, note: HandoverNote, member_ids: Sequence[str]) -> None:
+    """Keep on the note that these members' messages were taken (their records could not be
+    marked): the sweep marks them `accepted`."""
+    uow.update("note", note, [HandoverNote.accepted.add(set(member_ids))], HandoverNote.pk.exists())
+
+
+def handover_notes_before(cutoff: datetime, limit: int) -> list[HandoverNote]:
+    """The notes written before `cutoff`, oldest first (one Query of a small partition)."""
+    upper = keys.handover_note_sk(cutoff)
+    return list(HandoverNote.query(keys.HANDOVERS_PK, HandoverNote.sk < upper, consistent_read=True, limit=limit))
+
+
+@dataclass(frozen=True)
+class Pending:
+    member_id: str
+    at: datetime  # when the unit that wrote it started: its worker is gone some minutes later
+
+
+def pending_deliveries(campaign_id: str, member_ids: Sequence[str]) -> list[Pending]:
+    """The delivery records of these members (at most 100) still `pending`, strongly consistent."""
+    wanted = [(keys.member_pk(m), keys.campaign_delivery_sk(campaign_id)) for m in dict.fromkeys(member_ids)]
+    found = BaseItem.batch_get(wanted, consistent_read=True)
+    return [Pending(keys.member_id_of(r.pk), r.at) for r in found if isinstance(r, CampaignDelivery) and r.handover == HANDOVER_PENDING]
+
+
+def settle_pending(uow: UnitOfWork, member_id: str, campaign_id: str, *, accepted: bool) -> None:
+    """Settle a `pending` record nobody else will: `accepted` (its channel took the message), or
+    `unknown` with outcome `unconfirmed` (it may or may not have gone). Part `handover:<member_id>`
+    fails if it is no longer pending."""
+    record = CampaignDelivery(keys.member_pk(member_id), keys.campaign_delivery_sk(campaign_id))
+    actions: list[Action] = [CampaignDelivery.handover.set(HANDOVER_ACCEPTED)]
+    if not accepted:
+        actions = [CampaignDelivery.handover.set(HANDOVER_UNKNOWN), CampaignDelivery.outcome.set("unconfirmed")]
+    uow.update(f"handover:{member_id}", record, actions, CampaignDelivery.handover == HANDOVER_PENDING)
 
 
 def outcome_of(raw: dict[str, Any] | None) -> MemberOutcome | None:
-    """The outcome a delivery record written before keeps (from a cancelled transaction's old item)."""
+    """The outcome a delivery record written before keeps (from a cancelled transaction's old item);
+    a message whose hand-over is still `pending` counts as `unconfirmed`, never as sent."""
     if not raw:
         return None
     record = CampaignDelivery.from_raw_data(raw)
+    # A message whose hand-over is not settled (or settled `unknown`) is not counted as sent.
+    unsettled = record.outcome == "sent" and record.handover in (HANDOVER_PENDING, HANDOVER_UNKNOWN)
     return MemberOutcome(
-        outcome=record.outcome,  # type: ignore[arg-type]
+        outcome="unconfirmed" if unsettled else record.outcome,  # type: ignore[arg-type]
         reason=record.reason,
         channel=record.channel,
         points=int(record.points or 0),

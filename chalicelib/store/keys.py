@@ -63,6 +63,7 @@
 | CAMPAIGNS            | CAMPAIGN#<campaign_id> | Campaign    | the campaigns, newest first (ids run backwards in time) |
 | CAMPAIGNDUE          | <send_at>#<campaign_id> | CampaignDue | campaigns waiting to start, by when (one query) |
 | MEMBER#<member_id>   | CAMPAIGN#<campaign_id> | CampaignDelivery | what a member got from a campaign, once (conditional put) |
+| HANDOVERS            | <written_at>#<campaign_id>#<token> | HandoverNote | batches whose hand-overs may be unsettled, oldest first (one query) |
 | ANALYTICS            | REFRESH              | AnalyticsRefresh | the analytics refresh running or last done: one at a time (conditional put) |
 | SEGMENTS             | SEGMENT#<segment_id> | Segment       | the saved segments, one query (store/segments.py) |
 | SEGMENT#<segment_id> | TAGCHANGE#<run_id>   | SegmentTagChange | a bulk tag change over the segment's audience   |
@@ -475,6 +476,16 @@ def campaign_due_sk(send_at: datetime, campaign_id: str) -> str:
 
 def campaign_delivery_sk(campaign_id: str) -> str:
     return f"{CAMPAIGN_PREFIX}{campaign_id}"
+
+
+HANDOVERS_PK = "HANDOVERS"
+
+
+def handover_note_sk(written_at: datetime, campaign_id: str = "", token: str = "") -> str:
+    """Time first, so the notes written before a time are one key range (without the campaign
+    and token: the bound of that range)."""
+    stamp = written_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{stamp}#{campaign_id}#{token}" if campaign_id else stamp
 
 
 # Analytics (store/analytics_refreshes.py): one item for the refresh running or last done.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute, UTCDateTimeAttribute
 
 from .models import BaseItem
 
@@ -63,6 +63,21 @@ class CampaignDelivery(BaseItem, discriminator="CampaignDelivery"):
     coupon = NumberAttribute(default=0)
     coupon_code = UnicodeAttribute(null=True)  # the coupon issued (its own item keeps it too), for the outcomes
     # A message sent after the commit: `pending` until its channel took it (`accepted`) or refused
-    # it (`refused`, the outcome then says what the member got): `campaign.sent` waits for it.
+    # it (`refused`, the outcome then says what the member got): `campaign.sent` waits for it. A
+    # record nobody can settle so any more (its worker stopped between the send and the note) is
+    # settled `unknown` (outcome `unconfirmed`): `campaign.delivery_unknown`.
     handover = UnicodeAttribute(null=True)
     at = UTCDateTimeAttribute()
+
+
+class HandoverNote(BaseItem, discriminator="HandoverNote"):
+    """`HANDOVERS` / `<written_at>#<campaign_id>#<token>`: a batch of a campaign's members whose
+    delivery records one worker may leave `pending`. Put before the first such record, deleted
+    once they are all settled; one a worker left behind (it stopped) is found by the sweep."""
+
+    campaign_id = UnicodeAttribute()
+    members = UnicodeSetAttribute()
+    # Those whose message its channel took but whose records could not be marked (the table was
+    # too busy): the sweep marks them `accepted`, not `unknown`.
+    accepted = UnicodeSetAttribute(null=True)
+    written_at = UTCDateTimeAttribute()

@@ -17,7 +17,10 @@ its redelivery finds the records and counts what they say. A record whose messag
 says so (`handover: pending`); once its channel took it the record says `accepted` (a batch's
 members in one transaction), or what the member got instead if it refused: only then does the
 change stream publish the member's `campaign.sent` (domain/events.py), so it never says "sent"
-for a message that did not go.
+for a message that did not go. A record its worker could not mark (it stopped, or the table was
+too busy) is settled by the `campaigns` job's sweep from the batch's hand-over note
+(`settle_handovers`): `accepted` if the note says the channel took it, else `unknown`
+(`campaign.delivery_unknown`, counted `unconfirmed`); it never sends.
 
 A dry run decides the same for the first part of the audience (at most 10,000 members) and
 writes nothing.
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import batched
@@ -61,7 +64,7 @@ if TYPE_CHECKING:
     from pynamodb.expressions.update import Action
 
     from ..store.models import Coupon, Member
-    from ..store.models_campaigns import Campaign
+    from ..store.models_campaigns import Campaign, HandoverNote
 
 JOB = stored.RUN_JOB
 UNIT_MEMBERS = 1_000  # a unit: ~1,000 transactions, ~10-30 s, well inside the worker's timeout
@@ -73,6 +76,11 @@ MAX_AHEAD = timedelta(days=366)
 MEMBER_ATTEMPTS = 8
 SYSTEM_ACTOR = "schedule"
 INLINE_LAUNCH_MAX = 200_000  # members: 200 units, 20 SendMessageBatch calls
+# A delivery record left `pending` longer than this has no worker left to settle it: the job
+# worker's Lambda timeout (120 s, infra/stages.py; tests/infra check it stays below this) has
+# ended the worker that wrote it, which started before the record's `at`. The sweep settles it.
+HANDOVER_SETTLE_AFTER = timedelta(minutes=10)
+NOTES_PER_SWEEP = 100  # hand-over notes settled per run of the `campaigns` job (every 5 minutes)
 
 
 # --- the operator's requests ----------------------------------------------------------------------
@@ -367,6 +375,7 @@ def deliver_unit(unit: dict[str, Any], rules: ProgramRules, *, dry_run: bool = F
         status, read_at = read.status, time.monotonic()
         tally["skipped.member_gone"] += len(batch) - len(read.members)
         accounted += len(batch) - len(read.members)
+        note = _Note(offer.campaign_id, [m.member_id for m in read.members])
         handed_over: list[str] = []  # members whose message their channel took: noted per batch
         try:
             for member in read.members:
@@ -378,7 +387,7 @@ def deliver_unit(unit: dict[str, Any], rules: ProgramRules, *, dry_run: bool = F
                     tally["skipped.cancelled"] += len(member_ids) - accounted
                     logger.info("campaign no longer running: unit stops", extra={"campaign_id": offer.campaign_id, "status": status})
                     return tally
-                reached = reach_member(member, offer, dry_run=dry_run)
+                reached = reach_member(member, offer, dry_run=dry_run, before_pending=note.write)
                 tally["round_trips"] += reached.round_trips
                 if reached.stopped:
                     tally["skipped.cancelled"] += len(member_ids) - accounted
@@ -388,29 +397,112 @@ def deliver_unit(unit: dict[str, Any], rules: ProgramRules, *, dry_run: bool = F
                     handed_over.append(member.member_id)
                 tally.update(tally_keys(reached.outcome))
                 accounted += 1
+        except BaseException:
+            # A record of this batch may be left `pending` (the member in hand when this was
+            # raised): the note stays for the sweep.
+            note.keep = True
+            raise
         finally:
-            tally["round_trips"] += _note_handed_over(offer.campaign_id, handed_over)
+            tally["round_trips"] += note.round_trips + _note_handed_over(note, handed_over)
     return tally
 
 
-def _note_handed_over(campaign_id: str, member_ids: list[str]) -> int:
-    """Mark a batch's messages as taken by their channel, in one transaction (its round trips):
-    only then does the change stream publish their `campaign.sent`, so a message its channel
-    refused is never announced as sent. Marked per batch, not per member: one write for up to
-    MEMBERS_PER_READ members keeps a campaign near one round trip per member."""
-    if not member_ids:
+class _Note:
+    """A batch's hand-over note (store/campaigns.py): put before the first record the batch
+    leaves `pending`, at most once; deleted once they are all settled, unless `keep`."""
+
+    def __init__(self, campaign_id: str, member_ids: list[str]) -> None:
+        self.campaign_id, self.member_ids = campaign_id, member_ids
+        self.item: HandoverNote | None = None
+        self.keep = False
+        self.round_trips = 0
+
+    def write(self) -> None:
+        if self.item is None:
+            item = stored.new_handover_note(self.campaign_id, self.member_ids, utcnow())
+            stored.put_handover_note(item)
+            self.item, self.round_trips = item, 1
+
+
+def _note_handed_over(note: _Note, member_ids: list[str]) -> int:
+    """Mark a batch's messages as taken by their channel, and drop its note, in one transaction
+    (its round trips): only then does the change stream publish their `campaign.sent`, so a
+    message its channel refused is never announced as sent. Marked per batch, not per member: one
+    write for up to MEMBERS_PER_READ members keeps a campaign near one round trip per member.
+
+    If the table is too busy to take the marks, the note keeps which members' messages went (one
+    small write), and the sweep marks them: they are not lost, nor turned into "unknown"."""
+    if note.item is None:
+        return 0  # nothing of this batch was left pending
+    item, remaining = note.item, list(member_ids)
+    if not remaining and note.keep:
         return 0
 
+    def explain(cancelled: Cancelled) -> None:
+        # Records no longer pending were settled by the sweep meanwhile: mark the others.
+        settled = {name.removeprefix("handover:") for name in cancelled.failed if name.startswith("handover:")}
+        remaining[:] = [m for m in remaining if m not in settled]
+
     def attempt(uow: UnitOfWork) -> None:
-        stored.note_handed_over(uow, member_ids, campaign_id)
-        uow.commit()
+        stored.note_handed_over(uow, remaining, note.campaign_id, None if note.keep else item)
+        uow.commit(explain)
 
     try:
         run(attempt, attempts=MEMBER_ATTEMPTS)
     except TemporarilyUnavailable:
-        # The messages went and the results count them; only their events are missing.
-        logger.warning("campaign hand-overs not noted: their events are lost", extra={"campaign_id": campaign_id, "members": len(member_ids)})
+
+        def keep_accepted(uow: UnitOfWork) -> None:
+            stored.note_accepted(uow, item, remaining)
+            uow.commit()
+
+        # If this fails too, it raises: the unit is redelivered, and the sweep settles these
+        # records `unknown` (what went can no longer be told from what did not).
+        if remaining:
+            run(keep_accepted, attempts=MEMBER_ATTEMPTS)
+        logger.warning("campaign hand-overs left on their note for the sweep", extra={"campaign_id": note.campaign_id, "members": len(remaining)})
+        return 2
     return 1
+
+
+# --- the sweep: hand-overs no worker will settle ------------------------------------------------------
+
+
+def settle_handovers(now: datetime, *, dry_run: bool) -> Counter[str]:
+    """The `campaigns` job's sweep: settle the records of the hand-over notes workers left behind
+    (a worker that stopped between a send and its mark, a unit dead-lettered): `accepted` if the
+    note says the channel took the message, else `unknown` (outcome `unconfirmed`: the change
+    stream publishes `campaign.delivery_unknown`). Never sends. A record younger than
+    HANDOVER_SETTLE_AFTER is left to the worker that may still be at it (and its note kept)."""
+    tally: Counter[str] = Counter()
+    cutoff = now - HANDOVER_SETTLE_AFTER
+    for note in stored.handover_notes_before(cutoff, NOTES_PER_SWEEP):
+        tally["handover_notes"] += 1
+        try:
+            tally.update(_settle_note(note, cutoff, dry_run=dry_run))
+        except TemporarilyUnavailable:  # the note stays: the next run (5 minutes on) tries again
+            tally["handover_notes_left"] += 1
+            logger.warning("campaign hand-over note left for the next sweep", extra={"campaign_id": note.campaign_id})
+    return tally
+
+
+def _settle_note(note: HandoverNote, cutoff: datetime, *, dry_run: bool) -> Counter[str]:
+    accepted = set(note.accepted or ())
+
+    def attempt(uow: UnitOfWork) -> Counter[str]:
+        pending = stored.pending_deliveries(note.campaign_id, sorted(note.members))
+        old = [p for p in pending if p.at < cutoff]
+        for record in old:
+            stored.settle_pending(uow, record.member_id, note.campaign_id, accepted=record.member_id in accepted)
+        if len(old) == len(pending):
+            uow.delete("note", note)  # nothing of the batch is left pending
+        if not dry_run:
+            uow.commit()  # a record settled meanwhile: read them again
+        return Counter(f"handovers_{'accepted' if p.member_id in accepted else 'unknown'}" for p in old)
+
+    counts = run(attempt, attempts=MEMBER_ATTEMPTS)
+    if counts["handovers_unknown"]:
+        logger.warning("campaign hand-overs settled unknown", extra={"campaign_id": note.campaign_id, "members": counts["handovers_unknown"]})
+    return counts
 
 
 @dataclass
@@ -501,9 +593,11 @@ def _fresh_reads(member: Member) -> Iterator[Member | None]:
         yield get_member(member.member_id)
 
 
-def reach_member(member: Member, offer: _Offer, *, dry_run: bool = False) -> _Reach:
+def reach_member(member: Member, offer: _Offer, *, dry_run: bool = False, before_pending: Callable[[], None] | None = None) -> _Reach:
     """Decide and write this member's part of the campaign in one transaction (nothing in a dry
-    run); a member reached before keeps what its record says. The message goes after the commit."""
+    run); a member reached before keeps what its record says. The message goes after the commit.
+    `before_pending` runs before a transaction that would leave the record `pending` (the
+    batch's hand-over note)."""
     reads = _fresh_reads(member)
     trips = 0
 
@@ -515,6 +609,9 @@ def reach_member(member: Member, offer: _Offer, *, dry_run: bool = False) -> _Re
         decided = decide_for(subject, offer)
         if dry_run:
             return decided, True
+        planned = decided.message.planned if decided.message else None
+        if before_pending is not None and planned is not None and not planned.deferred:
+            before_pending()
         _write(uow, subject, decided, offer)
 
         def explain(cancelled: Cancelled) -> tuple[_Decided, bool] | None:
@@ -573,7 +670,9 @@ def _write(uow: UnitOfWork, member: Member, decided: _Decided, offer: _Offer) ->
 
 # --- outcomes: purchases and coupons redeemed, recipients against the control group ---------------------
 
-RECIPIENT_OUTCOMES = frozenset({"sent", "deferred", "granted"})
+# A message whose hand-over is not known most likely went (the worker stopped after the send):
+# its member was treated, and counts with the recipients.
+RECIPIENT_OUTCOMES = frozenset({"sent", "deferred", "unconfirmed", "granted"})
 
 
 def request_outcomes(campaign_id: str, actor: str) -> Answer:
@@ -723,6 +822,7 @@ def _counts(tally: Counter[str]) -> dict[str, Any]:
         "reached": tally.get("reached", 0),
         "sent": tally.get("messages_sent", 0),
         "deferred": tally.get("messages_deferred", 0),
+        "unconfirmed": tally.get("messages_unconfirmed", 0),
         "control": tally.get("control", 0),
         "points_granted": tally.get("points_granted", 0),
         "coupons_issued": tally.get("coupons_issued", 0),

@@ -130,6 +130,14 @@ def test_the_jobs_queue_dead_letters_after_5_receives_and_outlasts_6_worker_time
         assert queue["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}  # the stage key (tests/infra/test_hardening.py)
 
 
+def test_a_campaign_hand_over_is_swept_only_once_the_worker_that_left_it_pending_has_timed_out(template):
+    """The sweep settles a record `pending` for HANDOVER_SETTLE_AFTER as `unknown`: by then the
+    worker that wrote it (and could still mark it `accepted`) must have hit its timeout."""
+    from chalicelib.usecases.campaigns import HANDOVER_SETTLE_AFTER
+
+    assert functions(template)["JobWorker"]["Properties"]["Timeout"] < HANDOVER_SETTLE_AFTER.total_seconds()
+
+
 def test_the_worker_reads_the_stack_s_queue_and_reports_partial_batch_failures(template, stage):
     queue_id = next(k for k, q in resources(template, "AWS::SQS::Queue").items() if q["Properties"]["QueueName"] == stage.jobs_queue_name)
     events = functions(template)["JobWorker"]["Properties"]["Events"]

@@ -326,3 +326,73 @@ def test_a_campaign_message_its_provider_refused_is_never_announced_as_sent(api,
     for campaign in (with_points, message_only):
         results = api.get(f"/v1/admin/campaigns/{campaign.json()['campaign_id']}").json()["results"]
         assert results["sent"] == 0 and results["skipped"] == {"delivery_failed": 1}, results
+
+
+def test_a_campaign_message_whose_worker_stopped_before_noting_it_is_announced_as_unknown_never_as_sent(
+    api, members, aws, pump, bus_tap, monkeypatch
+):
+    from datetime import timedelta
+
+    from chalicelib.jobs.runner import do_unit
+    from tests.integration.test_campaigns import WorkerStopped, _member, _no_quiet_hours, _queued, _segment, _stop_after_the_channel_took, _sweep
+
+    _no_quiet_hours(aws)
+    a, b, c = (_member(members, sms_marketing=True)[1] for _ in range(3))
+    _segment("seg_vip", [a["member_id"], b["member_id"], c["member_id"]])
+    pump.pump()
+    bus_tap()
+    created = api.post("/v1/admin/campaigns", {"name": "双十二", "segment_id": "seg_vip", "message": {"sms": "12.12 双倍积分"}, "points": 50})
+    assert created.status == 201, created.text
+    campaign_id = created.json()["campaign_id"]
+    [unit] = _queued()
+    _stop_after_the_channel_took(monkeypatch, 2)  # b's SMS went, then the worker stopped
+    with pytest.raises(WorkerStopped):
+        do_unit(unit)
+    do_unit(unit)  # redelivered: c is reached, b is not sent to again
+    pump.pump()
+    first = bus_tap()
+    assert sorted(e["data"]["member_id"] for e in first if e["type"] == "campaign.sent") == sorted([a["member_id"], c["member_id"]])
+    assert not [e for e in first if e["type"] == "campaign.delivery_unknown"]  # not yet: its worker might still note it
+
+    _sweep(monkeypatch, settle_after=timedelta(0))
+    _sweep(monkeypatch)  # a second run settles nothing more
+    pump.pump()
+    settled = bus_tap()
+    assert [e["type"] for e in settled if e["type"].startswith("campaign.")] == ["campaign.delivery_unknown"]
+    [unknown] = [e for e in settled if e["type"] == "campaign.delivery_unknown"]
+    assert unknown["data"] == {"campaign_id": campaign_id, "member_id": b["member_id"], "points": 50, "message": {"channel": "sms"}}
+    assert "双倍积分" not in json.dumps(settled, ensure_ascii=False)
+
+
+def test_campaign_hand_overs_the_table_was_too_busy_to_note_are_announced_sent_once_the_sweep_marks_them(
+    api, members, aws, pump, bus_tap, monkeypatch
+):
+    from datetime import timedelta
+
+    from tests.integration.test_campaigns import _drain, _member, _no_quiet_hours, _refuse_hand_over_marks, _segment, _sweep
+
+    _no_quiet_hours(aws)
+    _, a = _member(members, sms_marketing=True)
+    _segment("seg_vip", [a["member_id"]])
+    pump.pump()
+    bus_tap()
+    stop = _refuse_hand_over_marks()
+    try:
+        created = api.post("/v1/admin/campaigns", {"name": "once", "segment_id": "seg_vip", "message": {"sms": "你好"}})
+        assert created.status == 201, created.text
+        _drain()
+    finally:
+        stop()
+    pump.pump()
+    assert [e for e in bus_tap() if e["type"].startswith("campaign.")] == []  # sent, but not yet noted
+    _sweep(monkeypatch, settle_after=timedelta(0))
+    pump.pump()
+    announced = [e for e in bus_tap() if e["type"].startswith("campaign.")]
+    sent = {
+        "campaign_id": created.json()["campaign_id"],
+        "member_id": a["member_id"],
+        "outcome": "sent",
+        "points": 0,
+        "message": {"channel": "sms", "deferred": False},
+    }
+    assert [(e["type"], e["data"]) for e in announced] == [("campaign.sent", sent)]

@@ -446,3 +446,111 @@ def test_given_a_send_that_fails_then_the_member_counts_as_skipped_in_the_result
     _drain()
     outcomes = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["outcomes"]
     assert outcomes["complete"] and outcomes["recipients"]["members"] == 0  # not counted as reached
+
+
+# --- hand-overs a worker could not note: settled, never sent again ---------------------------------
+
+
+class WorkerStopped(BaseException):
+    """The worker's Lambda stopped (its timeout, a crash): whatever it was doing ends here."""
+
+
+def _stop_after_the_channel_took(monkeypatch: Any, nth: int) -> None:
+    """The channel (the local outbox, after SNS took the SMS) takes the nth campaign message,
+    then the worker stops before it can note it; later deliveries go through."""
+    from chalicelib.notify import sender
+
+    original, seen = sender._append_to_outbox, [0]
+
+    def append(message: Any, sent_at: datetime, *, templated: bool = False) -> None:
+        original(message, sent_at, templated=templated)
+        if message.kind == "campaign":
+            seen[0] += 1
+            if seen[0] == nth:
+                raise WorkerStopped
+
+    monkeypatch.setattr(sender, "_append_to_outbox", append)
+
+
+def _sweep(monkeypatch: Any, *, settle_after: timedelta | None = None) -> dict[str, int]:
+    """The `campaigns` job's run (every 5 minutes deployed): what it settled. `settle_after`
+    stands for the minutes that pass before a hand-over is swept (10 deployed)."""
+    from chalicelib.jobs.runner import run_now
+    from chalicelib.usecases import campaigns
+
+    if settle_after is not None:
+        monkeypatch.setattr(campaigns, "HANDOVER_SETTLE_AFTER", settle_after)
+    return dict(run_now("campaigns", datetime.now(UTC).date())["handovers_settled"])
+
+
+@pytest.mark.parametrize("then", ["redelivered_then_swept", "swept_then_redriven"])
+def test_given_a_worker_that_stopped_between_a_send_and_its_note_then_nothing_goes_twice_and_the_member_ends_unconfirmed(
+    api, members, aws, outbox_path, monkeypatch, then
+):
+    _no_quiet_hours(aws)
+    people = [_member(members, sms_marketing=True) for _ in range(3)]
+    _segment("seg_vip", [m["member_id"] for _, m in people])
+    campaign = _create(api, message={"sms": "双十二"}, points=10).json()
+    [unit] = _queued()
+    _stop_after_the_channel_took(monkeypatch, 2)
+    with pytest.raises(WorkerStopped):
+        do_unit(unit)
+    assert [m["to"] for m in _campaign_messages(outbox_path)] == [people[0][1]["phone"], people[1][1]["phone"]]
+    assert _sweep(monkeypatch) == {"accepted": 0, "unknown": 0}  # too fresh: its worker may still be at it
+    if then == "redelivered_then_swept":
+        do_unit(unit)  # SQS delivers the unit again
+        assert _sweep(monkeypatch, settle_after=timedelta(0)) == {"accepted": 0, "unknown": 1}
+    else:  # the unit was dead-lettered: the sweep settles it, then an operator redrives it
+        assert _sweep(monkeypatch, settle_after=timedelta(0)) == {"accepted": 0, "unknown": 1}
+        do_unit(unit)
+    assert _sweep(monkeypatch) == {"accepted": 0, "unknown": 0}  # settled once
+    # Nobody got the message twice; the third member got it on the redelivery.
+    assert sorted(m["to"] for m in _campaign_messages(outbox_path)) == sorted(m["phone"] for _, m in people)
+    assert all(_balance(api, token) == m["points"]["balance"] + 10 for token, m in people)
+    results = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]
+    assert results["complete"] and results["reached"] == 3 and results["points_granted"] == 30
+    assert results["sent"] == 2 and results["unconfirmed"] == 1  # the stopped worker's message is not claimed as sent
+    assert api.post(f"{CAMPAIGNS}/{campaign['campaign_id']}/outcomes", {}).status == 202
+    _drain()
+    assert api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["outcomes"]["recipients"]["members"] == 3
+
+
+def _refuse_hand_over_marks() -> Any:
+    """DynamoDB too busy for the transactions that mark records `accepted` (TransactionConflict
+    every time): the worker's and, while this holds, the sweep's."""
+    from tests.integration.test_faults import _clients, _error
+
+    def busy(params: dict[str, Any], **_: Any) -> Any:
+        items = json.loads(params["body"]).get("TransactItems", [])
+        values = [v for i in items for v in i.get("Update", {}).get("ExpressionAttributeValues", {}).values()]
+        if {"S": "accepted"} in values:
+            return _error("TransactionCanceledException", [{"Code": "TransactionConflict", "Message": "conflict"}])
+        return None
+
+    clients = _clients()
+    for client in clients:
+        client.meta.events.register("before-call.dynamodb.TransactWriteItems", busy, unique_id="busy-marks")
+
+    def stop() -> None:
+        for client in clients:
+            client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="busy-marks")
+
+    return stop
+
+
+def test_given_the_table_too_busy_to_note_hand_overs_then_they_are_settled_accepted_later_never_unknown(api, members, aws, outbox_path, monkeypatch):
+    _no_quiet_hours(aws)
+    ids = [_member(members, sms_marketing=True)[1]["member_id"] for _ in range(2)]
+    _segment("seg_vip", ids)
+    stop = _refuse_hand_over_marks()
+    try:
+        campaign = _create(api, message={"sms": "once"}).json()
+        _drain()
+        assert _sweep(monkeypatch, settle_after=timedelta(0)) == {"accepted": 0, "unknown": 0}  # the table is still too busy
+    finally:
+        stop()
+    results = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]
+    assert results["complete"] and results["sent"] == 2 and results["unconfirmed"] == 0
+    assert _sweep(monkeypatch, settle_after=timedelta(0)) == {"accepted": 2, "unknown": 0}
+    assert _sweep(monkeypatch) == {"accepted": 0, "unknown": 0}
+    assert len(_campaign_messages(outbox_path)) == 2

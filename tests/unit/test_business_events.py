@@ -221,6 +221,26 @@ def test_a_message_handed_over_after_the_commit_is_announced_only_once_its_chann
     assert events(accepted, {**accepted, "coupon_redeemed_at": "2026-12-01T12:00:00.000000+0000"}) == []
 
 
+def test_a_message_whose_hand_over_is_not_known_is_announced_as_such_never_as_sent() -> None:
+    waiting = delivery("sent", channel="sms", points=50, coupon=1, coupon_code="SECRETCODE3", handover="pending")
+    settled = {**waiting, "outcome": "unconfirmed", "handover": "unknown"}
+    [unknown] = events(waiting, settled)
+    assert unknown["type"] == "campaign.delivery_unknown"
+    assert unknown["data"] == {
+        "campaign_id": "cmp_1",
+        "member_id": "m1",
+        "points": 50,
+        "coupon_ref": unknown["data"]["coupon_ref"],
+        "message": {"channel": "sms"},
+    }
+    assert "SECRETCODE3" not in json.dumps(unknown)
+    # A message-only member is announced too (nothing else was given: not silently dropped).
+    [bare] = events(delivery("sent", channel="push", handover="pending"), delivery("unconfirmed", channel="push", handover="unknown"))
+    assert bare["type"] == "campaign.delivery_unknown" and bare["data"]["points"] == 0
+    # Settled once: nothing more from later changes of the record.
+    assert events(settled, {**settled, "coupon_redeemed_at": "2026-12-01T12:00:00.000000+0000"}) == []
+
+
 def test_campaign_and_survey_coupons_validate_against_the_coupon_schemas() -> None:
     for kind in ("campaign", "survey"):
         coupon = {"pk": "MEMBER#m1", "sk": "COUPON#C1", "type": "Coupon", "code": "C1", "member_id": "m1", "kind": kind, "status": "issued"}

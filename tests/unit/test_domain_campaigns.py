@@ -32,6 +32,11 @@ def test_given_a_member_sent_to_with_points_then_they_count_as_reached_sent_and_
     assert counts == {"examined": 1, "messages_sent": 1, "points_granted": 20, "coupons_issued": 1, "reached": 1}
 
 
+def test_given_a_message_whose_hand_over_is_not_known_then_reached_and_unconfirmed_never_sent():
+    counts = tally_keys(MemberOutcome("unconfirmed", channel="sms", points=20))
+    assert counts == {"examined": 1, "messages_unconfirmed": 1, "points_granted": 20, "reached": 1}
+
+
 def test_given_a_grant_whose_message_was_capped_then_reached_and_skipped_for_the_cap():
     counts = tally_keys(MemberOutcome("granted", reason="frequency_cap", points=5))
     assert counts == {"examined": 1, "skipped.frequency_cap": 1, "points_granted": 5, "reached": 1}
