@@ -31,6 +31,7 @@ from constructs import Construct
 from chalicelib.api.problems import problem
 from chalicelib.domain.errors import Forbidden, HuiyuanError, NotFound, TemporarilyUnavailable, Unauthorized
 from chalicelib.domain.rules import DEFAULT_RULES
+from chalicelib.store import job_queue
 from chalicelib.store import table as table_definition
 
 from . import analytics, chalice_app, checkov_skips, firewall, monitoring, nag, web
@@ -279,7 +280,8 @@ class HuiyuanStack(cdk.Stack):
             self.stage.jobs_queue_name,
             visibility_timeout=cdk.Duration.seconds(6 * self.stage.worker_timeout_seconds),
             retention_period=cdk.Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=5),
+            # The worker knows a unit's last delivery by this count (chalicelib/jobs/runner.py).
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=job_queue.MAX_RECEIVES),
         )
         return dlq, queue
 

@@ -22,6 +22,7 @@ from chalicelib.domain.codes import key_digest
 from chalicelib.domain.rules import DEFAULT_RULES
 from chalicelib.settings import Settings
 from chalicelib.store import keys, table
+from chalicelib.store.job_queue import MAX_RECEIVES
 
 LOCAL_MERCHANT_KEY = "local-dev-key"
 
@@ -210,10 +211,10 @@ def create_job_queues(settings: Settings, session: Any) -> None:
 
 
 def _queue_with_dead_letters(sqs: Any, name: str, *, visibility_seconds: int) -> None:
-    """A queue and its `-dlq`, where a message lands after 5 receives (as deployed)."""
+    """A queue and its `-dlq`, where a message lands after MAX_RECEIVES (5) receives (as deployed)."""
     dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)})
     sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": str(visibility_seconds)})
 
 

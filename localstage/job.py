@@ -13,8 +13,9 @@ not kept by day (`send-deferred`, `reconcile`).
 
 Each run invokes the job's scheduled function with the console payload, then
 plays the part of Lambda's SQS event source: receives the queued units from
-the embedded endpoint, hands them to the worker in batches, deletes what the
-worker did and redelivers what it reported failed. It prints the summary of
+the embedded endpoint, hands them to the worker in batches with SQS's count of
+each one's deliveries, deletes what the worker did and redelivers what it
+reported failed, up to the redrive policy's receives. It prints the summary of
 the AS_OF run, with one line for each day caught up.
 """
 
@@ -31,15 +32,16 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-MAX_RECEIVES = 5
 
 
 def drain_queue(worker: Any, queue_url: str, sqs: Any) -> dict[str, int]:
     """Feed queued units to the worker until the queue is empty (local SQS event source)."""
-    receives: dict[str, int] = {}
+    from chalicelib.store.job_queue import MAX_RECEIVES
+
     dead = 0
     while True:
-        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=30)
+        receive = {"MaxNumberOfMessages": 10, "WaitTimeSeconds": 0, "VisibilityTimeout": 30}
+        got = sqs.receive_message(QueueUrl=queue_url, MessageSystemAttributeNames=["ApproximateReceiveCount"], **receive)
         messages = got.get("Messages", [])
         if not messages:
             return {"dead_lettered": dead}
@@ -50,7 +52,7 @@ def drain_queue(worker: Any, queue_url: str, sqs: Any) -> dict[str, int]:
                     "receiptHandle": m["ReceiptHandle"],
                     "body": m["Body"],
                     "eventSource": "aws:sqs",
-                    "attributes": {},
+                    "attributes": {"ApproximateReceiveCount": m.get("Attributes", {}).get("ApproximateReceiveCount", "1")},
                 }
                 for m in messages
             ]
@@ -61,8 +63,7 @@ def drain_queue(worker: Any, queue_url: str, sqs: Any) -> dict[str, int]:
             if m["MessageId"] not in failed:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
                 continue
-            receives[m["MessageId"]] = receives.get(m["MessageId"], 0) + 1
-            if receives[m["MessageId"]] >= MAX_RECEIVES:  # as the redrive policy would
+            if int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1")) >= MAX_RECEIVES:  # as the redrive policy would
                 dead += 1
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
             else:

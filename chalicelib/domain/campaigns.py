@@ -19,14 +19,21 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
-Status = Literal["scheduled", "running", "cancelled"]
+Status = Literal["scheduled", "running", "cancelled", "failed"]
 ACTIVE_STATUSES: tuple[Status, ...] = ("scheduled", "running")
 # What happened to one member of a campaign (its delivery record, store/campaigns.py).
 # `unconfirmed`: a message sent at once whose hand-over to its channel is not known (the worker
 # stopped between the send and noting it): it may or may not have gone; never counted as sent.
 Outcome = Literal["sent", "deferred", "unconfirmed", "granted", "control", "skipped"]
+
+# A due campaign whose segment has no audience counting its current definition (being counted,
+# its count failed) waits, retried by every run of the `campaigns` job, at most this long past
+# its `send_at`; then it fails, visibly, and nothing is sent: never to an audience a replaced
+# definition left behind, nor hours late.
+START_WAIT = timedelta(hours=6)
 
 HOLDOUT_SCALE = 10_000  # the hash is read as a number below this: holdouts to 0.01 %
 

@@ -148,6 +148,13 @@ class SegmentComputing(InvalidState):
     code, title = "segment_computing", "The segment is being computed"
 
 
+class SegmentCountFailed(InvalidState):
+    """The last count of the segment's current version gave up (its queued unit failed every
+    delivery): nothing to preview or send to until it is counted again (POST .../audiences)."""
+
+    code, title = "segment_failed", "The segment's members could not be counted"
+
+
 class RefundWindowClosed(HuiyuanError):
     status, code, title = 409, "refund_window_closed", "The refund window has closed"
 

@@ -13,7 +13,7 @@ operator gave is a bound parameter, never spliced into the SQL. Pure.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, model_validator
@@ -270,3 +270,42 @@ def compile_segment(definition: SegmentDefinition, as_of: date) -> Compiled:
         clauses += _range("points_balance", d.points_balance.min, d.points_balance.max, params)
     clauses += [_CONSENT_COLUMNS[c] for c in d.consents]
     return Compiled(" AND ".join(clauses) if clauses else "true", tuple(params))
+
+
+# --- where a segment's count stands --------------------------------------------------------
+
+SegmentStatus = Literal["ready", "computing", "failed", "awaiting_analytics"]
+# SQS gives a count up after 5 deliveries 12 minutes apart (the queue's visibility timeout), about an
+# hour; a count queued this long ago and still not written has been lost some other way (a worker
+# stopped on its last delivery, a unit never queued): failed, so the segment can be counted again.
+COUNT_GIVEN_UP_AFTER = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class CountFailure:
+    """A count of a segment's `version` that gave up: the queued unit's last delivery failed
+    (`queued_at`: when that unit was queued), or a refresh could not count it (`queued_at` None).
+    `reason` names what failed, never a member."""
+
+    version: int
+    queued_at: datetime | None
+    reason: str
+    at: datetime
+
+
+def count_status(
+    version: int, *, counted: bool, built: bool, queued_at: datetime | None, failure: CountFailure | None, now: datetime
+) -> tuple[SegmentStatus, CountFailure | None]:
+    """`ready`: the latest audience counts this version; `awaiting_analytics`: no build to count
+    from; `failed`: the latest count of this version gave up (a count queued after the failure
+    is `computing` again), or was queued more than COUNT_GIVEN_UP_AFTER ago; else `computing`."""
+    if counted:
+        return "ready", None
+    if not built:
+        return "awaiting_analytics", None
+    if failure is not None and failure.version == version and (queued_at is None or (failure.queued_at or failure.at) >= queued_at):
+        return "failed", failure
+    if queued_at is not None and now - queued_at > COUNT_GIVEN_UP_AFTER:
+        hours = int(COUNT_GIVEN_UP_AFTER.total_seconds() // 3600)
+        return "failed", CountFailure(version, queued_at, f"not counted within {hours} hours of being queued", queued_at + COUNT_GIVEN_UP_AFTER)
+    return "computing", None

@@ -83,11 +83,12 @@ SCHEDULED: dict[str, EventSourceHandler] = {job: _scheduled_function(job) for jo
 
 @bp.on_sqs_message(queue=get_settings().jobs_queue_name, batch_size=10, name="job-worker")
 def job_worker(event: SQSEvent) -> PartialItemFailureResponse:
-    """Do each queued unit; report the failed ones so only they come back (partial batch response)."""
+    """Do each queued unit; report the failed ones so only they come back (partial batch response).
+    SQS counts a unit's deliveries (`ApproximateReceiveCount`): the runner knows its last one."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     def handle(record: Any) -> None:
-        runner.do_unit(json.loads(record.body))
+        runner.do_unit(json.loads(record.body), delivery=int(record.attributes.get("ApproximateReceiveCount") or 1))
 
     try:
         return process_partial_response(

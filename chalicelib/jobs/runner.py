@@ -5,8 +5,11 @@
 inline, does them itself). `do_unit` is what the queue worker runs for one
 message: the spec's work for the unit's kind (specs.py), then the unit's
 counters added to the run's record once, however often SQS delivers it, and
-the units it adds to the run queued. The runner knows no job by name and reads
-nothing of the table itself (store/job_runs.py keeps the records).
+the units it adds to the run queued. A unit whose work fails goes back to SQS,
+which delivers it again and, after its last delivery, dead-letters it; on that
+last delivery the spec's `gave_up` (if any) first leaves the failure where
+operators see it. The runner knows no job by name and reads nothing of the
+table itself (store/job_runs.py keeps the records).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from ..domain.clock import utcnow
 from ..observability import count, count_for_job, logger
 from ..settings import get_settings
 from ..store import job_runs
-from ..store.job_queue import enqueue, new_run_id
+from ..store.job_queue import MAX_RECEIVES, enqueue, new_run_id
 from ..store.job_queue import queue_url as queue_url  # read here by tests and localstage
 from ..store.parameters import load_rules
 from ..usecases.member_changes import JobContext
@@ -103,12 +106,18 @@ def run_now(job: str, as_of: date, *, dry_run: bool = False) -> dict[str, Any]:
     return start_job(JobRequest(job, as_of, dry_run), inline=True)
 
 
-def do_unit(unit: Unit) -> Counter[str]:
-    """One unit of work (one queue message): the spec's work for its kind. Raises only if the
-    work does (a member that fails alone): the queue retries the unit."""
+def do_unit(unit: Unit, *, delivery: int = 1) -> Counter[str]:
+    """One unit of work (one queue message, delivered for the `delivery`-th time): the spec's
+    work for its kind. Raises only if the work does (a member that fails alone): the queue
+    retries the unit, and after MAX_RECEIVES deliveries dead-letters it."""
     ctx = context(unit["job"], date.fromisoformat(unit["as_of"]), bool(unit["dry_run"]))
     spec = JOBS[unit["job"]]
-    done = spec.work()[unit["kind"]](unit, ctx)
+    try:
+        done = spec.work()[unit["kind"]](unit, ctx)
+    except Exception as exc:
+        if delivery >= MAX_RECEIVES and not ctx.dry_run:
+            _give_up(spec, unit, exc)
+        raise
     if not ctx.dry_run:
         if _record(unit, done.tally):
             _emit_metrics(spec, done.tally)
@@ -117,6 +126,18 @@ def do_unit(unit: Unit) -> Counter[str]:
         # record adds nothing to it, so a follow-up queued twice is counted once.
         enqueue(done.follow_ups)
     return done.tally
+
+
+def _give_up(spec: JobSpec, unit: Unit, error: Exception) -> None:
+    """The unit's last delivery failed: SQS dead-letters it next (the DLQ alarm fires). What the
+    spec leaves visible of it first; its own failure is logged, never raised over the unit's."""
+    logger.error("job unit failed its last delivery", extra={"job": unit["job"], "kind": unit.get("kind"), "error": type(error).__name__})
+    if spec.gave_up is None:
+        return
+    try:
+        spec.gave_up(unit, error)
+    except Exception:
+        logger.exception("job unit failure not recorded", extra={"job": unit["job"]})
 
 
 def unit_id(unit: Unit) -> str:

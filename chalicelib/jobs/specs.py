@@ -97,6 +97,10 @@ class JobSpec:
     # Its units are done in the job's own function, never by the queue worker: they need a secret
     # only that function is given (infra/stack.py: wechat-pay-sweep and the WeChat Pay keys).
     inline: bool = False
+    # What a unit that failed its last delivery leaves for operators to see before SQS
+    # dead-letters it (the runner calls it; it must not raise): most jobs need none, their run
+    # record simply never completes and the DLQ alarm says so.
+    gave_up: Callable[[Unit, BaseException], None] | None = None
 
     @property
     def cron(self) -> str:
@@ -299,7 +303,13 @@ def _outcomes(unit: Unit, ctx: JobContext) -> Done:
 
 def _campaign_report(counters: Counter[str]) -> dict[str, Any]:
     return {
-        "campaigns": {"due": counters.get("campaigns_due", 0), "started": counters.get("campaigns_started", 0)},
+        "campaigns": {
+            "due": counters.get("campaigns_due", 0),
+            "started": counters.get("campaigns_started", 0),
+            # due, not started: their segment has no audience counting its current definition yet
+            "waiting": counters.get("campaigns_waiting", 0),
+            "failed": counters.get("campaigns_failed", 0),  # waited past START_WAIT (or the segment was deleted)
+        },
         "handovers_settled": {"accepted": counters.get("handovers_accepted", 0), "unknown": counters.get("handovers_unknown", 0)},
     }
 
@@ -505,6 +515,11 @@ def _audience(unit: Unit, ctx: JobContext) -> Done:
     return Done(tally=Counter({segments.compute_audience(unit): 1}))
 
 
+def _audience_gave_up(unit: Unit, error: BaseException) -> None:
+    """The count failed every delivery: the segment shows `failed` with why, not `computing` forever."""
+    segments.count_gave_up(unit, error)
+
+
 # --- product-codes ---------------------------------------------------------------------
 # A batch of product codes over SYNC_MAX (POST /v1/admin/product-codes) is a run of this job with
 # one `part` unit per PART_SIZE codes, queued by usecases/operations/product_codes.py. The schedule
@@ -650,6 +665,7 @@ JOBS: dict[str, JobSpec] = {
             time(5, 20),
             _no_units,
             lambda: {"audience": _audience},
+            gave_up=_audience_gave_up,
         ),
         JobSpec(
             "product-codes",

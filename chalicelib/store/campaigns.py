@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
 from ..domain.campaigns import ACTIVE_STATUSES, MemberOutcome
@@ -103,6 +103,26 @@ def start_campaign(
     uow.update("campaign", campaign, actions, Campaign.status == "scheduled")
     run = new_run(RUN_JOB, run_as_of, campaign.campaign_id, dry_run=False, units_planned=units, now=now, kept_for=RUN_KEPT_FOR)
     uow.put("run", run, JobRun.pk.does_not_exist())
+
+
+def note_waiting(campaign: Campaign, reason: str, now: datetime) -> None:
+    """Why a due campaign has not started, from when (kept from the first time for that reason);
+    only while it is still scheduled."""
+    if campaign.waiting_reason == reason:
+        return
+    try:
+        campaign.update(actions=[Campaign.waiting_reason.set(reason), Campaign.waiting_since.set(now)], condition=Campaign.status == "scheduled")
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise  # else: started or cancelled meanwhile, nothing to say
+
+
+def fail_campaign(uow: UnitOfWork, campaign: Campaign, reason: str, now: datetime) -> None:
+    """A scheduled campaign that will never start: `failed` with why (part `campaign` fails if it
+    is no longer scheduled), and it waits no more."""
+    actions = [Campaign.status.set("failed"), Campaign.failure.set(reason), Campaign.failed_at.set(now)]
+    uow.update("campaign", campaign, actions, Campaign.status == "scheduled")
+    uow.delete("due", CampaignDue(keys.CAMPAIGN_DUE_PK, keys.campaign_due_sk(campaign.send_at, campaign.campaign_id)))
 
 
 def cancel_campaign(uow: UnitOfWork, campaign: Campaign, actor: str, now: datetime) -> None:

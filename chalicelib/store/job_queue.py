@@ -18,6 +18,10 @@ from typing import Any
 from ..settings import get_settings
 from . import job_runs
 
+# Deliveries of a unit before SQS moves it to the dead-letter queue (the queue's redrive policy:
+# infra/stack.py, localstage/bootstrap.py): the worker knows a unit's last try by it.
+MAX_RECEIVES = 5
+
 
 @cache
 def _sqs() -> Any:

@@ -12,8 +12,9 @@ from .models import BaseItem
 
 class Campaign(BaseItem, discriminator="Campaign"):
     """`CAMPAIGNS` / `CAMPAIGN#<campaign_id>`: what a campaign does, to which segment, when, and
-    where it stands (`scheduled` -> `running`, or `cancelled`). Its results are counted on its
-    run's record (JobRun `JOBRUN#campaigns#<run_as_of>` / `RUN#<campaign_id>`), once per unit."""
+    where it stands (`scheduled` -> `running`, or `cancelled`; `scheduled` -> `failed` when its
+    segment stayed without a usable audience too long past `send_at`). Its results are counted on
+    its run's record (JobRun `JOBRUN#campaigns#<run_as_of>` / `RUN#<campaign_id>`), once per unit."""
 
     campaign_id = UnicodeAttribute()
     name = UnicodeAttribute()
@@ -41,6 +42,11 @@ class Campaign(BaseItem, discriminator="Campaign"):
     # `invite` (domain/campaigns.py): to pending imported members, paced at members_per_minute.
     kind = UnicodeAttribute(null=True)  # absent: marketing
     members_per_minute = NumberAttribute(null=True)
+    # Due but not started: why (a problem code, e.g. segment_computing) and since when.
+    waiting_reason = UnicodeAttribute(null=True)
+    waiting_since = UTCDateTimeAttribute(null=True)
+    failure = UnicodeAttribute(null=True)  # `failed`: why it never started (no personal data)
+    failed_at = UTCDateTimeAttribute(null=True)
 
 
 class CampaignDue(BaseItem, discriminator="CampaignDue"):

@@ -9,7 +9,9 @@ from .models import BaseItem
 
 class Segment(BaseItem, discriminator="Segment"):
     """`SEGMENTS` / `SEGMENT#<id>`: a saved segment definition (domain/segments.py), as JSON text.
-    Every change is conditioned on the version read, so two operators never overwrite each other."""
+    Every change is conditioned on the version read, so two operators never overwrite each other.
+    It also keeps when its latest count was queued and the last count that gave up (its version,
+    the queued time of that count, why, when): what `status` says besides the audience itself."""
 
     segment_id = UnicodeAttribute()
     name = UnicodeAttribute()
@@ -19,6 +21,11 @@ class Segment(BaseItem, discriminator="Segment"):
     created_by = UnicodeAttribute()
     updated_at = UTCDateTimeAttribute()
     updated_by = UnicodeAttribute()
+    count_queued_at = UTCDateTimeAttribute(null=True)  # the latest `audience` unit queued for it
+    count_failed_version = NumberAttribute(null=True)
+    count_failed_queued_at = UTCDateTimeAttribute(null=True)  # None: a refresh's count failed
+    count_failure = UnicodeAttribute(null=True)  # why, in the program's words: no personal data
+    count_failed_at = UTCDateTimeAttribute(null=True)
 
 
 class SegmentTagChange(BaseItem, discriminator="SegmentTagChange"):

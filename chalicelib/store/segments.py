@@ -16,8 +16,10 @@ import secrets
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.update import Action
 
+from ..domain.segments import CountFailure
 from . import keys
 from .models_segments import Segment, SegmentTagApplied, SegmentTagChange
 from .paging import Page, query_page
@@ -46,8 +48,11 @@ def every_segment() -> Iterator[Segment]:
     yield from Segment.query(keys.SEGMENTS_PK, Segment.sk.startswith(keys.SEGMENT_PREFIX), consistent_read=True)
 
 
-def add_segment(uow: UnitOfWork, segment_id: str, name: str, definition: str, actor: str, now: datetime) -> Segment:
-    """Put a new segment (part `segment`, only if absent: a failure is an id collision)."""
+def add_segment(
+    uow: UnitOfWork, segment_id: str, name: str, definition: str, actor: str, now: datetime, *, count_queued_at: datetime | None
+) -> Segment:
+    """Put a new segment (part `segment`, only if absent: a failure is an id collision);
+    `count_queued_at`: when its count is queued (None: no build to count from yet)."""
     item = Segment(
         keys.SEGMENTS_PK,
         keys.segment_sk(segment_id),
@@ -59,12 +64,15 @@ def add_segment(uow: UnitOfWork, segment_id: str, name: str, definition: str, ac
         created_by=actor,
         updated_at=now,
         updated_by=actor,
+        count_queued_at=count_queued_at,
     )
     uow.put("segment", item, Segment.pk.does_not_exist())
     return item
 
 
-def replace_segment(uow: UnitOfWork, current: Segment, name: str, definition: str, actor: str, now: datetime) -> None:
+def replace_segment(
+    uow: UnitOfWork, current: Segment, name: str, definition: str, actor: str, now: datetime, *, count_queued_at: datetime | None
+) -> None:
     """Its name and definition (part `segment`), only if nobody changed it since `current` was read."""
     actions = [
         Segment.name.set(name),
@@ -73,7 +81,47 @@ def replace_segment(uow: UnitOfWork, current: Segment, name: str, definition: st
         Segment.updated_at.set(now),
         Segment.updated_by.set(actor),
     ]
+    if count_queued_at is not None:
+        actions.append(Segment.count_queued_at.set(count_queued_at))
     uow.update("segment", current, actions, Segment.version == int(current.version))
+
+
+def note_count_queued(uow: UnitOfWork, current: Segment, now: datetime) -> None:
+    """A count of its current version is queued at `now` (part `segment`, only if its version is
+    still the one read: a replacement queues its own)."""
+    uow.update("segment", current, [Segment.count_queued_at.set(now)], Segment.version == int(current.version))
+
+
+def note_count_failed(segment_id: str, version: int, queued_at: datetime | None, reason: str, now: datetime) -> bool:
+    """The count of `version` queued at `queued_at` (None: a refresh's) gave up: kept on the segment
+    if it still has that version (False: deleted or replaced meanwhile, nothing written)."""
+    item = Segment(keys.SEGMENTS_PK, keys.segment_sk(segment_id))
+    actions: list[Action] = [
+        Segment.count_failed_version.set(version),
+        Segment.count_failed_queued_at.set(queued_at) if queued_at is not None else Segment.count_failed_queued_at.remove(),
+        Segment.count_failure.set(reason),
+        Segment.count_failed_at.set(now),
+    ]
+    try:
+        item.update(actions=actions, condition=Segment.pk.exists() & (Segment.version == version))
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def count_failure(segment: Segment) -> CountFailure | None:
+    """The last count of the segment that gave up, if any (of whichever version)."""
+    if segment.count_failed_version is None or segment.count_failure is None or segment.count_failed_at is None:
+        return None
+    return CountFailure(int(segment.count_failed_version), segment.count_failed_queued_at, str(segment.count_failure), segment.count_failed_at)
+
+
+def check_version(uow: UnitOfWork, segment_id: str, version: int) -> None:
+    """Part `segment`: the transaction fails unless the segment is still at `version` (an audience
+    used for a campaign or a survey still counts its current definition)."""
+    uow.condition_check("segment", Segment, keys.SEGMENTS_PK, keys.segment_sk(segment_id), Segment.version == version)
 
 
 def remove_segment(uow: UnitOfWork, current: Segment) -> None:

@@ -1,9 +1,14 @@
 """Campaigns to a segment: create (now or at `send_at`), dry run, launch, fan out, cancel, results.
 
 Launch takes the segment's latest audience (store/audiences.py: member ids in parts of at most
-10,000) and cuts it into units of at most `UNIT_MEMBERS` members, queued on the jobs queue and
-done by the job worker as units of the `campaigns` job (jobs/specs.py); each unit's counters are
-added to the campaign's run record once, however often SQS delivers it (jobs/runner.py).
+10,000) only if it counts the segment's current definition (operations/segments.audience_to_use;
+the transaction that starts the campaign checks the segment's version again), and cuts it into
+units of at most `UNIT_MEMBERS` members, queued on the jobs queue and done by the job worker as
+units of the `campaigns` job (jobs/specs.py); each unit's counters are added to the campaign's run
+record once, however often SQS delivers it (jobs/runner.py). Started now, a segment being counted
+(or whose count failed) is a 409 and nothing is made; a scheduled campaign due meanwhile waits,
+retried by each run of the `campaigns` job and showing why, at most START_WAIT past its
+`send_at`, then fails (`failed`, with the reason) having sent nothing.
 
 A unit reads its members `MEMBERS_PER_READ` at a time, with the campaign's status in the same
 BatchGetItem (and again before a member if the last read is older than `STATUS_FRESH_SECONDS`), so
@@ -37,10 +42,28 @@ from itertools import batched
 from typing import TYPE_CHECKING, Any
 
 from ..api.schemas.campaigns import CampaignRequest
-from ..domain.campaigns import INVITE, RATE_PERIOD_SECONDS, CampaignActions, MemberOutcome, in_control_group, invitation_refusal, tally_keys
+from ..domain.campaigns import (
+    INVITE,
+    RATE_PERIOD_SECONDS,
+    START_WAIT,
+    CampaignActions,
+    MemberOutcome,
+    in_control_group,
+    invitation_refusal,
+    tally_keys,
+)
 from ..domain.clock import iso, today_in, utcnow
 from ..domain.coupons import gift_expires_at
-from ..domain.errors import InvalidState, NotFound, ScheduleNotPossible, SegmentNotReady, TemporarilyUnavailable, ValidationFailed
+from ..domain.errors import (
+    InvalidState,
+    NotFound,
+    ScheduleNotPossible,
+    SegmentComputing,
+    SegmentCountFailed,
+    SegmentNotReady,
+    TemporarilyUnavailable,
+    ValidationFailed,
+)
 from ..domain.identity import phone_is_proven
 from ..domain.membership import Status
 from ..domain.points import earn, lot_expires_on, month_key
@@ -59,6 +82,7 @@ from .audit import Change, add_audit
 from .common import Answer, created
 from .deferred_messages import HOURS_LOOKED_BACK
 from .messaging import Decision, add_deferral, decide, deliver_now
+from .operations.segments import Usable, audience_to_use, segment_exists
 
 if TYPE_CHECKING:
     from pynamodb.expressions.update import Action
@@ -100,16 +124,15 @@ def create_campaign(request: CampaignRequest, actor: str) -> Answer:
         if reward is None or not reward.active:
             raise ValidationFailed.single("coupon_reward_id", "no active reward with that id in the catalogue")
     immediate = request.send_at is None or send_at <= now
-    computed = audiences.latest(request.segment_id)
-    if computed is None and segments.segment(request.segment_id) is None:
-        # A typo, or a deleted segment: not a segment waiting for its members (409), now or later.
+    # Now (or a dry run): an audience counting the segment's current definition, else 404 (a typo,
+    # a deleted segment) or 409 (being counted, its count failed) and nothing is made. Later: the
+    # segment must exist; its audience is taken when the campaign starts.
+    usable = audience_to_use(request.segment_id) if immediate and not request.dry_run else None
+    if usable is None and not request.dry_run and not segment_exists(request.segment_id):
         raise NotFound(f"No segment {request.segment_id}")
-    latest = computed if immediate else None
-    if immediate and latest is None:
-        raise SegmentNotReady(f"Segment {request.segment_id} has no audience yet: compute it first")
     # Queuing a big audience's units (10 a request) would outlast the API's 29 s: the `campaigns`
     # job, due within 5 minutes, starts it instead.
-    start_here = immediate and latest is not None and latest.count <= INLINE_LAUNCH_MAX
+    start_here = usable is not None and usable.manifest.count <= INLINE_LAUNCH_MAX
     campaign = stored.new_campaign(
         stored.new_campaign_id(now),
         name=request.name,
@@ -138,7 +161,7 @@ def create_campaign(request: CampaignRequest, actor: str) -> Answer:
     count("CampaignsCreated")
     logger.info("campaign created", extra={"campaign_id": campaign.campaign_id, "segment_id": campaign.segment_id, "immediate": immediate})
     if start_here:
-        launch(campaign.campaign_id, actor, audience=latest)
+        launch(campaign.campaign_id, actor, audience=usable)
     return created(campaign_view(_existing(campaign.campaign_id), rules))
 
 
@@ -164,6 +187,8 @@ def cancel(campaign_id: str, actor: str) -> dict[str, Any]:
         campaign = _existing(campaign_id)
         if campaign.status == "cancelled":
             raise InvalidState("The campaign is already cancelled")
+        if campaign.status == "failed":
+            raise InvalidState("The campaign never started (failed): there is nothing to cancel")
         results = _results(campaign)
         if results is not None and results["complete"] and not _may_hold_messages(campaign, results, now):
             raise InvalidState("The campaign has reached its whole audience: there is nothing left to cancel")
@@ -195,25 +220,36 @@ def _existing(campaign_id: str) -> Campaign:
 # --- launch: the audience, the run record, the units -------------------------------------------------
 
 
-def launch(campaign_id: str, actor: str = SYSTEM_ACTOR, *, audience: audiences.Manifest | None = None) -> str:
+def _audiences(segment_id: str, first: Usable | None) -> Iterator[Usable]:
+    """The audience the caller has just read, then a fresh read for every retry."""
+    if first is not None:
+        yield first
+    while True:
+        yield audience_to_use(segment_id)
+
+
+def launch(campaign_id: str, actor: str = SYSTEM_ACTOR, *, audience: Usable | None = None, job_time: datetime | None = None) -> str:
     """Start a scheduled campaign (or finish starting one whose units may not all be queued):
-    'started', 'cancelled' or 'segment_not_ready'. Its units are queued again when the start was
-    interrupted; a unit queued twice is done once (per-member records, per-unit run record).
-    `audience`: the segment's latest, when the caller has just read it."""
+    'started', 'cancelled', 'failed', or why it waits (a problem code: `segment_computing`,
+    `segment_failed`, `segment_not_ready`). It starts only with an audience that counts the
+    segment's current definition, checked again in the transaction that starts it. Its units are
+    queued again when the start was interrupted; a unit queued twice is done once (per-member
+    records, per-unit run record). `audience`: the segment's, when the caller has just read it;
+    `job_time`: the time the `campaigns` job stands for (a later day's run: how long it has waited)."""
     rules = load_rules()
     campaign = _existing(campaign_id)
     if campaign.status == "scheduled":
-        manifest = audience or audiences.latest(campaign.segment_id)
-        if manifest is None:
-            return "segment_not_ready"
         now = utcnow()
         run_as_of = today_in(rules.zone, now).isoformat()
-        units = _plan(campaign, manifest, launched_at=now, run_as_of=run_as_of)
+        reads = _audiences(campaign.segment_id, audience)
 
-        def attempt(uow: UnitOfWork) -> bool:
+        def attempt(uow: UnitOfWork) -> list[dict[str, Any]] | None:
             current = _existing(campaign_id)
             if current.status != "scheduled":
-                return False
+                return None
+            usable = next(reads)
+            manifest = usable.manifest
+            units = _plan(current, manifest, launched_at=now, run_as_of=run_as_of)
             stored.start_campaign(
                 uow,
                 current,
@@ -224,12 +260,20 @@ def launch(campaign_id: str, actor: str = SYSTEM_ACTOR, *, audience: audiences.M
                 units=len(units),
                 now=now,
             )
+            if usable.version is not None:
+                segments.check_version(uow, current.segment_id, usable.version)  # replaced since it was read: read again
             after = {"status": "running", "audience_id": manifest.audience_id, "members": manifest.count}
             add_audit(uow, Change(actor, "campaign.launch", "campaign", campaign_id, {"status": "scheduled"}, after), rules, now)
             uow.commit()
-            return True
+            return units
 
-        if run(attempt):  # started here: its units are the ones just planned
+        try:
+            units = run(attempt)
+        except NotFound:
+            return _not_started(campaign, "segment_deleted", now, final=True)
+        except (SegmentNotReady, SegmentComputing, SegmentCountFailed) as exc:
+            return _not_started(campaign, exc.code, max(now, job_time or now))
+        if units is not None:  # started here: its units are the ones just planned
             count("CampaignsLaunched")
             enqueue(_first_units(campaign, units))
             stored.remove_due(campaign)
@@ -243,6 +287,34 @@ def launch(campaign_id: str, actor: str = SYSTEM_ACTOR, *, audience: audiences.M
             enqueue(_first_units(campaign, _plan(campaign, sent_to, launched_at=campaign.launched_at, run_as_of=str(campaign.run_as_of))))
     stored.remove_due(campaign)
     return "started" if campaign.status == "running" else str(campaign.status)
+
+
+def _not_started(campaign: Campaign, reason: str, now: datetime, *, final: bool = False) -> str:
+    """A due campaign its segment gives no audience to: it waits (the next run of the `campaigns`
+    job tries again; the campaign shows why) until START_WAIT past its `send_at`, then, or at once
+    when nothing can change it (`final`: the segment was deleted), it fails (audited
+    `campaign.fail`) having sent nothing. Returns 'failed' or the reason it waits."""
+    if not final and now < campaign.send_at + START_WAIT:
+        stored.note_waiting(campaign, reason, now)
+        logger.info("campaign waits for its segment", extra={"campaign_id": campaign.campaign_id, "reason": reason})
+        return reason
+    rules = load_rules()
+
+    def attempt(uow: UnitOfWork) -> bool:
+        current = _existing(campaign.campaign_id)
+        if current.status != "scheduled":
+            return False
+        stored.fail_campaign(uow, current, reason, now)
+        after = {"status": "failed", "reason": reason}
+        add_audit(uow, Change(SYSTEM_ACTOR, "campaign.fail", "campaign", campaign.campaign_id, {"status": "scheduled"}, after), rules, now)
+        uow.commit()
+        return True
+
+    if run(attempt):
+        count("CampaignsFailed")
+        logger.warning("campaign failed to start", extra={"campaign_id": campaign.campaign_id, "reason": reason})
+        return "failed"
+    return str(_existing(campaign.campaign_id).status)
 
 
 def _unit_members(campaign: Campaign) -> int:
@@ -318,8 +390,15 @@ def start_due(cutoff: datetime, *, dry_run: bool) -> Counter[str]:
         tally["campaigns_due"] += 1
         if dry_run:
             continue
-        outcome = launch(campaign_id)
-        tally["campaigns_started" if outcome == "started" else f"skipped.{outcome}"] += 1
+        outcome = launch(campaign_id, job_time=cutoff)
+        if outcome == "started":
+            tally["campaigns_started"] += 1
+        elif outcome == "failed":
+            tally["campaigns_failed"] += 1
+        else:
+            tally[f"skipped.{outcome}"] += 1
+            if outcome != "cancelled":
+                tally["campaigns_waiting"] += 1
     return tally
 
 
@@ -766,11 +845,15 @@ def _outcomes(campaign: Campaign) -> dict[str, Any] | None:
 
 
 def dry_run(campaign: Campaign, rules: ProgramRules) -> dict[str, Any]:
-    """Who would get what: the first part of the segment's latest audience (or the audience the
-    campaign went to), decided member by member as the send would, nothing written."""
-    manifest = audiences.read(campaign.segment_id, str(campaign.audience_id)) if campaign.audience_id else audiences.latest(campaign.segment_id)
-    if manifest is None:
-        raise SegmentNotReady(f"Segment {campaign.segment_id} has no audience yet: compute it first")
+    """Who would get what: the first part of the segment's audience as launch would take it (409
+    while it is being counted or its count failed) or the audience the campaign went to, decided
+    member by member as the send would, nothing written."""
+    if campaign.audience_id:
+        manifest = audiences.read(campaign.segment_id, str(campaign.audience_id))
+        if manifest is None:
+            raise SegmentNotReady(f"The audience campaign {campaign.campaign_id} went to is no longer kept")
+    else:
+        manifest = audience_to_use(campaign.segment_id).manifest
     at = max(campaign.send_at, utcnow())
     offer = _offer(campaign, rules, at)
     member_ids = audiences.part(manifest.parts[0]) if manifest.parts else []
@@ -848,6 +931,12 @@ def campaign_view(campaign: Campaign, rules: ProgramRules, *, with_results: bool
             if campaign.audience_id
             else None
         ),
+        "waiting": (
+            {"reason": campaign.waiting_reason, "since": iso(campaign.waiting_since), "until": iso(campaign.send_at + START_WAIT)}
+            if campaign.status == "scheduled" and campaign.waiting_reason and campaign.waiting_since
+            else None
+        ),
+        "failure": {"reason": campaign.failure, "at": iso(campaign.failed_at)} if campaign.status == "failed" and campaign.failed_at else None,
     }
     if with_results:
         view["results"] = _results(campaign)

@@ -2,8 +2,10 @@
 everyone or a segment; members answer once; an optional reward is paid with the answer.
 
 - Create (a draft), publish, close: operator actions, each audited in its own unit of work.
-  Publishing a segment survey takes the segment's latest audience (store/audiences.py; none:
-  409 segment_not_ready) and has the `survey-invitations` job write one invitation per member
+  Publishing a segment survey takes the segment's latest audience (store/audiences.py) if it
+  counts the segment's current definition (none yet: 409 segment_not_ready; being counted: 409
+  segment_computing; its count failed: 409 segment_failed; the publication's transaction checks
+  the segment's version again) and has the `survey-invitations` job write one invitation per member
   (a unit per audience part, through the jobs queue): at answer time the member's invitation is
   one item read with the member, never a scan of the audience.
 - Answering is one transaction: the member's response (put only if absent: a second answer, or
@@ -25,7 +27,7 @@ from typing import Any
 from ..api.schemas.surveys import SurveyAnswersRequest, SurveyRequest
 from ..domain import surveys as rules_of
 from ..domain.clock import iso, today_in, utcnow
-from ..domain.errors import AlreadyAnswered, FieldError, InvalidAnswers, InvalidState, NotFound, SegmentNotReady, SurveyNotOpen, SurveyUnanswerable
+from ..domain.errors import AlreadyAnswered, FieldError, InvalidAnswers, InvalidState, NotFound, SegmentComputing, SurveyNotOpen, SurveyUnanswerable
 from ..domain.membership import require_may_earn
 from ..domain.points import earn, lot_expires_on, month_key
 from ..observability import count, logger
@@ -41,6 +43,7 @@ from ..store.unit_of_work import Cancelled, UnitOfWork, run
 from .audit import Change, add_audit, record_audit
 from .common import Answer, created
 from .coupons import gift_coupon
+from .operations.segments import Usable, audience_to_use, segment_exists
 from .sessions import MemberSession
 
 SURVEY_KIND = "survey"  # the coupon kind and the ledger entry's ref prefix
@@ -128,7 +131,7 @@ def create_survey(request: SurveyRequest, actor: str) -> Answer:
         reward = get_reward(request.reward.reward_id)
         if reward is None or not reward.active:
             problems.append(FieldError("reward.reward_id", "no active reward in the catalogue has this id"))
-    if request.segment_id is not None and segments.segment(request.segment_id) is None and audiences.latest(request.segment_id) is None:
+    if request.segment_id is not None and not segment_exists(request.segment_id):
         problems.append(FieldError("segment_id", "no segment has this id"))
     if problems:
         raise SurveyUnanswerable(problems)
@@ -149,26 +152,34 @@ def create_survey(request: SurveyRequest, actor: str) -> Answer:
 
 def publish_survey(survey_id: str, actor: str) -> dict[str, Any]:
     """Publish a draft: members see it from `opens_at`. A segment survey invites the segment's
-    latest audience (409 segment_not_ready without one); publishing again: 409 invalid_state."""
+    audience counting its current definition (409 segment_not_ready, segment_computing or
+    segment_failed without one; the segment deleted: 409 invalid_state); publishing again: 409
+    invalid_state."""
     rules = load_rules()
     survey = _survey_or_404(survey_id)
     if survey.status != rules_of.DRAFT:
         raise InvalidState(f"The survey is {survey.status}; only a draft can be published")
-    manifest = None
+    usable: Usable | None = None
     if survey.target == "segment":
-        manifest = audiences.latest(str(survey.segment_id))
-        if manifest is None:
-            raise SegmentNotReady(f"Segment {survey.segment_id} has no computed members yet; compute it, then publish")
+        try:
+            usable = audience_to_use(str(survey.segment_id))
+        except NotFound:
+            raise InvalidState(f"The survey's segment {survey.segment_id} no longer exists") from None
+    manifest = usable.manifest if usable is not None else None
     audience = {"audience_id": manifest.audience_id, "count": manifest.count, "data_as_of": manifest.data_as_of} if manifest else {}
     counters = rules_of.counters_of(store.questions_of(survey))
 
     def attempt(uow: UnitOfWork) -> Survey:
         now = utcnow()
         store.publish(uow, survey, counters, audience, now)
+        if usable is not None and usable.version is not None:
+            segments.check_version(uow, str(survey.segment_id), usable.version)
         after = {"status": "published", "audience_id": audience.get("audience_id"), "audience_count": audience.get("count")}
         add_audit(uow, Change(actor, "survey.publish", "survey", survey_id, {"status": "draft"}, after), rules, now)
 
         def explain(cancelled: Cancelled) -> None:
+            if "segment" in cancelled.failed:
+                raise SegmentComputing("The segment was changed meanwhile and is being counted: publish when its status is ready")
             raise InvalidState("The survey was published or closed meanwhile")
 
         uow.commit(explain)

@@ -283,7 +283,7 @@ def test_given_a_scheduled_campaign_when_the_campaigns_job_runs_for_its_day_then
     today = datetime.now(UTC).date()
     assert run_now("campaigns", today)["campaigns"]["started"] == 0
     started = run_now("campaigns", (send_at + timedelta(days=1)).date())
-    assert started["campaigns"] == {"due": 1, "started": 1}
+    assert started["campaigns"] == {"due": 1, "started": 1, "waiting": 0, "failed": 0}
     _drain()
     assert run_now("campaigns", (send_at + timedelta(days=1)).date())["campaigns"]["due"] == 0
     assert len(_campaign_messages(outbox_path)) == 1
@@ -554,3 +554,156 @@ def test_given_the_table_too_busy_to_note_hand_overs_then_they_are_settled_accep
     assert _sweep(monkeypatch, settle_after=timedelta(0)) == {"accepted": 2, "unknown": 0}
     assert _sweep(monkeypatch) == {"accepted": 0, "unknown": 0}
     assert len(_campaign_messages(outbox_path)) == 2
+
+
+# --- a segment replaced between its count and the campaign's start ---------------------------------
+
+BOUGHT = {"name": "买过的会员", "definition": {"last_purchase": {"within_days": 30}}}
+NEVER_BOUGHT = {"name": "没买过", "definition": {"last_purchase": {"never": True}}}
+
+
+def _count_queued_segments() -> None:
+    """What `make job JOB=segment-audiences` does: the queued counts done."""
+    from localstage.job import run
+
+    assert run("segment-audiences", None, False)["dead_lettered"] == 0
+
+
+def _counted_segment(api, members) -> tuple[str, dict[str, str]]:
+    """A segment of the members who bought (a, b) counted from an analytics refresh; c never bought."""
+    people = {who: _member(members, sms_marketing=True) for who in "abc"}
+    for order, who in (("o-a", "a"), ("o-b", "b")):
+        assert members.purchase(order, 10_000, member_id=people[who][1]["member_id"]).status == 201
+    assert api.post("/v1/admin/analytics/refreshes").status == 201
+    saved = api.post("/v1/admin/segments", BOUGHT)
+    assert saved.status == 202, saved.text
+    _count_queued_segments()
+    segment_id = saved.json()["segment_id"]
+    assert api.get(f"/v1/admin/segments/{segment_id}").json()["status"] == "ready"
+    return segment_id, {who: token for who, (token, _) in people.items()}
+
+
+def _replace(api, segment_id: str) -> None:
+    replaced = api.request("PUT", f"/v1/admin/segments/{segment_id}", json_body=NEVER_BOUGHT)
+    assert replaced.status == 202 and replaced.json()["status"] == "computing", replaced.text
+
+
+def test_given_a_segment_replaced_after_its_count_then_a_campaign_now_and_its_dry_run_are_409_until_the_new_definition_is_counted(
+    api, members, aws, outbox_path
+):
+    """Given an operator who saw the segment's count, when the definition is replaced and a
+    campaign is started before the new count has run, then 409 segment_computing and nothing is
+    made or sent; once counted, the campaign goes to the new definition's members only."""
+    _no_quiet_hours(aws)
+    segment_id, tokens = _counted_segment(api, members)
+    before = {who: _balance(api, token) for who, token in tokens.items()}
+    _replace(api, segment_id)
+
+    for extra in ({}, {"dry_run": True}):
+        reply = api.post(CAMPAIGNS, {"name": "回归", "segment_id": segment_id, "message": {"sms": "hi"}, "points": 50, **extra})
+        assert reply.status == 409 and reply.json()["code"] == "segment_computing", reply.text
+    assert api.get(CAMPAIGNS).json()["items"] == []
+
+    _count_queued_segments()
+    created = api.post(CAMPAIGNS, {"name": "回归", "segment_id": segment_id, "message": {"sms": "hi"}, "points": 50})
+    assert created.status == 201 and created.json()["audience"]["count"] == 1, created.text
+    _drain()
+    assert {who: _balance(api, token) - before[who] for who, token in tokens.items()} == {"a": 0, "b": 0, "c": 50}
+    assert len(_campaign_messages(outbox_path)) == 1
+
+    deleted = api.request("DELETE", f"/v1/admin/segments/{segment_id}", json_body={"reason": "done"})
+    assert deleted.status == 200, deleted.text
+    gone = api.post(CAMPAIGNS, {"name": "x", "segment_id": segment_id, "points": 5})  # its audiences are kept, not sent to
+    assert gone.status == 404 and gone.json()["code"] == "not_found", gone.text
+
+
+def _tomorrow_at_20_local() -> datetime:
+    from chalicelib.domain.clock import today_in
+    from chalicelib.store.parameters import load_rules
+
+    zone = load_rules().zone
+    return datetime.combine(today_in(zone) + timedelta(days=1), datetime.min.time(), tzinfo=zone).replace(hour=20)
+
+
+def test_given_a_scheduled_campaign_due_while_its_segment_is_being_counted_then_it_waits_showing_why_and_goes_to_the_new_members(
+    api, members, aws, outbox_path
+):
+    _no_quiet_hours(aws)
+    from chalicelib.jobs.runner import run_now
+
+    segment_id, tokens = _counted_segment(api, members)
+    before = {who: _balance(api, token) for who, token in tokens.items()}
+    send_at = _tomorrow_at_20_local()
+    campaign = api.post(CAMPAIGNS, {"name": "明晚", "segment_id": segment_id, "points": 50, "send_at": send_at.isoformat()}).json()
+    assert campaign["status"] == "scheduled" and campaign["waiting"] is None
+    _replace(api, segment_id)
+
+    # The job's run at the end of send_at's day (23:59:59 there, 4 hours after it): due, not started.
+    waiting = run_now("campaigns", send_at.date())
+    assert waiting["campaigns"] == {"due": 1, "started": 0, "waiting": 1, "failed": 0}, waiting
+    shown = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()
+    assert shown["status"] == "scheduled" and shown["audience"] is None and shown["results"] is None
+    assert shown["waiting"]["reason"] == "segment_computing" and datetime.fromisoformat(shown["waiting"]["until"]) == send_at + timedelta(hours=6)
+    _drain()
+    assert {who: _balance(api, token) for who, token in tokens.items()} == before  # nothing went to the replaced definition's members
+
+    _count_queued_segments()
+    started = run_now("campaigns", send_at.date())
+    assert started["campaigns"]["started"] == 1, started
+    _drain()
+    shown = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()
+    assert (shown["status"], shown["waiting"], shown["audience"]["count"]) == ("running", None, 1)
+    assert {who: _balance(api, token) - before[who] for who, token in tokens.items()} == {"a": 0, "b": 0, "c": 50}
+
+
+def test_given_a_scheduled_campaign_whose_segment_is_still_not_counted_6_hours_after_send_at_then_it_fails_visibly_and_sends_nothing(
+    api, members, aws, outbox_path
+):
+    _no_quiet_hours(aws)
+    from chalicelib.jobs.runner import run_now
+
+    segment_id, tokens = _counted_segment(api, members)
+    before = {who: _balance(api, token) for who, token in tokens.items()}
+    send_at = _tomorrow_at_20_local()
+    campaign = api.post(CAMPAIGNS, {"name": "明晚", "segment_id": segment_id, "message": {"sms": "hi"}, "points": 50, "send_at": send_at.isoformat()})
+    assert campaign.status == 201, campaign.text
+    campaign_id = campaign.json()["campaign_id"]
+    _replace(api, segment_id)
+
+    # The next day's last run, 28 hours after send_at: it gave up on the count.
+    failed = run_now("campaigns", send_at.date() + timedelta(days=1))
+    assert failed["campaigns"] == {"due": 1, "started": 0, "waiting": 0, "failed": 1}, failed
+    shown = api.get(f"{CAMPAIGNS}/{campaign_id}").json()
+    assert (shown["status"], shown["failure"]["reason"], shown["audience"]) == ("failed", "segment_computing", None), shown
+    _count_queued_segments()
+    assert run_now("campaigns", send_at.date() + timedelta(days=1))["campaigns"]["due"] == 0  # it waits no more
+    _drain()
+    assert _campaign_messages(outbox_path) == [] and {who: _balance(api, token) for who, token in tokens.items()} == before
+    cancel = api.post(f"{CAMPAIGNS}/{campaign_id}/cancel", {})
+    assert cancel.status == 409 and cancel.json()["code"] == "invalid_state", cancel.text
+    day = (send_at.date() + timedelta(days=1)).isoformat()
+    audit = [e for e in api.get(f"/v1/admin/audit?day={day}&limit=100").json()["items"] if e["action"] == "campaign.fail"]
+    assert [(e["actor"], e["after"]["reason"]) for e in audit] == [("schedule", "segment_computing")], audit
+
+
+def test_given_a_segment_replaced_between_the_read_of_its_audience_and_the_start_then_the_start_transaction_refuses_it(
+    api, members, aws, outbox_path
+):
+    """Given the audience read for a start (still counting the segment's version), when the
+    definition is replaced before the start commits, then the version check in the start's
+    transaction fails it: the campaign waits, with no audience, and nobody is reached."""
+    _no_quiet_hours(aws)
+    from chalicelib.usecases.campaigns import launch
+    from chalicelib.usecases.operations.segments import audience_to_use
+
+    segment_id, tokens = _counted_segment(api, members)
+    before = {who: _balance(api, token) for who, token in tokens.items()}
+    campaign = api.post(CAMPAIGNS, {"name": "明晚", "segment_id": segment_id, "points": 50, "send_at": _tomorrow_at_20_local().isoformat()}).json()
+    read_before_the_replacement = audience_to_use(segment_id)
+    _replace(api, segment_id)
+
+    assert launch(campaign["campaign_id"], audience=read_before_the_replacement) == "segment_computing"
+    _drain()
+    shown = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()
+    assert (shown["status"], shown["audience"], shown["waiting"]["reason"]) == ("scheduled", None, "segment_computing"), shown
+    assert {who: _balance(api, token) for who, token in tokens.items()} == before

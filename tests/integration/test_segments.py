@@ -283,3 +283,74 @@ def test_a_worker_that_crashes_mid_part_is_redelivered_and_changes_and_audits_ea
         assert api.get(f"/v1/admin/members/{ids[who]}").json()["operator_tags"] == sorted({"staff", "vip"} if who == "a" else {"staff"})
         audit = [e for e in api.get(f"/v1/admin/audit?member_id={ids[who]}").json()["items"] if (e["ref"] or "").startswith("segment:")]
         assert len(audit) == 1, audit
+
+
+def break_the_analytics_engine() -> bytes:
+    """The latest build's tables are no longer readable (a damaged build: every query of the
+    engine fails). Returns the pointer to the good build, to put back."""
+    import json
+    import secrets
+
+    from chalicelib.settings import get_settings
+    from chalicelib.store.analytics_engine import LATEST_KEY
+    from chalicelib.store.analytics_sql import DERIVED_TABLES
+
+    s3, bucket = boto3.client("s3"), get_settings().analytics_bucket
+    good = bytes(s3.get_object(Bucket=bucket, Key=LATEST_KEY)["Body"].read())
+    broken = {**json.loads(good), "export_id": f"damaged-{secrets.token_hex(4)}"}
+    for table in DERIVED_TABLES:
+        s3.put_object(Bucket=bucket, Key=f"derived/{broken['export_id']}/{table}/part-00000.parquet", Body=b"not parquet")
+    s3.put_object(Bucket=bucket, Key=LATEST_KEY, Body=json.dumps(broken).encode())
+    return good
+
+
+def mend_the_analytics_engine(good: bytes) -> None:
+    from chalicelib.settings import get_settings
+    from chalicelib.store.analytics_engine import LATEST_KEY
+
+    boto3.client("s3").put_object(Bucket=get_settings().analytics_bucket, Key=LATEST_KEY, Body=good)
+
+
+def test_a_count_that_fails_every_delivery_leaves_the_segment_failed_with_why_and_counting_again_or_replacing_starts_over(
+    api: ApiClient, members: Members
+) -> None:
+    """Given the analytics engine failing, when a segment's queued count fails every delivery
+    (SQS then dead-letters it), then the segment is `failed` with the reason, not `computing`
+    forever, and the preview, bulk tags and a campaign answer 409 segment_failed; counting it again
+    or replacing it makes it `computing`, and once the engine answers it is `ready`."""
+    ids = shop(api, members)
+    refresh(api)
+    good = break_the_analytics_engine()
+    saved = api.post("/v1/admin/segments", BOUGHT_RECENTLY)
+    assert saved.status == 202, saved.text
+    segment_id = saved.json()["segment_id"]
+
+    summary = run("segment-audiences", None, False)
+    assert summary["dead_lettered"] == 1, summary  # every delivery failed: SQS's redrive takes it
+    shown = api.get(f"/v1/admin/segments/{segment_id}").json()
+    assert shown["status"] == "failed" and shown["audience"] is None, shown
+    reason = shown["failure"]["reason"]
+    assert "failed on every delivery" in reason and not any(member_id in reason for member_id in ids.values())
+    for reply in (
+        api.post(f"/v1/admin/segments/{segment_id}/preview"),
+        api.post(f"/v1/admin/segments/{segment_id}/tags", {"add": ["staff"], "reason": "x"}),
+        api.post("/v1/admin/campaigns", {"name": "x", "segment_id": segment_id, "points": 5}),
+    ):
+        assert reply.status == 409 and reply.json()["code"] == "segment_failed", reply.text
+        assert f"/v1/admin/segments/{segment_id}/audiences" in reply.json()["detail"]
+    assert api.get("/v1/admin/campaigns").json()["items"] == []
+
+    again = api.post(f"/v1/admin/segments/{segment_id}/audiences")
+    assert again.status == 202, again.text
+    assert api.get(f"/v1/admin/segments/{segment_id}").json()["status"] == "computing"  # a new count, not the failed one
+    assert run("segment-audiences", None, False)["dead_lettered"] == 1  # the engine still fails
+    assert api.get(f"/v1/admin/segments/{segment_id}").json()["status"] == "failed"
+
+    mend_the_analytics_engine(good)
+    replaced = api.request("PUT", f"/v1/admin/segments/{segment_id}", json_body={"name": "没买过", "definition": {"last_purchase": {"never": True}}})
+    assert replaced.status == 202 and replaced.json()["status"] == "computing" and replaced.json()["failure"] is None, replaced.text
+    counted()
+    shown = api.get(f"/v1/admin/segments/{segment_id}").json()
+    assert (shown["status"], shown["failure"], shown["audience"]["size"]) == ("ready", None, 1), shown
+    assert audience_members(segment_id) == [ids["c"]]
+    assert api.post(f"/v1/admin/segments/{segment_id}/preview").status == 200

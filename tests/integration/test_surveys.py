@@ -286,3 +286,28 @@ def test_given_free_text_pages_then_no_cursor_key_or_field_links_a_text_to_its_w
     assert len(stored) == 3
     for member_id in ids:
         assert member_id not in revealed and not [s for s in stored if member_id in s]
+
+
+def test_given_a_segment_replaced_after_its_count_then_publishing_is_409_until_counted_and_then_invites_the_new_members_only(api, members, aws):
+    """Given a segment survey drafted after the segment was counted, when the definition is
+    replaced before publication, then publishing answers 409 segment_computing and invites nobody;
+    once the new definition is counted, it invites that audience, not the replaced one's."""
+    buyer, buyer_body = members.verified()
+    newcomer, _ = members.verified()
+    assert members.purchase("o-1", 10_000, member_id=buyer_body["member"]["member_id"]).status == 201
+    assert api.post("/v1/admin/analytics/refreshes").status == 201
+    segment = api.post("/v1/admin/segments", {"name": "买过的会员", "definition": {"last_purchase": {"within_days": 30}}}).json()["segment_id"]
+    assert run("segment-audiences", None, False)["dead_lettered"] == 0
+    made = api.post("/v1/admin/surveys", definition(target="segment", segment_id=segment, reward=None)).json()
+
+    replaced = api.request("PUT", f"/v1/admin/segments/{segment}", json_body={"name": "没买过", "definition": {"last_purchase": {"never": True}}})
+    assert replaced.status == 202, replaced.text
+    _problem(api.post(f"/v1/admin/surveys/{made['survey_id']}/publish", {}), 409, "segment_computing")
+    assert api.get(f"/v1/admin/surveys/{made['survey_id']}").json()["status"] == "draft"
+
+    assert run("segment-audiences", None, False)["dead_lettered"] == 0
+    publish = api.post(f"/v1/admin/surveys/{made['survey_id']}/publish", {})
+    assert publish.status == 200 and publish.json()["audience"]["count"] == 1, publish.text
+    assert run("survey-invitations", _today(), False)["dead_lettered"] == 0
+    assert [s["survey_id"] for s in api.get("/v1/me/surveys", headers=bearer(newcomer)).json()["items"]] == [made["survey_id"]]
+    assert api.get("/v1/me/surveys", headers=bearer(buyer)).json()["items"] == []

@@ -12,6 +12,16 @@ refresh writes every saved segment's audience again (`write_every_audience`, in 
 job). Before the first refresh there is nothing to count: preview, audiences and bulk tags answer
 409 analytics_not_ready, while the definition itself can be saved.
 
+A unit that fails is delivered again by SQS; one that fails its last delivery (then dead-lettered
+as any job's unit) leaves the segment `failed` with the reason (`count_gave_up`, called by the
+runner), as does a refresh that cannot count it, or a count still not written long after it was
+queued (domain/segments.count_status). Counting again (POST .../audiences) or a replacement
+queues a new count: `computing` again.
+
+Campaigns, surveys, bulk tag changes and exports by segment take `audience_to_use`: the latest
+audience only if it counts the segment's current version, else 409 (segment_computing,
+segment_failed), so nothing reaches an audience a replaced definition left behind.
+
 A bulk tag change (`start_tag_change`) is a run of the `segment-tags` job: one unit per part of
 the segment's latest audience on the jobs queue, each member changed in its own unit of work
 with its audit entry and a marker put only if absent (store/segments.mark_tags_applied), so a
@@ -21,12 +31,15 @@ redelivered unit changes and audits nobody twice.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ...domain.clock import iso, today_in, utcnow
-from ...domain.errors import AnalyticsNotReady, NotFound, SegmentComputing
+from ...domain.errors import AnalyticsNotReady, HuiyuanError, NotFound, SegmentComputing, SegmentCountFailed, SegmentNotReady
 from ...domain.membership import is_closed
-from ...domain.segments import Compiled, SegmentDefinition, check_against_rules, compile_segment
+from ...domain.segments import Compiled, CountFailure, SegmentDefinition, SegmentStatus, check_against_rules, compile_segment, count_status
 from ...domain.tags import changed_tags
 from ...observability import logger
 from ...store import analytics_engine, audiences, job_queue, job_runs
@@ -70,12 +83,28 @@ def audience_view(manifest: Manifest | None) -> dict[str, Any] | None:
     }
 
 
-def segment_status(segment: Segment, manifest: Manifest | None) -> str:
+def counts_version(segment: Segment, manifest: Manifest | None) -> bool:
+    """Whether the audience counts the segment's current definition (None: written before versions were kept)."""
+    return manifest is not None and manifest.segment_version in (None, int(segment.version))
+
+
+def segment_status(segment: Segment, manifest: Manifest | None) -> tuple[SegmentStatus, CountFailure | None]:
     """`ready`: the latest audience counts this version; `computing`: a unit is counting it (or the
-    next refresh will); `awaiting_analytics`: nothing to count from before the first refresh."""
-    if manifest is not None and manifest.segment_version in (None, int(segment.version)):
-        return "ready"
-    return "computing" if analytics_engine.latest() is not None else "awaiting_analytics"
+    next refresh will); `failed`: its count gave up (with why); `awaiting_analytics`: nothing to
+    count from before the first refresh (domain/segments.count_status)."""
+    counted = counts_version(segment, manifest)
+    return count_status(
+        int(segment.version),
+        counted=counted,
+        built=counted or analytics_engine.latest() is not None,
+        queued_at=segment.count_queued_at,
+        failure=stored.count_failure(segment),
+        now=utcnow(),
+    )
+
+
+def _failure_view(failure: CountFailure | None) -> dict[str, Any] | None:
+    return {"reason": failure.reason, "at": iso(failure.at)} if failure is not None else None
 
 
 def segment_view(segment: Segment, manifest: Manifest | None = None, *, with_audience: bool = True) -> dict[str, Any]:
@@ -91,7 +120,9 @@ def segment_view(segment: Segment, manifest: Manifest | None = None, *, with_aud
     }
     if with_audience:
         manifest = manifest if manifest is not None else audiences.latest(segment.segment_id)
-        view["status"] = segment_status(segment, manifest)
+        status, failure = segment_status(segment, manifest)
+        view["status"] = status
+        view["failure"] = _failure_view(failure)
         view["audience"] = audience_view(manifest)
     return view
 
@@ -105,11 +136,12 @@ def create_segment(name: str, definition: SegmentDefinition, actor: str) -> dict
     rules = load_rules()
     check_against_rules(definition, rules)
     text = _definition_json(definition)
+    built = analytics_engine.latest() is not None
 
     def attempt(uow: UnitOfWork) -> Segment:
         now = utcnow()
         segment_id = stored.new_segment_id()
-        item = stored.add_segment(uow, segment_id, name, text, actor, now)
+        item = stored.add_segment(uow, segment_id, name, text, actor, now, count_queued_at=now if built else None)
         add_audit(
             uow,
             Change(
@@ -128,7 +160,7 @@ def create_segment(name: str, definition: SegmentDefinition, actor: str) -> dict
 
     segment = run(attempt)
     logger.info("segment created", extra={"segment_id": segment.segment_id})
-    _queue_if_ready(segment)
+    _queue_count(segment)
     return segment_view(segment)
 
 
@@ -138,11 +170,12 @@ def update_segment(segment_id: str, name: str, definition: SegmentDefinition, ac
     rules = load_rules()
     check_against_rules(definition, rules)
     text = _definition_json(definition)
+    built = analytics_engine.latest() is not None
 
     def attempt(uow: UnitOfWork) -> Segment:
         now = utcnow()
         current = _segment_or_404(segment_id)
-        stored.replace_segment(uow, current, name, text, actor, now)
+        stored.replace_segment(uow, current, name, text, actor, now, count_queued_at=now if built else None)
         before = {"name": current.name, "definition": definition_of(current).model_dump(mode="json", exclude_defaults=True)}
         after = {"name": name, "definition": definition.model_dump(mode="json", exclude_defaults=True)}
         add_audit(uow, Change(actor, "segment.update", "segment", segment_id, before, after), rules, now)
@@ -151,7 +184,7 @@ def update_segment(segment_id: str, name: str, definition: SegmentDefinition, ac
 
     run(attempt)
     segment = _segment_or_404(segment_id)
-    _queue_if_ready(segment)
+    _queue_count(segment)
     return segment_view(segment)
 
 
@@ -200,14 +233,10 @@ def preview_segment(segment_id: str) -> dict[str, Any]:
     """Its size and a sample of up to 20 members (ids and analytics only: no phone, no name), as the
     last count of its current version wrote them, with the time of the data. Reads no engine:
     while the count runs, `SegmentComputing` (409 segment_computing; the segment's `status` says
-    when it is ready)."""
+    when it is ready); once it gave up, `SegmentCountFailed` (409 segment_failed)."""
     segment = _segment_or_404(segment_id)
     manifest = audiences.latest(segment_id)
-    status = segment_status(segment, manifest)
-    if status == "awaiting_analytics":
-        raise _not_ready()
-    if status != "ready" or manifest is None:
-        raise SegmentComputing("The segment's members are being counted: preview it when its status is ready")
+    manifest = _counted(segment, manifest, _not_ready, "preview it")
     return {
         "segment_id": segment_id,
         "size": manifest.count,
@@ -247,23 +276,38 @@ def _write_audience(segment: Segment, snapshot: Snapshot) -> Manifest:
     return manifest
 
 
-def _queue_if_ready(segment: Segment) -> bool:
-    """One `audience` unit for the segment's current version on the jobs queue, if a build exists."""
-    if analytics_engine.latest() is None:
-        return False
+def _queue_count(segment: Segment) -> None:
+    """One `audience` unit for the segment's current version on the jobs queue, if its count was
+    noted as queued (a build exists): the unit carries that time, so its failure is told apart
+    from a later count's."""
+    if segment.count_queued_at is None:
+        return
     now = utcnow()
     as_of = today_in(load_rules().zone, now).isoformat()
-    unit = {"kind": AUDIENCE_UNIT, "segment_id": segment.segment_id, "version": int(segment.version)}
+    unit = {
+        "kind": AUDIENCE_UNIT,
+        "segment_id": segment.segment_id,
+        "version": int(segment.version),
+        "queued_at": segment.count_queued_at.isoformat(),
+    }
     job_queue.start_units(AUDIENCES_JOB, as_of, [unit], now=now)
-    return True
 
 
 def write_audience(segment_id: str) -> dict[str, Any]:
     """POST /v1/admin/segments/{id}/audiences: its members in the latest build, counted again by a
-    queued unit (202, the segment `computing`)."""
-    segment = _segment_or_404(segment_id)
+    queued unit (202, the segment `computing`; a count that had failed starts over)."""
     _snapshot()  # 409 analytics_not_ready before the first refresh
-    _queue_if_ready(segment)
+
+    def attempt(uow: UnitOfWork) -> Segment:
+        current = _segment_or_404(segment_id)
+        now = utcnow()
+        stored.note_count_queued(uow, current, now)
+        uow.commit()  # replaced meanwhile: read again (and count the new version)
+        current.count_queued_at = now
+        return current
+
+    segment = run(attempt)
+    _queue_count(segment)
     return {"segment_id": segment_id, "status": "computing", "version": int(segment.version)}
 
 
@@ -295,23 +339,91 @@ def write_every_audience(build: Snapshot) -> None:
     for segment in saved:
         try:
             _write_audience(segment, build)
-        except Exception:
+        except Exception as exc:
             logger.exception("segment audience not written", extra={"segment_id": segment.segment_id})
+            _note_failed(segment.segment_id, int(segment.version), None, f"the analytics refresh could not count it ({type(exc).__name__})")
+
+
+def _note_failed(segment_id: str, version: int, queued_at: datetime | None, reason: str) -> None:
+    """Keep a count's failure on the segment (its `status` shows it); never raises: it is what is
+    left to do once the count has failed."""
+    try:
+        if stored.note_count_failed(segment_id, version, queued_at, reason, utcnow()):
+            logger.warning("segment count failed", extra={"segment_id": segment_id, "version": version, "reason": reason})
+    except Exception:
+        logger.exception("segment count failure not kept", extra={"segment_id": segment_id})
+
+
+def count_gave_up(unit: dict[str, Any], error: BaseException) -> None:
+    """The `audience` unit failed its last delivery (SQS dead-letters it next): the segment shows
+    `failed` with the reason (the error's kind, no member's data) until it is counted again."""
+    queued_at = datetime.fromisoformat(unit["queued_at"]) if unit.get("queued_at") else None
+    reason = f"the count failed on every delivery ({type(error).__name__})"
+    _note_failed(str(unit["segment_id"]), int(unit["version"]), queued_at, reason)
 
 
 # --- bulk tags ------------------------------------------------------------------------------
 
 
+def _counted(segment: Segment, manifest: Manifest | None, not_counted: Callable[[], HuiyuanError], use: str) -> Manifest:
+    """`manifest` if it counts the segment's current version; else the 409 that says why."""
+    status, failure = segment_status(segment, manifest)
+    if status == "ready" and manifest is not None:
+        return manifest
+    if status == "awaiting_analytics":
+        raise not_counted()
+    if status == "failed" and failure is not None:
+        raise SegmentCountFailed(
+            f"The segment's members could not be counted: {failure.reason}. Count them again "
+            f"(POST /v1/admin/segments/{segment.segment_id}/audiences), then {use} when its status is ready"
+        )
+    raise SegmentComputing(f"The segment's members are being counted: {use} when its status is ready")
+
+
 def current_audience(segment_id: str) -> Manifest:
     """The segment's counted audience, what a bulk tag change or an export of the segment acts on:
     404 for no such segment, 409 analytics_not_ready before the first refresh, 409
-    segment_computing while its current version is being counted."""
+    segment_computing while its current version is being counted, 409 segment_failed once its
+    count gave up."""
     segment = _segment_or_404(segment_id)
+    return _counted(segment, audiences.latest(segment_id), _not_ready, "use it")
+
+
+@dataclass(frozen=True)
+class Usable:
+    """An audience a campaign or a survey may go to, and the segment's version it counts (None: no
+    saved definition to check, see `audience_to_use`)."""
+
+    manifest: Manifest
+    version: int | None
+
+
+def audience_to_use(segment_id: str) -> Usable:
+    """What a campaign or a survey goes to: the segment's latest audience, only if it counts the
+    segment's current version. 404 for a segment nobody saved (or deleted); 409 segment_not_ready
+    before its first count, segment_computing while its current version is counted, segment_failed
+    once that count gave up. An audience written with no version and no saved definition (written
+    straight to the bucket, as a migration or a test does) is used as it is. The caller checks the
+    version again in the transaction that starts it (store/segments.check_version)."""
+    segment = stored.segment(segment_id)
     manifest = audiences.latest(segment_id)
-    if manifest is None or segment_status(segment, manifest) != "ready":
-        _snapshot()  # 409 analytics_not_ready before the first refresh
-        raise SegmentComputing("The segment's members are being counted: use it when its status is ready")
-    return manifest
+    if segment is None:
+        if manifest is None or manifest.segment_version is not None:
+            raise NotFound(f"No segment {segment_id}")
+        return Usable(manifest, None)
+
+    def never_counted() -> HuiyuanError:
+        return SegmentNotReady(f"Segment {segment_id} has no computed members yet: compute it first")
+
+    return Usable(_counted(segment, manifest, never_counted, "use it"), int(segment.version))
+
+
+def segment_exists(segment_id: str) -> bool:
+    """A saved segment, or an audience with no saved definition (`audience_to_use`): one a campaign may be scheduled for."""
+    if stored.segment(segment_id) is not None:
+        return True
+    manifest = audiences.latest(segment_id)
+    return manifest is not None and manifest.segment_version is None
 
 
 def start_tag_change(segment_id: str, add: list[str], remove: list[str], reason: str, actor: str) -> dict[str, Any]:
@@ -328,9 +440,16 @@ def start_tag_change(segment_id: str, add: list[str], remove: list[str], reason:
 
     def attempt(uow: UnitOfWork) -> None:
         stored.add_tag_change(uow, change)
+        if manifest.segment_version is not None:
+            stored.check_version(uow, segment_id, manifest.segment_version)
         after = {"add": sorted(add), "remove": sorted(remove), "audience_id": manifest.audience_id, "members": manifest.count, "run_id": run_id}
         add_audit(uow, Change(actor, "segment.tags", "segment", segment_id, None, after, reason=reason, ref=run_id), rules, now)
-        uow.commit()
+
+        def explain(cancelled: Cancelled) -> None:
+            if "segment" in cancelled.failed:
+                raise SegmentComputing("The segment was changed meanwhile and is being counted: use it when its status is ready")
+
+        uow.commit(explain)
 
     run(attempt)
     units = [
