@@ -263,7 +263,20 @@ def outcome_of(raw: dict[str, Any] | None) -> MemberOutcome | None:
     a message whose hand-over is still `pending` counts as `unconfirmed`, never as sent."""
     if not raw:
         return None
-    record = CampaignDelivery.from_raw_data(raw)
+    return _outcome(CampaignDelivery.from_raw_data(raw))
+
+
+def settled_outcomes(campaign_id: str, member_ids: Sequence[str]) -> tuple[dict[str, MemberOutcome], dict[str, datetime]]:
+    """These members' delivery records (at most 100, one BatchGetItem): the outcomes of those whose
+    hand-over is no longer `pending`, and when the pending ones were written."""
+    wanted = [(keys.member_pk(m), keys.campaign_delivery_sk(campaign_id)) for m in dict.fromkeys(member_ids)]
+    records = [i for i in BaseItem.batch_get(wanted) if isinstance(i, CampaignDelivery)]
+    settled = {keys.member_id_of(r.pk): _outcome(r) for r in records if r.handover != HANDOVER_PENDING}
+    pending = {keys.member_id_of(r.pk): r.at for r in records if r.handover == HANDOVER_PENDING}
+    return settled, pending
+
+
+def _outcome(record: CampaignDelivery) -> MemberOutcome:
     # A message whose hand-over is not settled (or settled `unknown`) is not counted as sent.
     unsettled = record.outcome == "sent" and record.handover in (HANDOVER_PENDING, HANDOVER_UNKNOWN)
     return MemberOutcome(

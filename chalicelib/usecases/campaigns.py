@@ -105,6 +105,12 @@ INLINE_LAUNCH_MAX = 200_000  # members: 200 units, 20 SendMessageBatch calls
 # ended the worker that wrote it, which started before the record's `at`. The sweep settles it.
 HANDOVER_SETTLE_AFTER = timedelta(minutes=10)
 NOTES_PER_SWEEP = 100  # hand-over notes settled per run of the `campaigns` job (every 5 minutes)
+# A unit SQS delivered twice at once: how long, at most, one delivery waits, per unit, for the
+# twin's hand-over marks on the members the twin reached (well inside the worker's 120 s), and
+# the age past which a pending record has no twin left to mark it (the worker's timeout: a
+# redelivery after a worker stopped comes after the queue's visibility timeout, 12 minutes).
+TWIN_WAIT_SECONDS = 20.0
+TWIN_ALIVE_FOR = timedelta(seconds=120)
 
 
 # --- the operator's requests ----------------------------------------------------------------------
@@ -447,6 +453,7 @@ def deliver_unit(unit: dict[str, Any], rules: ProgramRules, *, dry_run: bool = F
     offset, size = int(unit["offset"]), int(unit["size"])
     member_ids = audiences.part(unit["part"])[offset : offset + size]
     accounted = 0  # members decided or found gone
+    twins = _Twins(offer.campaign_id, time.monotonic() + TWIN_WAIT_SECONDS)
     for batch in batched(member_ids, stored.MEMBERS_PER_READ, strict=False):
         read = stored.members_and_status(offer.campaign_id, batch)
         tally["round_trips"] += 1
@@ -456,6 +463,7 @@ def deliver_unit(unit: dict[str, Any], rules: ProgramRules, *, dry_run: bool = F
         accounted += len(batch) - len(read.members)
         note = _Note(offer.campaign_id, [m.member_id for m in read.members])
         handed_over: list[str] = []  # members whose message their channel took: noted per batch
+        twins.awaited.clear()
         try:
             for member in read.members:
                 if time.monotonic() - read_at > STATUS_FRESH_SECONDS:
@@ -463,19 +471,24 @@ def deliver_unit(unit: dict[str, Any], rules: ProgramRules, *, dry_run: bool = F
                     tally["round_trips"] += 1
                     tally["items_read"] += 1
                 if status != "running":
+                    tally.update(twins.as_read())
                     tally["skipped.cancelled"] += len(member_ids) - accounted
                     logger.info("campaign no longer running: unit stops", extra={"campaign_id": offer.campaign_id, "status": status})
                     return tally
                 reached = reach_member(member, offer, dry_run=dry_run, before_pending=note.write)
                 tally["round_trips"] += reached.round_trips
                 if reached.stopped:
+                    tally.update(twins.as_read())
                     tally["skipped.cancelled"] += len(member_ids) - accounted
                     logger.info("campaign cancelled under the unit: it stops", extra={"campaign_id": offer.campaign_id})
                     return tally
                 if reached.handed_over:
                     handed_over.append(member.member_id)
-                tally.update(tally_keys(reached.outcome))
                 accounted += 1
+                if reached.earlier and reached.outcome.outcome == "unconfirmed":
+                    twins.awaited[member.member_id] = reached.outcome
+                    continue
+                tally.update(tally_keys(reached.outcome))
         except BaseException:
             # A record of this batch may be left `pending` (the member in hand when this was
             # raised): the note stays for the sweep.
@@ -483,7 +496,44 @@ def deliver_unit(unit: dict[str, Any], rules: ProgramRules, *, dry_run: bool = F
             raise
         finally:
             tally["round_trips"] += note.round_trips + _note_handed_over(note, handed_over)
+        tally.update(twins.settle())
     return tally
+
+
+class _Twins:
+    """Members of a batch whose record another delivery of the unit wrote and has not yet marked
+    handed over (SQS delivered the unit twice at once: the twin is sending now). The unit's
+    counters wait for the twin's marks, within one budget per unit, so that both deliveries count
+    `sent` what the channel took; a record still pending after it counts `unconfirmed` (the sweep
+    settles it, or the twin does)."""
+
+    def __init__(self, campaign_id: str, deadline: float) -> None:
+        self.campaign_id, self.deadline = campaign_id, deadline
+        self.awaited: dict[str, MemberOutcome] = {}
+
+    def as_read(self) -> Counter[str]:
+        counts = Counter[str]()
+        for outcome in self.awaited.values():
+            counts.update(tally_keys(outcome))
+        self.awaited.clear()
+        return counts
+
+    def settle(self) -> Counter[str]:
+        counts, pause = Counter[str](round_trips=0), 0.05
+        while self.awaited:
+            settled, pending = stored.settled_outcomes(self.campaign_id, list(self.awaited))
+            counts["round_trips"] += 1
+            for member_id, outcome in settled.items():
+                counts.update(tally_keys(outcome))
+                self.awaited.pop(member_id, None)
+            orphaned = utcnow() - TWIN_ALIVE_FOR
+            if all(at < orphaned for member_id, at in pending.items() if member_id in self.awaited):
+                break  # no worker is left to mark them: the sweep settles them
+            if time.monotonic() + pause > self.deadline:
+                break
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+        return counts + self.as_read()
 
 
 class _Note:
@@ -590,6 +640,7 @@ class _Reach:
     round_trips: int = 0
     stopped: bool = False  # the campaign is no longer running: the unit stops
     handed_over: bool = False  # a message sent now, taken by its channel: its record must say so
+    earlier: bool = False  # the member's record was written before (a twin delivery, a rerun)
 
 
 class _NoLongerRunning(Exception):
@@ -712,8 +763,10 @@ def reach_member(member: Member, offer: _Offer, *, dry_run: bool = False, before
     if result is None:
         return _Reach(MemberOutcome("skipped", reason="member_gone"), trips)
     decided, ours = result
+    if not ours:
+        return _Reach(decided.outcome, trips, earlier=True)
     planned = decided.message.planned if decided.message else None
-    goes_now = ours and planned is not None and not planned.deferred and not dry_run
+    goes_now = planned is not None and not planned.deferred and not dry_run
     if goes_now and planned is not None and not deliver_now(planned):
         decided.outcome = MemberOutcome(
             "granted" if decided.points or decided.coupon else "skipped",
