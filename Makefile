@@ -144,7 +144,7 @@ JOB ?=
 AS_OF ?=
 CATCH_UP ?= 1
 job: venv
-	@[ -n "$(JOB)" ] || { echo "usage: make job JOB=<expire-points|birthday-bonus|reengagement|tier-review|send-deferred|erase-closed|release-pending-points|reconcile|analytics-refresh> AS_OF=YYYY-MM-DD [DRY_RUN=1] [CATCH_UP=0]" >&2; exit 2; }
+	@[ -n "$(JOB)" ] || { echo "usage: make job JOB=<$$($(PY) -c 'from chalicelib.jobs.specs import JOBS; print("|".join(sorted(JOBS)))')> AS_OF=YYYY-MM-DD [DRY_RUN=1] [CATCH_UP=0]" >&2; exit 2; }
 	$(PY) -m localstage.job '$(JOB)' $(if $(AS_OF),'$(AS_OF)') $(if $(DRY_RUN),--dry-run) $(if $(filter 0,$(CATCH_UP)),--no-catch-up)
 
 # Infrastructure (infra/, docs/operations.md). `synth` needs no AWS account; `deploy`

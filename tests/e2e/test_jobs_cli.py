@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -12,7 +13,7 @@ import requests
 
 from tests.e2e.books import stack_table
 from tests.support.outbox import last_code, messages
-from tests.support.stack import run_module
+from tests.support.stack import ROOT, run_module
 
 pytestmark = pytest.mark.e2e
 
@@ -119,6 +120,15 @@ def test_given_an_unknown_job_then_the_runner_says_so_and_fails(stack):
     done = run_module("localstage.job", "no-such-job", "2026-01-01", "--state-dir", str(stack.state_dir), timeout=60)
     assert done.returncode == 1
     assert "unknown job" in done.stdout
+
+
+def test_given_no_job_named_then_make_job_lists_every_job_there_is():
+    from chalicelib.jobs.specs import JOBS
+
+    done = subprocess.run(["make", "--no-print-directory", "job"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    [usage] = [line for line in done.stderr.splitlines() if line.startswith("usage: make job JOB=<")]
+    assert usage.split("<", 1)[1].split(">", 1)[0].split("|") == sorted(JOBS)
 
 
 def test_given_a_campaign_scheduled_for_a_later_day_when_make_job_runs_campaigns_for_that_day_then_it_starts_and_reaches_each_member_once(
