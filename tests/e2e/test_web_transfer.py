@@ -37,6 +37,17 @@ def transfers_sent(tab) -> int:
     return sum(call.startswith("POST me/transfers") for call in tab.api_calls)
 
 
+def give(stack, token: str, to_phone: str, points: int) -> None:
+    """A transfer from another device (the API, not the screen)."""
+    sent = requests.post(
+        stack.url("/v1/me/transfers"),
+        json={"to_phone": to_phone, "points": points},
+        headers={**bearer(token), "Idempotency-Key": new_idempotency_key()},
+        timeout=TIMEOUT,
+    )
+    assert sent.status_code == 201, sent.text
+
+
 def given(stack, token: str) -> list[int]:
     return [e["points"] for e in ledger(stack, token) if e["kind"] == "transfer_out"]
 
@@ -156,14 +167,7 @@ def test_given_the_answer_is_lost_when_the_member_confirms_again_then_the_same_k
 
 def test_given_amounts_above_the_limits_an_unknown_phone_and_a_frozen_member_then_each_is_shown_and_nothing_changes(stack, browser, transfers_open):
     a, b = signed_in_member(stack), signed_in_member(stack)
-    # 40 of the day's 60 points already given (from another device).
-    sent = requests.post(
-        stack.url("/v1/me/transfers"),
-        json={"to_phone": b.phone, "points": 40},
-        headers={**bearer(a.token), "Idempotency-Key": new_idempotency_key()},
-        timeout=TIMEOUT,
-    )
-    assert sent.status_code == 201, sent.text
+    give(stack, a.token, b.phone, 40)  # 40 of the day's 60 points already given, from another device
     tab = open_app_in_english(browser, stack.base, viewport=SMALL_PHONE)  # the smallest phone the app is made for
     tab.sign_in_as(a.token, path="/app/transfer")
     page = tab.page
@@ -180,13 +184,25 @@ def test_given_amounts_above_the_limits_an_unknown_phone_and_a_frozen_member_the
     expect(page.get_by_role("dialog")).to_have_count(0)
     assert transfers_sent(tab) == 0
 
-    # Above the day's limit: the API refuses, the screen says so in words and with the API's detail.
+    # Above what is left of today: said at the field from today's figure, nothing sent.
     points_box.fill("30")
+    exact(page, "button", "Continue").click()
+    expect(page.get_by_role("alert")).to_have_text("You can give 20 more points today.")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    assert transfers_sent(tab) == 0
+
+    # The other device gives 15 more after the screen read today's figure: the API refuses what the
+    # screen let through, the screen says so in words and with the API's detail, and reads today's
+    # figure and the balance again.
+    give(stack, a.token, b.phone, 15)
+    points_box.fill("20")
     exact(page, "button", "Continue").click()
     exact(page.get_by_role("dialog"), "button", "Confirm").click()
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Over the limits for giving points")
-    expect(alert).to_contain_text("At most 60 points a day; 40 sent today")
+    expect(alert).to_contain_text("At most 60 points a day; 55 sent today")
+    expect(main).to_contain_text("Left for today: 5 points, 8 more transfers")
+    expect(main).to_contain_text("You have 45 points.")
     assert tab.no_horizontal_scroll() and axe_findings(page) == []
 
     # A phone that is no member's: the API's one answer, nothing more.
@@ -205,9 +221,9 @@ def test_given_amounts_above_the_limits_an_unknown_phone_and_a_frozen_member_the
     exact(page.get_by_role("dialog"), "button", "Confirm").click()
     expect(alert).to_contain_text("Your membership is frozen")
 
-    expect(main).to_contain_text("You have 60 points.")
-    assert given(stack, a.token) == [-40]
-    assert (balance(stack, a.token), balance(stack, b.token)) == (WELCOME_POINTS - 40, WELCOME_POINTS + 40)
+    expect(main).to_contain_text("You have 45 points.")
+    assert given(stack, a.token) == [-15, -40]
+    assert (balance(stack, a.token), balance(stack, b.token)) == (WELCOME_POINTS - 55, WELCOME_POINTS + 55)
     assert tab.page_errors == []
     tab.context.close()
 

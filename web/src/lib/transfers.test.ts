@@ -3,7 +3,7 @@ import { ApiError, NETWORK_ERROR } from "./api";
 import { errorText } from "./errors";
 import { translate } from "./i18n";
 import { answered, attemptFor, checkDraft, dayLeft, maskPhone, parsePoints, phoneProblem, pointsProblem, tierMaySend } from "./transfers";
-import type { TransferRules } from "./types";
+import type { TransferAllowance, TransferRules } from "./types";
 
 const RULES: TransferRules = {
   enabled: true,
@@ -34,8 +34,33 @@ describe("the points a member types to give", () => {
     expect(pointsProblem("500", RULES, 1000)).toBeNull();
   });
 
-  it("leave the day's limits to the API: the app does not know what was sent today", () => {
+  it("leave the day's limits to the API when what is left of today could not be read", () => {
     expect(pointsProblem("500", { ...RULES, max_points_per_day: 500 }, 1000)).toBeNull();
+    expect(pointsProblem("500", RULES, 1000, null)).toBeNull();
+  });
+
+  it("are held to what is left of today when it was read, after the per-transfer limits", () => {
+    const allowance = (points: number, transfers: number, may_send = true): TransferAllowance => ({
+      day: "2026-12-02",
+      resets_at: "2026-12-02T16:00:00Z",
+      may_send,
+      sent_today: { points: 800 - points, transfers: 3 - transfers },
+      left_today: { points, transfers },
+      most_points_now: Math.min(points, 500),
+    });
+    expect(pointsProblem("301", RULES, 1000, allowance(300, 2))).toBe("above_day");
+    expect(pointsProblem("300", RULES, 1000, allowance(300, 2))).toBeNull();
+    expect(pointsProblem("501", RULES, 1000, allowance(300, 2))).toBe("above_max"); // the per-transfer limit is said first
+    expect(pointsProblem("10", RULES, 1000, allowance(0, 2))).toBe("day_used_up");
+    expect(pointsProblem("10", RULES, 1000, allowance(300, 0))).toBe("day_used_up");
+    expect(pointsProblem("300", RULES, 320, allowance(300, 2))).toBe("kept"); // within today, not within the balance
+    // A member who may not send at all is told so by the screen, not by the field.
+    expect(pointsProblem("10", RULES, 1000, allowance(0, 0, false))).toBeNull();
+    expect(checkDraft({ phone: "13800138000", points: "301", note: "" }, RULES, 1000, allowance(300, 2))).toEqual({
+      draft: null,
+      phone: null,
+      points: "above_day",
+    });
   });
 });
 

@@ -16,7 +16,7 @@ export interface TransferDraft {
 }
 
 export type PhoneProblem = "empty" | "length";
-export type PointsProblem = "empty" | "whole" | "below_min" | "above_max" | "balance" | "kept";
+export type PointsProblem = "empty" | "whole" | "below_min" | "above_max" | "day_used_up" | "above_day" | "balance" | "kept";
 
 export interface DraftCheck {
   draft: TransferDraft | null;
@@ -31,15 +31,19 @@ export function parsePoints(raw: string): number | null {
   return Number(text);
 }
 
-/** Why the points cannot be given (in the program's per-transfer limits, within the balance less
- * what must stay), or null. The day's limits are the API's to check: the app does not know what
- * was sent today. */
-export function pointsProblem(raw: string, rules: TransferRules, balance: number): PointsProblem | null {
+/** Why the points cannot be given (in the program's per-transfer limits, within what is left of
+ * today's when the app could read it, within the balance less what must stay), or null. Without
+ * today's allowance the day's limits are the API's to check; with it, they are still checked
+ * again by the transfer itself (another device may have given since it was read). */
+export function pointsProblem(raw: string, rules: TransferRules, balance: number, allowance: TransferAllowance | null = null): PointsProblem | null {
   if (!raw.trim()) return "empty";
   const points = parsePoints(raw);
   if (points === null || points < 1) return "whole";
   if (points < rules.min_points) return "below_min";
   if (points > rules.max_points) return "above_max";
+  const day = dayLeft(allowance);
+  if (day?.state === "used_up") return "day_used_up";
+  if (day && points > day.points) return "above_day";
   if (points > balance) return "balance";
   if (balance - points < rules.min_balance_kept) return "kept";
   return null;
@@ -53,9 +57,14 @@ export function phoneProblem(raw: string): PhoneProblem | null {
 }
 
 /** The draft to confirm, or what is wrong with each field. */
-export function checkDraft(input: { phone: string; points: string; note: string }, rules: TransferRules, balance: number): DraftCheck {
+export function checkDraft(
+  input: { phone: string; points: string; note: string },
+  rules: TransferRules,
+  balance: number,
+  allowance: TransferAllowance | null = null,
+): DraftCheck {
   const phone = phoneProblem(input.phone);
-  const points = pointsProblem(input.points, rules, balance);
+  const points = pointsProblem(input.points, rules, balance, allowance);
   if (phone || points) return { draft: null, phone, points };
   const note = input.note.trim();
   return { draft: { to_phone: input.phone.trim(), points: parsePoints(input.points)!, ...(note ? { note } : {}) }, phone: null, points: null };

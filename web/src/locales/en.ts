@@ -283,6 +283,8 @@ export const en: Messages = {
   "transfer.problem.points.whole": "Points are a whole number, like 100.",
   "transfer.problem.points.below_min": "At least {min} points per transfer.",
   "transfer.problem.points.above_max": "At most {max} points per transfer.",
+  "transfer.problem.points.day_used_up": "You have reached today's limit: you can give points again tomorrow.",
+  "transfer.problem.points.above_day": "You can give {left} more points today.",
   "transfer.problem.points.balance": "You have {balance} points.",
   "transfer.problem.points.kept": "At least {kept} points must stay in your balance: you can give up to {points}.",
   "error.transfer_not_allowed": "Giving points is not available",

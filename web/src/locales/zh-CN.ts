@@ -281,6 +281,8 @@ export const zhCN = {
   "transfer.problem.points.whole": "积分须为整数，例如 100。",
   "transfer.problem.points.below_min": "每次至少转赠 {min} 积分。",
   "transfer.problem.points.above_max": "每次最多转赠 {max} 积分。",
+  "transfer.problem.points.day_used_up": "今天的转赠额度已用完，明天可再转赠。",
+  "transfer.problem.points.above_day": "今天还可转赠 {left} 积分。",
   "transfer.problem.points.balance": "您只有 {balance} 积分。",
   "transfer.problem.points.kept": "积分余额至少保留 {kept}，最多可转赠 {points} 积分。",
   "error.transfer_not_allowed": "暂不能转赠积分",
