@@ -166,6 +166,16 @@ def query_param(request: Request, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def query_choice(request: Request, name: str, allowed: tuple[str, ...], default: str | None = None) -> str | None:
+    """?name=: one of `allowed` (400 naming them otherwise), or `default` when absent."""
+    value = query_param(request, name)
+    if value is None:
+        return default
+    if value not in allowed:
+        raise ValidationFailed.single(name, f"one of {', '.join(allowed)}")
+    return value
+
+
 _SMALL_NUMBER = re.compile(r"[0-9]{1,6}", re.ASCII)
 
 

@@ -63,7 +63,9 @@ class WeChatPayAnomaly(BaseItem, discriminator="WeChatPayAnomaly"):
 class WeChatPayAnomalyEntry(BaseItem, discriminator="WeChatPayAnomalyEntry"):
     """The anomaly once more under `WXPAY#ANOMALIES`, for the operators' list (ids and amounts only):
     a top-up's (`source` absent: written before store payments were listed, or "topup") or a store
-    payment's (pay-to-join, store/pay_to_join.py: no order, the store's `sub_mchid`)."""
+    payment's (pay-to-join, store/pay_to_join.py: no order, the store's `sub_mchid`). Open until an
+    operator settles it: then `settled_at`, `resolution` and the operator's `settled_reference`
+    (a refund number, a ticket), once."""
 
     source = UnicodeAttribute(null=True)
     out_trade_no = UnicodeAttribute(null=True)
@@ -73,6 +75,9 @@ class WeChatPayAnomalyEntry(BaseItem, discriminator="WeChatPayAnomalyEntry"):
     order_amount = NumberAttribute(null=True)
     notified_amount = NumberAttribute()
     created_at = UTCDateTimeAttribute()
+    settled_at = UTCDateTimeAttribute(null=True)
+    resolution = UnicodeAttribute(null=True)
+    settled_reference = UnicodeAttribute(null=True)
 
 
 class WeChatPayRefund(Recorded, discriminator="WeChatPayRefund"):

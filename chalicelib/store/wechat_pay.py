@@ -14,12 +14,13 @@ from typing import Any, TypedDict
 
 from pynamodb.expressions.update import Action
 
+from ..domain.errors import ValidationFailed
 from ..settings import get_settings
 from . import keys
 from .models import Member, Recording
 from .models_wallet import Wallet, WalletTopup
 from .models_wechat_pay import WeChatPayAnomaly, WeChatPayAnomalyEntry, WeChatPayOrder, WeChatPayRefund
-from .paging import Page, query_page
+from .paging import Page, decode_cursor, encode_cursor, query_page
 from .reads import Key, item_of, member_key, read_together, wallet_key
 from .unit_of_work import UnitOfWork, connection
 
@@ -197,9 +198,39 @@ def anomaly_entry(transaction_id: str, now: datetime, **fields: Any) -> WeChatPa
     return WeChatPayAnomalyEntry(keys.WXPAY_ANOMALIES_PK, sk, transaction_id=transaction_id, created_at=now, **fields)
 
 
-def anomaly_page(limit: int, cursor: str | None) -> Page[WeChatPayAnomalyEntry]:
-    """One page of every anomaly, oldest first (the operators' list)."""
-    return query_page(WeChatPayAnomalyEntry, keys.WXPAY_ANOMALIES_PK, keys.WXPAY_ANOMALY_ENTRY_PREFIX, limit, cursor)
+def anomaly_page(limit: int, cursor: str | None, status: str | None = None) -> Page[WeChatPayAnomalyEntry]:
+    """One page of the anomalies, oldest first (the operators' list): every one, or only those
+    `open` or `settled` (a filtered page: fewer items than `limit`, `next_cursor` while there are
+    more to read)."""
+    settled = WeChatPayAnomalyEntry.settled_at
+    only = {None: None, "open": settled.does_not_exist(), "settled": settled.exists()}[status]
+    prefix = keys.WXPAY_ANOMALY_ENTRY_PREFIX
+    return query_page(WeChatPayAnomalyEntry, keys.WXPAY_ANOMALIES_PK, prefix, limit, cursor, filter_condition=only, more_if_any=only is not None)
+
+
+def anomaly_id(entry: WeChatPayAnomalyEntry) -> str:
+    """The anomaly's id in the API: its list entry's sort key, opaque (as a cursor is)."""
+    return encode_cursor(entry.sk)
+
+
+def anomaly_entry_of(anomaly_id: str) -> WeChatPayAnomalyEntry | None:
+    """The list entry an `anomaly_id` names, or None (an id this API never gave out included)."""
+    try:
+        sk = decode_cursor(anomaly_id, keys.WXPAY_ANOMALY_ENTRY_PREFIX)
+    except ValidationFailed:
+        return None
+    try:
+        return WeChatPayAnomalyEntry.get(keys.WXPAY_ANOMALIES_PK, sk, consistent_read=True)
+    except WeChatPayAnomalyEntry.DoesNotExist:
+        return None
+
+
+def settle_anomaly(uow: UnitOfWork, entry: WeChatPayAnomalyEntry, resolution: str, reference: str | None, now: datetime) -> None:
+    """Mark the anomaly settled, only if it still is open."""
+    actions = [WeChatPayAnomalyEntry.settled_at.set(now), WeChatPayAnomalyEntry.resolution.set(resolution)]
+    if reference is not None:
+        actions.append(WeChatPayAnomalyEntry.settled_reference.set(reference))
+    uow.update("anomaly", entry, actions, WeChatPayAnomalyEntry.pk.exists() & WeChatPayAnomalyEntry.settled_at.does_not_exist())
 
 
 def anomalies_of(out_trade_no: str) -> list[WeChatPayAnomaly]:

@@ -4,8 +4,11 @@ which checks our signed refund request and signs and encrypts its refund notific
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -279,10 +282,120 @@ def test_given_payment_anomalies_then_operators_list_them_paged_with_ids_and_amo
         (mismatched, "amount_mismatch", 10000, 1),
         (twice, "already_paid", 20000, 20000),
     ]
-    assert set(items[0]) == {"source", "out_trade_no", "sub_mchid", "transaction_id", "reason", "order_amount", "notified_amount", "created_at"}
-    assert {(a["source"], a["sub_mchid"]) for a in items} == {("topup", None)}
+    assert set(items[0]) == {
+        "anomaly_id",
+        "source",
+        "out_trade_no",
+        "sub_mchid",
+        "transaction_id",
+        "reason",
+        "order_amount",
+        "notified_amount",
+        "created_at",
+        "status",
+        "settlement",
+    }
+    assert {(a["source"], a["sub_mchid"], a["status"], a["settlement"]) for a in items} == {("topup", None, "open", None)}
     assert_problem(api.get("/v1/admin/wechat-pay/anomalies?cursor=bogus!"), 400, "validation_error")
     assert_problem(api.get("/v1/admin/wechat-pay/anomalies?limit=0"), 400, "validation_error")
+
+
+def anomalies(api, status: str | None = None) -> list[dict[str, Any]]:
+    """Every anomaly listed (all, or only `open` or `settled` ones), page after page of one."""
+    found: list[dict[str, Any]] = []
+    cursor = ""
+    for _ in range(20):
+        reply = api.get(f"/v1/admin/wechat-pay/anomalies?limit=1{f'&status={status}' if status else ''}{f'&cursor={cursor}' if cursor else ''}")
+        assert reply.status == 200, reply.text
+        found += reply.json()["items"]
+        cursor = reply.json()["next_cursor"]
+        if not cursor:
+            return found
+    raise AssertionError("the list never ended")
+
+
+def settle(api, anomaly_id: str, **body: Any):
+    return api.post(f"/v1/admin/wechat-pay/anomalies/{anomaly_id}/settle", {"reason": "商户平台已原路退回", **body})
+
+
+def settlement_audits(api) -> list[dict[str, Any]]:
+    day = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    reply = api.get(f"/v1/admin/audit?day={day}&limit=100")
+    assert reply.status == 200, reply.text
+    return [e for e in reply.json()["items"] if e["action"] == "wechat_pay.anomaly.settle"]
+
+
+def test_given_open_anomalies_when_an_operator_settles_one_then_it_is_settled_once_audited_and_only_the_other_stays_open(api, wechat, wxpay):
+    token, member_id = wechat_member(api)
+    mismatched = order(api, token, 10000)["out_trade_no"]
+    twice = order(api, token, 20000)["out_trade_no"]
+    assert deliver(api, wxpay.notification(mismatched, amount=1)).status == 204
+    assert deliver(api, wxpay.notification(twice)).status == 204
+    assert deliver(api, wxpay.notification(twice, transaction_id="4200000000000000000000000002")).status == 204
+    first, second = anomalies(api, "open")
+    assert (first["out_trade_no"], second["out_trade_no"]) == (mismatched, twice)
+
+    settled = settle(api, second["anomaly_id"], resolution="refunded_by_hand", reference="50300000000000000001")
+
+    assert settled.status == 200, settled.text
+    body = settled.json()
+    assert {k: body[k] for k in ("transaction_id", "status")} == {"transaction_id": second["transaction_id"], "status": "settled"}
+    assert (body["settlement"]["resolution"], body["settlement"]["reference"]) == ("refunded_by_hand", "50300000000000000001")
+    assert [a["anomaly_id"] for a in anomalies(api, "open")] == [first["anomaly_id"]]
+    assert anomalies(api, "settled") == [body]
+    assert [a["status"] for a in anomalies(api)] == ["open", "settled"]
+    # Audited, with the operator's reason; settling moved no money.
+    [audit] = settlement_audits(api)
+    assert (audit["target"], audit["reason"]) == ({"type": "wechat_pay_anomaly", "id": second["transaction_id"]}, "商户平台已原路退回")
+    assert audit["after"] == {"status": "settled", "resolution": "refunded_by_hand", "reference": "50300000000000000001"}
+    assert stored_balance(member_id) == 20000  # the one credited payment, as before
+
+    # The same settlement again (its answer was lost): the anomaly as it is, no second audit entry.
+    again = settle(api, second["anomaly_id"], resolution="refunded_by_hand", reference="50300000000000000001")
+    assert (again.status, again.json()) == (200, body)
+    # Another settlement of it: refused, nothing changes.
+    other = settle(api, second["anomaly_id"], resolution="no_action")
+    assert_problem(other, 409, "invalid_state")
+    assert "settled before" in other.json()["detail"]
+    assert anomalies(api, "settled") == [body] and len(settlement_audits(api)) == 1
+
+    # The other one needs no reference.
+    no_reference = settle(api, first["anomaly_id"], resolution="no_action")
+    assert no_reference.status == 200, no_reference.text
+    assert no_reference.json()["settlement"]["reference"] is None
+    assert anomalies(api, "open") == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"resolution": "refunded", "reason": "x"},  # not one of the three
+        {"resolution": "no_action", "reason": ""},
+        {"resolution": "no_action", "reason": "x", "reference": "bad reference"},
+        {"resolution": "no_action", "reason": "x", "amount": 1},  # unknown field
+        {"reason": "x"},
+    ],
+)
+def test_given_a_bad_settlement_then_400_and_the_anomaly_stays_open(api, wechat, wxpay, body):
+    token, _ = wechat_member(api)
+    assert deliver(api, wxpay.notification(order(api, token, 10000)["out_trade_no"], amount=1)).status == 204
+    [anomaly] = anomalies(api)
+
+    reply = api.post(f"/v1/admin/wechat-pay/anomalies/{anomaly['anomaly_id']}/settle", body)
+
+    assert_problem(reply, 400, "validation_error")
+    assert anomalies(api, "open") == [anomaly] and settlement_audits(api) == []
+
+
+def test_given_an_anomaly_id_the_api_never_gave_out_then_404_and_a_bad_status_filter_400(api, wechat, wxpay):
+    token, _ = wechat_member(api)
+    assert deliver(api, wxpay.notification(order(api, token, 10000)["out_trade_no"], amount=1)).status == 204
+    [anomaly] = anomalies(api)
+    unknown = base64.urlsafe_b64encode(b"AT#2026-01-01T00:00:00+00:00#4200000000000000000000000009").decode().rstrip("=")
+    for anomaly_id in (unknown, "bogus!", "QVQj", anomaly["anomaly_id"] + "x"):
+        assert_problem(settle(api, anomaly_id, resolution="no_action"), 404, "not_found")
+    assert_problem(api.get("/v1/admin/wechat-pay/anomalies?status=closed"), 400, "validation_error")
+    assert anomalies(api, "open") == [anomaly] and settlement_audits(api) == []
 
 
 def test_given_a_refund_not_settled_yet_then_the_membership_cannot_close_until_wechat_pay_settles_it(api, wxpay, paid):

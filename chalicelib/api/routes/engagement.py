@@ -27,9 +27,9 @@ from ..http import (
     json_response,
     optional_idempotency_key,
     parse_body,
+    query_choice,
     query_cursor,
     query_limit,
-    query_param,
 )
 from . import admin
 from .members import member_route
@@ -48,15 +48,6 @@ else:
 bp = ApiBlueprint(__name__)
 
 
-def _choice(name: str, allowed: tuple[str, ...], default: str | None) -> str | None:
-    value = query_param(bp.current_request, name)
-    if value is None:
-        return default
-    if value not in allowed:
-        raise ValidationFailed.single(name, f"one of {', '.join(allowed)}")
-    return value
-
-
 # --- the program -----------------------------------------------------------------------
 
 
@@ -73,7 +64,7 @@ def program_summary() -> Response:
 @member_route(bp, "/v1/me/coupons", "GET")
 def my_coupons(session: MemberSession) -> Response:
     request = bp.current_request
-    status = _choice("status", schemas.COUPON_STATUSES, None)
+    status = query_choice(bp.current_request, "status", schemas.COUPON_STATUSES)
     return json_response(coupons.member_coupons(session, query_limit(request), query_cursor(request), status))
 
 
@@ -114,7 +105,7 @@ def _actor() -> str:
 @_operator_route("/v1/admin/feedback", "GET")
 def feedback_for_operators() -> Response:
     request = bp.current_request
-    status = _choice("status", schemas.FEEDBACK_STATUSES, "open")
+    status = query_choice(bp.current_request, "status", schemas.FEEDBACK_STATUSES, "open")
     assert status is not None
     return json_response(feedback.feedback_queue(status, query_limit(request), query_cursor(request)))
 

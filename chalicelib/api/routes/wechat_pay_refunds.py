@@ -1,6 +1,6 @@
 """WeChat Pay for operators and WeChat Pay's refund notifications (docs/wechat-pay.md): an
 operator refunds a paid top-up; WeChat Pay tells us how the refund ended; operators list the
-payment anomalies."""
+payment anomalies and mark them settled."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from chalice.app import Response
 
 from ...lazy import lazy_module
-from ..http import ApiBlueprint, answer_response, idempotency_key, json_response, parse_body, query_cursor, query_limit
+from ..http import ApiBlueprint, answer_response, idempotency_key, json_response, parse_body, query_choice, query_cursor, query_limit
 from . import admin
 from .wechat_pay import handled, notification
 
@@ -36,7 +36,15 @@ def refund_wechat_topup(out_trade_no: str) -> Response:
 @admin.operator_route(bp, "/v1/admin/wechat-pay/anomalies", "GET")
 def list_wechat_pay_anomalies() -> Response:
     request = bp.current_request
-    return json_response(wechat_pay_anomalies.list_anomalies(query_limit(request), query_cursor(request)))
+    status = query_choice(request, "status", ("open", "settled"))
+    return json_response(wechat_pay_anomalies.list_anomalies(query_limit(request), query_cursor(request), status))
+
+
+@admin.operator_route(bp, "/v1/admin/wechat-pay/anomalies/{anomaly_id}/settle", "POST")
+def settle_wechat_pay_anomaly(anomaly_id: str) -> Response:
+    request = bp.current_request
+    body = parse_body(request, schemas_admin.SettleAnomalyRequest)
+    return json_response(wechat_pay_anomalies.settle_anomaly(anomaly_id, body, admin.actor_of(request)))
 
 
 @bp.route("/v1/wechat-pay/refund-notifications", methods=["POST"])

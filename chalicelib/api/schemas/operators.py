@@ -26,6 +26,16 @@ class ReasonRequest(Body):
     reason: Reason
 
 
+class SettleAnomalyRequest(Body):
+    """A WeChat Pay anomaly put right by hand: how (the money went back through the merchant
+    platform, was credited by an adjustment, or needed nothing), why, and the operator's own
+    reference for it (a refund number, a ticket), if any."""
+
+    resolution: Literal["refunded_by_hand", "credited_by_hand", "no_action"]
+    reason: Reason
+    reference: Identifier | None = None
+
+
 class AdjustmentRequest(Body):
     adjustment_id: Identifier
     points: Annotated[StrictInt, Field(ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT), WHOLE_NUMBER]
