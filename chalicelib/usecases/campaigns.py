@@ -463,7 +463,6 @@ def deliver_unit(unit: dict[str, Any], rules: ProgramRules, *, dry_run: bool = F
         accounted += len(batch) - len(read.members)
         note = _Note(offer.campaign_id, [m.member_id for m in read.members])
         handed_over: list[str] = []  # members whose message their channel took: noted per batch
-        twins.awaited.clear()
         try:
             for member in read.members:
                 if time.monotonic() - read_at > STATUS_FRESH_SECONDS:

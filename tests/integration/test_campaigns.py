@@ -629,18 +629,27 @@ def _tomorrow_at_20_local() -> datetime:
     return datetime.combine(today_in(zone) + timedelta(days=1), datetime.min.time(), tzinfo=zone).replace(hour=20)
 
 
-def test_given_a_scheduled_campaign_due_while_its_segment_is_being_counted_then_it_waits_showing_why_and_goes_to_the_new_members(
-    api, members, aws, outbox_path
-):
+def _scheduled_on_a_replaced_segment(api, members, aws) -> tuple[dict[str, Any], datetime, dict[str, str], dict[str, int]]:
+    """A campaign of 50 points and an SMS scheduled for tomorrow at 20:00 on a counted segment whose
+    definition was then replaced (not counted yet): (the campaign, its send_at, the members'
+    tokens, their balances before)."""
     _no_quiet_hours(aws)
-    from chalicelib.jobs.runner import run_now
-
     segment_id, tokens = _counted_segment(api, members)
     before = {who: _balance(api, token) for who, token in tokens.items()}
     send_at = _tomorrow_at_20_local()
-    campaign = api.post(CAMPAIGNS, {"name": "明晚", "segment_id": segment_id, "points": 50, "send_at": send_at.isoformat()}).json()
-    assert campaign["status"] == "scheduled" and campaign["waiting"] is None
+    body = {"name": "明晚", "segment_id": segment_id, "message": {"sms": "hi"}, "points": 50, "send_at": send_at.isoformat()}
+    campaign = api.post(CAMPAIGNS, body)
+    assert campaign.status == 201 and campaign.json()["status"] == "scheduled" and campaign.json()["waiting"] is None, campaign.text
     _replace(api, segment_id)
+    return campaign.json(), send_at, tokens, before
+
+
+def test_given_a_scheduled_campaign_due_while_its_segment_is_being_counted_then_it_waits_showing_why_and_goes_to_the_new_members(
+    api, members, aws, outbox_path
+):
+    from chalicelib.jobs.runner import run_now
+
+    campaign, send_at, tokens, before = _scheduled_on_a_replaced_segment(api, members, aws)
 
     # The job's run at the end of send_at's day (23:59:59 there, 4 hours after it): due, not started.
     waiting = run_now("campaigns", send_at.date())
@@ -663,16 +672,10 @@ def test_given_a_scheduled_campaign_due_while_its_segment_is_being_counted_then_
 def test_given_a_scheduled_campaign_whose_segment_is_still_not_counted_6_hours_after_send_at_then_it_fails_visibly_and_sends_nothing(
     api, members, aws, outbox_path
 ):
-    _no_quiet_hours(aws)
     from chalicelib.jobs.runner import run_now
 
-    segment_id, tokens = _counted_segment(api, members)
-    before = {who: _balance(api, token) for who, token in tokens.items()}
-    send_at = _tomorrow_at_20_local()
-    campaign = api.post(CAMPAIGNS, {"name": "明晚", "segment_id": segment_id, "message": {"sms": "hi"}, "points": 50, "send_at": send_at.isoformat()})
-    assert campaign.status == 201, campaign.text
-    campaign_id = campaign.json()["campaign_id"]
-    _replace(api, segment_id)
+    campaign, send_at, tokens, before = _scheduled_on_a_replaced_segment(api, members, aws)
+    campaign_id = campaign["campaign_id"]
 
     # The next day's last run, 28 hours after send_at: it gave up on the count.
     failed = run_now("campaigns", send_at.date() + timedelta(days=1))
