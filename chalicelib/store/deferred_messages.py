@@ -48,6 +48,7 @@ def add_deferred_message(
     send_at: datetime,
     ref: str,
     params: dict[str, str] | None = None,
+    consent: str | None = None,
 ) -> list[Action]:
     """Put the message (part `deferred`) under the hour it may go; returns the member writes that
     note where it waits: put them in the member's update, in the same unit of work. Notes of
@@ -67,6 +68,7 @@ def add_deferred_message(
             send_after=send_at,
             ttl=send_at + KEPT_FOR,
             params=params or None,
+            consent=consent,
         ),
     )
     oldest = send_at.astimezone(UTC) - MAX_LIFE

@@ -412,6 +412,9 @@ class DeferredMessage(BaseItem, discriminator="DeferredMessage"):
     body = UnicodeAttribute()
     send_after = UTCDateTimeAttribute()
     params = MapAttribute[str, Any](null=True)  # an SMS template's values (domain/sms_templates.py)
+    # The member's consent the message goes under (sms_marketing, email_marketing, push), read
+    # again when it goes; None when it needs none (a service notice) or WeChat's subscription.
+    consent = UnicodeAttribute(null=True)
 
 
 class JobRun(BaseItem, discriminator="JobRun"):

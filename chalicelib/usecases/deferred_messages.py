@@ -5,7 +5,8 @@ Every hour, for each shard, the job reads the buckets of the hours gone by and s
 whose time has come: taken (deleted) first, then sent, so it goes at most once even when two
 deliveries of the job meet. A campaign's message is taken only while its campaign is running (a
 condition check in the same transaction): once a cancel has answered, none of its held messages
-goes; they are dropped.
+goes; they are dropped. A message that needed the member's consent is sent only if the member
+still gives it (read again, one GetItem): one withdrawn while the message waited is dropped.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from ..domain.messaging import Channel, is_channel
 from ..notify.sender import DeliveryFailed, Message, send
 from ..store.deferred_messages import campaign_of, take, take_for_campaign, waiting_in
-from ..store.members import as_dict
+from ..store.members import as_dict, get_member
+from ..store.models import DeferredMessage
 from ..store.parameters import load_rules
 from .messaging import wechat_message
 
@@ -32,7 +34,8 @@ class Dispatch:
     examined: int = 0
     sent: int = 0  # sent, or (dry run) would be
     delivered: int = 0  # taken and handed to the channel
-    skipped: dict[str, int] = field(default_factory=dict)  # not_yet, already_sent, campaign_cancelled, unknown_channel, delivery_failed
+    # not_yet, no_consent, already_sent, campaign_cancelled, unknown_channel, delivery_failed
+    skipped: dict[str, int] = field(default_factory=dict)
     round_trips: int = 0
 
     def skip(self, reason: str) -> None:
@@ -54,6 +57,12 @@ def send_due_messages(shard: int, now_local: datetime, *, dry_run: bool) -> Disp
             if dry_run:
                 dispatch.sent += 1
                 continue
+            if message.consent:
+                dispatch.round_trips += 1
+                if not _still_consented(message):
+                    # Withdrawn since it was held back (or the membership is gone): dropped, unsent.
+                    dispatch.skip("no_consent" if take(message) else "already_sent")
+                    continue
             campaign_id = campaign_of(message)
             taken = take_for_campaign(message, campaign_id) if campaign_id else "taken" if take(message) else "already_sent"
             if taken != "taken":
@@ -70,6 +79,12 @@ def send_due_messages(shard: int, now_local: datetime, *, dry_run: bool) -> Disp
             dispatch.sent += 1
             dispatch.delivered += 1
     return dispatch
+
+
+def _still_consented(message: DeferredMessage) -> bool:
+    """Whether the member still gives the consent the message was held back under (one read)."""
+    member = get_member(message.member_id)
+    return member is not None and bool(as_dict(member.consents).get(str(message.consent)))
 
 
 def _message(channel: Channel, recipient: str, kind: str, body: str, params: dict[str, str] | None = None) -> Message:

@@ -35,6 +35,9 @@ class Planned:
     message: Message
     send_at: datetime  # program-local time it may go
     deferred: bool
+    # The consent it goes under (the channel's, for a message that needs one; not WeChat's, whose
+    # subscription this send used up): read again when a deferred copy goes.
+    consent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,8 @@ def decide(
         return Decision(Planned(wechat_message(kind, openid, text, rules), send_at, deferred=send_at > now_local), None, actions)
     to = member.email if channel == "email" else " ".join(endpoints) if channel == "push" else member.phone
     message = Message(channel=channel, to=to or member.phone, kind=kind, body=text, subject=f"{rules.program_name}", params=dict(params or {}))
-    return Decision(Planned(message, send_at, deferred=send_at > now_local), None, actions)
+    consent = dict(CHANNEL_PREFERENCE)[channel] if consent_required else None
+    return Decision(Planned(message, send_at, deferred=send_at > now_local, consent=consent), None, actions)
 
 
 def wechat_message(kind: str, openid: str, text: str, rules: ProgramRules) -> Message:
@@ -120,6 +124,7 @@ def add_deferral(uow: UnitOfWork, member: Member, planned: Planned, ref: str) ->
         send_at=planned.send_at,
         ref=ref,
         params=dict(message.params),
+        consent=planned.consent,
     )
 
 

@@ -421,6 +421,32 @@ def test_given_messages_held_by_quiet_hours_when_the_campaign_is_cancelled_then_
     assert list(DeferredMessage.scan()) == []  # dropped, not left waiting
 
 
+def test_given_a_message_held_by_quiet_hours_when_the_member_withdraws_consent_then_it_never_goes_and_the_others_do(
+    api, members, aws, outbox_path
+):
+    from localstage.job import run
+
+    set_rules(aws, quiet_hours_start="00:00:00", quiet_hours_end="23:59:59")
+    withdrawing, a = _member(members, sms_marketing=True)
+    _, b = _member(members, sms_marketing=True)
+    _segment("seg_vip", [a["member_id"], b["member_id"]])
+    campaign = _create(api, message={"sms": "held back"}).json()
+    _drain()
+    assert api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["results"]["deferred"] == 2
+    withdrawn = api.request("PATCH", "/v1/me", json_body={"consents": {"sms_marketing": False}}, headers=bearer(withdrawing))
+    assert withdrawn.status == 200, withdrawn.text
+
+    _no_quiet_hours(aws)
+    later = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()  # past the hour they were held to
+    summary = run("send-deferred", later, False)
+
+    assert summary["messages_sent"] == 1 and summary["messages_skipped"] == {"no_consent": 1}, summary
+    assert [m["to"] for m in _campaign_messages(outbox_path)] == [b["phone"]]
+    from chalicelib.store.models import DeferredMessage
+
+    assert list(DeferredMessage.scan()) == []  # the withdrawn one dropped, not left to be read every hour
+
+
 def test_given_a_send_that_fails_then_the_member_counts_as_skipped_in_the_results_and_the_outcomes(api, members, aws, outbox_path):
     _no_quiet_hours(aws)
     from botocore.awsrequest import AWSResponse

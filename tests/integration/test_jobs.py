@@ -250,6 +250,21 @@ def test_given_points_expiring_in_30_days_then_one_reminder_deferred_past_quiet_
     assert run("send-deferred", as_of.isoformat(), False)["messages_sent"] == 0
 
 
+def test_given_a_reminder_held_past_quiet_hours_when_the_member_withdraws_sms_consent_then_send_deferred_drops_it(api, members, outbox_path):
+    token, body = members.verified(consents={"sms_marketing": True})
+    first_of_next = (today().replace(day=1) + timedelta(days=32)).replace(day=1)
+    year, mon = add_months(first_of_next.year, first_of_next.month, -13)
+    as_of = date.fromisoformat(_backdate_points(body["member"]["member_id"], f"{year:04d}-{mon:02d}", 300)) - timedelta(days=30)
+    assert run("expire-points", as_of.isoformat(), False)["messages_deferred"] == 1
+    withdrawn = api.request("PATCH", "/v1/me", json_body={"consents": {"sms_marketing": False}}, headers=bearer(token))
+    assert withdrawn.status == 200, withdrawn.text
+
+    dispatched = run("send-deferred", as_of.isoformat(), False)
+
+    assert dispatched["messages_sent"] == 0 and dispatched["messages_skipped"] == {"no_consent": 1}, dispatched
+    assert _sent(outbox_path, "expiry_reminder") == [] and list(DeferredMessage.scan()) == []
+
+
 def test_given_a_deferred_message_on_a_channel_nothing_sends_on_then_send_deferred_drops_it_and_says_so(aws, outbox_path):
     member_id = "m-unknown-channel"
     held_since = datetime.combine(today(), time(8), tzinfo=SHANGHAI).astimezone(UTC)  # the job runs at 09:05
