@@ -34,11 +34,17 @@ def new_entry_id(now: datetime) -> str:
     return f"{newest_first(now)}-{secrets.token_hex(4)}"
 
 
+# The entries a purchase that earns writes: its points, or (a return window) the points held.
+PURCHASE_KINDS = ("earn", "earn_pending")
+
+
 def earnings_between(member_id: str, start: datetime, end: datetime) -> int:
-    """How many purchase earnings (`earn` entries) the member's ledger has from `start` to `end`:
-    one Query over the key range of those times (entry ids run backwards in time)."""
+    """How many purchases that earned (`earn` or `earn_pending` entries) the member's ledger has
+    from `start` to `end`: one Query over the key range of those times (entry ids run backwards
+    in time)."""
     window = LedgerEntry.sk.between(keys.ledger_sk(newest_first(end)), keys.ledger_sk(f"{newest_first(start)}~"))
-    return sum(1 for _ in LedgerEntry.query(keys.member_pk(member_id), window, filter_condition=LedgerEntry.kind == "earn"))
+    bought = LedgerEntry.kind.is_in(*PURCHASE_KINDS)
+    return sum(1 for _ in LedgerEntry.query(keys.member_pk(member_id), window, filter_condition=bought))
 
 
 def ledger_entry(

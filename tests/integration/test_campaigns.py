@@ -321,6 +321,25 @@ def test_given_a_campaign_with_a_control_group_when_outcomes_are_counted_then_pu
     assert outcomes["control"] == {"members": len(control), "purchasers": 1, "purchases": 1, "purchase_rate": round(1 / len(control), 4)}
 
 
+def test_given_a_program_that_holds_points_for_a_return_window_then_outcomes_count_the_recipients_purchases(api, members, aws):
+    """A purchase whose points are held (`earn_pending`) is a purchase all the same."""
+    _no_quiet_hours(aws)
+    set_rules(aws, pending_points=[{"hold_days": 7}])
+    _, buyer = _member(members, sms_marketing=True)
+    _, idle = _member(members, sms_marketing=True)
+    _segment("seg_vip", [buyer["member_id"], idle["member_id"]])
+    campaign = _create(api, points=5).json()
+    _drain()
+    for n in range(2):
+        assert members.purchase(f"HELD-{n}", 5000, member_id=buyer["member_id"]).status == 201
+
+    assert api.post(f"{CAMPAIGNS}/{campaign['campaign_id']}/outcomes", {}).status == 202
+    _drain()
+
+    outcomes = api.get(f"{CAMPAIGNS}/{campaign['campaign_id']}").json()["outcomes"]
+    assert outcomes["recipients"] == {"members": 2, "purchasers": 1, "purchases": 2, "purchase_rate": 0.5}, outcomes
+
+
 def test_given_a_campaign_that_reached_everyone_then_cancel_is_409(api, members, aws):
     _no_quiet_hours(aws)
     _, m = _member(members)
