@@ -257,6 +257,10 @@ def verify(request: VerifyRequest, *, bind: Binding | None = None) -> SignedIn:
         raise refuse()
     code_item, member_id = state.code, state.member_id
     by_sms = code_item.channel == "sms"
+    if bind is not None and not by_sms:
+        # A binding needs the phone proven (docs/wechat.md): an email code signs in, proves no phone.
+        # Not a failed attempt: the code is left unused, for signing in.
+        raise InvalidCode("Binding WeChat needs the code sent by SMS to the phone, not an email code")
     today = today_in(rules.zone, now)
 
     def attempt(uow: UnitOfWork) -> _Verified:

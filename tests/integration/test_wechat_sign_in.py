@@ -165,3 +165,58 @@ def test_given_a_page_inside_wechat_when_it_follows_the_programs_authorize_page_
     code = dict(urllib.parse.parse_qsl(returned.query))["code"]
     first = _session(api, code, "official_account").json()
     assert first["status"] == "phone_required" and first["app"] == "official_account"
+
+
+def test_given_an_email_sign_in_code_when_binding_wechat_with_it_then_refused_and_the_code_still_signs_in(api, members, wechat, outbox_path):
+    """An email code proves the email, not the phone: a binding takes our SMS code or getPhoneNumber."""
+    _, verified = members.verified(email="binder@example.cn")
+    phone = verified["member"]["phone"]
+    BaseItem(keys.phone_pk(phone), keys.SENT).delete()  # the resend interval, not under test here
+    assert api.post("/v1/auth/code", {"phone": phone, "channel": "email"}).status == 202
+    code = last_code(outbox_path, "binder@example.cn")
+    before = _table_items()
+
+    refused = api.post("/v1/wechat/bindings", {"wechat_ticket": _ticket(api, "liam"), "phone": phone, "code": code})
+
+    assert "SMS" in _problem(refused, 401, "invalid_code")["detail"]
+    assert _table_items() == before  # nothing bound, the code not used, no failed attempt counted
+    assert _session(api, "liam.2").json()["status"] == "phone_required"
+    assert api.post("/v1/auth/verify", {"phone": phone, "code": code}).status == 200
+
+
+def test_given_a_bound_member_when_an_operator_closes_the_membership_then_the_binding_is_released(api, wechat):
+    body = api.post("/v1/wechat/bindings", {"wechat_ticket": _ticket(api, "mona"), "phone_code": "phone-13900000009"}).json()
+    member_id = body["member"]["member_id"]
+
+    closed = api.post(f"/v1/admin/members/{member_id}/close", {"reason": "顾客来电要求注销"})
+
+    assert closed.status == 200, closed.text
+    assert _session(api, "mona.2").json()["status"] == "phone_required"
+    assert Member.get(keys.member_pk(member_id), keys.PROFILE).wechat is None
+
+
+def test_given_a_closed_member_still_bound_when_erased_then_the_binding_goes_with_it(api, wechat):
+    from datetime import timedelta
+
+    from chalicelib.domain.clock import utcnow
+    from chalicelib.domain.wechat import WechatIdentity
+    from chalicelib.store import wechat as wechat_store
+    from chalicelib.store.unit_of_work import UnitOfWork
+    from localstage.job import run
+    from tests.integration.test_closure import today
+
+    body = api.post("/v1/wechat/bindings", {"wechat_ticket": _ticket(api, "nora"), "phone_code": "phone-13900000010"}).json()
+    member_id = body["member"]["member_id"]
+    assert api.request("DELETE", "/v1/me", headers=bearer(body["access_token"])).status == 200
+    # A closure from before closures released bindings: the binding is still there.
+    member = Member.get(keys.member_pk(member_id), keys.PROFILE)
+    uow = UnitOfWork()
+    uow.update("member", member, wechat_store.bind(uow, member, WechatIdentity("mini_program", openid_for("nora", MINI)), MINI, utcnow()))
+    uow.commit()
+    openid = openid_for("nora", MINI)
+    assert wechat_store.bound_member_id(MINI, openid) == member_id
+
+    assert run("erase-closed", (today() + timedelta(days=31)).isoformat(), False)["members_affected"] == 1
+
+    assert wechat_store.bound_member_id(MINI, openid) is None  # the openid is free: a new member may bind it
+    assert Member.get(keys.member_pk(member_id), keys.PROFILE).wechat is None
