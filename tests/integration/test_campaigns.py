@@ -440,9 +440,7 @@ def test_given_messages_held_by_quiet_hours_when_the_campaign_is_cancelled_then_
     assert list(DeferredMessage.scan()) == []  # dropped, not left waiting
 
 
-def test_given_a_message_held_by_quiet_hours_when_the_member_withdraws_consent_then_it_never_goes_and_the_others_do(
-    api, members, aws, outbox_path
-):
+def test_given_a_message_held_by_quiet_hours_when_the_member_withdraws_consent_then_it_never_goes_and_the_others_do(api, members, aws, outbox_path):
     from localstage.job import run
 
     set_rules(aws, quiet_hours_start="00:00:00", quiet_hours_end="23:59:59")
