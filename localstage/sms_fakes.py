@@ -311,8 +311,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(200, {"RequestId": request_id, "Code": code, "Message": message})
             return
         biz_id = f"{secrets.randbelow(10**18)}^0"
-        self._answer(200, {"RequestId": request_id, "Code": "OK", "Message": "OK", "BizId": biz_id})
+        # Queued before the answer: whoever got the answer finds the receipt waiting (a test reads it at once).
         fake.queue_receipt(biz_id, params.get("PhoneNumbers", ""))
+        self._answer(200, {"RequestId": request_id, "Code": "OK", "Message": "OK", "BizId": biz_id})
 
     def _tencent(self, path: str, headers: dict[str, str], body: bytes, fake: FakeProvider) -> None:
         request_id = str(uuid.uuid4())
@@ -352,10 +353,10 @@ class _Handler(BaseHTTPRequestHandler):
             fee = 1 if why is None else 0
             status = {"SerialNo": serial, "PhoneNumber": phone, "Fee": fee, "SessionContext": "", "Code": code, "Message": message}
             statuses.append({**status, "IsoCode": "CN"})
-        self._answer(200, {"Response": {"SendStatusSet": statuses, "RequestId": request_id}})
-        for status in statuses:
+        for status in statuses:  # queued before the answer, as Alibaba's
             if status["Code"] == "Ok":
                 fake.queue_receipt(str(status["SerialNo"]), str(status["PhoneNumber"]))
+        self._answer(200, {"Response": {"SendStatusSet": statuses, "RequestId": request_id}})
 
 
 class _FakeServer(ThreadingHTTPServer):
