@@ -140,6 +140,7 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard | None, dict[str, cw.Alarm]
             f"{function.chalice_name}-errors",
             lambda_metric(name, "Errors"),
             f"{name} failed (an exception or timeout that reached Lambda).",
+            runbook="<job>-errors" if function.kind == "job" else None,
         )
         if function.kind == "job":
             # Lambda publishes nothing for a function that did not run: missing data is the signal.
@@ -147,6 +148,7 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard | None, dict[str, cw.Alarm]
                 f"{function.chalice_name}-did-not-run",
                 lambda_metric(name, "Invocations", ONE_DAY),
                 f"{name} ({function.schedule}) was not invoked in the last day.",
+                runbook="<job>-did-not-run",
                 threshold=1,
                 comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
                 evaluation_periods=1,
@@ -181,6 +183,7 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard | None, dict[str, cw.Alarm]
             "table-throttles" if n == 0 else f"table-throttles-{n + 1}",
             any_of(throttle_metrics[start : start + 10], "throttled requests"),
             f"DynamoDB throttled requests on {stage.table_name} or a write to one of its indexes.",
+            runbook="table-throttles",
         )
 
     # --- queues ---
@@ -199,6 +202,13 @@ def build(stack: HuiyuanStack) -> tuple[cw.Dashboard | None, dict[str, cw.Alarm]
         ),
     ):
         alarm_on_any(name, queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, statistic="Maximum", label=name), text)
+    # A delivery that failed every attempt for a day (or whose endpoint was disabled on its way) is
+    # kept under its endpoint for a replay (usecases/webhooks.py): not an SQS message, so counted.
+    alarm_on_any(
+        "webhook-dead-letters",
+        business_metric("WebhookDeadLetters", FIVE_MINUTES, "webhook deliveries dead-lettered"),
+        "A webhook delivery was dead-lettered: its endpoint failed every attempt for 25 hours, or was disabled while it was on its way.",
+    )
     failed_runs = stack.failed_invocations.metric_approximate_number_of_messages_visible(
         period=FIVE_MINUTES, statistic="Maximum", label="failed job invocations"
     )

@@ -90,15 +90,10 @@ class EventPump:
             messages = got.get("Messages", [])
             if not messages:
                 break
-            event = {
-                "Records": [
-                    {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"], "eventSource": "aws:sqs"} for m in messages
-                ]
-            }
-            answer = webhook_worker(event, None) or {}
-            failed_ids = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
-            for m in messages:
-                if m["MessageId"] not in failed_ids:
+            for m in messages:  # one delivery per invocation, as the cloud's batch size of 1
+                record = {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"], "eventSource": "aws:sqs"}
+                answer = webhook_worker({"Records": [record]}, None) or {}
+                if not answer.get("batchItemFailures"):
                     self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
             delivered += len(messages)
         return {"records": published, "deliveries": delivered}

@@ -34,10 +34,14 @@ def event_publisher(event: DynamoDBEvent) -> dict[str, Any]:
         metrics.flush_metrics()
 
 
-@bp.on_sqs_message(queue=get_settings().webhooks_queue_name, batch_size=10, name="webhook-worker")
+@bp.on_sqs_message(queue=get_settings().webhooks_queue_name, batch_size=1, name="webhook-worker")
 def webhook_worker(event: SQSEvent) -> dict[str, Any]:
     """One attempt per queued delivery; a failed attempt is queued again by the use case (with its
-    delay), so only an unexpected error comes back to SQS (and, after 5 receives, its DLQ)."""
+    delay), so only an unexpected error comes back to SQS (and, after 5 receives, its DLQ).
+
+    One delivery per invocation in the cloud (batch size 1): a POST may take its whole 10 s, and
+    the function's 15 s timeout must hold it; a batch of slow endpoints would time out the whole
+    batch, its finished deliveries redelivered and their retries queued again."""
     failures = []
     try:
         for record in event.to_dict().get("Records", []):

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from ..api.schemas.webhooks import WebhookCreateRequest, WebhookUpdateRequest, webhook_view
 from ..domain import webhooks as rules_of
 from ..domain.clock import utcnow
-from ..domain.errors import NotFound, ValidationFailed
+from ..domain.errors import InvalidState, NotFound, ValidationFailed
 from ..domain.events import matches
 from ..observability import count, logger
 from ..settings import get_settings
@@ -155,8 +155,11 @@ def delete_webhook(webhook_id: str, actor: str) -> None:
 
 
 def replay_dead_letters(webhook_id: str, actor: str) -> dict[str, Any]:
-    """Queue every dead-lettered delivery of the endpoint again (a fresh schedule of attempts)."""
+    """Queue every dead-lettered delivery of the endpoint again (a fresh schedule of attempts);
+    409 while the endpoint is disabled (the deliveries would only be held again)."""
     endpoint = _endpoint(webhook_id)
+    if not endpoint.enabled:
+        raise InvalidState("The endpoint is disabled: enable it first (PATCH enabled: true), then replay")
     letters = stored.dead_letters(webhook_id)
     now = utcnow()
     event_store.enqueue_deliveries([delivery_message(webhook_id, stored.event_of(letter), 1, now) for letter in letters])
@@ -185,6 +188,10 @@ def deliveries_for(events: list[dict[str, Any]], now: datetime) -> list[dict[str
         return []
     endpoints = [e for e in stored.all_endpoints() if e.enabled]
     return [delivery_message(e.webhook_id, event, 1, now) for event in events for e in endpoints if matches(list(e.event_types), event["type"])]
+
+
+# Why a delivery was dead-lettered without an attempt: its endpoint was disabled meanwhile.
+DISABLED = "endpoint disabled"
 
 
 @dataclass(frozen=True)
@@ -227,9 +234,15 @@ def deliver(message: dict[str, Any], now: datetime | None = None) -> Delivery:
     message is also returned) or dead-letters the delivery after the last."""
     now = now or utcnow()
     endpoint = stored.get_endpoint(str(message["webhook_id"]))
-    if endpoint is None or not endpoint.enabled:
+    if endpoint is None:  # deleted: nothing left to deliver to, or to replay to
         count("WebhookDeliveriesSkipped")
         return Delivery("skipped")
+    if not endpoint.enabled:
+        # Disabled while this delivery was on its way (by an operator, or for failing): it is
+        # not sent, and not lost either: dead-lettered at once, for a replay once enabled again.
+        stored.add_dead_letter(endpoint.webhook_id, message["event"], int(message.get("attempt", 1)) - 1, DISABLED, now, disable=False)
+        count("WebhookDeadLetters")
+        return Delivery("dead_lettered", DISABLED)
     not_before = datetime.fromisoformat(message["not_before"])
     if not_before > now:  # SQS delays at most 15 minutes: wait again
         event_store.enqueue_deliveries([message], delay_seconds=int((not_before - now).total_seconds()) + 1)

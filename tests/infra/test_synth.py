@@ -322,6 +322,30 @@ def test_the_business_metrics_are_read_where_the_code_writes_them(template, stag
         assert f'"{namespace}","JobPointsMoved","job","{job}","service","{service}","stage","{stage_name}"' in body  # keys sorted
 
 
+def test_webhook_dead_letters_and_the_event_queues_dead_letters_raise_alarms(template, stage):
+    prefix = f"huiyuan-{stage.name}"
+    dead = alarm_named(template, f"{prefix}-webhook-dead-letters")
+    metric = metric_of(dead)
+    assert (metric["MetricName"], metric["Stat"], metric["Period"]) == ("WebhookDeadLetters", "Sum", 300)
+    assert {d["Name"]: d["Value"] for d in metric["Dimensions"]}["stage"] == stage.name
+    assert (dead["Threshold"], dead["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold") and notifies_the_alarm_topic(dead, template)
+    queues = {q["Properties"]["QueueName"]: k for k, q in resources(template, "AWS::SQS::Queue").items()}
+    for alarm_name, queue_name in (("webhooks-dlq-not-empty", f"{prefix}-webhooks-dlq"), ("stream-failures-not-empty", f"{prefix}-stream-failures")):
+        alarm = alarm_named(template, f"{prefix}-{alarm_name}")
+        assert metric_of(alarm)["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queues[queue_name], "QueueName"]}}]
+        assert notifies_the_alarm_topic(alarm, template)
+
+
+def test_the_webhook_worker_takes_one_delivery_per_invocation_within_its_timeout(template):
+    """A POST may take its whole 10 s: one delivery per invocation keeps it inside the timeout."""
+    from chalicelib.domain.webhooks import DELIVERY_TIMEOUT_SECONDS
+
+    worker = functions(template)["WebhookWorker"]["Properties"]
+    (sqs_event,) = [e["Properties"] for e in worker["Events"].values() if e["Type"] == "SQS"]
+    assert sqs_event["BatchSize"] == 1 and sqs_event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert worker["Timeout"] >= DELIVERY_TIMEOUT_SECONDS + 3
+
+
 def test_ledger_drift_found_by_the_reconcile_job_raises_an_alarm(template, stage):
     drift = alarm_named(template, f"huiyuan-{stage.name}-ledger-drift")
     metric = metric_of(drift)
@@ -354,3 +378,19 @@ def test_5xx_rate_throttles_and_function_errors_alarm_to_the_alarm_topic(templat
         assert metric_of(alarm_named(template, f"{prefix}-{name}-errors"))["MetricName"] == "Errors"
     for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
         assert notifies_the_alarm_topic(alarm["Properties"], template), alarm["Properties"]["AlarmName"]
+
+
+def test_every_alarm_names_a_runbook_section_that_docs_operations_has(template):
+    import re
+    from pathlib import Path
+
+    headings = {
+        name.strip()
+        for line in (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("### ")
+        for name in line.removeprefix("### ").split(",")
+    }
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+    named = {a["AlarmName"]: re.search(r"section '([^']+)'", a["AlarmDescription"]) for a in alarms}
+    missing = {alarm: m.group(1) if m else None for alarm, m in named.items() if m is None or m.group(1) not in headings}
+    assert missing == {}

@@ -217,6 +217,44 @@ def test_a_disabled_endpoint_receives_nothing(api, members, pump, receiver):
     assert receiver.received == []
 
 
+def test_a_delivery_on_its_way_when_its_endpoint_is_disabled_is_kept_for_a_replay_once_enabled(api, members, pump, receiver):
+    _, body = members.verified()
+    pump.pump()  # the welcome bonus, before the endpoint exists
+    hook = create(api, receiver.url, ["points.earned"])
+    path = f"/v1/admin/webhooks/{hook['webhook_id']}"
+    receiver.answer = 500
+    members.purchase("o-1", 10000, phone=body["member"]["phone"])
+    pump.pump()  # the first attempt fails: its retry is on its way
+    [first] = receiver.received
+    event = json.loads(first["body"])
+    assert api.request("PATCH", path, json_body={"enabled": False}).json()["enabled"] is False
+    receiver.received = []
+
+    retry = webhooks.deliver(webhooks.delivery_message(hook["webhook_id"], event, 2, utcnow()))
+
+    assert (retry.outcome, retry.failure) == ("dead_lettered", "endpoint disabled") and receiver.received == []
+    assert [d["event_id"] for d in api.get(path).json()["dead_letters"]] == [event["id"]]
+    # A replay while disabled would only hold them again: refused, nothing changes.
+    refused = api.post(f"{path}/replays")
+    assert refused.status == 409 and refused.json()["code"] == "invalid_state", refused.text
+    assert [d["event_id"] for d in api.get(path).json()["dead_letters"]] == [event["id"]]
+    # Enabled and replayed: delivered, with the same event id.
+    receiver.answer = 200
+    assert api.request("PATCH", path, json_body={"enabled": True}).json()["enabled"] is True
+    assert api.post(f"{path}/replays").json()["replayed"] == 1
+    pump.pump()
+    assert [r["headers"]["webhook-id"] for r in receiver.received] == [event["id"]]
+    assert api.get(path).json()["dead_letters"] == []
+
+
+def test_a_delivery_for_a_deleted_endpoint_is_dropped(api, receiver):
+    hook = create(api, receiver.url, ["points.earned"])
+    assert api.request("DELETE", f"/v1/admin/webhooks/{hook['webhook_id']}").status == 204
+    event = {"id": "evt_gone", "type": "points.earned", "data": {}}
+    assert webhooks.deliver(webhooks.delivery_message(hook["webhook_id"], event, 1, utcnow())).outcome == "skipped"
+    assert receiver.received == []
+
+
 def test_bad_endpoints_are_refused_and_operator_changes_are_audited(api):
     for url in ("ftp://x.example/", "http://crm.example.com/hooks", "not a url"):
         reply = api.post("/v1/admin/webhooks", {"url": url, "event_types": ["points.earned"]})
