@@ -247,6 +247,42 @@ def test_a_delivery_on_its_way_when_its_endpoint_is_disabled_is_kept_for_a_repla
     assert api.get(path).json()["dead_letters"] == []
 
 
+def test_a_retry_whose_time_is_hours_ahead_goes_back_to_the_queue_until_then(api, aws, receiver):
+    """SQS delays a message at most 15 minutes: a later attempt comes back early and waits again."""
+    hook = create(api, receiver.url, ["points.earned"])
+    event = {"id": "evt_later", "type": "points.earned", "data": {}}
+    now = utcnow()
+    message = webhooks.delivery_message(hook["webhook_id"], event, 6, now + timedelta(hours=2))
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=get_settings().webhooks_queue_name)["QueueUrl"]
+    sqs.purge_queue(QueueUrl=url)
+
+    early = webhooks.deliver(message, now)
+
+    assert (early.outcome, early.next_message) == ("waiting", message) and receiver.received == []
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesDelayed"]) == 1
+    status = api.get(f"/v1/admin/webhooks/{hook['webhook_id']}").json()["status"]
+    assert status["consecutive_failures"] == 0  # waiting is no attempt
+    assert webhooks.deliver(message, now + timedelta(hours=2)).outcome == "delivered"
+    assert [r["headers"]["webhook-id"] for r in receiver.received] == ["evt_later"]
+
+
+@pytest.mark.parametrize(("failing_for", "disabled"), [(timedelta(days=3), True), (timedelta(days=2, hours=23), False)])
+def test_an_endpoint_failing_for_3_days_is_disabled_when_its_next_delivery_is_dead_lettered(api, receiver, failing_for, disabled):
+    hook = create(api, receiver.url, ["points.earned"])
+    receiver.answer = 500
+    now = utcnow()
+    first = webhooks.delivery_message(hook["webhook_id"], {"id": "evt_1", "type": "points.earned", "data": {}}, 1, now - failing_for)
+    assert webhooks.deliver(first, now - failing_for).outcome == "retry"  # failing since then, never a success
+
+    last = webhooks.delivery_message(hook["webhook_id"], {"id": "evt_2", "type": "points.earned", "data": {}}, MAX_ATTEMPTS, now)
+    assert webhooks.deliver(last, now).outcome == "dead_lettered"
+
+    shown = api.get(f"/v1/admin/webhooks/{hook['webhook_id']}").json()
+    assert (shown["enabled"], shown["disabled_reason"]) == ((False, "failing") if disabled else (True, None))
+
+
 def test_a_delivery_for_a_deleted_endpoint_is_dropped(api, receiver):
     hook = create(api, receiver.url, ["points.earned"])
     assert api.request("DELETE", f"/v1/admin/webhooks/{hook['webhook_id']}").status == 204
