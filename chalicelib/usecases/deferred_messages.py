@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ..domain.messaging import Channel, is_channel
-from ..notify.sender import DeliveryFailed, Message, send
+from ..notify.sender import Message
 from ..store.deferred_messages import campaign_of, take, take_for_campaign, waiting_in
 from ..store.members import as_dict, get_member
 from ..store.models import DeferredMessage
 from ..store.parameters import load_rules
-from .messaging import wechat_message
+from .messaging import Planned, deliver_now, wechat_message
 
 # The hours read back from now: a message not sent by then (the dispatcher was down that long)
 # is left to TTL.
@@ -34,7 +34,7 @@ class Dispatch:
     examined: int = 0
     sent: int = 0  # sent, or (dry run) would be
     delivered: int = 0  # taken and handed to the channel
-    # not_yet, no_consent, already_sent, campaign_cancelled, unknown_channel, delivery_failed
+    # not_yet, no_consent, already_sent, campaign_cancelled, unknown_channel, no_template, delivery_failed
     skipped: dict[str, int] = field(default_factory=dict)
     round_trips: int = 0
 
@@ -71,9 +71,13 @@ def send_due_messages(shard: int, now_local: datetime, *, dry_run: bool) -> Disp
             if not is_channel(message.channel):  # a stored string: written from a Message, so never in practice
                 dispatch.skip("unknown_channel")
                 continue
-            try:
-                send(_message(message.channel, message.recipient, message.kind, message.body, as_dict(message.params)))
-            except DeliveryFailed:
+            outgoing = _message(message.channel, message.recipient, message.kind, message.body, as_dict(message.params))
+            if outgoing is None:
+                dispatch.skip("no_template")
+                continue
+            # As a message sent at once: a refused WeChat subscription is forgotten, a push's
+            # unusable devices too.
+            if not deliver_now(Planned(outgoing, message.send_after, deferred=False), message.member_id):
                 dispatch.skip("delivery_failed")
                 continue
             dispatch.sent += 1
@@ -87,10 +91,10 @@ def _still_consented(message: DeferredMessage) -> bool:
     return member is not None and bool(as_dict(member.consents).get(str(message.consent)))
 
 
-def _message(channel: Channel, recipient: str, kind: str, body: str, params: dict[str, str] | None = None) -> Message:
-    """The message as it was planned; a WeChat one with its template from the rules."""
+def _message(channel: Channel, recipient: str, kind: str, body: str, params: dict[str, str] | None = None) -> Message | None:
+    """The message as it was planned; a WeChat one with its template from the rules (None when the
+    rules no longer have a template for its kind: WeChat would refuse it)."""
     if channel == "wechat":
         rules = load_rules()
-        if kind in rules.wechat_templates:
-            return wechat_message(kind, recipient, body, rules)
+        return wechat_message(kind, recipient, body, rules) if kind in rules.wechat_templates else None
     return Message(channel=channel, to=recipient, kind=kind, body=body, params={k: str(v) for k, v in (params or {}).items()})

@@ -285,6 +285,26 @@ def test_given_a_deferred_message_on_a_channel_nothing_sends_on_then_send_deferr
     assert _sent(outbox_path, "reengagement") == []
 
 
+def test_given_a_held_wechat_message_whose_template_the_rules_no_longer_have_then_send_deferred_drops_it(aws, outbox_path):
+    member_id = "m-template-gone"
+    held_since = datetime.combine(today(), time(8), tzinfo=SHANGHAI).astimezone(UTC)
+    DeferredMessage(
+        keys.send_bucket(held_since.strftime("%Y-%m-%dT%H"), member_shard(member_id)),
+        keys.deferred_sk(member_id, "points_received", "stored-by-hand"),
+        member_id=member_id,
+        channel="wechat",
+        recipient="o-openid-of-the-member",
+        kind="points_received",  # the suite's rules have no WeChat template for it
+        body="You received 5 points",
+        send_after=held_since,
+    ).save()
+
+    dispatched = run("send-deferred", today().isoformat(), False)
+
+    assert dispatched["messages_sent"] == 0 and dispatched["messages_skipped"] == {"no_template": 1}
+    assert list(DeferredMessage.scan()) == []
+
+
 def test_given_a_dry_run_then_nothing_is_written_or_sent(api, members, outbox_path):
     token, _body = members.verified(birthday=born_today(), consents={"sms_marketing": True})
     result = run("birthday-bonus", today().isoformat(), True)

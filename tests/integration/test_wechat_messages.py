@@ -19,10 +19,17 @@ OPEN = {"enabled": True, "min_points": 1, "max_points": 500, "max_points_per_day
 MINI = get_settings().wechat_mini_program_appid
 
 
+TEMPLATES = {"points_received": {"template_id": TEMPLATE, "field": "thing1", "page": "pages/points/index", "max_chars": 20}}
+
+
 @pytest.fixture
 def rules(aws: Any) -> Any:
-    templates = {"points_received": {"template_id": TEMPLATE, "field": "thing1", "page": "pages/points/index", "max_chars": 20}}
-    return set_rules(aws, transfers=OPEN, quiet_hours_start="00:00:00", quiet_hours_end="00:00:00", wechat_templates=templates)
+    return _rules(aws)
+
+
+def _rules(aws: Any, quiet_hours_end: str = "00:00:00") -> Any:
+    """Transfers open, the template for `points_received`; no quiet hours, or from midnight to `quiet_hours_end`."""
+    return set_rules(aws, transfers=OPEN, quiet_hours_start="00:00:00", quiet_hours_end=quiet_hours_end, wechat_templates=TEMPLATES)
 
 
 def _bound_member(api: Any, user: str, phone_digits: str) -> tuple[str, str]:
@@ -103,3 +110,32 @@ def test_given_a_rejected_or_unknown_template_or_no_binding_then_nothing_is_reco
     plain_token, _ = members.verified()
     unbound = _subscribe(api, plain_token, accepted=[TEMPLATE])
     assert unbound.status == 409 and unbound.json()["code"] == "wechat_not_bound"
+
+
+def test_given_a_wechat_message_held_by_quiet_hours_then_it_goes_later_and_a_refusal_then_clears_the_consent(
+    api, members, aws, rules, wechat, outbox_path
+):
+    from datetime import UTC, datetime, timedelta
+
+    from localstage.job import run
+
+    _rules(aws, quiet_hours_end="23:59:59")
+    sender_token, _ = members.verified()
+    held = {}
+    for user, digits in (("vera", "13900000105"), ("walt", "13900000106")):
+        token, phone = _bound_member(api, user, digits)
+        _subscribe(api, token, accepted=[TEMPLATE, TEMPLATE])
+        sent = len(messages(outbox_path))
+        _gift(api, sender_token, phone, f"g-{user}")
+        assert _told(outbox_path, sent) == []  # quiet hours: held back, one acceptance used
+        held[user] = token
+    wechat.withdraw({"openid": openid_for("walt", MINI), "template_id": TEMPLATE})  # Walt turns it off in WeChat meanwhile
+    _rules(aws)
+
+    sent = len(messages(outbox_path))
+    dispatched = run("send-deferred", (datetime.now(UTC) + timedelta(days=1)).date().isoformat(), False)
+
+    assert dispatched["messages_sent"] == 1 and dispatched["messages_skipped"] == {"delivery_failed": 1}, dispatched
+    assert _told(outbox_path, sent) == [("wechat", TEMPLATE)] and [m["touser"] for m in wechat.received] == [openid_for("vera", MINI)]
+    assert _remaining(api, held["vera"]) == [{"template_id": TEMPLATE, "remaining": 1}]
+    assert _remaining(api, held["walt"]) == []  # WeChat's 43101 cleared what was left of his consent
