@@ -127,6 +127,21 @@ def test_given_a_notification_older_than_five_minutes_then_it_is_refused_even_wi
     assert stored_balance(member_id) == 10000
 
 
+def test_given_a_verified_payment_of_another_merchant_then_400_and_nothing_is_credited(api, fake, payer):
+    from dataclasses import replace
+
+    token, member_id = payer
+    out_trade_no = order(api, token, 10000)["out_trade_no"]
+    ours = fake.keys
+    fake.keys = replace(ours, mchid="1900009999")  # signed and encrypted as WeChat Pay would, for another merchant
+
+    assert_problem(deliver(api, fake.notification(out_trade_no)), 400, "validation_error")
+    assert stored_balance(member_id) == 0 and status_of(api, token, out_trade_no)["status"] == "created"
+    fake.keys = ours
+    assert deliver(api, fake.notification(out_trade_no)).status == 204  # ours, then: credited
+    assert stored_balance(member_id) == 10000
+
+
 def test_given_a_resource_not_encrypted_with_our_apiv3_key_then_it_is_refused(api, fake, payer):
     from dataclasses import replace
 
