@@ -86,3 +86,24 @@ def test_a_refresh_body_with_unknown_fields_is_400_and_starts_nothing(api: ApiCl
     reply = api.post("/v1/admin/analytics/refreshes", {"reason": "x", "force": True})
     assert reply.status == 400, reply.text
     assert api.get("/v1/admin/analytics/refreshes/latest").status == 409
+
+
+def test_the_daily_refresh_puts_the_days_figures_in_the_metrics_the_dashboard_shows(api: ApiClient, members: Members, emf: Any) -> None:
+    from tests.support.emf import metric_values
+
+    shop(api, members)
+    emf()  # what the purchases counted
+
+    summary: dict[str, Any] = run("analytics-refresh", None, False)
+
+    assert summary["analytics"]["completed"] is True, summary
+    documents = emf()
+    figures = {name: metric_values(documents, name, stage="local") for name in analytics.daily_figures(api.get("/v1/admin/analytics/kpis").json())}
+    # A and B bought (active), three joined this week; 400 points outstanding; 500 of 900 redeemed; 1 of 2 buyers came back.
+    assert figures == {
+        "ActiveMembers": [2.0],
+        "NewMembers": [3.0],
+        "PointsLiability": [400.0],
+        "RedemptionRatePercent": [56.0],
+        "RepeatPurchaseRatePercent": [50.0],
+    }
