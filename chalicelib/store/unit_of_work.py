@@ -219,6 +219,13 @@ def _one_at_a_time(key: str | None) -> Iterator[None]:
         yield
 
 
+def member_turn(member: str | None) -> str:
+    """The `one_at_a_time` key of a member's writes: its id, or the phone a till named it by (a
+    member named both ways takes two keys: slower under contention, never wrong, the optimistic
+    checks still serialise)."""
+    return f"member:{member}"
+
+
 def run[T](attempt: Callable[[UnitOfWork], T], *, attempts: int = 30, one_at_a_time: str | None = None) -> T:
     """Run `attempt` (read, decide, write one unit of work) until it commits without contention.
 

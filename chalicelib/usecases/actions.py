@@ -36,7 +36,7 @@ from ..store.ledger import ledger_entry, open_lot
 from ..store.members import points_state, points_update, update_member
 from ..store.models_engagement import ActionEvent
 from ..store.parameters import load_rules
-from ..store.unit_of_work import Cancelled, UnitOfWork, run
+from ..store.unit_of_work import Cancelled, UnitOfWork, member_turn, run
 from .common import Answer, activity_actions, created, fingerprint, replayed
 from .merchants import Merchant
 from .sessions import MemberSession, open_member
@@ -124,7 +124,7 @@ def record_action(request: ActionRequest, merchant: Merchant) -> Answer:
         return uow.commit(explain) or created(body)
 
     # Awards for one member in this process take turns (store/unit_of_work.run), as purchases do.
-    answer = run(attempt, one_at_a_time=f"member:{request.member_id}")
+    answer = run(attempt, one_at_a_time=member_turn(request.member_id))
     if answer.status == 201:
         body = answer.body
         count("ActionsRecorded")
@@ -183,7 +183,7 @@ def check_in_today(session: MemberSession) -> Answer:
         uow.commit()  # the member changed meanwhile (another check-in?): read again and decide again
         return created(body)
 
-    answer = run(attempt, one_at_a_time=f"member:{session.member_id}")
+    answer = run(attempt, one_at_a_time=member_turn(session.member_id))
     if answer.status == 201:
         count("CheckIns")
         count("CheckInPoints", answer.body["points_awarded"])

@@ -41,7 +41,7 @@ from ..store import pay_to_join as store
 from ..store.ledger import ledger_entry, open_lot
 from ..store.members import field_updates, get_member, points_state, points_update, tier_update
 from ..store.parameters import load_rules
-from ..store.unit_of_work import UnitOfWork, run
+from ..store.unit_of_work import UnitOfWork, member_turn, run
 from ..store.wechat import bound_member_id
 from .merchants import Merchant
 from .purchases import record_purchase
@@ -197,7 +197,7 @@ def join_holding(app: App, openid: str, member_id: str) -> int:
         uow.commit()  # the holding joined meanwhile (its record gone) or either changed: read again
         return joined.points
 
-    moved = run(attempt, one_at_a_time=f"member:{member_id}")
+    moved = run(attempt, one_at_a_time=member_turn(member_id))
     if moved:
         count("PayToJoinJoined")
         count("PayToJoinPointsJoined", moved)

@@ -52,7 +52,7 @@ from ..store.plans import (
     till_payment_key,
     wallet_payment_key,
 )
-from ..store.unit_of_work import Cancelled, UnitOfWork, run
+from ..store.unit_of_work import Cancelled, UnitOfWork, member_turn, run
 from ..store.wallet import add_wallet_entry, member_and_wallet, new_wallet_entry_ids, wallet_write
 from .common import Answer, created, fingerprint, replayed
 from .member_changes import JobContext, MemberChange, MemberResult, change_member
@@ -176,7 +176,7 @@ def _buy(purchase: _Purchase) -> Answer:
         _add_plan_entries(uow, member, entries, now)
         return uow.commit(purchase.explain) or created(body)
 
-    answer = run(attempt, one_at_a_time=f"member:{purchase.member_id}")
+    answer = run(attempt, one_at_a_time=member_turn(purchase.member_id))
     if not answer.replayed:
         count("PlanPurchases")
         count("PlanFees", answer.body["fee"])

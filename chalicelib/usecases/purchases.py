@@ -28,7 +28,7 @@ from ..store.idempotency import Replay, existing_record, new_write_token, put_re
 from ..store.ledger import ledger_entry, open_lot
 from ..store.models import Member, Order, Refund
 from ..store.parameters import load_rules
-from ..store.unit_of_work import Cancelled, UnitOfWork, run
+from ..store.unit_of_work import Cancelled, UnitOfWork, member_turn, run
 from .common import Answer, accepted_currency, activity_actions, created, fingerprint, mark_new_member_activity, phone_or_error, replayed
 from .enrolment import new_member
 from .merchants import Merchant
@@ -266,7 +266,7 @@ def record_purchase(request: PurchaseRequest, merchant: Merchant) -> Answer:
         return _Recorded(created(body), enrolled=is_new, invited=reservation is not None)
 
     # Purchases for one member (one phone) in this process take turns (store/unit_of_work.run).
-    recorded = run(attempt, one_at_a_time=f"member:{request.member_id or phone}")
+    recorded = run(attempt, one_at_a_time=member_turn(request.member_id or phone))
     if recorded.answer.status == 201:
         _recorded(recorded, merchant, phone, rules)
     return recorded.answer

@@ -39,7 +39,7 @@ from ..store.members import points_state, points_update, update_member
 from ..store.models_surveys import Survey, SurveyResponse
 from ..store.parameters import load_rules
 from ..store.rewards import get_reward
-from ..store.unit_of_work import Cancelled, UnitOfWork, run
+from ..store.unit_of_work import Cancelled, UnitOfWork, member_turn, run
 from .audit import Change, add_audit, record_audit
 from .common import Answer, created
 from .coupons import gift_coupon
@@ -344,7 +344,7 @@ def answer_survey(session: MemberSession, survey_id: str, request: SurveyAnswers
         }
         return created(body)
 
-    answer = run(attempt, one_at_a_time=f"member:{session.member_id}")
+    answer = run(attempt, one_at_a_time=member_turn(session.member_id))
     count("SurveyResponses")
     # Never the answers: free text is personal data.
     logger.info("survey answered", extra={"member_id": session.member_id, "survey_id": survey_id, "points": answer.body["reward"]["points"]})

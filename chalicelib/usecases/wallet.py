@@ -37,7 +37,7 @@ from ..store.idempotency import existing_record, new_write_token, put_record, re
 from ..store.models import Member, Recording
 from ..store.models_wallet import Wallet, WalletEntry, WalletPayment, WalletRefund, WalletTopup
 from ..store.parameters import load_rules
-from ..store.unit_of_work import Cancelled, UnitOfWork, run
+from ..store.unit_of_work import Cancelled, UnitOfWork, member_turn, run
 from ..store.wallet import (
     MoneyRead,
     add_wallet_entry,
@@ -128,7 +128,7 @@ class _MoneyRequest:
 
     def contended(self) -> str:
         """What concurrent attempts fight over: the payer's wallet, named as the purchases name it."""
-        return f"member:{self.request.member_id or self.phone}"
+        return member_turn(self.request.member_id or self.phone)
 
 
 def _money_request(what: str, id_name: str, record_id: str, request: TopupRequest | WalletPaymentRequest, merchant: Merchant) -> _MoneyRequest:
