@@ -265,19 +265,23 @@ def test_given_a_reminder_held_past_quiet_hours_when_the_member_withdraws_sms_co
     assert _sent(outbox_path, "expiry_reminder") == [] and list(DeferredMessage.scan()) == []
 
 
-def test_given_a_deferred_message_on_a_channel_nothing_sends_on_then_send_deferred_drops_it_and_says_so(aws, outbox_path):
-    member_id = "m-unknown-channel"
-    held_since = datetime.combine(today(), time(8), tzinfo=SHANGHAI).astimezone(UTC)  # the job runs at 09:05
+def _held_by_hand(member_id: str, channel: str, recipient: str, kind: str, body: str) -> None:
+    """A message held back since 08:00 today (the job runs at 09:05), stored as the table keeps one."""
+    held_since = datetime.combine(today(), time(8), tzinfo=SHANGHAI).astimezone(UTC)
     DeferredMessage(
         keys.send_bucket(held_since.strftime("%Y-%m-%dT%H"), member_shard(member_id)),
-        keys.deferred_sk(member_id, "reengagement", "stored-by-hand"),
+        keys.deferred_sk(member_id, kind, "stored-by-hand"),
         member_id=member_id,
-        channel="fax",
-        recipient="+8613800138000",
-        kind="reengagement",
-        body="We miss you",
+        channel=channel,
+        recipient=recipient,
+        kind=kind,
+        body=body,
         send_after=held_since,
     ).save()
+
+
+def test_given_a_deferred_message_on_a_channel_nothing_sends_on_then_send_deferred_drops_it_and_says_so(aws, outbox_path):
+    _held_by_hand("m-unknown-channel", "fax", "+8613800138000", "reengagement", "We miss you")
 
     dispatched = run("send-deferred", today().isoformat(), False)
 
@@ -286,18 +290,7 @@ def test_given_a_deferred_message_on_a_channel_nothing_sends_on_then_send_deferr
 
 
 def test_given_a_held_wechat_message_whose_template_the_rules_no_longer_have_then_send_deferred_drops_it(aws, outbox_path):
-    member_id = "m-template-gone"
-    held_since = datetime.combine(today(), time(8), tzinfo=SHANGHAI).astimezone(UTC)
-    DeferredMessage(
-        keys.send_bucket(held_since.strftime("%Y-%m-%dT%H"), member_shard(member_id)),
-        keys.deferred_sk(member_id, "points_received", "stored-by-hand"),
-        member_id=member_id,
-        channel="wechat",
-        recipient="o-openid-of-the-member",
-        kind="points_received",  # the suite's rules have no WeChat template for it
-        body="You received 5 points",
-        send_after=held_since,
-    ).save()
+    _held_by_hand("m-template-gone", "wechat", "o-openid-of-the-member", "points_received", "You received 5 points")  # no template for it
 
     dispatched = run("send-deferred", today().isoformat(), False)
 
