@@ -13,7 +13,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from chalicelib.settings import get_settings
-from chalicelib.store import keys
+from chalicelib.store import keys, unit_of_work
 from chalicelib.store.models import BaseItem, LedgerEntry, Member
 from chalicelib.store.unit_of_work import connection
 from chalicelib.usecases.reconcile import reconcile_table
@@ -45,8 +45,13 @@ def _error(code: str, reasons: list[dict[str, str]] | None = None) -> tuple[AWSR
 
 @contextmanager
 def inject(operation: str, fault: Callable[[], Any], times: int) -> Iterator[list[int]]:
-    """Answer the next `times` calls of `operation` with `fault()`; yields the count injected."""
+    """Answer the next `times` calls of `operation` with `fault()`; yields the count injected.
+    Meanwhile the unit of work retries without its backoff waits (what it does after a fault is
+    the same; tests/unit/test_unit_of_work.py covers the waits): the suite does not sleep through
+    a 20-second retry budget per fault."""
     injected = [0]
+    waits = unit_of_work.backoff
+    unit_of_work.backoff = lambda number, seconds: 0.0
 
     def handler(**_: Any) -> Any:
         if injected[0] < times:
@@ -60,6 +65,7 @@ def inject(operation: str, fault: Callable[[], Any], times: int) -> Iterator[lis
     try:
         yield injected
     finally:
+        unit_of_work.backoff = waits
         for client in _clients():
             client.meta.events.unregister(event, unique_id=f"fault-{operation}")
 
