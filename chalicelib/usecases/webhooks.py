@@ -201,9 +201,25 @@ class Delivery:
     next_message: dict[str, Any] | None = None
 
 
+# What an answer's body is read of: enough to take the connection's answer, not the receiver's essay.
+ANSWER_READ_BYTES = 64 * 1024
+
+
 def _post(url: str, body: bytes, headers: dict[str, str], *, local: bool) -> int:
     """POST once, to an address that may be called (checked after resolving: no private,
-    link-local or, in the cloud, loopback targets), never following a redirect."""
+    link-local or, in the cloud, loopback targets), never following a redirect, within
+    DELIVERY_TIMEOUT_SECONDS in all: connecting, the TLS handshake, the answer and reading its
+    body share one deadline (each socket step is given what is left of it), so a receiver that
+    connects slowly and answers slowly, or drips its body, cannot hold the worker past its own
+    timeout. The name's resolution is left to the resolver's timeout (AWS's answers in ms)."""
+    deadline = time.monotonic() + rules_of.DELIVERY_TIMEOUT_SECONDS
+
+    def left() -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the delivery took longer than its timeout")
+        return remaining
+
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -211,19 +227,27 @@ def _post(url: str, body: bytes, headers: dict[str, str], *, local: bool) -> int
     addresses = [str(info[4][0]) for info in infos]
     if not addresses or not all(rules_of.address_allowed(a, local=local) for a in addresses):
         raise rules_of.TargetRefused("resolves to an address that may not be called")
-    sock = socket.create_connection((addresses[0], port), timeout=rules_of.DELIVERY_TIMEOUT_SECONDS)
+    sock = socket.create_connection((addresses[0], port), timeout=left())
     try:
         connection: http.client.HTTPConnection
         if parts.scheme == "https":
-            connection = http.client.HTTPSConnection(host, port, timeout=rules_of.DELIVERY_TIMEOUT_SECONDS)
-            connection.sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+            connection = http.client.HTTPSConnection(host, port)
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)  # the handshake: within left()
         else:
-            connection = http.client.HTTPConnection(host, port, timeout=rules_of.DELIVERY_TIMEOUT_SECONDS)
-            connection.sock = sock
+            connection = http.client.HTTPConnection(host, port)
+        connection.sock = sock
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        sock.settimeout(left())
         connection.request("POST", path, body=body, headers=headers)
+        sock.settimeout(left())
         response = connection.getresponse()
-        response.read(64 * 1024)
+        read = 0
+        while read < ANSWER_READ_BYTES:
+            sock.settimeout(left())
+            chunk = response.read1(ANSWER_READ_BYTES - read)
+            if not chunk:
+                break
+            read += len(chunk)
         return response.status
     finally:
         sock.close()

@@ -284,6 +284,39 @@ def test_an_endpoint_failing_for_3_days_is_disabled_when_its_next_delivery_is_de
     assert (shown["enabled"], shown["disabled_reason"]) == ((False, "failing") if disabled else (True, None))
 
 
+def test_a_receiver_that_drips_its_answer_is_a_timeout_within_the_one_deadline_of_the_whole_post(api, monkeypatch):
+    """Each read waits less than the timeout, but the whole answer takes longer: it is a timeout,
+    within the delivery's one deadline, so the worker's own Lambda timeout is never reached."""
+    import socket
+    import time
+
+    monkeypatch.setattr("chalicelib.domain.webhooks.DELIVERY_TIMEOUT_SECONDS", 1)  # 10 s deployed
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n")
+            for _ in range(20):  # a byte every 0.25 s: 5 s in all
+                time.sleep(0.25)
+                try:
+                    conn.sendall(b"x")
+                except OSError:
+                    return  # the worker gave up: what it should do
+
+    threading.Thread(target=drip, daemon=True).start()
+    hook = create(api, f"http://127.0.0.1:{listener.getsockname()[1]}/slow", ["points.earned"])
+    event = {"id": "evt_drip", "type": "points.earned", "data": {}}
+    began = time.monotonic()
+
+    outcome = webhooks.deliver(webhooks.delivery_message(hook["webhook_id"], event, 1, utcnow()))
+
+    assert (outcome.outcome, outcome.failure) == ("retry", "timeout")
+    assert time.monotonic() - began < 2.5  # not the 5 s the answer would take
+    listener.close()
+
+
 def test_a_delivery_for_a_deleted_endpoint_is_dropped(api, receiver):
     hook = create(api, receiver.url, ["points.earned"])
     assert api.request("DELETE", f"/v1/admin/webhooks/{hook['webhook_id']}").status == 204
