@@ -40,9 +40,9 @@ describe("the points a member types to give", () => {
   });
 
   it("are held to what is left of today when it was read, after the per-transfer limits", () => {
-    const allowance = (points: number, transfers: number, may_send = true): TransferAllowance => ({
+    const allowance = (points: number, transfers: number, may_send = true, resets_at = "2999-12-02T16:00:00Z"): TransferAllowance => ({
       day: "2026-12-02",
-      resets_at: "2026-12-02T16:00:00Z",
+      resets_at,
       may_send,
       sent_today: { points: 800 - points, transfers: 3 - transfers },
       left_today: { points, transfers },
@@ -56,6 +56,10 @@ describe("the points a member types to give", () => {
     expect(pointsProblem("300", RULES, 320, allowance(300, 2))).toBe("kept"); // within today, not within the balance
     // A member who may not send at all is told so by the screen, not by the field.
     expect(pointsProblem("10", RULES, 1000, allowance(0, 0, false))).toBeNull();
+    // A figure from before today's reset (the screen left open past midnight) holds nothing back: the API decides.
+    expect(pointsProblem("10", RULES, 1000, allowance(0, 0, true, "2000-01-01T16:00:00Z"))).toBeNull();
+    expect(dayLeft(allowance(0, 0, true, "2026-12-02T16:00:00Z"), Date.parse("2026-12-02T15:59:59Z"))).toEqual({ state: "used_up" });
+    expect(dayLeft(allowance(0, 0, true, "2026-12-02T16:00:00Z"), Date.parse("2026-12-02T16:00:00Z"))).toBeNull();
     expect(checkDraft({ phone: "13800138000", points: "301", note: "" }, RULES, 1000, allowance(300, 2))).toEqual({
       draft: null,
       phone: null,
@@ -157,15 +161,18 @@ describe("what is left of today's limits", () => {
     most_points_now: Math.min(left.points, 500),
   });
 
+  const during = Date.parse("2026-12-01T12:00:00+08:00"); // the day the figure is of
+
   it("are the day's points and transfers the API says are left, until either is spent", () => {
-    expect(dayLeft(allowance({ points: 770, transfers: 2 }))).toEqual({ state: "left", points: 770, transfers: 2 });
-    expect(dayLeft(allowance({ points: 770, transfers: 0 }))).toEqual({ state: "used_up" });
-    expect(dayLeft(allowance({ points: 0, transfers: 2 }))).toEqual({ state: "used_up" });
+    expect(dayLeft(allowance({ points: 770, transfers: 2 }), during)).toEqual({ state: "left", points: 770, transfers: 2 });
+    expect(dayLeft(allowance({ points: 770, transfers: 0 }), during)).toEqual({ state: "used_up" });
+    expect(dayLeft(allowance({ points: 0, transfers: 2 }), during)).toEqual({ state: "used_up" });
   });
 
-  it("say nothing when the member may not give at all (the screen says why) or the figure is not there", () => {
-    expect(dayLeft(allowance({ points: 800, transfers: 3 }, false))).toBeNull();
+  it("say nothing when the member may not give at all (the screen says why), the figure is not there or its day is over", () => {
+    expect(dayLeft(allowance({ points: 800, transfers: 3 }, false), during)).toBeNull();
     expect(dayLeft(null)).toBeNull();
+    expect(dayLeft(allowance({ points: 0, transfers: 0 }), Date.parse("2026-12-02T00:00:01+08:00"))).toBeNull();
   });
 
   it("read as a sentence in both languages", () => {

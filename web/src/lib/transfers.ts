@@ -80,12 +80,13 @@ export function maskPhone(raw: string): string {
 }
 
 /** What is left of today's limits, as the screen says it: nothing to say when the member may not
- * send at all (the screen says why), "used_up" when no transfer can go today (the day's transfers
+ * send at all (the screen says why) or the figure is from before the day's reset, "used_up" when no transfer can go today (the day's transfers
  * or points are spent), else the day's points and transfers left. */
 export type DayLeft = { state: "used_up" } | { state: "left"; points: number; transfers: number };
 
-export function dayLeft(allowance: TransferAllowance | null): DayLeft | null {
-  if (!allowance || !allowance.may_send) return null;
+export function dayLeft(allowance: TransferAllowance | null, now: number = Date.now()): DayLeft | null {
+  // A figure read before today's reset (the screen stayed open past midnight) says nothing of today.
+  if (!allowance || !allowance.may_send || Date.parse(allowance.resets_at) <= now) return null;
   const { points, transfers } = allowance.left_today;
   if (points <= 0 || transfers <= 0) return { state: "used_up" };
   return { state: "left", points, transfers };
