@@ -54,15 +54,15 @@ def send_due_messages(shard: int, now_local: datetime, *, dry_run: bool) -> Disp
             if message.send_after > now:
                 dispatch.skip("not_yet")
                 continue
-            if dry_run:
-                dispatch.sent += 1
-                continue
             if message.consent:
                 dispatch.round_trips += 1
                 if not _still_consented(message):
                     # Withdrawn since it was held back (or the membership is gone): dropped, unsent.
-                    dispatch.skip("no_consent" if take(message) else "already_sent")
+                    dispatch.skip("no_consent" if dry_run or take(message) else "already_sent")
                     continue
+            if dry_run:
+                dispatch.sent += 1
+                continue
             campaign_id = campaign_of(message)
             taken = take_for_campaign(message, campaign_id) if campaign_id else "taken" if take(message) else "already_sent"
             if taken != "taken":

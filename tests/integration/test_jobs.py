@@ -259,6 +259,10 @@ def test_given_a_reminder_held_past_quiet_hours_when_the_member_withdraws_sms_co
     withdrawn = api.request("PATCH", "/v1/me", json_body={"consents": {"sms_marketing": False}}, headers=bearer(token))
     assert withdrawn.status == 200, withdrawn.text
 
+    would = run("send-deferred", as_of.isoformat(), True)  # a dry run says so too, and drops nothing
+    assert would["messages_sent"] == 0 and would["messages_skipped"] == {"no_consent": 1}, would
+    assert len(list(DeferredMessage.scan())) == 1
+
     dispatched = run("send-deferred", as_of.isoformat(), False)
 
     assert dispatched["messages_sent"] == 0 and dispatched["messages_skipped"] == {"no_consent": 1}, dispatched
