@@ -93,7 +93,7 @@ def test_given_one_anomaly_when_12_operators_settle_it_at_once_in_different_ways
     winner = (won[0]["settlement"]["resolution"], won[0]["settlement"]["reference"])
     assert len(won) == 3  # the winning way's three copies: the same settlement answers as it is
     assert all(r.json()["code"] == "invalid_state" for r in replies if r.status_code != 200)
-    day = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    day = datetime.fromisoformat(won[0]["settlement"]["settled_at"]).astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
     audit = requests.get(stack.url("/v1/admin/audit"), params={"day": day, "limit": 100}, timeout=TIMEOUT).json()["items"]
     settled = [e for e in audit if e["action"] == "wechat_pay.anomaly.settle" and e["target"]["id"] == anomaly["transaction_id"]]
     assert [(e["after"]["resolution"], e["after"]["reference"]) for e in settled] == [winner]

@@ -51,7 +51,6 @@ def inject(operation: str, fault: Callable[[], Any], times: int) -> Iterator[lis
     a 20-second retry budget per fault."""
     injected = [0]
     waits = unit_of_work.backoff
-    unit_of_work.backoff = lambda number, seconds: 0.0
 
     def handler(**_: Any) -> Any:
         if injected[0] < times:
@@ -60,9 +59,10 @@ def inject(operation: str, fault: Callable[[], Any], times: int) -> Iterator[lis
         return None
 
     event = f"before-call.dynamodb.{operation}"
-    for client in _clients():
-        client.meta.events.register(event, handler, unique_id=f"fault-{operation}")
     try:
+        unit_of_work.backoff = lambda number, seconds: 0.0
+        for client in _clients():
+            client.meta.events.register(event, handler, unique_id=f"fault-{operation}")
         yield injected
     finally:
         unit_of_work.backoff = waits

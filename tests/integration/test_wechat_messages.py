@@ -115,7 +115,8 @@ def test_given_a_rejected_or_unknown_template_or_no_binding_then_nothing_is_reco
 def test_given_a_wechat_message_held_by_quiet_hours_then_it_goes_later_and_a_refusal_then_clears_the_consent(
     api, members, aws, rules, wechat, outbox_path
 ):
-    from datetime import UTC, datetime, timedelta
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
 
     from localstage.job import run
 
@@ -133,7 +134,8 @@ def test_given_a_wechat_message_held_by_quiet_hours_then_it_goes_later_and_a_ref
     _rules(aws)
 
     sent = len(messages(outbox_path))
-    dispatched = run("send-deferred", (datetime.now(UTC) + timedelta(days=1)).date().isoformat(), False)
+    tomorrow = (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=1)).date()  # the program's day after the hold
+    dispatched = run("send-deferred", tomorrow.isoformat(), False)
 
     assert dispatched["messages_sent"] == 1 and dispatched["messages_skipped"] == {"delivery_failed": 1}, dispatched
     assert _told(outbox_path, sent) == [("wechat", TEMPLATE)] and [m["touser"] for m in wechat.received] == [openid_for("vera", MINI)]

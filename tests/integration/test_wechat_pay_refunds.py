@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -319,10 +319,14 @@ def settle(api, anomaly_id: str, **body: Any):
 
 
 def settlement_audits(api) -> list[dict[str, Any]]:
-    day = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
-    reply = api.get(f"/v1/admin/audit?day={day}&limit=100")
-    assert reply.status == 200, reply.text
-    return [e for e in reply.json()["items"] if e["action"] == "wechat_pay.anomaly.settle"]
+    """The settlements audited today and yesterday (program time): a test may cross midnight."""
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    found = []
+    for day in (today - timedelta(days=1), today):
+        reply = api.get(f"/v1/admin/audit?day={day.isoformat()}&limit=100")
+        assert reply.status == 200, reply.text
+        found += [e for e in reply.json()["items"] if e["action"] == "wechat_pay.anomaly.settle"]
+    return found
 
 
 def test_given_open_anomalies_when_an_operator_settles_one_then_it_is_settled_once_audited_and_only_the_other_stays_open(api, wechat, wxpay):
