@@ -340,6 +340,17 @@ def test_bad_endpoints_are_refused_and_operator_changes_are_audited(api):
     day = today_in(SUITE_RULES.zone, utcnow()).isoformat()
     actions = [e["action"] for e in api.get(f"/v1/admin/audit?day={day}").json()["items"]]
     assert "webhook.create" in actions and "webhook.delete" in actions
+    # Every other change an operator makes to an endpoint is audited too, with what changed.
+    other = create(api, "https://crm.example.com/other", ["tier.changed"])
+    path = f"/v1/admin/webhooks/{other['webhook_id']}"
+    assert api.request("PATCH", path, json_body={"enabled": False}).status == 200
+    assert api.post(f"{path}/secret").status == 200
+    assert api.request("PATCH", path, json_body={"enabled": True}).status == 200
+    assert api.post(f"{path}/replays").status == 202
+    audited = [e for e in api.get(f"/v1/admin/audit?day={day}&limit=100").json()["items"] if e["target"]["id"] == other["webhook_id"]]
+    expected = ["webhook.create", "webhook.update", "webhook.rotate_secret", "webhook.update", "webhook.replay"]
+    assert [e["action"] for e in reversed(audited)] == expected
+    assert other["secret"] not in json.dumps(audited)  # never the secret
 
 
 def test_a_campaign_to_two_members_publishes_exactly_two_campaign_sent_events(api, members, aws, pump, bus_tap):
