@@ -526,6 +526,11 @@ def _audience_gave_up(unit: Unit, error: BaseException) -> None:
 # plans nothing of its own: its runs (and `make job JOB=product-codes`) see the queue drained.
 
 
+def _code_part_gave_up(unit: Unit, error: BaseException) -> None:
+    """A part failed every delivery: its batch shows it failed, not generating forever."""
+    product_codes.part_gave_up(unit, error)
+
+
 def _code_part(unit: Unit, ctx: JobContext) -> Done:
     """One part of a batch's codes, written once however often the unit is delivered."""
     if ctx.dry_run:
@@ -672,6 +677,7 @@ JOBS: dict[str, JobSpec] = {
             time(5, 45),
             _no_units,
             lambda: {"part": _code_part},
+            gave_up=_code_part_gave_up,
         ),
         JobSpec("bulk-grants", time(5, 50), _no_units, lambda: {"split": _grant_split, "rows": _grant_rows}),
         JobSpec("bulk-exports", time(5, 55), _no_units, lambda: {"scan": _export_scan, "audience": _export_audience}),

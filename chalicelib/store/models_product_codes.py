@@ -32,6 +32,8 @@ class ProductCodeBatch(BaseItem, discriminator="ProductCodeBatch"):
     parts = NumberAttribute(null=True)  # a queued batch's parts (None: written in the request)
     parts_done = NumberSetAttribute(null=True)
     written = NumberAttribute(null=True)  # codes the parts done wrote
+    # Parts whose unit failed every delivery (dead-lettered, for a redrive): a part done leaves it.
+    parts_failed = NumberSetAttribute(null=True)
 
 
 class ProductCode(BaseItem, discriminator="ProductCode"):

@@ -104,7 +104,7 @@ def record_part_done(batch_id: str, part: int, written: int) -> ProductCodeBatch
     batch = ProductCodeBatch(keys.product_batch_pk(batch_id), keys.PRODUCT_BATCH_SK)
     try:
         batch.update(
-            actions=[ProductCodeBatch.parts_done.add({part}), ProductCodeBatch.written.add(written)],
+            actions=[ProductCodeBatch.parts_done.add({part}), ProductCodeBatch.written.add(written), ProductCodeBatch.parts_failed.delete({part})],
             condition=(ProductCodeBatch.status == "generating")
             & (ProductCodeBatch.parts_done.does_not_exist() | ~ProductCodeBatch.parts_done.contains(part)),
         )
@@ -113,6 +113,23 @@ def record_part_done(batch_id: str, part: int, written: int) -> ProductCodeBatch
             return None
         raise
     return batch
+
+
+def record_part_failed(batch_id: str, part: int) -> bool:
+    """Note that `part`'s unit failed every delivery (SQS dead-letters it next): only while the
+    batch is generating and the part is not done. False when nothing changed."""
+    batch = ProductCodeBatch(keys.product_batch_pk(batch_id), keys.PRODUCT_BATCH_SK)
+    try:
+        batch.update(
+            actions=[ProductCodeBatch.parts_failed.add({part})],
+            condition=(ProductCodeBatch.status == "generating")
+            & (ProductCodeBatch.parts_done.does_not_exist() | ~ProductCodeBatch.parts_done.contains(part)),
+        )
+    except UpdateError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def activate_batch(batch_id: str) -> bool:

@@ -95,7 +95,7 @@ def test_given_a_batch_over_the_threshold_then_202_generating_and_once_every_par
     assert reply.status == 202, reply.text
     batch = reply.json()
     assert batch["status"] == "generating" and batch["generated"] == BIG and "export" not in batch
-    assert batch["progress"] == {"parts_done": 0, "parts_total": 3, "codes_written": 0}
+    assert batch["progress"] == {"parts_done": 0, "parts_total": 3, "codes_written": 0, "parts_failed": []}
     assert stored_digests(aws) == []  # the request wrote no code
 
     # A retry under the same key answers the same batch, still generating, and queues nothing new.
@@ -111,7 +111,7 @@ def test_given_a_batch_over_the_threshold_then_202_generating_and_once_every_par
 
     status = api.get(f"{BATCHES}/{batch['batch_id']}").json()
     assert status["status"] == "active", status
-    assert status["progress"] == {"parts_done": 3, "parts_total": 3, "codes_written": BIG}
+    assert status["progress"] == {"parts_done": 3, "parts_total": 3, "codes_written": BIG, "parts_failed": []}
     rows = printed(aws, status)
     codes = [r["code"] for r in rows]
     assert len(codes) == BIG and len(set(codes)) == BIG
@@ -148,3 +148,48 @@ def test_given_a_generating_batch_revoked_then_its_parts_stop_and_it_never_becom
     assert len(stored_digests(aws)) == written
     keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=get_settings().exports_bucket).get("Contents", [])]
     assert f"product-codes/{batch['batch_id']}.csv" not in keys
+
+
+def test_given_a_part_that_fails_every_delivery_then_the_batch_lists_it_failed_and_a_redrive_completes_it(api, aws):
+    """S3 refuses part 1's file on every delivery: SQS dead-letters its unit, and the batch shows
+    the part failed instead of generating forever; once S3 takes it, the unit delivered again (the
+    dead-letter queue's redrive) does the part, and the batch becomes active with every code."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.jobs.handlers import job_worker
+    from chalicelib.jobs.runner import queue_url
+    from localstage.job import drain_queue
+
+    batch = api.post(BATCHES, BODY).json()
+    failing = f"product-codes/{batch['batch_id']}/part-00001.csv"
+    dead: list[dict[str, Any]] = []
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Key") == failing:
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "injected"}}, "PutObject")
+
+    def keep_dead(event: dict[str, Any], context: Any) -> Any:
+        answer = job_worker(event, context)
+        failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
+        dead.extend(r for r in event["Records"] if r["messageId"] in failed and int(r["attributes"]["ApproximateReceiveCount"]) >= 5)
+        return answer
+
+    session = boto3._get_default_session()._session  # the clients the app makes from here on carry it
+    session.register("before-parameter-build.s3.PutObject", refuse, unique_id="refuse-part-1")
+    try:
+        assert drain_queue(keep_dead, queue_url(), boto3.client("sqs"))["dead_lettered"] == 1
+    finally:
+        session.unregister("before-parameter-build.s3.PutObject", unique_id="refuse-part-1")
+
+    stuck = api.get(f"{BATCHES}/{batch['batch_id']}").json()
+    assert stuck["status"] == "generating" and "export" not in stuck
+    assert stuck["progress"] == {"parts_done": 2, "parts_total": 3, "codes_written": PART_SIZE + 1, "parts_failed": [1]}
+
+    # The redrive: the dead-lettered unit, delivered again.
+    [unit] = dead
+    job_worker({"Records": [{**unit, "attributes": {"ApproximateReceiveCount": "1"}}]}, None)
+
+    done = api.get(f"{BATCHES}/{batch['batch_id']}").json()
+    assert done["status"] == "active", done
+    assert done["progress"] == {"parts_done": 3, "parts_total": 3, "codes_written": BIG, "parts_failed": []}
+    assert len(printed(aws, done)) == BIG and len(stored_digests(aws)) == BIG

@@ -131,8 +131,13 @@ def batch_view(batch: ProductCodeBatch, redeemed: int, rules: ProgramRules, now:
     }
 
 
-def _progress(batch: ProductCodeBatch) -> dict[str, int]:
-    return {"parts_done": len(batch.parts_done or ()), "parts_total": int(batch.parts or 0), "codes_written": int(batch.written or 0)}
+def _progress(batch: ProductCodeBatch) -> dict[str, Any]:
+    return {
+        "parts_done": len(batch.parts_done or ()),
+        "parts_total": int(batch.parts or 0),
+        "codes_written": int(batch.written or 0),
+        "parts_failed": sorted(int(part) for part in batch.parts_failed or ()),
+    }
 
 
 def _export(batch: ProductCodeBatch, now: datetime) -> dict[str, Any]:
@@ -315,6 +320,15 @@ def generate_part(unit: dict[str, Any]) -> Counter[str]:
             count("ProductCodesGenerated", int(batch.generated))
             logger.info("product codes generated", extra={"batch_id": batch_id, "count": int(batch.generated), "points": int(batch.points)})
     return tally
+
+
+def part_gave_up(unit: dict[str, Any], error: BaseException) -> None:
+    """The part's unit failed its last delivery (SQS dead-letters it next): the batch shows the part
+    in `progress.parts_failed` while it waits for a redrive of the dead-letter queue (which does
+    the part once, as any delivery), instead of looking merely slow. Never the seed in a log."""
+    batch_id, part = str(unit["batch_id"]), int(unit["part"])
+    if stored.record_part_failed(batch_id, part):
+        logger.error("product code part failed every delivery", extra={"batch_id": batch_id, "part": part, "error": type(error).__name__})
 
 
 def _assemble(batch: ProductCodeBatch) -> None:
