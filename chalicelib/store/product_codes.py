@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any, Unpack
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from . import keys
 from .members import as_dict
@@ -97,17 +99,11 @@ def revoke_batch(uow: UnitOfWork, batch: ProductCodeBatch, actor: str, now: date
     )
 
 
-def record_part_done(batch_id: str, part: int, written: int) -> ProductCodeBatch | None:
-    """Add `part` to the batch's done parts and its `written` codes to the count, once: None
-    (nothing changed) when the part is done already or the batch is no longer generating (a
-    revoked batch). The batch as it is after the update otherwise."""
+def _update_batch(batch_id: str, actions: list[Action], condition: Condition) -> ProductCodeBatch | None:
+    """Update the batch if `condition` holds: the batch as it is after, or None (nothing changed)."""
     batch = ProductCodeBatch(keys.product_batch_pk(batch_id), keys.PRODUCT_BATCH_SK)
     try:
-        batch.update(
-            actions=[ProductCodeBatch.parts_done.add({part}), ProductCodeBatch.written.add(written), ProductCodeBatch.parts_failed.delete({part})],
-            condition=(ProductCodeBatch.status == "generating")
-            & (ProductCodeBatch.parts_done.does_not_exist() | ~ProductCodeBatch.parts_done.contains(part)),
-        )
+        batch.update(actions=actions, condition=condition)
     except UpdateError as exc:
         if error_code(exc) == "ConditionalCheckFailedException":
             return None
@@ -115,33 +111,30 @@ def record_part_done(batch_id: str, part: int, written: int) -> ProductCodeBatch
     return batch
 
 
+def _part_open(part: int) -> Condition:
+    """The batch still generating, and `part` not done."""
+    done = ProductCodeBatch.parts_done
+    condition: Condition = (ProductCodeBatch.status == "generating") & (done.does_not_exist() | ~done.contains(part))
+    return condition
+
+
+def record_part_done(batch_id: str, part: int, written: int) -> ProductCodeBatch | None:
+    """Add `part` to the batch's done parts and its `written` codes to the count, once: None
+    (nothing changed) when the part is done already or the batch is no longer generating (a
+    revoked batch). The batch as it is after the update otherwise."""
+    done = [ProductCodeBatch.parts_done.add({part}), ProductCodeBatch.written.add(written), ProductCodeBatch.parts_failed.delete({part})]
+    return _update_batch(batch_id, done, _part_open(part))
+
+
 def record_part_failed(batch_id: str, part: int) -> bool:
     """Note that `part`'s unit failed every delivery (SQS dead-letters it next): only while the
     batch is generating and the part is not done. False when nothing changed."""
-    batch = ProductCodeBatch(keys.product_batch_pk(batch_id), keys.PRODUCT_BATCH_SK)
-    try:
-        batch.update(
-            actions=[ProductCodeBatch.parts_failed.add({part})],
-            condition=(ProductCodeBatch.status == "generating")
-            & (ProductCodeBatch.parts_done.does_not_exist() | ~ProductCodeBatch.parts_done.contains(part)),
-        )
-    except UpdateError as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return _update_batch(batch_id, [ProductCodeBatch.parts_failed.add({part})], _part_open(part)) is not None
 
 
 def activate_batch(batch_id: str) -> bool:
     """generating -> active, once every part is done: False if it was not generating."""
-    batch = ProductCodeBatch(keys.product_batch_pk(batch_id), keys.PRODUCT_BATCH_SK)
-    try:
-        batch.update(actions=[ProductCodeBatch.status.set("active")], condition=ProductCodeBatch.status == "generating")
-    except UpdateError as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return _update_batch(batch_id, [ProductCodeBatch.status.set("active")], ProductCodeBatch.status == "generating") is not None
 
 
 def find_code(digest: str) -> ProductCode | None:

@@ -64,7 +64,7 @@ def program_summary() -> Response:
 @member_route(bp, "/v1/me/coupons", "GET")
 def my_coupons(session: MemberSession) -> Response:
     request = bp.current_request
-    status = query_choice(bp.current_request, "status", schemas.COUPON_STATUSES)
+    status = query_choice(request, "status", schemas.COUPON_STATUSES)
     return json_response(coupons.member_coupons(session, query_limit(request), query_cursor(request), status))
 
 
@@ -105,7 +105,7 @@ def _actor() -> str:
 @_operator_route("/v1/admin/feedback", "GET")
 def feedback_for_operators() -> Response:
     request = bp.current_request
-    status = query_choice(bp.current_request, "status", schemas.FEEDBACK_STATUSES, "open")
+    status = query_choice(request, "status", schemas.FEEDBACK_STATUSES, "open")
     assert status is not None
     return json_response(feedback.feedback_queue(status, query_limit(request), query_cursor(request)))
 

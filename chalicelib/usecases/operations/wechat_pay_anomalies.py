@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 
 def _anomaly_view(entry: WeChatPayAnomalyEntry) -> dict[str, Any]:
-    settled = entry.settled_at is not None
     return {
         "anomaly_id": stored.anomaly_id(entry),
         "source": entry.source or "topup",
@@ -37,7 +36,7 @@ def _anomaly_view(entry: WeChatPayAnomalyEntry) -> dict[str, Any]:
         "order_amount": int(entry.order_amount) if entry.order_amount is not None else None,
         "notified_amount": int(entry.notified_amount),
         "created_at": iso(entry.created_at),
-        "status": "settled" if settled else "open",
+        "status": "settled" if entry.settled_at is not None else "open",
         "settlement": (
             {"resolution": entry.resolution, "reference": entry.settled_reference, "settled_at": iso(entry.settled_at)}
             if entry.settled_at is not None
@@ -74,10 +73,7 @@ def settle_anomaly(anomaly_id: str, request: SettleAnomalyRequest, actor: str) -
         uow.commit()  # settled meanwhile: read again (then the same settlement, or 409)
         count("WeChatPayAnomaliesSettled")
         logger.info("wechat pay anomaly settled", extra={"transaction_id": entry.transaction_id, "resolution": request.resolution})
+        entry.settled_at, entry.resolution, entry.settled_reference = now, request.resolution, request.reference  # as written
         return entry
 
-    run(attempt)
-    settled = stored.anomaly_entry_of(anomaly_id)  # as written (never deleted)
-    if settled is None:
-        raise NotFound("No such WeChat Pay anomaly")
-    return _anomaly_view(settled)
+    return _anomaly_view(run(attempt))
